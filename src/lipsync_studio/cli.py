@@ -1,0 +1,175 @@
+"""The command line: ``lipsync-studio sync|probe|demo|bench …``, the batch twin of the app.
+
+Exit codes: 0 done, 2 bad usage or bad input (a one-line message, no traceback), 1 internal error.
+``--debug`` shows tracebacks. Heavy libraries load only inside the command that needs them, so ``--help``
+is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+from . import __version__
+from .errors import Cancelled, UserError
+
+
+def _add_output_format(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("output")
+    g.add_argument("--codec", choices=["h264", "hevc", "vp9", "prores"], default="h264")
+    g.add_argument("--crf", type=int, default=16, help="quality: lower is better (default 16, visually lossless)")
+    g.add_argument("--preset", default="medium", help="x264/x265 speed preset (default medium)")
+    g.add_argument("--pix-fmt", choices=["yuv420p", "yuv444p"], default="yuv420p")
+
+
+def _format_from(args: argparse.Namespace):
+    from .media.writer import VideoFormat
+
+    return VideoFormat(codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used by the docs and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="lipsync-studio",
+        description="Lip-sync dubbing for 2D and stereoscopic video, with a 3D face mesh for every frame.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar, only results and errors")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks for every error")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("sync", help="make VIDEO follow the DUB audio and write OUT")
+    p.add_argument("video", type=Path, metavar="VIDEO")
+    p.add_argument("dub", type=Path, metavar="DUB", help="the new audio (any audio file, or a video's sound)")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help=".mp4, .mov, .mkv or .webm")
+    p.add_argument("--extend", choices=["pingpong", "hold", "loop", "trim-audio"], default="pingpong",
+                   help="when the dub is longer than the clip (default: pingpong, no visible jump)")
+    p.add_argument("--shorten", choices=["trim-picture", "pad-silence"], default="trim-picture",
+                   help="when the dub is shorter than the clip (default: trim-picture)")
+    _add_output_format(p)
+
+    p = sub.add_parser("probe", help="show what the app sees in a media file")
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("demo", help="make a sample talking clip and dub, and sync them")
+    p.add_argument("-o", "--output-dir", type=Path, default=Path("demo-out"), metavar="DIR")
+
+    p = sub.add_parser("bench", help="measure each stage's speed against decoding and encoding alone")
+    p.add_argument("--clip", type=Path, help="a clip to measure (default: a generated 720p talking clip)")
+    p.add_argument("--dub", type=Path, help="the dub for --clip (default: generated speech)")
+    p.add_argument("--seconds", type=float, default=10.0, help="length of the generated clip (default 10)")
+    p.add_argument("--height", type=int, default=720, help="height of the generated clip (default 720)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+class _Bar:
+    """A terminal progress bar over job Progress events (rich, to stderr)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self._progress = None
+        self._tasks: dict[str, int] = {}
+
+    def __enter__(self):
+        if not self.quiet:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._progress = Progress(
+                TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]:>6.1f} fps"), TimeRemainingColumn(),
+                console=Console(stderr=True), transient=False,
+            )
+            self._progress.__enter__()
+        return self
+
+    def __call__(self, ev) -> None:
+        if self._progress is None:
+            return
+        task = self._tasks.get(ev.stage)
+        if task is None:
+            task = self._tasks[ev.stage] = self._progress.add_task(ev.stage, total=ev.total or None, rate=0.0)
+        self._progress.update(task, completed=ev.done, total=ev.total or None, rate=ev.rate)
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    from .engine.sync_job import SyncOptions, run_sync
+
+    opts = SyncOptions(extend=args.extend, shorten=args.shorten, fmt=_format_from(args))
+    with _Bar(args.quiet) as bar:
+        result = run_sync(args.video, args.dub, args.output, opts, on_progress=bar)
+    for note in result.warnings:
+        print(f"warning: {note}", file=sys.stderr)
+    print(f"wrote {result.output} ({result.frames} frames, {result.duration:.2f} s at {result.fps:g} fps)")
+    return 0
+
+
+def _cmd_probe(args: argparse.Namespace) -> int:
+    from .media.probe import probe, format_probe
+
+    report = probe(args.file)
+    print(json.dumps(report, indent=2) if args.json else format_probe(report))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    with _Bar(args.quiet) as bar:
+        result = run_demo(args.output_dir, on_progress=bar)
+    print(f"demo clip: {result['clip']}\ndemo dub:  {result['dub']}\nresult:    {result['output']}")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .engine.bench import format_bench, run_bench
+
+    report = run_bench(clip=args.clip, dub=args.dub, seconds=args.seconds, height=args.height, quiet=args.quiet)
+    print(json.dumps(report, indent=2) if args.json else format_bench(report))
+    return 0
+
+
+_COMMANDS = {"sync": _cmd_sync, "probe": _cmd_probe, "demo": _cmd_demo, "bench": _cmd_bench}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if not args.debug:
+        warnings.simplefilter("ignore", DeprecationWarning)
+    try:
+        return _COMMANDS[args.command](args)
+    except UserError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Cancelled:
+        print("cancelled; nothing was written", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: say it is ours, not the user's
+        if args.debug:
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc} (run again with --debug and report it)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

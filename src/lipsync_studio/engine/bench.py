@@ -1,0 +1,137 @@
+"""``lipsync-studio bench``: each stage's speed as a ratio to decoding + encoding the same clip, and peak memory.
+
+Every pass runs in a fresh child process so its peak memory is its own. The baseline is measured in the same
+run on the same clip, so the ratios hold across machines: a ratio of 1.0 means the stage costs as much as
+simply decoding and re-encoding the clip.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from ..media.writer import VideoFormat
+
+
+def _make_clip(folder: Path, seconds: float, height: int) -> tuple[Path, Path]:
+    """A talking clip of ``seconds`` at 16:9 ``height`` and a dub of the same length."""
+    import cv2
+    import numpy as np
+
+    from ..demo import make_dub
+    from ..media.audio_writer import write_audio
+    from ..media.writer import VideoWriter
+    from ..samples import synth_speech, talking_clip
+
+    fps = Fraction(25)
+    n_syl = max(2, int(seconds * 3))
+    speech = synth_speech(n_syllables=n_syl, seed=3)
+    sound = folder / "clip_sound.wav"
+    write_audio(sound, speech.audio, speech.sr)
+    width = (height * 16 // 9) // 2 * 2
+    n_target = int(round(seconds * float(fps)))
+    frames, n = talking_clip(speech, fps=float(fps), size=360, seed=3)
+    cache = [cv2.resize(f, (height, height), interpolation=cv2.INTER_CUBIC) for f in frames]
+    clip = folder / "bench_clip.mp4"
+    with VideoWriter(clip, fps, width, height, fmt=VideoFormat(preset="veryfast"), audio=sound,
+                     audio_seconds=n_target / float(fps)) as w:
+        canvas = np.zeros((height, width, 3), np.uint8)
+        canvas[:] = (40, 44, 52)
+        x0 = (width - height) // 2
+        for k in range(n_target):
+            m = k % (2 * len(cache) - 2) if len(cache) > 1 else 0
+            canvas[:, x0:x0 + height] = cache[m if m < len(cache) else 2 * len(cache) - 2 - m]
+            w.write(canvas)
+    dub = make_dub(folder / "bench_dub.wav", syllables=n_syl)["path"]
+    return clip, dub
+
+
+def _pass_baseline(clip: Path, dub: Path, out: Path) -> dict[str, Any]:
+    from ..media.video import VideoReader
+    from ..media.writer import VideoWriter
+
+    t0 = time.perf_counter()
+    with VideoReader(clip) as r, VideoWriter(out, r.info.fps, r.info.width, r.info.height, audio=dub) as w:
+        n = 0
+        for _, img in r.iter_frames():
+            w.write(img)
+            n += 1
+    return {"stages": {"decode+encode": {"seconds": time.perf_counter() - t0, "frames": n}}}
+
+
+def _pass_sync(clip: Path, dub: Path, out: Path) -> dict[str, Any]:
+    from .sync_job import build_sync_job
+
+    job = build_sync_job(clip, dub, out)
+    job.run()
+    return {"stages": {f"sync:{k}": {"seconds": v, "frames": job.counts.get(k, 0)} for k, v in job.timings.items()}}
+
+
+_PASSES = {"baseline": _pass_baseline, "sync": _pass_sync}
+
+
+def _child(name: str, clip: str, dub: str, out: str) -> None:
+    result = _PASSES[name](Path(clip), Path(dub), Path(out))
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def _run_child(name: str, clip: Path, dub: Path, out: Path) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "lipsync_studio.engine.bench", name, str(clip), str(dub), str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench pass {name} failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_bench(clip: Path | None = None, dub: Path | None = None, seconds: float = 10.0, height: int = 720,
+              quiet: bool = False) -> dict[str, Any]:
+    """Measure every pass; return a report with frames/s, ratio to the baseline and peak memory per pass."""
+    from ..media.video import probe_video
+
+    with tempfile.TemporaryDirectory(prefix="lipsync-bench-") as tmp:
+        folder = Path(tmp)
+        if clip is None:
+            if not quiet:
+                print(f"making a {seconds:g} s {height}p clip ...", file=sys.stderr)
+            clip, gen_dub = _make_clip(folder, seconds, height)
+            dub = dub or gen_dub
+        elif dub is None:
+            dub = clip  # the clip's own sound
+        info = probe_video(clip)
+        report: dict[str, Any] = {"clip": str(clip), "width": info.width, "height": info.height,
+                                  "frames": info.n_frames, "fps": float(info.fps), "passes": {}}
+        for name in _PASSES:
+            if not quiet:
+                print(f"pass {name} ...", file=sys.stderr)
+            report["passes"][name] = _run_child(name, clip, dub, folder / f"out_{name}.mp4")
+    base = report["passes"]["baseline"]["stages"]["decode+encode"]
+    base_fps = base["frames"] / max(base["seconds"], 1e-9)
+    for p in report["passes"].values():
+        for st in p["stages"].values():
+            st["fps"] = st["frames"] / max(st["seconds"], 1e-9)
+            st["ratio_to_baseline"] = st["seconds"] / max(base["seconds"], 1e-9)
+    report["baseline_fps"] = base_fps
+    return report
+
+
+def format_bench(report: dict[str, Any]) -> str:
+    """The report as a table."""
+    lines = [f"clip: {report['clip']} ({report['width']}x{report['height']}, {report['frames']} frames, "
+             f"{report['fps']:g} fps)",
+             f"{'stage':<24}{'frames/s':>10}{'× baseline time':>17}{'peak MB':>10}"]
+    for p in report["passes"].values():
+        for name, st in p["stages"].items():
+            lines.append(f"{name:<24}{st['fps']:>10.1f}{st['ratio_to_baseline']:>17.2f}{p['peak_rss_mb']:>10.0f}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # a bench pass in its own process
+    _child(*sys.argv[1:5])

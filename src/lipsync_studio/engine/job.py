@@ -1,0 +1,157 @@
+"""Jobs: named stages run over a clip, with progress events and cooperative cancellation.
+
+No Qt here. The CLI turns :class:`Progress` events into a terminal bar; the GUI's worker thread turns them
+into signals. A stage calls :meth:`StageContext.advance` after each batch, which reports progress and
+raises :class:`~lipsync_studio.errors.Cancelled` when the user has cancelled.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import Cancelled
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress report.
+
+    Attributes
+    ----------
+    stage: the stage's name (``"render"``, ...).
+    stage_index, n_stages: which stage of how many (0-based index).
+    done, total: units done in this stage (frames, usually) and the stage's total (0 if unknown).
+    rate: units per second in this stage so far.
+    eta_s: seconds left in this stage, or None when unknown.
+    message: an optional line for the user.
+    """
+
+    stage: str
+    stage_index: int
+    n_stages: int
+    done: int
+    total: int
+    rate: float
+    eta_s: float | None
+    message: str = ""
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class CancelToken:
+    """Set from any thread to ask a running job to stop at its next check."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        """Ask the job to stop."""
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether cancellation was asked for."""
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        """Raise :class:`Cancelled` if cancellation was asked for."""
+        if self._event.is_set():
+            raise Cancelled()
+
+
+@dataclass
+class Stage:
+    """A named step of a job.
+
+    Attributes
+    ----------
+    name: shown to the user.
+    run: ``run(ctx) -> None``; reads and writes ``ctx.state`` and calls ``ctx.advance``.
+    total: expected units, or a callable computing it from the state when the stage starts.
+    """
+
+    name: str
+    run: Callable[["StageContext"], None]
+    total: int | Callable[[dict[str, Any]], int] = 0
+
+
+@dataclass
+class StageContext:
+    """What a running stage sees: the shared state, and progress/cancel hooks."""
+
+    stage: str
+    stage_index: int
+    n_stages: int
+    total: int
+    state: dict[str, Any]
+    cancel: CancelToken
+    on_progress: ProgressCallback | None
+    done: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    _last_report: float = 0.0
+
+    def check(self) -> None:
+        """Raise :class:`Cancelled` if the user cancelled."""
+        self.cancel.raise_if_cancelled()
+
+    def advance(self, n: int = 1, message: str = "", *, force: bool = False) -> None:
+        """Count ``n`` more units done, report progress (at most ~20 times a second) and check cancel."""
+        self.done += n
+        now = time.perf_counter()
+        if self.on_progress is not None and (force or now - self._last_report >= 0.05 or self.done >= self.total):
+            self._last_report = now
+            self.on_progress(self.snapshot(message))
+        self.check()
+
+    def snapshot(self, message: str = "") -> Progress:
+        """The current progress as an event."""
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        rate = self.done / elapsed
+        eta = (self.total - self.done) / rate if self.total and rate > 0 else None
+        return Progress(self.stage, self.stage_index, self.n_stages, self.done, self.total, rate, eta, message)
+
+
+class Job:
+    """A sequence of stages sharing a state dict.
+
+    Parameters
+    ----------
+    name: what the job does (``"sync"``, ``"export"``, ...).
+    stages: run in order.
+    state: initial shared state (inputs, options).
+    """
+
+    def __init__(self, name: str, stages: list[Stage], state: dict[str, Any] | None = None) -> None:
+        self.name = name
+        self.stages = stages
+        self.state: dict[str, Any] = dict(state or {})
+        self.timings: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+
+    def run(self, on_progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> dict[str, Any]:
+        """Run every stage; return the final state.
+
+        Raises
+        ------
+        Cancelled
+            The cancel token was set; stages clean up their partial outputs as they unwind.
+        """
+        cancel = cancel or CancelToken()
+        n = len(self.stages)
+        for k, stage in enumerate(self.stages):
+            cancel.raise_if_cancelled()
+            total = stage.total(self.state) if callable(stage.total) else stage.total
+            ctx = StageContext(stage.name, k, n, int(total), self.state, cancel, on_progress)
+            if on_progress is not None:
+                on_progress(ctx.snapshot())
+            stage.run(ctx)
+            self.timings[stage.name] = time.perf_counter() - ctx.started
+            self.counts[stage.name] = ctx.done
+            if on_progress is not None:
+                on_progress(ctx.snapshot())
+        return self.state

@@ -1,0 +1,130 @@
+"""The ``sync`` job: a clip and a dub in, a video whose picture follows the dub out.
+
+Stages: ``open`` (check every input and the output before any work), ``render`` (stream the clip's frames
+through the plan to the encoder, the dub muxed as the audio track). Lip-sync engines plug into ``render``
+as a per-frame transform; until one is chosen the picture is re-timed to the dub's length only.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import MediaError
+from ..media.audio import probe_audio
+from ..media.output import check_output_path
+from ..media.sequence import frames_in_order
+from ..media.timeline import ExtendPolicy, OutputPlan, ShortenPolicy, plan_output
+from ..media.video import VideoReader, probe_video
+from ..media.warnings import MediaWarning
+from ..media.writer import CONTAINERS, VideoFormat, VideoWriter
+from .job import Job, Stage, StageContext
+
+#: ``transform(output_index, source_index, frame) -> frame``: what an engine does to each output frame.
+FrameTransform = Callable[[int, int, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """What the user chose for a sync job.
+
+    Attributes
+    ----------
+    extend: picture policy when the dub is longer than the clip.
+    shorten: policy when the dub is shorter than the clip.
+    fmt: codec and quality of the output.
+    """
+
+    extend: ExtendPolicy = ExtendPolicy.PINGPONG
+    shorten: ShortenPolicy = ShortenPolicy.TRIM_PICTURE
+    fmt: VideoFormat = field(default_factory=VideoFormat)
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What a finished sync job produced.
+
+    Attributes
+    ----------
+    output: the written file.
+    frames: output frames.
+    fps: output frame rate.
+    duration: output duration in seconds.
+    clip_frames: frames of the input clip's timeline.
+    warnings: things the user should know (damaged input, ...).
+    """
+
+    output: Path
+    frames: int
+    fps: float
+    duration: float
+    clip_frames: int
+    warnings: tuple[str, ...] = ()
+
+
+def _open_stage(ctx: StageContext) -> None:
+    s = ctx.state
+    video, dub, out = s["video"], s["dub"], s["output"]
+    info = probe_video(video)
+    try:
+        audio = probe_audio(dub)
+    except MediaError as exc:
+        raise MediaError(exc.message, path=dub, hint=exc.hint or "the dub must be a file with sound") from exc
+    if audio.duration_s <= 0:
+        raise MediaError("the dub's audio is empty", path=dub)
+    s["output"] = check_output_path(out, inputs=(video, dub), suffixes=CONTAINERS)
+    opts: SyncOptions = s["options"]
+    s["video_info"] = info
+    s["plan"] = plan_output(info.n_frames, info.fps, audio.duration_s, opts.extend, opts.shorten)
+    ctx.advance(1)
+
+
+def _render_stage(ctx: StageContext) -> None:
+    s = ctx.state
+    info = s["video_info"]
+    plan: OutputPlan = s["plan"]
+    opts: SyncOptions = s["options"]
+    transform: FrameTransform | None = s.get("transform")
+    with VideoReader(info.path) as reader, VideoWriter(
+        s["output"], plan.fps, info.width, info.height, fmt=opts.fmt, audio=s["dub"], audio_seconds=plan.audio_seconds
+    ) as writer:
+        sources = (plan.source_index(k) for k in range(plan.n_out))
+        for k, frame in enumerate(frames_in_order(reader, sources)):
+            if transform is not None:
+                frame = transform(k, plan.source_index(k), frame)
+            writer.write(frame)
+            ctx.advance(1)
+
+
+def build_sync_job(video: str | Path, dub: str | Path, output: str | Path, options: SyncOptions | None = None,
+                   transform: FrameTransform | None = None) -> Job:
+    """Make the job that writes ``output`` from ``video`` re-timed (and later lip-synced) to ``dub``."""
+    state: dict[str, Any] = {
+        "video": Path(video), "dub": Path(dub), "output": Path(output),
+        "options": options or SyncOptions(), "transform": transform,
+    }
+    return Job("sync", [
+        Stage("open", _open_stage, total=1),
+        Stage("render", _render_stage, total=lambda st: st["plan"].n_out),
+    ], state)
+
+
+def run_sync(video: str | Path, dub: str | Path, output: str | Path, options: SyncOptions | None = None,
+             on_progress=None, cancel=None) -> SyncResult:
+    """Run a sync job to the end and describe what it wrote (warnings collected, not printed)."""
+    job = build_sync_job(video, dub, output, options)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MediaWarning)
+        state = job.run(on_progress, cancel)
+    notes = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, MediaWarning)))
+    for w in caught:
+        if not issubclass(w.category, MediaWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    plan: OutputPlan = state["plan"]
+    return SyncResult(output=state["output"], frames=plan.n_out, fps=float(plan.fps),
+                      duration=plan.n_out / float(plan.fps), clip_frames=plan.n_clip, warnings=notes)

@@ -1,0 +1,63 @@
+"""Opening media files with PyAV, turning every way a file can be unreadable into a clear error."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import MediaError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import av.container
+
+
+def check_readable(path: str | Path) -> Path:
+    """Return ``path`` as a Path after checking that it names a non-empty, readable file.
+
+    Raises
+    ------
+    MediaError
+        The file does not exist, is a folder, is empty or cannot be read.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise MediaError("no such file", path=p, hint="check the path")
+    if p.is_dir():
+        raise MediaError("is a folder, not a media file", path=p)
+    if p.stat().st_size == 0:
+        raise MediaError("the file is empty (0 bytes)", path=p, hint="the copy or download may have failed")
+    if not os.access(p, os.R_OK):
+        raise MediaError("the file cannot be read (permission denied)", path=p)
+    return p
+
+
+def open_input(path: str | Path) -> "av.container.InputContainer":
+    """Open a media file for reading.
+
+    Parameters
+    ----------
+    path:
+        Any file FFmpeg can demux (mp4, mov, mkv, webm, avi, wav, mp3, flac, m4a, ogg, ...).
+
+    Raises
+    ------
+    MediaError
+        The file is missing, empty, not a media file, or its index is missing (a recording that
+        was cut off before it finished and whose index sat at the end of the file).
+    """
+    import av
+
+    p = check_readable(path)
+    try:
+        return av.open(str(p), mode="r", metadata_errors="replace")
+    except av.error.InvalidDataError as exc:
+        hint = "it is not a media file, or it is damaged"
+        if p.suffix.lower() in {".mp4", ".mov", ".m4a", ".m4v", ".3gp"}:
+            hint = (
+                "it is not a media file, or it is damaged; an MP4/MOV cut off before its index "
+                "was written cannot be read"
+            )
+        raise MediaError("cannot be read as audio or video", path=p, hint=hint) from exc
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"cannot be opened ({exc.strerror or exc})", path=p) from exc

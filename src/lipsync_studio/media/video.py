@@ -1,0 +1,312 @@
+"""Reading video: frames streamed on a constant-rate timeline, random access for scrubbing.
+
+A :class:`VideoReader` never holds the clip in memory. It scans the packet index once (no decoding) to know
+the exact frame count, the frame times and whether the file is damaged, then decodes on demand:
+sequentially for processing, or seeking to the keyframe before a frame for scrubbing, with a small cache.
+Rotation metadata (phone videos) is applied, so frames come out the way a player shows them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import MediaError
+from .container import check_readable, open_input
+from .timeline import Timeline
+from .warnings import MediaWarning
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the app sees in a video stream.
+
+    Attributes
+    ----------
+    path: the file.
+    width, height: frame size in pixels as displayed (after rotation).
+    fps: timeline frame rate (exact fraction).
+    n_frames: frames on the constant-rate timeline.
+    duration: seconds (``n_frames / fps``).
+    rotation: degrees counter-clockwise the player turns the stored picture (0, 90, 180, 270).
+    codec: decoder name (h264, hevc, vp9, prores, ...).
+    pix_fmt: stored pixel format.
+    vfr: True when the source frames are unevenly spaced and were mapped onto the timeline.
+    source_frames: frames actually stored (and readable) in the file.
+    damaged_at: seconds into the clip where the file is cut off or damaged, else None.
+    stream_index: index of the video stream in the container.
+    """
+
+    path: Path
+    width: int
+    height: int
+    fps: Fraction
+    n_frames: int
+    duration: float
+    rotation: int
+    codec: str
+    pix_fmt: str
+    vfr: bool
+    source_frames: int
+    damaged_at: float | None
+    stream_index: int
+
+    @property
+    def timeline(self) -> Timeline:
+        """The clip's constant-rate timeline."""
+        return Timeline(fps=self.fps, n_frames=self.n_frames, vfr=self.vfr)
+
+
+def _rotate(img: np.ndarray, rotation: int) -> np.ndarray:
+    k = (rotation // 90) % 4
+    return np.ascontiguousarray(np.rot90(img, k=k)) if k else img
+
+
+def _scan(path: Path) -> tuple[VideoInfo, int]:
+    """Read the stream's packet timing without decoding pictures; return the info and the origin pts."""
+    import av
+
+    file_size = check_readable(path).stat().st_size
+    with open_input(path) as container:
+        if not container.streams.video:
+            raise MediaError("has no video stream", path=path, hint="choose a video file for the clip")
+        stream = container.streams.video[0]
+        tb = stream.time_base
+        damaged_at: float | None = None
+        entries = stream.index_entries
+        if stream.frames > 0 and len(entries) == stream.frames:
+            # MP4/MOV: the sample table lists every frame; samples past the end of the file are lost.
+            ts = np.fromiter((e.timestamp for e in entries), dtype=np.int64, count=len(entries))
+            ends = np.fromiter((e.pos + e.size for e in entries), dtype=np.int64, count=len(entries))
+            lost = ends > file_size
+            if lost.any():
+                first_lost = int(np.argmax(lost))
+                damaged_at = float((ts[first_lost] - ts.min()) * tb)
+                ts = ts[:first_lost]
+        else:
+            pts = []
+            try:
+                for packet in container.demux(stream):
+                    if packet.size and packet.pts is not None:
+                        pts.append(packet.pts)
+            except av.error.FFmpegError:
+                damaged_at = float((max(pts) - min(pts)) * tb) if pts else 0.0
+            ts = np.asarray(pts, dtype=np.int64)
+        if len(ts) == 0:
+            raise MediaError("contains no readable video frames", path=path, hint="the file is damaged or empty")
+        origin = int(stream.start_time) if stream.start_time is not None else int(ts.min())
+        times = (ts - ts.min()).astype(np.float64) * float(tb)
+        rate_hint = stream.average_rate or stream.guessed_rate
+        timeline = Timeline.from_frame_times(times, Fraction(rate_hint) if rate_hint else None)
+
+        # Rotation is only known reliably from a decoded frame's display matrix.
+        rotation = 0
+        try:
+            container.seek(0)
+            for frame in container.decode(stream):
+                rotation = int(round(frame.rotation or 0)) % 360
+                break
+        except av.error.FFmpegError as exc:
+            raise MediaError("its video cannot be decoded", path=path, hint=str(exc)) from exc
+        cc = stream.codec_context
+        w, h = cc.width, cc.height
+        if rotation in (90, 270):
+            w, h = h, w
+        info = VideoInfo(
+            path=path, width=w, height=h, fps=timeline.fps, n_frames=timeline.n_frames,
+            duration=timeline.duration, rotation=rotation, codec=cc.name, pix_fmt=cc.pix_fmt or "?",
+            vfr=timeline.vfr, source_frames=len(ts), damaged_at=damaged_at, stream_index=stream.index,
+        )
+    return info, origin
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Describe the first video stream of ``path`` (exact frame count, rate, rotation, damage).
+
+    Raises
+    ------
+    MediaError
+        The file is unreadable or has no video stream.
+    """
+    return _scan(Path(path))[0]
+
+
+class VideoReader:
+    """Frames of a clip on its constant-rate timeline, streamed or by index.
+
+    Parameters
+    ----------
+    path:
+        The video file.
+    cache_frames:
+        How many decoded frames random access keeps (a scrubbing cache).
+
+    Frames are ``(height, width, 3) uint8 RGB`` arrays, rotated as a player shows them.
+    Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, path: str | Path, cache_frames: int = 32) -> None:
+        self.info, self._origin = _scan(Path(path))
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._cache_frames = cache_frames
+        self._container = None
+        self._cursor: Iterator[tuple[int, np.ndarray]] | None = None
+        self._cursor_next = -1
+        self._warned = False
+
+    # -- lifetime ---------------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Release the decoder."""
+        self._cursor = None
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return self.info.n_frames
+
+    # -- decoding ---------------------------------------------------------------------------------------
+    def _open(self):
+        if self._container is None:
+            self._container = open_input(self.info.path)
+            stream = self._container.streams.video[0]
+            stream.thread_type = "AUTO"
+        return self._container
+
+    def _warn_damage(self, seconds: float) -> None:
+        if not self._warned:
+            self._warned = True
+            warnings.warn(
+                MediaWarning(
+                    f"{self.info.path}: the video is damaged or cut off at {seconds:.2f} s; "
+                    "it was read up to there and the last good frame is held after it"
+                ),
+                stacklevel=3,
+            )
+
+    def _decode_from(self, start: int) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(index, frame)`` for timeline frames ``start, start+1, ...`` to the end."""
+        import av
+
+        info = self.info
+        n = info.n_frames
+        if start >= n:
+            return
+        if info.damaged_at is not None:
+            self._warn_damage(info.damaged_at)
+        container = self._open()
+        stream = container.streams.video[0]
+        tb = float(stream.time_base)
+        fps = float(info.fps)
+        half = 0.5 / fps
+        # Seek a little before the wanted time so the keyframe found is at or before it.
+        target_t = start / fps
+        seek_pts = self._origin + max(0, int((target_t - 1.0 / fps) / tb))
+        container.seek(seek_pts, backward=True, stream=stream)
+
+        i = start
+        prev = None  # (time, av frame) of the last decoded frame that starts no later than t_i + half
+        last_img = None
+        frames = container.decode(stream)
+        while i < n:
+            try:
+                frame = next(frames)
+            except StopIteration:
+                break
+            except av.error.FFmpegError:
+                self._warn_damage(prev[0] if prev else 0.0)
+                break
+            if frame.pts is None:
+                continue
+            t = (frame.pts - self._origin) * tb
+            if prev is None and t > i / fps + half and start > 0:
+                # The seek landed after the wanted frame (a sparse index): restart from the top.
+                container.seek(self._origin, backward=True, stream=stream)
+                frames = container.decode(stream)
+                start = 0
+                continue
+            while i < n and t > i / fps + half:
+                if prev is None:  # nothing before the first frame: it covers the start
+                    prev = (t, frame)
+                if last_img is None or last_img[0] is not prev[1]:
+                    last_img = (prev[1], self._to_rgb(prev[1]))
+                yield i, last_img[1]
+                i += 1
+            prev = (t, frame)
+        # The stream ended (or broke): the last frame covers the rest of the timeline.
+        if prev is not None and i < n:
+            img = last_img[1] if last_img is not None and last_img[0] is prev[1] else self._to_rgb(prev[1])
+            if info.damaged_at is None and i < n - 1:
+                self._warn_damage(i / fps)
+            while i < n:
+                yield i, img
+                i += 1
+
+    def _to_rgb(self, frame) -> np.ndarray:
+        return _rotate(frame.to_ndarray(format="rgb24"), self.info.rotation)
+
+    def iter_frames(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """Stream ``(index, frame)`` for timeline frames ``start <= index < stop`` in order.
+
+        Memory stays bounded: one decoded frame at a time (plus the decoder's own buffers).
+        """
+        stop = self.info.n_frames if stop is None else min(stop, self.info.n_frames)
+        if start >= stop:
+            return
+        reader = VideoReader.__new__(VideoReader)  # an independent decoder, so scrubbing is not disturbed
+        reader.__dict__.update(info=self.info, _origin=self._origin, _cache=OrderedDict(), _cache_frames=0,
+                               _container=None, _cursor=None, _cursor_next=-1, _warned=self._warned)
+        try:
+            for i, img in reader._decode_from(start):
+                if i >= stop:
+                    break
+                yield i, img
+        finally:
+            self._warned = self._warned or reader._warned
+            reader.close()
+
+    def frame(self, index: int) -> np.ndarray:
+        """Timeline frame ``index`` (random access for scrubbing).
+
+        Reading the next frame after the last one asked for continues decoding; any other jump seeks to
+        the keyframe before it. Recent frames are cached.
+        """
+        n = self.info.n_frames
+        if not 0 <= index < n:
+            raise IndexError(f"frame {index} is outside the clip (0..{n - 1})")
+        cached = self._cache.get(index)
+        if cached is not None:
+            self._cache.move_to_end(index)
+            return cached
+        if self._cursor is None or not (self._cursor_next <= index <= self._cursor_next + 8):
+            self._cursor = self._decode_from(index)
+        img = None
+        for i, img_i in self._cursor:
+            self._remember(i, img_i)
+            self._cursor_next = i + 1
+            if i == index:
+                img = img_i
+                break
+        if img is None:  # pragma: no cover - the timeline always covers index
+            raise MediaError(f"frame {index} could not be decoded", path=self.info.path)
+        return img
+
+    def _remember(self, index: int, img: np.ndarray) -> None:
+        if self._cache_frames <= 0:
+            return
+        self._cache[index] = img
+        self._cache.move_to_end(index)
+        while len(self._cache) > self._cache_frames:
+            self._cache.popitem(last=False)

@@ -1,0 +1,286 @@
+"""Writing video: H.264 (or HEVC, VP9, ProRes) with the dub muxed as the audio track.
+
+The picture is encoded at a constant frame rate; the audio is streamed from the dub file, trimmed or padded
+with silence to the picture's length, and interleaved with the picture as it is written, so memory stays
+bounded however long the clip. The file is written under a temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import MediaError, OutputError
+from .container import open_input
+from .output import os_error_to_output_error, temporary_sibling
+from .warnings import MediaWarning
+
+#: Containers we write, and the codecs each takes.
+CONTAINERS: dict[str, tuple[str, ...]] = {
+    ".mp4": ("h264", "hevc"),
+    ".mov": ("h264", "hevc", "prores"),
+    ".mkv": ("h264", "hevc", "vp9"),
+    ".webm": ("vp9",),
+}
+_ENCODERS = {"h264": "libx264", "hevc": "libx265", "vp9": "libvpx-vp9", "prores": "prores_ks"}
+
+
+@dataclass(frozen=True)
+class VideoFormat:
+    """How the picture is encoded.
+
+    Attributes
+    ----------
+    codec: ``h264`` (default), ``hevc``, ``vp9`` or ``prores``.
+    crf: constant quality; lower is better (16 is visually lossless for H.264).
+    preset: x264/x265 speed preset (``ultrafast`` … ``veryslow``).
+    pix_fmt: ``yuv420p`` (plays everywhere) or ``yuv444p`` (full colour, e.g. for anaglyphs).
+    audio_bitrate: bits per second for the audio track.
+    """
+
+    codec: str = "h264"
+    crf: int = 16
+    preset: str = "medium"
+    pix_fmt: str = "yuv420p"
+    audio_bitrate: int = 192_000
+
+    def for_container(self, suffix: str) -> "VideoFormat":
+        """Check that this format fits a container; VP9 is the only choice for WebM."""
+        allowed = CONTAINERS.get(suffix.lower())
+        if allowed is None:
+            raise OutputError(f"unsupported output type '{suffix}'", hint="use " + ", ".join(CONTAINERS))
+        if self.codec not in allowed:
+            if suffix.lower() == ".webm":
+                return VideoFormat("vp9", self.crf + 15, self.preset, self.pix_fmt, self.audio_bitrate)
+            raise OutputError(f"codec {self.codec} cannot go in a {suffix} file", hint="use " + ", ".join(allowed))
+        return self
+
+
+class _DubAudio:
+    """Streams the dub's audio into the output's audio stream: decode, resample, trim/pad, encode."""
+
+    def __init__(self, dub: Path, out_stream, total_samples: int) -> None:
+        import av
+
+        self.dub = dub
+        self.out = out_stream
+        self.rate = out_stream.codec_context.sample_rate
+        self.layout = out_stream.codec_context.layout.name
+        self.total = total_samples
+        self.written = 0
+        self._src = open_input(dub)
+        if not self._src.streams.audio:
+            self._src.close()
+            raise MediaError("has no audio stream", path=dub, hint="choose a file with sound for the dub")
+        self._frames = self._src.decode(self._src.streams.audio[0])
+        self._resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=self.rate)
+        self._pending: list[np.ndarray] = []
+        self._ended = False
+
+    def _next_chunk(self) -> np.ndarray | None:
+        import av
+
+        if self._pending:
+            return self._pending.pop(0)
+        if self._ended:
+            return None
+        try:
+            frame = next(self._frames)
+            frames = self._resampler.resample(frame)
+        except StopIteration:
+            self._ended = True
+            frames = self._resampler.resample(None)
+        except av.error.FFmpegError:
+            self._ended = True
+            warnings.warn(MediaWarning(
+                f"{self.dub}: the audio is damaged or cut off at {self.written / self.rate:.2f} s; "
+                "silence follows"), stacklevel=4)
+            frames = []
+        self._pending.extend(f.to_ndarray().astype(np.float32, copy=False) for f in frames)
+        return self._pending.pop(0) if self._pending else (None if self._ended else np.zeros((0,)))
+
+    def _emit(self, samples: np.ndarray, mux) -> None:
+        import av
+
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples), format="fltp", layout=self.layout)
+        frame.sample_rate = self.rate
+        frame.pts = self.written
+        frame.time_base = Fraction(1, self.rate)
+        self.written += samples.shape[1]
+        for packet in self.out.encode(frame):
+            mux(packet)
+
+    def pump_until(self, seconds: float, mux) -> None:
+        """Encode the dub up to ``seconds`` of output (never past the planned length)."""
+        target = min(self.total, int(round(seconds * self.rate)))
+        channels = self.out.codec_context.layout.nb_channels
+        while self.written < target:
+            chunk = self._next_chunk()
+            if chunk is None:  # the dub ended: pad with silence
+                chunk = np.zeros((channels, min(target - self.written, self.rate)), np.float32)
+            elif chunk.size == 0:
+                continue
+            need = target - self.written
+            if chunk.shape[1] > need:
+                self._pending.insert(0, chunk[:, need:])
+                chunk = chunk[:, :need]
+            self._emit(chunk, mux)
+
+    def finish(self, mux) -> None:
+        """Write the rest of the planned length and flush the encoder."""
+        self.pump_until(self.total / self.rate, mux)
+        for packet in self.out.encode(None):
+            mux(packet)
+        self._src.close()
+
+
+class VideoWriter:
+    """Write frames to a video file, with the dub as its audio track.
+
+    Parameters
+    ----------
+    path:
+        Final output file (``.mp4``, ``.mov``, ``.mkv`` or ``.webm``). Nothing appears under this name
+        until :meth:`close` succeeds.
+    fps:
+        Frame rate (exact fraction, e.g. ``Fraction(30000, 1001)``).
+    width, height:
+        Frame size in pixels; odd sizes are padded by one pixel (4:2:0 needs even sizes).
+    fmt:
+        Codec and quality.
+    audio:
+        The dub (any audio file, or a video whose sound is used), or None for a silent video.
+    audio_seconds:
+        Length of the audio track; the dub is trimmed or padded with silence to it. Defaults to the
+        picture's length when closing.
+
+    Frames are ``(height, width, 3) uint8 RGB``. Use as a context manager: leaving it with an exception
+    removes the partial file.
+    """
+
+    def __init__(self, path: str | Path, fps: Fraction | float, width: int, height: int, *,
+                 fmt: VideoFormat = VideoFormat(), audio: str | Path | None = None,
+                 audio_seconds: float | None = None, audio_rate: int = 48_000, audio_channels: int = 2) -> None:
+        import av
+
+        self.path = Path(path)
+        self.fmt = fmt.for_container(self.path.suffix)
+        self.fps = Fraction(fps).limit_denominator(1001) if not isinstance(fps, Fraction) else fps
+        self.width, self.height = width, height
+        self._w, self._h = width + width % 2, height + height % 2
+        self.tmp = temporary_sibling(self.path)
+        self.frames_written = 0
+        self._closed = False
+        self._container = None
+        self._audio: _DubAudio | None = None
+        self._audio_seconds = audio_seconds
+        options = {"movflags": "+faststart"} if self.path.suffix.lower() in (".mp4", ".mov") else {}
+        try:
+            self._container = av.open(str(self.tmp), mode="w", options=options)
+        except (OSError, av.error.FFmpegError) as exc:
+            raise OutputError(f"cannot be created ({exc})", path=self.path) from exc
+        try:
+            self._video = self._add_video_stream()
+            if audio is not None:
+                acodec = "libopus" if self.path.suffix.lower() == ".webm" else "aac"
+                astream = self._container.add_stream(acodec, rate=audio_rate)
+                astream.codec_context.layout = "stereo" if audio_channels >= 2 else "mono"
+                astream.codec_context.bit_rate = fmt.audio_bitrate
+                # Total is set at close when not given; pumping never runs past it.
+                total = int(round((audio_seconds if audio_seconds is not None else 1e9) * audio_rate))
+                self._audio = _DubAudio(Path(audio), astream, total)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _add_video_stream(self):
+        f = self.fmt
+        opts: dict[str, str] = {}
+        if f.codec in ("h264", "hevc"):
+            opts = {"crf": str(f.crf), "preset": f.preset}
+            if f.codec == "hevc":
+                opts["x265-params"] = "log-level=error"
+        elif f.codec == "vp9":
+            opts = {"crf": str(f.crf), "b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"}
+        elif f.codec == "prores":
+            opts = {"profile": "3"}
+        stream = self._container.add_stream(_ENCODERS[f.codec], rate=self.fps, options=opts)
+        stream.width, stream.height = self._w, self._h
+        stream.pix_fmt = "yuv422p10le" if f.codec == "prores" else f.pix_fmt
+        if f.codec == "hevc":
+            stream.codec_tag = "hvc1"  # what Apple players need to play HEVC in MP4/MOV
+        return stream
+
+    def _mux(self, packet) -> None:
+        try:
+            self._container.mux(packet)
+        except OSError as exc:
+            raise os_error_to_output_error(exc, self.path) from exc
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one ``(height, width, 3) uint8 RGB`` frame."""
+        import av
+
+        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
+            raise ValueError(f"expected a ({self.height}, {self.width}, 3) uint8 frame, got {frame.shape} {frame.dtype}")
+        if (self._w, self._h) != (self.width, self.height):
+            frame = np.pad(frame, ((0, self._h - self.height), (0, self._w - self.width), (0, 0)), mode="edge")
+        vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        vf.pts = self.frames_written
+        vf.time_base = 1 / self.fps
+        for packet in self._video.encode(vf):
+            self._mux(packet)
+        self.frames_written += 1
+        if self._audio is not None:
+            self._audio.pump_until(float(self.frames_written / self.fps), self._mux)
+
+    def close(self) -> Path:
+        """Finish the file and move it to its final name; return that name."""
+        if self._closed:
+            return self.path
+        try:
+            for packet in self._video.encode(None):
+                self._mux(packet)
+            if self._audio is not None:
+                if self._audio_seconds is None:
+                    self._audio.total = int(round(float(self.frames_written / self.fps) * self._audio.rate))
+                self._audio.finish(self._mux)
+            self._container.close()
+            self._closed = True
+            self.tmp.replace(self.path)
+        except OSError as exc:
+            self.abort()
+            raise os_error_to_output_error(exc, self.path) from exc
+        except BaseException:
+            self.abort()
+            raise
+        return self.path
+
+    def abort(self) -> None:
+        """Stop writing and remove the partial file; the final name is left untouched."""
+        if not self._closed:
+            self._closed = True
+            try:
+                if self._container is not None:
+                    self._container.close()
+            except Exception:  # noqa: BLE001 - closing a broken muxer may fail; the file goes anyway
+                pass
+            if self._audio is not None:
+                self._audio._src.close()
+        try:
+            self.tmp.unlink()
+        except OSError:
+            pass
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

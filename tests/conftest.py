@@ -1,0 +1,113 @@
+"""Shared fixtures: clips whose every frame carries its own index as a barcode, dubs of known content.
+
+The barcode lets a test read back which source frame a decoded or written frame is, through lossy codecs.
+"""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+BITS = 12
+CELL = 8
+
+
+def coded_frame(index: int, width: int = 160, height: int = 96) -> np.ndarray:
+    """A (height, width, 3) uint8 RGB frame with ``index`` written as a 12-bit barcode along the top row."""
+    img = np.full((height, width, 3), 64, np.uint8)
+    img[CELL * 2:, :, 1] = (np.arange(width) * 255 // max(1, width - 1)).astype(np.uint8)[None, :]
+    for b in range(BITS):
+        on = (index >> b) & 1
+        img[0:CELL * 2, b * CELL:(b + 1) * CELL] = 255 if on else 0
+    # An asymmetric marker (top-right bright) so rotation can be checked.
+    img[CELL * 2:CELL * 4, -CELL * 2:] = (255, 0, 0)
+    return img
+
+
+def read_code(img: np.ndarray) -> int:
+    """Read back the index written by :func:`coded_frame`."""
+    value = 0
+    for b in range(BITS):
+        cell = img[CELL // 2:CELL + CELL // 2, b * CELL + 2:(b + 1) * CELL - 2]
+        if cell.mean() > 127:
+            value |= 1 << b
+    return value
+
+
+def write_clip(path: Path, n: int, *, fps: Fraction | int = 25, codec: str = "libx264", size=(160, 96),
+               pix_fmt: str = "yuv420p", rotation: int | None = None, times: np.ndarray | None = None,
+               audio_seconds: float | None = None, options: dict | None = None, gop: int | None = None) -> Path:
+    """Write ``n`` coded frames with PyAV directly (independent of the app's writer).
+
+    ``times`` (seconds, one per frame) makes a variable-frame-rate clip; ``audio_seconds`` adds a 220 Hz tone.
+    """
+    import av
+
+    container_opts = {"movflags": "+faststart"} if path.suffix in (".mp4", ".mov") else {}
+    with av.open(str(path), "w", options=container_opts) as c:
+        opts = dict(options or {})
+        if gop:
+            opts["g"] = str(gop)
+        vs = c.add_stream(codec, rate=Fraction(fps), options=opts)
+        vs.width, vs.height = size
+        vs.pix_fmt = pix_fmt
+        if times is not None:
+            vs.time_base = Fraction(1, 1000)
+            vs.codec_context.time_base = Fraction(1, 1000)
+        if rotation is not None:
+            vs.set_display_rotation(rotation)
+        aus = None
+        if audio_seconds:
+            aus = c.add_stream("aac", rate=48000)
+            aus.codec_context.layout = "mono"
+        for i in range(n):
+            f = av.VideoFrame.from_ndarray(coded_frame(i, *size), format="rgb24")
+            if times is not None:
+                f.pts = int(round(times[i] * 1000))
+                f.time_base = Fraction(1, 1000)
+            else:
+                f.pts = i
+                f.time_base = 1 / Fraction(fps)
+            for p in vs.encode(f):
+                c.mux(p)
+        for p in vs.encode(None):
+            c.mux(p)
+        if aus is not None:
+            sr = 48000
+            t = np.arange(int(audio_seconds * sr)) / sr
+            x = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)[None, :]
+            for k in range(0, x.shape[1], 4800):
+                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(x[:, k:k + 4800]), format="fltp", layout="mono")
+                af.sample_rate = sr
+                af.pts = k
+                for p in aus.encode(af):
+                    c.mux(p)
+            for p in aus.encode(None):
+                c.mux(p)
+    return path
+
+
+def write_tone(path: Path, seconds: float, *, freq: float = 440.0, sr: int = 16000) -> Path:
+    """A mono sine ``freq`` Hz of ``seconds`` at ``sr``, written with the app's audio writer."""
+    from lipsync_studio.media.audio_writer import write_audio
+
+    t = np.arange(int(round(seconds * sr))) / sr
+    return write_audio(path, (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32), sr)
+
+
+@pytest.fixture()
+def clip50(tmp_path: Path) -> Path:
+    """50 coded frames at 25 fps (2 s), H.264 in MP4, with a 2 s tone as its own sound."""
+    return write_clip(tmp_path / "clip50.mp4", 50, audio_seconds=2.0, gop=12)
+
+
+@pytest.fixture()
+def dub3s(tmp_path: Path) -> Path:
+    """A 3.0 s 440 Hz dub (WAV, 16 kHz mono)."""
+    return write_tone(tmp_path / "dub3s.wav", 3.0)

@@ -1,0 +1,126 @@
+"""The sync job end to end: output length follows the dub, picture policies, audio is the dub, safety."""
+
+from __future__ import annotations
+
+import hashlib
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import read_code, write_clip, write_tone
+
+from lipsync_studio.engine.job import CancelToken, Progress
+from lipsync_studio.engine.sync_job import SyncOptions, run_sync
+from lipsync_studio.errors import Cancelled, MediaError, OutputError
+from lipsync_studio.media.audio import load_audio
+from lipsync_studio.media.timeline import ExtendPolicy, plan_output
+from lipsync_studio.media.video import VideoReader, probe_video
+
+
+def _codes(path: Path) -> list[int]:
+    with VideoReader(path) as r:
+        return [read_code(img) for _, img in r.iter_frames()]
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        ("pingpong", [0, 1, 2, 3, 4, 3, 2, 1, 0, 1, 2]),
+        ("loop", [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0]),
+        ("hold", [0, 1, 2, 3, 4, 4, 4, 4, 4, 4, 4]),
+    ],
+)
+def test_longer_dub_extends_the_picture_by_policy(policy, expected):
+    plan = plan_output(5, Fraction(25), 11 / 25, extend=policy)
+    assert plan.n_out == 11
+    assert plan.source_indices().tolist() == expected
+
+
+def test_policies_that_keep_the_clip_length():
+    assert plan_output(5, Fraction(25), 11 / 25, extend="trim-audio").n_out == 5
+    assert plan_output(50, Fraction(25), 1.0).n_out == 25
+    padded = plan_output(50, Fraction(25), 1.0, shorten="pad-silence")
+    assert padded.n_out == 50 and padded.audio_seconds == 2.0
+
+
+def test_sync_follows_a_longer_dub_with_a_ping_pong_picture_and_the_dub_as_sound(clip50, dub3s, tmp_path):
+    before = (_sha(clip50), _sha(dub3s))
+    out = tmp_path / "out.mp4"
+    events: list[Progress] = []
+    result = run_sync(clip50, dub3s, out, on_progress=events.append)
+    assert result.output == out and out.exists()
+    info = probe_video(out)
+    assert info.n_frames == 75 and abs(info.duration - 3.0) <= 1 / 25
+    codes = _codes(out)
+    assert codes[:50] == list(range(50))
+    assert codes[50:] == [48 - k for k in range(25)]  # back from 48: no repeated frame at the turn
+    # The sound is the dub (440 Hz), not the clip's own tone (220 Hz), and lasts as long as the picture.
+    sound = load_audio(out, sr=16000)
+    assert abs(len(sound) / 16000 - 3.0) < 0.05
+    spectrum = np.abs(np.fft.rfft(sound[1600:-1600]))
+    assert abs(np.argmax(spectrum) * 16000 / (len(sound) - 3200) - 440) < 5
+    # Progress reached the end of every stage, in order.
+    stages = [e.stage for e in events]
+    assert stages.index("open") < stages.index("render")
+    last = [e for e in events if e.stage == "render"][-1]
+    assert last.done == last.total == 75
+    assert (_sha(clip50), _sha(dub3s)) == before  # inputs untouched
+
+
+def test_shorter_dub_trims_the_picture_or_pads_silence(clip50, tmp_path):
+    dub = write_tone(tmp_path / "short.m4a", 1.2)
+    trimmed = run_sync(clip50, dub, tmp_path / "trim.mp4")
+    assert trimmed.frames == 30 and probe_video(trimmed.output).n_frames == 30
+    padded = run_sync(clip50, dub, tmp_path / "pad.mkv", SyncOptions(shorten="pad-silence"))
+    assert probe_video(padded.output).n_frames == 50
+    sound = load_audio(padded.output, sr=16000)
+    assert abs(len(sound) / 16000 - 2.0) < 0.05
+    assert np.sqrt(np.mean(sound[: 16000]**2)) > 0.1 and np.sqrt(np.mean(sound[24000:]**2)) < 1e-3
+
+
+def test_cancel_leaves_nothing_under_the_final_name(clip50, dub3s, tmp_path):
+    out = tmp_path / "cancelled.mp4"
+    token = CancelToken()
+
+    def on_progress(ev: Progress) -> None:
+        if ev.stage == "render" and ev.done >= 10:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        run_sync(clip50, dub3s, out, on_progress=on_progress, cancel=token)
+    assert list(tmp_path.glob("*cancelled*")) == []
+
+
+def test_bad_inputs_are_refused_before_any_output(clip50, dub3s, tmp_path):
+    video_only = write_clip(tmp_path / "silent.mp4", 10)
+    with pytest.raises(MediaError, match="silent.mp4.*no audio stream"):
+        run_sync(clip50, video_only, tmp_path / "o1.mp4")
+    with pytest.raises(OutputError, match="overwrite an input"):
+        run_sync(clip50, dub3s, clip50)
+    with pytest.raises(OutputError, match="does not exist"):
+        run_sync(clip50, dub3s, tmp_path / "missing" / "o.mp4")
+    assert not (tmp_path / "o1.mp4").exists()
+
+
+def test_disk_full_is_reported_as_such_and_cleans_up(clip50, dub3s, tmp_path):
+    """A real write limit (RLIMIT_FSIZE) in a child process: the CLI says so, exits 2, leaves no file."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "big.mp4"
+    code = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))\n"
+        "from lipsync_studio.cli import main\n"
+        f"sys.exit(main(['-q', 'sync', {str(clip50)!r}, {str(dub3s)!r}, '-o', {str(out)!r}, '--crf', '0']))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert str(out) in proc.stderr and ("disk is full" in proc.stderr or "cannot be written" in proc.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([clip50.name, dub3s.name])

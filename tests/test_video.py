@@ -1,0 +1,119 @@
+"""Reading video: exact counts, every common container and codec, rotation, VFR, seeking, damage."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import read_code, write_clip
+
+from lipsync_studio.errors import MediaError
+from lipsync_studio.media.sequence import frames_in_order
+from lipsync_studio.media.video import VideoReader, probe_video
+from lipsync_studio.media.warnings import MediaWarning
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "pix_fmt", "fps"),
+    [
+        ("h264.mp4", "libx264", "yuv420p", Fraction(25)),
+        ("hevc.mkv", "libx265", "yuv420p", Fraction(30000, 1001)),
+        ("vp9.webm", "libvpx-vp9", "yuv420p", Fraction(30)),
+        ("prores.mov", "prores_ks", "yuv422p10le", Fraction(24)),
+        ("mpeg4.avi", "mpeg4", "yuv420p", Fraction(60)),
+    ],
+)
+def test_every_common_format_gives_exact_count_rate_and_frames(tmp_path, name, codec, pix_fmt, fps):
+    opts = {"x265-params": "log-level=error"} if codec == "libx265" else None
+    path = write_clip(tmp_path / name, 23, fps=fps, codec=codec, pix_fmt=pix_fmt, options=opts)
+    info = probe_video(path)
+    assert info.n_frames == 23
+    assert info.fps == fps
+    assert (info.width, info.height) == (160, 96)
+    assert not info.vfr and info.damaged_at is None
+    with VideoReader(path) as r:
+        codes = [read_code(img) for _, img in r.iter_frames()]
+    assert codes == list(range(23))
+
+
+def test_random_access_matches_sequential_decoding(tmp_path):
+    path = write_clip(tmp_path / "gop.mp4", 120, gop=10, options={"bf": "2"})
+    with VideoReader(path, cache_frames=4) as r:
+        for i in [0, 57, 58, 59, 119, 3, 100, 99, 98, 10, 11, 0, 119]:
+            assert read_code(r.frame(i)) == i
+        with pytest.raises(IndexError):
+            r.frame(120)
+
+
+def test_rotation_metadata_is_applied_like_a_player(tmp_path):
+    path = write_clip(tmp_path / "phone.mp4", 5, rotation=-90)  # a phone held upright: turn 90° clockwise
+    info = probe_video(path)
+    assert info.rotation == 270
+    assert (info.width, info.height) == (96, 160)
+    with VideoReader(path) as r:
+        img = r.frame(2)
+    assert img.shape == (160, 96, 3)
+    upright = np.rot90(img, k=1)  # undo the clockwise turn to read the barcode
+    assert read_code(upright) == 2
+
+
+def test_variable_frame_rate_is_mapped_onto_a_constant_timeline(tmp_path):
+    # Frames alternately 30 ms and 50 ms apart: 25 fps on average, uneven.
+    steps = np.where(np.arange(60) % 2 == 0, 0.030, 0.050)
+    times = np.concatenate([[0.0], np.cumsum(steps)[:-1]])
+    path = write_clip(tmp_path / "vfr.mkv", 60, times=times)
+    info = probe_video(path)
+    assert info.vfr
+    assert info.fps == 25
+    assert abs(info.n_frames - round((times[-1] + 0.04) * 25)) <= 1
+    with VideoReader(path) as r:
+        codes = [read_code(img) for _, img in r.iter_frames()]
+        assert len(codes) == info.n_frames
+        # Each timeline frame shows the last source frame starting within half a frame after its time.
+        for i, code in enumerate(codes):
+            expect = int(np.searchsorted(times, i / 25 + 0.02 + 1e-9) - 1)
+            assert code == max(expect, 0), i
+        assert read_code(r.frame(31)) == codes[31]
+
+
+def test_cut_off_mp4_reads_up_to_the_damage_and_warns_with_its_time(tmp_path):
+    path = write_clip(tmp_path / "full.mp4", 200, size=(320, 192), options={"crf": "10"})
+    data = path.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    info = probe_video(cut)
+    assert info.damaged_at is not None and 1.0 < info.damaged_at < 7.0
+    with VideoReader(cut) as r, pytest.warns(MediaWarning, match=r"cut\.mp4.*damaged or cut off at \d+\.\d\d s"):
+        codes = [read_code(img) for _, img in r.iter_frames()]
+    good = int(info.damaged_at * 25)
+    assert codes[: good - 3] == list(range(good - 3))
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [(b"", "empty"), (b"just some text, not a video\n" * 20, "cannot be read as audio or video")],
+)
+def test_unreadable_files_raise_a_clear_error_naming_the_file(tmp_path, content, expected):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(content)
+    with pytest.raises(MediaError, match=expected) as err:
+        probe_video(bad)
+    assert str(bad) in str(err.value)
+
+
+def test_audio_only_file_is_not_a_clip(tmp_path):
+    from conftest import write_tone
+
+    wav = write_tone(tmp_path / "tone.wav", 1.0)
+    with pytest.raises(MediaError, match="has no video stream"):
+        probe_video(wav)
+
+
+def test_ping_pong_order_is_read_in_bounded_blocks(tmp_path):
+    path = write_clip(tmp_path / "pp.mp4", 30, gop=8)
+    order = list(range(30)) + list(range(28, -1, -1)) + list(range(1, 10)) + [0, 29, 29, 5]
+    with VideoReader(path) as r:
+        got = [read_code(img) for img in frames_in_order(r, order, max_bytes=160 * 96 * 3 * 6)]
+    assert got == order
