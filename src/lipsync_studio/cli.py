@@ -72,7 +72,8 @@ class _Bar:
     """A terminal progress bar over job Progress events (rich, to stderr)."""
 
     def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
+        # A bar in a log file is noise: draw it only on a terminal.
+        self.quiet = quiet or not sys.stderr.isatty()
         self._progress = None
         self._tasks: dict[str, int] = {}
 
@@ -84,7 +85,7 @@ class _Bar:
             self._progress = Progress(
                 TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("{task.fields[rate]:>6.1f} fps"), TimeRemainingColumn(),
-                console=Console(stderr=True), transient=False,
+                console=Console(stderr=True), transient=True,
             )
             self._progress.__enter__()
         return self

@@ -1,0 +1,116 @@
+"""The command line as a user runs it: exit codes, one-line errors naming the file, no stray outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import write_clip, write_tone
+
+
+def cli(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lipsync_studio.cli", *args], capture_output=True, text=True,
+                          timeout=300, **kw)
+
+
+def test_help_is_instant_and_lists_the_commands():
+    proc = cli("--help")
+    assert proc.returncode == 0
+    for name in ("sync", "probe", "demo", "bench"):
+        assert name in proc.stdout
+    # --help must not pull in the heavy libraries.
+    code = "import sys; from lipsync_studio.cli import build_parser; build_parser(); " \
+           "print(sorted(m for m in ('torch','cv2','av','mediapipe','open3d','PySide6') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_probe_reports_exact_frames_rate_and_streams(clip50):
+    proc = cli("probe", str(clip50), "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["video"]["frames"] == 50
+    assert report["video"]["fps_exact"] == "25/1"
+    assert report["audio"]["channels"] == 1
+    assert [s["type"] for s in report["streams"]] == ["video", "audio"]
+    human = cli("probe", str(clip50))
+    assert "50 frames" in human.stdout and "25.000 fps" in human.stdout
+
+
+def _bad_cases(tmp_path: Path, clip: Path, dub: Path):
+    zero = tmp_path / "zero.mp4"
+    zero.write_bytes(b"")
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is a text file, not a video\n" * 50)
+    silent = write_clip(tmp_path / "silent.mp4", 10)
+    readonly = tmp_path / "readonly"
+    readonly.mkdir()
+    readonly.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    out = tmp_path / "out.mp4"
+    return [
+        ([str(zero), str(dub), "-o", str(out)], zero, "empty"),
+        ([str(text), str(dub), "-o", str(out)], text, "cannot be read"),
+        ([str(clip), str(silent), "-o", str(out)], silent, "no audio stream"),
+        ([str(dub), str(dub), "-o", str(out)], dub, "no video stream"),
+        ([str(clip), str(dub), "-o", str(tmp_path / "nowhere" / "o.mp4")], tmp_path / "nowhere", "does not exist"),
+        ([str(clip), str(dub), "-o", str(readonly / "o.mp4")], readonly, "read-only"),
+        ([str(clip), str(dub), "-o", str(clip)], clip, "overwrite an input"),
+        ([str(clip), str(dub), "-o", str(tmp_path / "o.txt")], tmp_path / "o.txt", "unsupported output type"),
+        ([str(tmp_path / "absent.mp4"), str(dub), "-o", str(out)], tmp_path / "absent.mp4", "no such file"),
+    ]
+
+
+def test_each_bad_input_gets_exit_2_a_one_line_message_and_no_output(clip50, dub3s, tmp_path):
+    before = {p.name for p in tmp_path.iterdir()}
+    for args, named, words in _bad_cases(tmp_path, clip50, dub3s):
+        proc = cli("sync", *args)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+        assert str(named) in lines[0] and words in lines[0], lines[0]
+        assert "Traceback" not in proc.stderr
+    made = {p.name for p in tmp_path.iterdir()} - before
+    assert made <= {"zero.mp4", "notes.mp4", "silent.mp4", "readonly"}, made
+
+
+def test_cut_off_clip_syncs_up_to_the_damage_with_a_warning(tmp_path, dub3s):
+    full = write_clip(tmp_path / "full.mp4", 150, size=(320, 192), options={"crf": "10"})
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    proc = cli("-q", "sync", str(cut), str(dub3s), "-o", str(tmp_path / "o.mp4"))
+    assert proc.returncode == 0, proc.stderr
+    assert "warning:" in proc.stderr and "cut.mp4" in proc.stderr and " s;" in proc.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path, dub3s):
+    proc = cli("--debug", "sync", str(tmp_path / "absent.mp4"), str(dub3s), "-o", str(tmp_path / "o.mp4"))
+    assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+@pytest.mark.slow
+def test_memory_stays_bounded_however_long_the_clip(tmp_path):
+    """Peak memory of a sync does not grow with the clip's length (frames are streamed)."""
+    short = write_clip(tmp_path / "short.mp4", 50, size=(640, 360), options={"preset": "ultrafast"})
+    long = write_clip(tmp_path / "long.mp4", 1000, size=(640, 360), options={"preset": "ultrafast"})
+    dub_short = write_tone(tmp_path / "s.wav", 2.0)
+    dub_long = write_tone(tmp_path / "l.wav", 40.0)
+    code = (
+        "import resource, sys\n"
+        "from lipsync_studio.cli import main\n"
+        "rc = main(['-q', 'sync', sys.argv[1], sys.argv[2], '-o', sys.argv[3], '--preset', 'ultrafast'])\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+        "sys.exit(rc)\n"
+    )
+    peaks = []
+    for clip, dub in ((short, dub_short), (long, dub_long)):
+        proc = subprocess.run([sys.executable, "-c", code, str(clip), str(dub), str(tmp_path / f"o_{clip.stem}.mp4")],
+                              capture_output=True, text=True, timeout=600, env=os.environ)
+        assert proc.returncode == 0, proc.stderr
+        peaks.append(int(proc.stdout.strip().splitlines()[-1]))
+    assert peaks[1] < 1500
+    assert peaks[1] - peaks[0] < 80, peaks
