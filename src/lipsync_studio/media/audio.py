@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import av.audio.stream
     import av.container
 
-__all__ = ["AudioInfo", "load_audio", "probe_audio"]
+__all__ = ["AudioInfo", "iter_resampled", "load_audio", "pick_audio_stream", "probe_audio"]
 
 #: A track that ends this much earlier than its header says is reported as truncated: the larger of
 #: an absolute margin (codec priming/padding, rounding) and a fraction (bit-rate based estimates).
@@ -112,8 +112,10 @@ def load_audio(
     if sr <= 0:
         raise ValueError(f"sample rate must be positive, got {sr}")
     with open_input(path) as container:
-        stream = _pick_audio_stream(container, Path(path), stream_index)
-        chunks, stopped_by = _decode_resampled(container, stream, int(sr), mono=mono)
+        stream = pick_audio_stream(container, Path(path), stream_index)
+        status: dict = {}
+        chunks = list(iter_resampled(container, stream, int(sr), mono=mono, status=status))
+        stopped_by = status["stopped_by"]
         n_samples = sum(c.shape[1] for c in chunks)
         read_s = n_samples / sr
         if n_samples == 0:
@@ -165,7 +167,7 @@ def probe_audio(path: str | Path) -> AudioInfo:
         The file is missing, empty, not a media file, or has no audio stream.
     """
     with open_input(path) as container:
-        stream = _pick_audio_stream(container, Path(path), None)
+        stream = pick_audio_stream(container, Path(path), None)
         ctx = stream.codec_context
         duration_s = _stream_duration_s(stream)
         if duration_s is None and container.duration is not None and container.duration > 0:
@@ -184,7 +186,7 @@ def probe_audio(path: str | Path) -> AudioInfo:
 # -- helpers ----------------------------------------------------------------------------------------------
 
 
-def _pick_audio_stream(
+def pick_audio_stream(
     container: av.container.InputContainer, path: Path, stream_index: int | None
 ) -> av.audio.stream.AudioStream:
     """The requested audio stream, or the container's best one; MediaError when there is none."""
@@ -217,71 +219,82 @@ def _pick_audio_stream(
     return stream  # type: ignore[return-value]
 
 
-def _decode_resampled(
+def iter_resampled(
     container: av.container.InputContainer,
     stream: av.audio.stream.AudioStream,
     sr: int,
     *,
     mono: bool,
-) -> tuple[list[np.ndarray], str | None]:
-    """Decode ``stream`` and resample it chunk by chunk.
+    layout: str | None = None,
+    status: dict | None = None,
+) -> Iterator[np.ndarray]:
+    """Decode ``stream`` and yield it resampled, chunk by chunk (streaming: nothing is accumulated).
 
-    Returns
-    -------
-    chunks:
-        float32 arrays, each ``(C, n)``; C = 1 when ``mono`` (channels already averaged).
-    stopped_by:
-        None when the stream decoded to its end; otherwise the FFmpeg error that stopped it.
+    Parameters
+    ----------
+    mono:
+        Average all channels into one.
+    layout:
+        With ``mono=False``: force ``"mono"`` or ``"stereo"`` output; None keeps mono as mono and
+        gives stereo for everything else.
+    status:
+        If given, ``status["stopped_by"]`` is set to the FFmpeg error that ended decoding early, or
+        None when the stream decoded to its end.
+
+    Yields
+    ------
+    numpy.ndarray
+        float32 ``(C, n)``; C = 1 when ``mono`` (channels already averaged).
     """
     import av
 
     source_channels = int(stream.codec_context.channels) or 1
     # mono=False: the output layout is fixed up front so every chunk has the same channel count.
-    fixed_layout = None if mono else ("mono" if source_channels == 1 else "stereo")
+    fixed_layout = None if mono else (layout or ("mono" if source_channels == 1 else "stereo"))
     resampler: av.AudioResampler | None = None
     resampler_layout = ""
-    chunks: list[np.ndarray] = []
+    if status is None:
+        status = {}
+    status["stopped_by"] = None
 
     def new_resampler(layout: str) -> av.AudioResampler:
         # Half-second output frames: the per-frame Python cost (to_ndarray, channel mean) is paid
         # twice a second instead of ~45 times (an AAC frame is 1024 samples): 3x faster on long files.
         return av.AudioResampler("fltp", layout, sr, frame_size=max(sr // 2, 1))
 
-    def take(frames: list[av.audio.frame.AudioFrame]) -> None:
+    def take(frames: list[av.audio.frame.AudioFrame]) -> Iterator[np.ndarray]:
         for out in frames:
             if out.samples == 0:
                 continue
             arr = out.to_ndarray()  # fltp → (channels, samples) float32
             if mono and arr.shape[0] > 1:
                 arr = arr.mean(axis=0, keepdims=True, dtype=np.float32)
-            chunks.append(arr)
+            yield arr
 
-    stopped_by: str | None = None
     try:
         for frame in _decoded_frames(container, stream):
             layout = fixed_layout or ("mono" if frame.layout.nb_channels == 1 else "stereo")
             if resampler is None or layout != resampler_layout:
                 if resampler is not None:
-                    take(resampler.resample(None))
+                    yield from take(resampler.resample(None))
                 resampler, resampler_layout = new_resampler(layout), layout
             try:
-                take(resampler.resample(frame))
+                yield from take(resampler.resample(frame))
             except ValueError as exc:
                 if isinstance(exc, av.error.FFmpegError):  # InvalidDataError is a ValueError too
                     raise
                 # PyAV raises a plain ValueError when the input format/layout/rate changes mid-stream
                 # (e.g. a broadcast recording switching channel configuration): start a new resampler.
-                take(resampler.resample(None))
+                yield from take(resampler.resample(None))
                 resampler = new_resampler(layout)
-                take(resampler.resample(frame))
+                yield from take(resampler.resample(frame))
     except av.error.FFmpegError as exc:
-        stopped_by = exc.strerror or type(exc).__name__
+        status["stopped_by"] = exc.strerror or type(exc).__name__
     if resampler is not None:
         try:
-            take(resampler.resample(None))  # flush the samples the resampler still holds
+            yield from take(resampler.resample(None))  # flush the samples the resampler still holds
         except av.error.FFmpegError as exc:  # pragma: no cover - flushing a healthy graph does not fail
-            stopped_by = stopped_by or exc.strerror or type(exc).__name__
-    return chunks, stopped_by
+            status["stopped_by"] = status["stopped_by"] or exc.strerror or type(exc).__name__
 
 
 def _decoded_frames(

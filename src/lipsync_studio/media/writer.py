@@ -64,7 +64,7 @@ class _DubAudio:
     """Streams the dub's audio into the output's audio stream: decode, resample, trim/pad, encode."""
 
     def __init__(self, dub: Path, out_stream, total_samples: int) -> None:
-        import av
+        from .audio import iter_resampled, pick_audio_stream
 
         self.dub = dub
         self.out = out_stream
@@ -73,35 +73,32 @@ class _DubAudio:
         self.total = total_samples
         self.written = 0
         self._src = open_input(dub)
-        if not self._src.streams.audio:
+        try:
+            stream = pick_audio_stream(self._src, dub, None)
+        except MediaError:
             self._src.close()
-            raise MediaError("has no audio stream", path=dub, hint="choose a file with sound for the dub")
-        self._frames = self._src.decode(self._src.streams.audio[0])
-        self._resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=self.rate)
-        self._pending: list[np.ndarray] = []
+            raise
+        self._status: dict = {}
+        self._chunks = iter_resampled(self._src, stream, self.rate, mono=False, layout=self.layout,
+                                      status=self._status)
+        self._pending: np.ndarray | None = None
         self._ended = False
 
     def _next_chunk(self) -> np.ndarray | None:
-        import av
-
-        if self._pending:
-            return self._pending.pop(0)
+        """The next resampled (C, n) chunk of the dub, or None once it has ended."""
+        if self._pending is not None:
+            chunk, self._pending = self._pending, None
+            return chunk
         if self._ended:
             return None
-        try:
-            frame = next(self._frames)
-            frames = self._resampler.resample(frame)
-        except StopIteration:
+        chunk = next(self._chunks, None)
+        if chunk is None:
             self._ended = True
-            frames = self._resampler.resample(None)
-        except av.error.FFmpegError:
-            self._ended = True
-            warnings.warn(MediaWarning(
-                f"{self.dub}: the audio is damaged or cut off at {self.written / self.rate:.2f} s; "
-                "silence follows"), stacklevel=4)
-            frames = []
-        self._pending.extend(f.to_ndarray().astype(np.float32, copy=False) for f in frames)
-        return self._pending.pop(0) if self._pending else (None if self._ended else np.zeros((0,)))
+            if self._status.get("stopped_by"):
+                warnings.warn(MediaWarning(
+                    f"{self.dub}: the audio is damaged or cut off at {self.written / self.rate:.2f} s; "
+                    "silence follows"), stacklevel=4)
+        return chunk
 
     def _emit(self, samples: np.ndarray, mux) -> None:
         import av
@@ -122,11 +119,9 @@ class _DubAudio:
             chunk = self._next_chunk()
             if chunk is None:  # the dub ended: pad with silence
                 chunk = np.zeros((channels, min(target - self.written, self.rate)), np.float32)
-            elif chunk.size == 0:
-                continue
             need = target - self.written
             if chunk.shape[1] > need:
-                self._pending.insert(0, chunk[:, need:])
+                self._pending = chunk[:, need:]
                 chunk = chunk[:, :need]
             self._emit(chunk, mux)
 
