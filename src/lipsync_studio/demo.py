@@ -23,9 +23,9 @@ def make_talking_clip(path: Path, *, seed: int = 1, f0: float = 115.0, fps: Frac
 
     The clip's audio track is written beside it as ``<stem>_sound.wav`` first (the writer muxes from a file).
     """
-    from .samples import synth_speech, talking_clip
+    from .samples import random_syllables, synth_speech, talking_clip
 
-    speech = synth_speech(n_syllables=syllables, seed=seed, f0=f0)
+    speech = synth_speech(random_syllables(syllables, seed), seed=seed, f0=f0)
     sound = path.with_name(path.stem + "_sound.wav")
     write_audio(sound, speech.audio, speech.sr)
     frames, n = talking_clip(speech, fps=float(fps), size=size, seed=seed)
@@ -37,9 +37,9 @@ def make_talking_clip(path: Path, *, seed: int = 1, f0: float = 115.0, fps: Frac
 
 def make_dub(path: Path, *, seed: int = 7, f0: float = 190.0, syllables: int = 18) -> dict[str, Any]:
     """Write a dub: synthetic speech in another voice (higher pitch, other syllables)."""
-    from .samples import synth_speech
+    from .samples import random_syllables, synth_speech
 
-    speech = synth_speech(n_syllables=syllables, seed=seed, f0=f0)
+    speech = synth_speech(random_syllables(syllables, seed), seed=seed, f0=f0)
     write_audio(path, speech.audio, speech.sr)
     return {"path": path, "speech": speech}
 

@@ -28,11 +28,11 @@ def _make_clip(folder: Path, seconds: float, height: int) -> tuple[Path, Path]:
     from ..demo import make_dub
     from ..media.audio_writer import write_audio
     from ..media.writer import VideoWriter
-    from ..samples import synth_speech, talking_clip
+    from ..samples import random_syllables, synth_speech, talking_clip
 
     fps = Fraction(25)
     n_syl = max(2, int(seconds * 3))
-    speech = synth_speech(n_syllables=n_syl, seed=3)
+    speech = synth_speech(random_syllables(n_syl, 3), seed=3)
     sound = folder / "clip_sound.wav"
     write_audio(sound, speech.audio, speech.sr)
     width = (height * 16 // 9) // 2 * 2
