@@ -100,10 +100,11 @@ def test_memory_stays_bounded_however_long_the_clip(tmp_path):
     dub_short = write_tone(tmp_path / "s.wav", 2.0)
     dub_long = write_tone(tmp_path / "l.wav", 40.0)
     code = (
-        "import resource, sys\n"
+        "import sys\n"
         "from lipsync_studio.cli import main\n"
+        "from lipsync_studio.engine.bench import peak_rss_mb\n"
         "rc = main(['-q', 'sync', sys.argv[1], sys.argv[2], '-o', sys.argv[3], '--preset', 'ultrafast'])\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+        "print(int(peak_rss_mb()))\n"
         "sys.exit(rc)\n"
     )
     peaks = []
@@ -114,3 +115,16 @@ def test_memory_stays_bounded_however_long_the_clip(tmp_path):
         peaks.append(int(proc.stdout.strip().splitlines()[-1]))
     assert peaks[1] < 1500
     assert peaks[1] - peaks[0] < 80, peaks
+
+
+def test_bench_reports_each_stage_against_the_decode_encode_baseline():
+    from lipsync_studio.engine.bench import format_bench, run_bench
+
+    report = run_bench(seconds=1.0, height=240, quiet=True)
+    base = report["passes"]["baseline"]["stages"]["decode+encode"]
+    assert base["ratio_to_baseline"] == 1.0 and base["frames"] == report["frames"] == 25
+    render = report["passes"]["sync"]["stages"]["sync:render"]
+    assert render["frames"] == 25 and render["ratio_to_baseline"] > 0
+    assert all(p["peak_rss_mb"] > 50 for p in report["passes"].values())
+    table = format_bench(report)
+    assert "decode+encode" in table and "sync:render" in table
