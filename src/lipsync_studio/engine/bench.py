@@ -67,9 +67,10 @@ def _pass_baseline(clip: Path, dub: Path, out: Path) -> dict[str, Any]:
 
 
 def _pass_sync(clip: Path, dub: Path, out: Path) -> dict[str, Any]:
-    from .sync_job import build_sync_job
+    from .sync_job import SyncOptions, build_sync_job
 
-    job = build_sync_job(clip, dub, out)
+    # The clip's length, whatever the dub's, so every pass handles the same frames.
+    job = build_sync_job(clip, dub, out, SyncOptions(extend="trim-audio", shorten="pad-silence"))
     job.run()
     return {"stages": {f"sync:{k}": {"seconds": v, "frames": job.counts.get(k, 0)} for k, v in job.timings.items()}}
 
