@@ -64,7 +64,12 @@ if [ ! -f "$stamp" ]; then
   say "installing Python dependencies (first run takes a few minutes)"
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
   # torch is pinned to 2.13.0 in pyproject.toml: these machines hold its CPU wheel locally.
-  .venv/bin/python -m pip install -q -e ".[$extras]"
+  # pip's chatter goes to a log; on failure its end is shown.
+  if ! .venv/bin/python -m pip install -e ".[$extras]" > .venv/pip-install.log 2>&1; then
+    tail -n 40 .venv/pip-install.log >&2
+    say "installing the Python dependencies failed (full log: .venv/pip-install.log)"
+    exit 1
+  fi
   rm -f .venv/.lipsync-installed-*
   touch "$stamp"
 fi
