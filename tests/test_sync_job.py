@@ -16,6 +16,7 @@ from lipsync_studio.errors import Cancelled, MediaError, OutputError
 from lipsync_studio.media.audio import load_audio
 from lipsync_studio.media.timeline import ExtendPolicy, plan_output
 from lipsync_studio.media.video import VideoReader, probe_video
+from lipsync_studio.media.writer import VideoFormat
 
 
 def _codes(path: Path) -> list[int]:
@@ -124,3 +125,20 @@ def test_disk_full_is_reported_as_such_and_cleans_up(clip50, dub3s, tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert str(out) in proc.stderr and ("disk is full" in proc.stderr or "cannot be written" in proc.stderr)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([clip50.name, dub3s.name])
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "codec", "pix_fmt"),
+    [
+        ("full_colour.mp4", VideoFormat(pix_fmt="yuv444p"), "h264", "yuv444p"),
+        ("small.mkv", VideoFormat(codec="hevc", crf=24, preset="ultrafast"), "hevc", "yuv420p"),
+        ("web.webm", VideoFormat(codec="vp9"), "vp9", "yuv420p"),
+        ("edit.mov", VideoFormat(codec="prores"), "prores", "yuv422p10le"),
+    ],
+)
+def test_output_codec_and_chroma_are_the_users_choice(clip50, tmp_path, name, fmt, codec, pix_fmt):
+    dub = write_tone(tmp_path / "d.wav", 1.0)
+    out = run_sync(clip50, dub, tmp_path / name, SyncOptions(fmt=fmt)).output
+    info = probe_video(out)
+    assert (info.codec, info.pix_fmt, info.n_frames) == (codec, pix_fmt, 25)
+    assert _codes(out) == list(range(25))
