@@ -52,6 +52,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="when the dub is shorter than the clip (default: trim-picture)")
     _add_output_format(p)
 
+    p = sub.add_parser("mesh", help="export the speaker's 3D face for every frame as an OBJ sequence")
+    p.add_argument("video", type=Path, metavar="VIDEO")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="a new (or empty) folder")
+    p.add_argument("--backend", choices=["auto", "facemesh", "prnet"], default="auto",
+                   help="auto: PRNet when its weights are in the models folder, else the built-in FaceMesh mesh")
+    p.add_argument("--face", type=int, help="which face (track id; default: the largest face)")
+    p.add_argument("--start", type=float, metavar="S", help="first second to export (default: the start)")
+    p.add_argument("--end", type=float, metavar="S", help="second to stop at (default: the end)")
+    p.add_argument("--vertex-colors", action="store_true", help="vertex colours instead of per-frame textures")
+    p.add_argument("--texture-size", type=int, default=512, help="texture width/height in pixels (default 512)")
+
     p = sub.add_parser("probe", help="show what the app sees in a media file")
     p.add_argument("file", type=Path, metavar="FILE")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -115,6 +126,19 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_mesh(args: argparse.Namespace) -> int:
+    from .engine.mesh_job import MeshOptions, run_mesh
+    from .face.obj_export import ObjOptions
+
+    opts = MeshOptions(start_s=args.start, end_s=args.end, face=args.face, backend=args.backend,
+                       obj=ObjOptions(texture=not args.vertex_colors, texture_size=args.texture_size))
+    with _Bar(args.quiet) as bar:
+        result = run_mesh(args.video, args.output, opts, on_progress=bar)
+    print(f"wrote {result.frames} frames to {result.folder} (face {result.face} of {result.faces_found}; "
+          f"measured on {result.measured}, filled in on {result.frames - result.measured})")
+    return 0
+
+
 def _cmd_probe(args: argparse.Namespace) -> int:
     from .media.probe import probe, format_probe
 
@@ -140,7 +164,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"sync": _cmd_sync, "probe": _cmd_probe, "demo": _cmd_demo, "bench": _cmd_bench}
+_COMMANDS = {"sync": _cmd_sync, "mesh": _cmd_mesh, "probe": _cmd_probe, "demo": _cmd_demo, "bench": _cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

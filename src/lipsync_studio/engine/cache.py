@@ -1,0 +1,43 @@
+"""The analysis cache: per-clip results (face tracks, ...) keyed by the clip's content and the settings.
+
+A second run over the same clip, and GUI scrubbing, then cost nothing. The key samples the file's content
+(size, start, end and spread-out blocks) rather than its name or date, so a copied or renamed clip still
+hits the cache and an edited one does not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+CACHE_VERSION = "1"
+
+
+def cache_dir() -> Path:
+    """Where cached analyses live: ``$LIPSYNC_STUDIO_CACHE_DIR``, else the user's cache folder."""
+    env = os.environ.get("LIPSYNC_STUDIO_CACHE_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("lipsync-studio"))
+
+
+def content_fingerprint(path: str | Path, block: int = 1 << 16, samples: int = 16) -> str:
+    """A hash of a file's size and of blocks spread through it (fast on multi-GB clips)."""
+    p = Path(path)
+    size = p.stat().st_size
+    h = hashlib.sha256(str(size).encode())
+    with open(p, "rb") as f:
+        offsets = {0, max(0, size - block)} | {size * k // samples for k in range(1, samples)}
+        for off in sorted(offsets):
+            f.seek(off)
+            h.update(f.read(block))
+    return h.hexdigest()
+
+
+def cache_path(kind: str, clip: str | Path, settings_key: str, suffix: str = ".npz") -> Path:
+    """The cache file for an analysis ``kind`` of ``clip`` with the given settings."""
+    key = hashlib.sha256("|".join([CACHE_VERSION, kind, content_fingerprint(clip), settings_key]).encode())
+    return cache_dir() / kind / f"{key.hexdigest()[:32]}{suffix}"

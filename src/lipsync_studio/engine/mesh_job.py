@@ -1,0 +1,124 @@
+"""The ``mesh`` job: a clip in, the speaker's 3D face for every frame out, as an OBJ sequence.
+
+Stages: ``open`` (check the clip, the range and the output folder), ``track`` (faces through the range,
+cached), ``mesh`` (per frame: the 3D face, its texture, its files).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import MediaError, OptionError
+from ..face.obj_export import ObjOptions, ObjSequenceWriter
+from ..media.video import VideoReader, probe_video
+from .job import Job, Stage, StageContext
+
+
+@dataclass(frozen=True)
+class MeshOptions:
+    """What the user chose for a mesh export.
+
+    Attributes
+    ----------
+    start_s, end_s: the range in seconds (None: the clip's start / end).
+    face: track id of the face to export (None: the speaker — the largest face).
+    obj: texture or vertex colours, texture size.
+    backend: ``auto``, ``facemesh`` or ``prnet``.
+    """
+
+    start_s: float | None = None
+    end_s: float | None = None
+    face: int | None = None
+    obj: ObjOptions = ObjOptions()
+    backend: str = "auto"
+
+
+@dataclass(frozen=True)
+class MeshResult:
+    """What a finished mesh job wrote: the folder, frames written, frames where the face was measured."""
+
+    folder: Path
+    frames: int
+    measured: int
+    face: int
+    faces_found: int
+
+
+def _open(ctx: StageContext) -> None:
+    s = ctx.state
+    opts: MeshOptions = s["options"]
+    info = probe_video(s["video"])
+    start = 0 if opts.start_s is None else int(round(opts.start_s * float(info.fps)))
+    stop = info.n_frames if opts.end_s is None else int(round(opts.end_s * float(info.fps)))
+    if not 0 <= start < min(stop, info.n_frames):
+        raise OptionError(f"the range {opts.start_s}–{opts.end_s} s is outside the clip (0–{info.duration:.2f} s)")
+    if opts.backend not in ("auto", "facemesh"):
+        raise OptionError(f"mesh backend '{opts.backend}' is not available", hint="use --backend facemesh")
+    s.update(info=info, start=start, stop=min(stop, info.n_frames))
+    s["writer"] = ObjSequenceWriter(s["output"], opts.obj)  # checks the folder before any work
+    ctx.advance(1)
+
+
+def _track(ctx: StageContext) -> None:
+    from ..face.analysis import analyse_faces
+
+    s = ctx.state
+    s["faces"] = analyse_faces(s["video"], start=s["start"], stop=s["stop"], advance=ctx.advance)
+
+
+def _mesh(ctx: StageContext) -> None:
+    from ..face.mesh3d import FaceModel, TextureBaker, fill_gaps, mesh_for_frame
+
+    s = ctx.state
+    opts: MeshOptions = s["options"]
+    faces, info, writer = s["faces"], s["info"], s["writer"]
+    if opts.face is not None and opts.face not in faces.tracks:
+        raise OptionError(f"there is no face {opts.face} in this clip",
+                          hint=f"faces found: {sorted(faces.tracks) or 'none'}")
+    faces.speaker = opts.face
+    track = faces.speaker_track()
+    if track is None:
+        raise MediaError(f"no face was found between {s['start'] / float(info.fps):.2f} s and "
+                         f"{s['stop'] / float(info.fps):.2f} s", path=s["video"],
+                         hint="check that a face is visible and lit; very small faces may be missed")
+    model = FaceModel.from_track(track, info.width, info.height)
+    baker = TextureBaker(model, opts.obj.texture_size) if opts.obj.texture else None
+    landmarks = fill_gaps(track)
+    measured = 0
+    with VideoReader(info.path) as reader:
+        for i, frame in reader.iter_frames(s["start"], s["stop"]):
+            mesh = mesh_for_frame(model, landmarks[i], frame, bool(track.present[i]))
+            texture = baker.bake(frame, mesh.image_points) if baker is not None else None
+            writer.write(i - s["start"] + 1, i / float(info.fps), mesh, texture)
+            measured += mesh.measured
+            ctx.advance(1)
+    s["result"] = MeshResult(writer.close({"source": str(info.path), "fps": float(info.fps),
+                                           "first_frame": s["start"], "face": track.track_id,
+                                           "backend": "facemesh", "texture": opts.obj.texture}),
+                             s["stop"] - s["start"], measured, track.track_id, len(faces.tracks))
+
+
+def build_mesh_job(video: str | Path, output: str | Path, options: MeshOptions | None = None) -> Job:
+    """Make the job that exports the speaker's face of ``video`` as an OBJ sequence into ``output``."""
+    state: dict[str, Any] = {"video": Path(video), "output": Path(output), "options": options or MeshOptions()}
+    return Job("mesh", [
+        Stage("open", _open, total=1),
+        Stage("track", _track, total=lambda st: st["stop"] - st["start"]),
+        Stage("mesh", _mesh, total=lambda st: st["stop"] - st["start"]),
+    ], state)
+
+
+def run_mesh(video: str | Path, output: str | Path, options: MeshOptions | None = None, on_progress=None,
+             cancel=None) -> MeshResult:
+    """Run a mesh job to the end; a failure or cancel removes the partial folder."""
+    job = build_mesh_job(video, output, options)
+    try:
+        job.run(on_progress, cancel)
+    except BaseException:
+        writer = job.state.get("writer")
+        if writer is not None:
+            writer.abort()
+        raise
+    return job.state["result"]

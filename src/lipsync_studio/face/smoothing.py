@@ -1,0 +1,220 @@
+"""Temporal smoothing of face landmarks: a still head must not shimmer, a fast turn must not lag.
+
+The landmarks of each frame are split into a head pose (a similarity transform onto the track's reference
+shape, fitted on points that do not move when the person speaks) and the face's own shape in that
+head-normalised frame. Both are smoothed with the One-Euro filter (Casiez et al. 2012), whose cut-off rises
+with speed: heavy smoothing when still, little when moving. Because a clip is processed offline, the filter
+runs forward and backward and the two passes are averaged, which cancels the filter's lag.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+# FaceMesh points that move with the skull, not with speech or expression: forehead, temples, nose
+# bridge and tip, the outer eye corners, cheekbones (MediaPipe's 468-point topology).
+RIGID_POINTS: tuple[int, ...] = (
+    10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1,  # midline forehead → nose tip
+    33, 133, 362, 263,  # eye corners
+    127, 356, 234, 454,  # temples / cheek sides
+    116, 345, 123, 352,  # cheekbones
+    98, 327, 168,  # nose wings
+)
+
+
+@dataclass(frozen=True)
+class OneEuro:
+    """One-Euro filter settings.
+
+    Attributes
+    ----------
+    min_cutoff: cut-off frequency (Hz) when still; lower = smoother.
+    beta: how fast the cut-off rises with speed (per unit/s); higher = less lag.
+    d_cutoff: cut-off (Hz) for the speed estimate.
+    """
+
+    min_cutoff: float = 1.0
+    beta: float = 0.05
+    d_cutoff: float = 1.0
+
+
+def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
+    tau = 1.0 / (2 * math.pi * cutoff)
+    return 1.0 / (1.0 + tau / dt)
+
+
+def one_euro(x: np.ndarray, fps: float, params: OneEuro, valid: np.ndarray | None = None) -> np.ndarray:
+    """Causal One-Euro filter along axis 0.
+
+    Parameters
+    ----------
+    x:
+        (T, ...) float signal, one row per frame.
+    fps:
+        Frames per second (the filter's time step is 1/fps).
+    valid:
+        (T,) bool; invalid rows restart the filter at the next valid row and are left as they are.
+
+    Returns
+    -------
+    numpy.ndarray
+        The filtered signal, same shape as ``x``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    out = x.copy()
+    dt = 1.0 / fps
+    a_d = _alpha(params.d_cutoff, dt)
+    prev = None
+    dprev = None
+    for t in range(len(x)):
+        if valid is not None and not valid[t]:
+            prev = None
+            continue
+        if prev is None:
+            prev, dprev = x[t], np.zeros_like(x[t])
+            continue
+        dx = (x[t] - prev) / dt
+        dprev = a_d * dx + (1 - a_d) * dprev
+        cutoff = params.min_cutoff + params.beta * np.abs(dprev)
+        a = _alpha(cutoff, dt)
+        prev = a * x[t] + (1 - a) * prev
+        out[t] = prev
+    return out
+
+
+def one_euro_zero_lag(x: np.ndarray, fps: float, params: OneEuro, valid: np.ndarray | None = None) -> np.ndarray:
+    """One-Euro run forward and backward in time, averaged: the lags of the two passes cancel."""
+    fwd = one_euro(x, fps, params, valid)
+    bwd = one_euro(x[::-1], fps, params, None if valid is None else valid[::-1])[::-1]
+    return 0.5 * (fwd + bwd)
+
+
+def similarity_fit(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Least-squares similarity ``dst ≈ s · R @ src + t`` (Umeyama 1991).
+
+    Parameters
+    ----------
+    src, dst: (N, 3) corresponding points.
+
+    Returns
+    -------
+    (s, R, t): scale, (3, 3) rotation (det +1), (3,) translation.
+    """
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    a, b = src - mu_s, dst - mu_d
+    cov = b.T @ a / len(src)
+    u, sig, vt = np.linalg.svd(cov)
+    d = np.ones(3)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        d[2] = -1
+    r = u @ np.diag(d) @ vt
+    var = (a ** 2).sum() / len(src)
+    s = float((sig * d).sum() / var) if var > 0 else 1.0
+    t = mu_d - s * r @ mu_s
+    return s, r, t
+
+
+def _rot_to_vec(r: np.ndarray) -> np.ndarray:
+    """Rotation matrix → rotation vector (axis × angle, radians)."""
+    import cv2
+
+    return cv2.Rodrigues(r)[0].ravel()
+
+
+def _vec_to_rot(v: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.Rodrigues(np.asarray(v, np.float64).reshape(3, 1))[0]
+
+
+@dataclass(frozen=True)
+class SmoothingSettings:
+    """How strongly landmarks are smoothed over time.
+
+    Attributes
+    ----------
+    pose: One-Euro settings for the head pose (rotation, log-scale and translation, all in pixels of motion
+        at the edge of the face). Tuned with :func:`lipsync_studio.face.quality.measure`.
+    shape: One-Euro settings for the head-normalised face shape (px of the reference).
+    enabled: False leaves the landmarks as measured.
+    """
+
+    pose: OneEuro = OneEuro(min_cutoff=1.0, beta=0.3, d_cutoff=5.0)
+    shape: OneEuro = OneEuro(min_cutoff=2.5, beta=0.3)
+    enabled: bool = True
+
+
+def reference_shape(landmarks: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """The track's reference shape: the median of all present frames after aligning them on rigid points.
+
+    Parameters
+    ----------
+    landmarks: (T, P, 3) float; present: (T,) bool.
+
+    Returns
+    -------
+    (P, 3) float64 reference landmarks (in the pixel scale of the first present frame).
+    """
+    idx = np.flatnonzero(present)
+    ref = landmarks[idx[0]].astype(np.float64)
+    rigid = list(RIGID_POINTS)
+    for _ in range(2):  # align to the current reference, then re-estimate it once
+        aligned = []
+        for t in idx[:: max(1, len(idx) // 300)]:
+            s, r, tr = similarity_fit(landmarks[t][rigid], ref[rigid])
+            aligned.append((s * (r @ landmarks[t].T)).T + tr)
+        ref = np.median(np.stack(aligned), axis=0)
+    return ref
+
+
+def smooth_landmarks(landmarks: np.ndarray, present: np.ndarray, fps: float,
+                     settings: SmoothingSettings = SmoothingSettings()) -> np.ndarray:
+    """Smooth a track's landmarks over time in the head-normalised frame.
+
+    Parameters
+    ----------
+    landmarks:
+        (T, P, 3) float32 pixel landmarks (x right, y down, z depth in x's scale); rows where
+        ``present`` is False are ignored and returned unchanged.
+    present:
+        (T,) bool, frames where the face was found.
+    fps:
+        The clip's frame rate.
+
+    Returns
+    -------
+    numpy.ndarray
+        (T, P, 3) float32 smoothed landmarks.
+    """
+    if not settings.enabled or present.sum() < 3:
+        return landmarks.astype(np.float32, copy=True)
+    rigid = list(RIGID_POINTS)
+    # Centred on its rigid points, so the fitted translation is where the head is, not a by-product of
+    # the rotation (rotation and translation are then smoothed independently without fighting).
+    ref = reference_shape(landmarks, present)
+    ref = ref - ref[rigid].mean(0)
+    T, P, _ = landmarks.shape
+    pose = np.zeros((T, 7))
+    local = np.zeros((T, P, 3))
+    for t in np.flatnonzero(present):
+        # Pose maps the reference into this frame; the local shape is this frame mapped back.
+        s, r, tr = similarity_fit(ref[rigid], landmarks[t][rigid].astype(np.float64))
+        pose[t, :3] = _rot_to_vec(r)
+        pose[t, 3] = math.log(s)
+        pose[t, 4:] = tr
+        local[t] = (r.T @ (landmarks[t] - tr).T).T / s
+    # Filter every pose parameter in pixels: rotation (radians) and log-scale are multiplied by the face's
+    # radius, i.e. by how far they move points at the edge of the face, so one speed rule fits them all.
+    radius = float(np.sqrt((ref[rigid] ** 2).sum(1).mean()))
+    units = np.array([radius] * 4 + [1.0] * 3)
+    pose_s = one_euro_zero_lag(pose * units, fps, settings.pose, present) / units
+    local_s = one_euro_zero_lag(local.reshape(T, -1), fps, settings.shape, present).reshape(T, P, 3)
+    out = landmarks.astype(np.float64, copy=True)
+    for t in np.flatnonzero(present):
+        r = _vec_to_rot(pose_s[t, :3])
+        s = math.exp(pose_s[t, 3])
+        out[t] = (s * (r @ local_s[t].T)).T + pose_s[t, 4:]
+    return out.astype(np.float32)

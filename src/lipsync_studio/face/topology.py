@@ -1,0 +1,142 @@
+"""The face mesh's fixed topology: triangles rebuilt from FaceMesh's tessellation edges.
+
+MediaPipe ships the surface as 1,322 undirected edges over 468 points, not as triangles. Every triangle is
+a 3-clique of that edge graph; two cliques (beside the nose wings) are not faces — all three of their edges
+are shared by three cliques — and are dropped, which leaves a manifold surface of 852 triangles with four
+holes: the outline, the mouth and the two eyes. The eyes are closed with fans (a textured eye looks right);
+the mouth stays open, so the lips part instead of stretching a membrane.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from .track import LIPS_INNER, N_SURFACE
+
+
+@dataclass(frozen=True)
+class FaceTopology:
+    """Triangles and hole loops of the 468-point FaceMesh surface.
+
+    Attributes
+    ----------
+    triangles: (M, 3) int32 vertex indices (winding not yet oriented; see :func:`orient`).
+    mouth_loop: the inner-lip boundary, in order.
+    eye_loops: the two eye boundaries, in order.
+    outline: the outer boundary, in order.
+    """
+
+    triangles: np.ndarray
+    mouth_loop: tuple[int, ...]
+    eye_loops: tuple[tuple[int, ...], ...]
+    outline: tuple[int, ...]
+
+
+def _edges() -> set[tuple[int, int]]:
+    from .tracker import _import_mediapipe
+
+    mp = _import_mediapipe()
+    return {tuple(sorted(e)) for e in mp.solutions.face_mesh.FACEMESH_TESSELATION}
+
+
+def _loops(boundary: list[tuple[int, int]]) -> list[tuple[int, ...]]:
+    adj: dict[int, list[int]] = {}
+    for a, b in boundary:
+        adj.setdefault(a, []).append(b)
+        adj.setdefault(b, []).append(a)
+    seen: set[int] = set()
+    loops = []
+    for start in adj:
+        if start in seen:
+            continue
+        loop, prev, cur = [start], None, start
+        seen.add(start)
+        while True:
+            nxt = [n for n in adj[cur] if n != prev and n not in seen]
+            if not nxt:
+                break
+            prev, cur = cur, nxt[0]
+            seen.add(cur)
+            loop.append(cur)
+        loops.append(tuple(loop))
+    return loops
+
+
+@lru_cache(maxsize=1)
+def face_topology() -> FaceTopology:
+    """Build (once) the triangles and holes of the FaceMesh surface from MediaPipe's tessellation."""
+    edges = _edges()
+    adj: dict[int, set[int]] = {}
+    for a, b in edges:
+        adj.setdefault(a, set()).add(b)
+        adj.setdefault(b, set()).add(a)
+    cliques = {tuple(sorted((a, b, c))) for a, b in edges for c in adj[a] & adj[b]}
+    use = Counter(e for t in cliques for e in itertools.combinations(t, 2))
+    tris = [t for t in cliques if not all(use[e] > 2 for e in itertools.combinations(t, 2))]
+    use = Counter(e for t in tris for e in itertools.combinations(t, 2))
+    loops = _loops([e for e, n in use.items() if n == 1])
+    mouth = next(lp for lp in loops if set(lp) == set(LIPS_INNER))
+    outline = max(loops, key=len)
+    eyes = tuple(lp for lp in loops if lp is not mouth and lp is not outline)
+    fills = []
+    for lp in eyes:  # a fan from the first point closes each eye
+        fills += [(lp[0], lp[k], lp[k + 1]) for k in range(1, len(lp) - 1)]
+    triangles = np.array(sorted(tris) + fills, np.int32)
+    assert triangles.max() < N_SURFACE
+    return FaceTopology(triangles, mouth, eyes, outline)
+
+
+def orient(triangles: np.ndarray, frontal: np.ndarray) -> np.ndarray:
+    """Wind every triangle counter-clockwise seen from the front (normals toward the viewer).
+
+    Parameters
+    ----------
+    triangles: (M, 3) int; frontal: (N, 3) vertices in a right-handed frame with +z toward the viewer.
+    """
+    a, b, c = (frontal[triangles[:, k]] for k in range(3))
+    nz = np.cross(b - a, c - a)[:, 2]
+    out = triangles.copy()
+    flip = nz < 0
+    out[flip] = out[flip][:, ::-1]
+    return out
+
+
+def rasterize_uv(uv: np.ndarray, triangles: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which triangle covers each texel of a ``size``² UV atlas, with barycentric weights.
+
+    Parameters
+    ----------
+    uv: (N, 2) in [0, 1] (u right, v up, as in OBJ).
+    triangles: (M, 3) int.
+
+    Returns
+    -------
+    tri_id: (size, size) int32, -1 where no triangle covers the texel (row 0 = top = v 1).
+    bary: (size, size, 3) float32 barycentric weights of the texel centre.
+    """
+    import cv2
+
+    px = np.stack([uv[:, 0] * size, (1 - uv[:, 1]) * size], 1)
+    tri_id = np.full((size, size), -1, np.int32)
+    # Draw triangle ids into an int image: fillPoly per triangle on a 32-bit canvas.
+    canvas = np.zeros((size, size), np.int32)
+    for k, t in enumerate(triangles):
+        cv2.fillConvexPoly(canvas, np.round(px[t] * 16).astype(np.int32), k + 1, lineType=cv2.LINE_8, shift=4)
+    tri_id = canvas - 1
+    ys, xs = np.nonzero(tri_id >= 0)
+    t = triangles[tri_id[ys, xs]]
+    p = np.stack([xs + 0.5, ys + 0.5], 1)
+    a, b, c = px[t[:, 0]], px[t[:, 1]], px[t[:, 2]]
+    v0, v1, v2 = b - a, c - a, p - a
+    den = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
+    den = np.where(np.abs(den) < 1e-9, 1e-9, den)
+    w1 = (v2[:, 0] * v1[:, 1] - v1[:, 0] * v2[:, 1]) / den
+    w2 = (v0[:, 0] * v2[:, 1] - v2[:, 0] * v0[:, 1]) / den
+    bary = np.zeros((size, size, 3), np.float32)
+    bary[ys, xs] = np.clip(np.stack([1 - w1 - w2, w1, w2], 1), -0.5, 1.5)
+    return tri_id, bary

@@ -1,0 +1,228 @@
+"""Track faces through a clip with MediaPipe FaceMesh: stable ids, re-detection, no-face frames marked.
+
+FaceMesh in video mode follows faces frame to frame. Its short-range detector misses faces that are small
+in a large frame, so when a known face is lost the tracker looks again in a crop around where it was, and
+every few frames (and whenever no face is known) a full-range face detector looks for faces FaceMesh has
+not picked up; each is measured in a crop. Detections are linked to tracks by box overlap.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .smoothing import SmoothingSettings, smooth_landmarks
+from .track import N_LANDMARKS, N_SURFACE, ClipFaces, FaceTrack
+
+
+@dataclass(frozen=True)
+class TrackerSettings:
+    """What the tracker does.
+
+    Attributes
+    ----------
+    max_faces: most faces tracked at once.
+    min_confidence: FaceMesh / detector confidence to accept a face.
+    redetect_every: frames between searches for new faces with the full-range detector.
+    max_gap_s: a face lost for longer than this comes back as a new track.
+    min_track_s: tracks shorter than this are dropped as noise.
+    smoothing: temporal smoothing settings.
+    """
+
+    max_faces: int = 4
+    min_confidence: float = 0.5
+    redetect_every: int = 12
+    max_gap_s: float = 1.0
+    min_track_s: float = 0.2
+    smoothing: SmoothingSettings = field(default_factory=SmoothingSettings)
+
+    def key(self) -> str:
+        """A stable text form (for the analysis cache)."""
+        return repr(sorted(asdict(self).items()))
+
+
+def _import_mediapipe():
+    """Import MediaPipe; keep cv2's Qt plugin path out of the environment (it breaks PySide6)."""
+    before = os.environ.get("QT_QPA_PLATFORM_PLUGIN_PATH")
+    import mediapipe as mp
+
+    if before is None:
+        os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
+    return mp
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _box(lm: np.ndarray) -> np.ndarray:
+    pts = lm[:N_SURFACE, :2]
+    return np.concatenate([pts.min(0), pts.max(0)])
+
+
+class FaceDetector:
+    """Per-frame face landmarks (478 per face, in pixels) with crop rescue for small or lost faces."""
+
+    def __init__(self, settings: TrackerSettings = TrackerSettings()) -> None:
+        mp = _import_mediapipe()
+        self.settings = settings
+        conf = settings.min_confidence
+        fm = mp.solutions.face_mesh
+        self._video = fm.FaceMesh(static_image_mode=False, max_num_faces=settings.max_faces,
+                                  refine_landmarks=True, min_detection_confidence=conf, min_tracking_confidence=conf)
+        self._crop_mesh = fm.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True,
+                                      min_detection_confidence=conf)
+        self._detector = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=conf)
+
+    def close(self) -> None:
+        """Release MediaPipe's graphs."""
+        for g in (self._video, self._crop_mesh, self._detector):
+            g.close()
+
+    @staticmethod
+    def _to_px(landmarks, w: int, h: int, x0: float = 0, y0: float = 0, cw: int | None = None,
+               ch: int | None = None) -> np.ndarray:
+        cw, ch = cw or w, ch or h
+        a = np.array([(p.x, p.y, p.z) for p in landmarks.landmark], np.float32)
+        a[:, 0] = a[:, 0] * cw + x0
+        a[:, 1] = a[:, 1] * ch + y0
+        a[:, 2] = a[:, 2] * cw
+        return a
+
+    def _in_crop(self, frame: np.ndarray, box: np.ndarray, grow: float = 2.0) -> np.ndarray | None:
+        h, w = frame.shape[:2]
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        side = max(box[2] - box[0], box[3] - box[1]) * grow
+        x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
+        x1, y1 = int(min(w, cx + side / 2)), int(min(h, cy + side / 2))
+        if x1 - x0 < 16 or y1 - y0 < 16:
+            return None
+        crop = np.ascontiguousarray(frame[y0:y1, x0:x1])
+        res = self._crop_mesh.process(crop)
+        if not res.multi_face_landmarks:
+            return None
+        return self._to_px(res.multi_face_landmarks[0], w, h, x0, y0, x1 - x0, y1 - y0)
+
+    def detect(self, frame: np.ndarray, index: int, known: list[np.ndarray]) -> list[np.ndarray]:
+        """Landmarks of every face in ``frame``.
+
+        Parameters
+        ----------
+        frame: (H, W, 3) uint8 RGB.
+        index: frame number (schedules the periodic full-range search).
+        known: boxes ``x0, y0, x1, y1`` of faces recently tracked, to look for again if FaceMesh lost them.
+
+        Returns
+        -------
+        list of (478, 3) float32 landmark arrays in pixels.
+        """
+        h, w = frame.shape[:2]
+        res = self._video.process(frame)
+        found = [self._to_px(f, w, h) for f in (res.multi_face_landmarks or [])]
+        boxes = [_box(f) for f in found]
+        for kb in known:
+            if len(found) >= self.settings.max_faces:
+                break
+            if all(_iou(kb, b) < 0.3 for b in boxes):
+                lm = self._in_crop(frame, kb)
+                if lm is not None:
+                    found.append(lm)
+                    boxes.append(_box(lm))
+        if (not found or index % self.settings.redetect_every == 0) and len(found) < self.settings.max_faces:
+            det = self._detector.process(frame)
+            for d in det.detections or []:
+                rb = d.location_data.relative_bounding_box
+                db = np.array([rb.xmin * w, rb.ymin * h, (rb.xmin + rb.width) * w, (rb.ymin + rb.height) * h])
+                if any(_iou(db, b) > 0.2 or (b[0] <= (db[0] + db[2]) / 2 <= b[2] and b[1] <= (db[1] + db[3]) / 2 <= b[3])
+                       for b in boxes):
+                    continue
+                lm = self._in_crop(frame, db, grow=2.2)
+                if lm is not None:
+                    found.append(lm)
+                    boxes.append(_box(lm))
+        return found[: self.settings.max_faces]
+
+
+class _Linker:
+    """Links per-frame detections into tracks by box overlap."""
+
+    def __init__(self, n_frames: int, max_gap: int) -> None:
+        self.n = n_frames
+        self.max_gap = max_gap
+        self.frames: dict[int, dict[int, np.ndarray]] = {}  # track id → {frame: landmarks}
+        self.last: dict[int, tuple[int, np.ndarray]] = {}  # track id → (frame, box)
+        self.next_id = 0
+
+    def known_boxes(self, index: int) -> list[np.ndarray]:
+        return [b for (f, b) in self.last.values() if index - f <= self.max_gap]
+
+    def add(self, index: int, detections: list[np.ndarray]) -> None:
+        live = [(tid, f, b) for tid, (f, b) in self.last.items() if index - f <= self.max_gap]
+        pairs = sorted(((_iou(b, _box(d)), tid, k) for tid, _, b in live for k, d in enumerate(detections)),
+                       reverse=True)
+        used_t, used_d = set(), set()
+        for iou, tid, k in pairs:
+            if iou < 0.2 or tid in used_t or k in used_d:
+                continue
+            used_t.add(tid)
+            used_d.add(k)
+            self._put(tid, index, detections[k])
+        for k, d in enumerate(detections):
+            if k not in used_d:
+                self._put(self.next_id, index, d)
+                self.next_id += 1
+
+    def _put(self, tid: int, index: int, lm: np.ndarray) -> None:
+        self.frames.setdefault(tid, {})[index] = lm
+        self.last[tid] = (index, _box(lm))
+
+
+def track_faces(frames: Iterable[tuple[int, np.ndarray]], n_frames: int, fps: float, width: int, height: int,
+                settings: TrackerSettings = TrackerSettings(), advance: Callable[[int], None] | None = None) -> ClipFaces:
+    """Track every face through a stream of frames.
+
+    Parameters
+    ----------
+    frames:
+        ``(index, (H, W, 3) uint8 RGB)`` in timeline order (e.g. ``VideoReader.iter_frames()``).
+    n_frames, fps, width, height:
+        The clip's timeline and frame size.
+    advance:
+        Called with 1 after each frame (progress and cancellation: it may raise).
+
+    Returns
+    -------
+    ClipFaces
+        Tracks renumbered 0, 1, ... by first appearance, smoothed; tracks shorter than
+        ``settings.min_track_s`` dropped.
+    """
+    detector = FaceDetector(settings)
+    linker = _Linker(n_frames, max(1, int(round(settings.max_gap_s * fps))))
+    try:
+        for index, frame in frames:
+            linker.add(index, detector.detect(frame, index, linker.known_boxes(index)))
+            if advance is not None:
+                advance(1)
+    finally:
+        detector.close()
+    min_len = max(3, int(round(settings.min_track_s * fps)))
+    kept = sorted((min(fr), tid) for tid, fr in linker.frames.items() if len(fr) >= min_len)
+    tracks: dict[int, FaceTrack] = {}
+    for new_id, (_, tid) in enumerate(kept):
+        raw = np.full((n_frames, N_LANDMARKS, 3), np.nan, np.float32)
+        present = np.zeros(n_frames, bool)
+        for f, lm in linker.frames[tid].items():
+            if f < n_frames:
+                raw[f] = lm
+                present[f] = True
+        smooth = smooth_landmarks(np.nan_to_num(raw), present, fps, settings.smoothing)
+        smooth[~present] = np.nan
+        tracks[new_id] = FaceTrack(new_id, smooth, raw, present)
+    return ClipFaces(tracks, n_frames, fps, width, height, settings_key=settings.key())

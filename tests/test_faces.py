@@ -1,0 +1,150 @@
+"""Faces: tracking through a clip, stable ids, no-face frames, smoothing, the 3D mesh and its topology."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from lipsync_studio.face.analysis import analyse_faces
+from lipsync_studio.face.mesh3d import FaceModel, fill_gaps, mesh_for_frame
+from lipsync_studio.face.topology import face_topology
+from lipsync_studio.face.track import LIPS_INNER, ClipFaces
+from lipsync_studio.face.tracker import track_faces
+from lipsync_studio.media.video import VideoReader
+from lipsync_studio.media.writer import VideoFormat, VideoWriter
+from lipsync_studio.samples import PHOTO_OPENING, random_syllables, render_face, synth_speech, talking_clip
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LIPSYNC_STUDIO_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def talking(tmp_path_factory):
+    """A 3 s talking clip (360 px) and the speech that drives its mouth."""
+    folder = tmp_path_factory.mktemp("talking")
+    speech = synth_speech(random_syllables(10, 5), seed=5)
+    frames, n = talking_clip(speech, fps=25.0, size=360, seed=5)
+    path = folder / "talk.mp4"
+    with VideoWriter(path, Fraction(25), 360, 360, fmt=VideoFormat(preset="veryfast")) as w:
+        for f in frames:
+            w.write(f)
+    return path, speech, n
+
+
+def _stream(frames):
+    return enumerate(frames)
+
+
+def test_talking_clip_is_tracked_on_every_frame_and_the_mouth_follows_the_speech(talking):
+    path, speech, n = talking
+    faces = analyse_faces(path)
+    assert len(faces.tracks) == 1
+    track = faces.speaker_track()
+    assert track.coverage == 1.0
+    gap = track.mouth_gap()
+    target = speech.mouth_opening(np.arange(n) / 25.0)
+    rank = lambda a: np.argsort(np.argsort(a))  # noqa: E731
+    assert np.corrcoef(rank(gap), rank(target))[0, 1] > 0.8
+
+
+def test_a_second_run_comes_from_the_cache(talking, monkeypatch):
+    path, _, _ = talking
+    first = analyse_faces(path)
+    calls = []
+    monkeypatch.setattr("lipsync_studio.face.analysis.track_faces", lambda *a, **k: calls.append(1))
+    again = analyse_faces(path)
+    assert calls == []
+    np.testing.assert_array_equal(again.speaker_track().landmarks, first.speaker_track().landmarks)
+
+
+def test_frames_with_no_face_are_marked_and_the_face_is_found_again():
+    face = render_face(PHOTO_OPENING, size=320)
+    blank = np.full_like(face, 90)
+    frames = [face] * 10 + [blank] * 8 + [face] * 10
+    faces = track_faces(_stream(frames), len(frames), 25.0, 320, 320)
+    present = np.zeros(len(frames), bool)
+    for t in faces.tracks.values():
+        present |= t.present
+    assert present[:10].all() and not present[10:18].any() and present[18:].all()
+    assert all(np.isnan(t.landmarks[12]).all() for t in faces.tracks.values())
+
+
+def test_two_faces_keep_their_ids_and_the_larger_is_the_speaker():
+    big = render_face(PHOTO_OPENING, size=300)
+    small = cv2.resize(big, (180, 180))
+    frames = []
+    for k in range(30):
+        canvas = np.full((360, 640, 3), 70, np.uint8)
+        canvas[30:330, 20 + k:320 + k] = big
+        canvas[90:270, 420 - k:600 - k] = small
+        frames.append(canvas)
+    faces = track_faces(_stream(frames), 30, 25.0, 640, 360)
+    assert len(faces.tracks) == 2
+    assert all(t.coverage == 1.0 for t in faces.tracks.values())
+    speaker = faces.speaker_track()
+    assert np.nanmean(speaker.landmarks[:, 1, 0]) < 320  # the big face on the left
+    # Ids are stable: each track's nose moves smoothly (1 px per frame), never jumping across.
+    for t in faces.tracks.values():
+        assert np.abs(np.diff(t.landmarks[:, 1, 0])).max() < 6
+
+
+def test_a_small_face_in_a_large_frame_is_found_on_every_frame(talking):
+    path, _, n = talking
+    with VideoReader(path) as r:
+        frames = [np.pad(cv2.resize(img, (200, 200)), ((260, 260), (540, 540), (0, 0))) for _, img in r.iter_frames()]
+    faces = track_faces(_stream(frames), n, 25.0, 1280, 720)
+    assert faces.speaker_track().coverage >= 0.99
+
+
+def test_smoothing_removes_jitter_without_lag():
+    from lipsync_studio.face.quality import measure
+
+    m = measure(seconds=3.0)
+    assert m["coverage"] == 1.0
+    assert m["jitter_smoothed_px"] < 0.4 * m["jitter_raw_px"]
+    assert abs(m["lag_smoothed_ms"]) < 10
+    assert m["error_smoothed_px"] <= 1.2 * m["error_raw_px"] + 0.1
+
+
+def test_topology_is_a_manifold_surface_with_an_open_mouth():
+    topo = face_topology()
+    tris = topo.triangles
+    assert tris.shape == (880, 3) and tris.max() == 467
+    uses = Counter(tuple(sorted(e)) for t in tris for e in itertools.combinations(t, 2))
+    assert max(uses.values()) == 2
+    assert set(topo.mouth_loop) == set(LIPS_INNER)
+    mouth_edges = {tuple(sorted((a, b))) for a, b in zip(topo.mouth_loop, topo.mouth_loop[1:] + topo.mouth_loop[:1])}
+    assert all(uses[e] == 1 for e in mouth_edges)  # boundary: nothing spans the mouth
+    assert not any(set(t) <= set(LIPS_INNER) for t in tris.tolist())
+
+
+def test_mesh_is_metric_posed_and_faces_the_camera(talking):
+    path, _, _ = talking
+    faces: ClipFaces = analyse_faces(path)
+    track = faces.speaker_track()
+    model = FaceModel.from_track(track, faces.width, faces.height)
+    lm = fill_gaps(track)
+    with VideoReader(path) as r:
+        mesh = mesh_for_frame(model, lm[10], r.frame(10))
+    # Metric: the face is 120–200 mm tall, the eyes' outer corners 80–110 mm apart.
+    height = mesh.vertices[10, 1] - mesh.vertices[152, 1]
+    assert 120 < height < 200
+    assert 80 < np.linalg.norm(mesh.vertices[33] - mesh.vertices[263]) < 110
+    # In front of the camera, facing it: triangle normals point toward +z on average.
+    assert (mesh.vertices[:, 2] < 0).all()
+    a, b, c = (mesh.vertices[mesh.triangles[:, k]] for k in range(3))
+    assert np.cross(b - a, c - a)[:, 2].mean() > 0
+    # The vertices project back onto the landmarks (pinhole camera).
+    f = model.focal_px
+    proj_x = -f * mesh.vertices[:, 0] / mesh.vertices[:, 2] + faces.width / 2
+    assert np.abs(proj_x - mesh.image_points[:, 0]).mean() < 3.0
+    # Colours come from the face (skin), not the background.
+    assert mesh.colors[4].mean() > 0.4
