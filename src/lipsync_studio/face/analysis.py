@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..engine.cache import cache_path
+from ..media.prefetch import prefetch
 from ..media.video import VideoReader
 from .track import ClipFaces
 from .tracker import TrackerSettings, track_faces
@@ -32,7 +33,7 @@ def analyse_faces(clip: str | Path, settings: TrackerSettings = TrackerSettings(
                 return faces
             except (OSError, ValueError, KeyError):
                 pass  # a damaged cache entry is recomputed
-        faces = track_faces(reader.iter_frames(start, stop), info.n_frames, float(info.fps), info.width,
+        faces = track_faces(prefetch(reader.iter_frames(start, stop)), info.n_frames, float(info.fps), info.width,
                             info.height, settings, advance)
     if use_cache:
         with contextlib.suppress(OSError):
