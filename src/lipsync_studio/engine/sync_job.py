@@ -11,11 +11,11 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import MediaError
+from ..errors import MediaError, OptionError
 from ..media.audio import probe_audio
 from ..media.output import check_output_path
 from ..media.sequence import frames_in_order
@@ -24,6 +24,9 @@ from ..media.video import VideoReader, probe_video
 from ..media.warnings import MediaWarning
 from ..media.writer import CONTAINERS, VideoFormat, VideoWriter
 from .job import Job, Stage, StageContext
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..metrics.sync import SyncScore
 
 #: ``transform(output_index, source_index, frame) -> frame``: what an engine does to each output frame.
 FrameTransform = Callable[[int, int, np.ndarray], np.ndarray]
@@ -38,11 +41,18 @@ class SyncOptions:
     extend: picture policy when the dub is longer than the clip.
     shorten: policy when the dub is shorter than the clip.
     fmt: codec and quality of the output.
+    engine: ``auto`` (Wav2Lip when its weights are present, else built-in), ``builtin``, ``wav2lip``, or
+        ``none`` (re-time the picture only, no lip-sync: the baseline to compare against).
+    face: which face to sync (track id; None: the largest face).
+    measure: measure the result's sync (re-tracks the output: one more pass).
     """
 
     extend: ExtendPolicy = ExtendPolicy.PINGPONG
     shorten: ShortenPolicy = ShortenPolicy.TRIM_PICTURE
     fmt: VideoFormat = field(default_factory=VideoFormat)
+    engine: str = "auto"
+    face: int | None = None
+    measure: bool = True
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,9 @@ class SyncResult:
     duration: float
     clip_frames: int
     warnings: tuple[str, ...] = ()
+    engine: str = "none"
+    sync: "SyncScore | None" = None
+    engine_info: dict = field(default_factory=dict)
 
 
 def _open_stage(ctx: StageContext) -> None:
@@ -82,6 +95,33 @@ def _open_stage(ctx: StageContext) -> None:
     s["video_info"] = info
     s["plan"] = plan_output(info.n_frames, info.fps, audio.duration_s, opts.extend, opts.shorten)
     ctx.advance(1)
+
+
+def _faces_stage(ctx: StageContext) -> None:
+    from ..face.analysis import analyse_faces
+
+    s = ctx.state
+    faces = analyse_faces(s["video"], advance=ctx.advance)
+    opts: SyncOptions = s["options"]
+    if opts.face is not None and opts.face not in faces.tracks:
+        raise OptionError(f"there is no face {opts.face} in this clip",
+                          hint=f"faces found: {sorted(faces.tracks) or 'none'}")
+    faces.speaker = opts.face
+    s["faces"] = faces
+
+
+def _prepare_stage(ctx: StageContext) -> None:
+    s = ctx.state
+    s["engine"].prepare(s["video"], s["dub"], s["faces"], s["plan"], advance=ctx.advance)
+    s["transform"] = s["engine"].render
+    ctx.advance(1)
+
+
+def _measure_stage(ctx: StageContext) -> None:
+    from ..metrics.sync import evaluate_video
+
+    s = ctx.state
+    s["sync"] = evaluate_video(s["output"], advance=ctx.advance)
 
 
 def _render_stage(ctx: StageContext) -> None:
@@ -104,14 +144,22 @@ def _render_stage(ctx: StageContext) -> None:
 def build_sync_job(video: str | Path, dub: str | Path, output: str | Path, options: SyncOptions | None = None,
                    transform: FrameTransform | None = None) -> Job:
     """Make the job that writes ``output`` from ``video`` re-timed (and later lip-synced) to ``dub``."""
+    from ..sync.registry import make_engine
+
+    options = options or SyncOptions()
+    engine = None if transform is not None else make_engine(options.engine)
     state: dict[str, Any] = {
         "video": Path(video), "dub": Path(dub), "output": Path(output),
-        "options": options or SyncOptions(), "transform": transform,
+        "options": options, "transform": transform, "engine": engine,
     }
-    return Job("sync", [
-        Stage("open", _open_stage, total=1),
-        Stage("render", _render_stage, total=lambda st: st["plan"].n_out),
-    ], state)
+    stages = [Stage("open", _open_stage, total=1)]
+    if engine is not None:
+        stages += [Stage("faces", _faces_stage, total=lambda st: st["video_info"].n_frames),
+                   Stage("prepare", _prepare_stage, total=1)]
+    stages.append(Stage("render", _render_stage, total=lambda st: st["plan"].n_out))
+    if engine is not None and options.measure:
+        stages.append(Stage("measure", _measure_stage, total=lambda st: st["plan"].n_out))
+    return Job("sync", stages, state)
 
 
 def run_sync(video: str | Path, dub: str | Path, output: str | Path, options: SyncOptions | None = None,
@@ -126,5 +174,8 @@ def run_sync(video: str | Path, dub: str | Path, output: str | Path, options: Sy
         if not issubclass(w.category, MediaWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     plan: OutputPlan = state["plan"]
+    engine = state.get("engine")
     return SyncResult(output=state["output"], frames=plan.n_out, fps=float(plan.fps),
-                      duration=plan.n_out / float(plan.fps), clip_frames=plan.n_clip, warnings=notes)
+                      duration=plan.n_out / float(plan.fps), clip_frames=plan.n_clip, warnings=notes,
+                      engine=engine.name if engine is not None else "none", sync=state.get("sync"),
+                      engine_info=dict(getattr(engine, "info", {}) or {}))

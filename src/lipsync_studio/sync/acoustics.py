@@ -1,0 +1,117 @@
+"""What the mouth does, heard in the audio: a speaker-independent acoustic mapping, per video frame.
+
+From 16 kHz speech, per 10 ms: loudness of the speech band (300–3400 Hz), voicing (low-band share of the
+energy), and two formant proxies (spectral centroids of the F1 and F2 regions). Per video frame these give:
+
+- **opening** in [0, 1]: louder voiced sound opens the mouth; a higher F1 (a, ae) opens it wider than a low
+  one (i, u); fricatives leave it half open; silence closes it; and just before a sudden onset after a quiet
+  gap (a plosive's release, p/b in particular) the lips are closed;
+- **spread** in [-1, 1]: a high F2 (i, e) spreads the lips, a low one (o, u) rounds them.
+
+The mouth leads the sound a little in real speech (≈ 40 ms): the features of frame i come from the audio at
+``i/fps + lead``. These are the priors that carry short clips (DESIGN.md: "How much a short clip teaches").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SR = 16000
+HOP = 160  # 10 ms
+NFFT = 512
+
+
+@dataclass(frozen=True)
+class MouthTrackAudio:
+    """Per-frame mouth targets heard in the audio.
+
+    Attributes
+    ----------
+    opening: (T,) float32 in [0, 1], 0 = closed.
+    spread: (T,) float32 in [-1, 1], negative = rounded, positive = spread.
+    loudness_db: (T,) float32 speech-band loudness (dB, relative to full scale).
+    voiced: (T,) bool, frames with voiced speech.
+    """
+
+    opening: np.ndarray
+    spread: np.ndarray
+    loudness_db: np.ndarray
+    voiced: np.ndarray
+
+
+def _stft_features(wav: np.ndarray) -> dict[str, np.ndarray]:
+    """Per 10 ms column: band energies (dB) and centroids of the F1 / F2 regions (Hz)."""
+    x = np.asarray(wav, np.float32)
+    pad = NFFT // 2
+    x = np.pad(x, (pad, pad))
+    n_cols = 1 + (len(x) - NFFT) // HOP
+    if n_cols <= 0:
+        return {k: np.zeros(0) for k in ("speech", "low", "high", "f1", "f2")}
+    idx = np.arange(NFFT)[None, :] + HOP * np.arange(n_cols)[:, None]
+    win = np.hanning(NFFT).astype(np.float32)
+    out: dict[str, list[np.ndarray]] = {k: [] for k in ("speech", "low", "high", "f1", "f2")}
+    freqs = np.fft.rfftfreq(NFFT, 1 / SR)
+
+    def band(lo: float, hi: float) -> np.ndarray:
+        return (freqs >= lo) & (freqs < hi)
+
+    b_speech, b_low, b_high, b_f1, b_f2 = band(300, 3400), band(80, 1000), band(3000, 7500), band(250, 1000), band(900, 2800)
+    for s in range(0, n_cols, 2048):  # blocks bound the memory on long dubs
+        p = np.abs(np.fft.rfft(x[idx[s:s + 2048]] * win, axis=1)) ** 2
+        for name, b in (("speech", b_speech), ("low", b_low), ("high", b_high)):
+            out[name].append(10 * np.log10(p[:, b].sum(1) / NFFT + 1e-10))
+        for name, b in (("f1", b_f1), ("f2", b_f2)):
+            w = p[:, b]
+            out[name].append((w * freqs[b]).sum(1) / (w.sum(1) + 1e-12))
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def _per_frame(col: np.ndarray, n_frames: int, fps: float, lead_s: float) -> np.ndarray:
+    """Average the 10 ms columns over each video frame's span (centred on ``i/fps + lead``)."""
+    t = (np.arange(n_frames) / fps + lead_s) * (SR / HOP)
+    half = 0.5 * SR / HOP / fps
+    c = np.concatenate([[0.0], np.cumsum(col)])
+    lo = np.clip(np.floor(t - half).astype(int), 0, len(col))
+    hi = np.clip(np.ceil(t + half).astype(int), 0, len(col))
+    hi = np.maximum(hi, np.minimum(lo + 1, len(col)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v = (c[hi] - c[lo]) / np.maximum(hi - lo, 1)
+    v[hi <= lo] = col.min() if len(col) else 0.0
+    return v
+
+
+def mouth_from_audio(wav16k: np.ndarray, fps: float, n_frames: int, lead_s: float = 0.04) -> MouthTrackAudio:
+    """Mouth targets for ``n_frames`` video frames at ``fps`` from 16 kHz mono speech.
+
+    Parameters
+    ----------
+    wav16k: (N,) float32 at 16 kHz.
+    lead_s: how far the mouth runs ahead of the sound (s).
+    """
+    f = _stft_features(wav16k)
+    if len(f["speech"]) == 0:
+        z = np.zeros(n_frames, np.float32)
+        return MouthTrackAudio(z, z, z - 100, np.zeros(n_frames, bool))
+    speech = f["speech"]
+    peak = float(np.percentile(speech, 97))
+    floor = max(float(np.percentile(speech, 10)), peak - 45.0)
+    # Per 10 ms: how far into the speech range, how voiced, how open the vowel, how spread.
+    level = np.clip((speech - floor) / max(peak - floor, 6.0), 0.0, 1.0)
+    voicing = 1.0 / (1.0 + 10 ** ((f["high"] - f["low"]) / 10.0))  # low-band share
+    f1n = np.clip((f["f1"] - 350.0) / 400.0, 0.0, 1.0)
+    f2n = np.clip((f["f2"] - 1300.0) / 700.0, -1.0, 1.0)
+    open_col = level ** 0.8 * (0.5 + 0.5 * f1n) * (0.35 + 0.65 * voicing)
+    # Closures: a sudden onset after a quiet gap (a plosive release) → lips closed in the 40 ms before it.
+    quiet = speech < floor + 0.25 * (peak - floor)
+    rise = np.concatenate([[0.0], np.diff(speech)])
+    onsets = np.flatnonzero((rise > 9.0) & np.concatenate([[False], quiet[:-1]]))
+    for o in onsets:
+        open_col[max(0, o - 4):o] = 0.0
+    opening = _per_frame(open_col, n_frames, fps, lead_s)
+    spread = _per_frame(f2n * (voicing > 0.5) * level, n_frames, fps, lead_s)
+    loud = _per_frame(speech, n_frames, fps, 0.0)
+    voiced = _per_frame((voicing > 0.6) & (level > 0.2), n_frames, fps, lead_s) > 0.5
+    return MouthTrackAudio(np.clip(opening, 0, 1).astype(np.float32), np.clip(spread, -1, 1).astype(np.float32),
+                           loud.astype(np.float32), voiced)

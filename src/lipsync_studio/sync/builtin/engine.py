@@ -1,0 +1,167 @@
+"""The built-in engine: the speaker's own mouths, re-timed to the dub (no downloaded weights).
+
+``prepare``: measure the speaker's mouth in every frame (head-normalised), hear the dub (and the clip's own
+sound, to calibrate), plan a target shape per output frame, keep a bank of donor mouths (lower-face crops in
+the reference frame, bounded memory), and choose a donor per output frame by dynamic programming.
+
+``render``: warp the donor's lower face onto the output frame's head, with the mouth opened or closed the
+rest of the way to the target (and a drawn interior when the donor has no open mouth to lend), colour-match
+it on the feather ring, and blend it with a feathered mask that is zero outside the lower face.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ...face.track import LIPS_INNER, ClipFaces
+from ...media.timeline import OutputPlan
+from ..base import Advance
+from ..mouth import UPPER_INNER, MouthSpace, apply, invert
+from .planner import OWN, Targets, choose_bank, mouth_targets, schedule_donors
+from .render import feathered_mask, match_colour, paint_interior, piecewise_warp
+
+#: The upper inner lip, mouth corner to mouth corner (FaceMesh indices), for drawing teeth.
+UPPER_INNER_LIP = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
+
+
+class BuiltinEngine:
+    """Lip-sync from the clip's own mouths; implements :class:`~lipsync_studio.sync.base.LipSyncEngine`.
+
+    Parameters
+    ----------
+    bank_bytes: memory for the donor bank.
+    lead_s: how far the mouth leads the sound.
+    """
+
+    name = "builtin"
+
+    def __init__(self, bank_bytes: int = 256 << 20, lead_s: float = 0.04) -> None:
+        self.bank_bytes = bank_bytes
+        self.lead_s = lead_s
+        self.space: MouthSpace | None = None
+        self.info: dict = {}
+
+    # -- prepare ------------------------------------------------------------------------------------
+    def prepare(self, clip: Path, dub: Path, faces: ClipFaces, plan: OutputPlan,
+                advance: Advance | None = None) -> None:
+        """Plan every output frame's mouth and fill the donor bank (one pass over the clip)."""
+        from ...media.audio import load_audio
+        from ..acoustics import mouth_from_audio
+
+        track = faces.speaker_track()
+        self.plan = plan
+        self.sources = np.fromiter((plan.source_index(k) for k in range(plan.n_out)), np.int64, plan.n_out)
+        if track is None:
+            self.space = None
+            return
+        space = MouthSpace.from_track(track)
+        self.space = space
+        feats = space.features()
+        fps = float(plan.fps)
+        dub_track = mouth_from_audio(load_audio(dub, sr=16000), fps, plan.n_out, self.lead_s)
+        try:
+            clip_track = mouth_from_audio(load_audio(clip, sr=16000), fps, faces.n_frames, self.lead_s).opening
+        except Exception:  # noqa: BLE001 - a clip without sound: no per-speaker calibration
+            clip_track = None
+        self.targets: Targets = mouth_targets(dub_track.opening, dub_track.spread, feats, clip_track)
+        # The bank's crop space: the reference frame, scaled so the eye distance is at most 160 px.
+        pts = space.region_points(space.reference)
+        self.scale = min(1.0, 160.0 / space.eye_dist)
+        lo = pts.min(0) - 0.05 * space.eye_dist
+        hi = pts.max(0) + 0.05 * space.eye_dist
+        self.crop_origin = lo
+        self.crop_size = tuple(int(np.ceil(v)) for v in (hi - lo) * self.scale)
+        crop_bytes = self.crop_size[0] * self.crop_size[1] * 3
+        bank = choose_bank(feats, space.present, max(8, self.bank_bytes // crop_bytes))
+        self.donors = schedule_donors(self.targets, self.sources, feats, bank)
+        used = np.unique(self.donors[self.donors != OWN])
+        self.bank_index = {int(t): k for k, t in enumerate(used)}
+        self.bank = np.zeros((len(used), self.crop_size[1], self.crop_size[0], 3), np.uint8)
+        self._fill_bank(clip, used, advance)
+        self.features = feats
+        self._colour = None
+        self.info = {"donors_used": int(len(used)), "own_frames": int((self.donors == OWN).sum()),
+                     "calibrated_on_clip": self.targets.calibrated_on_clip, "bank_frames": int(len(bank))}
+
+    def _crop_matrix(self, t: int) -> np.ndarray:
+        """(2, 3) frame t pixels → bank crop pixels."""
+        inv = invert(self.space.pose[t])
+        s = self.scale
+        m = np.array([[s, 0, -s * self.crop_origin[0]], [0, s, -s * self.crop_origin[1]]])
+        return np.vstack([m, [0, 0, 1]])[:2] @ np.vstack([inv, [0, 0, 1]])
+
+    def _fill_bank(self, clip: Path, frames: np.ndarray, advance: Advance | None) -> None:
+        import cv2
+
+        from ...media.prefetch import prefetch
+        from ...media.video import VideoReader
+
+        if len(frames) == 0:
+            return
+        wanted = set(int(f) for f in frames)
+        with VideoReader(clip) as reader:
+            for t, img in prefetch(reader.iter_frames(int(frames.min()), int(frames.max()) + 1)):
+                if t in wanted:
+                    self.bank[self.bank_index[t]] = cv2.warpAffine(
+                        img, self._crop_matrix(t), self.crop_size, flags=cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_REPLICATE)
+                if advance is not None:
+                    advance(0)
+
+    # -- render -------------------------------------------------------------------------------------
+    def render(self, out_index: int, src_index: int, frame: np.ndarray) -> np.ndarray:
+        """Output frame ``out_index``: ``frame`` with the mouth the dub needs at that time."""
+        sp = self.space
+        if sp is None or not sp.present[src_index]:
+            return frame
+        donor = int(self.donors[out_index])
+        own = donor == OWN
+        d = src_index if own else donor
+        shape = sp.normalized[d]
+        target_gap = float(self.targets.gap[out_index])
+        donor_gap = float(sp.gap(shape))
+        d_gap = float(np.clip(target_gap - donor_gap, -max(donor_gap, 0.0), 0.35))
+        if own and abs(d_gap) < 0.01:
+            return frame  # the frame's own mouth already says this
+        new_shape = sp.open_shape(shape, d_gap) if abs(d_gap) >= 0.005 else shape
+        pose = sp.pose[src_index]
+        dst = apply(pose, sp.region_points(new_shape))
+        if own:
+            src_img = frame
+            src = apply(pose, sp.region_points(shape))
+        else:
+            src_img = self.bank[self.bank_index[donor]]
+            src = (sp.region_points(shape) - self.crop_origin) * self.scale
+        h, w = frame.shape[:2]
+        x0, y0 = np.floor(dst.min(0)).astype(int) - 2
+        x1, y1 = np.ceil(dst.max(0)).astype(int) + 2
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return frame
+        warped, cover = piecewise_warp(src_img, src, dst, sp.triangles, (x0, y0, x1, y1))
+        face_scale = float(np.hypot(*pose[:, 0]))  # frame pixels per reference pixel
+        alpha = feathered_mask(cover, 0.12 * sp.eye_dist * face_scale)
+        region = frame[y0:y1, x0:x1]
+        if not own:
+            c = match_colour(warped, region, alpha)
+            # Smooth the correction over time so it cannot flicker.
+            self._colour = c if self._colour is None else 0.8 * self._colour + 0.2 * c
+            warped = np.clip(warped * self._colour[:3] + self._colour[3:], 0, 255).astype(np.uint8)
+        opening_px = max(target_gap, 0.0) * sp.eye_dist * face_scale
+        extra = target_gap - donor_gap
+        if target_gap > 0.04 and extra > 0.015:
+            # More opening than the donor has: draw the interior inside the new lips, fading in with the
+            # extra opening (a donor with a closed mouth has no interior at all to stretch).
+            strength = 1.0 if donor_gap < 0.015 else (extra - 0.015) / 0.05
+            inner = apply(pose, new_shape[list(LIPS_INNER)]) - [x0, y0]
+            upper = apply(pose, new_shape[list(UPPER_INNER_LIP)]) - [x0, y0]
+            paint_interior(warped, inner, upper, opening_px, strength)
+        out = frame.copy()
+        a = alpha[..., None]
+        out[y0:y1, x0:x1] = np.clip(region * (1 - a) + warped * a + 0.5, 0, 255).astype(np.uint8)
+        return out
+
+
+__all__ = ["BuiltinEngine", "UPPER_INNER"]

@@ -1,0 +1,130 @@
+"""Planning the mouths: what shape each output frame needs, and which clip frame lends its mouth.
+
+**Targets.** The dub's speaker-independent mouth track (:mod:`..acoustics`) is put in this speaker's units
+(inner-lip gap and mouth width in eye distances). Where the clip carries its own speech, the mapping is fitted
+on the clip (its audio heard the same way, against its measured mouths): a per-speaker calibration that costs
+seconds. Otherwise the speaker's observed range sets it, with a natural default for clips that never open.
+
+**Donors** ("Video Rewrite", Bregler et al. 1997). For every output frame a clip frame is chosen whose mouth
+matches the target, by dynamic programming over the output frames: the cost adds shape mismatch, a bonus for
+the output frame's own source frame (its mouth fits its head best), and a price for jumping to a different
+moment of the clip (continuing a run, or holding, is free), so mouths move as recorded, not as a slideshow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+OWN = -1  # the donor is the output frame's own source frame
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Per output frame: target gap and width (eye distances), and how they were derived."""
+
+    gap: np.ndarray
+    width: np.ndarray
+    calibrated_on_clip: bool
+    gain: float
+    offset: float
+
+
+def mouth_targets(dub_opening: np.ndarray, dub_spread: np.ndarray, clip_features: np.ndarray,
+                  clip_opening: np.ndarray | None) -> Targets:
+    """Target mouth shapes in the speaker's units.
+
+    Parameters
+    ----------
+    dub_opening, dub_spread: (K,) the dub's mouth track per output frame (opening 0..1, spread -1..1).
+    clip_features: (T, 2) the clip's measured gap and width per frame (NaN where no face).
+    clip_opening: (T,) the clip's own audio heard the same way, or None when the clip has no sound.
+    """
+    ok = np.isfinite(clip_features[:, 0])
+    gap, width = clip_features[ok, 0], clip_features[ok, 1]
+    closed = float(np.percentile(gap, 5)) if len(gap) else 0.0
+    span = max(float(np.percentile(gap, 95)) - closed, 0.0) if len(gap) else 0.0
+    # Silence closes the mouth, even for a speaker seen only with parted lips (a smiling photo).
+    gain, offset, calibrated = max(span, 0.25), float(np.clip(closed, 0.0, 0.02)), False
+    if clip_opening is not None and ok.sum() >= 25:
+        a = clip_opening[: len(ok)][ok[: len(clip_opening)]] if len(clip_opening) >= len(ok) else None
+        if a is not None and a.std() > 1e-3 and gap.std() > 1e-3:
+            r = float(np.corrcoef(a, gap)[0, 1])
+            if r > 0.3:  # the clip's own sound explains its mouth: fit the mapping to this speaker
+                slope, icpt = np.polyfit(a, gap, 1)
+                gain, offset, calibrated = float(np.clip(slope, 0.08, 0.45)), float(icpt), True
+    w0 = float(np.median(width)) if len(width) else 0.7
+    return Targets(gap=(offset + gain * dub_opening).astype(np.float32),
+                   width=(w0 * (1 + 0.08 * dub_spread)).astype(np.float32),
+                   calibrated_on_clip=calibrated, gain=gain, offset=offset)
+
+
+def choose_bank(features: np.ndarray, present: np.ndarray, max_frames: int, run: int = 6) -> np.ndarray:
+    """Clip frames kept as mouth donors: all of them if they fit, else runs spread over the clip plus
+    runs around the most open and most closed mouths (so every shape the speaker makes is available)."""
+    idx = np.flatnonzero(present)
+    if len(idx) <= max_frames:
+        return idx
+    n_runs = max(1, max_frames // run)
+    gap = np.nan_to_num(features[:, 0], nan=0.0)
+    order = idx[np.argsort(gap[idx])]
+    extremes = np.concatenate([order[: n_runs // 6], order[-(n_runs // 6):]])
+    spread = idx[np.linspace(0, len(idx) - 1, n_runs - len(extremes)).astype(int)]
+    starts = np.unique(np.concatenate([spread, extremes]))
+    frames = np.unique(np.clip(starts[:, None] + np.arange(run)[None, :], 0, len(present) - 1).ravel())
+    return frames[present[frames]][:max_frames]
+
+
+def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray, bank: np.ndarray,
+                    n_candidates: int = 24, jump_cost: float = 2.5, own_bonus: float = 0.6,
+                    sigma: tuple[float, float] = (0.03, 0.04)) -> np.ndarray:
+    """The donor of every output frame: a clip frame index, or :data:`OWN`.
+
+    Parameters
+    ----------
+    targets: per output frame target shapes.
+    sources: (K,) clip frame shown at each output frame.
+    features: (T, 2) the clip's gap and width per frame (NaN where no face).
+    bank: clip frames available as donors.
+
+    Returns
+    -------
+    (K,) int64 donor frame per output frame (OWN: the source frame's own mouth).
+    """
+    K = len(sources)
+    if K == 0:
+        return np.zeros(0, np.int64)
+    bf = np.nan_to_num(features[bank], nan=0.0)
+    tg = np.stack([targets.gap, targets.width], 1)
+    sg = np.array(sigma)
+    m = min(n_candidates, len(bank))
+    cand = np.empty((K, m + 1), np.int64)
+    cost = np.empty((K, m + 1))
+    for k0 in range(0, K, 4096):  # blocks bound the memory on long clips
+        t = tg[k0:k0 + 4096]
+        c = (((bf[None, :, :] - t[:, None, :]) / sg) ** 2).sum(2)
+        top = np.argpartition(c, m - 1, axis=1)[:, :m] if m < len(bank) else np.tile(np.arange(m), (len(t), 1))
+        cand[k0:k0 + len(t), :m] = bank[top]
+        cost[k0:k0 + len(t), :m] = np.take_along_axis(c, top, 1)
+    own = np.nan_to_num(features[sources], nan=np.inf)
+    cand[:, m] = OWN
+    cost[:, m] = (((own - tg) / sg) ** 2).sum(1) - own_bonus
+    cost[~np.isfinite(cost)] = 1e6
+    # Viterbi over the candidates: continuing (d -> d+1) or holding (d -> d) is free, OWN -> OWN is free.
+    acc = cost[0].copy()
+    back = np.zeros((K, m + 1), np.int32)
+    for k in range(1, K):
+        prev, cur = cand[k - 1], cand[k]
+        free = (cur[None, :] == prev[:, None]) | (cur[None, :] == prev[:, None] + 1)
+        free &= (cur[None, :] != OWN) & (prev[:, None] != OWN)
+        free |= (cur[None, :] == OWN) & (prev[:, None] == OWN)
+        trans = acc[:, None] + np.where(free, 0.0, jump_cost)
+        back[k] = np.argmin(trans, axis=0)
+        acc = trans[back[k], np.arange(m + 1)] + cost[k]
+    path = np.empty(K, np.int64)
+    s = int(np.argmin(acc))
+    for k in range(K - 1, -1, -1):
+        path[k] = cand[k, s]
+        s = back[k, s]
+    return path

@@ -1,0 +1,164 @@
+"""The speaker's mouth in a head-normalised frame: shapes to compare, a region to redraw, a space to store.
+
+Per clip, the speaker's reference shape is the median face after aligning every frame on rigid points.
+Per frame, a 2D similarity (rotation, scale, translation in the image plane) maps the reference onto the
+frame's rigid points; its inverse brings the frame's landmarks into the reference frame, where mouths of
+different frames can be compared and exchanged whatever the head does.
+
+The **lower face** is every point below the nose, plus a ring of margin points pushed outward from the jaw
+line, so that a chin that drops (or rises) has room to move inside the redrawn region.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..face.smoothing import RIGID_POINTS, reference_shape
+from ..face.track import LIPS_INNER, LIPS_OUTER, N_SURFACE, FaceTrack
+
+UPPER_INNER, LOWER_INNER = 13, 14
+CORNERS = (61, 291)
+EYE_CORNERS = (33, 263)
+SUBNASALE = 2
+CHIN = 152
+#: Points that follow the lower lip and the jaw when the mouth opens (below the mouth corners).
+LOWER_LIP = (146, 91, 181, 84, 17, 314, 405, 321, 375, 95, 88, 178, 87, 14, 317, 402, 318, 324)
+
+
+def similarity_2d(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """(2, 3) matrix of the least-squares 2D similarity mapping ``src`` (N, 2) onto ``dst`` (N, 2)."""
+    ms, md = src.mean(0), dst.mean(0)
+    a, b = src - ms, dst - md
+    den = (a ** 2).sum()
+    sa = (a[:, 0] * b[:, 0] + a[:, 1] * b[:, 1]).sum() / den
+    sb = (a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]).sum() / den
+    m = np.array([[sa, -sb, 0.0], [sb, sa, 0.0]])
+    m[:, 2] = md - m[:, :2] @ ms
+    return m
+
+
+def apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Apply a (2, 3) affine matrix to (N, 2) points."""
+    return pts @ m[:, :2].T + m[:, 2]
+
+
+def invert(m: np.ndarray) -> np.ndarray:
+    """Inverse of a (2, 3) affine matrix."""
+    a = np.linalg.inv(m[:, :2])
+    return np.hstack([a, -(a @ m[:, 2])[:, None]])
+
+
+@dataclass
+class MouthSpace:
+    """The speaker's mouths over a clip, in the reference frame.
+
+    Attributes
+    ----------
+    reference: (468, 2) reference landmarks (pixels of the reference frame).
+    eye_dist: distance between the outer eye corners in the reference (the unit of shape features).
+    pose: (T, 2, 3) per-frame similarity reference → frame (identity where absent).
+    normalized: (T, 468, 2) each frame's landmarks in the reference frame (NaN where absent).
+    present: (T,) bool.
+    region: indices of the lower-face points (redrawn area).
+    jaw: indices of the region's outline points that get margin points.
+    triangles: (M, 3) triangles over ``region`` points followed by the margin points (indices into the
+        array returned by :meth:`region_points`).
+    """
+
+    reference: np.ndarray
+    eye_dist: float
+    pose: np.ndarray
+    normalized: np.ndarray
+    present: np.ndarray
+    region: np.ndarray
+    jaw: np.ndarray
+    triangles: np.ndarray
+
+    @classmethod
+    def from_track(cls, track: FaceTrack) -> "MouthSpace":
+        """Build the mouth space of a face track."""
+        import cv2
+
+        lm = np.nan_to_num(track.landmarks[:, :N_SURFACE, :])
+        present = track.present.copy()
+        ref = reference_shape(lm, present)[:, :2]
+        rigid = list(RIGID_POINTS)
+        T = len(present)
+        pose = np.tile(np.array([[1.0, 0, 0], [0, 1.0, 0]]), (T, 1, 1))
+        normalized = np.full((T, N_SURFACE, 2), np.nan)
+        for t in np.flatnonzero(present):
+            m = similarity_2d(ref[rigid], lm[t, rigid, :2])
+            pose[t] = m
+            normalized[t] = apply(invert(m), lm[t, :, :2])
+        eye = float(np.linalg.norm(ref[EYE_CORNERS[0]] - ref[EYE_CORNERS[1]]))
+        below = ref[:, 1] > ref[SUBNASALE, 1] + 0.06 * eye
+        region = np.flatnonzero(below)
+        # The region's outline: its convex hull in the reference.
+        hull = cv2.convexHull(ref[region].astype(np.float32), returnPoints=False).ravel()
+        jaw = region[hull]
+        pts = np.vstack([ref[region], cls._margin(ref, jaw, eye)])
+        triangles = cls._delaunay(pts)
+        return cls(ref, eye, pose, normalized, present, region, jaw, triangles)
+
+    @staticmethod
+    def _margin(shape: np.ndarray, jaw: np.ndarray, eye: float) -> np.ndarray:
+        """Margin points: the outline pushed outward (away from the mouth centre) by 0.22 eye distances."""
+        centre = shape[list(LIPS_OUTER)].mean(0)
+        d = shape[jaw] - centre
+        d /= np.linalg.norm(d, axis=1, keepdims=True) + 1e-9
+        return shape[jaw] + d * 0.22 * eye
+
+    @staticmethod
+    def _delaunay(pts: np.ndarray) -> np.ndarray:
+        from scipy.spatial import Delaunay
+
+        return Delaunay(pts).simplices.astype(np.int32)
+
+    def region_points(self, shape: np.ndarray) -> np.ndarray:
+        """(R + J, 2) the region's points of a full (468, 2) shape, then its margin points."""
+        return np.vstack([shape[self.region], self._margin(shape, self.jaw, self.eye_dist)])
+
+    # -- features ------------------------------------------------------------------------------------
+    def gap(self, shape: np.ndarray) -> np.ndarray:
+        """Inner-lip gap in eye distances for (…, 468, 2) normalised shapes."""
+        return (shape[..., LOWER_INNER, 1] - shape[..., UPPER_INNER, 1]) / self.eye_dist
+
+    def width(self, shape: np.ndarray) -> np.ndarray:
+        """Mouth-corner distance in eye distances."""
+        d = shape[..., CORNERS[1], :] - shape[..., CORNERS[0], :]
+        return np.linalg.norm(d, axis=-1) / self.eye_dist
+
+    def features(self) -> np.ndarray:
+        """(T, 2) gap and width of every frame (NaN where absent)."""
+        return np.stack([self.gap(self.normalized), self.width(self.normalized)], 1)
+
+    def open_shape(self, shape: np.ndarray, d_gap: float, d_width: float = 0.0) -> np.ndarray:
+        """A normalised shape with the lower lip and jaw dropped by ``d_gap`` and the corners moved.
+
+        The drop falls off smoothly from the lower lip (full) through the chin (80 %) to the cheeks (0).
+        """
+        out = shape.copy()
+        ref = self.reference
+        chin_y = ref[CHIN, 1]
+        mouth_x = ref[list(LIPS_OUTER), 0].mean()
+        half_w = 0.5 * np.linalg.norm(ref[CORNERS[1]] - ref[CORNERS[0]])
+        pts = self.region
+        x, y = ref[pts, 0], ref[pts, 1]
+        # Points on or below the lower lip move: the lower lip fully, the chin 80 %, in between smoothly;
+        # the upper lip and everything above the lower lip's line stays.
+        lower = np.array(LOWER_LIP)
+        order = np.argsort(ref[lower, 0])
+        lip_line = np.interp(x, ref[lower[order], 0], ref[lower[order], 1])
+        below = (y >= lip_line - 1e-6) | np.isin(pts, lower)
+        vert = np.where(below, np.interp(y - lip_line, [0.0, max(chin_y - ref[LOWER_INNER, 1], 1e-3)], [1.0, 0.8]), 0.0)
+        vert[np.isin(pts, lower)] = 1.0
+        side = np.exp(-np.maximum(np.abs(x - mouth_x) - 0.5 * half_w, 0) ** 2 / (0.6 * half_w) ** 2)
+        w = vert * side
+        out[pts, 1] += w * d_gap * self.eye_dist
+        if d_width:
+            for c, sgn in ((CORNERS[0], -1), (CORNERS[1], 1)):
+                near = np.exp(-np.sum((ref[pts] - ref[c]) ** 2, 1) / (0.35 * half_w) ** 2)
+                out[pts, 0] += sgn * near * 0.5 * d_width * self.eye_dist
+        return out

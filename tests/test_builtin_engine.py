@@ -1,0 +1,113 @@
+"""The built-in lip-sync engine on synthetic talking clips: sync, onsets, silence, identity, memory."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from lipsync_studio.engine.sync_job import SyncOptions, run_sync
+from lipsync_studio.face.analysis import analyse_faces
+from lipsync_studio.media.audio_writer import write_audio
+from lipsync_studio.media.timeline import plan_output
+from lipsync_studio.media.video import VideoReader
+from lipsync_studio.media.writer import VideoFormat, VideoWriter
+from lipsync_studio.metrics.sync import evaluate_video
+from lipsync_studio.samples import PHOTO_OPENING, random_syllables, render_face, synth_speech, talking_clip
+from lipsync_studio.sync.builtin.engine import BuiltinEngine
+
+FPS = 25
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LIPSYNC_STUDIO_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def _write_clip(path, frames, sound=None, seconds=None):
+    frames = list(frames)
+    h, w = frames[0].shape[:2]
+    with VideoWriter(path, Fraction(FPS), w, h, fmt=VideoFormat(preset="veryfast", crf=14), audio=sound,
+                     audio_seconds=seconds) as vw:
+        for f in frames:
+            vw.write(f)
+    return path
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    """A talking clip with its own speech, and a dub in another voice with another rhythm."""
+    folder = tmp_path_factory.mktemp("engine")
+    own = synth_speech(random_syllables(12, 11), seed=11, f0=110.0)
+    sound = write_audio(folder / "own.wav", own.audio, own.sr)
+    frames, n = talking_clip(own, fps=FPS, size=320, seed=11)
+    clip = _write_clip(folder / "clip.mp4", frames, sound, n / FPS)
+    dub_speech = synth_speech(random_syllables(10, 4), seed=4, f0=200.0, rate=3.2, pause_every=4,
+                              pause=0.4, lead_silence=0.6)
+    dub = write_audio(folder / "dub.wav", dub_speech.audio, dub_speech.sr)
+    return {"clip": clip, "dub": dub, "dub_speech": dub_speech, "folder": folder}
+
+
+def test_synced_output_follows_the_dub_as_well_as_the_clip_follows_its_own_sound(media, tmp_path):
+    own_score = evaluate_video(media["clip"])
+    result = run_sync(media["clip"], media["dub"], tmp_path / "synced.mp4", SyncOptions(engine="builtin"))
+    assert result.engine == "builtin" and result.sync is not None
+    synced = result.sync
+    plain = evaluate_video(run_sync(media["clip"], media["dub"], tmp_path / "plain.mp4",
+                                    SyncOptions(engine="none")).output)
+    assert abs(synced.offset_frames) <= 2
+    assert synced.confidence >= 0.8 * own_score.confidence
+    assert synced.correlation > plain.correlation + 0.2, (synced, plain)
+
+
+def test_the_mouth_opens_within_a_frame_of_each_syllable_and_rests_in_silence(media, tmp_path):
+    """A still photo made to speak: every syllable onset opens the mouth; the pauses keep it closed."""
+    photo = render_face(PHOTO_OPENING, size=320)
+    speech = media["dub_speech"]
+    n = int(np.ceil(speech.duration * FPS))
+    clip = _write_clip(tmp_path / "photo.mp4", [photo] * n)
+    out = run_sync(clip, media["dub"], tmp_path / "talks.mp4", SyncOptions(engine="builtin", measure=False)).output
+    gap = analyse_faces(out).speaker_track().mouth_gap()
+    closed = np.percentile(gap, 10)
+    opened = np.percentile(gap, 90)
+    assert opened - closed > 0.08  # it does open
+    half = closed + 0.35 * (opened - closed)
+    for onset in speech.onsets:
+        # Opening: within a frame of the onset the lips stand visibly further apart (≥ 0.02 eye
+        # distances, about 2 mm) than in the closure just before it.
+        f = int(round(onset * FPS))
+        rise = gap[max(0, f - 1): f + 2].max() - gap[max(0, f - 4): f].min()
+        assert rise > 0.02, f"no opening within a frame of the onset at {onset:.2f} s (frame {f}): {rise:.3f}"
+    # The lead silence (0.6 s) and each pause: the mouth stays shut and still.
+    lead = gap[: int(0.5 * FPS)]
+    assert lead.max() < half and lead.std() < 0.01
+
+
+def test_pixels_outside_the_lower_face_are_untouched_and_the_bank_is_bounded(media):
+    faces = analyse_faces(media["clip"])
+    with VideoReader(media["clip"]) as r:
+        plan = plan_output(r.info.n_frames, r.info.fps, 3.0)
+        engine = BuiltinEngine(bank_bytes=4 << 20)
+        engine.prepare(media["clip"], media["dub"], faces, plan)
+        assert engine.bank.nbytes <= 4 << 20
+        space = engine.space
+        changed_any = False
+        for k in range(0, plan.n_out, 7):
+            j = plan.source_index(k)
+            src = r.frame(j)
+            out = engine.render(k, j, src)
+            diff = np.any(out != src, axis=2)
+            changed_any |= bool(diff.any())
+            # Everything changed lies inside the lower-face region (with its margin) of this frame.
+            from lipsync_studio.sync.mouth import apply
+
+            region = apply(space.pose[j], space.region_points(space.normalized[j]))
+            lo, hi = region.min(0) - 0.3 * space.eye_dist, region.max(0) + 0.3 * space.eye_dist
+            ys, xs = np.nonzero(diff)
+            assert ((xs >= lo[0]) & (xs <= hi[0]) & (ys >= lo[1]) & (ys <= hi[1])).all()
+            # PSNR outside the lower face: identical pixels (infinite), well above 45 dB.
+            outside = np.ones(diff.shape, bool)
+            outside[int(max(lo[1], 0)):int(hi[1]), int(max(lo[0], 0)):int(hi[0])] = False
+            assert np.array_equal(out[outside], src[outside])
+        assert changed_any
