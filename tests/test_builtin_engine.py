@@ -62,26 +62,38 @@ def test_synced_output_follows_the_dub_as_well_as_the_clip_follows_its_own_sound
 
 
 def test_the_mouth_opens_within_a_frame_of_each_syllable_and_rests_in_silence(media, tmp_path):
-    """A still photo made to speak: every syllable onset opens the mouth; the pauses keep it closed."""
-    photo = render_face(PHOTO_OPENING, size=320)
+    """The talking clip synced to a dub with known syllable onsets."""
     speech = media["dub_speech"]
-    n = int(np.ceil(speech.duration * FPS))
-    clip = _write_clip(tmp_path / "photo.mp4", [photo] * n)
-    out = run_sync(clip, media["dub"], tmp_path / "talks.mp4", SyncOptions(engine="builtin", measure=False)).output
+    out = run_sync(media["clip"], media["dub"], tmp_path / "talks.mp4",
+                   SyncOptions(engine="builtin", measure=False)).output
     gap = analyse_faces(out).speaker_track().mouth_gap()
-    closed = np.percentile(gap, 10)
-    opened = np.percentile(gap, 90)
+    closed, opened = np.percentile(gap, 10), np.percentile(gap, 90)
     assert opened - closed > 0.08  # it does open
-    half = closed + 0.35 * (opened - closed)
     for onset in speech.onsets:
         # Opening: within a frame of the onset the lips stand visibly further apart (≥ 0.02 eye
         # distances, about 2 mm) than in the closure just before it.
         f = int(round(onset * FPS))
         rise = gap[max(0, f - 1): f + 2].max() - gap[max(0, f - 4): f].min()
         assert rise > 0.02, f"no opening within a frame of the onset at {onset:.2f} s (frame {f}): {rise:.3f}"
-    # The lead silence (0.6 s) and each pause: the mouth stays shut and still.
+    # The lead silence (0.6 s): the mouth stays shut and still.
     lead = gap[: int(0.5 * FPS)]
-    assert lead.max() < half and lead.std() < 0.01
+    assert lead.max() < closed + 0.3 * (opened - closed) and lead.std() < 0.01
+
+
+def test_a_still_photo_gets_an_open_mouth_with_a_dark_interior(media, tmp_path):
+    photo = render_face(PHOTO_OPENING, size=320)
+    speech = media["dub_speech"]
+    clip = _write_clip(tmp_path / "photo.mp4", [photo] * int(np.ceil(speech.duration * FPS)))
+    out = run_sync(clip, media["dub"], tmp_path / "photo_talks.mp4", SyncOptions(engine="builtin", measure=False))
+    track = analyse_faces(out.output).speaker_track()
+    gap = track.mouth_gap()
+    k = int(np.nanargmax(gap))
+    assert gap[k] > np.nanpercentile(gap, 10) + 0.05
+    with VideoReader(out.output) as r:
+        img = r.frame(k)
+    lm = track.landmarks[k]
+    inside = img[int(lm[13, 1]) + 3:int(lm[14, 1]) - 2, int(lm[13, 0]) - 3:int(lm[13, 0]) + 4]
+    assert inside.size and inside.mean() < 90  # dark cavity between the lips, not stretched skin
 
 
 def test_pixels_outside_the_lower_face_are_untouched_and_the_bank_is_bounded(media):

@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import MediaError, OptionError
 from ..media.audio import probe_audio
 from ..media.output import check_output_path
+from ..media.prefetch import prefetch
 from ..media.sequence import frames_in_order
 from ..media.timeline import ExtendPolicy, OutputPlan, ShortenPolicy, plan_output
 from ..media.video import VideoReader, probe_video
@@ -134,7 +135,7 @@ def _render_stage(ctx: StageContext) -> None:
         s["output"], plan.fps, info.width, info.height, fmt=opts.fmt, audio=s["dub"], audio_seconds=plan.audio_seconds
     ) as writer:
         sources = (plan.source_index(k) for k in range(plan.n_out))
-        for k, frame in enumerate(frames_in_order(reader, sources)):
+        for k, frame in enumerate(prefetch(frames_in_order(reader, sources))):
             if transform is not None:
                 frame = transform(k, plan.source_index(k), frame)
             writer.write(frame)

@@ -107,9 +107,13 @@ def mouth_from_audio(wav16k: np.ndarray, fps: float, n_frames: int, lead_s: floa
     quiet = speech < floor + 0.25 * (peak - floor)
     rise = np.concatenate([[0.0], np.diff(speech)])
     onsets = np.flatnonzero((rise > 9.0) & np.concatenate([[False], quiet[:-1]]))
+    closed = np.zeros(len(speech))
     for o in onsets:
-        open_col[max(0, o - 4):o] = 0.0
-    opening = _per_frame(open_col, n_frames, fps, lead_s)
+        closed[max(0, o - 5):o] = 1.0
+    open_col[closed > 0] = 0.0
+    # A closure lasts a few tens of ms: a frame that holds one is a closed frame, not an average.
+    opening = _per_frame(open_col, n_frames, fps, lead_s) * (1.0 - np.clip(
+        2.0 * _per_frame(closed, n_frames, fps, lead_s), 0.0, 1.0))
     spread = _per_frame(f2n * (voicing > 0.5) * level, n_frames, fps, lead_s)
     loud = _per_frame(speech, n_frames, fps, 0.0)
     voiced = _per_frame((voicing > 0.6) & (level > 0.2), n_frames, fps, lead_s) > 0.5

@@ -23,6 +23,9 @@ CORNERS = (61, 291)
 EYE_CORNERS = (33, 263)
 SUBNASALE = 2
 CHIN = 152
+#: The inner lip contour's two halves (corners 78 and 308 belong to the upper one).
+UPPER_INNER_LIP = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
+LOWER_INNER_LIP = (95, 88, 178, 87, 14, 317, 402, 318, 324)
 #: Points that follow the lower lip and the jaw when the mouth opens (below the mouth corners).
 LOWER_LIP = (146, 91, 181, 84, 17, 314, 405, 321, 375, 95, 88, 178, 87, 14, 317, 402, 318, 324)
 
@@ -156,7 +159,22 @@ class MouthSpace:
         vert[np.isin(pts, lower)] = 1.0
         side = np.exp(-np.maximum(np.abs(x - mouth_x) - 0.5 * half_w, 0) ** 2 / (0.6 * half_w) ** 2)
         w = vert * side
-        out[pts, 1] += w * d_gap * self.eye_dist
+        if d_gap >= 0:
+            out[pts, 1] += w * d_gap * self.eye_dist
+        else:
+            # Closing: each point of the lower inner lip moves toward the upper inner lip above it (the
+            # lips meet along their whole width, covering the teeth); what lies below follows its part of
+            # the lip, fading toward the chin.
+            upper = np.array(UPPER_INNER_LIP)
+            lower_inner = np.array(LOWER_INNER_LIP)
+            uo = np.argsort(shape[upper, 0])
+            lo_ = np.argsort(shape[lower_inner, 0])
+            ux, uy = shape[upper[uo], 0], shape[upper[uo], 1]
+            lx, ly = shape[lower_inner[lo_], 0], shape[lower_inner[lo_], 1]
+            frac = min(0.92, -d_gap / max(float(self.gap(shape)), 1e-6))  # leave a hair: no folded triangles
+            lip_dy = frac * (np.interp(lx, ux, uy) - ly)  # ≤ 0: upward
+            dy = np.interp(shape[pts, 0], lx, lip_dy)
+            out[pts, 1] += vert * dy
         if d_width:
             for c, sgn in ((CORNERS[0], -1), (CORNERS[1], 1)):
                 near = np.exp(-np.sum((ref[pts] - ref[c]) ** 2, 1) / (0.35 * half_w) ** 2)

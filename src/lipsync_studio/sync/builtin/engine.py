@@ -18,12 +18,10 @@ import numpy as np
 from ...face.track import LIPS_INNER, ClipFaces
 from ...media.timeline import OutputPlan
 from ..base import Advance
-from ..mouth import UPPER_INNER, MouthSpace, apply, invert
+from ..mouth import UPPER_INNER, UPPER_INNER_LIP, MouthSpace, apply, invert
 from .planner import OWN, Targets, choose_bank, mouth_targets, schedule_donors
 from .render import feathered_mask, match_colour, paint_interior, piecewise_warp
 
-#: The upper inner lip, mouth corner to mouth corner (FaceMesh indices), for drawing teeth.
-UPPER_INNER_LIP = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
 
 
 class BuiltinEngine:
@@ -148,7 +146,8 @@ class BuiltinEngine:
             c = match_colour(warped, region, alpha)
             # Smooth the correction over time so it cannot flicker.
             self._colour = c if self._colour is None else 0.8 * self._colour + 0.2 * c
-            warped = np.clip(warped * self._colour[:3] + self._colour[3:], 0, 255).astype(np.uint8)
+            lut = np.clip(np.arange(256, dtype=np.float32)[:, None] * self._colour[:3] + self._colour[3:], 0, 255)
+            warped = np.stack([lut[warped[..., c], c] for c in range(3)], axis=-1).astype(np.uint8)
         opening_px = max(target_gap, 0.0) * sp.eye_dist * face_scale
         extra = target_gap - donor_gap
         if target_gap > 0.04 and extra > 0.015:
@@ -158,9 +157,11 @@ class BuiltinEngine:
             inner = apply(pose, new_shape[list(LIPS_INNER)]) - [x0, y0]
             upper = apply(pose, new_shape[list(UPPER_INNER_LIP)]) - [x0, y0]
             paint_interior(warped, inner, upper, opening_px, strength)
+        import cv2
+
         out = frame.copy()
-        a = alpha[..., None]
-        out[y0:y1, x0:x1] = np.clip(region * (1 - a) + warped * a + 0.5, 0, 255).astype(np.uint8)
+        # blendLinear rounds a weighted sum: where alpha is 0 the frame's pixel comes back exactly.
+        out[y0:y1, x0:x1] = cv2.blendLinear(warped, np.ascontiguousarray(region), alpha, 1.0 - alpha)
         return out
 
 
