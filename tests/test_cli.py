@@ -123,8 +123,8 @@ def test_bench_reports_each_stage_against_the_decode_encode_baseline():
     report = run_bench(seconds=1.0, height=240, quiet=True)
     base = report["passes"]["baseline"]["stages"]["decode+encode"]
     assert base["ratio_to_baseline"] == 1.0 and base["frames"] == report["frames"] == 25
-    render = report["passes"]["sync"]["stages"]["sync:render"]
+    render = report["passes"]["sync"]["stages"]["retime:render"]
     assert render["frames"] == 25 and render["ratio_to_baseline"] > 0
     assert all(p["peak_rss_mb"] > 50 for p in report["passes"].values())
     table = format_bench(report)
-    assert "decode+encode" in table and "sync:render" in table
+    assert "decode+encode" in table and "retime:render" in table and "builtin:end to end" in table
