@@ -44,6 +44,7 @@ class MeshResult:
     measured: int
     face: int
     faces_found: int
+    backend: str = "facemesh"
 
 
 def _open(ctx: StageContext) -> None:
@@ -54,8 +55,17 @@ def _open(ctx: StageContext) -> None:
     stop = info.n_frames if opts.end_s is None else int(round(opts.end_s * float(info.fps)))
     if not 0 <= start < min(stop, info.n_frames):
         raise OptionError(f"the range {opts.start_s}–{opts.end_s} s is outside the clip (0–{info.duration:.2f} s)")
-    if opts.backend not in ("auto", "facemesh"):
-        raise OptionError(f"mesh backend '{opts.backend}' is not available", hint="use --backend facemesh")
+    from ..face.prnet_backend import prnet_available, prnet_folder
+
+    if opts.backend not in ("auto", "facemesh", "prnet"):
+        raise OptionError(f"unknown mesh backend '{opts.backend}'", hint="use auto, facemesh or prnet")
+    backend = opts.backend
+    if backend == "auto":
+        backend = "prnet" if prnet_available() else "facemesh"
+    elif backend == "prnet" and not prnet_available():
+        raise OptionError(f"PRNet's weights and uv data are not in {prnet_folder()}",
+                          hint="see models/README.md, or use --backend facemesh")
+    s["backend"] = backend
     s.update(info=info, start=start, stop=min(stop, info.n_frames))
     s["writer"] = ObjSequenceWriter(s["output"], opts.obj)  # checks the folder before any work
     ctx.advance(1)
@@ -84,20 +94,28 @@ def _mesh(ctx: StageContext) -> None:
                          f"{s['stop'] / float(info.fps):.2f} s", path=s["video"],
                          hint="check that a face is visible and lit; very small faces may be missed")
     model = FaceModel.from_track(track, info.width, info.height)
-    baker = TextureBaker(model, opts.obj.texture_size) if opts.obj.texture else None
     landmarks = fill_gaps(track)
+    prnet = None
+    if s["backend"] == "prnet":
+        from ..face.prnet_backend import PRNetMesher
+
+        prnet = PRNetMesher(model)
+    baker = TextureBaker(model, opts.obj.texture_size) if opts.obj.texture and prnet is None else None
     measured = 0
     with VideoReader(info.path) as reader:
         for i, frame in reader.iter_frames(s["start"], s["stop"]):
-            mesh = mesh_for_frame(model, landmarks[i], frame, bool(track.present[i]))
-            texture = baker.bake(frame, mesh.image_points) if baker is not None else None
+            if prnet is not None:
+                mesh, texture = prnet.mesh(frame, landmarks[i], bool(track.present[i]))
+            else:
+                mesh = mesh_for_frame(model, landmarks[i], frame, bool(track.present[i]))
+                texture = baker.bake(frame, mesh.image_points) if baker is not None else None
             writer.write(i - s["start"] + 1, i / float(info.fps), mesh, texture)
             measured += mesh.measured
             ctx.advance(1)
     s["result"] = MeshResult(writer.close({"source": str(info.path), "fps": float(info.fps),
                                            "first_frame": s["start"], "face": track.track_id,
-                                           "backend": "facemesh", "texture": opts.obj.texture}),
-                             s["stop"] - s["start"], measured, track.track_id, len(faces.tracks))
+                                           "backend": s["backend"], "texture": opts.obj.texture}),
+                             s["stop"] - s["start"], measured, track.track_id, len(faces.tracks), s["backend"])
 
 
 def build_mesh_job(video: str | Path, output: str | Path, options: MeshOptions | None = None) -> Job:

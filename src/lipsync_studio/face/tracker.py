@@ -205,14 +205,17 @@ def track_faces(frames: Iterable[tuple[int, np.ndarray]], n_frames: int, fps: fl
     """
     detector = FaceDetector(settings)
     linker = _Linker(n_frames, max(1, int(round(settings.max_gap_s * fps))))
+    processed = 0
     try:
         for index, frame in frames:
             linker.add(index, detector.detect(frame, index, linker.known_boxes(index)))
+            processed += 1
             if advance is not None:
                 advance(1)
     finally:
         detector.close()
-    min_len = max(3, int(round(settings.min_track_s * fps)))
+    # A short range is not noise: the minimum track length never exceeds what was looked at.
+    min_len = max(1, min(max(3, int(round(settings.min_track_s * fps))), processed))
     kept = sorted((min(fr), tid) for tid, fr in linker.frames.items() if len(fr) >= min_len)
     tracks: dict[int, FaceTrack] = {}
     for new_id, (_, tid) in enumerate(kept):
