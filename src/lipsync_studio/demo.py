@@ -36,10 +36,11 @@ def make_talking_clip(path: Path, *, seed: int = 1, f0: float = 115.0, fps: Frac
 
 
 def make_dub(path: Path, *, seed: int = 7, f0: float = 190.0, syllables: int = 18) -> dict[str, Any]:
-    """Write a dub: synthetic speech in another voice (higher pitch, other syllables)."""
+    """Write a dub: synthetic speech in another voice (higher pitch, other syllables, another rhythm)."""
     from .samples import random_syllables, synth_speech
 
-    speech = synth_speech(random_syllables(syllables, seed), seed=seed, f0=f0)
+    speech = synth_speech(random_syllables(syllables, seed), seed=seed, f0=f0, rate=3.4, pause_every=5,
+                          pause=0.35, lead_silence=0.5)
     write_audio(path, speech.audio, speech.sr)
     return {"path": path, "speech": speech}
 

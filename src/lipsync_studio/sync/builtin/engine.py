@@ -19,7 +19,9 @@ from ...face.track import LIPS_INNER, ClipFaces
 from ...media.timeline import OutputPlan
 from ..base import Advance
 from ..mouth import UPPER_INNER, UPPER_INNER_LIP, MouthSpace, apply, invert
+from ...errors import MediaError
 from .planner import OWN, Targets, choose_bank, mouth_targets, schedule_donors
+from .speaker_model import fit_speaker_model, mel_features
 from .render import feathered_mask, match_colour, paint_interior, piecewise_warp
 
 
@@ -58,12 +60,29 @@ class BuiltinEngine:
         self.space = space
         feats = space.features()
         fps = float(plan.fps)
-        dub_track = mouth_from_audio(load_audio(dub, sr=16000), fps, plan.n_out, self.lead_s)
+        dub_wav = load_audio(dub, sr=16000)
+        dub_track = mouth_from_audio(dub_wav, fps, plan.n_out, self.lead_s)
+        clip_wav = None
         try:
-            clip_track = mouth_from_audio(load_audio(clip, sr=16000), fps, faces.n_frames, self.lead_s).opening
-        except Exception:  # noqa: BLE001 - a clip without sound: no per-speaker calibration
-            clip_track = None
+            clip_wav = load_audio(clip, sr=16000)
+        except MediaError:  # a clip without sound: no per-speaker calibration or model
+            pass
+        clip_track = mouth_from_audio(clip_wav, fps, faces.n_frames, self.lead_s).opening if clip_wav is not None \
+            else None
         self.targets: Targets = mouth_targets(dub_track.opening, dub_track.spread, feats, clip_track)
+        speaker = None
+        if clip_wav is not None:
+            # The per-speaker model hears the sound around each frame, shifted by the lead.
+            lead = int(round(self.lead_s * 16000))
+            speaker = fit_speaker_model(mel_features(clip_wav[lead:], fps, faces.n_frames), feats)
+        if speaker is not None and speaker.weight > 0:
+            learned = speaker.predict(mel_features(dub_wav[int(round(self.lead_s * 16000)):], fps, plan.n_out))
+            w = speaker.weight
+            silent = dub_track.opening <= 1e-3  # silence and closures stay closed whatever the model says
+            gap = np.where(silent, self.targets.gap, (1 - w) * self.targets.gap + w * np.maximum(learned[:, 0], 0))
+            width = (1 - w) * self.targets.width + w * learned[:, 1]
+            self.targets = Targets(gap.astype(np.float32), width.astype(np.float32), True, self.targets.gain,
+                                   self.targets.offset)
         # The bank's crop space: the reference frame, scaled so the eye distance is at most 160 px.
         pts = space.region_points(space.reference)
         self.scale = min(1.0, 160.0 / space.eye_dist)
@@ -81,7 +100,9 @@ class BuiltinEngine:
         self.features = feats
         self._colour = None
         self.info = {"donors_used": int(len(used)), "own_frames": int((self.donors == OWN).sum()),
-                     "calibrated_on_clip": self.targets.calibrated_on_clip, "bank_frames": int(len(bank))}
+                     "calibrated_on_clip": self.targets.calibrated_on_clip, "bank_frames": int(len(bank)),
+                     "speaker_model_r": None if speaker is None else round(speaker.validation_r, 3),
+                     "speaker_model_weight": 0.0 if speaker is None else round(speaker.weight, 3)}
 
     def _crop_matrix(self, t: int) -> np.ndarray:
         """(2, 3) frame t pixels → bank crop pixels."""
