@@ -101,6 +101,13 @@ def write_tone(path: Path, seconds: float, *, freq: float = 440.0, sr: int = 160
     return write_audio(path, (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32), sr)
 
 
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own analysis cache: none reads or fills the user's."""
+    # Beside tmp_path, not in it: tests that list their folder see only what they made.
+    monkeypatch.setenv("LIPSYNC_STUDIO_CACHE_DIR", str(tmp_path.parent / f"{tmp_path.name}-analysis-cache"))
+
+
 @pytest.fixture()
 def clip50(tmp_path: Path) -> Path:
     """50 coded frames at 25 fps (2 s), H.264 in MP4, with a 2 s tone as its own sound."""

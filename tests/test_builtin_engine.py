@@ -20,11 +20,6 @@ from lipsync_studio.sync.builtin.engine import BuiltinEngine
 FPS = 25
 
 
-@pytest.fixture(autouse=True)
-def _own_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("LIPSYNC_STUDIO_CACHE_DIR", str(tmp_path / "cache"))
-
-
 def _write_clip(path, frames, sound=None, seconds=None):
     frames = list(frames)
     h, w = frames[0].shape[:2]

@@ -21,11 +21,6 @@ from lipsync_studio.media.writer import VideoFormat, VideoWriter
 from lipsync_studio.samples import PHOTO_OPENING, random_syllables, render_face, synth_speech, talking_clip
 
 
-@pytest.fixture(autouse=True)
-def _own_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("LIPSYNC_STUDIO_CACHE_DIR", str(tmp_path / "cache"))
-
-
 @pytest.fixture(scope="module")
 def talking(tmp_path_factory):
     """A 3 s talking clip (360 px) and the speech that drives its mouth."""

@@ -18,11 +18,6 @@ from lipsync_studio.media.writer import VideoFormat, VideoWriter
 from lipsync_studio.samples import random_syllables, synth_speech, talking_clip
 
 
-@pytest.fixture(autouse=True)
-def _own_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("LIPSYNC_STUDIO_CACHE_DIR", str(tmp_path / "cache"))
-
-
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     """A 1.6 s talking clip, 320 px, portrait-ish crop to check non-square frames."""
@@ -89,7 +84,7 @@ def test_cancel_leaves_no_folder_and_an_existing_folder_is_never_overwritten(cli
 
     with pytest.raises(Cancelled):
         run_mesh(clip, tmp_path / "cancelled", on_progress=stop_early, cancel=token)
-    assert sorted(p.name for p in tmp_path.iterdir() if not p.name == "cache") == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "mine.txt").write_text("keep me")
