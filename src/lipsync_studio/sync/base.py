@@ -8,6 +8,8 @@ job's render stage; its signature is the job's ``FrameTransform``, so ``engine.r
 Rules every engine keeps:
 
 - ``render`` returns a frame of the same shape and dtype; pixels it does not mean to change stay identical.
+- ``render`` never writes into the frame it is given (the reader may hand the same array out again, e.g.
+  when the plan holds a frame); it returns a new array, or the given one unchanged.
 - A frame whose source has no face is returned untouched (never an error).
 - Memory stays bounded: an engine may keep a small window of frames or predictions, never the whole clip.
 - No Qt and no printing: progress goes through ``advance``, problems through typed errors
@@ -69,7 +71,7 @@ class LipSyncEngine(Protocol):
         """Return output frame ``out_index``: ``frame`` (clip frame ``src_index``, (H, W, 3) uint8 RGB) with
         the speaker's mouth following the dub at that output time.
 
-        Called in increasing ``out_index`` order after :meth:`prepare`; frames without a face come back
-        unchanged.
+        Called in increasing ``out_index`` order after :meth:`prepare` during a job (a preview may ask for any
+        single frame, also after the job); frames without a face come back unchanged.
         """
         ...
