@@ -21,7 +21,7 @@ def _add_output_format(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("output")
     g.add_argument("--codec", choices=["h264", "hevc", "vp9", "prores"], default="h264")
     g.add_argument("--crf", type=int, default=16, help="quality: lower is better (default 16, visually lossless)")
-    g.add_argument("--preset", default="medium", help="x264/x265 speed preset (default medium)")
+    g.add_argument("--preset", default="faster", help="x264/x265 speed preset (default faster; CRF sets quality)")
     g.add_argument("--pix-fmt", choices=["yuv420p", "yuv444p"], default="yuv420p")
 
 
@@ -50,7 +50,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="when the dub is longer than the clip (default: pingpong, no visible jump)")
     p.add_argument("--shorten", choices=["trim-picture", "pad-silence"], default="trim-picture",
                    help="when the dub is shorter than the clip (default: trim-picture)")
+    p.add_argument("--engine", choices=["auto", "builtin", "wav2lip", "none"], default="auto",
+                   help="auto: Wav2Lip when its weights are in the models folder, else the built-in engine; "
+                        "none: re-time the picture only")
+    p.add_argument("--face", type=int, help="which face to sync (track id; default: the largest face)")
+    p.add_argument("--no-measure", action="store_true", help="skip measuring the result's sync")
     _add_output_format(p)
+
+    p = sub.add_parser("eval", help="measure how well a video's mouth follows its sound (or a dub)")
+    p.add_argument("video", type=Path, metavar="VIDEO")
+    p.add_argument("--dub", type=Path, metavar="AUDIO", help="the sound to measure against (default: the video's own)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = sub.add_parser("mesh", help="export the speaker's 3D face for every frame as an OBJ sequence")
     p.add_argument("video", type=Path, metavar="VIDEO")
@@ -76,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=10.0, help="length of the generated clip (default 10)")
     p.add_argument("--height", type=int, default=720, help="height of the generated clip (default 720)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("gui", help="open the desktop app (the default with no command, when a display is available)")
+    p.add_argument("video", type=Path, nargs="?", metavar="VIDEO", help="a clip to open")
+    p.add_argument("dub", type=Path, nargs="?", metavar="DUB", help="a dub to open")
     return parser
 
 
@@ -117,12 +131,24 @@ class _Bar:
 def _cmd_sync(args: argparse.Namespace) -> int:
     from .engine.sync_job import SyncOptions, run_sync
 
-    opts = SyncOptions(extend=args.extend, shorten=args.shorten, fmt=_format_from(args))
+    opts = SyncOptions(extend=args.extend, shorten=args.shorten, fmt=_format_from(args), engine=args.engine,
+                       face=args.face, measure=not args.no_measure)
     with _Bar(args.quiet) as bar:
         result = run_sync(args.video, args.dub, args.output, opts, on_progress=bar)
     for note in result.warnings:
         print(f"warning: {note}", file=sys.stderr)
-    print(f"wrote {result.output} ({result.frames} frames, {result.duration:.2f} s at {result.fps:g} fps)")
+    print(f"wrote {result.output} ({result.frames} frames, {result.duration:.2f} s at {result.fps:g} fps; "
+          f"engine {result.engine})")
+    if result.sync is not None:
+        print(result.sync.summary())
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from .metrics.sync import evaluate_video
+
+    score = evaluate_video(args.video, args.dub)
+    print(json.dumps(score.as_dict(), indent=2) if args.json else score.summary())
     return 0
 
 
@@ -164,16 +190,34 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"sync": _cmd_sync, "mesh": _cmd_mesh, "probe": _cmd_probe, "demo": _cmd_demo, "bench": _cmd_bench}
+def _cmd_gui(args: argparse.Namespace) -> int:
+    from .ui import display_available, run_app
+
+    if not display_available():
+        print("error: no display to open the app on (set DISPLAY, or run under xvfb-run); "
+              "the command line works without one: lipsync-studio --help", file=sys.stderr)
+        return 2
+    return run_app(getattr(args, "video", None), getattr(args, "dub", None))
+
+
+_COMMANDS = {"sync": _cmd_sync, "eval": _cmd_eval, "mesh": _cmd_mesh, "probe": _cmd_probe, "demo": _cmd_demo, "bench": _cmd_bench, "gui": _cmd_gui}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
+    from_shell = argv is None
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return 0
+        # Typed as a bare `lipsync-studio` on a desktop: open the app. Otherwise (no display, or called
+        # from code with an explicit empty list) show the help.
+        from .ui import display_available
+
+        if from_shell and len(sys.argv) <= 1 and display_available():
+            args.command = "gui"
+        else:
+            parser.print_help()
+            return 0
     if not args.debug:
         warnings.simplefilter("ignore", DeprecationWarning)
     try:

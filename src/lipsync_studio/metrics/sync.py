@@ -29,17 +29,27 @@ class SyncScore:
     correlation: float
     frames_used: int
     curve: tuple[float, ...] = field(repr=False, default=())
+    expert: float | None = None
+    lse_d: float | None = None
+    lse_c: float | None = None
+    lse_offset: int | None = None
 
     def summary(self) -> str:
-        """One line for the terminal or a status bar."""
-        return (f"sync: offset {self.offset_frames:+d} frames, confidence {self.confidence:.2f}, "
+        """One line for the terminal or a status bar (plus the SyncNet measures when their weights exist)."""
+        text = (f"sync: offset {self.offset_frames:+d} frames, confidence {self.confidence:.2f}, "
                 f"correlation {self.correlation:.2f} ({self.frames_used} frames)")
+        if self.expert is not None:
+            text += f"; expert cosine {self.expert:.3f}"
+        if self.lse_d is not None:
+            text += f"; LSE-D {self.lse_d:.3f}, LSE-C {self.lse_c:.3f}, SyncNet offset {self.lse_offset:+d}"
+        return text
 
     def as_dict(self) -> dict:
         """Plain data for JSON."""
         return {"offset_frames": self.offset_frames, "confidence": round(self.confidence, 4),
                 "correlation": round(self.correlation, 4), "frames_used": self.frames_used,
-                "curve": [round(c, 4) for c in self.curve]}
+                "curve": [round(c, 4) for c in self.curve], "expert_cosine": self.expert,
+                "lse_d": self.lse_d, "lse_c": self.lse_c, "lse_offset": self.lse_offset}
 
 
 def sync_score(mouth: np.ndarray, loudness_db: np.ndarray, max_offset: int = MAX_OFFSET) -> SyncScore:
@@ -82,4 +92,25 @@ def evaluate_video(video: str | Path, dub: str | Path | None = None, advance=Non
     mouth = track.mouth_gap() if track is not None else np.full(n, np.nan)
     wav = load_audio(dub if dub is not None else video, sr=16000)
     loud = mouth_from_audio(wav, faces.fps, n, lead_s=0.0).loudness_db
-    return sync_score(mouth, loud)
+    score = sync_score(mouth, loud)
+    return _with_syncnet_measures(score, video, dub, faces)
+
+
+def _with_syncnet_measures(score: SyncScore, video, dub, faces) -> SyncScore:
+    """Add the Wav2Lip expert's cosine and LSE-D/LSE-C when their weights are in the models folder."""
+    import dataclasses
+
+    from ..weights import weight_path
+
+    expert_path, lse_path = weight_path("lipsync_expert"), weight_path("syncnet_v2")
+    if expert_path is None and lse_path is None:
+        return score
+    from ..sync.syncnet_lse import measure_expert_sync, measure_lse
+
+    extra: dict = {}
+    if expert_path is not None:
+        extra["expert"] = float(measure_expert_sync(video, expert_path, faces=faces, audio=dub).mean)
+    if lse_path is not None:
+        lse = measure_lse(video, lse_path, faces=faces, audio=dub)
+        extra.update(lse_d=float(lse.distance), lse_c=float(lse.confidence), lse_offset=int(lse.offset))
+    return dataclasses.replace(score, **extra)

@@ -1,0 +1,71 @@
+"""Starting the desktop app: the QApplication, the theme, the log file, the main window."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+log = logging.getLogger("lipsync_studio.ui")
+
+
+def make_app(argv: list[str] | None = None):
+    """The QApplication (created once), themed."""
+    # cv2 (opencv-contrib) points Qt at its own plugins when imported; ours are PySide6's.
+    plugin_path = os.environ.get("QT_QPA_PLATFORM_PLUGIN_PATH", "")
+    if "cv2" in plugin_path:
+        os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
+    from PySide6.QtWidgets import QApplication
+
+    from .theme import apply_theme
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(argv if argv is not None else [sys.argv[0]])
+    app.setApplicationName("Lipsync Studio")
+    app.setOrganizationName("Lipsync Studio")
+    app.setApplicationDisplayName("Lipsync Studio")
+    apply_theme(app)
+    return app
+
+
+def _install_excepthook(window) -> None:
+    """Unexpected errors in the GUI thread are logged and shown, not fatal."""
+    from .errors import describe_exception
+
+    previous = sys.excepthook
+
+    def hook(exc_type, exc, tb):
+        if issubclass(exc_type, KeyboardInterrupt):
+            return previous(exc_type, exc, tb)
+        message, details = describe_exception(exc.with_traceback(tb))
+        log.error("unhandled: %s\n%s", message, details)
+        try:
+            window.errors.report("Unexpected error", message, details)
+        except Exception:  # noqa: BLE001 - the window may be gone
+            previous(exc_type, exc, tb)
+
+    sys.excepthook = hook
+
+
+def run_app(video: str | Path | None = None, dub: str | Path | None = None) -> int:
+    """Open the main window (with ``video`` and ``dub`` when given) and run until it closes; the exit code."""
+    app = make_app()
+    from .errors import setup_logging
+    from .main_window import MainWindow
+
+    logfile = setup_logging()
+    log.info("Lipsync Studio starting (log: %s)", logfile)
+    window = MainWindow()
+    _install_excepthook(window)
+    window.show()
+    paths = [str(p) for p in (video, dub) if p]
+    if paths:
+        if video:
+            window.session.open_clip(str(video))
+        if dub:
+            window.session.open_dub(str(dub))
+    code = app.exec()
+    window.shutdown()
+    return int(code)

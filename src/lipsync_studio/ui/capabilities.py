@@ -1,0 +1,156 @@
+"""What the installed engine modules offer the app today (no Qt).
+
+The app is built before some of its engines: lip-sync engines (``sync``), the face tracker and mesh
+(``face``) and the stereo tools (``stereo``) arrive in later issues. Each control that needs one asks here,
+and a missing piece shows as a disabled control whose tooltip says why. The hooks looked for:
+
+- ``lipsync_studio.sync.available_engines() -> list`` of objects with ``name``, ``label``, ``available``,
+  ``reason`` (the engine combo);
+- ``lipsync_studio.face.analysis.analyse_faces``, ``face.mesh3d`` and ``engine.mesh_job`` with MediaPipe
+  installed (3D view, mesh overlay, OBJ export; see :mod:`.faces`);
+- ``lipsync_studio.stereo.anaglyph(left, right)`` and ``lipsync_studio.stereo.disparity(left, right)``
+  (the stereo viewer modes), ``lipsync_studio.stereo.write_stereo`` (stereo export).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """A lip-sync engine as the Run panel lists it."""
+
+    name: str
+    label: str
+    available: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """Which optional features can work now, and for each that cannot, why (a tooltip)."""
+
+    engines: tuple[EngineChoice, ...]
+    face_mesh: bool
+    face_reason: str
+    anaglyph: bool
+    anaglyph_reason: str
+    disparity: bool
+    disparity_reason: str
+    stereo_export: bool
+    stereo_reason: str
+
+    @property
+    def obj_export(self) -> bool:
+        """OBJ sequences need the face mesh."""
+        return self.face_mesh
+
+
+#: The engine every install has: the picture re-timed to the dub, the mouth as filmed.
+RETIME = EngineChoice("none", "None: re-time only", True,
+                      "Keeps the mouth as filmed; only the length follows the dub (the baseline to compare with)")
+#: How the Run panel names the sync module's engines.
+_ENGINE_WORDS = {
+    "auto": ("Auto (best installed)", "Wav2Lip when its weights are installed, else the built-in engine"),
+    "builtin": ("Built-in (no weights)", "Mouths planned from the dub and drawn from the clip's own frames; needs no weights"),
+    "wav2lip": ("Wav2Lip", "The Wav2Lip network (its weights: Sync ▸ Models…)"),
+    "none": (RETIME.label, RETIME.reason),
+}
+
+
+def _engines() -> tuple[EngineChoice, ...]:
+    """The sync module's engines (``sync.registry.ENGINES``); Wav2Lip is available when its weights are."""
+    registry = _module("lipsync_studio.sync.registry")
+    names = getattr(registry, "ENGINES", None)
+    if not names:
+        return (RETIME,)
+    out = []
+    for name in names:
+        label, why = _ENGINE_WORDS.get(name, (name, ""))
+        ok = True
+        if name == "wav2lip":
+            from ..weights import weight_path
+
+            ok = weight_path("wav2lip") is not None or weight_path("wav2lip_gan") is not None
+            if not ok:
+                why = "Needs the Wav2Lip weights (wav2lip.pth or wav2lip_gan.pth): add them in Sync ▸ Models…"
+        out.append(EngineChoice(name, label, ok, why))
+    return tuple(out)
+
+
+def _spec(name: str) -> bool:
+    """Whether module ``name`` is installed (found without importing it)."""
+    from importlib.util import find_spec
+
+    try:
+        return find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _module(name: str):
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def detect() -> Capabilities:
+    """Look at the installed modules (cheap: no weights are loaded)."""
+    engines = _engines()
+
+    has_mesh = all(_spec(m) for m in ("lipsync_studio.face.mesh3d", "lipsync_studio.face.analysis",
+                                      "lipsync_studio.engine.mesh_job", "mediapipe"))
+    stereo = _module("lipsync_studio.stereo")
+    has_ana = stereo is not None and callable(getattr(stereo, "anaglyph", None))
+    has_disp = stereo is not None and callable(getattr(stereo, "disparity", None))
+    has_stereo_out = stereo is not None and callable(getattr(stereo, "write_stereo", None))
+    later = "arrives with the {} module"
+    return Capabilities(
+        engines=engines,
+        face_mesh=has_mesh,
+        face_reason="" if has_mesh else ("The face mesh needs the face module and MediaPipe "
+                                         "(pip install mediapipe==0.10.21)"),
+        anaglyph=has_ana,
+        anaglyph_reason="" if has_ana else "The anaglyph view " + later.format("stereo"),
+        disparity=has_disp,
+        disparity_reason="" if has_disp else "The disparity view " + later.format("stereo"),
+        stereo_export=has_stereo_out,
+        stereo_reason="" if has_stereo_out else "Stereo export " + later.format("stereo"),
+    )
+
+
+def devices() -> list[tuple[str, str]]:
+    """Compute devices present, as ``(key, label)``: always CPU; CUDA and MPS when torch sees them.
+
+    Imports torch (about a second): call it off the GUI thread.
+    """
+    out = [("auto", "Auto (best available)"), ("cpu", "CPU")]
+    try:
+        import torch
+    except ImportError:
+        return out
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            out.append((f"cuda:{i}" if i else "cuda", f"CUDA: {torch.cuda.get_device_name(i)}"))
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        out.append(("mps", "Apple GPU (MPS)"))
+    return out
+
+
+def layout_from_name(name: str) -> str:
+    """Guess a stereo layout from a file name (``*_LRF_Full_SBS*``, ``*_SBS*``, ``*_HSBS*``, ``*_TB*``, ``*_OU*``)."""
+    n = name.lower().replace("-", "_").replace(".", "_").replace(" ", "_")
+    parts = set(n.split("_"))
+    if "full" in parts and "sbs" in parts or "fsbs" in parts:
+        return "full-sbs"
+    if "hsbs" in parts or "half" in parts and "sbs" in parts:
+        return "half-sbs"
+    if "sbs" in parts or "lr" in parts or "3d_sbs" in n:
+        return "full-sbs"
+    if parts & {"tb", "ou", "htb", "hou", "tab"}:
+        return "top-bottom"
+    return "mono"

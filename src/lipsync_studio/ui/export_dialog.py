@@ -1,0 +1,329 @@
+"""Export: a 2D video (codec and quality of choice), a stereo video, or an OBJ sequence; progress, Cancel,
+and "Show in Folder" when done. The job runs in the session's job worker, like Run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+                               QLineEdit, QProgressBar, QPushButton, QRadioButton, QSpinBox, QTabWidget,
+                               QToolButton, QVBoxLayout, QWidget)
+
+from ..engine.job import Progress
+from ..media.writer import CONTAINERS, VideoFormat
+from .jobs import JobTask
+from .session import Session
+from .theme import icon
+from .timecode import format_seconds
+
+_CODEC_LABELS = {"h264": "H.264 (plays everywhere)", "hevc": "HEVC / H.265 (smaller)", "vp9": "VP9",
+                 "prores": "ProRes 422 HQ (editing)"}
+_PRESETS = ("ultrafast", "veryfast", "fast", "medium", "slow", "veryslow")
+
+
+class ExportDialog(QDialog):
+    """The Export dialog for ``session``. ``task`` is the running or last export job."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.settings = session.settings
+        self.task: JobTask | None = None
+        self.output: Path | None = None
+        self.setWindowTitle("Export")
+        self.setMinimumWidth(560)
+        col = QVBoxLayout(self)
+        col.setContentsMargins(16, 14, 16, 14)
+        col.setSpacing(10)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self._video_tab(), icon("clip"), "2D Video")
+        self.tabs.addTab(self._stereo_tab(), icon("side_by_side"), "Stereo Video")
+        self.tabs.addTab(self._obj_tab(), icon("mesh"), "OBJ Sequence")
+        caps = parent.caps if parent is not None and hasattr(parent, "caps") else None
+        stereo_ok = bool(caps and caps.stereo_export)
+        obj_ok = bool(caps and caps.obj_export)
+        self.tabs.setTabEnabled(1, stereo_ok)
+        self.tabs.setTabToolTip(1, "Left and right eye in the layout of your choice" if stereo_ok else
+                                (caps.stereo_reason if caps else "Stereo export is not available"))
+        self.tabs.setTabEnabled(2, obj_ok)
+        self.tabs.setTabToolTip(2, "The speaker's 3D face, one OBJ mesh per frame (Blender, MeshLab, Houdini)"
+                                if obj_ok else (caps.face_reason if caps else "OBJ export is not available"))
+        has_dub = session.dub is not None
+        self.tabs.setTabEnabled(0, has_dub)
+        self.tabs.setTabToolTip(0, "The clip synced to the dub" if has_dub else "Open a dub to export a synced video")
+        if not has_dub and obj_ok:
+            self.tabs.setCurrentIndex(2)
+        self.tabs.currentChanged.connect(lambda i: self._suggest_path())
+        col.addWidget(self.tabs)
+
+        out_row = QHBoxLayout()
+        out_row.addWidget(QLabel("Save as"))
+        self.path_edit = QLineEdit()
+        self.path_edit.setPlaceholderText("Choose where to write the file")
+        out_row.addWidget(self.path_edit, 1)
+        browse = QToolButton()
+        browse.setIcon(icon("folder"))
+        browse.setToolTip("Choose a file…")
+        browse.clicked.connect(self._browse)
+        out_row.addWidget(browse)
+        col.addLayout(out_row)
+
+        self.status = QLabel("")
+        self.status.setObjectName("hint")
+        self.status.setWordWrap(True)
+        col.addWidget(self.status)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.bar.hide()
+        col.addWidget(self.bar)
+
+        buttons = QHBoxLayout()
+        self.show_btn = QPushButton(icon("folder"), "  Show in Folder")
+        self.show_btn.clicked.connect(self.show_in_folder)
+        self.show_btn.hide()
+        buttons.addWidget(self.show_btn)
+        buttons.addStretch(1)
+        self.cancel_btn = QPushButton("Cancel Export")
+        self.cancel_btn.setObjectName("danger")
+        self.cancel_btn.clicked.connect(self.session.cancel)
+        self.cancel_btn.hide()
+        buttons.addWidget(self.cancel_btn)
+        self.close_btn = QPushButton("Close")
+        self.close_btn.clicked.connect(self.reject)
+        buttons.addWidget(self.close_btn)
+        self.export_btn = QPushButton(icon("export"), "  Export")
+        self.export_btn.setObjectName("primary")
+        self.export_btn.setDefault(True)
+        self.export_btn.clicked.connect(self.start)
+        buttons.addWidget(self.export_btn)
+        col.addLayout(buttons)
+
+        w = session.jobs
+        w.progress.connect(self._progress)
+        w.finished.connect(self._finished)
+        w.cancelled.connect(self._cancelled)
+        w.errored.connect(self._errored)
+        self._suggest_path()
+
+    # -- tabs ------------------------------------------------------------------------------------------
+    def _video_tab(self) -> QWidget:
+        e = self.settings.export
+        page = QWidget()
+        form = QFormLayout(page)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        r = self.settings.run
+        what = QLabel(f"The clip synced to the dub with the Run panel's choices (engine: {r.engine}, dub longer: "
+                      f"{r.extend}, dub shorter: {r.shorten}), encoded as below.")
+        what.setObjectName("hint")
+        what.setWordWrap(True)
+        form.addRow(what)
+        self.container = QComboBox()
+        for ext in CONTAINERS:
+            self.container.addItem(ext.lstrip(".").upper(), ext)
+        self.container.setCurrentIndex(max(0, self.container.findData(e.container)))
+        self.container.currentIndexChanged.connect(self._container_changed)
+        form.addRow("Container", self.container)
+        self.codec = QComboBox()
+        form.addRow("Codec", self.codec)
+        self.crf = QSpinBox()
+        self.crf.setRange(0, 51)
+        self.crf.setValue(e.crf)
+        self.crf.setToolTip("Constant quality: lower is better. 16 is visually lossless for H.264; 23 is a\n"
+                            "typical web quality. (ProRes ignores it.)")
+        form.addRow("Quality (CRF)", self.crf)
+        self.preset = QComboBox()
+        self.preset.addItems(_PRESETS)
+        self.preset.setCurrentText(e.preset if e.preset in _PRESETS else "medium")
+        self.preset.setToolTip("Encoder speed: slower makes smaller files at the same quality")
+        form.addRow("Speed", self.preset)
+        self.pix_fmt = QComboBox()
+        self.pix_fmt.addItem("4:2:0 (plays everywhere)", "yuv420p")
+        self.pix_fmt.addItem("4:4:4 (full colour)", "yuv444p")
+        self.pix_fmt.setCurrentIndex(max(0, self.pix_fmt.findData(e.pix_fmt)))
+        form.addRow("Colour", self.pix_fmt)
+        self._container_changed()
+        i = self.codec.findData(e.codec)
+        if i >= 0:
+            self.codec.setCurrentIndex(i)
+        return page
+
+    def _stereo_tab(self) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        self.stereo_layout = QComboBox()
+        for key, label in (("full-sbs", "Side-by-side, full (VR players)"), ("half-sbs", "Side-by-side, half (3D TV)"),
+                           ("top-bottom", "Top-bottom"), ("anaglyph", "Red-cyan anaglyph")):
+            self.stereo_layout.addItem(label, key)
+        form.addRow("Layout", self.stereo_layout)
+        note = QLabel("Codec and quality as on the 2D Video page.")
+        note.setObjectName("hint")
+        form.addRow("", note)
+        return page
+
+    def _obj_tab(self) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        rng = QHBoxLayout()
+        duration = self.session.clip.duration if self.session.clip is not None else 0.0
+        self.obj_from = QDoubleSpinBox()
+        self.obj_to = QDoubleSpinBox()
+        for box, value in ((self.obj_from, 0.0), (self.obj_to, duration)):
+            box.setRange(0.0, duration)
+            box.setDecimals(2)
+            box.setSuffix(" s")
+            box.setValue(value)
+        rng.addWidget(self.obj_from)
+        rng.addWidget(QLabel("to"))
+        rng.addWidget(self.obj_to)
+        rng.addStretch(1)
+        form.addRow("Range", rng)
+        self.obj_texture = QRadioButton("Texture (image per frame)")
+        self.obj_colours = QRadioButton("Vertex colours")
+        self.obj_texture.setChecked(self.settings.export.obj_colours == "texture")
+        self.obj_colours.setChecked(self.settings.export.obj_colours != "texture")
+        form.addRow("Colour", self.obj_texture)
+        form.addRow("", self.obj_colours)
+        note = QLabel("One folder: frame_000001.obj … with .mtl and textures, and sequence.json (frame rate, "
+                      "head pose).\nThe face is the one chosen in the Run panel's Face box.")
+        note.setObjectName("hint")
+        note.setWordWrap(True)
+        form.addRow("", note)
+        return page
+
+    def _container_changed(self) -> None:
+        ext = self.container.currentData()
+        current = self.codec.currentData()
+        self.codec.clear()
+        for c in CONTAINERS[ext]:
+            self.codec.addItem(_CODEC_LABELS.get(c, c), c)
+        i = self.codec.findData(current)
+        self.codec.setCurrentIndex(max(0, i))
+        text = self.path_edit.text() if hasattr(self, "path_edit") else ""
+        if text:
+            self.path_edit.setText(str(Path(text).with_suffix(ext)))
+
+    # -- output ----------------------------------------------------------------------------------------
+    def _suggest_path(self) -> None:
+        s = self.session
+        if s.clip is None:
+            return
+        folder = Path(self.settings.last_export_dir) if self.settings.last_export_dir else s.clip.path.parent
+        if self.tabs.currentIndex() == 2:
+            self.path_edit.setText(str(folder / f"{s.clip.path.stem}_meshes"))
+            return
+        dub = f"_{s.dub.path.stem}" if s.dub is not None else ""
+        self.path_edit.setText(str(folder / f"{s.clip.path.stem}{dub}_synced{self.container.currentData()}"))
+
+    def _browse(self) -> None:
+        if self.tabs.currentIndex() == 2:
+            path = QFileDialog.getExistingDirectory(self, "Folder for the OBJ sequence", str(Path(self.path_edit.text()).parent))
+            if path:
+                self.path_edit.setText(str(Path(path) / Path(self.path_edit.text()).name))
+            return
+        ext = self.container.currentData()
+        path, _ = QFileDialog.getSaveFileName(self, "Export video", self.path_edit.text(),
+                                              f"{ext.lstrip('.').upper()} video (*{ext})")
+        if path:
+            if Path(path).suffix.lower() != ext:
+                path = str(Path(path).with_suffix(ext))
+            self.path_edit.setText(path)
+
+    def video_format(self) -> VideoFormat:
+        """The encoder settings chosen on the 2D Video page."""
+        return VideoFormat(codec=self.codec.currentData(), crf=self.crf.value(), preset=self.preset.currentText(),
+                           pix_fmt=self.pix_fmt.currentData())
+
+    # -- running ---------------------------------------------------------------------------------------
+    def start(self) -> bool:
+        """Start the export; False (with the reason shown) when it cannot start."""
+        text = self.path_edit.text().strip()
+        if not text:
+            self.status.setText("Choose where to save the video first.")
+            return False
+        if self.session.jobs.busy:
+            self.status.setText("Another job is running; wait for it or cancel it first.")
+            return False
+        path = Path(text).expanduser()
+        e = self.settings.export
+        self.settings.last_export_dir = str(path.parent)
+        if self.tabs.currentIndex() == 2:
+            e.kind, e.obj_colours = "obj", "texture" if self.obj_texture.isChecked() else "vertex"
+            start, end = self.obj_from.value(), self.obj_to.value()
+            face = self.session.faces.speaker if self.session.faces is not None else None
+            task = self.session.export_meshes(path, start, end if end > start else None, face,
+                                              self.obj_texture.isChecked())
+        else:
+            e.kind = "video"
+            e.container, e.codec, e.crf = self.container.currentData(), self.codec.currentData(), self.crf.value()
+            e.preset, e.pix_fmt = self.preset.currentText(), self.pix_fmt.currentData()
+            task = self.session.export_video(path, self.video_format())
+        if task is None:
+            self.status.setText("Open a clip and a dub first.")
+            return False
+        self.task = task
+        self.output = task.output
+        self.show_btn.hide()
+        self.bar.show()
+        self.bar.setRange(0, 0)
+        self.status.setText(f"Exporting to {path.name}…")
+        self.export_btn.setEnabled(False)
+        self.cancel_btn.show()
+        self.tabs.setEnabled(False)
+        return True
+
+    def _mine(self) -> bool:
+        return self.task is not None and self.session.jobs.current is self.task
+
+    def _progress(self, p: Progress) -> None:
+        if not self._mine():
+            return
+        if p.total > 0:
+            self.bar.setRange(0, p.total)
+            self.bar.setValue(min(p.done, p.total))
+            self.bar.setFormat(f"{p.stage}: {p.done} / {p.total}")
+        eta = f", {format_seconds(p.eta_s)} left" if p.eta_s is not None and p.total > 1 else ""
+        rate = f" at {p.rate:.1f} frames/s" if p.rate > 0 and p.total > 1 else ""
+        self.status.setText(f"Exporting to {self.output.name}{rate}{eta}")
+
+    def _done(self, text: str, ok: bool) -> None:
+        self.status.setText(text)
+        self.bar.setRange(0, 1)
+        self.bar.setValue(1 if ok else 0)
+        self.bar.setFormat("Done" if ok else "")
+        self.export_btn.setEnabled(True)
+        self.cancel_btn.hide()
+        self.tabs.setEnabled(True)
+        self.show_btn.setVisible(ok)
+
+    def _finished(self, result: object) -> None:
+        if self._mine():
+            if hasattr(result, "folder"):  # an OBJ sequence
+                self.output = Path(result.folder) / "sequence.json"
+                self._done(f"Exported {result.frames} meshes to {Path(result.folder).name} "
+                           f"(the face was measured in {result.measured} of them).", True)
+                return
+            self.output = Path(getattr(result, "output", self.output))
+            self._done(f"Exported {self.output.name} ({format_seconds(getattr(result, 'duration', 0.0))}).", True)
+
+    def _cancelled(self) -> None:
+        if self._mine():
+            self._done("Export cancelled; nothing was written.", False)
+
+    def _errored(self, message: str, details: str) -> None:
+        if self._mine():
+            self._done(f"Export failed: {message}", False)
+
+    def show_in_folder(self) -> None:
+        """Open the exported file's folder in the file manager."""
+        if self.output is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.output.parent)))
+
+    def reject(self) -> None:  # noqa: D102 - closing while exporting cancels nothing: ask first
+        if self._mine() and self.session.jobs.busy:
+            self.status.setText("The export is still running: cancel it first, or wait.")
+            return
+        super().reject()

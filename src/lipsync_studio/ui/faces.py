@@ -1,0 +1,126 @@
+"""Faces for the app (no Qt): tracking as a job, the 3D mesh of any frame, the OBJ export job.
+
+The face module does the work (:func:`lipsync_studio.face.analysis.analyse_faces` tracks and caches,
+:mod:`lipsync_studio.face.mesh3d` builds the metric mesh); this module shapes it for the 3D view, the
+mesh overlay and the Export dialog.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..engine.job import CancelToken, Job, ProgressCallback, Stage, StageContext
+from .jobs import JobTask
+from .mesh import MeshFrame
+
+
+def track_task(clip: Path) -> JobTask:
+    """The "Track faces" job: every face of ``clip`` tracked (cached per clip); the result is ``ClipFaces``."""
+
+    def _track(ctx: StageContext) -> None:
+        from ..face.analysis import analyse_faces
+
+        ctx.state["faces"] = analyse_faces(ctx.state["clip"], advance=ctx.advance)
+
+    def _frames(state: dict) -> int:
+        from ..media.video import probe_video
+
+        return probe_video(state["clip"]).n_frames
+
+    def run(on_progress: ProgressCallback, cancel: CancelToken):
+        job = Job("track faces", [Stage("track faces", _track, total=_frames)], {"clip": Path(clip)})
+        return job.run(on_progress, cancel)["faces"]
+
+    return JobTask(name="Track faces", run=run)
+
+
+def cached_faces(clip: Path):
+    """The clip's face tracks when an earlier run cached them, else None (never tracks; cheap)."""
+    from ..engine.cache import cache_path
+    from ..face.track import ClipFaces
+    from ..face.tracker import TrackerSettings
+    from ..media.video import probe_video
+
+    n = probe_video(clip).n_frames
+    path = cache_path("faces", clip, f"{TrackerSettings().key()}|0:{n}")
+    if not path.exists():
+        return None
+    try:
+        return ClipFaces.load(path)
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+@dataclass(frozen=True)
+class FaceFrame:
+    """The speaker's face in one clip frame: the mesh for the 3D view and its outline on the picture.
+
+    Attributes
+    ----------
+    mesh: vertices centred on the head (mm; the head's rotation kept, its position removed).
+    image_points: ``(N, 2)`` pixel positions of the vertices in the frame.
+    measured: False when the face was not found in this frame (interpolated).
+    """
+
+    mesh: MeshFrame
+    image_points: np.ndarray
+    measured: bool
+
+
+class FaceMeshes:
+    """Meshes of one face of a tracked clip, frame by frame.
+
+    Parameters
+    ----------
+    faces: the clip's ``ClipFaces``.
+    face: track id (None: the speaker, i.e. the largest face).
+    """
+
+    def __init__(self, faces, face: int | None = None) -> None:
+        from ..face.mesh3d import FaceModel, fill_gaps
+
+        faces.speaker = face
+        self.track = faces.speaker_track()
+        if self.track is None:
+            raise ValueError("no face was found in this clip")
+        self.model = FaceModel.from_track(self.track, faces.width, faces.height)
+        self.landmarks = fill_gaps(self.track)
+        self.n_frames = faces.n_frames
+
+    def frame(self, index: int, picture: np.ndarray | None = None) -> FaceFrame:
+        """The face in clip frame ``index``; ``picture`` ``(H, W, 3) uint8`` colours the vertices."""
+        from ..face.mesh3d import mesh_for_frame
+
+        i = int(min(max(0, index), self.n_frames - 1))
+        m = mesh_for_frame(self.model, self.landmarks[i], picture, bool(self.track.present[i]))
+        verts = np.asarray(m.vertices, np.float64) - np.asarray(m.translation, np.float64)
+        state = "measured" if m.measured else "interpolated (no face found in this frame)"
+        label = f"Face {self.track.track_id}, frame {i + 1}: {len(verts)} vertices, {state}"
+        return FaceFrame(MeshFrame(verts, m.triangles, m.colors, label), np.asarray(m.image_points), m.measured)
+
+
+def describe_tracks(faces) -> list[tuple[int, str]]:
+    """``(track id, label)`` of each face, the largest first, for the Face box."""
+    tracks = sorted(faces.tracks.values(), key=lambda t: -t.mean_area() * t.coverage)
+    out = []
+    for k, t in enumerate(tracks):
+        role = "largest" if k == 0 else f"{k + 1}{'nd' if k == 1 else 'rd' if k == 2 else 'th'} largest"
+        out.append((t.track_id, f"Face {t.track_id} ({role}, in {t.coverage:.0%} of frames)"))
+    return out
+
+
+def mesh_export_task(clip: Path, folder: Path, start_s: float | None, end_s: float | None, face: int | None,
+                     texture: bool) -> JobTask:
+    """The OBJ-sequence export as a task; the result is a ``MeshResult``."""
+    from ..engine.mesh_job import MeshOptions, run_mesh
+    from ..face.obj_export import ObjOptions
+
+    opts = MeshOptions(start_s=start_s, end_s=end_s, face=face, obj=ObjOptions(texture=texture))
+
+    def run(on_progress: ProgressCallback, cancel: CancelToken):
+        return run_mesh(clip, folder, opts, on_progress=on_progress, cancel=cancel)
+
+    return JobTask(name="Export meshes", run=run, output=Path(folder))

@@ -1,0 +1,111 @@
+"""Wires the session's jobs into the window: Run/Cancel state, progress, the outcome of each job.
+
+Every job (sync, export, face tracking, mesh export) goes through the session's one job worker; this keeps
+the Run panel, the toolbar actions and the status bar in step with it, shows the result's measures and
+reports failures in a dialog.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .main_window import MainWindow
+
+
+class JobLink(QObject):
+    """Follows ``window.session.jobs`` and updates the window's job controls."""
+
+    def __init__(self, window: "MainWindow", parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.w = window
+        jobs = window.session.jobs
+        jobs.started.connect(self._started)
+        jobs.progress.connect(window.run_panel.show_progress)
+        jobs.progress.connect(window.status_line.show_progress)
+        jobs.finished.connect(self._finished)
+        jobs.cancelled.connect(self._cancelled)
+        jobs.errored.connect(self._errored)
+
+    def update_state(self) -> None:
+        """Enable Run, Cancel, Export and Track Faces for the situation."""
+        w, s = self.w, self.w.session
+        why = "" if s.clip and s.dub else ("Open a clip first (Ctrl+O)" if s.clip is None else
+                                           "Open a dub to sync to (Ctrl+Shift+O)")
+        can, busy = not why, s.jobs.busy
+        w.run_panel.set_state(can_run=can, running=busy, why=why)
+        a = w.actions_
+        a.run.setEnabled(can and not busy)
+        a.cancel.setEnabled(busy)
+        a.export.setEnabled(s.clip is not None and not busy)
+        a.track_faces.setEnabled(s.clip is not None and not busy and w.caps.face_mesh)
+
+    def _started(self, name: str) -> None:
+        self.w.run_panel.job_started(name)
+        self.w.status_line.set_job(f"{name}…")
+        self.update_state()
+
+    def _finished(self, result) -> None:
+        w = self.w
+        task = w.session.jobs.current
+        name = task.name if task else "Job"
+        self.update_state()
+        w.status_line.set_job("")
+        w.run_panel.job_ended(describe_result(name, result), True, keep_rate=name in ("Sync", "Export"))
+        if name == "Sync":
+            w.run_panel.show_measures(result_measures(result))
+            if not w.viewer.compare:
+                w.viewer_bar.set_mode("result")
+        for note in getattr(result, "warnings", ()):
+            w.status_line.flash(note)
+
+    def _cancelled(self) -> None:
+        self.update_state()
+        self.w.status_line.set_job("")
+        self.w.run_panel.job_ended("Cancelled; nothing was written", False)
+
+    def _errored(self, message: str, details: str) -> None:
+        task = self.w.session.jobs.current
+        self.update_state()
+        self.w.status_line.set_job("")
+        self.w.run_panel.job_ended("Failed (see the message)", False)
+        self.w.errors.report(f"{task.name if task else 'The job'} failed", message, details)
+
+
+def describe_result(name: str, result) -> str:
+    """One line saying what a finished job did."""
+    if name == "Track faces":
+        n = len(getattr(result, "tracks", {}))
+        return f"Faces tracked: {n} face{'s' if n != 1 else ''} found" if n else "No face found in this clip"
+    if name == "Export meshes":
+        return f"Exported {result.frames} meshes to {result.folder.name}"
+    return f"{name} finished: {result.frames} frames, {result.duration:.2f} s"
+
+
+def result_measures(result) -> list[tuple[str, str, str]]:
+    """Rows ``(name, value, tooltip)`` of the Run panel's Result box for a ``SyncResult``."""
+    from .timecode import format_timecode
+
+    engine = getattr(result, "engine", "none")
+    rows = [
+        ("Engine", {"none": "none (re-timed)"}.get(engine, engine), "The lip-sync engine that made the result"),
+        ("Frames", f"{result.frames}", "Frames written"),
+        ("Duration", format_timecode(result.frames, result.fps), f"{result.duration:.2f} s at {result.fps:g} fps"),
+    ]
+    score = getattr(result, "sync", None)
+    if score is not None:
+        tip = ("Mouth opening on screen against the dub's loudness, over offsets of ±15 frames: the peak's "
+               "offset (real speech: about +1, the mouth leads), its height over the median (confidence) and "
+               "the correlation itself. " + score.summary())
+        rows += [("Sync offset", f"{score.offset_frames:+d} frames", tip),
+                 ("Sync confidence", f"{score.confidence:.2f}", tip),
+                 ("Correlation", f"{score.correlation:.2f}", tip)]
+    else:
+        rows.append(("Sync", "—", "Not measured: tick “Measure the result's sync” (needs an engine other than "
+                                  "None)"))
+    rows.append(("Stereo consistency", "—", "For stereo clips, once the stereo module is installed"))
+    if result.warnings:
+        rows.append(("Warnings", str(len(result.warnings)), "\n".join(result.warnings)))
+    return rows

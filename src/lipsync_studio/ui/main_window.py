@@ -1,0 +1,418 @@
+"""The main window: it assembles the widgets and wires their signals to the session. Nothing else.
+
+Layout: toolbar; viewer (with its mode bar) in the centre; Run panel and 3D face on the right; transport
+and timeline at the bottom; status bar (clip, dub, sound, job).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QMainWindow, QMessageBox, QScrollArea, QTabWidget,
+                               QVBoxLayout,
+                               QWidget)
+
+from .. import __version__
+from ..settings import Settings, config_dir, log_dir
+from ..weights import ModelRegistry
+from . import capabilities
+from .actions import Actions
+from .errors import ErrorReporter
+from .face_link import FaceLink
+from .job_link import JobLink
+from .face_view import FaceView
+from .media_files import VIDEO_FILTER, AUDIO_FILTER, sort_dropped
+from .playback import Player, load_play_audio, probe_output_device
+from .run_panel import RunPanel
+from .session import Session
+from .status import StatusLine
+from .threads import Tasks, start_worker, stop_worker
+from .timeline_view import TimelineView
+from .transport import TransportBar
+from .viewer import VideoViewer
+from .viewer_bar import ViewerBar
+
+
+class MainWindow(QMainWindow):
+    """Lipsync Studio's window.
+
+    Parameters
+    ----------
+    settings: the user's settings (loaded from the config folder when None; saved on close).
+    start_3d: start the 3D face renderer when its panel is shown (tests of plain widgets turn it off).
+    probe: look for a sound device and compute devices in the background at start.
+    """
+
+    def __init__(self, settings: Settings | None = None, *, start_3d: bool = True, probe: bool = True) -> None:
+        super().__init__()
+        self.settings = settings if settings is not None else Settings.load()
+        self._save_settings = settings is None
+        self.caps = capabilities.detect()
+        self.setWindowTitle("Lipsync Studio")
+        self.setAcceptDrops(True)
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
+        self.errors = ErrorReporter(self)
+        self.session = Session(self.settings, self)
+        self.player = Player(self)
+        self.actions_ = Actions(self)
+
+        # Centre: viewer with its bar.
+        self.viewer_bar = ViewerBar(self.caps)
+        self.viewer = VideoViewer()
+        centre = QWidget()
+        col = QVBoxLayout(centre)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(0)
+        col.addWidget(self.viewer_bar)
+        col.addWidget(self.viewer, 1)
+        self.setCentralWidget(centre)
+
+        # Right: Run panel and 3D face; bottom: transport and timeline.
+        self.run_panel = RunPanel(self.settings.run, self.caps)
+        self.face_view = FaceView()
+        self.transport = TransportBar()
+        self.timeline = TimelineView()
+        bottom = QWidget()
+        col = QVBoxLayout(bottom)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(0)
+        col.addWidget(self.transport)
+        col.addWidget(self.timeline, 1)
+        run_scroll = QScrollArea()
+        run_scroll.setWidget(self.run_panel)
+        run_scroll.setWidgetResizable(True)
+        run_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        run_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.run_dock = self._dock("Run", "runDock", run_scroll, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.face_dock = self._dock("3D Face", "faceDock", self.face_view, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.timeline_dock = self._dock("Timeline", "timelineDock", bottom, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.setTabPosition(Qt.DockWidgetArea.RightDockWidgetArea, QTabWidget.TabPosition.North)
+        self.tabifyDockWidget(self.run_dock, self.face_dock)
+        self.run_dock.raise_()
+        self.resizeDocks([self.run_dock], [360], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.timeline_dock], [250], Qt.Orientation.Vertical)
+        self.status_line = StatusLine(self.statusBar())
+        self.faces = FaceLink(self.session, self.face_view, self.viewer, self.viewer_bar, self.run_panel,
+                              self.caps.face_mesh, self)
+        self.job_link = JobLink(self, self)
+        self._wire()
+        self._restore_layout()
+        self._refresh_recent()
+        self._update_run_state()
+        self.viewer.set_mode(self.settings.view.mode if self.settings.view.mode in ("original", "result") else "original")
+        self.viewer_bar.set_mode(self.viewer.mode)
+        if start_3d:
+            self.face_dock.visibilityChanged.connect(lambda v: v and self.face_view.activate())
+        self.probe = Tasks()
+        self._probe_thread = start_worker(self.probe, "lipsync-probe")
+        self.probe.done.connect(self._probed)
+        self.probe.failed.connect(self._probe_failed)
+        if probe:
+            self.probe.submit("sound", probe_output_device)
+            self.probe.submit("devices", capabilities.devices)
+
+    def _dock(self, title: str, name: str, widget: QWidget, area) -> QDockWidget:
+        d = QDockWidget(title, self)
+        d.setObjectName(name)
+        d.setWidget(widget)
+        d.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable
+                      | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, d)
+        self.actions_.view_menu.addAction(d.toggleViewAction())
+        return d
+
+    # -- wiring ----------------------------------------------------------------------------------------
+    def _wire(self) -> None:
+        a, s, v, t, tl, p = self.actions_, self.session, self.viewer, self.transport, self.timeline, self.player
+        a.open_clip.triggered.connect(self.choose_clip)
+        a.open_dub.triggered.connect(self.choose_dub)
+        a.export.triggered.connect(self.open_export)
+        a.models.triggered.connect(self.open_models)
+        a.quit.triggered.connect(self.close)
+        a.run.triggered.connect(self.run)
+        a.cancel.triggered.connect(s.cancel)
+        a.track_faces.triggered.connect(self.faces.track)
+        a.open_logs.triggered.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_dir()))))
+        a.about.triggered.connect(self._about)
+        a.play.triggered.connect(p.toggle)
+        a.shuttle_back.triggered.connect(lambda: p.shuttle(-1))
+        a.shuttle_stop.triggered.connect(p.stop)
+        a.shuttle_fwd.triggered.connect(lambda: p.shuttle(1))
+        a.prev_frame.triggered.connect(lambda: self._step(-1))
+        a.next_frame.triggered.connect(lambda: self._step(1))
+        a.back_second.triggered.connect(lambda: self._step(-round(float(s.timeline.fps))))
+        a.fwd_second.triggered.connect(lambda: self._step(round(float(s.timeline.fps))))
+        a.to_start.triggered.connect(lambda: self._seek(0))
+        a.to_end.triggered.connect(lambda: self._seek(s.timeline.n_frames - 1))
+        a.compare.toggled.connect(self.viewer_bar.compare.setChecked)
+        a.fit.triggered.connect(v.set_fit)
+        a.zoom_in.triggered.connect(lambda: v.zoom_by(1.25))
+        a.zoom_out.triggered.connect(lambda: v.zoom_by(1 / 1.25))
+        a.zoom_one.triggered.connect(lambda: v.set_zoom(1.0))
+        for key, act in zip(("original", "result", "side-by-side", "anaglyph", "disparity"), a.mode_keys):
+            act.triggered.connect(lambda _=False, k=key: self.viewer_bar.set_mode(k))
+
+        vb = self.viewer_bar
+        vb.mode_changed.connect(self._mode_changed)
+        vb.compare_toggled.connect(self._compare_toggled)
+        vb.fit_clicked.connect(v.set_fit)
+        vb.zoom_step.connect(v.zoom_by)
+        vb.zoom_one.connect(lambda: v.set_zoom(1.0))
+        vb.layout_changed.connect(self._layout_changed)
+        v.zoom_changed.connect(lambda z: vb.show_zoom(z, v.fit))
+        v.files_dropped.connect(self.open_paths)
+
+        t.play_toggled.connect(lambda on: p.play(1.0) if on else p.stop())
+        t.step.connect(self._step)
+        t.to_start.connect(lambda: self._seek(0))
+        t.to_end.connect(lambda: self._seek(s.timeline.n_frames - 1))
+        t.seek.connect(self._seek)
+        t.offset_changed.connect(lambda ms: s.set_offset(ms / 1000.0))
+        t.hear_changed.connect(self._hear_changed)
+        t.volume_changed.connect(lambda vol: setattr(p, "volume", vol))
+        t.loop_toggled.connect(lambda on: setattr(p, "loop", on))
+        tl.seek_requested.connect(self._seek)
+        tl.offset_dragged.connect(lambda sec: t.set_offset_ms(round(sec * 1000)))
+        tl.offset_committed.connect(s.set_offset)
+        tl.thumbnails_wanted.connect(s.frames.request_thumbnails)
+
+        p.position_changed.connect(s.seek)
+        p.state_changed.connect(t.set_playing)
+        p.sound_status.connect(self.status_line.set_sound)
+
+        s.clip_changed.connect(self._clip_changed)
+        s.dub_changed.connect(self._dub_changed)
+        s.result_changed.connect(self._result_changed)
+        s.timeline_changed.connect(self._timeline_changed)
+        s.position_changed.connect(self._position_changed)
+        s.frame_ready.connect(v.show_bundle)
+        s.thumbnail_ready.connect(tl.add_thumbnail)
+        s.waveform_ready.connect(self._waveform_ready)
+        s.offset_changed.connect(self._offset_changed)
+        s.error.connect(self.errors.report)
+        s.status.connect(self.status_line.flash)
+        s.tasks.done.connect(self._task_done)
+
+        r = self.run_panel
+        r.run_clicked.connect(self.run)
+        r.cancel_clicked.connect(s.cancel)
+        r.options_changed.connect(s.replan)
+
+    # -- opening ---------------------------------------------------------------------------------------
+    def choose_clip(self) -> None:
+        """Ask for a clip and open it."""
+        path, _ = QFileDialog.getOpenFileName(self, "Open clip", self.settings.last_clip_dir or str(Path.home()),
+                                              VIDEO_FILTER)
+        if path:
+            self.session.open_clip(path)
+
+    def choose_dub(self) -> None:
+        """Ask for a dub and open it."""
+        path, _ = QFileDialog.getOpenFileName(self, "Open dub", self.settings.last_dub_dir or str(Path.home()),
+                                              AUDIO_FILTER)
+        if path:
+            self.session.open_dub(path)
+
+    def open_paths(self, paths: list[str]) -> None:
+        """Open dropped or command-line files: videos as the clip, audio as the dub."""
+        clip, dub = sort_dropped(paths, have_clip=self.session.clip is not None)
+        if clip:
+            self.session.open_clip(clip)
+        if dub:
+            self.session.open_dub(dub)
+
+    def dragEnterEvent(self, e) -> None:  # noqa: N802
+        if e.mimeData().hasUrls():
+            e.acceptProposedAction()
+
+    def dropEvent(self, e) -> None:  # noqa: N802
+        self.open_paths([u.toLocalFile() for u in e.mimeData().urls() if u.isLocalFile()])
+
+    def open_export(self) -> None:
+        """Show the Export dialog."""
+        from .export_dialog import ExportDialog
+
+        if self.session.clip is None:
+            self.status_line.flash("Open a clip before exporting")
+            return
+        self.export_dialog = ExportDialog(self.session, self)
+        self.export_dialog.open()
+
+    def open_models(self) -> None:
+        """Show the Models dialog."""
+        from .models_dialog import ModelsDialog
+
+        self.models_dialog = ModelsDialog(ModelRegistry(self.settings.models_dir or None), self.session.tasks, self)
+        self.models_dialog.open()
+
+    def run(self) -> None:
+        """Start a sync (Run button, Ctrl+R)."""
+        self.player.stop()
+        if self.session.run() is not None:
+            self._update_run_state()
+
+    # -- reactions -------------------------------------------------------------------------------------
+    def _seek(self, position: int) -> None:
+        self.session.seek(position)
+
+    def _step(self, frames: int) -> None:
+        self.player.stop()
+        self.session.seek(self.session.position + frames)
+
+    def _position_changed(self, position: int) -> None:
+        self.timeline.set_position(position)
+        self.transport.set_position(position)
+        self.player.set_position(position)
+
+    def _clip_changed(self, info) -> None:
+        self.setWindowTitle(f"{info.path.name} — Lipsync Studio")
+        self.status_line.set_clip(info)
+        self.timeline.set_aspect(info.width / max(1, info.height))
+        self.timeline.set_waveform("clip", None, "Loading…")
+        self.transport.set_enabled(True)
+        layout = capabilities.layout_from_name(info.path.name)
+        self.viewer_bar.set_layout(layout)
+        self._layout_changed(layout)
+        self._refresh_recent()
+        self._update_run_state()
+        self._load_play_sound("clip", info.path)
+
+    def _dub_changed(self, dub) -> None:
+        self.status_line.set_dub(dub)
+        self.transport.set_dub_loaded(dub is not None)
+        self.timeline.set_waveform("dub", None, "Loading…" if dub is not None else "No dub: File ▸ Open Dub…")
+        if dub is not None:
+            self.transport.hear.setCurrentIndex(0)
+            self._load_play_sound("dub", dub.path)
+        self._refresh_recent()
+        self._update_run_state()
+
+    def _result_changed(self, result, stale: bool) -> None:
+        self.viewer.result_stale = stale
+        self.viewer.update()
+        self.viewer_bar.update_availability(stereo=self._stereo, has_result=result is not None)
+
+    def _timeline_changed(self, tl) -> None:
+        clip_frames = self.session.clip.n_frames if self.session.clip else 0
+        self.timeline.set_timeline(tl.n_frames, tl.fps, tl.plan, clip_frames)
+        self.transport.set_timeline(tl.n_frames, tl.fps)
+        self.transport.set_position(self.session.position)
+        self.player.set_timeline(tl.n_frames, tl.fps)
+
+    def _waveform_ready(self, role: str, wave) -> None:
+        missing = {"clip": "The clip has no sound", "dub": "No dub: File ▸ Open Dub…"}[role]
+        self.timeline.set_waveform(role, wave, missing)
+
+    def _offset_changed(self, seconds: float) -> None:
+        self.transport.set_offset_ms(round(seconds * 1000))
+        self.timeline.set_offset(seconds)
+        self.player.offset_s = seconds
+
+    _stereo = False
+
+    def _layout_changed(self, layout: str) -> None:
+        self._stereo = layout != "mono"
+        self.viewer.set_stereo_layout(layout)
+        self.viewer_bar.update_availability(stereo=self._stereo, has_result=self.session.result is not None)
+
+    def _mode_changed(self, mode: str) -> None:
+        self.viewer.set_mode(mode)
+        self.settings.view.mode = mode
+
+    def _compare_toggled(self, on: bool) -> None:
+        self.viewer.set_compare(on)
+        self.actions_.compare.blockSignals(True)
+        self.actions_.compare.setChecked(on)
+        self.actions_.compare.blockSignals(False)
+
+    def _hear_changed(self, role: str) -> None:
+        self.player.hear = role
+        if self.player.playing:
+            self.player.play(self.player.speed)
+
+    def _load_play_sound(self, role: str, path: Path) -> None:
+        self.player.set_sound(role, None)
+        if self.player.sound_ok:
+            self.session.tasks.submit(f"play:{role}", load_play_audio, str(path))
+
+    def _task_done(self, key: str, value) -> None:
+        if key.startswith("play:"):
+            self.player.set_sound(key.split(":", 1)[1], value)
+
+    def _probed(self, key: str, value) -> None:
+        if key == "sound":
+            self.player.set_sound_device(value)
+            if value == "":
+                for role, src in (("clip", self.session.clip), ("dub", self.session.dub)):
+                    if src is not None:
+                        self._load_play_sound(role, src.path)
+        elif key == "devices":
+            self.run_panel.set_devices(value)
+
+    def _probe_failed(self, key: str, message: str, details: str) -> None:
+        self.status_line.flash(message)
+
+    def _update_run_state(self) -> None:
+        self.job_link.update_state()
+
+    def _refresh_recent(self) -> None:
+        a = self.actions_
+        a.fill_recent(a.recent_clips, self.settings.recent_clips, self.session.open_clip)
+        a.fill_recent(a.recent_dubs, self.settings.recent_dubs, self.session.open_dub)
+
+    def _about(self) -> None:
+        QMessageBox.about(self, "About Lipsync Studio",
+                          f"<b>Lipsync Studio {__version__}</b><br>Lip-sync dubbing for 2D and stereoscopic "
+                          "video, with a 3D face mesh for every frame.")
+
+    # -- layout and closing ----------------------------------------------------------------------------
+    def _qsettings(self) -> QSettings:
+        return QSettings(str(config_dir() / "window.ini"), QSettings.Format.IniFormat)
+
+    def _restore_layout(self) -> None:
+        q = self._qsettings()
+        geom, state = q.value("geometry"), q.value("state")
+        if isinstance(geom, QByteArray):
+            self.restoreGeometry(geom)
+        else:
+            self.resize(1480, 900)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+
+    #: Ask before closing while a job runs (tests turn it off).
+    confirm_close = True
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if self.confirm_close and self.session.jobs.busy and self.isVisible():
+            task = self.session.jobs.current
+            answer = QMessageBox.question(
+                self, "A job is running",
+                f"{task.name if task else 'A job'} is still running. Cancel it and quit?\n"
+                "Nothing it was writing is left behind.")
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+        self.player.stop()
+        try:
+            q = self._qsettings()
+            q.setValue("geometry", self.saveGeometry())
+            q.setValue("state", self.saveState())
+            q.sync()
+            if self._save_settings:
+                self.settings.save()
+        except OSError:
+            pass
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop every worker thread (idempotent)."""
+        if getattr(self, "_shut", False):
+            return
+        self._shut = True
+        self.player.stop()
+        self.face_view.shutdown()
+        stop_worker(self._probe_thread, timeout_ms=30_000)
+        self.session.shutdown()

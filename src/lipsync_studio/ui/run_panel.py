@@ -1,0 +1,262 @@
+"""The Run panel: what to run (engine, device, face, stereo mode, quality, length policy), Run and Cancel,
+progress with frames/s and time left, and the result's measures when the job ends."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QStandardItemModel
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
+                               QPushButton, QVBoxLayout, QWidget)
+
+from ..engine.job import Progress
+from ..settings import RunSettings
+from .capabilities import Capabilities
+from .theme import icon
+from .timecode import format_seconds
+
+_EXTEND = (("pingpong", "Ping-pong the picture"), ("hold", "Hold the last frame"), ("loop", "Loop the clip"),
+           ("trim-audio", "Cut the dub"))
+_SHORTEN = (("trim-picture", "End the picture with the dub"), ("pad-silence", "Keep the whole clip"))
+_QUALITY = (("preview", "Preview (fast)"), ("final", "Final (best)"))
+
+
+def _title(text: str) -> QLabel:
+    lab = QLabel(text.upper())
+    lab.setObjectName("panelTitle")
+    return lab
+
+
+class RunPanel(QWidget):
+    """Signals: ``run_clicked()``, ``cancel_clicked()``, ``options_changed()`` (the ``RunSettings`` given to the
+    constructor was updated in place), ``face_changed(track_id: int | None)`` (None: the largest face)."""
+
+    run_clicked = Signal()
+    cancel_clicked = Signal()
+    options_changed = Signal()
+    face_changed = Signal(object)
+
+    def __init__(self, settings: RunSettings, caps: Capabilities, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.setObjectName("panel")
+        col = QVBoxLayout(self)
+        col.setContentsMargins(12, 6, 12, 12)
+        col.setSpacing(6)
+
+        col.addWidget(_title("Lip sync"))
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        form.setHorizontalSpacing(10)
+        form.setVerticalSpacing(6)
+        self.engine = QComboBox()
+        model = QStandardItemModel(self.engine)
+        self.engine.setModel(model)
+        for e in caps.engines:
+            self.engine.addItem(e.label, e.name)
+            item = model.item(self.engine.count() - 1)
+            item.setToolTip(e.reason)
+            item.setEnabled(e.available)
+        self.engine.setToolTip("How the mouth is made to follow the dub")
+        form.addRow("Engine", self.engine)
+        self.device = QComboBox()
+        self.device.addItem("Auto (best available)", "auto")
+        self.device.addItem("CPU", "cpu")
+        self.device.setToolTip("Where the networks run (GPUs are listed when one is found)")
+        form.addRow("Device", self.device)
+        self.face = QComboBox()
+        self.face.addItem("Largest face", None)
+        self.face.setEnabled(False)
+        self._face_tip = ("Which face to follow: the faces are listed once they are tracked (3D Face ▸ "
+                          "Track Faces)" if caps.face_mesh else caps.face_reason)
+        self.face.setToolTip(self._face_tip)
+        self.face.currentIndexChanged.connect(lambda i: self.face_changed.emit(self.face.itemData(i)))
+        form.addRow("Face", self.face)
+        self.stereo = QComboBox()
+        self.stereo.addItem("Per eye, consistent", "auto")
+        self.stereo.setEnabled(False)
+        self.stereo.setToolTip("How a stereo clip's two eyes are synced (for stereo clips; the stereo modes "
+                               "arrive with the stereo module)")
+        form.addRow("Stereo", self.stereo)
+        self.quality = QComboBox()
+        for key, label in _QUALITY:
+            self.quality.addItem(label, key)
+        self.quality.setToolTip("Preview encodes fast for checking; Export always lets you choose the format")
+        form.addRow("Quality", self.quality)
+        self.measure = QCheckBox("Measure the result's sync")
+        self.measure.setToolTip("After the run, track the mouth in the result and correlate it with the dub\n"
+                                "(offset and confidence, like SyncNet's LSE-C); one more pass over the result")
+        form.addRow("", self.measure)
+        col.addLayout(form)
+
+        col.addWidget(_title("Length"))
+        form2 = QFormLayout()
+        form2.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        form2.setHorizontalSpacing(10)
+        self.extend = QComboBox()
+        for key, label in _EXTEND:
+            self.extend.addItem(label, key)
+        self.extend.setToolTip("When the dub is longer than the clip")
+        form2.addRow("Dub longer", self.extend)
+        self.shorten = QComboBox()
+        for key, label in _SHORTEN:
+            self.shorten.addItem(label, key)
+        self.shorten.setToolTip("When the dub is shorter than the clip")
+        form2.addRow("Dub shorter", self.shorten)
+        col.addLayout(form2)
+        col.addSpacing(8)
+
+        buttons = QHBoxLayout()
+        self.run_btn = QPushButton(icon("run"), "  Run")
+        self.run_btn.setObjectName("primary")
+        self.run_btn.setToolTip("Sync the clip to the dub (Ctrl+R)")
+        self.run_btn.clicked.connect(self.run_clicked)
+        self.cancel_btn = QPushButton(icon("cancel"), "  Cancel")
+        self.cancel_btn.setObjectName("danger")
+        self.cancel_btn.setToolTip("Stop the job; nothing is left behind (Esc)")
+        self.cancel_btn.clicked.connect(self.cancel_clicked)
+        buttons.addWidget(self.run_btn, 2)
+        buttons.addWidget(self.cancel_btn, 1)
+        col.addLayout(buttons)
+
+        self.stage = QLabel("Open a clip and a dub to run")
+        self.stage.setObjectName("hint")
+        col.addWidget(self.stage)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.bar.setFormat("")
+        col.addWidget(self.bar)
+        stats = QHBoxLayout()
+        self.rate = QLabel("")
+        self.rate.setObjectName("measure")
+        self.eta = QLabel("")
+        self.eta.setObjectName("measure")
+        self.eta.setAlignment(Qt.AlignmentFlag.AlignRight)
+        stats.addWidget(self.rate)
+        stats.addWidget(self.eta)
+        col.addLayout(stats)
+
+        col.addWidget(_title("Result"))
+        self.measures = QGridLayout()
+        self.measures.setHorizontalSpacing(12)
+        self.measures.setVerticalSpacing(3)
+        holder = QWidget()
+        holder.setLayout(self.measures)
+        col.addWidget(holder)
+        self.show_measures([])
+        col.addStretch(1)
+
+        self._load(settings)
+        for box in (self.engine, self.device, self.quality, self.extend, self.shorten):
+            box.currentIndexChanged.connect(self._store)
+        self.measure.toggled.connect(self._store)
+        self.set_state(can_run=False, running=False)
+
+    # -- options ---------------------------------------------------------------------------------------
+    def _load(self, s: RunSettings) -> None:
+        for box, value in ((self.engine, s.engine), (self.device, s.device), (self.quality, s.quality),
+                           (self.extend, s.extend), (self.shorten, s.shorten)):
+            i = box.findData(value)
+            if i >= 0:
+                box.setCurrentIndex(i)
+        self.measure.setChecked(s.measure)
+        engine_item = self.engine.model().item(self.engine.currentIndex()) if self.engine.count() else None
+        if engine_item is not None and not engine_item.isEnabled():  # e.g. Wav2Lip without its weights
+            self.engine.setCurrentIndex(max(0, self.engine.findData("auto")))
+
+    def _store(self) -> None:
+        s = self.settings
+        s.engine = self.engine.currentData()
+        s.device = self.device.currentData()
+        s.quality = self.quality.currentData()
+        s.extend = self.extend.currentData()
+        s.shorten = self.shorten.currentData()
+        s.measure = self.measure.isChecked()
+        self.options_changed.emit()
+
+    def set_faces(self, faces: list[tuple[int, str]]) -> None:
+        """List the tracked faces (``(track id, label)``, largest first); empty: not tracked yet."""
+        self.face.blockSignals(True)
+        self.face.clear()
+        self.face.addItem("Largest face", None)
+        for tid, label in faces:
+            self.face.addItem(label, tid)
+        self.face.blockSignals(False)
+        self.face.setEnabled(len(faces) > 1)
+        self.face.setToolTip(self._face_tip if not faces else
+                             "Only one face in this clip" if len(faces) == 1 else "Which face to follow")
+
+    def set_devices(self, devices: list[tuple[str, str]]) -> None:
+        """Offer the compute devices found (``(key, label)``)."""
+        current = self.settings.device
+        self.device.blockSignals(True)
+        self.device.clear()
+        for key, label in devices:
+            self.device.addItem(label, key)
+        i = self.device.findData(current)
+        self.device.setCurrentIndex(max(0, i))
+        self.device.blockSignals(False)
+
+    # -- state -----------------------------------------------------------------------------------------
+    def set_state(self, *, can_run: bool, running: bool, why: str = "") -> None:
+        """Enable Run/Cancel for the situation; ``why`` explains a disabled Run."""
+        self.run_btn.setEnabled(can_run and not running)
+        self.run_btn.setToolTip("Sync the clip to the dub (Ctrl+R)" if can_run else why)
+        self.cancel_btn.setEnabled(running)
+        for box in (self.engine, self.device, self.quality, self.extend, self.shorten, self.measure):
+            box.setEnabled(not running)
+        self.face.setEnabled(not running and self.face.count() > 2)
+        if not running and self.bar.maximum() == 1 and self.bar.value() == 0:
+            self.stage.setText(why if not can_run else "Ready: press Run to sync the clip to the dub")
+
+    def job_started(self, name: str) -> None:
+        """A job began."""
+        self.stage.setText(f"{name}: starting…")
+        self.bar.setRange(0, 0)
+        self.rate.setText("")
+        self.eta.setText("")
+
+    def show_progress(self, p: Progress) -> None:
+        """Show a progress event."""
+        label = p.message or p.stage
+        self.stage.setText(f"Step {p.stage_index + 1} of {p.n_stages}: {label}")
+        if p.total > 0:
+            self.bar.setRange(0, p.total)
+            self.bar.setValue(min(p.done, p.total))
+            self.bar.setFormat(f"{p.done} / {p.total}  (%p%)")
+        else:
+            self.bar.setRange(0, 0)
+        self.rate.setText(f"{p.rate:.1f} frames/s" if p.rate > 0 and p.total > 1 else "")
+        self.eta.setText(f"{format_seconds(p.eta_s)} left" if p.eta_s is not None and p.total > 1 else "")
+
+    def job_ended(self, text: str, ok: bool, keep_rate: bool = False) -> None:
+        """The job finished (``ok``), was cancelled or failed; ``text`` says which. ``keep_rate`` leaves the last
+        frames/s shown (a render's speed is worth knowing; a cached analysis's is not)."""
+        self.stage.setText(text)
+        if not keep_rate:
+            self.rate.setText("")
+        self.bar.setRange(0, 1)
+        self.bar.setValue(1 if ok else 0)
+        self.bar.setFormat("Done" if ok else "")
+        self.eta.setText("")
+
+    def show_measures(self, rows: list[tuple[str, str, str]]) -> None:
+        """Show the result's measures as ``(name, value, tooltip)`` rows (empty: a hint)."""
+        while self.measures.count():
+            w = self.measures.takeAt(0).widget()
+            if w is not None:
+                w.deleteLater()
+        if not rows:
+            hint = QLabel("Run to see the result's measures")
+            hint.setObjectName("hint")
+            self.measures.addWidget(hint, 0, 0, 1, 2)
+            return
+        for r, (name, value, tip) in enumerate(rows):
+            a, b = QLabel(name), QLabel(value)
+            a.setObjectName("hint")
+            b.setObjectName("measure")
+            b.setAlignment(Qt.AlignmentFlag.AlignRight)
+            a.setToolTip(tip)
+            b.setToolTip(tip)
+            self.measures.addWidget(a, r, 0)
+            self.measures.addWidget(b, r, 1)

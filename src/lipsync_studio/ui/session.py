@@ -1,0 +1,356 @@
+"""The open project: clip, dub, result, timeline position; it owns the app's worker threads.
+
+Widgets never talk to the engine: they call the session (``open_clip``, ``seek``, ``run``...) and listen to
+its signals. The session forwards long work to its threads (frames, short tasks, jobs) and applies the
+answers on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from ..engine.sync_job import SyncOptions
+from ..media.audio import AudioInfo
+from ..media.video import VideoInfo
+from ..settings import Settings
+from .frame_server import FrameBundle, FrameServer
+from .job_worker import JobRunner
+from .jobs import QUALITY, JobTask, preview_path, sync_task
+from .threads import Tasks, start_worker, stop_worker
+from .waveform_data import Waveform, waveform_of
+
+log = logging.getLogger("lipsync_studio.ui")
+
+
+@dataclass(frozen=True)
+class DubInfo:
+    """The loaded dub: its file and what its headers say."""
+
+    path: Path
+    audio: AudioInfo
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The output timeline the user scrubs: ``n_frames`` at ``fps``; ``plan`` maps positions to clip frames."""
+
+    n_frames: int
+    fps: Fraction
+    plan: np.ndarray | None
+
+    @property
+    def duration(self) -> float:
+        """Seconds."""
+        return self.n_frames / float(self.fps)
+
+
+class Session(QObject):
+    """The project the window shows. Signals (GUI thread, plain data):
+
+    - ``clip_changed(info: VideoInfo | None)``, ``dub_changed(dub: DubInfo | None)``
+    - ``result_changed(result: SyncResult | None, stale: bool)``: the last run's result (``stale`` once the
+      dub, the offset or the clip changed since).
+    - ``timeline_changed(timeline: Timeline)``: length or plan changed.
+    - ``position_changed(position: int)``: the playhead moved (frames follow through ``frame_ready``).
+    - ``frame_ready(bundle: FrameBundle)``: frames to show.
+    - ``thumbnail_ready(index: int, image: ndarray)``: a timeline thumbnail of clip frame ``index``.
+    - ``waveform_ready(role: str, waveform: Waveform | None)``: ``role`` is ``"clip"`` or ``"dub"``.
+    - ``offset_changed(seconds: float)``: the dub offset.
+    - ``faces_changed(faces: ClipFaces | None)``: the clip's face tracks (after "Track faces", or from the cache).
+    - ``error(title: str, message: str, details: str)``: something the user must hear about.
+    - ``status(text: str)``: a passing note for the status bar.
+    """
+
+    clip_changed = Signal(object)
+    dub_changed = Signal(object)
+    result_changed = Signal(object, bool)
+    timeline_changed = Signal(object)
+    position_changed = Signal(int)
+    frame_ready = Signal(object)
+    thumbnail_ready = Signal(int, object)
+    waveform_ready = Signal(str, object)
+    offset_changed = Signal(float)
+    faces_changed = Signal(object)
+    error = Signal(str, str, str)
+    status = Signal(str)
+
+    def __init__(self, settings: Settings, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.clip: VideoInfo | None = None
+        self.dub: DubInfo | None = None
+        self.result = None
+        self.result_stale = False
+        self.offset_s = 0.0
+        self.position = 0
+        self.timeline = Timeline(0, Fraction(25), None)
+        self.faces = None
+        #: The face to sync and show (track id), None for the largest.
+        self.face_id: int | None = None
+        #: Whether face tracking is installed (the window sets it from the capabilities).
+        self.faces_enabled = False
+        self._previews: set[Path] = set()
+        self._pending_clip: str | None = None
+
+        self.frames = FrameServer()
+        self.frames.clip_opened.connect(self._on_clip_opened)
+        self.frames.result_opened.connect(self._on_result_opened)
+        self.frames.open_failed.connect(self._on_open_failed)
+        self.frames.frame_ready.connect(self._on_frame)
+        self.frames.thumbnail_ready.connect(self.thumbnail_ready)
+
+        self.tasks = Tasks()
+        self.tasks_thread = start_worker(self.tasks, "lipsync-tasks")
+        self.tasks.done.connect(self._on_task_done)
+        self.tasks.failed.connect(self._on_task_failed)
+
+        self.jobs = JobRunner(self)
+        self.jobs.finished.connect(self._on_job_finished)
+
+        # Scrubbing is throttled: the newest position is sent to the frame server at most ~60 times a second.
+        self._seek_timer = QTimer(self)
+        self._seek_timer.setSingleShot(True)
+        self._seek_timer.setInterval(15)
+        self._seek_timer.timeout.connect(self._send_request)
+
+    # -- opening ---------------------------------------------------------------------------------------
+    def open_clip(self, path: str | Path) -> None:
+        """Open a video as the clip (answered by ``clip_changed`` or ``error``)."""
+        self._pending_clip = str(path)
+        self.status.emit(f"Opening {Path(path).name}…")
+        self.frames.open_clip(path)
+
+    def open_dub(self, path: str | Path) -> None:
+        """Open an audio file (or a video's sound) as the dub."""
+        from ..media.audio import probe_audio
+
+        self.status.emit(f"Opening dub {Path(path).name}…")
+        self.tasks.submit("dub", lambda p: DubInfo(Path(p), probe_audio(p)), str(path))
+
+    def close_dub(self) -> None:
+        """Forget the dub."""
+        self.dub = None
+        self.set_offset(0.0)
+        self.dub_changed.emit(None)
+        self.waveform_ready.emit("dub", None)
+        self._mark_stale()
+        self._update_timeline()
+
+    # -- timeline --------------------------------------------------------------------------------------
+    def seek(self, position: int) -> None:
+        """Move the playhead to ``position`` (clamped); the frames follow."""
+        n = self.timeline.n_frames
+        position = int(min(max(0, position), max(0, n - 1)))
+        if position != self.position:
+            self.position = position
+            self.position_changed.emit(position)
+        if not self._seek_timer.isActive():
+            self._seek_timer.start()
+
+    def refresh(self) -> None:
+        """Ask again for the frames at the playhead."""
+        self._send_request()
+
+    def _send_request(self) -> None:
+        if self.clip is not None:
+            self.frames.request(self.position)
+
+    def set_offset(self, seconds: float) -> None:
+        """Shift the dub by ``seconds`` (later when positive) to fix a slightly misaligned dub."""
+        seconds = float(seconds)
+        if abs(seconds - self.offset_s) < 1e-6:
+            return
+        self.offset_s = seconds
+        self.offset_changed.emit(seconds)
+        self._mark_stale()
+        self._update_timeline()
+
+    def replan(self) -> None:
+        """The run options changed: recompute the output timeline."""
+        self._update_timeline()
+
+    def _update_timeline(self) -> None:
+        from ..media.timeline import plan_output
+
+        if self.clip is None:
+            self.timeline = Timeline(0, Fraction(25), None)
+        elif self.dub is None:
+            self.timeline = Timeline(self.clip.n_frames, self.clip.fps, None)
+        else:
+            r = self.settings.run
+            dub_s = max(0.04, self.dub.audio.duration_s + self.offset_s)
+            try:
+                plan = plan_output(self.clip.n_frames, self.clip.fps, dub_s, r.extend, r.shorten)
+            except ValueError:
+                plan = plan_output(self.clip.n_frames, self.clip.fps, dub_s)
+            self.timeline = Timeline(plan.n_out, self.clip.fps, plan.source_indices())
+        self.frames.set_plan(self.timeline.plan)
+        self.timeline_changed.emit(self.timeline)
+        self.seek(min(self.position, max(0, self.timeline.n_frames - 1)))
+        self._send_request()
+
+    # -- jobs ------------------------------------------------------------------------------------------
+    def sync_options(self, quality: str | None = None, fmt=None) -> SyncOptions:
+        """The run options as the engine wants them (``fmt`` overrides the quality's encoder settings)."""
+        r = self.settings.run
+        return SyncOptions(extend=r.extend, shorten=r.shorten, fmt=fmt or QUALITY.get(quality or r.quality, QUALITY["preview"]),
+                           engine=r.engine, face=self.face_id, measure=r.measure)
+
+    def run(self) -> JobTask | None:
+        """Start a sync of the clip to the dub (a preview in the cache folder); None if it cannot start."""
+        if self.clip is None or self.dub is None:
+            self.status.emit("Open a clip and a dub first")
+            return None
+        opts = self.sync_options()
+        out = preview_path(self.clip.path, self.dub.path, opts, self.offset_s, self.settings.run.engine)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        task = sync_task(self.clip.path, self.dub.path, out, opts, dub_offset_s=self.offset_s, name="Sync")
+        if not self.jobs.start(task):
+            return None
+        self._previews.add(out)
+        self._run_inputs = (self.clip.path, self.dub.path)
+        return task
+
+    def export_video(self, output: Path, fmt) -> JobTask | None:
+        """Start writing the synced video to ``output`` with the encoder settings ``fmt``."""
+        if self.clip is None or self.dub is None:
+            return None
+        opts = self.sync_options(fmt=fmt)
+        task = sync_task(self.clip.path, self.dub.path, Path(output), opts, dub_offset_s=self.offset_s,
+                         name="Export")
+        return task if self.jobs.start(task) else None
+
+    def track_faces(self) -> JobTask | None:
+        """Start tracking the clip's faces (answered by ``faces_changed``); None if it cannot start now."""
+        from .faces import track_task
+
+        if self.clip is None or not self.faces_enabled:
+            return None
+        task = track_task(self.clip.path)
+        return task if self.jobs.start(task) else None
+
+    def export_meshes(self, folder: Path, start_s: float | None, end_s: float | None, face: int | None,
+                      texture: bool) -> JobTask | None:
+        """Start writing the face's OBJ sequence into ``folder``."""
+        from .faces import mesh_export_task
+
+        if self.clip is None:
+            return None
+        task = mesh_export_task(self.clip.path, Path(folder), start_s, end_s, face, texture)
+        return task if self.jobs.start(task) else None
+
+    def cancel(self) -> None:
+        """Ask the running job to stop."""
+        self.jobs.cancel()
+
+    def _on_job_finished(self, result: object) -> None:
+        task = self.jobs.current
+        if task is None:
+            return
+        if task.name == "Sync" and task.output is not None:
+            current = (self.clip.path if self.clip else None, self.dub.path if self.dub else None)
+            if current != getattr(self, "_run_inputs", None):
+                self.status.emit("The clip or the dub changed while the sync ran: press Run again")
+                return
+            self.result = result
+            self.result_stale = False
+            self.frames.open_result(task.output)
+            if self.faces is None and self.faces_enabled and self.clip is not None:
+                from .faces import cached_faces  # the engine tracked the faces: show them too
+
+                self.tasks.submit("faces:cached", cached_faces, self.clip.path)
+        elif task.name == "Track faces":
+            self.faces = result
+            self.faces_changed.emit(result)
+
+
+    def _mark_stale(self) -> None:
+        if self.result is not None and not self.result_stale:
+            self.result_stale = True
+            self.result_changed.emit(self.result, True)
+
+    # -- answers from the threads ----------------------------------------------------------------------
+    def _on_clip_opened(self, info: VideoInfo) -> None:
+        from ..media.audio import probe_audio  # noqa: F401 - imported here so the tasks thread finds it loaded
+
+        self._pending_clip = None
+        self.clip = info
+        self.settings.remember_clip(info.path)
+        self.result = None
+        self.result_stale = False
+        self.frames.open_result(None)
+        self.position = 0
+        self.clip_changed.emit(info)
+        self.result_changed.emit(None, False)
+        self._update_timeline()
+        self.status.emit(f"Opened {info.path.name}")
+        self.tasks.submit("wave:clip", waveform_of, str(info.path))
+        self.faces = None
+        self.face_id = None
+        self.faces_changed.emit(None)
+        if self.faces_enabled:
+            from .faces import cached_faces
+
+            self.tasks.submit("faces:cached", cached_faces, info.path)
+
+    def _on_result_opened(self, info: VideoInfo | None) -> None:
+        if info is not None:
+            self.result_changed.emit(self.result, False)
+        self._send_request()
+
+    def _on_open_failed(self, role: str, path: str, message: str, details: str) -> None:
+        title = "Cannot open the clip" if role == "clip" else "Cannot show the result"
+        self.status.emit(title)
+        self.error.emit(title, message, details)
+
+    def _on_frame(self, bundle: FrameBundle) -> None:
+        self.frame_ready.emit(bundle)
+
+    def _on_task_done(self, key: str, value: object) -> None:
+        if key == "dub":
+            assert isinstance(value, DubInfo)
+            self.dub = value
+            self.settings.remember_dub(value.path)
+            self.offset_s = 0.0
+            self.offset_changed.emit(0.0)
+            self.dub_changed.emit(value)
+            self._mark_stale()
+            self._update_timeline()
+            self.status.emit(f"Opened dub {value.path.name}")
+            self.tasks.submit("wave:dub", waveform_of, str(value.path))
+        elif key == "faces:cached":
+            if value is not None and self.clip is not None and self.faces is None:
+                self.faces = value
+                self.faces_changed.emit(value)
+        elif key.startswith("wave:"):
+            role = key.split(":", 1)[1]
+            current = self.clip.path if role == "clip" and self.clip else self.dub.path if self.dub else None
+            if isinstance(value, Waveform) and current is not None and value.path == Path(current):
+                self.waveform_ready.emit(role, value)
+
+    def _on_task_failed(self, key: str, message: str, details: str) -> None:
+        if key == "dub":
+            self.error.emit("Cannot open the dub", message, details)
+        elif key == "wave:clip":
+            self.waveform_ready.emit("clip", None)
+            log.info("no waveform for the clip: %s", message)
+        elif key == "wave:dub":
+            self.waveform_ready.emit("dub", None)
+            self.error.emit("Cannot read the dub's sound", message, details)
+
+    # -- end -------------------------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Cancel any job, stop every thread and remove this session's preview renders."""
+        self._seek_timer.stop()
+        self.jobs.shutdown()
+        self.frames.shutdown()
+        stop_worker(self.tasks_thread)
+        self.tasks_thread = None
+        for p in self._previews:
+            p.unlink(missing_ok=True)

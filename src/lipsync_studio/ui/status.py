@@ -1,0 +1,76 @@
+"""The status bar: passing messages on the left; the clip, the dub, the sound and the job on the right."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QLabel, QStatusBar
+
+from ..engine.job import Progress
+from .timecode import format_seconds
+
+
+def _codec_name(codec: str) -> str:
+    return {"h264": "H.264", "hevc": "HEVC", "vp9": "VP9", "prores": "ProRes", "mpeg4": "MPEG-4",
+            "av1": "AV1"}.get(codec, codec)
+
+
+class StatusLine(QObject):
+    """Fills ``bar`` with permanent labels and shows passing messages.
+
+    A QObject living in the GUI thread, so that worker signals connected to its methods are queued to it.
+    """
+
+    def __init__(self, bar: QStatusBar) -> None:
+        super().__init__(bar)
+        self.bar = bar
+        self.job = QLabel("")
+        self.clip = QLabel("No clip")
+        self.dub = QLabel("No dub")
+        self.sound = QLabel("")
+        for w in (self.job, self.clip, self.dub, self.sound):
+            bar.addPermanentWidget(w)
+        self.sound_text = ""
+
+    def flash(self, text: str, ms: int = 6000) -> None:
+        """A passing message."""
+        self.bar.showMessage(text, ms)
+
+    def set_clip(self, info) -> None:
+        """Describe the clip: size, rate, codec, length."""
+        if info is None:
+            self.clip.setText("No clip")
+            return
+        fps = float(info.fps)
+        rate = f"{fps:.3f}".rstrip("0").rstrip(".")
+        vfr = " (VFR)" if info.vfr else ""
+        self.clip.setText(f"{info.width}×{info.height} · {rate} fps{vfr} · {_codec_name(info.codec)} · "
+                          f"{format_seconds(info.duration)}")
+        self.clip.setToolTip(str(info.path))
+
+    def set_dub(self, dub) -> None:
+        """Describe the dub."""
+        if dub is None:
+            self.dub.setText("No dub")
+            return
+        a = dub.audio
+        self.dub.setText(f"Dub: {dub.path.name} · {a.sample_rate / 1000:g} kHz · {format_seconds(a.duration_s)}")
+        self.dub.setToolTip(str(dub.path))
+
+    def set_sound(self, text: str) -> None:
+        """Say why there is no sound (``""``: sound works)."""
+        self.sound_text = text
+        self.sound.setObjectName("statusWarn" if text else "statusOk")
+        self.sound.setText("No sound" if text else "Sound on")
+        self.sound.setToolTip(text or "Playback plays through the default audio output")
+        self.sound.setStyleSheet("")  # re-polish for the new object name
+        if text:
+            self.flash(text, 10000)
+
+    def set_job(self, text: str) -> None:
+        """The running job, or ``""``."""
+        self.job.setText(text)
+
+    def show_progress(self, p: Progress) -> None:
+        """A compact progress note for the running job."""
+        if p.total > 1:
+            self.job.setText(f"{p.stage} {100 * p.done // max(1, p.total)}% · {p.rate:.0f} fps")

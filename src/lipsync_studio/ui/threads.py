@@ -1,0 +1,80 @@
+"""Long-lived worker threads: start a worker QObject in its own QThread, stop it cleanly, know what runs.
+
+Every thread the UI starts goes through :func:`start_worker`, so :func:`running_threads` can tell a test
+(or the window, when it closes) which are still alive.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+_threads: "weakref.WeakSet[QThread]" = weakref.WeakSet()
+
+
+def start_worker(worker: QObject, name: str) -> QThread:
+    """Move ``worker`` to a new thread named ``name`` and start the thread's event loop."""
+    thread = QThread()
+    thread.setObjectName(name)
+    worker.moveToThread(thread)
+    _threads.add(thread)
+    thread.start()
+    return thread
+
+
+def stop_worker(thread: QThread | None, timeout_ms: int = 10_000) -> bool:
+    """Ask ``thread``'s event loop to end and wait for it; return whether it ended in time."""
+    if thread is None:
+        return True
+    thread.quit()
+    ok = thread.wait(timeout_ms)
+    return bool(ok)
+
+
+def running_threads() -> list[str]:
+    """Names of the UI's worker threads that are still running."""
+    out = []
+    for t in list(_threads):
+        try:
+            if t.isRunning():
+                out.append(t.objectName() or "thread")
+        except RuntimeError:  # the C++ object is gone: not running
+            continue
+    return out
+
+
+class Tasks(QObject):
+    """Runs short background jobs one at a time (loading audio for waveforms, hashing model files...).
+
+    Call :meth:`submit` from the GUI thread; the function runs in the tasks thread and its result comes
+    back through :attr:`done` (or :attr:`failed`) on the GUI thread, tagged with the caller's ``key``.
+    """
+
+    #: done(key, result): ``fn(*args)`` returned ``result`` (any Python object).
+    done = Signal(str, object)
+    #: failed(key, message, details): ``fn`` raised; message is for the user, details a traceback.
+    failed = Signal(str, str, str)
+    _submit = Signal(str, object, object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._submit.connect(self._run)
+
+    def submit(self, key: str, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` in the tasks thread; answer with ``done``/``failed`` tagged ``key``."""
+        self._submit.emit(key, fn, args)
+
+    @Slot(str, object, object)
+    def _run(self, key: str, fn: Callable[..., Any], args: tuple) -> None:
+        from .errors import describe_exception
+
+        try:
+            result = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - everything is reported, nothing dies silently
+            message, details = describe_exception(exc)
+            self.failed.emit(key, message, details)
+            return
+        self.done.emit(key, result)
