@@ -1,8 +1,9 @@
-"""The ``sync`` job: a clip and a dub in, a video whose picture follows the dub out.
+"""The ``sync`` job: a clip and a dub in, a video whose speaker's lips follow the dub out.
 
-Stages: ``open`` (check every input and the output before any work), ``render`` (stream the clip's frames
-through the plan to the encoder, the dub muxed as the audio track). Lip-sync engines plug into ``render``
-as a per-frame transform; until one is chosen the picture is re-timed to the dub's length only.
+Stages: ``open`` (check every input and the output before any work), ``faces`` (track, cached),
+``prepare`` (the engine plans every output frame's mouth), ``render`` (stream the clip's frames through the
+plan and the engine to the encoder, the dub muxed as the audio track), ``measure`` (the result's sync).
+With ``engine="none"`` only ``open`` and ``render`` run: the picture is re-timed to the dub's length.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def _prepare_stage(ctx: StageContext) -> None:
     s = ctx.state
     s["engine"].prepare(s["video"], s["dub"], s["faces"], s["plan"], advance=ctx.advance)
     s["transform"] = s["engine"].render
-    ctx.advance(1)
+    ctx.advance(max(0, ctx.total - ctx.done))  # engines report in output frames, some not at all
 
 
 def _measure_stage(ctx: StageContext) -> None:
@@ -144,7 +145,8 @@ def _render_stage(ctx: StageContext) -> None:
 
 def build_sync_job(video: str | Path, dub: str | Path, output: str | Path, options: SyncOptions | None = None,
                    transform: FrameTransform | None = None) -> Job:
-    """Make the job that writes ``output`` from ``video`` re-timed (and later lip-synced) to ``dub``."""
+    """Make the job that writes ``output``: ``video`` lip-synced to ``dub`` by the chosen engine (or, with
+    ``engine="none"`` or an explicit ``transform``, re-timed / transformed only)."""
     from ..sync.registry import make_engine
 
     options = options or SyncOptions()
@@ -156,7 +158,7 @@ def build_sync_job(video: str | Path, dub: str | Path, output: str | Path, optio
     stages = [Stage("open", _open_stage, total=1)]
     if engine is not None:
         stages += [Stage("faces", _faces_stage, total=lambda st: st["video_info"].n_frames),
-                   Stage("prepare", _prepare_stage, total=1)]
+                   Stage("prepare", _prepare_stage, total=lambda st: st["plan"].n_out)]
     stages.append(Stage("render", _render_stage, total=lambda st: st["plan"].n_out))
     if engine is not None and options.measure:
         stages.append(Stage("measure", _measure_stage, total=lambda st: st["plan"].n_out))
