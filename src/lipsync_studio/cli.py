@@ -55,12 +55,22 @@ def build_parser() -> argparse.ArgumentParser:
                         "none: re-time the picture only")
     p.add_argument("--face", type=int, help="which face to sync (track id; default: the largest face)")
     p.add_argument("--no-measure", action="store_true", help="skip measuring the result's sync")
+    p.add_argument("--stereo-mode", choices=["consistent", "independent", "cycle"], default="consistent",
+                   help="for a stereo clip: consistent (default: the left eye's change carried to the right "
+                        "through the pair's disparity), independent (each eye on its own), cycle (trained model)")
+    from .stereo.cli import add_stereo_io_options
+
+    add_stereo_io_options(p)
     _add_output_format(p)
 
     p = sub.add_parser("eval", help="measure how well a video's mouth follows its sound (or a dub)")
     p.add_argument("video", type=Path, metavar="VIDEO")
     p.add_argument("--dub", type=Path, metavar="AUDIO", help="the sound to measure against (default: the video's own)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    from .stereo.cli import add_eval_stereo_options, add_stereoize_command
+
+    add_eval_stereo_options(p)
+    add_stereoize_command(sub, _add_output_format)
 
     p = sub.add_parser("mesh", help="export the speaker's 3D face for every frame as an OBJ sequence")
     p.add_argument("video", type=Path, metavar="VIDEO")
@@ -133,6 +143,8 @@ def _cmd_sync(args: argparse.Namespace) -> int:
 
     opts = SyncOptions(extend=args.extend, shorten=args.shorten, fmt=_format_from(args), engine=args.engine,
                        face=args.face, measure=not args.no_measure)
+    if _is_stereo_input(args):
+        return _cmd_sync_stereo(args, opts)
     with _Bar(args.quiet) as bar:
         result = run_sync(args.video, args.dub, args.output, opts, on_progress=bar)
     for note in result.warnings:
@@ -144,12 +156,52 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_stereo_input(args: argparse.Namespace) -> bool:
+    """Stereo when the user says so (--right, a stereo --layout) or, with --layout auto, when detected."""
+    if args.right is not None:
+        return True
+    if args.layout != "auto":
+        from .stereo.layout import StereoLayout
+
+        return StereoLayout.parse(args.layout).is_stereo
+    from .stereo.layout import detect_layout
+
+    return detect_layout(args.video)[0].is_stereo
+
+
+def _cmd_sync_stereo(args: argparse.Namespace, opts) -> int:
+    from .engine.stereo_sync_job import StereoSyncOptions, run_stereo_sync
+    from .stereo.cli import stereo_io_from_args
+
+    io = stereo_io_from_args(args)
+    sopts = StereoSyncOptions(sync=opts, layout=io.layout, right=io.right, out_layout=io.out_layout or "sbs",
+                              mode=args.stereo_mode, anaglyph=io.anaglyph, vr_name=io.vr_name)
+    with _Bar(args.quiet) as bar:
+        result = run_stereo_sync(args.video, args.dub, args.output, sopts, on_progress=bar)
+    names = ", ".join(str(p) for p in result["outputs"])
+    print(f"wrote {names} ({result['frames']} frames, stereo, {result['mode']} mode)")
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from .stereo.cli import check_eval_args, cmd_eval_stereo
+
+    if args.stereo:
+        with _Bar(args.quiet) as bar:
+            return cmd_eval_stereo(args, bar)
+    check_eval_args(args)
     from .metrics.sync import evaluate_video
 
     score = evaluate_video(args.video, args.dub)
     print(json.dumps(score.as_dict(), indent=2) if args.json else score.summary())
     return 0
+
+
+def _cmd_stereoize(args: argparse.Namespace) -> int:
+    from .stereo.cli import cmd_stereoize
+
+    with _Bar(args.quiet) as bar:
+        return cmd_stereoize(args, bar)
 
 
 def _cmd_mesh(args: argparse.Namespace) -> int:
@@ -200,7 +252,7 @@ def _cmd_gui(args: argparse.Namespace) -> int:
     return run_app(getattr(args, "video", None), getattr(args, "dub", None))
 
 
-_COMMANDS = {"sync": _cmd_sync, "eval": _cmd_eval, "mesh": _cmd_mesh, "probe": _cmd_probe, "demo": _cmd_demo, "bench": _cmd_bench, "gui": _cmd_gui}
+_COMMANDS = {"sync": _cmd_sync, "eval": _cmd_eval, "stereoize": _cmd_stereoize, "mesh": _cmd_mesh, "probe": _cmd_probe, "demo": _cmd_demo, "bench": _cmd_bench, "gui": _cmd_gui}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,257 @@
+"""The stereo ``sync`` job: both eyes of a stereo clip lip-synced so that they stay a valid stereo pair.
+
+Stages: ``open`` (the clip's layout, the dub, the output), ``eyes`` (a packed clip is split into one file per
+eye, beside the output, removed at the end), ``faces`` (tracked on the left eye; on both for ``independent``),
+``prepare`` (the engine plans the mouths), ``render`` (both eyes, packed into the output layout).
+
+Modes (``--stereo-mode``):
+
+- ``independent``: each eye synced on its own (the paper's baseline): two trackings, two plans; the two mouths
+  may disagree, which the brain sees as a mouth floating at the wrong depth.
+- ``consistent`` (default): the left eye is synced; the change is carried to the right eye through the
+  disparity of the original pair — the paper's warp ``Î_r = f_w(d, I_l)``: each changed left pixel moves to
+  ``x − d(x)`` in the right eye (forward warp with a z-buffer, holes from the background side), colour-matched
+  to the right eye and blended with the same feathered mask. One tracking, one plan.
+- ``cycle``: the paper's trained model (the training issue makes its weights).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import MediaError, OptionError
+from .job import Job, Stage, StageContext
+from .sync_job import SyncOptions
+
+MODES = ("independent", "consistent", "cycle")
+
+
+@dataclass(frozen=True)
+class StereoSyncOptions:
+    """What the user chose for a stereo sync.
+
+    Attributes
+    ----------
+    sync: the 2D options (engine, face, length policies, codec).
+    layout: the input's packing (``auto`` detects it); right: the right eye's own file, if separate.
+    out_layout: the output's packing (``sbs``, ``half-sbs``, ``tb``, ``anaglyph``, ``separate``, ...).
+    mode: ``consistent`` (default), ``independent`` or ``cycle``.
+    anaglyph: the anaglyph method for ``out_layout="anaglyph"``; vr_name: name full-SBS files ``*_LRF_Full_SBS``.
+    """
+
+    sync: SyncOptions = field(default_factory=SyncOptions)
+    layout: str = "auto"
+    right: Path | None = None
+    out_layout: str = "sbs"
+    mode: str = "consistent"
+    anaglyph: str = "dubois"
+    vr_name: bool = True
+
+
+def carry_change(left: np.ndarray, left_new: np.ndarray, right: np.ndarray, max_disparity: int = 64,
+                 cache: dict | None = None, key: int | None = None) -> np.ndarray:
+    """The right eye with the change made to the left eye carried across by the original pair's disparity.
+
+    Parameters
+    ----------
+    left, right: the original eyes, (H, W, 3) uint8.
+    left_new: the left eye after lip-sync.
+    max_disparity: how far (px) the right eye's copy of the change may sit from the left's.
+    cache, key: a dict kept by the caller between frames, and the source frame's index: the disparity of a
+        source frame shown again (a held or ping-ponged frame) is not estimated twice.
+    """
+    import cv2
+
+    from ..samples.stereo_pair import synthesize_right_view
+    from ..stereo.disparity import DisparitySettings, estimate_disparity
+    from ..sync.builtin.render import match_colour
+
+    changed = np.any(left_new != left, axis=2)
+    if not changed.any():
+        return right
+    h, w = changed.shape
+    ys, xs = np.nonzero(changed)
+    pad_y = 8
+    x0, x1 = max(0, xs.min() - max_disparity - 8), min(w, xs.max() + 9)
+    y0, y1 = max(0, ys.min() - pad_y), min(h, ys.max() + pad_y + 1)
+    # The disparity of the ORIGINAL pair over the changed area (the new mouth has no right-eye match yet).
+    # Half resolution: the face's disparity is smooth, and this keeps the cost a fraction of a frame's sync.
+    settings = DisparitySettings(max_fraction=max_disparity / w, min_fraction=-8 / w, downscale=2)
+    roi = (x0, y0, x1, y1)
+    key = (key, roi) if cache is not None and key is not None else None
+    if key is not None and key in cache:
+        d = cache[key]
+    else:
+        d = estimate_disparity(left, right, settings, roi=roi).disparity[y0:y1, x0:x1]
+        if key is not None:
+            cache.clear()  # consecutive output frames showing the same source frame reuse it
+            cache[key] = d
+    crop_new = np.ascontiguousarray(left_new[y0:y1, x0:x1])
+    # The blend mask: the changed area, closed and feathered, in the left eye's geometry ...
+    mask = changed[y0:y1, x0:x1].astype(np.uint8) * 255
+    k = max(3, int(0.02 * w) | 1)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    mask = cv2.GaussianBlur(mask, (0, 0), k / 3)
+    mask[~changed[y0:y1, x0:x1] & (mask < 16)] = 0
+    # ... then both moved into the right eye's geometry by the same warp.
+    warped, valid = synthesize_right_view(crop_new, d.astype(np.float32))
+    alpha3, _ = synthesize_right_view(np.repeat(mask[..., None], 3, axis=2), d.astype(np.float32))
+    alpha = (alpha3[..., 0].astype(np.float32) / 255.0) * valid
+    region = right[y0:y1, x0:x1]
+    c = match_colour(warped, region, alpha)
+    lut = np.clip(np.arange(256, dtype=np.float32)[:, None] * c[:3] + c[3:], 0, 255)
+    warped = np.stack([lut[warped[..., ch], ch] for ch in range(3)], axis=-1).astype(np.uint8)
+    out = right.copy()
+    out[y0:y1, x0:x1] = cv2.blendLinear(warped, np.ascontiguousarray(region), alpha, 1.0 - alpha)
+    return out
+
+
+def _open(ctx: StageContext) -> None:
+    from ..media.audio import probe_audio
+    from ..media.output import check_output_path
+    from ..media.timeline import plan_output
+    from ..media.writer import CONTAINERS
+    from ..stereo.layout import StereoReader
+
+    s = ctx.state
+    opts: StereoSyncOptions = s["options"]
+    if opts.mode not in MODES:
+        raise OptionError(f"unknown stereo mode '{opts.mode}'", hint="use " + ", ".join(MODES))
+    if opts.mode == "cycle":
+        from ..weights import weight_path
+
+        if weight_path("stereo_cycle") is None:
+            raise OptionError("the cycle mode needs the stereo cycle model (stereo_cycle.pt) in the models folder",
+                              hint="train it with `lipsync-studio train stereo`, or use --stereo-mode consistent")
+        raise OptionError("the cycle mode is not available in this build yet", hint="use --stereo-mode consistent")
+    with StereoReader(s["video"], opts.layout, opts.right) as reader:
+        info = reader.info
+    if not info.is_stereo:
+        raise MediaError("is not a stereo clip (no left/right pair found)", path=s["video"],
+                         hint="sync it as a 2D clip, or give --layout or --right")
+    audio = probe_audio(s["dub"])
+    from ..stereo.writer import stereo_output_paths
+
+    inputs = [s["video"], s["dub"]] + ([opts.right] if opts.right else [])
+    s["output"] = check_output_path(s["output"], inputs=inputs, suffixes=CONTAINERS)
+    for p in stereo_output_paths(s["output"], opts.out_layout, opts.vr_name):  # the names really written
+        check_output_path(p, inputs=inputs, suffixes=CONTAINERS)
+    s["info"] = info
+    s["plan"] = plan_output(info.n_frames, info.fps, audio.duration_s, opts.sync.extend, opts.sync.shorten)
+    ctx.advance(1)
+
+
+def _eyes(ctx: StageContext) -> None:
+    from ..media.writer import VideoFormat, VideoWriter
+    from ..stereo.layout import StereoReader
+
+    s = ctx.state
+    opts: StereoSyncOptions = s["options"]
+    info = s["info"]
+    if info.right_path is not None:
+        s["eyes"] = (info.path, info.right_path)
+        ctx.advance(ctx.total)
+        return
+    tmp = Path(tempfile.mkdtemp(prefix=".lipsync-eyes-", dir=s["output"].parent))
+    s["tmp"] = tmp
+    near_lossless = VideoFormat(crf=10, preset="ultrafast")
+    paths = (tmp / "left.mkv", tmp / "right.mkv")
+    with StereoReader(s["video"], info.layout) as reader, \
+            VideoWriter(paths[0], info.fps, info.eye_width, info.eye_height, fmt=near_lossless) as wl, \
+            VideoWriter(paths[1], info.fps, info.eye_width, info.eye_height, fmt=near_lossless) as wr:
+        for _, left, right in reader.iter_pairs():
+            wl.write(left)
+            wr.write(right)
+            ctx.advance(1)
+    s["eyes"] = paths
+    del opts
+
+
+def _faces(ctx: StageContext) -> None:
+    from ..face.analysis import analyse_faces
+
+    s = ctx.state
+    opts: StereoSyncOptions = s["options"]
+    s["faces"] = [analyse_faces(s["eyes"][0], advance=ctx.advance)]
+    if opts.mode == "independent":
+        s["faces"].append(analyse_faces(s["eyes"][1], advance=ctx.advance))
+    for f in s["faces"]:
+        f.speaker = opts.sync.face if opts.sync.face in f.tracks else None
+
+
+def _prepare(ctx: StageContext) -> None:
+    from ..sync.registry import make_engine
+
+    s = ctx.state
+    opts: StereoSyncOptions = s["options"]
+    engine_name = opts.sync.engine if opts.sync.engine != "none" else "builtin"
+    s["engines"] = []
+    for eye, faces in enumerate(s["faces"]):
+        engine = make_engine(engine_name)
+        engine.prepare(s["eyes"][eye], s["dub"], faces, s["plan"])
+        s["engines"].append(engine)
+    ctx.advance(ctx.total)
+
+
+def _render(ctx: StageContext) -> None:
+    from ..media.prefetch import prefetch
+    from ..media.sequence import frames_in_order
+    from ..media.video import VideoReader
+    from ..stereo.writer import StereoWriter
+
+    s = ctx.state
+    opts: StereoSyncOptions = s["options"]
+    info, plan = s["info"], s["plan"]
+    engines = s["engines"]
+    max_d = max(8, int(0.06 * info.eye_width))
+    with VideoReader(s["eyes"][0]) as rl, VideoReader(s["eyes"][1]) as rr, StereoWriter(
+            s["output"], plan.fps, info.eye_width, info.eye_height, layout=opts.out_layout, fmt=opts.sync.fmt,
+            audio=s["dub"], audio_seconds=plan.audio_seconds, anaglyph_method=opts.anaglyph,
+            vr_name=opts.vr_name) as writer:
+        sources = [plan.source_index(k) for k in range(plan.n_out)]
+        cache: dict = {}
+        pairs = zip(prefetch(frames_in_order(rl, iter(sources))), prefetch(frames_in_order(rr, iter(sources))))
+        for k, (left, right) in enumerate(pairs):
+            j = sources[k]
+            new_left = engines[0].render(k, j, left)
+            if opts.mode == "independent":
+                new_right = engines[1].render(k, j, right)
+            else:
+                new_right = carry_change(left, new_left, right, max_d, cache, key=j)
+            writer.write(new_left, new_right)
+            ctx.advance(1)
+        s["written"] = writer.paths
+
+
+def build_stereo_sync_job(video: str | Path, dub: str | Path, output: str | Path,
+                          options: StereoSyncOptions | None = None) -> Job:
+    """Make the job that lip-syncs both eyes of ``video`` to ``dub`` into ``output`` (see the module doc)."""
+    options = options or StereoSyncOptions()
+    state: dict[str, Any] = {"video": Path(video), "dub": Path(dub), "output": Path(output), "options": options}
+    return Job("stereo sync", [
+        Stage("open", _open, total=1),
+        Stage("eyes", _eyes, total=lambda st: st["info"].n_frames),
+        Stage("faces", _faces, total=lambda st: st["info"].n_frames * (2 if options.mode == "independent" else 1)),
+        Stage("prepare", _prepare, total=1),
+        Stage("render", _render, total=lambda st: st["plan"].n_out),
+    ], state)
+
+
+def run_stereo_sync(video: str | Path, dub: str | Path, output: str | Path, options: StereoSyncOptions | None = None,
+                    on_progress=None, cancel=None) -> dict[str, Any]:
+    """Run a stereo sync to the end; the per-eye files are removed whatever happens."""
+    job = build_stereo_sync_job(video, dub, output, options)
+    try:
+        state = job.run(on_progress, cancel)
+    finally:
+        tmp = job.state.get("tmp")
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return {"outputs": state["written"], "frames": state["plan"].n_out, "timings": dict(job.timings),
+            "mode": state["options"].mode}

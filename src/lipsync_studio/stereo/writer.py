@@ -1,0 +1,217 @@
+"""Writing stereo video: both eyes packed in any layout, an anaglyph, or two separate files.
+
+Naming (:func:`stereo_output_paths`): a full side-by-side, left-first file is what VR players expect, and
+they recognise it by name, so unless the user's name already contains ``LRF_Full_SBS`` (any case) the
+file gets ``_LRF_Full_SBS`` appended to its stem: ``dub.mp4`` → ``dub_LRF_Full_SBS.mp4``
+(``vr_name=False`` keeps the name as given). Separate eyes go to ``<stem>_L<ext>`` and ``<stem>_R<ext>``.
+Other layouts keep the name as given.
+
+Signalling: half side-by-side and half top-bottom (left first) written as H.264 carry the frame-packing
+SEI (x264 ``frame-packing=3`` side by side, ``=4`` top-bottom), which 3D TVs and YouTube read. x264 always
+marks the first view as the left one, so the right-first layouts, the full layouts (no player reads the flag
+on them) and other codecs are written without it.
+
+Anaglyphs are written 4:4:4 (``yuv444p``) by default: 4:2:0 halves the chroma in which red/cyan detail lives.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from enum import Enum
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import OptionError
+from ..media.writer import VideoFormat, VideoWriter
+from .anaglyph import AnaglyphMethod, anaglyph
+from .layout import StereoLayout, join
+
+
+class OutputLayout(str, Enum):
+    """What a stereo output holds: a packing of both eyes, an anaglyph, or the eyes as two files."""
+
+    SBS = "sbs"
+    SBS_RL = "sbs-rl"
+    HALF_SBS = "half-sbs"
+    HALF_SBS_RL = "half-sbs-rl"
+    TB = "tb"
+    TB_RL = "tb-rl"
+    HALF_TB = "half-tb"
+    HALF_TB_RL = "half-tb-rl"
+    ANAGLYPH = "anaglyph"
+    SEPARATE = "separate"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def parse(cls, text: "str | OutputLayout | StereoLayout") -> "OutputLayout":
+        """An output layout from its name or any alias :meth:`StereoLayout.parse` knows."""
+        if isinstance(text, OutputLayout):
+            return text
+        key = str(text).strip().lower()
+        if key in ("anaglyph", "separate"):
+            return cls(key)
+        if key in ("two-files", "files", "lr-files"):
+            return cls.SEPARATE
+        try:
+            packing = StereoLayout.parse(key)
+        except OptionError:
+            packing = None
+        if packing is None or not packing.is_stereo:
+            raise OptionError(f"'{text}' is not a stereo output layout",
+                              hint="use " + ", ".join(v.value for v in cls))
+        return cls(packing.value)
+
+    @property
+    def packing(self) -> StereoLayout | None:
+        """The frame packing, or None for an anaglyph or separate files."""
+        return None if self in (OutputLayout.ANAGLYPH, OutputLayout.SEPARATE) else StereoLayout(self.value)
+
+    @property
+    def frame_packing_sei(self) -> int | None:
+        """x264's ``frame-packing`` value for this layout (3 side by side, 4 top-bottom), or None."""
+        if self is OutputLayout.HALF_SBS:
+            return 3
+        if self is OutputLayout.HALF_TB:
+            return 4
+        return None
+
+
+_VR_TAG = "_LRF_Full_SBS"
+
+
+def stereo_output_paths(path: str | Path, layout: "OutputLayout | str", vr_name: bool = True) -> list[Path]:
+    """The file(s) a stereo output of ``layout`` asked for as ``path`` is written to (see the module doc)."""
+    p = Path(path)
+    layout = OutputLayout.parse(layout)
+    if layout is OutputLayout.SEPARATE:
+        return [p.with_name(f"{p.stem}_L{p.suffix}"), p.with_name(f"{p.stem}_R{p.suffix}")]
+    if layout is OutputLayout.SBS and vr_name and not re.search(r"lrf[_\-. ]full[_\-. ]sbs", p.stem, re.IGNORECASE):
+        return [p.with_name(f"{p.stem}{_VR_TAG}{p.suffix}")]
+    return [p]
+
+
+class _FramePackedWriter(VideoWriter):
+    """A :class:`VideoWriter` whose H.264 stream carries a frame-packing SEI."""
+
+    def __init__(self, *args, frame_packing: int, **kw) -> None:
+        self._frame_packing = frame_packing
+        super().__init__(*args, **kw)
+
+    def _add_video_stream(self):
+        stream = super()._add_video_stream()
+        # The encoder opens at the first frame, so options added here still reach x264.
+        stream.codec_context.options = {**stream.codec_context.options,
+                                        "x264-params": f"frame-packing={self._frame_packing}"}
+        return stream
+
+
+class StereoWriter:
+    """Write a stereo video from pairs of eyes.
+
+    Parameters
+    ----------
+    path : path
+        The output asked for; the file(s) actually written are :attr:`paths` (see :func:`stereo_output_paths`).
+    fps : Fraction
+        Frame rate.
+    eye_width, eye_height : int
+        Size of one eye (px).
+    layout : OutputLayout or str
+        ``sbs`` (default), any other packing, ``anaglyph`` or ``separate``.
+    anaglyph_method : AnaglyphMethod or str
+        For ``anaglyph``: ``dubois`` (default), ``gray``, ``color``, ``half-color``.
+    fmt : VideoFormat
+        Codec and quality. For anaglyphs ``pix_fmt`` becomes ``yuv444p`` unless ``anaglyph_444`` is False.
+    audio, audio_seconds :
+        The sound track, as for :class:`VideoWriter` (both files get it for ``separate``).
+    vr_name : bool
+        Name full-SBS files the VR way (``*_LRF_Full_SBS``).
+    frame_packing : bool
+        Flag half-SBS / half-TB H.264 with the frame-packing SEI.
+
+    Frames are ``(eye_height, eye_width, 3) uint8 RGB``. Use as a context manager: leaving it with an
+    exception removes every partial file.
+    """
+
+    def __init__(self, path: str | Path, fps: Fraction | float, eye_width: int, eye_height: int, *,
+                 layout: "OutputLayout | str" = OutputLayout.SBS,
+                 anaglyph_method: "AnaglyphMethod | str" = AnaglyphMethod.DUBOIS, fmt: VideoFormat = VideoFormat(),
+                 audio: str | Path | None = None, audio_seconds: float | None = None, vr_name: bool = True,
+                 frame_packing: bool = True, anaglyph_444: bool = True) -> None:
+        self.layout = OutputLayout.parse(layout)
+        self.anaglyph_method = AnaglyphMethod.parse(anaglyph_method)
+        self.eye_width, self.eye_height = eye_width, eye_height
+        self.paths = stereo_output_paths(path, self.layout, vr_name)
+        if self.layout is OutputLayout.ANAGLYPH and anaglyph_444 and fmt.codec in ("h264", "hevc", "vp9"):
+            fmt = replace(fmt, pix_fmt="yuv444p")
+        packing = self.layout.packing
+        w, h = packing.packed_size(eye_width, eye_height) if packing is not None else (eye_width, eye_height)
+        self.frame_width, self.frame_height = w, h
+        sei = self.layout.frame_packing_sei if frame_packing else None
+        if sei is not None and fmt.for_container(self.paths[0].suffix).codec != "h264":
+            sei = None
+        self.frame_packing = sei
+        self._writers: list[VideoWriter] = []
+        try:
+            for p in self.paths:
+                kw = dict(fmt=fmt, audio=audio, audio_seconds=audio_seconds)
+                if sei is not None:
+                    self._writers.append(_FramePackedWriter(p, fps, w, h, frame_packing=sei, **kw))
+                else:
+                    self._writers.append(VideoWriter(p, fps, w, h, **kw))
+        except BaseException:
+            self.abort()
+            raise
+        self.fmt = self._writers[0].fmt
+        self.frames_written = 0
+
+    @property
+    def path(self) -> Path:
+        """The (first) file written."""
+        return self.paths[0]
+
+    def compose(self, left: np.ndarray, right: np.ndarray) -> list[np.ndarray]:
+        """The frame(s) written for one pair (one per output file)."""
+        if self.layout is OutputLayout.SEPARATE:
+            return [left, right]
+        if self.layout is OutputLayout.ANAGLYPH:
+            return [anaglyph(left, right, self.anaglyph_method)]
+        return [join(left, right, self.layout.packing)]
+
+    def write(self, left: np.ndarray, right: np.ndarray) -> None:
+        """Append one pair of ``(eye_height, eye_width, 3) uint8 RGB`` eyes."""
+        shape = (self.eye_height, self.eye_width, 3)
+        if left.shape != shape or right.shape != shape:
+            raise ValueError(f"expected two {shape} eyes, got {left.shape} and {right.shape}")
+        for writer, frame in zip(self._writers, self.compose(left, right)):
+            writer.write(frame)
+        self.frames_written += 1
+
+    def close(self) -> Path:
+        """Finish every file and move each to its final name; return the (first) path."""
+        try:
+            for writer in self._writers:
+                writer.close()
+        except BaseException:
+            self.abort()
+            raise
+        return self.path
+
+    def abort(self) -> None:
+        """Stop and remove every partial file."""
+        for writer in self._writers:
+            writer.abort()
+
+    def __enter__(self) -> "StereoWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

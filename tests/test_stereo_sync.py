@@ -1,0 +1,62 @@
+"""Stereo lip-sync: both eyes follow the dub and stay a valid stereo pair (consistent vs independent)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from lipsync_studio.cli import main
+from lipsync_studio.engine.stereo_sync_job import StereoSyncOptions, run_stereo_sync
+from lipsync_studio.errors import MediaError
+from lipsync_studio.media.audio_writer import write_audio
+from lipsync_studio.media.video import probe_video
+from lipsync_studio.media.writer import VideoFormat, VideoWriter
+from lipsync_studio.samples import random_syllables, stereo_talking_frames, synth_speech
+from lipsync_studio.stereo.layout import join
+from lipsync_studio.stereo.metrics import evaluate_stereo
+
+
+@pytest.fixture(scope="module")
+def stereo_clip(tmp_path_factory):
+    """A 2.5 s full-SBS talking clip (256 px eyes) with known disparity, and a dub with another rhythm."""
+    folder = tmp_path_factory.mktemp("stereo")
+    own = synth_speech(random_syllables(8, 11), seed=11)
+    write_audio(folder / "own.wav", own.audio, own.sr)
+    n = int(np.ceil(own.duration * 25))
+    opening = own.mouth_opening(np.arange(n) / 25)
+    clip = folder / "talk_SBS.mp4"
+    with VideoWriter(clip, Fraction(25), 512, 256, fmt=VideoFormat(crf=12, preset="veryfast"),
+                     audio=folder / "own.wav", audio_seconds=n / 25) as w:
+        for left, right, _ in stereo_talking_frames(opening, size=256, seed=11):
+            w.write(join(left, right, "sbs"))
+    dub_speech = synth_speech(random_syllables(7, 4), seed=4, f0=200.0, rate=3.2, pause_every=4, lead_silence=0.5)
+    dub = write_audio(folder / "dub.wav", dub_speech.audio, dub_speech.sr)
+    return clip, dub, dub_speech.duration
+
+
+def test_consistent_mode_keeps_the_mouth_at_its_depth(stereo_clip, tmp_path):
+    clip, dub, dub_s = stereo_clip
+    result = run_stereo_sync(clip, dub, tmp_path / "out.mp4", StereoSyncOptions(mode="consistent"))
+    (out,) = result["outputs"]
+    assert out.name == "out_LRF_Full_SBS.mp4"  # what VR players recognise
+    info = probe_video(out)
+    assert (info.width, info.height) == (512, 256) and abs(info.duration - dub_s) <= 1 / 25
+    score = evaluate_stereo(out, reference=clip)
+    assert score.disparity_change_mouth is not None and score.disparity_change_mouth <= 0.5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out_LRF_Full_SBS.mp4"]  # no per-eye files left
+
+
+def test_independent_mode_is_the_baseline_and_a_2d_clip_is_refused(stereo_clip, tmp_path, capsys):
+    clip, dub, _ = stereo_clip
+    assert main(["-q", "sync", str(clip), str(dub), "-o", str(tmp_path / "ind.mp4"), "--stereo-mode",
+                 "independent", "--out-layout", "half-sbs"]) == 0
+    assert "independent mode" in capsys.readouterr().out
+    assert probe_video(tmp_path / "ind.mp4").width == 256  # half SBS: two eyes squeezed into one width
+    flat = tmp_path / "flat.mp4"
+    with VideoWriter(flat, Fraction(25), 256, 256) as w:
+        for _ in range(5):
+            w.write(np.full((256, 256, 3), 90, np.uint8))
+    with pytest.raises(MediaError, match="not a stereo clip"):
+        run_stereo_sync(flat, dub, tmp_path / "x.mp4", StereoSyncOptions(layout="mono"))
