@@ -14,8 +14,8 @@ def test_settings_round_trip_through_the_file(tmp_path: Path):
     s.run.engine = "wav2lip"
     s.run.extend = "hold"
     s.export.crf = 20
-    s.view.zoom = 2.5
-    s.view.mesh_overlay = True
+    s.view.volume = 0.5
+    s.view.face_style = "wireframe"
     s.remember_clip(tmp_path / "a.mp4")
     s.remember_dub(tmp_path / "b.wav")
     path = s.save(tmp_path / "settings.json")
@@ -53,9 +53,9 @@ def test_unknown_keys_and_wrong_types_fall_back_to_defaults(tmp_path: Path):
 
 
 def test_ints_are_accepted_for_floats_and_bools_are_not_ints():
-    s = Settings.from_dict({"view": {"zoom": 2, "fit": False}, "export": {"crf": True}})
-    assert s.view.zoom == 2.0 and isinstance(s.view.zoom, float)
-    assert s.view.fit is False
+    s = Settings.from_dict({"view": {"volume": 1}, "run": {"measure": False}, "export": {"crf": True}})
+    assert s.view.volume == 1.0 and isinstance(s.view.volume, float)
+    assert s.run.measure is False
     assert s.export.crf == 16
 
 

@@ -48,9 +48,10 @@ def test_dropped_files_go_to_clip_and_dub():
 
 
 def test_stereo_layouts_are_recognised_by_name():
-    assert layout_from_name("scene_LRF_Full_SBS.mp4") == "full-sbs"
+    assert layout_from_name("scene_LRF_Full_SBS.mp4") == "sbs"
     assert layout_from_name("movie.HSBS.mkv") == "half-sbs"
-    assert layout_from_name("clip_TB.mp4") == "top-bottom"
+    assert layout_from_name("clip_TB.mp4", 1280, 1440) == "tb"
+    assert layout_from_name("clip_SBS.mp4", 1920, 1080) == "half-sbs"  # eyes narrower than tall: squeezed
     assert layout_from_name("interview.mp4") == "mono"
 
 
@@ -241,7 +242,7 @@ def test_side_by_side_view_shows_each_eye_of_a_stereo_clip(qtbot):
     frame[:, 160:] = 190  # right eye
     v.show_bundle(FrameBundle(0, 0, frame, None))
     v.set_mode("side-by-side")
-    v.set_stereo_layout("full-sbs")
+    v.set_stereo_layout("sbs")
     img = v.grab().toImage()
     assert img.pixelColor(v.width() // 4, v.height() // 2).red() == 60
     assert img.pixelColor(3 * v.width() // 4, v.height() // 2).red() == 190
@@ -249,7 +250,7 @@ def test_side_by_side_view_shows_each_eye_of_a_stereo_clip(qtbot):
     tb = np.zeros((180, 160, 3), np.uint8)
     tb[:90], tb[90:] = 60, 190  # top: left eye, bottom: right eye
     v.show_bundle(FrameBundle(0, 0, tb, None))
-    v.set_stereo_layout("top-bottom")
+    v.set_stereo_layout("tb")
     img = v.grab().toImage()
     assert img.pixelColor(v.width() // 4, v.height() // 2).red() == 60
     assert img.pixelColor(3 * v.width() // 4, v.height() // 2).red() == 190
@@ -268,3 +269,18 @@ def test_nothing_below_the_ui_imports_qt():
     # The plain helpers inside ui/ are Qt-free too (the CLI and tests use them without a display).
     for name in ("jobs", "faces", "timecode", "waveform_data", "mesh", "capabilities", "media_files"):
         assert not qt.search((root / "ui" / f"{name}.py").read_text(encoding="utf-8")), name
+
+
+def test_without_a_display_the_command_prints_help_and_gui_says_why(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["LIPSYNC_STUDIO_HOME"] = str(tmp_path)
+    bare = subprocess.run([sys.executable, "-m", "lipsync_studio.cli"], capture_output=True, text=True, env=env,
+                          timeout=60)
+    assert bare.returncode == 0 and "gui" in bare.stdout and "sync" in bare.stdout
+    gui = subprocess.run([sys.executable, "-m", "lipsync_studio.cli", "gui"], capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert gui.returncode == 2 and "no display" in gui.stderr

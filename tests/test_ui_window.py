@@ -185,11 +185,14 @@ def test_window_answers_within_100ms_while_a_job_runs(qtbot, main_window, talkin
             qtbot.wait(15)
             win.session.seek(k)
     timer.stop()
-    worst = max(gaps)
-    print(f"\nevent loop: {len(gaps)} pings while the job ran, worst gap {worst * 1000:.0f} ms, "
-          f"median {sorted(gaps)[len(gaps) // 2] * 1000:.0f} ms")
+    gaps.sort()
+    worst, p95 = gaps[-1], gaps[int(0.95 * (len(gaps) - 1))]
+    print(f"\nevent loop: {len(gaps)} pings while the job ran, median {gaps[len(gaps) // 2] * 1000:.0f} ms, "
+          f"95% {p95 * 1000:.0f} ms, worst {worst * 1000:.0f} ms")
     assert len(gaps) > 10
-    assert worst < 0.25, f"the event loop was blocked for {worst * 1000:.0f} ms"
+    # Generous on purpose (shared CI cores): a window that freezes misses by seconds, not milliseconds.
+    assert p95 < 0.1, f"the event loop answered 5% of pings later than {p95 * 1000:.0f} ms"
+    assert worst < 0.5, f"the event loop was blocked for {worst * 1000:.0f} ms"
 
 
 def test_settings_are_remembered_between_runs(qtbot, ui_home, no_threads_left, talking_media):
@@ -201,16 +204,19 @@ def test_settings_are_remembered_between_runs(qtbot, ui_home, no_threads_left, t
     win.confirm_close = False
     qtbot.addWidget(win)
     win.run_panel.extend.setCurrentIndex(win.run_panel.extend.findData("hold"))
+    win.transport.hear.setCurrentIndex(win.transport.hear.findData("clip"))
+    win.face_view.set_style("wireframe")
     win.settings.remember_clip(talking_media["clip"])
     win.close()
     saved = Settings.load()
-    assert saved.run.extend == "hold"
+    assert saved.run.extend == "hold" and saved.view.hear == "clip" and saved.view.face_style == "wireframe"
     assert saved.recent_clips == [str(talking_media["clip"])]
     assert (ui_home / "config" / "window.ini").is_file()
     win2 = MainWindow(start_3d=False, probe=False)
     win2.confirm_close = False
     qtbot.addWidget(win2)
     assert win2.run_panel.extend.currentData() == "hold"
+    assert win2.transport.hear.currentData() == "clip" and win2.face_view.style_name == "wireframe"
     assert win2.actions_.recent_clips.actions()[0].text() == str(talking_media["clip"])
     win2.close()
 

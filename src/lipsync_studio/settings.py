@@ -104,7 +104,8 @@ class RunSettings:
     quality: ``"preview"`` (fast encode) or ``"final"``.
     extend: picture policy when the dub is longer (``pingpong``, ``hold``, ``loop``, ``trim-audio``).
     shorten: policy when the dub is shorter (``trim-picture``, ``pad-silence``).
-    stereo_mode: how a stereo clip is synced (``"auto"`` until the stereo engines land).
+    stereo_mode: how a stereo clip's eyes are synced: ``consistent`` (the left eye's change carried to the right
+        through the pair's disparity) or ``independent``.
     measure: measure the result's audio-visual sync after a run (one more pass over the result).
     """
 
@@ -113,7 +114,7 @@ class RunSettings:
     quality: str = "preview"
     extend: str = "pingpong"
     shorten: str = "trim-picture"
-    stereo_mode: str = "auto"
+    stereo_mode: str = "consistent"
     measure: bool = True
 
 
@@ -126,7 +127,8 @@ class ExportSettings:
     kind: ``"video"``, ``"stereo"`` or ``"obj"``.
     container: output extension for videos (``.mp4``, ``.mov``, ``.mkv``, ``.webm``).
     codec, crf, preset, pix_fmt: the encoder (see :class:`lipsync_studio.media.writer.VideoFormat`).
-    stereo_layout: layout of a stereo export (``full-sbs``, ``half-sbs``, ``top-bottom``, ``anaglyph``).
+    stereo_layout: layout of a stereo export (``sbs``, ``half-sbs``, ``tb``, ``half-tb``, ``anaglyph``,
+        ``separate``).
     obj_colours: ``"texture"`` or ``"vertex"`` colours in an OBJ sequence.
     """
 
@@ -136,32 +138,26 @@ class ExportSettings:
     crf: int = 16
     preset: str = "medium"
     pix_fmt: str = "yuv420p"
-    stereo_layout: str = "full-sbs"
+    stereo_layout: str = "sbs"
     obj_colours: str = "texture"
 
 
 @dataclass
 class ViewSettings:
-    """What the viewer and the 3D view show.
+    """What the viewer, the 3D view and playback start with.
 
     Attributes
     ----------
     mode: ``original``, ``result``, ``side-by-side``, ``anaglyph`` or ``disparity``.
-    fit: fit the picture to the window (else ``zoom`` applies).
-    zoom: magnification when not fitting (1.0 = one video pixel per screen pixel).
-    mesh_overlay: draw the face mesh over the picture.
     face_style: ``shaded``, ``wireframe`` or ``textured``.
-    thumbnails: show the timeline's thumbnail strip.
     volume: playback volume, 0..1.
+    hear: which sound plays with the picture: ``dub`` or ``clip``.
     """
 
     mode: str = "original"
-    fit: bool = True
-    zoom: float = 1.0
-    mesh_overlay: bool = False
     face_style: str = "shaded"
-    thumbnails: bool = True
     volume: float = 0.8
+    hear: str = "dub"
 
 
 @dataclass

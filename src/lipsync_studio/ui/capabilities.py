@@ -8,8 +8,8 @@ and a missing piece shows as a disabled control whose tooltip says why. The hook
   ``reason`` (the engine combo);
 - ``lipsync_studio.face.analysis.analyse_faces``, ``face.mesh3d`` and ``engine.mesh_job`` with MediaPipe
   installed (3D view, mesh overlay, OBJ export; see :mod:`.faces`);
-- ``lipsync_studio.stereo.anaglyph(left, right)`` and ``lipsync_studio.stereo.disparity(left, right)``
-  (the stereo viewer modes), ``lipsync_studio.stereo.write_stereo`` (stereo export).
+- ``lipsync_studio.stereo.views`` (side by side, anaglyph and disparity pictures of a pair) and
+  ``stereo.layout`` (packings, detection); ``engine.stereo_sync_job`` (Run and export on a stereo clip).
 """
 
 from __future__ import annotations
@@ -103,10 +103,10 @@ def detect() -> Capabilities:
 
     has_mesh = all(_spec(m) for m in ("lipsync_studio.face.mesh3d", "lipsync_studio.face.analysis",
                                       "lipsync_studio.engine.mesh_job", "mediapipe"))
-    stereo = _module("lipsync_studio.stereo")
-    has_ana = stereo is not None and callable(getattr(stereo, "anaglyph", None))
-    has_disp = stereo is not None and callable(getattr(stereo, "disparity", None))
-    has_stereo_out = stereo is not None and callable(getattr(stereo, "write_stereo", None))
+    has_views = _spec("lipsync_studio.stereo.views") and _spec("lipsync_studio.stereo.layout")
+    has_ana = has_views
+    has_disp = has_views and _spec("cv2")
+    has_stereo_out = _spec("lipsync_studio.engine.stereo_sync_job") and _spec("lipsync_studio.stereo.writer")
     later = "arrives with the {} module"
     return Capabilities(
         engines=engines,
@@ -141,16 +141,38 @@ def devices() -> list[tuple[str, str]]:
     return out
 
 
-def layout_from_name(name: str) -> str:
-    """Guess a stereo layout from a file name (``*_LRF_Full_SBS*``, ``*_SBS*``, ``*_HSBS*``, ``*_TB*``, ``*_OU*``)."""
-    n = name.lower().replace("-", "_").replace(".", "_").replace(" ", "_")
-    parts = set(n.split("_"))
-    if "full" in parts and "sbs" in parts or "fsbs" in parts:
-        return "full-sbs"
-    if "hsbs" in parts or "half" in parts and "sbs" in parts:
+def layout_from_name(name: str, width: int = 0, height: int = 0) -> str:
+    """A stereo layout (``StereoLayout`` value: ``mono``, ``sbs``, ``half-sbs``, ``tb``, ...) from a file name.
+
+    The stereo module reads the name's tokens (``LRF_Full_SBS``, ``HSBS``, ``TB``, ``RL`` ...); where the
+    name does not say full or half, the frame's shape decides (a full side-by-side frame is twice as wide
+    as an eye). Without the stereo module only the common tokens are known.
+    """
+    layout_mod = _module("lipsync_studio.stereo.layout")
+    if layout_mod is not None:
+        hint = layout_mod.layout_from_name(name)
+        if not hint.stereo or hint.top_bottom is None:
+            return "mono"
+        half = hint.half
+        if half is None and width and height:
+            eye_aspect = (width / 2) / height if not hint.top_bottom else width / (height / 2)
+            half = eye_aspect < 0.95 if not hint.top_bottom else eye_aspect > 1.9
+        return layout_mod.StereoLayout.compose(top_bottom=bool(hint.top_bottom), half=bool(half),
+                                               right_first=bool(hint.right_first)).value
+    parts = set(name.lower().replace("-", "_").replace(".", "_").replace(" ", "_").split("_"))
+    if parts & {"hsbs"} or {"half", "sbs"} <= parts:
         return "half-sbs"
-    if "sbs" in parts or "lr" in parts or "3d_sbs" in n:
-        return "full-sbs"
-    if parts & {"tb", "ou", "htb", "hou", "tab"}:
-        return "top-bottom"
+    if parts & {"sbs", "lrf", "fsbs", "lr"}:
+        return "sbs"
+    if parts & {"tb", "ou"}:
+        return "tb"
     return "mono"
+
+
+def detect_layout(path: str) -> tuple[str, float]:
+    """The clip's layout from its pictures (``stereo.layout.detect_layout``; decodes a few frames): the
+    layout value and the confidence 0..1. For the tasks thread."""
+    from ..stereo.layout import detect_layout as detect
+
+    layout, confidence = detect(path)
+    return layout.value, float(confidence)

@@ -43,11 +43,13 @@ class ExportDialog(QDialog):
         self.tabs.addTab(self._stereo_tab(), icon("side_by_side"), "Stereo Video")
         self.tabs.addTab(self._obj_tab(), icon("mesh"), "OBJ Sequence")
         caps = parent.caps if parent is not None and hasattr(parent, "caps") else None
-        stereo_ok = bool(caps and caps.stereo_export)
+        stereo_ok = bool(caps and caps.stereo_export) and session.layout != "mono" and session.dub is not None
         obj_ok = bool(caps and caps.obj_export)
         self.tabs.setTabEnabled(1, stereo_ok)
-        self.tabs.setTabToolTip(1, "Left and right eye in the layout of your choice" if stereo_ok else
-                                (caps.stereo_reason if caps else "Stereo export is not available"))
+        self.tabs.setTabToolTip(1, "Both eyes, synced and kept a valid pair, in the layout of your choice"
+                                if stereo_ok else (caps.stereo_reason if caps and not caps.stereo_export else
+                                                   "For a stereo clip with a dub: choose the clip's layout above "
+                                                   "the picture"))
         self.tabs.setTabEnabled(2, obj_ok)
         self.tabs.setTabToolTip(2, "The speaker's 3D face, one OBJ mesh per frame (Blender, MeshLab, Houdini)"
                                 if obj_ok else (caps.face_reason if caps else "OBJ export is not available"))
@@ -155,12 +157,17 @@ class ExportDialog(QDialog):
         page = QWidget()
         form = QFormLayout(page)
         self.stereo_layout = QComboBox()
-        for key, label in (("full-sbs", "Side-by-side, full (VR players)"), ("half-sbs", "Side-by-side, half (3D TV)"),
-                           ("top-bottom", "Top-bottom"), ("anaglyph", "Red-cyan anaglyph")):
+        for key, label in (("sbs", "Side-by-side, full (VR players; named *_LRF_Full_SBS)"),
+                           ("half-sbs", "Side-by-side, half (3D TVs)"), ("tb", "Top-bottom, full"),
+                           ("half-tb", "Top-bottom, half (3D TVs)"), ("anaglyph", "Red-cyan anaglyph (Dubois)"),
+                           ("separate", "Two files, one per eye (_L, _R)")):
             self.stereo_layout.addItem(label, key)
+        self.stereo_layout.setCurrentIndex(max(0, self.stereo_layout.findData(self.settings.export.stereo_layout)))
         form.addRow("Layout", self.stereo_layout)
-        note = QLabel("Codec and quality as on the 2D Video page.")
+        note = QLabel("The eyes are synced with the Run panel's Stereo choice; codec and quality as on the "
+                      "2D Video page (4:4:4 colour keeps an anaglyph's red and cyan apart).")
         note.setObjectName("hint")
+        note.setWordWrap(True)
         form.addRow("", note)
         return page
 
@@ -250,7 +257,10 @@ class ExportDialog(QDialog):
         path = Path(text).expanduser()
         e = self.settings.export
         self.settings.last_export_dir = str(path.parent)
-        if self.tabs.currentIndex() == 2:
+        if self.tabs.currentIndex() == 1:
+            e.kind, e.stereo_layout = "stereo", self.stereo_layout.currentData()
+            task = self.session.export_stereo(path, self.video_format(), self.stereo_layout.currentData())
+        elif self.tabs.currentIndex() == 2:
             e.kind, e.obj_colours = "obj", "texture" if self.obj_texture.isChecked() else "vertex"
             start, end = self.obj_from.value(), self.obj_to.value()
             face = self.session.faces.speaker if self.session.faces is not None else None
@@ -307,7 +317,8 @@ class ExportDialog(QDialog):
                            f"(the face was measured in {result.measured} of them).", True)
                 return
             self.output = Path(getattr(result, "output", self.output))
-            self._done(f"Exported {self.output.name} ({format_seconds(getattr(result, 'duration', 0.0))}).", True)
+            names = ", ".join(p.name for p in getattr(result, "outputs", (self.output,)))
+            self._done(f"Exported {names} ({format_seconds(getattr(result, 'duration', 0.0))}).", True)
 
     def _cancelled(self) -> None:
         if self._mine():

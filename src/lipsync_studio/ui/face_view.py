@@ -95,11 +95,13 @@ class _Canvas(QWidget):
 class FaceView(QWidget):
     """The 3D face dock. ``backend`` is ``""`` (not started), ``"open3d"``, ``"pyqtgraph"`` or ``"software"``.
 
-    Signals: ``backend_changed(backend: str)``, ``track_requested()`` (the user asked to track the faces).
+    Signals: ``backend_changed(backend: str)``, ``track_requested()`` (the user asked to track the faces),
+    ``style_changed(style: str)``.
     """
 
     backend_changed = Signal(str)
     track_requested = Signal()
+    style_changed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -279,7 +281,10 @@ class FaceView(QWidget):
     # -- controls --------------------------------------------------------------------------------------
     def set_style(self, style: str) -> None:
         """``shaded``, ``wireframe`` or ``textured``."""
+        changed = style != self.style_name
         self.style_name = style
+        if changed:
+            self.style_changed.emit(style)
         for b in self.styles.buttons():
             if b.property("style") == style and not b.isChecked():
                 b.setChecked(True)

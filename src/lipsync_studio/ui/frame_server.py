@@ -43,6 +43,9 @@ class FrameBundle:
     original: ``(H, W, 3) uint8 RGB`` clip frame, or None when no clip is open.
     result: ``(H, W, 3) uint8 RGB`` result frame, or None when there is no result (yet) at this position.
     final: False for a frame shown in passing while decoding towards a newer request.
+    view: ``(h, w, 3) uint8 RGB`` stereo picture (anaglyph or disparity colour map) for the stereo view modes,
+        else None.
+    view_of: ``"result"`` or ``"original"``: which frame ``view`` was made from.
     """
 
     position: int
@@ -50,6 +53,8 @@ class FrameBundle:
     original: np.ndarray | None
     result: np.ndarray | None
     final: bool = True
+    view: np.ndarray | None = None
+    view_of: str = ""
 
 
 class _Track:
@@ -106,6 +111,8 @@ class FrameServer(QObject):
         self._clip: _Track | None = None
         self._result: _Track | None = None
         self._last_request = 0.0
+        self._view = ("original", "mono")
+        self._disparity_cache = None
         self._wake.connect(self._serve)
         self._open.connect(self._do_open)
         self.thread = start_worker(self, "lipsync-frames")
@@ -130,6 +137,12 @@ class FrameServer(QObject):
             self._pending = int(position)
             self._last_request = time.perf_counter()
         self._wake.emit()
+
+    def set_view(self, mode: str, layout: str) -> None:
+        """The viewer's mode and the clip's stereo layout: ``anaglyph`` and ``disparity`` of a stereo clip make
+        ``FrameBundle.view`` (computed here, off the GUI thread)."""
+        with self._lock:
+            self._view = (mode, layout)
 
     def request_thumbnails(self, indices: list[int], height: int) -> None:
         """Make thumbnails of clip frames ``indices``, ``height`` pixels high, in idle time (replaces the last ask)."""
@@ -229,8 +242,33 @@ class FrameServer(QObject):
             res = None
             if result is not None and 0 <= position < result.info.n_frames:
                 res = result.frame(position)
-            self.frame_ready.emit(FrameBundle(position, target, original, res))
+            view, view_of = self._stereo_view(original, res)
+            self.frame_ready.emit(FrameBundle(position, target, original, res, view=view, view_of=view_of))
             return
+
+    def _stereo_view(self, original: np.ndarray, result: np.ndarray | None) -> tuple[np.ndarray | None, str]:
+        """The anaglyph or disparity picture of the result (else the original), when the viewer shows one."""
+        with self._lock:
+            mode, layout = self._view
+        if mode not in ("anaglyph", "disparity") or layout == "mono":
+            return None, ""
+        from ..stereo.layout import split
+        from ..stereo.views import anaglyph_view, disparity_view
+
+        frame, of = (result, "result") if result is not None and result.shape == original.shape else (original,
+                                                                                                       "original")
+        left, right = split(frame, layout)
+        if mode == "anaglyph":
+            return anaglyph_view(left, right), of
+        if self._disparity_cache is None:
+            from dataclasses import replace
+
+            from ..stereo.disparity import DisparityCache, DisparitySettings
+
+            # Half resolution: a live preview (~0.1 s at 720p); scrubbing back to a frame is instant.
+            self._disparity_cache = DisparityCache(replace(DisparitySettings(), downscale=2), folder=False,
+                                                   memory_frames=64)
+        return disparity_view(left, right, cache=self._disparity_cache), of
 
     def _thumbnail_slice(self, budget_s: float = 0.03) -> None:
         """Decode towards the next wanted thumbnail for at most ``budget_s``; continue later if needed."""

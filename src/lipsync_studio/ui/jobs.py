@@ -99,3 +99,50 @@ def sync_task(video: Path, dub: Path, output: Path, options: SyncOptions, *, dub
             return run_sync(video, aligned, output, options, on_progress=on_progress, cancel=cancel)
 
     return JobTask(name=name, run=run, output=Path(output))
+
+
+@dataclass(frozen=True)
+class StereoRunResult:
+    """What a stereo sync wrote, shaped like a ``SyncResult`` for the window.
+
+    Attributes
+    ----------
+    output: the (first) file written; outputs: every file (two for separate eyes).
+    frames, fps, duration: the output's length; clip_frames: frames of the clip.
+    engine: the lip-sync engine asked for; mode: ``consistent`` or ``independent``; layout: the output's packing.
+    """
+
+    output: Path
+    outputs: tuple[Path, ...]
+    frames: int
+    fps: float
+    duration: float
+    clip_frames: int
+    engine: str
+    mode: str
+    layout: str
+    sync: Any = None
+    warnings: tuple[str, ...] = ()
+
+
+def stereo_sync_task(video: Path, dub: Path, output: Path, options: SyncOptions, *, layout: str, out_layout: str,
+                     mode: str, vr_name: bool, dub_offset_s: float = 0.0, name: str = "Sync") -> JobTask:
+    """The stereo sync (both eyes kept a valid pair) as a task; the result is a :class:`StereoRunResult`."""
+    from ..engine.stereo_sync_job import StereoSyncOptions, run_stereo_sync
+    from ..media.video import probe_video
+
+    opts = StereoSyncOptions(sync=options, layout=layout, out_layout=out_layout, mode=mode, vr_name=vr_name)
+
+    def run(on_progress: ProgressCallback, cancel: CancelToken):
+        from ..settings import cache_dir
+
+        cancel.raise_if_cancelled()
+        info = probe_video(video)
+        with offset_dub(Path(dub), dub_offset_s, cache_dir() / "tmp") as aligned:
+            out = run_stereo_sync(video, aligned, output, opts, on_progress=on_progress, cancel=cancel)
+        outputs = tuple(Path(p) for p in out["outputs"])
+        fps = float(info.fps)
+        return StereoRunResult(outputs[0], outputs, int(out["frames"]), fps, out["frames"] / fps, info.n_frames,
+                               options.engine, out["mode"], out_layout)
+
+    return JobTask(name=name, run=run, output=Path(output))

@@ -98,13 +98,12 @@ class MainWindow(QMainWindow):
                               self.caps.face_mesh, self)
         self.job_link = JobLink(self, self)
         self._wire()
+        if start_3d:  # Open3D takes seconds to load: only when the 3D view is first shown
+            self.face_dock.visibilityChanged.connect(lambda v: v and self.face_view.activate())
         self._restore_layout()
         self._refresh_recent()
         self._update_run_state()
-        self.viewer.set_mode(self.settings.view.mode if self.settings.view.mode in ("original", "result") else "original")
-        self.viewer_bar.set_mode(self.viewer.mode)
-        if start_3d:
-            self.face_dock.visibilityChanged.connect(lambda v: v and self.face_view.activate())
+        self._restore_view()
         self.probe = Tasks()
         self._probe_thread = start_worker(self.probe, "lipsync-probe")
         self.probe.done.connect(self._probed)
@@ -112,6 +111,14 @@ class MainWindow(QMainWindow):
         if probe:
             self.probe.submit("sound", probe_output_device)
             self.probe.submit("devices", capabilities.devices)
+
+    def _restore_view(self) -> None:
+        v = self.settings.view
+        self.viewer.set_mode(v.mode if v.mode in ("original", "result") else "original")
+        self.viewer_bar.set_mode(self.viewer.mode)
+        self.face_view.set_style(v.face_style if v.face_style in ("shaded", "wireframe", "textured") else "shaded")
+        self.transport.volume.setValue(int(round(min(1.0, max(0.0, v.volume)) * 100)))
+        self.transport.hear.setCurrentIndex(max(0, self.transport.hear.findData(v.hear)))
 
     def _dock(self, title: str, name: str, widget: QWidget, area) -> QDockWidget:
         d = QDockWidget(title, self)
@@ -156,6 +163,7 @@ class MainWindow(QMainWindow):
 
         vb = self.viewer_bar
         vb.mode_changed.connect(self._mode_changed)
+        self.face_view.style_changed.connect(lambda st: setattr(self.settings.view, "face_style", st))
         vb.compare_toggled.connect(self._compare_toggled)
         vb.fit_clicked.connect(v.set_fit)
         vb.zoom_step.connect(v.zoom_by)
@@ -171,7 +179,7 @@ class MainWindow(QMainWindow):
         t.seek.connect(self._seek)
         t.offset_changed.connect(lambda ms: s.set_offset(ms / 1000.0))
         t.hear_changed.connect(self._hear_changed)
-        t.volume_changed.connect(lambda vol: setattr(p, "volume", vol))
+        t.volume_changed.connect(self._volume_changed)
         t.loop_toggled.connect(lambda on: setattr(p, "loop", on))
         tl.seek_requested.connect(self._seek)
         tl.offset_dragged.connect(lambda sec: t.set_offset_ms(round(sec * 1000)))
@@ -271,10 +279,14 @@ class MainWindow(QMainWindow):
         self.status_line.set_clip(info)
         self.timeline.set_aspect(info.width / max(1, info.height))
         self.timeline.set_waveform("clip", None, "Loading…")
+        if self.session.dub is None:
+            self.timeline.set_waveform("dub", None, "No dub: File ▸ Open Dub… (Ctrl+Shift+O), or drop one here")
         self.transport.set_enabled(True)
-        layout = capabilities.layout_from_name(info.path.name)
+        layout = capabilities.layout_from_name(info.path.name, info.width, info.height)
         self.viewer_bar.set_layout(layout)
         self._layout_changed(layout)
+        if self.caps.anaglyph:  # look at the pictures too (a few decodes, in the background)
+            self.session.tasks.submit("layout", capabilities.detect_layout, str(info.path))
         self._refresh_recent()
         self._update_run_state()
         self._load_play_sound("clip", info.path)
@@ -284,7 +296,6 @@ class MainWindow(QMainWindow):
         self.transport.set_dub_loaded(dub is not None)
         self.timeline.set_waveform("dub", None, "Loading…" if dub is not None else "No dub: File ▸ Open Dub…")
         if dub is not None:
-            self.transport.hear.setCurrentIndex(0)
             self._load_play_sound("dub", dub.path)
         self._refresh_recent()
         self._update_run_state()
@@ -315,11 +326,14 @@ class MainWindow(QMainWindow):
     def _layout_changed(self, layout: str) -> None:
         self._stereo = layout != "mono"
         self.viewer.set_stereo_layout(layout)
+        self.session.set_layout(layout)
+        self.run_panel.set_stereo(self._stereo)
         self.viewer_bar.update_availability(stereo=self._stereo, has_result=self.session.result is not None)
 
     def _mode_changed(self, mode: str) -> None:
         self.viewer.set_mode(mode)
         self.settings.view.mode = mode
+        self.session.set_view_mode(mode)
 
     def _compare_toggled(self, on: bool) -> None:
         self.viewer.set_compare(on)
@@ -327,7 +341,13 @@ class MainWindow(QMainWindow):
         self.actions_.compare.setChecked(on)
         self.actions_.compare.blockSignals(False)
 
+    def _volume_changed(self, volume: float) -> None:
+        self.player.volume = volume
+        if volume > 0:
+            self.settings.view.volume = volume
+
     def _hear_changed(self, role: str) -> None:
+        self.settings.view.hear = role
         self.player.hear = role
         if self.player.playing:
             self.player.play(self.player.speed)
@@ -340,6 +360,15 @@ class MainWindow(QMainWindow):
     def _task_done(self, key: str, value) -> None:
         if key.startswith("play:"):
             self.player.set_sound(key.split(":", 1)[1], value)
+        elif key == "layout":
+            layout, confidence = value
+            current = self.viewer_bar.layout_box.currentData()
+            if layout != current and confidence >= 0.6:
+                self.viewer_bar.set_layout(layout)
+                self._layout_changed(layout)
+                label = self.viewer_bar.layout_box.currentText()
+                self.status_line.flash(f"Stereo layout detected: {label} (confidence {confidence:.2f}); "
+                                       "change it in the Layout box if it is wrong")
 
     def _probed(self, key: str, value) -> None:
         if key == "sound":

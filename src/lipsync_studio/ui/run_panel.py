@@ -61,7 +61,9 @@ class RunPanel(QWidget):
         self.device = QComboBox()
         self.device.addItem("Auto (best available)", "auto")
         self.device.addItem("CPU", "cpu")
-        self.device.setToolTip("Where the networks run (GPUs are listed when one is found)")
+        self.device.setToolTip("Where the networks run; GPUs are listed when one is found. The engines choose "
+                               "the best device themselves for now (CUDA, then Apple, then CPU); your choice is "
+                               "remembered for when they take it.")
         form.addRow("Device", self.device)
         self.face = QComboBox()
         self.face.addItem("Largest face", None)
@@ -72,10 +74,25 @@ class RunPanel(QWidget):
         self.face.currentIndexChanged.connect(lambda i: self.face_changed.emit(self.face.itemData(i)))
         form.addRow("Face", self.face)
         self.stereo = QComboBox()
-        self.stereo.addItem("Per eye, consistent", "auto")
+        smodel = QStandardItemModel(self.stereo)
+        self.stereo.setModel(smodel)
+        for key, label, tip in (
+                ("consistent", "Consistent eyes", "The left eye is synced and the change carried to the right eye "
+                                                  "through the pair's disparity (the paper's f_w): the mouth stays "
+                                                  "at the right depth"),
+                ("independent", "Each eye alone", "Each eye synced on its own (the paper's baseline): the two mouths "
+                                                  "may disagree and seem to float"),
+                ("cycle", "Cycle model", "The paper's trained stereo cycle model: not available in this build yet "
+                                         "(it needs stereo_cycle.pt)")):
+            self.stereo.addItem(label, key)
+            item = smodel.item(self.stereo.count() - 1)
+            item.setToolTip(tip)
+            item.setEnabled(key != "cycle")
+        self._stereo_ok = caps.stereo_export
         self.stereo.setEnabled(False)
-        self.stereo.setToolTip("How a stereo clip's two eyes are synced (for stereo clips; the stereo modes "
-                               "arrive with the stereo module)")
+        self.stereo.setToolTip("How a stereo clip's two eyes are synced (for stereo clips: choose the clip's "
+                               "layout above the picture)")
+        self.stereo.currentIndexChanged.connect(self._store)
         form.addRow("Stereo", self.stereo)
         self.quality = QComboBox()
         for key, label in _QUALITY:
@@ -155,7 +172,7 @@ class RunPanel(QWidget):
     # -- options ---------------------------------------------------------------------------------------
     def _load(self, s: RunSettings) -> None:
         for box, value in ((self.engine, s.engine), (self.device, s.device), (self.quality, s.quality),
-                           (self.extend, s.extend), (self.shorten, s.shorten)):
+                           (self.extend, s.extend), (self.shorten, s.shorten), (self.stereo, s.stereo_mode)):
             i = box.findData(value)
             if i >= 0:
                 box.setCurrentIndex(i)
@@ -172,7 +189,19 @@ class RunPanel(QWidget):
         s.extend = self.extend.currentData()
         s.shorten = self.shorten.currentData()
         s.measure = self.measure.isChecked()
+        s.stereo_mode = self.stereo.currentData()
         self.options_changed.emit()
+
+    _stereo_clip = False
+
+    def set_stereo(self, stereo: bool) -> None:
+        """The clip is stereo (the Stereo box applies) or 2D."""
+        self._stereo_clip = stereo
+        self.stereo.setEnabled(stereo and self._stereo_ok)
+        self.measure.setEnabled(not stereo)
+        self.measure.setToolTip("After the run, track the mouth in the result and correlate it with the dub"
+                                if not stereo else "Not measured for stereo clips yet (use the command line's "
+                                                   "eval --stereo)")
 
     def set_faces(self, faces: list[tuple[int, str]]) -> None:
         """List the tracked faces (``(track id, label)``, largest first); empty: not tracked yet."""
@@ -203,8 +232,10 @@ class RunPanel(QWidget):
         self.run_btn.setEnabled(can_run and not running)
         self.run_btn.setToolTip("Sync the clip to the dub (Ctrl+R)" if can_run else why)
         self.cancel_btn.setEnabled(running)
-        for box in (self.engine, self.device, self.quality, self.extend, self.shorten, self.measure):
+        for box in (self.engine, self.device, self.quality, self.extend, self.shorten):
             box.setEnabled(not running)
+        self.measure.setEnabled(not running and not self._stereo_clip)
+        self.stereo.setEnabled(not running and self._stereo_clip and self._stereo_ok)
         self.face.setEnabled(not running and self.face.count() > 2)
         if not running and self.bar.maximum() == 1 and self.bar.value() == 0:
             self.stage.setText(why if not can_run else "Ready: press Run to sync the clip to the dub")

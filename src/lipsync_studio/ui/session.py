@@ -21,7 +21,7 @@ from ..media.video import VideoInfo
 from ..settings import Settings
 from .frame_server import FrameBundle, FrameServer
 from .job_worker import JobRunner
-from .jobs import QUALITY, JobTask, preview_path, sync_task
+from .jobs import QUALITY, JobTask, preview_path, stereo_sync_task, sync_task
 from .threads import Tasks, start_worker, stop_worker
 from .waveform_data import Waveform, waveform_of
 
@@ -89,6 +89,8 @@ class Session(QObject):
         self.result_stale = False
         self.offset_s = 0.0
         self.position = 0
+        self.layout = "mono"
+        self.view_mode = "original"
         self.timeline = Timeline(0, Fraction(25), None)
         self.faces = None
         #: The face to sync and show (track id), None for the largest.
@@ -96,7 +98,6 @@ class Session(QObject):
         #: Whether face tracking is installed (the window sets it from the capabilities).
         self.faces_enabled = False
         self._previews: set[Path] = set()
-        self._pending_clip: str | None = None
 
         self.frames = FrameServer()
         self.frames.clip_opened.connect(self._on_clip_opened)
@@ -122,7 +123,6 @@ class Session(QObject):
     # -- opening ---------------------------------------------------------------------------------------
     def open_clip(self, path: str | Path) -> None:
         """Open a video as the clip (answered by ``clip_changed`` or ``error``)."""
-        self._pending_clip = str(path)
         self.status.emit(f"Opening {Path(path).name}…")
         self.frames.open_clip(path)
 
@@ -160,6 +160,21 @@ class Session(QObject):
     def _send_request(self) -> None:
         if self.clip is not None:
             self.frames.request(self.position)
+
+    def set_layout(self, layout: str) -> None:
+        """The clip's stereo layout (a ``StereoLayout`` value; ``mono`` for 2D)."""
+        if layout != self.layout:
+            self.layout = layout
+            self.frames.set_view(self.view_mode, layout)
+            self._mark_stale()
+            self._send_request()
+
+    def set_view_mode(self, mode: str) -> None:
+        """The viewer's mode (the frame server makes the stereo pictures it needs)."""
+        if mode != self.view_mode:
+            self.view_mode = mode
+            self.frames.set_view(mode, self.layout)
+            self._send_request()
 
     def set_offset(self, seconds: float) -> None:
         """Shift the dub by ``seconds`` (later when positive) to fix a slightly misaligned dub."""
@@ -208,9 +223,16 @@ class Session(QObject):
             self.status.emit("Open a clip and a dub first")
             return None
         opts = self.sync_options()
-        out = preview_path(self.clip.path, self.dub.path, opts, self.offset_s, self.settings.run.engine)
+        key = f"{self.settings.run.engine}|{self.layout}|{self.settings.run.stereo_mode}"
+        out = preview_path(self.clip.path, self.dub.path, opts, self.offset_s, key)
         out.parent.mkdir(parents=True, exist_ok=True)
-        task = sync_task(self.clip.path, self.dub.path, out, opts, dub_offset_s=self.offset_s, name="Sync")
+        if self.layout != "mono":
+            # The preview keeps the clip's packing, so the viewer shows it like the clip.
+            task = stereo_sync_task(self.clip.path, self.dub.path, out, opts, layout=self.layout,
+                                    out_layout=self.layout, mode=self.settings.run.stereo_mode, vr_name=False,
+                                    dub_offset_s=self.offset_s, name="Sync")
+        else:
+            task = sync_task(self.clip.path, self.dub.path, out, opts, dub_offset_s=self.offset_s, name="Sync")
         if not self.jobs.start(task):
             return None
         self._previews.add(out)
@@ -245,6 +267,15 @@ class Session(QObject):
         task = mesh_export_task(self.clip.path, Path(folder), start_s, end_s, face, texture)
         return task if self.jobs.start(task) else None
 
+    def export_stereo(self, output: Path, fmt, out_layout: str) -> JobTask | None:
+        """Start writing the synced stereo video to ``output`` in ``out_layout`` (``sbs``, ``anaglyph``, ...)."""
+        if self.clip is None or self.dub is None or self.layout == "mono":
+            return None
+        task = stereo_sync_task(self.clip.path, self.dub.path, Path(output), self.sync_options(fmt=fmt),
+                                layout=self.layout, out_layout=out_layout, mode=self.settings.run.stereo_mode,
+                                vr_name=True, dub_offset_s=self.offset_s, name="Export")
+        return task if self.jobs.start(task) else None
+
     def cancel(self) -> None:
         """Ask the running job to stop."""
         self.jobs.cancel()
@@ -277,9 +308,6 @@ class Session(QObject):
 
     # -- answers from the threads ----------------------------------------------------------------------
     def _on_clip_opened(self, info: VideoInfo) -> None:
-        from ..media.audio import probe_audio  # noqa: F401 - imported here so the tasks thread finds it loaded
-
-        self._pending_clip = None
         self.clip = info
         self.settings.remember_clip(info.path)
         self.result = None

@@ -39,9 +39,12 @@ class TimecodeAxis(pg.AxisItem):
         span = max(1e-6, maxVal - minVal)
         want = span * 110.0 / max(1.0, size)  # seconds per ~110 px
         fps = float(self.fps)
-        steps = [k / fps for k in (1, 2, 5, 10)] + list(_STEPS_S)
+        rate = max(1, round(fps))
+        # Below a second, whole frames that divide the second, so labels land on round time codes.
+        steps = [k / fps for k in range(1, rate) if rate % k == 0] + list(_STEPS_S)
         major = next((s for s in steps if s >= want), steps[-1])
-        minor = major / 5 if major >= 5 / fps else major
+        finer = [s for s in steps if s < major and (major / s) == round(major / s)]
+        minor = next((s for s in reversed(finer) if major / s >= 4), finer[0] if finer else major)
         return [(major, 0), (minor, 0)]
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802
@@ -159,6 +162,7 @@ class TimelineView(pg.PlotWidget):
         self._resize_timer.setSingleShot(True)
         self._resize_timer.setInterval(150)
         self._resize_timer.timeout.connect(self._layout_thumbnails)
+        self.ruler.setStyle(showValues=False)  # no clip yet: no time codes
         self._set_range()
 
     # -- content ---------------------------------------------------------------------------------------
@@ -172,6 +176,7 @@ class TimelineView(pg.PlotWidget):
         changed_clip = clip_frames != self.clip_frames or fps != self.fps
         self.n_frames, self.fps, self.plan, self.clip_frames = int(n_frames), Fraction(fps), plan, int(clip_frames)
         self.ruler.fps = self.fps
+        self.ruler.setStyle(showValues=self.n_frames > 0)
         if changed_clip:
             self._thumbs.clear()
         self._set_range()

@@ -61,7 +61,7 @@ class VideoViewer(QWidget):
         self.zoom = 1.0
         self.pan = QPointF(0, 0)
         self.result_stale = False
-        #: How a stereo clip stores its eyes: ``mono``, ``full-sbs``, ``half-sbs`` or ``top-bottom``.
+        #: How a stereo clip stores its eyes (a ``StereoLayout`` value, see :meth:`set_stereo_layout`).
         self.stereo_layout = "mono"
         self.bundle: FrameBundle | None = None
         self.frames_shown = 0
@@ -78,7 +78,7 @@ class VideoViewer(QWidget):
     def show_bundle(self, bundle: FrameBundle) -> None:
         """Show the frames of ``bundle`` (a passing frame only replaces the original)."""
         self.bundle = bundle
-        for role in ("original", "result"):
+        for role in ("original", "result", "view"):
             arr = getattr(bundle, role)
             if arr is None and role == "result" and not bundle.final:
                 continue  # keep the last result while passing frames stream by
@@ -112,7 +112,8 @@ class VideoViewer(QWidget):
         self.update()
 
     def set_stereo_layout(self, layout: str) -> None:
-        """How the clip stores its two eyes (``mono``, ``full-sbs``, ``half-sbs``, ``top-bottom``)."""
+        """How the clip stores its two eyes (a ``StereoLayout`` value: ``mono``, ``sbs``, ``half-sbs``, ``tb``,
+        ``half-tb`` and the ``-rl`` variants, right eye first)."""
         self.stereo_layout = layout
         self.update()
 
@@ -156,15 +157,27 @@ class VideoViewer(QWidget):
         """Source rectangles of the left and right eye in the frame, and how much each is stretched
         (x, y) to its display size; None unless a stereo side-by-side view is showing."""
         img = self._images.get("original")
-        if img is None or self.mode != "side-by-side" or self.compare or self.stereo_layout == "mono":
+        layout = self.stereo_layout
+        if img is None or self.mode != "side-by-side" or self.compare or layout == "mono":
             return None
         w, h = img.width(), img.height()
-        if self.stereo_layout == "top-bottom":
-            return QRectF(0, 0, w, h / 2), QRectF(0, h / 2, w, h / 2), 1.0, 1.0
-        sx = 2.0 if self.stereo_layout == "half-sbs" else 1.0
-        return QRectF(0, 0, w / 2, h), QRectF(w / 2, 0, w / 2, h), sx, 1.0
+        half = layout.startswith("half-")
+        if "tb" in layout:
+            first, second = QRectF(0, 0, w, h / 2), QRectF(0, h / 2, w, h / 2)
+            sx, sy = 1.0, 2.0 if half else 1.0
+        else:
+            first, second = QRectF(0, 0, w / 2, h), QRectF(w / 2, 0, w / 2, h)
+            sx, sy = 2.0 if half else 1.0, 1.0
+        left, right = (second, first) if layout.endswith("-rl") else (first, second)
+        return left, right, sx, sy
+
+    def _stereo_picture(self) -> bool:
+        return self.mode in ("anaglyph", "disparity") and not self.compare and "view" in self._images
 
     def _frame_size(self) -> tuple[float, float] | None:
+        if self._stereo_picture():
+            v = self._images["view"]
+            return v.width(), v.height()
         img = self._images.get("original") or self._images.get("result")
         if img is None:
             return None
@@ -225,6 +238,17 @@ class VideoViewer(QWidget):
             if result is None:
                 self._paint_note(p, QRectF(wx, target.top(), target.right() - wx, target.height()),
                                  "No result yet", "Press Run to make one")
+        elif self._stereo_picture():
+            p.drawImage(target, self._images["view"])
+            of = self.bundle.view_of.upper() if self.bundle is not None else ""
+            self._chip(p, QPointF(target.left() + 10, target.top() + 10), f"{self.mode.upper()} · {of}")
+        elif self.mode in ("anaglyph", "disparity"):
+            if original is not None:
+                p.setOpacity(0.25)
+                p.drawImage(target, original)
+                p.setOpacity(1.0)
+            self._paint_note(p, target, "Working out the " + self.mode + " view…",
+                             "Choose the clip's stereo layout if this does not appear")
         elif self._eyes() is not None:
             left, right, sx, sy = self._eyes()
             s = self.scale()

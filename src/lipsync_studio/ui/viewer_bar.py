@@ -20,12 +20,17 @@ _MODES = (
     ("anaglyph", "Anaglyph", "anaglyph"),
     ("disparity", "Disparity", "disparity"),
 )
-#: Stereo layouts the layout box offers: (key, label).
+#: Stereo layouts the layout box offers: (``StereoLayout`` value, label).
 LAYOUTS = (
     ("mono", "2D (mono)"),
-    ("full-sbs", "Side-by-side, full"),
+    ("sbs", "Side-by-side, full"),
     ("half-sbs", "Side-by-side, half"),
-    ("top-bottom", "Top-bottom"),
+    ("tb", "Top-bottom, full"),
+    ("half-tb", "Top-bottom, half"),
+    ("sbs-rl", "Side-by-side, right eye first"),
+    ("half-sbs-rl", "Side-by-side half, right first"),
+    ("tb-rl", "Bottom-top, full"),
+    ("half-tb-rl", "Bottom-top, half"),
 )
 
 
@@ -94,8 +99,8 @@ class ViewerBar(QWidget):
         self.layout_box = QComboBox()
         for key, label in LAYOUTS:
             self.layout_box.addItem(label, key)
-        self.layout_box.setToolTip("How the clip stores its two eyes. Files named *_SBS* or *_TB* are recognised;\n"
-                                   "choose by hand for others.")
+        self.layout_box.setToolTip("How the clip stores its two eyes: detected from the name (*_LRF_Full_SBS*, "
+                                   "*_SBS*, *_TB*…)\nand the pictures when a clip opens; choose by hand to correct it.")
         self.layout_box.currentIndexChanged.connect(lambda i: self.layout_changed.emit(self.layout_box.itemData(i)))
         row.addWidget(self.layout_box)
 
