@@ -128,3 +128,13 @@ def test_bench_reports_each_stage_against_the_decode_encode_baseline():
     assert all(p["peak_rss_mb"] > 50 for p in report["passes"].values())
     table = format_bench(report)
     assert "decode+encode" in table and "retime:render" in table and "builtin:end to end" in table
+
+
+def test_a_device_this_machine_lacks_is_refused_in_one_line(clip50, dub3s, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    proc = cli("sync", str(clip50), str(dub3s), "-o", str(tmp_path / "o.mp4"), "--device", "cuda")
+    assert proc.returncode == 2 and "CUDA was asked for" in proc.stderr
+    assert not (tmp_path / "o.mp4").exists()

@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "none: re-time the picture only")
     p.add_argument("--face", type=int, help="which face to sync (track id; default: the largest face)")
     p.add_argument("--no-measure", action="store_true", help="skip measuring the result's sync")
+    p.add_argument("--device", default="auto", help="where networks run: auto (CUDA, MPS, CPU), cpu, cuda, cuda:N, mps")
     p.add_argument("--stereo-mode", choices=["consistent", "independent", "cycle"], default="consistent",
                    help="for a stereo clip: consistent (default: the left eye's change carried to the right "
                         "through the pair's disparity), independent (each eye on its own), cycle (trained model)")
@@ -138,17 +139,42 @@ class _Bar:
             self._progress.__exit__(*exc)
 
 
+_SAID: set[str] = set()
+
+
+def _say_warning(message: str) -> None:
+    """Print a warning for the user once: ``warning: <file>: <what>``."""
+    if message not in _SAID:
+        _SAID.add(message)
+        print(f"warning: {message}", file=sys.stderr)
+
+
+def _print_media_warnings_as_lines() -> None:
+    """Media warnings (a damaged file, ...) reach the user as one line each, from any thread or stage."""
+    from .media.warnings import MediaWarning
+
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, MediaWarning):
+            _say_warning(str(message))
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
 def _cmd_sync(args: argparse.Namespace) -> int:
     from .engine.sync_job import SyncOptions, run_sync
 
     opts = SyncOptions(extend=args.extend, shorten=args.shorten, fmt=_format_from(args), engine=args.engine,
-                       face=args.face, measure=not args.no_measure)
+                       face=args.face, measure=not args.no_measure, device=args.device)
     if _is_stereo_input(args):
         return _cmd_sync_stereo(args, opts)
     with _Bar(args.quiet) as bar:
         result = run_sync(args.video, args.dub, args.output, opts, on_progress=bar)
     for note in result.warnings:
-        print(f"warning: {note}", file=sys.stderr)
+        _say_warning(note)
     print(f"wrote {result.output} ({result.frames} frames, {result.duration:.2f} s at {result.fps:g} fps; "
           f"engine {result.engine})")
     if result.sync is not None:
@@ -272,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     if not args.debug:
         warnings.simplefilter("ignore", DeprecationWarning)
+    _print_media_warnings_as_lines()
     try:
         return _COMMANDS[args.command](args)
     except UserError as exc:

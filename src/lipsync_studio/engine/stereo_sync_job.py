@@ -193,7 +193,7 @@ def _prepare(ctx: StageContext) -> None:
     engine_name = opts.sync.engine if opts.sync.engine != "none" else "builtin"
     s["engines"] = []
     for eye, faces in enumerate(s["faces"]):
-        engine = make_engine(engine_name)
+        engine = make_engine(engine_name, opts.sync.device)
         engine.prepare(s["eyes"][eye], s["dub"], faces, s["plan"])
         s["engines"].append(engine)
     ctx.advance(ctx.total)

@@ -47,6 +47,8 @@ class SyncOptions:
         ``none`` (re-time the picture only, no lip-sync: the baseline to compare against).
     face: which face to sync (track id; None: the largest face).
     measure: measure the result's sync (re-tracks the output: one more pass).
+    device: where the networks run: ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda``, ``cuda:N``, ``mps``.
+        The built-in engine runs on the CPU whatever is chosen (it has no network).
     """
 
     extend: ExtendPolicy = ExtendPolicy.PINGPONG
@@ -55,6 +57,7 @@ class SyncOptions:
     engine: str = "auto"
     face: int | None = None
     measure: bool = True
+    device: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,7 @@ def build_sync_job(video: str | Path, dub: str | Path, output: str | Path, optio
     from ..sync.registry import make_engine
 
     options = options or SyncOptions()
-    engine = None if transform is not None else make_engine(options.engine)
+    engine = None if transform is not None else make_engine(options.engine, options.device)
     state: dict[str, Any] = {
         "video": Path(video), "dub": Path(dub), "output": Path(output),
         "options": options, "transform": transform, "engine": engine,

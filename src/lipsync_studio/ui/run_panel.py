@@ -61,9 +61,8 @@ class RunPanel(QWidget):
         self.device = QComboBox()
         self.device.addItem("Auto (best available)", "auto")
         self.device.addItem("CPU", "cpu")
-        self.device.setToolTip("Where the networks run; GPUs are listed when one is found. The engines choose "
-                               "the best device themselves for now (CUDA, then Apple, then CPU); your choice is "
-                               "remembered for when they take it.")
+        self.device.setToolTip("Where the networks (Wav2Lip) run; GPUs are listed when one is found. Auto: CUDA, "
+                               "then Apple, then CPU. The built-in engine has no network and runs on the CPU.")
         form.addRow("Device", self.device)
         self.face = QComboBox()
         self.face.addItem("Largest face", None)

@@ -215,7 +215,8 @@ class Session(QObject):
         """The run options as the engine wants them (``fmt`` overrides the quality's encoder settings)."""
         r = self.settings.run
         return SyncOptions(extend=r.extend, shorten=r.shorten, fmt=fmt or QUALITY.get(quality or r.quality, QUALITY["preview"]),
-                           engine=r.engine, face=self.face_id, measure=r.measure)
+                           engine=r.engine, face=self.face_id, measure=r.measure,
+                           device=r.device or "auto")
 
     def run(self) -> JobTask | None:
         """Start a sync of the clip to the dub (a preview in the cache folder); None if it cannot start."""
