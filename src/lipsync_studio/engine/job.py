@@ -155,3 +155,24 @@ class Job:
             if on_progress is not None:
                 on_progress(ctx.snapshot())
         return self.state
+
+
+def run_collecting_warnings(job: Job, on_progress: ProgressCallback | None = None,
+                            cancel: CancelToken | None = None) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """Run ``job``; return its final state and the media warnings it raised (each once, in order).
+
+    Media warnings (a damaged input, ...) belong in the job's result for the front end to show; any other
+    warning is passed on as usual.
+    """
+    import warnings
+
+    from ..media.warnings import MediaWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MediaWarning)
+        state = job.run(on_progress, cancel)
+    notes = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, MediaWarning)))
+    for w in caught:
+        if not issubclass(w.category, MediaWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return state, notes

@@ -8,7 +8,6 @@ With ``engine="none"`` only ``open`` and ``render`` run: the picture is re-timed
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +22,8 @@ from ..media.prefetch import prefetch
 from ..media.sequence import frames_in_order
 from ..media.timeline import ExtendPolicy, OutputPlan, ShortenPolicy, plan_output
 from ..media.video import VideoReader, probe_video
-from ..media.warnings import MediaWarning
 from ..media.writer import CONTAINERS, VideoFormat, VideoWriter
-from .job import Job, Stage, StageContext
+from .job import Job, Stage, StageContext, run_collecting_warnings
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..metrics.sync import SyncScore
@@ -172,13 +170,7 @@ def run_sync(video: str | Path, dub: str | Path, output: str | Path, options: Sy
              on_progress=None, cancel=None) -> SyncResult:
     """Run a sync job to the end and describe what it wrote (warnings collected, not printed)."""
     job = build_sync_job(video, dub, output, options)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", MediaWarning)
-        state = job.run(on_progress, cancel)
-    notes = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, MediaWarning)))
-    for w in caught:
-        if not issubclass(w.category, MediaWarning):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    state, notes = run_collecting_warnings(job, on_progress, cancel)
     plan: OutputPlan = state["plan"]
     engine = state.get("engine")
     return SyncResult(output=state["output"], frames=plan.n_out, fps=float(plan.fps),

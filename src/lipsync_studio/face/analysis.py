@@ -36,9 +36,17 @@ def analyse_faces(clip: str | Path, settings: TrackerSettings = TrackerSettings(
         faces = track_faces(prefetch(reader.iter_frames(start, stop)), info.n_frames, float(info.fps), info.width,
                             info.height, settings, advance)
     if use_cache:
-        with contextlib.suppress(OSError):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.stem + f".{os.getpid()}.tmp.npz")
-            faces.save(tmp)
-            os.replace(tmp, path)
+        store_faces(faces, path)
     return faces
+
+
+def store_faces(faces: ClipFaces, path: Path) -> None:
+    """Put tracks in the cache under a temporary name, then rename (a reader never sees half a file).
+
+    A cache that cannot be written (full disk, read-only) is not an error: the result is just not kept.
+    """
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.stem + f".{os.getpid()}.tmp.npz")
+        faces.save(tmp)
+        os.replace(tmp, path)

@@ -7,13 +7,13 @@ cache like a 2D clip's tracks, keyed by the file's content, the packing and the 
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable
 
 import cv2
 import numpy as np
 
 from ..engine.cache import cache_path
+from ..face.analysis import store_faces
 from ..face.track import LIPS_OUTER, N_SURFACE, ClipFaces
 from ..face.tracker import TrackerSettings, track_faces
 from ..media.prefetch import prefetch
@@ -58,11 +58,7 @@ def track_eye(reader: StereoReader, eye: str = "left", settings: TrackerSettings
     faces = track_faces(prefetch(frames), info.n_frames, float(info.fps), info.eye_width, info.eye_height,
                         settings, advance)
     if use_cache:
-        with contextlib.suppress(OSError):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.stem + f".{os.getpid()}.tmp.npz")
-            faces.save(tmp)
-            os.replace(tmp, path)
+        store_faces(faces, path)
     return faces
 
 

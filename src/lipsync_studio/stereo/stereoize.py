@@ -19,7 +19,6 @@ The same machinery makes stereo test clips with a known disparity (:meth:`Stereo
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,14 +26,13 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..engine.job import CancelToken, Job, ProgressCallback, Stage, StageContext
+from ..engine.job import CancelToken, Job, ProgressCallback, Stage, StageContext, run_collecting_warnings
 from ..errors import MediaError, OptionError
 from ..face.mesh3d import FaceMesh3D, FaceModel, fill_gaps, mesh_for_frame
 from ..face.track import FaceTrack
 from ..media.output import check_output_path
 from ..media.prefetch import prefetch
 from ..media.video import VideoReader, probe_video
-from ..media.warnings import MediaWarning
 from ..media.writer import CONTAINERS, VideoFormat
 from ..samples.stereo_pair import synthesize_right_view
 from .anaglyph import AnaglyphMethod
@@ -399,13 +397,7 @@ def stereoize(video: str | Path, output: str | Path, options: StereoizeOptions |
         The output cannot be written.
     """
     job = build_stereoize_job(video, output, options)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", MediaWarning)
-        state = job.run(on_progress, cancel)
-    notes = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, MediaWarning)))
-    for w in caught:
-        if not issubclass(w.category, MediaWarning):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    state, notes = run_collecting_warnings(job, on_progress, cancel)
     result: StereoizeResult = state["result"]
     return StereoizeResult(result.outputs, result.frames, result.layout, result.face_disparity_px,
                            result.background_disparity_px, result.filled_share, result.frame_packing, notes)

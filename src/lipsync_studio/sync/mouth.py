@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..face.smoothing import RIGID_POINTS, reference_shape
-from ..face.track import LIPS_INNER, LIPS_OUTER, N_SURFACE, FaceTrack
+from ..face.track import LIPS_OUTER, N_SURFACE, FaceTrack
 
 UPPER_INNER, LOWER_INNER = 13, 14
 CORNERS = (61, 291)
