@@ -138,3 +138,12 @@ def test_a_device_this_machine_lacks_is_refused_in_one_line(clip50, dub3s, tmp_p
     proc = cli("sync", str(clip50), str(dub3s), "-o", str(tmp_path / "o.mp4"), "--device", "cuda")
     assert proc.returncode == 2 and "CUDA was asked for" in proc.stderr
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_train_procedures_are_reachable_from_the_command_line():
+    from lipsync_studio.cli import build_parser
+
+    args = build_parser().parse_args(["train", "prnet", "data", "-o", "out", "--mask", "original"])
+    assert (args.command, args.train_command, args.mask) == ("train", "prnet", "original")
+    proc = cli("train", "--help")
+    assert proc.returncode == 0 and "prnet" in proc.stdout

@@ -98,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--height", type=int, default=720, help="height of the generated clip (default 720)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
+    p = sub.add_parser("train", help="the paper's training procedures (PRNet fine-tuning, the stereo cycle model)")
+    train_sub = p.add_subparsers(dest="train_command", metavar="PROCEDURE", required=True)
+    from .train.prnet_finetune import add_train_prnet_command
+
+    add_train_prnet_command(train_sub)
+
     p = sub.add_parser("gui", help="open the desktop app (the default with no command, when a display is available)")
     p.add_argument("video", type=Path, nargs="?", metavar="VIDEO", help="a clip to open")
     p.add_argument("dub", type=Path, nargs="?", metavar="DUB", help="a dub to open")
@@ -268,6 +274,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    if args.train_command == "prnet":
+        from .train.prnet_finetune import cmd_train_prnet
+
+        return cmd_train_prnet(args)
+    raise AssertionError(args.train_command)  # argparse only lets known procedures through
+
+
 def _cmd_gui(args: argparse.Namespace) -> int:
     from .ui import display_available, run_app
 
@@ -278,7 +292,7 @@ def _cmd_gui(args: argparse.Namespace) -> int:
     return run_app(getattr(args, "video", None), getattr(args, "dub", None))
 
 
-_COMMANDS = {"sync": _cmd_sync, "eval": _cmd_eval, "stereoize": _cmd_stereoize, "mesh": _cmd_mesh, "probe": _cmd_probe, "demo": _cmd_demo, "bench": _cmd_bench, "gui": _cmd_gui}
+_COMMANDS = {"sync": _cmd_sync, "eval": _cmd_eval, "stereoize": _cmd_stereoize, "mesh": _cmd_mesh, "probe": _cmd_probe, "demo": _cmd_demo, "bench": _cmd_bench, "train": _cmd_train, "gui": _cmd_gui}
 
 
 def main(argv: list[str] | None = None) -> int:
