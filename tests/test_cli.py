@@ -146,4 +146,4 @@ def test_train_procedures_are_reachable_from_the_command_line():
     args = build_parser().parse_args(["train", "prnet", "data", "-o", "out", "--mask", "original"])
     assert (args.command, args.train_command, args.mask) == ("train", "prnet", "original")
     proc = cli("train", "--help")
-    assert proc.returncode == 0 and "prnet" in proc.stdout
+    assert proc.returncode == 0 and all(w in proc.stdout for w in ("prnet", "stereo", "prepare"))

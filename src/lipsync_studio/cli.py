@@ -101,8 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="the paper's training procedures (PRNet fine-tuning, the stereo cycle model)")
     train_sub = p.add_subparsers(dest="train_command", metavar="PROCEDURE", required=True)
     from .train.prnet_finetune import add_train_prnet_command
+    from .train.stereo_cycle.cli import add_train_stereo_command
 
     add_train_prnet_command(train_sub)
+    add_train_stereo_command(train_sub)  # `prepare VIDEOS -o DATA` and `stereo DATA -o OUT`
 
     p = sub.add_parser("gui", help="open the desktop app (the default with no command, when a display is available)")
     p.add_argument("video", type=Path, nargs="?", metavar="VIDEO", help="a clip to open")
@@ -275,11 +277,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    if args.train_command == "prnet":
-        from .train.prnet_finetune import cmd_train_prnet
-
-        return cmd_train_prnet(args)
-    raise AssertionError(args.train_command)  # argparse only lets known procedures through
+    return args.func(args)  # each procedure's parser names its handler
 
 
 def _cmd_gui(args: argparse.Namespace) -> int:

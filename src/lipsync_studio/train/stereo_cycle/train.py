@@ -1,0 +1,327 @@
+"""Training the stereo cycle model: the loop, resumable checkpoints, export to ``stereo_cycle.pt`` and its loader.
+
+Checkpoint (``<out>/checkpoint.pt``, ``torch.save`` of plain containers, loaded with ``weights_only=True``)::
+
+    {"format": "lipsync-studio/stereo-cycle-checkpoint", "version": 1, "step": int,
+     "config": StereoCycleConfig.to_dict(), "train": TrainConfig.to_dict(),
+     "model": state_dict, "disc_left": state_dict, "disc_right": state_dict,
+     "opt_g": optimizer state, "opt_d": optimizer state,
+     "rng": {"sampler": ByteTensor (the batch sampler's torch.Generator), "torch": ByteTensor (global CPU RNG)}}
+
+Resuming restores all of it, so on CPU with the same thread count a run of N steps and a run of k steps
++ resume + N − k steps end with identical weights. The expert is never saved (it is frozen and given).
+
+Export (``stereo_cycle.pt``, :func:`export`)::
+
+    {"format": "lipsync-studio/stereo-cycle", "version": 1, "config": StereoCycleConfig.to_dict(),
+     "state_dict": StereoCycleModel state dict (``generator.*``: Wav2Lip keys; ``g_l.*``, ``g_r.*``),
+     "step": int}
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .dataset import SYNC_T, StereoFaceDataset
+from .losses import TERMS, LossWeights, discriminator_loss, generator_terms, weighted_total
+from .model import PatchDiscriminator, StereoCycleConfig, StereoCycleModel
+
+CKPT_FORMAT = "lipsync-studio/stereo-cycle-checkpoint"
+EXPORT_FORMAT = "lipsync-studio/stereo-cycle"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train (all stored in the checkpoint).
+
+    Attributes
+    ----------
+    steps: total optimiser steps (a resumed run continues to this).
+    batch: samples per step (each is ``SYNC_T`` = 5 frames, so ``5 · batch`` faces per forward).
+    lr: Adam learning rate of the generators; lr_disc: of the discriminators (Adam betas (0.5, 0.999)).
+    weights: the loss weights.
+    checkpoint_every: steps between checkpoints (the last step always saves).
+    seed: initialisation and batch-sampling seed.
+    expert: a SyncNet expert checkpoint (``lipsync_expert.pth``); None uses a *random* frozen expert, which
+        only exercises the machinery (set ``weights.sync`` to 0 for real training without one).
+    init_wav2lip: Wav2Lip generator weights to start the synced-face generator from (a fresh run only;
+        the paper fine-tunes a pretrained Wav2Lip).
+    """
+
+    steps: int = 1000
+    batch: int = 4
+    lr: float = 1e-4
+    lr_disc: float = 1e-4
+    weights: LossWeights = field(default_factory=LossWeights)
+    checkpoint_every: int = 500
+    seed: int = 0
+    expert: str | None = None
+    init_wav2lip: str | None = None
+
+    def to_dict(self) -> dict:
+        """Plain values."""
+        return asdict(self)
+
+
+def _expert(path: str | None, seed: int) -> torch.nn.Module:
+    from ...sync.wav2lip.checkpoint import load_syncnet_expert
+    from ...sync.wav2lip.syncnet import SyncNetColor
+
+    if path is None:
+        torch.manual_seed(seed + 1)
+        expert = SyncNetColor()
+    else:
+        expert = load_syncnet_expert(path)
+    expert.eval()
+    for p in expert.parameters():
+        p.requires_grad_(False)
+    return expert
+
+
+class Trainer:
+    """Owns the networks, optimisers and sampler of one run; :meth:`step` does one update.
+
+    Parameters
+    ----------
+    data : StereoFaceDataset
+    out_dir : path
+        Where ``checkpoint.pt``, ``log.jsonl`` and the export go.
+    config, model_config : the run's settings; ignored when resuming (the checkpoint's are used, except
+        ``steps`` and ``checkpoint_every``, which may be raised to train further).
+    """
+
+    def __init__(self, data: StereoFaceDataset, out_dir: str | Path, config: TrainConfig = TrainConfig(),
+                 model_config: StereoCycleConfig = StereoCycleConfig(), device: str | None = None) -> None:
+        self.data, self.out = data, Path(out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.device = torch.device(device or "cpu")
+        self.ckpt_path = self.out / "checkpoint.pt"
+        state = None
+        if self.ckpt_path.exists():
+            state = torch.load(self.ckpt_path, map_location="cpu", weights_only=True)
+            if state.get("format") != CKPT_FORMAT:
+                raise ValueError(f"{self.ckpt_path} is not a stereo cycle checkpoint")
+            saved = dict(state["train"])
+            saved["weights"] = LossWeights(**saved["weights"])
+            saved.update(steps=config.steps, checkpoint_every=config.checkpoint_every)
+            config, model_config = TrainConfig(**saved), StereoCycleConfig(**state["config"])
+        self.config, self.model_config = config, model_config
+        torch.manual_seed(config.seed)
+        self.model = StereoCycleModel(model_config).to(self.device)
+        self.d_left = PatchDiscriminator().to(self.device)
+        self.d_right = PatchDiscriminator().to(self.device)
+        self.expert = _expert(config.expert, config.seed).to(self.device)
+        self.opt_g = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(list(self.d_left.parameters()) + list(self.d_right.parameters()),
+                                      lr=config.lr_disc, betas=(0.5, 0.999))
+        self.sampler = torch.Generator().manual_seed(config.seed)
+        self.step_no = 0
+        if state is None and config.init_wav2lip is not None:
+            from ...sync.wav2lip.checkpoint import load_state_dict_strict, read_state_dict
+
+            if model_config.generator != "wav2lip":
+                raise ValueError("init_wav2lip needs the wav2lip generator")
+            weights, _ = read_state_dict(config.init_wav2lip)
+            load_state_dict_strict(self.model.generator, weights, network="the Wav2Lip generator",
+                                  path=config.init_wav2lip)
+        if state is not None:
+            self.model.load_state_dict(state["model"])
+            self.d_left.load_state_dict(state["disc_left"])
+            self.d_right.load_state_dict(state["disc_right"])
+            self.opt_g.load_state_dict(state["opt_g"])
+            self.opt_d.load_state_dict(state["opt_d"])
+            self.sampler.set_state(state["rng"]["sampler"])
+            torch.set_rng_state(state["rng"]["torch"])
+            self.step_no = int(state["step"])
+
+    def batch(self, indices: list[int] | None = None) -> dict[str, torch.Tensor]:
+        """The next batch (drawn with the run's sampler), frames folded into the batch axis."""
+        if indices is None:
+            indices = torch.randint(len(self.data), (self.config.batch,), generator=self.sampler).tolist()
+        items = [self.data[i] for i in indices]
+        out = {}
+        for k in items[0]:
+            x = torch.stack([it[k] for it in items]).to(self.device)
+            out[k] = x if k == "sync_mel" else x.flatten(0, 1)
+        return out
+
+    def step(self, batch: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
+        """One generator update and one discriminator update; the logged numbers (every term, unweighted)."""
+        b = self.batch() if batch is None else batch
+        self.model.train()
+        out = self.model(b["mel"], b["faces"], b["right"])
+        terms = generator_terms(out, b["left"], b["right"], b["sync_mel"], self.expert, self.d_left, self.d_right,
+                                SYNC_T)
+        total = weighted_total(terms, self.config.weights)
+        self.opt_g.zero_grad(set_to_none=True)
+        total.backward()
+        self.opt_g.step()
+        d_loss = discriminator_loss(out, b["left"], b["right"], self.d_left, self.d_right)
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
+        self.step_no += 1
+        log = {k: float(terms[k].detach()) for k in TERMS}
+        log.update(total=float(total.detach()), disc=float(d_loss.detach()), step=self.step_no)
+        return log
+
+    def save(self) -> Path:
+        """Write ``checkpoint.pt`` (atomically: a temporary file renamed)."""
+        state = {"format": CKPT_FORMAT, "version": 1, "step": self.step_no,
+                 "config": self.model_config.to_dict(), "train": self.config.to_dict(),
+                 "model": self.model.state_dict(), "disc_left": self.d_left.state_dict(),
+                 "disc_right": self.d_right.state_dict(), "opt_g": self.opt_g.state_dict(),
+                 "opt_d": self.opt_d.state_dict(),
+                 "rng": {"sampler": self.sampler.get_state(), "torch": torch.get_rng_state()}}
+        tmp = self.ckpt_path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(self.ckpt_path)
+        return self.ckpt_path
+
+    def run(self, on_log: Callable[[dict[str, float]], None] | None = None) -> list[dict[str, float]]:
+        """Train up to ``config.steps``; append each step's numbers to ``log.jsonl``; checkpoint as configured."""
+        logs = []
+        with open(self.out / "log.jsonl", "a") as f:
+            while self.step_no < self.config.steps:
+                t0 = time.perf_counter()
+                log = self.step()
+                log["seconds"] = time.perf_counter() - t0
+                f.write(json.dumps(log) + "\n")
+                logs.append(log)
+                if on_log is not None:
+                    on_log(log)
+                if self.step_no % self.config.checkpoint_every == 0 or self.step_no >= self.config.steps:
+                    self.save()
+        return logs
+
+    def export(self, path: str | Path | None = None) -> Path:
+        """Save the inference model as ``stereo_cycle.pt`` (format in the module docstring)."""
+        return export(self.model, path or self.out / "stereo_cycle.pt", self.step_no)
+
+
+def export(model: StereoCycleModel, path: str | Path, step: int = 0) -> Path:
+    """Write the inference file (generator + both disparity nets; no discriminators, no optimiser)."""
+    path = Path(path)
+    torch.save({"format": EXPORT_FORMAT, "version": 1, "config": model.config.to_dict(), "step": int(step),
+                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}, path)
+    return path
+
+
+class StereoCyclePredictor:
+    """Inference facade: ``eval()``, ``no_grad``, device, numpy ⇄ tensor with shape checks.
+
+    :meth:`predict` takes uint8 RGB crops like :class:`~lipsync_studio.sync.wav2lip.predictor.Wav2LipPredictor`
+    and returns the synced left face and the right face made from it.
+    """
+
+    def __init__(self, model: StereoCycleModel, device: str | torch.device | None = None) -> None:
+        self.device = torch.device(device or "cpu")
+        self.model = model.to(self.device).eval()
+
+    def forward(self, faces: np.ndarray, mels: np.ndarray, right: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Prepared inputs → ``(left, right)``, each (B, 3, 96, 96) float32 BGR in [0, 1].
+
+        ``faces`` (B, 6, 96, 96) from :func:`~lipsync_studio.sync.wav2lip.preprocess.face_input`; ``mels``
+        (B, 1, 80, 16); ``right`` (B, 3, 96, 96) BGR [0, 1] right-eye crops (cut with the left box), optional.
+        """
+        faces = np.asarray(faces, np.float32)
+        mels = np.asarray(mels, np.float32)
+        if faces.ndim != 4 or faces.shape[1:] != (6, 96, 96):
+            raise ValueError(f"faces must be (B, 6, 96, 96), got {faces.shape}")
+        if mels.shape != (len(faces), 1, 80, 16):
+            raise ValueError(f"mels must be ({len(faces)}, 1, 80, 16), got {mels.shape}")
+        if right is not None and np.shape(right) != (len(faces), 3, 96, 96):
+            raise ValueError(f"right must be ({len(faces)}, 3, 96, 96), got {np.shape(right)}")
+        with torch.inference_mode():
+            r = None if right is None else torch.from_numpy(np.asarray(right, np.float32)).to(self.device)
+            left, new_right = self.model.synthesize(torch.from_numpy(mels).to(self.device),
+                                                    torch.from_numpy(faces).to(self.device), r)
+        return left.float().cpu().numpy(), new_right.float().cpu().numpy()
+
+    def predict(self, crops: np.ndarray, mel_windows: np.ndarray, right_crops: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """(B, 96, 96, 3) uint8 RGB left crops + (B, 80, 16) mel windows [+ right crops] → uint8 RGB (left, right)."""
+        from ...sync.wav2lip.preprocess import face_input, mel_input
+
+        right = None
+        if right_crops is not None:
+            right = np.ascontiguousarray(np.asarray(right_crops)[..., ::-1].transpose(0, 3, 1, 2), np.float32) / 255.0
+        left, new_right = self.forward(face_input(crops), mel_input(mel_windows), right)
+
+        def img(x: np.ndarray) -> np.ndarray:
+            return np.rint(x[:, ::-1].transpose(0, 2, 3, 1) * 255.0).clip(0, 255).astype(np.uint8)
+        return img(left), img(new_right)
+
+
+    def right_face(self, left_faces: np.ndarray, right_crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The right eye's face made from an (already synced) left face: ``Î_r = f_w(G_l(Ĩ_l, I_r), Ĩ_l)``.
+
+        For the stereo job: the left eye goes through the usual Wav2Lip engine (with this model's
+        ``generator``); its synced 96×96 crop and the right eye's crop *cut with the same box* give the
+        right face and the disparity to move the paste mask with.
+
+        Parameters
+        ----------
+        left_faces, right_crops : (B, 96, 96, 3) uint8 RGB.
+
+        Returns
+        -------
+        right : (B, 96, 96, 3) uint8 RGB.
+        disparity : (B, 96, 96) float32, px of the 96-px crop, on the right grid (``Î_r(x) = Ĩ_l(x + d(x))``);
+            multiply by ``box_width / 96`` for frame pixels.
+        """
+        from .model import f_w
+
+        def tensor(x: np.ndarray) -> torch.Tensor:
+            x = np.asarray(x)
+            if x.ndim != 4 or x.shape[1:] != (96, 96, 3) or x.dtype != np.uint8:
+                raise ValueError(f"faces must be (B, 96, 96, 3) uint8, got {x.shape} {x.dtype}")
+            bgr = np.ascontiguousarray(x[..., ::-1].transpose(0, 3, 1, 2), np.float32) / 255.0
+            return torch.from_numpy(bgr).to(self.device)
+
+        if len(left_faces) != len(right_crops):
+            raise ValueError(f"{len(left_faces)} left faces but {len(right_crops)} right crops")
+        with torch.inference_mode():
+            left = tensor(left_faces)
+            d = self.model.g_l(left, tensor(right_crops))
+            right = f_w(d, left).float().cpu().numpy()
+        img = np.rint(right[:, ::-1].transpose(0, 2, 3, 1) * 255.0).clip(0, 255).astype(np.uint8)
+        return img, d[:, 0].float().cpu().numpy()
+
+
+def load_stereo_cycle(path: str | Path, device: str | torch.device | None = None) -> StereoCyclePredictor:
+    """Load ``stereo_cycle.pt`` (strict) into a :class:`StereoCyclePredictor`.
+
+    Raises
+    ------
+    CheckpointError
+        The file is not a stereo cycle model or its weights do not fit the network.
+    """
+    from ...sync.wav2lip.checkpoint import CheckpointError
+
+    path = Path(path)
+    try:
+        obj: Any = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 — any unreadable file gets the same user message
+        raise CheckpointError(f"cannot be read as a stereo cycle model ({exc})", path=path,
+                              hint="export one with `lipsync-studio train stereo`") from exc
+    if not isinstance(obj, dict) or obj.get("format") != EXPORT_FORMAT:
+        raise CheckpointError("is not a stereo cycle model (stereo_cycle.pt)", path=path,
+                              hint="a training checkpoint.pt or a Wav2Lip file is not enough: export the model")
+    model = StereoCycleModel(StereoCycleConfig(**obj["config"]))
+    state = {k.removeprefix("module."): v for k, v in obj["state_dict"].items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise CheckpointError(f"does not fit the stereo cycle network: {len(missing)} weights missing "
+                              f"(e.g. {missing[:3]}), {len(unexpected)} unexpected (e.g. {unexpected[:3]})",
+                              path=path)
+    return StereoCyclePredictor(model, device)
