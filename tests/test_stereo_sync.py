@@ -60,3 +60,23 @@ def test_independent_mode_is_the_baseline_and_a_2d_clip_is_refused(stereo_clip, 
             w.write(np.full((256, 256, 3), 90, np.uint8))
     with pytest.raises(MediaError, match="not a stereo clip"):
         run_stereo_sync(flat, dub, tmp_path / "x.mp4", StereoSyncOptions(layout="mono"))
+
+
+def test_cycle_mode_runs_the_trained_model_once_it_is_installed(stereo_clip, tmp_path, monkeypatch):
+    import torch
+
+    from lipsync_studio.errors import OptionError
+    from lipsync_studio.train.stereo_cycle.model import StereoCycleConfig, StereoCycleModel
+    from lipsync_studio.train.stereo_cycle.train import export
+
+    clip, dub, _ = stereo_clip
+    monkeypatch.setenv("LIPSYNC_STUDIO_MODELS_DIR", str(tmp_path / "models"))
+    with pytest.raises(OptionError, match="needs the stereo cycle model"):
+        run_stereo_sync(clip, dub, tmp_path / "c.mp4", StereoSyncOptions(mode="cycle"))
+    (tmp_path / "models").mkdir()
+    torch.manual_seed(0)
+    export(StereoCycleModel(StereoCycleConfig(generator="wav2lip")).eval(), tmp_path / "models" / "stereo_cycle.pt")
+    result = run_stereo_sync(clip, dub, tmp_path / "c.mp4", StereoSyncOptions(mode="cycle", out_layout="tb"))
+    (out,) = result["outputs"]
+    info = probe_video(out)
+    assert (info.width, info.height) == (256, 512) and result["mode"] == "cycle"

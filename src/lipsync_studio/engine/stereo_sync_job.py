@@ -12,7 +12,9 @@ Modes (``--stereo-mode``):
   disparity of the original pair — the paper's warp ``Î_r = f_w(d, I_l)``: each changed left pixel moves to
   ``x − d(x)`` in the right eye (forward warp with a z-buffer, holes from the background side), colour-matched
   to the right eye and blended with the same feathered mask. One tracking, one plan.
-- ``cycle``: the paper's trained model (the training issue makes its weights).
+- ``cycle``: the paper's trained model (``lipsync-studio train stereo`` makes ``stereo_cycle.pt``): its Wav2Lip
+  generator syncs the left eye, its disparity generator makes the right face from the synced left one,
+  ``Î_r = f_w(G_l(Ĩ_l, I_r), Ĩ_l)``, pasted into the right eye with the mask moved by the same disparity.
 """
 
 from __future__ import annotations
@@ -112,6 +114,29 @@ def carry_change(left: np.ndarray, left_new: np.ndarray, right: np.ndarray, max_
     return out
 
 
+def _cycle_right(cycle, engine, src_index: int, new_left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """The right eye from the cycle model: Î_r = f_w(G_l(Ĩ_l, I_r), Ĩ_l), pasted with the mask moved by d."""
+    import cv2
+
+    from ..stereo.warp import f_w
+    from ..sync.wav2lip.preprocess import crop_face
+
+    found = engine.paste_mask(src_index)
+    if found is None:
+        return right
+    (x1, y1, x2, y2), alpha = found
+    face_r, d = cycle.right_face(crop_face(new_left, (x1, y1, x2, y2))[None], crop_face(right, (x1, y1, x2, y2))[None])
+    w, h = x2 - x1, y2 - y1
+    patch = cv2.resize(face_r[0], (w, h), interpolation=cv2.INTER_CUBIC)
+    d_px = cv2.resize(d[0].astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) * (w / 96.0)
+    # The mask moves with the mouth: where the right face shows the pixel the left mask had at x + d.
+    alpha_r = np.clip(f_w(d_px, alpha.astype(np.float32)), 0.0, 1.0).astype(np.float32)
+    out = right.copy()
+    region = np.ascontiguousarray(out[y1:y2, x1:x2])
+    out[y1:y2, x1:x2] = cv2.blendLinear(np.ascontiguousarray(patch), region, alpha_r, 1.0 - alpha_r)
+    return out
+
+
 def _open(ctx: StageContext) -> None:
     from ..media.audio import probe_audio
     from ..media.output import check_output_path
@@ -124,12 +149,19 @@ def _open(ctx: StageContext) -> None:
     if opts.mode not in MODES:
         raise OptionError(f"unknown stereo mode '{opts.mode}'", hint="use " + ", ".join(MODES))
     if opts.mode == "cycle":
+        from ..sync.inference import pick_device
+        from ..train.stereo_cycle.train import load_stereo_cycle
         from ..weights import weight_path
 
-        if weight_path("stereo_cycle") is None:
+        path = weight_path("stereo_cycle")
+        if path is None:
             raise OptionError("the cycle mode needs the stereo cycle model (stereo_cycle.pt) in the models folder",
                               hint="train it with `lipsync-studio train stereo`, or use --stereo-mode consistent")
-        raise OptionError("the cycle mode is not available in this build yet", hint="use --stereo-mode consistent")
+        cycle = load_stereo_cycle(path, device=pick_device(None if opts.sync.device == "auto" else opts.sync.device))
+        if cycle.model.config.generator != "wav2lip":
+            raise OptionError(f"was trained with the '{cycle.model.config.generator}' test generator, not Wav2Lip",
+                              path=path, hint="train it with the default generator")
+        s["cycle"] = cycle
     with StereoReader(s["video"], opts.layout, opts.right) as reader:
         info = reader.info
     if not info.is_stereo:
@@ -193,7 +225,15 @@ def _prepare(ctx: StageContext) -> None:
     engine_name = opts.sync.engine if opts.sync.engine != "none" else "builtin"
     s["engines"] = []
     for eye, faces in enumerate(s["faces"]):
-        engine = make_engine(engine_name, opts.sync.device)
+        if opts.mode == "cycle":
+            # The cycle model's own Wav2Lip generator syncs the left eye (batching, mel windows, soft paste).
+            from ..sync.wav2lip.engine import Wav2LipEngine
+            from ..sync.wav2lip.predictor import Wav2LipPredictor
+
+            cycle = s["cycle"]
+            engine = Wav2LipEngine(predictor=Wav2LipPredictor(cycle.model.generator, device=cycle.device))
+        else:
+            engine = make_engine(engine_name, opts.sync.device)
         engine.prepare(s["eyes"][eye], s["dub"], faces, s["plan"])
         s["engines"].append(engine)
     ctx.advance(ctx.total)
@@ -222,6 +262,8 @@ def _render(ctx: StageContext) -> None:
             new_left = engines[0].render(k, j, left)
             if opts.mode == "independent":
                 new_right = engines[1].render(k, j, right)
+            elif opts.mode == "cycle":
+                new_right = _cycle_right(s["cycle"], engines[0], j, new_left, right)
             else:
                 new_right = carry_change(left, new_left, right, max_d, cache, key=j)
             writer.write(new_left, new_right)
