@@ -81,12 +81,15 @@ class RunPanel(QWidget):
                                                   "at the right depth"),
                 ("independent", "Each eye alone", "Each eye synced on its own (the paper's baseline): the two mouths "
                                                   "may disagree and seem to float"),
-                ("cycle", "Cycle model", "The paper's trained stereo cycle model: not available in this build yet "
-                                         "(it needs stereo_cycle.pt)")):
+                ("cycle", "Cycle model", "The paper's trained stereo cycle model (stereo_cycle.pt, made by "
+                                         "`lipsync-studio train stereo`; add it under Models)")):
             self.stereo.addItem(label, key)
             item = smodel.item(self.stereo.count() - 1)
             item.setToolTip(tip)
-            item.setEnabled(key != "cycle")
+            if key == "cycle":
+                from ..weights import weight_path
+
+                item.setEnabled(weight_path("stereo_cycle") is not None)
         self._stereo_ok = caps.stereo_export
         self.stereo.setEnabled(False)
         self.stereo.setToolTip("How a stereo clip's two eyes are synced (for stereo clips: choose the clip's "
