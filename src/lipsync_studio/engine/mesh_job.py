@@ -84,10 +84,7 @@ def _mesh(ctx: StageContext) -> None:
     s = ctx.state
     opts: MeshOptions = s["options"]
     faces, info, writer = s["faces"], s["info"], s["writer"]
-    if opts.face is not None and opts.face not in faces.tracks:
-        raise OptionError(f"there is no face {opts.face} in this clip",
-                          hint=f"faces found: {sorted(faces.tracks) or 'none'}")
-    faces.speaker = opts.face
+    faces.choose_speaker(opts.face)
     track = faces.speaker_track()
     if track is None:
         raise MediaError(f"no face was found between {s['start'] / float(info.fps):.2f} s and "

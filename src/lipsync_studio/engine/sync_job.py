@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import MediaError, OptionError
+from ..errors import MediaError
 from ..media.audio import probe_audio
 from ..media.output import check_output_path
 from ..media.prefetch import prefetch
@@ -106,10 +106,7 @@ def _faces_stage(ctx: StageContext) -> None:
     s = ctx.state
     faces = analyse_faces(s["video"], advance=ctx.advance)
     opts: SyncOptions = s["options"]
-    if opts.face is not None and opts.face not in faces.tracks:
-        raise OptionError(f"there is no face {opts.face} in this clip",
-                          hint=f"faces found: {sorted(faces.tracks) or 'none'}")
-    faces.speaker = opts.face
+    faces.choose_speaker(opts.face)
     s["faces"] = faces
 
 

@@ -91,6 +91,20 @@ class ClipFaces:
     speaker: int | None = None
     settings_key: str = field(default="")
 
+    def choose_speaker(self, face: int | None, where: str = "in this clip") -> None:
+        """Make ``face`` (a track id) the speaker, or the largest face when None.
+
+        Raises
+        ------
+        OptionError
+            There is no face with that id (the message lists the ids found).
+        """
+        from ..errors import OptionError
+
+        if face is not None and face not in self.tracks:
+            raise OptionError(f"there is no face {face} {where}", hint=f"faces found: {sorted(self.tracks) or 'none'}")
+        self.speaker = face
+
     def speaker_track(self) -> FaceTrack | None:
         """The chosen speaker's track, or the largest face when none was chosen; None without faces."""
         if not self.tracks:

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from ..engine.job import CancelToken, Job, ProgressCallback, Stage, StageContext
-from ..errors import MediaError, OptionError
+from ..errors import MediaError
 from .disparity import DisparityCache, DisparityMap, DisparitySettings
 from .faces import face_regions, track_eye
 from .layout import StereoReader
@@ -209,10 +209,7 @@ def _track(ctx: StageContext) -> None:
     s = ctx.state
     opts: StereoEvalOptions = s["options"]
     faces = track_eye(s["out"], "left", advance=ctx.advance, use_cache=opts.use_cache)
-    if opts.face is not None and opts.face not in faces.tracks:
-        raise OptionError(f"there is no face {opts.face} in the output's left eye",
-                          hint=f"faces found: {sorted(faces.tracks) or 'none'}")
-    faces.speaker = opts.face
+    faces.choose_speaker(opts.face, "in the output's left eye")
     track = faces.speaker_track()
     if track is None:
         raise MediaError("no face was found in the left eye", path=s["output"],

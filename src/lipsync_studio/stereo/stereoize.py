@@ -329,10 +329,7 @@ def _faces(ctx: StageContext) -> None:
     s = ctx.state
     opts: StereoizeOptions = s["options"]
     faces = analyse_faces(s["video"], advance=ctx.advance)
-    if opts.face is not None and opts.face not in faces.tracks:
-        raise OptionError(f"there is no face {opts.face} in this clip",
-                          hint=f"faces found: {sorted(faces.tracks) or 'none'}")
-    faces.speaker = opts.face
+    faces.choose_speaker(opts.face)
     track = faces.speaker_track()
     if track is None:
         raise MediaError("no face was found", path=s["video"],
