@@ -211,3 +211,33 @@ def test_loudness_of_ten_minutes_takes_well_under_a_second() -> None:
     # Uniform noise has power 1/3 (-4.77 dB); ~530-sample windows scatter by about 0.2 dB.
     assert np.median(loudness) == pytest.approx(10 * np.log10(1 / 3), abs=0.05)
     assert np.all(np.abs(loudness - 10 * np.log10(1 / 3)) < 1.5)
+
+
+def test_own_filter_bank_window_and_preemphasis_equal_librosa_and_scipy_bit_for_bit() -> None:
+    """The numbers Wav2Lip's checkpoints were trained on, without importing scipy.signal/librosa at run time."""
+    from lipsync_studio.media.mel import _hann_window, slaney_mel_basis
+
+    for sr, n_fft, n_mels, lo, hi in [(16000, 800, 80, 55.0, 7600.0), (22050, 2048, 128, 0.0, 11025.0),
+                                      (44100, 1024, 64, 300.0, 16000.0)]:
+        ours = slaney_mel_basis(sr, n_fft, n_mels, lo, hi)
+        theirs = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=lo, fmax=hi)
+        assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs)
+    assert np.array_equal(_hann_window(), get_window("hann", 800, fftbins=True))
+    rng = np.random.default_rng(1)
+    for dtype in (np.float32, np.float64, np.int16):
+        x = (rng.standard_normal(3001) * 1000).astype(dtype)
+        want = lfilter([1.0, -0.97], [1.0], x)
+        got = preemphasis(x)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_planning_imports_neither_scipy_signal_nor_librosa() -> None:
+    """Importing them costs ~2 s: more than the built-in engine needs to plan a short clip."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from lipsync_studio.sync.registry import make_engine; make_engine('builtin', 'cpu');"
+            "from lipsync_studio.media.mel import wav2lip_mel; import numpy as np; wav2lip_mel(np.zeros(16000));"
+            "print(sorted(m for m in ('scipy.signal', 'librosa', 'numba') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -10,7 +10,9 @@ its checkpoints hear what they were trained on:
 4. ``S = 20·log10(max(1e-5, M)) − 20`` dB, then ``clip(8·(S + 100)/100 − 4, −4, 4)``.
 
 The STFT is computed here with numpy in float64, in blocks, so a 10-minute track needs a few tens of MB
-rather than the ~300 MB a full complex spectrogram would take; only librosa's mel filter bank is used.
+rather than the ~300 MB a full complex spectrogram would take. The window, the pre-emphasis and librosa's
+slaney mel filter bank are computed here too (equal bit for bit, see the tests): importing scipy.signal and
+librosa costs ~2 s, more than the built-in engine needs to plan a short clip.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from fractions import Fraction
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import get_window, lfilter
 
 __all__ = [
     "HOP_LENGTH",
@@ -69,15 +70,59 @@ def preemphasis(wav: np.ndarray, k: float = _PREEMPHASIS) -> np.ndarray:
     numpy.ndarray
         (N,) filtered samples, in the floating dtype of ``wav`` (float64 for integer input).
     """
-    return lfilter([1.0, -k], [1.0], wav)
+    x = np.asarray(wav)
+    x = x.astype(np.float64) if x.dtype != np.float64 else x  # as scipy's lfilter: float64 out
+    y = np.empty_like(x)
+    y[..., :1] = x[..., :1]
+    y[..., 1:] = x[..., 1:] + (-k) * x[..., :-1]
+    return y
+
+
+def _hz_to_mel(f: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale: linear below 1 kHz (200/3 Hz per mel), logarithmic above (27 mels per 6.4x)."""
+    f = np.asarray(f, np.float64)
+    f_sp = 200.0 / 3
+    mels = f / f_sp
+    min_log_mel = 1000.0 / f_sp
+    logstep = np.log(6.4) / 27.0
+    log_t = f >= 1000.0
+    mels = np.where(log_t, min_log_mel + np.log(np.maximum(f, 1e-10) / 1000.0) / logstep, mels)
+    return mels
+
+
+def _mel_to_hz(mels: np.ndarray) -> np.ndarray:
+    f_sp = 200.0 / 3
+    freqs = f_sp * mels
+    min_log_mel = 1000.0 / f_sp
+    logstep = np.log(6.4) / 27.0
+    log_t = mels >= min_log_mel
+    freqs[log_t] = 1000.0 * np.exp(logstep * (mels[log_t] - min_log_mel))
+    return freqs
+
+
+def slaney_mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    """(n_mels, n_fft/2 + 1) float32 triangular mel filters with slaney area normalisation.
+
+    The same numbers as ``librosa.filters.mel(sr=…, n_fft=…, n_mels=…, fmin=…, fmax=…)`` (htk=False,
+    norm='slaney', float32): the weights are rounded to float32 before the normalisation, as there.
+    """
+    fftfreqs = np.fft.rfftfreq(n=n_fft, d=1.0 / sr)
+    mel_f = _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax), n_mels + 2))
+    fdiff = np.diff(mel_f)
+    ramps = np.subtract.outer(mel_f, fftfreqs)
+    weights = np.zeros((n_mels, 1 + n_fft // 2), np.float32)
+    for i in range(n_mels):
+        lower = -ramps[i] / fdiff[i]
+        upper = ramps[i + 2] / fdiff[i + 1]
+        weights[i] = np.maximum(0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_f[2:n_mels + 2] - mel_f[:n_mels]))[:, None]
+    return weights
 
 
 @lru_cache(maxsize=1)
 def _mel_basis() -> np.ndarray:
-    """(80, 401) float64 slaney mel filter bank, computed once (librosa is imported only here)."""
-    import librosa.filters
-
-    basis = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=FMIN, fmax=FMAX)
+    """(80, 401) float64 slaney mel filter bank, computed once."""
+    basis = slaney_mel_basis(SAMPLE_RATE, N_FFT, N_MELS, FMIN, FMAX)
     basis = basis.astype(np.float64)  # librosa's float32 values, as the official code used them
     basis.setflags(write=False)
     return basis
@@ -86,7 +131,11 @@ def _mel_basis() -> np.ndarray:
 @lru_cache(maxsize=1)
 def _hann_window() -> np.ndarray:
     """(800,) periodic Hann window (librosa's ``get_window('hann', 800, fftbins=True)``)."""
-    window = get_window("hann", WIN_LENGTH, fftbins=True).astype(np.float64)
+    # scipy's recipe for a periodic window: one more point of the symmetric cosine sum, the last one dropped.
+    window = np.zeros(WIN_LENGTH + 1)
+    window += 0.5 * np.cos(0 * np.linspace(-np.pi, np.pi, WIN_LENGTH + 1))
+    window += 0.5 * np.cos(1 * np.linspace(-np.pi, np.pi, WIN_LENGTH + 1))
+    window = window[:-1]
     window.setflags(write=False)
     return window
 
