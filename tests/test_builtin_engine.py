@@ -118,3 +118,54 @@ def test_pixels_outside_the_lower_face_are_untouched_and_the_bank_is_bounded(med
             outside[int(max(lo[1], 0)):int(hi[1]), int(max(lo[0], 0)):int(hi[0])] = False
             assert np.array_equal(out[outside], src[outside])
         assert changed_any
+
+
+def test_the_donor_bank_comes_from_the_tracking_pass_identical_to_reading_the_clip_again(media):
+    """The lower faces kept while tracking replace a second decoding pass, pixel for pixel; a budget too small
+    for them (or tracks from the cache) falls back to reading the clip."""
+    keeper = BuiltinEngine()
+    faces = analyse_faces(media["clip"], use_cache=False, keep=keeper.frame_observer())
+    assert len(keeper.crops) == int(faces.speaker_track().present.sum())
+    with VideoReader(media["clip"]) as r:
+        plan = plan_output(r.info.n_frames, r.info.fps, 3.0)
+    keeper.prepare(media["clip"], media["dub"], faces, plan)
+    reader = BuiltinEngine()
+    reader.prepare(media["clip"], media["dub"], faces, plan)
+    assert keeper.info["donors_from_tracking"] == keeper.info["donors_used"] > 0
+    assert reader.info["donors_from_tracking"] == 0
+    assert np.array_equal(keeper.bank, reader.bank)
+    assert keeper.crops is None  # the crops' memory is freed once the bank is full
+
+    small = BuiltinEngine()
+    keep = small.frame_observer()
+    small.crops.max_bytes = sum(keeper_crop_sizes(media)[:3])  # room for three frames only
+    analyse_faces(media["clip"], use_cache=False, keep=keep)
+    assert len(small.crops) == 3 and small.crops.full
+    small.prepare(media["clip"], media["dub"], faces, plan)
+    assert 0 <= small.info["donors_from_tracking"] <= 3
+    assert np.array_equal(small.bank, reader.bank)
+
+
+def keeper_crop_sizes(media):
+    """Bytes of each lower-face crop the tracker keeps for the test clip."""
+    from lipsync_studio.sync.builtin.crops import FaceCrops
+
+    crops = FaceCrops()
+    analyse_faces(media["clip"], use_cache=False, keep=crops.keep)
+    return [c.nbytes for v in crops._crops.values() for (_, _, _, c) in v]
+
+
+def test_the_lower_face_mesh_is_the_delaunay_triangulation(media):
+    """OpenCV's triangulation (scipy.spatial costs 0.6 s to import) gives qhull's triangles, hull included."""
+    from scipy.spatial import Delaunay
+
+    from lipsync_studio.sync.mouth import MouthSpace
+
+    space = MouthSpace.from_track(analyse_faces(media["clip"]).speaker_track())
+    rng = np.random.default_rng(5)
+    cases = [space.region_points(space.reference)] + [rng.random((int(rng.integers(10, 150)), 2)) * s
+                                                      for s in rng.uniform(1, 2000, 40)]
+    for pts in cases:
+        ours = {tuple(sorted(t)) for t in MouthSpace._delaunay(pts)}
+        theirs = {tuple(sorted(t)) for t in Delaunay(pts).simplices}
+        assert ours == theirs

@@ -104,7 +104,9 @@ def _faces_stage(ctx: StageContext) -> None:
     from ..face.analysis import analyse_faces
 
     s = ctx.state
-    faces = analyse_faces(s["video"], advance=ctx.advance)
+    # An engine may keep what it needs of each frame while the tracker has it decoded.
+    observer = getattr(s["engine"], "frame_observer", None)
+    faces = analyse_faces(s["video"], advance=ctx.advance, keep=observer() if observer else None)
     opts: SyncOptions = s["options"]
     faces.choose_speaker(opts.face)
     s["faces"] = faces

@@ -16,10 +16,11 @@ from .tracker import TrackerSettings, track_faces
 
 def analyse_faces(clip: str | Path, settings: TrackerSettings = TrackerSettings(), start: int = 0,
                   stop: int | None = None, advance: Callable[[int], None] | None = None,
-                  use_cache: bool = True) -> ClipFaces:
+                  use_cache: bool = True, keep=None) -> ClipFaces:
     """Track the faces of ``clip`` over timeline frames ``[start, stop)`` (cached by content + settings).
 
-    Frames outside the range are marked absent in the returned tracks.
+    Frames outside the range are marked absent in the returned tracks. ``keep(index, frame, detections)`` sees
+    every frame while tracking (see :func:`track_faces`); not called when the tracks come from the cache.
     """
     with VideoReader(clip) as reader:
         info = reader.info
@@ -34,7 +35,7 @@ def analyse_faces(clip: str | Path, settings: TrackerSettings = TrackerSettings(
             except (OSError, ValueError, KeyError):
                 pass  # a damaged cache entry is recomputed
         faces = track_faces(prefetch(reader.iter_frames(start, stop)), info.n_frames, float(info.fps), info.width,
-                            info.height, settings, advance)
+                            info.height, settings, advance, keep)
     if use_cache:
         store_faces(faces, path)
     return faces

@@ -185,7 +185,8 @@ class _Linker:
 
 
 def track_faces(frames: Iterable[tuple[int, np.ndarray]], n_frames: int, fps: float, width: int, height: int,
-                settings: TrackerSettings = TrackerSettings(), advance: Callable[[int], None] | None = None) -> ClipFaces:
+                settings: TrackerSettings = TrackerSettings(), advance: Callable[[int], None] | None = None,
+                keep: Callable[[int, np.ndarray, list[np.ndarray]], None] | None = None) -> ClipFaces:
     """Track every face through a stream of frames.
 
     Parameters
@@ -196,6 +197,9 @@ def track_faces(frames: Iterable[tuple[int, np.ndarray]], n_frames: int, fps: fl
         The clip's timeline and frame size.
     advance:
         Called with 1 after each frame (progress and cancellation: it may raise).
+    keep:
+        Called with ``(index, frame, detections)`` for every frame (e.g. to keep crops while the frame is
+        decoded anyway); ``detections`` are the raw ``(478, 3)`` landmarks, as stored in the tracks' ``raw``.
 
     Returns
     -------
@@ -208,7 +212,10 @@ def track_faces(frames: Iterable[tuple[int, np.ndarray]], n_frames: int, fps: fl
     processed = 0
     try:
         for index, frame in frames:
-            linker.add(index, detector.detect(frame, index, linker.known_boxes(index)))
+            found = detector.detect(frame, index, linker.known_boxes(index))
+            linker.add(index, found)
+            if keep is not None:
+                keep(index, frame, found)
             processed += 1
             if advance is not None:
                 advance(1)

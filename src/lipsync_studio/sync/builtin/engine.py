@@ -42,6 +42,16 @@ class BuiltinEngine:
         self.lead_s = lead_s
         self.space: MouthSpace | None = None
         self.info: dict = {}
+        self.crops = None
+        self.info_bank_from_crops = 0
+
+    def frame_observer(self):
+        """What the tracker should call with every frame it decodes: the lower faces are kept (within the bank's
+        memory), so :meth:`prepare` fills the donor bank without reading the clip again."""
+        from .crops import FaceCrops
+
+        self.crops = FaceCrops(self.bank_bytes)
+        return self.crops.keep
 
     # -- prepare ------------------------------------------------------------------------------------
     def prepare(self, clip: Path, dub: Path, faces: ClipFaces, plan: OutputPlan,
@@ -55,6 +65,7 @@ class BuiltinEngine:
         self.sources = np.fromiter((plan.source_index(k) for k in range(plan.n_out)), np.int64, plan.n_out)
         if track is None:
             self.space = None
+            self.crops = None
             return
         space = MouthSpace.from_track(track)
         self.space = space
@@ -96,11 +107,12 @@ class BuiltinEngine:
         used = np.unique(self.donors[self.donors != OWN])
         self.bank_index = {int(t): k for k, t in enumerate(used)}
         self.bank = np.zeros((len(used), self.crop_size[1], self.crop_size[0], 3), np.uint8)
-        self._fill_bank(clip, used, advance)
+        self._fill_bank(clip, used, track.raw, advance)
         self.features = feats
         self._colour = None
         self.info = {"donors_used": int(len(used)), "own_frames": int((self.donors == OWN).sum()),
                      "calibrated_on_clip": self.targets.calibrated_on_clip, "bank_frames": int(len(bank)),
+                     "donors_from_tracking": int(self.info_bank_from_crops),
                      "speaker_model_r": None if speaker is None else round(speaker.validation_r, 3),
                      "speaker_model_weight": 0.0 if speaker is None else round(speaker.weight, 3)}
 
@@ -111,15 +123,36 @@ class BuiltinEngine:
         m = np.array([[s, 0, -s * self.crop_origin[0]], [0, s, -s * self.crop_origin[1]]])
         return np.vstack([m, [0, 0, 1]])[:2] @ np.vstack([inv, [0, 0, 1]])
 
-    def _fill_bank(self, clip: Path, frames: np.ndarray, advance: Advance | None) -> None:
+    def _fill_bank(self, clip: Path, frames: np.ndarray, raw: np.ndarray, advance: Advance | None) -> None:
+        """Warp each donor's lower face into the bank: from the crops kept while tracking where there are
+        some, else from the clip (one decoding pass over the missing donors' span)."""
         import cv2
 
         from ...media.prefetch import prefetch
         from ...media.video import VideoReader
 
-        if len(frames) == 0:
+        missing = []
+        for t in (int(f) for f in frames):
+            kept = self.crops.get(t, raw[t]) if self.crops is not None and np.isfinite(raw[t]).all() else None
+            if kept is None:
+                missing.append(t)
+                continue
+            crop, x0, y0 = kept
+            # The warp reads the donor's region (and a pixel around it): it must lie inside the kept crop.
+            pts = apply(self.space.pose[t], self.space.region_points(self.space.normalized[t]))
+            lo, hi = pts.min(0) - 2, pts.max(0) + 2
+            if lo[0] < x0 or lo[1] < y0 or hi[0] > x0 + crop.shape[1] or hi[1] > y0 + crop.shape[0]:
+                missing.append(t)
+                continue
+            m = self._crop_matrix(t) @ np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1]])
+            self.bank[self.bank_index[t]] = cv2.warpAffine(crop, m, self.crop_size, flags=cv2.INTER_LINEAR,
+                                                           borderMode=cv2.BORDER_REPLICATE)
+        self.info_bank_from_crops = len(frames) - len(missing)
+        self.crops = None  # their memory is the bank's now
+        if not missing:
             return
-        wanted = set(int(f) for f in frames)
+        frames = np.asarray(missing)
+        wanted = set(missing)
         with VideoReader(clip) as reader:
             for t, img in prefetch(reader.iter_frames(int(frames.min()), int(frames.max()) + 1)):
                 if t in wanted:
@@ -132,6 +165,8 @@ class BuiltinEngine:
     # -- render -------------------------------------------------------------------------------------
     def render(self, out_index: int, src_index: int, frame: np.ndarray) -> np.ndarray:
         """Output frame ``out_index``: ``frame`` with the mouth the dub needs at that time."""
+        import cv2
+
         sp = self.space
         if sp is None or not sp.present[src_index]:
             return frame
@@ -168,7 +203,7 @@ class BuiltinEngine:
             # Smooth the correction over time so it cannot flicker.
             self._colour = c if self._colour is None else 0.8 * self._colour + 0.2 * c
             lut = np.clip(np.arange(256, dtype=np.float32)[:, None] * self._colour[:3] + self._colour[3:], 0, 255)
-            warped = np.stack([lut[warped[..., c], c] for c in range(3)], axis=-1).astype(np.uint8)
+            warped = cv2.LUT(warped, lut.astype(np.uint8).reshape(256, 1, 3))
         opening_px = max(target_gap, 0.0) * sp.eye_dist * face_scale
         extra = target_gap - donor_gap
         if target_gap > 0.04 and extra > 0.015:
@@ -178,8 +213,6 @@ class BuiltinEngine:
             inner = apply(pose, new_shape[list(LIPS_INNER)]) - [x0, y0]
             upper = apply(pose, new_shape[list(UPPER_INNER_LIP)]) - [x0, y0]
             paint_interior(warped, inner, upper, opening_px, strength)
-        import cv2
-
         out = frame.copy()
         # blendLinear rounds a weighted sum: where alpha is 0 the frame's pixel comes back exactly.
         out[y0:y1, x0:x1] = cv2.blendLinear(warped, np.ascontiguousarray(region), alpha, 1.0 - alpha)

@@ -1,0 +1,66 @@
+"""Lower-face crops kept while the clip is being tracked, so the donor bank needs no second decoding pass.
+
+The tracker hands every frame and its detections to :meth:`FaceCrops.keep`; the crop around each face's
+lower half is kept (a margin wide enough for the bank's warp), up to a memory budget. Later, when the
+donors are chosen, a donor's bank image is warped from its kept crop exactly as it would have been from the
+whole frame; donors whose crop was not kept (budget spent, or the tracks came from the cache) are read from
+the clip as before.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..mouth import EYE_CORNERS, SUBNASALE
+
+#: Margin around the lower face, in eye distances: the bank's region reaches 0.27 beyond its points.
+_MARGIN = 0.45
+
+
+class FaceCrops:
+    """Lower-face crops of every tracked face, frame by frame, within ``max_bytes``."""
+
+    def __init__(self, max_bytes: int = 256 << 20) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.full = False
+        self._crops: dict[int, list[tuple[np.ndarray, int, int, np.ndarray]]] = {}
+
+    def keep(self, index: int, frame: np.ndarray, detections: list[np.ndarray]) -> None:
+        """Keep the lower face of each detection (``(478, 3)`` landmarks in pixels) in ``frame``."""
+        if self.full:
+            return
+        h, w = frame.shape[:2]
+        for lm in detections:
+            pts = lm[:468, :2]
+            eye = float(np.linalg.norm(pts[EYE_CORNERS[0]] - pts[EYE_CORNERS[1]]))
+            if not np.isfinite(eye) or eye <= 0:
+                continue
+            lower = pts[pts[:, 1] > pts[SUBNASALE, 1] - 0.3 * eye]
+            m = _MARGIN * eye
+            x0, y0 = np.floor(lower.min(0) - m).astype(int)
+            x1, y1 = np.ceil(lower.max(0) + m).astype(int)
+            x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+            if x1 <= x0 or y1 <= y0:
+                continue
+            crop = np.ascontiguousarray(frame[y0:y1, x0:x1])
+            if self.bytes + crop.nbytes > self.max_bytes:
+                self.full = True
+                return
+            self.bytes += crop.nbytes
+            self._crops.setdefault(index, []).append((_box(pts), x0, y0, crop))
+
+    def get(self, index: int, landmarks: np.ndarray) -> tuple[np.ndarray, int, int] | None:
+        """The crop kept at frame ``index`` for the face with these raw landmarks: ``(crop, x0, y0)``."""
+        box = _box(landmarks[:468, :2])
+        for kept_box, x0, y0, crop in self._crops.get(index, ()):
+            if np.allclose(kept_box, box, atol=1e-3):
+                return crop, x0, y0
+        return None
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._crops.values())
+
+
+def _box(pts: np.ndarray) -> np.ndarray:
+    return np.concatenate([pts.min(0), pts.max(0)])
