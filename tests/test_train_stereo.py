@@ -162,3 +162,118 @@ def test_the_train_commands_prepare_train_and_export(stereo_data, tmp_path, caps
     assert saved["train"]["weights"]["cycle_l1"] == 0.5 and saved["train"]["weights"]["sync"] == 0.0
     args = parser.parse_args(["prepare", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "data")])
     assert args.func is not None
+
+
+# --- mixed precision and throughput -----------------------------------------------------------------------------
+# bf16 convolutions on a CPU without bf16 instructions run ~10x slower than fp32, and the SyncNet expert and the
+# PatchGAN discriminators dominate a tiny step: these tests swap in small ones (same contracts).
+
+
+class _SmallExpert(torch.nn.Module):
+    """The SyncNet expert's contract, ``(mel (B,1,80,16), faces (B,15,48,96)) → unit embeddings``, in two convs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.face = torch.nn.Sequential(torch.nn.Conv2d(15, 4, 3, 4, 1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(2))
+        self.audio = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, 4, 1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(2))
+
+    def forward(self, mel: torch.Tensor, faces: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        norm = torch.nn.functional.normalize
+        return norm(self.audio(mel).flatten(1), dim=1), norm(self.face(faces).flatten(1), dim=1)
+
+
+@pytest.fixture
+def small_critics(monkeypatch):
+    """A small frozen expert and 4-channel discriminators inside the Trainer."""
+    import functools
+
+    from lipsync_studio.train.stereo_cycle import train as train_module
+    from lipsync_studio.train.stereo_cycle.model import PatchDiscriminator
+
+    def expert(path, seed):
+        torch.manual_seed(seed + 1)
+        net = _SmallExpert().eval()
+        for p in net.parameters():
+            p.requires_grad_(False)
+        return net
+
+    monkeypatch.setattr(train_module, "_expert", expert)
+    monkeypatch.setattr(train_module, "PatchDiscriminator", functools.partial(PatchDiscriminator, 4))
+
+
+SMALL = StereoCycleConfig(generator="tiny", disp_channels=4)
+
+
+def test_bf16_terms_are_finite_and_the_total_falls_on_a_fixed_batch(stereo_data, tmp_path, small_critics):
+    data = StereoFaceDataset(stereo_data)
+    config = TrainConfig(steps=6, batch=1, lr=2e-3, weights=LossWeights(sync=0.1))
+    trainer = Trainer(data, tmp_path / "bf16", TrainConfig(**{**config.__dict__, "amp": "bf16"}), SMALL)
+    assert trainer.precision.mode == "bf16" and trainer.precision.scaler is None
+    batch = trainer.batch([0])
+    logs = [trainer.step(batch) for _ in range(6)]
+    for log in logs:
+        assert all(math.isfinite(log[k]) for k in (*TERMS, "total", "disc"))
+    first, last = np.mean([g["total"] for g in logs[:2]]), np.mean([g["total"] for g in logs[-2:]])
+    assert last < 0.9 * first, [round(g["total"], 4) for g in logs]
+    # The networks really ran in bf16: the first step's numbers are near fp32's but not equal to them.
+    fp32 = Trainer(data, tmp_path / "fp32", TrainConfig(**{**config.__dict__, "amp": "off"}), SMALL).step(batch)
+    assert logs[0]["total"] != fp32["total"] and logs[0]["total"] == pytest.approx(fp32["total"], rel=0.02)
+    assert all(p.dtype == torch.float32 for p in trainer.model.parameters())
+
+
+@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+def test_a_mixed_precision_run_resumes_bit_for_bit(stereo_data, tmp_path, small_critics, monkeypatch, amp):
+    from lipsync_studio.train import amp as amp_module
+
+    if amp == "fp16":  # CUDA's fp16 + shared gradient scaler path, exercised on the CPU (which the CLI refuses)
+        monkeypatch.setattr(amp_module, "FP16_DEVICES", ("cuda", "cpu"))
+    data = StereoFaceDataset(stereo_data)
+    config = TrainConfig(steps=3, batch=1, lr=1e-3, checkpoint_every=2, weights=LossWeights(sync=0.1), amp=amp)
+    straight = Trainer(data, tmp_path / "a", config, SMALL)
+    straight.run()
+    Trainer(data, tmp_path / "b", TrainConfig(**{**config.__dict__, "steps": 2}), SMALL).run()
+    resumed = Trainer(data, tmp_path / "b", config, SMALL)
+    assert resumed.step_no == 2 and resumed.precision.mode == amp
+    resumed.run()
+    a, b = straight.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert all(torch.equal(x, y) for x, y in zip(straight.d_right.state_dict().values(),
+                                                 resumed.d_right.state_dict().values()))
+    saved = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)
+    assert saved["amp"] == amp and saved["train"]["amp"] == amp
+    if amp == "fp16":  # one scaler, updated once per step, went on from its saved state
+        assert saved["scaler"] == straight.precision.state_dict()
+        # The first step overflowed at the initial scale 2^16 and was skipped; the two after it were taken.
+        assert (saved["scaler"]["scale"], saved["scaler"]["_growth_tracker"]) == (2.0**15, 2)
+    else:
+        assert saved["scaler"] == {}
+    start = json.loads((tmp_path / "b" / "log.jsonl").read_text().splitlines()[-2])
+    assert start == {"event": "start", "step": 2, "device": "cpu", "amp": amp}
+    exported = torch.load(resumed.export(), weights_only=True)["state_dict"]
+    assert {v.dtype for v in exported.values() if v.is_floating_point()} == {torch.float32}
+
+
+def test_train_stereo_bench_prints_samples_per_second_and_fp16_needs_cuda(stereo_data, tmp_path, capsys):
+    import argparse
+    import re
+
+    from lipsync_studio.errors import OptionError
+    from lipsync_studio.train.stereo_cycle.cli import add_train_stereo_command
+
+    parser = argparse.ArgumentParser()
+    add_train_stereo_command(parser.add_subparsers(dest="train"))
+    out = tmp_path / "bench"
+    common = ["stereo", str(stereo_data), "-o", str(out), "--batch-size", "1", "--generator", "tiny", "--w-sync", "0"]
+    args = parser.parse_args([*common, "--bench-steps", "2", "--bench-warmup", "1", "--amp", "off"])
+    assert args.func(args) == 0
+    printed = capsys.readouterr().out
+    match = re.search(r"stereo: ([\d.e+]+) samples/s \(runs of 5 frames\), ([\d.e+-]+) s/step over 2 steps after "
+                      r"1 warm-up; device cpu, amp off, peak memory (\d+) MiB", printed)
+    assert match, printed
+    assert float(match[1]) == pytest.approx(1 / float(match[2]), rel=0.01)
+    assert not out.exists()  # no checkpoint, no log, no export
+    if not torch.cuda.is_available():
+        args = parser.parse_args([*common, "--amp", "fp16"])
+        with pytest.raises(OptionError, match="fp16 needs a CUDA GPU"):
+            args.func(args)
+        assert not out.exists()

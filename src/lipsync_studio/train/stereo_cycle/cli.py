@@ -13,6 +13,7 @@ from typing import Any
 
 def add_train_stereo_command(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``stereo DATA -o OUT`` and ``prepare VIDEOS... -o DATA`` to the ``train`` subparsers; return ``stereo``'s."""
+    from ..amp import add_amp_options
     from .weights import LossWeights
 
     p = subparsers.add_parser("prepare", help="build the stereo lip-sync training data from stereo videos")
@@ -35,6 +36,7 @@ def add_train_stereo_command(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--generator", choices=("wav2lip", "tiny"), default="wav2lip",
                    help="wav2lip (the paper) or tiny (a smoke-test stand-in)")
     p.add_argument("--device", default=None, help="torch device (default cpu)")
+    add_amp_options(p)
     for name, value in LossWeights().to_dict().items():
         p.add_argument(f"--w-{name.replace('_', '-')}", type=float, default=None, metavar="W",
                        help=f"weight of the {name} term (default {value})")
@@ -53,7 +55,11 @@ def cmd_train_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_train_stereo(args: argparse.Namespace) -> int:
-    """Train (resuming from ``OUT/checkpoint.pt`` when present), print one line per step, export; returns 0."""
+    """Train (resuming from ``OUT/checkpoint.pt`` when present), print one line per step, export; returns 0.
+
+    With ``--bench-steps N``: measure the training steps (from the checkpoint when there is one) and print one
+    line, writing nothing.
+    """
     from ...errors import OptionError
     from .dataset import StereoFaceDataset
     from .model import StereoCycleConfig
@@ -68,9 +74,13 @@ def cmd_train_stereo(args: argparse.Namespace) -> int:
     config = TrainConfig(steps=args.steps, batch=args.batch_size, lr=args.lr, lr_disc=args.lr, weights=weights,
                          checkpoint_every=args.checkpoint_every, seed=args.seed,
                          expert=None if args.expert is None else str(args.expert),
-                         init_wav2lip=None if args.init is None else str(args.init))
+                         init_wav2lip=None if args.init is None else str(args.init), amp=args.amp)
     trainer = Trainer(StereoFaceDataset(args.data), args.out, config, StereoCycleConfig(generator=args.generator),
                       device=args.device)
+    if args.bench_steps is not None:
+        print(trainer.benchmark(args.bench_steps, args.bench_warmup).format(), flush=True)
+        return 0
+    print(f"device={trainer.device} amp={trainer.precision.mode} step={trainer.step_no}", flush=True)
 
     def show(log: dict[str, float]) -> None:
         print(" ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}" for k, v in log.items()), flush=True)

@@ -12,7 +12,9 @@ Terms (images BGR in [0, 1], (B·T, 3, 96, 96); T = 5 consecutive frames per sam
 | ``adv`` | LSGAN generator terms ``(D_l(Ĩ_l) − 1)² + (D_r(Î_r) − 1)²`` | 0.07 | Wav2Lip ``disc_wt`` |
 
 The discriminators' own loss (``disc``: LSGAN, real → 1, fake → 0, both eyes) is minimised by their own
-optimiser. The paper suspected that the combined L1 terms over-constrained its model: set any weight to 0
+optimiser. Under mixed precision (:mod:`lipsync_studio.train.amp`) the networks run in autocast but every term is
+computed in fp32: the outputs are cast up, and the cosine similarity and BCE of the sync term run with autocast
+disabled (CUDA autocast refuses ``binary_cross_entropy``; a half-precision log near 1 is too coarse). The paper suspected that the combined L1 terms over-constrained its model: set any weight to 0
 to study that (a zero-weight term is still computed and logged).
 """
 
@@ -41,21 +43,22 @@ def sync_loss(expert: torch.nn.Module, mel: torch.Tensor, left: torch.Tensor, t:
     ``mel`` (B, 1, 80, 16) is the window starting at each sample's first frame; ``left`` (B·T, 3, 96, 96).
     """
     a, v = expert(mel, expert_faces(left, t))
-    cos = F.cosine_similarity(a, v).clamp(1e-7, 1.0)
-    return F.binary_cross_entropy(cos, torch.ones_like(cos))
+    with torch.autocast(a.device.type, enabled=False):
+        cos = F.cosine_similarity(a.float(), v.float()).clamp(1e-7, 1.0)
+        return F.binary_cross_entropy(cos, torch.ones_like(cos))
 
 
 def generator_terms(out: CycleOutputs, left: torch.Tensor, right: torch.Tensor, sync_mel: torch.Tensor,
                     expert: torch.nn.Module, d_left: PatchDiscriminator, d_right: PatchDiscriminator,
                     t: int = 5) -> dict[str, torch.Tensor]:
-    """Every generator term, unweighted, by name (:data:`TERMS`)."""
+    """Every generator term, unweighted, by name (:data:`TERMS`); fp32 whatever the networks ran in."""
     return {
-        "w2l_l1": F.l1_loss(out.left, left),
-        "stereo_l1": F.l1_loss(out.right, right) + F.l1_loss(out.left_from_right, left),
-        "cycle_l1": F.l1_loss(out.left_cycle, left) + F.l1_loss(out.right_cycle, right),
-        "lr_consistency": F.l1_loss(out.d_l, f_w(-out.d_l, out.d_r)),
+        "w2l_l1": F.l1_loss(out.left.float(), left),
+        "stereo_l1": F.l1_loss(out.right.float(), right) + F.l1_loss(out.left_from_right.float(), left),
+        "cycle_l1": F.l1_loss(out.left_cycle.float(), left) + F.l1_loss(out.right_cycle.float(), right),
+        "lr_consistency": F.l1_loss(out.d_l.float(), f_w(-out.d_l, out.d_r)),
         "sync": sync_loss(expert, sync_mel, out.left, t),
-        "adv": ((d_left(out.left) - 1) ** 2).mean() + ((d_right(out.right) - 1) ** 2).mean(),
+        "adv": ((d_left(out.left).float() - 1) ** 2).mean() + ((d_right(out.right).float() - 1) ** 2).mean(),
     }
 
 
@@ -67,7 +70,7 @@ def weighted_total(terms: dict[str, torch.Tensor], weights: LossWeights) -> torc
 
 def discriminator_loss(out: CycleOutputs, left: torch.Tensor, right: torch.Tensor, d_left: PatchDiscriminator,
                        d_right: PatchDiscriminator) -> torch.Tensor:
-    """LSGAN discriminator loss on both eyes (fakes detached)."""
+    """LSGAN discriminator loss on both eyes (fakes detached), in fp32."""
     def one(d: PatchDiscriminator, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        return 0.5 * (((d(real) - 1) ** 2).mean() + (d(fake.detach()) ** 2).mean())
+        return 0.5 * (((d(real).float() - 1) ** 2).mean() + (d(fake.detach()).float() ** 2).mean())
     return one(d_left, left, out.left) + one(d_right, right, out.right)

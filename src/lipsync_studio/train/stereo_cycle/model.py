@@ -42,8 +42,10 @@ def f_w(d: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
     Returns
     -------
     torch.Tensor
-        (B, C, H, W) warped image.
+        (B, C, H, W) warped image, float32 (the warp runs in fp32 under autocast too: half-precision
+        sampling coordinates would be off by up to a fifth of a pixel).
     """
+    image, d = image.float(), d.float()
     if d.dim() == 3:
         d = d[:, None]
     b, _, h, w = image.shape
@@ -114,7 +116,7 @@ class TinyTalkingFace(nn.Module):
         x = F.interpolate(self.d3(x), scale_factor=2.0)
         x = F.interpolate(self.d2(torch.cat([x, e2], 1)), scale_factor=2.0)
         x = F.interpolate(self.d1(torch.cat([x, e1], 1)), scale_factor=2.0)
-        return torch.sigmoid(self.out(torch.cat([x, faces], 1)))
+        return torch.sigmoid(self.out(torch.cat([x, faces], 1)).float())
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -151,7 +153,7 @@ class DisparityNet(nn.Module):
         x = self.dec2(torch.cat([up(e3, e2), e2], 1))
         x = self.dec1(torch.cat([up(x, e1), e1], 1))
         x = self.dec0(torch.cat([up(x, e0), e0], 1))
-        return self.max_disparity * torch.sigmoid(self.out(x)) * a.shape[-1]
+        return self.max_disparity * torch.sigmoid(self.out(x).float()) * a.shape[-1]  # fp32 px under autocast
 
 
 class PatchDiscriminator(nn.Module):

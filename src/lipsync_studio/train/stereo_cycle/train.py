@@ -6,10 +6,17 @@ Checkpoint (``<out>/checkpoint.pt``, ``torch.save`` of plain containers, loaded 
      "config": StereoCycleConfig.to_dict(), "train": TrainConfig.to_dict(),
      "model": state_dict, "disc_left": state_dict, "disc_right": state_dict,
      "opt_g": optimizer state, "opt_d": optimizer state,
-     "rng": {"sampler": ByteTensor (the batch sampler's torch.Generator), "torch": ByteTensor (global CPU RNG)}}
+     "rng": {"sampler": ByteTensor (the batch sampler's torch.Generator), "torch": ByteTensor (global CPU RNG)},
+     "amp": "off" | "fp16" | "bf16" (the precision used), "scaler": GradScaler state ({} unless fp16)}
 
-Resuming restores all of it, so on CPU with the same thread count a run of N steps and a run of k steps
-+ resume + N − k steps end with identical weights. The expert is never saved (it is frozen and given).
+Resuming restores all of it, so on CPU with the same thread count and precision a run of N steps and a run of k
+steps + resume + N − k steps end with identical weights. The expert is never saved (it is frozen and given).
+Checkpoints written before mixed precision (no ``amp``, ``scaler``) load as fp32 runs.
+
+Mixed precision (``TrainConfig.amp``, :mod:`lipsync_studio.train.amp`): the forward passes and losses run in
+autocast (the terms themselves in fp32, see :mod:`.losses`); with fp16 one gradient scaler serves both
+optimisers — each loss is scaled for its backward, each optimiser steps through the scaler, and the scale is
+updated once per iteration after both (PyTorch's recipe for several losses and optimisers).
 
 Export (``stereo_cycle.pt``, :func:`export`)::
 
@@ -30,6 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..amp import MixedPrecision, Throughput, measure_throughput, resolve_amp
 from .dataset import SYNC_T, StereoFaceDataset
 from .losses import TERMS, LossWeights, discriminator_loss, generator_terms, weighted_total
 from .model import PatchDiscriminator, StereoCycleConfig, StereoCycleModel
@@ -54,6 +62,7 @@ class TrainConfig:
         only exercises the machinery (set ``weights.sync`` to 0 for real training without one).
     init_wav2lip: Wav2Lip generator weights to start the synced-face generator from (a fresh run only;
         the paper fine-tunes a pretrained Wav2Lip).
+    amp: mixed precision, ``auto`` (fp16 on CUDA, off elsewhere), ``off``, ``fp16`` (CUDA) or ``bf16``.
     """
 
     steps: int = 1000
@@ -65,6 +74,7 @@ class TrainConfig:
     seed: int = 0
     expert: str | None = None
     init_wav2lip: str | None = None
+    amp: str = "auto"
 
     def to_dict(self) -> dict:
         """Plain values."""
@@ -95,14 +105,20 @@ class Trainer:
     out_dir : path
         Where ``checkpoint.pt``, ``log.jsonl`` and the export go.
     config, model_config : the run's settings; ignored when resuming (the checkpoint's are used, except
-        ``steps`` and ``checkpoint_every``, which may be raised to train further).
+        ``steps`` and ``checkpoint_every``, which may be raised to train further, and ``amp``: a run may go on
+        on another machine).
+
+    Raises
+    ------
+    OptionError
+        ``config.amp`` asks for a precision the device cannot train in.
     """
 
     def __init__(self, data: StereoFaceDataset, out_dir: str | Path, config: TrainConfig = TrainConfig(),
                  model_config: StereoCycleConfig = StereoCycleConfig(), device: str | None = None) -> None:
         self.data, self.out = data, Path(out_dir)
-        self.out.mkdir(parents=True, exist_ok=True)
         self.device = torch.device(device or "cpu")
+        self.precision = MixedPrecision(resolve_amp(config.amp, self.device), self.device)
         self.ckpt_path = self.out / "checkpoint.pt"
         state = None
         if self.ckpt_path.exists():
@@ -111,7 +127,7 @@ class Trainer:
                 raise ValueError(f"{self.ckpt_path} is not a stereo cycle checkpoint")
             saved = dict(state["train"])
             saved["weights"] = LossWeights(**saved["weights"])
-            saved.update(steps=config.steps, checkpoint_every=config.checkpoint_every)
+            saved.update(steps=config.steps, checkpoint_every=config.checkpoint_every, amp=config.amp)
             config, model_config = TrainConfig(**saved), StereoCycleConfig(**state["config"])
         self.config, self.model_config = config, model_config
         torch.manual_seed(config.seed)
@@ -140,6 +156,7 @@ class Trainer:
             self.opt_d.load_state_dict(state["opt_d"])
             self.sampler.set_state(state["rng"]["sampler"])
             torch.set_rng_state(state["rng"]["torch"])
+            self.precision.load_state_dict(state.get("scaler"))
             self.step_no = int(state["step"])
 
     def batch(self, indices: list[int] | None = None) -> dict[str, torch.Tensor]:
@@ -157,17 +174,21 @@ class Trainer:
         """One generator update and one discriminator update; the logged numbers (every term, unweighted)."""
         b = self.batch() if batch is None else batch
         self.model.train()
-        out = self.model(b["mel"], b["faces"], b["right"])
-        terms = generator_terms(out, b["left"], b["right"], b["sync_mel"], self.expert, self.d_left, self.d_right,
-                                SYNC_T)
-        total = weighted_total(terms, self.config.weights)
+        amp = self.precision
+        with amp.autocast():
+            out = self.model(b["mel"], b["faces"], b["right"])
+            terms = generator_terms(out, b["left"], b["right"], b["sync_mel"], self.expert, self.d_left,
+                                    self.d_right, SYNC_T)
+            total = weighted_total(terms, self.config.weights)
         self.opt_g.zero_grad(set_to_none=True)
-        total.backward()
-        self.opt_g.step()
-        d_loss = discriminator_loss(out, b["left"], b["right"], self.d_left, self.d_right)
-        self.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.opt_d.step()
+        amp.backward(total)
+        amp.step(self.opt_g)
+        with amp.autocast():
+            d_loss = discriminator_loss(out, b["left"], b["right"], self.d_left, self.d_right)
+        self.opt_d.zero_grad(set_to_none=True)  # also drops what the generator's adv term left in D's grads
+        amp.backward(d_loss)
+        amp.step(self.opt_d)
+        amp.update()  # once, after both optimisers
         self.step_no += 1
         log = {k: float(terms[k].detach()) for k in TERMS}
         log.update(total=float(total.detach()), disc=float(d_loss.detach()), step=self.step_no)
@@ -180,16 +201,24 @@ class Trainer:
                  "model": self.model.state_dict(), "disc_left": self.d_left.state_dict(),
                  "disc_right": self.d_right.state_dict(), "opt_g": self.opt_g.state_dict(),
                  "opt_d": self.opt_d.state_dict(),
-                 "rng": {"sampler": self.sampler.get_state(), "torch": torch.get_rng_state()}}
+                 "rng": {"sampler": self.sampler.get_state(), "torch": torch.get_rng_state()},
+                 "amp": self.precision.mode, "scaler": self.precision.state_dict()}
+        self.out.mkdir(parents=True, exist_ok=True)
         tmp = self.ckpt_path.with_suffix(".tmp")
         torch.save(state, tmp)
         tmp.replace(self.ckpt_path)
         return self.ckpt_path
 
     def run(self, on_log: Callable[[dict[str, float]], None] | None = None) -> list[dict[str, float]]:
-        """Train up to ``config.steps``; append each step's numbers to ``log.jsonl``; checkpoint as configured."""
+        """Train up to ``config.steps``; append each step's numbers to ``log.jsonl``; checkpoint as configured.
+
+        ``log.jsonl`` gets ``{"event": "start", "step", "device", "amp"}`` first, then one line per step.
+        """
         logs = []
+        self.out.mkdir(parents=True, exist_ok=True)
         with open(self.out / "log.jsonl", "a") as f:
+            f.write(json.dumps({"event": "start", "step": self.step_no, "device": str(self.device),
+                                "amp": self.precision.mode}) + "\n")
             while self.step_no < self.config.steps:
                 t0 = time.perf_counter()
                 log = self.step()
@@ -202,8 +231,19 @@ class Trainer:
                     self.save()
         return logs
 
+    def benchmark(self, steps: int, warmup: int = 2) -> Throughput:
+        """Training throughput: ``warmup`` untimed then ``steps`` timed :meth:`step` calls (batch drawing
+        included); writes nothing (but the steps do train the networks in memory)."""
+        def one() -> int:
+            self.step()
+            return self.config.batch
+
+        return measure_throughput(one, steps=steps, warmup=warmup, device=self.device, procedure="stereo",
+                                  amp=self.precision.mode, sample=f"runs of {SYNC_T} frames")
+
     def export(self, path: str | Path | None = None) -> Path:
-        """Save the inference model as ``stereo_cycle.pt`` (format in the module docstring)."""
+        """Save the inference model as ``stereo_cycle.pt`` (format in the module docstring; fp32 weights)."""
+        self.out.mkdir(parents=True, exist_ok=True)
         return export(self.model, path or self.out / "stereo_cycle.pt", self.step_no)
 
 
