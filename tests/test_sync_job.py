@@ -142,3 +142,34 @@ def test_output_codec_and_chroma_are_the_users_choice(clip50, tmp_path, name, fm
     info = probe_video(out)
     assert (info.codec, info.pix_fmt, info.n_frames) == (codec, pix_fmt, 25)
     assert _codes(out) == list(range(25))
+
+
+def test_the_encoder_thread_keeps_each_frame_as_written_and_an_abort_leaves_nothing(tmp_path):
+    """Frames are encoded in a thread of their own: a caller reusing one array for every frame still gets
+    each frame as it was when written, and leaving with an error stops the thread and removes the file."""
+    from fractions import Fraction
+
+    from lipsync_studio.media.video import VideoReader
+    from lipsync_studio.media.writer import VideoWriter
+
+    canvas = np.zeros((64, 96, 3), np.uint8)
+    out = tmp_path / "reuse.mp4"
+    with VideoWriter(out, Fraction(25), 96, 64, fmt=VideoFormat(crf=0, preset="ultrafast")) as w:
+        for k in range(12):
+            canvas[:] = 20 * k  # the same array, changed right after each write
+            w.write(canvas)
+    with VideoReader(out) as r:
+        levels = [float(f.mean()) for _, f in r.iter_frames()]
+    # each frame its own level (RGB -> YUV -> RGB rounds by a level or two; frames were 20 levels apart)
+    np.testing.assert_allclose(levels, [20 * k for k in range(12)], atol=2.5)
+
+    stopped = tmp_path / "stopped.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        with VideoWriter(stopped, Fraction(25), 96, 64) as w:
+            for k in range(40):
+                w.write(canvas)
+            raise KeyboardInterrupt
+    import threading
+
+    assert not [t for t in threading.enumerate() if t.name == "encoder"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reuse.mp4"]

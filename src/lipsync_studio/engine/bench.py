@@ -160,9 +160,19 @@ def _run_child(name: str, clip: Path, dub: Path, out: Path) -> dict[str, Any]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _total(result: dict[str, Any]) -> float:
+    stages = result["stages"]
+    ends = [v["seconds"] for k, v in stages.items() if k.endswith("end to end")]
+    return ends[0] if ends else sum(v["seconds"] for v in stages.values())
+
+
 def run_bench(clip: Path | None = None, dub: Path | None = None, seconds: float = 10.0, height: int = 720,
-              quiet: bool = False) -> dict[str, Any]:
-    """Measure every pass; return a report with frames/s, ratio to the baseline and peak memory per pass."""
+              quiet: bool = False, repeat: int = 1) -> dict[str, Any]:
+    """Measure every pass; return a report with frames/s, ratio to the baseline and peak memory per pass.
+
+    With ``repeat`` > 1 the passes run in turn that many times and each keeps its fastest run (total seconds):
+    on a shared machine the slow runs are other people's work, not ours.
+    """
     from ..media.video import probe_video
 
     with tempfile.TemporaryDirectory(prefix="lipsync-bench-") as tmp:
@@ -177,10 +187,16 @@ def run_bench(clip: Path | None = None, dub: Path | None = None, seconds: float 
         info = probe_video(clip)
         report: dict[str, Any] = {"clip": str(clip), "width": info.width, "height": info.height,
                                   "frames": info.n_frames, "fps": float(info.fps), "passes": {}}
-        for name in _PASSES:
-            if not quiet:
-                print(f"pass {name} ...", file=sys.stderr)
-            report["passes"][name] = _run_child(name, clip, dub, folder / f"out_{name}.mp4")
+        for round_ in range(max(1, repeat)):
+            for name in _PASSES:
+                if not quiet:
+                    print(f"pass {name} ..." + (f" (run {round_ + 1} of {repeat})" if repeat > 1 else ""),
+                          file=sys.stderr)
+                result = _run_child(name, clip, dub, folder / f"out_{name}_{round_}.mp4")
+                best = report["passes"].get(name)
+                if best is None or _total(result) < _total(best):
+                    report["passes"][name] = result
+        report["repeat"] = max(1, repeat)
     base = report["passes"]["baseline"]["stages"]["decode+encode"]
     base_fps = base["frames"] / max(base["seconds"], 1e-9)
     for p in report["passes"].values():
@@ -201,6 +217,13 @@ def format_bench(report: dict[str, Any]) -> str:
             fps = f"{st['fps']:.1f}" if st["frames"] > 1 else "-"
             peak = f"{p['peak_rss_mb']:.0f}" if k == 0 else ""
             lines.append(f"{name:<22}{st['seconds']:>9.2f}{fps:>10}{st['ratio_to_baseline']:>12.2f}{peak:>9}")
+    for p in report["passes"].values():
+        for name, st in p["stages"].items():
+            if name.endswith("end to end") and report["fps"] > 0:
+                lines.append(f"{name}: {st['fps'] / report['fps']:.2f}x real time (the clip plays at "
+                             f"{report['fps']:g} frames/s)")
+    if report.get("repeat", 1) > 1:
+        lines.append(f"each pass: the fastest of {report['repeat']} runs")
     return "\n".join(lines)
 
 

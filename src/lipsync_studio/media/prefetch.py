@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
@@ -18,29 +19,40 @@ _END = object()
 def prefetch(items: Iterable[T], depth: int = 4) -> Iterator[T]:
     """Yield ``items`` in order while a thread produces up to ``depth`` of them ahead.
 
-    An exception in the producer is raised in the consumer at the point it happened. Closing the
-    returned generator early stops the producer.
+    The thread starts at once, so the first items are ready by the time the consumer (which may still be
+    loading, e.g. a face model) asks for them. An exception in the producer is raised in the consumer at the
+    point it happened. Closing the returned generator early stops the producer.
     """
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
+    def put(entry) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put((item, None)):
                     return
-            q.put((_END, None))
+            put((_END, None))
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            q.put((_END, exc))
+            put((_END, exc))
 
     worker = threading.Thread(target=produce, name="prefetch", daemon=True)
     worker.start()
+    consumer = _consume(q, stop, worker)
+    # A consumer dropped before its first item never runs its ``finally``: stop the thread then too.
+    weakref.finalize(consumer, stop.set)
+    return consumer
+
+
+def _consume(q: queue.Queue, stop: threading.Event, worker: threading.Thread) -> Iterator:
     try:
         while True:
             item, exc = q.get()

@@ -7,6 +7,9 @@ bounded however long the clip. The file is written under a temporary name and re
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 import warnings
 from dataclasses import dataclass
 from fractions import Fraction
@@ -161,7 +164,8 @@ class VideoWriter:
 
     def __init__(self, path: str | Path, fps: Fraction | float, width: int, height: int, *,
                  fmt: VideoFormat = VideoFormat(), audio: str | Path | None = None,
-                 audio_seconds: float | None = None, audio_rate: int = 48_000, audio_channels: int = 2) -> None:
+                 audio_seconds: float | None = None, audio_rate: int = 48_000, audio_channels: int = 2,
+                 background: bool = True) -> None:
         import av
 
         self.path = Path(path)
@@ -172,6 +176,12 @@ class VideoWriter:
         self.tmp = temporary_sibling(self.path)
         self.frames_written = 0
         self._closed = False
+        # Encoding in a thread of its own: the caller prepares the next frame while x264 encodes this one
+        # (PyAV and x264 release the GIL). The queue holds a few frames; an error there is raised here.
+        self._queue: queue.Queue | None = queue.Queue(maxsize=4) if background else None
+        self._worker: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
         self._container = None
         self._audio: _DubAudio | None = None
         self._audio_seconds = audio_seconds
@@ -226,20 +236,70 @@ class VideoWriter:
             raise ValueError(f"expected a ({self.height}, {self.width}, 3) uint8 frame, got {frame.shape} {frame.dtype}")
         if (self._w, self._h) != (self.width, self.height):
             frame = np.pad(frame, ((0, self._h - self.height), (0, self._w - self.width), (0, 0)), mode="edge")
-        vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        if self._closed:
+            raise ValueError("the writer is closed")
+        vf = av.VideoFrame.from_ndarray(frame, format="rgb24")  # a copy: the caller may reuse its array
         vf.pts = self.frames_written
         vf.time_base = 1 / self.fps
+        self.frames_written += 1
+        if self._queue is None:
+            self._encode(vf)
+            return
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._work, name="encoder", daemon=True)
+            self._worker.start()
+        while True:
+            self._raise_worker_error()
+            try:
+                self._queue.put(vf, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _encode(self, vf) -> None:
         for packet in self._video.encode(vf):
             self._mux(packet)
-        self.frames_written += 1
         if self._audio is not None:
-            self._audio.pump_until(float(self.frames_written / self.fps), self._mux)
+            self._audio.pump_until(float((vf.pts + 1) / self.fps), self._mux)
+
+    def _work(self) -> None:
+        while True:
+            vf = self._queue.get()
+            if vf is None or self._stop.is_set():
+                return
+            try:
+                self._encode(vf)
+            except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+                self._error = exc
+                self._stop.set()
+                return
+
+    def _raise_worker_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _join_worker(self) -> None:
+        """Let the encoder thread finish what it has queued (or drop it after an error) and end."""
+        if self._worker is None:
+            return
+        while self._worker.is_alive():
+            try:
+                self._queue.put(None, timeout=0.1)
+                break
+            except queue.Full:
+                if self._stop.is_set():  # it has stopped taking frames: make room
+                    with contextlib.suppress(queue.Empty):
+                        self._queue.get_nowait()
+        self._worker.join()
+        self._worker = None
 
     def close(self) -> Path:
         """Finish the file and move it to its final name; return that name."""
         if self._closed:
             return self.path
         try:
+            self._join_worker()
+            self._raise_worker_error()
             for packet in self._video.encode(None):
                 self._mux(packet)
             if self._audio is not None:
@@ -261,6 +321,8 @@ class VideoWriter:
         """Stop writing and remove the partial file; the final name is left untouched."""
         if not self._closed:
             self._closed = True
+            self._stop.set()
+            self._join_worker()
             try:
                 if self._container is not None:
                     self._container.close()
