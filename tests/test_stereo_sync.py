@@ -46,6 +46,50 @@ def test_consistent_mode_keeps_the_mouth_at_its_depth(stereo_clip, tmp_path):
     score = evaluate_stereo(out, reference=clip)
     assert score.disparity_change_mouth is not None and score.disparity_change_mouth <= 0.5
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out_LRF_Full_SBS.mp4"]  # no per-eye files left
+    # Each eye synced on its own moves the mouth's depth more than carrying the left eye's change across.
+    ind = run_stereo_sync(clip, dub, tmp_path / "ind.mp4", StereoSyncOptions(mode="independent"))["outputs"][0]
+    assert score.disparity_change_mouth < evaluate_stereo(ind, reference=clip).disparity_change_mouth
+
+
+def test_the_carried_change_lands_where_the_known_disparity_puts_it():
+    """The lower face's disparity, fitted to sparse matches, is within a fraction of a pixel of the truth,
+    and a change made to the left eye appears in the right eye moved by it."""
+    from lipsync_studio.engine.stereo_sync_job import carry_change
+    from lipsync_studio.samples.stereo_pair import face_box
+    from lipsync_studio.stereo.carry import fit_smooth_disparity
+
+    size = 320
+    x0, y0, x1, y1 = (int(v) for v in face_box(size))
+    box = (x0 + (x1 - x0) // 5, y0 + (y1 - y0) // 2, x1 - (x1 - x0) // 5, y1)
+    errors = []
+    for left, right, truth in stereo_talking_frames(np.abs(np.sin(np.arange(6) / 2.0)), size=size, seed=3):
+        fit = fit_smooth_disparity(left, right, box, 64)
+        assert fit is not None
+        ys, xs = np.mgrid[box[1] + 20:box[3] - 20, box[0] + 20:box[2] - 20]
+        errors.append(np.abs(fit(xs.astype(float), ys.astype(float)) - truth[ys, xs]).mean())
+    assert np.mean(errors) < 0.2  # a dense matcher (SGBM, half size) is off by ~0.2 px here
+
+    # An open mouth pasted into the left eye of a closed-mouth pair: the right eye gets it where the true right
+    # view of the open mouth has it.
+    import cv2
+
+    (closed_l, closed_r, d), (open_l, open_r, _) = stereo_talking_frames(np.array([0.05, 0.9]), size=size, seed=3,
+                                                                        head_motion=0.0)
+    lower = np.zeros((size, size), bool)
+    lower[box[1]:box[3], box[0]:box[2]] = True
+    change = lower & np.any(np.abs(open_l.astype(int) - closed_l) > 12, axis=2)
+    change = cv2.dilate(change.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    edited = closed_l.copy()
+    edited[change] = open_l[change]
+    new_right = carry_change(closed_l, edited, closed_r)
+    ys, xs = np.nonzero(cv2.erode(change.astype(np.uint8), np.ones((9, 9), np.uint8)))
+    xr = np.round(xs - d[ys, xs]).astype(int)  # where the right eye sees those points
+    carried = np.abs(new_right[ys, xr].astype(float) - open_r[ys, xr]).mean()
+    untouched = np.abs(closed_r[ys, xr].astype(float) - open_r[ys, xr]).mean()
+    assert carried < 0.35 * untouched, (carried, untouched)
+    far = np.ones((size, size), bool)
+    far[max(0, box[1] - 16):box[3] + 16, max(0, box[0] - 80):box[2] + 16] = False
+    assert np.array_equal(new_right[far], closed_r[far])  # nothing else touched
 
 
 def test_independent_mode_is_the_baseline_and_a_2d_clip_is_refused(stereo_clip, tmp_path, capsys):

@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--repeat", type=int, default=1,
                    help="run each pass this many times and keep its fastest run (a shared machine's noise)")
+    p.add_argument("--stereo", action="store_true",
+                   help="measure the stereo modes on a generated side-by-side clip (--height: each eye's size) "
+                        "against syncing one eye alone")
 
     p = sub.add_parser("train", help="the paper's training procedures (PRNet fine-tuning, the stereo cycle model)")
     train_sub = p.add_subparsers(dest="train_command", metavar="PROCEDURE", required=True)
@@ -203,7 +206,9 @@ def _is_stereo_input(args: argparse.Namespace) -> bool:
         return StereoLayout.parse(args.layout).is_stereo
     from .stereo.layout import detect_layout
 
-    return detect_layout(args.video)[0].is_stereo
+    layout = detect_layout(args.video)[0]
+    args.detected_layout = layout.value  # the stereo job need not look again
+    return layout.is_stereo
 
 
 def _cmd_sync_stereo(args: argparse.Namespace, opts) -> int:
@@ -211,7 +216,8 @@ def _cmd_sync_stereo(args: argparse.Namespace, opts) -> int:
     from .stereo.cli import stereo_io_from_args
 
     io = stereo_io_from_args(args)
-    sopts = StereoSyncOptions(sync=opts, layout=io.layout, right=io.right, out_layout=io.out_layout or "sbs",
+    layout = getattr(args, "detected_layout", None) if io.layout == "auto" else io.layout
+    sopts = StereoSyncOptions(sync=opts, layout=layout or io.layout, right=io.right, out_layout=io.out_layout or "sbs",
                               mode=args.stereo_mode, anaglyph=io.anaglyph, vr_name=io.vr_name)
     with _Bar(args.quiet) as bar:
         result = run_stereo_sync(args.video, args.dub, args.output, sopts, on_progress=bar)
@@ -275,7 +281,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from .engine.bench import format_bench, run_bench
 
     report = run_bench(clip=args.clip, dub=args.dub, seconds=args.seconds, height=args.height, quiet=args.quiet,
-                       repeat=args.repeat)
+                       repeat=args.repeat, stereo=args.stereo)
     print(json.dumps(report, indent=2) if args.json else format_bench(report))
     return 0
 

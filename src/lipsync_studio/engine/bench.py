@@ -75,7 +75,7 @@ def _pass_sync(clip: Path, dub: Path, out: Path) -> dict[str, Any]:
     return {"stages": {f"retime:{k}": {"seconds": v, "frames": job.counts.get(k, 0)} for k, v in job.timings.items()}}
 
 
-def _pass_builtin(clip: Path, dub: Path, out: Path) -> dict[str, Any]:
+def _pass_builtin(clip: Path, dub: Path, out: Path, measure: bool = True) -> dict[str, Any]:
     """The built-in engine end to end (tracking included, the analysis cache off), then its measure."""
     import os
 
@@ -83,7 +83,8 @@ def _pass_builtin(clip: Path, dub: Path, out: Path) -> dict[str, Any]:
     from .sync_job import SyncOptions, build_sync_job
 
     t0 = time.perf_counter()
-    job = build_sync_job(clip, dub, out, SyncOptions(extend="trim-audio", shorten="pad-silence", engine="builtin"))
+    job = build_sync_job(clip, dub, out, SyncOptions(extend="trim-audio", shorten="pad-silence", engine="builtin",
+                                                     measure=measure))
     job.run()
     total = time.perf_counter() - t0
     stages = {f"builtin:{k}": {"seconds": v, "frames": job.counts.get(k, 0)} for k, v in job.timings.items()
@@ -129,7 +130,66 @@ def _pass_faces(clip: Path, dub: Path, out: Path) -> dict[str, Any]:
     return {"stages": stages}
 
 
+def _make_stereo_clip(folder: Path, seconds: float, eye: int) -> tuple[Path, Path, Path]:
+    """A full-SBS talking pair (``eye`` px square eyes, known disparity), its left eye alone, and a dub."""
+    import numpy as np
+
+    from ..demo import make_dub
+    from ..media.audio_writer import write_audio
+    from ..media.writer import VideoWriter
+    from ..samples import random_syllables, stereo_talking_frames, synth_speech
+    from ..stereo.layout import join
+
+    fps = Fraction(25)
+    n_syl = max(2, int(seconds * 3))
+    speech = synth_speech(random_syllables(n_syl, 3), seed=3)
+    sound = folder / "clip_sound.wav"
+    write_audio(sound, speech.audio, speech.sr)
+    n = int(round(seconds * float(fps)))
+    opening = speech.mouth_opening(np.arange(n) / float(fps))
+    clip, left = folder / "bench_stereo_SBS.mp4", folder / "bench_left.mp4"
+    fmt = VideoFormat(preset="veryfast", crf=14)
+    with VideoWriter(clip, fps, 2 * eye, eye, fmt=fmt, audio=sound, audio_seconds=n / float(fps)) as ws, \
+            VideoWriter(left, fps, eye, eye, fmt=fmt, audio=sound, audio_seconds=n / float(fps)) as wl:
+        for l_img, r_img, _ in stereo_talking_frames(opening, size=eye, seed=3):
+            ws.write(join(l_img, r_img, "sbs"))
+            wl.write(l_img)
+    dub = make_dub(folder / "bench_dub.wav", syllables=n_syl)["path"]
+    return clip, left, dub
+
+
+def _pass_stereo(mode: str):
+    def run(clip: Path, dub: Path, out: Path) -> dict[str, Any]:
+        """A stereo sync of the SBS clip in ``mode``, end to end (the layout named, tracking cold)."""
+        import os
+
+        os.environ["LIPSYNC_STUDIO_CACHE_DIR"] = str(out.with_suffix(".cache"))
+        from .stereo_sync_job import StereoSyncOptions, build_stereo_sync_job
+        from .sync_job import SyncOptions
+
+        t0 = time.perf_counter()
+        opts = StereoSyncOptions(sync=SyncOptions(extend="trim-audio", shorten="pad-silence", engine="builtin"),
+                                 layout="sbs", mode=mode)
+        job = build_stereo_sync_job(clip, dub, out, opts)
+        job.run()
+        n = job.state["plan"].n_out
+        stages = {f"{mode}:{k}": {"seconds": v, "frames": n if k == "render" else 0} for k, v in job.timings.items()}
+        stages[f"{mode}:end to end"] = {"seconds": time.perf_counter() - t0, "frames": n}
+        return {"stages": stages}
+
+    return run
+
+
+def _pass_left_eye(clip: Path, dub: Path, out: Path) -> dict[str, Any]:
+    """Syncing one eye alone (the left eye's own file): what the stereo modes are measured against."""
+    result = _pass_builtin(clip.with_name("bench_left.mp4"), dub, out, measure=False)
+    result["stages"] = {k.replace("builtin:", "one eye:"): v for k, v in result["stages"].items()}
+    return result
+
+
 _PASSES = {"baseline": _pass_baseline, "sync": _pass_sync, "faces": _pass_faces, "builtin": _pass_builtin}
+_STEREO_PASSES = {"baseline": _pass_baseline, "one eye": _pass_left_eye, "consistent": _pass_stereo("consistent"),
+                  "independent": _pass_stereo("independent")}
 
 
 def peak_rss_mb() -> float:
@@ -147,7 +207,7 @@ def peak_rss_mb() -> float:
 
 
 def _child(name: str, clip: str, dub: str, out: str) -> None:
-    result = _PASSES[name](Path(clip), Path(dub), Path(out))
+    result = {**_PASSES, **_STEREO_PASSES}[name](Path(clip), Path(dub), Path(out))
     result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
 
@@ -167,17 +227,24 @@ def _total(result: dict[str, Any]) -> float:
 
 
 def run_bench(clip: Path | None = None, dub: Path | None = None, seconds: float = 10.0, height: int = 720,
-              quiet: bool = False, repeat: int = 1) -> dict[str, Any]:
+              quiet: bool = False, repeat: int = 1, stereo: bool = False) -> dict[str, Any]:
     """Measure every pass; return a report with frames/s, ratio to the baseline and peak memory per pass.
 
     With ``repeat`` > 1 the passes run in turn that many times and each keeps its fastest run (total seconds):
     on a shared machine the slow runs are other people's work, not ours.
+    With ``stereo`` a full-SBS talking pair (``height`` px eyes) is made and the stereo modes are measured
+    against syncing one eye alone.
     """
     from ..media.video import probe_video
 
     with tempfile.TemporaryDirectory(prefix="lipsync-bench-") as tmp:
         folder = Path(tmp)
-        if clip is None:
+        passes = _STEREO_PASSES if stereo else _PASSES
+        if stereo:
+            if not quiet:
+                print(f"making a {seconds:g} s stereo clip with {height}-px eyes ...", file=sys.stderr)
+            clip, _, dub = _make_stereo_clip(folder, seconds, height)
+        elif clip is None:
             if not quiet:
                 print(f"making a {seconds:g} s {height}p clip ...", file=sys.stderr)
             clip, gen_dub = _make_clip(folder, seconds, height)
@@ -188,7 +255,7 @@ def run_bench(clip: Path | None = None, dub: Path | None = None, seconds: float 
         report: dict[str, Any] = {"clip": str(clip), "width": info.width, "height": info.height,
                                   "frames": info.n_frames, "fps": float(info.fps), "passes": {}}
         for round_ in range(max(1, repeat)):
-            for name in _PASSES:
+            for name in passes:
                 if not quiet:
                     print(f"pass {name} ..." + (f" (run {round_ + 1} of {repeat})" if repeat > 1 else ""),
                           file=sys.stderr)
@@ -222,6 +289,11 @@ def format_bench(report: dict[str, Any]) -> str:
             if name.endswith("end to end") and report["fps"] > 0:
                 lines.append(f"{name}: {st['fps'] / report['fps']:.2f}x real time (the clip plays at "
                              f"{report['fps']:g} frames/s)")
+    one = report["passes"].get("one eye", {}).get("stages", {}).get("one eye:end to end")
+    for mode in ("consistent", "independent"):
+        st = report["passes"].get(mode, {}).get("stages", {}).get(f"{mode}:end to end")
+        if one and st:
+            lines.append(f"stereo {mode}: {st['seconds'] / one['seconds']:.2f}x the time of syncing one eye alone")
     if report.get("repeat", 1) > 1:
         lines.append(f"each pass: the fastest of {report['repeat']} runs")
     return "\n".join(lines)

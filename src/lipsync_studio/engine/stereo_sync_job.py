@@ -19,6 +19,7 @@ Modes (``--stereo-mode``):
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -57,7 +58,8 @@ class StereoSyncOptions:
 
 
 def carry_change(left: np.ndarray, left_new: np.ndarray, right: np.ndarray, max_disparity: int = 64,
-                 cache: dict | None = None, key: int | None = None) -> np.ndarray:
+                 cache: dict | None = None, key: int | None = None,
+                 within: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """The right eye with the change made to the left eye carried across by the original pair's disparity.
 
     Parameters
@@ -67,18 +69,50 @@ def carry_change(left: np.ndarray, left_new: np.ndarray, right: np.ndarray, max_
     max_disparity: how far (px) the right eye's copy of the change may sit from the left's.
     cache, key: a dict kept by the caller between frames, and the source frame's index: the disparity of a
         source frame shown again (a held or ping-ponged frame) is not estimated twice.
+    within: ``x0, y0, x1, y1`` holding every changed pixel, when the engine says where it drew (else the whole
+        eye is compared).
     """
-    import cv2
+    from ..stereo.carry import carry_with, fit_smooth_disparity
 
-    from ..samples.stereo_pair import synthesize_right_view
-    from ..stereo.disparity import DisparitySettings, estimate_disparity
-    from ..sync.builtin.render import match_colour
-
-    changed = np.any(left_new != left, axis=2)
+    h, w = left.shape[:2]
+    if within is None:
+        changed = np.any(left_new != left, axis=2)
+    else:
+        x0, y0, x1, y1 = within
+        changed = np.zeros((h, w), bool)
+        changed[y0:y1, x0:x1] = np.any(left_new[y0:y1, x0:x1] != left[y0:y1, x0:x1], axis=2)
     if not changed.any():
         return right
-    h, w = changed.shape
     ys, xs = np.nonzero(changed)
+    # The face's disparity as a smooth function fitted to sparse sub-pixel matches (see stereo.carry); the
+    # dense matcher below only where too few points match.
+    bw, bh = xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min()
+    fit_box = (max(0, int(xs.min() - 0.4 * bw)), max(0, int(ys.min() - 0.4 * bh)),
+               min(w, int(xs.max() + 1 + 0.4 * bw)), min(h, int(ys.max() + 1 + 0.4 * bh)))
+    fkey = ("fit", key)
+    if cache is not None and key is not None and fkey in cache:
+        disp = cache[fkey]
+    else:
+        last = cache.get("last fit") if cache is not None else None
+        disp = fit_smooth_disparity(left, right, fit_box, max_disparity, where=changed, guess=last)
+        if disp is None and last is not None:  # the guess misled it (a cut): search the whole range
+            disp = fit_smooth_disparity(left, right, fit_box, max_disparity, where=changed)
+        if cache is not None and key is not None:
+            cache.clear()
+            cache[fkey] = disp
+            if disp is not None:
+                cache["last fit"] = disp
+    if disp is not None:
+        feather = max(3, int(0.02 * w) | 1)
+        pad = feather + 2  # the feathered mask reaches beyond the changed pixels
+        box = (max(0, int(xs.min()) - pad), max(0, int(ys.min()) - pad), min(w, int(xs.max()) + pad + 1),
+               min(h, int(ys.max()) + pad + 1))
+        return carry_with(disp, left, left_new, right, changed[box[1]:box[3], box[0]:box[2]], box, feather)
+    import cv2
+
+    from ..samples.stereo_pair import synthesize_right_view  # imports the sample synthesisers: ~2 s
+    from ..stereo.disparity import DisparitySettings, estimate_disparity
+    from ..sync.builtin.render import match_colour
     pad_y = 8
     x0, x1 = max(0, xs.min() - max_disparity - 8), min(w, xs.max() + 9)
     y0, y1 = max(0, ys.min() - pad_y), min(h, ys.max() + pad_y + 1)
@@ -108,7 +142,7 @@ def carry_change(left: np.ndarray, left_new: np.ndarray, right: np.ndarray, max_
     region = right[y0:y1, x0:x1]
     c = match_colour(warped, region, alpha)
     lut = np.clip(np.arange(256, dtype=np.float32)[:, None] * c[:3] + c[3:], 0, 255)
-    warped = np.stack([lut[warped[..., ch], ch] for ch in range(3)], axis=-1).astype(np.uint8)
+    warped = cv2.LUT(warped, lut.astype(np.uint8).reshape(256, 1, 3))
     out = right.copy()
     out[y0:y1, x0:x1] = cv2.blendLinear(warped, np.ascontiguousarray(region), alpha, 1.0 - alpha)
     return out
@@ -179,15 +213,52 @@ def _open(ctx: StageContext) -> None:
     ctx.advance(1)
 
 
+def _make_engines(s: dict[str, Any]) -> list:
+    """One engine per eye that is synced on its own (two in ``independent`` mode, else one)."""
+    from ..sync.registry import make_engine
+
+    opts: StereoSyncOptions = s["options"]
+    engine_name = opts.sync.engine if opts.sync.engine != "none" else "builtin"
+    engines = []
+    for _ in range(2 if opts.mode == "independent" else 1):
+        if opts.mode == "cycle":
+            # The cycle model's own Wav2Lip generator syncs the left eye (batching, mel windows, soft paste).
+            from ..sync.wav2lip.engine import Wav2LipEngine
+            from ..sync.wav2lip.predictor import Wav2LipPredictor
+
+            cycle = s["cycle"]
+            engines.append(Wav2LipEngine(predictor=Wav2LipPredictor(cycle.model.generator, device=cycle.device)))
+        else:
+            engines.append(make_engine(engine_name, opts.sync.device))
+    return engines
+
+
+def _eye_view(layout, side: int):
+    from ..stereo.layout import split
+
+    return lambda frame: split(frame, layout)[side]
+
+
 def _eyes(ctx: StageContext) -> None:
     from ..media.writer import VideoFormat, VideoWriter
     from ..stereo.layout import StereoReader
+    from ..sync.builtin.engine import BuiltinEngine
 
     s = ctx.state
     opts: StereoSyncOptions = s["options"]
     info = s["info"]
+    s["engines"] = _make_engines(s)
+    s["views"] = (None, None)
     if info.right_path is not None:
         s["eyes"] = (info.path, info.right_path)
+        ctx.advance(ctx.total)
+        return
+    if all(isinstance(e, BuiltinEngine) for e in s["engines"]):
+        # The built-in engine takes its eye straight from the packed frames: no per-eye files to write.
+        s["eyes"] = (info.path, info.path)
+        s["views"] = ((info.layout, 0), (info.layout, 1))
+        for eye, engine in enumerate(s["engines"]):
+            engine.frame_view = _eye_view(info.layout, eye)
         ctx.advance(ctx.total)
         return
     tmp = Path(tempfile.mkdtemp(prefix=".lipsync-eyes-", dir=s["output"].parent))
@@ -210,32 +281,19 @@ def _faces(ctx: StageContext) -> None:
 
     s = ctx.state
     opts: StereoSyncOptions = s["options"]
-    s["faces"] = [analyse_faces(s["eyes"][0], advance=ctx.advance)]
-    if opts.mode == "independent":
-        s["faces"].append(analyse_faces(s["eyes"][1], advance=ctx.advance))
+    s["faces"] = []
+    for eye, engine in enumerate(s["engines"]):
+        observer = getattr(engine, "frame_observer", None)
+        s["faces"].append(analyse_faces(s["eyes"][eye], advance=ctx.advance, eye=s["views"][eye],
+                                        keep=observer() if observer else None))
     for f in s["faces"]:
         f.speaker = opts.sync.face if opts.sync.face in f.tracks else None
 
 
 def _prepare(ctx: StageContext) -> None:
-    from ..sync.registry import make_engine
-
     s = ctx.state
-    opts: StereoSyncOptions = s["options"]
-    engine_name = opts.sync.engine if opts.sync.engine != "none" else "builtin"
-    s["engines"] = []
-    for eye, faces in enumerate(s["faces"]):
-        if opts.mode == "cycle":
-            # The cycle model's own Wav2Lip generator syncs the left eye (batching, mel windows, soft paste).
-            from ..sync.wav2lip.engine import Wav2LipEngine
-            from ..sync.wav2lip.predictor import Wav2LipPredictor
-
-            cycle = s["cycle"]
-            engine = Wav2LipEngine(predictor=Wav2LipPredictor(cycle.model.generator, device=cycle.device))
-        else:
-            engine = make_engine(engine_name, opts.sync.device)
+    for eye, (engine, faces) in enumerate(zip(s["engines"], s["faces"])):
         engine.prepare(s["eyes"][eye], s["dub"], faces, s["plan"])
-        s["engines"].append(engine)
     ctx.advance(ctx.total)
 
 
@@ -243,6 +301,7 @@ def _render(ctx: StageContext) -> None:
     from ..media.prefetch import prefetch
     from ..media.sequence import frames_in_order
     from ..media.video import VideoReader
+    from ..stereo.layout import split
     from ..stereo.writer import StereoWriter
 
     s = ctx.state
@@ -250,13 +309,17 @@ def _render(ctx: StageContext) -> None:
     info, plan = s["info"], s["plan"]
     engines = s["engines"]
     max_d = max(8, int(0.06 * info.eye_width))
-    with VideoReader(s["eyes"][0]) as rl, VideoReader(s["eyes"][1]) as rr, StereoWriter(
-            s["output"], plan.fps, info.eye_width, info.eye_height, layout=opts.out_layout, fmt=opts.sync.fmt,
-            audio=s["dub"], audio_seconds=plan.audio_seconds, anaglyph_method=opts.anaglyph,
-            vr_name=opts.vr_name) as writer:
+    packed = s["views"][0] is not None
+    with VideoReader(s["eyes"][0]) as rl, (contextlib.nullcontext() if packed else VideoReader(s["eyes"][1])) as rr, \
+            StereoWriter(s["output"], plan.fps, info.eye_width, info.eye_height, layout=opts.out_layout,
+                         fmt=opts.sync.fmt, audio=s["dub"], audio_seconds=plan.audio_seconds,
+                         anaglyph_method=opts.anaglyph, vr_name=opts.vr_name) as writer:
         sources = [plan.source_index(k) for k in range(plan.n_out)]
         cache: dict = {}
-        pairs = zip(prefetch(frames_in_order(rl, iter(sources))), prefetch(frames_in_order(rr, iter(sources))))
+        if packed:  # one decoder for both eyes
+            pairs = (split(f, info.layout) for f in prefetch(frames_in_order(rl, iter(sources))))
+        else:
+            pairs = zip(prefetch(frames_in_order(rl, iter(sources))), prefetch(frames_in_order(rr, iter(sources))))
         for k, (left, right) in enumerate(pairs):
             j = sources[k]
             new_left = engines[0].render(k, j, left)
@@ -265,7 +328,9 @@ def _render(ctx: StageContext) -> None:
             elif opts.mode == "cycle":
                 new_right = _cycle_right(s["cycle"], engines[0], j, new_left, right)
             else:
-                new_right = carry_change(left, new_left, right, max_d, cache, key=j)
+                new_right = carry_change(left, new_left, right, max_d, cache, key=j,
+                                         within=getattr(engines[0], "last_box", None) if new_left is not left
+                                         else None)
             writer.write(new_left, new_right)
             ctx.advance(1)
         s["written"] = writer.paths

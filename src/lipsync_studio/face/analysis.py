@@ -7,6 +7,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from ..engine.cache import cache_path
 from ..media.prefetch import prefetch
 from ..media.video import VideoReader
@@ -16,16 +18,27 @@ from .tracker import TrackerSettings, track_faces
 
 def analyse_faces(clip: str | Path, settings: TrackerSettings = TrackerSettings(), start: int = 0,
                   stop: int | None = None, advance: Callable[[int], None] | None = None,
-                  use_cache: bool = True, keep=None) -> ClipFaces:
+                  use_cache: bool = True, keep=None, eye: tuple[str, int] | None = None) -> ClipFaces:
     """Track the faces of ``clip`` over timeline frames ``[start, stop)`` (cached by content + settings).
 
     Frames outside the range are marked absent in the returned tracks. ``keep(index, frame, detections)`` sees
     every frame while tracking (see :func:`track_faces`); not called when the tracks come from the cache.
+    ``eye``: ``(layout, 0 | 1)`` to track the left or right eye of a packed stereo clip (e.g. ``("sbs", 0)``).
     """
     with VideoReader(clip) as reader:
         info = reader.info
         stop = info.n_frames if stop is None else min(stop, info.n_frames)
-        path = cache_path("faces", clip, f"{settings.key()}|{start}:{stop}")
+        width, height = info.width, info.height
+        frames = reader.iter_frames(start, stop)
+        view = ""
+        if eye is not None:
+            from ..stereo.layout import StereoLayout, split
+
+            layout, side = StereoLayout.parse(eye[0]), int(eye[1])
+            width, height = layout.eye_size(info.width, info.height)
+            frames = ((i, np.ascontiguousarray(split(f, layout)[side])) for i, f in frames)
+            view = f"|eye={layout.value}:{side}"
+        path = cache_path("faces", clip, f"{settings.key()}|{start}:{stop}{view}")
         if use_cache and path.exists():
             try:
                 faces = ClipFaces.load(path)
@@ -34,8 +47,10 @@ def analyse_faces(clip: str | Path, settings: TrackerSettings = TrackerSettings(
                 return faces
             except (OSError, ValueError, KeyError):
                 pass  # a damaged cache entry is recomputed
-        faces = track_faces(prefetch(reader.iter_frames(start, stop)), info.n_frames, float(info.fps), info.width,
-                            info.height, settings, advance, keep)
+        # Decoding starts while the tracker loads its models (~1 s): up to ~96 MB of frames wait for it.
+        depth = int(np.clip((96 << 20) // max(1, width * height * 3), 4, 48))
+        faces = track_faces(prefetch(frames, depth), info.n_frames, float(info.fps), width, height, settings,
+                            advance, keep)
     if use_cache:
         store_faces(faces, path)
     return faces

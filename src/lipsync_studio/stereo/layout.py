@@ -462,6 +462,10 @@ def detect_layout(source: "VideoReader | str | Path", samples: int = 8) -> tuple
     confidence : float
         0..1; below ~0.6 ask the user (or let them override with ``--layout``).
     """
+    if samples > 3:  # three frames usually settle it; the rest only when they leave doubt
+        layout, confidence = decide_layout(layout_evidence(source, 3))
+        if confidence >= 0.9:
+            return layout, confidence
     return decide_layout(layout_evidence(source, samples))
 
 

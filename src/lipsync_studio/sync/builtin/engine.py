@@ -44,6 +44,10 @@ class BuiltinEngine:
         self.info: dict = {}
         self.crops = None
         self.info_bank_from_crops = 0
+        #: What of each decoded clip frame is this engine's picture (e.g. one eye of a packed stereo frame).
+        self.frame_view = None
+        #: ``x0, y0, x1, y1`` of the pixels the last :meth:`render` may have changed.
+        self.last_box: tuple[int, int, int, int] | None = None
 
     def frame_observer(self):
         """What the tracker should call with every frame it decodes: the lower faces are kept (within the bank's
@@ -156,6 +160,8 @@ class BuiltinEngine:
         with VideoReader(clip) as reader:
             for t, img in prefetch(reader.iter_frames(int(frames.min()), int(frames.max()) + 1)):
                 if t in wanted:
+                    if self.frame_view is not None:
+                        img = np.ascontiguousarray(self.frame_view(img))
                     self.bank[self.bank_index[t]] = cv2.warpAffine(
                         img, self._crop_matrix(t), self.crop_size, flags=cv2.INTER_LINEAR,
                         borderMode=cv2.BORDER_REPLICATE)
@@ -213,6 +219,7 @@ class BuiltinEngine:
             inner = apply(pose, new_shape[list(LIPS_INNER)]) - [x0, y0]
             upper = apply(pose, new_shape[list(UPPER_INNER_LIP)]) - [x0, y0]
             paint_interior(warped, inner, upper, opening_px, strength)
+        self.last_box = (int(x0), int(y0), int(x1), int(y1))
         out = frame.copy()
         # blendLinear rounds a weighted sum: where alpha is 0 the frame's pixel comes back exactly.
         out[y0:y1, x0:x1] = cv2.blendLinear(warped, np.ascontiguousarray(region), alpha, 1.0 - alpha)
