@@ -128,6 +128,20 @@ def test_bench_reports_each_stage_against_the_decode_encode_baseline():
     assert all(p["peak_rss_mb"] > 50 for p in report["passes"].values())
     table = format_bench(report)
     assert "decode+encode" in table and "retime:render" in table and "builtin:end to end" in table
+    assert "x real time" in table
+
+
+def test_bench_stereo_measures_the_modes_against_one_eye_alone():
+    from lipsync_studio.engine.bench import format_bench, run_bench
+
+    report = run_bench(seconds=1.0, height=160, quiet=True, stereo=True)
+    assert set(report["passes"]) == {"baseline", "one eye", "consistent", "independent"}
+    assert (report["width"], report["height"]) == (320, 160)  # the packed clip: two 160-px eyes
+    for mode in ("consistent", "independent"):
+        end = report["passes"][mode]["stages"][f"{mode}:end to end"]
+        assert end["frames"] == 25 and end["seconds"] > 0
+    table = format_bench(report)
+    assert "stereo consistent:" in table and "the time of syncing one eye alone" in table
 
 
 def test_a_device_this_machine_lacks_is_refused_in_one_line(clip50, dub3s, tmp_path):
