@@ -62,7 +62,8 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _box(lm: np.ndarray) -> np.ndarray:
+def landmark_box(lm: np.ndarray) -> np.ndarray:
+    """``x0, y0, x1, y1`` of a face's surface landmarks (the first 468 of ``(478, ≥2)``, in pixels)."""
     pts = lm[:N_SURFACE, :2]
     return np.concatenate([pts.min(0), pts.max(0)])
 
@@ -126,7 +127,7 @@ class FaceDetector:
         h, w = frame.shape[:2]
         res = self._video.process(frame)
         found = [self._to_px(f, w, h) for f in (res.multi_face_landmarks or [])]
-        boxes = [_box(f) for f in found]
+        boxes = [landmark_box(f) for f in found]
         for kb in known:
             if len(found) >= self.settings.max_faces:
                 break
@@ -134,7 +135,7 @@ class FaceDetector:
                 lm = self._in_crop(frame, kb)
                 if lm is not None:
                     found.append(lm)
-                    boxes.append(_box(lm))
+                    boxes.append(landmark_box(lm))
         if (not found or index % self.settings.redetect_every == 0) and len(found) < self.settings.max_faces:
             det = self._detector.process(frame)
             for d in det.detections or []:
@@ -146,7 +147,7 @@ class FaceDetector:
                 lm = self._in_crop(frame, db, grow=2.2)
                 if lm is not None:
                     found.append(lm)
-                    boxes.append(_box(lm))
+                    boxes.append(landmark_box(lm))
         return found[: self.settings.max_faces]
 
 
@@ -165,7 +166,7 @@ class _Linker:
 
     def add(self, index: int, detections: list[np.ndarray]) -> None:
         live = [(tid, f, b) for tid, (f, b) in self.last.items() if index - f <= self.max_gap]
-        pairs = sorted(((_iou(b, _box(d)), tid, k) for tid, _, b in live for k, d in enumerate(detections)),
+        pairs = sorted(((_iou(b, landmark_box(d)), tid, k) for tid, _, b in live for k, d in enumerate(detections)),
                        reverse=True)
         used_t, used_d = set(), set()
         for iou, tid, k in pairs:
@@ -181,7 +182,7 @@ class _Linker:
 
     def _put(self, tid: int, index: int, lm: np.ndarray) -> None:
         self.frames.setdefault(tid, {})[index] = lm
-        self.last[tid] = (index, _box(lm))
+        self.last[tid] = (index, landmark_box(lm))
 
 
 def track_faces(frames: Iterable[tuple[int, np.ndarray]], n_frames: int, fps: float, width: int, height: int,

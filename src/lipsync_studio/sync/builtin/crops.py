@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...face.tracker import landmark_box
 from ..mouth import EYE_CORNERS, SUBNASALE
 
 #: Margin around the lower face, in eye distances: the bank's region reaches 0.27 beyond its points.
@@ -48,11 +49,11 @@ class FaceCrops:
                 self.full = True
                 return
             self.bytes += crop.nbytes
-            self._crops.setdefault(index, []).append((_box(pts), x0, y0, crop))
+            self._crops.setdefault(index, []).append((landmark_box(lm), x0, y0, crop))
 
     def get(self, index: int, landmarks: np.ndarray) -> tuple[np.ndarray, int, int] | None:
         """The crop kept at frame ``index`` for the face with these raw landmarks: ``(crop, x0, y0)``."""
-        box = _box(landmarks[:468, :2])
+        box = landmark_box(landmarks)
         for kept_box, x0, y0, crop in self._crops.get(index, ()):
             if np.allclose(kept_box, box, atol=1e-3):
                 return crop, x0, y0
@@ -60,7 +61,3 @@ class FaceCrops:
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._crops.values())
-
-
-def _box(pts: np.ndarray) -> np.ndarray:
-    return np.concatenate([pts.min(0), pts.max(0)])
