@@ -72,7 +72,7 @@ def carry_change(left: np.ndarray, left_new: np.ndarray, right: np.ndarray, max_
     within: ``x0, y0, x1, y1`` holding every changed pixel, when the engine says where it drew (else the whole
         eye is compared).
     """
-    from ..stereo.carry import carry_with, fit_smooth_disparity
+    from ..stereo.carry import carry_with, fit_smooth_disparity, refine_disparity
 
     h, w = left.shape[:2]
     if within is None:
@@ -107,7 +107,14 @@ def carry_change(left: np.ndarray, left_new: np.ndarray, right: np.ndarray, max_
         pad = feather + 2  # the feathered mask reaches beyond the changed pixels
         box = (max(0, int(xs.min()) - pad), max(0, int(ys.min()) - pad), min(w, int(xs.max()) + pad + 1),
                min(h, int(ys.max()) + pad + 1))
-        return carry_with(disp, left, left_new, right, changed[box[1]:box[3], box[0]:box[2]], box, feather)
+        dkey = ("dense", key, box)
+        dense = cache.get(dkey) if cache is not None and key is not None else None
+        if dense is None:
+            dense = refine_disparity(disp, left, right, box)
+            if cache is not None and key is not None:
+                cache[dkey] = dense
+        return carry_with(disp, left, left_new, right, changed[box[1]:box[3], box[0]:box[2]], box, feather,
+                          dense=dense)
     import cv2
 
     from ..samples.stereo_pair import synthesize_right_view  # imports the sample synthesisers: ~2 s
