@@ -189,3 +189,14 @@ def test_the_piecewise_warp_places_every_pixel_where_its_triangle_says():
     inner = cv2.erode(cover.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
     assert inner.sum() > 10000
     assert np.abs(warped[inner].astype(int) - want[inner]).max() <= 2
+
+
+def test_a_colour_correction_rounds_to_the_nearest_level():
+    """Gains and offsets of an identity-ish correction leave the picture as it is (truncating darkened every
+    pixel by a level whenever an offset came out a hair below zero)."""
+    from lipsync_studio.sync.builtin.render import apply_colour
+
+    img = np.random.default_rng(0).integers(0, 256, (16, 16, 3)).astype(np.uint8)
+    assert np.array_equal(apply_colour(img, np.array([1.0, 1.0, 1.0, -0.01, 0.2, -0.4])), img)
+    brighter = apply_colour(img, np.array([1.0, 1.0, 1.0, 0.6, 0.6, 0.6])).astype(int)
+    assert np.array_equal(brighter, np.minimum(img.astype(int) + 1, 255))

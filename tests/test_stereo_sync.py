@@ -126,3 +126,18 @@ def test_cycle_mode_runs_the_trained_model_once_it_is_installed(stereo_clip, tmp
     (out,) = result["outputs"]
     info = probe_video(out)
     assert (info.width, info.height) == (256, 512) and result["mode"] == "cycle"
+
+
+def test_the_eyes_colour_difference_is_read_from_the_original_pair_not_the_new_mouth():
+    """A right camera 10 % brighter with a +6 offset in blue is recovered from corresponding pixels, and an eye
+    pair with the same colours gives the identity (so a carried mouth keeps its own colours)."""
+    from lipsync_studio.samples import render_face
+    from lipsync_studio.stereo.carry import eye_colour
+
+    left = render_face(0.3, size=200)
+    right = np.clip(left * np.array([1.1, 1.1, 1.1]) + np.array([0, 0, 6.0]), 0, 255).astype(np.uint8)
+    where = np.ones(left.shape[:2], bool)
+    c = eye_colour(left, right, where)
+    assert np.allclose(c[:3], 1.1, atol=0.02) and abs(c[5] - 6.0) < 1.5
+    same = eye_colour(left, left, where)
+    assert np.allclose(same, [1, 1, 1, 0, 0, 0], atol=1e-6)

@@ -98,10 +98,13 @@ def carry_change(left: np.ndarray, left_new: np.ndarray, right: np.ndarray, max_
         if disp is None and last is not None:  # the guess misled it (a cut): search the whole range
             disp = fit_smooth_disparity(left, right, fit_box, max_disparity, where=changed)
         if cache is not None and key is not None:
+            colour = cache.get("colour")
             cache.clear()
             cache[fkey] = disp
             if disp is not None:
                 cache["last fit"] = disp
+            if colour is not None:
+                cache["colour"] = colour
     if disp is not None:
         feather = max(3, int(0.02 * w) | 1)
         pad = feather + 2  # the feathered mask reaches beyond the changed pixels
@@ -114,12 +117,12 @@ def carry_change(left: np.ndarray, left_new: np.ndarray, right: np.ndarray, max_
             if cache is not None and key is not None:
                 cache[dkey] = dense
         return carry_with(disp, left, left_new, right, changed[box[1]:box[3], box[0]:box[2]], box, feather,
-                          dense=dense)
+                          dense=dense, memory=cache)
     import cv2
 
     from ..samples.stereo_pair import synthesize_right_view  # imports the sample synthesisers: ~2 s
     from ..stereo.disparity import DisparitySettings, estimate_disparity
-    from ..sync.builtin.render import match_colour
+    from ..sync.builtin.render import apply_colour, match_colour
     pad_y = 8
     x0, x1 = max(0, xs.min() - max_disparity - 8), min(w, xs.max() + 9)
     y0, y1 = max(0, ys.min() - pad_y), min(h, ys.max() + pad_y + 1)
@@ -148,8 +151,7 @@ def carry_change(left: np.ndarray, left_new: np.ndarray, right: np.ndarray, max_
     alpha = (alpha3[..., 0].astype(np.float32) / 255.0) * valid
     region = right[y0:y1, x0:x1]
     c = match_colour(warped, region, alpha)
-    lut = np.clip(np.arange(256, dtype=np.float32)[:, None] * c[:3] + c[3:], 0, 255)
-    warped = cv2.LUT(warped, lut.astype(np.uint8).reshape(256, 1, 3))
+    warped = apply_colour(warped, c)
     out = right.copy()
     out[y0:y1, x0:x1] = cv2.blendLinear(warped, np.ascontiguousarray(region), alpha, 1.0 - alpha)
     return out

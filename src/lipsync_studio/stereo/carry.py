@@ -134,16 +134,17 @@ def refine_disparity(disp: SmoothDisparity, left: np.ndarray, right: np.ndarray,
 
 def carry_with(disp: SmoothDisparity, left: np.ndarray, left_new: np.ndarray, right: np.ndarray,
                changed: np.ndarray, box: tuple[int, int, int, int], feather: int,
-               dense: np.ndarray | None = None) -> np.ndarray:
+               dense: np.ndarray | None = None, memory: dict | None = None) -> np.ndarray:
     """The right eye with the change (``changed`` pixels of ``left_new``) moved by the disparity and blended.
 
     ``changed``: (y1 - y0, x1 - x0) bool over ``box`` (``x0, y0, x1, y1``), which holds every changed pixel
     with room for the feather around it. ``dense``: the disparity over ``box`` (:func:`refine_disparity`);
-    None: ``disp`` itself.
+    None: ``disp`` itself. ``memory``: a dict kept between the frames of a clip, where the eyes' colour
+    difference (the cameras', so steady) is averaged over time.
     """
     import cv2
 
-    from ..sync.builtin.render import match_colour, upsample_grid
+    from ..sync.builtin.render import apply_colour, upsample_grid
 
     h, w = right.shape[:2]
     x0, y0, x1, y1 = box
@@ -188,9 +189,40 @@ def carry_with(disp: SmoothDisparity, left: np.ndarray, left_new: np.ndarray, ri
     alpha = cv2.remap(mask, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     alpha = alpha.astype(np.float32) / 255.0
     region = np.ascontiguousarray(right[y0:y1, rx0:rx1])
-    c = match_colour(warped, region, alpha)
-    lut = np.clip(np.arange(256, dtype=np.float32)[:, None] * c[:3] + c[3:], 0, 255)
-    warped = cv2.LUT(warped, lut.astype(np.uint8).reshape(256, 1, 3))
+    # The eyes' colour difference is the cameras', read off the ORIGINAL pair moved by the same map: the new
+    # mouth is not in the right eye yet, so matching it to what is there would pull it toward the old mouth.
+    orig = cv2.remap(np.ascontiguousarray(left[y0:y1, x0:x1]), map_x, map_y, cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+    c = eye_colour(orig, region, alpha > 0.02)
+    if memory is not None:
+        last = memory.get("colour")
+        c = c if last is None else 0.9 * last + 0.1 * c
+        memory["colour"] = c
+    warped = apply_colour(warped, c)
     out = right.copy()
     out[y0:y1, rx0:rx1] = cv2.blendLinear(warped, region, alpha, 1.0 - alpha)
     return out
+
+
+def eye_colour(source: np.ndarray, target: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Per-channel gain and offset taking ``source`` (the left eye, moved into the right eye's geometry) to
+    ``target`` (the right eye) over ``where``: least squares, refitted without the worst-fitting tenth
+    (occlusions, specular spots). Returns (6,) float: gains (3) then offsets (3); identity when too few pixels.
+    """
+    step = 1 if where.sum() < 4000 else 2
+    m = where[::step, ::step]
+    if m.sum() < 50:
+        return np.array([1, 1, 1, 0, 0, 0], np.float64)
+    s = source[::step, ::step][m].astype(np.float64)
+    t = target[::step, ::step][m].astype(np.float64)
+    gain, offset = np.ones(3), np.zeros(3)
+    for c in range(3):
+        keep = np.ones(len(s), bool)
+        for _ in range(2):
+            a = np.stack([s[keep, c], np.ones(int(keep.sum()))], 1)
+            g, o = np.linalg.lstsq(a, t[keep, c], rcond=None)[0]
+            r = np.abs(t[:, c] - (g * s[:, c] + o))
+            keep = r <= np.quantile(r, 0.9)
+        gain[c] = np.clip(g, 0.8, 1.25)
+        offset[c] = float(np.median(t[keep, c] - gain[c] * s[keep, c]))
+    return np.concatenate([gain, offset])

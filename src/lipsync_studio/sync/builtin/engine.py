@@ -22,7 +22,7 @@ from ..mouth import UPPER_INNER, UPPER_INNER_LIP, MouthSpace, apply, invert
 from ...errors import MediaError
 from .planner import OWN, Targets, choose_bank, mouth_targets, schedule_donors
 from .speaker_model import fit_speaker_model, mel_features
-from .render import feathered_mask, match_colour, paint_interior, piecewise_warp
+from .render import apply_colour, feathered_mask, match_colour, paint_interior, piecewise_warp
 
 
 
@@ -208,8 +208,7 @@ class BuiltinEngine:
             c = match_colour(warped, region, alpha)
             # Smooth the correction over time so it cannot flicker.
             self._colour = c if self._colour is None else 0.8 * self._colour + 0.2 * c
-            lut = np.clip(np.arange(256, dtype=np.float32)[:, None] * self._colour[:3] + self._colour[3:], 0, 255)
-            warped = cv2.LUT(warped, lut.astype(np.uint8).reshape(256, 1, 3))
+            warped = apply_colour(warped, self._colour)
         opening_px = max(target_gap, 0.0) * sp.eye_dist * face_scale
         extra = target_gap - donor_gap
         if target_gap > 0.04 and extra > 0.015:

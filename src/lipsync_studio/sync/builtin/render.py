@@ -136,6 +136,15 @@ def match_colour(warped: np.ndarray, target: np.ndarray, alpha: np.ndarray) -> n
     return np.concatenate([gain, offset])
 
 
+def apply_colour(img: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``img`` (uint8, 3 channels) with the gains ``c[:3]`` and offsets ``c[3:]`` applied, rounded to the
+    nearest level (truncating would darken every pixel by half a level on average)."""
+    import cv2
+
+    lut = np.clip(np.rint(np.arange(256, dtype=np.float32)[:, None] * c[:3] + c[3:]), 0, 255)
+    return cv2.LUT(img, lut.astype(np.uint8).reshape(256, 1, 3))
+
+
 def paint_interior(img: np.ndarray, inner: np.ndarray, upper: np.ndarray, gap_px: float,
                    strength: float = 1.0) -> None:
     """Draw a mouth interior inside the inner-lip polygon (in place): a dark cavity and upper teeth.
