@@ -62,8 +62,9 @@ def main() -> None:
 
     def measure(path: Path) -> dict:
         s = evaluate_stereo(path, reference=clip)
-        return {"mouth_dd_px": round(s.disparity_change_mouth, 3), "face_dd_px": round(s.disparity_change_face, 3),
-                "mouth_l1": round(s.mouth.l1, 2)}
+        return {"mouth_dd_px": round(s.disparity_change_mouth, 3), "mouth_shift_px": round(s.mouth_shift, 3),
+                "matcher_mouth_dd_px": round(s.matcher_change_mouth, 3),
+                "face_dd_px": round(s.disparity_change_face, 3), "mouth_l1": round(s.mouth.l1, 2)}
 
     result = {"size": args.size, "noise": args.noise, "floor": measure(floor)}
     for mode in ("consistent", "independent"):

@@ -38,18 +38,27 @@ def _write(path: Path, pairs) -> Path:
 
 def _shift_mouth(right: np.ndarray, px: int) -> np.ndarray:
     """The right eye with the region around the mouth moved ``px`` to the right (its disparity drops by px)."""
-    s = EYE / CROP[2]
-    x0, x1 = int((190 - CROP[0]) * s) - 16, int((255 - CROP[0]) * s)
-    y0, y1 = int((125 - CROP[1]) * s), int((170 - CROP[1]) * s)
+    x0, y0, x1, y1 = _mouth_box()
     out = right.copy()
     out[y0:y1, x0 + px:x1] = right[y0:y1, x0:x1 - px]
     return out
 
 
+def _mouth_box() -> tuple[int, int, int, int]:
+    s = EYE / CROP[2]
+    return (int((190 - CROP[0]) * s) - 16, int((125 - CROP[1]) * s), int((255 - CROP[0]) * s),
+            int((170 - CROP[1]) * s))
+
+
 @pytest.fixture(scope="module")
-def pairs():
+def truths():
     opening = 0.45 + 0.4 * np.sin(np.arange(N) / 1.7)
-    return [(left, right) for left, right, _ in stereo_talking_frames(opening, size=EYE, seed=3)]
+    return list(stereo_talking_frames(opening, size=EYE, seed=3))
+
+
+@pytest.fixture(scope="module")
+def pairs(truths):
+    return [(left, right) for left, right, _ in truths]
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +89,25 @@ def test_a_mouth_moved_in_one_eye_shows_up_in_the_mouth_not_elsewhere(pairs, ref
     assert result.outside.l1 < result.mouth.l1
     text = result.summary()
     assert "disparity change  mouth" in text and "moved.mp4" in text
+
+
+def test_a_mouth_moved_half_a_pixel_in_depth_measures_half_a_pixel(truths, reference, tmp_path):
+    """Sub-pixel: the right eye re-rendered with the mouth's disparity 0.5 px smaller (smoothly, as a surface
+    would move); the block matcher's 1/16-px steps and noise alone would blur this."""
+    import cv2
+
+    from lipsync_studio.samples.stereo_pair import synthesize_right_view
+
+    x0, y0, x1, y1 = _mouth_box()
+    bump = np.zeros((EYE, EYE), np.float32)
+    bump[y0 - 6:y1 + 6, x0 - 6:x1 + 6] = 1.0
+    bump = cv2.GaussianBlur(bump, (0, 0), 4)
+    moved = _write(tmp_path / "deeper.mp4", [(left, synthesize_right_view(left, d - 0.5 * bump)[0])
+                                             for left, _, d in truths])
+    result = evaluate_stereo(moved, reference, OPTS)
+    assert 0.35 < result.mouth_shift < 0.65, result.mouth_shift
+    assert result.disparity_change_face < result.disparity_change_mouth
+    assert result.as_dict()["disparity_change"]["mouth_shift_px"] == pytest.approx(result.mouth_shift, abs=1e-4)
 
 
 def test_a_retimed_output_is_compared_with_the_reference_frames_it_shows(pairs, reference, tmp_path):
