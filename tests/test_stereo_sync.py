@@ -67,7 +67,7 @@ def test_the_carried_change_lands_where_the_known_disparity_puts_it():
         assert fit is not None
         ys, xs = np.mgrid[box[1]:box[3], box[0]:box[2]]
         errors.append(np.abs(fit(xs.astype(float), ys.astype(float)) - truth[ys, xs]).mean())
-        refined.append(np.abs(refine_disparity(fit, left, right, box) - truth[ys, xs]).mean())
+        refined.append(np.abs(refine_disparity(fit, left, right, box)[0] - truth[ys, xs]).mean())
     assert np.mean(errors) < 0.2  # a dense matcher (SGBM, half size) is off by ~0.2 px here
     assert np.mean(refined) < 0.7 * np.mean(errors), (refined, errors)  # the jaw line bends faster than a cubic
 

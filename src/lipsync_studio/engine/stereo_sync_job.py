@@ -10,8 +10,12 @@ Modes (``--stereo-mode``):
   may disagree, which the brain sees as a mouth floating at the wrong depth.
 - ``consistent`` (default): the left eye is synced; the change is carried to the right eye through the
   disparity of the original pair — the paper's warp ``Î_r = f_w(d, I_l)``: each changed left pixel moves to
-  ``x − d(x)`` in the right eye (forward warp with a z-buffer, holes from the background side), colour-matched
-  to the right eye and blended with the same feathered mask. One tracking, one plan.
+  ``x − d(x)`` in the right eye (:mod:`..stereo.carry`: a smooth fit to sparse sub-pixel matches, corrected per
+  pixel; a half-size dense matcher with a z-buffered forward warp where too few points match), given the
+  cameras' colour difference and blended with the same feathered mask. One tracking, one plan. (Syncing the
+  right eye with the left eye's donor schedule, so each eye shows its own pixels of the same mouth, was
+  measured too: it moves the mouth in depth as much as ``independent`` does, because each eye's landmarks
+  place the mouth, so carrying is kept.)
 - ``cycle``: the paper's trained model (``lipsync-studio train stereo`` makes ``stereo_cycle.pt``): its Wav2Lip
   generator syncs the left eye, its disparity generator makes the right face from the synced left one,
   ``Î_r = f_w(G_l(Ĩ_l, I_r), Ĩ_l)``, pasted into the right eye with the mask moved by the same disparity.
@@ -67,12 +71,13 @@ def carry_change(left: np.ndarray, left_new: np.ndarray, right: np.ndarray, max_
     left, right: the original eyes, (H, W, 3) uint8.
     left_new: the left eye after lip-sync.
     max_disparity: how far (px) the right eye's copy of the change may sit from the left's.
-    cache, key: a dict kept by the caller between frames, and the source frame's index: the disparity of a
-        source frame shown again (a held or ping-ponged frame) is not estimated twice.
+    cache, key: a dict kept by the caller between the frames of a clip, and the source frame's index: what the
+        next frames can use is kept there (:class:`~lipsync_studio.stereo.carry.Carrier`), and the disparity of
+        a source frame shown again (a held or ping-ponged frame) is not estimated twice.
     within: ``x0, y0, x1, y1`` holding every changed pixel, when the engine says where it drew (else the whole
         eye is compared).
     """
-    from ..stereo.carry import carry_with, fit_smooth_disparity, refine_disparity
+    from ..stereo.carry import Carrier, carry_with
 
     h, w = left.shape[:2]
     if within is None:
@@ -84,40 +89,20 @@ def carry_change(left: np.ndarray, left_new: np.ndarray, right: np.ndarray, max_
     if not changed.any():
         return right
     ys, xs = np.nonzero(changed)
-    # The face's disparity as a smooth function fitted to sparse sub-pixel matches (see stereo.carry); the
-    # dense matcher below only where too few points match.
+    # The face's disparity as a smooth function fitted to sparse sub-pixel matches, corrected per pixel (see
+    # stereo.carry); the dense matcher below only where too few points match.
+    carrier = cache.setdefault("carrier", Carrier(max_disparity)) if cache is not None else Carrier(max_disparity)
     bw, bh = xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min()
     fit_box = (max(0, int(xs.min() - 0.4 * bw)), max(0, int(ys.min() - 0.4 * bh)),
                min(w, int(xs.max() + 1 + 0.4 * bw)), min(h, int(ys.max() + 1 + 0.4 * bh)))
-    fkey = ("fit", key)
-    if cache is not None and key is not None and fkey in cache:
-        disp = cache[fkey]
-    else:
-        last = cache.get("last fit") if cache is not None else None
-        disp = fit_smooth_disparity(left, right, fit_box, max_disparity, where=changed, guess=last)
-        if disp is None and last is not None:  # the guess misled it (a cut): search the whole range
-            disp = fit_smooth_disparity(left, right, fit_box, max_disparity, where=changed)
-        if cache is not None and key is not None:
-            colour = cache.get("colour")
-            cache.clear()
-            cache[fkey] = disp
-            if disp is not None:
-                cache["last fit"] = disp
-            if colour is not None:
-                cache["colour"] = colour
-    if disp is not None:
-        feather = max(3, int(0.02 * w) | 1)
-        pad = feather + 2  # the feathered mask reaches beyond the changed pixels
-        box = (max(0, int(xs.min()) - pad), max(0, int(ys.min()) - pad), min(w, int(xs.max()) + pad + 1),
-               min(h, int(ys.max()) + pad + 1))
-        dkey = ("dense", key, box)
-        dense = cache.get(dkey) if cache is not None and key is not None else None
-        if dense is None:
-            dense = refine_disparity(disp, left, right, box)
-            if cache is not None and key is not None:
-                cache[dkey] = dense
-        return carry_with(disp, left, left_new, right, changed[box[1]:box[3], box[0]:box[2]], box, feather,
-                          dense=dense, memory=cache)
+    feather = max(3, int(0.02 * w) | 1)
+    pad = feather + 2  # the feathered mask reaches beyond the changed pixels
+    box = (max(0, int(xs.min()) - pad), max(0, int(ys.min()) - pad), min(w, int(xs.max()) + pad + 1),
+           min(h, int(ys.max()) + pad + 1))
+    dense = carrier.disparity(left, right, changed, box, fit_box, key if cache is not None else None)
+    if dense is not None:
+        return carry_with(left, left_new, right, changed[box[1]:box[3], box[0]:box[2]], box, feather, dense,
+                          memory=carrier.memory)
     import cv2
 
     from ..samples.stereo_pair import synthesize_right_view  # imports the sample synthesisers: ~2 s
@@ -130,13 +115,14 @@ def carry_change(left: np.ndarray, left_new: np.ndarray, right: np.ndarray, max_
     # Half resolution: the face's disparity is smooth, and this keeps the cost a fraction of a frame's sync.
     settings = DisparitySettings(max_fraction=max_disparity / w, min_fraction=-8 / w, downscale=2)
     roi = (x0, y0, x1, y1)
-    key = (key, roi) if cache is not None and key is not None else None
+    key = ("dense matcher", key, roi) if cache is not None and key is not None else None
     if key is not None and key in cache:
         d = cache[key]
     else:
         d = estimate_disparity(left, right, settings, roi=roi).disparity[y0:y1, x0:x1]
         if key is not None:
-            cache.clear()  # consecutive output frames showing the same source frame reuse it
+            for old in [k for k in cache if isinstance(k, tuple) and k[0] == "dense matcher"]:
+                del cache[old]  # consecutive output frames showing the same source frame reuse it
             cache[key] = d
     crop_new = np.ascontiguousarray(left_new[y0:y1, x0:x1])
     # The blend mask: the changed area, closed and feathered, in the left eye's geometry ...

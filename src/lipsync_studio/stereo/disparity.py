@@ -191,7 +191,7 @@ def refine_subpixel(left: np.ndarray, right: np.ndarray, start: np.ndarray, box:
     """A disparity over ``box`` made sub-pixel exact where the eyes have texture.
 
     Each pixel's correction is the horizontal shift that best lines the left eye up with the right eye moved
-    by ``start``, over a Gaussian window of ``sigma`` px: one-dimensional Lucas-Kanade, ``iterations``
+    by ``start``, over a window as wide as a Gaussian of ``sigma`` px: one-dimensional Lucas-Kanade, ``iterations``
     Gauss-Newton steps. A block matcher's answer is quantised and noisy; this is what a face's smooth surface
     needs for tenths of a pixel. ``damping`` (squared 8-bit gradient units) slows the steps where there is
     little texture; a correction stays within ``reach`` px of ``start``.
@@ -223,12 +223,15 @@ def refine_subpixel(left: np.ndarray, right: np.ndarray, start: np.ndarray, box:
     gr = _gray(np.ascontiguousarray(right[y0:y1, rx0:rx1])).astype(np.float32)
     base_x = np.arange(x0 - rx0, x1 - rx0, dtype=np.float32)[None, :] - d0
     map_y = np.repeat(np.arange(bh, dtype=np.float32)[:, None], bw, axis=1)
+    # The window: a box filter applied twice (a tent), as wide as a Gaussian of ``sigma``, at a third of its cost.
+    k = max(3, int(round(np.sqrt(6.0 * sigma * sigma + 1.0))))
+    window = lambda a: cv2.blur(cv2.blur(a, (k, k)), (k, k))  # noqa: E731
     r = np.zeros((bh, bw), np.float32)
     for _ in range(iterations):
         rec = cv2.remap(gr, base_x - r, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         ix = cv2.Sobel(rec, cv2.CV_32F, 1, 0, ksize=3) * 0.125
-        num = cv2.GaussianBlur(ix * (gl - rec), (0, 0), sigma)
-        den = cv2.GaussianBlur(ix * ix, (0, 0), sigma)
+        num = window(ix * (gl - rec))
+        den = window(ix * ix)
         # gl ≈ rec(x − δ) ≈ rec − ix·δ  ⇒  δ = −Σ ix·(gl − rec) / Σ ix²  (a larger shift: a larger disparity)
         r = np.clip(r - num / (den + damping), -reach, reach)
     return d0 + r
