@@ -141,3 +141,26 @@ def test_the_eyes_colour_difference_is_read_from_the_original_pair_not_the_new_m
     assert np.allclose(c[:3], 1.1, atol=0.02) and abs(c[5] - 6.0) < 1.5
     same = eye_colour(left, left, where)
     assert np.allclose(same, [1, 1, 1, 0, 0, 0], atol=1e-6)
+
+
+def test_the_carrier_reuses_its_fit_between_frames_and_refits_after_a_cut():
+    """Between refits the per-pixel correction follows the head; a cut to a nearer face (3 px more disparity)
+    makes the old fit stale, so it is measured again at once and the disparity is right on that frame."""
+    from lipsync_studio.samples.stereo_pair import face_box
+    from lipsync_studio.stereo.carry import Carrier
+
+    size = 320
+    x0, y0, x1, y1 = (int(v) for v in face_box(size))
+    box = (x0 + (x1 - x0) // 5, y0 + (y1 - y0) // 2, x1 - (x1 - x0) // 5, y1)
+    where = np.zeros((size, size), bool)
+    where[box[1]:box[3], box[0]:box[2]] = True
+    near = stereo_talking_frames(np.full(3, 0.3), size=size, seed=3)
+    nearer = stereo_talking_frames(np.full(1, 0.3), size=size, seed=3, background=7.0, face_near=15.0)
+    carrier = Carrier(64, refit_every=100)
+    errors = []
+    for key, (left, right, truth) in enumerate([*near, *nearer]):
+        dense = carrier.disparity(left, right, where, box, box, key)
+        errors.append(np.abs(dense - truth[box[1]:box[3], box[0]:box[2]]).mean())
+        assert carrier.fits == (1 if key < 3 else 2), key
+    assert max(errors) < 0.15, errors
+    assert carrier.disparity(left, right, where, box, box, 3) is dense  # the same frame again: remembered
