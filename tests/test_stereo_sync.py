@@ -48,7 +48,10 @@ def test_consistent_mode_keeps_the_mouth_at_its_depth(stereo_clip, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out_LRF_Full_SBS.mp4"]  # no per-eye files left
     # Each eye synced on its own moves the mouth's depth more than carrying the left eye's change across.
     ind = run_stereo_sync(clip, dub, tmp_path / "ind.mp4", StereoSyncOptions(mode="independent"))["outputs"][0]
-    assert score.disparity_change_mouth < evaluate_stereo(ind, reference=clip).disparity_change_mouth
+    ind_score = evaluate_stereo(ind, reference=clip)
+    # Measured here: 0.09 vs 0.33 px over the mouth, and the mouth as a whole moved 0.03 vs 0.10 px in depth.
+    assert score.disparity_change_mouth < 0.5 * ind_score.disparity_change_mouth
+    assert score.mouth_shift < 0.5 * ind_score.mouth_shift
 
 
 def test_the_carried_change_lands_where_the_known_disparity_puts_it():
