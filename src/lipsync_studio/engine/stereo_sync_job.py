@@ -115,15 +115,14 @@ def carry_change(left: np.ndarray, left_new: np.ndarray, right: np.ndarray, max_
     # Half resolution: the face's disparity is smooth, and this keeps the cost a fraction of a frame's sync.
     settings = DisparitySettings(max_fraction=max_disparity / w, min_fraction=-8 / w, downscale=2)
     roi = (x0, y0, x1, y1)
-    key = ("dense matcher", key, roi) if cache is not None and key is not None else None
-    if key is not None and key in cache:
-        d = cache[key]
+    # Consecutive output frames showing the same source frame reuse it.
+    held = cache.get("dense matcher") if cache is not None and key is not None else None
+    if held is not None and held[0] == (key, roi):
+        d = held[1]
     else:
         d = estimate_disparity(left, right, settings, roi=roi).disparity[y0:y1, x0:x1]
-        if key is not None:
-            for old in [k for k in cache if isinstance(k, tuple) and k[0] == "dense matcher"]:
-                del cache[old]  # consecutive output frames showing the same source frame reuse it
-            cache[key] = d
+        if cache is not None and key is not None:
+            cache["dense matcher"] = ((key, roi), d)
     crop_new = np.ascontiguousarray(left_new[y0:y1, x0:x1])
     # The blend mask: the changed area, closed and feathered, in the left eye's geometry ...
     mask = changed[y0:y1, x0:x1].astype(np.uint8) * 255
