@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .smoothing import RIGID_POINTS, reference_shape, similarity_fit
-from .topology import face_topology, orient, rasterize_uv
+from .topology import face_topology, nearest_covered, orient, rasterize_uv
 from .track import N_SURFACE, FaceTrack
 
 IRIS_CENTRES = (468, 473)
@@ -165,18 +165,9 @@ class TextureBaker:
     """
 
     def __init__(self, model: FaceModel, size: int = 512) -> None:
-        import cv2
-
         self.size = size
         tri_id, bary = rasterize_uv(model.uv, model.triangles, size)
-        covered = tri_id >= 0
-        # Nearest covered texel for every texel.
-        _, labels = cv2.distanceTransformWithLabels((~covered).astype(np.uint8), cv2.DIST_L2, 5,
-                                                    labelType=cv2.DIST_LABEL_PIXEL)
-        ys, xs = np.nonzero(covered)
-        lut = np.zeros(labels.max() + 1, np.int64)
-        lut[labels[ys, xs]] = ys * size + xs
-        src = lut[labels].ravel()
+        src = nearest_covered(tri_id >= 0)
         flat_tri = tri_id.ravel()[src]
         flat_bary = bary.reshape(-1, 3)[src]
         self._verts = model.triangles[flat_tri]  # (size², 3) vertex ids per texel

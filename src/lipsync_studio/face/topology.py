@@ -140,3 +140,16 @@ def rasterize_uv(uv: np.ndarray, triangles: np.ndarray, size: int) -> tuple[np.n
     bary = np.zeros((size, size, 3), np.float32)
     bary[ys, xs] = np.clip(np.stack([1 - w1 - w2, w1, w2], 1), -0.5, 1.5)
     return tri_id, bary
+
+
+def nearest_covered(covered: np.ndarray) -> np.ndarray:
+    """(H·W,) int64: for every pixel of ``covered`` ((H, W) bool), the flat index of the nearest covered pixel
+    (itself when covered); what fills an atlas's texels outside every triangle without a seam."""
+    import cv2
+
+    _, labels = cv2.distanceTransformWithLabels((~covered).astype(np.uint8), cv2.DIST_L2, 5,
+                                                labelType=cv2.DIST_LABEL_PIXEL)
+    ys, xs = np.nonzero(covered)
+    lut = np.zeros(labels.max() + 1, np.int64)
+    lut[labels[ys, xs]] = ys * covered.shape[1] + xs
+    return lut[labels].reshape(-1)

@@ -95,20 +95,13 @@ class UVRasteriser:
 
     def __init__(self, vertex_uv: np.ndarray, triangles: np.ndarray, face_mask: np.ndarray,
                  kpt_ind: np.ndarray) -> None:
-        import cv2
-
-        from lipsync_studio.face.topology import rasterize_uv
+        from lipsync_studio.face.topology import nearest_covered, rasterize_uv
 
         # rasterize_uv takes [0, 1] with v up and samples texel centres at (col + 0.5, row + 0.5).
         uv01 = np.stack([(vertex_uv[:, 0] + 0.5) / UV_SIZE, 1 - (vertex_uv[:, 1] + 0.5) / UV_SIZE], axis=1)
         tri_id, bary = rasterize_uv(uv01, np.asarray(triangles, np.int64), UV_SIZE)
         covered = tri_id >= 0
-        _, labels = cv2.distanceTransformWithLabels((~covered).astype(np.uint8), cv2.DIST_L2, 5,
-                                                    labelType=cv2.DIST_LABEL_PIXEL)
-        ys, xs = np.nonzero(covered)
-        lut = np.zeros(labels.max() + 1, np.int64)
-        lut[labels[ys, xs]] = ys * UV_SIZE + xs
-        source = lut[labels].reshape(-1)  # nearest covered pixel of every pixel
+        source = nearest_covered(covered)
         self.face = np.asarray(face_mask, bool).reshape(-1)
         src = source[self.face]
         self.vertices = np.asarray(triangles, np.int64)[tri_id.reshape(-1)[src]]  # (F, 3)
