@@ -18,6 +18,19 @@ BITS = 12
 CELL = 8
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one intra-op thread for a module's tests (``pytestmark = pytest.mark.usefixtures(...)``): on a
+    shared 2-core runner its OpenMP workers spin against the other jobs and a 0.5 s training step becomes
+    5-10 s; one thread keeps it ~1 s whatever else runs (and bit-for-bit checks stable)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def coded_frame(index: int, width: int = 160, height: int = 96) -> np.ndarray:
     """A (height, width, 3) uint8 RGB frame with ``index`` written as a 12-bit barcode along the top row."""
     img = np.full((height, width, 3), 64, np.uint8)

@@ -25,13 +25,7 @@ from lipsync_studio.train.prnet_finetune import (
 TINY = dict(base_channels=2, augment=False, holdout=0.3, halve_every=5, eval_every=0)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """One intra-op thread: on a busy 2-core machine two spinning OpenMP threads make a tiny step 50× slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

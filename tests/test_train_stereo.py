@@ -19,14 +19,7 @@ from lipsync_studio.train.stereo_cycle.train import TrainConfig, Trainer, load_s
 TINY = StereoCycleConfig(generator="tiny", disp_channels=8)
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Train on one thread: on a shared 2-core runner, torch's OpenMP workers spin against the other jobs and a
-    0.5 s step becomes 5-10 s; one thread keeps it ~1 s whatever else runs (and bit-for-bit checks stable)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
