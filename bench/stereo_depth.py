@@ -38,7 +38,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True, help="a folder for the clips")
     args = p.parse_args()
 
-    from lipsync_studio.engine.stereo_sync_job import StereoSyncOptions, run_stereo_sync
+    from lipsync_studio.engine.sync_job import StereoOptions, SyncRequest, run_sync
     from lipsync_studio.engine.sync_job import SyncOptions
     from lipsync_studio.media.audio_writer import write_audio
     from lipsync_studio.media.video import VideoReader
@@ -92,10 +92,10 @@ def main() -> None:
 
     result = {"clip": str(args.clip) if args.clip else ("2d-stereoized" if args.from_2d else "synthetic-pair"),
               "size": args.size, "noise": args.noise, "crf": args.crf, "floor": measure(floor)}
-    sync = SyncOptions(fmt=VideoFormat(crf=args.crf))
+    sync = SyncOptions(fmt=VideoFormat(crf=args.crf), measure=False)
     for mode in ("consistent", "independent"):
         t = time.perf_counter()
-        out = run_stereo_sync(clip, dub, folder / f"{mode}.mp4", StereoSyncOptions(sync=sync, mode=mode))["outputs"][0]
+        out = run_sync(SyncRequest(clip, dub, folder / f"{mode}.mp4", sync, stereo=StereoOptions(mode=mode))).output
         result[mode] = {**measure(out), "seconds": round(time.perf_counter() - t, 1)}
     for key in ("mouth_dd_px", "mouth_shift_px", "matcher_mouth_dd_px"):
         c, i, f = (result[k][key] for k in ("consistent", "independent", "floor"))

@@ -7,7 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from lipsync_studio.engine.sync_job import SyncOptions, run_sync
+from lipsync_studio.engine.sync_job import SyncOptions, SyncRequest, run_sync
 from lipsync_studio.face.analysis import analyse_faces
 from lipsync_studio.media.audio_writer import write_audio
 from lipsync_studio.media.timeline import plan_output
@@ -46,21 +46,36 @@ def media(tmp_path_factory):
 
 def test_synced_output_follows_the_dub_as_well_as_the_clip_follows_its_own_sound(media, tmp_path):
     own_score = evaluate_video(media["clip"])
-    result = run_sync(media["clip"], media["dub"], tmp_path / "synced.mp4", SyncOptions(engine="builtin"))
+    result = run_sync(SyncRequest(media["clip"], media["dub"], tmp_path / "synced.mp4",
+                                  SyncOptions(engine="builtin")))
     assert result.engine == "builtin" and result.sync is not None
     synced = result.sync
-    plain = evaluate_video(run_sync(media["clip"], media["dub"], tmp_path / "plain.mp4",
-                                    SyncOptions(engine="none")).output)
+    plain = evaluate_video(run_sync(SyncRequest(media["clip"], media["dub"], tmp_path / "plain.mp4",
+                                    SyncOptions(engine="none"))).output)
     assert abs(synced.offset_frames) <= 2
     assert synced.confidence >= 0.8 * own_score.confidence
     assert synced.correlation > plain.correlation + 0.2, (synced, plain)
 
 
+def test_a_dub_offset_moves_the_mouth_by_the_time_asked(media, tmp_path):
+    """The mouth follows the shifted dub: measured against the dub as given, its offset moves by the shift
+    (200 ms = 5 frames later: the sound now comes 5 frames earlier relative to the mouth), and the result
+    is 5 frames longer (the dub starts with that much silence)."""
+    opts = SyncOptions(engine="builtin", measure=False)
+    plain = run_sync(SyncRequest(media["clip"], media["dub"], tmp_path / "plain.mp4", opts))
+    later = run_sync(SyncRequest(media["clip"], media["dub"], tmp_path / "later.mp4", opts, dub_offset_ms=200))
+    assert later.dub_offset_ms == 200 and later.frames == plain.frames + 5
+    before = evaluate_video(plain.output, media["dub"])
+    after = evaluate_video(later.output, media["dub"])
+    assert after.offset_frames - before.offset_frames == -5, (before, after)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["later.mp4", "plain.mp4"]  # the shifted dub is gone
+
+
 def test_the_mouth_opens_within_a_frame_of_each_syllable_and_rests_in_silence(media, tmp_path):
     """The talking clip synced to a dub with known syllable onsets."""
     speech = media["dub_speech"]
-    out = run_sync(media["clip"], media["dub"], tmp_path / "talks.mp4",
-                   SyncOptions(engine="builtin", measure=False)).output
+    out = run_sync(SyncRequest(media["clip"], media["dub"], tmp_path / "talks.mp4",
+                   SyncOptions(engine="builtin", measure=False))).output
     gap = analyse_faces(out).speaker_track().mouth_gap()
     closed, opened = np.percentile(gap, 10), np.percentile(gap, 90)
     assert opened - closed > 0.08  # it does open
@@ -79,7 +94,8 @@ def test_a_still_photo_gets_an_open_mouth_with_a_dark_interior(media, tmp_path):
     photo = render_face(PHOTO_OPENING, size=320)
     speech = media["dub_speech"]
     clip = _write_clip(tmp_path / "photo.mp4", [photo] * int(np.ceil(speech.duration * FPS)))
-    out = run_sync(clip, media["dub"], tmp_path / "photo_talks.mp4", SyncOptions(engine="builtin", measure=False))
+    out = run_sync(SyncRequest(clip, media["dub"], tmp_path / "photo_talks.mp4",
+                               SyncOptions(engine="builtin", measure=False)))
     track = analyse_faces(out.output).speaker_track()
     gap = track.mouth_gap()
     k = int(np.nanargmax(gap))

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
 from lipsync_studio.cli import main
-from lipsync_studio.engine.stereo_sync_job import StereoSyncOptions, run_stereo_sync
-from lipsync_studio.errors import MediaError
+from lipsync_studio.engine.sync_job import StereoOptions, SyncOptions, SyncRequest, run_sync
+from lipsync_studio.errors import MediaError, OptionError
 from lipsync_studio.media.audio_writer import write_audio
 from lipsync_studio.media.video import probe_video
 from lipsync_studio.media.writer import VideoFormat, VideoWriter
@@ -36,18 +37,28 @@ def stereo_clip(tmp_path_factory):
     return clip, dub, dub_speech.duration
 
 
-def test_consistent_mode_keeps_the_mouth_at_its_depth(stereo_clip, tmp_path):
+def stereo(clip, dub, out, measure: bool = False, face: int | None = None, **kw):
+    """Run the one sync job on a stereo clip."""
+    return run_sync(SyncRequest(clip, dub, out, SyncOptions(measure=measure, face=face), stereo=StereoOptions(**kw)))
+
+
+def test_consistent_mode_keeps_the_mouth_at_its_depth_and_measures_both_eyes(stereo_clip, tmp_path):
     clip, dub, dub_s = stereo_clip
-    result = run_stereo_sync(clip, dub, tmp_path / "out.mp4", StereoSyncOptions(mode="consistent"))
-    (out,) = result["outputs"]
-    assert out.name == "out_LRF_Full_SBS.mp4"  # what VR players recognise
+    result = stereo(clip, dub, tmp_path / "out.mp4", measure=True, mode="consistent")
+    assert result.outputs == (tmp_path / "out.mp4",) and result.output == tmp_path / "out.mp4"  # -o is exact
+    assert result.mode == "consistent" and result.layout == "sbs" and result.engine == "builtin"
+    # Measured like a 2D result, each eye on its own: both mouths follow the dub.
+    for score in (result.sync, result.sync_right):
+        assert score is not None and score.confidence > 0.2 and abs(score.offset_frames) <= 2, score
+    assert set(result.timings) >= {"open", "faces", "render", "measure"}
+    out = result.output
     info = probe_video(out)
     assert (info.width, info.height) == (512, 256) and abs(info.duration - dub_s) <= 1 / 25
     score = evaluate_stereo(out, reference=clip)
     assert score.disparity_change_mouth is not None and score.disparity_change_mouth <= 0.5
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out_LRF_Full_SBS.mp4"]  # no per-eye files left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]  # no per-eye files left
     # Each eye synced on its own moves the mouth's depth more than carrying the left eye's change across.
-    ind = run_stereo_sync(clip, dub, tmp_path / "ind.mp4", StereoSyncOptions(mode="independent"))["outputs"][0]
+    ind = stereo(clip, dub, tmp_path / "ind.mp4", mode="independent").output
     ind_score = evaluate_stereo(ind, reference=clip)
     # Measured here: 0.09 vs 0.33 px over the mouth, and the mouth as a whole moved 0.03 vs 0.10 px in depth.
     assert score.disparity_change_mouth < 0.5 * ind_score.disparity_change_mouth
@@ -57,7 +68,7 @@ def test_consistent_mode_keeps_the_mouth_at_its_depth(stereo_clip, tmp_path):
 def test_the_carried_change_lands_where_the_known_disparity_puts_it():
     """The lower face's disparity, fitted to sparse matches and corrected per pixel, is within a fraction of a
     pixel of the truth, and a change made to the left eye appears in the right eye moved by it."""
-    from lipsync_studio.engine.stereo_sync_job import carry_change
+    from lipsync_studio.stereo.right_eye import carry_change
     from lipsync_studio.samples.stereo_pair import face_box
     from lipsync_studio.stereo.carry import fit_smooth_disparity, refine_disparity
 
@@ -99,36 +110,46 @@ def test_the_carried_change_lands_where_the_known_disparity_puts_it():
 
 def test_independent_mode_is_the_baseline_and_a_2d_clip_is_refused(stereo_clip, tmp_path, capsys):
     clip, dub, _ = stereo_clip
-    assert main(["-q", "sync", str(clip), str(dub), "-o", str(tmp_path / "ind.mp4"), "--stereo-mode",
-                 "independent", "--out-layout", "half-sbs"]) == 0
-    assert "independent mode" in capsys.readouterr().out
+    assert main(["sync", str(clip), str(dub), "-o", str(tmp_path / "ind.mp4"), "--stereo-mode",
+                 "independent", "--out-layout", "half-sbs", "--no-measure", "--json", "-q"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["mode"] == "independent" and result["layout"] == "half-sbs"
+    assert result["outputs"] == [str(tmp_path / "ind.mp4")]
     assert probe_video(tmp_path / "ind.mp4").width == 256  # half SBS: two eyes squeezed into one width
     flat = tmp_path / "flat.mp4"
     with VideoWriter(flat, Fraction(25), 256, 256) as w:
         for _ in range(5):
             w.write(np.full((256, 256, 3), 90, np.uint8))
     with pytest.raises(MediaError, match="not a stereo clip"):
-        run_stereo_sync(flat, dub, tmp_path / "x.mp4", StereoSyncOptions(layout="mono"))
+        stereo(flat, dub, tmp_path / "x.mp4", layout="mono")
+
+
+def test_a_face_that_is_not_there_is_refused_on_a_stereo_clip_as_in_2d(stereo_clip, tmp_path, capsys):
+    clip, dub, _ = stereo_clip
+    with pytest.raises(OptionError, match="there is no face 7 in the left eye"):
+        stereo(clip, dub, tmp_path / "x.mp4", face=7)
+    assert main(["sync", str(clip), str(dub), "-o", str(tmp_path / "x.mp4"), "--face", "7", "-q"]) == 2
+    assert "no face 7" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # nothing written, no partial left
 
 
 def test_cycle_mode_runs_the_trained_model_once_it_is_installed(stereo_clip, tmp_path, monkeypatch):
     import torch
 
-    from lipsync_studio.errors import OptionError
     from lipsync_studio.train.stereo_cycle.model import StereoCycleConfig, StereoCycleModel
     from lipsync_studio.train.stereo_cycle.train import export
 
     clip, dub, _ = stereo_clip
     monkeypatch.setenv("LIPSYNC_STUDIO_MODELS_DIR", str(tmp_path / "models"))
     with pytest.raises(OptionError, match="needs the stereo cycle model"):
-        run_stereo_sync(clip, dub, tmp_path / "c.mp4", StereoSyncOptions(mode="cycle"))
+        stereo(clip, dub, tmp_path / "c.mp4", mode="cycle")
     (tmp_path / "models").mkdir()
     torch.manual_seed(0)
     export(StereoCycleModel(StereoCycleConfig(generator="wav2lip")).eval(), tmp_path / "models" / "stereo_cycle.pt")
-    result = run_stereo_sync(clip, dub, tmp_path / "c.mp4", StereoSyncOptions(mode="cycle", out_layout="tb"))
-    (out,) = result["outputs"]
+    result = stereo(clip, dub, tmp_path / "c.mp4", mode="cycle", out_layout="tb")
+    (out,) = result.outputs
     info = probe_video(out)
-    assert (info.width, info.height) == (256, 512) and result["mode"] == "cycle"
+    assert (info.width, info.height) == (256, 512) and result.mode == "cycle"
 
 
 def test_the_eyes_colour_difference_is_read_from_the_original_pair_not_the_new_mouth():

@@ -255,17 +255,21 @@ def test_half_layouts_carry_the_h264_frame_packing_flag(layout, sei, tmp_path):
     assert w.frame_packing == (sei[0] if sei else None)
 
 
-def test_full_sbs_files_get_the_vr_name_unless_they_have_it(tmp_path):
-    assert stereo_output_paths(tmp_path / "dub.mp4", "sbs")[0].name == "dub_LRF_Full_SBS.mp4"
-    assert stereo_output_paths(tmp_path / "dub_lrf_full_sbs.mp4", "sbs")[0].name == "dub_lrf_full_sbs.mp4"
-    assert stereo_output_paths(tmp_path / "dub.mp4", "sbs", vr_name=False)[0].name == "dub.mp4"
-    assert stereo_output_paths(tmp_path / "dub.mp4", "half-sbs")[0].name == "dub.mp4"
+def test_the_file_written_is_the_one_asked_for_and_the_vr_name_only_when_asked(tmp_path):
+    assert stereo_output_paths(tmp_path / "dub.mp4", "sbs")[0].name == "dub.mp4"
+    assert stereo_output_paths(tmp_path / "dub.mp4", "sbs", vr_name=True)[0].name == "dub_LRF_Full_SBS.mp4"
+    assert stereo_output_paths(tmp_path / "dub_lrf_full_sbs.mp4", "sbs", vr_name=True)[0].name == \
+        "dub_lrf_full_sbs.mp4"
+    assert stereo_output_paths(tmp_path / "dub.mp4", "half-sbs", vr_name=True)[0].name == "dub.mp4"
     assert [p.name for p in stereo_output_paths(tmp_path / "dub.mkv", "separate")] == ["dub_L.mkv", "dub_R.mkv"]
     left = texture(32, 48, 7)
-    with StereoWriter(tmp_path / "dub.mp4", Fraction(25), 48, 32, fmt=FAST) as w:
+    with StereoWriter(tmp_path / "dub.mp4", Fraction(25), 48, 32, fmt=FAST, vr_name=True) as w:
         w.write(left, left)
     assert w.path.name == "dub_LRF_Full_SBS.mp4" and w.path.exists()
     assert not (tmp_path / "dub.mp4").exists()
+    with StereoWriter(tmp_path / "plain.mp4", Fraction(25), 48, 32, fmt=FAST) as w:
+        w.write(left, left)
+    assert w.path == tmp_path / "plain.mp4" and w.path.exists()
     assert (probe_video(w.path).width, probe_video(w.path).height) == (96, 32)
     assert OutputLayout.parse("LR") is OutputLayout.SBS
 

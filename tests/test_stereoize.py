@@ -97,7 +97,7 @@ def test_a_stereoized_frame_has_the_disparity_it_was_made_with(clip):
 
 
 def test_stereoize_writes_a_full_sbs_file_with_the_face_in_front(clip, tmp_path):
-    result = stereoize(clip, tmp_path / "talk3d.mp4", StereoizeOptions(fmt=FAST))
+    result = stereoize(clip, tmp_path / "talk3d.mp4", StereoizeOptions(fmt=FAST, vr_name=True))
     assert result.output.name == "talk3d_LRF_Full_SBS.mp4" and result.frames == 25
     assert result.face_disparity_px == pytest.approx(0.015 * SIZE, rel=0.3)
     info = probe_video(result.output)

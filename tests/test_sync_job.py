@@ -11,7 +11,7 @@ import pytest
 from conftest import read_code, write_clip, write_tone
 
 from lipsync_studio.engine.job import CancelToken, Progress
-from lipsync_studio.engine.sync_job import SyncOptions, run_sync
+from lipsync_studio.engine.sync_job import SyncOptions, SyncRequest, run_sync
 from lipsync_studio.errors import Cancelled, MediaError, OutputError
 from lipsync_studio.media.audio import load_audio
 from lipsync_studio.media.timeline import ExtendPolicy, plan_output
@@ -53,7 +53,7 @@ def test_sync_follows_a_longer_dub_with_a_ping_pong_picture_and_the_dub_as_sound
     before = (_sha(clip50), _sha(dub3s))
     out = tmp_path / "out.mp4"
     events: list[Progress] = []
-    result = run_sync(clip50, dub3s, out, on_progress=events.append)
+    result = run_sync(SyncRequest(clip50, dub3s, out), on_progress=events.append)
     assert result.output == out and out.exists()
     info = probe_video(out)
     assert info.n_frames == 75 and abs(info.duration - 3.0) <= 1 / 25
@@ -75,9 +75,9 @@ def test_sync_follows_a_longer_dub_with_a_ping_pong_picture_and_the_dub_as_sound
 
 def test_shorter_dub_trims_the_picture_or_pads_silence(clip50, tmp_path):
     dub = write_tone(tmp_path / "short.m4a", 1.2)
-    trimmed = run_sync(clip50, dub, tmp_path / "trim.mp4")
+    trimmed = run_sync(SyncRequest(clip50, dub, tmp_path / "trim.mp4"))
     assert trimmed.frames == 30 and probe_video(trimmed.output).n_frames == 30
-    padded = run_sync(clip50, dub, tmp_path / "pad.mkv", SyncOptions(shorten="pad-silence"))
+    padded = run_sync(SyncRequest(clip50, dub, tmp_path / "pad.mkv", SyncOptions(shorten="pad-silence")))
     assert probe_video(padded.output).n_frames == 50
     sound = load_audio(padded.output, sr=16000)
     assert abs(len(sound) / 16000 - 2.0) < 0.05
@@ -93,18 +93,18 @@ def test_cancel_leaves_nothing_under_the_final_name(clip50, dub3s, tmp_path):
             token.cancel()
 
     with pytest.raises(Cancelled):
-        run_sync(clip50, dub3s, out, on_progress=on_progress, cancel=token)
+        run_sync(SyncRequest(clip50, dub3s, out), on_progress=on_progress, cancel=token)
     assert list(tmp_path.glob("*cancelled*")) == []
 
 
 def test_bad_inputs_are_refused_before_any_output(clip50, dub3s, tmp_path):
     video_only = write_clip(tmp_path / "silent.mp4", 10)
     with pytest.raises(MediaError, match="silent.mp4.*no audio stream"):
-        run_sync(clip50, video_only, tmp_path / "o1.mp4")
+        run_sync(SyncRequest(clip50, video_only, tmp_path / "o1.mp4"))
     with pytest.raises(OutputError, match="overwrite an input"):
-        run_sync(clip50, dub3s, clip50)
+        run_sync(SyncRequest(clip50, dub3s, clip50))
     with pytest.raises(OutputError, match="does not exist"):
-        run_sync(clip50, dub3s, tmp_path / "missing" / "o.mp4")
+        run_sync(SyncRequest(clip50, dub3s, tmp_path / "missing" / "o.mp4"))
     assert not (tmp_path / "o1.mp4").exists()
 
 
@@ -138,7 +138,7 @@ def test_disk_full_is_reported_as_such_and_cleans_up(clip50, dub3s, tmp_path):
 )
 def test_output_codec_and_chroma_are_the_users_choice(clip50, tmp_path, name, fmt, codec, pix_fmt):
     dub = write_tone(tmp_path / "d.wav", 1.0)
-    out = run_sync(clip50, dub, tmp_path / name, SyncOptions(fmt=fmt)).output
+    out = run_sync(SyncRequest(clip50, dub, tmp_path / name, SyncOptions(fmt=fmt))).output
     info = probe_video(out)
     assert (info.codec, info.pix_fmt, info.n_frames) == (codec, pix_fmt, 25)
     assert _codes(out) == list(range(25))

@@ -1,13 +1,15 @@
 """The command line: ``lipsync-studio sync|probe|demo|bench …``, the batch twin of the app.
 
-Exit codes: 0 done, 2 bad usage or bad input (a one-line message, no traceback), 1 internal error.
-``--debug`` shows tracebacks. Heavy libraries load only inside the command that needs them, so ``--help``
+Exit codes: 0 done, 2 bad usage or bad input (a one-line message, no traceback), 1 internal error, 130 / 143
+stopped by SIGINT (Ctrl+C) / SIGTERM (nothing left behind). ``-q`` and ``--debug`` go before or after the
+command; ``--debug`` shows tracebacks and the native libraries' own log lines. Heavy libraries load only inside the command that needs them, so ``--help``
 is instant.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import warnings
@@ -39,14 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Lip-sync dubbing for 2D and stereoscopic video, with a 3D face mesh for every frame.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar, only results and errors")
-    parser.add_argument("--debug", action="store_true", help="show Python tracebacks for every error")
+    _add_global_options(parser, False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("sync", help="make VIDEO follow the DUB audio and write OUT")
     p.add_argument("video", type=Path, metavar="VIDEO")
     p.add_argument("dub", type=Path, metavar="DUB", help="the new audio (any audio file, or a video's sound)")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help=".mp4, .mov, .mkv or .webm")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT",
+                   help="the file written, exactly (.mp4, .mov, .mkv or .webm); a folder: CLIP_synced.mp4 in it")
+    p.add_argument("--dub-offset", type=float, default=0.0, metavar="MS",
+                   help="shift the dub by MS milliseconds (positive: later, it starts with silence; negative: "
+                        "earlier) for a dub that is slightly early or late")
+    p.add_argument("--json", action="store_true", help="print the result as JSON (machine-readable)")
     p.add_argument("--extend", choices=["pingpong", "hold", "loop", "trim-audio"], default="pingpong",
                    help="when the dub is longer than the clip (default: pingpong, no visible jump)")
     p.add_argument("--shorten", choices=["trim-picture", "pad-silence"], default="trim-picture",
@@ -115,7 +121,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gui", help="open the desktop app (the default with no command, when a display is available)")
     p.add_argument("video", type=Path, nargs="?", metavar="VIDEO", help="a clip to open")
     p.add_argument("dub", type=Path, nargs="?", metavar="DUB", help="a dub to open")
+    _accept_global_options_anywhere(parser)
     return parser
+
+
+def _add_global_options(p: argparse.ArgumentParser, default) -> None:
+    p.add_argument("-q", "--quiet", action="store_true", default=default,
+                   help="no progress bar, only results and errors")
+    p.add_argument("--debug", action="store_true", default=default,
+                   help="show Python tracebacks and the libraries' own log lines")
+
+
+def _accept_global_options_anywhere(parser: argparse.ArgumentParser) -> None:
+    """``-q`` and ``--debug`` before or after the command (``lipsync-studio sync … -q``).
+
+    Each command's parser gets them too, with no default of its own (SUPPRESS), so that one given before the
+    command is not reset by the command's parser.
+    """
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # aliases share a parser
+                if not any("--debug" in a.option_strings for a in sub._actions):
+                    _add_global_options(sub, argparse.SUPPRESS)
+                _accept_global_options_anywhere(sub)
 
 
 class _Bar:
@@ -179,20 +207,27 @@ def _print_media_warnings_as_lines() -> None:
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
-    from .engine.sync_job import SyncOptions, run_sync
+    from .engine.sync_job import SyncOptions, SyncRequest, run_sync
 
     opts = SyncOptions(extend=args.extend, shorten=args.shorten, fmt=_format_from(args), engine=args.engine,
                        face=args.face, measure=not args.no_measure, device=args.device)
-    if _is_stereo_input(args):
-        return _cmd_sync_stereo(args, opts)
+    request = SyncRequest(args.video, args.dub, args.output, opts, dub_offset_ms=args.dub_offset,
+                          stereo=_stereo_options(args) if _is_stereo_input(args) else None)
     with _Bar(args.quiet) as bar:
-        result = run_sync(args.video, args.dub, args.output, opts, on_progress=bar)
+        result = run_sync(request, on_progress=bar)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
     for note in result.warnings:
         _say_warning(note)
-    print(f"wrote {result.output} ({result.frames} frames, {result.duration:.2f} s at {result.fps:g} fps; "
-          f"engine {result.engine})")
+    names = ", ".join(str(p) for p in result.outputs)
+    kind = f"stereo {result.layout}, {result.mode} mode; " if result.is_stereo else ""
+    print(f"wrote {names} ({result.frames} frames, {result.duration:.2f} s at {result.fps:g} fps; "
+          f"{kind}engine {result.engine})")
     if result.sync is not None:
-        print(result.sync.summary())
+        print(("left eye " if result.is_stereo else "") + result.sync.summary())
+    if result.sync_right is not None:
+        print("right eye " + result.sync_right.summary())
     return 0
 
 
@@ -211,19 +246,14 @@ def _is_stereo_input(args: argparse.Namespace) -> bool:
     return layout.is_stereo
 
 
-def _cmd_sync_stereo(args: argparse.Namespace, opts) -> int:
-    from .engine.stereo_sync_job import StereoSyncOptions, run_stereo_sync
+def _stereo_options(args: argparse.Namespace):
+    from .engine.sync_job import StereoOptions
     from .stereo.cli import stereo_io_from_args
 
     io = stereo_io_from_args(args)
     layout = getattr(args, "detected_layout", None) if io.layout == "auto" else io.layout
-    sopts = StereoSyncOptions(sync=opts, layout=layout or io.layout, right=io.right, out_layout=io.out_layout or "sbs",
-                              mode=args.stereo_mode, anaglyph=io.anaglyph, vr_name=io.vr_name)
-    with _Bar(args.quiet) as bar:
-        result = run_stereo_sync(args.video, args.dub, args.output, sopts, on_progress=bar)
-    names = ", ".join(str(p) for p in result["outputs"])
-    print(f"wrote {names} ({result['frames']} frames, stereo, {result['mode']} mode)")
-    return 0
+    return StereoOptions(layout=layout or io.layout, right=io.right, out_layout=io.out_layout or "sbs",
+                         mode=args.stereo_mode, anaglyph=io.anaglyph, vr_name=io.vr_name)
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -321,8 +351,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.debug:
         warnings.simplefilter("ignore", DeprecationWarning)
     _print_media_warnings_as_lines()
+    from .terminal import NativeLogFilter, Stopped, stop_on_signals
+
+    # Only our own words on the terminal: the native libraries' log lines go unless --debug asks for them.
+    quiet_natives = NativeLogFilter() if from_shell and not args.debug and args.command != "gui" \
+        else contextlib.nullcontext()
     try:
-        return _COMMANDS[args.command](args)
+        with quiet_natives, stop_on_signals():
+            return _COMMANDS[args.command](args)
     except UserError as exc:
         if args.debug:
             raise
@@ -331,6 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     except Cancelled:
         print("cancelled; nothing was written", file=sys.stderr)
         return 130
+    except Stopped as exc:
+        print(f"stopped by {exc}; nothing was written", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted; nothing was written", file=sys.stderr)
         return 130

@@ -47,7 +47,7 @@ def make_dub(path: Path, *, seed: int = 7, f0: float = 190.0, syllables: int = 1
 
 def run_demo(out_dir: str | Path, on_progress: ProgressCallback | None = None) -> dict[str, Path]:
     """Make ``clip.mp4`` and ``dub.wav`` in ``out_dir`` and sync them into ``result.mp4``."""
-    from .engine.sync_job import run_sync
+    from .engine.sync_job import SyncRequest, run_sync
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -56,5 +56,5 @@ def run_demo(out_dir: str | Path, on_progress: ProgressCallback | None = None) -
     check_output_path(out / "result.mp4")
     clip = make_talking_clip(out / "clip.mp4")["path"]
     dub = make_dub(out / "dub.wav")["path"]
-    result = run_sync(clip, dub, out / "result.mp4", on_progress=on_progress)
+    result = run_sync(SyncRequest(clip, dub, out / "result.mp4"), on_progress=on_progress)
     return {"clip": clip, "dub": dub, "output": result.output}

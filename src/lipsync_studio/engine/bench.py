@@ -164,13 +164,12 @@ def _pass_stereo(mode: str):
         import os
 
         os.environ["LIPSYNC_STUDIO_CACHE_DIR"] = str(out.with_suffix(".cache"))
-        from .stereo_sync_job import StereoSyncOptions, build_stereo_sync_job
-        from .sync_job import SyncOptions
+        from .stereo_sync_job import build_stereo_sync_job
+        from .sync_job import StereoOptions, SyncOptions
 
         t0 = time.perf_counter()
-        opts = StereoSyncOptions(sync=SyncOptions(extend="trim-audio", shorten="pad-silence", engine="builtin"),
-                                 layout="sbs", mode=mode)
-        job = build_stereo_sync_job(clip, dub, out, opts)
+        opts = SyncOptions(extend="trim-audio", shorten="pad-silence", engine="builtin", measure=False)
+        job = build_stereo_sync_job(clip, dub, out, opts, StereoOptions(layout="sbs", mode=mode))
         job.run()
         n = job.state["plan"].n_out
         stages = {f"{mode}:{k}": {"seconds": v, "frames": n if k == "render" else 0} for k, v in job.timings.items()}

@@ -7,10 +7,13 @@ raises :class:`~lipsync_studio.errors.Cancelled` when the user has cancelled.
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..errors import Cancelled
@@ -176,3 +179,19 @@ def run_collecting_warnings(job: Job, on_progress: ProgressCallback | None = Non
         if not issubclass(w.category, MediaWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return state, notes
+
+
+@contextlib.contextmanager
+def cleanup_files(state: dict[str, Any]) -> Iterator[None]:
+    """Remove the temporary files and folders a job listed in ``state["cleanup"]`` when the block ends,
+    whether the job finished, failed or was cancelled."""
+    try:
+        yield
+    finally:
+        for p in state.get("cleanup", ()):
+            p = Path(p)
+            with contextlib.suppress(OSError):
+                if p.is_dir():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink(missing_ok=True)

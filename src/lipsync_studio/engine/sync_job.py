@@ -1,6 +1,9 @@
 """The ``sync`` job: a clip and a dub in, a video whose speaker's lips follow the dub out.
 
-Stages: ``open`` (check every input and the output before any work), ``faces`` (track, cached),
+:func:`run_sync` runs one :class:`SyncRequest` (2D, or both eyes of a stereo clip: :mod:`.stereo_sync_job`) and
+returns a :class:`SyncResult`; the command line, the app and batch tasks all call it.
+
+Stages: ``open`` (check every input and the output before any work; shift the dub when asked), ``faces`` (track, cached),
 ``prepare`` (the engine plans every output frame's mouth), ``render`` (stream the clip's frames through the
 plan and the engine to the encoder, the dub muxed as the audio track), ``measure`` (the result's sync).
 With ``engine="none"`` only ``open`` and ``render`` run: the picture is re-timed to the dub's length.
@@ -9,7 +12,7 @@ With ``engine="none"`` only ``open`` and ``render`` run: the picture is re-timed
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +26,8 @@ from ..media.sequence import frames_in_order
 from ..media.timeline import ExtendPolicy, OutputPlan, ShortenPolicy, plan_output
 from ..media.video import VideoReader, probe_video
 from ..media.writer import CONTAINERS, VideoFormat, VideoWriter
-from .job import Job, Stage, StageContext, run_collecting_warnings
+from .dub import shift_dub
+from .job import CancelToken, Job, ProgressCallback, Stage, StageContext, run_collecting_warnings
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..metrics.sync import SyncScore
@@ -59,17 +63,103 @@ class SyncOptions:
 
 
 @dataclass(frozen=True)
-class SyncResult:
-    """What a finished sync job produced.
+class StereoOptions:
+    """How a stereo clip is read, synced and written (the two-eye case of a sync job).
 
     Attributes
     ----------
-    output: the written file.
+    layout: how the clip packs its eyes: ``auto`` (detected from the picture and the name), ``sbs``,
+        ``half-sbs``, ``tb``, ... (see :class:`~lipsync_studio.stereo.layout.StereoLayout`).
+    right: the right eye's own file, when the eyes are two files (the request's ``video`` is then the left).
+    out_layout: the output's packing: ``sbs`` (default), ``half-sbs``, ``tb``, ``anaglyph``, ``separate`` (two
+        files ``OUT_L``/``OUT_R``), ...
+    mode: how the right eye follows the synced left eye (:data:`~lipsync_studio.stereo.right_eye.MODES`):
+        ``consistent`` (default: the change carried through the pair's disparity), ``independent`` (each eye
+        synced on its own), ``cycle`` (the paper's trained model).
+    anaglyph: the anaglyph method for ``out_layout="anaglyph"``.
+    vr_name: name a full-SBS output ``*_LRF_Full_SBS`` (VR players); off: the file written is the one asked for.
+    """
+
+    layout: str = "auto"
+    right: Path | None = None
+    out_layout: str = "sbs"
+    mode: str = "consistent"
+    anaglyph: str = "dubois"
+    vr_name: bool = False
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    """One sync job, everything it needs: what the command line, the app and a batch task hand to :func:`run_sync`.
+
+    Paths only, never media, so a request is small, can be sent to another process and written as JSON
+    (:meth:`to_dict`, :meth:`from_dict`).
+
+    Attributes
+    ----------
+    video: the clip (for stereo from two files: the left eye; ``stereo.right`` is the right eye).
+    dub: the new sound (any audio file, or a video's sound track).
+    output: the file to write, exactly; a folder: ``<clip>_synced.mp4`` in it (VR-named for full SBS).
+    options: engine, face, measure, length policies, codec (shared by 2D and stereo).
+    dub_offset_ms: shift the dub by this many milliseconds (later when positive: it starts with silence;
+        earlier when negative: its start is dropped), for a dub that is slightly early or late.
+    stereo: None for a 2D clip; the stereo choices for a stereo clip.
+    """
+
+    video: Path
+    dub: Path
+    output: Path
+    options: SyncOptions = field(default_factory=SyncOptions)
+    dub_offset_ms: float = 0.0
+    stereo: StereoOptions | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("video", "dub", "output"):
+            object.__setattr__(self, name, Path(getattr(self, name)))
+        if self.stereo is not None and self.stereo.right is not None:
+            object.__setattr__(self, "stereo", replace(self.stereo, right=Path(self.stereo.right)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (str, numbers, bools, None, dicts) for JSON; :meth:`from_dict` reads it back."""
+        return to_plain(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SyncRequest":
+        """The request :meth:`to_dict` described."""
+        o = dict(data.get("options") or {})
+        if "fmt" in o:
+            o["fmt"] = VideoFormat(**o["fmt"])
+        if "extend" in o:
+            o["extend"] = ExtendPolicy(o["extend"])
+        if "shorten" in o:
+            o["shorten"] = ShortenPolicy(o["shorten"])
+        st = data.get("stereo")
+        return cls(video=Path(data["video"]), dub=Path(data["dub"]), output=Path(data["output"]),
+                   options=SyncOptions(**o), dub_offset_ms=float(data.get("dub_offset_ms", 0.0)),
+                   stereo=StereoOptions(**st) if st is not None else None)
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What a finished sync job produced (2D or stereo).
+
+    Attributes
+    ----------
+    output: the (first) file written.
     frames: output frames.
     fps: output frame rate.
     duration: output duration in seconds.
     clip_frames: frames of the input clip's timeline.
-    warnings: things the user should know (damaged input, ...).
+    warnings: things the user should know (damaged input, ...), each once.
+    engine: the lip-sync engine that ran (``builtin``, ``wav2lip``, ``none``).
+    sync: the result's sync measure (None when not measured); for stereo the left eye's.
+    engine_info: what the engine reports about itself (weights, device, ...).
+    outputs: every file written (two for stereo ``separate``).
+    layout: ``2d``, or the stereo output's packing (``sbs``, ``tb``, ``anaglyph``, ``separate``, ...).
+    mode: None for 2D; the stereo mode (``consistent``, ``independent``, ``cycle``).
+    sync_right: stereo: the right eye's sync measure (None for 2D or when not measured).
+    dub_offset_ms: the dub's shift that was applied.
+    timings: seconds spent in each stage (``open``, ``faces``, ``prepare``, ``render``, ``measure``, ...).
     """
 
     output: Path
@@ -81,6 +171,54 @@ class SyncResult:
     engine: str = "none"
     sync: "SyncScore | None" = None
     engine_info: dict = field(default_factory=dict)
+    outputs: tuple[Path, ...] = ()
+    layout: str = "2d"
+    mode: str | None = None
+    sync_right: "SyncScore | None" = None
+    dub_offset_ms: float = 0.0
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def is_stereo(self) -> bool:
+        """Whether both eyes of a stereo clip were synced."""
+        return self.mode is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON (``lipsync-studio sync --json`` prints it)."""
+        return to_plain(self)
+
+
+def to_plain(value: Any) -> Any:
+    """``value`` as JSON-ready data: dataclasses as dicts (a sync measure via its ``as_dict``), paths and enums
+    as strings, tuples as lists."""
+    import dataclasses
+    import enum
+
+    if hasattr(value, "as_dict") and callable(value.as_dict):
+        return value.as_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    return value
+
+
+def resolve_output(request: SyncRequest) -> tuple[Path, bool]:
+    """The file a request writes and whether it gets the VR name: ``output`` itself, or for a folder
+    ``<folder>/<clip>_synced.mp4`` (VR-named when the output is full SBS)."""
+    out = request.output
+    vr_name = request.stereo.vr_name if request.stereo is not None else False
+    if out.is_dir():
+        out, vr_name = out / f"{request.video.stem}_synced.mp4", True
+    return out, vr_name
 
 
 def _open_stage(ctx: StageContext) -> None:
@@ -96,6 +234,7 @@ def _open_stage(ctx: StageContext) -> None:
     s["output"] = check_output_path(out, inputs=(video, dub), suffixes=CONTAINERS)
     opts: SyncOptions = s["options"]
     s["video_info"] = info
+    audio = shift_dub(s, audio)
     s["plan"] = plan_output(info.n_frames, info.fps, audio.duration_s, opts.extend, opts.shorten)
     ctx.advance(1)
 
@@ -144,7 +283,7 @@ def _render_stage(ctx: StageContext) -> None:
 
 
 def build_sync_job(video: str | Path, dub: str | Path, output: str | Path, options: SyncOptions | None = None,
-                   transform: FrameTransform | None = None) -> Job:
+                   transform: FrameTransform | None = None, dub_offset_ms: float = 0.0) -> Job:
     """Make the job that writes ``output``: ``video`` lip-synced to ``dub`` by the chosen engine (or, with
     ``engine="none"`` or an explicit ``transform``, re-timed / transformed only)."""
     from ..sync.registry import make_engine
@@ -153,7 +292,7 @@ def build_sync_job(video: str | Path, dub: str | Path, output: str | Path, optio
     engine = None if transform is not None else make_engine(options.engine, options.device)
     state: dict[str, Any] = {
         "video": Path(video), "dub": Path(dub), "output": Path(output),
-        "options": options, "transform": transform, "engine": engine,
+        "options": options, "transform": transform, "engine": engine, "dub_offset_ms": float(dub_offset_ms),
     }
     stages = [Stage("open", _open_stage, total=1)]
     if engine is not None:
@@ -165,14 +304,49 @@ def build_sync_job(video: str | Path, dub: str | Path, output: str | Path, optio
     return Job("sync", stages, state)
 
 
-def run_sync(video: str | Path, dub: str | Path, output: str | Path, options: SyncOptions | None = None,
-             on_progress=None, cancel=None) -> SyncResult:
-    """Run a sync job to the end and describe what it wrote (warnings collected, not printed)."""
-    job = build_sync_job(video, dub, output, options)
-    state, notes = run_collecting_warnings(job, on_progress, cancel)
+def run_sync(request: SyncRequest, on_progress: ProgressCallback | None = None,
+             cancel: CancelToken | None = None) -> SyncResult:
+    """Run one sync job, 2D or stereo, to the end and describe what it wrote.
+
+    Parameters
+    ----------
+    request : SyncRequest
+        The clip, the dub, the output and every choice (``request.stereo`` set: both eyes of a stereo clip).
+    on_progress : callable, optional
+        Called with :class:`~lipsync_studio.engine.job.Progress` events (at most ~20 a second per stage).
+    cancel : CancelToken, optional
+        Set it from any thread to stop the job at its next check.
+
+    Returns
+    -------
+    SyncResult
+        The written file(s), length, warnings (collected, not printed), sync measure(s) and stage timings.
+
+    Raises
+    ------
+    UserError
+        Bad input or output (names the file and what to do), checked before any work.
+    Cancelled
+        The token was set. Nothing is left under the output's name, nor any temporary file.
+    """
+    from .job import cleanup_files
+
+    output, vr_name = resolve_output(request)
+    if request.stereo is not None:
+        from .stereo_sync_job import build_stereo_sync_job, stereo_result
+
+        job = build_stereo_sync_job(request.video, request.dub, output, request.options,
+                                    replace(request.stereo, vr_name=vr_name), dub_offset_ms=request.dub_offset_ms)
+        with cleanup_files(job.state):
+            state, notes = run_collecting_warnings(job, on_progress, cancel)
+        return stereo_result(job, state, notes)
+    job = build_sync_job(request.video, request.dub, output, request.options, dub_offset_ms=request.dub_offset_ms)
+    with cleanup_files(job.state):
+        state, notes = run_collecting_warnings(job, on_progress, cancel)
     plan: OutputPlan = state["plan"]
     engine = state.get("engine")
     return SyncResult(output=state["output"], frames=plan.n_out, fps=float(plan.fps),
                       duration=plan.n_out / float(plan.fps), clip_frames=plan.n_clip, warnings=notes,
                       engine=engine.name if engine is not None else "none", sync=state.get("sync"),
-                      engine_info=dict(getattr(engine, "info", {}) or {}))
+                      engine_info=dict(getattr(engine, "info", {}) or {}), outputs=(state["output"],),
+                      dub_offset_ms=request.dub_offset_ms, timings=dict(job.timings))

@@ -8,7 +8,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shutil
+import socket
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -70,12 +72,55 @@ def check_output_path(
     # everyone was marked so on purpose.
     if not os.access(parent, os.W_OK | os.X_OK) or parent.stat().st_mode & 0o222 == 0:
         raise OutputError("the output folder is read-only", path=parent, hint="choose a folder you can write to")
+    remove_stale_partials(parent)
     return p
 
 
+def _host() -> str:
+    """This machine's name, reduced to letters and digits (it becomes part of file names)."""
+    return re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:24] or "host"
+
+
+#: ``.<stem>.partial-<host>-<pid>-<8 hex><ext>``: the owner of a partial output is in its name.
+_PARTIAL = re.compile(r"^\..*\.partial-(?P<host>[A-Za-z0-9]+)-(?P<pid>\d+)-[0-9a-f]{8}(\.[^./]*)?$")
+
+
 def temporary_sibling(final: Path) -> Path:
-    """A hidden name beside ``final`` with the same extension (so muxers recognise the format)."""
-    return final.with_name(f".{final.stem}.partial-{uuid.uuid4().hex[:8]}{final.suffix}")
+    """A hidden name beside ``final`` with the same extension (so muxers recognise the format).
+
+    The name carries this machine's name and this process's id, so that a later run can tell a partial
+    output left by a killed run (:func:`remove_stale_partials`) from one that is still being written.
+    """
+    return final.with_name(f".{final.stem}.partial-{_host()}-{os.getpid()}-{uuid.uuid4().hex[:8]}{final.suffix}")
+
+
+def remove_stale_partials(folder: str | Path) -> list[Path]:
+    """Remove partial outputs in ``folder`` that a run killed without warning (SIGKILL, power loss) left.
+
+    Only our own kind of partial (named by :func:`temporary_sibling`) is touched, and only when it was made
+    on this machine by a process that no longer runs: a partial of a live run, of another machine sharing
+    the folder, or of an unknown kind is left alone. Returns what was removed; a file that cannot be
+    removed is skipped silently (it is somebody else's problem, not this run's).
+    """
+    import psutil
+
+    removed: list[Path] = []
+    host = _host()
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _PARTIAL.match(entry.name)
+        if m is None or m["host"] != host:
+            continue
+        pid = int(m["pid"])
+        if pid == os.getpid() or psutil.pid_exists(pid):
+            continue
+        _remove(entry)
+        if not entry.exists():
+            removed.append(entry)
+    return removed
 
 
 def os_error_to_output_error(exc: OSError, path: Path) -> OutputError:

@@ -80,20 +80,25 @@ def sync_score(mouth: np.ndarray, loudness_db: np.ndarray, max_offset: int = MAX
                      correlation=float(c[best]), frames_used=int(np.isfinite(m).sum()), curve=tuple(curve))
 
 
-def evaluate_video(video: str | Path, dub: str | Path | None = None, advance=None) -> SyncScore:
-    """Measure the sync of ``video``'s mouth against ``dub`` (default: the video's own sound)."""
+def evaluate_video(video: str | Path, dub: str | Path | None = None, advance=None,
+                   eye: tuple[str, int] | None = None) -> SyncScore:
+    """Measure the sync of ``video``'s mouth against ``dub`` (default: the video's own sound).
+
+    ``eye``: ``(packing, 0 | 1)`` measures the left or right eye of a packed stereo video (the SyncNet
+    measures, which read whole frames, are then left out).
+    """
     from ..face.analysis import analyse_faces
     from ..media.audio import load_audio
     from ..sync.acoustics import mouth_from_audio
 
-    faces = analyse_faces(video, advance=advance)
+    faces = analyse_faces(video, advance=advance, eye=eye)
     track = faces.speaker_track()
     n = faces.n_frames
     mouth = track.mouth_gap() if track is not None else np.full(n, np.nan)
     wav = load_audio(dub if dub is not None else video, sr=16000)
     loud = mouth_from_audio(wav, faces.fps, n, lead_s=0.0).loudness_db
     score = sync_score(mouth, loud)
-    return _with_syncnet_measures(score, video, dub, faces)
+    return score if eye is not None else _with_syncnet_measures(score, video, dub, faces)
 
 
 def _with_syncnet_measures(score: SyncScore, video, dub, faces) -> SyncScore:

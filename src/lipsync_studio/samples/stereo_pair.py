@@ -15,89 +15,16 @@ import numpy as np
 from lipsync_studio.samples.face_clip import CROP, face_box, render_face
 from lipsync_studio.samples.head_motion import head_poses
 
-#: A forward-mapped pixel interval stretched beyond this many pixels is a disocclusion, not surface.
-MAX_STRETCH = 2.0
-
-
 def synthesize_right_view(left: np.ndarray, disparity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Forward-warp the left view into the right view using a known disparity.
+    """The right view of a sample pair: the left view forward-warped through a known disparity.
 
-    Each row is treated as a piecewise-linear surface: the interval between two neighbouring left
-    pixels maps to ``[x - d(x), x + 1 - d(x + 1)]`` in the right view and is resampled there
-    (sub-pixel exact; an integer disparity shifts pixels exactly). Where several surfaces land on
-    one right pixel a z-buffer keeps the nearest (largest disparity). Intervals stretched wider
-    than `MAX_STRETCH` pixels are disocclusions; those holes are filled from the background side
-    (the neighbour with the smaller disparity), as are columns no left pixel reaches.
-
-    Parameters
-    ----------
-    left : np.ndarray
-        (H, W, 3) uint8 left view.
-    disparity : np.ndarray
-        (H, W) float32 left-to-right disparity in pixels (positive = nearer).
-
-    Returns
-    -------
-    right : np.ndarray
-        (H, W, 3) uint8 right view.
-    valid_mask : np.ndarray
-        (H, W) bool, True where the right view saw real surface (False for filled holes).
+    The warp is :func:`lipsync_studio.stereo.warp.forward_warp` (z-buffered, holes filled from the
+    background); this returns its ``(right, seen)``: (H, W, 3) uint8 and (H, W) bool.
     """
-    if left.ndim != 3 or disparity.shape != left.shape[:2]:
-        raise ValueError(f"left {left.shape} and disparity {disparity.shape} do not match: "
-                         "expected (H, W, C) and (H, W)")
-    h, w, ch = left.shape
-    d = disparity.astype(np.float64)
-    x = np.arange(w, dtype=np.float64)
-    t0 = (x[:-1] - d[:, :-1]).ravel()  # right-view position of each interval's start
-    t1 = (x[1:] - d[:, 1:]).ravel()
-    rows = np.repeat(np.arange(h), w - 1)
-    cols = np.tile(np.arange(w - 1), h)
-    stretch = t1 - t0
-    ok = (stretch > 0) & (stretch <= MAX_STRETCH)
-    values = left.reshape(h, w, ch).astype(np.float64)
-    cand_pix, cand_depth, cand_color = [], [], []
-    for k in range(int(np.ceil(MAX_STRETCH)) + 1):
-        xr = np.ceil(t0 - 1e-9) + k
-        take = ok & (xr <= t1 + 1e-9) & (xr >= 0) & (xr <= w - 1)
-        alpha = (xr[take] - t0[take]) / stretch[take]
-        r, c = rows[take], cols[take]
-        cand_pix.append(r * w + xr[take].astype(np.int64))
-        cand_depth.append((1 - alpha) * d[r, c] + alpha * d[r, c + 1])
-        cand_color.append((1 - alpha)[:, None] * values[r, c] + alpha[:, None] * values[r, c + 1])
-    pix = np.concatenate(cand_pix)
-    depth = np.concatenate(cand_depth)
-    color = np.concatenate(cand_color)
-    # z-buffer: for each right pixel keep the candidate with the largest disparity.
-    order = np.lexsort((depth, pix))
-    pix, depth, color = pix[order], depth[order], color[order]
-    last = np.r_[pix[1:] != pix[:-1], True]
-    right = np.zeros((h * w, ch))
-    right_disp = np.full(h * w, np.nan)
-    right[pix[last]] = color[last]
-    right_disp[pix[last]] = depth[last]
-    valid = ~np.isnan(right_disp)
-    right, right_disp = right.reshape(h, w, ch), right_disp.reshape(h, w)
-    valid = valid.reshape(h, w)
-    _fill_from_background(right, right_disp, valid)
-    return np.clip(right + 0.5, 0, 255).astype(np.uint8), valid
+    from lipsync_studio.stereo.warp import forward_warp
 
-
-def _fill_from_background(image: np.ndarray, disp: np.ndarray, valid: np.ndarray) -> None:
-    """Fill invalid pixels in place, row by row, from the nearer-to-background valid neighbour."""
-    h, w = valid.shape
-    idx = np.broadcast_to(np.arange(w), (h, w))
-    left_src = np.maximum.accumulate(np.where(valid, idx, -1), axis=1)
-    right_src = np.minimum.accumulate(np.where(valid, idx, w)[:, ::-1], axis=1)[:, ::-1]
-    rr = np.broadcast_to(np.arange(h)[:, None], (h, w))
-    has_left, has_right = left_src >= 0, right_src < w
-    d_left = np.where(has_left, disp[rr, np.clip(left_src, 0, w - 1)], np.inf)
-    d_right = np.where(has_right, disp[rr, np.clip(right_src, 0, w - 1)], np.inf)
-    use_left = d_left <= d_right
-    src = np.where(use_left, left_src, right_src)
-    fill = ~valid & (has_left | has_right)
-    image[fill] = image[rr[fill], src[fill]]
-    disp[fill] = disp[rr[fill], src[fill]]
+    right, seen, _ = forward_warp(left, disparity)
+    return right, seen
 
 
 def face_disparity(h: int, w: int, face_box: tuple[float, float, float, float], *,

@@ -3,7 +3,7 @@
 - ``lipsync-studio stereoize VIDEO -o OUT``: 2D → stereo (:func:`add_stereoize_command`, :func:`cmd_stereoize`);
 - ``lipsync-studio eval OUT --stereo [--reference INPUT]``: stereo consistency
   (:func:`add_eval_stereo_options`, :func:`cmd_eval_stereo`);
-- ``--layout/--right/--out-layout/--anaglyph/--no-vr-name`` for commands that read and write stereo
+- ``--layout/--right/--out-layout/--anaglyph/--vr-name`` for commands that read and write stereo
   (:func:`add_stereo_io_options`, :func:`stereo_io_from_args`).
 
 Handlers take the parsed arguments and an optional progress callback and return the exit code; they raise
@@ -26,7 +26,7 @@ OUTPUT_LAYOUTS = ("sbs", "sbs-rl", "half-sbs", "half-sbs-rl", "tb", "tb-rl", "ha
                   "anaglyph", "separate")
 ANAGLYPH_METHODS = ("dubois", "gray", "color", "half-color")
 
-_OUT_LAYOUT_HELP = ("sbs: full side by side, left eye first, named *_LRF_Full_SBS for VR players (default); "
+_OUT_LAYOUT_HELP = ("sbs: full side by side, left eye first (default; --vr-name: named *_LRF_Full_SBS for VR players); "
                     "half-sbs / half-tb: for 3D TVs (H.264 gets the frame-packing flag); "
                     "anaglyph: red-cyan (4:4:4); separate: OUT_L and OUT_R files")
 
@@ -43,8 +43,15 @@ def add_stereo_io_options(parser: argparse.ArgumentParser, *, output: bool = Tru
                        help=_OUT_LAYOUT_HELP + " (default: sbs for stereo input)")
         g.add_argument("--anaglyph", choices=ANAGLYPH_METHODS, default="dubois",
                        help="anaglyph method for --out-layout anaglyph (default dubois)")
-        g.add_argument("--no-vr-name", action="store_true",
-                       help="keep OUT's name as given for full SBS (no _LRF_Full_SBS)")
+        _add_vr_name_options(g)
+
+
+def _add_vr_name_options(g) -> None:
+    g.add_argument("--vr-name", action="store_true",
+                   help="name a full-SBS OUT the VR players' way (OUT_LRF_Full_SBS.mp4); without it OUT is the "
+                        "file written, exactly (when OUT is a folder the VR name is used)")
+    # The old opt-out, now the default: still accepted so that scripts written for it keep working.
+    g.add_argument("--no-vr-name", action="store_true", help=argparse.SUPPRESS)
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,7 @@ def stereo_io_from_args(args: argparse.Namespace) -> StereoIO:
     """Read the options :func:`add_stereo_io_options` added."""
     return StereoIO(layout=getattr(args, "layout", "auto"), right=getattr(args, "right", None),
                     out_layout=getattr(args, "out_layout", None), anaglyph=getattr(args, "anaglyph", "dubois"),
-                    vr_name=not getattr(args, "no_vr_name", False))
+                    vr_name=getattr(args, "vr_name", False))
 
 
 def add_stereoize_command(subparsers: Any, add_output_format: Callable[[argparse.ArgumentParser], None] | None = None
@@ -87,8 +94,7 @@ def add_stereoize_command(subparsers: Any, add_output_format: Callable[[argparse
                    help="background distance / face distance; smaller gives the face more relief (default 3)")
     p.add_argument("--no-body", action="store_true", help="no head-and-shoulders proxy: only the face stands out")
     p.add_argument("--face", type=int, help="which face gives the depth (track id; default: the largest)")
-    p.add_argument("--no-vr-name", action="store_true",
-                   help="keep OUT's name as given for full SBS (no _LRF_Full_SBS)")
+    _add_vr_name_options(p)
     if add_output_format is not None:
         add_output_format(p)
     return p
@@ -136,10 +142,13 @@ def cmd_stereoize(args: argparse.Namespace, on_progress: Callable | None = None)
     settings = StereoizeSettings(face_disparity=args.face_disparity / 100.0,
                                  background_disparity=args.background_disparity / 100.0,
                                  background_distance=args.depth_ratio, body=not args.no_body)
+    output, vr_name = Path(args.output), args.vr_name
+    if output.is_dir():  # a folder: the clip's name, the VR way for full SBS
+        output, vr_name = output / f"{Path(args.video).stem}_3d.mp4", True
     opts = StereoizeOptions(settings=settings, layout=OutputLayout.parse(args.out_layout),
                             anaglyph=AnaglyphMethod.parse(args.anaglyph), fmt=_format_from(args), face=args.face,
-                            vr_name=not args.no_vr_name)
-    result = stereoize(args.video, args.output, opts, on_progress=on_progress)
+                            vr_name=vr_name)
+    result = stereoize(args.video, output, opts, on_progress=on_progress)
     for note in result.warnings:
         print(f"warning: {note}", file=sys.stderr)
     files = " and ".join(str(p) for p in result.outputs)

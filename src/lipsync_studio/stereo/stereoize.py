@@ -5,7 +5,7 @@ frame the mesh's triangles are rasterised into a disparity map (perspective-corr
 ``1/Z``, which is affine across a projected triangle), holes inside the face (mouth, eyes) are filled
 smoothly, a head-and-shoulders proxy (hair, ears, neck, body) stands just behind the face's rim with soft
 edges, and everything else is a flat background at a chosen disparity. The right eye is then synthesised
-from the frame with :func:`..samples.stereo_pair.synthesize_right_view` (forward warp, z-buffer,
+from the frame with :func:`.warp.forward_warp` (forward warp, z-buffer,
 disocclusions filled from the background side).
 
 Disparity follows parallel virtual cameras: ``d = A / Z + C``, with ``A`` and ``C`` fixed per clip so that
@@ -34,9 +34,8 @@ from ..media.output import check_output_path
 from ..media.prefetch import prefetch
 from ..media.video import VideoReader, probe_video
 from ..media.writer import CONTAINERS, VideoFormat
-from ..samples.stereo_pair import synthesize_right_view
 from .anaglyph import AnaglyphMethod
-from .warp import f_w
+from .warp import f_w, forward_warp
 from .writer import OutputLayout, StereoWriter, stereo_output_paths
 
 
@@ -241,7 +240,7 @@ class Stereoizer:
         m = int(np.ceil(np.abs(disparity).max())) + 3
         r0, r1 = rows[0], rows[-1] + 1
         c0, c1 = max(0, cols[0] - 2 * m), min(w, cols[-1] + 1 + 2 * m)
-        part, part_seen = synthesize_right_view(left[r0:r1, c0:c1], disparity[r0:r1, c0:c1])
+        part, part_seen, _ = forward_warp(left[r0:r1, c0:c1], disparity[r0:r1, c0:c1])
         # Keep the crop's interior: at its edges sources outside the crop are missing.
         k0 = 0 if c0 == 0 else m
         k1 = (c1 - c0) if c1 == w else (c1 - c0 - m)
@@ -277,7 +276,7 @@ class StereoizeOptions:
     anaglyph: AnaglyphMethod = AnaglyphMethod.DUBOIS
     fmt: VideoFormat = field(default_factory=VideoFormat)
     face: int | None = None
-    vr_name: bool = True
+    vr_name: bool = False
 
 
 @dataclass(frozen=True)

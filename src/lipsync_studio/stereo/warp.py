@@ -8,7 +8,8 @@ clamped (the "border" wrap mode of the original sampler). With the app's convent
 - the left eye from the right one: ``Î_l = f_w(-d_L, I_r)`` (:func:`warp_right_to_left`).
 
 Backward sampling needs the disparity on the *output's* grid; :func:`disparity_left_to_right` moves a left
-disparity map to the right grid (forward splat with a z-buffer). A pixel seen by one eye only has no true
+disparity map to the right grid with :func:`forward_warp` (forward splat with a z-buffer), which also makes a
+right view from a left one where only the left view's disparity is known. A pixel seen by one eye only has no true
 source in the other: :func:`occlusion_mask` finds those from the disparity alone, :func:`left_right_check`
 from a pair of maps.
 """
@@ -107,17 +108,103 @@ def left_right_check(disp_left: np.ndarray, disp_right: np.ndarray, threshold: f
         return inside & (np.abs(other - d) <= threshold)
 
 
-#: A forward-mapped interval stretched beyond this is a disocclusion (the same rule as the sample pairs).
+#: A forward-mapped interval stretched beyond this many pixels is a disocclusion, not surface.
 MAX_STRETCH = 2.0
 
 
-def disparity_left_to_right(disp_left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Move a left-view disparity map onto the right view's grid.
+def forward_warp(left: np.ndarray, disparity: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Forward-warp the left view into the right view through a left-view disparity (z-buffered).
 
     Each row is a piecewise-linear surface: the interval between left pixels ``x`` and ``x + 1`` lands on
-    ``[x - d(x), x + 1 - d(x + 1)]`` and is resampled there; where surfaces overlap the nearest (largest
-    disparity) wins. Right pixels no surface reaches (disocclusions, stretched more than `MAX_STRETCH`)
-    take the background's disparity: the smaller of their nearest covered neighbours.
+    ``[x - d(x), x + 1 - d(x + 1)]`` in the right view and is resampled there (sub-pixel exact; an integer
+    disparity shifts pixels exactly). Where several surfaces land on one right pixel the nearest (largest
+    disparity) wins. Intervals stretched wider than :data:`MAX_STRETCH` are disocclusions; those holes, and
+    columns no left pixel reaches, are filled from the background side (the neighbour with the smaller
+    disparity). The one forward warp of the project: the sample stereo pairs, stereoize and the carried
+    right eye of a stereo sync all use it.
+
+    Parameters
+    ----------
+    left : np.ndarray
+        (H, W, C) uint8 or float left view.
+    disparity : np.ndarray
+        (H, W) left-to-right disparity in pixels (positive = nearer).
+
+    Returns
+    -------
+    right : np.ndarray
+        (H, W, C) right view, the input's dtype (uint8 rounded).
+    seen : np.ndarray
+        (H, W) bool, True where the right view saw real surface (False for filled holes).
+    disparity_right : np.ndarray
+        (H, W) float32 right-view disparity, positive (right ``x`` is at ``x + d_R`` in the left view); 0 in
+        rows no surface reaches at all.
+    """
+    if left.ndim != 3 or disparity.shape != left.shape[:2]:
+        raise ValueError(f"left {left.shape} and disparity {disparity.shape} do not match: "
+                         "expected (H, W, C) and (H, W)")
+    h, w, ch = left.shape
+    d = np.asarray(disparity, np.float64)
+    x = np.arange(w, dtype=np.float64)
+    t0 = (x[:-1] - d[:, :-1]).ravel()  # right-view position of each interval's start
+    t1 = (x[1:] - d[:, 1:]).ravel()
+    rows = np.repeat(np.arange(h), w - 1)
+    cols = np.tile(np.arange(w - 1), h)
+    stretch = t1 - t0
+    ok = (stretch > 0) & (stretch <= MAX_STRETCH)
+    values = left.reshape(h, w, ch).astype(np.float64)
+    cand_pix, cand_depth, cand_color = [], [], []
+    for k in range(int(np.ceil(MAX_STRETCH)) + 1):
+        xr = np.ceil(t0 - 1e-9) + k
+        take = ok & (xr <= t1 + 1e-9) & (xr >= 0) & (xr <= w - 1)
+        alpha = (xr[take] - t0[take]) / stretch[take]
+        r, c = rows[take], cols[take]
+        cand_pix.append(r * w + xr[take].astype(np.int64))
+        cand_depth.append((1 - alpha) * d[r, c] + alpha * d[r, c + 1])
+        cand_color.append((1 - alpha)[:, None] * values[r, c] + alpha[:, None] * values[r, c + 1])
+    pix = np.concatenate(cand_pix)
+    depth = np.concatenate(cand_depth)
+    color = np.concatenate(cand_color)
+    # z-buffer: for each right pixel keep the candidate with the largest disparity.
+    order = np.lexsort((depth, pix))
+    pix, depth, color = pix[order], depth[order], color[order]
+    last = np.r_[pix[1:] != pix[:-1], True]
+    right = np.zeros((h * w, ch))
+    right_disp = np.full(h * w, np.nan)
+    right[pix[last]] = color[last]
+    right_disp[pix[last]] = depth[last]
+    right, right_disp = right.reshape(h, w, ch), right_disp.reshape(h, w)
+    seen = ~np.isnan(right_disp)
+    _fill_from_background(right, right_disp, seen)
+    right_disp = np.where(np.isnan(right_disp), 0.0, right_disp).astype(np.float32)
+    if left.dtype == np.uint8:
+        return np.clip(right + 0.5, 0, 255).astype(np.uint8), seen, right_disp
+    return right.astype(np.float32), seen, right_disp
+
+
+def _fill_from_background(image: np.ndarray, disp: np.ndarray, valid: np.ndarray) -> None:
+    """Fill invalid pixels in place, row by row, from the nearer-to-background valid neighbour."""
+    h, w = valid.shape
+    idx = np.broadcast_to(np.arange(w), (h, w))
+    left_src = np.maximum.accumulate(np.where(valid, idx, -1), axis=1)
+    right_src = np.minimum.accumulate(np.where(valid, idx, w)[:, ::-1], axis=1)[:, ::-1]
+    rr = np.broadcast_to(np.arange(h)[:, None], (h, w))
+    has_left, has_right = left_src >= 0, right_src < w
+    d_left = np.where(has_left, disp[rr, np.clip(left_src, 0, w - 1)], np.inf)
+    d_right = np.where(has_right, disp[rr, np.clip(right_src, 0, w - 1)], np.inf)
+    use_left = d_left <= d_right
+    src = np.where(use_left, left_src, right_src)
+    fill = ~valid & (has_left | has_right)
+    image[fill] = image[rr[fill], src[fill]]
+    disp[fill] = disp[rr[fill], src[fill]]
+
+
+def disparity_left_to_right(disp_left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Move a left-view disparity map onto the right view's grid (:func:`forward_warp` of the map itself).
+
+    Where surfaces overlap the nearest (largest disparity) wins; right pixels no surface reaches
+    (disocclusions, stretched more than :data:`MAX_STRETCH`) take the background's disparity: the smaller of
+    their nearest covered neighbours.
 
     Parameters
     ----------
@@ -131,30 +218,6 @@ def disparity_left_to_right(disp_left: np.ndarray) -> tuple[np.ndarray, np.ndarr
     seen : np.ndarray
         (H, W) bool, True where a left surface covered the pixel (False where filled).
     """
-    d = np.asarray(disp_left, np.float64)
-    h, w = d.shape
-    x = np.arange(w, dtype=np.float64)
-    t0 = (x[:-1] - d[:, :-1]).ravel()
-    t1 = (x[1:] - d[:, 1:]).ravel()
-    d0, d1 = d[:, :-1].ravel(), d[:, 1:].ravel()
-    rows = np.repeat(np.arange(h), w - 1)
-    stretch = t1 - t0
-    ok = (stretch > 0) & (stretch <= MAX_STRETCH)
-    out = np.full(h * w, -np.inf)
-    for k in range(int(np.ceil(MAX_STRETCH)) + 1):
-        xr = np.ceil(t0 - 1e-9) + k
-        take = ok & (xr <= t1 + 1e-9) & (xr >= 0) & (xr <= w - 1)
-        alpha = (xr[take] - t0[take]) / stretch[take]
-        np.maximum.at(out, rows[take] * w + xr[take].astype(np.int64), (1 - alpha) * d0[take] + alpha * d1[take])
-    out = out.reshape(h, w)
-    seen = np.isfinite(out)
-    # Fill from the background side: the smaller disparity of the nearest covered pixels left and right.
-    idx = np.broadcast_to(np.arange(w), (h, w))
-    left_src = np.maximum.accumulate(np.where(seen, idx, -1), axis=1)
-    right_src = np.minimum.accumulate(np.where(seen, idx, w)[:, ::-1], axis=1)[:, ::-1]
-    rr = np.arange(h)[:, None]
-    from_left = np.where(left_src >= 0, out[rr, np.clip(left_src, 0, w - 1)], np.inf)
-    from_right = np.where(right_src < w, out[rr, np.clip(right_src, 0, w - 1)], np.inf)
-    fill = np.minimum(from_left, from_right)
-    out = np.where(seen, out, np.where(np.isfinite(fill), fill, 0.0))
-    return out.astype(np.float32), seen
+    d = np.asarray(disp_left, np.float32)
+    _, seen, disp_right = forward_warp(d[..., None], d)
+    return disp_right, seen

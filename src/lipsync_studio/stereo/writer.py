@@ -1,9 +1,9 @@
 """Writing stereo video: both eyes packed in any layout, an anaglyph, or two separate files.
 
-Naming (:func:`stereo_output_paths`): a full side-by-side, left-first file is what VR players expect, and
-they recognise it by name, so unless the user's name already contains ``LRF_Full_SBS`` (any case) the
-file gets ``_LRF_Full_SBS`` appended to its stem: ``dub.mp4`` → ``dub_LRF_Full_SBS.mp4``
-(``vr_name=False`` keeps the name as given). Separate eyes go to ``<stem>_L<ext>`` and ``<stem>_R<ext>``.
+Naming (:func:`stereo_output_paths`): the file written is the file asked for. A full side-by-side,
+left-first file is what VR players expect, and they recognise it by name, so with ``vr_name=True`` (the
+user asked for it), unless the name already contains ``LRF_Full_SBS`` (any case), the file gets
+``_LRF_Full_SBS`` appended to its stem: ``dub.mp4`` → ``dub_LRF_Full_SBS.mp4``. Separate eyes go to ``<stem>_L<ext>`` and ``<stem>_R<ext>``.
 Other layouts keep the name as given.
 
 Signalling: half side-by-side and half top-bottom (left first) written as H.264 carry the frame-packing
@@ -84,7 +84,7 @@ class OutputLayout(str, Enum):
 _VR_TAG = "_LRF_Full_SBS"
 
 
-def stereo_output_paths(path: str | Path, layout: "OutputLayout | str", vr_name: bool = True) -> list[Path]:
+def stereo_output_paths(path: str | Path, layout: "OutputLayout | str", vr_name: bool = False) -> list[Path]:
     """The file(s) a stereo output of ``layout`` asked for as ``path`` is written to (see the module doc)."""
     p = Path(path)
     layout = OutputLayout.parse(layout)
@@ -130,7 +130,7 @@ class StereoWriter:
     audio, audio_seconds :
         The sound track, as for :class:`VideoWriter` (both files get it for ``separate``).
     vr_name : bool
-        Name full-SBS files the VR way (``*_LRF_Full_SBS``).
+        Name full-SBS files the VR way (``*_LRF_Full_SBS``); off by default: the file written is ``path``.
     frame_packing : bool
         Flag half-SBS / half-TB H.264 with the frame-packing SEI.
 
@@ -141,7 +141,7 @@ class StereoWriter:
     def __init__(self, path: str | Path, fps: Fraction | float, eye_width: int, eye_height: int, *,
                  layout: "OutputLayout | str" = OutputLayout.SBS,
                  anaglyph_method: "AnaglyphMethod | str" = AnaglyphMethod.DUBOIS, fmt: VideoFormat = VideoFormat(),
-                 audio: str | Path | None = None, audio_seconds: float | None = None, vr_name: bool = True,
+                 audio: str | Path | None = None, audio_seconds: float | None = None, vr_name: bool = False,
                  frame_packing: bool = True, anaglyph_444: bool = True) -> None:
         self.layout = OutputLayout.parse(layout)
         self.anaglyph_method = AnaglyphMethod.parse(anaglyph_method)

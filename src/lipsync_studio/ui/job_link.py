@@ -94,18 +94,26 @@ def result_measures(result) -> list[tuple[str, str, str]]:
         ("Frames", f"{result.frames}", "Frames written"),
         ("Duration", format_timecode(result.frames, result.fps), f"{result.duration:.2f} s at {result.fps:g} fps"),
     ]
-    score = getattr(result, "sync", None)
-    if score is not None:
+    if getattr(result, "is_stereo", False):
+        rows.append(("Stereo", f"{result.mode} eyes, {result.layout}", "How the right eye followed the synced left "
+                     "eye, and the output's packing"))
+    eyes = [("", getattr(result, "sync", None))]
+    if getattr(result, "is_stereo", False):
+        eyes = [("Left eye: ", result.sync), ("Right eye: ", result.sync_right)]
+    measured = False
+    for label, score in eyes:
+        if score is None:
+            continue
+        measured = True
         tip = ("Mouth opening on screen against the dub's loudness, over offsets of ±15 frames: the peak's "
                "offset (real speech: about +1, the mouth leads), its height over the median (confidence) and "
                "the correlation itself. " + score.summary())
-        rows += [("Sync offset", f"{score.offset_frames:+d} frames", tip),
-                 ("Sync confidence", f"{score.confidence:.2f}", tip),
-                 ("Correlation", f"{score.correlation:.2f}", tip)]
-    else:
+        rows += [(f"{label}Sync offset", f"{score.offset_frames:+d} frames", tip),
+                 (f"{label}Sync confidence", f"{score.confidence:.2f}", tip),
+                 (f"{label}Correlation", f"{score.correlation:.2f}", tip)]
+    if not measured:
         rows.append(("Sync", "—", "Not measured: tick “Measure the result's sync” (needs an engine other than "
                                   "None)"))
-    rows.append(("Stereo consistency", "—", "For stereo clips, once the stereo module is installed"))
     if result.warnings:
         rows.append(("Warnings", str(len(result.warnings)), "\n".join(result.warnings)))
     return rows

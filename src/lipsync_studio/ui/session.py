@@ -8,20 +8,20 @@ answers on the GUI thread.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ..engine.sync_job import SyncOptions
+from ..engine.sync_job import StereoOptions, SyncOptions, SyncRequest
 from ..media.audio import AudioInfo
 from ..media.video import VideoInfo
 from ..settings import Settings
 from .frame_server import FrameBundle, FrameServer
 from .job_worker import JobRunner
-from .jobs import QUALITY, JobTask, preview_path, stereo_sync_task, sync_task
+from .jobs import QUALITY, JobTask, preview_path, sync_task
 from .threads import Tasks, start_worker, stop_worker
 from .waveform_data import Waveform, waveform_of
 
@@ -224,16 +224,11 @@ class Session(QObject):
             self.status.emit("Open a clip and a dub first")
             return None
         opts = self.sync_options()
-        key = f"{self.settings.run.engine}|{self.layout}|{self.settings.run.stereo_mode}"
-        out = preview_path(self.clip.path, self.dub.path, opts, self.offset_s, key)
+        # The preview keeps a stereo clip's packing, so the viewer shows it like the clip.
+        request = self.sync_request(self.clip.path, opts, out_layout=self.layout)
+        out = preview_path(request, self.settings.run.engine)
         out.parent.mkdir(parents=True, exist_ok=True)
-        if self.layout != "mono":
-            # The preview keeps the clip's packing, so the viewer shows it like the clip.
-            task = stereo_sync_task(self.clip.path, self.dub.path, out, opts, layout=self.layout,
-                                    out_layout=self.layout, mode=self.settings.run.stereo_mode, vr_name=False,
-                                    dub_offset_s=self.offset_s, name="Sync")
-        else:
-            task = sync_task(self.clip.path, self.dub.path, out, opts, dub_offset_s=self.offset_s, name="Sync")
+        task = sync_task(replace(request, output=out), name="Sync")
         if not self.jobs.start(task):
             return None
         self._previews.add(out)
@@ -244,10 +239,18 @@ class Session(QObject):
         """Start writing the synced video to ``output`` with the encoder settings ``fmt``."""
         if self.clip is None or self.dub is None:
             return None
-        opts = self.sync_options(fmt=fmt)
-        task = sync_task(self.clip.path, self.dub.path, Path(output), opts, dub_offset_s=self.offset_s,
-                         name="Export")
+        task = sync_task(self.sync_request(Path(output), self.sync_options(fmt=fmt)), name="Export")
         return task if self.jobs.start(task) else None
+
+    def sync_request(self, output: Path, options: SyncOptions, out_layout: str | None = None,
+                     vr_name: bool = False) -> SyncRequest:
+        """The request for syncing the open clip to the open dub into ``output`` (stereo for a stereo clip)."""
+        stereo = None
+        if self.layout != "mono":
+            stereo = StereoOptions(layout=self.layout, out_layout=out_layout or self.layout,
+                                   mode=self.settings.run.stereo_mode, vr_name=vr_name)
+        return SyncRequest(self.clip.path, self.dub.path, Path(output), options,
+                           dub_offset_ms=1000.0 * self.offset_s, stereo=stereo)
 
     def track_faces(self) -> JobTask | None:
         """Start tracking the clip's faces (answered by ``faces_changed``); None if it cannot start now."""
@@ -272,9 +275,9 @@ class Session(QObject):
         """Start writing the synced stereo video to ``output`` in ``out_layout`` (``sbs``, ``anaglyph``, ...)."""
         if self.clip is None or self.dub is None or self.layout == "mono":
             return None
-        task = stereo_sync_task(self.clip.path, self.dub.path, Path(output), self.sync_options(fmt=fmt),
-                                layout=self.layout, out_layout=out_layout, mode=self.settings.run.stereo_mode,
-                                vr_name=True, dub_offset_s=self.offset_s, name="Export")
+        # The app names full SBS the VR way, as its Export dialog says.
+        request = self.sync_request(Path(output), self.sync_options(fmt=fmt), out_layout=out_layout, vr_name=True)
+        task = sync_task(request, name="Export")
         return task if self.jobs.start(task) else None
 
     def cancel(self) -> None:

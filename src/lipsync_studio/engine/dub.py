@@ -1,0 +1,55 @@
+"""The dub's offset: a dub that is slightly early or late, shifted before the job syncs to it.
+
+The shifted dub is written once, as a hidden partial file beside the output (:func:`~..media.output.
+temporary_sibling`: swept by a later run if this one is killed), used as the dub for every later stage (the
+mouth follows it and it becomes the output's sound) and removed when the job ends, whatever happens.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Below this (seconds) the dub is used as it is.
+NO_SHIFT_S = 1e-4
+
+
+def write_shifted_dub(dub: Path, offset_s: float, target: Path, sr: int = 48_000) -> Path:
+    """Write ``dub`` shifted by ``offset_s`` seconds to ``target`` (a WAV); return ``target``.
+
+    Positive offsets start the dub with that much silence (the sound comes later); negative ones drop its
+    first ``-offset_s`` seconds (a dub shorter than that leaves 0.1 s of silence). Channels are kept.
+    """
+    from ..media.audio import load_audio
+    from ..media.audio_writer import write_audio
+
+    audio = load_audio(dub, sr=sr, mono=False)
+    shift = int(round(abs(offset_s) * sr))
+    if offset_s > 0:
+        audio = np.concatenate([np.zeros((audio.shape[0], shift), np.float32), audio], axis=1)
+    else:
+        audio = audio[:, shift:] if shift < audio.shape[1] else np.zeros((audio.shape[0], sr // 10), np.float32)
+    write_audio(target, audio, sr)
+    return target
+
+
+def shift_dub(state: dict[str, Any], audio):
+    """In a job's ``open`` stage: replace ``state["dub"]`` by the dub shifted by ``state["dub_offset_ms"]``.
+
+    The shifted file lies beside ``state["output"]`` and is listed in ``state["cleanup"]`` (removed by
+    :func:`~.job.cleanup_files`). Returns the audio facts of the dub the job now uses (``audio`` itself when
+    there is no shift).
+    """
+    from ..media.audio import probe_audio
+    from ..media.output import temporary_sibling
+
+    offset_s = float(state.get("dub_offset_ms", 0.0)) / 1000.0
+    if abs(offset_s) < NO_SHIFT_S:
+        return audio
+    out: Path = state["output"]
+    target = temporary_sibling(out.with_name(f"{out.stem}-dub.wav"))
+    state.setdefault("cleanup", []).append(target)
+    state["dub"] = write_shifted_dub(state["dub"], offset_s, target)
+    return probe_audio(state["dub"])
