@@ -71,10 +71,10 @@ def _stereo_data(folder: Path, frames: int, seed: int = 0) -> Path:
 def main(argv: list[str] | None = None) -> int:
     import torch
 
-    from lipsync_studio.sync.inference import is_out_of_memory, pick_device
+    from lipsync_studio.inference import is_out_of_memory, pick_device
     from lipsync_studio.train.prnet_finetune import benchmark as prnet_benchmark
     from lipsync_studio.train.stereo_cycle.dataset import StereoFaceDataset
-    from lipsync_studio.train.stereo_cycle.model import StereoCycleConfig
+    from lipsync_studio.sync.stereo_cycle.model import StereoCycleConfig
     from lipsync_studio.train.stereo_cycle.train import TrainConfig, Trainer
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

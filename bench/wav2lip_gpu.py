@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import torch
 
-    from lipsync_studio.sync.inference import is_out_of_memory, pick_device
+    from lipsync_studio.inference import is_out_of_memory, pick_device
     from lipsync_studio.sync.wav2lip.checkpoint import load_wav2lip
     from lipsync_studio.sync.wav2lip.network import Wav2Lip
     from lipsync_studio.sync.wav2lip.predictor import Wav2LipPredictor

@@ -102,7 +102,7 @@ def test_memory_stays_bounded_however_long_the_clip(tmp_path):
     code = (
         "import sys\n"
         "from lipsync_studio.cli import main\n"
-        "from lipsync_studio.engine.bench import peak_rss_mb\n"
+        "from lipsync_studio.benchmarks.stages import peak_rss_mb\n"
         "rc = main(['-q', 'sync', sys.argv[1], sys.argv[2], '-o', sys.argv[3], '--preset', 'ultrafast'])\n"
         "print(int(peak_rss_mb()))\n"
         "sys.exit(rc)\n"
@@ -118,7 +118,7 @@ def test_memory_stays_bounded_however_long_the_clip(tmp_path):
 
 
 def test_bench_reports_each_stage_against_the_decode_encode_baseline():
-    from lipsync_studio.engine.bench import format_bench, run_bench
+    from lipsync_studio.benchmarks.stages import format_bench, run_bench
 
     report = run_bench(seconds=1.0, height=240, quiet=True)
     base = report["passes"]["baseline"]["stages"]["decode+encode"]
@@ -132,7 +132,7 @@ def test_bench_reports_each_stage_against_the_decode_encode_baseline():
 
 
 def test_bench_stereo_measures_the_modes_against_one_eye_alone():
-    from lipsync_studio.engine.bench import format_bench, run_bench
+    from lipsync_studio.benchmarks.stages import format_bench, run_bench
 
     report = run_bench(seconds=1.0, height=160, quiet=True, stereo=True)
     assert set(report["passes"]) == {"baseline", "one eye", "consistent", "independent"}

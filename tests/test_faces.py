@@ -100,7 +100,7 @@ def test_a_small_face_in_a_large_frame_is_found_on_every_frame(talking):
 
 
 def test_smoothing_removes_jitter_without_lag():
-    from lipsync_studio.face.quality import measure
+    from lipsync_studio.benchmarks.face_quality import measure
 
     m = measure(seconds=3.0)
     assert m["coverage"] == 1.0

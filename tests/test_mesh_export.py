@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from lipsync_studio.cli import main
-from lipsync_studio.engine.job import CancelToken
+from lipsync_studio.job import CancelToken
 from lipsync_studio.engine.mesh_job import MeshOptions, run_mesh
 from lipsync_studio.errors import Cancelled, MediaError, OutputError
 from lipsync_studio.face.obj_export import ObjOptions

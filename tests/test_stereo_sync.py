@@ -136,7 +136,7 @@ def test_a_face_that_is_not_there_is_refused_on_a_stereo_clip_as_in_2d(stereo_cl
 def test_cycle_mode_runs_the_trained_model_once_it_is_installed(stereo_clip, tmp_path, monkeypatch):
     import torch
 
-    from lipsync_studio.train.stereo_cycle.model import StereoCycleConfig, StereoCycleModel
+    from lipsync_studio.sync.stereo_cycle.model import StereoCycleConfig, StereoCycleModel
     from lipsync_studio.train.stereo_cycle.train import export
 
     clip, dub, _ = stereo_clip

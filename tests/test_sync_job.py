@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import read_code, write_clip, write_tone
 
-from lipsync_studio.engine.job import CancelToken, Progress
+from lipsync_studio.job import CancelToken, Progress
 from lipsync_studio.engine.sync_job import SyncOptions, SyncRequest, run_sync
 from lipsync_studio.errors import Cancelled, MediaError, OutputError
 from lipsync_studio.media.audio import load_audio

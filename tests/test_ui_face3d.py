@@ -11,8 +11,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from lipsync_studio.ui.mesh import MeshFrame, edges_of, placeholder_head
-from lipsync_studio.ui.testing import no_threads_left  # noqa: F401
+from lipsync_studio.app.mesh import MeshFrame, edges_of, placeholder_head
+from ui_fixtures import no_threads_left  # noqa: F401
 
 
 def test_mesh_frames_check_their_shapes():

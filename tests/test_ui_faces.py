@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lipsync_studio.ui.testing import main_window, no_threads_left, open_media, talking_media, ui_home  # noqa: F401
+from ui_fixtures import main_window, no_threads_left, open_media, talking_media, ui_home  # noqa: F401
 
 pytest.importorskip("mediapipe")
 

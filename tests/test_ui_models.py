@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zipfile
 
-from lipsync_studio.ui.testing import main_window, no_threads_left, ui_home  # noqa: F401
+from ui_fixtures import main_window, no_threads_left, ui_home  # noqa: F401
 from lipsync_studio.weights import ModelState
 
 

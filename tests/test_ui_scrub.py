@@ -1,15 +1,15 @@
-"""Scrubbing a 720p clip: the picture keeps up with the slider (≥ 20 new frames per second of motion)."""
+"""Scrubbing a 720p clip: the picture follows the slider both ways and lands on the frame asked for, with no
+error. How fast it keeps up (new frames per second of slider motion) is measured by bench/ui_responsiveness.py."""
 
 from __future__ import annotations
 
-import time
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from lipsync_studio.ui.testing import main_window, no_threads_left, open_media, ui_home  # noqa: F401
+from ui_fixtures import main_window, no_threads_left, open_media, ui_home  # noqa: F401
 
 N = 100
 
@@ -32,19 +32,22 @@ def talking_720p(path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_scrubbing_720p_shows_at_least_20_new_frames_per_second(qtbot, main_window, tmp_path):
+def test_scrubbing_720p_follows_the_slider_both_ways_without_an_error(qtbot, main_window, tmp_path):
     win = main_window
     open_media(qtbot, win, talking_720p(tmp_path / "talk720.mp4"))
     shown: list[int] = []
     win.session.frame_ready.connect(lambda b: shown.append(b.position))
-    rates = {}
-    for name, start, speed in (("forward", 0, 50.0), ("backward", N - 1, -50.0)):
+    for start, stop in ((0, N - 1), (N - 1, 0)):
         shown.clear()
-        t0 = time.perf_counter()
-        while (elapsed := time.perf_counter() - t0) < 1.6:  # the slider moves 2 s of video in 1.6 s
-            win.timeline.seek_requested.emit(int(min(N - 1, max(0, start + elapsed * speed))))
-            qtbot.wait(16)
-        rates[name] = len(set(shown)) / 1.6
-        qtbot.wait(200)
-    print(f"\nnew frames per second of slider motion (720p): {rates}")
-    assert rates["forward"] >= 20 and rates["backward"] >= 20, rates
+        step = 1 if stop > start else -1
+        for pos in range(start, stop + step, 4 * step):  # a slider dragged through the clip
+            win.timeline.seek_requested.emit(pos)
+            qtbot.wait(5)
+        win.timeline.seek_requested.emit(stop)
+        # Latest request wins: whatever was skipped on the way, the frame asked for last is the one shown.
+        qtbot.waitUntil(lambda: bool(shown) and shown[-1] == stop, timeout=15000)
+        on_the_way = set(shown) - {start, stop}
+        assert on_the_way, "no frame was shown while the slider moved"
+        assert all(min(start, stop) <= p <= max(start, stop) for p in shown)
+    assert win.session.position == 0
+    assert win.errors.last_box is None  # no error dialog opened at any point

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lipsync_studio.ui.testing import main_window, no_threads_left, open_media, ui_home  # noqa: F401
+from ui_fixtures import main_window, no_threads_left, open_media, ui_home  # noqa: F401
 
 pytest.importorskip("cv2")
 
@@ -68,6 +68,29 @@ def test_stereo_clip_views_and_export(qtbot, main_window, tmp_path):
     from lipsync_studio.media.video import probe_video
 
     info = probe_video(out)
-    assert (info.width, info.height) == (160, 160) and info.n_frames == win.session.timeline.n_frames
+    assert (info.width, info.height) == (160, 160) and info.n_frames == win.session.timeline.n_out
     assert "pair_anaglyph.mp4" in dlg.status.text()
     dlg.close()
+
+
+@pytest.mark.slow
+def test_a_stereo_run_shows_each_eyes_sync_like_a_2d_one(qtbot, main_window, tmp_path):
+    """The app runs the one sync job on a stereo clip: its result is a SyncResult whose measures (per eye)
+    and warnings reach the Result box, as for a 2D clip."""
+    win = main_window
+    clip, dub = stereo_clip(tmp_path)
+    open_media(qtbot, win, clip, dub)
+    win.run_panel.engine.setCurrentIndex(win.run_panel.engine.findData("builtin"))
+    win.run_panel.measure.setChecked(True)
+    jobs = win.session.jobs
+    results: list = []
+    jobs.finished.connect(results.append)
+    with qtbot.waitSignals([jobs.started, jobs.finished], order="strict", timeout=180000):
+        win.session.run()
+    (result,) = results
+    assert result.is_stereo and result.mode == "consistent" and result.layout == "sbs"
+    assert result.sync is not None and result.sync_right is not None
+    shown = [win.run_panel.measures.itemAt(i).widget().text() for i in range(win.run_panel.measures.count())]
+    assert "Left eye: Sync offset" in shown and "Right eye: Sync offset" in shown
+    assert f"{result.sync_right.offset_frames:+d} frames" in shown
+    assert win.errors.last_box is None

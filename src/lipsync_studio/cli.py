@@ -308,7 +308,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .engine.bench import format_bench, run_bench
+    from .benchmarks.stages import format_bench, run_bench
 
     report = run_bench(clip=args.clip, dub=args.dub, seconds=args.seconds, height=args.height, quiet=args.quiet,
                        repeat=args.repeat, stereo=args.stereo)

@@ -10,7 +10,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from .engine.job import ProgressCallback
+from .job import ProgressCallback
 from .errors import OutputError
 from .media.audio_writer import write_audio
 from .media.output import check_output_path

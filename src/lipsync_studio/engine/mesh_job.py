@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import MediaError, OptionError
 from ..face.obj_export import ObjOptions, ObjSequenceWriter
 from ..media.video import VideoReader, probe_video
-from .job import Job, Stage, StageContext
+from ..job import Job, Stage, StageContext
 
 
 @dataclass(frozen=True)

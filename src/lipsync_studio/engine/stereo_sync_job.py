@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import MediaError, OptionError
 from ..stereo.right_eye import MODES
 from .dub import shift_dub
-from .job import Job, Stage, StageContext
+from ..job import Job, Stage, StageContext
 from .sync_job import StereoOptions, SyncOptions, SyncResult
 
 
@@ -36,8 +36,8 @@ def _open(ctx: StageContext) -> None:
     if st.mode not in MODES:
         raise OptionError(f"unknown stereo mode '{st.mode}'", hint="use " + ", ".join(MODES))
     if st.mode == "cycle":
-        from ..sync.inference import pick_device
-        from ..train.stereo_cycle.train import load_stereo_cycle
+        from ..inference import pick_device
+        from ..sync.stereo_cycle.predictor import load_stereo_cycle
         from ..weights import weight_path
 
         path = weight_path("stereo_cycle")
@@ -93,16 +93,10 @@ def _make_engines(s: dict[str, Any]) -> list:
     return engines
 
 
-def _eye_view(layout, side: int):
-    from ..stereo.layout import split
-
-    return lambda frame: split(frame, layout)[side]
-
-
 def _eyes(ctx: StageContext) -> None:
     from ..media.output import temporary_sibling
     from ..media.writer import VideoFormat, VideoWriter
-    from ..stereo.layout import StereoReader
+    from ..stereo.layout import StereoReader, eye_view
     from ..sync.builtin.engine import BuiltinEngine
 
     s = ctx.state
@@ -116,9 +110,9 @@ def _eyes(ctx: StageContext) -> None:
     if all(isinstance(e, BuiltinEngine) for e in s["engines"]):
         # The built-in engine takes its eye straight from the packed frames: no per-eye files to write.
         s["eyes"] = (info.path, info.path)
-        s["views"] = ((info.layout, 0), (info.layout, 1))
+        s["views"] = (eye_view(info.layout, 0), eye_view(info.layout, 1))
         for eye, engine in enumerate(s["engines"]):
-            engine.frame_view = _eye_view(info.layout, eye)
+            engine.frame_view = s["views"][eye].crop
         ctx.advance(ctx.total)
         return
     # A hidden partial folder beside the output (its owner in its name: a killed run's is swept later).
@@ -200,6 +194,7 @@ def _measure(ctx: StageContext) -> None:
 
     from ..media.warnings import MediaWarning
     from ..metrics.sync import evaluate_video
+    from ..stereo.layout import eye_view
     from ..stereo.writer import OutputLayout
 
     s = ctx.state
@@ -212,7 +207,7 @@ def _measure(ctx: StageContext) -> None:
     if layout is OutputLayout.SEPARATE:
         eyes = [(written[0], None), (written[1], None)]
     else:
-        eyes = [(written[0], (layout.packing.value, 0)), (written[0], (layout.packing.value, 1))]
+        eyes = [(written[0], eye_view(layout.packing, 0)), (written[0], eye_view(layout.packing, 1))]
     s["sync"] = [evaluate_video(path, advance=ctx.advance, eye=view) for path, view in eyes]
 
 

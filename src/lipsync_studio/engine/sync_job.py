@@ -27,7 +27,7 @@ from ..media.timeline import ExtendPolicy, OutputPlan, ShortenPolicy, plan_outpu
 from ..media.video import VideoReader, probe_video
 from ..media.writer import CONTAINERS, VideoFormat, VideoWriter
 from .dub import shift_dub
-from .job import CancelToken, Job, ProgressCallback, Stage, StageContext, run_collecting_warnings
+from ..job import CancelToken, Job, ProgressCallback, Stage, StageContext, run_collecting_warnings
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..metrics.sync import SyncScore
@@ -313,7 +313,7 @@ def run_sync(request: SyncRequest, on_progress: ProgressCallback | None = None,
     request : SyncRequest
         The clip, the dub, the output and every choice (``request.stereo`` set: both eyes of a stereo clip).
     on_progress : callable, optional
-        Called with :class:`~lipsync_studio.engine.job.Progress` events (at most ~20 a second per stage).
+        Called with :class:`~lipsync_studio.job.Progress` events (at most ~20 a second per stage).
     cancel : CancelToken, optional
         Set it from any thread to stop the job at its next check.
 
@@ -329,7 +329,7 @@ def run_sync(request: SyncRequest, on_progress: ProgressCallback | None = None,
     Cancelled
         The token was set. Nothing is left under the output's name, nor any temporary file.
     """
-    from .job import cleanup_files
+    from ..job import cleanup_files
 
     output, vr_name = resolve_output(request)
     if request.stereo is not None:

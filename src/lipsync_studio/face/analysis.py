@@ -5,25 +5,44 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..engine.cache import cache_path
+from ..media.cache import cache_path
 from ..media.prefetch import prefetch
 from ..media.video import VideoReader
 from .track import ClipFaces
 from .tracker import TrackerSettings, track_faces
 
 
+@dataclass(frozen=True)
+class FrameView:
+    """The part of every frame that is tracked instead of the whole frame (e.g. one eye of a packed stereo clip:
+    :func:`lipsync_studio.stereo.layout.eye_view` makes one).
+
+    Attributes
+    ----------
+    key: names the view in the analysis cache's key (``"eye=sbs:0"``).
+    size: ``size(width, height) -> (width, height)`` of the part of a frame of that size.
+    crop: ``crop(frame) -> part``, (H, W, 3) uint8 in, the part (contiguous) out.
+    """
+
+    key: str
+    size: Callable[[int, int], tuple[int, int]]
+    crop: Callable[[np.ndarray], np.ndarray]
+
+
 def analyse_faces(clip: str | Path, settings: TrackerSettings = TrackerSettings(), start: int = 0,
                   stop: int | None = None, advance: Callable[[int], None] | None = None,
-                  use_cache: bool = True, keep=None, eye: tuple[str, int] | None = None) -> ClipFaces:
+                  use_cache: bool = True, keep=None, eye: FrameView | None = None) -> ClipFaces:
     """Track the faces of ``clip`` over timeline frames ``[start, stop)`` (cached by content + settings).
 
     Frames outside the range are marked absent in the returned tracks. ``keep(index, frame, detections)`` sees
     every frame while tracking (see :func:`track_faces`); not called when the tracks come from the cache.
-    ``eye``: ``(layout, 0 | 1)`` to track the left or right eye of a packed stereo clip (e.g. ``("sbs", 0)``).
+    ``eye``: track only that part of each frame (one eye of a packed stereo clip), cached on its own; the
+    tracks are then in the part's pixels. The one place a clip's (or an eye's) faces are tracked.
     """
     with VideoReader(clip) as reader:
         info = reader.info
@@ -32,12 +51,9 @@ def analyse_faces(clip: str | Path, settings: TrackerSettings = TrackerSettings(
         frames = reader.iter_frames(start, stop)
         view = ""
         if eye is not None:
-            from ..stereo.layout import StereoLayout, split
-
-            layout, side = StereoLayout.parse(eye[0]), int(eye[1])
-            width, height = layout.eye_size(info.width, info.height)
-            frames = ((i, np.ascontiguousarray(split(f, layout)[side])) for i, f in frames)
-            view = f"|eye={layout.value}:{side}"
+            width, height = eye.size(info.width, info.height)
+            frames = ((i, eye.crop(f)) for i, f in frames)
+            view = f"|{eye.key}"
         path = cache_path("faces", clip, f"{settings.key()}|{start}:{stop}{view}")
         if use_cache and path.exists():
             try:

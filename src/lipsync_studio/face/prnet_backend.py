@@ -41,7 +41,7 @@ class PRNetMesher:
     """
 
     def __init__(self, model: FaceModel, folder: Path | None = None, device: str | None = None) -> None:
-        from ..sync.inference import pick_device
+        from ..inference import pick_device
         from .prnet.predictor import PRNetPredictor
 
         self.model = model

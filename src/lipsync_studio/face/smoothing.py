@@ -137,7 +137,7 @@ class SmoothingSettings:
     Attributes
     ----------
     pose: One-Euro settings for the head pose (rotation, log-scale and translation, all in pixels of motion
-        at the edge of the face). Tuned with :func:`lipsync_studio.face.quality.measure`.
+        at the edge of the face). Tuned with :func:`lipsync_studio.benchmarks.face_quality.measure`.
     shape: One-Euro settings for the head-normalised face shape (px of the reference).
     enabled: False leaves the landmarks as measured.
     """

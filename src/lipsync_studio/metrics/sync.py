@@ -80,12 +80,12 @@ def sync_score(mouth: np.ndarray, loudness_db: np.ndarray, max_offset: int = MAX
                      correlation=float(c[best]), frames_used=int(np.isfinite(m).sum()), curve=tuple(curve))
 
 
-def evaluate_video(video: str | Path, dub: str | Path | None = None, advance=None,
-                   eye: tuple[str, int] | None = None) -> SyncScore:
+def evaluate_video(video: str | Path, dub: str | Path | None = None, advance=None, eye=None) -> SyncScore:
     """Measure the sync of ``video``'s mouth against ``dub`` (default: the video's own sound).
 
-    ``eye``: ``(packing, 0 | 1)`` measures the left or right eye of a packed stereo video (the SyncNet
-    measures, which read whole frames, are then left out).
+    ``eye``: a :class:`~lipsync_studio.face.analysis.FrameView` (``stereo.layout.eye_view(packing, side)``)
+    measures one eye of a packed stereo video (the SyncNet measures, which read whole frames, are then left
+    out).
     """
     from ..face.analysis import analyse_faces
     from ..media.audio import load_audio

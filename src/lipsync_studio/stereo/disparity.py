@@ -332,7 +332,7 @@ class DisparityCache:
                  memory_frames: int = 32) -> None:
         self.settings = settings
         if folder is None:
-            from ..engine.cache import cache_dir
+            from ..media.cache import cache_dir
 
             folder = cache_dir() / "disparity"
         self.folder = Path(folder) if folder is not False else None

@@ -1,23 +1,20 @@
 """Faces in one eye of a stereo clip, and the face and mouth regions the stereo measures use.
 
-The tracker runs on the eye's own frames (a packed frame would show the face twice), cached in the analysis
-cache like a 2D clip's tracks, keyed by the file's content, the packing and the eye.
+The tracker runs on the eye's own frames (a packed frame would show the face twice) through the one face
+analysis (:func:`~lipsync_studio.face.analysis.analyse_faces` with an eye view), so the stereo sync job, the
+stereo measures and training share one cache entry per eye.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 
 import cv2
 import numpy as np
 
-from ..engine.cache import cache_path
-from ..face.analysis import store_faces
 from ..face.track import LIPS_OUTER, N_SURFACE, ClipFaces
-from ..face.tracker import TrackerSettings, track_faces
-from ..media.prefetch import prefetch
-from .layout import StereoReader
+from ..face.tracker import TrackerSettings
+from .layout import StereoReader, eye_view
 
 
 def track_eye(reader: StereoReader, eye: str = "left", settings: TrackerSettings = TrackerSettings(),
@@ -40,26 +37,15 @@ def track_eye(reader: StereoReader, eye: str = "left", settings: TrackerSettings
     """
     if eye not in ("left", "right"):
         raise ValueError(f"eye must be 'left' or 'right', not {eye!r}")
+    from ..face.analysis import analyse_faces
+
     info = reader.info
     if info.right_path is not None or not info.layout.is_stereo:
-        from ..face.analysis import analyse_faces
-
         path = info.right_path if (eye == "right" and info.right_path is not None) else info.path
         return analyse_faces(path, settings, advance=advance, use_cache=use_cache)
-    path = cache_path("faces-eye", info.path, f"{settings.key()}|{info.layout.value}|{eye}")
-    if use_cache and path.exists():
-        with contextlib.suppress(OSError, ValueError, KeyError):
-            faces = ClipFaces.load(path)
-            if advance is not None:
-                advance(info.n_frames)
-            return faces
-    k = 1 if eye == "left" else 2
-    frames = ((p[0], p[k]) for p in reader.iter_pairs())
-    faces = track_faces(prefetch(frames), info.n_frames, float(info.fps), info.eye_width, info.eye_height,
-                        settings, advance)
-    if use_cache:
-        store_faces(faces, path)
-    return faces
+    # A packed clip: the one face analysis, on the eye's half of every frame (cached like the sync job's).
+    return analyse_faces(info.path, settings, advance=advance, use_cache=use_cache,
+                         eye=eye_view(info.layout, 0 if eye == "left" else 1))
 
 
 def face_regions(landmarks: np.ndarray, shape: tuple[int, int], mouth_dilate: float = 0.25

@@ -177,6 +177,16 @@ def split(frame: np.ndarray, layout: "StereoLayout | str") -> tuple[np.ndarray, 
     return (b, a) if layout.right_first else (a, b)
 
 
+def eye_view(layout: "StereoLayout | str", side: int):
+    """One eye of every frame of a packed clip, as a :class:`~lipsync_studio.face.analysis.FrameView` for the
+    face tracker (``side``: 0 left, 1 right)."""
+    from ..face.analysis import FrameView
+
+    layout, side = StereoLayout.parse(layout), int(side)
+    return FrameView(key=f"eye={layout.value}:{side}", size=layout.eye_size,
+                     crop=lambda frame: np.ascontiguousarray(split(frame, layout)[side]))
+
+
 def join(left: np.ndarray, right: np.ndarray, layout: "StereoLayout | str") -> np.ndarray:
     """Pack two eyes into one frame (the inverse of :func:`split`).
 

@@ -35,7 +35,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..engine.job import CancelToken, Job, ProgressCallback, Stage, StageContext
+from ..job import CancelToken, Job, ProgressCallback, Stage, StageContext
 from ..errors import MediaError
 from .disparity import DisparityCache, DisparityMap, DisparitySettings
 from .faces import face_regions, track_eye

@@ -26,7 +26,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..engine.job import CancelToken, Job, ProgressCallback, Stage, StageContext, run_collecting_warnings
+from ..job import CancelToken, Job, ProgressCallback, Stage, StageContext, run_collecting_warnings
 from ..errors import MediaError, OptionError
 from ..face.mesh3d import FaceMesh3D, FaceModel, fill_gaps, mesh_for_frame
 from ..face.track import FaceTrack

@@ -23,7 +23,7 @@ def make_engine(name: str, device: str = "auto") -> LipSyncEngine | None:
     if name == "none":
         return None
     if device != "auto":
-        from .inference import pick_device
+        from ..inference import pick_device
 
         pick_device(device)  # a device this machine lacks is refused now, with a clear message
     if name in ("auto", "wav2lip"):

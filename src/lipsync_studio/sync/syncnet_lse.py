@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import MediaError
-from .inference import BatchRunner, pick_device
+from ..inference import BatchRunner, pick_device
 from .mfcc import mfcc, to_int16_scale
 from .syncnet_v2 import LIP_FRAMES, LIP_SIZE, MFCC_STEPS
 

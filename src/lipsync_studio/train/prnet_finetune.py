@@ -216,7 +216,7 @@ def _set_up(data_dir: Path, *, lr: float, mask: str, uv_dir: str | os.PathLike[s
 
     from lipsync_studio.face.prnet.network import ResFCN256
     from lipsync_studio.face.prnet.uv_data import load_uv_data
-    from lipsync_studio.face.prnet.weights import read_state_dict
+    from lipsync_studio.face.prnet.weights import load_prnet_state, read_state_dict
     from lipsync_studio.train.amp import MixedPrecision, resolve_amp
     from lipsync_studio.train.prnet.dataset import PositionMapDataset, list_pairs, split_pairs
 
@@ -235,7 +235,7 @@ def _set_up(data_dir: Path, *, lr: float, mask: str, uv_dir: str | os.PathLike[s
     torch.manual_seed(seed)
     model = ResFCN256(base_channels=base_channels)
     if init is not None:
-        model.load_state_dict(read_state_dict(init), strict=True)
+        load_prnet_state(model, read_state_dict(init), init)
     model.to(dev).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     return _Run(uv, uv_path, train_data, held_data, model, optimizer, criterion, dev, precision)

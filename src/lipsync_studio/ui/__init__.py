@@ -8,8 +8,8 @@ Importing this package does not import Qt; :func:`run_app` does. Module map:
   (decoding, latest request wins), ``job_worker`` (long jobs, cancellable), ``threads.Tasks`` (short tasks)
 - widgets: ``viewer`` + ``viewer_bar``, ``timeline_view`` (pyqtgraph) + ``transport``, ``playback``,
   ``run_panel``, ``face_view`` (Open3D via ``face_renderer``), ``export_dialog``, ``models_dialog``, ``status``
-- plain helpers (no Qt): ``jobs``, ``faces``, ``timecode``, ``waveform_data``, ``mesh``, ``capabilities``,
-  ``media_files``; ``qt_compat`` guards a PySide6 6.12.0 bug; ``testing`` holds the UI tests' fixtures
+- the app model without Qt lives below this package, in :mod:`lipsync_studio.app` (jobs, faces,
+  capabilities, mesh, waveforms, time codes, media files); ``qt_compat`` guards a PySide6 6.12.0 bug
 """
 
 from __future__ import annotations

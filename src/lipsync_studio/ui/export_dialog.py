@@ -11,12 +11,12 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QFileDialog, 
                                QLineEdit, QProgressBar, QPushButton, QRadioButton, QSpinBox, QTabWidget,
                                QToolButton, QVBoxLayout, QWidget)
 
-from ..engine.job import Progress
+from ..job import Progress
 from ..media.writer import CONTAINERS, VideoFormat
-from .jobs import JobTask
+from ..app.jobs import JobTask
 from .session import Session
 from .theme import icon
-from .timecode import format_seconds
+from ..app.timecode import format_seconds
 
 _CODEC_LABELS = {"h264": "H.264 (plays everywhere)", "hevc": "HEVC / H.265 (smaller)", "vp9": "VP9",
                  "prores": "ProRes 422 HQ (editing)"}
@@ -43,13 +43,12 @@ class ExportDialog(QDialog):
         self.tabs.addTab(self._stereo_tab(), icon("side_by_side"), "Stereo Video")
         self.tabs.addTab(self._obj_tab(), icon("mesh"), "OBJ Sequence")
         caps = parent.caps if parent is not None and hasattr(parent, "caps") else None
-        stereo_ok = bool(caps and caps.stereo_export) and session.layout != "mono" and session.dub is not None
+        stereo_ok = session.layout != "mono" and session.dub is not None
         obj_ok = bool(caps and caps.obj_export)
         self.tabs.setTabEnabled(1, stereo_ok)
         self.tabs.setTabToolTip(1, "Both eyes, synced and kept a valid pair, in the layout of your choice"
-                                if stereo_ok else (caps.stereo_reason if caps and not caps.stereo_export else
-                                                   "For a stereo clip with a dub: choose the clip's layout above "
-                                                   "the picture"))
+                                if stereo_ok else "For a stereo clip with a dub: choose the clip's layout above "
+                                                  "the picture")
         self.tabs.setTabEnabled(2, obj_ok)
         self.tabs.setTabToolTip(2, "The speaker's 3D face, one OBJ mesh per frame (Blender, MeshLab, Houdini)"
                                 if obj_ok else (caps.face_reason if caps else "OBJ export is not available"))

@@ -11,7 +11,7 @@ import logging
 from PySide6.QtCore import QObject
 
 from .face_view import FaceView
-from .faces import FaceFrame, FaceMeshes, describe_tracks
+from ..app.faces import FaceFrame, FaceMeshes, describe_tracks
 from .frame_server import FrameBundle
 from .run_panel import RunPanel
 from .session import Session

@@ -18,7 +18,7 @@ import threading
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from .mesh import MeshFrame
+from ..app.mesh import MeshFrame
 
 _BG = (0.075, 0.08, 0.09)
 _SKIN = (0.80, 0.66, 0.58)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QButtonGroup, QHBoxLayout, QLabel, QPushButton, Q
                                QToolButton, QVBoxLayout, QWidget)
 
 from .face_renderer import Open3DRenderer, render_software
-from .mesh import MeshFrame, placeholder_head
+from ..app.mesh import MeshFrame, placeholder_head
 from .theme import COLORS, icon
 from .threads import start_worker, stop_worker
 from .viewer import to_qimage

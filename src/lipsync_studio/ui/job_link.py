@@ -86,7 +86,7 @@ def describe_result(name: str, result) -> str:
 
 def result_measures(result) -> list[tuple[str, str, str]]:
     """Rows ``(name, value, tooltip)`` of the Run panel's Result box for a ``SyncResult``."""
-    from .timecode import format_timecode
+    from ..app.timecode import format_timecode
 
     engine = getattr(result, "engine", "none")
     rows = [

@@ -1,9 +1,9 @@
 """The job worker: one long-lived QObject in its own QThread that runs the app's long jobs.
 
 The GUI never runs a job itself and never blocks on one: :class:`JobRunner` (GUI side) hands a
-:class:`~lipsync_studio.ui.jobs.JobTask` to :class:`JobWorker` (worker thread) through a queued signal,
+:class:`~lipsync_studio.app.jobs.JobTask` to :class:`JobWorker` (worker thread) through a queued signal,
 and hears back through the worker's signals, whose payloads are plain data. Cancel is cooperative: the
-runner sets the job's :class:`~lipsync_studio.engine.job.CancelToken`, the engine checks it between frames.
+runner sets the job's :class:`~lipsync_studio.job.CancelToken`, the engine checks it between frames.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import time
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from ..engine.job import CancelToken
+from ..job import CancelToken
 from ..errors import Cancelled
 from .errors import describe_exception
-from .jobs import JobTask
+from ..app.jobs import JobTask
 from .threads import start_worker, stop_worker
 
-log = logging.getLogger("lipsync_studio.ui.jobs")
+log = logging.getLogger("lipsync_studio.app.jobs")
 
 
 class JobWorker(QObject):

@@ -17,13 +17,13 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QMainWindow, QM
 from .. import __version__
 from ..settings import Settings, config_dir, log_dir
 from ..weights import ModelRegistry
-from . import capabilities
+from ..app import capabilities
 from .actions import Actions
 from .errors import ErrorReporter
 from .face_link import FaceLink
 from .job_link import JobLink
 from .face_view import FaceView
-from .media_files import VIDEO_FILTER, AUDIO_FILTER, sort_dropped
+from ..app.media_files import VIDEO_FILTER, AUDIO_FILTER, sort_dropped
 from .playback import Player, load_play_audio, probe_output_device
 from .run_panel import RunPanel
 from .session import Session
@@ -152,7 +152,7 @@ class MainWindow(QMainWindow):
         a.back_second.triggered.connect(lambda: self._step(-round(float(s.timeline.fps))))
         a.fwd_second.triggered.connect(lambda: self._step(round(float(s.timeline.fps))))
         a.to_start.triggered.connect(lambda: self._seek(0))
-        a.to_end.triggered.connect(lambda: self._seek(s.timeline.n_frames - 1))
+        a.to_end.triggered.connect(lambda: self._seek(s.timeline.n_out - 1))
         a.compare.toggled.connect(self.viewer_bar.compare.setChecked)
         a.fit.triggered.connect(v.set_fit)
         a.zoom_in.triggered.connect(lambda: v.zoom_by(1.25))
@@ -175,7 +175,7 @@ class MainWindow(QMainWindow):
         t.play_toggled.connect(lambda on: p.play(1.0) if on else p.stop())
         t.step.connect(self._step)
         t.to_start.connect(lambda: self._seek(0))
-        t.to_end.connect(lambda: self._seek(s.timeline.n_frames - 1))
+        t.to_end.connect(lambda: self._seek(s.timeline.n_out - 1))
         t.seek.connect(self._seek)
         t.offset_changed.connect(lambda ms: s.set_offset(ms / 1000.0))
         t.hear_changed.connect(self._hear_changed)
@@ -285,8 +285,8 @@ class MainWindow(QMainWindow):
         layout = capabilities.layout_from_name(info.path.name, info.width, info.height)
         self.viewer_bar.set_layout(layout)
         self._layout_changed(layout)
-        if self.caps.anaglyph:  # look at the pictures too (a few decodes, in the background)
-            self.session.tasks.submit("layout", capabilities.detect_layout, str(info.path))
+        # Look at the pictures too (a few decodes, in the background).
+        self.session.tasks.submit("layout", capabilities.detect_layout, str(info.path))
         self._refresh_recent()
         self._update_run_state()
         self._load_play_sound("clip", info.path)
@@ -307,10 +307,10 @@ class MainWindow(QMainWindow):
 
     def _timeline_changed(self, tl) -> None:
         clip_frames = self.session.clip.n_frames if self.session.clip else 0
-        self.timeline.set_timeline(tl.n_frames, tl.fps, tl.plan, clip_frames)
-        self.transport.set_timeline(tl.n_frames, tl.fps)
+        self.timeline.set_timeline(tl.n_out, tl.fps, self.session.source_frames(), clip_frames)
+        self.transport.set_timeline(tl.n_out, tl.fps)
         self.transport.set_position(self.session.position)
-        self.player.set_timeline(tl.n_frames, tl.fps)
+        self.player.set_timeline(tl.n_out, tl.fps)
 
     def _waveform_ready(self, role: str, wave) -> None:
         missing = {"clip": "The clip has no sound", "dub": "No dub: File ▸ Open Dub…"}[role]

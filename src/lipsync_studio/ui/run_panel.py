@@ -8,11 +8,11 @@ from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
                                QPushButton, QVBoxLayout, QWidget)
 
-from ..engine.job import Progress
+from ..job import Progress
 from ..settings import RunSettings
-from .capabilities import Capabilities
+from ..app.capabilities import Capabilities
 from .theme import icon
-from .timecode import format_seconds
+from ..app.timecode import format_seconds
 
 _EXTEND = (("pingpong", "Ping-pong the picture"), ("hold", "Hold the last frame"), ("loop", "Loop the clip"),
            ("trim-audio", "Cut the dub"))
@@ -90,7 +90,6 @@ class RunPanel(QWidget):
                 from ..weights import weight_path
 
                 item.setEnabled(weight_path("stereo_cycle") is not None)
-        self._stereo_ok = caps.stereo_export
         self.stereo.setEnabled(False)
         self.stereo.setToolTip("How a stereo clip's two eyes are synced (for stereo clips: choose the clip's "
                                "layout above the picture)")
@@ -199,7 +198,7 @@ class RunPanel(QWidget):
     def set_stereo(self, stereo: bool) -> None:
         """The clip is stereo (the Stereo box applies) or 2D."""
         self._stereo_clip = stereo
-        self.stereo.setEnabled(stereo and self._stereo_ok)
+        self.stereo.setEnabled(stereo)
         self.measure.setEnabled(not stereo)
         self.measure.setToolTip("After the run, track the mouth in the result and correlate it with the dub"
                                 if not stereo else "Not measured for stereo clips yet (use the command line's "
@@ -237,7 +236,7 @@ class RunPanel(QWidget):
         for box in (self.engine, self.device, self.quality, self.extend, self.shorten):
             box.setEnabled(not running)
         self.measure.setEnabled(not running and not self._stereo_clip)
-        self.stereo.setEnabled(not running and self._stereo_clip and self._stereo_ok)
+        self.stereo.setEnabled(not running and self._stereo_clip)
         self.face.setEnabled(not running and self.face.count() > 2)
         if not running and self.bar.maximum() == 1 and self.bar.value() == 0:
             self.stage.setText(why if not can_run else "Ready: press Run to sync the clip to the dub")

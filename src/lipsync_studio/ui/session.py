@@ -17,13 +17,14 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..engine.sync_job import StereoOptions, SyncOptions, SyncRequest
 from ..media.audio import AudioInfo
+from ..media.timeline import ExtendPolicy, OutputPlan
 from ..media.video import VideoInfo
 from ..settings import Settings
 from .frame_server import FrameBundle, FrameServer
 from .job_worker import JobRunner
-from .jobs import QUALITY, JobTask, preview_path, sync_task
+from ..app.jobs import QUALITY, JobTask, preview_path, sync_task
 from .threads import Tasks, start_worker, stop_worker
-from .waveform_data import Waveform, waveform_of
+from ..app.waveforms import Waveform, waveform_of
 
 log = logging.getLogger("lipsync_studio.ui")
 
@@ -36,18 +37,8 @@ class DubInfo:
     audio: AudioInfo
 
 
-@dataclass(frozen=True)
-class Timeline:
-    """The output timeline the user scrubs: ``n_frames`` at ``fps``; ``plan`` maps positions to clip frames."""
-
-    n_frames: int
-    fps: Fraction
-    plan: np.ndarray | None
-
-    @property
-    def duration(self) -> float:
-        """Seconds."""
-        return self.n_frames / float(self.fps)
+#: The timeline with no clip open.
+_NO_CLIP = OutputPlan(n_out=0, fps=Fraction(25), audio_seconds=0.0, n_clip=0, extend=ExtendPolicy.HOLD)
 
 
 class Session(QObject):
@@ -56,7 +47,8 @@ class Session(QObject):
     - ``clip_changed(info: VideoInfo | None)``, ``dub_changed(dub: DubInfo | None)``
     - ``result_changed(result: SyncResult | None, stale: bool)``: the last run's result (``stale`` once the
       dub, the offset or the clip changed since).
-    - ``timeline_changed(timeline: Timeline)``: length or plan changed.
+    - ``timeline_changed(timeline: OutputPlan)``: what the user scrubs changed: the output's frames and which clip
+      frame each shows (the clip itself, frame for frame, until a dub is open).
     - ``position_changed(position: int)``: the playhead moved (frames follow through ``frame_ready``).
     - ``frame_ready(bundle: FrameBundle)``: frames to show.
     - ``thumbnail_ready(index: int, image: ndarray)``: a timeline thumbnail of clip frame ``index``.
@@ -91,7 +83,7 @@ class Session(QObject):
         self.position = 0
         self.layout = "mono"
         self.view_mode = "original"
-        self.timeline = Timeline(0, Fraction(25), None)
+        self.timeline: OutputPlan = _NO_CLIP
         self.faces = None
         #: The face to sync and show (track id), None for the largest.
         self.face_id: int | None = None
@@ -145,7 +137,7 @@ class Session(QObject):
     # -- timeline --------------------------------------------------------------------------------------
     def seek(self, position: int) -> None:
         """Move the playhead to ``position`` (clamped); the frames follow."""
-        n = self.timeline.n_frames
+        n = self.timeline.n_out
         position = int(min(max(0, position), max(0, n - 1)))
         if position != self.position:
             self.position = position
@@ -190,24 +182,27 @@ class Session(QObject):
         """The run options changed: recompute the output timeline."""
         self._update_timeline()
 
+    def source_frames(self) -> np.ndarray | None:
+        """(n_out,) the clip frame each timeline frame shows once a dub is open; None: the clip as it is."""
+        return self.timeline.source_indices() if self.dub is not None and self.clip is not None else None
+
     def _update_timeline(self) -> None:
         from ..media.timeline import plan_output
 
         if self.clip is None:
-            self.timeline = Timeline(0, Fraction(25), None)
+            self.timeline = _NO_CLIP
         elif self.dub is None:
-            self.timeline = Timeline(self.clip.n_frames, self.clip.fps, None)
+            self.timeline = plan_output(self.clip.n_frames, self.clip.fps, self.clip.n_frames / float(self.clip.fps))
         else:
             r = self.settings.run
             dub_s = max(0.04, self.dub.audio.duration_s + self.offset_s)
             try:
-                plan = plan_output(self.clip.n_frames, self.clip.fps, dub_s, r.extend, r.shorten)
+                self.timeline = plan_output(self.clip.n_frames, self.clip.fps, dub_s, r.extend, r.shorten)
             except ValueError:
-                plan = plan_output(self.clip.n_frames, self.clip.fps, dub_s)
-            self.timeline = Timeline(plan.n_out, self.clip.fps, plan.source_indices())
-        self.frames.set_plan(self.timeline.plan)
+                self.timeline = plan_output(self.clip.n_frames, self.clip.fps, dub_s)
+        self.frames.set_plan(self.source_frames())
         self.timeline_changed.emit(self.timeline)
-        self.seek(min(self.position, max(0, self.timeline.n_frames - 1)))
+        self.seek(min(self.position, max(0, self.timeline.n_out - 1)))
         self._send_request()
 
     # -- jobs ------------------------------------------------------------------------------------------
@@ -254,7 +249,7 @@ class Session(QObject):
 
     def track_faces(self) -> JobTask | None:
         """Start tracking the clip's faces (answered by ``faces_changed``); None if it cannot start now."""
-        from .faces import track_task
+        from ..app.faces import track_task
 
         if self.clip is None or not self.faces_enabled:
             return None
@@ -264,7 +259,7 @@ class Session(QObject):
     def export_meshes(self, folder: Path, start_s: float | None, end_s: float | None, face: int | None,
                       texture: bool) -> JobTask | None:
         """Start writing the face's OBJ sequence into ``folder``."""
-        from .faces import mesh_export_task
+        from ..app.faces import mesh_export_task
 
         if self.clip is None:
             return None
@@ -297,7 +292,7 @@ class Session(QObject):
             self.result_stale = False
             self.frames.open_result(task.output)
             if self.faces is None and self.faces_enabled and self.clip is not None:
-                from .faces import cached_faces  # the engine tracked the faces: show them too
+                from ..app.faces import cached_faces  # the engine tracked the faces: show them too
 
                 self.tasks.submit("faces:cached", cached_faces, self.clip.path)
         elif task.name == "Track faces":
@@ -327,7 +322,7 @@ class Session(QObject):
         self.face_id = None
         self.faces_changed.emit(None)
         if self.faces_enabled:
-            from .faces import cached_faces
+            from ..app.faces import cached_faces
 
             self.tasks.submit("faces:cached", cached_faces, info.path)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QLabel, QStatusBar
 
-from ..engine.job import Progress
-from .timecode import format_seconds
+from ..job import Progress
+from ..app.timecode import format_seconds
 
 
 def _codec_name(codec: str) -> str:

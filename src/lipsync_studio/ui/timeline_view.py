@@ -17,8 +17,8 @@ from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsRectItem
 
 from .theme import COLORS
-from .timecode import format_timecode
-from .waveform_data import Waveform
+from ..app.timecode import format_timecode
+from ..app.waveforms import Waveform
 
 _LANES = {"picture": (0.0, 1.0), "clip": (1.0, 2.0), "dub": (2.0, 3.0)}
 #: Candidate ruler steps in seconds (whole frames are added for short clips).

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QSizeP
                                QToolButton, QWidget)
 
 from .theme import icon
-from .timecode import format_timecode, parse_timecode
+from ..app.timecode import format_timecode, parse_timecode
 
 
 def _button(icon_name: str, tip: str, name: str = "transport", checkable: bool = False) -> QToolButton:

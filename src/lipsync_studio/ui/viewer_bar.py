@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QButtonGroup, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget)
 
-from .capabilities import Capabilities
+from ..app.capabilities import Capabilities
 from .theme import icon
 
 #: (mode, label, icon) of the mode buttons.
@@ -162,13 +162,11 @@ class ViewerBar(QWidget):
         sbs.setEnabled(stereo)
         sbs.setToolTip("Left and right eye side by side (3)" if stereo else
                        "Needs a stereo clip: choose its layout in the Layout box (this clip is 2D)")
-        for key, ok, why in (("anaglyph", caps.anaglyph, caps.anaglyph_reason),
-                             ("disparity", caps.disparity, caps.disparity_reason)):
+        for key in ("anaglyph", "disparity"):
             b = self.mode_buttons[key]
-            b.setEnabled(stereo and ok)
+            b.setEnabled(stereo)
             b.setToolTip(("Red-cyan anaglyph (4)" if key == "anaglyph" else "Disparity between the eyes (5)")
-                         if stereo and ok else (why if not ok else
-                                                "Needs a stereo clip: choose its layout in the Layout box"))
+                         if stereo else "Needs a stereo clip: choose its layout in the Layout box")
         self.overlay.setEnabled(caps.face_mesh)
         self.overlay.setToolTip("Draw the face mesh over the picture (M)" if caps.face_mesh else caps.face_reason)
         if not self.modes.checkedButton() or not self.modes.checkedButton().isEnabled():

@@ -311,10 +311,18 @@ def read_state_dict(path: str | os.PathLike[str], *, verify: bool = True) -> dic
 def load_prnet(path: str | os.PathLike[str], *, verify: bool = True) -> ResFCN256:
     """A :class:`ResFCN256` in eval mode on the CPU holding the weights at ``path`` (see :func:`read_state_dict`).
 
-    The state dict is loaded with ``strict=True``; every mismatch has already been reported in words.
+    The state dict is loaded strictly by the project's one checked loader; every mismatch is reported in words.
     """
     from lipsync_studio.face.prnet.network import ResFCN256
 
     model = ResFCN256()
-    model.load_state_dict(read_state_dict(path, verify=verify), strict=True)
+    load_prnet_state(model, read_state_dict(path, verify=verify), path)
     return model.eval()
+
+
+def load_prnet_state(model: ResFCN256, state: Mapping[str, torch.Tensor], path: str | os.PathLike[str]) -> None:
+    """Fill ``model`` with ``state`` through the project's one checked loader (mismatches in words)."""
+    from lipsync_studio.weights.state_dict import load_checked_state_dict
+
+    load_checked_state_dict(model, state, network="PRNet (ResFCN256)", path=path, error=PRNetWeightsError,
+                            hint="use PRNet's official weights or a file made by `lipsync-studio train prnet`")

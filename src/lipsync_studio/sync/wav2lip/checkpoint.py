@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...errors import UserError
+from ...weights.state_dict import CheckpointError, load_checked_state_dict, strip_module_prefix
 
 if TYPE_CHECKING:
     import torch
@@ -44,14 +44,9 @@ __all__ = [
     "load_wav2lip", "read_state_dict", "save_checkpoint", "strip_module_prefix",
 ]
 
-_OPTIONAL_SUFFIXES = ("num_batches_tracked",)
 # torch.jit is deprecated in favour of torch.export from PyTorch 2.10 on, but the published Wav2Lip weights
 # are TorchScript archives and torch.jit.load is the only reader for them.
 _JIT_DEPRECATED = r"`torch\.jit\.\w+` is deprecated"
-
-
-class CheckpointError(UserError):
-    """A weight file cannot be used: missing, not a PyTorch file, damaged, or weights of another network."""
 
 
 class CheckpointForm(str, enum.Enum):
@@ -196,11 +191,6 @@ def _is_tensor_dict(obj: Any) -> bool:
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
 
 
-def strip_module_prefix(state: Mapping[str, "torch.Tensor"]) -> dict[str, "torch.Tensor"]:
-    """Drop the ``module.`` that ``DataParallel`` puts before every key (only at the start of a key)."""
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
-
-
 def read_state_dict(path: str | Path) -> tuple[dict[str, "torch.Tensor"], CheckpointForm]:
     """Read any of the three official checkpoint forms to a clean ``{key: tensor}`` dict on the CPU.
 
@@ -241,61 +231,12 @@ def read_state_dict(path: str | Path) -> tuple[dict[str, "torch.Tensor"], Checkp
 
 
 # -- loading into a network -----------------------------------------------------------------------------------
-def _shape(t: "torch.Tensor") -> str:
-    return "×".join(map(str, t.shape)) or "scalar"
-
-
 def load_state_dict_strict(model: "nn.Module", state: Mapping[str, "torch.Tensor"], *, network: str,
                            path: str | Path | None = None, hint: str | None = None) -> None:
-    """Load ``state`` into ``model`` strictly, or raise a :class:`CheckpointError` that says what is wrong.
-
-    Every key of the model must be present with the same shape and no other key may be in ``state``, except
-    that batch-norm ``num_batches_tracked`` counters may be missing (the model keeps its own).
-
-    Parameters
-    ----------
-    model:
-        The network to fill.
-    state:
-        Clean keys (see :func:`read_state_dict`).
-    network:
-        What the model is, in the user's words (``"the Wav2Lip generator"``), for messages.
-    path:
-        The file the weights came from, named in messages.
-    hint:
-        What to do when the file belongs to another network (appended to that message).
-    """
-    import torch
-
-    own = model.state_dict()
-    missing = [k for k in own if k not in state and not k.endswith(_OPTIONAL_SUFFIXES)]
-    unexpected = [k for k in state if k not in own]
-    wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or wrong:
-        looks_like = identify_network(state.keys())
-        if looks_like is not None and not looks_like.startswith(network):
-            raise CheckpointError(f"holds the weights of {looks_like}, not {network}", path=path, hint=hint)
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} of its {len(own)} tensors are missing (first: {missing[0]})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} tensors are not part of it (first: {unexpected[0]})")
-        if wrong:
-            k = wrong[0]
-            parts.append(f"{len(wrong)} tensors have other sizes (first: {k} is {_shape(state[k])} in the file, "
-                         f"{_shape(own[k])} in the network)")
-        what = "a modified version of it (other layer sizes or extra layers)" if looks_like else "another network"
-        raise CheckpointError(f"does not fit {network}: " + "; ".join(parts) + f". It looks like {what}",
-                              path=path, hint=hint or "only the official network is supported")
-    # A model built on the "meta" device (no memory, no random init: the loaders below) takes the file's
-    # tensors as they are; a real one copies them into its own.
-    on_meta = any(t.is_meta for t in own.values())
-    full = dict(state)
-    for k in own:
-        if k not in full:  # an optional counter
-            full[k] = torch.zeros((), dtype=own[k].dtype) if on_meta else own[k]
-    with torch.no_grad():
-        model.load_state_dict(full, strict=True, assign=on_meta)
+    """Load ``state`` into ``model`` with the project's one checked loader
+    (:func:`~lipsync_studio.weights.state_dict.load_checked_state_dict`), naming Wav2Lip's networks when the
+    file holds another one."""
+    load_checked_state_dict(model, state, network=network, path=path, hint=hint, identify=identify_network)
 
 
 def _load(model: "nn.Module", path: str | Path, network: str, hint: str) -> CheckpointForm:

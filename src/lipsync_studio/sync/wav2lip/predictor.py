@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..inference import BatchRunner, default_dtype, pick_device
+from ...inference import BatchRunner, default_dtype, pick_device
 from .preprocess import IMG_SIZE, face_input, mel_input
 
 if TYPE_CHECKING:

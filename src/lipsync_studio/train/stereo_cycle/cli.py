@@ -62,7 +62,7 @@ def cmd_train_stereo(args: argparse.Namespace) -> int:
     """
     from ...errors import OptionError
     from .dataset import StereoFaceDataset
-    from .model import StereoCycleConfig
+    from ...sync.stereo_cycle.model import StereoCycleConfig
     from .train import TrainConfig, Trainer
     from .weights import LossWeights
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .model import CycleOutputs, PatchDiscriminator, f_w
+from ...sync.stereo_cycle.model import CycleOutputs, PatchDiscriminator, f_w
 from .weights import TERMS, LossWeights
 
 __all__ = ["TERMS", "LossWeights", "discriminator_loss", "generator_terms", "sync_loss", "weighted_total"]

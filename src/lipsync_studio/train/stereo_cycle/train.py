@@ -1,4 +1,6 @@
-"""Training the stereo cycle model: the loop, resumable checkpoints, export to ``stereo_cycle.pt`` and its loader.
+"""Training the stereo cycle model: the loop, resumable checkpoints, export to ``stereo_cycle.pt``.
+
+The networks and the exported file's loader live in :mod:`lipsync_studio.sync.stereo_cycle` (train/ only trains).
 
 Checkpoint (``<out>/checkpoint.pt``, ``torch.save`` of plain containers, loaded with ``weights_only=True``)::
 
@@ -40,10 +42,10 @@ import torch
 from ..amp import MixedPrecision, Throughput, measure_throughput, resolve_amp
 from .dataset import SYNC_T, StereoFaceDataset
 from .losses import TERMS, LossWeights, discriminator_loss, generator_terms, weighted_total
-from .model import PatchDiscriminator, StereoCycleConfig, StereoCycleModel
+from ...sync.stereo_cycle.model import PatchDiscriminator, StereoCycleConfig, StereoCycleModel
+from ...sync.stereo_cycle.predictor import EXPORT_FORMAT
 
 CKPT_FORMAT = "lipsync-studio/stereo-cycle-checkpoint"
-EXPORT_FORMAT = "lipsync-studio/stereo-cycle"
 
 
 @dataclass(frozen=True)
@@ -253,115 +255,3 @@ def export(model: StereoCycleModel, path: str | Path, step: int = 0) -> Path:
     torch.save({"format": EXPORT_FORMAT, "version": 1, "config": model.config.to_dict(), "step": int(step),
                 "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}, path)
     return path
-
-
-class StereoCyclePredictor:
-    """Inference facade: ``eval()``, ``no_grad``, device, numpy ⇄ tensor with shape checks.
-
-    :meth:`predict` takes uint8 RGB crops like :class:`~lipsync_studio.sync.wav2lip.predictor.Wav2LipPredictor`
-    and returns the synced left face and the right face made from it.
-    """
-
-    def __init__(self, model: StereoCycleModel, device: str | torch.device | None = None) -> None:
-        self.device = torch.device(device or "cpu")
-        self.model = model.to(self.device).eval()
-
-    def forward(self, faces: np.ndarray, mels: np.ndarray, right: np.ndarray | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
-        """Prepared inputs → ``(left, right)``, each (B, 3, 96, 96) float32 BGR in [0, 1].
-
-        ``faces`` (B, 6, 96, 96) from :func:`~lipsync_studio.sync.wav2lip.preprocess.face_input`; ``mels``
-        (B, 1, 80, 16); ``right`` (B, 3, 96, 96) BGR [0, 1] right-eye crops (cut with the left box), optional.
-        """
-        faces = np.asarray(faces, np.float32)
-        mels = np.asarray(mels, np.float32)
-        if faces.ndim != 4 or faces.shape[1:] != (6, 96, 96):
-            raise ValueError(f"faces must be (B, 6, 96, 96), got {faces.shape}")
-        if mels.shape != (len(faces), 1, 80, 16):
-            raise ValueError(f"mels must be ({len(faces)}, 1, 80, 16), got {mels.shape}")
-        if right is not None and np.shape(right) != (len(faces), 3, 96, 96):
-            raise ValueError(f"right must be ({len(faces)}, 3, 96, 96), got {np.shape(right)}")
-        with torch.inference_mode():
-            r = None if right is None else torch.from_numpy(np.asarray(right, np.float32)).to(self.device)
-            left, new_right = self.model.synthesize(torch.from_numpy(mels).to(self.device),
-                                                    torch.from_numpy(faces).to(self.device), r)
-        return left.float().cpu().numpy(), new_right.float().cpu().numpy()
-
-    def predict(self, crops: np.ndarray, mel_windows: np.ndarray, right_crops: np.ndarray | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
-        """(B, 96, 96, 3) uint8 RGB left crops + (B, 80, 16) mel windows [+ right crops] → uint8 RGB (left, right)."""
-        from ...sync.wav2lip.preprocess import face_input, mel_input
-
-        right = None
-        if right_crops is not None:
-            right = np.ascontiguousarray(np.asarray(right_crops)[..., ::-1].transpose(0, 3, 1, 2), np.float32) / 255.0
-        left, new_right = self.forward(face_input(crops), mel_input(mel_windows), right)
-
-        def img(x: np.ndarray) -> np.ndarray:
-            return np.rint(x[:, ::-1].transpose(0, 2, 3, 1) * 255.0).clip(0, 255).astype(np.uint8)
-        return img(left), img(new_right)
-
-
-    def right_face(self, left_faces: np.ndarray, right_crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The right eye's face made from an (already synced) left face: ``Î_r = f_w(G_l(Ĩ_l, I_r), Ĩ_l)``.
-
-        For the stereo job: the left eye goes through the usual Wav2Lip engine (with this model's
-        ``generator``); its synced 96×96 crop and the right eye's crop *cut with the same box* give the
-        right face and the disparity to move the paste mask with.
-
-        Parameters
-        ----------
-        left_faces, right_crops : (B, 96, 96, 3) uint8 RGB.
-
-        Returns
-        -------
-        right : (B, 96, 96, 3) uint8 RGB.
-        disparity : (B, 96, 96) float32, px of the 96-px crop, on the right grid (``Î_r(x) = Ĩ_l(x + d(x))``);
-            multiply by ``box_width / 96`` for frame pixels.
-        """
-        from .model import f_w
-
-        def tensor(x: np.ndarray) -> torch.Tensor:
-            x = np.asarray(x)
-            if x.ndim != 4 or x.shape[1:] != (96, 96, 3) or x.dtype != np.uint8:
-                raise ValueError(f"faces must be (B, 96, 96, 3) uint8, got {x.shape} {x.dtype}")
-            bgr = np.ascontiguousarray(x[..., ::-1].transpose(0, 3, 1, 2), np.float32) / 255.0
-            return torch.from_numpy(bgr).to(self.device)
-
-        if len(left_faces) != len(right_crops):
-            raise ValueError(f"{len(left_faces)} left faces but {len(right_crops)} right crops")
-        with torch.inference_mode():
-            left = tensor(left_faces)
-            d = self.model.g_l(left, tensor(right_crops))
-            right = f_w(d, left).float().cpu().numpy()
-        img = np.rint(right[:, ::-1].transpose(0, 2, 3, 1) * 255.0).clip(0, 255).astype(np.uint8)
-        return img, d[:, 0].float().cpu().numpy()
-
-
-def load_stereo_cycle(path: str | Path, device: str | torch.device | None = None) -> StereoCyclePredictor:
-    """Load ``stereo_cycle.pt`` (strict) into a :class:`StereoCyclePredictor`.
-
-    Raises
-    ------
-    CheckpointError
-        The file is not a stereo cycle model or its weights do not fit the network.
-    """
-    from ...sync.wav2lip.checkpoint import CheckpointError
-
-    path = Path(path)
-    try:
-        obj: Any = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 — any unreadable file gets the same user message
-        raise CheckpointError(f"cannot be read as a stereo cycle model ({exc})", path=path,
-                              hint="export one with `lipsync-studio train stereo`") from exc
-    if not isinstance(obj, dict) or obj.get("format") != EXPORT_FORMAT:
-        raise CheckpointError("is not a stereo cycle model (stereo_cycle.pt)", path=path,
-                              hint="a training checkpoint.pt or a Wav2Lip file is not enough: export the model")
-    model = StereoCycleModel(StereoCycleConfig(**obj["config"]))
-    state = {k.removeprefix("module."): v for k, v in obj["state_dict"].items()}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise CheckpointError(f"does not fit the stereo cycle network: {len(missing)} weights missing "
-                              f"(e.g. {missing[:3]}), {len(unexpected)} unexpected (e.g. {unexpected[:3]})",
-                              path=path)
-    return StereoCyclePredictor(model, device)

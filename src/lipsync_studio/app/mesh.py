@@ -1,7 +1,8 @@
 """Face meshes for the 3D view (no Qt): the per-frame mesh the view takes, and a placeholder head.
 
-The face module will hand the view one :class:`MeshFrame` per video frame (MediaPipe's 468-point mesh or
-PRNet's 43,867 vertices). Until it exists the view shows :func:`placeholder_head`, and says so.
+The face module hands the view one :class:`MeshFrame` per video frame (MediaPipe's 468-point mesh or
+PRNet's 43,867 vertices). Before the clip's faces are tracked the view shows :func:`placeholder_head`, and
+says so.
 """
 
 from __future__ import annotations

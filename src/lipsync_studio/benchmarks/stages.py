@@ -67,7 +67,7 @@ def _pass_baseline(clip: Path, dub: Path, out: Path) -> dict[str, Any]:
 
 
 def _pass_sync(clip: Path, dub: Path, out: Path) -> dict[str, Any]:
-    from .sync_job import SyncOptions, build_sync_job
+    from ..engine.sync_job import SyncOptions, build_sync_job
 
     # The clip's length, whatever the dub's, so every pass handles the same frames.
     job = build_sync_job(clip, dub, out, SyncOptions(extend="trim-audio", shorten="pad-silence", engine="none"))
@@ -80,7 +80,7 @@ def _pass_builtin(clip: Path, dub: Path, out: Path, measure: bool = True) -> dic
     import os
 
     os.environ["LIPSYNC_STUDIO_CACHE_DIR"] = str(out.with_suffix(".cache"))
-    from .sync_job import SyncOptions, build_sync_job
+    from ..engine.sync_job import SyncOptions, build_sync_job
 
     t0 = time.perf_counter()
     job = build_sync_job(clip, dub, out, SyncOptions(extend="trim-audio", shorten="pad-silence", engine="builtin",
@@ -164,8 +164,8 @@ def _pass_stereo(mode: str):
         import os
 
         os.environ["LIPSYNC_STUDIO_CACHE_DIR"] = str(out.with_suffix(".cache"))
-        from .stereo_sync_job import build_stereo_sync_job
-        from .sync_job import StereoOptions, SyncOptions
+        from ..engine.stereo_sync_job import build_stereo_sync_job
+        from ..engine.sync_job import StereoOptions, SyncOptions
 
         t0 = time.perf_counter()
         opts = SyncOptions(extend="trim-audio", shorten="pad-silence", engine="builtin", measure=False)
@@ -212,7 +212,7 @@ def _child(name: str, clip: str, dub: str, out: str) -> None:
 
 
 def _run_child(name: str, clip: Path, dub: Path, out: Path) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "lipsync_studio.engine.bench", name, str(clip), str(dub), str(out)]
+    cmd = [sys.executable, "-m", "lipsync_studio.benchmarks.stages", name, str(clip), str(dub), str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"bench pass {name} failed:\n{proc.stderr[-2000:]}")

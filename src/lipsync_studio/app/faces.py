@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine.job import CancelToken, Job, ProgressCallback, Stage, StageContext
+from ..job import CancelToken, Job, ProgressCallback, Stage, StageContext
 from .jobs import JobTask
 from .mesh import MeshFrame
 
@@ -39,7 +39,7 @@ def track_task(clip: Path) -> JobTask:
 
 def cached_faces(clip: Path):
     """The clip's face tracks when an earlier run cached them, else None (never tracks; cheap)."""
-    from ..engine.cache import cache_path
+    from ..media.cache import cache_path
     from ..face.track import ClipFaces
     from ..face.tracker import TrackerSettings
     from ..media.video import probe_video

@@ -15,13 +15,14 @@ CACHE_VERSION = "1"
 
 
 def cache_dir() -> Path:
-    """Where cached analyses live: ``$LIPSYNC_STUDIO_CACHE_DIR``, else the user's cache folder."""
+    """Where cached analyses live: ``$LIPSYNC_STUDIO_CACHE_DIR``, else ``analysis`` in the app's one cache
+    folder (:func:`lipsync_studio.settings.cache_dir`, which also holds the app's preview renders)."""
     env = os.environ.get("LIPSYNC_STUDIO_CACHE_DIR")
     if env:
         return Path(env)
-    import platformdirs
+    from ..settings import cache_dir as app_cache_dir
 
-    return Path(platformdirs.user_cache_dir("lipsync-studio"))
+    return app_cache_dir() / "analysis"
 
 
 def content_fingerprint(path: str | Path, block: int = 1 << 16, samples: int = 16) -> str:

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...sync.wav2lip.network import IMG_SIZE, Wav2Lip
+from ..wav2lip.network import IMG_SIZE, Wav2Lip
 
 
 def f_w(d: torch.Tensor, image: torch.Tensor) -> torch.Tensor:

@@ -1,5 +1,8 @@
 """Jobs: named stages run over a clip, with progress events and cooperative cancellation.
 
+Below every layer (like :mod:`.errors`): the engine runs its jobs with it, and so do the stereo measures and
+stereoize, which report progress and can be cancelled too.
+
 No Qt here. The CLI turns :class:`Progress` events into a terminal bar; the GUI's worker thread turns them
 into signals. A stage calls :meth:`StageContext.advance` after each batch, which reports progress and
 raises :class:`~lipsync_studio.errors.Cancelled` when the user has cancelled.
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import Cancelled
+from .errors import Cancelled
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,7 @@ def run_collecting_warnings(job: Job, on_progress: ProgressCallback | None = Non
     """
     import warnings
 
-    from ..media.warnings import MediaWarning
+    from .media.warnings import MediaWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MediaWarning)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from ..errors import UserError
+from .errors import UserError
 
 if TYPE_CHECKING:
     import torch

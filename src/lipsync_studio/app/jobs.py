@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..engine.job import CancelToken, ProgressCallback
+from ..job import CancelToken, ProgressCallback
 from ..engine.sync_job import SyncRequest
 from ..media.writer import VideoFormat
 

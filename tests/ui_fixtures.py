@@ -1,4 +1,4 @@
-"""Test support for the UI (pytest fixtures); imported by ``tests/test_ui_*.py``, never by the app.
+"""Test support for the UI (pytest fixtures), imported by ``tests/test_ui_*.py`` (test scaffolding stays in tests/).
 
 - ``ui_home``: settings, logs, caches and models of the test in a temporary folder (``LIPSYNC_STUDIO_HOME``).
 - ``no_threads_left``: fails the test when a worker thread of the UI is still running after it.
@@ -21,7 +21,7 @@ def ui_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("LIPSYNC_STUDIO_MODELS_DIR", raising=False)
     monkeypatch.setenv("LIPSYNC_STUDIO_CACHE_DIR", str(home / "cache" / "analysis"))
     yield home
-    from .errors import close_logging
+    from lipsync_studio.ui.errors import close_logging
 
     close_logging()
 
@@ -30,7 +30,7 @@ def ui_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def no_threads_left():
     """Fail the test if any UI worker thread is still running when it ends."""
     yield
-    from .threads import running_threads
+    from lipsync_studio.ui.threads import running_threads
 
     left = running_threads()
     assert not left, f"worker threads still running after the test: {left}"
@@ -39,8 +39,8 @@ def no_threads_left():
 @pytest.fixture(scope="session")
 def talking_media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """``{"clip": .mp4 (≈2.5 s talking face with its own sound), "dub": .wav (≈3.5 s other voice)}``."""
-    from ..demo import make_dub, make_talking_clip
-    from ..media.writer import VideoFormat
+    from lipsync_studio.demo import make_dub, make_talking_clip
+    from lipsync_studio.media.writer import VideoFormat
 
     folder = tmp_path_factory.mktemp("talking")
     clip = make_talking_clip(folder / "clip.mp4", syllables=7, size=240,
@@ -52,10 +52,10 @@ def talking_media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture()
 def main_window(qtbot, ui_home: Path, no_threads_left):
     """A main window with fresh settings (the 3D renderer and device probes off); closed after the test."""
-    from ..settings import Settings
-    from .app import make_app
-    from .errors import setup_logging
-    from .main_window import MainWindow
+    from lipsync_studio.settings import Settings
+    from lipsync_studio.ui.app import make_app
+    from lipsync_studio.ui.errors import setup_logging
+    from lipsync_studio.ui.main_window import MainWindow
 
     make_app()
     setup_logging()
@@ -83,4 +83,4 @@ def open_media(qtbot, win, clip: Path, dub: Path | None = None, timeout: int = 1
     if dub is not None:
         with qtbot.waitSignal(s.dub_changed, timeout=timeout):
             s.open_dub(dub)
-        qtbot.waitUntil(lambda: s.timeline.plan is not None, timeout=timeout)
+        qtbot.waitUntil(lambda: s.source_frames() is not None, timeout=timeout)

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .smoothing import RIGID_POINTS, SmoothingSettings
-from .track import FaceTrack
-from .tracker import TrackerSettings, track_faces
+from ..face.smoothing import RIGID_POINTS, SmoothingSettings
+from ..face.track import FaceTrack
+from ..face.tracker import TrackerSettings, track_faces
 
 NOSE_TIP = 1
 
