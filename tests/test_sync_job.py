@@ -173,3 +173,21 @@ def test_the_encoder_thread_keeps_each_frame_as_written_and_an_abort_leaves_noth
 
     assert not [t for t in threading.enumerate() if t.name == "encoder"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reuse.mp4"]
+
+
+def test_a_request_and_its_result_travel_as_json(clip50, dub3s, tmp_path):
+    """What a batch task sends and gets back: plain JSON both ways, the request rebuilt exactly."""
+    import json
+
+    from lipsync_studio.engine.sync_job import StereoOptions
+    from lipsync_studio.media.writer import VideoFormat
+
+    stereo = SyncRequest(clip50, dub3s, tmp_path / "o.mp4", SyncOptions(extend="hold", fmt=VideoFormat(crf=20),
+                                                                        face=2, measure=False),
+                         dub_offset_ms=-40.0, stereo=StereoOptions(layout="tb", right=dub3s, mode="independent"))
+    assert SyncRequest.from_dict(json.loads(json.dumps(stereo.to_dict()))) == stereo
+    flat = SyncRequest(clip50, dub3s, tmp_path / "o.mp4", SyncOptions(engine="none"))
+    assert SyncRequest.from_dict(json.loads(json.dumps(flat.to_dict()))) == flat
+    result = json.loads(json.dumps(run_sync(flat).to_dict()))
+    assert result["output"] == str(tmp_path / "o.mp4") and result["frames"] == 75 and result["layout"] == "2d"
+    assert result["engine"] == "none" and result["sync"] is None and "render" in result["timings"]
