@@ -11,10 +11,10 @@ import torch
 
 from lipsync_studio.demo import make_talking_clip
 from lipsync_studio.stereo.stereoize import stereoize
-from lipsync_studio.train.stereo_cycle.dataset import StereoFaceDataset, prepare
-from lipsync_studio.train.stereo_cycle.losses import TERMS, LossWeights
 from lipsync_studio.sync.stereo_cycle.model import StereoCycleConfig, StereoCycleModel, f_w
 from lipsync_studio.sync.stereo_cycle.predictor import load_stereo_cycle
+from lipsync_studio.train.stereo_cycle.dataset import StereoFaceDataset, prepare
+from lipsync_studio.train.stereo_cycle.losses import TERMS, LossWeights
 from lipsync_studio.train.stereo_cycle.train import TrainConfig, Trainer
 
 TINY = StereoCycleConfig(generator="tiny", disp_channels=8)
@@ -181,8 +181,8 @@ def small_critics(monkeypatch):
     """A small frozen expert and 4-channel discriminators inside the Trainer."""
     import functools
 
-    from lipsync_studio.train.stereo_cycle import train as train_module
     from lipsync_studio.sync.stereo_cycle.model import PatchDiscriminator
+    from lipsync_studio.train.stereo_cycle import train as train_module
 
     def expert(path, seed):
         torch.manual_seed(seed + 1)

@@ -2,8 +2,8 @@
 
 Exit codes: 0 done, 2 bad usage or bad input (a one-line message, no traceback), 1 internal error, 130 / 143
 stopped by SIGINT (Ctrl+C) / SIGTERM (nothing left behind). ``-q`` and ``--debug`` go before or after the
-command; ``--debug`` shows tracebacks and the native libraries' own log lines. Heavy libraries load only inside the command that needs them, so ``--help``
-is instant.
+command; ``--debug`` shows tracebacks and the native libraries' own log lines. Heavy libraries load only
+inside the command that needs them, so ``--help`` is instant.
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 :func:`run_sync` runs one :class:`SyncRequest` (2D, or both eyes of a stereo clip: :mod:`.stereo_sync_job`) and
 returns a :class:`SyncResult`; the command line, the app and batch tasks all call it.
 
-Stages: ``open`` (check every input and the output before any work; shift the dub when asked), ``faces`` (track, cached),
-``prepare`` (the engine plans every output frame's mouth), ``render`` (stream the clip's frames through the
-plan and the engine to the encoder, the dub muxed as the audio track), ``measure`` (the result's sync).
+Stages: ``open`` (check every input and the output before any work; shift the dub when asked), ``faces``
+(track, cached), ``prepare`` (the engine plans every output frame's mouth), ``render`` (stream the clip's
+frames through the plan and the engine to the encoder, the dub muxed as the audio track), ``measure`` (the
+result's sync).
 With ``engine="none"`` only ``open`` and ``render`` run: the picture is re-timed to the dub's length.
 """
 

@@ -3,8 +3,8 @@
 Naming (:func:`stereo_output_paths`): the file written is the file asked for. A full side-by-side,
 left-first file is what VR players expect, and they recognise it by name, so with ``vr_name=True`` (the
 user asked for it), unless the name already contains ``LRF_Full_SBS`` (any case), the file gets
-``_LRF_Full_SBS`` appended to its stem: ``dub.mp4`` → ``dub_LRF_Full_SBS.mp4``. Separate eyes go to ``<stem>_L<ext>`` and ``<stem>_R<ext>``.
-Other layouts keep the name as given.
+``_LRF_Full_SBS`` appended to its stem: ``dub.mp4`` → ``dub_LRF_Full_SBS.mp4``. Separate eyes go to
+``<stem>_L<ext>`` and ``<stem>_R<ext>``. Other layouts keep the name as given.
 
 Signalling: half side-by-side and half top-bottom (left first) written as H.264 carry the frame-packing
 SEI (x264 ``frame-packing=3`` side by side, ``=4`` top-bottom), which 3D TVs and YouTube read. x264 always

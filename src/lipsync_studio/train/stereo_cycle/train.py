@@ -34,16 +34,14 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import torch
 
+from ...sync.stereo_cycle.model import PatchDiscriminator, StereoCycleConfig, StereoCycleModel
+from ...sync.stereo_cycle.predictor import EXPORT_FORMAT
 from ..amp import MixedPrecision, Throughput, measure_throughput, resolve_amp
 from .dataset import SYNC_T, StereoFaceDataset
 from .losses import TERMS, LossWeights, discriminator_loss, generator_terms, weighted_total
-from ...sync.stereo_cycle.model import PatchDiscriminator, StereoCycleConfig, StereoCycleModel
-from ...sync.stereo_cycle.predictor import EXPORT_FORMAT
 
 CKPT_FORMAT = "lipsync-studio/stereo-cycle-checkpoint"
 
