@@ -356,8 +356,10 @@ def main(argv: list[str] | None = None) -> int:
     # Only our own words on the terminal: the native libraries' log lines go unless --debug asks for them.
     quiet_natives = NativeLogFilter() if from_shell and not args.debug and args.command != "gui" \
         else contextlib.nullcontext()
+    # A batch command stops cleanly on SIGTERM/SIGINT; the app keeps its own (Qt's) handling of them.
+    signals = stop_on_signals() if args.command != "gui" else contextlib.nullcontext()
     try:
-        with quiet_natives, stop_on_signals():
+        with quiet_natives, signals:
             return _COMMANDS[args.command](args)
     except UserError as exc:
         if args.debug:
