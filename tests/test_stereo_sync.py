@@ -188,3 +188,14 @@ def test_the_carrier_reuses_its_fit_between_frames_and_refits_after_a_cut():
         assert carrier.fits == (1 if key < 3 else 2), key
     assert max(errors) < 0.15, errors
     assert carrier.disparity(left, right, where, box, box, 3) is dense  # the same frame again: remembered
+
+
+def test_a_damaged_stereo_clip_is_synced_with_a_warning_in_the_result(stereo_clip, tmp_path):
+    """As for a 2D clip: the media warning is collected into the result (the app and --json show it)."""
+    clip, dub, _ = stereo_clip
+    cut = tmp_path / "cut_SBS.mp4"
+    data = clip.read_bytes()
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    result = stereo(cut, dub, tmp_path / "out.mp4", layout="sbs")
+    assert any("cut off" in w and "cut_SBS.mp4" in w for w in result.warnings), result.warnings
+    assert result.outputs == (tmp_path / "out.mp4",) and result.output.exists()
