@@ -40,12 +40,12 @@ def test_consistent_mode_keeps_the_mouth_at_its_depth(stereo_clip, tmp_path):
     clip, dub, dub_s = stereo_clip
     result = run_stereo_sync(clip, dub, tmp_path / "out.mp4", StereoSyncOptions(mode="consistent"))
     (out,) = result["outputs"]
-    assert out.name == "out_LRF_Full_SBS.mp4"  # what VR players recognise
+    assert out.name == "out.mp4"  # the input's own packing and name (VR names only on request)
     info = probe_video(out)
     assert (info.width, info.height) == (512, 256) and abs(info.duration - dub_s) <= 1 / 25
     score = evaluate_stereo(out, reference=clip)
     assert score.disparity_change_mouth is not None and score.disparity_change_mouth <= 0.5
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out_LRF_Full_SBS.mp4"]  # no per-eye files left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]  # no per-eye files left
     # Each eye synced on its own moves the mouth's depth more than carrying the left eye's change across.
     ind = run_stereo_sync(clip, dub, tmp_path / "ind.mp4", StereoSyncOptions(mode="independent"))["outputs"][0]
     ind_score = evaluate_stereo(ind, reference=clip)

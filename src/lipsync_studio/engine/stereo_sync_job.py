@@ -47,7 +47,8 @@ class StereoSyncOptions:
     ----------
     sync: the 2D options (engine, face, length policies, codec).
     layout: the input's packing (``auto`` detects it); right: the right eye's own file, if separate.
-    out_layout: the output's packing (``sbs``, ``half-sbs``, ``tb``, ``anaglyph``, ``separate``, ...).
+    out_layout: the output's packing (``sbs``, ``half-sbs``, ``tb``, ``anaglyph``, ``separate``, ...); ``same``
+        (default): the input's own packing, with its stereo/VR metadata written back.
     mode: ``consistent`` (default), ``independent`` or ``cycle``.
     anaglyph: the anaglyph method for ``out_layout="anaglyph"``; vr_name: name full-SBS files ``*_LRF_Full_SBS``.
     """
@@ -55,7 +56,7 @@ class StereoSyncOptions:
     sync: SyncOptions = field(default_factory=SyncOptions)
     layout: str = "auto"
     right: Path | None = None
-    out_layout: str = "sbs"
+    out_layout: str = "same"
     mode: str = "consistent"
     anaglyph: str = "dubois"
     vr_name: bool = True
@@ -196,11 +197,15 @@ def _open(ctx: StageContext) -> None:
         raise MediaError("is not a stereo clip (no left/right pair found)", path=s["video"],
                          hint="sync it as a 2D clip, or give --layout or --right")
     audio = probe_audio(s["dub"])
+    from ..stereo.vr import output_layout
     from ..stereo.writer import stereo_output_paths
 
+    s["out_layout"] = output_layout(opts.out_layout, info)
+    # A VR-style name is for a full-SBS output the user asked for, not for a VR clip kept in its own format.
+    s["vr_name"] = opts.vr_name and opts.out_layout not in ("same", "")
     inputs = [s["video"], s["dub"]] + ([opts.right] if opts.right else [])
     s["output"] = check_output_path(s["output"], inputs=inputs, suffixes=CONTAINERS)
-    for p in stereo_output_paths(s["output"], opts.out_layout, opts.vr_name):  # the names really written
+    for p in stereo_output_paths(s["output"], s["out_layout"], s["vr_name"]):  # the names really written
         check_output_path(p, inputs=inputs, suffixes=CONTAINERS)
     s["info"] = info
     s["plan"] = plan_output(info.n_frames, info.fps, audio.duration_s, opts.sync.extend, opts.sync.shorten)
@@ -305,9 +310,9 @@ def _render(ctx: StageContext) -> None:
     max_d = max(8, int(0.06 * info.eye_width))
     packed = s["views"][0] is not None
     with VideoReader(s["eyes"][0]) as rl, (contextlib.nullcontext() if packed else VideoReader(s["eyes"][1])) as rr, \
-            StereoWriter(s["output"], plan.fps, info.eye_width, info.eye_height, layout=opts.out_layout,
+            StereoWriter(s["output"], plan.fps, info.eye_width, info.eye_height, layout=s["out_layout"],
                          fmt=opts.sync.fmt, audio=s["dub"], audio_seconds=plan.audio_seconds,
-                         anaglyph_method=opts.anaglyph, vr_name=opts.vr_name) as writer:
+                         anaglyph_method=opts.anaglyph, vr_name=s["vr_name"], vr_metadata=info.vr) as writer:
         sources = [plan.source_index(k) for k in range(plan.n_out)]
         cache: dict = {}
         if packed:  # one decoder for both eyes

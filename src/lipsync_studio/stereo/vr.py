@@ -1,0 +1,45 @@
+"""VR clips at the stereo layer: the packing a file declares, else the one its pictures show.
+
+The file's own metadata (:func:`~lipsync_studio.media.vrmeta.read_vr_metadata`: ``st3d``/``sv3d``, Matroska
+``StereoMode``, frame-packing SEI) is the authority; detection from the pictures (:func:`.layout.detect_layout`)
+is the fallback, and every answer says which of the two it came from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .layout import StereoLayout, detect_layout
+
+
+def resolve_layout(path: str | Path) -> tuple[StereoLayout, float, str]:
+    """The packing of ``path``: ``(layout, confidence, source)``, source ``metadata`` or ``pictures``."""
+    from ..media.vrmeta import read_vr_metadata
+
+    meta = read_vr_metadata(path)
+    if meta.layout is not None:
+        return StereoLayout.parse(meta.layout), 1.0, "metadata"
+    layout, confidence = detect_layout(path)
+    return layout, confidence, "pictures"
+
+
+def add_picture_layout(report: dict[str, Any]) -> dict[str, Any]:
+    """Add ``stereo_from_pictures`` to a :func:`~lipsync_studio.media.probe.probe` report of a video whose file
+    declares no packing (the detection the app falls back to); returns the report."""
+    vr = report.get("vr")
+    if report.get("video") and (vr is None or vr.get("layout") is None):
+        layout, confidence = detect_layout(report["file"])
+        report["stereo_from_pictures"] = {"layout": layout.value, "confidence": round(confidence, 3),
+                                          "source": "pictures"}
+    return report
+
+
+def output_layout(requested: str | None, info) -> str:
+    """The output packing of a stereo job: ``requested``, or for ``same``/None the input's own packing.
+
+    ``info`` is the input's :class:`~.layout.StereoInfo`; two separate eye files give full side by side.
+    """
+    if requested not in (None, "", "same"):
+        return requested
+    return info.layout.value if info.layout.is_stereo else StereoLayout.SBS.value
