@@ -248,6 +248,8 @@ def _eyes(ctx: StageContext) -> None:
     info = s["info"]
     s["engines"] = _make_engines(s)
     s["views"] = (None, None)
+    if _projected_eyes(ctx):  # a VR clip: the sync runs on flat views around the face
+        return
     if info.right_path is not None:
         s["eyes"] = (info.path, info.right_path)
         ctx.advance(ctx.total)
@@ -273,6 +275,47 @@ def _eyes(ctx: StageContext) -> None:
             ctx.advance(1)
     s["eyes"] = paths
     del opts
+
+
+def _sound_of(path: Path) -> Path | None:
+    """``path`` when it has a sound track (the view clips carry it, for the engine's calibration), else None."""
+    from ..media.audio import probe_audio
+
+    try:
+        probe_audio(path)
+    except MediaError:
+        return None
+    return path
+
+
+def _projected_eyes(ctx: StageContext) -> bool:
+    """For a clip whose file declares a sphere projection (360, VR180): find the face through the projection and
+    write each eye's perspective view around it as the clips the later stages sync (see stereo.projected).
+    False (nothing done) for a flat clip, or when no face is found."""
+    from ..media.prefetch import prefetch
+    from ..media.writer import VideoFormat, VideoWriter
+    from ..stereo.layout import StereoReader
+    from ..stereo.projected import ProjectedFaces
+
+    s = ctx.state
+    info = s["info"]
+    projected = ProjectedFaces.for_clip(info)
+    if projected is None:
+        return False
+    with StereoReader(s["video"], info.layout) as reader:
+        picks = sorted({int(k) for k in np.linspace(0, info.n_frames - 1, min(5, info.n_frames)).round()})
+        if projected.find(reader.pair(i) for i in picks) is None:
+            return False
+        tmp = Path(tempfile.mkdtemp(prefix=".lipsync-views-", dir=s["output"].parent))
+        s["tmp"] = tmp
+        size = projected.view.size
+        paths = (tmp / "left.mkv", tmp / "right.mkv")
+        near_lossless = VideoFormat(crf=10, preset="ultrafast")
+        with VideoWriter(paths[0], info.fps, size, size, fmt=near_lossless, audio=_sound_of(s["video"])) as wl, \
+                VideoWriter(paths[1], info.fps, size, size, fmt=near_lossless) as wr:
+            projected.write_view_clips(prefetch(reader.iter_pairs()), (wl, wr), ctx.advance)
+    s["eyes"], s["projected"] = paths, projected
+    return True
 
 
 def _faces(ctx: StageContext) -> None:
@@ -307,18 +350,24 @@ def _render(ctx: StageContext) -> None:
     opts: StereoSyncOptions = s["options"]
     info, plan = s["info"], s["plan"]
     engines = s["engines"]
-    max_d = max(8, int(0.06 * info.eye_width))
+    projected = s.get("projected")
+    max_d = max(8, int(0.06 * (projected.view.size if projected is not None else info.eye_width)))
     packed = s["views"][0] is not None
     with VideoReader(s["eyes"][0]) as rl, (contextlib.nullcontext() if packed else VideoReader(s["eyes"][1])) as rr, \
             StereoWriter(s["output"], plan.fps, info.eye_width, info.eye_height, layout=s["out_layout"],
                          fmt=opts.sync.fmt, audio=s["dub"], audio_seconds=plan.audio_seconds,
-                         anaglyph_method=opts.anaglyph, vr_name=s["vr_name"], vr_metadata=info.vr) as writer:
+                         anaglyph_method=opts.anaglyph, vr_name=s["vr_name"], vr_metadata=info.vr) as writer, \
+            contextlib.ExitStack() as stack:
         sources = [plan.source_index(k) for k in range(plan.n_out)]
         cache: dict = {}
         if packed:  # one decoder for both eyes
             pairs = (split(f, info.layout) for f in prefetch(frames_in_order(rl, iter(sources))))
         else:
             pairs = zip(prefetch(frames_in_order(rl, iter(sources))), prefetch(frames_in_order(rr, iter(sources))))
+        originals = None
+        if projected is not None:  # the views are synced; the eyes they came from are what is written
+            ro = stack.enter_context(VideoReader(s["video"]))
+            originals = (split(f, info.layout) for f in prefetch(frames_in_order(ro, iter(sources))))
         for k, (left, right) in enumerate(pairs):
             j = sources[k]
             new_left = engines[0].render(k, j, left)
@@ -330,6 +379,8 @@ def _render(ctx: StageContext) -> None:
                 new_right = carry_change(left, new_left, right, max_d, cache, key=j,
                                          within=getattr(engines[0], "last_box", None) if new_left is not left
                                          else None)
+            if originals is not None:
+                new_left, new_right = projected.paste(*next(originals), (left, right), (new_left, new_right))
             writer.write(new_left, new_right)
             ctx.advance(1)
         s["written"] = writer.paths

@@ -310,7 +310,7 @@ class VideoWriter:
                 self._audio.finish(self._mux)
             self._container.close()
             self._closed = True
-            if self.vr_metadata is not None and self.vr_metadata.found:
+            if self.vr_metadata is not None and (self.vr_metadata.entry_boxes or self.vr_metadata.track_boxes):
                 self._put_vr_metadata()
             self.tmp.replace(self.path)
         except OSError as exc:
