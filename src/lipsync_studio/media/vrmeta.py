@@ -96,6 +96,7 @@ class VRMetadata:
     track_boxes: tuple[tuple[bytes, bytes], ...] = ()
     notes: tuple[str, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    frame_size: tuple[int, int] | None = None
 
     @property
     def found(self) -> bool:
@@ -107,7 +108,14 @@ class VRMetadata:
         """The app's layout name (``tb``, ``sbs``, ``sbs-rl``, ``tb-rl``, ``mono``) or None when not declared."""
         if self.stereo == "custom" and len(self.meshes) == 2:
             return _layout_from_meshes(self.meshes)
-        return _MODE_LAYOUT.get(self.stereo) if self.stereo else None
+        name = _MODE_LAYOUT.get(self.stereo) if self.stereo else None
+        if name in (None, "mono") or self.frame_size is None:
+            return name  # st3d: full packing (what VR uses)
+        # Matroska StereoMode and the frame-packing SEI do not say whether each eye is squeezed: the frame's
+        # shape does (the rule detection uses: full-SBS eyes are not narrow, full-TB eyes are not wide).
+        w, h = self.frame_size
+        half = (w // 2) / max(h, 1) < 0.95 if name.startswith("sbs") else w / max(h // 2, 1) > 1.9
+        return ("half-" + name) if half else name
 
     @property
     def spherical(self) -> bool:
@@ -152,11 +160,28 @@ class VRMetadata:
         The projection boxes are kept; ``st3d`` is rewritten to the output's packing. A stereo-custom mesh pair
         has its packing baked into the meshes' texture coordinates, so it fits only its own packing.
         """
-        if layout == self.layout:
-            return self
+        meta = self if self.entry_boxes else self._with_boxes()
+        if layout == meta.layout:
+            return meta
         mode = _LAYOUT_ST3D.get(layout)
-        if mode is None or self.stereo == "custom":
+        if mode is None or meta.stereo == "custom":
             return None
+        return meta._restereo(mode)
+
+    def _with_boxes(self) -> "VRMetadata":
+        """The MP4 boxes for metadata read from elsewhere (Matroska's Projection carries the same payloads)."""
+        boxes = []
+        mode = {v: k for k, v in ST3D_MODES.items()}.get(self.stereo or "")
+        if mode is not None:
+            boxes.append((b"st3d", st3d_box(mode)))
+        private = self.raw.get("projection_private", b"")
+        if self.projection == "equirectangular":
+            boxes.append((b"sv3d", sv3d_equirect_box(self.equi_bounds or (0, 0, 0, 0), self.pose)))
+        elif self.projection == "mesh" and private:
+            boxes.append((b"sv3d", sv3d_mesh_box(private, self.pose)))
+        return replace(self, entry_boxes=tuple(boxes))
+
+    def _restereo(self, mode: int) -> "VRMetadata":
         boxes = tuple((t, b) for t, b in self.entry_boxes if t != b"st3d")
         st3d = (b"st3d", st3d_box(mode))
         # st3d comes before sv3d (the RFC's order).
@@ -576,8 +601,11 @@ def _matroska_track(data: bytes, t0: int, t1: int) -> VRMetadata | None:
         return None
     fields: dict[str, Any] = {}
     notes: list[str] = []
+    size = [0, 0]
     for eid, a, b, _ in _ebml(data, *video):
-        if eid == 0x53B8:
+        if eid in (0xB0, 0xBA):
+            size[eid == 0xBA] = _uint(data, a, b)
+        elif eid == 0x53B8:
             mode = _uint(data, a, b)
             fields["stereo"] = MKV_STEREO.get(mode)
             if mode not in MKV_STEREO:
@@ -608,7 +636,8 @@ def _matroska_track(data: bytes, t0: int, t1: int) -> VRMetadata | None:
             fields["raw"] = {"projection_private": private}
     if not fields:
         return VRMetadata()
-    return VRMetadata(source="matroska", notes=tuple(notes), **fields)
+    return VRMetadata(source="matroska", notes=tuple(notes), frame_size=(size[0], size[1]) if all(size) else None,
+                      **fields)
 
 
 # -- decoder side data ----------------------------------------------------------------------------------
@@ -645,6 +674,8 @@ def _read_side_data(path: Path) -> VRMetadata:
                         fields["stereo"] = mode or f"ffmpeg stereo type {t}"
                     elif kind == "SPHERICAL" and len(raw) >= 4:
                         fields["projection"] = _FF_PROJ.get(struct.unpack_from("<i", raw)[0], "unknown")
+                if fields:
+                    fields["frame_size"] = (frame.width, frame.height)
                 break
     except (av.error.FFmpegError, MediaError):
         return VRMetadata()

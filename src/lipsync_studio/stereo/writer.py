@@ -178,8 +178,8 @@ class StereoWriter:
 
     def _attach_vr_metadata(self, meta):
         """Give the writer the metadata that describes this output (see the class doc); return it, or None."""
-        if meta is None or not meta.found:
-            return None
+        if meta is None or not (meta.entry_boxes or meta.track_boxes or meta.spherical):
+            return None  # a flat 3D clip: its packing is the layout itself (and the frame-packing SEI)
         import warnings
 
         from ..media.warnings import MediaWarning
