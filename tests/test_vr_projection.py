@@ -55,7 +55,28 @@ def test_a_view_maps_back_onto_itself_and_a_paste_touches_only_what_changed():
     assert tuple(out[int(round(float(cy))), int(round(float(cx)))]) == (255, 0, 0)
 
 
-@pytest.mark.parametrize("kind,yaw,pitch", [("360", 110.0, -20.0), ("vr180", -40.0, 15.0)])
+def test_a_view_across_the_360_seam_reads_and_writes_both_ends():
+    eq = Equirectangular(360, 180)
+    eye = np.zeros((180, 360, 3), np.uint8)
+    eye[:, :180] = (200, 50, 50)  # the left half red, the right half blue: the seam at the back is red | blue
+    eye[:, 180:] = (50, 50, 200)
+    view = PerspectiveView(math.pi, 0.0, math.radians(60), 120)
+    img = view.render(eye, eq)
+    # Looking back: the right edge of the picture (blue) is on the view's left, its left edge (red) on the right,
+    # with no black seam between them.
+    assert tuple(img[60, 20]) == (50, 50, 200) and tuple(img[60, 100]) == (200, 50, 50)
+    assert img[55:65].max(axis=2).min() >= 150  # (a black seam would be dark in every channel)
+    after = img.copy()
+    changed = np.zeros((120, 120), bool)
+    changed[50:70, 40:80] = True
+    after[changed] = (0, 255, 0)
+    out = view.paste(eye, eq, after, changed)
+    cols = np.nonzero(np.any(out != eye, axis=2).any(axis=0))[0]
+    assert cols.min() == 0 and cols.max() == 359 and len(cols) < 40  # both ends of the picture, nothing between
+    assert not np.any(out[:, 40:320] != eye[:, 40:320])
+
+
+@pytest.mark.parametrize("kind,yaw,pitch", [("360", 110.0, -20.0), ("360", 178.0, 5.0), ("vr180", -40.0, 15.0)])
 def test_the_face_is_found_off_centre_and_its_views_are_a_rectified_pair(kind, yaw, pitch):
     """Found within a degree or two of where it stands; in the two views a point of the face lies on the same row,
     and a change made to the left view is carried into the right view where the true right view has it."""
@@ -66,7 +87,7 @@ def test_the_face_is_found_off_centre_and_its_views_are_a_rectified_pair(kind, y
     pf = ProjectedFaces(*scene.projections)
     face = pf.find([(l0, r0)])
     lon, lat = np.degrees(dir_to_lonlat(face.direction))
-    assert abs(lon - yaw) < 3 and abs(lat - pitch) < 3, (lon, lat)
+    assert abs((lon - yaw + 180) % 360 - 180) < 3 and abs(lat - pitch) < 3, (lon, lat)
     scale, offset = pf.rectify(l0, r0, rounds=1)  # already rectified: nothing left to remove
     assert abs(scale - 1) < 0.005 and abs(offset) < 0.3
     v0, v1 = pf.views(l0, r0), pf.views(l1, r1)

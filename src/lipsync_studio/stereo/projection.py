@@ -39,6 +39,8 @@ class SphereProjection:
     width: int
     height: int
     name = "sphere"
+    #: True when the picture's left and right edges meet (a full 360° equirectangular): sampling wraps around.
+    wraps = False
 
     def to_pixel(self, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pixel ``(x, y)`` (float, pixel centres at integers) of (..., 3) directions; NaN where not covered."""
@@ -69,6 +71,10 @@ class Equirectangular(SphereProjection):
     bounds: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     name = "equirectangular"
 
+    @property
+    def wraps(self) -> bool:  # type: ignore[override]
+        return self.bounds[2] == 0 and self.bounds[3] == 0
+
     def to_pixel(self, d):
         lon, lat = dir_to_lonlat(d)
         t, b, l, r = self.bounds
@@ -77,6 +83,8 @@ class Equirectangular(SphereProjection):
         x = (u - l) / (1 - l - r) * self.width - 0.5
         y = (v - t) / (1 - t - b) * self.height - 0.5
         out = (u < l) | (u > 1 - r) | (v < t) | (v > 1 - b)
+        if self.wraps:  # the seam: the last half pixel reads across to the first column
+            out = np.zeros_like(out)
         return np.where(out, np.nan, x), np.where(out, np.nan, y)
 
     def to_direction(self, x, y):
@@ -234,9 +242,8 @@ class PerspectiveView:
                 y0 = max(0, int(math.floor(my[ok].min())) - margin)
                 x1 = min(proj.width, int(math.ceil(mx[ok].max())) + margin + 1)
                 y1 = min(proj.height, int(math.ceil(my[ok].max())) + margin + 1)
-                # A view across the 360 seam would span the whole width: not supported, say so.
-                if x1 - x0 > 0.9 * proj.width and isinstance(proj, Equirectangular) and proj.bounds[2:] == (0, 0):
-                    raise ValueError("the view crosses the 360° seam; turn the view")
+                if proj.wraps and x1 - x0 > 0.5 * proj.width:  # across the 360° seam: both ends, so all columns
+                    x0, x1 = 0, proj.width
                 self._maps[key] = (x0, y0, x1, y1)
         return self._maps[key]
 
@@ -255,6 +262,10 @@ class PerspectiveView:
     def render(self, eye: np.ndarray, proj: SphereProjection) -> np.ndarray:
         """The view of one eye's picture: ``(size, size, C)``, black where the eye shows nothing."""
         mx, my = self._sample_maps(proj)
+        if proj.wraps:  # columns past either edge continue from the other one; rows past the poles are black
+            pad = 4
+            eye = cv2.copyMakeBorder(eye, 0, 0, pad, pad, cv2.BORDER_WRAP)
+            mx = np.where(mx > -1e3, mx + pad, mx)
         return cv2.remap(eye, mx, my, cv2.INTER_CUBIC, borderMode=cv2.BORDER_CONSTANT)
 
     def paste(self, eye: np.ndarray, proj: SphereProjection, view_new: np.ndarray, changed: np.ndarray,
