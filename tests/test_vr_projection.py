@@ -55,6 +55,28 @@ def test_a_view_maps_back_onto_itself_and_a_paste_touches_only_what_changed():
     assert tuple(out[int(round(float(cy))), int(round(float(cx)))]) == (255, 0, 0)
 
 
+def test_cubemap_faces_sit_where_the_spherical_video_rfc_puts_them():
+    from lipsync_studio.stereo.projection import Cubemap
+
+    cube = Cubemap(300, 200, padding=2)
+    rng = np.random.default_rng(1)
+    d = rng.normal(size=(500, 3))
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    x, y = cube.to_pixel(d)
+    np.testing.assert_allclose(cube.to_direction(x, y), d, atol=1e-9)
+    # Forward is the middle of the bottom row's centre cell; right is the top-left cell; up the top-right one.
+    (fx, fy), (rx, ry), (ux, uy) = (cube.to_pixel(np.array(v, float)) for v in ((0, 0, 1), (1, 0, 0), (0, -1, 0)))
+    assert (fx, fy) == pytest.approx((149.5, 149.5)) and (rx, ry) == pytest.approx((49.5, 49.5))
+    assert (ux, uy) == pytest.approx((249.5, 49.5))
+    # Side faces upright, right to the right; the up face's top towards the front.
+    assert cube.to_pixel(np.array([0.1, 0, 1]))[0] > fx and cube.to_pixel(np.array([0, -0.1, 1]))[1] < fy
+    assert cube.to_pixel(np.array([0, -1, 0.1]))[1] < uy
+    # Neighbouring pixels across the front/right edge look in neighbouring directions.
+    a = cube.to_direction(np.array(100.0 + 2 + 96), np.array(150.0))  # front face, last column
+    b = cube.to_direction(np.array(0.0 + 2), np.array(50.0))  # right face, first column
+    assert np.degrees(np.arccos(np.clip(a @ b, -1, 1))) < 3
+
+
 def test_a_view_across_the_360_seam_reads_and_writes_both_ends():
     eq = Equirectangular(360, 180)
     eye = np.zeros((180, 360, 3), np.uint8)

@@ -133,15 +133,75 @@ class MeshSphere(SphereProjection):
         return d / np.linalg.norm(d, axis=-1, keepdims=True)
 
 
+#: Cube faces of the Spherical Video V2 cubemap layout 0 (3 x 2 cells: right, left, up / down, front, back):
+#: (column, row, image-right axis, image-down axis, outward axis) in world axes. The side faces stand upright;
+#: the up face has its top towards the front, the down face its top towards the back (the RFC's words).
+_CUBE_FACES = (
+    (0, 0, (0, 0, -1), (0, 1, 0), (1, 0, 0)),    # right
+    (1, 0, (0, 0, 1), (0, 1, 0), (-1, 0, 0)),    # left
+    (2, 0, (-1, 0, 0), (0, 0, -1), (0, -1, 0)),  # up
+    (0, 1, (-1, 0, 0), (0, 0, 1), (0, 1, 0)),    # down
+    (1, 1, (1, 0, 0), (0, 1, 0), (0, 0, 1)),     # front
+    (2, 1, (-1, 0, 0), (0, 1, 0), (0, 0, -1)),   # back
+)
+
+
+@dataclass
+class Cubemap(SphereProjection):
+    """A cubemap (``cbmp`` layout 0): six 90° faces in a 3 x 2 grid, each inset by ``padding`` px."""
+
+    width: int
+    height: int
+    padding: int = 0
+    name = "cubemap"
+
+    def _cell(self) -> tuple[float, float]:
+        return self.width / 3.0, self.height / 2.0
+
+    def to_pixel(self, d):
+        d = np.asarray(d, np.float64)
+        axes = np.array([f[4] for f in _CUBE_FACES], np.float64)  # (6, 3)
+        k = np.argmax(d @ axes.T, axis=-1)
+        cw, ch = self._cell()
+        x = np.full(d.shape[:-1], np.nan)
+        y = np.full(d.shape[:-1], np.nan)
+        for i, (col, row, right, down, out) in enumerate(_CUBE_FACES):
+            sel = k == i
+            if not sel.any():
+                continue
+            ds = d[sel]
+            z = ds @ np.array(out, np.float64)
+            u, v = ds @ np.array(right, np.float64) / z, ds @ np.array(down, np.float64) / z
+            x[sel] = col * cw + self.padding + (u + 1) / 2 * (cw - 2 * self.padding) - 0.5
+            y[sel] = row * ch + self.padding + (v + 1) / 2 * (ch - 2 * self.padding) - 0.5
+        return x, y
+
+    def to_direction(self, x, y):
+        x, y = np.broadcast_arrays(np.asarray(x, np.float64), np.asarray(y, np.float64))
+        cw, ch = self._cell()
+        col = np.clip(np.floor((x + 0.5) / cw), 0, 2).astype(int)
+        row = np.clip(np.floor((y + 0.5) / ch), 0, 1).astype(int)
+        out = np.full(x.shape + (3,), np.nan)
+        for c, r, right, down, axis in _CUBE_FACES:
+            sel = (col == c) & (row == r)
+            u = (x[sel] + 0.5 - c * cw - self.padding) / (cw - 2 * self.padding) * 2 - 1
+            v = (y[sel] + 0.5 - r * ch - self.padding) / (ch - 2 * self.padding) * 2 - 1
+            out[sel] = u[:, None] * np.array(right) + v[:, None] * np.array(down) + np.array(axis)
+        return out / np.linalg.norm(out, axis=-1, keepdims=True)
+
+
 def projection_for(meta, eye_width: int, eye_height: int, eye: int = 0) -> SphereProjection | None:
     """The projection of one eye described by a file's :class:`~lipsync_studio.media.vrmeta.VRMetadata`.
 
-    Returns None for a flat (rectilinear) picture or a projection this app cannot map (cubemap).
+    Returns None for a flat (rectilinear) picture or a projection this app cannot map (a cubemap layout other
+    than 0).
     """
     if meta is None:
         return None
     if meta.projection == "equirectangular":
         return Equirectangular(eye_width, eye_height, meta.equi_bounds or (0.0, 0.0, 0.0, 0.0))
+    if meta.projection == "cubemap" and (meta.cubemap or (0, 0))[0] == 0:
+        return Cubemap(eye_width, eye_height, int((meta.cubemap or (0, 0))[1]))
     if meta.projection == "half-equirectangular":
         return Equirectangular(eye_width, eye_height, (0.0, 0.0, 0.25, 0.25))
     if meta.projection == "mesh" and meta.meshes:
