@@ -179,3 +179,26 @@ def test_a_vr180_clip_is_synced_through_its_projection_and_keeps_its_format(tmp_
     assert outside <= 2  # nothing outside the face changes (lossless in and out: only the colour round trip)
     errs = np.abs(np.array(errs)).mean(axis=0)
     assert errs[0] < 2.0 and errs[1] < 2.0, errs
+
+
+def test_the_viewers_window_looks_where_it_is_dragged():
+    from lipsync_studio.stereo.views import SphereWindow, anaglyph_view
+
+    scene = VRTalkingScene("360", 200, 60.0, 0.0)
+    left, right = scene.eyes(next(talking_face_frames(np.array([0.5]), size=160, head_motion=0)))
+    window = SphereWindow(_equi_meta(), 400, 200)
+    window.look(0.0, 0.0, 60.0)
+    away, _ = window.views(left, right, 120)
+    window.drag(-120, 0, 120)  # the pointer moves left by a window's width: turn right by its field of view
+    assert window.yaw == pytest.approx(60.0)
+    at, at_r = window.views(left, right, 120)
+    # The head is in the middle of the turned window, and was not in the first one.
+    assert window._view.project(scene.face_direction) == pytest.approx((59.5, 59.5), abs=1e-6)
+    assert np.abs(at[40:80, 40:80].astype(int) - away[40:80, 40:80].astype(int)).mean() > 20
+    assert anaglyph_view(at, at_r).shape == (120, 120, 3)
+
+
+def _equi_meta():
+    from lipsync_studio.media.vrmeta import VRMetadata
+
+    return VRMetadata(stereo="top-bottom", projection="equirectangular", equi_bounds=(0.0, 0.0, 0.0, 0.0))
