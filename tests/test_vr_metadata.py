@@ -156,3 +156,29 @@ def test_damaged_boxes_are_named_with_their_offset(tmp_path):
     with pytest.raises(MediaError, match="damaged 'mshp'"):
         read_vr_metadata(junk)
     assert main(["probe", str(junk)]) == 2  # a one-line error, not a traceback
+
+
+def test_the_frame_packing_flag_of_a_half_sbs_clip_is_read_as_half_sbs(tmp_path):
+    from lipsync_studio.stereo.writer import StereoWriter
+
+    with StereoWriter(tmp_path / "tv.mp4", Fraction(25), 96, 64, layout="half-sbs") as w:
+        for i in range(3):
+            w.write(np.full((64, 96, 3), 30 * i, np.uint8), np.full((64, 96, 3), 30 * i + 10, np.uint8))
+    got = read_vr_metadata(tmp_path / "tv.mp4")
+    assert got.source.startswith("decoder") and got.stereo == "left-right" and got.layout == "half-sbs"
+    assert not got.spherical
+
+
+def test_a_stereo_custom_mesh_pair_gives_its_packing_and_each_eye_its_own_coordinates():
+    from lipsync_studio.stereo.projection import projection_for
+
+    mesh = _hemisphere_mesh(5)
+    top = Mesh(mesh.xyz, np.stack([mesh.uv[:, 0], 0.5 + 0.5 * mesh.uv[:, 1]], 1), mesh.triangles)  # v up: top half
+    bottom = Mesh(mesh.xyz, np.stack([mesh.uv[:, 0], 0.5 * mesh.uv[:, 1]], 1), mesh.triangles)
+    meta = VRMetadata(stereo="custom", projection="mesh", meshes=(top, bottom))
+    assert meta.layout == "tb"
+    assert VRMetadata(stereo="custom", projection="mesh", meshes=(bottom, top)).layout == "tb-rl"
+    left, right = projection_for(meta, 100, 50, 0), projection_for(meta, 100, 50, 1)
+    forward = np.array([0.0, 0.0, 1.0])
+    for p in (left, right):  # forward is the middle of each eye's own picture
+        assert np.allclose([float(v) for v in p.to_pixel(forward)], (49.5, 24.5), atol=0.6)
