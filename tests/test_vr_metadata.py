@@ -182,3 +182,25 @@ def test_a_stereo_custom_mesh_pair_gives_its_packing_and_each_eye_its_own_coordi
     forward = np.array([0.0, 0.0, 1.0])
     for p in (left, right):  # forward is the middle of each eye's own picture
         assert np.allclose([float(v) for v in p.to_pixel(forward)], (49.5, 24.5), atol=0.6)
+
+
+def test_a_second_hevc_layer_is_named_as_mv_hevc_and_refused_rather_than_synced_as_one_eye(tmp_path, capsys):
+    """No MV-HEVC encoder here (libx265 without multiview): the test declares a second layer (an ``lhvC`` box
+    beside ``hvcC``) in an HEVC file it writes, which is how such a file announces its second view."""
+    from lipsync_studio.media.writer import VideoFormat
+
+    clip = tmp_path / "spatial.mov"
+    with VideoWriter(clip, Fraction(25), 64, 64, fmt=VideoFormat(codec="hevc")) as w:
+        for i in range(3):
+            w.write(np.full((64, 64, 3), 50 * i, np.uint8))
+    write_vr_metadata(clip, VRMetadata(entry_boxes=((b"lhvC", Box(b"lhvC", bytes(24)).serialize()),)))
+    got = read_vr_metadata(clip)
+    assert got.views == 2 and "mv-hevc" in got.source
+    assert main(["probe", str(clip)]) == 0
+    assert "two views (MV-HEVC)" in capsys.readouterr().out
+    dub = tmp_path / "dub.wav"
+    from lipsync_studio.media.audio_writer import write_audio
+
+    write_audio(dub, np.zeros(16000, np.float32), 16000)
+    assert main(["sync", str(clip), str(dub), "-o", str(tmp_path / "out.mp4")]) == 2
+    assert "MV-HEVC" in capsys.readouterr().err and not (tmp_path / "out.mp4").exists()

@@ -464,16 +464,18 @@ def _from_sample_entry(entry: Box, trak: Box, path: Path) -> VRMetadata:
                 fields.update(projection="mesh", meshes=tuple(meshes), fov=mesh_fov(tuple(meshes)))
         if "projection" not in fields:
             notes.append("sv3d names no projection this app knows")
-    for hfov in (entry.child(b"hfov"),):
-        if hfov is not None and len(hfov.head) >= 4:
-            fields.setdefault("fov", (struct.unpack_from(">I", hfov.head[-4:])[0] / 1000.0, float("nan")))
+    hfov = entry.child(b"hfov")
+    if hfov is not None and len(hfov.head) >= 4:  # Apple: thousandths of a degree, horizontal only
+        notes.append(f"horizontal field of view {struct.unpack_from('>I', hfov.head[-4:])[0] / 1000.0:g}° "
+                     "(Apple hfov)")
+        sources.append("hfov")
     views = 1
-    if entry.child(b"lhvC") is not None or entry.child(b"vexu") is not None:
-        views = 2 if entry.child(b"lhvC") is not None else 1
-        fields.setdefault("stereo", "left-right" if views == 1 else None)
-        if views == 2:
-            sources.append("mv-hevc")
-            fields.setdefault("projection", "rectilinear")
+    if entry.child(b"lhvC") is not None:  # a second HEVC layer: MV-HEVC, two views in one stream
+        views = 2
+        sources.append("mv-hevc")
+        fields.setdefault("projection", "rectilinear")
+    if entry.child(b"vexu") is not None:
+        sources.append("vexu")
     v1 = _parse_v1(track_boxes[0][1][24:]) if track_boxes else {}
     if v1:
         if "stereo" not in fields and v1.get("stereo"):

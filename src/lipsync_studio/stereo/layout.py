@@ -564,6 +564,10 @@ class StereoReader:
                 from ..media.vrmeta import read_vr_metadata
 
                 vr = read_vr_metadata(li.path)
+                if vr.views > 1:
+                    from .vr import refuse_second_view
+
+                    refuse_second_view(vr, li.path)
                 if chosen is not None:
                     self.layout, confidence = chosen, 1.0
                 elif vr.layout is not None:

@@ -18,10 +18,23 @@ def resolve_layout(path: str | Path) -> tuple[StereoLayout, float, str]:
     from ..media.vrmeta import read_vr_metadata
 
     meta = read_vr_metadata(path)
+    refuse_second_view(meta, path)
     if meta.layout is not None:
         return StereoLayout.parse(meta.layout), 1.0, "metadata"
     layout, confidence = detect_layout(path)
     return layout, confidence, "pictures"
+
+
+def refuse_second_view(meta, path: str | Path) -> None:
+    """Raise a clear error for an MV-HEVC file (two views in one stream): the decoder here gives its first view
+    only to this app, so syncing it would silently drop the other eye."""
+    if meta.views > 1:
+        from ..errors import MediaError
+
+        raise MediaError("holds two views in one HEVC stream (MV-HEVC, e.g. Apple spatial video); this app "
+                         "cannot read the second view yet", path=path,
+                         hint="convert it to side-by-side or top-bottom first, or give each eye as its own file "
+                              "with --right")
 
 
 def add_picture_layout(report: dict[str, Any]) -> dict[str, Any]:
