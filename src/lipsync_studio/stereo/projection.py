@@ -117,16 +117,39 @@ class MeshSphere(SphereProjection):
 
         d = np.asarray(self.xyz, np.float64) * np.array([1.0, -1.0, -1.0])  # to x right, y down, z forward
         d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
-        lon, lat = dir_to_lonlat(d)
+        lon, lat = _azimuthal(d)
         px = np.stack([np.asarray(self.uv[:, 0], np.float64) * self.width - 0.5,
                        (1.0 - np.asarray(self.uv[:, 1], np.float64)) * self.height - 0.5], -1)
-        self._fwd = LinearNDInterpolator(np.stack([lon, lat], -1), px)
+        fwd = LinearNDInterpolator(np.stack([lon, lat], -1), px)
         self._inv = LinearNDInterpolator(px, d)
+        # Direction -> pixel as a table (LUT_STEP apart, bilinear between) over an azimuthal parametrisation
+        # around forward (regular everywhere but straight behind, unlike longitude/latitude at the poles): a
+        # view's maps then cost one lookup per pixel, so the viewer's window turns smoothly over a mesh too.
+        step = math.radians(self.LUT_STEP)
+        self._lut_origin = (float(lon.min()), float(lat.min()))
+        nx = int(math.ceil((lon.max() - lon.min()) / step)) + 2
+        ny = int(math.ceil((lat.max() - lat.min()) / step)) + 2
+        gy, gx = np.mgrid[0:ny, 0:nx].astype(np.float64)
+        self._lut = fwd(self._lut_origin[0] + gx * step, self._lut_origin[1] + gy * step).astype(np.float32)
+
+    #: Spacing (degrees) of the direction -> pixel table.
+    LUT_STEP = 0.25
 
     def to_pixel(self, d):
-        lon, lat = dir_to_lonlat(d)
-        p = self._fwd(lon, lat)
-        return p[..., 0], p[..., 1]
+        lon, lat = _azimuthal(d)
+        shape = np.shape(lon)
+        step = math.radians(self.LUT_STEP)
+        gx = ((np.ravel(lon) - self._lut_origin[0]) / step).astype(np.float32)
+        gy = ((np.ravel(lat) - self._lut_origin[1]) / step).astype(np.float32)
+        n = gx.size
+        cols = 1024
+        rows = max(1, -(-n // cols))
+        pad = rows * cols - n
+        mx = np.pad(gx, (0, pad), constant_values=-1).reshape(rows, cols)
+        my = np.pad(gy, (0, pad), constant_values=-1).reshape(rows, cols)
+        out = cv2.remap(self._lut, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=np.nan)
+        out = out.reshape(-1, 2)[:n]
+        return out[:, 0].reshape(shape).astype(np.float64), out[:, 1].reshape(shape).astype(np.float64)
 
     def to_direction(self, x, y):
         d = self._inv(np.asarray(x, np.float64), np.asarray(y, np.float64))
@@ -188,6 +211,15 @@ class Cubemap(SphereProjection):
             v = (y[sel] + 0.5 - r * ch - self.padding) / (ch - 2 * self.padding) * 2 - 1
             out[sel] = u[:, None] * np.array(right) + v[:, None] * np.array(down) + np.array(axis)
         return out / np.linalg.norm(out, axis=-1, keepdims=True)
+
+
+def _azimuthal(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b) radians: the angle from forward along the direction's bearing (azimuthal equidistant around +z)."""
+    d = np.asarray(d, np.float64)
+    n = np.maximum(np.linalg.norm(d, axis=-1), 1e-12)
+    theta = np.arccos(np.clip(d[..., 2] / n, -1, 1))
+    phi = np.arctan2(d[..., 1], d[..., 0])
+    return theta * np.cos(phi), theta * np.sin(phi)
 
 
 def projection_for(meta, eye_width: int, eye_height: int, eye: int = 0) -> SphereProjection | None:

@@ -56,3 +56,23 @@ def output_layout(requested: str | None, info) -> str:
     if requested not in (None, "", "same"):
         return requested
     return info.layout.value if info.layout.is_stereo else StereoLayout.SBS.value
+
+
+def sphere_window_for(path: str | Path):
+    """A :class:`~.views.SphereWindow` for a clip whose file declares a sphere projection (360, VR180 mesh,
+    cubemap), or None for a flat clip (for the app's tasks thread: reads the metadata and builds the maps' tables)."""
+    from ..media.video import probe_video
+    from ..media.vrmeta import read_vr_metadata
+    from .views import SphereWindow
+
+    meta = read_vr_metadata(path, side_data=False)
+    if not meta.spherical:
+        return None
+    info = probe_video(path)
+    layout = StereoLayout.parse(meta.layout) if meta.layout else StereoLayout.MONO
+    try:
+        window = SphereWindow(meta, *layout.eye_size(info.width, info.height))
+    except ValueError:
+        return None
+    window.layout = layout.value
+    return window
