@@ -239,9 +239,9 @@ def _is_stereo_input(args: argparse.Namespace) -> bool:
         from .stereo.layout import StereoLayout
 
         return StereoLayout.parse(args.layout).is_stereo
-    from .stereo.layout import detect_layout
+    from .stereo.vr import resolve_layout
 
-    layout = detect_layout(args.video)[0]
+    layout = resolve_layout(args.video)[0]  # the file's metadata, else the pictures
     args.detected_layout = layout.value  # the stereo job need not look again
     return layout.is_stereo
 
@@ -252,7 +252,7 @@ def _stereo_options(args: argparse.Namespace):
 
     io = stereo_io_from_args(args)
     layout = getattr(args, "detected_layout", None) if io.layout == "auto" else io.layout
-    return StereoOptions(layout=layout or io.layout, right=io.right, out_layout=io.out_layout or "sbs",
+    return StereoOptions(layout=layout or io.layout, right=io.right, out_layout=io.out_layout or "same",
                          mode=args.stereo_mode, anaglyph=io.anaglyph, vr_name=io.vr_name)
 
 
@@ -294,6 +294,9 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     from .media.probe import probe, format_probe
 
     report = probe(args.file)
+    from .stereo.vr import add_picture_layout
+
+    add_picture_layout(report)
     print(json.dumps(report, indent=2) if args.json else format_probe(report))
     return 0
 

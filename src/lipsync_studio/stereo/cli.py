@@ -40,7 +40,8 @@ def add_stereo_io_options(parser: argparse.ArgumentParser, *, output: bool = Tru
                    help="the right eye as its own file (VIDEO is then the left eye)")
     if output:
         g.add_argument("--out-layout", choices=OUTPUT_LAYOUTS, default=None,
-                       help=_OUT_LAYOUT_HELP + " (default: sbs for stereo input)")
+                       help=_OUT_LAYOUT_HELP + " (default: the input's own packing, with its VR metadata "
+                            "(st3d/sv3d) written back)")
         g.add_argument("--anaglyph", choices=ANAGLYPH_METHODS, default="dubois",
                        help="anaglyph method for --out-layout anaglyph (default dubois)")
         _add_vr_name_options(g)

@@ -156,7 +156,8 @@ class ExportDialog(QDialog):
         page = QWidget()
         form = QFormLayout(page)
         self.stereo_layout = QComboBox()
-        for key, label in (("sbs", "Side-by-side, full (VR players; named *_LRF_Full_SBS)"),
+        for key, label in (("same", "Same as the clip (a VR180/360 clip stays one, with its metadata)"),
+                           ("sbs", "Side-by-side, full (VR players; named *_LRF_Full_SBS)"),
                            ("half-sbs", "Side-by-side, half (3D TVs)"), ("tb", "Top-bottom, full"),
                            ("half-tb", "Top-bottom, half (3D TVs)"), ("anaglyph", "Red-cyan anaglyph (Dubois)"),
                            ("separate", "Two files, one per eye (_L, _R)")):
