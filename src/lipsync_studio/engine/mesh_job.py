@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import MediaError, OptionError
 from ..face.obj_export import ObjOptions, ObjSequenceWriter
+from ..face.steady import SteadySettings
 from ..media.video import VideoReader, probe_video
 from .job import Job, Stage, StageContext
 
@@ -26,6 +27,7 @@ class MeshOptions:
     face: track id of the face to export (None: the speaker — the largest face).
     obj: texture or vertex colours, texture size.
     backend: ``auto``, ``facemesh`` or ``prnet``.
+    steady: how the face is smoothed over time (zero-phase; see :mod:`lipsync_studio.face.steady`).
     """
 
     start_s: float | None = None
@@ -33,6 +35,7 @@ class MeshOptions:
     face: int | None = None
     obj: ObjOptions = ObjOptions()
     backend: str = "auto"
+    steady: SteadySettings = SteadySettings()
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,8 @@ def _track(ctx: StageContext) -> None:
 
 
 def _mesh(ctx: StageContext) -> None:
-    from ..face.mesh3d import FaceModel, TextureBaker, fill_gaps, mesh_for_frame
+    from ..face.mesh3d import FaceModel, TextureBaker, mesh_for_frame
+    from ..face.steady import steady_landmarks
 
     s = ctx.state
     opts: MeshOptions = s["options"]
@@ -91,7 +95,8 @@ def _mesh(ctx: StageContext) -> None:
                          f"{s['stop'] / float(info.fps):.2f} s", path=s["video"],
                          hint="check that a face is visible and lit; very small faces may be missed")
     model = FaceModel.from_track(track, info.width, info.height)
-    landmarks = fill_gaps(track)
+    # From the measurements, not the tracker's live-view smoothing: the export's own zero-phase smoother.
+    landmarks = steady_landmarks(track.raw, track.present, float(info.fps), opts.steady)
     prnet = None
     if s["backend"] == "prnet":
         from ..face.prnet_backend import PRNetMesher

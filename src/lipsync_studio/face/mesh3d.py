@@ -112,16 +112,9 @@ class FaceMesh3D:
 
 def fill_gaps(track: FaceTrack) -> np.ndarray:
     """(T, 478, 3) landmarks with absent frames filled: interpolated between neighbours, held at the ends."""
-    lm = track.landmarks.copy()
-    idx = np.flatnonzero(track.present)
-    if len(idx) == 0:
-        return lm
-    missing = np.flatnonzero(~track.present)
-    if len(missing):
-        flat = lm.reshape(len(lm), -1)
-        for j in range(flat.shape[1]):
-            flat[missing, j] = np.interp(missing, idx, flat[idx, j])
-    return lm
+    from .steady import fill_absent
+
+    return fill_absent(track.landmarks, track.present).astype(np.float32)
 
 
 def sample_colors(frame: np.ndarray, points: np.ndarray) -> np.ndarray:
