@@ -74,9 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_stereo_options(p)
     add_stereoize_command(sub, _add_output_format)
 
-    p = sub.add_parser("mesh", help="export the speaker's 3D face for every frame as an OBJ sequence")
+    p = sub.add_parser("mesh", help="export the speaker's 3D face for every frame as an OBJ sequence or one "
+                                    "animated file (USD, USDZ, glTF, GLB)")
     p.add_argument("video", type=Path, metavar="VIDEO")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="a new (or empty) folder")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT",
+                   help="a new (or empty) folder for OBJ, or a file: .usd/.usda/.usdc, .usdz, .gltf, .glb")
+    p.add_argument("--format", choices=["obj", "usd", "usdz", "gltf", "glb"],
+                   help="default: from OUT's extension (none: an OBJ folder)")
     p.add_argument("--backend", choices=["auto", "facemesh", "prnet"], default="auto",
                    help="auto: PRNet when its weights are in the models folder, else the built-in FaceMesh mesh")
     p.add_argument("--face", type=int, help="which face (track id; default: the largest face)")
@@ -252,7 +256,8 @@ def _cmd_mesh(args: argparse.Namespace) -> int:
     from .face.obj_export import ObjOptions
 
     opts = MeshOptions(start_s=args.start, end_s=args.end, face=args.face, backend=args.backend,
-                       obj=ObjOptions(texture=not args.vertex_colors, texture_size=args.texture_size))
+                       obj=ObjOptions(texture=not args.vertex_colors, texture_size=args.texture_size),
+                       format=args.format)
     with _Bar(args.quiet) as bar:
         result = run_mesh(args.video, args.output, opts, on_progress=bar)
     print(f"wrote {result.frames} frames to {result.folder} (face {result.face} of {result.faces_found}; "

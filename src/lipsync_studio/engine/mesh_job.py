@@ -1,4 +1,5 @@
-"""The ``mesh`` job: a clip in, the speaker's 3D face for every frame out, as an OBJ sequence.
+"""The ``mesh`` job: a clip in, the speaker's 3D face for every frame out, as an OBJ sequence or one animated
+file (USD, USDZ, glTF, GLB; see :mod:`lipsync_studio.face.anim_export`).
 
 Stages: ``open`` (check the clip, the range and the output folder), ``track`` (faces through the range,
 cached), ``mesh`` (per frame: the 3D face, its texture, its files).
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MediaError, OptionError
+from ..face.anim_export import AnimationWriter, check_format
 from ..face.obj_export import ObjOptions, ObjSequenceWriter
 from ..face.steady import SteadySettings
 from ..media.video import VideoReader, probe_video
@@ -28,6 +30,7 @@ class MeshOptions:
     obj: texture or vertex colours, texture size.
     backend: ``auto``, ``facemesh`` or ``prnet``.
     steady: how the face is smoothed over time (zero-phase; see :mod:`lipsync_studio.face.steady`).
+    format: ``obj`` (a folder), ``usd``, ``usdz``, ``gltf`` or ``glb``; None: from the output's extension.
     """
 
     start_s: float | None = None
@@ -36,11 +39,13 @@ class MeshOptions:
     obj: ObjOptions = ObjOptions()
     backend: str = "auto"
     steady: SteadySettings = SteadySettings()
+    format: str | None = None
 
 
 @dataclass(frozen=True)
 class MeshResult:
-    """What a finished mesh job wrote: the folder, frames written, frames where the face was measured."""
+    """What a finished mesh job wrote: the folder (OBJ) or file (one-file formats), frames written, frames
+    where the face was measured."""
 
     folder: Path
     frames: int
@@ -48,6 +53,7 @@ class MeshResult:
     face: int
     faces_found: int
     backend: str = "facemesh"
+    format: str = "obj"
 
 
 def _open(ctx: StageContext) -> None:
@@ -70,7 +76,14 @@ def _open(ctx: StageContext) -> None:
                           hint="see models/README.md, or use --backend facemesh")
     s["backend"] = backend
     s.update(info=info, start=start, stop=min(stop, info.n_frames))
-    s["writer"] = ObjSequenceWriter(s["output"], opts.obj)  # checks the folder before any work
+    # The writer checks the output before any work.
+    output, fmt = check_format(s["output"], opts.format)
+    s["format"] = fmt
+    if fmt == "obj":
+        s["writer"] = ObjSequenceWriter(output, opts.obj)
+    else:
+        s["writer"] = AnimationWriter(output, float(info.fps), s["stop"] - s["start"], opts.obj.texture,
+                                      width=info.width, height=info.height)
     ctx.advance(1)
 
 
@@ -114,10 +127,16 @@ def _mesh(ctx: StageContext) -> None:
             writer.write(i - s["start"] + 1, i / float(info.fps), mesh, texture)
             measured += mesh.measured
             ctx.advance(1)
-    s["result"] = MeshResult(writer.close({"source": str(info.path), "fps": float(info.fps),
-                                           "first_frame": s["start"], "face": track.track_id,
-                                           "backend": s["backend"], "texture": opts.obj.texture}),
-                             s["stop"] - s["start"], measured, track.track_id, len(faces.tracks), s["backend"])
+    s["result"] = MeshResult(writer.close(dict(_provenance(s), fps=float(info.fps), first_frame=s["start"],
+                                               face=track.track_id, backend=s["backend"],
+                                               texture=opts.obj.texture)),
+                             s["stop"] - s["start"], measured, track.track_id, len(faces.tracks), s["backend"],
+                             s["format"])
+
+
+def _provenance(s: dict) -> dict:
+    """Which face the export is of (``face_of``: ``synced`` or ``original``) and the files it came from."""
+    return {"face_of": "original", "source": str(s["info"].path)}
 
 
 def build_mesh_job(video: str | Path, output: str | Path, options: MeshOptions | None = None) -> Job:
