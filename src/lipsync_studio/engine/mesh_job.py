@@ -7,15 +7,21 @@ cached), ``mesh`` (per frame: the 3D face, its texture, its files).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import MediaError, OptionError
 from ..face.anim_export import AnimationWriter, check_format
 from ..face.obj_export import ObjOptions, ObjSequenceWriter
+from ..face.render3d import ViewOptions
 from ..face.steady import SteadySettings
+from ..media.output import check_output_path
 from ..media.video import VideoReader, probe_video
+from ..media.writer import CONTAINERS, VideoWriter
 from .job import Job, Stage, StageContext
 
 
@@ -31,6 +37,9 @@ class MeshOptions:
     backend: ``auto``, ``facemesh`` or ``prnet``.
     steady: how the face is smoothed over time (zero-phase; see :mod:`lipsync_studio.face.steady`).
     format: ``obj`` (a folder), ``usd``, ``usdz``, ``gltf`` or ``glb``; None: from the output's extension.
+    video: also render the face as a video here (``.mp4``, ``.mov``, ``.mkv``, ``.webm``), with the clip's
+        sound over the range; None: no video.
+    view: how the video looks (style, camera, background, stereo).
     """
 
     start_s: float | None = None
@@ -40,20 +49,23 @@ class MeshOptions:
     backend: str = "auto"
     steady: SteadySettings = SteadySettings()
     format: str | None = None
+    video: Path | None = None
+    view: ViewOptions = ViewOptions()
 
 
 @dataclass(frozen=True)
 class MeshResult:
-    """What a finished mesh job wrote: the folder (OBJ) or file (one-file formats), frames written, frames
-    where the face was measured."""
+    """What a finished mesh job wrote: the folder (OBJ) or file (one-file formats; None when only a video was
+    asked for), frames written, frames where the face was measured, the video file(s)."""
 
-    folder: Path
+    folder: Path | None
     frames: int
     measured: int
     face: int
     faces_found: int
     backend: str = "facemesh"
     format: str = "obj"
+    videos: tuple[Path, ...] = ()
 
 
 def _open(ctx: StageContext) -> None:
@@ -76,14 +88,24 @@ def _open(ctx: StageContext) -> None:
                           hint="see models/README.md, or use --backend facemesh")
     s["backend"] = backend
     s.update(info=info, start=start, stop=min(stop, info.n_frames))
+    if s["output"] is None and opts.video is None:
+        raise OptionError("nothing to write", hint="give an output (-o) for the meshes, a video (--video), or both")
+    try:
+        opts.view.check()
+    except ValueError as exc:
+        raise OptionError(str(exc)) from exc
+    if opts.video is not None:
+        check_output_path(opts.video, inputs=(s["video"],), suffixes=CONTAINERS)
     # The writer checks the output before any work.
-    output, fmt = check_format(s["output"], opts.format)
-    s["format"] = fmt
-    if fmt == "obj":
-        s["writer"] = ObjSequenceWriter(output, opts.obj)
-    else:
-        s["writer"] = AnimationWriter(output, float(info.fps), s["stop"] - s["start"], opts.obj.texture,
-                                      width=info.width, height=info.height)
+    s["format"] = None
+    if s["output"] is not None:
+        output, fmt = check_format(s["output"], opts.format)
+        s["format"] = fmt
+        if fmt == "obj":
+            s["writer"] = ObjSequenceWriter(output, opts.obj)
+        else:
+            s["writer"] = AnimationWriter(output, float(info.fps), s["stop"] - s["start"], opts.obj.texture,
+                                          width=info.width, height=info.height)
     ctx.advance(1)
 
 
@@ -100,7 +122,7 @@ def _mesh(ctx: StageContext) -> None:
 
     s = ctx.state
     opts: MeshOptions = s["options"]
-    faces, info, writer = s["faces"], s["info"], s["writer"]
+    faces, info, writer = s["faces"], s["info"], s.get("writer")
     faces.choose_speaker(opts.face)
     track = faces.speaker_track()
     if track is None:
@@ -115,23 +137,112 @@ def _mesh(ctx: StageContext) -> None:
         from ..face.prnet_backend import PRNetMesher
 
         prnet = PRNetMesher(model)
-    baker = TextureBaker(model, opts.obj.texture_size) if opts.obj.texture and prnet is None else None
+    exporting = writer is not None
+    baker = TextureBaker(model, opts.obj.texture_size) if exporting and opts.obj.texture and prnet is None else None
+    video = _FaceVideo(s, model, landmarks) if opts.video is not None else None
     measured = 0
     with VideoReader(info.path) as reader:
         for i, frame in reader.iter_frames(s["start"], s["stop"]):
-            if prnet is not None:
-                mesh, texture = prnet.mesh(frame, landmarks[i], bool(track.present[i]))
-            else:
-                mesh = mesh_for_frame(model, landmarks[i], frame, bool(track.present[i]))
-                texture = baker.bake(frame, mesh.image_points) if baker is not None else None
-            writer.write(i - s["start"] + 1, i / float(info.fps), mesh, texture)
-            measured += mesh.measured
+            present = bool(track.present[i])
+            mesh = mesh_for_frame(model, landmarks[i], frame, present) if prnet is None or video is not None else None
+            if exporting:
+                if prnet is not None:
+                    export_mesh, texture = prnet.mesh(frame, landmarks[i], present)
+                else:
+                    export_mesh = mesh
+                    texture = baker.bake(frame, mesh.image_points) if baker is not None else None
+                writer.write(i - s["start"] + 1, i / float(info.fps), export_mesh, texture)
+            if video is not None:
+                video.write(i, frame, mesh)
+            measured += present
             ctx.advance(1)
-    s["result"] = MeshResult(writer.close(dict(_provenance(s), fps=float(info.fps), first_frame=s["start"],
-                                               face=track.track_id, backend=s["backend"],
-                                               texture=opts.obj.texture)),
-                             s["stop"] - s["start"], measured, track.track_id, len(faces.tracks), s["backend"],
-                             s["format"])
+    meta = dict(_provenance(s), fps=float(info.fps), first_frame=s["start"], face=track.track_id,
+                backend=s["backend"], texture=opts.obj.texture)
+    videos = video.close() if video is not None else ()
+    folder = writer.close(meta) if exporting else None
+    s["result"] = MeshResult(folder, s["stop"] - s["start"], measured, track.track_id, len(faces.tracks),
+                             s["backend"], s["format"] or "none", videos)
+
+
+class _FaceVideo:
+    """The face rendered frame by frame into a video (or a stereo pair), with the clip's sound over the range."""
+
+    def __init__(self, s: dict, model, landmarks) -> None:
+        from ..face.mesh3d import TextureBaker, mesh_for_frame
+        from ..face.render3d import FaceRenderer, FaceRig, render_model
+
+        opts: MeshOptions = s["options"]
+        info = s["info"]
+        view = opts.view
+        self.fps = float(info.fps)
+        poses = [mesh_for_frame(model, landmarks[i], None) for i in range(s["start"], s["stop"])]
+        self.rig = FaceRig(model, np.stack([m.rotation for m in poses]), np.stack([m.translation for m in poses]),
+                           info.width, info.height, view)
+        self.renderer = FaceRenderer(model, view)
+        self.baker = TextureBaker(render_model(model), 512) if view.style == "textured" else None
+        self.start = s["start"]
+        self.scale = view.supersample
+        seconds = (s["stop"] - s["start"]) / self.fps
+        self._tmp_audio = _sound_of_range(info.path, s["start"] / self.fps, seconds)
+        sound = self._tmp_audio if self._tmp_audio is not None else (info.path if _has_sound(info.path) else None)
+        kw = dict(audio=sound, audio_seconds=seconds if sound is not None else None)
+        if view.stereo:
+            from ..stereo.writer import StereoWriter
+
+            self.writer = StereoWriter(opts.video, info.fps, info.width, info.height, **kw)
+        else:
+            self.writer = VideoWriter(opts.video, info.fps, info.width, info.height, **kw)
+        s["video_writer"] = self
+
+    def write(self, index: int, frame, mesh) -> None:
+        texture = self.baker.bake(frame, mesh.image_points) if self.baker is not None else None
+        cams = self.rig.cameras((index - self.start) / self.fps, self.scale)
+        pictures = [self.renderer.render(mesh.vertices, cam, texture) for cam in cams]
+        self.writer.write(*pictures)
+
+    def close(self) -> tuple[Path, ...]:
+        try:
+            self.writer.close()
+        finally:
+            self._drop_audio()
+        return tuple(getattr(self.writer, "paths", [self.writer.path]))
+
+    def abort(self) -> None:
+        self.writer.abort()
+        self._drop_audio()
+
+    def _drop_audio(self) -> None:
+        if self._tmp_audio is not None:
+            self._tmp_audio.unlink(missing_ok=True)
+            self._tmp_audio = None
+
+
+def _has_sound(path: Path) -> bool:
+    from ..media.audio import probe_audio
+
+    try:
+        probe_audio(path)
+        return True
+    except MediaError:
+        return False
+
+
+def _sound_of_range(path: Path, start_s: float, seconds: float) -> Path | None:
+    """A temporary WAV of ``path``'s sound from ``start_s`` (None when the range starts at 0 or there is none)."""
+    import tempfile
+
+    from ..media.audio import load_audio
+    from ..media.audio_writer import write_audio
+
+    if start_s <= 0 or not _has_sound(path):
+        return None
+    rate = 48_000
+    wav = load_audio(path, sr=rate, mono=False)
+    a = int(round(start_s * rate))
+    piece = wav[:, a:a + int(round(seconds * rate))]
+    fd, name = tempfile.mkstemp(prefix="lipsync-mesh-sound-", suffix=".wav")
+    os.close(fd)
+    return write_audio(name, piece, rate)
 
 
 def _provenance(s: dict) -> dict:
@@ -139,9 +250,11 @@ def _provenance(s: dict) -> dict:
     return {"face_of": "original", "source": str(s["info"].path)}
 
 
-def build_mesh_job(video: str | Path, output: str | Path, options: MeshOptions | None = None) -> Job:
-    """Make the job that exports the speaker's face of ``video`` as an OBJ sequence into ``output``."""
-    state: dict[str, Any] = {"video": Path(video), "output": Path(output), "options": options or MeshOptions()}
+def build_mesh_job(video: str | Path, output: str | Path | None, options: MeshOptions | None = None) -> Job:
+    """Make the job that exports the speaker's face of ``video`` into ``output`` (an OBJ folder or one animated
+    file; None: only the video of ``options.video``)."""
+    state: dict[str, Any] = {"video": Path(video), "output": None if output is None else Path(output),
+                             "options": options or MeshOptions()}
     return Job("mesh", [
         Stage("open", _open, total=1),
         Stage("track", _track, total=lambda st: st["stop"] - st["start"]),
@@ -149,15 +262,16 @@ def build_mesh_job(video: str | Path, output: str | Path, options: MeshOptions |
     ], state)
 
 
-def run_mesh(video: str | Path, output: str | Path, options: MeshOptions | None = None, on_progress=None,
+def run_mesh(video: str | Path, output: str | Path | None, options: MeshOptions | None = None, on_progress=None,
              cancel=None) -> MeshResult:
     """Run a mesh job to the end; a failure or cancel removes the partial folder."""
     job = build_mesh_job(video, output, options)
     try:
         job.run(on_progress, cancel)
     except BaseException:
-        writer = job.state.get("writer")
-        if writer is not None:
-            writer.abort()
+        for key in ("writer", "video_writer"):
+            writer = job.state.get(key)
+            if writer is not None:
+                writer.abort()
         raise
     return job.state["result"]

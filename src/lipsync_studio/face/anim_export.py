@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import OutputError
-from .mesh3d import FaceMesh3D
+from .mesh3d import FaceMesh3D, vertex_normals
 
 FORMATS = {".usd": "usd", ".usda": "usd", ".usdc": "usd", ".usdz": "usdz", ".gltf": "gltf", ".glb": "glb"}
 SUFFIX = {"usd": ".usd", "usdz": ".usdz", "gltf": ".gltf", "glb": ".glb"}
@@ -254,17 +254,6 @@ def morph_basis(local: np.ndarray, tolerance_mm: float = MORPH_TOLERANCE_MM,
     return (neutral.reshape(N, 3), targets.reshape(k, N, 3), weights, rms)
 
 
-def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """(N, 3) float32 unit normals, area-weighted over the triangles around each vertex."""
-    v = vertices.astype(np.float64)
-    a, b, c = (v[triangles[:, k]] for k in range(3))
-    fn = np.cross(b - a, c - a)
-    n = np.zeros_like(v)
-    for k in range(3):
-        np.add.at(n, triangles[:, k], fn)
-    return (n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)).astype(np.float32)
-
-
 def _quaternions(rotations: list[np.ndarray]) -> np.ndarray:
     """(T, 4) x, y, z, w unit quaternions, signs kept continuous (so interpolation takes the short way)."""
     from scipy.spatial.transform import Rotation
@@ -321,7 +310,8 @@ def write_gltf(anim: AnimationWriter, path: Path, texture: Path | None, meta: di
     gltf = g.GLTF2(asset=g.Asset(generator="Lipsync Studio", version="2.0"))
     blob = _Blob(gltf)
     attrs = g.Attributes(POSITION=blob.accessor((neutral * mm).astype(np.float32), "VEC3", g.ARRAY_BUFFER, True),
-                         NORMAL=blob.accessor(vertex_normals(neutral, tris), "VEC3", g.ARRAY_BUFFER),
+                         NORMAL=blob.accessor(vertex_normals(neutral, tris).astype(np.float32), "VEC3",
+                                              g.ARRAY_BUFFER),
                          TEXCOORD_0=blob.accessor(uv, "VEC2", g.ARRAY_BUFFER))
     if texture is None:
         rgba = np.concatenate([anim.vertex_colors(), np.ones((len(neutral), 1), np.float32)], 1)

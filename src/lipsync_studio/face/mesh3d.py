@@ -117,6 +117,17 @@ def fill_gaps(track: FaceTrack) -> np.ndarray:
     return fill_absent(track.landmarks, track.present).astype(np.float32)
 
 
+def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """(N, 3) float64 unit normals of (N, 3) vertices, area-weighted over the (M, 3) triangles around each."""
+    v = np.asarray(vertices, np.float64)
+    a, b, c = (v[triangles[:, k]] for k in range(3))
+    fn = np.cross(b - a, c - a)
+    n = np.zeros_like(v)
+    for k in range(3):
+        np.add.at(n, triangles[:, k], fn)
+    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+
+
 def sample_colors(frame: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Bilinear RGB in [0, 1] of ``frame`` at (N, 2) pixel ``points`` (clamped to the image)."""
     import cv2
