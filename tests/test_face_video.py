@@ -101,3 +101,45 @@ def test_wireframe_and_bad_view_options(clip, tmp_path, capsys):
     assert main(["-q", "mesh", str(clip)]) == 2
     assert "nothing to write" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["wire.mp4"]
+
+
+def _usd_vertices(path: Path) -> tuple[np.ndarray, dict]:
+    """(T, N, 3) world points of every time code of an exported USD, and its metadata."""
+    import json
+
+    from pxr import Usd, UsdGeom
+
+    stage = Usd.Stage.Open(str(path))
+    points = UsdGeom.Mesh(stage.GetPrimAtPath("/Face/Head/Mesh")).GetPointsAttr()
+    head = UsdGeom.Xformable(stage.GetPrimAtPath("/Face/Head"))
+    out = []
+    for code in points.GetTimeSamples():
+        m = np.array(head.ComputeLocalToWorldTransform(Usd.TimeCode(code)))
+        p = np.array(points.Get(code), np.float64)
+        out.append((np.c_[p, np.ones(len(p))] @ m)[:, :3])
+    return np.stack(out), json.loads(stage.GetRootLayer().customLayerData["lipsync_studio"])
+
+
+def test_a_dub_makes_the_export_of_the_synced_face(clip, tmp_path):
+    from lipsync_studio.face.analysis import analyse_faces
+    from lipsync_studio.media.audio import probe_audio
+    from lipsync_studio.media.audio_writer import write_audio
+    from lipsync_studio.metrics.steadiness import correlation, lip_gap
+
+    speech = synth_speech(seed=12, f0=190.0, lead_silence=0.1)  # another voice saying something else
+    dub = tmp_path / "dub.wav"
+    write_audio(dub, speech.audio[: speech.sr], speech.sr)  # 1.0 s: shorter than the clip
+    usd, synced, video = tmp_path / "face.usda", tmp_path / "synced.mp4", tmp_path / "face3d.mp4"
+    assert main(["-q", "mesh", str(clip), "--dub", str(dub), "-o", str(usd), "--synced-video", str(synced),
+                 "--video", str(video)]) == 0
+    verts, meta = _usd_vertices(usd)
+    assert meta["face_of"] == "synced" and meta["original"] == str(clip) and meta["dub"] == str(dub)
+    assert len(verts) == 25 and probe_video(video).n_frames == 25
+    assert abs(probe_audio(video).duration_s - 1.0) < 0.05  # the dub is the 3D video's sound
+    mesh_gap = lip_gap(verts, dims=3)
+    synced_gap = lip_gap(analyse_faces(synced).speaker_track().raw, dims=2)
+    original_gap = lip_gap(analyse_faces(clip).speaker_track().raw, dims=2)[:25]
+    r_synced, r_original = correlation(mesh_gap, synced_gap), correlation(mesh_gap, original_gap)
+    assert r_synced >= 0.9 and r_synced > r_original + 0.3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dub.wav", "face.usda", "face3d.mp4", "face_texture.png",
+                                                         "synced.mp4"]

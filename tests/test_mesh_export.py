@@ -60,6 +60,7 @@ def test_textured_sequence_moves_and_opens_in_open3d_and_trimesh(clip, tmp_path,
     assert "mtllib frame_000001.mtl" in text and str(tmp_path) not in text  # relative paths only
     meta = json.loads((moved / "sequence.json").read_text())
     assert meta["fps"] == 25.0 and meta["first_frame"] == 10 and len(meta["frames"]) == 20
+    assert meta["face_of"] == "original" and meta["source"] == str(clip)
     assert all(f["measured"] for f in meta["frames"])
 
 

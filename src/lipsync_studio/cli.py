@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="for --video: #RRGGBB, R,G,B or black/white/grey/green/blue/dark (default)")
     p.add_argument("--stereo", action="store_true",
                    help="for --video: two virtual eyes, side by side (named *_LRF_Full_SBS for VR players)")
+    p.add_argument("--dub", type=Path, metavar="DUB",
+                   help="lip-sync VIDEO to DUB first (as `sync` does) and export the synced face, with the dub as "
+                        "the video's sound (default: VIDEO's face as it is)")
+    p.add_argument("--synced-video", type=Path, metavar="OUT.mp4", help="with --dub: keep the lip-synced 2D video here")
 
     p = sub.add_parser("probe", help="show what the app sees in a media file")
     p.add_argument("file", type=Path, metavar="FILE")
@@ -274,7 +278,8 @@ def _cmd_mesh(args: argparse.Namespace) -> int:
         raise OptionError(str(exc)) from exc
     opts = MeshOptions(start_s=args.start, end_s=args.end, face=args.face, backend=args.backend,
                        obj=ObjOptions(texture=not args.vertex_colors, texture_size=args.texture_size),
-                       format=args.format, video=getattr(args, "video_out", None), view=view)
+                       format=args.format, video=getattr(args, "video_out", None), view=view, dub=args.dub,
+                       synced_video=args.synced_video)
     with _Bar(args.quiet) as bar:
         result = run_mesh(args.video, args.output, opts, on_progress=bar)
     where = [str(result.folder)] if result.folder is not None else []

@@ -40,6 +40,12 @@ class MeshOptions:
     video: also render the face as a video here (``.mp4``, ``.mov``, ``.mkv``, ``.webm``), with the clip's
         sound over the range; None: no video.
     view: how the video looks (style, camera, background, stereo).
+    dub: lip-sync the clip to this sound first (the built-in or Wav2Lip engine, as ``sync`` does) and export
+        the synced face; the 3D video then has the dub as its sound. None: the clip's face as it is.
+    synced_video: where to keep that lip-synced video (None: a temporary file, removed at the end).
+    face_of: what to record the export as, ``synced`` or ``original``, when the clip given is already a sync
+        result (the app exports its result this way); None: ``synced`` with a dub, else ``original``.
+    original: the original clip when the clip given is a sync result (recorded beside ``face_of``).
     """
 
     start_s: float | None = None
@@ -51,6 +57,10 @@ class MeshOptions:
     format: str | None = None
     video: Path | None = None
     view: ViewOptions = ViewOptions()
+    dub: Path | None = None
+    synced_video: Path | None = None
+    face_of: str | None = None
+    original: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -68,14 +78,31 @@ class MeshResult:
     videos: tuple[Path, ...] = ()
 
 
-def _open(ctx: StageContext) -> None:
-    s = ctx.state
+def _set_range(s: dict, info) -> None:
+    """The clip's facts and the range of frames to export, checked."""
     opts: MeshOptions = s["options"]
-    info = probe_video(s["video"])
     start = 0 if opts.start_s is None else int(round(opts.start_s * float(info.fps)))
     stop = info.n_frames if opts.end_s is None else int(round(opts.end_s * float(info.fps)))
     if not 0 <= start < min(stop, info.n_frames):
         raise OptionError(f"the range {opts.start_s}–{opts.end_s} s is outside the clip (0–{info.duration:.2f} s)")
+    s.update(info=info, start=start, stop=min(stop, info.n_frames))
+
+
+def _open(ctx: StageContext) -> None:
+    s = ctx.state
+    opts: MeshOptions = s["options"]
+    info = probe_video(s["video"])
+    if opts.dub is not None:
+        from ..media.audio import probe_audio
+
+        probe_audio(opts.dub)  # a dub without sound is refused before any work
+        if opts.face_of == "original":
+            raise OptionError("a dub makes the export of the synced face", hint="leave out the dub for the original")
+        if opts.synced_video is not None:
+            check_output_path(opts.synced_video, inputs=(s["video"], opts.dub), suffixes=CONTAINERS)
+    if opts.face_of not in (None, "synced", "original"):
+        raise OptionError(f"unknown face '{opts.face_of}'", hint="use synced or original")
+    _set_range(s, info)  # on the synced video again once it exists (its length follows the dub)
     from ..face.prnet_backend import prnet_available, prnet_folder
 
     if opts.backend not in ("auto", "facemesh", "prnet"):
@@ -87,7 +114,6 @@ def _open(ctx: StageContext) -> None:
         raise OptionError(f"PRNet's weights and uv data are not in {prnet_folder()}",
                           hint="see models/README.md, or use --backend facemesh")
     s["backend"] = backend
-    s.update(info=info, start=start, stop=min(stop, info.n_frames))
     if s["output"] is None and opts.video is None:
         raise OptionError("nothing to write", hint="give an output (-o) for the meshes, a video (--video), or both")
     try:
@@ -106,6 +132,33 @@ def _open(ctx: StageContext) -> None:
         else:
             s["writer"] = AnimationWriter(output, float(info.fps), s["stop"] - s["start"], opts.obj.texture,
                                           width=info.width, height=info.height)
+    ctx.advance(1)
+
+
+def _sync(ctx: StageContext) -> None:
+    """Lip-sync the clip to the dub: what follows exports the synced face."""
+    import dataclasses
+    import tempfile
+
+    from .sync_job import SyncOptions, run_sync
+
+    s = ctx.state
+    opts: MeshOptions = s["options"]
+    target = opts.synced_video
+    if target is None:
+        s["tmp_dir"] = Path(tempfile.mkdtemp(prefix="lipsync-mesh-"))
+        target = s["tmp_dir"] / "synced.mp4"
+
+    def forward(ev) -> None:
+        if ctx.on_progress is not None:
+            ctx.on_progress(dataclasses.replace(ev, stage=f"sync: {ev.stage}", stage_index=ctx.stage_index,
+                                                n_stages=ctx.n_stages))
+
+    result = run_sync(s["video"], opts.dub, target, SyncOptions(face=opts.face, measure=False),
+                      on_progress=forward, cancel=ctx.cancel)
+    s["original"], s["video"] = s["video"], Path(result.output)
+    _set_range(s, probe_video(s["video"]))
+    # The tracks of the synced video: the face in it is picked again (ids are per video).
     ctx.advance(1)
 
 
@@ -247,16 +300,26 @@ def _sound_of_range(path: Path, start_s: float, seconds: float) -> Path | None:
 
 def _provenance(s: dict) -> dict:
     """Which face the export is of (``face_of``: ``synced`` or ``original``) and the files it came from."""
-    return {"face_of": "original", "source": str(s["info"].path)}
+    opts: MeshOptions = s["options"]
+    if opts.dub is not None:
+        return {"face_of": "synced", "source": str(opts.synced_video) if opts.synced_video else None,
+                "original": str(s["original"]), "dub": str(opts.dub)}
+    out = {"face_of": opts.face_of or "original", "source": str(s["info"].path)}
+    if opts.original is not None:
+        out["original"] = str(opts.original)
+    return out
 
 
 def build_mesh_job(video: str | Path, output: str | Path | None, options: MeshOptions | None = None) -> Job:
     """Make the job that exports the speaker's face of ``video`` into ``output`` (an OBJ folder or one animated
     file; None: only the video of ``options.video``)."""
+    options = options or MeshOptions()
     state: dict[str, Any] = {"video": Path(video), "output": None if output is None else Path(output),
-                             "options": options or MeshOptions()}
-    return Job("mesh", [
-        Stage("open", _open, total=1),
+                             "options": options}
+    stages = [Stage("open", _open, total=1)]
+    if options.dub is not None:
+        stages.append(Stage("sync", _sync, total=1))
+    return Job("mesh", stages + [
         Stage("track", _track, total=lambda st: st["stop"] - st["start"]),
         Stage("mesh", _mesh, total=lambda st: st["stop"] - st["start"]),
     ], state)
@@ -265,6 +328,8 @@ def build_mesh_job(video: str | Path, output: str | Path | None, options: MeshOp
 def run_mesh(video: str | Path, output: str | Path | None, options: MeshOptions | None = None, on_progress=None,
              cancel=None) -> MeshResult:
     """Run a mesh job to the end; a failure or cancel removes the partial folder."""
+    import shutil
+
     job = build_mesh_job(video, output, options)
     try:
         job.run(on_progress, cancel)
@@ -274,4 +339,7 @@ def run_mesh(video: str | Path, output: str | Path | None, options: MeshOptions 
             if writer is not None:
                 writer.abort()
         raise
+    finally:
+        if job.state.get("tmp_dir") is not None:
+            shutil.rmtree(job.state["tmp_dir"], ignore_errors=True)
     return job.state["result"]

@@ -9,8 +9,9 @@ away from the mouth at ``face_hz``, the mouth at ``mouth_hz``, blended by each p
 
 Measured with :mod:`lipsync_studio.metrics.steadiness` on six real talking heads (``bench/mesh_steadiness.py``):
 jitter 0.23–0.29x that of raw per-frame FaceMesh (the tracker's smoothing: 0.54–0.61x), the mesh's lip gap
-lagging FaceMesh's on the video by at most 0.01 frame (r 0.93–0.98), its 5–95 % range 0.83–0.96x FaceMesh's
-(whose range its own noise widens).
+lagging FaceMesh's on the video by at most 0.02 frame (r 0.94–0.97). The cut-offs trade steadiness against
+following fast mouths: on lip-synced videos (``bench/synced_mesh.py``) the mesh's lip gap follows FaceMesh's
+on the synced video at r 0.90–0.97; a higher ``mouth_hz`` follows closer and shakes more.
 """
 
 from __future__ import annotations
@@ -33,16 +34,20 @@ class SteadySettings:
     ----------
     face_hz: cut-off (Hz) for the head pose and the face away from the mouth.
     mouth_hz: cut-off (Hz) for the mouth (speech moves the lips at up to ~4-6 Hz).
+    depth_hz: cut-off (Hz) for every point's depth in the head's frame (FaceMesh's least certain coordinate;
+        lips move mostly across the face, not toward the camera); None: as for x and y.
     order: Butterworth order of each pass (the forward-backward filter's magnitude is its square).
-    mouth_radius: (inner, outer) in eye-corner distances from the mouth's centre: points inside ``inner`` take
-        ``mouth_hz``, points beyond ``outer`` take ``face_hz``, and in between a blend of the two.
+    mouth_radius: (inner, outer) in eye-corner distances from the mouth's centre (measured across the face
+        at half weight: an ellipse as wide as the mouth): points inside ``inner`` take ``mouth_hz``, points
+        beyond ``outer`` take ``face_hz``, and in between a blend of the two.
     enabled: False: the landmarks as measured (gaps still filled).
     """
 
-    face_hz: float = 2.0
-    mouth_hz: float = 4.5
-    order: int = 4
-    mouth_radius: tuple[float, float] = (0.25, 0.45)
+    face_hz: float = 1.5
+    mouth_hz: float = 5.25
+    depth_hz: float | None = 1.5
+    order: int = 2
+    mouth_radius: tuple[float, float] = (0.15, 0.3)
     enabled: bool = True
 
 
@@ -88,7 +93,9 @@ def mouth_weight(local: np.ndarray, radius: tuple[float, float]) -> np.ndarray:
     """
     eyes = np.linalg.norm(local[LEFT_EYE_OUTER, :2] - local[RIGHT_EYE_OUTER, :2])
     centre = (local[UPPER_LIP_INNER, :2] + local[LOWER_LIP_INNER, :2]) / 2
-    d = np.linalg.norm(local[:, :2] - centre, axis=1) / max(eyes, 1e-9)
+    # An ellipse twice as wide as tall, like the mouth: the corners are as much "mouth" as the lips' middle.
+    off = (local[:, :2] - centre) / max(eyes, 1e-9)
+    d = np.hypot(off[:, 0] / 2, off[:, 1])
     inner, outer = radius
     return np.clip((outer - d) / max(outer - inner, 1e-9), 0.0, 1.0)
 
@@ -123,4 +130,8 @@ def steady_landmarks(landmarks: np.ndarray, present: np.ndarray, fps: float,
     w = mouth_weight(local.mean(0), settings.mouth_radius)[None, :, None]
     face = zero_phase_lowpass(local, settings.face_hz, fps, settings.order)
     mouth = zero_phase_lowpass(local, settings.mouth_hz, fps, settings.order)
+    if settings.depth_hz is not None:
+        depth = zero_phase_lowpass(local[..., 2], settings.depth_hz, fps, settings.order)
+        face[..., 2] = depth
+        mouth[..., 2] = depth
     return recompose(pose_s, mouth * w + face * (1 - w)).astype(np.float32)
