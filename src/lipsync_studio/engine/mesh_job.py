@@ -45,7 +45,7 @@ class MeshOptions:
     synced_video: where to keep that lip-synced video (None: a temporary file, removed at the end).
     face_of: what to record the export as, ``synced`` or ``original``, when the clip given is already a sync
         result (the app exports its result this way); None: ``synced`` with a dub, else ``original``.
-    original: the original clip when the clip given is a sync result (recorded beside ``face_of``).
+    original, synced_with: the original clip and its dub when the clip given is a sync result (recorded).
     """
 
     start_s: float | None = None
@@ -61,6 +61,7 @@ class MeshOptions:
     synced_video: Path | None = None
     face_of: str | None = None
     original: Path | None = None
+    synced_with: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -307,6 +308,8 @@ def _provenance(s: dict) -> dict:
     out = {"face_of": opts.face_of or "original", "source": str(s["info"].path)}
     if opts.original is not None:
         out["original"] = str(opts.original)
+    if opts.synced_with is not None:
+        out["dub"] = str(opts.synced_with)
     return out
 
 

@@ -188,6 +188,14 @@ class ExportDialog(QDialog):
         rng.addWidget(self.obj_to)
         rng.addStretch(1)
         form.addRow("Range", rng)
+        self.obj_face = QComboBox()
+        self.obj_face.addItem("Synced result (the mouth says the dub)", "synced")
+        self.obj_face.addItem("Original clip", "original")
+        if not self.session.has_fresh_result():  # nothing synced yet (or out of date): the clip's own face
+            self.obj_face.model().item(0).setEnabled(False)
+            self.obj_face.setCurrentIndex(1)
+            self.obj_face.setToolTip("Run the sync first to export the synced face")
+        form.addRow("Face of", self.obj_face)
         self.obj_texture = QRadioButton("Texture (image per frame)")
         self.obj_colours = QRadioButton("Vertex colours")
         self.obj_texture.setChecked(self.settings.export.obj_colours == "texture")
@@ -195,7 +203,8 @@ class ExportDialog(QDialog):
         form.addRow("Colour", self.obj_texture)
         form.addRow("", self.obj_colours)
         note = QLabel("One folder: frame_000001.obj … with .mtl and textures, and sequence.json (frame rate, "
-                      "head pose).\nThe face is the one chosen in the Run panel's Face box.")
+                      "head pose, which face: synced or original).\nThe face is the one chosen in the Run "
+                      "panel's Face box.")
         note.setObjectName("hint")
         note.setWordWrap(True)
         form.addRow("", note)
@@ -265,7 +274,7 @@ class ExportDialog(QDialog):
             start, end = self.obj_from.value(), self.obj_to.value()
             face = self.session.faces.speaker if self.session.faces is not None else None
             task = self.session.export_meshes(path, start, end if end > start else None, face,
-                                              self.obj_texture.isChecked())
+                                              self.obj_texture.isChecked(), self.obj_face.currentData() == "synced")
         else:
             e.kind = "video"
             e.container, e.codec, e.crf = self.container.currentData(), self.codec.currentData(), self.crf.value()

@@ -113,12 +113,18 @@ def describe_tracks(faces) -> list[tuple[int, str]]:
 
 
 def mesh_export_task(clip: Path, folder: Path, start_s: float | None, end_s: float | None, face: int | None,
-                     texture: bool) -> JobTask:
-    """The OBJ-sequence export as a task; the result is a ``MeshResult``."""
+                     texture: bool, synced_from: tuple[Path, Path | None] | None = None) -> JobTask:
+    """The OBJ-sequence export as a task; the result is a ``MeshResult``.
+
+    ``synced_from``: ``(original clip, dub)`` when ``clip`` is the sync's result (recorded as the synced face).
+    """
     from ..engine.mesh_job import MeshOptions, run_mesh
     from ..face.obj_export import ObjOptions
 
-    opts = MeshOptions(start_s=start_s, end_s=end_s, face=face, obj=ObjOptions(texture=texture))
+    original, dub = synced_from if synced_from is not None else (None, None)
+    opts = MeshOptions(start_s=start_s, end_s=end_s, face=face, obj=ObjOptions(texture=texture),
+                       face_of="synced" if synced_from is not None else "original", original=original,
+                       synced_with=dub)
 
     def run(on_progress: ProgressCallback, cancel: CancelToken):
         return run_mesh(clip, folder, opts, on_progress=on_progress, cancel=cancel)
