@@ -80,14 +80,16 @@ class FaceMeshes:
     """
 
     def __init__(self, faces, face: int | None = None) -> None:
-        from ..face.mesh3d import FaceModel, fill_gaps
+        from ..face.mesh3d import FaceModel
+        from ..face.steady import steady_landmarks
 
         faces.speaker = face
         self.track = faces.speaker_track()
         if self.track is None:
             raise ValueError("no face was found in this clip")
         self.model = FaceModel.from_track(self.track, faces.width, faces.height)
-        self.landmarks = fill_gaps(self.track)
+        # As the export smooths them: the 3D view shows the face that Export writes.
+        self.landmarks = steady_landmarks(self.track.raw, self.track.present, faces.fps)
         self.n_frames = faces.n_frames
 
     def frame(self, index: int, picture: np.ndarray | None = None) -> FaceFrame:
