@@ -174,6 +174,11 @@ def test_one_file_animation_reads_back_every_frame_like_the_obj_sequence(clip, o
             world = np.c_[p, np.ones(len(p))] @ m
             assert np.abs(world[:, :3] - ref[k]).max() < 0.01  # mm
         assert '"face_of"' in stage.GetRootLayer().customLayerData["lipsync_studio"]
+        from pxr import UsdValidation  # usd-core's own checks (schema types, USDZ packaging)
+
+        registry = UsdValidation.ValidationRegistry()
+        errors = UsdValidation.ValidationContext(registry.GetOrLoadAllValidators()).Validate(stage)
+        assert [e.GetMessage() for e in errors] == []
     else:
         verts, times, extras = _gltf_frames(out)
         assert verts.shape == (20, 468, 3) and np.allclose(np.diff(times), 0.04, atol=1e-6)

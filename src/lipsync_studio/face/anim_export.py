@@ -197,7 +197,7 @@ def write_usd(anim: AnimationWriter, path: Path, texture: Path | None, meta: dic
     if texture is not None:
         reader = UsdShade.Shader.Define(stage, "/Face/Looks/Skin/UV")
         reader.CreateIdAttr("UsdPrimvarReader_float2")
-        reader.CreateInput("varname", Sdf.ValueTypeNames.Token).Set("st")
+        reader.CreateInput("varname", Sdf.ValueTypeNames.String).Set("st")
         image = UsdShade.Shader.Define(stage, "/Face/Looks/Skin/Texture")
         image.CreateIdAttr("UsdUVTexture")
         image.CreateInput("file", Sdf.ValueTypeNames.Asset).Set(Sdf.AssetPath(texture.name))
