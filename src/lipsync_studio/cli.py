@@ -92,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="render the face as a video (with the clip's sound over the range); -o is then optional")
     p.add_argument("--style", choices=["shaded", "wireframe", "textured"], default="shaded", help="for --video")
     p.add_argument("--camera", default="front", metavar="VIEW",
-                   help="for --video: front, left, right (45° to the speaker's side), turntable, or AZ,EL degrees")
+                   help="for --video: front, left, right (45° to the speaker's side), turntable, or AZ,EL degrees "
+                        "(a negative azimuth as --camera=-30,10)")
     p.add_argument("--background", default="dark", metavar="COLOR",
                    help="for --video: #RRGGBB, R,G,B or black/white/grey/green/blue/dark (default)")
     p.add_argument("--stereo", action="store_true",
