@@ -7,7 +7,7 @@ mesh overlay and the Export dialog.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -114,11 +114,13 @@ def describe_tracks(faces) -> list[tuple[int, str]]:
     return out
 
 
-def mesh_export_task(clip: Path, folder: Path, start_s: float | None, end_s: float | None, face: int | None,
-                     texture: bool, synced_from: tuple[Path, Path | None] | None = None) -> JobTask:
-    """The OBJ-sequence export as a task; the result is a ``MeshResult``.
+def mesh_export_task(clip: Path, folder: Path | None, start_s: float | None, end_s: float | None,
+                     face: int | None, texture: bool, synced_from: tuple[Path, Path | None] | None = None,
+                     video: Path | None = None, view=None) -> JobTask:
+    """The OBJ-sequence export (and/or the 3D face video) as a task; the result is a ``MeshResult``.
 
     ``synced_from``: ``(original clip, dub)`` when ``clip`` is the sync's result (recorded as the synced face).
+    ``video``, ``view``: render the face into this video file, looking like this (a ``ViewOptions``).
     """
     from ..engine.mesh_job import MeshOptions, run_mesh
     from ..face.obj_export import ObjOptions
@@ -126,9 +128,13 @@ def mesh_export_task(clip: Path, folder: Path, start_s: float | None, end_s: flo
     original, dub = synced_from if synced_from is not None else (None, None)
     opts = MeshOptions(start_s=start_s, end_s=end_s, face=face, obj=ObjOptions(texture=texture),
                        face_of="synced" if synced_from is not None else "original", original=original,
-                       synced_with=dub)
+                       synced_with=dub, video=video)
+    if view is not None:
+        opts = replace(opts, view=view)
 
     def run(on_progress: ProgressCallback, cancel: CancelToken):
         return run_mesh(clip, folder, opts, on_progress=on_progress, cancel=cancel)
 
+    if folder is None:
+        return JobTask(name="Export 3D face video", run=run, output=Path(video))
     return JobTask(name="Export meshes", run=run, output=Path(folder))

@@ -273,6 +273,20 @@ class Session(QObject):
             task = mesh_export_task(self.clip.path, Path(folder), start_s, end_s, face, texture)
         return task if self.jobs.start(task) else None
 
+    def export_face_video(self, output: Path, view, face: int | None, synced: bool = False) -> JobTask | None:
+        """Start rendering the face's 3D video (``view``: a ``ViewOptions``) to ``output``: of the sync's result
+        when ``synced`` and there is an up-to-date one, else of the clip."""
+        from .faces import mesh_export_task
+
+        if self.clip is None:
+            return None
+        source, synced_from = self.clip.path, None
+        if synced and self.has_fresh_result():
+            source = Path(self.result.output)
+            synced_from = (self.clip.path, self.dub.path if self.dub is not None else None)
+        task = mesh_export_task(source, None, None, None, face, False, synced_from, video=Path(output), view=view)
+        return task if self.jobs.start(task) else None
+
     def has_fresh_result(self) -> bool:
         """Whether a sync result of the current clip and dub exists and is up to date."""
         return self.result is not None and not self.result_stale and getattr(self.result, "output", None) is not None
