@@ -90,8 +90,12 @@ def test_stereo_textured_video_beside_an_obj_export(clip, tmp_path):
 
 
 def test_wireframe_and_bad_view_options(clip, tmp_path, capsys):
+    from lipsync_studio.media.audio import probe_audio
+
     out = tmp_path / "wire.mp4"
-    assert main(["-q", "mesh", str(clip), "--video", str(out), "--style", "wireframe", "--end", "0.2"]) == 0
+    assert main(["-q", "mesh", str(clip), "--video", str(out), "--style", "wireframe", "--start", "0.6",
+                 "--end", "0.8"]) == 0
+    assert probe_video(out).n_frames == 5 and abs(probe_audio(out).duration_s - 0.2) < 0.03  # the range's sound
     frame = _frames(out)[0]
     edges = frame[_face_mask(frame)].astype(float)
     assert edges[:, 2].mean() > edges[:, 0].mean()  # blue-ish lines over a dim surface

@@ -220,7 +220,7 @@ def write_usd(anim: AnimationWriter, path: Path, texture: Path | None, meta: dic
 
 # -- glTF ----------------------------------------------------------------------------------------------------
 def morph_basis(local: np.ndarray, tolerance_mm: float = MORPH_TOLERANCE_MM,
-                max_targets: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+                max_targets: int = 96) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Neutral shape, morph targets and 0..1 weights that rebuild every frame's shape.
 
     Parameters
