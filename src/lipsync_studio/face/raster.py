@@ -58,14 +58,24 @@ def rasterize(points: np.ndarray, triangles: np.ndarray, shape: tuple[int, int],
     import cv2
 
     h, w = shape
-    ids = np.zeros((h, w), np.int32)
-    fixed = np.round((np.asarray(points, np.float64) - 0.5) * 16).astype(np.int32)  # centres at +0.5
+    # Work inside the mesh's bounding box (a face is a small part of a 4K frame), in its own coordinates.
+    pts = np.asarray(points, np.float64)
+    lo = np.floor(pts.min(0)).astype(int) if len(pts) else np.zeros(2, int)
+    hi = np.ceil(pts.max(0)).astype(int) + 1 if len(pts) else np.zeros(2, int)
+    x0, y0 = max(0, lo[0]), max(0, lo[1])
+    x1, y1 = min(w, hi[0]), min(h, hi[1])
+    if x1 <= x0 or y1 <= y0:
+        empty = np.zeros(0, np.int64)
+        return Coverage(empty, empty, empty, np.zeros((0, 3), np.float32))
+    local = pts - (x0, y0)
+    ids = np.zeros((y1 - y0, x1 - x0), np.int32)
+    fixed = np.round((local - 0.5) * 16).astype(np.int32)  # centres at +0.5
     for k in (range(len(triangles)) if order is None else order):
         cv2.fillConvexPoly(ids, fixed[triangles[k]], int(k) + 1, lineType=cv2.LINE_8, shift=4)
     ys, xs = np.nonzero(ids)
     tri = ids[ys, xs] - 1
     t = triangles[tri]
-    p = np.asarray(points, np.float32)
+    p = local.astype(np.float32)
     pa, pb, pc = p[t[:, 0]], p[t[:, 1]], p[t[:, 2]]
     v0, v1 = pb - pa, pc - pa
     qx = xs.astype(np.float32) + 0.5 - pa[:, 0]
@@ -77,4 +87,4 @@ def rasterize(points: np.ndarray, triangles: np.ndarray, shape: tuple[int, int],
     w0 = np.maximum(1 - w1 - w2, 0)
     bary = np.stack([w0, w1, w2], 1)
     bary /= np.maximum(bary.sum(1, keepdims=True), np.float32(1e-6))
-    return Coverage(ys, xs, tri, bary.astype(np.float32))
+    return Coverage(ys + y0, xs + x0, tri, bary.astype(np.float32))
