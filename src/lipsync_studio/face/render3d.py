@@ -252,14 +252,17 @@ class FaceRenderer:
         bg = np.array(opts.background, np.float64) / 255.0
         img = np.empty((camera.height, camera.width, 3), np.float32)
         img[:] = bg
-        # Triangles in front of the camera, far ones first.
-        ok = (depth[tris] > 1.0).all(1)
-        order = np.flatnonzero(ok)[np.argsort(-depth[tris[ok]].mean(1))]
         a, b, c = (v[tris[:, k]] for k in range(3))
         fn = np.cross(b - a, c - a)
         fn /= np.maximum(np.linalg.norm(fn, axis=1, keepdims=True), 1e-12)
         to_cam = camera.position - (a + b + c) / 3
         front = (fn * to_cam).sum(1) > 0
+        # Triangles in front of the camera, far ones first; the inside of the mask (back faces) before all
+        # of the outside, so where both cover a pixel the outside wins whatever their centres' depths say.
+        ok = (depth[tris] > 1.0).all(1)
+        far_first = np.argsort(-depth[tris].mean(1), kind="stable")
+        order = np.concatenate([far_first[ok[far_first] & ~front[far_first]],
+                                far_first[ok[far_first] & front[far_first]]])
         cam_rot = np.stack([camera.right, camera.up, -camera.forward])  # world → camera (x right, y up, z back)
         if opts.style == "wireframe":
             return self._wireframe(px, tris, order, front, fn @ cam_rot.T, bg, camera)

@@ -92,17 +92,44 @@ def face_topology() -> FaceTopology:
 
 
 def orient(triangles: np.ndarray, frontal: np.ndarray) -> np.ndarray:
-    """Wind every triangle counter-clockwise seen from the front (normals toward the viewer).
+    """Wind every triangle counter-clockwise seen from the front (normals toward the viewer), consistently.
+
+    Each connected piece takes its winding from its most frontal triangle and passes it on across shared
+    edges (a neighbour runs a shared edge the other way), so triangles seen edge-on at the sides of the face,
+    whose own normal's z is too small to trust, are wound like the surface around them.
 
     Parameters
     ----------
     triangles: (M, 3) int; frontal: (N, 3) vertices in a right-handed frame with +z toward the viewer.
     """
+    from collections import deque
+
     a, b, c = (frontal[triangles[:, k]] for k in range(3))
     nz = np.cross(b - a, c - a)[:, 2]
     out = triangles.copy()
-    flip = nz < 0
-    out[flip] = out[flip][:, ::-1]
+    by_edge: dict[tuple[int, int], list[int]] = {}
+    for k, t in enumerate(out):
+        for e in ((t[0], t[1]), (t[1], t[2]), (t[2], t[0])):
+            by_edge.setdefault((min(e), max(e)), []).append(k)
+    done = np.zeros(len(out), bool)
+    for seed in np.argsort(-np.abs(nz)):
+        if done[seed]:
+            continue
+        if nz[seed] < 0:
+            out[seed] = out[seed][::-1]
+        done[seed] = True
+        queue = deque([int(seed)])
+        while queue:
+            t = out[queue.popleft()]
+            for i, j in ((t[0], t[1]), (t[1], t[2]), (t[2], t[0])):
+                for n in by_edge[(min(i, j), max(i, j))]:
+                    if done[n]:
+                        continue
+                    u = out[n]
+                    if any((u[m], u[(m + 1) % 3]) == (i, j) for m in range(3)):  # same direction: flip
+                        out[n] = u[::-1]
+                    done[n] = True
+                    queue.append(n)
     return out
 
 
