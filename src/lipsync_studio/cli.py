@@ -80,9 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_stereo_options(p)
     add_stereoize_command(sub, _add_output_format)
 
-    p = sub.add_parser("mesh", help="export the speaker's 3D face for every frame as an OBJ sequence")
+    p = sub.add_parser("mesh", help="export the speaker's 3D face for every frame as an OBJ sequence or one "
+                                    "animated file (USD, USDZ, glTF, GLB)")
     p.add_argument("video", type=Path, metavar="VIDEO")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="a new (or empty) folder")
+    p.add_argument("-o", "--output", type=Path, metavar="OUT",
+                   help="a new (or empty) folder for OBJ, or a file: .usd/.usda/.usdc, .usdz, .gltf, .glb")
+    p.add_argument("--format", choices=["obj", "usd", "usdz", "gltf", "glb"],
+                   help="default: from OUT's extension (none: an OBJ folder)")
     p.add_argument("--backend", choices=["auto", "facemesh", "prnet"], default="auto",
                    help="auto: PRNet when its weights are in the models folder, else the built-in FaceMesh mesh")
     p.add_argument("--face", type=int, help="which face (track id; default: the largest face)")
@@ -90,6 +94,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", type=float, metavar="S", help="second to stop at (default: the end)")
     p.add_argument("--vertex-colors", action="store_true", help="vertex colours instead of per-frame textures")
     p.add_argument("--texture-size", type=int, default=512, help="texture width/height in pixels (default 512)")
+    p.add_argument("--video", type=Path, metavar="OUT.mp4", dest="video_out",
+                   help="render the face as a video (with the clip's sound over the range); -o is then optional")
+    p.add_argument("--style", choices=["shaded", "wireframe", "textured"], default="shaded", help="for --video")
+    p.add_argument("--camera", default="front", metavar="VIEW",
+                   help="for --video: front, left, right (45° to the speaker's side), turntable, or AZ,EL degrees "
+                        "(a negative azimuth as --camera=-30,10)")
+    p.add_argument("--background", default="dark", metavar="COLOR",
+                   help="for --video: #RRGGBB, R,G,B or black/white/grey/green/blue/dark (default)")
+    p.add_argument("--stereo", action="store_true",
+                   help="for --video: two virtual eyes, side by side (named *_LRF_Full_SBS for VR players)")
+    p.add_argument("--dub", type=Path, metavar="DUB",
+                   help="lip-sync VIDEO to DUB first (as `sync` does) and export the synced face, with the dub as "
+                        "the video's sound (default: VIDEO's face as it is)")
+    p.add_argument("--synced-video", type=Path, metavar="OUT.mp4", help="with --dub: keep the lip-synced 2D video here")
 
     p = sub.add_parser("probe", help="show what the app sees in a media file")
     p.add_argument("file", type=Path, metavar="FILE")
@@ -281,11 +299,23 @@ def _cmd_mesh(args: argparse.Namespace) -> int:
     from .engine.mesh_job import MeshOptions, run_mesh
     from .face.obj_export import ObjOptions
 
+    from .errors import OptionError
+    from .face.render3d import ViewOptions, parse_color
+
+    try:
+        view = ViewOptions(style=args.style, camera=args.camera, background=parse_color(args.background),
+                           stereo=args.stereo).check()
+    except ValueError as exc:
+        raise OptionError(str(exc)) from exc
     opts = MeshOptions(start_s=args.start, end_s=args.end, face=args.face, backend=args.backend,
-                       obj=ObjOptions(texture=not args.vertex_colors, texture_size=args.texture_size))
+                       obj=ObjOptions(texture=not args.vertex_colors, texture_size=args.texture_size),
+                       format=args.format, video=getattr(args, "video_out", None), view=view, dub=args.dub,
+                       synced_video=args.synced_video)
     with _Bar(args.quiet) as bar:
         result = run_mesh(args.video, args.output, opts, on_progress=bar)
-    print(f"wrote {result.frames} frames to {result.folder} (face {result.face} of {result.faces_found}; "
+    where = [str(result.folder)] if result.folder is not None else []
+    print(f"wrote {result.frames} frames to {', '.join(where + [str(v) for v in result.videos])} "
+          f"(face {result.face} of {result.faces_found}; "
           f"measured on {result.measured}, filled in on {result.frames - result.measured})")
     return 0
 
