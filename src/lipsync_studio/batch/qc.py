@@ -2,7 +2,7 @@
 
 Measured on the written result (its tracks come from the analysis cache when the job's own sync measure
 tracked it already): the speaker's inner-lip gap per frame, the result's own sound's speech-band loudness per
-frame (the dub as muxed), and a strip of mouth close-ups at evenly spaced moments.
+frame (the dub as muxed), and a strip of mouth close-ups at the loudest moment of each eighth of the clip.
 """
 
 from __future__ import annotations
@@ -46,21 +46,26 @@ def _mouth_box(landmarks: np.ndarray, width: int, height: int) -> tuple[int, int
     return x0, y0, min(width, x0 + int(w)), min(height, y0 + int(h))
 
 
-def mouth_strip(video: Path, track, eye: tuple[str, int] | None, n: int = STRIP_FRAMES) -> tuple[np.ndarray, list[int]]:
-    """Close-ups of the speaker's mouth at ``n`` evenly spaced frames, side by side.
+def strip_frames(loudness_db: np.ndarray, n: int = STRIP_FRAMES) -> list[int]:
+    """The loudest frame of each of ``n`` equal stretches of the clip: where the mouth should be open."""
+    loud = np.nan_to_num(np.asarray(loudness_db, np.float64), nan=-200.0)
+    return [int(seg[np.argmax(loud[seg])]) for seg in np.array_split(np.arange(len(loud)), n) if len(seg)]
+
+
+def mouth_strip(video: Path, track, eye: tuple[str, int] | None, idx: list[int]) -> np.ndarray:
+    """Close-ups of the speaker's mouth at frames ``idx``, side by side.
 
     Returns
     -------
-    strip: (CROP_H, n * CROP_W, 3) uint8 RGB (grey where the face was not found).
-    frames: the frame index of each close-up.
+    (CROP_H, STRIP_FRAMES * CROP_W, 3) uint8 RGB (grey where the face was not found).
     """
     import cv2
 
     from ..media.sequence import frames_in_order
     from ..media.video import VideoReader
 
-    total = track.n_frames if track is not None else 0
-    idx = sorted({int(i) for i in np.linspace(0, max(0, total - 1), n)}) if total else []
+    n = STRIP_FRAMES
+    idx = idx if track is not None else []
     tiles = []
     if idx:
         with VideoReader(video) as reader:
@@ -78,7 +83,7 @@ def mouth_strip(video: Path, track, eye: tuple[str, int] | None, n: int = STRIP_
                                         interpolation=cv2.INTER_AREA))
     while len(tiles) < n:
         tiles.append(np.full((CROP_H, CROP_W, 3), 96, np.uint8))
-    return np.concatenate(tiles, axis=1), idx
+    return np.concatenate(tiles[:n], axis=1)
 
 
 def measure_result(video: Path, eye: tuple[str, int] | None = None) -> tuple[dict[str, Any], np.ndarray]:
@@ -106,7 +111,8 @@ def measure_result(video: Path, eye: tuple[str, int] | None = None) -> tuple[dic
     n = faces.n_frames
     mouth = track.mouth_gap() if track is not None else np.full(n, np.nan)
     loud = mouth_from_audio(load_audio(video, sr=16000), faces.fps, n, lead_s=0.0).loudness_db
-    strip, idx = mouth_strip(video, track, eye)
+    idx = strip_frames(loud)
+    strip = mouth_strip(video, track, eye, idx)
     score = sync_score(mouth, loud)
     qc = {"fps": float(faces.fps), "frames": int(n), "mouth": _resample(mouth, MAX_POINTS),
           "loudness_db": _resample(np.asarray(loud, np.float64), MAX_POINTS), "strip_frames": idx,

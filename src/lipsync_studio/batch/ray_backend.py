@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -82,6 +83,10 @@ class RayCluster:
             _private_auth()
         import ray
 
+        # Ray's driver puts its own crash handler on SIGTERM; the batch's handlers (cancel, clean up) come back.
+        kept = {}
+        if threading.current_thread() is threading.main_thread():
+            kept = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             if s.address is None:
                 # A private instance: its own token, its logs in a temporary folder (short: Ray's sockets live
@@ -99,6 +104,9 @@ class RayCluster:
                             hint="start it with `ray start --head --port PORT`; a cluster with token authentication "
                                  "needs RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or ~/.ray/auth_token) here too"
                             ) from exc
+        for sig, handler in kept.items():
+            if handler is not None:
+                signal.signal(sig, handler)
         return self
 
     def _cleanup(self) -> None:

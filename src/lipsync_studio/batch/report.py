@@ -61,12 +61,12 @@ def badness(sidecar: dict[str, Any]) -> float:
     return sum(10.0 ** s for s, _ in findings(sidecar)) + (1.0 - conf if conf is not None else 2.0)
 
 
-def _plot(qc: dict[str, Any], width: int = 360, height: int = 72) -> str:
+def _plot(qc: dict[str, Any], width: int = 627, height: int = 72) -> str:
     """An inline SVG: the dub's loudness (blue area) and the result's mouth opening (orange line) over time."""
     mouth, loud = qc.get("mouth") or [], qc.get("loudness_db") or []
     n = max(len(mouth), len(loud))
     if n < 2:
-        return '<svg class="plot" width="360" height="72"></svg>'
+        return f'<svg class="plot" width="{width}" height="{height}"></svg>'
     vals = [v for v in loud if v is not None]
     peak = max(vals) if vals else 0.0
     floor = max(min(vals) if vals else -100.0, peak - 45.0)
@@ -91,6 +91,10 @@ def _plot(qc: dict[str, Any], width: int = 360, height: int = 72) -> str:
         segs.append(cur)
     lines = "".join(f'<polyline points="{" ".join(s)}" fill="none" stroke="#f59e0b" stroke-width="1.6"/>'
                     for s in segs)
+    frames = qc.get("frames") or n
+    ticks = "".join(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{height - pad}" y2="{height}" stroke="#e2e8f0"/>'
+                    for x in (pad + f / max(frames - 1, 1) * (width - 2 * pad) for f in qc.get("strip_frames", [])))
+    lines += ticks
     secs = qc.get("frames", 0) / qc["fps"] if qc.get("fps") else 0.0
     return (f'<svg class="plot" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">'
             f'<title>mouth opening (orange) over the dub loudness (blue), {secs:.1f} s</title>'
@@ -218,8 +222,9 @@ def write_report(out_dir: Path, jobs: list[BatchJob], failed: dict[str, str] | N
             f'lipsync-studio {_e(__version__)} · {time.strftime("%Y-%m-%d %H:%M")}</div>'
             f'<div>sort: <button data-key="bad">worst first</button> <button data-key="clip">clip</button> '
             f'<button data-key="row">manifest order</button></div>'
-            f'<div class="legend">Close-ups: the result\'s mouth at 8 evenly spaced moments. Plot: the dub\'s '
-            f'loudness (blue) and the result\'s mouth opening (orange) over time. Bars: the job\'s sync measure; '
+            f'<div class="legend">Close-ups: the result\'s mouth at the loudest moment of each eighth of the '
+            f'clip (ticks under the plot): a closed mouth there is a miss. Plot: the dub\'s loudness (blue) and the '
+            f'result\'s mouth opening (orange) over time. Bars: the job\'s sync measure; '
             f'green: where real speech scores ({REAL_SPEECH["confidence"][0]:.2f}-{REAL_SPEECH["confidence"][1]:.2f} '
             f'confidence).</div>'
             f'<table><tbody>{"".join(rows)}</tbody></table><script>{_JS}</script></body></html>')

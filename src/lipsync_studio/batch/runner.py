@@ -190,6 +190,7 @@ def run_batch(manifest: str | Path, out_dir: str | Path, settings: BatchSettings
 def _run_on_ray(todo: list[BatchJob], out: Path, run_id: str, settings_data: dict, ray_settings: RaySettings,
                 journal: Journal, emit: EventCallback, cancel: threading.Event, summary: BatchSummary) -> None:
     seen_attempts: dict[str, set[str]] = {}
+    by_key = {job.key: job for job in todo}
     running: set[str] = set()
 
     def tick() -> None:
@@ -212,6 +213,9 @@ def _run_on_ray(todo: list[BatchJob], out: Path, run_id: str, settings_data: dic
         tick()  # an attempt that started and ended between two ticks is journaled too
         key = res["key"]
         running.discard(key)
+        # No attempt of this job runs any more: what a lost attempt left half-written goes now.
+        for stale in part_folders(out, by_key[key]):
+            shutil.rmtree(stale, ignore_errors=True)
         if res.get("ok"):
             summary.done.append(key)
             sc = res["sidecar"]
