@@ -283,3 +283,47 @@ def test_a_two_node_cluster_loses_a_node_mid_run_and_the_batch_still_completes(m
                 except psutil.NoSuchProcess:
                     pass
         shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_stereo_rows_as_two_eye_files_or_one_packed_file_with_their_output_layouts(media, tmp_path):
+    from fractions import Fraction
+
+    import numpy as np
+
+    from lipsync_studio.media.writer import VideoFormat, VideoWriter
+    from lipsync_studio.samples import random_syllables, stereo_talking_frames, synth_speech
+    from lipsync_studio.stereo.layout import join
+
+    own = synth_speech(random_syllables(5, 11), seed=11)
+    n = int(np.ceil(own.duration * 25))
+    fmt = VideoFormat(crf=14, preset="veryfast")
+    paths = {k: tmp_path / f"{k}.mp4" for k in ("left", "right", "packed_SBS")}
+    with VideoWriter(paths["left"], Fraction(25), 192, 192, fmt=fmt) as wl, \
+            VideoWriter(paths["right"], Fraction(25), 192, 192, fmt=fmt) as wr, \
+            VideoWriter(paths["packed_SBS"], Fraction(25), 384, 192, fmt=fmt) as wp:
+        for left, right, _ in stereo_talking_frames(own.mouth_opening(np.arange(n) / 25), size=192, seed=11):
+            wl.write(left)
+            wr.write(right)
+            wp.write(join(left, right, "sbs"))
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("clip,lang,video,left,right,dub,out_layout,stereo_mode\n"
+                        f"eyes,es,,{paths['left']},{paths['right']},{media['dub0']},half-sbs,\n"
+                        f"packed,es,{paths['packed_SBS']},,,{media['dub0']},separate,independent\n"
+                        f"flat,es,{media['clip0']},,,{media['dub0']},tb,\n")
+    out = tmp_path / "out"
+    code, events, err = _batch([str(manifest), "-o", str(out), "--num-cpus", "2"])
+    assert code == 1, err
+    summary = events[-1]
+    assert "not stereo" in summary["failed"]["flat_es"]  # a stereo option on a 2D clip fails that row alone
+    eyes = json.loads((out / "eyes" / "eyes_es.json").read_text())
+    assert [o["name"] for o in eyes["outputs"]] == ["eyes_es.mp4"]
+    info = probe_video(out / "eyes" / "eyes_es.mp4")
+    assert (info.width, info.height) == (192, 192)  # half side by side: two 96 px eyes in a 192 px frame
+    assert eyes["result"]["stereo"] and eyes["result"]["eye"] == ["half-sbs", 0]
+    assert eyes["qc"]["face_found"] > 0.9  # the close-ups and the measure look at the left eye
+    packed = json.loads((out / "packed" / "packed_es.json").read_text())
+    assert [o["name"] for o in packed["outputs"]] == ["packed_es_L.mp4", "packed_es_R.mp4"]
+    assert packed["result"]["mode"] == "independent"
+    assert all(probe_video(out / "packed" / o["name"]).width == 192 for o in packed["outputs"])
+    _no_partials(out)
