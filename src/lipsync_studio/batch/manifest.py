@@ -292,3 +292,17 @@ def read_manifest(path: str | Path, supported_options: tuple[str, ...] = OPTIONS
     if problems:
         raise ManifestError(path, problems)
     return jobs
+
+
+def write_manifest(path: str | Path, rows: list[dict[str, Any]]) -> Path:
+    """Write ``rows`` (column: value, paths absolute) as a JSON manifest a later ``batch`` run can read again.
+
+    The rows are not checked here: :func:`read_manifest` checks them, the same way for every front end.
+    """
+    from .sidecar import write_json_atomic
+
+    path = Path(path)
+    plain = [{k: (str(v) if isinstance(v, Path) else v) for k, v in row.items() if v not in (None, "")}
+             for row in rows]
+    write_json_atomic(path, {"jobs": plain})
+    return path
