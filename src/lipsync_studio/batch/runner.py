@@ -26,8 +26,8 @@ from ..errors import OutputError
 from .execute import SUPPORTED_OPTIONS, BatchSettings
 from .manifest import BatchJob, read_manifest
 from .ray_backend import RayCluster, RaySettings
-from .sidecar import read_sidecar, sidecar_path, why_not_done
-from .task import BATCH_FOLDER, attempts_of, part_folders, run_folder
+from .sidecar import sidecar_path, why_not_done
+from .task import BATCH_FOLDER, part_folders, run_folder
 
 EventCallback = Callable[[dict[str, Any]], None]
 
@@ -193,21 +193,32 @@ def _run_on_ray(todo: list[BatchJob], out: Path, run_id: str, settings_data: dic
     by_key = {job.key: job for job in todo}
     running: set[str] = set()
 
+    attempts_dir = run_folder(out, run_id) / "attempts"
+    seen_files: set[str] = set()
+
     def tick() -> None:
-        # Attempt records are written by the tasks themselves (on whatever node): journal each once.
-        for job in todo:
-            if job.key in summary.done or job.key in summary.failed:
+        # Attempt records are written by the tasks themselves (on whatever node): journal each once. One listing
+        # of the folder a tick, so thousands of jobs cost a directory read, not a search per job.
+        try:
+            names = [e.name for e in os.scandir(attempts_dir) if e.name.endswith(".json") and not e.name.startswith(".")]
+        except OSError:
+            return
+        for name in sorted(set(names) - seen_files):
+            try:
+                rec = json.loads((attempts_dir / name).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # read again next tick
+            seen_files.add(name)
+            key = rec.get("key")
+            if key not in by_key:
                 continue
-            for rec in attempts_of(out, run_id, job.key):
-                known = seen_attempts.setdefault(job.key, set())
-                if rec["attempt"] in known:
-                    continue
-                known.add(rec["attempt"])
-                journal.write("attempt", key=job.key, attempt=rec["attempt"], number=len(known),
-                              host=rec.get("host"), node=rec.get("node"), pid=rec.get("pid"))
-                running.add(job.key)
-                emit({"event": "retry" if len(known) > 1 else "attempt", "key": job.key, "number": len(known),
-                      "pid": rec.get("pid"), "host": rec.get("host"), "running": len(running)})
+            known = seen_attempts.setdefault(key, set())
+            known.add(rec["attempt"])
+            journal.write("attempt", key=key, attempt=rec["attempt"], number=len(known),
+                          host=rec.get("host"), node=rec.get("node"), pid=rec.get("pid"))
+            running.add(key)
+            emit({"event": "retry" if len(known) > 1 else "attempt", "key": key, "number": len(known),
+                  "pid": rec.get("pid"), "host": rec.get("host"), "running": len(running)})
 
     def result(res: dict) -> None:
         tick()  # an attempt that started and ended between two ticks is journaled too
@@ -233,7 +244,3 @@ def _run_on_ray(todo: list[BatchJob], out: Path, run_id: str, settings_data: dic
     with RayCluster(ray_settings) as cluster:
         cluster.run([j.to_dict() for j in todo], str(out), run_id, settings_data, result, tick, cancel)
 
-
-def load_done(out: Path, job: BatchJob) -> dict[str, Any] | None:
-    """A finished job's sidecar (for the report), or None."""
-    return read_sidecar(sidecar_path(out, job))
