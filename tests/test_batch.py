@@ -132,6 +132,7 @@ def test_a_batch_runs_every_job_once_resumes_redoes_what_changed_and_reports(med
         assert side["outputs"] == [{"name": video.name, "size": video.stat().st_size}]
         assert side["inputs"]["dub"]["path"] == str((tmp_path / job["dub"]).absolute())
         assert side["attempt"]["attempts"] == 1 and side["sync"]["frames_used"] > 40
+        assert side["attempt"]["device"] == "cpu"  # Ray gave the task no GPU
         assert (out / side["qc"]["image"]).stat().st_size > 1000
     assert not (out / "clipA" / "clipA_de.mp4").exists()
     _no_partials(out)

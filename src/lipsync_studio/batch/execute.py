@@ -15,7 +15,10 @@ from .manifest import BatchJob
 
 #: The per-job manifest options this sync job carries out (``script`` waits for a sync job that takes one).
 SUPPORTED_OPTIONS = ("face", "dub_offset", "stereo_mode", "out_layout")
-OUTPUT_SUFFIX = ".mp4"
+
+def output_suffix(codec: str) -> str:
+    """The container for a codec: MP4 for H.264/HEVC, QuickTime for ProRes, Matroska for VP9."""
+    return {"prores": ".mov", "vp9": ".mkv"}.get(codec, ".mp4")
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,7 @@ def run_job(job: BatchJob, out_tmp: Path, device: str = "auto", settings: BatchS
     dub = job.dub
     if job.options.get("dub_offset"):
         dub = _shifted_dub(job.dub, float(job.options["dub_offset"]), out_tmp)
-    out = out_tmp / f"{job.key}{OUTPUT_SUFFIX}"
+    out = out_tmp / f"{job.key}{output_suffix(settings.codec)}"
     video = job.video if job.video is not None else job.left
     stereo_asked = "stereo_mode" in job.options or "out_layout" in job.options
     layout = "auto"
