@@ -9,8 +9,7 @@ times, each with a fresh analysis cache so neither borrows the other's face trac
   (default 1: the same one-job-at-a-time as the sequential run, so the ratio is the batch's own overhead:
   Ray's start, the task layer, sidecars, close-ups, the report), and, with ``--also-all-cores``, on all cores.
 
-Prints one JSON line with the wall seconds of each run, the CPU seconds of its whole process tree (steadier than
-wall time on a shared machine), and ``ratio`` = fastest batch / fastest sequential (the bar:
+Prints one JSON line with the wall seconds of each run and ``ratio`` = fastest batch / fastest sequential (the bar:
 <= 1.15). ``--repeat N`` alternates the order of the variants (ABBA) against a shared machine's drifting load.
 
     python bench/batch_overhead.py --clips 4 --langs 2 --repeat 2 --out /tmp/batch-bench
@@ -22,7 +21,6 @@ import argparse
 import csv
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -30,21 +28,12 @@ import time
 from pathlib import Path
 
 
-CPU: list[float] = []  # CPU seconds (user + system) of each run's whole process tree, in call order
-
-
-def _cpu_of_children() -> float:
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
 def _run(cmd: list[str], cache: Path) -> float:
-    """Wall seconds of ``cmd``; its process tree's CPU seconds are appended to CPU (every process Ray starts
-    for a private instance is reaped within the tree, so its CPU counts too)."""
+    """Wall seconds of ``cmd``. (Not CPU seconds: Ray's processes leave the process tree, so their CPU would
+    not be counted.)"""
     env = {**os.environ, "LIPSYNC_STUDIO_CACHE_DIR": str(cache)}
-    c0, t0 = _cpu_of_children(), time.perf_counter()
+    t0 = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    CPU.append(_cpu_of_children() - c0)
     return time.perf_counter() - t0
 
 
@@ -93,24 +82,18 @@ def main() -> None:
 
     # A shared machine's load drifts: alternate the order (ABBA) and keep each variant's fastest run.
     t_seq, t_batch, t_all = [], [], []
-    c_seq, c_batch = [], []
     for r in range(args.repeat):
         order = ["seq", "batch"] if r % 2 == 0 else ["batch", "seq"]
         for what in order:
             if what == "seq":
-                n = len(CPU)
                 t_seq.append(sequential(r))
-                c_seq.append(sum(CPU[n:]))
             else:
                 t_batch.append(batch(r, args.batch_cpus))
-                c_batch.append(CPU[-1])
                 if args.also_all_cores:
                     t_all.append(batch(r, None))
     report = {"jobs": len(clips) * len(langs), "clip_px": args.size, "repeat": args.repeat,
               "sequential_s": [round(t, 2) for t in t_seq], f"batch_{args.batch_cpus}cpu_s": [round(t, 2) for t in t_batch],
-              "ratio": round(min(t_batch) / min(t_seq), 3),
-              "cpu_sequential_s": [round(c, 1) for c in c_seq], "cpu_batch_s": [round(c, 1) for c in c_batch],
-              "cpu_ratio": round(min(c_batch) / min(c_seq), 3)}
+              "ratio": round(min(t_batch) / min(t_seq), 3)}
     if args.also_all_cores:
         report["batch_all_cores_s"] = [round(t, 2) for t in t_all]
         report["ratio_all_cores"] = round(min(t_all) / min(t_seq), 3)

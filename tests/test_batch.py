@@ -150,14 +150,21 @@ def test_a_batch_runs_every_job_once_resumes_redoes_what_changed_and_reports(med
     os.utime(dubs / "a_es.wav", (time.time(), time.time()))
     shutil.copy(media["dub2"], dubs / "broken.wav")
     shutil.copy(media["dub2"], dubs / "b_fr.wav")
+    (dubs / "a_fr.wav").write_text("damaged since")  # its redo fails: the old result stays, the report says failed
     kept = {p: p.stat().st_mtime_ns for p in out.glob("clip*/*.mp4") if p.name != "clipB_fr.mp4"}
     code, events, err = _batch([str(manifest), "-o", str(out), "--num-cpus", "2"])
-    assert code == 0, err
+    assert code == 1, err
     plan = events[0]
-    assert plan["event"] == "plan" and plan["skipped"] == 3
-    assert plan["reasons"] == {"clipB_fr": "dub changed", "clipA_de": "new"}
+    assert plan["event"] == "plan" and plan["skipped"] == 2
+    assert plan["reasons"] == {"clipB_fr": "dub changed", "clipA_de": "new", "clipA_fr": "dub changed"}
+    assert list(events[-1]["failed"]) == ["clipA_fr"]
     assert {p: p.stat().st_mtime_ns for p in kept} == kept
     assert abs(probe_video(out / "clipB" / "clipB_fr.mp4").duration - probe_audio(media["dub2"]).duration_s) < 0.1
+    page = (out / "report.html").read_text()
+    row = next(r for r in page.split("<tr ")[1:] if 'data-clip="clipA" data-lang="fr"' in r)
+    assert row.startswith('class="failed"') and "a_fr.wav" in row
+    # The same bytes back (a newer date): the old result matches again.
+    shutil.copy(media["dub0"], dubs / "a_fr.wav")
 
     code, events, err = _batch([str(manifest), "-o", str(out)])
     assert code == 0 and events[0]["to_run"] == 0 and events[-1]["skipped"] == 5

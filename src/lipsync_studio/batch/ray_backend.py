@@ -69,6 +69,20 @@ def _private_auth() -> None:
         AuthenticationTokenLoader.instance().reset_cache()
 
 
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail at once, in one line, when nothing answers at ``HOST:PORT`` (Ray itself retries for minutes)."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"--address must be HOST:PORT, not '{address}'")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise UserError(f"nothing answers at {address} ({exc.strerror or exc})",
+                        hint="start the cluster's head with `ray start --head --port PORT`") from None
+
+
 class RayCluster:
     """A connection to Ray for one batch run (a context manager: leaving it shuts a private Ray down)."""
 
@@ -81,6 +95,8 @@ class RayCluster:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         if s.address is None:
             _private_auth()
+        else:
+            _check_reachable(s.address)
         import ray
 
         # Ray's driver puts its own crash handler on SIGTERM; the batch's handlers (cancel, clean up) come back.

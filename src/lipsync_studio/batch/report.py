@@ -198,8 +198,18 @@ sortBy('bad');
 """
 
 
-def write_report(out_dir: Path, jobs: list[BatchJob], failed: dict[str, str] | None = None) -> Path:
-    """Write ``out_dir/report.html`` for ``jobs`` (finished ones from their sidecars; ``failed``: key -> error)."""
+def write_report(out_dir: Path, jobs: list[BatchJob], failed: dict[str, str] | None = None,
+                 settings: dict[str, Any] | None = None) -> Path:
+    """Write ``out_dir/report.html`` for ``jobs``.
+
+    Parameters
+    ----------
+    failed: key -> error of the jobs that failed in this run (shown as failed even where an older result exists).
+    settings: the batch settings; a job shows as done only when its sidecar matches its inputs, options and
+        these settings (a stale result of changed inputs shows as not done).
+    """
+    from .sidecar import why_not_done
+
     import hashlib
 
     from ..media.output import temporary_sibling
@@ -207,7 +217,8 @@ def write_report(out_dir: Path, jobs: list[BatchJob], failed: dict[str, str] | N
     failed = failed or {}
     rows, counts = [], {"ok": 0, "check": 0, "bad": 0, "failed": 0, "notdone": 0}
     for job in jobs:
-        sc = read_sidecar(sidecar_path(out_dir, job))
+        current = job.key not in failed and (settings is None or why_not_done(job, out_dir, settings) is None)
+        sc = read_sidecar(sidecar_path(out_dir, job)) if current else None
         row = _job_row(out_dir, job, sc, failed.get(job.key))
         rows.append(row)
         counts[row.split('"', 2)[1]] += 1

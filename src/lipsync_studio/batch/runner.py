@@ -26,7 +26,7 @@ from ..errors import OutputError
 from .execute import SUPPORTED_OPTIONS, BatchSettings
 from .manifest import BatchJob, read_manifest
 from .ray_backend import RayCluster, RaySettings
-from .sidecar import sidecar_path, why_not_done
+from .sidecar import why_not_done
 from .task import BATCH_FOLDER, part_folders, run_folder
 
 EventCallback = Callable[[dict[str, Any]], None]
@@ -162,13 +162,17 @@ def run_batch(manifest: str | Path, out_dir: str | Path, settings: BatchSettings
                           skipped=summary.skipped, to_run=reasons)
             emit({"event": "plan", "run": run_id, "jobs": len(jobs), "skipped": len(summary.skipped),
                   "to_run": len(todo), "reasons": reasons})
-            for job in todo:  # a job to redo is not done until its new sidecar is written
+            for job in todo:  # (an old sidecar stays until the new outputs replace the old ones: see task.py)
                 for stale in part_folders(out, job):
                     shutil.rmtree(stale, ignore_errors=True)
-                sidecar_path(out, job).unlink(missing_ok=True)
                 (out / job.clip).mkdir(exist_ok=True)
             if todo and not cancel.is_set():
-                _run_on_ray(todo, out, run_id, settings_data, ray_settings, journal, emit, cancel, summary)
+                try:
+                    _run_on_ray(todo, out, run_id, settings_data, ray_settings, journal, emit, cancel, summary)
+                except BaseException as exc:
+                    journal.write("run-failed", error=f"{type(exc).__name__}: {exc}", done=summary.done,
+                                  failed=summary.failed)
+                    raise
             if cancel.is_set():
                 summary.cancelled = True
                 for job in todo:
@@ -178,7 +182,7 @@ def run_batch(manifest: str | Path, out_dir: str | Path, settings: BatchSettings
                 journal.write("cancelled", unfinished=[j.key for j in todo if j.key not in summary.done
                                                        and j.key not in summary.failed])
                 emit({"event": "cancelled"})
-            summary.report = write_report(out, jobs, summary.failed)
+            summary.report = write_report(out, jobs, summary.failed, settings_data)
             summary.seconds = time.perf_counter() - t0
             journal.write("run-end", done=summary.done, failed=summary.failed, skipped=len(summary.skipped),
                           cancelled=summary.cancelled, seconds=round(summary.seconds, 2))

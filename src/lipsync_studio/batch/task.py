@@ -96,6 +96,8 @@ def run_attempt(job_data: dict[str, Any], out_dir: str, run_id: str, settings_da
         write_jpeg(part / ".qc.jpg", strip)
         measured = time.time()
         outputs = [{"name": name, "size": (part / name).stat().st_size} for name in outcome.outputs]
+        # From here the old result is being replaced: its sidecar no longer describes what is there.
+        sidecar_path(root, job).unlink(missing_ok=True)
         for name in outcome.outputs:
             os.replace(part / name, root / job.clip / name)
         qc_file = qc_image_path(root, job)
