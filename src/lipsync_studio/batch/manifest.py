@@ -198,8 +198,10 @@ def read_manifest(path: str | Path, supported_options: tuple[str, ...] = OPTIONS
         Every problem found, each with its row: a missing file, a duplicate (clip, language), an unknown or
         malformed option, a clip id or language that would name a path outside the output folder.
     """
-    from ..stereo.cli import OUTPUT_LAYOUTS
     from ..engine.stereo_sync_job import MODES
+    from ..stereo.writer import OutputLayout
+
+    out_layouts = tuple(layout.value for layout in OutputLayout)
 
     path = Path(path).expanduser().absolute()
     base = path.parent
@@ -271,8 +273,8 @@ def read_manifest(path: str | Path, supported_options: tuple[str, ...] = OPTIONS
                 else:
                     opts["stereo_mode"] = value
             elif col == "out_layout":
-                if value not in OUTPUT_LAYOUTS:
-                    problems.append(f"{where}: out_layout {value!r} is not one of {', '.join(OUTPUT_LAYOUTS)}")
+                if value not in out_layouts:
+                    problems.append(f"{where}: out_layout {value!r} is not one of {', '.join(out_layouts)}")
                 else:
                     opts["out_layout"] = value
         if len(problems) > before:
