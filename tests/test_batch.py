@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import write_clip
 
 from lipsync_studio.batch.manifest import ManifestError, read_manifest
 from lipsync_studio.cli import main
@@ -299,7 +300,7 @@ def test_a_two_node_cluster_loses_a_node_mid_run_and_the_batch_still_completes(m
 
 
 @pytest.mark.slow
-def test_stereo_rows_as_two_eye_files_or_one_packed_file_with_their_output_layouts(media, tmp_path):
+def test_stereo_rows_and_rows_that_fail_alone_a_2d_clip_with_stereo_options_or_no_face(media, tmp_path):
     from fractions import Fraction
 
     import numpy as np
@@ -323,12 +324,15 @@ def test_stereo_rows_as_two_eye_files_or_one_packed_file_with_their_output_layou
     manifest.write_text("clip,lang,video,left,right,dub,out_layout,stereo_mode\n"
                         f"eyes,es,,{paths['left']},{paths['right']},{media['dub0']},half-sbs,\n"
                         f"packed,es,{paths['packed_SBS']},,,{media['dub0']},separate,independent\n"
-                        f"flat,es,{media['clip0']},,,{media['dub0']},tb,\n")
+                        f"flat,es,{media['clip0']},,,{media['dub0']},tb,\n"
+                        f"noface,es,{write_clip(tmp_path / 'bars.mp4', 40)},,,{media['dub0']},,\n")
     out = tmp_path / "out"
     code, events, err = _batch([str(manifest), "-o", str(out), "--num-cpus", "2"])
     assert code == 1, err
     summary = events[-1]
     assert "not stereo" in summary["failed"]["flat_es"]  # a stereo option on a 2D clip fails that row alone
+    assert "no face found" in summary["failed"]["noface_es"]  # so does a clip with nobody to lip-sync
+    assert not (out / "noface" / "noface_es.mp4").exists()
     eyes = json.loads((out / "eyes" / "eyes_es.json").read_text())
     assert [o["name"] for o in eyes["outputs"]] == ["eyes_es.mp4"]
     info = probe_video(out / "eyes" / "eyes_es.mp4")

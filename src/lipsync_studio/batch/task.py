@@ -93,6 +93,9 @@ def run_attempt(job_data: dict[str, Any], out_dir: str, run_id: str, settings_da
         synced = time.time()
         first = part / outcome.outputs[0]
         qc, strip = measure_result(first, outcome.eye)
+        if qc["face_found"] == 0:  # the job "succeeded" with nothing to sync: not a deliverable
+            raise UserError("no face found in the result: nothing was lip-synced", path=job.video or job.left,
+                            hint="check the clip, or choose the face with the 'face' column")
         write_jpeg(part / ".qc.jpg", strip)
         measured = time.time()
         outputs = [{"name": name, "size": (part / name).stat().st_size} for name in outcome.outputs]
