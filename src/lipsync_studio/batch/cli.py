@@ -59,6 +59,7 @@ class _Display:
         self.bar_on = not as_json and not quiet and sys.stderr.isatty()
         self._progress = None
         self._task = None
+        self._stop = threading.Event()
         self.total = self.done = self.failed = self.running = 0
         self.t0 = time.monotonic()
         self._lock = threading.Lock()
@@ -74,6 +75,14 @@ class _Display:
                                   TextColumn("{task.fields[info]}"), console=Console(stderr=True))
         self._progress.__enter__()
         self._task = self._progress.add_task("batch", total=self.total or None, info="")
+        self._stop = threading.Event()
+
+        def keep_time() -> None:  # the rate and time left move between events too
+            while not self._stop.wait(1.0):
+                with self._lock:
+                    self._redraw()
+
+        threading.Thread(target=keep_time, name="batch-progress", daemon=True).start()
 
     def _line(self, text: str) -> None:
         if self._progress is not None:
@@ -127,7 +136,9 @@ class _Display:
 
     def __exit__(self, *exc) -> None:
         if self._progress is not None:
-            self._progress.__exit__(*exc)
+            self._stop.set()
+            with self._lock:
+                self._progress.__exit__(*exc)
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
