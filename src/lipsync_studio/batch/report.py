@@ -237,7 +237,8 @@ def write_report(out_dir: Path, jobs: list[BatchJob], failed: dict[str, str] | N
             f'clip (ticks under the plot): a closed mouth there is a miss. Plot: the dub\'s loudness (blue) and the '
             f'result\'s mouth opening (orange) over time. Bars: the job\'s sync measure; '
             f'green: where real speech scores ({REAL_SPEECH["confidence"][0]:.2f}-{REAL_SPEECH["confidence"][1]:.2f} '
-            f'confidence).</div>'
+            f'confidence); a result far above it follows the dub\'s loudness more tightly than real speech does (this measure '
+            f'rewards that: it finds a mouth that does not follow the sound, it does not grade a good one).</div>'
             f'<table><tbody>{"".join(rows)}</tbody></table><script>{_JS}</script></body></html>')
     path = out_dir / "report.html"
     tmp = temporary_sibling(path)
