@@ -136,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_prnet_command(train_sub)
     add_train_stereo_command(train_sub)  # `prepare VIDEOS -o DATA` and `stereo DATA -o OUT`
 
+    from .batch.cli import add_batch_command
+
+    add_batch_command(sub, _add_output_format)
+
     p = sub.add_parser("gui", help="open the desktop app (the default with no command, when a display is available)")
     p.add_argument("video", type=Path, nargs="?", metavar="VIDEO", help="a clip to open")
     p.add_argument("dub", type=Path, nargs="?", metavar="DUB", help="a dub to open")
@@ -353,6 +357,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return args.func(args)  # each procedure's parser names its handler
 
 
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from .batch.cli import cmd_batch
+
+    return cmd_batch(args)
+
+
 def _cmd_gui(args: argparse.Namespace) -> int:
     from .ui import display_available, run_app
 
@@ -363,7 +373,7 @@ def _cmd_gui(args: argparse.Namespace) -> int:
     return run_app(getattr(args, "video", None), getattr(args, "dub", None))
 
 
-_COMMANDS = {"sync": _cmd_sync, "eval": _cmd_eval, "stereoize": _cmd_stereoize, "mesh": _cmd_mesh, "probe": _cmd_probe, "demo": _cmd_demo, "bench": _cmd_bench, "train": _cmd_train, "gui": _cmd_gui}
+_COMMANDS = {"sync": _cmd_sync, "eval": _cmd_eval, "stereoize": _cmd_stereoize, "mesh": _cmd_mesh, "probe": _cmd_probe, "demo": _cmd_demo, "bench": _cmd_bench, "train": _cmd_train, "gui": _cmd_gui, "batch": _cmd_batch}
 
 
 def main(argv: list[str] | None = None) -> int:
