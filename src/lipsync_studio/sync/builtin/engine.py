@@ -25,7 +25,7 @@ from .speaker_model import fit_speaker_model, mel_features
 from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
 from .interior import lend_interior
-from .render import face_mask, feathered_mask, lip_band_mask, paint_interior, piecewise_warp, skin_mask
+from .render import cover_mouth, face_mask, feathered_mask, lip_band_mask, paint_interior, piecewise_warp, skin_mask
 
 #: The smallest inner-lip gap (eye distances) of a mouth open enough to lend its interior (teeth show).
 OPEN_ENOUGH = 0.06
@@ -218,12 +218,15 @@ class BuiltinEngine:
         face_scale = float(np.hypot(*pose[:, 0]))  # frame pixels per reference pixel
         unit = sp.eye_dist * face_scale  # an eye distance in this frame's pixels
         origin = np.array([x0, y0], np.float64)
-        alpha = feathered_mask(cover, 0.12 * unit) * face_mask([o - origin for o in ovals], cover.shape,
-                                                              0.02 * unit)
+        face = face_mask([o - origin for o in ovals], cover.shape, 0.02 * unit)
+        alpha = feathered_mask(cover, 0.12 * unit) * face
         region = frame[y0:y1, x0:x1]
+        outer = apply(pose, new_shape[list(LIPS_OUTER)]) - origin
+        own_outer = apply(pose, own_shape[list(LIPS_OUTER)]) - origin
+        # The lips sit close under the region's top edge, inside its feather: both mouths (the new one and the
+        # frame's own) are covered fully, or a half-blended upper lip reads as a pale double.
+        cover_mouth(alpha, cover & (face > 0.5), [outer, own_outer], 0.04 * unit)
         if not own:
-            outer = apply(pose, new_shape[list(LIPS_OUTER)]) - origin
-            own_outer = apply(pose, own_shape[list(LIPS_OUTER)]) - origin
             lips_box = (*np.maximum(np.floor(outer.min(0)).astype(int) - 3, 0),
                         *np.minimum(np.ceil(outer.max(0)).astype(int) + 4, [x1 - x0, y1 - y0]))
             new_lips = lip_band_mask(outer, apply(pose, new_shape[list(LIPS_INNER)]) - origin, alpha.shape,
@@ -231,20 +234,21 @@ class BuiltinEngine:
             own_lips = lip_band_mask(own_outer, apply(pose, own_shape[list(LIPS_INNER)]) - origin, alpha.shape) > 0.5
             skin = skin_mask(alpha, [outer, own_outer], 0.06 * unit)
             warped = self._colour.apply(warped, region, skin, new_lips, own_lips, lips_box)
-        extra = target_gap - donor_gap
-        if target_gap > 0.04 and extra > 0.015:
+        # Much more opening than the donor has (its own interior, stretched 1.5x, would smear; a closed donor has none):
+        # a real interior is lent, or (a clip that never opens) one is drawn. Two interiors blend only over a
+        # narrow band of opening ratios, so a double image never lasts.
+        ratio = donor_gap / max(target_gap, 1e-6)
+        strength = 1.0 if donor_gap < 0.015 else float(np.clip((0.75 - ratio) / 0.15, 0.0, 1.0))
+        if target_gap > 0.04 and target_gap - donor_gap > 0.015 and strength > 0:
             inner = apply(pose, new_shape[list(LIPS_INNER)]) - origin
             lent = False
-            if self.open_donor is not None and float(sp.gap(sp.normalized[self.open_donor])) > donor_gap + 0.01:
-                # More opening than the donor has: the clip's most open mouth lends its interior (teeth, tongue),
-                # fading in over a small extra opening (two interiors must not show as a double image for long).
-                strength = 1.0 if donor_gap < 0.015 else (extra - 0.01) / 0.025
+            open_gap = float(sp.gap(sp.normalized[self.open_donor])) if self.open_donor is not None else 0.0
+            # (scaled up at most 2x: a sliver of teeth stretched over a wide mouth is the grey smear of old)
+            if open_gap > donor_gap + 0.01 and open_gap >= 0.5 * target_gap:
                 o_img, ox, oy = self.bank[self.open_donor]
                 o_inner = apply(sp.pose[self.open_donor], sp.normalized[self.open_donor][list(LIPS_INNER)]) - [ox, oy]
                 lent = lend_interior(warped, inner, o_img, o_inner, strength)
             if not lent:
-                # A clip that never opens its mouth: a drawn interior, fading in with the extra opening.
-                strength = 1.0 if donor_gap < 0.015 else (extra - 0.015) / 0.05
                 upper = apply(pose, new_shape[list(UPPER_INNER_LIP)]) - origin
                 paint_interior(warped, inner, upper, max(target_gap, 0.0) * unit, strength)
         self.last_box = (int(x0), int(y0), int(x1), int(y1))
