@@ -216,3 +216,21 @@ def test_a_clip_that_opens_lends_its_most_open_mouth(media):
     gaps = engine.space.features()[:, 0]
     assert engine.open_donor is not None and engine.open_donor in engine.bank
     assert gaps[engine.open_donor] >= np.nanpercentile(gaps, 98) - 1e-6
+
+
+def test_a_donor_smoothed_by_resampling_gets_the_frames_grain_back_and_a_grainy_one_is_left_alone():
+    from skimage.data import astronaut
+
+    from lipsync_studio.sync.builtin.grain import GrainMatch, skin_detail
+
+    rng = np.random.default_rng(0)
+    clean = cv2.GaussianBlur(np.ascontiguousarray(astronaut()[60:220, 160:320]), (0, 0), 1.0)
+    target = np.clip(clean + rng.normal(0, 3.0, clean.shape[:2])[..., None] + 0.5, 0, 255).astype(np.uint8)
+    skin = np.zeros(target.shape[:2], bool)
+    skin[10:150, 10:150] = True
+    smooth = cv2.GaussianBlur(target, (0, 0), 0.7)  # the grain averaged away, as a sub-pixel resampling does
+    grained = GrainMatch(memory=0.0).apply(smooth, target, skin)
+    assert skin_detail(smooth, skin) < 0.5 * skin_detail(target, skin)
+    assert 0.8 * skin_detail(target, skin) < skin_detail(grained, skin) < 1.2 * skin_detail(target, skin)
+    assert abs(grained.astype(float).mean() - smooth.astype(float).mean()) < 0.5  # grain, not a colour change
+    assert GrainMatch(memory=0.0).apply(target, target, skin) is target

@@ -24,6 +24,7 @@ from .planner import OWN, Targets, choose_bank, mouth_targets, schedule_donors
 from .speaker_model import fit_speaker_model, mel_features
 from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
+from .grain import GrainMatch
 from .interior import lend_interior
 from .render import cover_mouth, face_mask, feathered_mask, lip_band_mask, paint_interior, piecewise_warp, skin_mask
 
@@ -122,6 +123,7 @@ class BuiltinEngine:
         self._fill_bank(clip, used, track.raw, advance)
         self.features = feats
         self._colour = ColourMatch()
+        self._grain = GrainMatch()
         self.info = {"donors_used": int(len(used)), "own_frames": int((self.donors == OWN).sum()),
                      "calibrated_on_clip": self.targets.calibrated_on_clip, "bank_frames": int(len(bank)),
                      "donors_from_tracking": int(self.info_bank_from_crops),
@@ -234,6 +236,7 @@ class BuiltinEngine:
             own_lips = lip_band_mask(own_outer, apply(pose, own_shape[list(LIPS_INNER)]) - origin, alpha.shape) > 0.5
             skin = skin_mask(alpha, [outer, own_outer], 0.06 * unit)
             warped = self._colour.apply(warped, region, skin, new_lips, own_lips, lips_box)
+            warped = self._grain.apply(warped, region, skin)
         # Much more opening than the donor has (its own interior, stretched 1.5x, would smear; a closed donor has none):
         # a real interior is lent, or (a clip that never opens) one is drawn. Two interiors blend only over a
         # narrow band of opening ratios, so a double image never lasts.
