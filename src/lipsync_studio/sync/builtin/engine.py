@@ -250,7 +250,7 @@ class BuiltinEngine:
             if open_gap > donor_gap + 0.01 and open_gap >= 0.5 * target_gap:
                 o_img, ox, oy = self.bank[self.open_donor]
                 o_inner = apply(sp.pose[self.open_donor], sp.normalized[self.open_donor][list(LIPS_INNER)]) - [ox, oy]
-                lent = lend_interior(warped, inner, o_img, o_inner, strength)
+                lent = lend_interior(warped, inner, o_img, o_inner, strength, shrink=max(0.5, 0.015 * unit))
             if not lent:
                 upper = apply(pose, new_shape[list(UPPER_INNER_LIP)]) - origin
                 paint_interior(warped, inner, upper, max(target_gap, 0.0) * unit, strength)
