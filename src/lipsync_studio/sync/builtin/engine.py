@@ -4,9 +4,11 @@
 sound, to calibrate), plan a target shape per output frame, keep a bank of donor mouths (lower-face crops in
 the reference frame, bounded memory), and choose a donor per output frame by dynamic programming.
 
-``render``: warp the donor's lower face onto the output frame's head, with the mouth opened or closed the
-rest of the way to the target (and a drawn interior when the donor has no open mouth to lend), colour-match
-it on the feather ring, and blend it with a feathered mask that is zero outside the lower face.
+``render``: warp the donor's lower face onto the output frame's head in one bicubic resampling of the donor's
+own full-resolution pixels, with the mouth opened or closed the rest of the way to the target (the clip's most
+open mouth lends its interior where the donor's own would stretch; only a clip that never opens gets a drawn
+one), match its skin and lip colour (Lab) and grain to the frame's own, and blend it with a feathered mask that
+is zero outside the lower face and beyond the jaw line.
 """
 
 from __future__ import annotations
