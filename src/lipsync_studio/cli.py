@@ -288,7 +288,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .metrics.sync import evaluate_video
 
     score = evaluate_video(args.video, args.dub)
-    print(json.dumps(score.as_dict(), indent=2) if args.json else score.summary())
+    looks = None
+    if args.reference is not None:
+        from .metrics.looks import evaluate_looks
+
+        looks = evaluate_looks(args.video, args.reference)
+    if args.json:
+        print(json.dumps(score.as_dict() | ({"looks": looks.as_dict()} if looks is not None else {}), indent=2))
+    else:
+        print(score.summary() + (f"\n{looks.summary()}" if looks is not None else ""))
     return 0
 
 
