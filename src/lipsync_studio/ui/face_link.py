@@ -85,6 +85,7 @@ class FaceLink(QObject):
         self._last = None
         self.meshes = None
         if faces is None:
+            self._bundle = None  # another clip: its frames are on their way
             self.run_panel.set_faces([])
             self.viewer.set_overlay(None)
             self._update_view()
@@ -172,6 +173,7 @@ class FaceLink(QObject):
         self._cancel = None
         log.info("no face tracked on the sync's result: %s\n%s", message, details)
         self.synced_state, self._synced_why = "failed", f"The result's face could not be tracked: {message}"
+        self.session.status.emit(self._synced_why)
         self._update_view()
 
     def _build_synced(self) -> None:
@@ -187,6 +189,7 @@ class FaceLink(QObject):
         except ValueError as exc:
             self.synced = None
             self.synced_state, self._synced_why = "failed", f"No face in the result: {exc}"
+            self.session.status.emit(self._synced_why)
         self._update_view()
 
     def _update_view(self) -> None:
