@@ -143,3 +143,27 @@ def test_mesh_is_metric_posed_and_faces_the_camera(talking):
     assert np.abs(proj_x - mesh.image_points[:, 0]).mean() < 3.0
     # Colours come from the face (skin), not the background.
     assert mesh.colors[4].mean() > 0.4
+
+
+def test_the_chosen_face_is_found_again_in_another_tracking_of_the_picture():
+    """The 3D view shows the sync result's face that is the clip's chosen one, whatever ids the result's got."""
+    from dataclasses import replace
+
+    from lipsync_studio.app.faces import matching_face
+
+    big = render_face(PHOTO_OPENING, size=240)
+    small = cv2.resize(big, (150, 150))
+    frames = []
+    for k in range(12):
+        canvas = np.full((300, 560, 3), 70, np.uint8)
+        canvas[30:270, 20 + k:260 + k] = big
+        canvas[75:225, 380 - k:530 - k] = small
+        frames.append(canvas)
+    faces = track_faces(_stream(frames), 12, 25.0, 560, 300)
+    assert len(faces.tracks) == 2
+    left, right = sorted(faces.tracks, key=lambda k: np.nanmean(faces.tracks[k].landmarks[:, 1, 0]))
+    # The "result", tracked again: the same faces, their ids the other way round.
+    other = replace(faces, tracks={right: replace(faces.tracks[left], track_id=right),
+                                   left: replace(faces.tracks[right], track_id=left)})
+    assert matching_face(faces, right, other) == left and matching_face(faces, left, other) == right
+    assert matching_face(faces, None, other) is None  # the speaker: the largest, in both

@@ -91,6 +91,18 @@ _OPEN3D_SCRIPT = textwrap.dedent("""
     n = view._renderer.frames_rendered
     view.set_mesh(v, t, None, label="random")
     assert wait(lambda: view._renderer.frames_rendered > n), ("no frame after set_mesh", n)
+    # Another kind of mesh, 100x larger (a tracked face in mm after the placeholder): the camera fits it.
+    from lipsync_studio.app.mesh import placeholder_head
+    head = placeholder_head(rows=48, cols=64)
+    n = view._renderer.frames_rendered
+    view.set_mesh(head.vertices * 100.0, head.triangles, head.colors, label="mm")
+    assert wait(lambda: view._renderer.frames_rendered > n), ("no frame after the mm mesh", n)
+    assert wait(lambda: view.status.text().endswith("mm") and view.canvas._arr is not None)
+    for _ in range(50):
+        app.processEvents(); time.sleep(0.01)
+    arr = view.canvas._arr.astype(int)
+    drawn = (np.abs(arr - arr[0, 0]).sum(axis=-1) > 30).mean()
+    assert 0.05 < drawn < 0.9, ("the head is not in view", drawn)
     view.shutdown()
     assert running_threads() == [], running_threads()
     print("ok")

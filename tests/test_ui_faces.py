@@ -66,3 +66,69 @@ def test_track_faces_then_3d_view_overlay_and_obj_export(qtbot, main_window, tal
     assert probe_video(video).n_frames == probe_video(talking_media["clip"]).n_frames
     assert "face3d.mp4" in dlg.status.text() and not dlg.show_btn.isHidden()
     dlg.close()
+
+
+def _gap(mesh) -> float:
+    """The inner-lip gap of a 3D view mesh, over its eye-corner distance."""
+    from lipsync_studio.metrics.steadiness import lip_gap
+
+    return float(lip_gap(mesh.vertices[None])[0])
+
+
+@pytest.mark.slow
+def test_after_a_sync_the_3d_view_shows_the_synced_mouth_and_switches_back(qtbot, main_window, talking_media):
+    import numpy as np
+
+    from lipsync_studio.face.analysis import analyse_faces
+    from lipsync_studio.metrics.steadiness import lip_gap
+
+    win = main_window
+    open_media(qtbot, win, talking_media["clip"], talking_media["dub"])
+    win.run_panel.engine.setCurrentIndex(win.run_panel.engine.findData("builtin"))
+    win.run_panel.measure.setChecked(False)
+    win.face_dock.raise_()
+    qtbot.waitUntil(lambda: win.face_view.isVisible(), timeout=5000)
+    assert win.face_view.showing is None  # no result yet: no switch
+    jobs = win.session.jobs
+    with qtbot.waitSignals([jobs.started, jobs.finished], order="strict", timeout=180000):
+        win.run()
+    # The result's face is tracked in the background; then the view shows it, and says so.
+    qtbot.waitUntil(lambda: win.faces.showing == "synced", timeout=120000)
+    assert win.face_view.showing == "synced" and not win.face_view.face_of_row.isHidden()
+    result = win.session.result
+
+    def shown(pos: int, of: str):
+        win.session.seek(pos)
+        qtbot.waitUntil(lambda: f"frame {pos + 1 if of == 'Synced result' else src[pos] + 1}:" in
+                        win.face_view.mesh.label and win.face_view.mesh.label.startswith(of), timeout=10000)
+        return win.face_view.mesh
+
+    src = win.session.source_frames()
+    positions = list(range(0, len(src), 3))
+    synced = np.array([_gap(shown(p, "Synced result")) for p in positions])
+    # FaceMesh on the result video and on the clip, at the same output frames.
+    on_result = lip_gap(analyse_faces(result.output).speaker_track().raw, dims=2)[positions]
+    on_clip = lip_gap(analyse_faces(talking_media["clip"]).speaker_track().raw, dims=2)[src[positions]]
+    ok = ~np.isnan(on_result) & ~np.isnan(on_clip)
+    assert ok.sum() >= 0.8 * len(positions)
+    r_result = np.corrcoef(synced[ok], on_result[ok])[0, 1]
+    r_clip = np.corrcoef(synced[ok], on_clip[ok])[0, 1]
+    assert r_result >= 0.9 and r_result > r_clip + 0.1, (r_result, r_clip)
+
+    # Switching to the original clip shows the clip's face at the same frames: its own mouth.
+    original_btn = next(b for b in win.face_view.face_of.buttons() if b.property("face_of") == "original")
+    original_btn.click()
+    assert win.faces.showing == "original" and win.face_view.showing == "original"
+    original = np.array([_gap(shown(p, "Face ")) for p in positions])
+    assert np.corrcoef(original[ok], on_clip[ok])[0, 1] >= 0.9
+    assert np.abs(original - synced).max() > 0.05  # where the dub differs, the mouths differ
+
+    # Back to the result; then an out-of-date result (another dub offset) returns the view to the clip's face.
+    synced_btn = next(b for b in win.face_view.face_of.buttons() if b.property("face_of") == "synced")
+    synced_btn.click()
+    shown(positions[3], "Synced result")
+    win.session.set_offset(0.2)
+    assert not win.session.has_fresh_result()
+    assert win.faces.showing == "original" and win.face_view.showing is None
+    src = win.session.source_frames()
+    shown(positions[3], "Face ")

@@ -77,9 +77,10 @@ class FaceMeshes:
     ----------
     faces: the clip's ``ClipFaces``.
     face: track id (None: the speaker, i.e. the largest face).
+    of: what the frames are, put before each mesh's label (e.g. ``"Synced result"``); empty: the clip.
     """
 
-    def __init__(self, faces, face: int | None = None) -> None:
+    def __init__(self, faces, face: int | None = None, of: str = "") -> None:
         from ..face.mesh3d import FaceModel
         from ..face.steady import steady_landmarks
 
@@ -91,6 +92,7 @@ class FaceMeshes:
         # As the export smooths them: the 3D view shows the face that Export writes.
         self.landmarks = steady_landmarks(self.track.raw, self.track.present, faces.fps)
         self.n_frames = faces.n_frames
+        self.of = of
 
     def frame(self, index: int, picture: np.ndarray | None = None) -> FaceFrame:
         """The face in clip frame ``index``; ``picture`` ``(H, W, 3) uint8`` colours the vertices."""
@@ -101,7 +103,24 @@ class FaceMeshes:
         verts = np.asarray(m.vertices, np.float64) - np.asarray(m.translation, np.float64)
         state = "measured" if m.measured else "interpolated (no face found in this frame)"
         label = f"Face {self.track.track_id}, frame {i + 1}: {len(verts)} vertices, {state}"
+        if self.of:
+            label = f"{self.of} · {label}"
         return FaceFrame(MeshFrame(verts, m.triangles, m.colors, label), np.asarray(m.image_points), m.measured)
+
+
+def matching_face(faces, face: int | None, other) -> int | None:
+    """The track id in ``other`` (a ``ClipFaces`` of the same picture, e.g. the sync's result) of the face
+    ``face`` of ``faces`` (None: the speaker, i.e. the largest face, in both): the one whose mean position
+    in the frame is nearest. None when either has no such face."""
+    if face is None or face not in faces.tracks or not other.tracks:
+        return None
+
+    def centre(track) -> np.ndarray:
+        b = track.boxes()[track.present]
+        return np.array([(b[:, 0] + b[:, 2]).mean(), (b[:, 1] + b[:, 3]).mean()]) / 2 if len(b) else np.full(2, np.inf)
+
+    here = centre(faces.tracks[face])
+    return min(other.tracks, key=lambda k: float(np.linalg.norm(centre(other.tracks[k]) - here)))
 
 
 def describe_tracks(faces) -> list[tuple[int, str]]:

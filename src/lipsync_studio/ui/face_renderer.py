@@ -159,6 +159,7 @@ class Open3DRenderer(QObject):
             reset, self._reset = self._reset, False
         if mesh is None:
             return
+        refit = False
         if mesh_dirty or style_dirty:
             topology = (len(mesh.vertices), len(mesh.triangles))
             first = self._geom is None
@@ -169,7 +170,10 @@ class Open3DRenderer(QObject):
                 self._geom.triangles = o3d.utility.Vector3iVector(mesh.triangles)
                 self._geom.vertices = o3d.utility.Vector3dVector(mesh.vertices)
                 self._paint(mesh, style)
-                vis.add_geometry(self._geom, reset_bounding_box=first or reset)
+                # Another kind of mesh (the placeholder head in units, a tracked face in mm): fit the camera
+                # to it, or the camera may sit inside it and show nothing.
+                refit = not first and not reset
+                vis.add_geometry(self._geom, reset_bounding_box=True)
                 self._topology = topology
             else:
                 self._geom.vertices = o3d.utility.Vector3dVector(mesh.vertices)
@@ -180,7 +184,7 @@ class Open3DRenderer(QObject):
         ctl = vis.get_view_control()
         if reset:
             vis.reset_view_point(True)
-        if reset or (mesh_dirty and self.frames_rendered == 0):
+        if reset or refit or (mesh_dirty and self.frames_rendered == 0):
             ctl.rotate(*_THREE_QUARTER)
         if orbit != [0.0, 0.0]:
             ctl.rotate(orbit[0] * 2.0, orbit[1] * 2.0)

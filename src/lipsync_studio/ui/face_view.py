@@ -8,6 +8,10 @@ The app feeds it through :meth:`FaceView.set_mesh_source`: a callable ``source(c
 returning a :class:`MeshFrame`, a tuple ``(vertices (N, 3) float, triangles (M, 3) int, colors (N, 3) float
 | None)``, or None; :meth:`FaceView.show_frame` asks it for each frame shown. With no source the view shows
 a placeholder head and offers to track the faces.
+
+After a sync the view can show the face of the result (its mouth says the dub) or the clip's:
+:meth:`FaceView.set_face_of` shows the "Synced result / Original clip" switch, ``face_of_changed`` reports
+the user's choice.
 """
 
 from __future__ import annotations
@@ -96,12 +100,15 @@ class FaceView(QWidget):
     """The 3D face dock. ``backend`` is ``""`` (not started), ``"open3d"``, ``"pyqtgraph"`` or ``"software"``.
 
     Signals: ``backend_changed(backend: str)``, ``track_requested()`` (the user asked to track the faces),
-    ``style_changed(style: str)``.
+    ``style_changed(style: str)``, ``face_of_changed(face_of: str)`` (the user chose ``"synced"`` or
+    ``"original"``), ``closing()`` (:meth:`shutdown` was called: whoever feeds the view stops its work).
     """
 
     backend_changed = Signal(str)
     track_requested = Signal()
     style_changed = Signal(str)
+    face_of_changed = Signal(str)
+    closing = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -141,6 +148,30 @@ class FaceView(QWidget):
         reset.clicked.connect(self.reset_view)
         bar.addWidget(reset)
         col.addLayout(bar)
+        # Which face: the sync's result or the clip (only while there is an up-to-date result).
+        self.face_of_row = QWidget()
+        row = QHBoxLayout(self.face_of_row)
+        row.setContentsMargins(8, 0, 8, 4)
+        row.setSpacing(0)
+        shows = QLabel("Face of  ")
+        shows.setObjectName("hint")
+        row.addWidget(shows)
+        self.face_of = QButtonGroup(self)
+        for k, (key, label, tip) in enumerate((
+                ("synced", "Synced result", "The face tracked on the sync's result: its mouth says the dub"),
+                ("original", "Original clip", "The face of the clip as it was filmed"))):
+            b = QToolButton()
+            b.setText(label)
+            b.setToolTip(tip)
+            b.setCheckable(True)
+            b.setObjectName("segmentFirst" if k == 0 else "segmentLast")
+            b.setProperty("face_of", key)
+            self.face_of.addButton(b)
+            row.addWidget(b)
+        self.face_of.buttonToggled.connect(lambda b, on: on and self.face_of_changed.emit(b.property("face_of")))
+        row.addStretch(1)
+        self.face_of_row.hide()
+        col.addWidget(self.face_of_row)
         self.stack = QStackedLayout()
         self.canvas = _Canvas()
         self.canvas.orbit.connect(self._orbit)
@@ -179,6 +210,32 @@ class FaceView(QWidget):
         self.track_btn.setVisible(state in ("none", "running"))
         self.track_btn.setEnabled(state == "none")
         self.track_btn.setText("  Tracking…" if state == "running" else "  Track Faces")
+
+    def set_face_of(self, showing: str | None, synced: str = "ready", why: str = "") -> None:
+        """Show which face the view shows: ``showing`` is ``"synced"``, ``"original"`` or None (no up-to-date
+        sync result: the switch hides). ``synced``: ``"ready"``, ``"tracking"`` (the result's face is being
+        tracked) or ``"failed"`` (``why`` says why); the Synced result button is only enabled when ready."""
+        self.face_of_row.setVisible(showing is not None)
+        if showing is None:
+            return
+        for b in self.face_of.buttons():
+            key = b.property("face_of")
+            if key == "synced":
+                b.setEnabled(synced == "ready")
+                b.setText("Synced result (tracking…)" if synced == "tracking" else "Synced result")
+                b.setToolTip(why or "The face tracked on the sync's result: its mouth says the dub")
+            if key == showing and not b.isChecked():
+                self.face_of.blockSignals(True)  # shown, not chosen: no face_of_changed
+                b.setChecked(True)
+                self.face_of.blockSignals(False)
+
+    @property
+    def showing(self) -> str | None:
+        """``"synced"`` or ``"original"`` while the switch is shown, else None."""
+        if self.face_of_row.isHidden():
+            return None
+        b = self.face_of.checkedButton()
+        return b.property("face_of") if b is not None else None
 
     def set_mesh(self, vertices: np.ndarray | MeshFrame, triangles: np.ndarray | None = None,
                  colors: np.ndarray | None = None, label: str = "") -> None:
@@ -350,5 +407,6 @@ class FaceView(QWidget):
             self._thread = None
 
     def shutdown(self) -> None:
-        """Close the renderer and its thread."""
+        """Close the renderer and its thread (and tell the view's feeder, by ``closing``)."""
+        self.closing.emit()
         self._stop_renderer()
