@@ -49,6 +49,7 @@ def test_synced_output_follows_the_dub_as_well_as_the_clip_follows_its_own_sound
     result = run_sync(SyncRequest(media["clip"], media["dub"], tmp_path / "synced.mp4",
                                   SyncOptions(engine="builtin")))
     assert result.engine == "builtin" and result.sync is not None
+    assert result.changed_frames > result.frames // 2 and not result.unchanged
     synced = result.sync
     plain = evaluate_video(run_sync(SyncRequest(media["clip"], media["dub"], tmp_path / "plain.mp4",
                                     SyncOptions(engine="none"))).output)

@@ -180,12 +180,18 @@ def _render(ctx: StageContext) -> None:
             pairs = (split(f, info.layout) for f in prefetch(frames_in_order(rl, iter(sources))))
         else:
             pairs = zip(prefetch(frames_in_order(rl, iter(sources))), prefetch(frames_in_order(rr, iter(sources))))
+        from .sync_job import ChangeCounter
+
+        counter = ChangeCounter()
         for k, (left, right) in enumerate(pairs):
             j = sources[k]
             new_left = engines[0].render(k, j, left)
+            counter.check(left, new_left)
             writer.write(new_left, right_eye(k, j, left, new_left, right, engines[0]))
             ctx.advance(1)
         s["written"] = writer.paths
+    s["changed_frames"] = counter.changed
+    counter.warn_if_unchanged(s["video"])
 
 
 def _measure(ctx: StageContext) -> None:
@@ -243,4 +249,5 @@ def stereo_result(job: Job, state: dict[str, Any], warnings: tuple[str, ...]) ->
                       clip_frames=plan.n_clip, warnings=warnings, engine=getattr(engine, "name", "none"),
                       sync=measures[0], engine_info=dict(getattr(engine, "info", {}) or {}), outputs=outputs,
                       layout=str(st.out_layout), mode=st.mode, sync_right=measures[1],
-                      dub_offset_ms=float(state.get("dub_offset_ms", 0.0)), timings=dict(job.timings))
+                      dub_offset_ms=float(state.get("dub_offset_ms", 0.0)), timings=dict(job.timings),
+                      changed_frames=state.get("changed_frames"))

@@ -161,6 +161,8 @@ class SyncResult:
     sync_right: stereo: the right eye's sync measure (None for 2D or when not measured).
     dub_offset_ms: the dub's shift that was applied.
     timings: seconds spent in each stage (``open``, ``faces``, ``prepare``, ``render``, ``measure``, ...).
+    changed_frames: output frames whose picture the engine changed (None: no engine ran, the picture is only
+        re-timed); 0 with an engine: nothing was synced (no face found), and ``warnings`` says so.
     """
 
     output: Path
@@ -178,6 +180,12 @@ class SyncResult:
     sync_right: "SyncScore | None" = None
     dub_offset_ms: float = 0.0
     timings: dict = field(default_factory=dict)
+    changed_frames: int | None = None
+
+    @property
+    def unchanged(self) -> bool:
+        """Whether an engine ran and changed no frame: the picture is the clip's, only re-timed to the dub."""
+        return self.changed_frames == 0
 
     @property
     def is_stereo(self) -> bool:
@@ -266,6 +274,32 @@ def _measure_stage(ctx: StageContext) -> None:
     s["sync"] = evaluate_video(s["output"], advance=ctx.advance)
 
 
+class ChangeCounter:
+    """Counts the output frames an engine changed (each compared with what it was given: a fraction of a
+    millisecond beside the engine's own work), to tell a sync that changed nothing (no face in any frame, every
+    frame skipped) from one that did.
+    """
+
+    def __init__(self) -> None:
+        self.changed = 0
+
+    def check(self, before: np.ndarray, after: np.ndarray) -> None:
+        """Note one output frame: the engine's input ``before`` and its output ``after`` ((H, W, 3) uint8)."""
+        if after is not before and not np.array_equal(after, before):
+            self.changed += 1
+
+    def warn_if_unchanged(self, video: Path) -> None:
+        """Raise the media warning that the picture is unchanged when no frame was changed."""
+        import warnings
+
+        from ..media.warnings import MediaWarning
+
+        if not self.changed:
+            warnings.warn(MediaWarning(
+                f"{video}: no frame was changed (no face was found to sync in any frame): the picture is the "
+                "clip's own, only re-timed to the dub"), stacklevel=2)
+
+
 def _render_stage(ctx: StageContext) -> None:
     s = ctx.state
     info = s["video_info"]
@@ -276,11 +310,17 @@ def _render_stage(ctx: StageContext) -> None:
         s["output"], plan.fps, info.width, info.height, fmt=opts.fmt, audio=s["dub"], audio_seconds=plan.audio_seconds
     ) as writer:
         sources = (plan.source_index(k) for k in range(plan.n_out))
+        counter = ChangeCounter()
         for k, frame in enumerate(prefetch(frames_in_order(reader, sources))):
             if transform is not None:
-                frame = transform(k, plan.source_index(k), frame)
+                new = transform(k, plan.source_index(k), frame)
+                counter.check(frame, new)
+                frame = new
             writer.write(frame)
             ctx.advance(1)
+    if s.get("engine") is not None:
+        s["changed_frames"] = counter.changed
+        counter.warn_if_unchanged(info.path)
 
 
 def build_sync_job(video: str | Path, dub: str | Path, output: str | Path, options: SyncOptions | None = None,
@@ -350,4 +390,5 @@ def run_sync(request: SyncRequest, on_progress: ProgressCallback | None = None,
                       duration=plan.n_out / float(plan.fps), clip_frames=plan.n_clip, warnings=notes,
                       engine=engine.name if engine is not None else "none", sync=state.get("sync"),
                       engine_info=dict(getattr(engine, "info", {}) or {}), outputs=(state["output"],),
-                      dub_offset_ms=request.dub_offset_ms, timings=dict(job.timings))
+                      dub_offset_ms=request.dub_offset_ms, timings=dict(job.timings),
+                      changed_frames=state.get("changed_frames"))

@@ -53,7 +53,9 @@ class JobLink(QObject):
         name = task.name if task else "Job"
         self.update_state()
         w.status_line.set_job("")
-        w.run_panel.job_ended(describe_result(name, result), True, keep_rate=name in ("Sync", "Export"))
+        unchanged = bool(getattr(result, "unchanged", False))
+        w.run_panel.job_ended(describe_result(name, result), True, keep_rate=name in ("Sync", "Export"),
+                              warning="Picture unchanged" if unchanged else "")
         if name == "Sync":
             w.run_panel.show_measures(result_measures(result))
             if not w.viewer.compare:
@@ -81,6 +83,9 @@ def describe_result(name: str, result) -> str:
         return f"Faces tracked: {n} face{'s' if n != 1 else ''} found" if n else "No face found in this clip"
     if name == "Export meshes":
         return f"Exported {result.frames} meshes to {result.folder.name}"
+    if getattr(result, "unchanged", False):
+        return (f"⚠ {name} changed nothing: no face was found to sync, so the picture is unchanged (the clip "
+                f"re-timed to the dub, {result.frames} frames)")
     return f"{name} finished: {result.frames} frames, {result.duration:.2f} s"
 
 
@@ -111,6 +116,12 @@ def result_measures(result) -> list[tuple[str, str, str]]:
         rows += [(f"{label}Sync offset", f"{score.offset_frames:+d} frames", tip),
                  (f"{label}Sync confidence", f"{score.confidence:.2f}", tip),
                  (f"{label}Correlation", f"{score.correlation:.2f}", tip)]
+    if getattr(result, "unchanged", False):
+        rows.insert(0, ("Picture", "unchanged", "No frame was changed: no face was found to sync. The result is "
+                                               "the clip re-timed to the dub."))
+    elif getattr(result, "changed_frames", None) is not None:
+        rows.insert(1, ("Synced frames", f"{result.changed_frames} of {result.frames}",
+                        "Frames whose mouth the engine changed (the rest had no face to sync)"))
     if not measured:
         rows.append(("Sync", "—", "Not measured: tick “Measure the result's sync” (needs an engine other than "
                                   "None)"))

@@ -287,6 +287,10 @@ class MainWindow(QMainWindow):
         self._layout_changed(layout)
         # Look at the pictures too (a few decodes, in the background).
         self.session.tasks.submit("layout", capabilities.detect_layout, str(info.path))
+        self._forget_result_shown()
+        self.viewer.clear()  # no frame of the last clip's result may linger in the viewer
+        self.viewer.set_fit()
+        self.face_view.reset_view()
         self._refresh_recent()
         self._update_run_state()
         self._load_play_sound("clip", info.path)
@@ -297,8 +301,14 @@ class MainWindow(QMainWindow):
         self.timeline.set_waveform("dub", None, "Loading…" if dub is not None else "No dub: File ▸ Open Dub…")
         if dub is not None:
             self._load_play_sound("dub", dub.path)
+        self._forget_result_shown()
         self._refresh_recent()
         self._update_run_state()
+
+    def _forget_result_shown(self) -> None:
+        """A new clip or dub: the Run panel's measures and last job's words belonged to the old one."""
+        if not self.session.jobs.busy:
+            self.run_panel.reset_result()
 
     def _result_changed(self, result, stale: bool) -> None:
         self.viewer.result_stale = stale

@@ -138,6 +138,7 @@ class RunPanel(QWidget):
 
         self.stage = QLabel("Open a clip and a dub to run")
         self.stage.setObjectName("hint")
+        self.stage.setWordWrap(True)  # a long outcome wraps instead of widening the panel
         col.addWidget(self.stage)
         self.bar = QProgressBar()
         self.bar.setRange(0, 1)
@@ -248,6 +249,16 @@ class RunPanel(QWidget):
         self.rate.setText("")
         self.eta.setText("")
 
+    def reset_result(self) -> None:
+        """Forget the last job's outcome and measures (another clip or dub was opened)."""
+        self.show_measures([])
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.bar.setFormat("")
+        self.rate.setText("")
+        self.eta.setText("")
+        self.stage.setText("")
+
     def show_progress(self, p: Progress) -> None:
         """Show a progress event."""
         label = p.message or p.stage
@@ -261,15 +272,16 @@ class RunPanel(QWidget):
         self.rate.setText(f"{p.rate:.1f} frames/s" if p.rate > 0 and p.total > 1 else "")
         self.eta.setText(f"{format_seconds(p.eta_s)} left" if p.eta_s is not None and p.total > 1 else "")
 
-    def job_ended(self, text: str, ok: bool, keep_rate: bool = False) -> None:
+    def job_ended(self, text: str, ok: bool, keep_rate: bool = False, warning: str = "") -> None:
         """The job finished (``ok``), was cancelled or failed; ``text`` says which. ``keep_rate`` leaves the last
-        frames/s shown (a render's speed is worth knowing; a cached analysis's is not)."""
+        frames/s shown (a render's speed is worth knowing; a cached analysis's is not). ``warning``: the job ran
+        to its end but did not do what was asked (the bar says it instead of "Done")."""
         self.stage.setText(text)
         if not keep_rate:
             self.rate.setText("")
         self.bar.setRange(0, 1)
         self.bar.setValue(1 if ok else 0)
-        self.bar.setFormat("Done" if ok else "")
+        self.bar.setFormat(warning or ("Done" if ok else ""))
         self.eta.setText("")
 
     def show_measures(self, rows: list[tuple[str, str, str]]) -> None:

@@ -316,6 +316,7 @@ class Session(QObject):
         self.clip_changed.emit(info)
         self.result_changed.emit(None, False)
         self._update_timeline()
+        self.position_changed.emit(0)  # the playhead belongs to the new clip, even when it was at 0 before
         self.status.emit(f"Opened {info.path.name}")
         self.tasks.submit("wave:clip", waveform_of, str(info.path))
         self.faces = None

@@ -78,6 +78,7 @@ class VideoViewer(QWidget):
     def show_bundle(self, bundle: FrameBundle) -> None:
         """Show the frames of ``bundle`` (a passing frame only replaces the original)."""
         self.bundle = bundle
+        size_before = self._frame_size()
         for role in ("original", "result", "view"):
             arr = getattr(bundle, role)
             if arr is None and role == "result" and not bundle.final:
@@ -90,6 +91,8 @@ class VideoViewer(QWidget):
                 self._arrays[role] = arr
                 self._images[role] = to_qimage(arr)
         self.frames_shown += 1
+        if self._frame_size() != size_before:  # another clip: the zoom readout follows at once
+            self.zoom_changed.emit(self.scale())
         self.update()
 
     def clear(self) -> None:

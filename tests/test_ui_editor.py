@@ -1,0 +1,69 @@
+"""The app as an editor uses it: one clip, one state; a run that changed nothing says so; no setting changed by
+a stray wheel; exports that ask and say what they write; time codes that mean what they show.
+
+Real widgets, real clips (made here), the real worker threads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ui_fixtures import main_window, no_threads_left, open_media, talking_media, ui_home  # noqa: F401
+
+
+def _no_face_clip(path: Path, n: int = 40, size: tuple[int, int] = (200, 120)) -> Path:
+    """A gradient with noise: no face anywhere (like the VR180 sample's empty frames)."""
+    from lipsync_studio.media.writer import VideoFormat, VideoWriter
+
+    w, h = size
+    rng = np.random.default_rng(1)
+    ramp = np.linspace(0, 255, w, dtype=np.float32)[None, :, None]
+    with VideoWriter(path, 25, w, h, fmt=VideoFormat(preset="ultrafast")) as out:
+        for _ in range(n):
+            out.write(np.clip(ramp + rng.normal(0, 20, (h, w, 3)), 0, 255).astype(np.uint8))
+    return path
+
+
+def _run(qtbot, win, engine: str) -> None:
+    win.run_panel.engine.setCurrentIndex(win.run_panel.engine.findData(engine))
+    win.run_panel.measure.setChecked(False)
+    w = win.session.jobs
+    with qtbot.waitSignals([w.started, w.finished], order="strict", timeout=90000):
+        win.run_panel.run_btn.click()
+
+
+def test_opening_another_clip_forgets_everything_shown_of_the_last_one(qtbot, main_window, talking_media, tmp_path):
+    win = main_window
+    open_media(qtbot, win, talking_media["clip"], talking_media["dub"])
+    _run(qtbot, win, "none")
+    rp = win.run_panel
+    assert "finished" in rp.stage.text() and rp.measures.count() >= 5
+    win.viewer.set_zoom(2.0)
+    win.session.seek(30)
+    qtbot.waitUntil(lambda: win.transport.frame_label.text().startswith("frame 31 "), timeout=5000)
+
+    with qtbot.waitSignal(win.session.clip_changed, timeout=15000):
+        win.session.open_clip(_no_face_clip(tmp_path / "noface.mp4"))
+    qtbot.waitUntil(lambda: getattr(win.viewer.image("original"), "shape", None) == (120, 200, 3), timeout=10000)
+    # The Result box, the last job's words, the zoom readout and the playhead belong to the new clip.
+    assert rp.measures.count() == 1 and "Run to see" in rp.measures.itemAt(0).widget().text()
+    assert "finished" not in rp.stage.text() and rp.bar.format() == ""
+    assert win.viewer.fit and win.viewer_bar.zoom_label.text() == f"Fit {win.viewer.scale() * 100:.0f}%"
+    assert win.transport.timecode.text() == "00:00:00:00" and win.transport.frame_label.text() == f"frame 1 of {win.session.timeline.n_out}"
+    assert win.timeline.position == 0
+    assert win.session.result is None and win.viewer.image("result") is None
+
+
+def test_a_run_on_a_clip_without_a_face_says_the_picture_is_unchanged(qtbot, main_window, talking_media, tmp_path):
+    win = main_window
+    open_media(qtbot, win, _no_face_clip(tmp_path / "noface.mp4"), talking_media["dub"])
+    _run(qtbot, win, "builtin")
+    rp = win.run_panel
+    assert win.session.result.unchanged
+    assert "changed nothing" in rp.stage.text() and "unchanged" in rp.stage.text()
+    assert rp.bar.format() == "Picture unchanged"
+    rows = [rp.measures.itemAt(i).widget().text() for i in range(rp.measures.count())]
+    assert rows[:2] == ["Picture", "unchanged"]
