@@ -67,3 +67,35 @@ def test_a_run_on_a_clip_without_a_face_says_the_picture_is_unchanged(qtbot, mai
     assert rp.bar.format() == "Picture unchanged"
     rows = [rp.measures.itemAt(i).widget().text() for i in range(rp.measures.count())]
     assert rows[:2] == ["Picture", "unchanged"]
+
+
+def _wheel(widget, steps: int = -1) -> None:
+    """A real mouse-wheel event over the middle of ``widget`` (``steps`` notches; negative: towards the user)."""
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    local = QPointF(widget.width() / 2, widget.height() / 2)
+    event = QWheelEvent(local, QPointF(widget.mapToGlobal(local.toPoint())), QPoint(0, 0), QPoint(0, 120 * steps),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(widget, event)
+
+
+def test_the_wheel_changes_no_setting_of_a_box_that_was_not_clicked_into(qtbot, main_window):
+    win = main_window
+    rp = win.run_panel
+    before = (rp.shorten.currentIndex(), win.settings.run.shorten, rp.extend.currentIndex(), rp.quality.currentIndex())
+    for box in (rp.shorten, rp.extend, rp.quality):
+        _wheel(box, -1)  # each starts on its first item: one notch down would pick the next
+    assert (rp.shorten.currentIndex(), win.settings.run.shorten, rp.extend.currentIndex(),
+            rp.quality.currentIndex()) == before
+    offset = win.transport.offset
+    offset.setEnabled(True)
+    _wheel(offset, +2)
+    assert offset.value() == 0
+    # Clicked into (focused), the box takes the wheel as usual.
+    win.activateWindow()
+    rp.shorten.setFocus()
+    qtbot.waitUntil(rp.shorten.hasFocus, timeout=3000)
+    _wheel(rp.shorten, -1)
+    assert rp.shorten.currentIndex() != before[0] and win.settings.run.shorten != before[1]

@@ -16,6 +16,7 @@ from ..media.writer import CONTAINERS, VideoFormat
 from ..app.jobs import JobTask
 from .session import Session
 from .theme import icon
+from .wheel_guard import guard_wheel
 from ..app.timecode import format_seconds
 
 _CODEC_LABELS = {"h264": "H.264 (plays everywhere)", "hevc": "HEVC / H.265 (smaller)", "vp9": "VP9",
@@ -108,6 +109,7 @@ class ExportDialog(QDialog):
         w.finished.connect(self._finished)
         w.cancelled.connect(self._cancelled)
         w.errored.connect(self._errored)
+        guard_wheel(self)
         self._suggest_path()
 
     # -- tabs ------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from ..job import Progress
 from ..settings import RunSettings
 from ..app.capabilities import Capabilities
 from .theme import icon
+from .wheel_guard import guard_wheel
 from ..app.timecode import format_seconds
 
 _EXTEND = (("pingpong", "Ping-pong the picture"), ("hold", "Hold the last frame"), ("loop", "Loop the clip"),
@@ -165,6 +166,7 @@ class RunPanel(QWidget):
         self.show_measures([])
         col.addStretch(1)
 
+        guard_wheel(self)
         self._load(settings)
         for box in (self.engine, self.device, self.quality, self.extend, self.shorten):
             box.currentIndexChanged.connect(self._store)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QSizeP
                                QToolButton, QWidget)
 
 from .theme import icon
+from .wheel_guard import guard_wheel
 from ..app.timecode import format_timecode, parse_timecode
 
 
@@ -129,6 +130,7 @@ class TransportBar(QWidget):
         self.volume.setToolTip("Volume")
         self.volume.valueChanged.connect(lambda v: self.volume_changed.emit(0.0 if self.mute_btn.isChecked() else v / 100))
         row.addWidget(self.volume)
+        guard_wheel(self)
         self.set_enabled(False)
 
     # -- state -----------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QHBoxLayout, QLabel, QSi
 
 from ..app.capabilities import Capabilities
 from .theme import icon
+from .wheel_guard import guard_wheel
 
 #: (mode, label, icon) of the mode buttons.
 _MODES = (
@@ -127,6 +128,7 @@ class ViewerBar(QWidget):
         for w in (self.fit, self.zoom_out, self.zoom_label, self.zoom_in, self.one):
             row.addWidget(w)
         self.update_availability(stereo=False, has_result=False)
+        guard_wheel(self)
 
     def _mode_toggled(self, button: QToolButton, checked: bool) -> None:
         if checked:
