@@ -99,3 +99,83 @@ def test_the_wheel_changes_no_setting_of_a_box_that_was_not_clicked_into(qtbot, 
     qtbot.waitUntil(rp.shorten.hasFocus, timeout=3000)
     _wheel(rp.shorten, -1)
     assert rp.shorten.currentIndex() != before[0] and win.settings.run.shorten != before[1]
+
+
+def _answer(qtbot, button_text: str) -> None:
+    """Click ``button_text`` in the next question box, as the user would."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    def click() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, click)
+            return
+        next(b for b in box.buttons() if b.text() == button_text).click()
+
+    QTimer.singleShot(20, click)
+
+
+def test_export_writes_the_approved_preview_asks_before_replacing_and_resyncs_only_what_changed(
+        qtbot, main_window, talking_media, tmp_path):
+    import hashlib
+
+    win = main_window
+    open_media(qtbot, win, talking_media["clip"], talking_media["dub"])
+    _run(qtbot, win, "none")
+    s, jobs = win.session, win.session.jobs
+    preview = Path(s.result.output)
+    win.open_export()
+    dlg = win.export_dialog
+    # Distinct default names per kind, from the clip and the dub.
+    assert Path(dlg.path_edit.text()).name == "clip_dub.mp4"
+    from lipsync_studio.app.export import default_export_name
+
+    names = {default_export_name(Path("talk.mp4"), Path("talk_fr.wav")),
+             default_export_name(Path("talk.mp4"), Path("talk_fr.wav"), "stereo", "anaglyph"),
+             default_export_name(Path("talk.mp4"), Path("talk_fr.wav"), "stereo", "sbs"),
+             default_export_name(Path("talk.mp4"), Path("talk_fr.wav"), "obj")}
+    assert names == {"talk_fr", "talk_fr_anaglyph", "talk_fr_sbs", "talk_fr_meshes"}
+    # The Run panel's words, not the settings' keys.
+    texts = " ".join(w.text() for w in dlg.findChildren(type(dlg.status)))
+    assert "Ping-pong the picture" in texts and "pingpong" not in texts
+
+    # Same choices as the preview, same encoder: the preview itself is written (a copy, not a sync).
+    out = tmp_path / "approved.mp4"
+    dlg.path_edit.setText(str(out))
+    dlg.crf.setValue(20)
+    dlg.preset.setCurrentText("veryfast")
+    assert "approved preview (copied" in dlg.source.text()
+    with qtbot.waitSignal(jobs.finished, timeout=60000) as sig:
+        assert dlg.start()
+    assert hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(preview.read_bytes()).digest()
+    assert "copy" in sig.args[0].timings and not s.result_stale
+
+    # It exists now: the user is asked, and "Keep it" leaves it alone.
+    before = out.stat().st_mtime_ns
+    _answer(qtbot, "Keep it")
+    assert not dlg.start()
+    assert out.stat().st_mtime_ns == before and "Not exported" in dlg.status.text()
+
+    # Another encoder: the preview's frames are re-encoded, still no sync (after "Replace").
+    dlg.crf.setValue(30)
+    assert "re-encoded" in dlg.source.text()
+    _answer(qtbot, "Replace")
+    with qtbot.waitSignal(jobs.finished, timeout=60000) as sig:
+        assert dlg.start()
+    result = sig.args[0]
+    assert "encode" in result.timings and "render" not in result.timings and result.frames == s.timeline.n_out
+    assert out.stat().st_size < preview.stat().st_size
+
+    # A changed dub offset: the export syncs again, says why, and becomes the result (not OUT OF DATE).
+    win.transport.offset.setValue(120)
+    assert s.result_stale and win.viewer.result_stale
+    out2 = tmp_path / "offset.mp4"
+    dlg.path_edit.setText(str(out2))
+    assert "Syncs again" in dlg.source.text() and "Dub offset: +0 ms → +120 ms" in dlg.source.text()
+    with qtbot.waitSignal(jobs.finished, timeout=60000) as sig:
+        assert dlg.start()
+    assert "render" in sig.args[0].timings
+    qtbot.waitUntil(lambda: not win.viewer.result_stale, timeout=10000)
+    assert not s.result_stale and Path(s.result.output) == out2
+    dlg.close()

@@ -56,7 +56,7 @@ class JobLink(QObject):
         unchanged = bool(getattr(result, "unchanged", False))
         w.run_panel.job_ended(describe_result(name, result), True, keep_rate=name in ("Sync", "Export"),
                               warning="Picture unchanged" if unchanged else "")
-        if name == "Sync":
+        if name == "Sync" or (name == "Export" and w.session.result is result):  # an export can be the result
             w.run_panel.show_measures(result_measures(result))
             if not w.viewer.compare:
                 w.viewer_bar.set_mode("result")

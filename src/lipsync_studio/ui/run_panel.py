@@ -14,11 +14,7 @@ from ..app.capabilities import Capabilities
 from .theme import icon
 from .wheel_guard import guard_wheel
 from ..app.timecode import format_seconds
-
-_EXTEND = (("pingpong", "Ping-pong the picture"), ("hold", "Hold the last frame"), ("loop", "Loop the clip"),
-           ("trim-audio", "Cut the dub"))
-_SHORTEN = (("trim-picture", "End the picture with the dub"), ("pad-silence", "Keep the whole clip"))
-_QUALITY = (("preview", "Preview (fast)"), ("final", "Final (best)"))
+from ..app.words import EXTEND as _EXTEND, QUALITY as _QUALITY, SHORTEN as _SHORTEN
 
 
 def _title(text: str) -> QLabel:

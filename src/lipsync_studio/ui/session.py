@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ..engine.sync_job import StereoOptions, SyncOptions, SyncRequest
+from ..engine.sync_job import StereoOptions, SyncOptions, SyncRequest, SyncResult
+from ..app.export import preview_differences
 from ..media.audio import AudioInfo
 from ..media.timeline import ExtendPolicy, OutputPlan
 from ..media.video import VideoInfo
@@ -90,6 +91,8 @@ class Session(QObject):
         #: Whether face tracking is installed (the window sets it from the capabilities).
         self.faces_enabled = False
         self._previews: set[Path] = set()
+        #: The request that made ``result`` (its output: the preview file), None without a result.
+        self.result_request: SyncRequest | None = None
 
         self.frames = FrameServer()
         self.frames.clip_opened.connect(self._on_clip_opened)
@@ -179,7 +182,14 @@ class Session(QObject):
         self._update_timeline()
 
     def replan(self) -> None:
-        """The run options changed: recompute the output timeline."""
+        """The run options changed: recompute the output timeline (the result is out of date when it was made
+        with other choices)."""
+        if self.result_request is not None and self.clip is not None and self.dub is not None:
+            now = self.sync_request(self.result_request.output, self.sync_options(),
+                                    out_layout=self.result_request.stereo.out_layout
+                                    if self.result_request.stereo is not None else None)
+            if preview_differences(self.result_request, now):
+                self._mark_stale()
         self._update_timeline()
 
     def source_frames(self) -> np.ndarray | None:
@@ -228,13 +238,42 @@ class Session(QObject):
             return None
         self._previews.add(out)
         self._run_inputs = (self.clip.path, self.dub.path)
+        self._run_request = replace(request, output=out)
         return task
 
+    def export_changes(self, output: Path, fmt, out_layout: str | None = None) -> list[str]:
+        """Why an export to ``output`` must sync again rather than write the approved preview, one line each in
+        the Run panel's words; empty: the preview is what would be synced, and is written as it is (copied,
+        or re-encoded with ``fmt``)."""
+        if self.clip is None or self.dub is None:
+            return ["no clip and dub are open"]
+        if self.result is None or self.result_request is None:
+            return ["there is no preview of this clip and dub yet (Run makes one)"]
+        if not Path(self.result.output).is_file():
+            return ["the preview's file is gone"]
+        wanted = self.sync_request(Path(output), self.sync_options(fmt=fmt), out_layout=out_layout)
+        changes = preview_differences(self.result_request, wanted)
+        if not changes and wanted.stereo is not None:
+            from ..app.export import same_encoding
+
+            if wanted.stereo.out_layout == "separate":
+                changes = ["two files, one per eye, are written by a new sync"]
+            elif not same_encoding(fmt, self.result_request.options.fmt):
+                changes = ["a stereo preview is only copied, with the preview's encoder settings"]
+        return changes
+
     def export_video(self, output: Path, fmt) -> JobTask | None:
-        """Start writing the synced video to ``output`` with the encoder settings ``fmt``."""
+        """Start writing the synced video to ``output`` with the encoder settings ``fmt``: the approved
+        preview when nothing changed since it was made (:meth:`export_changes`), else a new sync."""
         if self.clip is None or self.dub is None:
             return None
-        task = sync_task(self.sync_request(Path(output), self.sync_options(fmt=fmt)), name="Export")
+        if not self.export_changes(output, fmt):
+            from ..app.export import export_task
+
+            task = export_task(self.result, Path(output), fmt, self.result_request.options.fmt)
+        else:
+            task = sync_task(self.sync_request(Path(output), self.sync_options(fmt=fmt)), name="Export")
+        self._export_request = self.sync_request(Path(output), self.sync_options(fmt=fmt))
         return task if self.jobs.start(task) else None
 
     def sync_request(self, output: Path, options: SyncOptions, out_layout: str | None = None,
@@ -272,7 +311,15 @@ class Session(QObject):
             return None
         # The app names full SBS the VR way, as its Export dialog says.
         request = self.sync_request(Path(output), self.sync_options(fmt=fmt), out_layout=out_layout, vr_name=True)
-        task = sync_task(request, name="Export")
+        if not self.export_changes(output, fmt, out_layout):
+            from ..app.export import export_task
+            from ..stereo.writer import stereo_output_paths
+
+            final = stereo_output_paths(output, out_layout, vr_name=True)[0]
+            task = export_task(self.result, final, fmt, self.result_request.options.fmt)
+        else:
+            task = sync_task(request, name="Export")
+        self._export_request = request
         return task if self.jobs.start(task) else None
 
     def cancel(self) -> None:
@@ -290,15 +337,35 @@ class Session(QObject):
                 return
             self.result = result
             self.result_stale = False
+            self.result_request = getattr(self, "_run_request", None)
             self.frames.open_result(task.output)
             if self.faces is None and self.faces_enabled and self.clip is not None:
                 from ..app.faces import cached_faces  # the engine tracked the faces: show them too
 
                 self.tasks.submit("faces:cached", cached_faces, self.clip.path)
+        elif task.name == "Export" and isinstance(result, SyncResult):
+            self._export_finished(result)
         elif task.name == "Track faces":
             self.faces = result
             self.faces_changed.emit(result)
 
+
+    def _export_finished(self, result: SyncResult) -> None:
+        """An export synced with the current choices is the result now (the viewer shows it, up to date);
+        one written from the preview leaves the result as it is."""
+        request = getattr(self, "_export_request", None)
+        if request is None or self.clip is None or self.dub is None or request.video != self.clip.path \
+                or request.dub != self.dub.path or abs(request.dub_offset_ms - 1000.0 * self.offset_s) > 0.05:
+            return
+        if self.result is not None and not self.result_stale and self.result_request is not None \
+                and not preview_differences(self.result_request, request):
+            return  # the preview was exported (or an equal sync): it stays what the viewer shows
+        if request.stereo is not None and request.stereo.out_layout != self.layout:
+            return  # another packing than the clip's: the viewer cannot show it as the result
+        self.result = result
+        self.result_stale = False
+        self.result_request = request
+        self.frames.open_result(result.output)
 
     def _mark_stale(self) -> None:
         if self.result is not None and not self.result_stale:
@@ -311,6 +378,7 @@ class Session(QObject):
         self.settings.remember_clip(info.path)
         self.result = None
         self.result_stale = False
+        self.result_request = None
         self.frames.open_result(None)
         self.position = 0
         self.clip_changed.emit(info)
