@@ -179,3 +179,51 @@ def test_export_writes_the_approved_preview_asks_before_replacing_and_resyncs_on
     qtbot.waitUntil(lambda: not win.viewer.result_stale, timeout=10000)
     assert not s.result_stale and Path(s.result.output) == out2
     dlg.close()
+
+
+def test_a_typed_frame_number_lands_on_that_frame_and_bad_or_far_times_are_told(qtbot):
+    from fractions import Fraction
+
+    from lipsync_studio.ui.transport import TransportBar
+
+    t = TransportBar()
+    qtbot.addWidget(t)
+    t.set_timeline(250, Fraction(25))
+    t.set_enabled(True)
+    t.timecode.setText("30")
+    with qtbot.waitSignal(t.seek) as sig:
+        t.timecode.returnPressed.emit()
+    t.set_position(sig.args[0])
+    assert t.frame_label.text() == "frame 30 of 250"
+    # Text it cannot read: an error, no seek.
+    t.timecode.setText("abc")
+    with qtbot.waitSignal(t.note) as note, qtbot.assertNotEmitted(t.seek):
+        t.timecode.returnPressed.emit()
+    assert "Cannot read the time code 'abc'" in note.args[0] and t.timecode.property("invalid")
+    # Past the end: clamped to the last frame, with a note.
+    t.timecode.setText("00:01:00:00")
+    with qtbot.waitSignal(t.seek) as seek, qtbot.waitSignal(t.note) as note:
+        t.timecode.returnPressed.emit()
+    assert seek.args == [249] and "past the end" in note.args[0] and "frame 250" in note.args[0]
+    assert not t.timecode.property("invalid")
+
+
+def test_the_job_eta_counts_the_steps_still_to_come():
+    """During the first step the job's time left includes the second step's (estimated from the step it is
+    like); during the last step it is that step's own."""
+    import time as _time
+
+    from lipsync_studio.job import Job, Stage
+
+    def work(ctx):
+        for _ in range(ctx.total):
+            _time.sleep(0.002)
+            ctx.advance(1, force=True)
+
+    events = []
+    Job("two steps", [Stage("faces", work, total=20), Stage("measure", work, total=20, like="faces")]).run(events.append)
+    first = [e for e in events if e.stage == "faces" and 0 < e.done < e.total]
+    last = [e for e in events if e.stage == "measure" and 0 < e.done < e.total]
+    assert first and last
+    assert all(e.job_eta_s is not None and e.job_eta_s > e.eta_s for e in first)
+    assert all(e.job_eta_s == e.eta_s for e in last)

@@ -233,7 +233,7 @@ def build_stereo_sync_job(video: str | Path, dub: str | Path, output: str | Path
         Stage("render", _render, total=lambda st: st["plan"].n_out),
     ]
     if options.measure:
-        stages.append(Stage("measure", _measure, total=lambda st: 2 * st["plan"].n_out))
+        stages.append(Stage("measure", _measure, total=lambda st: 2 * st["plan"].n_out, like="faces"))
     return Job("stereo sync", stages, state)
 
 

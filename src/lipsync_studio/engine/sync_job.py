@@ -341,7 +341,7 @@ def build_sync_job(video: str | Path, dub: str | Path, output: str | Path, optio
                    Stage("prepare", _prepare_stage, total=lambda st: st["plan"].n_out)]
     stages.append(Stage("render", _render_stage, total=lambda st: st["plan"].n_out))
     if engine is not None and options.measure:
-        stages.append(Stage("measure", _measure_stage, total=lambda st: st["plan"].n_out))
+        stages.append(Stage("measure", _measure_stage, total=lambda st: st["plan"].n_out, like="faces"))
     return Job("sync", stages, state)
 
 

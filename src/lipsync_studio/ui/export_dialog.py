@@ -359,7 +359,7 @@ class ExportDialog(QDialog):
             self.bar.setRange(0, p.total)
             self.bar.setValue(min(p.done, p.total))
             self.bar.setFormat(f"{p.stage}: {p.done} / {p.total}")
-        eta = f", {format_seconds(p.eta_s)} left" if p.eta_s is not None and p.total > 1 else ""
+        eta = f", about {format_seconds(p.job_eta_s)} left" if p.job_eta_s is not None and p.total > 1 else ""
         rate = f" at {p.rate:.1f} frames/s" if p.rate > 0 and p.total > 1 else ""
         self.status.setText(f"Exporting to {self.output.name}{rate}{eta}")
 

@@ -177,6 +177,7 @@ class MainWindow(QMainWindow):
         t.to_start.connect(lambda: self._seek(0))
         t.to_end.connect(lambda: self._seek(s.timeline.n_out - 1))
         t.seek.connect(self._seek)
+        t.note.connect(self.status_line.flash)
         t.offset_changed.connect(lambda ms: s.set_offset(ms / 1000.0))
         t.hear_changed.connect(self._hear_changed)
         t.volume_changed.connect(self._volume_changed)

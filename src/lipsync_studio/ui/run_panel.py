@@ -268,7 +268,10 @@ class RunPanel(QWidget):
         else:
             self.bar.setRange(0, 0)
         self.rate.setText(f"{p.rate:.1f} frames/s" if p.rate > 0 and p.total > 1 else "")
-        self.eta.setText(f"{format_seconds(p.eta_s)} left" if p.eta_s is not None and p.total > 1 else "")
+        # The whole job's time left (every step after this one too); this step's alone says too little.
+        left = p.job_eta_s
+        self.eta.setText(f"about {format_seconds(left)} left in all" if left is not None and p.total > 1 else "")
+        self.eta.setToolTip("For the whole job, every step after this one included; it firms up as steps finish")
 
     def job_ended(self, text: str, ok: bool, keep_rate: bool = False, warning: str = "") -> None:
         """The job finished (``ok``), was cancelled or failed; ``text`` says which. ``keep_rate`` leaves the last
