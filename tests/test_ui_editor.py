@@ -227,3 +227,25 @@ def test_the_job_eta_counts_the_steps_still_to_come():
     assert first and last
     assert all(e.job_eta_s is not None and e.job_eta_s > e.eta_s for e in first)
     assert all(e.job_eta_s == e.eta_s for e in last)
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080)])
+def test_the_window_fits_the_screen_size_with_no_label_cut_short(qtbot, main_window, size):
+    from PySide6.QtWidgets import QLabel, QToolButton
+
+    win = main_window
+    assert win.minimumSizeHint().width() <= size[0] and win.minimumSizeHint().height() <= size[1]
+    win.resize(*size)
+    qtbot.waitUntil(lambda: win.width() == size[0], timeout=3000)
+    qtbot.wait(50)
+    bar = win.viewer_bar
+    for b in bar.findChildren(QToolButton):
+        if b.isVisible():
+            assert b.width() >= b.sizeHint().width(), (b.text(), b.width(), b.sizeHint().width())
+    bar.show_zoom(16.0, False)
+    bar.show_zoom(2.1, True)
+    label = bar.zoom_label
+    assert label.fontMetrics().horizontalAdvance("Fit 1600%") <= label.width()
+    for lab in win.run_panel.findChildren(QLabel):
+        if lab.isVisible() and not lab.wordWrap() and lab.text():
+            assert lab.fontMetrics().horizontalAdvance(lab.text()) <= lab.width() + 1, lab.text()

@@ -257,7 +257,11 @@ class ExportDialog(QDialog):
 
             how = ("copied as it is" if same_encoding(self.video_format(), self.session.result_request.options.fmt)
                    and Path(self.path_edit.text()).suffix.lower() == Path(self.session.result.output).suffix
-                   else "re-encoded with the settings below; no new sync")
+                   else "re-encoded with the settings above; no new sync")
+            made = self.session.result_request.options.fmt
+            if how != "copied as it is" and self.video_format().crf < made.crf:
+                how += (f"; the preview was encoded at CRF {made.crf}, so a lower CRF adds size, not detail: "
+                        "Run with Quality “Final (best)” for a finer source")
             self.source.setText(f"Writes the approved preview ({how}).")
         else:
             self.source.setText("Syncs again for the export (" + "; ".join(changes) + ").")

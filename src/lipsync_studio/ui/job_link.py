@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 
 if TYPE_CHECKING:  # pragma: no cover
     from .main_window import MainWindow
@@ -58,6 +58,8 @@ class JobLink(QObject):
                               warning="Picture unchanged" if unchanged else "")
         if name == "Sync" or (name == "Export" and w.session.result is result):  # an export can be the result
             w.run_panel.show_measures(result_measures(result))
+            # On a short screen the Result box is below the fold: bring it into view.
+            QTimer.singleShot(100, lambda: w.run_scroll.ensureWidgetVisible(w.run_panel.result_box, 0, 0))
             if not w.viewer.compare:
                 w.viewer_bar.set_mode("result")
         for note in getattr(result, "warnings", ()):
@@ -92,10 +94,11 @@ def describe_result(name: str, result) -> str:
 def result_measures(result) -> list[tuple[str, str, str]]:
     """Rows ``(name, value, tooltip)`` of the Run panel's Result box for a ``SyncResult``."""
     from ..app.timecode import format_timecode
+    from ..app.words import engine_label
 
     engine = getattr(result, "engine", "none")
     rows = [
-        ("Engine", {"none": "none (re-timed)"}.get(engine, engine), "The lip-sync engine that made the result"),
+        ("Engine", engine_label(engine), "The lip-sync engine that made the result"),
         ("Frames", f"{result.frames}", "Frames written"),
         ("Duration", format_timecode(result.frames, result.fps), f"{result.duration:.2f} s at {result.fps:g} fps"),
     ]

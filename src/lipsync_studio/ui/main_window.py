@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
         run_scroll.setWidgetResizable(True)
         run_scroll.setFrameShape(QFrame.Shape.NoFrame)
         run_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.run_scroll = run_scroll
         self.run_dock = self._dock("Run", "runDock", run_scroll, Qt.DockWidgetArea.RightDockWidgetArea)
         self.face_dock = self._dock("3D Face", "faceDock", self.face_view, Qt.DockWidgetArea.RightDockWidgetArea)
         self.timeline_dock = self._dock("Timeline", "timelineDock", bottom, Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -418,6 +419,10 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geom)
         else:
             self.resize(1480, 900)
+        # Never larger than the screen (a 1280x720 laptop): the Run panel's result must be on it.
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        if screen is not None and (self.width() > screen.width() or self.height() > screen.height()):
+            self.resize(min(self.width(), screen.width()), min(self.height(), screen.height()))
         if isinstance(state, QByteArray):
             self.restoreState(state)
 

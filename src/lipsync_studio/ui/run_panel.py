@@ -152,13 +152,15 @@ class RunPanel(QWidget):
         stats.addWidget(self.eta)
         col.addLayout(stats)
 
-        col.addWidget(_title("Result"))
+        self.result_title = _title("Result")
+        col.addWidget(self.result_title)
         self.measures = QGridLayout()
         self.measures.setHorizontalSpacing(12)
         self.measures.setVerticalSpacing(3)
         holder = QWidget()
         holder.setLayout(self.measures)
         col.addWidget(holder)
+        self.result_box = holder
         self.show_measures([])
         col.addStretch(1)
 
