@@ -249,3 +249,17 @@ def test_the_window_fits_the_screen_size_with_no_label_cut_short(qtbot, main_win
     for lab in win.run_panel.findChildren(QLabel):
         if lab.isVisible() and not lab.wordWrap() and lab.text():
             assert lab.fontMetrics().horizontalAdvance(lab.text()) <= lab.width() + 1, lab.text()
+
+
+def test_show_in_folder_without_a_file_manager_says_where_the_export_is(qtbot, main_window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QApplication
+
+    from lipsync_studio.ui.export_dialog import ExportDialog
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no xdg-open, no file manager: as on a bare machine
+
+    dlg = ExportDialog(main_window.session, main_window)
+    qtbot.addWidget(dlg)
+    dlg.output = tmp_path / "clip_fr.mp4"
+    dlg.show_in_folder()
+    assert str(dlg.output) in dlg.status.text() and QApplication.clipboard().text() == str(dlg.output)

@@ -398,8 +398,13 @@ class ExportDialog(QDialog):
 
     def show_in_folder(self) -> None:
         """Open the exported file's folder in the file manager."""
-        if self.output is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.output.parent)))
+        if self.output is not None and not QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.output.parent))):
+            # No file manager here (a bare desktop, a remote session): say where it is, ready to paste.
+            from PySide6.QtWidgets import QApplication
+
+            QApplication.clipboard().setText(str(self.output))
+            self.status.setText(f"No file manager could be opened. The export is at {self.output} "
+                                "(the path is on the clipboard).")
 
     def reject(self) -> None:  # noqa: D102 - closing while exporting cancels nothing: ask first
         if self._mine() and self.session.jobs.busy:
