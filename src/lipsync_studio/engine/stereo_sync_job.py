@@ -69,6 +69,9 @@ def _open(ctx: StageContext) -> None:
     s["info"] = info
     audio = shift_dub(s, audio)
     s["plan"] = plan_output(info.n_frames, info.fps, audio.duration_s, opts.extend, opts.shorten)
+    from .sync_job import synced_range
+
+    s["range"] = synced_range(opts, s["plan"])
     ctx.advance(1)
 
 
@@ -183,8 +186,13 @@ def _render(ctx: StageContext) -> None:
         from .sync_job import ChangeCounter
 
         counter = ChangeCounter()
+        first, stop = s["range"]
         for k, (left, right) in enumerate(pairs):
             j = sources[k]
+            if not first <= k < stop:  # outside the synced range: both eyes as they are
+                writer.write(left, right)
+                ctx.advance(1)
+                continue
             new_left = engines[0].render(k, j, left)
             counter.check(left, new_left)
             writer.write(new_left, right_eye(k, j, left, new_left, right, engines[0]))

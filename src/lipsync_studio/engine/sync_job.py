@@ -52,6 +52,9 @@ class SyncOptions:
     measure: measure the result's sync (re-tracks the output: one more pass).
     device: where the networks run: ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda``, ``cuda:N``, ``mps``.
         The built-in engine runs on the CPU whatever is chosen (it has no network).
+    start_s, end_s: sync only the output's frames from ``start_s`` to ``end_s`` (seconds on the output's
+        timeline; None: its start, its end); the rest of the output is the clip re-timed, unchanged, so the
+        synced range is spliced into the whole clip.
     """
 
     extend: ExtendPolicy = ExtendPolicy.PINGPONG
@@ -61,6 +64,32 @@ class SyncOptions:
     face: int | None = None
     measure: bool = True
     device: str = "auto"
+    start_s: float | None = None
+    end_s: float | None = None
+
+
+def synced_range(options: SyncOptions, plan: OutputPlan) -> tuple[int, int]:
+    """The output frames ``[first, stop)`` the engine changes: ``options.start_s``/``end_s`` on ``plan``'s
+    timeline (a frame is in when its start time is), the whole output without them.
+
+    Raises
+    ------
+    OptionError
+        The range is empty, reversed, or starts past the output's end (named in seconds).
+    """
+    from ..errors import OptionError
+
+    fps = float(plan.fps)
+    length = plan.n_out / fps
+    start = 0.0 if options.start_s is None else float(options.start_s)
+    end = length if options.end_s is None else min(float(options.end_s), length)
+    if start < 0 or start >= length or end <= start:
+        raise OptionError(f"the range {start:.2f}-{end:.2f} s holds no frame of the output (0-{length:.2f} s)",
+                          hint="give --start below --end, both within the output's length")
+    first, stop = int(np.ceil(start * fps - 1e-6)), int(np.ceil(end * fps - 1e-6))
+    if stop <= first:
+        raise OptionError(f"the range {start:.3f}-{end:.3f} s holds no whole frame at {fps:g} fps")
+    return first, stop
 
 
 @dataclass(frozen=True)
@@ -245,6 +274,7 @@ def _open_stage(ctx: StageContext) -> None:
     s["video_info"] = info
     audio = shift_dub(s, audio)
     s["plan"] = plan_output(info.n_frames, info.fps, audio.duration_s, opts.extend, opts.shorten)
+    s["range"] = synced_range(opts, s["plan"])
     ctx.advance(1)
 
 
@@ -311,8 +341,9 @@ def _render_stage(ctx: StageContext) -> None:
     ) as writer:
         sources = (plan.source_index(k) for k in range(plan.n_out))
         counter = ChangeCounter()
+        first, stop = s.get("range") or (0, plan.n_out)
         for k, frame in enumerate(prefetch(frames_in_order(reader, sources))):
-            if transform is not None:
+            if transform is not None and first <= k < stop:  # outside the range: the clip as it is
                 new = transform(k, plan.source_index(k), frame)
                 counter.check(frame, new)
                 frame = new
