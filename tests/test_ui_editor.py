@@ -263,3 +263,16 @@ def test_show_in_folder_without_a_file_manager_says_where_the_export_is(qtbot, m
     dlg.output = tmp_path / "clip_fr.mp4"
     dlg.show_in_folder()
     assert str(dlg.output) in dlg.status.text() and QApplication.clipboard().text() == str(dlg.output)
+
+
+def test_quitting_with_a_preview_never_exported_asks_first(qtbot, main_window, talking_media):
+    win = main_window
+    open_media(qtbot, win, talking_media["clip"], talking_media["dub"])
+    _run(qtbot, win, "none")
+    win.confirm_close = True
+    _answer(qtbot, "Cancel")
+    win.close()
+    assert win.isVisible() and "not exported" in win.quit_box.text()
+    _answer(qtbot, "Quit and discard it")
+    win.close()
+    assert not win.isVisible()

@@ -439,6 +439,9 @@ class MainWindow(QMainWindow):
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
+        elif self.confirm_close and self.isVisible() and not self._may_discard_preview():
+            event.ignore()
+            return
         self.player.stop()
         try:
             q = self._qsettings()
@@ -451,6 +454,20 @@ class MainWindow(QMainWindow):
             pass
         self.shutdown()
         super().closeEvent(event)
+
+    def _may_discard_preview(self) -> bool:
+        """Ask before quitting drops a synced preview that was never exported; True: quit."""
+        s = self.session
+        if s.result is None or s.result_exported or s.clip is None:
+            return True
+        box = QMessageBox(QMessageBox.Icon.Question, "Quit without exporting?",
+                          f"The synced preview of {s.clip.path.name} was not exported; it is removed when Lipsync "
+                          "Studio closes.", QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+                          self)
+        box.button(QMessageBox.StandardButton.Discard).setText("Quit and discard it")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        self.quit_box = box
+        return box.exec() == QMessageBox.StandardButton.Discard
 
     def shutdown(self) -> None:
         """Stop every worker thread (idempotent)."""

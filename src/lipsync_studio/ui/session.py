@@ -93,6 +93,8 @@ class Session(QObject):
         self._previews: set[Path] = set()
         #: The request that made ``result`` (its output: the preview file), None without a result.
         self.result_request: SyncRequest | None = None
+        #: Whether ``result`` was exported (a preview is removed when the app closes).
+        self.result_exported = False
 
         self.frames = FrameServer()
         self.frames.clip_opened.connect(self._on_clip_opened)
@@ -338,6 +340,7 @@ class Session(QObject):
             self.result = result
             self.result_stale = False
             self.result_request = getattr(self, "_run_request", None)
+            self.result_exported = False
             self.frames.open_result(task.output)
             if self.faces is None and self.faces_enabled and self.clip is not None:
                 from ..app.faces import cached_faces  # the engine tracked the faces: show them too
@@ -359,12 +362,14 @@ class Session(QObject):
             return
         if self.result is not None and not self.result_stale and self.result_request is not None \
                 and not preview_differences(self.result_request, request):
+            self.result_exported = True
             return  # the preview was exported (or an equal sync): it stays what the viewer shows
         if request.stereo is not None and request.stereo.out_layout != self.layout:
             return  # another packing than the clip's: the viewer cannot show it as the result
         self.result = result
         self.result_stale = False
         self.result_request = request
+        self.result_exported = True
         self.frames.open_result(result.output)
 
     def _mark_stale(self) -> None:
