@@ -251,6 +251,13 @@ def test_side_by_side_view_shows_each_eye_of_a_stereo_clip(qtbot):
     img = v.grab().toImage()
     assert img.pixelColor(v.width() // 4, v.height() // 2).red() == 60
     assert img.pixelColor(3 * v.width() // 4, v.height() // 2).red() == 190
+    # After a stereo sync the eyes shown are the result's (the view says so), not the original's.
+    synced = tb.copy()
+    synced[:90], synced[90:] = 100, 220
+    v.show_bundle(FrameBundle(0, 0, tb, synced))
+    img = v.grab().toImage()
+    assert img.pixelColor(v.width() // 4, v.height() // 2).red() == 100
+    assert img.pixelColor(3 * v.width() // 4, v.height() // 2).red() == 220
 
 
 def test_nothing_below_the_ui_imports_qt():

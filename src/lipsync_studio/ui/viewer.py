@@ -256,10 +256,14 @@ class VideoViewer(QWidget):
             left, right, sx, sy = self._eyes()
             s = self.scale()
             ew, eh = left.width() * sx * s, left.height() * sy * s
+            # The synced eyes once there is a result of the same packing (the preview keeps the clip's), and say so.
+            shown = result if result is not None and result.size() == original.size() else original
+            what = ("RESULT" + (" · OUT OF DATE" if self.result_stale else "")) if shown is result else "ORIGINAL"
             for k, (src, name) in enumerate(((left, "L"), (right, "R"))):
                 dst = QRectF(target.left() + k * (ew + _EYE_GAP * s), target.top(), ew, eh)
-                p.drawImage(dst, original, src)
-                self._chip(p, QPointF(dst.left() + 10, dst.top() + 10), "LEFT EYE" if name == "L" else "RIGHT EYE")
+                p.drawImage(dst, shown, src)
+                self._chip(p, QPointF(dst.left() + 10, dst.top() + 10),
+                           f"{'LEFT EYE' if name == 'L' else 'RIGHT EYE'} · {what}")
         elif self.mode == "result":
             if result is not None:
                 p.drawImage(target, result)
