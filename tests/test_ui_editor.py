@@ -276,3 +276,25 @@ def test_quitting_with_a_preview_never_exported_asks_first(qtbot, main_window, t
     _answer(qtbot, "Quit and discard it")
     win.close()
     assert not win.isVisible()
+
+
+def test_the_models_dialog_says_what_is_used_instead_and_a_long_error_does_not_widen_it(qtbot, ui_home):
+    from lipsync_studio.ui.models_dialog import ModelsDialog
+    from lipsync_studio.ui.threads import Tasks, start_worker, stop_worker
+    from lipsync_studio.weights import ModelRegistry
+
+    tasks = Tasks()
+    thread = start_worker(tasks, "test-tasks")
+    try:
+        dlg = ModelsDialog(ModelRegistry(ui_home / "models"), tasks)
+        qtbot.addWidget(dlg)
+        dlg.show()
+        qtbot.waitUntil(lambda: dlg.table.rowCount() > 0, timeout=10000)
+        rows = {dlg.table.item(r, 0).text(): dlg.table.item(r, 3).text() for r in range(dlg.table.rowCount())}
+        assert "built-in engine" in rows["Wav2Lip"]
+        width = dlg.width()
+        dlg._say("Could not add the file: " + "/a/very/long/folder" * 30 + "/weights.pth: damaged")
+        qtbot.wait(50)
+        assert dlg.width() == width and dlg.minimumSizeHint().width() <= 1280
+    finally:
+        stop_worker(thread)

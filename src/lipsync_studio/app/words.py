@@ -49,3 +49,16 @@ def engine_label(value: object) -> str:
     from .capabilities import _ENGINE_WORDS
 
     return _ENGINE_WORDS.get(str(value), (str(value), ""))[0]
+
+
+#: What the app does instead when a model's weights are missing (the Models dialog says it beside each).
+WITHOUT_MODEL = {
+    "wav2lip": "the built-in engine syncs the mouth (no network: mouths planned from the dub and drawn from the "
+               "clip's own frames)",
+    "wav2lip_gan": "wav2lip.pth when it is installed, else the built-in engine",
+    "lipsync_expert": "the sync is still measured (mouth opening against the dub's loudness: offset, confidence, "
+                      "correlation), without the expert's cosine",
+    "syncnet_v2": "no LSE-D / LSE-C; the built-in sync measure is shown instead",
+    "prnet": "the MediaPipe face mesh (468 points a frame) is shown and exported",
+    "stereo_cycle": "the stereo modes “Consistent eyes” and “Each eye alone” (the “Cycle model” mode is off)",
+}
