@@ -298,3 +298,33 @@ def test_the_models_dialog_says_what_is_used_instead_and_a_long_error_does_not_w
         assert dlg.width() == width and dlg.minimumSizeHint().width() <= 1280
     finally:
         stop_worker(thread)
+
+
+def test_the_timeline_zooms_with_ctrl_wheel_about_the_pointer_and_fits_again(qtbot, main_window, talking_media):
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    win = main_window
+    open_media(qtbot, win, talking_media["clip"], talking_media["dub"])
+    tl = win.timeline
+    whole = tl.duration
+    assert tl.vb.viewRange()[0] == pytest.approx([0, whole])
+    vp = tl.viewport()
+    at = QPointF(vp.width() * 0.75, vp.height() / 2)
+    t_at = tl.vb.mapSceneToView(tl.mapToScene(at.toPoint())).x()
+    for _ in range(3):
+        QApplication.sendEvent(vp, QWheelEvent(at, QPointF(vp.mapToGlobal(at.toPoint())), QPoint(0, 0), QPoint(0, 120),
+                                               Qt.MouseButton.NoButton, Qt.KeyboardModifier.ControlModifier,
+                                               Qt.ScrollPhase.NoScrollPhase, False))
+    x0, x1 = tl.vb.viewRange()[0]
+    assert tl.zoomed and (x1 - x0) == pytest.approx(whole / 1.25 ** 3, rel=0.02)
+    # The time under the pointer stays under it.
+    assert tl.vb.mapSceneToView(tl.mapToScene(at.toPoint())).x() == pytest.approx(t_at, abs=0.05)
+    # The playhead sent past the view pages the view along.
+    win.session.seek(tl.n_frames - 1)
+    qtbot.waitUntil(lambda: tl.position == tl.n_frames - 1, timeout=3000)
+    x0, x1 = tl.vb.viewRange()[0]
+    assert x0 <= (tl.n_frames - 1) / float(tl.fps) <= x1
+    tl.fit()
+    assert not tl.zoomed

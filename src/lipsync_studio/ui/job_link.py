@@ -28,6 +28,11 @@ class JobLink(QObject):
         jobs.finished.connect(self._finished)
         jobs.cancelled.connect(self._cancelled)
         jobs.errored.connect(self._errored)
+        # After the Run panel has laid out the new rows (a child of the scroll area: it dies with it).
+        self._reveal = QTimer(window.run_scroll)
+        self._reveal.setSingleShot(True)
+        self._reveal.setInterval(100)
+        self._reveal.timeout.connect(lambda: window.run_scroll.ensureWidgetVisible(window.run_panel.result_box, 0, 0))
 
     def update_state(self) -> None:
         """Enable Run, Cancel, Export and Track Faces for the situation."""
@@ -59,7 +64,7 @@ class JobLink(QObject):
         if name == "Sync" or (name == "Export" and w.session.result is result):  # an export can be the result
             w.run_panel.show_measures(result_measures(result))
             # On a short screen the Result box is below the fold: bring it into view.
-            QTimer.singleShot(100, lambda: w.run_scroll.ensureWidgetVisible(w.run_panel.result_box, 0, 0))
+            self._reveal.start()
             if not w.viewer.compare:
                 w.viewer_bar.set_mode("result")
         for note in getattr(result, "warnings", ()):
