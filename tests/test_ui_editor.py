@@ -328,3 +328,23 @@ def test_the_timeline_zooms_with_ctrl_wheel_about_the_pointer_and_fits_again(qtb
     assert x0 <= (tl.n_frames - 1) / float(tl.fps) <= x1
     tl.fit()
     assert not tl.zoomed
+
+
+def test_in_and_out_marks_limit_the_sync_to_a_range_spliced_into_the_whole_clip(qtbot, main_window, talking_media):
+    win = main_window
+    open_media(qtbot, win, talking_media["clip"], talking_media["dub"])
+    s, a = win.session, win.actions_
+    s.seek(10)
+    a.mark_in.trigger()
+    s.seek(30)
+    a.mark_out.trigger()
+    assert (s.mark_in, s.mark_out) == (10, 30) and win.timeline._marks.isVisible()
+    opts = s.sync_options()
+    assert opts.start_s == pytest.approx(10 / 25) and opts.end_s == pytest.approx(31 / 25)
+    _run(qtbot, win, "builtin")
+    result = s.result
+    assert result.frames == s.timeline.n_out and 0 < result.changed_frames <= 21
+    # The marks shape the sync: clearing them makes the result out of date.
+    a.clear_marks.trigger()
+    assert s.mark_in is None and s.result_stale
+    assert "Range" in " ".join(s.export_changes(Path("x.mp4"), s.result_request.options.fmt))

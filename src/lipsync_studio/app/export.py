@@ -57,6 +57,7 @@ def preview_differences(approved: SyncRequest, wanted: SyncRequest) -> list[str]
     diff("Dub shorter", str(getattr(a.shorten, "value", a.shorten)), str(getattr(b.shorten, "value", b.shorten)),
          shorten_label)
     diff("Face", a.face, b.face, lambda f: "largest face" if f is None else f"face {f}")
+    diff("Range", (a.start_s, a.end_s), (b.start_s, b.end_s), _range_words)
     sa, sb = approved.stereo, wanted.stereo
     if (sa is None) != (sb is None):
         diff("Clip", "stereo" if sa else "2D", "stereo" if sb else "2D")
@@ -65,6 +66,13 @@ def preview_differences(approved: SyncRequest, wanted: SyncRequest) -> list[str]
         diff("Clip layout", sa.layout, sb.layout, layout_label)
         diff("Layout", sa.out_layout, sb.out_layout, layout_label)
     return out
+
+
+def _range_words(span: tuple[float | None, float | None]) -> str:
+    start, end = span
+    if start is None and end is None:
+        return "the whole timeline"
+    return f"{start or 0.0:.2f}-{'end' if end is None else f'{end:.2f}'} s"
 
 
 def same_encoding(a: VideoFormat, b: VideoFormat) -> bool:

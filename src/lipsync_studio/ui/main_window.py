@@ -154,6 +154,9 @@ class MainWindow(QMainWindow):
         a.fwd_second.triggered.connect(lambda: self._step(round(float(s.timeline.fps))))
         a.to_start.triggered.connect(lambda: self._seek(0))
         a.to_end.triggered.connect(lambda: self._seek(s.timeline.n_out - 1))
+        a.mark_in.triggered.connect(lambda: s.set_marks(s.position, s.mark_out))
+        a.mark_out.triggered.connect(lambda: s.set_marks(s.mark_in, s.position))
+        a.clear_marks.triggered.connect(lambda: s.set_marks(None, None))
         a.compare.toggled.connect(self.viewer_bar.compare.setChecked)
         a.fit.triggered.connect(v.set_fit)
         a.zoom_in.triggered.connect(lambda: v.zoom_by(1.25))
@@ -201,6 +204,7 @@ class MainWindow(QMainWindow):
         s.thumbnail_ready.connect(tl.add_thumbnail)
         s.waveform_ready.connect(self._waveform_ready)
         s.offset_changed.connect(self._offset_changed)
+        s.marks_changed.connect(self._marks_changed)
         s.error.connect(self.errors.report)
         s.status.connect(self.status_line.flash)
         s.tasks.done.connect(self._task_done)
@@ -332,6 +336,18 @@ class MainWindow(QMainWindow):
         self.transport.set_offset_ms(round(seconds * 1000))
         self.timeline.set_offset(seconds)
         self.player.offset_s = seconds
+
+    def _marks_changed(self, mark_in, mark_out) -> None:
+        from ..app.timecode import format_timecode
+
+        self.timeline.set_marks(mark_in, mark_out)
+        fps = self.session.timeline.fps
+        if mark_in is None and mark_out is None:
+            self.status_line.flash("In and Out cleared: Run syncs the whole timeline")
+        else:
+            a = format_timecode(mark_in or 0, fps)
+            b = "the end" if mark_out is None else format_timecode(mark_out, fps)
+            self.status_line.flash(f"Run syncs {a} to {b} only, spliced into the whole clip (Alt+X clears)")
 
     _stereo = False
 

@@ -56,6 +56,8 @@ class Session(QObject):
     - ``waveform_ready(role: str, waveform: Waveform | None)``: ``role`` is ``"clip"`` or ``"dub"``.
     - ``offset_changed(seconds: float)``: the dub offset.
     - ``faces_changed(faces: ClipFaces | None)``: the clip's face tracks (after "Track faces", or from the cache).
+    - ``marks_changed(mark_in: int | None, mark_out: int | None)``: the In and Out marks (output frames, Out
+      included): a run syncs only that range, spliced into the whole clip.
     - ``error(title: str, message: str, details: str)``: something the user must hear about.
     - ``status(text: str)``: a passing note for the status bar.
     """
@@ -70,6 +72,7 @@ class Session(QObject):
     waveform_ready = Signal(str, object)
     offset_changed = Signal(float)
     faces_changed = Signal(object)
+    marks_changed = Signal(object, object)
     error = Signal(str, str, str)
     status = Signal(str)
 
@@ -95,6 +98,9 @@ class Session(QObject):
         self.result_request: SyncRequest | None = None
         #: Whether ``result`` was exported (a preview is removed when the app closes).
         self.result_exported = False
+        #: In and Out marks (output frames, Out included; None: the timeline's start / end).
+        self.mark_in: int | None = None
+        self.mark_out: int | None = None
 
         self.frames = FrameServer()
         self.frames.clip_opened.connect(self._on_clip_opened)
@@ -183,6 +189,23 @@ class Session(QObject):
         self._mark_stale()
         self._update_timeline()
 
+    def set_marks(self, mark_in: int | None, mark_out: int | None) -> None:
+        """Limit the sync to output frames ``mark_in..mark_out`` (None: the start / the end); an In after the Out
+        moves the Out (and the other way round), as editing software does."""
+        last = max(0, self.timeline.n_out - 1)
+        mark_in = None if mark_in is None else min(max(0, int(mark_in)), last)
+        mark_out = None if mark_out is None else min(max(0, int(mark_out)), last)
+        if mark_in is not None and mark_out is not None and mark_out < mark_in:
+            if mark_in != self.mark_in:
+                mark_out = None
+            else:
+                mark_in = None
+        if (mark_in, mark_out) == (self.mark_in, self.mark_out):
+            return
+        self.mark_in, self.mark_out = mark_in, mark_out
+        self.marks_changed.emit(mark_in, mark_out)
+        self.replan()
+
     def replan(self) -> None:
         """The run options changed: recompute the output timeline (the result is out of date when it was made
         with other choices)."""
@@ -221,9 +244,12 @@ class Session(QObject):
     def sync_options(self, quality: str | None = None, fmt=None) -> SyncOptions:
         """The run options as the engine wants them (``fmt`` overrides the quality's encoder settings)."""
         r = self.settings.run
+        fps = float(self.timeline.fps)
         return SyncOptions(extend=r.extend, shorten=r.shorten, fmt=fmt or QUALITY.get(quality or r.quality, QUALITY["preview"]),
                            engine=r.engine, face=self.face_id, measure=r.measure,
-                           device=r.device or "auto")
+                           device=r.device or "auto",
+                           start_s=None if self.mark_in is None else self.mark_in / fps,
+                           end_s=None if self.mark_out is None else (self.mark_out + 1) / fps)
 
     def run(self) -> JobTask | None:
         """Start a sync of the clip to the dub (a preview in the cache folder); None if it cannot start."""
@@ -386,6 +412,9 @@ class Session(QObject):
         self.result_request = None
         self.frames.open_result(None)
         self.position = 0
+        if self.mark_in is not None or self.mark_out is not None:
+            self.mark_in = self.mark_out = None
+            self.marks_changed.emit(None, None)
         self.clip_changed.emit(info)
         self.result_changed.emit(None, False)
         self._update_timeline()

@@ -158,6 +158,14 @@ class TimelineView(pg.PlotWidget):
         self._dub_span.setBrush(QColor(232, 163, 61, 30))
         self._dub_span.setZValue(-5)
         vb.addItem(self._dub_span, ignoreBounds=True)
+        self._marks = QGraphicsRectItem(QRectF(0, 0, 0, 3))
+        self._marks.setPen(QPen(QColor(76, 158, 255, 200), 0))
+        self._marks.setBrush(QColor(76, 158, 255, 36))
+        self._marks.setZValue(6)
+        self._marks.setToolTip("In to Out: only this range is synced; the rest stays the clip as it is (Alt+X "
+                               "clears it)")
+        self._marks.hide()
+        vb.addItem(self._marks, ignoreBounds=True)
         self._empty = [pg.TextItem("", color=COLORS["dim"], anchor=(0, 0.5)) for _ in range(2)]
         for t, y in zip(self._empty, (1.5, 2.5)):
             t.setPos(0.01, y)
@@ -255,6 +263,17 @@ class TimelineView(pg.PlotWidget):
         start = min(max(0.0, start), self.duration - span)
         self.vb.setRange(xRange=(start, start + span), padding=0)
         self._resize_timer.start()  # thumbnails for what is in view
+
+    def set_marks(self, mark_in: int | None, mark_out: int | None) -> None:
+        """Shade the In..Out range (output frames, Out included); both None: no range."""
+        if mark_in is None and mark_out is None:
+            self._marks.hide()
+            return
+        fps = float(self.fps)
+        start = 0.0 if mark_in is None else mark_in / fps
+        end = self.duration if mark_out is None else (mark_out + 1) / fps
+        self._marks.setRect(QRectF(start, 0.0, max(0.0, end - start), 3.0))
+        self._marks.show()
 
     def set_waveform(self, role: str, wave: Waveform | None, missing_text: str = "") -> None:
         """Draw ``wave`` in the ``"clip"`` or ``"dub"`` lane (None: empty lane with ``missing_text``)."""
