@@ -326,8 +326,8 @@ class ChangeCounter:
 
         if not self.changed:
             warnings.warn(MediaWarning(
-                f"{video}: no frame was changed (no face was found to sync in any frame): the picture is the "
-                "clip's own, only re-timed to the dub"), stacklevel=2)
+                f"{video}: no frame was changed (no face was found to sync in any frame): the picture is "
+                "unchanged, the clip's own re-timed to the dub"), stacklevel=2)
 
 
 def _render_stage(ctx: StageContext) -> None:
