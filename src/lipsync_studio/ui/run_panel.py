@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, Q
 from ..job import Progress
 from ..settings import RunSettings
 from ..app.capabilities import Capabilities
-from .theme import icon
+from .theme import COLORS, icon
 from .wheel_guard import guard_wheel
 from ..app.timecode import format_seconds
 from ..app.words import EXTEND as _EXTEND, QUALITY as _QUALITY, SHORTEN as _SHORTEN
@@ -246,12 +246,14 @@ class RunPanel(QWidget):
         """A job began."""
         self.stage.setText(f"{name}: starting…")
         self.bar.setRange(0, 0)
+        self.bar.setStyleSheet("")
         self.rate.setText("")
         self.eta.setText("")
 
     def reset_result(self) -> None:
         """Forget the last job's outcome and measures (another clip or dub was opened)."""
         self.show_measures([])
+        self.bar.setStyleSheet("")
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
         self.bar.setFormat("")
@@ -285,6 +287,8 @@ class RunPanel(QWidget):
         self.bar.setRange(0, 1)
         self.bar.setValue(1 if ok else 0)
         self.bar.setFormat(warning or ("Done" if ok else ""))
+        # A run that did not do what was asked is not painted like a success.
+        self.bar.setStyleSheet(f"QProgressBar::chunk {{ background: {COLORS['warn']}; }}" if warning else "")
         self.eta.setText("")
 
     def show_measures(self, rows: list[tuple[str, str, str]]) -> None:
