@@ -104,8 +104,11 @@ def test_a_still_photo_gets_an_open_mouth_with_a_dark_interior(media, tmp_path):
     with VideoReader(out.output) as r:
         img = r.frame(k)
     lm = track.landmarks[k]
-    inside = img[int(lm[13, 1]) + 3:int(lm[14, 1]) - 2, int(lm[13, 0]) - 3:int(lm[13, 0]) + 4]
-    assert inside.size and inside.mean() < 90  # dark cavity between the lips, not stretched skin
+    inside = img[int(lm[13, 1]) + 3:int(lm[14, 1]) - 2, int(lm[13, 0]) - 3:int(lm[13, 0]) + 4].astype(float)
+    third = len(inside) // 3
+    assert third >= 2
+    # A mouth, not stretched skin: teeth under the upper lip, a dark cavity below them.
+    assert inside[third:].mean() < 90 and inside[:third].mean() > inside[third:].mean() + 40
 
 
 def test_pixels_outside_the_lower_face_are_untouched_and_the_bank_is_bounded(media):
@@ -114,7 +117,7 @@ def test_pixels_outside_the_lower_face_are_untouched_and_the_bank_is_bounded(med
         plan = plan_output(r.info.n_frames, r.info.fps, 3.0)
         engine = BuiltinEngine(bank_bytes=4 << 20)
         engine.prepare(media["clip"], media["dub"], faces, plan)
-        assert engine.bank.nbytes <= 4 << 20
+        assert engine.bank_nbytes <= 4 << 20
         space = engine.space
         changed_any = False
         for k in range(0, plan.n_out, 7):
@@ -150,7 +153,7 @@ def test_the_donor_bank_comes_from_the_tracking_pass_identical_to_reading_the_cl
     reader.prepare(media["clip"], media["dub"], faces, plan)
     assert keeper.info["donors_from_tracking"] == keeper.info["donors_used"] > 0
     assert reader.info["donors_from_tracking"] == 0
-    assert np.array_equal(keeper.bank, reader.bank)
+    assert _same_bank(keeper.bank, reader.bank)
     assert keeper.crops is None  # the crops' memory is freed once the bank is full
 
     small = BuiltinEngine()
@@ -160,7 +163,12 @@ def test_the_donor_bank_comes_from_the_tracking_pass_identical_to_reading_the_cl
     assert len(small.crops) == 3 and small.crops.full
     small.prepare(media["clip"], media["dub"], faces, plan)
     assert 0 <= small.info["donors_from_tracking"] <= 3
-    assert np.array_equal(small.bank, reader.bank)
+    assert _same_bank(small.bank, reader.bank)
+
+
+def _same_bank(a, b):
+    """Two donor banks hold the same frames with the same pixels at the same places."""
+    return a.keys() == b.keys() and all(a[t][1:] == b[t][1:] and np.array_equal(a[t][0], b[t][0]) for t in a)
 
 
 def keeper_crop_sizes(media):
@@ -202,7 +210,7 @@ def test_the_piecewise_warp_places_every_pixel_where_its_triangle_says():
     shift = np.array([3.5, -2.25])
     warped, cover = piecewise_warp(src, dst_pts + shift, dst_pts, MouthSpace._delaunay(dst_pts), (0, 0, 200, 160))
     m = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])
-    want = cv2.warpAffine(src, m, (200, 160), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+    want = cv2.warpAffine(src, m, (200, 160), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP)
     inner = cv2.erode(cover.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
     assert inner.sum() > 10000
     assert np.abs(warped[inner].astype(int) - want[inner]).max() <= 2

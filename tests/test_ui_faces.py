@@ -50,3 +50,19 @@ def test_track_faces_then_3d_view_overlay_and_obj_export(qtbot, main_window, tal
     assert len(objs) == 25 and (out / "sequence.json").is_file()
     assert "25 meshes" in dlg.status.text() and not dlg.show_btn.isHidden()
     dlg.close()
+
+    # Export > 3D Face Video: the original face (no sync has run), turning, with the clip's sound.
+    from lipsync_studio.media.video import probe_video
+
+    win.open_export()
+    dlg = win.export_dialog
+    dlg.tabs.setCurrentIndex(3)
+    assert dlg.f3d_face.currentData() == "original" and dlg.path_edit.text().endswith("_face3d.mp4")
+    video = tmp_path / "face3d.mp4"
+    dlg.path_edit.setText(str(video))
+    dlg.f3d_camera.setCurrentIndex(dlg.f3d_camera.findData("turntable"))
+    with qtbot.waitSignals([jobs.started, jobs.finished], order="strict", timeout=120000):
+        assert dlg.start()
+    assert probe_video(video).n_frames == probe_video(talking_media["clip"]).n_frames
+    assert "face3d.mp4" in dlg.status.text() and not dlg.show_btn.isHidden()
+    dlg.close()

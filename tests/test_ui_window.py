@@ -239,7 +239,7 @@ def test_playback_moves_the_playhead_without_a_sound_device(qtbot, main_window, 
 
 
 @pytest.mark.slow
-def test_the_builtin_engine_changes_the_mouth_and_measures_the_sync(qtbot, main_window, talking_media):
+def test_the_builtin_engine_changes_the_mouth_and_measures_the_sync(qtbot, main_window, talking_media, tmp_path):
     win = main_window
     open_media(qtbot, win, talking_media["clip"], talking_media["dub"])
     _engine(win, "builtin", measure=True)
@@ -266,3 +266,20 @@ def test_the_builtin_engine_changes_the_mouth_and_measures_the_sync(qtbot, main_
     assert all(np.median(d) < 6 for d in diffs)
     # The engine tracked the faces: the 3D view and the overlay can use them without tracking again.
     qtbot.waitUntil(lambda: win.session.faces is not None, timeout=10000)
+    # Export > OBJ Sequence offers the synced face by default now that there is a result, and says so.
+    import json
+
+    win.open_export()
+    dlg = win.export_dialog
+    dlg.tabs.setCurrentIndex(2)
+    assert dlg.obj_face.currentData() == "synced"
+    out = tmp_path / "synced_meshes"
+    dlg.path_edit.setText(str(out))
+    dlg.obj_to.setValue(0.4)
+    dlg.obj_colours.setChecked(True)
+    with qtbot.waitSignals([jobs.started, jobs.finished], order="strict", timeout=120000):
+        assert dlg.start()
+    meta = json.loads((out / "sequence.json").read_text())
+    assert meta["face_of"] == "synced" and meta["source"] == str(result.output)
+    assert meta["original"] == str(talking_media["clip"]) and len(meta["frames"]) == 10
+    dlg.close()

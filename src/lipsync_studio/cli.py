@@ -84,9 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_stereo_options(p)
     add_stereoize_command(sub, _add_output_format)
 
-    p = sub.add_parser("mesh", help="export the speaker's 3D face for every frame as an OBJ sequence")
+    p = sub.add_parser("mesh", help="export the speaker's 3D face for every frame as an OBJ sequence or one "
+                                    "animated file (USD, USDZ, glTF, GLB)")
     p.add_argument("video", type=Path, metavar="VIDEO")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="a new (or empty) folder")
+    p.add_argument("-o", "--output", type=Path, metavar="OUT",
+                   help="a new (or empty) folder for OBJ, or a file: .usd/.usda/.usdc, .usdz, .gltf, .glb")
+    p.add_argument("--format", choices=["obj", "usd", "usdz", "gltf", "glb"],
+                   help="default: from OUT's extension (none: an OBJ folder)")
     p.add_argument("--backend", choices=["auto", "facemesh", "prnet"], default="auto",
                    help="auto: PRNet when its weights are in the models folder, else the built-in FaceMesh mesh")
     p.add_argument("--face", type=int, help="which face (track id; default: the largest face)")
@@ -94,6 +98,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", type=float, metavar="S", help="second to stop at (default: the end)")
     p.add_argument("--vertex-colors", action="store_true", help="vertex colours instead of per-frame textures")
     p.add_argument("--texture-size", type=int, default=512, help="texture width/height in pixels (default 512)")
+    p.add_argument("--video", type=Path, metavar="OUT.mp4", dest="video_out",
+                   help="render the face as a video (with the clip's sound over the range); -o is then optional")
+    p.add_argument("--style", choices=["shaded", "wireframe", "textured"], default="shaded", help="for --video")
+    p.add_argument("--camera", default="front", metavar="VIEW",
+                   help="for --video: front, left, right (45° to the speaker's side), turntable, or AZ,EL degrees "
+                        "(a negative azimuth as --camera=-30,10)")
+    p.add_argument("--background", default="dark", metavar="COLOR",
+                   help="for --video: #RRGGBB, R,G,B or black/white/grey/green/blue/dark (default)")
+    p.add_argument("--stereo", action="store_true",
+                   help="for --video: two virtual eyes, side by side (named *_LRF_Full_SBS for VR players)")
+    p.add_argument("--dub", type=Path, metavar="DUB",
+                   help="lip-sync VIDEO to DUB first (as `sync` does) and export the synced face, with the dub as "
+                        "the video's sound (default: VIDEO's face as it is)")
+    p.add_argument("--synced-video", type=Path, metavar="OUT.mp4", help="with --dub: keep the lip-synced 2D video here")
 
     p = sub.add_parser("probe", help="show what the app sees in a media file")
     p.add_argument("file", type=Path, metavar="FILE")
@@ -121,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_prnet_command(train_sub)
     add_train_stereo_command(train_sub)  # `prepare VIDEOS -o DATA` and `stereo DATA -o OUT`
+
+    from .batch.cli import add_batch_command
+
+    add_batch_command(sub, _add_output_format)
 
     p = sub.add_parser("gui", help="open the desktop app (the default with no command, when a display is available)")
     p.add_argument("video", type=Path, nargs="?", metavar="VIDEO", help="a clip to open")
@@ -244,9 +266,9 @@ def _is_stereo_input(args: argparse.Namespace) -> bool:
         from .stereo.layout import StereoLayout
 
         return StereoLayout.parse(args.layout).is_stereo
-    from .stereo.layout import detect_layout
+    from .stereo.vr import resolve_layout
 
-    layout = detect_layout(args.video)[0]
+    layout = resolve_layout(args.video)[0]  # the file's metadata, else the pictures
     args.detected_layout = layout.value  # the stereo job need not look again
     return layout.is_stereo
 
@@ -257,7 +279,7 @@ def _stereo_options(args: argparse.Namespace):
 
     io = stereo_io_from_args(args)
     layout = getattr(args, "detected_layout", None) if io.layout == "auto" else io.layout
-    return StereoOptions(layout=layout or io.layout, right=io.right, out_layout=io.out_layout or "sbs",
+    return StereoOptions(layout=layout or io.layout, right=io.right, out_layout=io.out_layout or "same",
                          mode=args.stereo_mode, anaglyph=io.anaglyph, vr_name=io.vr_name)
 
 
@@ -271,7 +293,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .metrics.sync import evaluate_video
 
     score = evaluate_video(args.video, args.dub)
-    print(json.dumps(score.as_dict(), indent=2) if args.json else score.summary())
+    looks = None
+    if args.reference is not None:
+        from .metrics.looks import evaluate_looks
+
+        looks = evaluate_looks(args.video, args.reference)
+    if args.json:
+        print(json.dumps(score.as_dict() | ({"looks": looks.as_dict()} if looks is not None else {}), indent=2))
+    else:
+        print(score.summary() + (f"\n{looks.summary()}" if looks is not None else ""))
     return 0
 
 
@@ -286,11 +316,23 @@ def _cmd_mesh(args: argparse.Namespace) -> int:
     from .engine.mesh_job import MeshOptions, run_mesh
     from .face.obj_export import ObjOptions
 
+    from .errors import OptionError
+    from .face.render3d import ViewOptions, parse_color
+
+    try:
+        view = ViewOptions(style=args.style, camera=args.camera, background=parse_color(args.background),
+                           stereo=args.stereo).check()
+    except ValueError as exc:
+        raise OptionError(str(exc)) from exc
     opts = MeshOptions(start_s=args.start, end_s=args.end, face=args.face, backend=args.backend,
-                       obj=ObjOptions(texture=not args.vertex_colors, texture_size=args.texture_size))
+                       obj=ObjOptions(texture=not args.vertex_colors, texture_size=args.texture_size),
+                       format=args.format, video=getattr(args, "video_out", None), view=view, dub=args.dub,
+                       synced_video=args.synced_video)
     with _Bar(args.quiet) as bar:
         result = run_mesh(args.video, args.output, opts, on_progress=bar)
-    print(f"wrote {result.frames} frames to {result.folder} (face {result.face} of {result.faces_found}; "
+    where = [str(result.folder)] if result.folder is not None else []
+    print(f"wrote {result.frames} frames to {', '.join(where + [str(v) for v in result.videos])} "
+          f"(face {result.face} of {result.faces_found}; "
           f"measured on {result.measured}, filled in on {result.frames - result.measured})")
     return 0
 
@@ -299,6 +341,9 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     from .media.probe import probe, format_probe
 
     report = probe(args.file)
+    from .stereo.vr import add_picture_layout
+
+    add_picture_layout(report)
     print(json.dumps(report, indent=2) if args.json else format_probe(report))
     return 0
 
@@ -325,6 +370,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return args.func(args)  # each procedure's parser names its handler
 
 
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from .batch.cli import cmd_batch
+
+    return cmd_batch(args)
+
+
 def _cmd_gui(args: argparse.Namespace) -> int:
     from .ui import display_available, run_app
 
@@ -335,7 +386,7 @@ def _cmd_gui(args: argparse.Namespace) -> int:
     return run_app(getattr(args, "video", None), getattr(args, "dub", None))
 
 
-_COMMANDS = {"sync": _cmd_sync, "eval": _cmd_eval, "stereoize": _cmd_stereoize, "mesh": _cmd_mesh, "probe": _cmd_probe, "demo": _cmd_demo, "bench": _cmd_bench, "train": _cmd_train, "gui": _cmd_gui}
+_COMMANDS = {"sync": _cmd_sync, "eval": _cmd_eval, "stereoize": _cmd_stereoize, "mesh": _cmd_mesh, "probe": _cmd_probe, "demo": _cmd_demo, "bench": _cmd_bench, "train": _cmd_train, "gui": _cmd_gui, "batch": _cmd_batch}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -127,8 +127,8 @@ class ExportSettings:
     kind: ``"video"``, ``"stereo"`` or ``"obj"``.
     container: output extension for videos (``.mp4``, ``.mov``, ``.mkv``, ``.webm``).
     codec, crf, preset, pix_fmt: the encoder (see :class:`lipsync_studio.media.writer.VideoFormat`).
-    stereo_layout: layout of a stereo export (``sbs``, ``half-sbs``, ``tb``, ``half-tb``, ``anaglyph``,
-        ``separate``).
+    stereo_layout: layout of a stereo export (``same``: the clip's own, with its VR metadata; ``sbs``,
+        ``half-sbs``, ``tb``, ``half-tb``, ``anaglyph``, ``separate``).
     obj_colours: ``"texture"`` or ``"vertex"`` colours in an OBJ sequence.
     """
 
@@ -138,7 +138,7 @@ class ExportSettings:
     crf: int = 16
     preset: str = "medium"
     pix_fmt: str = "yuv420p"
-    stereo_layout: str = "sbs"
+    stereo_layout: str = "same"
     obj_colours: str = "texture"
 
 

@@ -116,9 +116,10 @@ def layout_from_name(name: str, width: int = 0, height: int = 0) -> str:
 
 
 def detect_layout(path: str) -> tuple[str, float]:
-    """The clip's layout from its pictures (``stereo.layout.detect_layout``; decodes a few frames): the
-    layout value and the confidence 0..1. For the tasks thread."""
-    from ..stereo.layout import detect_layout as detect
+    """The clip's layout as its file declares it (``st3d``, Matroska StereoMode, ...), else from its pictures
+    (``stereo.layout.detect_layout``; decodes a few frames): the layout value and the confidence 0..1. For the
+    tasks thread."""
+    from ..stereo.vr import resolve_layout
 
-    layout, confidence = detect(path)
+    layout, confidence, _ = resolve_layout(path)
     return layout.value, float(confidence)

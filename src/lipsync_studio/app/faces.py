@@ -7,7 +7,7 @@ mesh overlay and the Export dialog.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -80,14 +80,16 @@ class FaceMeshes:
     """
 
     def __init__(self, faces, face: int | None = None) -> None:
-        from ..face.mesh3d import FaceModel, fill_gaps
+        from ..face.mesh3d import FaceModel
+        from ..face.steady import steady_landmarks
 
         faces.speaker = face
         self.track = faces.speaker_track()
         if self.track is None:
             raise ValueError("no face was found in this clip")
         self.model = FaceModel.from_track(self.track, faces.width, faces.height)
-        self.landmarks = fill_gaps(self.track)
+        # As the export smooths them: the 3D view shows the face that Export writes.
+        self.landmarks = steady_landmarks(self.track.raw, self.track.present, faces.fps)
         self.n_frames = faces.n_frames
 
     def frame(self, index: int, picture: np.ndarray | None = None) -> FaceFrame:
@@ -112,15 +114,27 @@ def describe_tracks(faces) -> list[tuple[int, str]]:
     return out
 
 
-def mesh_export_task(clip: Path, folder: Path, start_s: float | None, end_s: float | None, face: int | None,
-                     texture: bool) -> JobTask:
-    """The OBJ-sequence export as a task; the result is a ``MeshResult``."""
+def mesh_export_task(clip: Path, folder: Path | None, start_s: float | None, end_s: float | None,
+                     face: int | None, texture: bool, synced_from: tuple[Path, Path | None] | None = None,
+                     video: Path | None = None, view=None) -> JobTask:
+    """The OBJ-sequence export (and/or the 3D face video) as a task; the result is a ``MeshResult``.
+
+    ``synced_from``: ``(original clip, dub)`` when ``clip`` is the sync's result (recorded as the synced face).
+    ``video``, ``view``: render the face into this video file, looking like this (a ``ViewOptions``).
+    """
     from ..engine.mesh_job import MeshOptions, run_mesh
     from ..face.obj_export import ObjOptions
 
-    opts = MeshOptions(start_s=start_s, end_s=end_s, face=face, obj=ObjOptions(texture=texture))
+    original, dub = synced_from if synced_from is not None else (None, None)
+    opts = MeshOptions(start_s=start_s, end_s=end_s, face=face, obj=ObjOptions(texture=texture),
+                       face_of="synced" if synced_from is not None else "original", original=original,
+                       synced_with=dub, video=video)
+    if view is not None:
+        opts = replace(opts, view=view)
 
     def run(on_progress: ProgressCallback, cancel: CancelToken):
         return run_mesh(clip, folder, opts, on_progress=on_progress, cancel=cancel)
 
+    if folder is None:
+        return JobTask(name="Export 3D face video", run=run, output=Path(video))
     return JobTask(name="Export meshes", run=run, output=Path(folder))

@@ -18,6 +18,7 @@ import numpy as np
 from ..face.smoothing import RIGID_POINTS, SmoothingSettings
 from ..face.track import FaceTrack
 from ..face.tracker import TrackerSettings, track_faces
+from ..metrics.steadiness import lag_ms
 
 NOSE_TIP = 1
 
@@ -56,21 +57,6 @@ def jitter_px(track: FaceTrack, smoothed: bool = True) -> float:
     d = np.diff(lm, axis=0)
     ok = track.present[1:] & track.present[:-1]
     return float(np.sqrt(np.mean(d[ok] ** 2)))
-
-
-def lag_ms(measured: np.ndarray, truth: np.ndarray, fps: float, max_lag: int = 10) -> float:
-    """Delay (ms, positive = late) of ``measured`` behind ``truth``, from the best cross-correlation."""
-    m = measured - measured.mean()
-    t = truth - truth.mean()
-    lags = np.arange(-max_lag, max_lag + 1)
-    scores = np.array([np.dot(m[max(0, k):len(m) + min(0, k)], t[max(0, -k):len(t) - max(0, k)]) for k in lags])
-    k = int(np.argmax(scores))
-    frac = 0.0
-    if 0 < k < len(lags) - 1:  # parabolic refinement to a sub-frame lag
-        a, b, c = scores[k - 1], scores[k], scores[k + 1]
-        den = a - 2 * b + c
-        frac = 0.5 * (a - c) / den if den != 0 else 0.0
-    return float((lags[k] + frac) / fps * 1000)
 
 
 def measure(fps: float = 25.0, seconds: float = 4.0, size: int = 360, noise: float = 3.0,

@@ -16,6 +16,8 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import MediaError, OptionError
 from ..stereo.right_eye import MODES
 from .dub import shift_dub
@@ -60,11 +62,15 @@ def _open(ctx: StageContext) -> None:
         raise MediaError(exc.message, path=s["dub"], hint=exc.hint or "the dub must be a file with sound") from exc
     if audio.duration_s <= 0:
         raise MediaError("the dub's audio is empty", path=s["dub"])
+    from ..stereo.vr import output_layout
     from ..stereo.writer import stereo_output_paths
 
+    s["out_layout"] = output_layout(st.out_layout, info)
+    # A VR-style name is for a full-SBS output the user asked for, not for a VR clip kept in its own format.
+    s["vr_name"] = st.vr_name and st.out_layout not in ("same", "")
     inputs = [s["video"], s["dub"]] + ([st.right] if st.right else [])
     s["output"] = check_output_path(s["output"], inputs=inputs, suffixes=CONTAINERS)
-    for p in stereo_output_paths(s["output"], st.out_layout, st.vr_name):  # the names really written
+    for p in stereo_output_paths(s["output"], s["out_layout"], s["vr_name"]):  # the names really written
         check_output_path(p, inputs=inputs, suffixes=CONTAINERS)
     s["info"] = info
     audio = shift_dub(s, audio)
@@ -106,6 +112,8 @@ def _eyes(ctx: StageContext) -> None:
     info = s["info"]
     s["engines"] = _make_engines(s)
     s["views"] = (None, None)
+    if _projected_eyes(ctx):  # a VR clip: the sync runs on flat views around the face
+        return
     if info.right_path is not None:
         s["eyes"] = (info.path, info.right_path)
         ctx.advance(ctx.total)
@@ -132,6 +140,50 @@ def _eyes(ctx: StageContext) -> None:
             wr.write(right)
             ctx.advance(1)
     s["eyes"] = paths
+
+
+def _sound_of(path: Path) -> Path | None:
+    """``path`` when it has a sound track (the view clips carry it, for the engine's calibration), else None."""
+    from ..media.audio import probe_audio
+
+    try:
+        probe_audio(path)
+    except MediaError:
+        return None
+    return path
+
+
+def _projected_eyes(ctx: StageContext) -> bool:
+    """For a clip whose file declares a sphere projection (360, VR180): find the face through the projection and
+    write each eye's perspective view around it as the clips the later stages sync (see stereo.projected).
+    False (nothing done) for a flat clip, or when no face is found."""
+    from ..media.output import temporary_sibling
+    from ..media.prefetch import prefetch
+    from ..media.writer import VideoFormat, VideoWriter
+    from ..stereo.layout import StereoReader
+    from ..stereo.projected import ProjectedFaces
+
+    s = ctx.state
+    info = s["info"]
+    projected = ProjectedFaces.for_clip(info)
+    if projected is None:
+        return False
+    with StereoReader(s["video"], info.layout) as reader:
+        picks = sorted({int(k) for k in np.linspace(0, info.n_frames - 1, min(5, info.n_frames)).round()})
+        if projected.find(reader.pair(i) for i in picks) is None:
+            return False
+        # A hidden partial folder beside the output (its owner in its name: a killed run's is swept later).
+        tmp = temporary_sibling(s["output"].with_name(s["output"].stem + "-views"))
+        tmp.mkdir()
+        s.setdefault("cleanup", []).append(tmp)
+        size = projected.view.size
+        paths = (tmp / "left.mkv", tmp / "right.mkv")
+        near_lossless = VideoFormat(crf=10, preset="ultrafast")
+        with VideoWriter(paths[0], info.fps, size, size, fmt=near_lossless, audio=_sound_of(s["video"])) as wl, \
+                VideoWriter(paths[1], info.fps, size, size, fmt=near_lossless) as wr:
+            projected.write_view_clips(prefetch(reader.iter_pairs()), (wl, wr), ctx.advance)
+    s["eyes"], s["projected"] = paths, projected
+    return True
 
 
 def _faces(ctx: StageContext) -> None:
@@ -171,13 +223,16 @@ def _render(ctx: StageContext) -> None:
     st: StereoOptions = s["stereo"]
     info, plan = s["info"], s["plan"]
     engines = s["engines"]
-    right_eye = RightEye(st.mode, max_disparity=max(8, int(0.06 * info.eye_width)),
+    projected = s.get("projected")
+    eye_width = projected.view.size if projected is not None else info.eye_width
+    right_eye = RightEye(st.mode, max_disparity=max(8, int(0.06 * eye_width)),
                          right_engine=engines[1] if len(engines) > 1 else None, cycle=s.get("cycle"))
     packed = s["views"][0] is not None
     with VideoReader(s["eyes"][0]) as rl, (contextlib.nullcontext() if packed else VideoReader(s["eyes"][1])) as rr, \
-            StereoWriter(s["output"], plan.fps, info.eye_width, info.eye_height, layout=st.out_layout,
+            StereoWriter(s["output"], plan.fps, info.eye_width, info.eye_height, layout=s["out_layout"],
                          fmt=opts.fmt, audio=s["dub"], audio_seconds=plan.audio_seconds,
-                         anaglyph_method=st.anaglyph, vr_name=st.vr_name) as writer:
+                         anaglyph_method=st.anaglyph, vr_name=s["vr_name"], vr_metadata=info.vr) as writer, \
+            contextlib.ExitStack() as stack:
         sources = [plan.source_index(k) for k in range(plan.n_out)]
         if packed:  # one decoder for both eyes
             pairs = (split(f, info.layout) for f in prefetch(frames_in_order(rl, iter(sources))))
@@ -187,15 +242,22 @@ def _render(ctx: StageContext) -> None:
 
         counter = ChangeCounter()
         first, stop = s["range"]
+        originals = None
+        if projected is not None:  # the views are synced; the eyes they came from are what is written
+            ro = stack.enter_context(VideoReader(s["video"]))
+            originals = (split(f, info.layout) for f in prefetch(frames_in_order(ro, iter(sources))))
         for k, (left, right) in enumerate(pairs):
             j = sources[k]
             if not first <= k < stop:  # outside the synced range: both eyes as they are
-                writer.write(left, right)
+                writer.write(*(next(originals) if originals is not None else (left, right)))
                 ctx.advance(1)
                 continue
             new_left = engines[0].render(k, j, left)
             counter.check(left, new_left)
-            writer.write(new_left, right_eye(k, j, left, new_left, right, engines[0]))
+            new_right = right_eye(k, j, left, new_left, right, engines[0])
+            if originals is not None:
+                new_left, new_right = projected.paste(*next(originals), (left, right), (new_left, new_right))
+            writer.write(new_left, new_right)
             ctx.advance(1)
         s["written"] = writer.paths
     s["changed_frames"] = counter.changed
@@ -212,8 +274,7 @@ def _measure(ctx: StageContext) -> None:
     from ..stereo.writer import OutputLayout
 
     s = ctx.state
-    st: StereoOptions = s["stereo"]
-    layout = OutputLayout.parse(st.out_layout)
+    layout = OutputLayout.parse(s["out_layout"])
     written = s["written"]
     if layout is OutputLayout.ANAGLYPH:
         warnings.warn(MediaWarning(f"{written[0]}: an anaglyph mixes both eyes, so its sync is not measured"))
@@ -256,6 +317,6 @@ def stereo_result(job: Job, state: dict[str, Any], warnings: tuple[str, ...]) ->
     return SyncResult(output=outputs[0], frames=plan.n_out, fps=float(plan.fps), duration=plan.n_out / float(plan.fps),
                       clip_frames=plan.n_clip, warnings=warnings, engine=getattr(engine, "name", "none"),
                       sync=measures[0], engine_info=dict(getattr(engine, "info", {}) or {}), outputs=outputs,
-                      layout=str(st.out_layout), mode=st.mode, sync_right=measures[1],
+                      layout=str(state.get("out_layout", st.out_layout)), mode=st.mode, sync_right=measures[1],
                       dub_offset_ms=float(state.get("dub_offset_ms", 0.0)), timings=dict(job.timings),
                       changed_frames=state.get("changed_frames"))

@@ -101,8 +101,8 @@ class StereoOptions:
     layout: how the clip packs its eyes: ``auto`` (detected from the picture and the name), ``sbs``,
         ``half-sbs``, ``tb``, ... (see :class:`~lipsync_studio.stereo.layout.StereoLayout`).
     right: the right eye's own file, when the eyes are two files (the request's ``video`` is then the left).
-    out_layout: the output's packing: ``sbs`` (default), ``half-sbs``, ``tb``, ``anaglyph``, ``separate`` (two
-        files ``OUT_L``/``OUT_R``), ...
+    out_layout: the output's packing: ``same`` (default: the input's own packing, with its stereo/VR metadata
+        written back), ``sbs``, ``half-sbs``, ``tb``, ``anaglyph``, ``separate`` (two files ``OUT_L``/``OUT_R``), ...
     mode: how the right eye follows the synced left eye (:data:`~lipsync_studio.stereo.right_eye.MODES`):
         ``consistent`` (default: the change carried through the pair's disparity), ``independent`` (each eye
         synced on its own), ``cycle`` (the paper's trained model).
@@ -112,7 +112,7 @@ class StereoOptions:
 
     layout: str = "auto"
     right: Path | None = None
-    out_layout: str = "sbs"
+    out_layout: str = "same"
     mode: str = "consistent"
     anaglyph: str = "dubois"
     vr_name: bool = False

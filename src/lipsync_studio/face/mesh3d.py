@@ -112,16 +112,20 @@ class FaceMesh3D:
 
 def fill_gaps(track: FaceTrack) -> np.ndarray:
     """(T, 478, 3) landmarks with absent frames filled: interpolated between neighbours, held at the ends."""
-    lm = track.landmarks.copy()
-    idx = np.flatnonzero(track.present)
-    if len(idx) == 0:
-        return lm
-    missing = np.flatnonzero(~track.present)
-    if len(missing):
-        flat = lm.reshape(len(lm), -1)
-        for j in range(flat.shape[1]):
-            flat[missing, j] = np.interp(missing, idx, flat[idx, j])
-    return lm
+    from .steady import fill_absent
+
+    return fill_absent(track.landmarks, track.present).astype(np.float32)
+
+
+def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """(N, 3) float64 unit normals of (N, 3) vertices, area-weighted over the (M, 3) triangles around each."""
+    v = np.asarray(vertices, np.float64)
+    a, b, c = (v[triangles[:, k]] for k in range(3))
+    fn = np.cross(b - a, c - a)
+    n = np.zeros_like(v)
+    for k in range(3):
+        np.add.at(n, triangles[:, k], fn)
+    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
 
 
 def sample_colors(frame: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -191,6 +191,30 @@ def smooth_landmarks(landmarks: np.ndarray, present: np.ndarray, fps: float,
     """
     if not settings.enabled or present.sum() < 3:
         return landmarks.astype(np.float32, copy=True)
+    pose, local, units = head_and_shape(landmarks, present)
+    pose_s = one_euro_zero_lag(pose * units, fps, settings.pose, present) / units
+    T, P, _ = landmarks.shape
+    local_s = one_euro_zero_lag(local.reshape(T, -1), fps, settings.shape, present).reshape(T, P, 3)
+    out = landmarks.astype(np.float64, copy=True)
+    out[present] = recompose(pose_s, local_s)[present]
+    return out.astype(np.float32)
+
+
+def head_and_shape(landmarks: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split landmarks into the head pose per frame and the face's own shape in the head's frame.
+
+    Parameters
+    ----------
+    landmarks: (T, P, 3) float pixel landmarks; present: (T,) bool (other rows give zeros).
+
+    Returns
+    -------
+    pose: (T, 7) rotation vector (rad), log-scale, translation (px): the similarity mapping the track's
+        reference shape (centred on its rigid points) into each frame.
+    local: (T, P, 3) each frame's landmarks mapped back into the reference's frame.
+    units: (7,) px of motion at the edge of the face per unit of each pose parameter (rotation and log-scale
+        times the face's radius), so that one filter setting in pixels fits them all.
+    """
     rigid = list(RIGID_POINTS)
     # Centred on its rigid points, so the fitted translation is where the head is, not a by-product of
     # the rotation (rotation and translation are then smoothed independently without fighting).
@@ -200,21 +224,19 @@ def smooth_landmarks(landmarks: np.ndarray, present: np.ndarray, fps: float,
     pose = np.zeros((T, 7))
     local = np.zeros((T, P, 3))
     for t in np.flatnonzero(present):
-        # Pose maps the reference into this frame; the local shape is this frame mapped back.
         s, r, tr = similarity_fit(ref[rigid], landmarks[t][rigid].astype(np.float64))
         pose[t, :3] = _rot_to_vec(r)
         pose[t, 3] = math.log(s)
         pose[t, 4:] = tr
         local[t] = (r.T @ (landmarks[t] - tr).T).T / s
-    # Filter every pose parameter in pixels: rotation (radians) and log-scale are multiplied by the face's
-    # radius, i.e. by how far they move points at the edge of the face, so one speed rule fits them all.
     radius = float(np.sqrt((ref[rigid] ** 2).sum(1).mean()))
-    units = np.array([radius] * 4 + [1.0] * 3)
-    pose_s = one_euro_zero_lag(pose * units, fps, settings.pose, present) / units
-    local_s = one_euro_zero_lag(local.reshape(T, -1), fps, settings.shape, present).reshape(T, P, 3)
-    out = landmarks.astype(np.float64, copy=True)
-    for t in np.flatnonzero(present):
-        r = _vec_to_rot(pose_s[t, :3])
-        s = math.exp(pose_s[t, 3])
-        out[t] = (s * (r @ local_s[t].T)).T + pose_s[t, 4:]
-    return out.astype(np.float32)
+    return pose, local, np.array([radius] * 4 + [1.0] * 3)
+
+
+def recompose(pose: np.ndarray, local: np.ndarray) -> np.ndarray:
+    """(T, P, 3) float64 landmarks from a pose and shape per frame (the inverse of :func:`head_and_shape`)."""
+    out = np.empty(local.shape)
+    for t in range(len(pose)):
+        r = _vec_to_rot(pose[t, :3])
+        out[t] = (math.exp(pose[t, 3]) * (r @ local[t].T)).T + pose[t, 4:]
+    return out

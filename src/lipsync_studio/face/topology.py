@@ -92,17 +92,44 @@ def face_topology() -> FaceTopology:
 
 
 def orient(triangles: np.ndarray, frontal: np.ndarray) -> np.ndarray:
-    """Wind every triangle counter-clockwise seen from the front (normals toward the viewer).
+    """Wind every triangle counter-clockwise seen from the front (normals toward the viewer), consistently.
+
+    Each connected piece takes its winding from its most frontal triangle and passes it on across shared
+    edges (a neighbour runs a shared edge the other way), so triangles seen edge-on at the sides of the face,
+    whose own normal's z is too small to trust, are wound like the surface around them.
 
     Parameters
     ----------
     triangles: (M, 3) int; frontal: (N, 3) vertices in a right-handed frame with +z toward the viewer.
     """
+    from collections import deque
+
     a, b, c = (frontal[triangles[:, k]] for k in range(3))
     nz = np.cross(b - a, c - a)[:, 2]
     out = triangles.copy()
-    flip = nz < 0
-    out[flip] = out[flip][:, ::-1]
+    by_edge: dict[tuple[int, int], list[int]] = {}
+    for k, t in enumerate(out):
+        for e in ((t[0], t[1]), (t[1], t[2]), (t[2], t[0])):
+            by_edge.setdefault((min(e), max(e)), []).append(k)
+    done = np.zeros(len(out), bool)
+    for seed in np.argsort(-np.abs(nz)):
+        if done[seed]:
+            continue
+        if nz[seed] < 0:
+            out[seed] = out[seed][::-1]
+        done[seed] = True
+        queue = deque([int(seed)])
+        while queue:
+            t = out[queue.popleft()]
+            for i, j in ((t[0], t[1]), (t[1], t[2]), (t[2], t[0])):
+                for n in by_edge[(min(i, j), max(i, j))]:
+                    if done[n]:
+                        continue
+                    u = out[n]
+                    if any((u[m], u[(m + 1) % 3]) == (i, j) for m in range(3)):  # same direction: flip
+                        out[n] = u[::-1]
+                    done[n] = True
+                    queue.append(n)
     return out
 
 
@@ -119,27 +146,13 @@ def rasterize_uv(uv: np.ndarray, triangles: np.ndarray, size: int) -> tuple[np.n
     tri_id: (size, size) int32, -1 where no triangle covers the texel (row 0 = top = v 1).
     bary: (size, size, 3) float32 barycentric weights of the texel centre.
     """
-    import cv2
+    from .raster import rasterize
 
     px = np.stack([uv[:, 0] * size, (1 - uv[:, 1]) * size], 1)
-    tri_id = np.full((size, size), -1, np.int32)
-    # Draw triangle ids into an int image: fillPoly per triangle on a 32-bit canvas.
-    canvas = np.zeros((size, size), np.int32)
-    for k, t in enumerate(triangles):
-        cv2.fillConvexPoly(canvas, np.round(px[t] * 16).astype(np.int32), k + 1, lineType=cv2.LINE_8, shift=4)
-    tri_id = canvas - 1
-    ys, xs = np.nonzero(tri_id >= 0)
-    t = triangles[tri_id[ys, xs]]
-    p = np.stack([xs + 0.5, ys + 0.5], 1)
-    a, b, c = px[t[:, 0]], px[t[:, 1]], px[t[:, 2]]
-    v0, v1, v2 = b - a, c - a, p - a
-    den = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
-    den = np.where(np.abs(den) < 1e-9, 1e-9, den)
-    w1 = (v2[:, 0] * v1[:, 1] - v1[:, 0] * v2[:, 1]) / den
-    w2 = (v0[:, 0] * v2[:, 1] - v2[:, 0] * v0[:, 1]) / den
+    cover = rasterize(px, triangles, (size, size))
     bary = np.zeros((size, size, 3), np.float32)
-    bary[ys, xs] = np.clip(np.stack([1 - w1 - w2, w1, w2], 1), -0.5, 1.5)
-    return tri_id, bary
+    bary[cover.ys, cover.xs] = cover.bary
+    return cover.ids((size, size)), bary
 
 
 def nearest_covered(covered: np.ndarray) -> np.ndarray:

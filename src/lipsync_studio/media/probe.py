@@ -63,8 +63,14 @@ def probe(path: str | Path) -> dict[str, Any]:
         a = probe_audio(p)
         audio = {"sample_rate": a.sample_rate, "channels": a.channels, "duration_s": round(a.duration_s, 4),
                  "codec": a.codec}
+    vr = None
+    if has_video:
+        from .vrmeta import read_vr_metadata
+
+        vr = read_vr_metadata(p).as_dict()
     return {"file": str(p), "format": fmt, "size_bytes": p.stat().st_size,
-            "duration_s": round(duration, 4) if duration else None, "streams": streams, "video": video, "audio": audio}
+            "duration_s": round(duration, 4) if duration else None, "streams": streams, "video": video, "audio": audio,
+            "vr": vr}
 
 
 def format_probe(report: dict[str, Any]) -> str:
@@ -81,6 +87,7 @@ def format_probe(report: dict[str, Any]) -> str:
             extra.append(f"DAMAGED at {v['damaged_at_s']:.2f} s")
         lines.append(f"  video: {v['width']}x{v['height']} {v['codec']}, {v['fps']:.3f} fps ({v['fps_exact']}), "
                      f"{v['frames']} frames, {v['duration_s']:.3f} s" + (f"; {'; '.join(extra)}" if extra else ""))
+        lines.extend(_stereo_lines(report))
     else:
         lines.append("  video: none")
     a = report["audio"]
@@ -92,3 +99,28 @@ def format_probe(report: dict[str, Any]) -> str:
         desc = ", ".join(f"{k}={v}" for k, v in s.items() if k not in ("index", "type"))
         lines.append(f"  stream #{s['index']} {s['type']}: {desc}")
     return "\n".join(lines)
+
+
+def _stereo_lines(report: dict[str, Any]) -> list[str]:
+    """The stereo/VR line(s): what the file declares, else what the pictures show (when measured)."""
+    vr = report.get("vr")
+    out = []
+    if vr and (vr["stereo"] or vr["projection"] or vr["views"] > 1):
+        parts = []
+        if vr["views"] > 1:
+            parts.append("two views (MV-HEVC)")
+        if vr["stereo"]:
+            parts.append(f"{vr['stereo']}" + (f" ({vr['layout']})" if vr["layout"] else ""))
+        if vr["projection"]:
+            proj = vr["projection"] + (f" ({len(vr['meshes'])} mesh{'es' if len(vr['meshes']) > 1 else ''})"
+                                       if vr["meshes"] else "")
+            parts.append(f"projection {proj}")
+        if vr["fov_deg"]:
+            parts.append(f"field of view {vr['fov_deg'][0]:g}° x {vr['fov_deg'][1]:g}°")
+        out.append(f"  stereo: {', '.join(parts)}; from the file's metadata ({vr['source']})")
+        out.extend(f"    note: {n}" for n in vr["notes"])
+    pictures = report.get("stereo_from_pictures")
+    if pictures:
+        out.append(f"  stereo: {pictures['layout']} (confidence {pictures['confidence']:.2f}); detected from the "
+                   "pictures: the file declares no stereo metadata")
+    return out

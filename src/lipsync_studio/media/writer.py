@@ -185,6 +185,8 @@ class VideoWriter:
         self._container = None
         self._audio: _DubAudio | None = None
         self._audio_seconds = audio_seconds
+        #: Stereo/VR boxes (:class:`~.vrmeta.VRMetadata`) put into the file before it gets its final name.
+        self.vr_metadata = None
         options = {"movflags": "+faststart"} if self.path.suffix.lower() in (".mp4", ".mov") else {}
         try:
             self._container = av.open(str(self.tmp), mode="w", options=options)
@@ -308,6 +310,8 @@ class VideoWriter:
                 self._audio.finish(self._mux)
             self._container.close()
             self._closed = True
+            if self.vr_metadata is not None and (self.vr_metadata.entry_boxes or self.vr_metadata.track_boxes):
+                self._put_vr_metadata()
             self.tmp.replace(self.path)
         except OSError as exc:
             self.abort()
@@ -316,6 +320,16 @@ class VideoWriter:
             self.abort()
             raise
         return self.path
+
+    def _put_vr_metadata(self) -> None:
+        """Write the stereo/VR boxes into the finished temporary file (MP4/MOV only; others are warned about)."""
+        if self.path.suffix.lower() not in (".mp4", ".mov"):
+            warnings.warn(MediaWarning(f"{self.path}: the stereo/VR metadata ({self.vr_metadata.summary()}) can only "
+                                       "be written into .mp4/.mov; this file goes without it"), stacklevel=3)
+            return
+        from .vrmeta import write_vr_metadata
+
+        write_vr_metadata(self.tmp, self.vr_metadata)
 
     def abort(self) -> None:
         """Stop writing and remove the partial file; the final name is left untouched."""

@@ -40,7 +40,8 @@ def add_stereo_io_options(parser: argparse.ArgumentParser, *, output: bool = Tru
                    help="the right eye as its own file (VIDEO is then the left eye)")
     if output:
         g.add_argument("--out-layout", choices=OUTPUT_LAYOUTS, default=None,
-                       help=_OUT_LAYOUT_HELP + " (default: sbs for stereo input)")
+                       help=_OUT_LAYOUT_HELP + " (default: the input's own packing, with its VR metadata "
+                            "(st3d/sv3d) written back)")
         g.add_argument("--anaglyph", choices=ANAGLYPH_METHODS, default="dubois",
                        help="anaglyph method for --out-layout anaglyph (default dubois)")
         _add_vr_name_options(g)
@@ -106,7 +107,8 @@ def add_eval_stereo_options(eval_parser: argparse.ArgumentParser) -> None:
     g.add_argument("--stereo", action="store_true",
                    help="measure how well the two eyes agree (around the mouth and elsewhere)")
     g.add_argument("--reference", type=Path, metavar="INPUT",
-                   help="the stereo clip VIDEO was made from: its disparity is the yardstick")
+                   help="the clip VIDEO was made from: with --stereo its disparity is the yardstick; without, how the "
+                        "mouth looks against it (sharpness, lip colour and size beside the clip's natural change)")
     g.add_argument("--layout", choices=INPUT_LAYOUTS, default="auto", help="how VIDEO packs the eyes (default auto)")
     g.add_argument("--right", type=Path, metavar="RIGHT", help="VIDEO's right eye as its own file")
     g.add_argument("--reference-layout", choices=INPUT_LAYOUTS, default="auto",
@@ -159,7 +161,7 @@ def cmd_stereoize(args: argparse.Namespace, on_progress: Callable | None = None)
     return 0
 
 
-_STEREO_ONLY = ("reference", "right", "reference_right")
+_STEREO_ONLY = ("right", "reference_right")  # --reference also serves the plain eval (the looks measure)
 
 
 def check_eval_args(args: argparse.Namespace) -> None:

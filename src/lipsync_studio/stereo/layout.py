@@ -493,6 +493,9 @@ class StereoInfo:
     eye_width, eye_height: size of one eye (px) as the reader yields it.
     fps, n_frames, duration: the timeline (shared by both eyes).
     packed: the file's own video info (the left file for two files).
+    layout_source: ``user``, ``metadata`` (the file declares it: ``st3d``, Matroska StereoMode, frame-packing
+        SEI) or ``pictures`` (detected).
+    vr: what the file declares (:class:`~lipsync_studio.media.vrmeta.VRMetadata`), or None when not read.
     """
 
     path: Path
@@ -505,6 +508,8 @@ class StereoInfo:
     n_frames: int
     duration: float
     packed: VideoInfo
+    layout_source: str = "user"
+    vr: object = None
 
     @property
     def is_stereo(self) -> bool:
@@ -524,7 +529,8 @@ class StereoReader:
     path : path
         The packed clip, or the left eye's clip when ``right`` is given.
     layout : StereoLayout or str
-        ``auto`` (detect), or the packing of ``path``. Must be ``auto`` or ``mono`` with ``right``.
+        ``auto`` (what the file's metadata declares, else detected from the pictures), or the packing of
+        ``path``. Must be ``auto`` or ``mono`` with ``right``.
     right : path, optional
         The right eye's clip; it must have the same frame count, frame rate and size as ``path``.
 
@@ -544,6 +550,7 @@ class StereoReader:
         chosen = None if auto else StereoLayout.parse(layout)
         self._left = VideoReader(path)
         self._right: VideoReader | None = None
+        source, vr = "user", None
         try:
             li = self._left.info
             if right is not None:
@@ -563,13 +570,23 @@ class StereoReader:
                                      f"{li.width}x{li.height}", path=ri.path,
                                      hint="the two eyes must have the same frame size")
                 self.layout, confidence = StereoLayout.MONO, 1.0
-            elif chosen is None:
-                self.layout, confidence = detect_layout(self._left)
             else:
-                self.layout, confidence = chosen, 1.0
+                from ..media.vrmeta import read_vr_metadata
+
+                vr = read_vr_metadata(li.path)
+                if vr.views > 1:
+                    from .vr import refuse_second_view
+
+                    refuse_second_view(vr, li.path)
+                if chosen is not None:
+                    self.layout, confidence = chosen, 1.0
+                elif vr.layout is not None:
+                    self.layout, confidence, source = StereoLayout.parse(vr.layout), 1.0, "metadata"
+                else:
+                    (self.layout, confidence), source = detect_layout(self._left), "pictures"
             ew, eh = self.layout.eye_size(li.width, li.height)
             self.info = StereoInfo(li.path, None if self._right is None else self._right.info.path, self.layout,
-                                   confidence, ew, eh, li.fps, li.n_frames, li.duration, li)
+                                   confidence, ew, eh, li.fps, li.n_frames, li.duration, li, source, vr)
         except BaseException:
             self.close()
             raise

@@ -91,33 +91,12 @@ def rasterize_mesh(points: np.ndarray, values: np.ndarray, triangles: np.ndarray
     np.ndarray
         (H, W) float32, NaN where no triangle covers the pixel centre.
     """
-    h, w = shape
-    out = np.full((h, w), np.nan, np.float32)
-    pts = np.asarray(points, np.float64)
-    lo = np.floor(pts.min(0)).astype(int)
-    hi = np.ceil(pts.max(0)).astype(int) + 1
-    x0, y0 = max(0, lo[0]), max(0, lo[1])
-    x1, y1 = min(w, hi[0]), min(h, hi[1])
-    if x1 <= x0 or y1 <= y0:
-        return out
-    local = pts - (x0, y0)
-    ids = np.zeros((y1 - y0, x1 - x0), np.int32)
+    from ..face.raster import rasterize
+
+    out = np.full(shape, np.nan, np.float32)
     # Painter's order: far triangles first, near ones drawn over them.
-    order = np.argsort(-depth[triangles].mean(1), kind="stable")
-    fixed = np.round((local - 0.5) * 16).astype(np.int32)  # pixel centres at +0.5
-    for k in order:
-        cv2.fillConvexPoly(ids, fixed[triangles[k]], int(k) + 1, lineType=cv2.LINE_8, shift=4)
-    ys, xs = np.nonzero(ids)
-    t = triangles[ids[ys, xs] - 1]
-    p = np.stack([xs + 0.5, ys + 0.5], 1)
-    a, b, c = local[t[:, 0]], local[t[:, 1]], local[t[:, 2]]
-    v0, v1, v2 = b - a, c - a, p - a
-    den = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
-    den = np.where(np.abs(den) < 1e-9, 1e-9, den)
-    w1 = np.clip((v2[:, 0] * v1[:, 1] - v1[:, 0] * v2[:, 1]) / den, 0.0, 1.0)
-    w2 = np.clip((v0[:, 0] * v2[:, 1] - v2[:, 0] * v0[:, 1]) / den, 0.0, 1.0 - w1)
-    vals = np.asarray(values, np.float64)[t]
-    out[y0 + ys, x0 + xs] = (1 - w1 - w2) * vals[:, 0] + w1 * vals[:, 1] + w2 * vals[:, 2]
+    cover = rasterize(points, triangles, shape, order=np.argsort(-depth[triangles].mean(1), kind="stable"))
+    out[cover.ys, cover.xs] = cover.interpolate(np.asarray(values, np.float64)[:, None], triangles)[:, 0]
     return out
 
 

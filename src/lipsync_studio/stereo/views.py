@@ -45,3 +45,53 @@ def disparity_view(left: np.ndarray, right: np.ndarray, *, cache: DisparityCache
                                memory_frames=0)
     m = cache.get(left, right)
     return colorize_disparity(m.disparity, m.valid, vmin=vmin, vmax=vmax)
+
+
+class SphereWindow:
+    """A flat window into a VR clip's sphere for the viewer: look around by yaw and pitch, zoom by field of view.
+
+    Parameters
+    ----------
+    vr : VRMetadata
+        The clip's metadata (:func:`~lipsync_studio.media.vrmeta.read_vr_metadata`); its projection must be one
+        :func:`.projection.projection_for` maps (equirectangular, VR180 mesh, cubemap).
+    eye_width, eye_height : int
+        One eye's size (px).
+
+    The window's two pictures are a stereo pair (same orientation in both eyes), so :func:`anaglyph_view` and
+    :func:`disparity_view` work on them as on any pair. Sample maps are kept per orientation (a drag recomputes
+    them once; scrubbing at a fixed orientation costs two remaps a frame).
+    """
+
+    def __init__(self, vr, eye_width: int, eye_height: int) -> None:
+        from .projection import projection_for
+
+        self.projections = (projection_for(vr, eye_width, eye_height, 0), projection_for(vr, eye_width, eye_height, 1))
+        if self.projections[0] is None:
+            raise ValueError(f"no sphere projection to look into ({vr.projection})")
+        self.yaw, self.pitch, self.fov = 0.0, 0.0, 90.0
+        self._view = None
+
+    def look(self, yaw_deg: float, pitch_deg: float, fov_deg: float | None = None) -> None:
+        """Point the window (degrees: yaw right, pitch up, clamped to ±89°; field of view 20-120°)."""
+        self.yaw = (float(yaw_deg) + 180.0) % 360.0 - 180.0
+        self.pitch = float(np.clip(pitch_deg, -89.0, 89.0))
+        if fov_deg is not None:
+            self.fov = float(np.clip(fov_deg, 20.0, 120.0))
+        self._view = None
+
+    def drag(self, dx_px: float, dy_px: float, size: int) -> None:
+        """Turn as a drag of ``(dx, dy)`` window pixels does (the picture follows the pointer)."""
+        per_px = self.fov / max(size, 1)
+        self.look(self.yaw - dx_px * per_px, self.pitch + dy_px * per_px)
+
+    def views(self, left: np.ndarray, right: np.ndarray, size: int = 480) -> tuple[np.ndarray, np.ndarray]:
+        """The window's (left, right) pictures, ``(size, size, 3)``."""
+        import math
+
+        from .projection import PerspectiveView
+
+        if self._view is None or self._view.size != size:
+            self._view = PerspectiveView(math.radians(self.yaw), math.radians(self.pitch), math.radians(self.fov),
+                                         size)
+        return self._view.render(left, self.projections[0]), self._view.render(right, self.projections[1])

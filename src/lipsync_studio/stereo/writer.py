@@ -134,6 +134,11 @@ class StereoWriter:
     frame_packing : bool
         Flag half-SBS / half-TB H.264 with the frame-packing SEI.
 
+    vr_metadata : VRMetadata, optional
+        The input's stereo/VR metadata (:func:`~lipsync_studio.media.vrmeta.read_vr_metadata`): written into a
+        packed MP4/MOV output, with ``st3d`` set to the output's packing; dropped (with a warning) where it
+        cannot describe the output (an anaglyph, separate files, a mesh pair baked for another packing).
+
     Frames are ``(eye_height, eye_width, 3) uint8 RGB``. Use as a context manager: leaving it with an
     exception removes every partial file.
     """
@@ -142,7 +147,7 @@ class StereoWriter:
                  layout: "OutputLayout | str" = OutputLayout.SBS,
                  anaglyph_method: "AnaglyphMethod | str" = AnaglyphMethod.DUBOIS, fmt: VideoFormat = VideoFormat(),
                  audio: str | Path | None = None, audio_seconds: float | None = None, vr_name: bool = False,
-                 frame_packing: bool = True, anaglyph_444: bool = True) -> None:
+                 frame_packing: bool = True, anaglyph_444: bool = True, vr_metadata=None) -> None:
         self.layout = OutputLayout.parse(layout)
         self.anaglyph_method = AnaglyphMethod.parse(anaglyph_method)
         self.eye_width, self.eye_height = eye_width, eye_height
@@ -169,6 +174,24 @@ class StereoWriter:
             raise
         self.fmt = self._writers[0].fmt
         self.frames_written = 0
+        self.vr_metadata = self._attach_vr_metadata(vr_metadata)
+
+    def _attach_vr_metadata(self, meta):
+        """Give the writer the metadata that describes this output (see the class doc); return it, or None."""
+        if meta is None or not (meta.entry_boxes or meta.track_boxes or meta.spherical):
+            return None  # a flat 3D clip: its packing is the layout itself (and the frame-packing SEI)
+        import warnings
+
+        from ..media.warnings import MediaWarning
+
+        packing = self.layout.packing
+        out = meta.for_layout(packing.value) if packing is not None else None
+        if out is None:
+            warnings.warn(MediaWarning(f"{self.path}: the input's stereo/VR metadata ({meta.summary()}) cannot "
+                                       f"describe a {self.layout.value} output and is not written"), stacklevel=3)
+            return None
+        self._writers[0].vr_metadata = out
+        return out
 
     @property
     def path(self) -> Path:

@@ -185,8 +185,11 @@ class MouthSpace:
         # Points on or below the lower lip move: the lower lip fully, the chin 80 %, in between smoothly;
         # the upper lip and everything above the lower lip's line stays.
         lower = np.array(LOWER_LIP)
-        order = np.argsort(ref[lower, 0])
-        lip_line = np.interp(x, ref[lower[order], 0], ref[lower[order], 1])
+        # The line is the INNER lower lip's: the lower lip's body lies below it and moves with it (a line through
+        # the inner and outer points together zigzags, left the lip's middle ring behind, and folded triangles).
+        inner_lower = np.array(LOWER_INNER_LIP)
+        order = np.argsort(ref[inner_lower, 0])
+        lip_line = np.interp(x, ref[inner_lower[order], 0], ref[inner_lower[order], 1])
         below = (y >= lip_line - 1e-6) | np.isin(pts, lower)
         vert = np.where(below, np.interp(y - lip_line, [0.0, max(chin_y - ref[LOWER_INNER, 1], 1e-3)], [1.0, 0.8]), 0.0)
         vert[np.isin(pts, lower)] = 1.0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QLineEdit, QMessageBox, QProgressBar, QPushButton, QRadioButton, QSpinBox, QTabWidget,
                                QToolButton, QVBoxLayout, QWidget)
 
@@ -36,7 +36,7 @@ class ExportDialog(QDialog):
         self.task: JobTask | None = None
         self.output: Path | None = None
         self.setWindowTitle("Export")
-        self.setMinimumWidth(560)
+        self.setMinimumWidth(660)  # four tabs side by side
         col = QVBoxLayout(self)
         col.setContentsMargins(16, 14, 16, 14)
         col.setSpacing(10)
@@ -45,6 +45,7 @@ class ExportDialog(QDialog):
         self.tabs.addTab(self._video_tab(), icon("clip"), "2D Video")
         self.tabs.addTab(self._stereo_tab(), icon("side_by_side"), "Stereo Video")
         self.tabs.addTab(self._obj_tab(), icon("mesh"), "OBJ Sequence")
+        self.tabs.addTab(self._face_video_tab(), icon("mesh"), "3D Face Video")
         caps = parent.caps if parent is not None and hasattr(parent, "caps") else None
         stereo_ok = session.layout != "mono" and session.dub is not None
         obj_ok = bool(caps and caps.obj_export)
@@ -55,6 +56,9 @@ class ExportDialog(QDialog):
         self.tabs.setTabEnabled(2, obj_ok)
         self.tabs.setTabToolTip(2, "The speaker's 3D face, one OBJ mesh per frame (Blender, MeshLab, Houdini)"
                                 if obj_ok else (caps.face_reason if caps else "OBJ export is not available"))
+        self.tabs.setTabEnabled(3, obj_ok)
+        self.tabs.setTabToolTip(3, "The speaker's 3D face rendered as a video with the sound, from any angle"
+                                if obj_ok else (caps.face_reason if caps else "The 3D face is not available"))
         has_dub = session.dub is not None
         self.tabs.setTabEnabled(0, has_dub)
         self.tabs.setTabToolTip(0, "The clip synced to the dub" if has_dub else "Open a dub to export a synced video")
@@ -169,7 +173,8 @@ class ExportDialog(QDialog):
         page = QWidget()
         form = QFormLayout(page)
         self.stereo_layout = QComboBox()
-        for key, label in (("sbs", "Side-by-side, full (VR players; named *_LRF_Full_SBS)"),
+        for key, label in (("same", "Same as the clip (a VR180/360 clip stays one, with its metadata)"),
+                           ("sbs", "Side-by-side, full (VR players; named *_LRF_Full_SBS)"),
                            ("half-sbs", "Side-by-side, half (3D TVs)"), ("tb", "Top-bottom, full"),
                            ("half-tb", "Top-bottom, half (3D TVs)"), ("anaglyph", "Red-cyan anaglyph (Dubois)"),
                            ("separate", "Two files, one per eye (_L, _R)")):
@@ -202,6 +207,8 @@ class ExportDialog(QDialog):
         rng.addWidget(self.obj_to)
         rng.addStretch(1)
         form.addRow("Range", rng)
+        self.obj_face = self._face_choice()
+        form.addRow("Face of", self.obj_face)
         self.obj_texture = QRadioButton("Texture (image per frame)")
         self.obj_colours = QRadioButton("Vertex colours")
         self.obj_texture.setChecked(self.settings.export.obj_colours == "texture")
@@ -209,7 +216,45 @@ class ExportDialog(QDialog):
         form.addRow("Colour", self.obj_texture)
         form.addRow("", self.obj_colours)
         note = QLabel("One folder: frame_000001.obj … with .mtl and textures, and sequence.json (frame rate, "
-                      "head pose).\nThe face is the one chosen in the Run panel's Face box.")
+                      "head pose, which face: synced or original).\nThe face is the one chosen in the Run "
+                      "panel's Face box.")
+        note.setObjectName("hint")
+        note.setWordWrap(True)
+        form.addRow("", note)
+        return page
+
+    def _face_choice(self) -> QComboBox:
+        """Synced result or original clip; the synced face only when an up-to-date result exists."""
+        box = QComboBox()
+        box.addItem("Synced result (the mouth says the dub)", "synced")
+        box.addItem("Original clip", "original")
+        if not self.session.has_fresh_result():  # nothing synced yet (or out of date): the clip's own face
+            box.model().item(0).setEnabled(False)
+            box.setCurrentIndex(1)
+            box.setToolTip("Run the sync first to export the synced face")
+        return box
+
+    def _face_video_tab(self) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        self.f3d_face = self._face_choice()
+        form.addRow("Face of", self.f3d_face)
+        self.f3d_style, self.f3d_camera, self.f3d_background = QComboBox(), QComboBox(), QComboBox()
+        for box, items in ((self.f3d_style, (("Shaded", "shaded"), ("Textured", "textured"),
+                                             ("Wireframe", "wireframe"))),
+                           (self.f3d_camera, (("Front", "front"), ("From the left", "left"),
+                                              ("From the right", "right"), ("Turntable", "turntable"))),
+                           (self.f3d_background, (("Dark", "dark"), ("Black", "black"), ("White", "white"),
+                                                  ("Green screen", "green")))):
+            for label, key in items:
+                box.addItem(label, key)
+        form.addRow("Style", self.f3d_style)
+        form.addRow("Camera", self.f3d_camera)
+        form.addRow("Background", self.f3d_background)
+        self.f3d_stereo = QCheckBox("Stereo: two eyes side by side (VR players)")
+        form.addRow("", self.f3d_stereo)
+        note = QLabel("The face's mesh rendered frame by frame at the clip's frame rate, with the sound (the dub "
+                      "for the synced face).\nThe face is the one chosen in the Run panel's Face box.")
         note.setObjectName("hint")
         note.setWordWrap(True)
         form.addRow("", note)
@@ -237,6 +282,9 @@ class ExportDialog(QDialog):
         if self.tabs.currentIndex() == 2:
             self.path_edit.setText(str(folder / default_export_name(s.clip.path, dub, "obj")))
             return
+        if self.tabs.currentIndex() == 3:
+            self.path_edit.setText(str(folder / f"{default_export_name(s.clip.path, dub)}_face3d.mp4"))
+            return
         if self.tabs.currentIndex() == 1:
             name = default_export_name(s.clip.path, dub, "stereo", self.stereo_layout.currentData())
         else:
@@ -246,7 +294,7 @@ class ExportDialog(QDialog):
 
     def _update_source(self) -> None:
         """Say whether Export writes the approved preview or syncs again, and why."""
-        if not hasattr(self, "source") or self.tabs.currentIndex() == 2 or self.session.dub is None:
+        if not hasattr(self, "source") or self.tabs.currentIndex() >= 2 or self.session.dub is None:
             if hasattr(self, "source"):
                 self.source.setText("")
             return
@@ -272,7 +320,7 @@ class ExportDialog(QDialog):
             if path:
                 self.path_edit.setText(str(Path(path) / Path(self.path_edit.text()).name))
             return
-        ext = self.container.currentData()
+        ext = ".mp4" if self.tabs.currentIndex() == 3 else self.container.currentData()
         path, _ = QFileDialog.getSaveFileName(self, "Export video", self.path_edit.text(),
                                               f"{ext.lstrip('.').upper()} video (*{ext})")
         if path:
@@ -309,7 +357,15 @@ class ExportDialog(QDialog):
             start, end = self.obj_from.value(), self.obj_to.value()
             face = self.session.faces.speaker if self.session.faces is not None else None
             task = self.session.export_meshes(path, start, end if end > start else None, face,
-                                              self.obj_texture.isChecked())
+                                              self.obj_texture.isChecked(), self.obj_face.currentData() == "synced")
+        elif self.tabs.currentIndex() == 3:
+            from ..face.render3d import ViewOptions, parse_color
+
+            view = ViewOptions(style=self.f3d_style.currentData(), camera=self.f3d_camera.currentData(),
+                               background=parse_color(self.f3d_background.currentData()),
+                               stereo=self.f3d_stereo.isChecked())
+            face = self.session.faces.speaker if self.session.faces is not None else None
+            task = self.session.export_face_video(path, view, face, self.f3d_face.currentData() == "synced")
         else:
             e.kind = "video"
             e.container, e.codec, e.crf = self.container.currentData(), self.codec.currentData(), self.crf.value()
@@ -379,6 +435,11 @@ class ExportDialog(QDialog):
 
     def _finished(self, result: object) -> None:
         if self._mine():
+            if getattr(result, "videos", ()) and getattr(result, "folder", 1) is None:  # a 3D face video
+                self.output = Path(result.videos[0])
+                self._done(f"Exported {', '.join(p.name for p in result.videos)} ({result.frames} frames of the "
+                           f"3D face).", True)
+                return
             if hasattr(result, "folder"):  # an OBJ sequence
                 self.output = Path(result.folder) / "sequence.json"
                 self._done(f"Exported {result.frames} meshes to {Path(result.folder).name} "

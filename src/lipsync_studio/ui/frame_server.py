@@ -112,6 +112,7 @@ class FrameServer(QObject):
         self._result: _Track | None = None
         self._last_request = 0.0
         self._view = ("original", "mono")
+        self._window = None
         self._disparity_cache = None
         self._wake.connect(self._serve)
         self._open.connect(self._do_open)
@@ -143,6 +144,12 @@ class FrameServer(QObject):
         ``FrameBundle.view`` (computed here, off the GUI thread)."""
         with self._lock:
             self._view = (mode, layout)
+
+    def set_window(self, window) -> None:
+        """A window into a VR clip's sphere (:class:`~lipsync_studio.stereo.views.SphereWindow`), or None: with one,
+        the stereo views (side by side, anaglyph, disparity) show the window's pair instead of the whole eyes."""
+        with self._lock:
+            self._window = window
 
     def request_thumbnails(self, indices: list[int], height: int) -> None:
         """Make thumbnails of clip frames ``indices``, ``height`` pixels high, in idle time (replaces the last ask)."""
@@ -253,14 +260,20 @@ class FrameServer(QObject):
         """The anaglyph or disparity picture of the result (else the original), when the viewer shows one."""
         with self._lock:
             mode, layout = self._view
-        if mode not in ("anaglyph", "disparity") or layout == "mono":
+            window = self._window
+        vr = window is not None and mode in ("side-by-side", "anaglyph", "disparity")
+        if not vr and (mode not in ("anaglyph", "disparity") or layout == "mono"):
             return None, ""
         from ..stereo.layout import split
-        from ..stereo.views import anaglyph_view, disparity_view
+        from ..stereo.views import anaglyph_view, disparity_view, side_by_side_view
 
         frame, of = (result, "result") if result is not None and result.shape == original.shape else (original,
                                                                                                        "original")
-        left, right = split(frame, layout)
+        left, right = split(frame, window.layout if vr else layout)
+        if vr:  # a flat window into the sphere: the views work on its pair
+            left, right = window.views(left, right)
+            if mode == "side-by-side":
+                return side_by_side_view(left, right), of
         if mode == "anaglyph":
             return anaglyph_view(left, right), of
         if self._disparity_cache is None:

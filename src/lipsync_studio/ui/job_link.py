@@ -90,6 +90,8 @@ def describe_result(name: str, result) -> str:
         return f"Faces tracked: {n} face{'s' if n != 1 else ''} found" if n else "No face found in this clip"
     if name == "Export meshes":
         return f"Exported {result.frames} meshes to {result.folder.name}"
+    if name == "Export 3D face video":
+        return f"Exported the 3D face ({result.frames} frames) to {', '.join(p.name for p in result.videos)}"
     if getattr(result, "unchanged", False):
         return (f"⚠ {name} changed nothing: no face was found to sync, so the picture is unchanged (the clip "
                 f"re-timed to the dub, {result.frames} frames)")

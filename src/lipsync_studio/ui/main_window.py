@@ -201,6 +201,7 @@ class MainWindow(QMainWindow):
         s.timeline_changed.connect(self._timeline_changed)
         s.position_changed.connect(self._position_changed)
         s.frame_ready.connect(v.show_bundle)
+        v.look_dragged.connect(self._look)
         s.thumbnail_ready.connect(tl.add_thumbnail)
         s.waveform_ready.connect(self._waveform_ready)
         s.offset_changed.connect(self._offset_changed)
@@ -297,6 +298,10 @@ class MainWindow(QMainWindow):
         self.viewer.clear()  # no frame of the last clip's result may linger in the viewer
         self.viewer.set_fit()
         self.face_view.reset_view()
+        self._set_window(None)
+        from ..stereo.vr import sphere_window_for
+
+        self.session.tasks.submit("vr", sphere_window_for, str(info.path))
         self._refresh_recent()
         self._update_run_state()
         self._load_play_sound("clip", info.path)
@@ -385,7 +390,30 @@ class MainWindow(QMainWindow):
         if self.player.sound_ok:
             self.session.tasks.submit(f"play:{role}", load_play_audio, str(path))
 
+    def _set_window(self, window) -> None:
+        """A VR clip's window into its sphere (or None): the stereo views show it, a drag turns it."""
+        self._window = window
+        self.session.frames.set_window(window)
+        self.viewer.vr_window = window is not None
+
+    def _look(self, dx: float, dy: float, fov_steps: float) -> None:
+        w = getattr(self, "_window", None)
+        if w is None:
+            return
+        if fov_steps:
+            w.look(w.yaw, w.pitch, w.fov * (1.1 ** fov_steps))
+        else:
+            w.drag(dx, dy, 480)
+        self.session.frames.request(self.session.position)
+
     def _task_done(self, key: str, value) -> None:
+        if key == "vr":
+            self._set_window(value)
+            if value is not None:
+                self.session.frames.request(self.session.position)
+                self.status_line.flash("VR clip: the stereo views show a window into it; drag to look around, "
+                                       "scroll to change the field of view")
+            return
         if key.startswith("play:"):
             self.player.set_sound(key.split(":", 1)[1], value)
         elif key == "layout":

@@ -324,14 +324,37 @@ class Session(QObject):
         return task if self.jobs.start(task) else None
 
     def export_meshes(self, folder: Path, start_s: float | None, end_s: float | None, face: int | None,
-                      texture: bool) -> JobTask | None:
-        """Start writing the face's OBJ sequence into ``folder``."""
+                      texture: bool, synced: bool = False) -> JobTask | None:
+        """Start writing the face's OBJ sequence into ``folder``: of the sync's result when ``synced`` and there
+        is an up-to-date one (the mouth says the dub), else of the clip."""
         from ..app.faces import mesh_export_task
 
         if self.clip is None:
             return None
-        task = mesh_export_task(self.clip.path, Path(folder), start_s, end_s, face, texture)
+        if synced and self.has_fresh_result():
+            task = mesh_export_task(Path(self.result.output), Path(folder), start_s, end_s, face, texture,
+                                    synced_from=(self.clip.path, self.dub.path if self.dub is not None else None))
+        else:
+            task = mesh_export_task(self.clip.path, Path(folder), start_s, end_s, face, texture)
         return task if self.jobs.start(task) else None
+
+    def export_face_video(self, output: Path, view, face: int | None, synced: bool = False) -> JobTask | None:
+        """Start rendering the face's 3D video (``view``: a ``ViewOptions``) to ``output``: of the sync's result
+        when ``synced`` and there is an up-to-date one, else of the clip."""
+        from ..app.faces import mesh_export_task
+
+        if self.clip is None:
+            return None
+        source, synced_from = self.clip.path, None
+        if synced and self.has_fresh_result():
+            source = Path(self.result.output)
+            synced_from = (self.clip.path, self.dub.path if self.dub is not None else None)
+        task = mesh_export_task(source, None, None, None, face, False, synced_from, video=Path(output), view=view)
+        return task if self.jobs.start(task) else None
+
+    def has_fresh_result(self) -> bool:
+        """Whether a sync result of the current clip and dub exists and is up to date."""
+        return self.result is not None and not self.result_stale and getattr(self.result, "output", None) is not None
 
     def export_stereo(self, output: Path, fmt, out_layout: str) -> JobTask | None:
         """Start writing the synced stereo video to ``output`` in ``out_layout`` (``sbs``, ``anaglyph``, ...)."""

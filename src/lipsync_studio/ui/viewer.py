@@ -46,6 +46,8 @@ class VideoViewer(QWidget):
 
     zoom_changed = Signal(float)
     files_dropped = Signal(list)
+    #: A drag (or wheel) in a VR clip's window: ``(dx, dy, fov_step)`` in window pixels and wheel steps.
+    look_dragged = Signal(float, float, float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -63,6 +65,8 @@ class VideoViewer(QWidget):
         self.result_stale = False
         #: How a stereo clip stores its eyes (a ``StereoLayout`` value, see :meth:`set_stereo_layout`).
         self.stereo_layout = "mono"
+        #: True when the clip is a VR clip: the stereo views show a window into its sphere, dragged to look around.
+        self.vr_window = False
         self.bundle: FrameBundle | None = None
         self.frames_shown = 0
         self._images: dict[str, QImage] = {}
@@ -175,7 +179,12 @@ class VideoViewer(QWidget):
         return left, right, sx, sy
 
     def _stereo_picture(self) -> bool:
-        return self.mode in ("anaglyph", "disparity") and not self.compare and "view" in self._images
+        modes = ("anaglyph", "disparity") + (("side-by-side",) if self.vr_window else ())
+        return self.mode in modes and not self.compare and "view" in self._images
+
+    def _looking(self) -> bool:
+        """True when a drag turns the VR window rather than panning the picture."""
+        return self._stereo_picture() and self.vr_window
 
     def _frame_size(self) -> tuple[float, float] | None:
         if self._stereo_picture():
@@ -349,6 +358,9 @@ class VideoViewer(QWidget):
         pos = event.position()
         if event.button() == Qt.MouseButton.LeftButton and self._near_wipe(pos):
             self._drag = "wipe"
+        elif event.button() == Qt.MouseButton.LeftButton and self._looking():
+            self._drag = "look"
+            self._drag_from = pos
         elif event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.MiddleButton) and not self.fit:
             self._drag = "pan"
             self._drag_from = pos
@@ -367,6 +379,10 @@ class VideoViewer(QWidget):
         elif self._drag == "pan":
             self.pan = self._pan_from + (pos - self._drag_from)
             self.update()
+        elif self._drag == "look":
+            d = (pos - self._drag_from) / max(self.scale(), 1e-3)  # screen px -> window px
+            self._drag_from = pos
+            self.look_dragged.emit(d.x(), d.y(), 0.0)
         else:
             shape = Qt.CursorShape.SplitHCursor if self._near_wipe(pos) else (
                 Qt.CursorShape.OpenHandCursor if not self.fit and self._target() is not None else Qt.CursorShape.ArrowCursor)
@@ -383,6 +399,9 @@ class VideoViewer(QWidget):
         if self._target() is None:
             return
         steps = event.angleDelta().y() / 120.0
+        if self._looking():  # in a VR window the wheel changes the field of view
+            self.look_dragged.emit(0.0, 0.0, -steps)
+            return
         self.set_zoom(self.scale() * (1.15 ** steps), event.position())
 
     def resizeEvent(self, event) -> None:  # noqa: N802

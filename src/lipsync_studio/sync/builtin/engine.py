@@ -4,9 +4,11 @@
 sound, to calibrate), plan a target shape per output frame, keep a bank of donor mouths (lower-face crops in
 the reference frame, bounded memory), and choose a donor per output frame by dynamic programming.
 
-``render``: warp the donor's lower face onto the output frame's head, with the mouth opened or closed the
-rest of the way to the target (and a drawn interior when the donor has no open mouth to lend), colour-match
-it on the feather ring, and blend it with a feathered mask that is zero outside the lower face.
+``render``: warp the donor's lower face onto the output frame's head in one bicubic resampling of the donor's
+own full-resolution pixels, with the mouth opened or closed the rest of the way to the target (the clip's most
+open mouth lends its interior where the donor's own would stretch; only a clip that never opens gets a drawn
+one), match its skin and lip colour (Lab) and grain to the frame's own, and blend it with a feathered mask that
+is zero outside the lower face and beyond the jaw line.
 """
 
 from __future__ import annotations
@@ -15,14 +17,21 @@ from pathlib import Path
 
 import numpy as np
 
-from ...face.track import LIPS_INNER, ClipFaces
+from ...face.track import LIPS_INNER, LIPS_OUTER, ClipFaces
 from ...media.timeline import OutputPlan
 from ..base import Advance
 from ..mouth import UPPER_INNER, UPPER_INNER_LIP, MouthSpace, apply, invert
 from ...errors import MediaError
 from .planner import OWN, Targets, choose_bank, mouth_targets, schedule_donors
 from .speaker_model import fit_speaker_model, mel_features
-from .render import apply_colour, feathered_mask, match_colour, paint_interior, piecewise_warp
+from ..wav2lip.engine import FACE_OVAL
+from .colour import ColourMatch
+from .grain import GrainMatch
+from .interior import lend_interior
+from .render import cover_mouth, face_mask, feathered_mask, lip_band_mask, paint_interior, piecewise_warp, skin_mask
+
+#: The smallest inner-lip gap (eye distances) of a mouth open enough to lend its interior (teeth show).
+OPEN_ENOUGH = 0.06
 
 
 
@@ -98,40 +107,46 @@ class BuiltinEngine:
             width = (1 - w) * self.targets.width + w * learned[:, 1]
             self.targets = Targets(gap.astype(np.float32), width.astype(np.float32), True, self.targets.gain,
                                    self.targets.offset)
-        # The bank's crop space: the reference frame, scaled so the eye distance is at most 160 px.
+        # The bank holds each donor's lower face at its own frame's full resolution (warped once, at render).
         pts = space.region_points(space.reference)
-        self.scale = min(1.0, 160.0 / space.eye_dist)
-        lo = pts.min(0) - 0.05 * space.eye_dist
-        hi = pts.max(0) + 0.05 * space.eye_dist
-        self.crop_origin = lo
-        self.crop_size = tuple(int(np.ceil(v)) for v in (hi - lo) * self.scale)
-        crop_bytes = self.crop_size[0] * self.crop_size[1] * 3
+        scale = np.hypot(space.pose[space.present, 0, 0], space.pose[space.present, 1, 0])
+        size = (pts.max(0) - pts.min(0)) * float(np.percentile(scale, 90) if len(scale) else 1.0) + 6
+        crop_bytes = int(np.prod(size)) * 3
         bank = choose_bank(feats, space.present, max(8, self.bank_bytes // crop_bytes))
         self.donors = schedule_donors(self.targets, self.sources, feats, bank)
         used = np.unique(self.donors[self.donors != OWN])
-        self.bank_index = {int(t): k for k, t in enumerate(used)}
-        self.bank = np.zeros((len(used), self.crop_size[1], self.crop_size[0], 3), np.uint8)
+        # The clip's most open mouth lends its interior to mouths opened beyond their donor.
+        gaps = np.where(np.isfinite(feats[bank, 0]), feats[bank, 0], -np.inf)
+        self.open_donor = int(bank[int(np.argmax(gaps))]) if len(bank) and gaps.max() >= OPEN_ENOUGH else None
+        if self.open_donor is not None:
+            used = np.union1d(used, [self.open_donor])
+        self.bank: dict[int, tuple[np.ndarray, int, int]] = {}
+        self._frame_size = (faces.width, faces.height)
         self._fill_bank(clip, used, track.raw, advance)
         self.features = feats
-        self._colour = None
+        self._colour = ColourMatch()
+        self._grain = GrainMatch()
         self.info = {"donors_used": int(len(used)), "own_frames": int((self.donors == OWN).sum()),
                      "calibrated_on_clip": self.targets.calibrated_on_clip, "bank_frames": int(len(bank)),
                      "donors_from_tracking": int(self.info_bank_from_crops),
                      "speaker_model_r": None if speaker is None else round(speaker.validation_r, 3),
                      "speaker_model_weight": 0.0 if speaker is None else round(speaker.weight, 3)}
 
-    def _crop_matrix(self, t: int) -> np.ndarray:
-        """(2, 3) frame t pixels → bank crop pixels."""
-        inv = invert(self.space.pose[t])
-        s = self.scale
-        m = np.array([[s, 0, -s * self.crop_origin[0]], [0, s, -s * self.crop_origin[1]]])
-        return np.vstack([m, [0, 0, 1]])[:2] @ np.vstack([inv, [0, 0, 1]])
+    def _donor_box(self, t: int, width: int, height: int) -> tuple[int, int, int, int]:
+        """``x0, y0, x1, y1``: the pixels of frame t that the warp of its lower face may read."""
+        pts = apply(self.space.pose[t], self.space.region_points(self.space.normalized[t]))
+        x0, y0 = np.floor(pts.min(0)).astype(int) - 3
+        x1, y1 = np.ceil(pts.max(0)).astype(int) + 4
+        return max(int(x0), 0), max(int(y0), 0), min(int(x1), width), min(int(y1), height)
+
+    @property
+    def bank_nbytes(self) -> int:
+        """Memory held by the donor bank."""
+        return sum(c.nbytes for c, _, _ in self.bank.values())
 
     def _fill_bank(self, clip: Path, frames: np.ndarray, raw: np.ndarray, advance: Advance | None) -> None:
-        """Warp each donor's lower face into the bank: from the crops kept while tracking where there are
+        """Keep each donor's lower face, at full resolution: from the crops kept while tracking where there are
         some, else from the clip (one decoding pass over the missing donors' span)."""
-        import cv2
-
         from ...media.prefetch import prefetch
         from ...media.video import VideoReader
 
@@ -141,16 +156,13 @@ class BuiltinEngine:
             if kept is None:
                 missing.append(t)
                 continue
-            crop, x0, y0 = kept
+            crop, cx, cy = kept
+            x0, y0, x1, y1 = self._donor_box(t, *self._frame_size)
             # The warp reads the donor's region (and a pixel around it): it must lie inside the kept crop.
-            pts = apply(self.space.pose[t], self.space.region_points(self.space.normalized[t]))
-            lo, hi = pts.min(0) - 2, pts.max(0) + 2
-            if lo[0] < x0 or lo[1] < y0 or hi[0] > x0 + crop.shape[1] or hi[1] > y0 + crop.shape[0]:
+            if x0 < cx or y0 < cy or x1 > cx + crop.shape[1] or y1 > cy + crop.shape[0]:
                 missing.append(t)
                 continue
-            m = self._crop_matrix(t) @ np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1]])
-            self.bank[self.bank_index[t]] = cv2.warpAffine(crop, m, self.crop_size, flags=cv2.INTER_LINEAR,
-                                                           borderMode=cv2.BORDER_REPLICATE)
+            self.bank[t] = (np.ascontiguousarray(crop[y0 - cy:y1 - cy, x0 - cx:x1 - cx]), x0, y0)
         self.info_bank_from_crops = len(frames) - len(missing)
         self.crops = None  # their memory is the bank's now
         if not missing:
@@ -161,10 +173,9 @@ class BuiltinEngine:
             for t, img in prefetch(reader.iter_frames(int(frames.min()), int(frames.max()) + 1)):
                 if t in wanted:
                     if self.frame_view is not None:
-                        img = np.ascontiguousarray(self.frame_view(img))
-                    self.bank[self.bank_index[t]] = cv2.warpAffine(
-                        img, self._crop_matrix(t), self.crop_size, flags=cv2.INTER_LINEAR,
-                        borderMode=cv2.BORDER_REPLICATE)
+                        img = self.frame_view(img)
+                    x0, y0, x1, y1 = self._donor_box(t, img.shape[1], img.shape[0])
+                    self.bank[t] = (np.ascontiguousarray(img[y0:y1, x0:x1]), x0, y0)
                 if advance is not None:
                     advance(0)
 
@@ -192,32 +203,59 @@ class BuiltinEngine:
             src_img = frame
             src = apply(pose, sp.region_points(shape))
         else:
-            src_img = self.bank[self.bank_index[donor]]
-            src = (sp.region_points(shape) - self.crop_origin) * self.scale
+            src_img, cx, cy = self.bank[donor]
+            # One map from the donor's own pixels to this frame: its pose and the shape change composed.
+            src = apply(sp.pose[donor], sp.region_points(shape)) - [cx, cy]
+        own_shape = sp.normalized[src_index]
+        ovals = [apply(pose, own_shape[list(FACE_OVAL)]), apply(pose, new_shape[list(FACE_OVAL)])]
+        # The box: the region, cut to the face (beyond the jaw line the frame's own pixels stay, so the blend
+        # can never pull the donor's background into the face, and no time goes into warping it).
         h, w = frame.shape[:2]
-        x0, y0 = np.floor(dst.min(0)).astype(int) - 2
-        x1, y1 = np.ceil(dst.max(0)).astype(int) + 2
+        lo = np.maximum(dst.min(0), np.minimum(ovals[0].min(0), ovals[1].min(0)))
+        hi = np.minimum(dst.max(0), np.maximum(ovals[0].max(0), ovals[1].max(0)))
+        x0, y0 = np.floor(lo).astype(int) - 2
+        x1, y1 = np.ceil(hi).astype(int) + 2
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
         if x1 - x0 < 8 or y1 - y0 < 8:
             return frame
         warped, cover = piecewise_warp(src_img, src, dst, sp.triangles, (x0, y0, x1, y1))
         face_scale = float(np.hypot(*pose[:, 0]))  # frame pixels per reference pixel
-        alpha = feathered_mask(cover, 0.12 * sp.eye_dist * face_scale)
+        unit = sp.eye_dist * face_scale  # an eye distance in this frame's pixels
+        origin = np.array([x0, y0], np.float64)
+        face = face_mask([o - origin for o in ovals], cover.shape, 0.02 * unit)
+        alpha = feathered_mask(cover, 0.12 * unit) * face
         region = frame[y0:y1, x0:x1]
+        outer = apply(pose, new_shape[list(LIPS_OUTER)]) - origin
+        own_outer = apply(pose, own_shape[list(LIPS_OUTER)]) - origin
+        # The lips sit close under the region's top edge, inside its feather: both mouths (the new one and the
+        # frame's own) are covered fully, or a half-blended upper lip reads as a pale double.
+        cover_mouth(alpha, cover & (face > 0.5), [outer, own_outer], 0.04 * unit)
         if not own:
-            c = match_colour(warped, region, alpha)
-            # Smooth the correction over time so it cannot flicker.
-            self._colour = c if self._colour is None else 0.8 * self._colour + 0.2 * c
-            warped = apply_colour(warped, self._colour)
-        opening_px = max(target_gap, 0.0) * sp.eye_dist * face_scale
-        extra = target_gap - donor_gap
-        if target_gap > 0.04 and extra > 0.015:
-            # More opening than the donor has: draw the interior inside the new lips, fading in with the
-            # extra opening (a donor with a closed mouth has no interior at all to stretch).
-            strength = 1.0 if donor_gap < 0.015 else (extra - 0.015) / 0.05
-            inner = apply(pose, new_shape[list(LIPS_INNER)]) - [x0, y0]
-            upper = apply(pose, new_shape[list(UPPER_INNER_LIP)]) - [x0, y0]
-            paint_interior(warped, inner, upper, opening_px, strength)
+            lips_box = (*np.maximum(np.floor(outer.min(0)).astype(int) - 3, 0),
+                        *np.minimum(np.ceil(outer.max(0)).astype(int) + 4, [x1 - x0, y1 - y0]))
+            new_lips = lip_band_mask(outer, apply(pose, new_shape[list(LIPS_INNER)]) - origin, alpha.shape,
+                                     soft=1.0, box=lips_box)
+            own_lips = lip_band_mask(own_outer, apply(pose, own_shape[list(LIPS_INNER)]) - origin, alpha.shape) > 0.5
+            skin = skin_mask(alpha, [outer, own_outer], 0.06 * unit)
+            warped = self._colour.apply(warped, region, skin, new_lips, own_lips, lips_box)
+            warped = self._grain.apply(warped, region, skin)
+        # Much more opening than the donor has (its own interior, stretched 1.5x, would smear; a closed donor has none):
+        # a real interior is lent, or (a clip that never opens) one is drawn. Two interiors blend only over a
+        # narrow band of opening ratios, so a double image never lasts.
+        ratio = donor_gap / max(target_gap, 1e-6)
+        strength = 1.0 if donor_gap < 0.015 else float(np.clip((0.75 - ratio) / 0.15, 0.0, 1.0))
+        if target_gap > 0.04 and target_gap - donor_gap > 0.015 and strength > 0:
+            inner = apply(pose, new_shape[list(LIPS_INNER)]) - origin
+            lent = False
+            open_gap = float(sp.gap(sp.normalized[self.open_donor])) if self.open_donor is not None else 0.0
+            # (scaled up at most 2x: a sliver of teeth stretched over a wide mouth is the grey smear of old)
+            if open_gap > donor_gap + 0.01 and open_gap >= 0.5 * target_gap:
+                o_img, ox, oy = self.bank[self.open_donor]
+                o_inner = apply(sp.pose[self.open_donor], sp.normalized[self.open_donor][list(LIPS_INNER)]) - [ox, oy]
+                lent = lend_interior(warped, inner, o_img, o_inner, strength, shrink=max(0.5, 0.015 * unit))
+            if not lent:
+                upper = apply(pose, new_shape[list(UPPER_INNER_LIP)]) - origin
+                paint_interior(warped, inner, upper, max(target_gap, 0.0) * unit, strength)
         self.last_box = (int(x0), int(y0), int(x1), int(y1))
         out = frame.copy()
         # blendLinear rounds a weighted sum: where alpha is 0 the frame's pixel comes back exactly.

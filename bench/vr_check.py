@@ -1,0 +1,205 @@
+"""VR clips synced: what changed, where, and whether the two eyes agree through the known geometry.
+
+``scene``: makes a VR180 (fisheye mesh) or 360 (equirectangular) top-bottom clip with a talking head at a known
+direction (``--clip``: a real talking head of your own instead of the astronaut; its second half's sound is the
+dub, its first half's picture the clip), syncs it with ``lipsync-studio sync`` and prints one JSON line: frames
+with the mouth changed in both eyes, the largest change outside the head's footprint (lossless in and out, so 0-1
+is "nothing changed"), the error of the right eye's change against where the geometry puts the left eye's change
+(px), and with ``--clip`` the correlation of the synced mouth (measured in the view it was synced in) with the
+real mouth that said the dub, beside the same for the flat clip and for the clip left unsynced.
+
+``passthrough CLIP DUB``: syncs CLIP (e.g. a VR clip without a person) and compares the result with CLIP
+re-encoded by the same writer: with no face, the two should be the same pictures (PSNR against the input is then
+only the encoding's), and the stereo/VR boxes of input and output should be equal.
+
+    python bench/vr_check.py scene --kind vr180 --yaw 45 --pitch 10 --out /tmp/vr
+    python bench/vr_check.py scene --kind 360 --yaw 110 --pitch -20 --clip talking_head.mp4 --out /tmp/vr360
+    python bench/vr_check.py passthrough vr180_clip.mp4 dub.wav --out /tmp/vrpass
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+CLI = [sys.executable, "-m", "lipsync_studio.cli"]
+
+
+def _sync(src: Path, dub: Path, out: Path, *extra: str) -> None:
+    subprocess.run([*CLI, "-q", "sync", str(src), str(dub), "-o", str(out), *extra], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _mouth_gap(frames) -> np.ndarray:
+    """Inner-lip gap / face height per frame (FaceMesh), NaN where no face."""
+    import mediapipe as mp
+
+    out = []
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1) as fm:
+        for img in frames:
+            r = fm.process(np.ascontiguousarray(img))
+            if not r.multi_face_landmarks:
+                out.append(np.nan)
+                continue
+            p = np.array([[q.x * img.shape[1], q.y * img.shape[0]] for q in r.multi_face_landmarks[0].landmark])
+            out.append(np.linalg.norm(p[13] - p[14]) / np.linalg.norm(p[10] - p[152]))
+    return np.array(out)
+
+
+def _best_r(x: np.ndarray, y: np.ndarray, maxlag: int = 2) -> float:
+    best = -1.0
+    for lag in range(-maxlag, maxlag + 1):
+        a, b = (x[lag:], y[:len(y) - lag]) if lag >= 0 else (x[:lag], y[-lag:])
+        k = min(len(a), len(b))
+        a, b = a[:k], b[:k]
+        ok = ~(np.isnan(a) | np.isnan(b))
+        if ok.sum() >= 15 and a[ok].std() > 0 and b[ok].std() > 0:
+            best = max(best, float(np.corrcoef(a[ok], b[ok])[0, 1]))
+    return best
+
+
+def scene(args) -> dict:
+    import cv2
+
+    from lipsync_studio.media.audio_writer import write_audio
+    from lipsync_studio.media.video import VideoReader
+    from lipsync_studio.media.writer import VideoFormat, VideoWriter
+    from lipsync_studio.samples import random_syllables, synth_speech, talking_face_frames
+    from lipsync_studio.samples.vr_scene import VRTalkingScene
+    from lipsync_studio.stereo.layout import StereoReader, join, split
+    from lipsync_studio.stereo.projected import ProjectedFaces
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    lossless = VideoFormat(crf=0, pix_fmt="yuv444p")
+    truth = None
+    if args.clip:
+        from lipsync_studio.media.audio import load_audio
+
+        with VideoReader(args.clip) as r:
+            frames = [f.copy() for _, f in r.iter_frames()]
+            fps = r.info.fps
+        n = len(frames) // 2
+        wav = load_audio(args.clip, sr=16000)
+        cut = int(round(n / float(fps) * 16000))
+        write_audio(out / "own.wav", wav[:cut], 16000)
+        write_audio(out / "dub.wav", wav[cut:2 * cut], 16000)
+        faces, truth = frames[:n], _mouth_gap(frames[n:2 * n])
+        with VideoWriter(out / "flat.mp4", fps, faces[0].shape[1], faces[0].shape[0], fmt=lossless,
+                         audio=out / "own.wav") as w:
+            for f in faces:
+                w.write(f)
+    else:
+        fps = Fraction(25)
+        own = synth_speech(random_syllables(6, 11), seed=11)
+        write_audio(out / "own.wav", own.audio, own.sr)
+        n = int(np.ceil(own.duration * 25))
+        faces = list(talking_face_frames(own.mouth_opening(np.arange(n) / 25), size=320, seed=11))
+        dub = synth_speech(random_syllables(6, 4), seed=4, f0=200.0, rate=3.2, lead_silence=0.3)
+        write_audio(out / "dub.wav", dub.audio, dub.sr)
+    sc = VRTalkingScene(args.kind, args.eye, args.yaw, args.pitch, width=args.width)
+    clip = out / f"{args.kind}.mp4"
+    with VideoWriter(clip, fps, sc.eye_w, 2 * sc.eye_h, fmt=lossless, audio=out / "own.wav") as w:
+        w.vr_metadata = sc.metadata()
+        for f in faces:
+            w.write(join(*sc.eyes(f), "tb"))
+    synced = out / f"{args.kind}_out.mp4"
+    _sync(clip, out / "dub.wav", synced, "--crf", "0", "--pix-fmt", "yuv444p", "--extend", "trim-audio")
+    size = faces[0].shape[0]
+    footprint = []
+    for eye in (0, 1):
+        ys, xs = np.mgrid[0:sc.eye_h, 0:sc.eye_w].astype(float)
+        m = np.isfinite(sc.hit(eye, xs, ys, size)[0]).astype(np.uint8)
+        footprint.append(cv2.dilate(m, np.ones((7, 7), np.uint8)).astype(bool))
+    changed, outside, errs = 0, 0, []
+    with VideoReader(clip) as ri, VideoReader(synced) as ro:
+        m = min(ri.info.n_frames, ro.info.n_frames)
+        for k in range(m):
+            a, b = split(ri.frame(k), "tb"), split(ro.frame(k), "tb")
+            diff = [np.abs(a[e].astype(int) - b[e].astype(int)).max(axis=2) for e in (0, 1)]
+            outside = max(outside, *(int(diff[e][~footprint[e]].max()) for e in (0, 1)))
+            big = [d > 12 for d in diff]
+            if big[0].sum() < 30 or big[1].sum() < 30:
+                continue
+            changed += 1
+            yl, xl = np.nonzero(big[0])
+            fx, fy = sc.hit(0, xl.astype(float), yl.astype(float), size)
+            ok = np.isfinite(fx)
+            px, py = sc.project_point(1, sc.head_point(fx[ok], fy[ok], size))
+            yr, xr = np.nonzero(big[1])
+            errs.append((np.nanmean(px) - xr.mean(), np.nanmean(py) - yr.mean()))
+    e = np.abs(np.array(errs)).mean(axis=0) if errs else (float("nan"), float("nan"))
+    report = {"kind": args.kind, "yaw": args.yaw, "pitch": args.pitch, "frames": m, "mouth_changed_both_eyes": changed,
+              "max_change_outside_head": outside, "right_eye_error_px": [round(float(v), 2) for v in e]}
+    if truth is not None:
+        _sync(out / "flat.mp4", out / "dub.wav", out / "flat_out.mp4", "--extend", "trim-audio")
+        with VideoReader(out / "flat_out.mp4") as r:
+            report["r_flat"] = round(_best_r(_mouth_gap(f for _, f in r.iter_frames()), truth), 3)
+        for name, path in (("r_vr", synced), ("r_vr_unsynced", clip)):
+            with StereoReader(path) as r:
+                pf = ProjectedFaces.for_clip(r.info)
+                pf.find([r.pair(0)])
+                report[name] = round(_best_r(_mouth_gap(pf.views(left, right)[0]
+                                                        for _, left, right in r.iter_pairs()), truth), 3)
+    return report
+
+
+def passthrough(args) -> dict:
+    from lipsync_studio.media.video import VideoReader
+    from lipsync_studio.media.vrmeta import read_vr_metadata
+    from lipsync_studio.media.writer import VideoWriter
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    synced = out / "synced.mp4"
+    _sync(Path(args.clip), Path(args.dub), synced)
+    with VideoReader(synced) as r:
+        n = r.info.n_frames
+    reenc = out / "reencoded.mp4"
+    with VideoReader(args.clip) as r, VideoWriter(reenc, r.info.fps, r.info.width, r.info.height) as w:
+        for _, f in r.iter_frames(0, n):
+            w.write(f)
+
+    def psnr(p: Path, q: Path) -> tuple[float, float]:
+        vals, worst = [], 0.0
+        with VideoReader(p) as a, VideoReader(q) as b:
+            for (_, x), (_, y) in zip(a.iter_frames(0, n), b.iter_frames(0, n)):
+                d = x.astype(np.float64) - y.astype(np.float64)
+                vals.append(10 * np.log10(255 ** 2 / max((d ** 2).mean(), 1e-12)))
+                worst = max(worst, float(np.abs(d).max()))
+        return round(float(np.mean(vals)), 2), worst
+
+    mi, mo = read_vr_metadata(args.clip), read_vr_metadata(synced)
+    return {"frames": n, "psnr_vs_input_db": psnr(Path(args.clip), synced)[0],
+            "psnr_reencode_vs_input_db": psnr(Path(args.clip), reenc)[0],
+            "max_diff_vs_reencode": psnr(reenc, synced)[1], "layout_in_out": [mi.layout, mo.layout],
+            "boxes_equal": mi.entry_boxes == mo.entry_boxes and mi.track_boxes == mo.track_boxes}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("scene")
+    s.add_argument("--kind", choices=["vr180", "360"], default="vr180")
+    s.add_argument("--yaw", type=float, default=45.0)
+    s.add_argument("--pitch", type=float, default=10.0)
+    s.add_argument("--eye", type=int, default=400, help="eye size (px): VR180 eyes are square, 360 eyes 2:1")
+    s.add_argument("--width", type=float, default=0.55, help="the head picture's width (m) at 0.7 m")
+    s.add_argument("--clip", help="a real talking head (its halves give the picture and the dub)")
+    s.add_argument("--out", required=True)
+    t = sub.add_parser("passthrough")
+    t.add_argument("clip")
+    t.add_argument("dub")
+    t.add_argument("--out", required=True)
+    args = p.parse_args()
+    print(json.dumps(scene(args) if args.cmd == "scene" else passthrough(args)))
+
+
+if __name__ == "__main__":
+    main()

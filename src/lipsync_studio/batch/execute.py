@@ -1,0 +1,132 @@
+"""The one place the batch calls the sync job: a manifest row in, files in a folder and a small outcome out.
+
+Everything else in :mod:`lipsync_studio.batch` sees only :func:`run_job` and :class:`JobOutcome`, so moving the
+batch onto another sync entry point is a change of this module alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import OptionError
+from .manifest import BatchJob
+
+#: The per-job manifest options this sync job carries out (``script`` waits for a sync job that takes one).
+SUPPORTED_OPTIONS = ("face", "dub_offset", "stereo_mode", "out_layout")
+
+def output_suffix(codec: str) -> str:
+    """The container for a codec: MP4 for H.264/HEVC, QuickTime for ProRes, Matroska for VP9."""
+    return {"prores": ".mov", "vp9": ".mkv"}.get(codec, ".mp4")
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """What the batch sets for every job (part of what a sidecar records and compares).
+
+    Attributes
+    ----------
+    engine: the sync engine (``auto``, ``builtin``, ``wav2lip``).
+    codec, crf, preset, pix_fmt: the output's encoding.
+    """
+
+    engine: str = "auto"
+    codec: str = "h264"
+    crf: int = 16
+    preset: str = "veryfast"
+    pix_fmt: str = "yuv420p"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What one finished job wrote and measured.
+
+    Attributes
+    ----------
+    outputs: the files written, as names inside the job's folder (two for ``out_layout=separate``).
+    frames, fps, duration: the result's length (frames, frames/s, s).
+    engine: the engine that synced it.
+    stereo: whether the clip was stereo; mode: the stereo mode.
+    eye: for stereo outputs packed in one picture, ``(layout, 0)``: where the left eye is (the QC measures it).
+    sync: the sync measure (:meth:`~lipsync_studio.metrics.sync.SyncScore.as_dict`), when the job measured.
+    warnings: things a reviewer should know (damaged input, ...).
+    timings: seconds per stage.
+    """
+
+    outputs: tuple[str, ...]
+    frames: int
+    fps: float
+    duration: float
+    engine: str
+    stereo: bool = False
+    mode: str | None = None
+    eye: tuple[str, int] | None = None
+    sync: dict | None = None
+    warnings: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        d = asdict(self)
+        d["outputs"], d["warnings"] = list(self.outputs), list(self.warnings)
+        d["eye"] = list(self.eye) if self.eye else None
+        return d
+
+
+def run_job(job: BatchJob, out_tmp: Path, device: str = "auto", settings: BatchSettings = BatchSettings(),
+            cancel=None, on_progress=None) -> JobOutcome:
+    """Run one batch job with the sync job (:func:`~lipsync_studio.engine.sync_job.run_sync`), writing its output(s) into the folder ``out_tmp``.
+
+    Parameters
+    ----------
+    job: the manifest row.
+    out_tmp: an existing, empty folder; the output is ``<clip>_<lang>.mp4`` in it (``_L``/``_R`` for
+        ``out_layout=separate``). The caller moves the files to their final place.
+    device: where networks run (``auto``, ``cpu``, ``cuda``, ...).
+    settings: the batch-wide engine and encoding.
+    cancel: a :class:`~lipsync_studio.job.CancelToken`; on_progress: the job's progress events.
+
+    Raises
+    ------
+    UserError
+        The job cannot be done for its own reason (bad media, no face, a stereo option on a 2D clip...).
+    """
+    from ..engine.sync_job import StereoOptions, SyncOptions, SyncRequest, run_sync
+    from ..media.writer import VideoFormat
+
+    fmt = VideoFormat(codec=settings.codec, crf=settings.crf, preset=settings.preset, pix_fmt=settings.pix_fmt)
+    opts = SyncOptions(fmt=fmt, engine=settings.engine, face=job.options.get("face"), measure=True, device=device)
+    out = out_tmp / f"{job.key}{output_suffix(settings.codec)}"
+    video = job.video if job.video is not None else job.left
+    stereo_asked = "stereo_mode" in job.options or "out_layout" in job.options
+    stereo = None
+    if job.right is not None:
+        stereo = StereoOptions(right=job.right)
+    else:
+        from ..stereo.vr import resolve_layout
+
+        detected = resolve_layout(video)[0]
+        if detected.is_stereo:
+            stereo = StereoOptions(layout=detected.value)
+        elif stereo_asked:
+            raise OptionError("stereo_mode/out_layout given, but the clip is not stereo", path=video)
+    if stereo is not None:
+        stereo = dataclasses.replace(stereo, out_layout=job.options.get("out_layout", "same"),
+                                     mode=job.options.get("stereo_mode", "consistent"), vr_name=False)
+    request = SyncRequest(video, job.dub, out, opts, dub_offset_ms=1000.0 * float(job.options.get("dub_offset") or 0),
+                          stereo=stereo)
+    result = run_sync(request, on_progress=on_progress, cancel=cancel)
+    packed = stereo is not None and result.layout not in ("separate", "anaglyph")
+    return JobOutcome(outputs=tuple(Path(p).name for p in (result.outputs or (result.output,))),
+                      frames=result.frames, fps=float(result.fps), duration=float(result.duration),
+                      engine=result.engine, stereo=stereo is not None, mode=result.mode,
+                      eye=(result.layout, 0) if packed else None,
+                      sync=result.sync.as_dict() if result.sync is not None else None,
+                      warnings=tuple(result.warnings),
+                      timings={k: round(float(v), 3) for k, v in result.timings.items()})

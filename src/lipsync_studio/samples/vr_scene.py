@@ -1,0 +1,170 @@
+"""A talking head in a VR picture: a 360 equirectangular or a VR180 (fisheye mesh) stereo pair with known geometry.
+
+The head is a flat picture (frames of :func:`.face_clip.talking_face_frames`, or any clip's) standing in the
+scene at a known direction and distance, facing the viewer; the background is a textured sphere at infinity
+(zero disparity). Each eye is a camera half the baseline left or right of the rig's centre, looking forward;
+its picture is rendered through the projection pixel by pixel (ray, plane, texture), so the two eyes differ by
+exactly the disparity the geometry gives, and the projection bends the head as a real VR camera would.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ..media.vrmeta import Mesh, VRMetadata, mshp_payload, st3d_box, sv3d_equirect_box, sv3d_mesh_box
+from ..stereo.projection import Equirectangular, MeshSphere, SphereProjection, dir_to_lonlat, lonlat_to_dir
+
+
+def fisheye_mesh(n_theta: int = 24, n_phi: int = 48, fov_deg: float = 180.0) -> Mesh:
+    """An equidistant fisheye as a Spherical Video V2 mesh: the angle from forward maps linearly to the radius
+    in the picture (``fov_deg`` across the picture's inscribed circle)."""
+    half = math.radians(fov_deg) / 2
+    theta = np.linspace(0, half, n_theta + 1)[1:]
+    phi = np.linspace(0, 2 * np.pi, n_phi, endpoint=False)
+    th, ph = np.meshgrid(theta, phi, indexing="ij")
+    # Directions in the mesh's OpenGL axes: -Z forward, +X right, +Y up.
+    xyz = np.stack([np.sin(th) * np.cos(ph), np.sin(th) * np.sin(ph), -np.cos(th)], -1).reshape(-1, 3)
+    r = 0.5 * th / half
+    uv = np.stack([0.5 + r * np.cos(ph), 0.5 + r * np.sin(ph)], -1).reshape(-1, 2)
+    xyz = np.vstack([[0, 0, -1], xyz])
+    uv = np.vstack([[0.5, 0.5], uv])
+    tris = []
+    for j in range(n_phi):  # the fan around the centre
+        tris.append((0, 1 + j, 1 + (j + 1) % n_phi))
+    for i in range(n_theta - 1):
+        for j in range(n_phi):
+            a, b = 1 + i * n_phi + j, 1 + i * n_phi + (j + 1) % n_phi
+            c, d = a + n_phi, b + n_phi
+            tris += [(a, c, d), (a, d, b)]
+    return Mesh(xyz.astype(np.float32), uv.astype(np.float32), np.array(tris, np.int32))
+
+
+def _background(seed: int, width: int = 720, height: int = 360) -> np.ndarray:
+    """A textured equirectangular panorama (blurred colour noise with some edges): the scene at infinity."""
+    rng = np.random.default_rng(seed)
+    base = cv2.resize(rng.integers(40, 220, (9, 18, 3)).astype(np.uint8), (width, height),
+                      interpolation=cv2.INTER_CUBIC)
+    fine = cv2.GaussianBlur(rng.integers(0, 60, (height, width, 3)).astype(np.uint8), (0, 0), 1.5)
+    img = cv2.add(base, fine)
+    for k in range(40):  # a few straight edges, which a projection visibly bends
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        cv2.rectangle(img, (x, y), (x + int(rng.integers(8, 60)), y + int(rng.integers(8, 40))),
+                      tuple(int(c) for c in rng.integers(0, 255, 3)), -1)
+    return img
+
+
+@dataclass
+class VRTalkingScene:
+    """A head at ``(yaw, pitch)`` degrees, ``distance`` metres from the rig, ``width`` metres wide.
+
+    ``kind``: ``360`` (equirectangular, eyes ``2*eye_size`` x ``eye_size``) or ``vr180`` (an equidistant
+    fisheye mesh, square eyes of ``eye_size``). The eyes are ``baseline`` metres apart.
+    """
+
+    kind: str = "vr180"
+    eye_size: int = 400
+    yaw: float = 45.0
+    pitch: float = 10.0
+    distance: float = 0.7
+    width: float = 0.55
+    baseline: float = 0.064
+    seed: int = 0
+    _maps: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.kind == "360":
+            self.eye_w, self.eye_h = 2 * self.eye_size, self.eye_size
+            self.mesh = None
+            self.projections: tuple[SphereProjection, SphereProjection] = (
+                Equirectangular(self.eye_w, self.eye_h), Equirectangular(self.eye_w, self.eye_h))
+        elif self.kind == "vr180":
+            self.eye_w = self.eye_h = self.eye_size
+            self.mesh = fisheye_mesh()
+            p = MeshSphere(self.eye_w, self.eye_h, self.mesh.xyz, self.mesh.uv)
+            self.projections = (p, p)
+        else:
+            raise ValueError(f"kind must be '360' or 'vr180', not {self.kind!r}")
+        self.background = _background(self.seed)
+
+    def metadata(self) -> VRMetadata:
+        """The st3d (top-bottom) and sv3d boxes a camera would write for this scene."""
+        if self.mesh is None:
+            sv3d = sv3d_equirect_box()
+        else:
+            sv3d = sv3d_mesh_box(mshp_payload([self.mesh]))
+        return VRMetadata(entry_boxes=((b"st3d", st3d_box(1)), (b"sv3d", sv3d)))
+
+    @property
+    def face_direction(self) -> np.ndarray:
+        """(3,) unit direction of the head's centre from the rig's centre."""
+        return lonlat_to_dir(math.radians(self.yaw), math.radians(self.pitch))
+
+    def _plane(self):
+        c = self.face_direction
+        h = np.array([c[2], 0.0, -c[0]])
+        h /= np.linalg.norm(h)
+        v = np.cross(c, h)  # points down the picture
+        return self.distance * c, c, h, v
+
+    def eye_origin(self, eye: int) -> np.ndarray:
+        """(3,) where eye 0 (left) or 1 (right) sits, metres."""
+        return np.array([(-0.5 if eye == 0 else 0.5) * self.baseline, 0.0, 0.0])
+
+    def hit(self, eye: int, x: np.ndarray, y: np.ndarray, frame_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Head-picture pixel ``(fx, fy)`` each eye pixel sees (NaN where it sees the background)."""
+        d = self.projections[eye].to_direction(x, y)
+        p, n, h, v = self._plane()
+        o = self.eye_origin(eye)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = ((p - o) @ n) / (d @ n)
+            q = o + t[..., None] * d - p
+        a, b = q @ h / self.width, q @ v / self.width
+        fx = (a + 0.5) * frame_size - 0.5
+        fy = (b + 0.5) * frame_size - 0.5
+        inside = (t > 0) & (np.abs(a) <= 0.5) & (np.abs(b) <= 0.5)
+        return np.where(inside, fx, np.nan), np.where(inside, fy, np.nan)
+
+    def project_point(self, eye: int, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Eye pixel of (..., 3) scene points (metres)."""
+        return self.projections[eye].to_pixel(np.asarray(q, np.float64) - self.eye_origin(eye))
+
+    def head_point(self, fx: np.ndarray, fy: np.ndarray, frame_size: int) -> np.ndarray:
+        """(..., 3) scene point of head-picture pixels (the inverse of :meth:`hit` on the plane)."""
+        p, _, h, v = self._plane()
+        a = (np.asarray(fx, np.float64) + 0.5) / frame_size - 0.5
+        b = (np.asarray(fy, np.float64) + 0.5) / frame_size - 0.5
+        return p + (a * self.width)[..., None] * h + (b * self.width)[..., None] * v
+
+    def _eye_maps(self, eye: int, frame_size: int):
+        key = (eye, frame_size)
+        if key not in self._maps:
+            ys, xs = np.mgrid[0:self.eye_h, 0:self.eye_w].astype(np.float64)
+            fx, fy = self.hit(eye, xs, ys, frame_size)
+            d = self.projections[eye].to_direction(xs, ys)
+            lon, lat = dir_to_lonlat(d)
+            bh, bw = self.background.shape[:2]
+            bx = ((lon / (2 * np.pi) + 0.5) * bw - 0.5) % bw
+            by = np.clip((0.5 - lat / np.pi) * bh - 0.5, 0, bh - 1)
+            covered = np.isfinite(d).all(-1)
+            bg = cv2.remap(self.background, bx.astype(np.float32), by.astype(np.float32), cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_WRAP)
+            bg[~covered] = 0
+            inside = np.isfinite(fx)
+            self._maps[key] = (np.nan_to_num(fx, nan=-1).astype(np.float32), np.nan_to_num(fy, nan=-1).astype(np.float32),
+                               inside, bg)
+        return self._maps[key]
+
+    def eyes(self, face_frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The (left, right) eye pictures with ``face_frame`` (square, RGB uint8) as the head."""
+        out = []
+        for eye in (0, 1):
+            mx, my, inside, bg = self._eye_maps(eye, face_frame.shape[0])
+            img = bg.copy()
+            face = cv2.remap(face_frame, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            img[inside] = face[inside]
+            out.append(img)
+        return out[0], out[1]

@@ -1,0 +1,70 @@
+"""A real mouth interior for a mouth opened beyond its donor: the clip's own most open mouth, lent.
+
+When the target opening is larger than the donor's, the new lips part over what the donor never showed. Rather
+than paint teeth, the interior (teeth, tongue, cavity) of the clip's most open frame is warped from its inner
+lip contour onto the new inner lip contour: a fan of triangles from the contour's centre, so the teeth keep
+their edges and sit under the upper lip as they did. Only a clip that never opens its mouth (a still photo)
+falls back to a drawn interior (:func:`~.render.paint_interior`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .render import piecewise_warp
+
+#: The fan over the inner lip contour (20 points) and its centre (index 20).
+_N = 20
+FAN = np.array([[i, (i + 1) % _N, _N] for i in range(_N)], np.int32)
+
+
+def inner_mask(inner: np.ndarray, shape: tuple[int, int], shrink: float = 0.5) -> np.ndarray:
+    """(h, w) float32 0..1 anti-aliased mask of the polygon ``inner`` (20, 2), pulled ``shrink`` px inward
+    (the interior stays inside the lips' edge), its edge softened over ``shrink`` px when that is over 1."""
+    import cv2
+
+    c = inner.mean(0)
+    d = inner - c
+    n = np.linalg.norm(d, axis=1, keepdims=True) + 1e-9
+    pts = c + d * np.maximum(n - shrink, 0) / n
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(pts * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+    if shrink > 1.0:  # a soft edge as wide as the pull: the interior meets the lip without a seam
+        mask = cv2.GaussianBlur(mask, (0, 0), shrink / 2)
+    return mask.astype(np.float32) / 255.0
+
+
+def lend_interior(img: np.ndarray, inner_dst: np.ndarray, donor: np.ndarray, inner_src: np.ndarray,
+                  strength: float = 1.0, shrink: float = 0.5) -> bool:
+    """Draw the donor's mouth interior inside ``inner_dst`` (in place).
+
+    Parameters
+    ----------
+    img: (h, w, 3) uint8 area drawn in.
+    inner_dst: (20, 2) the new inner lip contour, pixels of ``img`` (FaceMesh LIPS_INNER order).
+    donor: (H, W, 3) uint8 image holding the open mouth.
+    inner_src: (20, 2) the open mouth's inner lip contour, pixels of ``donor``.
+    strength: 0..1, how much of the lent interior covers what was there.
+    shrink: how far inside the contour the interior ends (px): FaceMesh's inner lip contour can lie a little
+        inside the red of the lip, and the donor's own contour too; the lip stays the lip.
+
+    Returns
+    -------
+    Whether anything was drawn (False for a contour with no area inside ``img``).
+    """
+    h, w = img.shape[:2]
+    lo = np.floor(inner_dst.min(0)).astype(int) - 1
+    hi = np.ceil(inner_dst.max(0)).astype(int) + 2
+    x0, y0 = max(int(lo[0]), 0), max(int(lo[1]), 0)
+    x1, y1 = min(int(hi[0]), w), min(int(hi[1]), h)
+    if x1 - x0 < 3 or y1 - y0 < 2:
+        return False
+    src = np.vstack([inner_src, inner_src.mean(0)])
+    dst = np.vstack([inner_dst, inner_dst.mean(0)])
+    warped, _ = piecewise_warp(donor, src, dst, FAN, (x0, y0, x1, y1), step=2)
+    a = inner_mask(inner_dst - [x0, y0], (y1 - y0, x1 - x0), shrink)[..., None] * float(np.clip(strength, 0.0, 1.0))
+    if not a.any():
+        return False
+    area = img[y0:y1, x0:x1]
+    img[y0:y1, x0:x1] = np.rint(area * (1 - a) + warped * a).astype(np.uint8)
+    return True

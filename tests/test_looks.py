@@ -1,0 +1,236 @@
+"""How a synced mouth is drawn: detail kept, colour true, the face's edge respected, a real interior lent; and the
+looks measure (`eval --reference`) that reports it."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import cv2
+import numpy as np
+import pytest
+
+from lipsync_studio.cli import main
+from lipsync_studio.demo import make_dub, make_talking_clip
+from lipsync_studio.face.analysis import analyse_faces
+from lipsync_studio.face.track import LIPS_INNER, LIPS_OUTER
+from lipsync_studio.media.timeline import plan_output
+from lipsync_studio.media.video import VideoReader
+from lipsync_studio.media.writer import VideoFormat, VideoWriter
+from lipsync_studio.metrics.looks import evaluate_looks, lip_band, mouth_box, sharpness
+from lipsync_studio.sync.builtin.colour import ColourMatch
+from lipsync_studio.sync.builtin.engine import BuiltinEngine
+from lipsync_studio.sync.builtin.interior import lend_interior
+from lipsync_studio.sync.builtin.render import piecewise_warp
+from lipsync_studio.sync.wav2lip.engine import FACE_OVAL
+
+FPS = Fraction(25)
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("looks")
+    clip = make_talking_clip(folder / "clip.mp4", syllables=8, size=288, seed=5)
+    dub = make_dub(folder / "dub.wav", syllables=8, seed=9)
+    return {"clip": clip["path"], "sound": clip["sound"], "dub": dub["path"], "folder": folder}
+
+
+def _rewrite(src, dst, edit):
+    """Write ``dst``: every frame of ``src`` passed through ``edit(index, frame)``."""
+    with VideoReader(src) as r, VideoWriter(dst, r.info.fps, r.info.width, r.info.height,
+                                            fmt=VideoFormat(crf=12, preset="veryfast")) as w:
+        for i, f in r.iter_frames():
+            w.write(edit(i, f.copy()))
+    return dst
+
+
+def test_the_looks_measure_ranks_a_blurred_or_recoloured_mouth_below_the_clip_itself(media, tmp_path, capsys):
+    track = analyse_faces(media["clip"]).speaker_track()
+
+    def blur(i, f):
+        box = mouth_box(track.landmarks[i], f.shape[1], f.shape[0])
+        if box is not None:
+            x0, y0, x1, y1 = box
+            f[y0:y1, x0:x1] = cv2.GaussianBlur(f[y0:y1, x0:x1], (0, 0), 1.6)
+        return f
+
+    def paint_lips(i, f):
+        box = mouth_box(track.landmarks[i], f.shape[1], f.shape[0])
+        if box is not None:
+            x0, y0, x1, y1 = box
+            band = lip_band(track.landmarks[i], box)
+            patch = f[y0:y1, x0:x1].astype(np.int16)
+            patch[band] += np.array([40, -25, -15], np.int16)  # glossy, saturated red
+            f[y0:y1, x0:x1] = np.clip(patch, 0, 255).astype(np.uint8)
+        return f
+
+    same = evaluate_looks(_rewrite(media["clip"], tmp_path / "same.mp4", lambda i, f: f), media["clip"])
+    painted = evaluate_looks(_rewrite(media["clip"], tmp_path / "painted.mp4", paint_lips), media["clip"])
+    blurred_path = _rewrite(media["clip"], tmp_path / "blurred.mp4", blur)
+    args = ["-q", "eval", str(blurred_path), "--dub", str(media["sound"]), "--reference", str(media["clip"])]
+    assert main([*args, "--json"]) == 0
+    blurred = json.loads(capsys.readouterr().out)["looks"]
+
+    assert same.sharpness_median > 0.85 and same.verdicts()["sharpness"] and same.verdicts()["colour"]
+    assert blurred["sharpness_median"] < 0.5 and blurred["sharpness_worst_tenth"] < same.sharpness_worst_tenth
+    assert not blurred["verdicts"]["sharpness"] and blurred["softest_frames"]
+    assert painted.colour_de > same.colour_de + 5 and not painted.verdicts()["colour"]
+    assert abs(painted.sharpness_median - same.sharpness_median) < 0.3  # a colour change is not a blur
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "mouth sharpness" in text and "softest frames" in text and "lip colour dE" in text
+
+
+def test_a_donor_warped_once_keeps_detail_that_a_bank_and_a_second_bilinear_resampling_lost():
+    """The mouth is drawn with one bicubic resampling from the donor's own pixels (alignment and shape change in
+    one map); it used to be resampled twice with a bilinear filter, once into a smaller bank."""
+    from skimage.data import astronaut
+
+    img = np.ascontiguousarray(astronaut()[40:240, 140:340])
+    pts = np.array([[10, 10], [190, 10], [190, 190], [10, 190], [100, 100]], float)
+    tris = np.array([[0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4]])
+    src_pts = pts + [0.4, 0.3]  # the donor sits a fraction of a pixel away: every pixel is interpolated
+    box = (20, 20, 180, 180)
+    once, _ = piecewise_warp(img, src_pts, pts, tris, box)
+    bank = cv2.warpAffine(img, np.float32([[0.8, 0, 0], [0, 0.8, 0]]), (160, 160), flags=cv2.INTER_LINEAR)
+    twice, _ = piecewise_warp(bank, src_pts * 0.8, pts, tris, box, interpolation=cv2.INTER_LINEAR)
+
+    def grey_sharpness(a):
+        return sharpness(cv2.cvtColor(a, cv2.COLOR_RGB2GRAY))
+
+    ref = grey_sharpness(img[20:180, 20:180])
+    assert grey_sharpness(once) > 0.6 * ref
+    assert grey_sharpness(once) > 2 * grey_sharpness(twice)
+
+
+def _ellipse_band(shape, centre, axes, thickness):
+    outer = np.zeros(shape, np.uint8)
+    cv2.ellipse(outer, centre, axes, 0, 0, 360, 1, -1)
+    inner = np.zeros(shape, np.uint8)
+    cv2.ellipse(inner, centre, (axes[0] - thickness, axes[1] - thickness), 0, 0, 360, 1, -1)
+    return (outer > 0) & (inner == 0)
+
+
+def _lab_of(pixels):
+    return cv2.cvtColor(pixels.reshape(1, -1, 3).astype(np.float32) / 255, cv2.COLOR_RGB2Lab).reshape(-1, 3)
+
+
+def test_a_tinted_donor_with_glossy_red_lips_gets_the_frames_skin_and_pale_lips_back_in_lab():
+    from skimage.data import astronaut
+
+    target = np.ascontiguousarray(astronaut()[100:260, 150:310])
+    h, w = target.shape[:2]
+    lips = _ellipse_band((h, w), (80, 110), (34, 16), 9)
+    # The target's lips: pale (little red); the donor: the same face, warmer light, glossy saturated lips.
+    lab = cv2.cvtColor(target.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
+    lab[lips, 1] = 12 + 0.3 * (lab[lips, 1] - lab[lips, 1].mean())
+    target = np.clip(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB) * 255 + 0.5, 0, 255).astype(np.uint8)
+    dl = cv2.cvtColor(target.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
+    dl[lips, 1] += 22
+    dl[lips, 0] = dl[lips, 0].mean() + 1.8 * (dl[lips, 0] - dl[lips, 0].mean())
+    donor = np.clip(cv2.cvtColor(dl, cv2.COLOR_Lab2RGB) * 255 * [1.1, 1.0, 0.9] + 0.5, 0, 255).astype(np.uint8)
+    skin = np.zeros((h, w), bool)
+    skin[20:70, 20:140] = True
+
+    for memory in (0.0,):
+        out = ColourMatch(memory=memory).apply(donor, target, skin, lips.astype(np.float32), lips)
+        skin_de = np.linalg.norm(_lab_of(out[skin]).mean(0) - _lab_of(target[skin]).mean(0))
+        lips_de = np.linalg.norm(_lab_of(out[lips]).mean(0) - _lab_of(target[lips]).mean(0))
+        before = np.linalg.norm(_lab_of(donor[lips]).mean(0) - _lab_of(target[lips]).mean(0))
+        assert skin_de < 1.5 and lips_de < 2.0 < before / 5, (skin_de, lips_de, before)
+        # The gloss: the lips' lightness spread is no stronger than the frame's own.
+        assert _lab_of(out[lips])[:, 0].std() < 1.1 * _lab_of(target[lips])[:, 0].std()
+    # A donor that already matches comes back unchanged.
+    same = ColourMatch(memory=0.0).apply(target, target, skin, lips.astype(np.float32), lips)
+    assert np.abs(same.astype(int) - target).max() <= 1
+
+
+def test_a_real_interior_is_scaled_onto_the_new_lips_and_nothing_outside_them_changes():
+    rng = np.random.default_rng(3)
+    donor = cv2.resize((rng.random((30, 40, 3)) * 255).astype(np.uint8), (160, 120), interpolation=cv2.INTER_CUBIC)
+    t = np.linspace(0, 2 * np.pi, 20, endpoint=False)
+    src_inner = np.stack([80 + 40 * np.cos(t), 60 + 22 * np.sin(t)], 1)
+    # The new lips: the same mouth 0.8x as wide, 1.3x as open, elsewhere in the frame.
+    a = np.array([[0.8, 0.0, 30.0], [0.0, 1.3, 20.0]])
+    dst_inner = src_inner @ a[:, :2].T + a[:, 2]
+    frame = np.full((140, 160, 3), 90, np.uint8)
+    out = frame.copy()
+    assert lend_interior(out, dst_inner, donor, src_inner)
+    inside = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillPoly(inside, [np.round(dst_inner).astype(np.int32)], 1)
+    deep = cv2.erode(inside, np.ones((5, 5), np.uint8)).astype(bool)
+    want = cv2.warpAffine(donor, a, (160, 140), flags=cv2.INTER_CUBIC)
+    assert np.abs(out[deep].astype(int) - want[deep]).mean() < 3
+    near = cv2.dilate(inside, np.ones((5, 5), np.uint8)).astype(bool)
+    assert np.array_equal(out[~near], frame[~near])
+
+
+def test_the_blend_never_pulls_background_into_the_face_and_leaves_it_alone_beside_the_face(media, tmp_path):
+    """Behind the head, even frames are green and odd frames magenta: a donor from the other kind of frame must
+    bring none of its background along."""
+    track = analyse_faces(media["clip"]).speaker_track()
+    colours = np.array([[0, 200, 0], [200, 0, 200]], np.uint8)
+
+    def backdrop(i, f):
+        face = np.zeros(f.shape[:2], np.uint8)
+        cv2.fillPoly(face, [np.round(track.landmarks[i][list(FACE_OVAL), :2]).astype(np.int32)], 1)
+        face = cv2.dilate(face, np.ones((7, 7), np.uint8))
+        f[face == 0] = colours[i % 2]
+        return f
+
+    clip = _rewrite(media["clip"], tmp_path / "backdrop.mp4", backdrop)
+    faces = analyse_faces(clip)
+    tr = faces.speaker_track()
+    engine = BuiltinEngine()
+    with VideoReader(clip) as r:
+        plan = plan_output(r.info.n_frames, r.info.fps, r.info.n_frames / float(r.info.fps))
+        engine.prepare(clip, media["dub"], faces, plan)
+        lent = 0
+        for k in range(plan.n_out):
+            j = plan.source_index(k)
+            src = r.frame(j)
+            out = engine.render(k, j, src)
+            lent += int(engine.donors[k] >= 0 and engine.donors[k] % 2 != j % 2)
+            lm = tr.landmarks[j]
+            oval = np.zeros(src.shape[:2], np.uint8)
+            cv2.fillPoly(oval, [np.round(lm[list(FACE_OVAL), :2]).astype(np.int32)], 1)
+            # The face: no pixel turned toward the other frames' backdrop (lips, teeth and skin change colour
+            # far less than that).
+            inside = cv2.erode(oval, np.ones((5, 5), np.uint8)).astype(bool)
+            d = out.astype(int) - src.astype(int)
+            green = d[..., 1] - (d[..., 0] + d[..., 2]) / 2
+            assert np.abs(green[inside]).max() < 90, k
+            # Beside the face, above the chin: the frame's own pixels.
+            beside = ~cv2.dilate(oval, np.ones((5, 5), np.uint8)).astype(bool)
+            beside[int(lm[152, 1]):] = False
+            assert np.abs(d[beside]).max() <= 2, k  # (a level or two where the anti-aliased jaw line ends)
+    assert lent > plan.n_out // 10  # donors from the other backdrop were really used
+
+
+def test_a_clip_that_opens_lends_its_most_open_mouth(media):
+    faces = analyse_faces(media["clip"])
+    engine = BuiltinEngine()
+    with VideoReader(media["clip"]) as r:
+        plan = plan_output(r.info.n_frames, r.info.fps, 3.0)
+    engine.prepare(media["clip"], media["dub"], faces, plan)
+    gaps = engine.space.features()[:, 0]
+    assert engine.open_donor is not None and engine.open_donor in engine.bank
+    assert gaps[engine.open_donor] >= np.nanpercentile(gaps, 98) - 1e-6
+
+
+def test_a_donor_smoothed_by_resampling_gets_the_frames_grain_back_and_a_grainy_one_is_left_alone():
+    from skimage.data import astronaut
+
+    from lipsync_studio.sync.builtin.grain import GrainMatch, skin_detail
+
+    rng = np.random.default_rng(0)
+    clean = cv2.GaussianBlur(np.ascontiguousarray(astronaut()[60:220, 160:320]), (0, 0), 1.0)
+    target = np.clip(clean + rng.normal(0, 3.0, clean.shape[:2])[..., None] + 0.5, 0, 255).astype(np.uint8)
+    skin = np.zeros(target.shape[:2], bool)
+    skin[10:150, 10:150] = True
+    smooth = cv2.GaussianBlur(target, (0, 0), 0.7)  # the grain averaged away, as a sub-pixel resampling does
+    grained = GrainMatch(memory=0.0).apply(smooth, target, skin)
+    assert skin_detail(smooth, skin) < 0.5 * skin_detail(target, skin)
+    assert 0.8 * skin_detail(target, skin) < skin_detail(grained, skin) < 1.2 * skin_detail(target, skin)
+    assert abs(grained.astype(float).mean() - smooth.astype(float).mean()) < 0.5  # grain, not a colour change
+    assert GrainMatch(memory=0.0).apply(target, target, skin) is target

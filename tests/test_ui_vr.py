@@ -1,0 +1,51 @@
+"""A VR clip in the app: it opens as what it is, its stereo views show a flat window into the sphere, and a drag
+in the viewer turns the window."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from ui_fixtures import main_window, no_threads_left, open_media, ui_home  # noqa: F401
+
+pytest.importorskip("cv2")
+
+
+@pytest.mark.slow
+def test_a_vr_clip_shows_a_window_that_a_drag_turns(qtbot, main_window, tmp_path):
+    from PySide6.QtCore import QPoint, Qt
+
+    from lipsync_studio.media.writer import VideoWriter
+    from lipsync_studio.samples import talking_face_frames
+    from lipsync_studio.samples.vr_scene import VRTalkingScene
+    from lipsync_studio.stereo.layout import join
+
+    scene = VRTalkingScene("360", 160, 40.0, 0.0)
+    clip = tmp_path / "room360.mp4"
+    with VideoWriter(clip, Fraction(25), scene.eye_w, 2 * scene.eye_h) as w:
+        w.vr_metadata = scene.metadata()
+        for f in talking_face_frames(np.linspace(0, 1, 6), size=160):
+            w.write(join(*scene.eyes(f), "tb"))
+    win = main_window
+    open_media(qtbot, win, clip)
+    qtbot.waitUntil(lambda: win.viewer.vr_window and win.session.layout == "tb", timeout=15000)
+    win.viewer_bar.set_mode("side-by-side")
+    qtbot.waitUntil(lambda: win.viewer.bundle is not None and win.viewer.bundle.view is not None, timeout=10000)
+    first = win.viewer.bundle.view
+    assert first.shape == (480, 960, 3)  # the window's left and right pictures
+    assert win._window.yaw == 0.0
+    # Drag to the left: the window turns right, towards the head, and a new picture arrives.
+    v = win.viewer
+    start = QPoint(v.width() // 2, v.height() // 2)
+    qtbot.mousePress(v, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(v, start - QPoint(120, 0))
+    qtbot.mouseRelease(v, Qt.MouseButton.LeftButton, pos=start - QPoint(120, 0))
+    assert win._window.yaw > 5.0
+    qtbot.waitUntil(lambda: win.viewer.bundle.view is not first, timeout=10000)
+    assert np.abs(win.viewer.bundle.view.astype(int) - first.astype(int)).mean() > 5
+    win.viewer_bar.set_mode("anaglyph")
+    qtbot.waitUntil(lambda: win.viewer.bundle.view is not None and win.viewer.bundle.view.shape == (480, 480, 3),
+                    timeout=10000)
+    v.grab().save(str(tmp_path / "vr_window.png"))
