@@ -348,3 +348,33 @@ def test_in_and_out_marks_limit_the_sync_to_a_range_spliced_into_the_whole_clip(
     a.clear_marks.trigger()
     assert s.mark_in is None and s.result_stale
     assert "Range" in " ".join(s.export_changes(Path("x.mp4"), s.result_request.options.fmt))
+
+
+def test_a_stereo_export_in_the_clips_own_packing_is_the_approved_preview(qtbot, main_window, tmp_path):
+    import hashlib
+
+    from test_ui_stereo import stereo_clip
+
+    win = main_window
+    clip, dub = stereo_clip(tmp_path)
+    open_media(qtbot, win, clip, dub)
+    assert win.session.layout == "sbs"
+    _run(qtbot, win, "none")
+    preview = Path(win.session.result.output)
+    win.open_export()
+    dlg = win.export_dialog
+    dlg.tabs.setCurrentIndex(1)
+    dlg.stereo_layout.setCurrentIndex(dlg.stereo_layout.findData("same"))
+    assert Path(dlg.path_edit.text()).name == f"{clip.stem}_{dub.stem}_sbs.mp4"  # named by the packing written
+    out = tmp_path / "pair_out.mp4"
+    dlg.path_edit.setText(str(out))
+    dlg.crf.setValue(win.session.result_request.options.fmt.crf)
+    dlg.preset.setCurrentText(win.session.result_request.options.fmt.preset)
+    assert "approved preview (copied" in dlg.source.text()
+    with qtbot.waitSignal(win.session.jobs.finished, timeout=60000):
+        assert dlg.start()
+    assert hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(preview.read_bytes()).digest()
+    # Another packing is a new sync, and says so in the Run panel's words.
+    dlg.stereo_layout.setCurrentIndex(dlg.stereo_layout.findData("anaglyph"))
+    assert "Syncs again" in dlg.source.text() and "Red-cyan anaglyph" in dlg.source.text()
+    dlg.close()

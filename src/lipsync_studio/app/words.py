@@ -13,7 +13,7 @@ QUALITY = (("preview", "Preview (fast)"), ("final", "Final (best)"))
 #: How a stereo clip's eyes are synced.
 STEREO_MODES = (("consistent", "Consistent eyes"), ("independent", "Each eye alone"), ("cycle", "Cycle model"))
 #: Stereo packings (the clip's, and an output's).
-LAYOUTS = (("mono", "2D (mono)"), ("sbs", "Side-by-side, full"), ("half-sbs", "Side-by-side, half"),
+LAYOUTS = (("same", "Same as the clip"), ("mono", "2D (mono)"), ("sbs", "Side-by-side, full"), ("half-sbs", "Side-by-side, half"),
            ("tb", "Top-bottom, full"), ("half-tb", "Top-bottom, half"), ("anaglyph", "Red-cyan anaglyph"),
            ("separate", "Two files, one per eye"), ("sbs-rl", "Side-by-side, right eye first"),
            ("half-sbs-rl", "Side-by-side half, right first"), ("tb-rl", "Bottom-top, full"),

@@ -286,7 +286,8 @@ class ExportDialog(QDialog):
             self.path_edit.setText(str(folder / f"{default_export_name(s.clip.path, dub)}_face3d.mp4"))
             return
         if self.tabs.currentIndex() == 1:
-            name = default_export_name(s.clip.path, dub, "stereo", self.stereo_layout.currentData())
+            layout = self.stereo_layout.currentData()
+            name = default_export_name(s.clip.path, dub, "stereo", s.layout if layout in ("same", "") else layout)
         else:
             name = default_export_name(s.clip.path, dub)
         self.path_edit.setText(str(folder / f"{name}{self.container.currentData()}"))
@@ -390,7 +391,10 @@ class ExportDialog(QDialog):
         if self.tabs.currentIndex() == 1:
             from ..stereo.writer import stereo_output_paths
 
-            return stereo_output_paths(path, self.stereo_layout.currentData(), vr_name=True)
+            layout = self.stereo_layout.currentData()
+            if layout in ("same", ""):
+                return stereo_output_paths(path, self.session.layout, vr_name=False)
+            return stereo_output_paths(path, layout, vr_name=True)
         return [path]
 
     def _may_write(self, path: Path) -> bool:

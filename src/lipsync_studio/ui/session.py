@@ -279,6 +279,8 @@ class Session(QObject):
             return ["there is no preview of this clip and dub yet (Run makes one)"]
         if not Path(self.result.output).is_file():
             return ["the preview's file is gone"]
+        if out_layout in ("same", "") and self.layout != "mono":
+            out_layout = self.layout  # "Same as the clip": the packing the preview keeps
         wanted = self.sync_request(Path(output), self.sync_options(fmt=fmt), out_layout=out_layout)
         changes = preview_differences(self.result_request, wanted)
         if not changes and wanted.stereo is not None:
@@ -366,7 +368,8 @@ class Session(QObject):
             from ..app.export import export_task
             from ..stereo.writer import stereo_output_paths
 
-            final = stereo_output_paths(output, out_layout, vr_name=True)[0]
+            same = out_layout in ("same", "")  # kept in the clip's own packing: no VR-style name
+            final = stereo_output_paths(output, self.layout if same else out_layout, vr_name=not same)[0]
             task = export_task(self.result, final, fmt, self.result_request.options.fmt)
         else:
             task = sync_task(request, name="Export")
