@@ -49,6 +49,7 @@ def test_synced_output_follows_the_dub_as_well_as_the_clip_follows_its_own_sound
     result = run_sync(SyncRequest(media["clip"], media["dub"], tmp_path / "synced.mp4",
                                   SyncOptions(engine="builtin")))
     assert result.engine == "builtin" and result.sync is not None
+    assert result.changed_frames > result.frames // 2 and not result.unchanged
     synced = result.sync
     plain = evaluate_video(run_sync(SyncRequest(media["clip"], media["dub"], tmp_path / "plain.mp4",
                                     SyncOptions(engine="none"))).output)
@@ -224,3 +225,24 @@ def test_a_colour_correction_rounds_to_the_nearest_level():
     assert np.array_equal(apply_colour(img, np.array([1.0, 1.0, 1.0, -0.01, 0.2, -0.4])), img)
     brighter = apply_colour(img, np.array([1.0, 1.0, 1.0, 0.6, 0.6, 0.6])).astype(int)
     assert np.array_equal(brighter, np.minimum(img.astype(int) + 1, 255))
+
+
+def test_a_range_is_synced_and_spliced_into_the_whole_clip_unchanged_elsewhere(media, tmp_path):
+    """``sync --start/--end``: only the output's frames in the range change; the rest is the clip re-timed."""
+    from lipsync_studio.errors import OptionError
+    from lipsync_studio.media.video import VideoReader
+
+    ranged = run_sync(SyncRequest(media["clip"], media["dub"], tmp_path / "ranged.mp4",
+                                  SyncOptions(engine="builtin", measure=False, start_s=1.0, end_s=2.0)))
+    plain = run_sync(SyncRequest(media["clip"], media["dub"], tmp_path / "plain.mp4", SyncOptions(engine="none")))
+    assert ranged.frames == plain.frames and 0 < ranged.changed_frames <= 25
+    with VideoReader(ranged.output) as a, VideoReader(plain.output) as b:
+        # Pixels changed beyond re-encoding noise (the mouth redrawn), per frame.
+        moved = np.array([(np.abs(x.astype(int) - y.astype(int)).max(axis=2) > 24).sum()
+                          for (_, x), (_, y) in zip(a.iter_frames(), b.iter_frames())])
+    inside, outside = moved[25:50], np.concatenate([moved[:25], moved[50:]])
+    assert outside.max() <= 5 and (inside > 50).sum() >= 10, (inside, outside.max())
+    with pytest.raises(OptionError, match="holds no frame"):
+        run_sync(SyncRequest(media["clip"], media["dub"], tmp_path / "bad.mp4",
+                             SyncOptions(engine="builtin", measure=False, start_s=3.0, end_s=2.0)))
+    assert not (tmp_path / "bad.mp4").exists()

@@ -161,3 +161,16 @@ def test_train_procedures_are_reachable_from_the_command_line():
     assert (args.command, args.train_command, args.mask) == ("train", "prnet", "original")
     proc = cli("train", "--help")
     assert proc.returncode == 0 and all(w in proc.stdout for w in ("prnet", "stereo", "prepare"))
+
+
+def test_sync_range_options_reach_the_job_and_an_empty_range_is_refused(clip50, dub3s, tmp_path):
+    out = tmp_path / "o.mp4"
+    proc = cli("-q", "sync", str(clip50), str(dub3s), "-o", str(out), "--engine", "none", "--start", "2.5",
+               "--end", "1")
+    assert proc.returncode == 2 and "holds no frame" in proc.stderr and not out.exists()
+    proc = cli("-q", "sync", str(clip50), str(dub3s), "-o", str(out), "--engine", "none", "--start", "1",
+               "--end", "2", "--json")
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    assert json.loads(proc.stdout)["frames"] == 75  # the whole clip is written; only the range is synced

@@ -191,3 +191,35 @@ def test_a_request_and_its_result_travel_as_json(clip50, dub3s, tmp_path):
     result = json.loads(json.dumps(run_sync(flat).to_dict()))
     assert result["output"] == str(tmp_path / "o.mp4") and result["frames"] == 75 and result["layout"] == "2d"
     assert result["engine"] == "none" and result["sync"] is None and "render" in result["timings"]
+
+
+def test_a_clip_without_a_face_ends_with_a_warning_that_the_picture_is_unchanged(tmp_path, dub3s):
+    """A sync that found no face to change must not look like a success: the result, the CLI and --json say so."""
+    import json
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(0)
+    ramp = np.linspace(0, 255, 160, dtype=np.float32)[None, :, None]
+    noise = [np.clip(ramp + rng.normal(0, 20, (96, 160, 3)), 0, 255).astype(np.uint8) for _ in range(30)]
+    clip = tmp_path / "noface.mp4"
+    from lipsync_studio.media.writer import VideoWriter
+
+    with VideoWriter(clip, 25, 160, 96) as w:
+        for f in noise:
+            w.write(f)
+    result = run_sync(SyncRequest(clip, dub3s, tmp_path / "o.mp4", SyncOptions(engine="builtin", measure=False)))
+    assert result.unchanged and result.changed_frames == 0
+    assert any("picture is unchanged" in w and "noface.mp4" in w for w in result.warnings)
+
+    cmd = [sys.executable, "-m", "lipsync_studio.cli", "-q", "sync", str(clip), str(dub3s), "--engine", "builtin",
+           "--no-measure"]
+    proc = subprocess.run([*cmd, "-o", str(tmp_path / "cli.mp4")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "warning:" in proc.stderr and "no frame was changed" in proc.stderr
+    proc = subprocess.run([*cmd, "-o", str(tmp_path / "json.mp4"), "--json"], capture_output=True, text=True)
+    data = json.loads(proc.stdout)
+    assert data["changed_frames"] == 0 and any("no frame was changed" in w for w in data["warnings"])
+    # Re-timing alone (no engine) is not a failed sync: no such warning.
+    plain = run_sync(SyncRequest(clip, dub3s, tmp_path / "p.mp4", SyncOptions(engine="none")))
+    assert plain.changed_frames is None and not plain.unchanged and not plain.warnings

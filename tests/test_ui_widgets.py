@@ -216,8 +216,8 @@ def test_run_panel_reflects_progress_and_the_end(qtbot):
     assert not panel.run_btn.isEnabled() and panel.run_btn.toolTip() == "Open a clip first"
     panel.set_state(can_run=True, running=True)
     panel.job_started("Sync")
-    panel.show_progress(Progress("render", 1, 2, 40, 100, 50.0, 1.2))
-    assert panel.bar.value() == 40 and "50.0 frames/s" in panel.rate.text() and "1.2 s left" in panel.eta.text()
+    panel.show_progress(Progress("render", 1, 2, 40, 100, 50.0, 1.2, job_eta_s=4.5))
+    assert panel.bar.value() == 40 and "50.0 frames/s" in panel.rate.text() and "4.5 s left in all" in panel.eta.text()
     assert not panel.quality.isEnabled() and panel.cancel_btn.isEnabled()
     panel.job_ended("Sync finished", True)
     panel.set_state(can_run=True, running=False)
@@ -251,6 +251,13 @@ def test_side_by_side_view_shows_each_eye_of_a_stereo_clip(qtbot):
     img = v.grab().toImage()
     assert img.pixelColor(v.width() // 4, v.height() // 2).red() == 60
     assert img.pixelColor(3 * v.width() // 4, v.height() // 2).red() == 190
+    # After a stereo sync the eyes shown are the result's (the view says so), not the original's.
+    synced = tb.copy()
+    synced[:90], synced[90:] = 100, 220
+    v.show_bundle(FrameBundle(0, 0, tb, synced))
+    img = v.grab().toImage()
+    assert img.pixelColor(v.width() // 4, v.height() // 2).red() == 100
+    assert img.pixelColor(3 * v.width() // 4, v.height() // 2).red() == 220
 
 
 def test_nothing_below_the_ui_imports_qt():

@@ -34,6 +34,7 @@ class Progress:
     rate: units per second in this stage so far.
     eta_s: seconds left in this stage, or None when unknown.
     message: an optional line for the user.
+    job_eta_s: seconds left in the whole job (this stage and the ones after it), or None when unknown.
     """
 
     stage: str
@@ -44,6 +45,7 @@ class Progress:
     rate: float
     eta_s: float | None
     message: str = ""
+    job_eta_s: float | None = None
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -79,11 +81,15 @@ class Stage:
     name: shown to the user.
     run: ``run(ctx) -> None``; reads and writes ``ctx.state`` and calls ``ctx.advance``.
     total: expected units, or a callable computing it from the state when the stage starts.
+    like: the name of an earlier stage whose units cost about as much as this one's (``measure`` tracks the
+        mouth in every frame, as ``faces`` did): the whole job's time left is estimated from it. Empty: from
+        the speed of the stage running at the time.
     """
 
     name: str
     run: Callable[["StageContext"], None]
     total: int | Callable[[dict[str, Any]], int] = 0
+    like: str = ""
 
 
 @dataclass
@@ -100,6 +106,8 @@ class StageContext:
     done: int = 0
     started: float = field(default_factory=time.perf_counter)
     _last_report: float = 0.0
+    #: ``job_eta(ctx) -> seconds | None``: the time left in the stages after this one (set by :class:`Job`).
+    later_s: Callable[["StageContext"], float | None] | None = None
 
     def check(self) -> None:
         """Raise :class:`Cancelled` if the user cancelled."""
@@ -119,7 +127,9 @@ class StageContext:
         elapsed = max(time.perf_counter() - self.started, 1e-9)
         rate = self.done / elapsed
         eta = (self.total - self.done) / rate if self.total and rate > 0 else None
-        return Progress(self.stage, self.stage_index, self.n_stages, self.done, self.total, rate, eta, message)
+        later = self.later_s(self) if self.later_s is not None and eta is not None else None
+        return Progress(self.stage, self.stage_index, self.n_stages, self.done, self.total, rate, eta, message,
+                        job_eta_s=eta + later if later is not None else None)
 
 
 class Job:
@@ -152,7 +162,8 @@ class Job:
         for k, stage in enumerate(self.stages):
             cancel.raise_if_cancelled()
             total = stage.total(self.state) if callable(stage.total) else stage.total
-            ctx = StageContext(stage.name, k, n, int(total), self.state, cancel, on_progress)
+            ctx = StageContext(stage.name, k, n, int(total), self.state, cancel, on_progress,
+                               later_s=lambda c, k=k: self._later_s(k, c))
             if on_progress is not None:
                 on_progress(ctx.snapshot())
             stage.run(ctx)
@@ -161,6 +172,23 @@ class Job:
             if on_progress is not None:
                 on_progress(ctx.snapshot())
         return self.state
+
+    def _later_s(self, k: int, ctx: StageContext) -> float | None:
+        """Estimated seconds of the stages after stage ``k``: each stage's units at the cost per unit of the
+        stage it is ``like`` (when that one ran), else at the running stage's; None while a total is unknown."""
+        if ctx.done <= 0 or ctx.total <= 1:  # a one-step stage says nothing of the speed per frame
+            return None
+        per_here = (time.perf_counter() - ctx.started) / ctx.done
+        left = 0.0
+        for stage in self.stages[k + 1:]:
+            try:
+                total = stage.total(self.state) if callable(stage.total) else stage.total
+            except (KeyError, AttributeError, TypeError):
+                return None
+            ref = stage.like
+            per = self.timings[ref] / self.counts[ref] if ref and self.counts.get(ref) else per_here
+            left += int(total) * per
+        return left
 
 
 def run_collecting_warnings(job: Job, on_progress: ProgressCallback | None = None,

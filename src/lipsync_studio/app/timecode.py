@@ -36,11 +36,12 @@ def format_seconds(seconds: float) -> str:
 _TC = re.compile(r"^\s*(?:(\d+)[:;])?(?:(\d+)[:;])?(\d+)[:;](\d+)\s*$")
 
 
-def parse_timecode(text: str, fps: float | Fraction) -> int:
-    """The frame index a user means by ``text``.
+def parse_timecode(text: str, fps: float | Fraction, frame_base: int = 0) -> int:
+    """The frame index (0-based) a user means by ``text``.
 
     Accepts ``HH:MM:SS:FF`` (and shorter ``MM:SS:FF``, ``SS:FF``), a plain frame number (``125``) or
-    seconds with a unit (``4.5s``).
+    seconds with a unit (``4.5s``). ``frame_base`` is the number the first frame has where the user reads
+    frame numbers (the app shows "frame 1 of N": 1), so a typed frame N lands on the frame shown as N.
 
     Raises
     ------
@@ -53,7 +54,7 @@ def parse_timecode(text: str, fps: float | Fraction) -> int:
     if t.endswith("s") and t[:-1].replace(".", "", 1).isdigit():
         return int(round(float(t[:-1]) * float(fps)))
     if t.isdigit():
-        return int(t)
+        return int(t) - frame_base
     m = _TC.match(t)
     if not m:
         raise ValueError(f"not a time code: {text!r} (use HH:MM:SS:FF, a frame number or seconds like 4.5s)")

@@ -75,6 +75,9 @@ def _open(ctx: StageContext) -> None:
     s["info"] = info
     audio = shift_dub(s, audio)
     s["plan"] = plan_output(info.n_frames, info.fps, audio.duration_s, opts.extend, opts.shorten)
+    from .sync_job import synced_range
+
+    s["range"] = synced_range(opts, s["plan"])
     ctx.advance(1)
 
 
@@ -235,19 +238,30 @@ def _render(ctx: StageContext) -> None:
             pairs = (split(f, info.layout) for f in prefetch(frames_in_order(rl, iter(sources))))
         else:
             pairs = zip(prefetch(frames_in_order(rl, iter(sources))), prefetch(frames_in_order(rr, iter(sources))))
+        from .sync_job import ChangeCounter
+
+        counter = ChangeCounter()
+        first, stop = s["range"]
         originals = None
         if projected is not None:  # the views are synced; the eyes they came from are what is written
             ro = stack.enter_context(VideoReader(s["video"]))
             originals = (split(f, info.layout) for f in prefetch(frames_in_order(ro, iter(sources))))
         for k, (left, right) in enumerate(pairs):
             j = sources[k]
+            if not first <= k < stop:  # outside the synced range: both eyes as they are
+                writer.write(*(next(originals) if originals is not None else (left, right)))
+                ctx.advance(1)
+                continue
             new_left = engines[0].render(k, j, left)
+            counter.check(left, new_left)
             new_right = right_eye(k, j, left, new_left, right, engines[0])
             if originals is not None:
                 new_left, new_right = projected.paste(*next(originals), (left, right), (new_left, new_right))
             writer.write(new_left, new_right)
             ctx.advance(1)
         s["written"] = writer.paths
+    s["changed_frames"] = counter.changed
+    counter.warn_if_unchanged(s["video"])
 
 
 def _measure(ctx: StageContext) -> None:
@@ -288,7 +302,7 @@ def build_stereo_sync_job(video: str | Path, dub: str | Path, output: str | Path
         Stage("render", _render, total=lambda st: st["plan"].n_out),
     ]
     if options.measure:
-        stages.append(Stage("measure", _measure, total=lambda st: 2 * st["plan"].n_out))
+        stages.append(Stage("measure", _measure, total=lambda st: 2 * st["plan"].n_out, like="faces"))
     return Job("stereo sync", stages, state)
 
 
@@ -304,4 +318,5 @@ def stereo_result(job: Job, state: dict[str, Any], warnings: tuple[str, ...]) ->
                       clip_frames=plan.n_clip, warnings=warnings, engine=getattr(engine, "name", "none"),
                       sync=measures[0], engine_info=dict(getattr(engine, "info", {}) or {}), outputs=outputs,
                       layout=str(state.get("out_layout", st.out_layout)), mode=st.mode, sync_right=measures[1],
-                      dub_offset_ms=float(state.get("dub_offset_ms", 0.0)), timings=dict(job.timings))
+                      dub_offset_ms=float(state.get("dub_offset_ms", 0.0)), timings=dict(job.timings),
+                      changed_frames=state.get("changed_frames"))

@@ -52,6 +52,9 @@ class SyncOptions:
     measure: measure the result's sync (re-tracks the output: one more pass).
     device: where the networks run: ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda``, ``cuda:N``, ``mps``.
         The built-in engine runs on the CPU whatever is chosen (it has no network).
+    start_s, end_s: sync only the output's frames from ``start_s`` to ``end_s`` (seconds on the output's
+        timeline; None: its start, its end); the rest of the output is the clip re-timed, unchanged, so the
+        synced range is spliced into the whole clip.
     """
 
     extend: ExtendPolicy = ExtendPolicy.PINGPONG
@@ -61,6 +64,32 @@ class SyncOptions:
     face: int | None = None
     measure: bool = True
     device: str = "auto"
+    start_s: float | None = None
+    end_s: float | None = None
+
+
+def synced_range(options: SyncOptions, plan: OutputPlan) -> tuple[int, int]:
+    """The output frames ``[first, stop)`` the engine changes: ``options.start_s``/``end_s`` on ``plan``'s
+    timeline (a frame is in when its start time is), the whole output without them.
+
+    Raises
+    ------
+    OptionError
+        The range is empty, reversed, or starts past the output's end (named in seconds).
+    """
+    from ..errors import OptionError
+
+    fps = float(plan.fps)
+    length = plan.n_out / fps
+    start = 0.0 if options.start_s is None else float(options.start_s)
+    end = length if options.end_s is None else min(float(options.end_s), length)
+    if start < 0 or start >= length or end <= start:
+        raise OptionError(f"the range {start:.2f}-{end:.2f} s holds no frame of the output (0-{length:.2f} s)",
+                          hint="give --start below --end, both within the output's length")
+    first, stop = int(np.ceil(start * fps - 1e-6)), int(np.ceil(end * fps - 1e-6))
+    if stop <= first:
+        raise OptionError(f"the range {start:.3f}-{end:.3f} s holds no whole frame at {fps:g} fps")
+    return first, stop
 
 
 @dataclass(frozen=True)
@@ -161,6 +190,8 @@ class SyncResult:
     sync_right: stereo: the right eye's sync measure (None for 2D or when not measured).
     dub_offset_ms: the dub's shift that was applied.
     timings: seconds spent in each stage (``open``, ``faces``, ``prepare``, ``render``, ``measure``, ...).
+    changed_frames: output frames whose picture the engine changed (None: no engine ran, the picture is only
+        re-timed); 0 with an engine: nothing was synced (no face found), and ``warnings`` says so.
     """
 
     output: Path
@@ -178,6 +209,12 @@ class SyncResult:
     sync_right: "SyncScore | None" = None
     dub_offset_ms: float = 0.0
     timings: dict = field(default_factory=dict)
+    changed_frames: int | None = None
+
+    @property
+    def unchanged(self) -> bool:
+        """Whether an engine ran and changed no frame: the picture is the clip's, only re-timed to the dub."""
+        return self.changed_frames == 0
 
     @property
     def is_stereo(self) -> bool:
@@ -237,6 +274,7 @@ def _open_stage(ctx: StageContext) -> None:
     s["video_info"] = info
     audio = shift_dub(s, audio)
     s["plan"] = plan_output(info.n_frames, info.fps, audio.duration_s, opts.extend, opts.shorten)
+    s["range"] = synced_range(opts, s["plan"])
     ctx.advance(1)
 
 
@@ -266,6 +304,32 @@ def _measure_stage(ctx: StageContext) -> None:
     s["sync"] = evaluate_video(s["output"], advance=ctx.advance)
 
 
+class ChangeCounter:
+    """Counts the output frames an engine changed (each compared with what it was given: a fraction of a
+    millisecond beside the engine's own work), to tell a sync that changed nothing (no face in any frame, every
+    frame skipped) from one that did.
+    """
+
+    def __init__(self) -> None:
+        self.changed = 0
+
+    def check(self, before: np.ndarray, after: np.ndarray) -> None:
+        """Note one output frame: the engine's input ``before`` and its output ``after`` ((H, W, 3) uint8)."""
+        if after is not before and not np.array_equal(after, before):
+            self.changed += 1
+
+    def warn_if_unchanged(self, video: Path) -> None:
+        """Raise the media warning that the picture is unchanged when no frame was changed."""
+        import warnings
+
+        from ..media.warnings import MediaWarning
+
+        if not self.changed:
+            warnings.warn(MediaWarning(
+                f"{video}: no frame was changed (no face was found to sync in any frame): the picture is "
+                "unchanged, the clip's own re-timed to the dub"), stacklevel=2)
+
+
 def _render_stage(ctx: StageContext) -> None:
     s = ctx.state
     info = s["video_info"]
@@ -276,11 +340,18 @@ def _render_stage(ctx: StageContext) -> None:
         s["output"], plan.fps, info.width, info.height, fmt=opts.fmt, audio=s["dub"], audio_seconds=plan.audio_seconds
     ) as writer:
         sources = (plan.source_index(k) for k in range(plan.n_out))
+        counter = ChangeCounter()
+        first, stop = s.get("range") or (0, plan.n_out)
         for k, frame in enumerate(prefetch(frames_in_order(reader, sources))):
-            if transform is not None:
-                frame = transform(k, plan.source_index(k), frame)
+            if transform is not None and first <= k < stop:  # outside the range: the clip as it is
+                new = transform(k, plan.source_index(k), frame)
+                counter.check(frame, new)
+                frame = new
             writer.write(frame)
             ctx.advance(1)
+    if s.get("engine") is not None:
+        s["changed_frames"] = counter.changed
+        counter.warn_if_unchanged(info.path)
 
 
 def build_sync_job(video: str | Path, dub: str | Path, output: str | Path, options: SyncOptions | None = None,
@@ -301,7 +372,7 @@ def build_sync_job(video: str | Path, dub: str | Path, output: str | Path, optio
                    Stage("prepare", _prepare_stage, total=lambda st: st["plan"].n_out)]
     stages.append(Stage("render", _render_stage, total=lambda st: st["plan"].n_out))
     if engine is not None and options.measure:
-        stages.append(Stage("measure", _measure_stage, total=lambda st: st["plan"].n_out))
+        stages.append(Stage("measure", _measure_stage, total=lambda st: st["plan"].n_out, like="faces"))
     return Job("sync", stages, state)
 
 
@@ -350,4 +421,5 @@ def run_sync(request: SyncRequest, on_progress: ProgressCallback | None = None,
                       duration=plan.n_out / float(plan.fps), clip_frames=plan.n_clip, warnings=notes,
                       engine=engine.name if engine is not None else "none", sync=state.get("sync"),
                       engine_info=dict(getattr(engine, "info", {}) or {}), outputs=(state["output"],),
-                      dub_offset_ms=request.dub_offset_ms, timings=dict(job.timings))
+                      dub_offset_ms=request.dub_offset_ms, timings=dict(job.timings),
+                      changed_frames=state.get("changed_frames"))

@@ -59,11 +59,14 @@ class Actions:
         self.zoom_one = act("Actual Pixels", "Ctrl+1", "zoom_100")
         self.mode_keys = [act(f"View {name}", str(k + 1)) for k, name in
                           enumerate(("Original", "Result", "Side by Side", "Anaglyph", "Disparity"))]
+        self.mark_in = act("Mark In", "I", tip="Sync only from here on (I); the rest stays the clip as it is")
+        self.mark_out = act("Mark Out", "O", tip="Sync only up to this frame (O)")
+        self.clear_marks = act("Clear In and Out", "Alt+X", tip="Sync the whole timeline again (Alt+X)")
         self.open_logs = act("Open Log Folder", None, "folder")
         self.about = act("About Lipsync Studio", None, "info")
         for a in (self.play, self.shuttle_back, self.shuttle_stop, self.shuttle_fwd, self.prev_frame, self.next_frame,
                   self.back_second, self.fwd_second, self.to_start, self.to_end, *self.mode_keys, self.compare,
-                  self.fit):
+                  self.fit, self.mark_in, self.mark_out, self.clear_marks):
             a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
 
         mb = window.menuBar()
@@ -88,6 +91,9 @@ class Actions:
             m.addAction(a)
         m.addSeparator()
         for a in (self.prev_frame, self.next_frame, self.back_second, self.fwd_second, self.to_start, self.to_end):
+            m.addAction(a)
+        m.addSeparator()
+        for a in (self.mark_in, self.mark_out, self.clear_marks):
             m.addAction(a)
         m = mb.addMenu("&Sync")
         m.addAction(self.run)

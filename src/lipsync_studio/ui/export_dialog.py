@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-                               QLineEdit, QProgressBar, QPushButton, QRadioButton, QSpinBox, QTabWidget,
+                               QLineEdit, QMessageBox, QProgressBar, QPushButton, QRadioButton, QSpinBox, QTabWidget,
                                QToolButton, QVBoxLayout, QWidget)
 
 from ..job import Progress
@@ -16,7 +16,10 @@ from ..media.writer import CONTAINERS, VideoFormat
 from ..app.jobs import JobTask
 from .session import Session
 from .theme import icon
+from .wheel_guard import guard_wheel
 from ..app.timecode import format_seconds
+from ..app.export import default_export_name
+from ..app.words import engine_label, extend_label, shorten_label, stereo_mode_label
 
 _CODEC_LABELS = {"h264": "H.264 (plays everywhere)", "hevc": "HEVC / H.265 (smaller)", "vp9": "VP9",
                  "prores": "ProRes 422 HQ (editing)"}
@@ -76,6 +79,10 @@ class ExportDialog(QDialog):
         out_row.addWidget(browse)
         col.addLayout(out_row)
 
+        self.source = QLabel("")
+        self.source.setObjectName("hint")
+        self.source.setWordWrap(True)
+        col.addWidget(self.source)
         self.status = QLabel("")
         self.status.setObjectName("hint")
         self.status.setWordWrap(True)
@@ -112,6 +119,11 @@ class ExportDialog(QDialog):
         w.finished.connect(self._finished)
         w.cancelled.connect(self._cancelled)
         w.errored.connect(self._errored)
+        guard_wheel(self)
+        for box in (self.codec, self.preset, self.pix_fmt):
+            box.currentIndexChanged.connect(lambda _: self._update_source())
+        self.crf.valueChanged.connect(lambda _: self._update_source())
+        self.path_edit.textChanged.connect(lambda _: self._update_source())
         self._suggest_path()
 
     # -- tabs ------------------------------------------------------------------------------------------
@@ -121,8 +133,9 @@ class ExportDialog(QDialog):
         form = QFormLayout(page)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         r = self.settings.run
-        what = QLabel(f"The clip synced to the dub with the Run panel's choices (engine: {r.engine}, dub longer: "
-                      f"{r.extend}, dub shorter: {r.shorten}), encoded as below.")
+        what = QLabel(f"The clip synced to the dub with the Run panel's choices (Engine: {engine_label(r.engine)}; "
+                      f"Dub longer: {extend_label(r.extend)}; Dub shorter: {shorten_label(r.shorten)}), encoded as "
+                      "below.")
         what.setObjectName("hint")
         what.setWordWrap(True)
         form.addRow(what)
@@ -167,8 +180,10 @@ class ExportDialog(QDialog):
                            ("separate", "Two files, one per eye (_L, _R)")):
             self.stereo_layout.addItem(label, key)
         self.stereo_layout.setCurrentIndex(max(0, self.stereo_layout.findData(self.settings.export.stereo_layout)))
+        self.stereo_layout.currentIndexChanged.connect(lambda _: self._suggest_path())
         form.addRow("Layout", self.stereo_layout)
-        note = QLabel("The eyes are synced with the Run panel's Stereo choice; codec and quality as on the "
+        note = QLabel(f"The eyes are synced with the Run panel's Stereo choice ("
+                      f"{stereo_mode_label(self.settings.run.stereo_mode)}); codec and quality as on the "
                       "2D Video page (4:4:4 colour keeps an anaglyph's red and cyan apart).")
         note.setObjectName("hint")
         note.setWordWrap(True)
@@ -263,14 +278,42 @@ class ExportDialog(QDialog):
         if s.clip is None:
             return
         folder = Path(self.settings.last_export_dir) if self.settings.last_export_dir else s.clip.path.parent
+        dub = s.dub.path if s.dub is not None else None
         if self.tabs.currentIndex() == 2:
-            self.path_edit.setText(str(folder / f"{s.clip.path.stem}_meshes"))
+            self.path_edit.setText(str(folder / default_export_name(s.clip.path, dub, "obj")))
             return
         if self.tabs.currentIndex() == 3:
-            self.path_edit.setText(str(folder / f"{s.clip.path.stem}_face3d.mp4"))
+            self.path_edit.setText(str(folder / f"{default_export_name(s.clip.path, dub)}_face3d.mp4"))
             return
-        dub = f"_{s.dub.path.stem}" if s.dub is not None else ""
-        self.path_edit.setText(str(folder / f"{s.clip.path.stem}{dub}_synced{self.container.currentData()}"))
+        if self.tabs.currentIndex() == 1:
+            layout = self.stereo_layout.currentData()
+            name = default_export_name(s.clip.path, dub, "stereo", s.layout if layout in ("same", "") else layout)
+        else:
+            name = default_export_name(s.clip.path, dub)
+        self.path_edit.setText(str(folder / f"{name}{self.container.currentData()}"))
+        self._update_source()
+
+    def _update_source(self) -> None:
+        """Say whether Export writes the approved preview or syncs again, and why."""
+        if not hasattr(self, "source") or self.tabs.currentIndex() >= 2 or self.session.dub is None:
+            if hasattr(self, "source"):
+                self.source.setText("")
+            return
+        layout = self.stereo_layout.currentData() if self.tabs.currentIndex() == 1 else None
+        changes = self.session.export_changes(Path(self.path_edit.text() or "x.mp4"), self.video_format(), layout)
+        if not changes:
+            from ..app.export import same_encoding
+
+            how = ("copied as it is" if same_encoding(self.video_format(), self.session.result_request.options.fmt)
+                   and Path(self.path_edit.text()).suffix.lower() == Path(self.session.result.output).suffix
+                   else "re-encoded with the settings above; no new sync")
+            made = self.session.result_request.options.fmt
+            if how != "copied as it is" and self.video_format().crf < made.crf:
+                how += (f"; the preview was encoded at CRF {made.crf}, so a lower CRF adds size, not detail: "
+                        "Run with Quality “Final (best)” for a finer source")
+            self.source.setText(f"Writes the approved preview ({how}).")
+        else:
+            self.source.setText("Syncs again for the export (" + "; ".join(changes) + ").")
 
     def _browse(self) -> None:
         if self.tabs.currentIndex() == 2:
@@ -302,6 +345,9 @@ class ExportDialog(QDialog):
             self.status.setText("Another job is running; wait for it or cancel it first.")
             return False
         path = Path(text).expanduser()
+        if not self._may_write(path):
+            self.status.setText("Not exported: choose another name, or allow replacing the file.")
+            return False
         e = self.settings.export
         self.settings.last_export_dir = str(path.parent)
         if self.tabs.currentIndex() == 1:
@@ -334,11 +380,38 @@ class ExportDialog(QDialog):
         self.show_btn.hide()
         self.bar.show()
         self.bar.setRange(0, 0)
-        self.status.setText(f"Exporting to {path.name}…")
+        self.status.setText(f"Exporting to {Path(task.output).name}… " + self.source.text())
         self.export_btn.setEnabled(False)
         self.cancel_btn.show()
         self.tabs.setEnabled(False)
         return True
+
+    def _targets(self, path: Path) -> list[Path]:
+        """The files (or the folder) an export to ``path`` on the current page writes."""
+        if self.tabs.currentIndex() == 1:
+            from ..stereo.writer import stereo_output_paths
+
+            layout = self.stereo_layout.currentData()
+            if layout in ("same", ""):
+                return stereo_output_paths(path, self.session.layout, vr_name=False)
+            return stereo_output_paths(path, layout, vr_name=True)
+        return [path]
+
+    def _may_write(self, path: Path) -> bool:
+        """Ask before replacing what is there; True when nothing is there or the user said yes."""
+        there = [p for p in self._targets(path) if p.is_file() or (p.is_dir() and any(p.iterdir()))]
+        if not there:
+            return True
+        names = "\n".join(str(p) for p in there)
+        box = QMessageBox(QMessageBox.Icon.Question, "Replace?",
+                          f"{'These files exist' if len(there) > 1 else 'This file exists'} already:\n{names}\n\n"
+                          "Replace with the export?", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                          self)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.button(QMessageBox.StandardButton.Yes).setText("Replace")
+        box.button(QMessageBox.StandardButton.No).setText("Keep it")
+        self.overwrite_box = box
+        return box.exec() == QMessageBox.StandardButton.Yes
 
     def _mine(self) -> bool:
         return self.task is not None and self.session.jobs.current is self.task
@@ -350,7 +423,7 @@ class ExportDialog(QDialog):
             self.bar.setRange(0, p.total)
             self.bar.setValue(min(p.done, p.total))
             self.bar.setFormat(f"{p.stage}: {p.done} / {p.total}")
-        eta = f", {format_seconds(p.eta_s)} left" if p.eta_s is not None and p.total > 1 else ""
+        eta = f", about {format_seconds(p.job_eta_s)} left" if p.job_eta_s is not None and p.total > 1 else ""
         rate = f" at {p.rate:.1f} frames/s" if p.rate > 0 and p.total > 1 else ""
         self.status.setText(f"Exporting to {self.output.name}{rate}{eta}")
 
@@ -390,8 +463,13 @@ class ExportDialog(QDialog):
 
     def show_in_folder(self) -> None:
         """Open the exported file's folder in the file manager."""
-        if self.output is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.output.parent)))
+        if self.output is not None and not QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.output.parent))):
+            # No file manager here (a bare desktop, a remote session): say where it is, ready to paste.
+            from PySide6.QtWidgets import QApplication
+
+            QApplication.clipboard().setText(str(self.output))
+            self.status.setText(f"No file manager could be opened. The export is at {self.output} "
+                                "(the path is on the clipboard).")
 
     def reject(self) -> None:  # noqa: D102 - closing while exporting cancels nothing: ask first
         if self._mine() and self.session.jobs.busy:

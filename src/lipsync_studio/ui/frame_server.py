@@ -190,6 +190,9 @@ class FrameServer(QObject):
             old.close()
         if role == "clip":
             self._clip = track
+            if self._result is not None:  # the last clip's result: never paired with this clip's frames
+                self._result.close()
+                self._result = None
             self._thumb_iter = None
             self._thumb_pos = -1
             self.clip_opened.emit(track.info)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 
 if TYPE_CHECKING:  # pragma: no cover
     from .main_window import MainWindow
@@ -28,6 +28,11 @@ class JobLink(QObject):
         jobs.finished.connect(self._finished)
         jobs.cancelled.connect(self._cancelled)
         jobs.errored.connect(self._errored)
+        # After the Run panel has laid out the new rows (a child of the scroll area: it dies with it).
+        self._reveal = QTimer(window.run_scroll)
+        self._reveal.setSingleShot(True)
+        self._reveal.setInterval(100)
+        self._reveal.timeout.connect(lambda: window.run_scroll.ensureWidgetVisible(window.run_panel.result_box, 0, 0))
 
     def update_state(self) -> None:
         """Enable Run, Cancel, Export and Track Faces for the situation."""
@@ -53,9 +58,13 @@ class JobLink(QObject):
         name = task.name if task else "Job"
         self.update_state()
         w.status_line.set_job("")
-        w.run_panel.job_ended(describe_result(name, result), True, keep_rate=name in ("Sync", "Export"))
-        if name == "Sync":
+        unchanged = bool(getattr(result, "unchanged", False))
+        w.run_panel.job_ended(describe_result(name, result), True, keep_rate=name in ("Sync", "Export"),
+                              warning="Picture unchanged" if unchanged else "")
+        if name == "Sync" or (name == "Export" and w.session.result is result):  # an export can be the result
             w.run_panel.show_measures(result_measures(result))
+            # On a short screen the Result box is below the fold: bring it into view.
+            self._reveal.start()
             if not w.viewer.compare:
                 w.viewer_bar.set_mode("result")
         for note in getattr(result, "warnings", ()):
@@ -83,16 +92,20 @@ def describe_result(name: str, result) -> str:
         return f"Exported {result.frames} meshes to {result.folder.name}"
     if name == "Export 3D face video":
         return f"Exported the 3D face ({result.frames} frames) to {', '.join(p.name for p in result.videos)}"
+    if getattr(result, "unchanged", False):
+        return (f"⚠ {name} changed nothing: no face was found to sync, so the picture is unchanged (the clip "
+                f"re-timed to the dub, {result.frames} frames)")
     return f"{name} finished: {result.frames} frames, {result.duration:.2f} s"
 
 
 def result_measures(result) -> list[tuple[str, str, str]]:
     """Rows ``(name, value, tooltip)`` of the Run panel's Result box for a ``SyncResult``."""
     from ..app.timecode import format_timecode
+    from ..app.words import engine_label
 
     engine = getattr(result, "engine", "none")
     rows = [
-        ("Engine", {"none": "none (re-timed)"}.get(engine, engine), "The lip-sync engine that made the result"),
+        ("Engine", engine_label(engine), "The lip-sync engine that made the result"),
         ("Frames", f"{result.frames}", "Frames written"),
         ("Duration", format_timecode(result.frames, result.fps), f"{result.duration:.2f} s at {result.fps:g} fps"),
     ]
@@ -113,6 +126,12 @@ def result_measures(result) -> list[tuple[str, str, str]]:
         rows += [(f"{label}Sync offset", f"{score.offset_frames:+d} frames", tip),
                  (f"{label}Sync confidence", f"{score.confidence:.2f}", tip),
                  (f"{label}Correlation", f"{score.correlation:.2f}", tip)]
+    if getattr(result, "unchanged", False):
+        rows.insert(0, ("Picture", "unchanged", "No frame was changed: no face was found to sync. The result is "
+                                               "the clip re-timed to the dub."))
+    elif getattr(result, "changed_frames", None) is not None:
+        rows.insert(1, ("Synced frames", f"{result.changed_frames} of {result.frames}",
+                        "Frames whose mouth the engine changed (the rest had no face to sync)"))
     if not measured:
         rows.append(("Sync", "—", "Not measured: tick “Measure the result's sync” (needs an engine other than "
                                   "None)"))

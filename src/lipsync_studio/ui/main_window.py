@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
         run_scroll.setWidgetResizable(True)
         run_scroll.setFrameShape(QFrame.Shape.NoFrame)
         run_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.run_scroll = run_scroll
         self.run_dock = self._dock("Run", "runDock", run_scroll, Qt.DockWidgetArea.RightDockWidgetArea)
         self.face_dock = self._dock("3D Face", "faceDock", self.face_view, Qt.DockWidgetArea.RightDockWidgetArea)
         self.timeline_dock = self._dock("Timeline", "timelineDock", bottom, Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -153,6 +154,9 @@ class MainWindow(QMainWindow):
         a.fwd_second.triggered.connect(lambda: self._step(round(float(s.timeline.fps))))
         a.to_start.triggered.connect(lambda: self._seek(0))
         a.to_end.triggered.connect(lambda: self._seek(s.timeline.n_out - 1))
+        a.mark_in.triggered.connect(lambda: s.set_marks(s.position, s.mark_out))
+        a.mark_out.triggered.connect(lambda: s.set_marks(s.mark_in, s.position))
+        a.clear_marks.triggered.connect(lambda: s.set_marks(None, None))
         a.compare.toggled.connect(self.viewer_bar.compare.setChecked)
         a.fit.triggered.connect(v.set_fit)
         a.zoom_in.triggered.connect(lambda: v.zoom_by(1.25))
@@ -177,6 +181,7 @@ class MainWindow(QMainWindow):
         t.to_start.connect(lambda: self._seek(0))
         t.to_end.connect(lambda: self._seek(s.timeline.n_out - 1))
         t.seek.connect(self._seek)
+        t.note.connect(self.status_line.flash)
         t.offset_changed.connect(lambda ms: s.set_offset(ms / 1000.0))
         t.hear_changed.connect(self._hear_changed)
         t.volume_changed.connect(self._volume_changed)
@@ -200,6 +205,7 @@ class MainWindow(QMainWindow):
         s.thumbnail_ready.connect(tl.add_thumbnail)
         s.waveform_ready.connect(self._waveform_ready)
         s.offset_changed.connect(self._offset_changed)
+        s.marks_changed.connect(self._marks_changed)
         s.error.connect(self.errors.report)
         s.status.connect(self.status_line.flash)
         s.tasks.done.connect(self._task_done)
@@ -288,6 +294,10 @@ class MainWindow(QMainWindow):
         self._layout_changed(layout)
         # Look at the pictures too (a few decodes, in the background).
         self.session.tasks.submit("layout", capabilities.detect_layout, str(info.path))
+        self._forget_result_shown()
+        self.viewer.clear()  # no frame of the last clip's result may linger in the viewer
+        self.viewer.set_fit()
+        self.face_view.reset_view()
         self._set_window(None)
         from ..stereo.vr import sphere_window_for
 
@@ -302,8 +312,14 @@ class MainWindow(QMainWindow):
         self.timeline.set_waveform("dub", None, "Loading…" if dub is not None else "No dub: File ▸ Open Dub…")
         if dub is not None:
             self._load_play_sound("dub", dub.path)
+        self._forget_result_shown()
         self._refresh_recent()
         self._update_run_state()
+
+    def _forget_result_shown(self) -> None:
+        """A new clip or dub: the Run panel's measures and last job's words belonged to the old one."""
+        if not self.session.jobs.busy:
+            self.run_panel.reset_result()
 
     def _result_changed(self, result, stale: bool) -> None:
         self.viewer.result_stale = stale
@@ -325,6 +341,18 @@ class MainWindow(QMainWindow):
         self.transport.set_offset_ms(round(seconds * 1000))
         self.timeline.set_offset(seconds)
         self.player.offset_s = seconds
+
+    def _marks_changed(self, mark_in, mark_out) -> None:
+        from ..app.timecode import format_timecode
+
+        self.timeline.set_marks(mark_in, mark_out)
+        fps = self.session.timeline.fps
+        if mark_in is None and mark_out is None:
+            self.status_line.flash("In and Out cleared: Run syncs the whole timeline")
+        else:
+            a = format_timecode(mark_in or 0, fps)
+            b = "the end" if mark_out is None else format_timecode(mark_out, fps)
+            self.status_line.flash(f"Run syncs {a} to {b} only, spliced into the whole clip (Alt+X clears)")
 
     _stereo = False
 
@@ -435,6 +463,10 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geom)
         else:
             self.resize(1480, 900)
+        # Never larger than the screen (a 1280x720 laptop): the Run panel's result must be on it.
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        if screen is not None and (self.width() > screen.width() or self.height() > screen.height()):
+            self.resize(min(self.width(), screen.width()), min(self.height(), screen.height()))
         if isinstance(state, QByteArray):
             self.restoreState(state)
 
@@ -451,6 +483,9 @@ class MainWindow(QMainWindow):
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
+        elif self.confirm_close and self.isVisible() and not self._may_discard_preview():
+            event.ignore()
+            return
         self.player.stop()
         try:
             q = self._qsettings()
@@ -463,6 +498,20 @@ class MainWindow(QMainWindow):
             pass
         self.shutdown()
         super().closeEvent(event)
+
+    def _may_discard_preview(self) -> bool:
+        """Ask before quitting drops a synced preview that was never exported; True: quit."""
+        s = self.session
+        if s.result is None or s.result_exported or s.clip is None:
+            return True
+        box = QMessageBox(QMessageBox.Icon.Question, "Quit without exporting?",
+                          f"The synced preview of {s.clip.path.name} was not exported; it is removed when Lipsync "
+                          "Studio closes.", QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+                          self)
+        box.button(QMessageBox.StandardButton.Discard).setText("Quit and discard it")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        self.quit_box = box
+        return box.exec() == QMessageBox.StandardButton.Discard
 
     def shutdown(self) -> None:
         """Stop every worker thread (idempotent)."""

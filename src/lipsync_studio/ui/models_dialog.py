@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLay
 
 from ..weights import ModelRegistry, ModelState, ModelStatus
 from .theme import COLORS, icon
+from ..app.words import WITHOUT_MODEL
 from .threads import Tasks
 
 _STATE_STYLE = {
@@ -55,20 +56,22 @@ class ModelsDialog(QDialog):
         folder_row.addWidget(open_folder)
         col.addLayout(folder_row)
 
-        self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["Model", "Status", "Used for", "Licence"])
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["Model", "Status", "Used for", "Without it", "Licence"])
         self.table.verticalHeader().hide()
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
+        self.table.setWordWrap(True)  # long cells wrap within the dialog rather than being cut off
         h = self.table.horizontalHeader()
         h.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        h.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        h.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
         h.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        h.setSectionResizeMode(3, QHeaderView.ResizeMode.Interactive)
-        self.table.setColumnWidth(3, 220)
+        h.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        h.setSectionResizeMode(4, QHeaderView.ResizeMode.Interactive)
+        self.table.setColumnWidth(1, 150)
+        self.table.setColumnWidth(4, 150)
         self.table.itemSelectionChanged.connect(self._show_details)
         col.addWidget(self.table, 3)
 
@@ -86,6 +89,7 @@ class ModelsDialog(QDialog):
         self.verify_btn.clicked.connect(lambda: self.refresh(verify=True))
         self.note = QLabel("")
         self.note.setObjectName("hint")
+        self.note.setWordWrap(True)  # a long error wraps; it never widens the dialog past the screen
         close = QPushButton("Close")
         close.clicked.connect(self.accept)
         buttons.addWidget(self.add_btn)
@@ -144,10 +148,14 @@ class ModelsDialog(QDialog):
             used.setToolTip(st.spec.used_for)
             lic = QTableWidgetItem(st.spec.licence)
             lic.setToolTip(st.spec.licence)
-            for c, item in enumerate((name, state, used, lic)):
+            instead = WITHOUT_MODEL.get(st.spec.id, "")
+            without = QTableWidgetItem("—" if st.state is ModelState.READY else instead[:1].upper() + instead[1:])
+            without.setToolTip(f"Without these weights: {instead}" if instead else "")
+            for c, item in enumerate((name, state, used, without, lic)):
                 self.table.setItem(r, c, item)
             if st.spec.id == selected:
                 self.table.selectRow(r)
+        self.table.resizeRowsToContents()
         if self.selected_id() is None and statuses:
             self.table.selectRow(0)
         self._show_details()
@@ -180,7 +188,9 @@ class ModelsDialog(QDialog):
             rows.append(f"<tr><td><code>{f.spec.path}</code>{size}</td><td>&nbsp;&nbsp;{what}</td></tr>")
         self.details.setHtml(
             f"<h3 style='margin:0'>{s.name}</h3><p style='color:{COLORS['dim']}'>{s.network}</p>"
-            f"<p><b>Used for:</b> {s.used_for}<br><b>Licence:</b> {s.licence}<br>"
+            f"<p><b>Used for:</b> {s.used_for}<br>"
+            + (f"<b>Without it:</b> {WITHOUT_MODEL[s.id]}<br>" if s.id in WITHOUT_MODEL else "")
+            + f"<b>Licence:</b> {s.licence}<br>"
             f"<b>Where to get it:</b> {s.source} {link}</p><table>{''.join(rows)}</table>")
 
     # -- adding ----------------------------------------------------------------------------------------

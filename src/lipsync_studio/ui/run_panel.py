@@ -11,13 +11,10 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, Q
 from ..job import Progress
 from ..settings import RunSettings
 from ..app.capabilities import Capabilities
-from .theme import icon
+from .theme import COLORS, icon
+from .wheel_guard import guard_wheel
 from ..app.timecode import format_seconds
-
-_EXTEND = (("pingpong", "Ping-pong the picture"), ("hold", "Hold the last frame"), ("loop", "Loop the clip"),
-           ("trim-audio", "Cut the dub"))
-_SHORTEN = (("trim-picture", "End the picture with the dub"), ("pad-silence", "Keep the whole clip"))
-_QUALITY = (("preview", "Preview (fast)"), ("final", "Final (best)"))
+from ..app.words import EXTEND as _EXTEND, QUALITY as _QUALITY, SHORTEN as _SHORTEN
 
 
 def _title(text: str) -> QLabel:
@@ -138,6 +135,7 @@ class RunPanel(QWidget):
 
         self.stage = QLabel("Open a clip and a dub to run")
         self.stage.setObjectName("hint")
+        self.stage.setWordWrap(True)  # a long outcome wraps instead of widening the panel
         col.addWidget(self.stage)
         self.bar = QProgressBar()
         self.bar.setRange(0, 1)
@@ -154,16 +152,19 @@ class RunPanel(QWidget):
         stats.addWidget(self.eta)
         col.addLayout(stats)
 
-        col.addWidget(_title("Result"))
+        self.result_title = _title("Result")
+        col.addWidget(self.result_title)
         self.measures = QGridLayout()
         self.measures.setHorizontalSpacing(12)
         self.measures.setVerticalSpacing(3)
         holder = QWidget()
         holder.setLayout(self.measures)
         col.addWidget(holder)
+        self.result_box = holder
         self.show_measures([])
         col.addStretch(1)
 
+        guard_wheel(self)
         self._load(settings)
         for box in (self.engine, self.device, self.quality, self.extend, self.shorten):
             box.currentIndexChanged.connect(self._store)
@@ -245,8 +246,20 @@ class RunPanel(QWidget):
         """A job began."""
         self.stage.setText(f"{name}: starting…")
         self.bar.setRange(0, 0)
+        self.bar.setStyleSheet("")
         self.rate.setText("")
         self.eta.setText("")
+
+    def reset_result(self) -> None:
+        """Forget the last job's outcome and measures (another clip or dub was opened)."""
+        self.show_measures([])
+        self.bar.setStyleSheet("")
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.bar.setFormat("")
+        self.rate.setText("")
+        self.eta.setText("")
+        self.stage.setText("")
 
     def show_progress(self, p: Progress) -> None:
         """Show a progress event."""
@@ -259,17 +272,23 @@ class RunPanel(QWidget):
         else:
             self.bar.setRange(0, 0)
         self.rate.setText(f"{p.rate:.1f} frames/s" if p.rate > 0 and p.total > 1 else "")
-        self.eta.setText(f"{format_seconds(p.eta_s)} left" if p.eta_s is not None and p.total > 1 else "")
+        # The whole job's time left (every step after this one too); this step's alone says too little.
+        left = p.job_eta_s
+        self.eta.setText(f"about {format_seconds(left)} left in all" if left is not None and p.total > 1 else "")
+        self.eta.setToolTip("For the whole job, every step after this one included; it firms up as steps finish")
 
-    def job_ended(self, text: str, ok: bool, keep_rate: bool = False) -> None:
+    def job_ended(self, text: str, ok: bool, keep_rate: bool = False, warning: str = "") -> None:
         """The job finished (``ok``), was cancelled or failed; ``text`` says which. ``keep_rate`` leaves the last
-        frames/s shown (a render's speed is worth knowing; a cached analysis's is not)."""
+        frames/s shown (a render's speed is worth knowing; a cached analysis's is not). ``warning``: the job ran
+        to its end but did not do what was asked (the bar says it instead of "Done")."""
         self.stage.setText(text)
         if not keep_rate:
             self.rate.setText("")
         self.bar.setRange(0, 1)
         self.bar.setValue(1 if ok else 0)
-        self.bar.setFormat("Done" if ok else "")
+        self.bar.setFormat(warning or ("Done" if ok else ""))
+        # A run that did not do what was asked is not painted like a success.
+        self.bar.setStyleSheet(f"QProgressBar::chunk {{ background: {COLORS['warn']}; }}" if warning else "")
         self.eta.setText("")
 
     def show_measures(self, rows: list[tuple[str, str, str]]) -> None:

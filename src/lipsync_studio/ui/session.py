@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ..engine.sync_job import StereoOptions, SyncOptions, SyncRequest
+from ..engine.sync_job import StereoOptions, SyncOptions, SyncRequest, SyncResult
+from ..app.export import preview_differences
 from ..media.audio import AudioInfo
 from ..media.timeline import ExtendPolicy, OutputPlan
 from ..media.video import VideoInfo
@@ -55,6 +56,8 @@ class Session(QObject):
     - ``waveform_ready(role: str, waveform: Waveform | None)``: ``role`` is ``"clip"`` or ``"dub"``.
     - ``offset_changed(seconds: float)``: the dub offset.
     - ``faces_changed(faces: ClipFaces | None)``: the clip's face tracks (after "Track faces", or from the cache).
+    - ``marks_changed(mark_in: int | None, mark_out: int | None)``: the In and Out marks (output frames, Out
+      included): a run syncs only that range, spliced into the whole clip.
     - ``error(title: str, message: str, details: str)``: something the user must hear about.
     - ``status(text: str)``: a passing note for the status bar.
     """
@@ -69,6 +72,7 @@ class Session(QObject):
     waveform_ready = Signal(str, object)
     offset_changed = Signal(float)
     faces_changed = Signal(object)
+    marks_changed = Signal(object, object)
     error = Signal(str, str, str)
     status = Signal(str)
 
@@ -90,6 +94,13 @@ class Session(QObject):
         #: Whether face tracking is installed (the window sets it from the capabilities).
         self.faces_enabled = False
         self._previews: set[Path] = set()
+        #: The request that made ``result`` (its output: the preview file), None without a result.
+        self.result_request: SyncRequest | None = None
+        #: Whether ``result`` was exported (a preview is removed when the app closes).
+        self.result_exported = False
+        #: In and Out marks (output frames, Out included; None: the timeline's start / end).
+        self.mark_in: int | None = None
+        self.mark_out: int | None = None
 
         self.frames = FrameServer()
         self.frames.clip_opened.connect(self._on_clip_opened)
@@ -178,8 +189,32 @@ class Session(QObject):
         self._mark_stale()
         self._update_timeline()
 
+    def set_marks(self, mark_in: int | None, mark_out: int | None) -> None:
+        """Limit the sync to output frames ``mark_in..mark_out`` (None: the start / the end); an In after the Out
+        moves the Out (and the other way round), as editing software does."""
+        last = max(0, self.timeline.n_out - 1)
+        mark_in = None if mark_in is None else min(max(0, int(mark_in)), last)
+        mark_out = None if mark_out is None else min(max(0, int(mark_out)), last)
+        if mark_in is not None and mark_out is not None and mark_out < mark_in:
+            if mark_in != self.mark_in:
+                mark_out = None
+            else:
+                mark_in = None
+        if (mark_in, mark_out) == (self.mark_in, self.mark_out):
+            return
+        self.mark_in, self.mark_out = mark_in, mark_out
+        self.marks_changed.emit(mark_in, mark_out)
+        self.replan()
+
     def replan(self) -> None:
-        """The run options changed: recompute the output timeline."""
+        """The run options changed: recompute the output timeline (the result is out of date when it was made
+        with other choices)."""
+        if self.result_request is not None and self.clip is not None and self.dub is not None:
+            now = self.sync_request(self.result_request.output, self.sync_options(),
+                                    out_layout=self.result_request.stereo.out_layout
+                                    if self.result_request.stereo is not None else None)
+            if preview_differences(self.result_request, now):
+                self._mark_stale()
         self._update_timeline()
 
     def source_frames(self) -> np.ndarray | None:
@@ -209,9 +244,12 @@ class Session(QObject):
     def sync_options(self, quality: str | None = None, fmt=None) -> SyncOptions:
         """The run options as the engine wants them (``fmt`` overrides the quality's encoder settings)."""
         r = self.settings.run
+        fps = float(self.timeline.fps)
         return SyncOptions(extend=r.extend, shorten=r.shorten, fmt=fmt or QUALITY.get(quality or r.quality, QUALITY["preview"]),
                            engine=r.engine, face=self.face_id, measure=r.measure,
-                           device=r.device or "auto")
+                           device=r.device or "auto",
+                           start_s=None if self.mark_in is None else self.mark_in / fps,
+                           end_s=None if self.mark_out is None else (self.mark_out + 1) / fps)
 
     def run(self) -> JobTask | None:
         """Start a sync of the clip to the dub (a preview in the cache folder); None if it cannot start."""
@@ -228,13 +266,44 @@ class Session(QObject):
             return None
         self._previews.add(out)
         self._run_inputs = (self.clip.path, self.dub.path)
+        self._run_request = replace(request, output=out)
         return task
 
+    def export_changes(self, output: Path, fmt, out_layout: str | None = None) -> list[str]:
+        """Why an export to ``output`` must sync again rather than write the approved preview, one line each in
+        the Run panel's words; empty: the preview is what would be synced, and is written as it is (copied,
+        or re-encoded with ``fmt``)."""
+        if self.clip is None or self.dub is None:
+            return ["no clip and dub are open"]
+        if self.result is None or self.result_request is None:
+            return ["there is no preview of this clip and dub yet (Run makes one)"]
+        if not Path(self.result.output).is_file():
+            return ["the preview's file is gone"]
+        if out_layout in ("same", "") and self.layout != "mono":
+            out_layout = self.layout  # "Same as the clip": the packing the preview keeps
+        wanted = self.sync_request(Path(output), self.sync_options(fmt=fmt), out_layout=out_layout)
+        changes = preview_differences(self.result_request, wanted)
+        if not changes and wanted.stereo is not None:
+            from ..app.export import same_encoding
+
+            if wanted.stereo.out_layout == "separate":
+                changes = ["two files, one per eye, are written by a new sync"]
+            elif not same_encoding(fmt, self.result_request.options.fmt):
+                changes = ["a stereo preview is only copied, with the preview's encoder settings"]
+        return changes
+
     def export_video(self, output: Path, fmt) -> JobTask | None:
-        """Start writing the synced video to ``output`` with the encoder settings ``fmt``."""
+        """Start writing the synced video to ``output`` with the encoder settings ``fmt``: the approved
+        preview when nothing changed since it was made (:meth:`export_changes`), else a new sync."""
         if self.clip is None or self.dub is None:
             return None
-        task = sync_task(self.sync_request(Path(output), self.sync_options(fmt=fmt)), name="Export")
+        if not self.export_changes(output, fmt):
+            from ..app.export import export_task
+
+            task = export_task(self.result, Path(output), fmt, self.result_request.options.fmt)
+        else:
+            task = sync_task(self.sync_request(Path(output), self.sync_options(fmt=fmt)), name="Export")
+        self._export_request = self.sync_request(Path(output), self.sync_options(fmt=fmt))
         return task if self.jobs.start(task) else None
 
     def sync_request(self, output: Path, options: SyncOptions, out_layout: str | None = None,
@@ -295,7 +364,16 @@ class Session(QObject):
             return None
         # The app names full SBS the VR way, as its Export dialog says.
         request = self.sync_request(Path(output), self.sync_options(fmt=fmt), out_layout=out_layout, vr_name=True)
-        task = sync_task(request, name="Export")
+        if not self.export_changes(output, fmt, out_layout):
+            from ..app.export import export_task
+            from ..stereo.writer import stereo_output_paths
+
+            same = out_layout in ("same", "")  # kept in the clip's own packing: no VR-style name
+            final = stereo_output_paths(output, self.layout if same else out_layout, vr_name=not same)[0]
+            task = export_task(self.result, final, fmt, self.result_request.options.fmt)
+        else:
+            task = sync_task(request, name="Export")
+        self._export_request = request
         return task if self.jobs.start(task) else None
 
     def cancel(self) -> None:
@@ -313,15 +391,38 @@ class Session(QObject):
                 return
             self.result = result
             self.result_stale = False
+            self.result_request = getattr(self, "_run_request", None)
+            self.result_exported = False
             self.frames.open_result(task.output)
             if self.faces is None and self.faces_enabled and self.clip is not None:
                 from ..app.faces import cached_faces  # the engine tracked the faces: show them too
 
                 self.tasks.submit("faces:cached", cached_faces, self.clip.path)
+        elif task.name == "Export" and isinstance(result, SyncResult):
+            self._export_finished(result)
         elif task.name == "Track faces":
             self.faces = result
             self.faces_changed.emit(result)
 
+
+    def _export_finished(self, result: SyncResult) -> None:
+        """An export synced with the current choices is the result now (the viewer shows it, up to date);
+        one written from the preview leaves the result as it is."""
+        request = getattr(self, "_export_request", None)
+        if request is None or self.clip is None or self.dub is None or request.video != self.clip.path \
+                or request.dub != self.dub.path or abs(request.dub_offset_ms - 1000.0 * self.offset_s) > 0.05:
+            return
+        if self.result is not None and not self.result_stale and self.result_request is not None \
+                and not preview_differences(self.result_request, request):
+            self.result_exported = True
+            return  # the preview was exported (or an equal sync): it stays what the viewer shows
+        if request.stereo is not None and request.stereo.out_layout != self.layout:
+            return  # another packing than the clip's: the viewer cannot show it as the result
+        self.result = result
+        self.result_stale = False
+        self.result_request = request
+        self.result_exported = True
+        self.frames.open_result(result.output)
 
     def _mark_stale(self) -> None:
         if self.result is not None and not self.result_stale:
@@ -334,11 +435,16 @@ class Session(QObject):
         self.settings.remember_clip(info.path)
         self.result = None
         self.result_stale = False
+        self.result_request = None
         self.frames.open_result(None)
         self.position = 0
+        if self.mark_in is not None or self.mark_out is not None:
+            self.mark_in = self.mark_out = None
+            self.marks_changed.emit(None, None)
         self.clip_changed.emit(info)
         self.result_changed.emit(None, False)
         self._update_timeline()
+        self.position_changed.emit(0)  # the playhead belongs to the new clip, even when it was at 0 before
         self.status.emit(f"Opened {info.path.name}")
         self.tasks.submit("wave:clip", waveform_of, str(info.path))
         self.faces = None

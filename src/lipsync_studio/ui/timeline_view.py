@@ -81,7 +81,17 @@ class _LaneBox(pg.ViewBox):
             self.owner._release()
 
     def wheelEvent(self, ev, axis=None):  # noqa: N802
-        ev.ignore()
+        # Ctrl+wheel zooms about the pointer, Shift+wheel scrolls; the plain wheel is left to the window.
+        mods = ev.modifiers()
+        steps = ev.delta() / 120.0
+        if mods & Qt.KeyboardModifier.ControlModifier:
+            ev.accept()
+            self.owner.zoom_by(1.25 ** steps, self.mapSceneToView(ev.scenePos()).x())
+        elif mods & Qt.KeyboardModifier.ShiftModifier:
+            ev.accept()
+            self.owner.scroll_by(-steps * 0.1)
+        else:
+            ev.ignore()
 
 
 class TimelineView(pg.PlotWidget):
@@ -148,6 +158,14 @@ class TimelineView(pg.PlotWidget):
         self._dub_span.setBrush(QColor(232, 163, 61, 30))
         self._dub_span.setZValue(-5)
         vb.addItem(self._dub_span, ignoreBounds=True)
+        self._marks = QGraphicsRectItem(QRectF(0, 0, 0, 3))
+        self._marks.setPen(QPen(QColor(76, 158, 255, 200), 0))
+        self._marks.setBrush(QColor(76, 158, 255, 36))
+        self._marks.setZValue(6)
+        self._marks.setToolTip("In to Out: only this range is synced; the rest stays the clip as it is (Alt+X "
+                               "clears it)")
+        self._marks.hide()
+        vb.addItem(self._marks, ignoreBounds=True)
         self._empty = [pg.TextItem("", color=COLORS["dim"], anchor=(0, 0.5)) for _ in range(2)]
         for t, y in zip(self._empty, (1.5, 2.5)):
             t.setPos(0.01, y)
@@ -164,6 +182,12 @@ class TimelineView(pg.PlotWidget):
         self._resize_timer.timeout.connect(self._layout_thumbnails)
         self.ruler.setStyle(showValues=False)  # no clip yet: no time codes
         self._set_range()
+        from PySide6.QtGui import QKeySequence, QShortcut
+
+        fit = QShortcut(QKeySequence("Ctrl+0"), self, self.fit)
+        fit.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.setToolTip("Click or drag to move the playhead; drag the dub to shift it.\n"
+                        "Ctrl+wheel: zoom in time; Shift+wheel: scroll; Ctrl+0: the whole timeline.")
 
     # -- content ---------------------------------------------------------------------------------------
     @property
@@ -199,11 +223,57 @@ class TimelineView(pg.PlotWidget):
         self.playhead.setBounds((0, d))
 
     def set_position(self, position: int) -> None:
-        """Move the playhead to output frame ``position``."""
+        """Move the playhead to output frame ``position`` (a zoomed view pages along to keep it in sight)."""
         self.position = int(position)
         self.playhead.blockSignals(True)
         self.playhead.setValue(self.position / float(self.fps))
         self.playhead.blockSignals(False)
+        x0, x1 = self.vb.viewRange()[0]
+        t = self.position / float(self.fps)
+        if self.zoomed and not x0 <= t <= x1:
+            self._show_span(t - 0.1 * (x1 - x0), x1 - x0)
+
+    # -- zoom ------------------------------------------------------------------------------------------
+    @property
+    def zoomed(self) -> bool:
+        """Whether the view shows less than the whole timeline."""
+        x0, x1 = self.vb.viewRange()[0]
+        return x1 - x0 < self.duration - 1e-6
+
+    def zoom_by(self, factor: float, at_s: float | None = None) -> None:
+        """Magnify the time axis by ``factor`` (>1: closer) about ``at_s`` seconds (the view's middle when None);
+        at most 20 frames fill the view, at least the whole timeline."""
+        x0, x1 = self.vb.viewRange()[0]
+        at = (x0 + x1) / 2 if at_s is None else float(at_s)
+        span = x1 - x0
+        new = min(self.duration, max(20 / float(self.fps), span / factor))
+        self._show_span(at - (at - x0) * new / span, new)
+
+    def scroll_by(self, fraction: float) -> None:
+        """Scroll a zoomed view by ``fraction`` of its width (positive: later)."""
+        x0, x1 = self.vb.viewRange()[0]
+        self._show_span(x0 + fraction * (x1 - x0), x1 - x0)
+
+    def fit(self) -> None:
+        """Show the whole timeline."""
+        self._show_span(0.0, self.duration)
+
+    def _show_span(self, start: float, span: float) -> None:
+        span = min(span, self.duration)
+        start = min(max(0.0, start), self.duration - span)
+        self.vb.setRange(xRange=(start, start + span), padding=0)
+        self._resize_timer.start()  # thumbnails for what is in view
+
+    def set_marks(self, mark_in: int | None, mark_out: int | None) -> None:
+        """Shade the In..Out range (output frames, Out included); both None: no range."""
+        if mark_in is None and mark_out is None:
+            self._marks.hide()
+            return
+        fps = float(self.fps)
+        start = 0.0 if mark_in is None else mark_in / fps
+        end = self.duration if mark_out is None else (mark_out + 1) / fps
+        self._marks.setRect(QRectF(start, 0.0, max(0.0, end - start), 3.0))
+        self._marks.show()
 
     def set_waveform(self, role: str, wave: Waveform | None, missing_text: str = "") -> None:
         """Draw ``wave`` in the ``"clip"`` or ``"dub"`` lane (None: empty lane with ``missing_text``)."""
@@ -257,10 +327,11 @@ class TimelineView(pg.PlotWidget):
         aspect = self._aspect or 16 / 9
         slot_px = lane_px * aspect
         n = max(1, int(math.ceil(rect.width() / slot_px)))
-        slot_s = slot_px * self.duration / max(1.0, rect.width())
+        x0, x1 = self.vb.viewRange()[0]  # the part in view (all of it unless zoomed)
+        slot_s = slot_px * (x1 - x0) / max(1.0, rect.width())
         wanted = []
         for k in range(n):
-            t = k * slot_s
+            t = x0 + k * slot_s
             pos = min(self.n_frames - 1, int(t * float(self.fps)))
             src = int(self.plan[pos]) if self.plan is not None and len(self.plan) else min(pos, self.clip_frames - 1)
             item = pg.ImageItem(axisOrder="row-major")

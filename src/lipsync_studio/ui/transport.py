@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QSizeP
                                QToolButton, QWidget)
 
 from .theme import icon
+from .wheel_guard import guard_wheel
 from ..app.timecode import format_timecode, parse_timecode
 
 
@@ -28,7 +29,8 @@ def _button(icon_name: str, tip: str, name: str = "transport", checkable: bool =
 class TransportBar(QWidget):
     """Signals: ``play_toggled(playing: bool)``, ``step(frames: int)``, ``to_start()``, ``to_end()``,
     ``seek(position: int)`` (a typed time code), ``offset_changed(ms: int)``, ``hear_changed(source: str)``
-    (``"dub"`` or ``"clip"``), ``volume_changed(volume: float)`` (0..1, 0 when muted), ``loop_toggled(on: bool)``."""
+    (``"dub"`` or ``"clip"``), ``volume_changed(volume: float)`` (0..1, 0 when muted), ``loop_toggled(on: bool)``,
+    ``note(text: str)`` (a typed time code was unreadable, or clamped to the timeline)."""
 
     play_toggled = Signal(bool)
     step = Signal(int)
@@ -39,6 +41,7 @@ class TransportBar(QWidget):
     hear_changed = Signal(str)
     volume_changed = Signal(float)
     loop_toggled = Signal(bool)
+    note = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -129,6 +132,7 @@ class TransportBar(QWidget):
         self.volume.setToolTip("Volume")
         self.volume.valueChanged.connect(lambda v: self.volume_changed.emit(0.0 if self.mute_btn.isChecked() else v / 100))
         row.addWidget(self.volume)
+        guard_wheel(self)
         self.set_enabled(False)
 
     # -- state -----------------------------------------------------------------------------------------
@@ -181,10 +185,25 @@ class TransportBar(QWidget):
         self.volume_changed.emit(0.0 if on else self.volume.value() / 100)
 
     def _typed(self) -> None:
+        text = self.timecode.text().strip()
         try:
-            pos = parse_timecode(self.timecode.text(), self.fps)
+            # Frame numbers as the label beside shows them: typed 30 is "frame 30".
+            pos = parse_timecode(text, self.fps, frame_base=1)
         except ValueError:
+            self.timecode.setProperty("invalid", True)
+            self.timecode.setStyleSheet("border: 1px solid #ff6b6b;")
             self.timecode.selectAll()
+            self.note.emit(f"Cannot read the time code {text!r}: type HH:MM:SS:FF, a frame number (1 to "
+                           f"{max(1, self.n_frames)}) or seconds like 4.5s")
             return
+        self.timecode.setProperty("invalid", False)
+        self.timecode.setStyleSheet("")
+        last = max(0, self.n_frames - 1)
+        if pos < 0 or pos > last:
+            clamped = min(max(0, pos), last)
+            where = "before the start: went to the first frame" if pos < 0 else \
+                f"past the end: went to the last frame ({format_timecode(last, self.fps)}, frame {last + 1})"
+            self.note.emit(f"{text} is {where}")
+            pos = clamped
         self.timecode.clearFocus()
         self.seek.emit(pos)

@@ -82,6 +82,7 @@ class VideoViewer(QWidget):
     def show_bundle(self, bundle: FrameBundle) -> None:
         """Show the frames of ``bundle`` (a passing frame only replaces the original)."""
         self.bundle = bundle
+        size_before = self._frame_size()
         for role in ("original", "result", "view"):
             arr = getattr(bundle, role)
             if arr is None and role == "result" and not bundle.final:
@@ -94,6 +95,8 @@ class VideoViewer(QWidget):
                 self._arrays[role] = arr
                 self._images[role] = to_qimage(arr)
         self.frames_shown += 1
+        if self._frame_size() != size_before:  # another clip: the zoom readout follows at once
+            self.zoom_changed.emit(self.scale())
         self.update()
 
     def clear(self) -> None:
@@ -262,10 +265,14 @@ class VideoViewer(QWidget):
             left, right, sx, sy = self._eyes()
             s = self.scale()
             ew, eh = left.width() * sx * s, left.height() * sy * s
+            # The synced eyes once there is a result of the same packing (the preview keeps the clip's), and say so.
+            shown = result if result is not None and result.size() == original.size() else original
+            what = ("RESULT" + (" · OUT OF DATE" if self.result_stale else "")) if shown is result else "ORIGINAL"
             for k, (src, name) in enumerate(((left, "L"), (right, "R"))):
                 dst = QRectF(target.left() + k * (ew + _EYE_GAP * s), target.top(), ew, eh)
-                p.drawImage(dst, original, src)
-                self._chip(p, QPointF(dst.left() + 10, dst.top() + 10), "LEFT EYE" if name == "L" else "RIGHT EYE")
+                p.drawImage(dst, shown, src)
+                self._chip(p, QPointF(dst.left() + 10, dst.top() + 10),
+                           f"{'LEFT EYE' if name == 'L' else 'RIGHT EYE'} · {what}")
         elif self.mode == "result":
             if result is not None:
                 p.drawImage(target, result)

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QHBoxLayout, QLabel, QSi
 
 from ..app.capabilities import Capabilities
 from .theme import icon
+from .wheel_guard import guard_wheel
 
 #: (mode, label, icon) of the mode buttons.
 _MODES = (
@@ -118,7 +119,8 @@ class ViewerBar(QWidget):
         self.zoom_out.clicked.connect(lambda: self.zoom_step.emit(1 / 1.25))
         self.zoom_label = QLabel("Fit")
         self.zoom_label.setObjectName("timecodeSmall")
-        self.zoom_label.setMinimumWidth(48)
+        self.zoom_label.ensurePolished()  # its style sheet's font, to size it for the longest reading
+        self.zoom_label.setMinimumWidth(self.zoom_label.fontMetrics().horizontalAdvance("Fit 1600%") + 10)
         self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.zoom_in = _tool("", "zoom_in", "Zoom in (+, or the mouse wheel)")
         self.zoom_in.clicked.connect(lambda: self.zoom_step.emit(1.25))
@@ -127,6 +129,32 @@ class ViewerBar(QWidget):
         for w in (self.fit, self.zoom_out, self.zoom_label, self.zoom_in, self.one):
             row.addWidget(w)
         self.update_availability(stereo=False, has_result=False)
+        guard_wheel(self)
+        self._compact = False
+        self._full_width = 0
+        # The bar may be as narrow as its compact form (icons only): the window then fits a 1280-pixel screen.
+        self._set_compact(True)
+        self.setMinimumWidth(self.layout().sizeHint().width())
+        self._set_compact(False)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        """Too narrow for every label (a 1280-pixel screen beside the Run panel): the buttons that have an icon
+        show only it (their tooltip names them), rather than labels cut to "Si…de"."""
+        super().resizeEvent(event)
+        if not self._compact:  # measured while every label shows
+            self._full_width = self.layout().sizeHint().width()
+        self._set_compact(self.width() < self._full_width)
+
+    def _set_compact(self, compact: bool) -> None:
+        if compact == self._compact:
+            return
+        self._compact = compact
+        style = Qt.ToolButtonStyle.ToolButtonIconOnly if compact else Qt.ToolButtonStyle.ToolButtonTextBesideIcon
+        for key in ("side-by-side", "anaglyph", "disparity"):
+            self.mode_buttons[key].setToolButtonStyle(style)
+        self.compare.setToolButtonStyle(style)
+        self.overlay.setToolButtonStyle(style)
+        self.layout_label.setVisible(not compact)
 
     def _mode_toggled(self, button: QToolButton, checked: bool) -> None:
         if checked:
