@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ui_fixtures import no_threads_left, talking_media, ui_home  # noqa: F401
+from ui_fixtures import main_window, no_threads_left, open_media, talking_media, ui_home  # noqa: F401
 
 
 @pytest.mark.slow
@@ -50,4 +50,15 @@ def test_batch_window_dubs_a_clip_into_two_languages_and_opens_the_report(qtbot,
     qtbot.waitUntil(lambda: win.run_button.isEnabled(), timeout=60_000)
     assert win.last_message == "0 done, 0 failed, 2 already done"
     assert [win.table.item(r, 3).text() for r in range(2)] == ["already done", "already done"]
+    win.close()
+
+
+def test_the_sync_menu_opens_the_batch_window_with_the_open_clip(qtbot, main_window, talking_media):
+    from lipsync_studio.ui.batch_window import BatchWindow
+
+    open_media(qtbot, main_window, talking_media["clip"])
+    main_window.actions_.batch.trigger()
+    win = main_window.batch_window
+    assert isinstance(win, BatchWindow) and win.isVisible()
+    assert win.clip_edit.text() == str(talking_media["clip"])
     win.close()

@@ -42,6 +42,8 @@ class Actions:
         self.cancel = act("Cancel Job", "Esc", "cancel", "Stop the running job (Esc)")
         self.track_faces = act("Track Faces", "Ctrl+T", "face3d", "Find and follow the clip's faces (Ctrl+T)")
         self.models = act("Models…", None, "models", "Installed model weights, licences, and adding weights")
+        self.batch = act("Batch…", "Ctrl+B", None,
+                         "Dub the open clip into several languages, or run a manifest, and open its QC report (Ctrl+B)")
         self.play = act("Play / Pause", "Space", "play")
         self.shuttle_back = act("Play Backward (J)", "J")
         self.shuttle_stop = act("Stop (K)", "K")
@@ -100,6 +102,7 @@ class Actions:
         m.addAction(self.cancel)
         m.addSeparator()
         m.addAction(self.track_faces)
+        m.addAction(self.batch)
         m.addAction(self.models)
         m = mb.addMenu("&Help")
         m.addAction(self.open_logs)

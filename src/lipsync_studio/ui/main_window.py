@@ -138,6 +138,7 @@ class MainWindow(QMainWindow):
         a.open_dub.triggered.connect(self.choose_dub)
         a.export.triggered.connect(self.open_export)
         a.models.triggered.connect(self.open_models)
+        a.batch.triggered.connect(self.open_batch)
         a.quit.triggered.connect(self.close)
         a.run.triggered.connect(self.run)
         a.cancel.triggered.connect(s.cancel)
@@ -254,6 +255,13 @@ class MainWindow(QMainWindow):
             return
         self.export_dialog = ExportDialog(self.session, self)
         self.export_dialog.open()
+
+    def open_batch(self) -> None:
+        """Show the Batch window, with the open clip as the clip to dub."""
+        from .batch_window import BatchWindow
+
+        self.batch_window = BatchWindow(self, clip=self.session.clip.path if self.session.clip is not None else None)
+        self.batch_window.show()
 
     def open_models(self) -> None:
         """Show the Models dialog."""
