@@ -164,3 +164,14 @@ def test_the_measure_scores_a_phonetically_right_mouth_above_a_loudness_pump():
     assert right.bilabials >= 6
     assert right.closure > pump.closure + 0.4 and right.rounding > pump.rounding + 0.3
     assert right.score > pump.score + 0.2, (right, pump)
+
+
+def test_sync_names_a_script_it_cannot_use_before_any_work(clip50, dub3s, tmp_path, capsys):
+    from lipsync_studio.cli import main
+
+    out = tmp_path / "o.mp4"
+    assert main(["-q", "sync", str(clip50), str(dub3s), "-o", str(out), "--script", str(tmp_path / "no.txt")]) == 2
+    assert "no.txt" in capsys.readouterr().err and not out.exists()
+    (tmp_path / "s.pdf").write_text("x")
+    assert main(["-q", "sync", str(clip50), str(dub3s), "-o", str(out), "--script", str(tmp_path / "s.pdf")]) == 2
+    assert ".txt, .srt or .vtt" in capsys.readouterr().err and not out.exists()

@@ -16,6 +16,7 @@ adding to the wall time (the decoder holds the interpreter lock while it works).
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -160,43 +161,47 @@ def recognize_phones(wav16k: np.ndarray) -> PhoneSegments:
     return PhoneSegments.join(parts, "recognized")
 
 
-def _recognize_worker(wav16k: np.ndarray) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
-    seg = recognize_phones(wav16k)
-    return seg.labels, seg.start, seg.end
-
-
-class _Done(Future):
-    def __init__(self, value) -> None:
-        super().__init__()
-        self.set_result(value)
-
-
 def recognize_phones_async(wav16k: np.ndarray) -> "Future[PhoneSegments]":
     """Start :func:`recognize_phones` in a separate process; ``.result()`` waits for it.
 
-    A fresh interpreter (spawned, so no threads or GPU state of this one are copied) imports only numpy and
-    PocketSphinx. Where no process can be started, it runs here and now.
+    The child is a plain ``python -m lipsync_studio.sync.phones`` (the samples go in on stdin, the phones
+    come back as JSON): unlike a multiprocessing pool it never re-imports the caller's main module. A frozen
+    app (no interpreter to start) hears in a thread instead.
     """
-    import concurrent.futures as cf
-    import multiprocessing as mp
+    import sys
+    import threading
 
-    try:
-        pool = cf.ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"))
-        fut = pool.submit(_recognize_worker, np.asarray(wav16k, np.float32))
-        pool.shutdown(wait=False)
-    except (OSError, RuntimeError):  # no processes here (a frozen app without multiprocessing support, limits)
-        return _Done(recognize_phones(wav16k))
+    wav = np.ascontiguousarray(wav16k, dtype=np.float32)
     out: Future = Future()
 
-    def done(f: Future) -> None:
+    def work() -> None:
         try:
-            labels, start, end = f.result()
-            out.set_result(PhoneSegments(tuple(labels), np.asarray(start), np.asarray(end)))
-        except Exception:  # a broken worker: hear it here instead
-            out.set_result(recognize_phones(wav16k))
+            if getattr(sys, "frozen", False):
+                raise OSError("no interpreter")
+            r = subprocess.run([sys.executable, "-m", "lipsync_studio.sync.phones"], input=wav.tobytes(),
+                               capture_output=True, timeout=max(120.0, len(wav) / SR * 2))
+            if r.returncode != 0:
+                raise OSError(r.stderr.decode(errors="replace")[-300:])
+            d = json.loads(r.stdout)
+            out.set_result(PhoneSegments(tuple(d["labels"]), np.asarray(d["start"], np.float64),
+                                         np.asarray(d["end"], np.float64)))
+        except (OSError, ValueError, subprocess.SubprocessError):  # no child process here: hear it in this one
+            try:
+                out.set_result(recognize_phones(wav))
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
+                out.set_exception(exc)
 
-    fut.add_done_callback(done)
+    threading.Thread(target=work, name="phones", daemon=True).start()
     return out
+
+
+def _main() -> None:
+    """``python -m lipsync_studio.sync.phones``: float32 16 kHz samples on stdin, phones as JSON on stdout."""
+    import sys
+
+    wav = np.frombuffer(sys.stdin.buffer.read(), np.float32)
+    seg = recognize_phones(wav)
+    json.dump({"labels": list(seg.labels), "start": seg.start.tolist(), "end": seg.end.tolist()}, sys.stdout)
 
 
 # -- scripts ------------------------------------------------------------------------------------------
@@ -446,3 +451,7 @@ def check_script(path: str | Path | None) -> None:
     if not Path(path).is_file():
         raise MediaError("the script does not exist", path=path)
     read_script(path)
+
+
+if __name__ == "__main__":
+    _main()
