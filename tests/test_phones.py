@@ -162,7 +162,7 @@ def test_the_measure_scores_a_phonetically_right_mouth_above_a_loudness_pump():
     right = phonetic_agreement(right_gap, right_width, heard, FPS, loudness=0.5)
     pump = phonetic_agreement(pump_gap, pump_width, heard, FPS, loudness=0.5)
     assert right.bilabials >= 6
-    assert right.closure > pump.closure + 0.4 and right.rounding > pump.rounding + 0.3
+    assert right.closure > pump.closure + 0.25 and right.rounding > pump.rounding + 0.3
     assert right.score > pump.score + 0.2, (right, pump)
 
 
@@ -175,3 +175,15 @@ def test_sync_names_a_script_it_cannot_use_before_any_work(clip50, dub3s, tmp_pa
     (tmp_path / "s.pdf").write_text("x")
     assert main(["-q", "sync", str(clip50), str(dub3s), "-o", str(out), "--script", str(tmp_path / "s.pdf")]) == 2
     assert ".txt, .srt or .vtt" in capsys.readouterr().err and not out.exists()
+
+
+def test_the_app_takes_the_script_that_lies_beside_the_dub(tmp_path):
+    from lipsync_studio.sync.phones import script_beside
+
+    dub = tmp_path / "take3.wav"
+    dub.write_bytes(b"")
+    assert script_beside(dub) is None
+    (tmp_path / "take3.txt").write_text("hello")
+    assert script_beside(dub) == tmp_path / "take3.txt"
+    (tmp_path / "take3.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nhello\n")
+    assert script_beside(dub) == tmp_path / "take3.srt"  # timed cues first

@@ -4,13 +4,23 @@
 (:mod:`~lipsync_studio.sync.phones`) and the mouth on screen is re-measured by the face tracker:
 
 - **closure**: of the sound's p/b/m, the share where the lips close (the inner-lip gap falls to the video's shut
-  level, within a frame of the phone);
+  level, within a frame of the phone), beyond chance: ``(hits − chance) / (1 − chance)``, chance being how often
+  a window as long holds a shut frame anywhere in the video (a mouth shut half the time hits half by luck);
 - **rounding**: whether the lips are wider at spread vowels (i, e, a) than at rounded ones (o, u): the
   probability that a spread-vowel frame is wider than a rounded-vowel frame, as 0 (chance or worse) … 1 (always);
 - **leak**: how much the mouth moves in the sound's silences, against how much it moves in speech
   (0 still … 1 as much as in speech);
-- and the loudness correlation below as one part. The **score** is their weighted mean
-  (closure 1, rounding 1, stillness 1 − leak ½, loudness correlation ½).
+- and the loudness correlation below as one part.
+
+The **score** is measured against real speech. The recognizer is fallible (on real speech it finds only part of
+the p/b/m and misnames vowels), so even a real mouth saying its own words agrees with the recognised phones only
+partly: real talking heads with their own sound close on 38–100 % of the recognised p/b/m, round at 0.31–0.91, leak
+0.37–0.73 and correlate with loudness at 0.12–0.54 (:data:`REAL_SPEECH`). A mouth made *from* those same phones
+can agree with them more than any real mouth does, and that agreement with the recognizer's errors is not better
+sync. So each part counts up to the lowest value real speech showed (closure / 0.38, rounding / 0.31, stillness
+(1 − leak) / 0.27, loudness / 0.12, each capped at 1), and the score is their weighted mean (closure 1, rounding 1,
+stillness ½, loudness ½): 1.0 reads "as in sync as real speech measures"; a mouth that only pumps with the
+loudness gets its loudness and stillness parts but little of the other two.
 
 **Loudness.** The mouth opening is re-measured on the video by the face tracker (inner-lip gap over eye distance); the
 sound's loudness in the speech band is taken per video frame. Their correlation is searched over offsets of
@@ -30,9 +40,10 @@ from pathlib import Path
 import numpy as np
 
 MAX_OFFSET = 15
-#: What real people speaking their own words score (measured, not chosen): ``lipsync-studio eval`` on the six
-#: real talking heads of the development media (each with its own sound), 2026-12-04; see bench/eval_reference.py.
-REAL_SPEECH_SCORE = (None, None)
+#: What real people saying their own words show, part by part (min, max): ``bench/eval_reference.py`` on the six
+#: real talking heads of the development media (5 English speakers, 7–8 s each, with their own sound), 2026-12-04.
+#: Measured, not chosen; the lower ends are where each part stops counting (see the module doc).
+REAL_SPEECH = {"closure": (0.38, 1.0), "rounding": (0.31, 0.91), "leak": (0.37, 0.73), "loudness": (0.12, 0.54)}
 
 
 @dataclass(frozen=True)
@@ -88,17 +99,18 @@ class PhoneticAgreement:
         """One line, with what real speech scores for a reference."""
         def f(v):
             return "n/a" if v is None else f"{v:.2f}"
-        lo, hi = REAL_SPEECH_SCORE
-        ref = f" (real speech with its own sound: {lo:.2f}–{hi:.2f})" if lo is not None else ""
-        return (f"phonetic sync {self.score:.2f}{ref}: lips close at {f(self.closure)} of {self.bilabials} p/b/m, "
-                f"rounding {f(self.rounding)}, leak in silence {f(self.leak)}, loudness r {self.loudness:.2f}")
+        r = {k: f"{lo:.2f}–{hi:.2f}" for k, (lo, hi) in REAL_SPEECH.items()}
+        return (f"phonetic sync {self.score:.2f} (1.00: as in sync as real speech measures): lips close at "
+                f"{f(self.closure)} of {self.bilabials} p/b/m (real speech {r['closure']}), rounding {f(self.rounding)} "
+                f"({r['rounding']}), leak in silence {f(self.leak)} ({r['leak']}), loudness {self.loudness:.2f} "
+                f"({r['loudness']})")
 
     def as_dict(self) -> dict:
         """Plain data for JSON."""
         r = lambda v: None if v is None else round(float(v), 4)  # noqa: E731
         return {"score": r(self.score), "closure": r(self.closure), "rounding": r(self.rounding),
                 "leak": r(self.leak), "loudness": r(self.loudness), "bilabials": self.bilabials,
-                "real_speech_range": list(REAL_SPEECH_SCORE)}
+                "real_speech": {k: list(v) for k, v in REAL_SPEECH.items()}}
 
 
 def phonetic_agreement(gap: np.ndarray, width: np.ndarray, phones, fps: float, loudness: float,
@@ -110,7 +122,8 @@ def phonetic_agreement(gap: np.ndarray, width: np.ndarray, phones, fps: float, l
     gap, width: (T,) the mouth's inner-lip gap and corner distance per frame (any unit; NaN where no face).
     phones: :class:`~lipsync_studio.sync.phones.PhoneSegments` of the sound.
     fps: frame rate; frame i shows the sound at ``i / fps + lead_s`` (the mouth leads the sound).
-    loudness: the loudness correlation (:func:`sync_score`'s ``correlation``), one part of the score.
+    loudness: the loudness measure (:func:`sync_score`'s ``confidence``: peak correlation over the median of all
+        offsets, so chance correlations of short clips count little), one part of the score.
     """
     from ..sync.visemes import BILABIAL, ROUNDED_VOWELS, SPREAD_VOWELS
 
@@ -127,19 +140,32 @@ def phonetic_agreement(gap: np.ndarray, width: np.ndarray, phones, fps: float, l
         g = gap[ok]
         lo, hi = np.percentile(g, 5), np.percentile(g, 95)
         shut = lo + 0.25 * max(hi - lo, 1e-6)
-        hits = []
+        hits, sizes = [], []
+        is_shut = np.where(np.isfinite(gap), gap <= shut, False)
         for p, a, b in zip(phones.labels, phones.start, phones.end):
             if p not in BILABIAL:
                 continue
-            k0 = int(np.floor((a - lead_s) * fps)) - 1
-            k1 = int(np.ceil((b - lead_s) * fps)) + 1
-            seg = gap[max(k0, 0):min(k1, T - 1) + 1]
-            seg = seg[np.isfinite(seg)]
-            if len(seg):
-                hits.append(bool(seg.min() <= shut))
+            # The frames whose span overlaps the phone (frame k spans [k, k+1) / fps + lead).
+            k0 = max(int(np.floor((a - lead_s) * fps)), 0)
+            k1 = min(int(np.floor((b - lead_s) * fps - 1e-9)), T - 1)
+            if k1 < k0 or not np.isfinite(gap[k0:k1 + 1]).any():
+                continue
+            hits.append(bool(is_shut[k0:k1 + 1].any()))
+            sizes.append(k1 - k0 + 1)
+        # Chance: how often a window as long, placed anywhere in the speech (not in its silences, where shut
+        # lips are right), holds a shut frame (a mouth shut half the time "closes" on half the p/b/m by luck).
+        speech = np.isin(lab, ["SIL"], invert=True) & np.isfinite(gap)
+        c = np.concatenate([[0], np.cumsum(is_shut & speech)])
+        cs = np.concatenate([[0], np.cumsum(speech)])
+        chance = []
+        for n in sizes:
+            inside = (cs[n:] - cs[:-n]) == n if T >= n else np.zeros(0, bool)
+            chance.append(float(np.mean((c[n:] - c[:-n] > 0)[inside])) if inside.any() else 0.0)
         n_bil = len(hits)
         if hits:
-            closure = float(np.mean(hits))
+            # Hits beyond chance (a mouth shut half the time "closes" on half the p/b/m by luck).
+            h, ch = float(np.mean(hits)), float(np.mean(chance))
+            closure = float(np.clip((h - ch) / max(1.0 - ch, 1e-6), 0.0, 1.0))
         sp = ok & np.isin(lab, list(SPREAD_VOWELS))
         ro = ok & np.isin(lab, list(ROUNDED_VOWELS))
         if sp.sum() >= 3 and ro.sum() >= 3:
@@ -156,8 +182,14 @@ def phonetic_agreement(gap: np.ndarray, width: np.ndarray, phones, fps: float, l
         s_ = ~quiet[1:] & ~quiet[:-1] & np.isfinite(move)
         if q.sum() >= 3 and s_.sum() >= 3:
             leak = float(np.clip(move[q].mean() / max(move[s_].mean(), 1e-9), 0.0, 1.0))
-    parts = [(closure, 1.0), (rounding, 1.0), (None if leak is None else 1.0 - leak, 0.5),
-             (max(loudness, 0.0), 0.5)]
+    ref = REAL_SPEECH
+
+    def upto(v: float | None, real_low: float) -> float | None:
+        return None if v is None else float(min(max(v, 0.0) / real_low, 1.0))
+
+    parts = [(upto(closure, ref["closure"][0]), 1.0), (upto(rounding, ref["rounding"][0]), 1.0),
+             (upto(None if leak is None else 1.0 - leak, 1.0 - ref["leak"][1]), 0.5),
+             (upto(loudness, ref["loudness"][0]), 0.5)]
     w = sum(wt for v, wt in parts if v is not None)
     score = sum(v * wt for v, wt in parts if v is not None) / w
     return PhoneticAgreement(closure, rounding, leak, float(loudness), n_bil, float(score))
@@ -222,7 +254,7 @@ def evaluate_video(video: str | Path, dub: str | Path | None = None, advance=Non
     loud = mouth_from_audio(wav, faces.fps, n, lead_s=0.0).loudness_db
     score = sync_score(mouth, loud)
     score = dataclasses.replace(score, phonetic=phonetic_agreement(mouth, width, heard.result(), float(faces.fps),
-                                                                   score.correlation))
+                                                                   score.confidence))
     return _with_syncnet_measures(score, video, dub, faces)
 
 

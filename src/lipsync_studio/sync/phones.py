@@ -444,6 +444,16 @@ def _align_span(dec, wav: np.ndarray, tokens: list[str]) -> PhoneSegments | None
     return PhoneSegments(tuple(labels), np.array(start), np.array(end), "aligned")
 
 
+def script_beside(dub: str | Path) -> Path | None:
+    """The dub's script where one lies beside it under the same name (``.srt``, then ``.vtt``, then ``.txt``)."""
+    dub = Path(dub)
+    for suffix in (".srt", ".vtt", ".txt"):
+        p = dub.with_suffix(suffix)
+        if p.is_file() and p != dub:
+            return p
+    return None
+
+
 def check_script(path: str | Path | None) -> None:
     """Raise the user's error early (before any work) when a script cannot be used."""
     if path is None:

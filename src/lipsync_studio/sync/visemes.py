@@ -36,14 +36,14 @@ CLASSES: dict[str, tuple[float, float]] = {
     "TDNL": (0.3, 0.2),    # tongue tip up, jaw half open
     "KG": (0.4, 0.1),      # back of the tongue: the jaw stays open, lips follow the vowel
     "SH": (0.15, -0.6),    # teeth close, lips protruded
-    "R": (0.3, -0.5),
-    "W": (0.15, -1.0),     # tight rounding
+    "R": (0.2, -0.5),
+    "W": (0.05, -1.0),     # tight rounding: the smallest lip aperture short of a closure
     "AA": (1.0, 0.15),     # open vowels
     "EH": (0.65, 0.45),    # mid front vowels
     "ER": (0.45, -0.2),
     "IY": (0.4, 1.0),      # close front: spread
-    "AO": (0.75, -0.7),    # open-mid back rounded
-    "UW": (0.35, -1.0),    # close back rounded
+    "AO": (0.6, -0.7),     # open-mid back rounded (rounding narrows the aperture)
+    "UW": (0.2, -1.0),     # close back rounded: a small round aperture
 }
 PHONE_CLASS: dict[str, str] = {
     "SIL": "rest", "P": "PBM", "B": "PBM", "M": "PBM", "F": "FV", "V": "FV", "TH": "TH", "DH": "TH",
