@@ -30,8 +30,8 @@ import numpy as np
 MAX_OFFSET = 15
 #: What real people saying their own words score, overall and part by part (min, max): ``bench/eval_reference.py``
 #: on the six real talking heads of the development media (7–8 s each, English, with their own sound), 2026-12-04.
-REAL_SPEECH = {"score": (0.0, 0.0), "closure": (0.0, 0.0), "rounding": (0.0, 0.0), "leak": (0.0, 0.0),
-               "loudness": (0.0, 0.0)}
+REAL_SPEECH = {"score": (0.27, 0.65), "closure": (0.0, 1.0), "rounding": (0.31, 0.91), "leak": (0.37, 0.73),
+               "loudness": (0.10, 0.35)}
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ class PhoneticAgreement:
 
 
 def phonetic_agreement(gap: np.ndarray, width: np.ndarray, phones, fps: float, loudness: float,
-                       lead_s: float = 0.04) -> PhoneticAgreement:
+                       lead_s: float = 0.04, closure_before_s: float = 0.0) -> PhoneticAgreement:
     """Score a mouth against timed phones.
 
     Parameters
@@ -134,7 +134,7 @@ def phonetic_agreement(gap: np.ndarray, width: np.ndarray, phones, fps: float, l
             if p not in BILABIAL:
                 continue
             # The frames whose span overlaps the phone (frame k spans [k, k+1) / fps + lead).
-            k0 = max(int(np.floor((a - lead_s) * fps)), 0)
+            k0 = max(int(np.floor((a - closure_before_s - lead_s) * fps)), 0)
             k1 = min(int(np.floor((b - lead_s) * fps - 1e-9)), T - 1)
             if k1 < k0 or not np.isfinite(gap[k0:k1 + 1]).any():
                 continue
