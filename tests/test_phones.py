@@ -187,3 +187,14 @@ def test_the_app_takes_the_script_that_lies_beside_the_dub(tmp_path):
     assert script_beside(dub) == tmp_path / "take3.txt"
     (tmp_path / "take3.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nhello\n")
     assert script_beside(dub) == tmp_path / "take3.srt"  # timed cues first
+
+
+def test_hearing_in_a_child_process_gives_the_same_phones_for_every_sound(words):
+    from lipsync_studio.sync.phones import recognize_phones_async
+
+    audio, _ = words
+    first, second = audio[: len(audio) // 2], audio[len(audio) // 2:]
+    got = recognize_phones_async(first, second).result(timeout=120)
+    for heard, wav in zip(got, (first, second)):
+        here = recognize_phones(wav)
+        assert heard.labels == here.labels and np.allclose(heard.start, here.start)

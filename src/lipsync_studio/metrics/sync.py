@@ -235,7 +235,7 @@ def evaluate_video(video: str | Path, dub: str | Path | None = None, advance=Non
     width = mouth_width(track.landmarks) if track is not None else np.full(n, np.nan)
     loud = mouth_from_audio(wav, faces.fps, n, lead_s=0.0).loudness_db
     score = sync_score(mouth, loud)
-    score = dataclasses.replace(score, phonetic=phonetic_agreement(mouth, width, heard.result(), float(faces.fps),
+    score = dataclasses.replace(score, phonetic=phonetic_agreement(mouth, width, heard.result()[0], float(faces.fps),
                                                                    score.confidence))
     return _with_syncnet_measures(score, video, dub, faces)
 

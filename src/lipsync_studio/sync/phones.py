@@ -161,33 +161,37 @@ def recognize_phones(wav16k: np.ndarray) -> PhoneSegments:
     return PhoneSegments.join(parts, "recognized")
 
 
-def recognize_phones_async(wav16k: np.ndarray) -> "Future[PhoneSegments]":
-    """Start :func:`recognize_phones` in a separate process; ``.result()`` waits for it.
+def recognize_phones_async(*waves: np.ndarray) -> "Future[list[PhoneSegments]]":
+    """Start :func:`recognize_phones` on each of ``waves`` in one separate process; ``.result()`` waits for the
+    list of results (in the order given).
 
-    The child is a plain ``python -m lipsync_studio.sync.phones`` (the samples go in on stdin, the phones
-    come back as JSON): unlike a multiprocessing pool it never re-imports the caller's main module. A frozen
-    app (no interpreter to start) hears in a thread instead.
+    The child is a plain ``python -m lipsync_studio.sync.phones`` (the samples go in on stdin, the phones come
+    back as JSON): unlike a multiprocessing pool it never re-imports the caller's main module, and one child
+    serves every sound (one interpreter start, one model load). A frozen app (no interpreter to start) hears in
+    a thread instead.
     """
     import sys
     import threading
 
-    wav = np.ascontiguousarray(wav16k, dtype=np.float32)
+    ws = [np.ascontiguousarray(w, dtype=np.float32) for w in waves]
     out: Future = Future()
 
     def work() -> None:
         try:
             if getattr(sys, "frozen", False):
                 raise OSError("no interpreter")
-            r = subprocess.run([sys.executable, "-m", "lipsync_studio.sync.phones"], input=wav.tobytes(),
-                               capture_output=True, timeout=max(120.0, len(wav) / SR * 2))
+            header = (json.dumps({"lengths": [len(w) for w in ws]}) + "\n").encode()
+            seconds = sum(len(w) for w in ws) / SR
+            r = subprocess.run([sys.executable, "-m", "lipsync_studio.sync.phones"],
+                               input=header + b"".join(w.tobytes() for w in ws), capture_output=True,
+                               timeout=max(120.0, 2 * seconds))
             if r.returncode != 0:
                 raise OSError(r.stderr.decode(errors="replace")[-300:])
-            d = json.loads(r.stdout)
-            out.set_result(PhoneSegments(tuple(d["labels"]), np.asarray(d["start"], np.float64),
-                                         np.asarray(d["end"], np.float64)))
-        except (OSError, ValueError, subprocess.SubprocessError):  # no child process here: hear it in this one
+            out.set_result([PhoneSegments(tuple(d["labels"]), np.asarray(d["start"], np.float64),
+                                          np.asarray(d["end"], np.float64)) for d in json.loads(r.stdout)])
+        except (OSError, ValueError, KeyError, subprocess.SubprocessError):  # no child here: hear in this one
             try:
-                out.set_result(recognize_phones(wav))
+                out.set_result([recognize_phones(w) for w in ws])
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
                 out.set_exception(exc)
 
@@ -196,12 +200,18 @@ def recognize_phones_async(wav16k: np.ndarray) -> "Future[PhoneSegments]":
 
 
 def _main() -> None:
-    """``python -m lipsync_studio.sync.phones``: float32 16 kHz samples on stdin, phones as JSON on stdout."""
+    """``python -m lipsync_studio.sync.phones``: a JSON line ``{"lengths": [...]}``, then that many float32 16 kHz
+    samples per sound on stdin; a JSON list of their phones on stdout."""
     import sys
 
-    wav = np.frombuffer(sys.stdin.buffer.read(), np.float32)
-    seg = recognize_phones(wav)
-    json.dump({"labels": list(seg.labels), "start": seg.start.tolist(), "end": seg.end.tolist()}, sys.stdout)
+    lengths = json.loads(sys.stdin.buffer.readline())["lengths"]
+    data = np.frombuffer(sys.stdin.buffer.read(), np.float32)
+    result, k = [], 0
+    for n in lengths:
+        seg = recognize_phones(data[k:k + n])
+        k += n
+        result.append({"labels": list(seg.labels), "start": seg.start.tolist(), "end": seg.end.tolist()})
+    json.dump(result, sys.stdout)
 
 
 # -- scripts ------------------------------------------------------------------------------------------

@@ -69,9 +69,8 @@ class BuiltinEngine:
             self._clip_wav = load_audio(clip, sr=16000)
         except MediaError:  # a clip without sound: no speaker table
             self._clip_wav = None
-        self._heard = {"dub": recognize_phones_async(self._dub_wav)}
-        if self._clip_wav is not None:
-            self._heard["clip"] = recognize_phones_async(self._clip_wav)
+        waves = [self._dub_wav] if self._clip_wav is None else [self._dub_wav, self._clip_wav]
+        self._heard = recognize_phones_async(*waves)
 
     def _phones(self, clip: Path, dub: Path):
         """(dub wav, dub phones, clip wav or None, clip phones or None), heard now if :meth:`begin` was not called."""
@@ -89,8 +88,8 @@ class BuiltinEngine:
             clip_ph = recognize_phones(clip_wav) if clip_wav is not None else None
         else:
             dub_wav, clip_wav = self._dub_wav, self._clip_wav
-            dub_ph = heard["dub"].result()
-            clip_ph = heard["clip"].result() if "clip" in heard else None
+            got = heard.result()
+            dub_ph, clip_ph = got[0], (got[1] if len(got) > 1 else None)
             self._heard = None
         script = getattr(self, "script", None)
         if script is not None:
