@@ -128,7 +128,8 @@ def articulate(phones: PhoneSegments, fps: float, n_frames: int, lead_s: float =
     phones: timed phones of the sound.
     fps, n_frames: the video frames to fill (frame i shows the sound at ``i / fps + lead_s``).
     level: (C,) optional loudness per 10 ms column in [0, 1] (0 silence, 1 the speech's loud peaks): scales how
-        far each moment opens beyond shut, 0.55× (quiet) to 1.15× (loud): a loud vowel opens wider than a murmur.
+        far each vowel opens, by the square root of its loudness against the dub's median vowel (0.6–1.3×):
+        a shouted vowel opens wider than a murmured one.
     targets: class → (opening, spread); missing classes take :data:`CLASSES`.
     rest: (opening, spread) of shut lips in the targets' units (default: the ``PBM`` target).
     """
@@ -145,11 +146,22 @@ def articulate(phones: PhoneSegments, fps: float, n_frames: int, lead_s: float =
     den_s = np.full(len(t), 1e-6)
     num_o += 1e-6 * shut[0]
     num_s += 1e-6 * shut[1]
-    for c, s, e in zip(cls, a, b):
+    gains = np.ones(len(cls))
+    if level is not None and len(level):
+        # Loudness scales how far a vowel opens: each vowel's mean level against the dub's typical vowel.
+        lv = np.asarray(level, np.float64)
+        vmean = np.array([lv[int(s_ / STEP_S):max(int(e_ / STEP_S), int(s_ / STEP_S) + 1)].mean()
+                          if int(s_ / STEP_S) < len(lv) else 0.0 for s_, e_ in zip(a, b)])
+        is_v = np.array([c in VOWEL_CLASSES for c in cls], bool)
+        if is_v.any():
+            typical = max(float(np.median(vmean[is_v])), 1e-3)
+            gains[is_v] = np.clip(np.sqrt(vmean[is_v] / typical), 0.6, 1.3)
+    for c, s, e, gain in zip(cls, a, b, gains):
         ao, th_o, as_, th_sb, th_sa = DOMINANCE[c]
         to, ts = table[c]
         if c in ("PBM", "rest"):
             to = shut[0]  # shut lips are shut, whatever a measured table says
+        to = shut[0] + (to - shut[0]) * gain
         # Only the neighbourhood matters: dominances fall below 1e-3 of their peak within ~0.5 s.
         lo, hi = np.searchsorted(t, [s - 0.6, e + 0.6])
         tt = t[lo:hi]
@@ -163,10 +175,6 @@ def articulate(phones: PhoneSegments, fps: float, n_frames: int, lead_s: float =
         den_s[lo:hi] += w_s
     opening = num_o / den_o
     spread = num_s / den_s
-    if level is not None and len(level):
-        # Loudness scales how far the mouth opens beyond shut: a loud vowel wider, a murmur less.
-        lv = np.interp(t, np.arange(len(level)) * STEP_S, np.asarray(level, np.float64))
-        opening = shut[0] + (opening - shut[0]) * np.clip(0.55 + 0.6 * lv, 0.5, 1.15)
     # Per video frame: the mean over the frame's span, centred lead_s ahead.
     centres = np.arange(n_frames) / fps + lead_s
     half = 0.5 / fps
