@@ -14,7 +14,7 @@ The mouth leads the sound a little in real speech (≈ 40 ms): the features of f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,12 +33,14 @@ class MouthTrackAudio:
     spread: (T,) float32 in [-1, 1], negative = rounded, positive = spread.
     loudness_db: (T,) float32 speech-band loudness (dB, relative to full scale).
     voiced: (T,) bool, frames with voiced speech.
+    level: (C,) float32 in [0, 1] per 10 ms column (not per frame): how far into the speech's loudness range.
     """
 
     opening: np.ndarray
     spread: np.ndarray
     loudness_db: np.ndarray
     voiced: np.ndarray
+    level: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
 
 
 def _stft_features(wav: np.ndarray) -> dict[str, np.ndarray]:
@@ -118,4 +120,4 @@ def mouth_from_audio(wav16k: np.ndarray, fps: float, n_frames: int, lead_s: floa
     loud = _per_frame(speech, n_frames, fps, 0.0)
     voiced = _per_frame((voicing > 0.6) & (level > 0.2), n_frames, fps, lead_s) > 0.5
     return MouthTrackAudio(np.clip(opening, 0, 1).astype(np.float32), np.clip(spread, -1, 1).astype(np.float32),
-                           loud.astype(np.float32), voiced)
+                           loud.astype(np.float32), voiced, level.astype(np.float32))

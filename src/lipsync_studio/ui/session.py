@@ -208,10 +208,13 @@ class Session(QObject):
     # -- jobs ------------------------------------------------------------------------------------------
     def sync_options(self, quality: str | None = None, fmt=None) -> SyncOptions:
         """The run options as the engine wants them (``fmt`` overrides the quality's encoder settings)."""
+        from ..sync.phones import script_beside
+
         r = self.settings.run
         return SyncOptions(extend=r.extend, shorten=r.shorten, fmt=fmt or QUALITY.get(quality or r.quality, QUALITY["preview"]),
                            engine=r.engine, face=self.face_id, measure=r.measure,
-                           device=r.device or "auto")
+                           device=r.device or "auto",
+                           script=script_beside(self.dub.path) if self.dub is not None else None)
 
     def run(self) -> JobTask | None:
         """Start a sync of the clip to the dub (a preview in the cache folder); None if it cannot start."""
