@@ -243,8 +243,8 @@ def test_with_a_script_the_lips_shut_on_every_p_b_m_of_the_dub(media, tmp_path):
     dub = write_audio(tmp_path / "words.wav", audio, 16000)
     script = tmp_path / "words.txt"
     script.write_text(" ".join(words) + "\n")
-    result = run_sync(media["clip"], dub, tmp_path / "said.mp4",
-                      SyncOptions(engine="builtin", measure=False, script=script))
+    result = run_sync(SyncRequest(media["clip"], dub, tmp_path / "said.mp4",
+                                  SyncOptions(engine="builtin", measure=False, script=script)))
     assert result.engine_info["phones_from"] == "aligned"
     gap = analyse_faces(result.output).speaker_track().mouth_gap()
     shut, wide = np.percentile(gap, 5), np.percentile(gap, 95)
