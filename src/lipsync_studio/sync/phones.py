@@ -135,6 +135,33 @@ def _blocks(wav16k: np.ndarray, block_s: float = BLOCK_S) -> list[tuple[int, int
     return out
 
 
+#: Silence kept before the first and after the last sound when decoding (s): the decoder's silence model needs
+#: some, and a fixed amount makes the phones independent of how much digital silence a dub starts or ends with.
+EDGE_S = 0.3
+
+
+def sounding_span(wav16k: np.ndarray, edge_s: float = EDGE_S) -> tuple[int, int]:
+    """``a, b``: the samples from ``edge_s`` before the first to ``edge_s`` after the last one that is not digital
+    silence (all of them when nothing sounds).
+
+    Leading or trailing digital silence (a dub shifted later starts with it) otherwise changes what the decoder
+    hears: its batch cepstral mean, the level, and the noise floor under the speech all depend on where the
+    utterance begins, and with them the phones' labels and times.
+    """
+    x = np.abs(np.asarray(wav16k, np.float32))
+    if not len(x):
+        return 0, 0
+    peak = float(x.max())
+    loud = np.flatnonzero(x > max(1e-4 * peak, 1e-6))
+    if not len(loud):
+        return 0, len(x)
+    pad = int(round(edge_s * SR))
+    hop = int(round(FRAME_S * SR))
+    # On the sound's own 10 ms grid: a shift by whole recognizer frames (a video frame is four) leaves every
+    # analysis window over the same samples.
+    return max((int(loud[0]) - pad) // hop * hop, 0), min(int(loud[-1]) + 1 + pad, len(x))
+
+
 def recognize_phones(wav16k: np.ndarray) -> PhoneSegments:
     """Timed phones of 16 kHz mono speech by all-phone recognition.
 
@@ -144,21 +171,40 @@ def recognize_phones(wav16k: np.ndarray) -> PhoneSegments:
 
     Returns
     -------
-    The phones in time order, covering the whole sound (gaps are ``SIL``).
+    The phones in time order, covering the whole sound (gaps are ``SIL``). Digital silence before and after the
+    sound (beyond :data:`EDGE_S`) is silence without being decoded, so the same speech after more or less of it
+    gets the same phones, shifted.
     """
     wav16k = np.asarray(wav16k, np.float32)
-    parts = []
+    lo, hi = sounding_span(wav16k)
+    sound = wav16k[lo:hi]
+    parts = [PhoneSegments(("SIL",), np.array([0.0]), np.array([lo / SR]))] if lo > 0 else []
     # Rhubarb Lip Sync's settings for the phonetic recognizer: context-independent phones, light LM weight.
     dec = _decoder(allphone=str(_model_dir() / "en-us-phone.lm.bin"), allphone_ci=True, lw=0.8, beam=1e-20,
                    pbeam=1e-20)
-    for a, b in _blocks(wav16k):
+    for a, b in _blocks(sound):
         if b - a < 160:
             continue
         dec.start_utt()
-        dec.process_raw(_pcm(wav16k[a:b]), full_utt=True)
+        dec.process_raw(_pcm(sound[a:b]), full_utt=True)
         dec.end_utt()
-        parts.append(_segments_from(dec, a / SR))
-    return PhoneSegments.join(parts, "recognized")
+        parts.append(_segments_from(dec, (lo + a) / SR))
+    if hi < len(wav16k):
+        parts.append(PhoneSegments(("SIL",), np.array([hi / SR]), np.array([len(wav16k) / SR])))
+    return _merge_silences(PhoneSegments.join(parts, "recognized"))
+
+
+def _merge_silences(seg: PhoneSegments) -> PhoneSegments:
+    """Adjacent ``SIL`` segments as one."""
+    labels, start, end = [], [], []
+    for lab, a, b in zip(seg.labels, seg.start, seg.end):
+        if labels and labels[-1] == lab == "SIL":
+            end[-1] = max(end[-1], float(b))
+            continue
+        labels.append(lab)
+        start.append(float(a))
+        end.append(float(b))
+    return PhoneSegments(tuple(labels), np.array(start, np.float64), np.array(end, np.float64), seg.source)
 
 
 def recognize_phones_async(*waves: np.ndarray) -> "Future[list[PhoneSegments]]":
