@@ -20,6 +20,7 @@ import json
 import re
 import shutil
 import subprocess
+import tempfile
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,13 +229,30 @@ def recognize_phones_async(*waves: np.ndarray) -> "Future[list[PhoneSegments]]":
                 raise OSError("no interpreter")
             header = (json.dumps({"lengths": [len(w) for w in ws]}) + "\n").encode()
             seconds = sum(len(w) for w in ws) / SR
-            r = subprocess.run([sys.executable, "-m", "lipsync_studio.sync.phones"],
-                               input=header + b"".join(w.tobytes() for w in ws), capture_output=True,
-                               timeout=max(120.0, 2 * seconds))
-            if r.returncode != 0:
-                raise OSError(r.stderr.decode(errors="replace")[-300:])
+            # The samples go straight from the arrays to the pipe (no joined copy of every sound in this
+            # process); the child reads all of them before it writes anything, so this cannot deadlock.
+            with tempfile.TemporaryFile() as err, subprocess.Popen(
+                    [sys.executable, "-m", "lipsync_studio.sync.phones"], stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, stderr=err) as child:
+                timer = threading.Timer(max(120.0, 2 * seconds), child.kill)  # a stuck child: hear here instead
+                timer.start()
+                try:
+                    child.stdin.write(header)
+                    for w in ws:
+                        child.stdin.write(memoryview(w).cast("B"))
+                    child.stdin.close()
+                    text = child.stdout.read()
+                    child.wait()
+                except BaseException:
+                    child.kill()
+                    raise
+                finally:
+                    timer.cancel()
+                if child.returncode != 0:
+                    err.seek(0)
+                    raise OSError(err.read().decode(errors="replace")[-300:])
             out.set_result([PhoneSegments(tuple(d["labels"]), np.asarray(d["start"], np.float64),
-                                          np.asarray(d["end"], np.float64)) for d in json.loads(r.stdout)])
+                                          np.asarray(d["end"], np.float64)) for d in json.loads(text)])
         except (OSError, ValueError, KeyError, subprocess.SubprocessError):  # no child here: hear in this one
             try:
                 out.set_result([recognize_phones(w) for w in ws])
