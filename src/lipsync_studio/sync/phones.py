@@ -136,31 +136,22 @@ def _blocks(wav16k: np.ndarray, block_s: float = BLOCK_S) -> list[tuple[int, int
     return out
 
 
-#: Silence kept before the first and after the last sound when decoding (s): the decoder's silence model needs
-#: some, and a fixed amount makes the phones independent of how much digital silence a dub starts or ends with.
+#: Digital silence put before the first and after the last sound when decoding (s): the decoder's silence model
+#: needs some, and always the same amount makes the phones independent of how much silence a dub starts with.
 EDGE_S = 0.3
 
 
-def sounding_span(wav16k: np.ndarray, edge_s: float = EDGE_S) -> tuple[int, int]:
-    """``a, b``: the samples from ``edge_s`` before the first to ``edge_s`` after the last one that is not digital
-    silence (all of them when nothing sounds).
-
-    Leading or trailing digital silence (a dub shifted later starts with it) otherwise changes what the decoder
-    hears: its batch cepstral mean, the level, and the noise floor under the speech all depend on where the
-    utterance begins, and with them the phones' labels and times.
-    """
+def sounding_span(wav16k: np.ndarray) -> tuple[int, int]:
+    """``a, b``: from the first to just after the last sample that is not digital silence (``0, 0`` when nothing
+    sounds); ``a`` on the sound's own 10 ms grid, so a shift by whole recognizer frames (a video frame is four)
+    keeps every analysis window over the same samples."""
     x = np.abs(np.asarray(wav16k, np.float32))
-    if not len(x):
-        return 0, 0
-    peak = float(x.max())
+    peak = float(x.max()) if len(x) else 0.0
     loud = np.flatnonzero(x > max(1e-4 * peak, 1e-6))
     if not len(loud):
-        return 0, len(x)
-    pad = int(round(edge_s * SR))
+        return 0, 0
     hop = int(round(FRAME_S * SR))
-    # On the sound's own 10 ms grid: a shift by whole recognizer frames (a video frame is four) leaves every
-    # analysis window over the same samples.
-    return max((int(loud[0]) - pad) // hop * hop, 0), min(int(loud[-1]) + 1 + pad, len(x))
+    return int(loud[0]) // hop * hop, int(loud[-1]) + 1
 
 
 def recognize_phones(wav16k: np.ndarray) -> PhoneSegments:
@@ -172,14 +163,25 @@ def recognize_phones(wav16k: np.ndarray) -> PhoneSegments:
 
     Returns
     -------
-    The phones in time order, covering the whole sound (gaps are ``SIL``). Digital silence before and after the
-    sound (beyond :data:`EDGE_S`) is silence without being decoded, so the same speech after more or less of it
-    gets the same phones, shifted.
+    The phones in time order, covering the whole sound (gaps are ``SIL``).
+
+    Notes
+    -----
+    What is decoded is the sound from its first to its last sample that is not digital silence, with exactly
+    :data:`EDGE_S` of silence put before and after it. The decoder's batch cepstral mean, the level and the
+    noise floor under the speech (:func:`_pcm`) all depend on where the utterance begins, so decoding the
+    leading silence as it is made the phones depend on it: a dub shifted later (it starts with inserted
+    silence) was heard as other phones at other times. Now the same speech gets the same phones, shifted.
     """
     wav16k = np.asarray(wav16k, np.float32)
+    dur = len(wav16k) / SR
     lo, hi = sounding_span(wav16k)
-    sound = wav16k[lo:hi]
-    parts = [PhoneSegments(("SIL",), np.array([0.0]), np.array([lo / SR]))] if lo > 0 else []
+    if hi <= lo:
+        return PhoneSegments(("SIL",), np.array([0.0]), np.array([dur])) if dur > 0 else PhoneSegments.join([])
+    edge = np.zeros(int(round(EDGE_S * SR)), np.float32)
+    sound = np.concatenate([edge, wav16k[lo:hi], edge])
+    first = lo - len(edge)  # the sample of wav16k where ``sound`` begins (may be before its start)
+    parts = []
     # Rhubarb Lip Sync's settings for the phonetic recognizer: context-independent phones, light LM weight.
     dec = _decoder(allphone=str(_model_dir() / "en-us-phone.lm.bin"), allphone_ci=True, lw=0.8, beam=1e-20,
                    pbeam=1e-20)
@@ -189,16 +191,20 @@ def recognize_phones(wav16k: np.ndarray) -> PhoneSegments:
         dec.start_utt()
         dec.process_raw(_pcm(sound[a:b]), full_utt=True)
         dec.end_utt()
-        parts.append(_segments_from(dec, (lo + a) / SR))
-    if hi < len(wav16k):
-        parts.append(PhoneSegments(("SIL",), np.array([hi / SR]), np.array([len(wav16k) / SR])))
-    return _merge_silences(PhoneSegments.join(parts, "recognized"))
+        parts.append(_segments_from(dec, (first + a) / SR))
+    heard = _slice(PhoneSegments.join(parts, "recognized"), 0.0, dur)
+    # Silence from the start and to the end wherever the decoded stretch does not reach.
+    head = [PhoneSegments(("SIL",), np.array([0.0]), np.array([heard.start[0] if len(heard) else dur]))]
+    tail = [PhoneSegments(("SIL",), np.array([heard.end[-1]]), np.array([dur]))] if len(heard) else []
+    return _merge_silences(PhoneSegments.join(head + [heard] + tail, "recognized"))
 
 
 def _merge_silences(seg: PhoneSegments) -> PhoneSegments:
-    """Adjacent ``SIL`` segments as one."""
+    """Adjacent ``SIL`` segments as one (empty segments dropped)."""
     labels, start, end = [], [], []
     for lab, a, b in zip(seg.labels, seg.start, seg.end):
+        if b <= a:
+            continue
         if labels and labels[-1] == lab == "SIL":
             end[-1] = max(end[-1], float(b))
             continue
