@@ -28,7 +28,8 @@ fi
 debs=(libportaudio2 libusb-1.0-0 libgl1 libegl1 libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbcommon-x11-0
       libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0
       libxcb-randr0 libxcb-xinerama0 libxcb-xkb1 libgl1-mesa-dri)
-[ $want_test = 1 ] && debs+=(xvfb xauth espeak-ng)
+debs+=(espeak-ng)  # sync --script: phonemes of a non-English dub's text
+[ $want_test = 1 ] && debs+=(xvfb xauth)
 if command -v dpkg-query >/dev/null 2>&1; then
   missing=()
   for d in "${debs[@]}"; do

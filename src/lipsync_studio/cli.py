@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sync only from SEC seconds of the output on (with --end: a range, spliced into the whole "
                         "clip; the rest is the clip re-timed, unchanged)")
     p.add_argument("--end", type=float, metavar="SEC", help="sync only up to SEC seconds of the output")
+    p.add_argument("--script", type=Path, metavar="FILE",
+                   help="the dub's text (.txt, .srt or .vtt): its phones are aligned to the dub (built-in engine)")
+    p.add_argument("--script-lang", default="en", metavar="LANG",
+                   help="the script's language as an espeak-ng voice: en (default), de, fr, es, ...")
     p.add_argument("--device", default="auto", help="where networks run: auto (CUDA, MPS, CPU), cpu, cuda, cuda:N, mps")
     p.add_argument("--stereo-mode", choices=["consistent", "independent", "cycle"], default="consistent",
                    help="for a stereo clip: consistent (default: the left eye's change carried to the right "
@@ -237,7 +241,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
 
     opts = SyncOptions(extend=args.extend, shorten=args.shorten, fmt=_format_from(args), engine=args.engine,
                        face=args.face, measure=not args.no_measure, device=args.device,
-                       start_s=args.start, end_s=args.end)
+                       start_s=args.start, end_s=args.end, script=args.script, script_lang=args.script_lang)
     request = SyncRequest(args.video, args.dub, args.output, opts, dub_offset_ms=args.dub_offset,
                           stereo=_stereo_options(args) if _is_stereo_input(args) else None)
     with _Bar(args.quiet) as bar:

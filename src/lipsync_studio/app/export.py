@@ -58,6 +58,9 @@ def preview_differences(approved: SyncRequest, wanted: SyncRequest) -> list[str]
          shorten_label)
     diff("Face", a.face, b.face, lambda f: "largest face" if f is None else f"face {f}")
     diff("Range", (a.start_s, a.end_s), (b.start_s, b.end_s), _range_words)
+    diff("Script", a.script.name if a.script else None, b.script.name if b.script else None,
+         lambda name: "none" if name is None else name)
+    diff("Script language", a.script_lang, b.script_lang)
     sa, sb = approved.stereo, wanted.stereo
     if (sa is None) != (sb is None):
         diff("Clip", "stereo" if sa else "2D", "stereo" if sb else "2D")

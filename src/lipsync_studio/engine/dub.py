@@ -16,14 +16,19 @@ import numpy as np
 NO_SHIFT_S = 1e-4
 
 
-def write_shifted_dub(dub: Path, offset_s: float, target: Path, sr: int = 48_000) -> Path:
+def write_shifted_dub(dub: Path, offset_s: float, target: Path, sr: int | None = None) -> Path:
     """Write ``dub`` shifted by ``offset_s`` seconds to ``target`` (a WAV); return ``target``.
 
     Positive offsets start the dub with that much silence (the sound comes later); negative ones drop its
-    first ``-offset_s`` seconds (a dub shorter than that leaves 0.1 s of silence). Channels are kept.
+    first ``-offset_s`` seconds (a dub shorter than that leaves 0.1 s of silence). Channels are kept, and so
+    is the sample rate unless ``sr`` (Hz) asks for another: the sound after the silence is the dub's own
+    samples, not a resampled copy, so everything heard from it (phones, loudness) is the unshifted dub's.
     """
-    from ..media.audio import load_audio
+    from ..media.audio import load_audio, probe_audio
     from ..media.audio_writer import write_audio
+
+    if sr is None:
+        sr = probe_audio(dub).sample_rate
 
     audio = load_audio(dub, sr=sr, mono=False)
     shift = int(round(abs(offset_s) * sr))

@@ -55,6 +55,8 @@ class SyncOptions:
     start_s, end_s: sync only the output's frames from ``start_s`` to ``end_s`` (seconds on the output's
         timeline; None: its start, its end); the rest of the output is the clip re-timed, unchanged, so the
         synced range is spliced into the whole clip.
+    script: the dub's text (.txt, .srt, .vtt): its phones are aligned to the dub instead of only recognised.
+    script_lang: the script's language, as an espeak-ng voice name (``en``, ``de``, ``fr``, ``es``, …).
     """
 
     extend: ExtendPolicy = ExtendPolicy.PINGPONG
@@ -66,6 +68,8 @@ class SyncOptions:
     device: str = "auto"
     start_s: float | None = None
     end_s: float | None = None
+    script: Path | None = None
+    script_lang: str = "en"
 
 
 def synced_range(options: SyncOptions, plan: OutputPlan) -> tuple[int, int]:
@@ -271,6 +275,10 @@ def _open_stage(ctx: StageContext) -> None:
         raise MediaError("the dub's audio is empty", path=dub)
     s["output"] = check_output_path(out, inputs=(video, dub), suffixes=CONTAINERS)
     opts: SyncOptions = s["options"]
+    if opts.script is not None:
+        from ..sync.phones import check_script
+
+        check_script(opts.script)
     s["video_info"] = info
     audio = shift_dub(s, audio)
     s["plan"] = plan_output(info.n_frames, info.fps, audio.duration_s, opts.extend, opts.shorten)
@@ -282,10 +290,14 @@ def _faces_stage(ctx: StageContext) -> None:
     from ..face.analysis import analyse_faces
 
     s = ctx.state
+    opts: SyncOptions = s["options"]
+    # An engine may start hearing the sound now: it runs beside the tracking.
+    begin = getattr(s["engine"], "begin", None)
+    if begin is not None:
+        begin(s["video"], s["dub"], script=opts.script, script_lang=opts.script_lang)
     # An engine may keep what it needs of each frame while the tracker has it decoded.
     observer = getattr(s["engine"], "frame_observer", None)
     faces = analyse_faces(s["video"], advance=ctx.advance, keep=observer() if observer else None)
-    opts: SyncOptions = s["options"]
     faces.choose_speaker(opts.face)
     s["faces"] = faces
 

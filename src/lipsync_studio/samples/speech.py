@@ -21,7 +21,7 @@ from scipy.io import wavfile
 from lipsync_studio.samples import formant_synth as fs
 from lipsync_studio.samples.speech_sample import SpeechSample, split_syllable
 
-__all__ = ["SpeechSample", "synth_speech", "espeak_speech"]
+__all__ = ["SpeechSample", "synth_speech", "espeak_speech", "espeak_words"]
 
 _PLOSIVES, _VOICED_PLOSIVES = frozenset("ptk"), frozenset("bdg")
 _NASALS, _FRICATIVES = frozenset("mn"), frozenset("sf")
@@ -266,3 +266,36 @@ def _syllables_from_loudness(audio: np.ndarray,
         offsets.append(p + int(falling[0]) if len(falling) else after)
     to_s = hop / sr
     return np.array(starts) * to_s, np.array(onsets) * to_s, np.array(offsets) * to_s
+
+
+def espeak_words(words: Sequence[str], *, sr: int = 16000, voice: str = "en-us+f3", gap_s: float = 0.4,
+                 lead_s: float = 0.3) -> tuple[np.ndarray, np.ndarray] | None:
+    """Words spoken one at a time by espeak-ng, with silence between them: exact word timing.
+
+    Parameters
+    ----------
+    words: what to say, one utterance per word.
+    sr: sample rate of the result (Hz).
+    voice: espeak-ng voice (``-v``).
+    gap_s: silence between words (s); ``lead_s``: silence before the first and after the last.
+
+    Returns
+    -------
+    (audio (N,) float32, spans (len(words), 2) start and end of each word in seconds), or None without espeak-ng.
+    Each word's span is where its own recording is above -40 dB of its peak (espeak's leading and trailing
+    silence trimmed).
+    """
+    parts, spans, t = [np.zeros(int(lead_s * sr), np.float32)], [], lead_s
+    for w in words:
+        s = espeak_speech(w, sr=sr, voice=voice)
+        if s is None:
+            return None
+        a = s.audio
+        env = np.abs(a)
+        loud = np.flatnonzero(env > env.max() * 0.01)
+        a = a[loud[0]:loud[-1] + 1]
+        spans.append((t, t + len(a) / sr))
+        parts += [a, np.zeros(int(gap_s * sr), np.float32)]
+        t += len(a) / sr + int(gap_s * sr) / sr
+    parts.append(np.zeros(int(lead_s * sr), np.float32))
+    return np.concatenate(parts).astype(np.float32), np.array(spans)

@@ -14,13 +14,14 @@ The mouth leads the sound a little in real speech (≈ 40 ms): the features of f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 SR = 16000
 HOP = 160  # 10 ms
 NFFT = 512
+BLOCK = 512  # STFT columns analysed at once (5 s): ~8 MB of temporaries whatever the length
 
 
 @dataclass(frozen=True)
@@ -33,12 +34,14 @@ class MouthTrackAudio:
     spread: (T,) float32 in [-1, 1], negative = rounded, positive = spread.
     loudness_db: (T,) float32 speech-band loudness (dB, relative to full scale).
     voiced: (T,) bool, frames with voiced speech.
+    level: (C,) float32 in [0, 1] per 10 ms column (not per frame): how far into the speech's loudness range.
     """
 
     opening: np.ndarray
     spread: np.ndarray
     loudness_db: np.ndarray
     voiced: np.ndarray
+    level: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
 
 
 def _stft_features(wav: np.ndarray) -> dict[str, np.ndarray]:
@@ -49,7 +52,6 @@ def _stft_features(wav: np.ndarray) -> dict[str, np.ndarray]:
     n_cols = 1 + (len(x) - NFFT) // HOP
     if n_cols <= 0:
         return {k: np.zeros(0) for k in ("speech", "low", "high", "f1", "f2")}
-    idx = np.arange(NFFT)[None, :] + HOP * np.arange(n_cols)[:, None]
     win = np.hanning(NFFT).astype(np.float32)
     out: dict[str, list[np.ndarray]] = {k: [] for k in ("speech", "low", "high", "f1", "f2")}
     freqs = np.fft.rfftfreq(NFFT, 1 / SR)
@@ -58,8 +60,10 @@ def _stft_features(wav: np.ndarray) -> dict[str, np.ndarray]:
         return (freqs >= lo) & (freqs < hi)
 
     b_speech, b_low, b_high, b_f1, b_f2 = band(300, 3400), band(80, 1000), band(3000, 7500), band(250, 1000), band(900, 2800)
-    for s in range(0, n_cols, 2048):  # blocks bound the memory on long dubs
-        p = np.abs(np.fft.rfft(x[idx[s:s + 2048]] * win, axis=1)) ** 2
+    offsets = np.arange(NFFT)[None, :]
+    for s in range(0, n_cols, BLOCK):  # blocks bound the memory on long dubs (their sample index too)
+        idx = offsets + HOP * np.arange(s, min(s + BLOCK, n_cols))[:, None]
+        p = np.abs(np.fft.rfft(x[idx] * win, axis=1)) ** 2
         for name, b in (("speech", b_speech), ("low", b_low), ("high", b_high)):
             out[name].append(10 * np.log10(p[:, b].sum(1) / NFFT + 1e-10))
         for name, b in (("f1", b_f1), ("f2", b_f2)):
@@ -118,4 +122,4 @@ def mouth_from_audio(wav16k: np.ndarray, fps: float, n_frames: int, lead_s: floa
     loud = _per_frame(speech, n_frames, fps, 0.0)
     voiced = _per_frame((voicing > 0.6) & (level > 0.2), n_frames, fps, lead_s) > 0.5
     return MouthTrackAudio(np.clip(opening, 0, 1).astype(np.float32), np.clip(spread, -1, 1).astype(np.float32),
-                           loud.astype(np.float32), voiced)
+                           loud.astype(np.float32), voiced, level.astype(np.float32))

@@ -243,13 +243,16 @@ class Session(QObject):
     # -- jobs ------------------------------------------------------------------------------------------
     def sync_options(self, quality: str | None = None, fmt=None) -> SyncOptions:
         """The run options as the engine wants them (``fmt`` overrides the quality's encoder settings)."""
+        from ..sync.phones import script_beside
+
         r = self.settings.run
         fps = float(self.timeline.fps)
         return SyncOptions(extend=r.extend, shorten=r.shorten, fmt=fmt or QUALITY.get(quality or r.quality, QUALITY["preview"]),
                            engine=r.engine, face=self.face_id, measure=r.measure,
                            device=r.device or "auto",
                            start_s=None if self.mark_in is None else self.mark_in / fps,
-                           end_s=None if self.mark_out is None else (self.mark_out + 1) / fps)
+                           end_s=None if self.mark_out is None else (self.mark_out + 1) / fps,
+                           script=script_beside(self.dub.path) if self.dub is not None else None)
 
     def run(self) -> JobTask | None:
         """Start a sync of the clip to the dub (a preview in the cache folder); None if it cannot start."""

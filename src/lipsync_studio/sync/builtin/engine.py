@@ -22,8 +22,7 @@ from ...media.timeline import OutputPlan
 from ..base import Advance
 from ..mouth import UPPER_INNER, UPPER_INNER_LIP, MouthSpace, apply, invert
 from ...errors import MediaError
-from .planner import OWN, Targets, choose_bank, mouth_targets, schedule_donors
-from .speaker_model import fit_speaker_model, mel_features
+from .planner import OWN, Targets, choose_bank, schedule_donors, viseme_targets
 from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
 from .grain import GrainMatch
@@ -66,12 +65,52 @@ class BuiltinEngine:
         self.crops = FaceCrops(self.bank_bytes)
         return self.crops.keep
 
+    # -- hearing (runs beside face tracking) ----------------------------------------------------------
+    def begin(self, clip: Path, dub: Path, script: Path | None = None, script_lang: str = "en") -> None:
+        """Start hearing the dub's and the clip's phones in another process while the faces are tracked
+        (:meth:`prepare` collects them; without this call it hears them itself)."""
+        from ...media.audio import load_audio
+        from ..phones import recognize_phones_async
+
+        self.script, self.script_lang = script, script_lang
+        self._dub_wav = load_audio(dub, sr=16000)
+        try:
+            self._clip_wav = load_audio(clip, sr=16000)
+        except MediaError:  # a clip without sound: no speaker table
+            self._clip_wav = None
+        waves = [self._dub_wav] if self._clip_wav is None else [self._dub_wav, self._clip_wav]
+        self._heard = recognize_phones_async(*waves)
+
+    def _phones(self, clip: Path, dub: Path):
+        """(dub wav, dub phones, clip wav or None, clip phones or None), heard now if :meth:`begin` was not called."""
+        from ...media.audio import load_audio
+        from ..phones import align_script, read_script, recognize_phones
+
+        heard = getattr(self, "_heard", None)
+        if heard is None:
+            dub_wav = load_audio(dub, sr=16000)
+            try:
+                clip_wav = load_audio(clip, sr=16000)
+            except MediaError:
+                clip_wav = None
+            dub_ph = recognize_phones(dub_wav)
+            clip_ph = recognize_phones(clip_wav) if clip_wav is not None else None
+        else:
+            dub_wav, clip_wav = self._dub_wav, self._clip_wav
+            got = heard.result()
+            dub_ph, clip_ph = got[0], (got[1] if len(got) > 1 else None)
+            self._heard = None
+        script = getattr(self, "script", None)
+        if script is not None:
+            dub_ph = align_script(dub_wav, read_script(script), getattr(self, "script_lang", "en"), dub_ph)
+        return dub_wav, dub_ph, clip_wav, clip_ph
+
     # -- prepare ------------------------------------------------------------------------------------
     def prepare(self, clip: Path, dub: Path, faces: ClipFaces, plan: OutputPlan,
                 advance: Advance | None = None) -> None:
         """Plan every output frame's mouth and fill the donor bank (one pass over the clip)."""
-        from ...media.audio import load_audio
         from ..acoustics import mouth_from_audio
+        from ..visemes import articulate, fill_unheard_speech, frame_labels, speaker_table
 
         track = faces.speaker_track()
         self.plan = plan
@@ -79,41 +118,32 @@ class BuiltinEngine:
         if track is None:
             self.space = None
             self.crops = None
+            self._heard = None
             return
         space = MouthSpace.from_track(track)
         self.space = space
         feats = space.features()
         fps = float(plan.fps)
-        dub_wav = load_audio(dub, sr=16000)
+        dub_wav, dub_ph, clip_wav, clip_ph = self._phones(clip, dub)
         dub_track = mouth_from_audio(dub_wav, fps, plan.n_out, self.lead_s)
-        clip_wav = None
-        try:
-            clip_wav = load_audio(clip, sr=16000)
-        except MediaError:  # a clip without sound: no per-speaker calibration or model
-            pass
-        clip_track = mouth_from_audio(clip_wav, fps, faces.n_frames, self.lead_s).opening if clip_wav is not None \
-            else None
-        self.targets: Targets = mouth_targets(dub_track.opening, dub_track.spread, feats, clip_track)
-        speaker = None
-        if clip_wav is not None:
-            # The per-speaker model hears the sound around each frame, shifted by the lead.
-            lead = int(round(self.lead_s * 16000))
-            speaker = fit_speaker_model(mel_features(clip_wav[lead:], fps, faces.n_frames), feats)
-        if speaker is not None and speaker.weight > 0:
-            learned = speaker.predict(mel_features(dub_wav[int(round(self.lead_s * 16000)):], fps, plan.n_out))
-            w = speaker.weight
-            silent = dub_track.opening <= 1e-3  # silence and closures stay closed whatever the model says
-            gap = np.where(silent, self.targets.gap, (1 - w) * self.targets.gap + w * np.maximum(learned[:, 0], 0))
-            width = (1 - w) * self.targets.width + w * learned[:, 1]
-            self.targets = Targets(gap.astype(np.float32), width.astype(np.float32), True, self.targets.gain,
-                                   self.targets.offset)
+        dub_ph = fill_unheard_speech(dub_ph, dub_track.level)
+        # The speaker's own visemes: the clip's sound, heard the same way, labels its frames.
+        clip_labels = frame_labels(clip_ph, fps, faces.n_frames, self.lead_s) if clip_ph is not None else None
+        own_table = speaker_table(clip_labels, feats) if clip_labels is not None else {}
+        table, rest, own_classes = viseme_targets(feats, own_table)
+        art = articulate(dub_ph, fps, plan.n_out, self.lead_s, level=dub_track.level, targets=table, rest=rest)
+        self.targets = Targets(gap=art.opening, width=art.spread, calibrated_on_clip=bool(own_classes),
+                               gain=float(table["AA"][0] - rest[0]), offset=float(rest[0]))
+        self.articulation = art
+        self.dub_phones = dub_ph
         # The bank holds each donor's lower face at its own frame's full resolution (warped once, at render).
         pts = space.region_points(space.reference)
         scale = np.hypot(space.pose[space.present, 0, 0], space.pose[space.present, 1, 0])
         size = (pts.max(0) - pts.min(0)) * float(np.percentile(scale, 90) if len(scale) else 1.0) + 6
         crop_bytes = int(np.prod(size)) * 3
         bank = choose_bank(feats, space.present, max(8, self.bank_bytes // crop_bytes))
-        self.donors = schedule_donors(self.targets, self.sources, feats, bank)
+        self.donors = schedule_donors(self.targets, self.sources, feats, bank, target_labels=art.label,
+                                      clip_labels=clip_labels)
         used = np.unique(self.donors[self.donors != OWN])
         # The clip's most open mouth lends its interior to mouths opened beyond their donor.
         gaps = np.where(np.isfinite(feats[bank, 0]), feats[bank, 0], -np.inf)
@@ -129,8 +159,8 @@ class BuiltinEngine:
         self.info = {"donors_used": int(len(used)), "own_frames": int((self.donors == OWN).sum()),
                      "calibrated_on_clip": self.targets.calibrated_on_clip, "bank_frames": int(len(bank)),
                      "donors_from_tracking": int(self.info_bank_from_crops),
-                     "speaker_model_r": None if speaker is None else round(speaker.validation_r, 3),
-                     "speaker_model_weight": 0.0 if speaker is None else round(speaker.weight, 3)}
+                     "phones": len(dub_ph), "phones_from": dub_ph.source,
+                     "speaker_visemes": own_classes, "closures": int(art.closed.sum())}
 
     def _donor_box(self, t: int, width: int, height: int) -> tuple[int, int, int, int]:
         """``x0, y0, x1, y1``: the pixels of frame t that the warp of its lower face may read."""
@@ -194,9 +224,15 @@ class BuiltinEngine:
         target_gap = float(self.targets.gap[out_index])
         donor_gap = float(sp.gap(shape))
         d_gap = float(np.clip(target_gap - donor_gap, -max(donor_gap, 0.0), 0.35))
-        if own and abs(d_gap) < 0.01:
+        # Rounding and spreading: the corners move the rest of the way (at most 8 % of the donor's width).
+        donor_width = float(sp.width(shape))
+        d_width = float(np.clip(float(self.targets.width[out_index]) - donor_width, -0.08 * donor_width,
+                                0.08 * donor_width))
+        if abs(d_width) < 0.004:
+            d_width = 0.0
+        if own and abs(d_gap) < 0.01 and d_width == 0.0:
             return frame  # the frame's own mouth already says this
-        new_shape = sp.open_shape(shape, d_gap) if abs(d_gap) >= 0.005 else shape
+        new_shape = sp.open_shape(shape, d_gap, d_width) if abs(d_gap) >= 0.005 or d_width else shape
         pose = sp.pose[src_index]
         dst = apply(pose, sp.region_points(new_shape))
         if own:

@@ -60,6 +60,48 @@ def mouth_targets(dub_opening: np.ndarray, dub_spread: np.ndarray, clip_features
                    calibrated_on_clip=calibrated, gain=gain, offset=offset)
 
 
+def viseme_targets(clip_features: np.ndarray, own_table: dict[str, tuple[float, float, int]] | None = None,
+                   prior_frames: float = 25.0) -> tuple[dict[str, tuple[float, float]], tuple[float, float], list[str]]:
+    """Each viseme class's target mouth in this speaker's units (inner-lip gap and width, eye distances).
+
+    The generic table (:data:`~lipsync_studio.sync.visemes.CLASSES`) is put in the speaker's observed range
+    (shut = the 5th percentile of the gap, wide open = the 95th; widths around the median by half the 5–95 %
+    range); the speaker's own table replaces it class by class as the clip shows more of each class (a class
+    seen for ``prior_frames`` frames is half the speaker's, half generic; one seen for ten times as long, 91 %).
+
+    Parameters
+    ----------
+    clip_features: (T, 2) the clip's gap and width per frame (NaN where no face).
+    own_table: class → (gap, width, frames) measured on the clip (:func:`~lipsync_studio.sync.visemes.speaker_table`).
+
+    Returns
+    -------
+    targets: class → (gap, width); rest: the shut mouth (gap, width); own: the classes taken from the clip.
+    """
+    from ..visemes import CLASSES
+
+    ok = np.isfinite(clip_features).all(1)
+    gap, width = clip_features[ok, 0], clip_features[ok, 1]
+    closed = float(np.percentile(gap, 5)) if len(gap) else 0.0
+    span = max(float(np.percentile(gap, 95)) - closed, 0.0) if len(gap) else 0.0
+    # Silence closes the mouth, even for a speaker seen only with parted lips (a smiling photo).
+    shut = float(np.clip(closed, 0.0, 0.02))
+    span = max(span, 0.25)
+    w0 = float(np.median(width)) if len(width) else 0.7
+    half = max(0.5 * (float(np.percentile(width, 95)) - float(np.percentile(width, 5))), 0.05 * w0) \
+        if len(width) else 0.05 * w0
+    targets = {c: (shut + span * o, w0 + half * sp) for c, (o, sp) in CLASSES.items()}
+    own = []
+    for c, (g, w, n) in (own_table or {}).items():
+        # The clip's evidence against the generic prior, weighted by how much of it there is: a class seen for
+        # ``prior_frames`` frames counts half (recognised phones are noisy, a few frames' median is too).
+        k = n / (n + prior_frames)
+        gg, ww = targets[c]
+        targets[c] = (shut if c in ("PBM", "rest") else (1 - k) * gg + k * g, (1 - k) * ww + k * w)
+        own.append(c)
+    return targets, targets["rest"], sorted(own)
+
+
 def choose_bank(features: np.ndarray, present: np.ndarray, max_frames: int, run: int = 6) -> np.ndarray:
     """Clip frames kept as mouth donors: all of them if they fit, else runs spread over the clip plus
     runs around the most open and most closed mouths (so every shape the speaker makes is available)."""
@@ -78,7 +120,8 @@ def choose_bank(features: np.ndarray, present: np.ndarray, max_frames: int, run:
 
 def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray, bank: np.ndarray,
                     n_candidates: int = 24, jump_cost: float = 2.5, own_bonus: float = 0.6,
-                    sigma: tuple[float, float] = (0.03, 0.04)) -> np.ndarray:
+                    sigma: tuple[float, float] = (0.03, 0.04), target_labels: np.ndarray | None = None,
+                    clip_labels: np.ndarray | None = None, class_cost: float = 1.0) -> np.ndarray:
     """The donor of every output frame: a clip frame index, or :data:`OWN`.
 
     Parameters
@@ -87,6 +130,8 @@ def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray,
     sources: (K,) clip frame shown at each output frame.
     features: (T, 2) the clip's gap and width per frame (NaN where no face).
     bank: clip frames available as donors.
+    target_labels, clip_labels: optional viseme class per output frame and per clip frame: a donor whose own
+        sound was of another class costs ``class_cost`` more (in the shape cost's units: squared sigmas).
 
     Returns
     -------
@@ -104,12 +149,16 @@ def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray,
     for k0 in range(0, K, 4096):  # blocks bound the memory on long clips
         t = tg[k0:k0 + 4096]
         c = (((bf[None, :, :] - t[:, None, :]) / sg) ** 2).sum(2)
+        if target_labels is not None and clip_labels is not None:
+            c += class_cost * (clip_labels[bank][None, :] != target_labels[k0:k0 + 4096][:, None])
         top = np.argpartition(c, m - 1, axis=1)[:, :m] if m < len(bank) else np.tile(np.arange(m), (len(t), 1))
         cand[k0:k0 + len(t), :m] = bank[top]
         cost[k0:k0 + len(t), :m] = np.take_along_axis(c, top, 1)
     own = np.nan_to_num(features[sources], nan=np.inf)
     cand[:, m] = OWN
     cost[:, m] = (((own - tg) / sg) ** 2).sum(1) - own_bonus
+    if target_labels is not None and clip_labels is not None:
+        cost[:, m] += class_cost * (clip_labels[sources] != target_labels)
     cost[~np.isfinite(cost)] = 1e6
     # Viterbi over the candidates: continuing (d -> d+1) or holding (d -> d) is free, OWN -> OWN is free.
     acc = cost[0].copy()

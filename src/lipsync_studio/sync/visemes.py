@@ -1,0 +1,274 @@
+"""From timed phones to a moving mouth: viseme classes, their targets, and coarticulation.
+
+**Visemes.** Each ARPAbet phone belongs to one of :data:`CLASSES` (phones the lips cannot tell apart share a
+class: p/b/m, f/v, …). A class has a target for the jaw/lip **opening** (0 shut … 1 wide open) and for the lip
+**spread** (−1 rounded and protruded … +1 spread), and p/b/m carry a **closure**: the lips meet, whatever the
+neighbours do. Diphthongs are two targets (first half, second half).
+
+**Coarticulation** (Cohen & Massaro 1993). Every phone has, per parameter, a dominance over time:
+``α · exp(−θ · d)``, with ``d`` the distance (s) to the phone's own span (inside it, d = 0). A parameter's track
+is the dominance-weighted mean of all phones' targets. Consonants dominate the opening weakly and the spread
+hardly at all, so a rounded vowel's rounding reaches back across the consonants before it (anticipation:
+rounded vowels' spread dominance falls off slowly before them); p/b/m dominate the opening strongly and
+briefly, f/v strongly (lower lip to upper teeth). The 10 ms track is then read per video frame, ``lead`` ahead of
+the sound, and every p/b/m leaves at least one video frame fully shut.
+
+The numbers are phonetic descriptions (how open, how rounded, how strongly a segment holds its shape), set
+once from the literature's qualitative ordering; they are not fitted to any clip. The speaker's own table
+(:func:`speaker_table`) replaces the targets class by class where a clip shows enough of a class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .phones import PhoneSegments
+
+#: class → (opening, spread). Opening is relative (0 shut, 1 the speaker's widest usual vowel).
+CLASSES: dict[str, tuple[float, float]] = {
+    "rest": (0.0, 0.0),    # silence: lips together, relaxed
+    "PBM": (0.0, 0.0),     # lips shut
+    "FV": (0.12, 0.1),     # lower lip against the upper teeth
+    "TH": (0.3, 0.2),      # tongue between the teeth
+    "SZ": (0.1, 0.45),     # teeth close (the jaw's highest position), lips spread
+    "TDNL": (0.3, 0.2),    # tongue tip up, jaw half open
+    "KG": (0.4, 0.1),      # back of the tongue: the jaw stays open, lips follow the vowel
+    "SH": (0.15, -0.6),    # teeth close, lips protruded
+    "R": (0.3, -0.5),
+    "W": (0.15, -1.0),     # tight rounding
+    "AA": (1.0, 0.15),     # open vowels
+    "EH": (0.65, 0.45),    # mid front vowels
+    "ER": (0.45, -0.2),
+    "IY": (0.4, 1.0),      # close front: spread
+    "AO": (0.75, -0.7),    # open-mid back rounded
+    "UW": (0.35, -1.0),    # close back rounded
+}
+PHONE_CLASS: dict[str, str] = {
+    "SIL": "rest", "P": "PBM", "B": "PBM", "M": "PBM", "F": "FV", "V": "FV", "TH": "TH", "DH": "TH",
+    "S": "SZ", "Z": "SZ", "T": "TDNL", "D": "TDNL", "N": "TDNL", "L": "TDNL", "K": "KG", "G": "KG", "NG": "KG",
+    "HH": "KG", "Y": "IY", "SH": "SH", "ZH": "SH", "CH": "SH", "JH": "SH", "R": "R", "W": "W",
+    "AA": "AA", "AE": "AA", "AH": "AA", "EH": "EH", "EY": "EH", "ER": "ER", "IH": "IY", "IY": "IY",
+    "AO": "AO", "OW": "AO", "UH": "UW", "UW": "UW",
+    "AY": "AA", "AW": "AA", "OY": "AO",
+}
+#: Diphthongs: the class of their second half.
+GLIDE_TO = {"AY": "IY", "AW": "UW", "OY": "IY", "EY": "IY", "OW": "UW"}
+VOWELS = frozenset({"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"})
+ROUNDED_VOWELS = frozenset({"AO", "OW", "OY", "UH", "UW"})
+SPREAD_VOWELS = frozenset({"IY", "IH", "EY", "EH", "AE"})
+BILABIAL = frozenset({"P", "B", "M"})
+VOWEL_CLASSES = frozenset({"AA", "EH", "ER", "IY", "AO", "UW"})
+
+# Dominance per class: (α_open, θ_open, α_spread, θ_spread_before, θ_spread_after); θ in 1/s.
+_VOWEL_DOM = (1.0, 25.0, 1.0, 15.0, 25.0)
+_ROUND_DOM = (1.0, 25.0, 2.0, 6.0, 15.0)   # rounding anticipated ~150 ms ahead
+_CONS_DOM = (0.6, 40.0, 0.15, 40.0, 40.0)
+DOMINANCE: dict[str, tuple[float, float, float, float, float]] = {
+    "rest": (1.2, 30.0, 0.4, 30.0, 30.0),
+    "PBM": (25.0, 60.0, 0.15, 40.0, 40.0),
+    "FV": (8.0, 50.0, 0.3, 40.0, 40.0),
+    "TH": (1.5, 40.0, 0.15, 40.0, 40.0),
+    "SZ": (2.5, 40.0, 0.5, 40.0, 40.0),  # sibilants constrain the jaw most (Recasens' DAC)
+    "TDNL": _CONS_DOM, "KG": (0.3, 40.0, 0.1, 40.0, 40.0), "SH": (2.0, 40.0, 1.5, 15.0, 25.0),
+    "R": (0.6, 40.0, 0.8, 20.0, 30.0), "W": (1.0, 40.0, 2.5, 8.0, 20.0),
+    "AA": _VOWEL_DOM, "EH": _VOWEL_DOM, "ER": _VOWEL_DOM, "IY": _VOWEL_DOM, "AO": _ROUND_DOM, "UW": _ROUND_DOM,
+}
+STEP_S = 0.01
+
+
+@dataclass(frozen=True)
+class Articulation:
+    """The mouth per video frame.
+
+    Attributes
+    ----------
+    opening: (K,) float32, in the targets' units (relative 0..1 for the generic table).
+    spread: (K,) float32, in the targets' units (−1..1 for the generic table).
+    closed: (K,) bool, frames where a p/b/m shuts the lips.
+    label: (K,) class name of the phone heard at each frame (``rest`` in silence).
+    """
+
+    opening: np.ndarray
+    spread: np.ndarray
+    closed: np.ndarray
+    label: np.ndarray
+
+
+def phone_classes(phones: PhoneSegments) -> list[str]:
+    """The viseme class of each phone."""
+    return [PHONE_CLASS.get(p, "rest") for p in phones.labels]
+
+
+def _expand(phones: PhoneSegments) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Segments as (class, start, end), diphthongs split into two halves."""
+    cls, a, b = [], [], []
+    for p, s, e in zip(phones.labels, phones.start, phones.end):
+        c = PHONE_CLASS.get(p, "rest")
+        if p in GLIDE_TO and e - s >= 0.06:
+            m = 0.5 * (s + e)
+            cls += [c, GLIDE_TO[p]]
+            a += [s, m]
+            b += [m, e]
+        else:
+            cls.append(c)
+            a.append(s)
+            b.append(e)
+    return cls, np.asarray(a, np.float64), np.asarray(b, np.float64)
+
+
+def articulate(phones: PhoneSegments, fps: float, n_frames: int, lead_s: float = 0.04,
+               level: np.ndarray | None = None, targets: dict[str, tuple[float, float]] | None = None,
+               rest: tuple[float, float] | None = None) -> Articulation:
+    """Per-frame mouth parameters from timed phones by dominance-weighted coarticulation.
+
+    Parameters
+    ----------
+    phones: timed phones of the sound.
+    fps, n_frames: the video frames to fill (frame i shows the sound at ``i / fps + lead_s``).
+    level: (C,) optional loudness per 10 ms column in [0, 1] (0 silence, 1 the speech's loud peaks): scales how
+        far each vowel opens, by the square root of its loudness against the dub's median vowel (0.6–1.3×):
+        a shouted vowel opens wider than a murmured one.
+    targets: class → (opening, spread); missing classes take :data:`CLASSES`.
+    rest: (opening, spread) of shut lips in the targets' units (default: the ``PBM`` target).
+    """
+    table = dict(CLASSES)
+    if targets:
+        table.update(targets)
+    shut = rest if rest is not None else table["PBM"]
+    duration = max(float(phones.end[-1]) if len(phones) else 0.0, (n_frames + 2) / fps + lead_s)
+    t = np.arange(0.0, duration + STEP_S, STEP_S)
+    cls, a, b = _expand(phones)
+    num_o = np.zeros(len(t))
+    den_o = np.full(len(t), 1e-6)
+    num_s = np.zeros(len(t))
+    den_s = np.full(len(t), 1e-6)
+    num_o += 1e-6 * shut[0]
+    num_s += 1e-6 * shut[1]
+    gains = np.ones(len(cls))
+    if level is not None and len(level):
+        # Loudness scales how far a vowel opens: each vowel's mean level against the dub's typical vowel.
+        lv = np.asarray(level, np.float64)
+        vmean = np.array([lv[int(s_ / STEP_S):max(int(e_ / STEP_S), int(s_ / STEP_S) + 1)].mean()
+                          if int(s_ / STEP_S) < len(lv) else 0.0 for s_, e_ in zip(a, b)])
+        is_v = np.array([c in VOWEL_CLASSES for c in cls], bool)
+        if is_v.any():
+            typical = max(float(np.median(vmean[is_v])), 1e-3)
+            gains[is_v] = np.clip(np.sqrt(vmean[is_v] / typical), 0.6, 1.3)
+    for c, s, e, gain in zip(cls, a, b, gains):
+        ao, th_o, as_, th_sb, th_sa = DOMINANCE[c]
+        to, ts = table[c]
+        if c in ("PBM", "rest"):
+            to = shut[0]  # shut lips are shut, whatever a measured table says
+        to = shut[0] + (to - shut[0]) * gain
+        # Only the neighbourhood matters: dominances fall below 1e-3 of their peak within ~0.5 s.
+        lo, hi = np.searchsorted(t, [s - 0.6, e + 0.6])
+        tt = t[lo:hi]
+        before, after = np.maximum(s - tt, 0.0), np.maximum(tt - e, 0.0)
+        d = before + after
+        w_o = ao * np.exp(-th_o * d)
+        w_s = as_ * np.exp(-np.where(before > 0, th_sb * before, th_sa * after))
+        num_o[lo:hi] += w_o * to
+        den_o[lo:hi] += w_o
+        num_s[lo:hi] += w_s * ts
+        den_s[lo:hi] += w_s
+    opening = num_o / den_o
+    spread = num_s / den_s
+    # Per video frame: the mean over the frame's span, centred lead_s ahead.
+    centres = np.arange(n_frames) / fps + lead_s
+    half = 0.5 / fps
+    c = np.concatenate([[0.0], np.cumsum(opening)])
+    cs = np.concatenate([[0.0], np.cumsum(spread)])
+    lo = np.clip(np.round((centres - half) / STEP_S).astype(int), 0, len(t) - 1)
+    hi = np.clip(np.round((centres + half) / STEP_S).astype(int), 1, len(t))
+    hi = np.maximum(hi, lo + 1)
+    op = (c[hi] - c[lo]) / (hi - lo)
+    sp = (cs[hi] - cs[lo]) / (hi - lo)
+    # Every p/b/m shuts at least the frame nearest its middle (a 60 ms closure must not be averaged away).
+    closed = np.zeros(n_frames, bool)
+    for p, s, e in zip(phones.labels, phones.start, phones.end):
+        if p in BILABIAL:
+            k0 = int(np.ceil((s - lead_s) * fps - 0.5))
+            k1 = int(np.floor((e - lead_s) * fps - 0.5))
+            ks = range(max(k0, 0), min(k1, n_frames - 1) + 1) if k1 >= k0 else \
+                [int(np.clip(round((0.5 * (s + e) - lead_s) * fps), 0, n_frames - 1))]
+            for k in ks:
+                if 0 <= k < n_frames:
+                    closed[k] = True
+    op[closed] = shut[0]
+    idx = phones.at(centres)
+    labels = np.array(phone_classes(phones) + ["rest"], dtype=object)[idx]
+    return Articulation(op.astype(np.float32), sp.astype(np.float32), closed, labels)
+
+
+def fill_unheard_speech(phones: PhoneSegments, level: np.ndarray, threshold: float = 0.4,
+                        min_s: float = 0.04) -> PhoneSegments:
+    """Where the recognizer heard silence but the sound is loud speech, a neutral vowel (``AH``).
+
+    The recognizer misses some speech (unusual voices, synthetic speech, languages it was not trained on); the
+    loudness does not: a "silence" at least ``min_s`` long whose speech-band level stays above ``threshold`` (of
+    the dub's loudness range, per 10 ms column) is speech of an unknown vowel, so the mouth does not stay shut
+    through it. Loudness then sets how far it opens.
+    """
+    if not len(phones) or not len(level):
+        return phones
+    labels, start, end = [], [], []
+    lv = np.asarray(level)
+    for p, a, b in zip(phones.labels, phones.start, phones.end):
+        if p != "SIL":
+            labels.append(p)
+            start.append(a)
+            end.append(b)
+            continue
+        i0, i1 = int(round(a / STEP_S)), int(round(b / STEP_S))
+        loud = lv[i0:i1] > threshold if i1 > i0 else np.zeros(0, bool)
+        t, k = a, 0
+        while k < len(loud):
+            j = k
+            while j < len(loud) and loud[j] == loud[k]:
+                j += 1
+            seg_a, seg_b = (a if k == 0 else (i0 + k) * STEP_S), (b if j == len(loud) else (i0 + j) * STEP_S)
+            lab = "AH" if loud[k] and seg_b - seg_a >= min_s else "SIL"
+            if labels and labels[-1] == lab == "SIL":
+                end[-1] = seg_b
+            else:
+                labels.append(lab)
+                start.append(seg_a)
+                end.append(seg_b)
+            k = j
+        if len(loud) == 0:
+            labels.append(p)
+            start.append(a)
+            end.append(b)
+    return PhoneSegments(tuple(labels), np.array(start), np.array(end), phones.source)
+
+
+def frame_labels(phones: PhoneSegments, fps: float, n_frames: int, lead_s: float = 0.04) -> np.ndarray:
+    """(n_frames,) viseme class of the phone heard ``lead_s`` after each frame (``rest`` outside speech)."""
+    idx = phones.at(np.arange(n_frames) / fps + lead_s)
+    return np.array(phone_classes(phones) + ["rest"], dtype=object)[idx]
+
+
+def speaker_table(labels: np.ndarray, features: np.ndarray, min_frames: int = 5) -> dict[str, tuple[float, float, int]]:
+    """The speaker's own mouth per viseme class ("Video Rewrite"): median gap and width over the clip frames
+    whose sound belongs to that class.
+
+    Parameters
+    ----------
+    labels: (T,) class per clip frame (:func:`frame_labels` of the clip's own sound).
+    features: (T, 2) measured gap and width per frame (NaN where no face).
+    min_frames: a class needs at least this many measured frames to enter the table.
+
+    Returns
+    -------
+    class → (gap, width, frames) for the classes the clip shows enough of.
+    """
+    ok = np.isfinite(features).all(1)
+    out = {}
+    for c in CLASSES:
+        sel = ok & (labels[: len(ok)] == c)
+        n = int(sel.sum())
+        if n >= min_frames:
+            out[c] = (float(np.median(features[sel, 0])), float(np.median(features[sel, 1])), n)
+    return out

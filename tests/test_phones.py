@@ -1,0 +1,200 @@
+"""Phones from speech, visemes and coarticulation, scripts, and the phonetic sync measure.
+
+The speech is espeak-ng's, spoken one word at a time with silence between words, so every word's span is known
+exactly (and with it where its p/b/m must be).
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from lipsync_studio.errors import OptionError
+from lipsync_studio.metrics.sync import phonetic_agreement
+from lipsync_studio.samples.speech import espeak_words
+from lipsync_studio.sync.phones import Cue, align_script, ipa_to_arpabet, read_script, recognize_phones
+from lipsync_studio.sync.visemes import BILABIAL, articulate
+
+pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
+
+WORDS = ["map", "bob", "moon", "peep", "beam", "wool", "see", "bought", "you", "me"]
+FPS = 25.0
+
+
+@pytest.fixture(scope="module")
+def words():
+    audio, spans = espeak_words(WORDS)
+    return audio, spans
+
+
+@pytest.fixture(scope="module")
+def aligned(words):
+    audio, _ = words
+    return align_script(audio, [Cue(" ".join(WORDS))], "en")
+
+
+def _inside(t: float, spans: np.ndarray, slack: float = 0.0) -> int:
+    """Index of the word whose span holds ``t`` (with ``slack`` s either side), or -1."""
+    hit = np.flatnonzero((spans[:, 0] - slack <= t) & (t <= spans[:, 1] + slack))
+    return int(hit[0]) if len(hit) else -1
+
+
+def test_recognised_phones_are_silence_between_words_and_speech_within_them(words):
+    audio, spans = words
+    ph = recognize_phones(audio)
+    assert ph.source == "recognized" and set(ph.labels) - {"SIL"}
+    t = np.arange(0, len(audio) / 16000, 0.01)
+    lab = np.array(list(ph.labels) + ["SIL"], dtype=object)[ph.at(t)]
+    in_word = np.zeros(len(t), bool)
+    gap = np.zeros(len(t), bool)
+    for a, b in spans:
+        in_word |= (t > a + 0.05) & (t < b - 0.05)
+    for (_, b), (a, _) in zip(spans[:-1], spans[1:]):
+        gap |= (t > b + 0.08) & (t < a - 0.08)
+    assert (lab[gap] == "SIL").mean() > 0.9
+    assert (lab[in_word] != "SIL").mean() > 0.8
+    # Most words that start with p/b/m are heard starting with a bilabial (the recognizer is not perfect).
+    starts_bilabial = [w for w in WORDS if w[0] in "pbm"]
+    heard = 0
+    for w, (a, b) in zip(WORDS, spans):
+        if w[0] not in "pbm":
+            continue
+        k = np.flatnonzero((ph.start >= a - 0.06) & (ph.start <= a + 0.1))
+        heard += any(ph.labels[i] in BILABIAL for i in k)
+    assert heard >= 0.6 * len(starts_bilabial), heard
+
+
+def test_a_script_aligns_each_word_and_its_bilabials_where_they_were_spoken(words, aligned):
+    _, spans = words
+    assert aligned.source == "aligned"
+    bil = [(p, a, b) for p, a, b in zip(aligned.labels, aligned.start, aligned.end) if p in BILABIAL]
+    # map bob(2) moon peep(2) beam(2) me: 9 bilabials (p in "map" too).
+    assert len(bil) == sum(w.count("m") + w.count("b") + w.count("p") for w in WORDS)
+    for p, a, b in bil:
+        mid = 0.5 * (a + b)
+        assert _inside(mid, spans, slack=0.08) >= 0 or _inside(b, spans, slack=0.03) >= 0, (p, a, b)
+    # Each word's first phone starts within 60 ms of where the word was spoken.
+    firsts = [a for p, a in zip(aligned.labels, aligned.start) if p != "SIL"]
+    for a0, _ in spans:
+        assert np.min(np.abs(np.array(firsts) - a0)) < 0.06
+
+
+def test_lips_shut_at_every_bilabial_frame_and_open_on_the_vowels(aligned):
+    n = int(aligned.end[-1] * FPS)
+    art = articulate(aligned, FPS, n, lead_s=0.04)
+    for p, a, b in zip(aligned.labels, aligned.start, aligned.end):
+        if p in BILABIAL:
+            k = int(round((0.5 * (a + b) - 0.04) * FPS - 0.5))
+            assert art.closed[max(k - 1, 0):k + 2].any(), (p, a, b)
+            assert art.opening[max(k - 1, 0):k + 2].min() == 0.0
+    # Closed frames lie on bilabials only (a frame either side).
+    bil_frames = np.zeros(n, bool)
+    for p, a, b in zip(aligned.labels, aligned.start, aligned.end):
+        if p in BILABIAL:
+            bil_frames[max(int((a - 0.04) * FPS) - 1, 0):int((b - 0.04) * FPS) + 2] = True
+    assert not (art.closed & ~bil_frames).any()
+    # Open vowels open wide, rounded vowels round, spread vowels spread.
+    at = lambda lab: np.array([art.label[k] for k in range(n)]) == lab  # noqa: E731
+    assert art.opening[at("AA")].max() > 0.7
+    assert art.spread[at("UW")].mean() < -0.3 < 0.3 < art.spread[at("IY")].mean()
+
+
+def test_rounding_is_anticipated_across_the_consonant_before_a_rounded_vowel():
+    from lipsync_studio.sync.phones import PhoneSegments
+
+    def track(vowel):
+        ph = PhoneSegments(("SIL", "S", "T", vowel, "SIL"), np.array([0.0, 0.3, 0.4, 0.5, 0.7]),
+                           np.array([0.3, 0.4, 0.5, 0.7, 1.0]))
+        return articulate(ph, 100.0, 100, lead_s=0.0).spread
+
+    rounded, spread = track("UW"), track("IY")
+    # During the /t/ (0.4–0.5 s) the lips already move toward the coming vowel.
+    assert rounded[42:50].mean() < spread[42:50].mean() - 0.3
+
+
+def test_scripts_are_read_from_txt_srt_and_vtt_and_bad_ones_named(tmp_path):
+    (tmp_path / "a.txt").write_text("Hello  there,\nworld.\n")
+    assert read_script(tmp_path / "a.txt") == [Cue("Hello there, world.")]
+    (tmp_path / "a.srt").write_text("1\n00:00:01,000 --> 00:00:02,500\n<i>Hello</i> there\n\n"
+                                    "2\n00:00:03,250 --> 00:00:04,000\nworld\n")
+    assert read_script(tmp_path / "a.srt") == [Cue("Hello there", 1.0, 2.5), Cue("world", 3.25, 4.0)]
+    (tmp_path / "a.vtt").write_text("WEBVTT\n\n00:01.000 --> 00:02.500\n<v Ann>Hello\n")
+    assert read_script(tmp_path / "a.vtt") == [Cue("Hello", 1.0, 2.5)]
+    (tmp_path / "a.doc").write_text("x")
+    with pytest.raises(OptionError, match="a.doc"):
+        read_script(tmp_path / "a.doc")
+    (tmp_path / "e.srt").write_text("\n")
+    with pytest.raises(OptionError, match="no text"):
+        read_script(tmp_path / "e.srt")
+
+
+def test_a_german_script_is_phonemised_and_aligned():
+    audio, spans = espeak_words(["Mama", "Bombe", "Uhu"], voice="de")
+    ph = align_script(audio, [Cue("Mama Bombe Uhu")], "de")
+    assert ph.source == "aligned"
+    bil = [0.5 * (a + b) for p, a, b in zip(ph.labels, ph.start, ph.end) if p in BILABIAL]
+    assert len(bil) == 5  # m, m, b, m, b
+    assert all(_inside(t, spans, slack=0.08) >= 0 for t in bil)
+    assert ipa_to_arpabet("ˈaɪ") == ["AY"] and ipa_to_arpabet("yː") == ["UW"] and ipa_to_arpabet("pf") == ["P", "F"]
+
+
+def test_the_measure_scores_a_phonetically_right_mouth_above_a_loudness_pump():
+    """Two mouths for the same connected speech: one that says its phones (shut on p/b/m, round on o/u, wide on
+    i/e), one that opens with the loudness only. Judged against the phones the recognizer hears (not the
+    script's), with the same loudness correlation, so only the phonetic parts can tell them apart."""
+    from lipsync_studio.samples.speech import espeak_speech
+    from lipsync_studio.sync.acoustics import mouth_from_audio
+
+    text = "Maybe Bob will bring a map of the moon. We hope you remember to put the blue boots by the bed."
+    audio = espeak_speech(text, voice="en-us+f3").audio
+    n = int(len(audio) / 16000 * FPS)
+    rng = np.random.default_rng(0)
+    art = articulate(align_script(audio, [Cue(text)], "en"), FPS, n, lead_s=0.04)
+    right_gap = art.opening + rng.normal(0, 0.03, n)
+    right_width = 1.0 + 0.1 * art.spread + rng.normal(0, 0.02, n)
+    loud = mouth_from_audio(audio, FPS, n, lead_s=0.04)
+    pump_gap = loud.level[np.clip((np.arange(n) / FPS * 100 + 4).astype(int), 0, len(loud.level) - 1)] \
+        + rng.normal(0, 0.03, n)
+    pump_width = 1.0 + rng.normal(0, 0.02, n)
+    heard = recognize_phones(audio)
+    right = phonetic_agreement(right_gap, right_width, heard, FPS, loudness=0.5)
+    pump = phonetic_agreement(pump_gap, pump_width, heard, FPS, loudness=0.5)
+    assert right.bilabials >= 6
+    assert right.closure > pump.closure + 0.25 and right.rounding > pump.rounding + 0.3
+    assert right.score > pump.score + 0.2, (right, pump)
+
+
+def test_sync_names_a_script_it_cannot_use_before_any_work(clip50, dub3s, tmp_path, capsys):
+    from lipsync_studio.cli import main
+
+    out = tmp_path / "o.mp4"
+    assert main(["-q", "sync", str(clip50), str(dub3s), "-o", str(out), "--script", str(tmp_path / "no.txt")]) == 2
+    assert "no.txt" in capsys.readouterr().err and not out.exists()
+    (tmp_path / "s.pdf").write_text("x")
+    assert main(["-q", "sync", str(clip50), str(dub3s), "-o", str(out), "--script", str(tmp_path / "s.pdf")]) == 2
+    assert ".txt, .srt or .vtt" in capsys.readouterr().err and not out.exists()
+
+
+def test_the_app_takes_the_script_that_lies_beside_the_dub(tmp_path):
+    from lipsync_studio.sync.phones import script_beside
+
+    dub = tmp_path / "take3.wav"
+    dub.write_bytes(b"")
+    assert script_beside(dub) is None
+    (tmp_path / "take3.txt").write_text("hello")
+    assert script_beside(dub) == tmp_path / "take3.txt"
+    (tmp_path / "take3.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nhello\n")
+    assert script_beside(dub) == tmp_path / "take3.srt"  # timed cues first
+
+
+def test_hearing_in_a_child_process_gives_the_same_phones_for_every_sound(words):
+    from lipsync_studio.sync.phones import recognize_phones_async
+
+    audio, _ = words
+    first, second = audio[: len(audio) // 2], audio[len(audio) // 2:]
+    got = recognize_phones_async(first, second).result(timeout=120)
+    for heard, wav in zip(got, (first, second)):
+        here = recognize_phones(wav)
+        assert heard.labels == here.labels and np.allclose(heard.start, here.start)
