@@ -223,3 +223,18 @@ def test_a_clip_without_a_face_ends_with_a_warning_that_the_picture_is_unchanged
     # Re-timing alone (no engine) is not a failed sync: no such warning.
     plain = run_sync(SyncRequest(clip, dub3s, tmp_path / "p.mp4", SyncOptions(engine="none")))
     assert plain.changed_frames is None and not plain.unchanged and not plain.warnings
+
+
+def test_eval_of_a_clip_without_a_face_says_it_measured_nothing(tmp_path, dub3s):
+    """No mouth seen: the summary must not print an offset and a confidence that are only defaults."""
+    from lipsync_studio.media.writer import VideoWriter
+    from lipsync_studio.metrics.sync import evaluate_video
+
+    rng = np.random.default_rng(1)
+    clip = tmp_path / "noface.mp4"
+    with VideoWriter(clip, 25, 160, 96, audio=dub3s) as w:
+        for _ in range(30):
+            w.write(rng.integers(0, 255, (96, 160, 3), dtype=np.uint8))
+    score = evaluate_video(clip)
+    assert score.frames_used == 0
+    assert score.summary() == "sync not measured: no face was found in the result"

@@ -51,6 +51,8 @@ class SyncScore:
 
     def summary(self) -> str:
         """One line for the terminal or a status bar (plus the SyncNet measures when their weights exist)."""
+        if self.frames_used == 0:  # no mouth was seen: every number below would be a default, not a measure
+            return "sync not measured: no face was found in the result"
         text = ""
         if self.phonetic is not None:
             text = self.phonetic.summary() + "\n"
