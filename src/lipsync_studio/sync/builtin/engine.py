@@ -2,7 +2,9 @@
 
 ``prepare``: measure the speaker's mouth in every frame (head-normalised), hear the dub (and the clip's own
 sound, to calibrate), plan a target shape per output frame, keep a bank of donor mouths (lower-face crops in
-the reference frame, bounded memory), and choose a donor per output frame by dynamic programming.
+the reference frame, bounded memory), and choose a donor per output frame by dynamic programming (where shapes
+tie, a sharp mouth turned like the output frame's head wins: each mouth's sharpness is measured on the tracking
+pass and kept beside the cached tracks).
 
 ``render``: warp the donor's lower face onto the output frame's head in one bicubic resampling of the donor's
 own full-resolution pixels, with the mouth opened or closed the rest of the way to the target (the clip's most
