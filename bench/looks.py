@@ -118,7 +118,7 @@ def _sheet(result: Path, source: Path, src_index: np.ndarray, score, path: Path,
 
 
 def measure_clip(clip: Path, outdir: Path, engine: str) -> list[dict]:
-    from lipsync_studio.engine.sync_job import SyncOptions, run_sync
+    from lipsync_studio.engine.sync_job import SyncOptions, SyncRequest, run_sync
     from lipsync_studio.metrics.looks import compare_looks, video_looks
 
     folder = outdir / clip.stem
@@ -129,7 +129,7 @@ def measure_clip(clip: Path, outdir: Path, engine: str) -> list[dict]:
     for a, b in (("A", "B"), ("B", "A")):
         out = folder / f"{a}_to_{b}.mp4"
         t0 = time.perf_counter()
-        run_sync(halves[a]["pic"], halves[b]["sound"], out, SyncOptions(engine=engine, measure=False))
+        run_sync(SyncRequest(halves[a]["pic"], halves[b]["sound"], out, SyncOptions(engine=engine, measure=False)))
         took = time.perf_counter() - t0
         res = video_looks(out)
         s0, s1 = halves[a]["start"], halves[a]["stop"]

@@ -159,6 +159,9 @@ def test_the_donor_bank_comes_from_the_tracking_pass_identical_to_reading_the_cl
     assert reader.info["donors_from_tracking"] == 0
     assert _same_bank(keeper.bank, reader.bank)
     assert keeper.crops is None  # the crops' memory is freed once the bank is full
+    # Every tracked mouth's sharpness was measured on the same pass; tracks from the cache bring theirs along.
+    assert keeper.info["detail_measured"] == int(faces.speaker_track().present.sum())
+    assert np.array_equal(keeper.detail, reader.detail) and np.array_equal(keeper.donors, reader.donors)
 
     small = BuiltinEngine()
     keep = small.frame_observer()

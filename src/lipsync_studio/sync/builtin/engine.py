@@ -2,7 +2,9 @@
 
 ``prepare``: measure the speaker's mouth in every frame (head-normalised), hear the dub (and the clip's own
 sound, to calibrate), plan a target shape per output frame, keep a bank of donor mouths (lower-face crops in
-the reference frame, bounded memory), and choose a donor per output frame by dynamic programming.
+the reference frame, bounded memory), and choose a donor per output frame by dynamic programming (where shapes
+tie, a sharp mouth turned like the output frame's head wins: each mouth's sharpness is measured on the tracking
+pass and kept beside the cached tracks).
 
 ``render``: warp the donor's lower face onto the output frame's head in one bicubic resampling of the donor's
 own full-resolution pixels, with the mouth opened or closed the rest of the way to the target (the clip's most
@@ -22,7 +24,7 @@ from ...media.timeline import OutputPlan
 from ..base import Advance
 from ..mouth import UPPER_INNER, UPPER_INNER_LIP, MouthSpace, apply, invert
 from ...errors import MediaError
-from .planner import OWN, Targets, choose_bank, schedule_donors, viseme_targets
+from .planner import OWN, Targets, choose_bank, head_turn, relative_detail, schedule_donors, viseme_targets
 from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
 from .grain import GrainMatch
@@ -142,8 +144,12 @@ class BuiltinEngine:
         size = (pts.max(0) - pts.min(0)) * float(np.percentile(scale, 90) if len(scale) else 1.0) + 6
         crop_bytes = int(np.prod(size)) * 3
         bank = choose_bank(feats, space.present, max(8, self.bank_bytes // crop_bytes))
+        # How each frame's mouth is drawn: sharp donors, turned like the output frame's head, win shape ties.
+        detail = self._mouth_detail(clip, track.raw)
+        self.detail = relative_detail(detail, feats[:, 0])
+        self.turn = head_turn(space.normalized)
         self.donors = schedule_donors(self.targets, self.sources, feats, bank, target_labels=art.label,
-                                      clip_labels=clip_labels)
+                                      clip_labels=clip_labels, detail=self.detail, turn=self.turn)
         used = np.unique(self.donors[self.donors != OWN])
         # The clip's most open mouth lends its interior to mouths opened beyond their donor.
         gaps = np.where(np.isfinite(feats[bank, 0]), feats[bank, 0], -np.inf)
@@ -159,8 +165,43 @@ class BuiltinEngine:
         self.info = {"donors_used": int(len(used)), "own_frames": int((self.donors == OWN).sum()),
                      "calibrated_on_clip": self.targets.calibrated_on_clip, "bank_frames": int(len(bank)),
                      "donors_from_tracking": int(self.info_bank_from_crops),
+                     "detail_measured": int(np.isfinite(detail).sum()),
                      "phones": len(dub_ph), "phones_from": dub_ph.source,
                      "speaker_visemes": own_classes, "closures": int(art.closed.sum())}
+
+    def _mouth_detail(self, clip: Path, raw: np.ndarray) -> np.ndarray:
+        """(T,) every frame's mouth detail (:func:`~.crops.mouth_detail`), measured while tracking; when the
+        tracks came from the cache, the measures kept beside them from the run that tracked them (NaN where
+        there are none: the planner then has no preference)."""
+        import hashlib
+
+        from ...media.cache import cache_path
+
+        detail = np.full(len(raw), np.nan)
+        if self.crops is not None:
+            for t in np.flatnonzero(np.isfinite(raw).all(axis=(1, 2))):
+                detail[t] = self.crops.detail(int(t), raw[t])
+        key = hashlib.sha256(np.ascontiguousarray(raw, np.float32).tobytes()).hexdigest()[:32]
+        try:
+            path = cache_path("mouth_detail", clip, key, suffix=".npy")
+        except (OSError, MediaError):
+            return detail
+        if np.isfinite(detail).any():
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(path.stem + ".part.npy")
+                np.save(tmp, detail)
+                tmp.replace(path)
+            except OSError:
+                pass  # a cache that cannot be written costs the next run its preference, nothing else
+        elif path.exists():
+            try:
+                got = np.load(path)
+                if got.shape == detail.shape:
+                    detail = got
+            except (OSError, ValueError):
+                pass
+        return detail
 
     def _donor_box(self, t: int, width: int, height: int) -> tuple[int, int, int, int]:
         """``x0, y0, x1, y1``: the pixels of frame t that the warp of its lower face may read."""

@@ -1,0 +1,109 @@
+"""Donor choice by how a mouth will be drawn: where shapes tie, a sharp donor beats a motion-blurred copy and
+a donor turned like the output frame's head beats a turned one."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from lipsync_studio.face.analysis import analyse_faces
+from lipsync_studio.media.writer import VideoFormat, VideoWriter
+from lipsync_studio.samples import render_face
+from lipsync_studio.sync.builtin.crops import FaceCrops
+from lipsync_studio.sync.builtin.planner import OWN, Targets, head_turn, relative_detail, schedule_donors
+from lipsync_studio.sync.mouth import MouthSpace
+
+OPENINGS = (0.05, 0.5, 0.95)
+
+
+def _motion_blur(img: np.ndarray, length: int = 9) -> np.ndarray:
+    import cv2
+
+    kernel = np.zeros((length, length), np.float32)
+    kernel[length // 2, :] = 1.0 / length  # a horizontal streak: the head moving sideways during the exposure
+    return cv2.filter2D(img, -1, kernel, borderType=cv2.BORDER_REFLECT)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """Frames 0-2: three mouth shapes, sharp; 3-5: the same frames motion-blurred; 6: a middle shape (the
+    output frames' own). Tracked once, with the tracker's crops keeping every mouth's detail."""
+    sharp = [render_face(o, size=320) for o in OPENINGS]
+    frames = sharp + [_motion_blur(f) for f in sharp] + [render_face(0.3, size=320)]
+    path = tmp_path_factory.mktemp("donors") / "clip.mp4"
+    with VideoWriter(path, Fraction(25), 320, 320, fmt=VideoFormat(preset="veryfast", crf=12)) as vw:
+        for f in frames:
+            vw.write(f)
+    crops = FaceCrops()
+    faces = analyse_faces(path, use_cache=False, keep=crops.keep)
+    track = faces.speaker_track()
+    assert track.present.all()
+    detail = np.array([crops.detail(t, track.raw[t]) for t in range(len(frames))])
+    return {"track": track, "detail": detail, "space": MouthSpace.from_track(track)}
+
+
+def test_a_motion_blurred_mouth_measures_softer_than_the_same_mouth_sharp(clip):
+    d = clip["detail"]
+    assert np.isfinite(d).all()
+    assert (d[3:6] < 0.7 * d[0:3]).all(), d
+    feats = clip["space"].features()
+    rel = relative_detail(np.tile(d, 2), np.tile(feats[:, 0], 2))  # (8 frames at least to fit the shape trend)
+    assert (rel[3:6] < rel[0:3] - 0.3).all(), rel
+
+
+def _tied_schedule(features, bank, near, **kw):
+    """Three output frames (all shown over frame 6) whose targets are the bank's shapes, with the frames in
+    ``near`` a little closer to them in shape than their twins."""
+    f = features.copy()
+    targets = Targets(gap=f[list(near), 0].astype(np.float32), width=f[list(near), 1].astype(np.float32),
+                      calibrated_on_clip=False, gain=0.3, offset=0.0)
+    return schedule_donors(targets, np.full(3, 6), f, np.asarray(bank), **kw)
+
+
+def test_the_planner_picks_the_sharp_donor_over_its_blurred_duplicate(clip):
+    d = clip["detail"]
+    feats = clip["space"].features().astype(np.float64)
+    # Shapes tie: each blurred frame has its sharp twin's shape, nudged a third of a sigma towards the target.
+    feats[3:6] = feats[0:3]
+    feats[0:3, 0] += 0.01
+    rel = relative_detail(np.tile(d, 2), np.tile(feats[:, 0], 2))[:7]
+    # The own frame (6) is far from the targets, so a bank frame lends every mouth.
+    feats[6] = feats[0:3].mean(0) + [0.3, 0.2]
+    blind = _tied_schedule(feats, range(6), (3, 4, 5))
+    assert set(blind.tolist()) <= {3, 4, 5}  # without the measure, the closer shape wins: the blurred copy
+    seeing = _tied_schedule(feats, range(6), (3, 4, 5), detail=rel)
+    assert seeing.tolist() == [0, 1, 2]
+
+
+def _turned(landmarks: np.ndarray, degrees: float) -> np.ndarray:
+    """(468, 2) the landmarks of the same face turned about the vertical axis (orthographic view)."""
+    a = np.radians(degrees)
+    p = landmarks[:468].astype(np.float64)
+    c = p[:, :2].mean(0)
+    x, z = p[:, 0] - c[0], p[:, 2] - np.mean(p[:, 2])
+    out = p[:, :2].copy()
+    out[:, 0] = c[0] + x * np.cos(a) + z * np.sin(a)
+    return out
+
+
+def test_a_turned_head_donor_loses_to_a_frontal_one_of_the_same_shape(clip):
+    raw = clip["track"].raw[1]
+    shapes = np.stack([_turned(raw, 0.0), _turned(raw, 20.0), _turned(raw, -20.0)])
+    turn = head_turn(shapes)
+    # The proxy sees the turn, in both directions, by about 0.013 per degree.
+    assert abs(turn[0]) < 0.05
+    assert 0.1 < abs(turn[1] - turn[0]) < 0.3 and np.sign(turn[1] - turn[0]) == -np.sign(turn[2] - turn[0])
+    # Bank frames 0-2 frontal, 3-5 their turned twins (a little closer in shape); the output frames' own (6)
+    # frontal and far from the targets.
+    feats = clip["space"].features().astype(np.float64)
+    feats[3:6] = feats[0:3]
+    feats[0:3, 0] += 0.01
+    feats[6] = feats[0:3].mean(0) + [0.3, 0.2]
+    per_frame = np.array([turn[0]] * 3 + [turn[1]] * 3 + [turn[0]])
+    blind = _tied_schedule(feats, range(6), (3, 4, 5))
+    assert set(blind.tolist()) <= {3, 4, 5}
+    seeing = _tied_schedule(feats, range(6), (3, 4, 5), turn=per_frame)
+    assert seeing.tolist() == [0, 1, 2]
+    assert OWN not in seeing.tolist()
