@@ -233,3 +233,32 @@ def test_a_stop_closure_lasts_through_its_quiet_gap():
     far = np.full(90, 0.8)
     far[20:30] = 0.02
     assert not articulate(ph, 100.0, 90, lead_s=0.0, level=far).closed[:45].any()
+
+
+def test_lips_are_heard_releasing_p_b_m_and_not_t_d_n_k():
+    from lipsync_studio.sync.acoustics import labial_releases
+    from lipsync_studio.sync.phones import PhoneSegments
+    from lipsync_studio.sync.visemes import VOWELS, rescue_bilabials
+
+    words = "happy rabbit lemon hammer robin summer ribbon attic ladder sunny kitten city dinner lucky".split()
+    hits: dict[bool, list[bool]] = {True: [], False: []}
+    rescued: dict[bool, list[bool]] = {True: [], False: []}
+    for voice in ("en-us+f3", "en-us+m3", "en+m1"):
+        audio, spans = espeak_words(words, voice=voice)
+        al = align_script(audio, [Cue(" ".join(words))], "en")
+        lab = al.labels
+        # The text's word-medial consonants between vowels, where the alignment puts them.
+        idx = [i for i in range(1, len(lab) - 1) if lab[i] in ("P", "B", "M", "T", "D", "N", "K", "G")
+               and lab[i - 1] in VOWELS and lab[i + 1] in VOWELS]
+        heard = labial_releases(audio, np.stack([al.start[idx], al.end[idx]], 1))
+        for i, h in zip(idx, heard):
+            hits[lab[i] in BILABIAL].append(bool(h))
+        # Misheard as the recognizer often does (p/b/m as w, t/d/n/k/g as l), the lips' releases are found again.
+        misheard = tuple("W" if (i in idx and p in BILABIAL) else "L" if i in idx else p for i, p in enumerate(lab))
+        back = rescue_bilabials(PhoneSegments(misheard, al.start, al.end), audio).labels
+        for i in idx:
+            rescued[lab[i] in BILABIAL].append(back[i] == "B")
+    assert len(hits[True]) >= 15 and len(hits[False]) >= 15
+    # Over three voices: most lip releases are heard as such, few tongue releases are.
+    for got in (hits, rescued):
+        assert np.mean(got[True]) >= 0.45 and np.mean(got[False]) <= 0.25, (np.mean(got[True]), np.mean(got[False]))

@@ -295,6 +295,42 @@ def fill_unheard_speech(phones: PhoneSegments, level: np.ndarray, threshold: flo
     return PhoneSegments(tuple(labels), np.array(start), np.array(end), phones.source)
 
 
+#: Phones the recognizer often hears where a speaker said p/b/m and that the sound can then tell apart: the lip
+#: approximant and fricative (w, v) and l. Other stops, nasals and th were measured too (bench/closures.py):
+#: their labial-looking releases were as often real t/d/k/g/n/th as missed p/b/m.
+MISHEARD_BILABIAL = frozenset({"W", "V", "L"})
+
+
+def rescue_bilabials(phones: PhoneSegments, wav16k: np.ndarray) -> PhoneSegments:
+    """p/b/m the recognizer missed, found by their sound: a consonant it heard as another stop, nasal or
+    approximant (:data:`MISHEARD_BILABIAL`) between two vowels, released into the second the way only lips release
+    (:func:`..acoustics.labial_releases`), becomes ``M`` (if it was a nasal) or ``B``. On espeak-ng words
+    (bench/closures.py) this takes word-medial p/b/m recall from 0.72 to 0.79 at unchanged precision.
+
+    Parameters
+    ----------
+    phones: recognised phones of ``wav16k``.
+    wav16k: (N,) float32 speech at 16 kHz.
+
+    Returns
+    -------
+    The phones with those consonants relabelled (same timing).
+    """
+    from .acoustics import labial_releases
+
+    cand = [i for i in range(1, len(phones) - 1) if phones.labels[i] in MISHEARD_BILABIAL
+            and phones.labels[i - 1] in VOWELS and phones.labels[i + 1] in VOWELS]
+    if not cand:
+        return phones
+    spans = np.stack([phones.start[cand], phones.end[cand]], 1)
+    labial = labial_releases(wav16k, spans)
+    labels = list(phones.labels)
+    for i, yes in zip(cand, labial):
+        if yes:
+            labels[i] = "M" if labels[i] in ("N", "NG") else "B"
+    return PhoneSegments(tuple(labels), phones.start, phones.end, phones.source)
+
+
 def frame_labels(phones: PhoneSegments, fps: float, n_frames: int, lead_s: float = 0.04) -> np.ndarray:
     """(n_frames,) viseme class of the phone heard ``lead_s`` after each frame (``rest`` outside speech)."""
     idx = phones.at(np.arange(n_frames) / fps + lead_s)
