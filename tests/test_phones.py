@@ -256,7 +256,7 @@ def test_lips_are_heard_releasing_p_b_m_and_not_t_d_n_k():
         # Misheard as the recognizer often does (p/b/m as w, t/d/n/k/g as l), the lips' releases are found again.
         misheard = tuple("W" if (i in idx and p in BILABIAL) else "L" if i in idx else p for i, p in enumerate(lab))
         back = rescue_bilabials(PhoneSegments(misheard, al.start, al.end), audio)
-        for i in idx:  # a rescued w shuts over its first half
+        for i in idx:
             k = back.at(np.array([0.75 * al.start[i] + 0.25 * al.end[i]]))[0]
             rescued[lab[i] in BILABIAL].append(back.labels[k] == "B")
     assert len(hits[True]) >= 15 and len(hits[False]) >= 15
