@@ -30,14 +30,14 @@ from .phones import PhoneSegments
 CLASSES: dict[str, tuple[float, float]] = {
     "rest": (0.0, 0.0),    # silence: lips together, relaxed
     "PBM": (0.0, 0.0),     # lips shut
-    "FV": (0.04, 0.1),     # lower lip against the upper teeth: the inner lips almost meet
+    "FV": (0.12, 0.1),     # lower lip against the upper teeth
     "TH": (0.3, 0.2),      # tongue between the teeth
     "SZ": (0.1, 0.45),     # teeth close (the jaw's highest position), lips spread
     "TDNL": (0.3, 0.2),    # tongue tip up, jaw half open
     "KG": (0.4, 0.1),      # back of the tongue: the jaw stays open, lips follow the vowel
     "SH": (0.15, -0.6),    # teeth close, lips protruded
     "R": (0.3, -0.5),
-    "W": (0.05, -1.0),     # tight rounding: a lip aperture of a few millimetres
+    "W": (0.15, -1.0),     # tight rounding
     "AA": (1.0, 0.15),     # open vowels
     "EH": (0.65, 0.45),    # mid front vowels
     "ER": (0.45, -0.2),
