@@ -198,3 +198,68 @@ def test_hearing_in_a_child_process_gives_the_same_phones_for_every_sound(words)
     for heard, wav in zip(got, (first, second)):
         here = recognize_phones(wav)
         assert heard.labels == here.labels and np.allclose(heard.start, here.start)
+
+
+def test_lips_rest_shut_in_pauses_but_not_in_short_silences():
+    from lipsync_studio.sync.phones import PhoneSegments
+    from lipsync_studio.sync.visemes import PAUSE_EDGE_S
+
+    # "ah" – a 0.6 s pause – "ah" – a 0.08 s silence (a hesitation inside speech) – "ah".
+    ph = PhoneSegments(("AA", "SIL", "AA", "SIL", "AA"), np.array([0.0, 0.3, 0.9, 1.2, 1.28]),
+                       np.array([0.3, 0.9, 1.2, 1.28, 1.6]))
+    art = articulate(ph, 100.0, 160, lead_s=0.0)
+    t = np.arange(160) / 100.0
+    in_pause = (t >= 0.3 + PAUSE_EDGE_S) & (t <= 0.9 - PAUSE_EDGE_S)
+    assert art.resting[in_pause].all() and art.opening[in_pause].max() == 0.0
+    # The lips part before the speech after the pause, and the short silence is not a rest.
+    assert not art.resting[(t < 0.3) | (t > 0.9 - PAUSE_EDGE_S + 0.01)].any()
+    assert art.opening[120:128].min() > 0.2
+    assert not art.closed.any()  # a pause is no p/b/m
+
+
+def test_a_stop_closure_lasts_through_its_quiet_gap():
+    from lipsync_studio.sync.phones import PhoneSegments
+
+    # "a_pa": the recognizer puts /p/ at its burst (0.50–0.53 s); the sound is quiet from 0.42 s to the burst.
+    ph = PhoneSegments(("AA", "P", "AA"), np.array([0.0, 0.5, 0.53]), np.array([0.5, 0.53, 0.9]))
+    level = np.full(90, 0.8)
+    level[42:50] = 0.02
+    with_gap = articulate(ph, 100.0, 90, lead_s=0.0, level=level)
+    assert with_gap.closed[43:53].all() and with_gap.opening[43:53].max() == 0.0
+    assert not with_gap.closed[:41].any() and not with_gap.closed[55:].any()
+    # Without the sound's loudness only the phone's own span is shut; a quiet stretch far before a /p/
+    # (more than a stop gap) is not joined to it.
+    assert not articulate(ph, 100.0, 90, lead_s=0.0).closed[43:49].any()
+    far = np.full(90, 0.8)
+    far[20:30] = 0.02
+    assert not articulate(ph, 100.0, 90, lead_s=0.0, level=far).closed[:45].any()
+
+
+def test_lips_are_heard_releasing_p_b_m_and_not_t_d_n_k():
+    from lipsync_studio.sync.acoustics import labial_releases
+    from lipsync_studio.sync.phones import PhoneSegments
+    from lipsync_studio.sync.visemes import VOWELS, rescue_bilabials
+
+    words = "happy rabbit lemon hammer robin summer ribbon attic ladder sunny kitten city dinner lucky".split()
+    hits: dict[bool, list[bool]] = {True: [], False: []}
+    rescued: dict[bool, list[bool]] = {True: [], False: []}
+    for voice in ("en-us+f3", "en-us+m3", "en+m1"):
+        audio, spans = espeak_words(words, voice=voice)
+        al = align_script(audio, [Cue(" ".join(words))], "en")
+        lab = al.labels
+        # The text's word-medial consonants between vowels, where the alignment puts them.
+        idx = [i for i in range(1, len(lab) - 1) if lab[i] in ("P", "B", "M", "T", "D", "N", "K", "G")
+               and lab[i - 1] in VOWELS and lab[i + 1] in VOWELS]
+        heard = labial_releases(audio, np.stack([al.start[idx], al.end[idx]], 1))
+        for i, h in zip(idx, heard):
+            hits[lab[i] in BILABIAL].append(bool(h))
+        # Misheard as the recognizer often does (p/b/m as w, t/d/n/k/g as l), the lips' releases are found again.
+        misheard = tuple("W" if (i in idx and p in BILABIAL) else "L" if i in idx else p for i, p in enumerate(lab))
+        back = rescue_bilabials(PhoneSegments(misheard, al.start, al.end), audio)
+        for i in idx:
+            k = back.at(np.array([0.75 * al.start[i] + 0.25 * al.end[i]]))[0]
+            rescued[lab[i] in BILABIAL].append(back.labels[k] == "B")
+    assert len(hits[True]) >= 15 and len(hits[False]) >= 15
+    # Over three voices: most lip releases are heard as such, few tongue releases are.
+    for got in (hits, rescued):
+        assert np.mean(got[True]) >= 0.45 and np.mean(got[False]) <= 0.25, (np.mean(got[True]), np.mean(got[False]))

@@ -87,6 +87,7 @@ class BuiltinEngine:
         """(dub wav, dub phones, clip wav or None, clip phones or None), heard now if :meth:`begin` was not called."""
         from ...media.audio import load_audio
         from ..phones import align_script, read_script, recognize_phones
+        from ..visemes import rescue_bilabials
 
         heard = getattr(self, "_heard", None)
         if heard is None:
@@ -102,6 +103,9 @@ class BuiltinEngine:
             got = heard.result()
             dub_ph, clip_ph = got[0], (got[1] if len(got) > 1 else None)
             self._heard = None
+        # p/b/m the recognizer heard as w, v or l, found again by how the lips release them.
+        dub_ph = rescue_bilabials(dub_ph, dub_wav)
+        clip_ph = rescue_bilabials(clip_ph, clip_wav) if clip_ph is not None else None
         script = getattr(self, "script", None)
         if script is not None:
             dub_ph = align_script(dub_wav, read_script(script), getattr(self, "script_lang", "en"), dub_ph)
