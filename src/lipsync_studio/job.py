@@ -198,18 +198,13 @@ def run_collecting_warnings(job: Job, on_progress: ProgressCallback | None = Non
     Media warnings (a damaged input, ...) belong in the job's result for the front end to show; any other
     warning is passed on as usual.
     """
-    import warnings
+    from .media.warnings import collecting_media_warnings
 
-    from .media.warnings import MediaWarning
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", MediaWarning)
+    # Not warnings.catch_warnings: it swaps process-wide state, so another thread's catch_warnings (an app task)
+    # could drop this job's notes or turn them into errors (see media.warnings).
+    with collecting_media_warnings() as caught:
         state = job.run(on_progress, cancel)
-    notes = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, MediaWarning)))
-    for w in caught:
-        if not issubclass(w.category, MediaWarning):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return state, notes
+    return state, tuple(dict.fromkeys(caught))
 
 
 @contextlib.contextmanager

@@ -47,12 +47,9 @@ def waveform_of(path: str | Path, buckets: int = 3000) -> Waveform:
     """
     from ..media.audio import load_audio
 
-    import warnings
+    from ..media.warnings import collecting_media_warnings
 
-    from ..media.warnings import MediaWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", MediaWarning)  # a damaged track still draws up to the damage
+    with collecting_media_warnings():  # a damaged track still draws up to the damage (not thread-global)
         wav = load_audio(path, sr=_SR, mono=True)
     n = len(wav)
     buckets = int(max(1, min(buckets, n)))

@@ -266,9 +266,7 @@ def _render(ctx: StageContext) -> None:
 
 def _measure(ctx: StageContext) -> None:
     """Each eye's sync, measured on what was written (an anaglyph mixes the eyes: it is not measured)."""
-    import warnings
-
-    from ..media.warnings import MediaWarning
+    from ..media.warnings import warn_media
     from ..metrics.sync import evaluate_video
     from ..stereo.layout import eye_view
     from ..stereo.writer import OutputLayout
@@ -277,7 +275,7 @@ def _measure(ctx: StageContext) -> None:
     layout = OutputLayout.parse(s["out_layout"])
     written = s["written"]
     if layout is OutputLayout.ANAGLYPH:
-        warnings.warn(MediaWarning(f"{written[0]}: an anaglyph mixes both eyes, so its sync is not measured"))
+        warn_media(f"{written[0]}: an anaglyph mixes both eyes, so its sync is not measured")
         return
     if layout is OutputLayout.SEPARATE:
         eyes = [(written[0], None), (written[1], None)]

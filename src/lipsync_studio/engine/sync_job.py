@@ -332,14 +332,12 @@ class ChangeCounter:
 
     def warn_if_unchanged(self, video: Path) -> None:
         """Raise the media warning that the picture is unchanged when no frame was changed."""
-        import warnings
-
-        from ..media.warnings import MediaWarning
+        from ..media.warnings import warn_media
 
         if not self.changed:
-            warnings.warn(MediaWarning(
+            warn_media(
                 f"{video}: no frame was changed (no face was found to sync in any frame): the picture is "
-                "unchanged, the clip's own re-timed to the dub"), stacklevel=2)
+                "unchanged, the clip's own re-timed to the dub", stacklevel=2)
 
 
 def _render_stage(ctx: StageContext) -> None:

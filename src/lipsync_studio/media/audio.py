@@ -11,7 +11,6 @@ scales by 1/√2 instead, which makes in-phase stereo louder than full scale, so
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -22,7 +21,7 @@ import numpy as np
 
 from ..errors import MediaError
 from .container import open_input
-from .warnings import MediaWarning
+from .warnings import warn_media
 
 if TYPE_CHECKING:  # pragma: no cover
     import av.audio.frame
@@ -329,4 +328,4 @@ def _count_decoded_seconds(
 
 def _warn_truncated(message: str) -> None:
     # stacklevel 3: point at the caller of load_audio, not at this helper.
-    warnings.warn(MediaWarning(message), stacklevel=3)
+    warn_media(message, stacklevel=3)

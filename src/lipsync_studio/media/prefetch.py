@@ -12,6 +12,8 @@ import weakref
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
+from .warnings import in_this_context
+
 T = TypeVar("T")
 _END = object()
 
@@ -44,7 +46,7 @@ def prefetch(items: Iterable[T], depth: int = 4) -> Iterator[T]:
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
             put((_END, exc))
 
-    worker = threading.Thread(target=produce, name="prefetch", daemon=True)
+    worker = threading.Thread(target=in_this_context(produce), name="prefetch", daemon=True)
     worker.start()
     consumer = _consume(q, stop, worker)
     # A consumer dropped before its first item never runs its ``finally``: stop the thread then too.

@@ -8,7 +8,6 @@ Rotation metadata (phone videos) is applied, so frames come out the way a player
 
 from __future__ import annotations
 
-import warnings
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import numpy as np
 from ..errors import MediaError
 from .container import check_readable, open_input
 from .timeline import Timeline
-from .warnings import MediaWarning
+from .warnings import warn_media
 
 
 @dataclass(frozen=True)
@@ -188,13 +187,8 @@ class VideoReader:
     def _warn_damage(self, seconds: float) -> None:
         if not self._warned:
             self._warned = True
-            warnings.warn(
-                MediaWarning(
-                    f"{self.info.path}: the video is damaged or cut off at {seconds:.2f} s; "
-                    "it was read up to there and the last good frame is held after it"
-                ),
-                stacklevel=3,
-            )
+            warn_media(f"{self.info.path}: the video is damaged or cut off at {seconds:.2f} s; "
+                       "it was read up to there and the last good frame is held after it", stacklevel=3)
 
     def _decode_from(self, start: int) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(index, frame)`` for timeline frames ``start, start+1, ...`` to the end."""

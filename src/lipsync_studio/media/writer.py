@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 from ..errors import MediaError, OutputError
 from .container import open_input
 from .output import os_error_to_output_error, temporary_sibling
-from .warnings import MediaWarning
+from .warnings import in_this_context, warn_media
 
 #: Containers we write, and the codecs each takes.
 CONTAINERS: dict[str, tuple[str, ...]] = {
@@ -100,9 +99,9 @@ class _DubAudio:
         if chunk is None:
             self._ended = True
             if self._status.get("stopped_by"):
-                warnings.warn(MediaWarning(
+                warn_media(
                     f"{self.dub}: the audio is damaged or cut off at {self.written / self.rate:.2f} s; "
-                    "silence follows"), stacklevel=4)
+                    "silence follows", stacklevel=4)
         return chunk
 
     def _emit(self, samples: np.ndarray, mux) -> None:
@@ -248,7 +247,7 @@ class VideoWriter:
             self._encode(vf)
             return
         if self._worker is None:
-            self._worker = threading.Thread(target=self._work, name="encoder", daemon=True)
+            self._worker = threading.Thread(target=in_this_context(self._work), name="encoder", daemon=True)
             self._worker.start()
         while True:
             self._raise_worker_error()
@@ -324,8 +323,8 @@ class VideoWriter:
     def _put_vr_metadata(self) -> None:
         """Write the stereo/VR boxes into the finished temporary file (MP4/MOV only; others are warned about)."""
         if self.path.suffix.lower() not in (".mp4", ".mov"):
-            warnings.warn(MediaWarning(f"{self.path}: the stereo/VR metadata ({self.vr_metadata.summary()}) can only "
-                                       "be written into .mp4/.mov; this file goes without it"), stacklevel=3)
+            warn_media(f"{self.path}: the stereo/VR metadata ({self.vr_metadata.summary()}) can only "
+                       "be written into .mp4/.mov; this file goes without it", stacklevel=3)
             return
         from .vrmeta import write_vr_metadata
 

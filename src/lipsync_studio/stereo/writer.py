@@ -180,15 +180,13 @@ class StereoWriter:
         """Give the writer the metadata that describes this output (see the class doc); return it, or None."""
         if meta is None or not (meta.entry_boxes or meta.track_boxes or meta.spherical):
             return None  # a flat 3D clip: its packing is the layout itself (and the frame-packing SEI)
-        import warnings
-
-        from ..media.warnings import MediaWarning
+        from ..media.warnings import warn_media
 
         packing = self.layout.packing
         out = meta.for_layout(packing.value) if packing is not None else None
         if out is None:
-            warnings.warn(MediaWarning(f"{self.path}: the input's stereo/VR metadata ({meta.summary()}) cannot "
-                                       f"describe a {self.layout.value} output and is not written"), stacklevel=3)
+            warn_media(f"{self.path}: the input's stereo/VR metadata ({meta.summary()}) cannot "
+                       f"describe a {self.layout.value} output and is not written", stacklevel=3)
             return None
         self._writers[0].vr_metadata = out
         return out

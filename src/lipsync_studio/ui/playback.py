@@ -39,13 +39,10 @@ def probe_output_device() -> str:
 
 def load_play_audio(path: str) -> np.ndarray:
     """The sound of ``path`` as ``(n,) float32`` mono at :data:`PLAY_SR` (for the tasks thread)."""
-    import warnings
-
     from ..media.audio import load_audio
-    from ..media.warnings import MediaWarning
+    from ..media.warnings import collecting_media_warnings
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", MediaWarning)
+    with collecting_media_warnings():  # a damaged track still plays up to the damage (and a job's notes stay its own)
         return load_audio(path, sr=PLAY_SR, mono=True)
 
 
