@@ -107,17 +107,23 @@ def _label(word: str) -> str:
     return w if w in ARPABET and w != "SIL" else "SIL"
 
 
-def _segments_from(decoder, offset_s: float) -> PhoneSegments:
+def _collect(timed) -> tuple[list[str], list[float], list[float]]:
+    """Labels, starts and ends (s) from ``(symbol, start_s, end_s)`` in time order; consecutive silences merge."""
     labels, start, end = [], [], []
-    for s in decoder.seg():
-        lab = _label(s.word)
-        a, b = offset_s + s.start_frame * FRAME_S, offset_s + (s.end_frame + 1) * FRAME_S
+    for symbol, a, b in timed:
+        lab = _label(symbol)
         if labels and labels[-1] == lab == "SIL":
             end[-1] = b
             continue
         labels.append(lab)
         start.append(a)
         end.append(b)
+    return labels, start, end
+
+
+def _segments_from(decoder, offset_s: float) -> PhoneSegments:
+    labels, start, end = _collect((s.word, offset_s + s.start_frame * FRAME_S, offset_s + (s.end_frame + 1) * FRAME_S)
+                                  for s in decoder.seg())
     return PhoneSegments(tuple(labels), np.array(start, np.float64), np.array(end, np.float64))
 
 
@@ -508,17 +514,8 @@ def _align_span(dec, wav: np.ndarray, tokens: list[str]) -> PhoneSegments | None
     al = dec.get_alignment()
     if al is None:
         return None
-    labels, start, end = [], [], []
-    for word in al:
-        for ph in word:
-            lab = _label(ph.name)
-            a, b = ph.start * FRAME_S, (ph.start + ph.duration) * FRAME_S
-            if labels and labels[-1] == lab == "SIL":
-                end[-1] = b
-                continue
-            labels.append(lab)
-            start.append(a)
-            end.append(b)
+    labels, start, end = _collect((ph.name, ph.start * FRAME_S, (ph.start + ph.duration) * FRAME_S)
+                                  for word in al for ph in word)
     if not labels:
         return None
     return PhoneSegments(tuple(labels), np.array(start), np.array(end), "aligned")
