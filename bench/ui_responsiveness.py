@@ -23,7 +23,6 @@ import os
 import sys
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -32,20 +31,9 @@ N = 100
 
 
 def _talking_720p(path: Path) -> Path:
-    import cv2
-    import numpy as np
+    from lipsync_studio.samples import write_talking_720p
 
-    from lipsync_studio.media.writer import VideoFormat, VideoWriter
-    from lipsync_studio.samples import render_face
-
-    faces = [cv2.resize(render_face(o, size=360), (720, 720)) for o in np.linspace(0, 1, 5)]
-    canvas = np.full((720, 1280, 3), 40, np.uint8)
-    with VideoWriter(path, Fraction(25), 1280, 720, fmt=VideoFormat(preset="ultrafast", crf=20)) as w:
-        for i in range(N):
-            canvas[:, 280:1000] = faces[(i // 2) % 5]
-            canvas[:24, :120] = (i * 2) % 255
-            w.write(canvas)
-    return path
+    return write_talking_720p(path, N)
 
 
 def _wait(ms: int) -> None:

@@ -3,10 +3,8 @@ error. How fast it keeps up (new frames per second of slider motion) is measured
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from ui_fixtures import main_window, no_threads_left, open_media, ui_home  # noqa: F401
@@ -16,19 +14,9 @@ N = 100
 
 def talking_720p(path: Path) -> Path:
     """A 4 s 1280×720 talking head (the sample face scaled up), 25 fps, one keyframe (x264's default)."""
-    import cv2
+    from lipsync_studio.samples import write_talking_720p
 
-    from lipsync_studio.media.writer import VideoFormat, VideoWriter
-    from lipsync_studio.samples import render_face
-
-    faces = [cv2.resize(render_face(o, size=360), (720, 720)) for o in np.linspace(0, 1, 5)]
-    canvas = np.full((720, 1280, 3), 40, np.uint8)
-    with VideoWriter(path, Fraction(25), 1280, 720, fmt=VideoFormat(preset="ultrafast", crf=20)) as w:
-        for i in range(N):
-            canvas[:, 280:1000] = faces[(i // 2) % 5]
-            canvas[:24, :120] = (i * 2) % 255
-            w.write(canvas)
-    return path
+    return write_talking_720p(path, N)
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ from lipsync_studio.samples.face_clip import (
     render_face,
     talking_clip,
     talking_face_frames,
+    write_talking_720p,
 )
 from lipsync_studio.samples.head_motion import head_poses
 from lipsync_studio.samples.speech import espeak_speech, random_syllables, synth_speech
@@ -37,4 +38,5 @@ __all__ = [
     "synthesize_right_view",
     "talking_clip",
     "talking_face_frames",
+    "write_talking_720p",
 ]

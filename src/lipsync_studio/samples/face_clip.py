@@ -276,6 +276,24 @@ def talking_clip(speech: SpeechSample, fps: float = 25.0,
     return talking_face_frames(opening, fps=fps, **kw), n
 
 
+def write_talking_720p(path, n_frames: int = 100):
+    """A 1280x720 25 fps clip of the sample face (scaled up, its mouth cycling through five openings every two
+    frames, a changing corner so every frame differs) with one keyframe (x264's default): what scrubbing and
+    UI responsiveness are checked on. Returns ``path``."""
+    from fractions import Fraction
+
+    from lipsync_studio.media.writer import VideoFormat, VideoWriter
+
+    faces = [cv2.resize(render_face(o, size=360), (720, 720)) for o in np.linspace(0, 1, 5)]
+    canvas = np.full((720, 1280, 3), 40, np.uint8)
+    with VideoWriter(path, Fraction(25), 1280, 720, fmt=VideoFormat(preset="ultrafast", crf=20)) as w:
+        for i in range(n_frames):
+            canvas[:, 280:1000] = faces[(i // 2) % 5]
+            canvas[:24, :120] = (i * 2) % 255
+            w.write(canvas)
+    return path
+
+
 def face_box(size: int = 360) -> tuple[float, float, float, float]:
     """The head (with hair) in frame pixels (x0, y0, x1, y1) at rest, for frames of side `size`."""
     x0, y0, side = CROP
