@@ -66,6 +66,12 @@ def _open(ctx: StageContext) -> None:
     from ..stereo.writer import stereo_output_paths
 
     s["out_layout"] = output_layout(st.out_layout, info)
+    if info.packed.views > 1:
+        from ..media.warnings import warn_media
+
+        warn_media(f"{s['video']}: spatial video (MV-HEVC, two views) is written as {s['out_layout']} with its "
+                   "stereo metadata: MV-HEVC out needs a multiview HEVC encoder, which this app's (libx265 in PyAV) "
+                   "lacks")
     # A VR-style name is for a full-SBS output the user asked for, not for a VR clip kept in its own format.
     s["vr_name"] = st.vr_name and st.out_layout not in ("same", "")
     inputs = [s["video"], s["dub"]] + ([st.right] if st.right else [])

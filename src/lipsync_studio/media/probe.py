@@ -55,6 +55,7 @@ def probe(path: str | Path) -> dict[str, Any]:
             "width": v.width, "height": v.height, "fps": float(v.fps), "fps_exact": f"{v.fps.numerator}/{v.fps.denominator}",
             "frames": v.n_frames, "duration_s": round(v.duration, 4), "rotation": v.rotation, "codec": v.codec,
             "variable_frame_rate": v.vfr, "stored_frames": v.source_frames, "damaged_at_s": v.damaged_at,
+            "views": v.views,
         }
     audio = None
     if has_audio:
@@ -108,10 +109,15 @@ def _stereo_lines(report: dict[str, Any]) -> list[str]:
     if vr and (vr["stereo"] or vr["projection"] or vr["views"] > 1):
         parts = []
         if vr["views"] > 1:
-            parts.append("two views (MV-HEVC)")
-        if vr["stereo"]:
+            v = report.get("video") or {}
+            if v.get("views", 1) > 1:
+                parts.append(f"MV-HEVC, two views (spatial video), each {v['width'] // 2}x{v['height']}, read as "
+                             "full side by side, left view first")
+            else:
+                parts.append("MV-HEVC, two views (spatial video) declared, but only the first decodes here")
+        if vr["stereo"] and vr["views"] < 2:
             parts.append(f"{vr['stereo']}" + (f" ({vr['layout']})" if vr["layout"] else ""))
-        if vr["projection"]:
+        if vr["projection"] and vr["projection"] != "rectilinear":
             proj = vr["projection"] + (f" ({len(vr['meshes'])} mesh{'es' if len(vr['meshes']) > 1 else ''})"
                                        if vr["meshes"] else "")
             parts.append(f"projection {proj}")
