@@ -175,8 +175,20 @@ def passthrough(args) -> dict:
                 worst = max(worst, float(np.abs(d).max()))
         return round(float(np.mean(vals)), 2), worst
 
+    from lipsync_studio.media.camm import motion_tracks, track_samples
+
+    def motion(p: Path) -> list[bytes]:  # the camera motion samples (camm), as stored
+        tracks = motion_tracks(p)
+        if not tracks:
+            return []
+        offsets, sizes, _ = track_samples(tracks[0], p)
+        data = p.read_bytes()
+        return [data[o:o + k] for o, k in zip(offsets, sizes)]
+
+    cam_in, cam_out = motion(Path(args.clip)), motion(synced)
     mi, mo = read_vr_metadata(args.clip), read_vr_metadata(synced)
-    return {"frames": n, "psnr_vs_input_db": psnr(Path(args.clip), synced)[0],
+    return {"camm_samples_in_out": [len(cam_in), len(cam_out)], "camm_kept_bytes_equal": cam_out == cam_in[:len(cam_out)],
+            "frames": n, "psnr_vs_input_db": psnr(Path(args.clip), synced)[0],
             "psnr_reencode_vs_input_db": psnr(Path(args.clip), reenc)[0],
             "max_diff_vs_reencode": psnr(reenc, synced)[1], "layout_in_out": [mi.layout, mo.layout],
             "boxes_equal": mi.entry_boxes == mo.entry_boxes and mi.track_boxes == mo.track_boxes}

@@ -99,3 +99,33 @@ def test_a_spatial_video_is_synced_as_stereo_into_a_packed_output_with_its_metad
                 assert np.abs(new[:40] - was[:40]).mean() < 3  # above the head: as it was, apart from encoding
     # The mouth follows the dub in both eyes, not only in the one the engine drew.
     assert changed[0] > SAMPLE.n_frames // 3 and changed[1] > SAMPLE.n_frames // 3
+
+
+def test_the_camera_motion_track_is_kept_in_an_mp4_output_and_its_loss_said_for_matroska(tmp_path, capsys):
+    """A VR camera's ``camm`` track (here gyroscope samples at 100 Hz, written by us onto a copy of the sample)
+    comes out in the synced MP4 byte for byte over the output's length; a Matroska output says it is dropped."""
+    import shutil
+    import struct
+
+    from lipsync_studio.media.audio_writer import write_audio
+    from lipsync_studio.media.camm import motion_tracks, track_samples, write_motion_track
+    from lipsync_studio.samples import random_syllables, synth_speech
+
+    clip = shutil.copy(SPATIAL, tmp_path / "with_motion.mov")
+    gyro = [struct.pack("<HH3f", 0, 2, 0.01 * k, -0.02 * k, 0.5) for k in range(300)]  # 3 s: past the clip
+    write_motion_track(clip, gyro, [10] * len(gyro), 1000)
+    speech = synth_speech(random_syllables(3, 4), seed=4, f0=200.0)  # ~1.3 s: the output is shorter
+    dub = write_audio(tmp_path / "dub.wav", speech.audio, speech.sr)
+    out = tmp_path / "synced.mp4"
+    assert main(["sync", str(clip), str(dub), "-o", str(out), "--no-measure"]) == 0
+    (track,) = motion_tracks(out)
+    offsets, sizes, durations = track_samples(track, out)
+    with VideoReader(out) as r:
+        seconds = r.info.duration
+    assert len(offsets) == int(np.ceil(seconds * 100 - 1e-6))  # the samples that start within the output
+    data = out.read_bytes()
+    assert [data[o:o + n] for o, n in zip(offsets, sizes)] == gyro[:len(offsets)]
+    capsys.readouterr()
+    mkv = tmp_path / "synced.mkv"
+    assert main(["sync", str(clip), str(dub), "-o", str(mkv), "--no-measure"]) == 0
+    assert "camera motion track (camm) is not kept" in capsys.readouterr().err
