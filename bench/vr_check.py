@@ -187,8 +187,8 @@ def passthrough(args) -> dict:
 
     cam_in, cam_out = motion(Path(args.clip)), motion(synced)
     mi, mo = read_vr_metadata(args.clip), read_vr_metadata(synced)
-    return {"camm_samples_in_out": [len(cam_in), len(cam_out)], "camm_kept_bytes_equal": cam_out == cam_in[:len(cam_out)],
-            "frames": n, "psnr_vs_input_db": psnr(Path(args.clip), synced)[0],
+    return {"camm_samples_in_out": [len(cam_in), len(cam_out)],
+            "camm_kept_bytes_equal": cam_out == cam_in[:len(cam_out)], "frames": n, "psnr_vs_input_db": psnr(Path(args.clip), synced)[0],
             "psnr_reencode_vs_input_db": psnr(Path(args.clip), reenc)[0],
             "max_diff_vs_reencode": psnr(reenc, synced)[1], "layout_in_out": [mi.layout, mo.layout],
             "boxes_equal": mi.entry_boxes == mo.entry_boxes and mi.track_boxes == mo.track_boxes}
