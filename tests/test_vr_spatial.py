@@ -126,6 +126,7 @@ def test_the_camera_motion_track_is_kept_in_an_mp4_output_and_its_loss_said_for_
     data = out.read_bytes()
     assert [data[o:o + n] for o, n in zip(offsets, sizes)] == gyro[:len(offsets)]
     capsys.readouterr()
+    assert main(["probe", str(out)]) == 0 and "data: codec=camm (camera motion)" in capsys.readouterr().out
     mkv = tmp_path / "synced.mkv"
     assert main(["sync", str(clip), str(dub), "-o", str(mkv), "--no-measure"]) == 0
     assert "camera motion track (camm) is not kept" in capsys.readouterr().err

@@ -45,6 +45,12 @@ def motion_tracks(path: str | Path) -> list[Box]:
     return out
 
 
+def track_id(trak: Box) -> int:
+    """The track's id (its ``tkhd``), as FFmpeg numbers the stream (``stream.id``)."""
+    head = trak.child(b"tkhd").head
+    return struct.unpack_from(">I", head, 20 if head[0] == 1 else 12)[0]
+
+
 def _u32s(head: bytes, at: int, n: int) -> tuple[int, ...]:
     return struct.unpack_from(f">{n}I", head, at)
 
@@ -235,8 +241,7 @@ def _append_tracks(out: Path, items: list[tuple[Box, list[bytes], list[int]]]) -
     moov_at, (moov,) = found
     mvhd = moov.child(b"mvhd")
     movie_timescale = struct.unpack_from(">I", mvhd.head, 20 if mvhd.head[0] == 1 else 12)[0]
-    used = [struct.unpack_from(">I", t.child(b"tkhd").head, 20 if t.child(b"tkhd").head[0] == 1 else 12)[0]
-            for t in moov.children if t.type == b"trak"]
+    used = [track_id(t) for t in moov.children if t.type == b"trak"]
     next_id = max([struct.unpack_from(">I", mvhd.head, len(mvhd.head) - 4)[0], *(u + 1 for u in used)])
     new_traks, starts, payload = [], [], bytearray()
     for k, (trak, samples, durations) in enumerate(items):

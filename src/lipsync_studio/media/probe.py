@@ -24,8 +24,11 @@ def probe(path: str | Path) -> dict[str, Any]:
     MediaError
         The file cannot be read, or holds neither video nor audio.
     """
+    from .camm import motion_tracks, track_id
+
     p = Path(path)
     streams: list[dict[str, Any]] = []
+    motion_ids = {track_id(t) for t in motion_tracks(p)}
     with open_input(p) as c:
         fmt = c.format.name
         duration = c.duration / 1_000_000 if c.duration else None
@@ -33,6 +36,8 @@ def probe(path: str | Path) -> dict[str, Any]:
             entry: dict[str, Any] = {"index": s.index, "type": s.type}
             cc = getattr(s, "codec_context", None)
             entry["codec"] = cc.name if cc is not None else None
+            if s.type == "data" and s.id in motion_ids:
+                entry["codec"] = "camm (camera motion)"
             if s.type == "video":
                 entry.update(width=cc.width, height=cc.height, pix_fmt=cc.pix_fmt,
                              declared_fps=float(s.average_rate) if s.average_rate else None)
