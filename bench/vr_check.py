@@ -14,7 +14,13 @@ only the encoding's), and the stereo/VR boxes of input and output should be equa
 
     python bench/vr_check.py scene --kind vr180 --yaw 45 --pitch 10 --out /tmp/vr
     python bench/vr_check.py scene --kind 360 --yaw 110 --pitch -20 --clip talking_head.mp4 --out /tmp/vr360
+``mesh``: makes the same kind of clip (the astronaut) and exports the face's meshes with ``run_mesh``: the frames
+measured, where ``sequence.json`` says the view looks against where the head stands (degrees), and the angle
+between the head's direction and each frame's mesh translation turned by that view (median, degrees): small when
+the meshes are in the view's metric space.
+
     python bench/vr_check.py passthrough vr180_clip.mp4 dub.wav --out /tmp/vrpass
+    python bench/vr_check.py mesh --kind vr180 --yaw 45 --pitch 10 --out /tmp/vrmesh
 """
 
 from __future__ import annotations
@@ -188,10 +194,51 @@ def passthrough(args) -> dict:
     cam_in, cam_out = motion(Path(args.clip)), motion(synced)
     mi, mo = read_vr_metadata(args.clip), read_vr_metadata(synced)
     return {"camm_samples_in_out": [len(cam_in), len(cam_out)],
-            "camm_kept_bytes_equal": cam_out == cam_in[:len(cam_out)], "frames": n, "psnr_vs_input_db": psnr(Path(args.clip), synced)[0],
+            "camm_kept_bytes_equal": cam_out == cam_in[:len(cam_out)], "frames": n,
+            "psnr_vs_input_db": psnr(Path(args.clip), synced)[0],
             "psnr_reencode_vs_input_db": psnr(Path(args.clip), reenc)[0],
             "max_diff_vs_reencode": psnr(reenc, synced)[1], "layout_in_out": [mi.layout, mo.layout],
             "boxes_equal": mi.entry_boxes == mo.entry_boxes and mi.track_boxes == mo.track_boxes}
+
+
+def mesh(args) -> dict:
+    import math
+
+    from lipsync_studio.engine.mesh_job import run_mesh
+    from lipsync_studio.media.writer import VideoFormat, VideoWriter
+    from lipsync_studio.samples import talking_face_frames
+    from lipsync_studio.samples.vr_scene import VRTalkingScene
+    from lipsync_studio.stereo.layout import join
+    from lipsync_studio.stereo.projection import rotation
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    sc = VRTalkingScene(args.kind, args.eye, args.yaw, args.pitch, width=args.width)
+    clip = out / f"{args.kind}.mp4"
+    with VideoWriter(clip, Fraction(25), sc.eye_w, 2 * sc.eye_h, fmt=VideoFormat(crf=0, pix_fmt="yuv444p")) as w:
+        w.vr_metadata = sc.metadata()
+        for f in talking_face_frames(np.abs(np.sin(np.arange(25) / 2.0)), size=320, seed=11):
+            w.write(join(*sc.eyes(f), "tb"))
+    folder = out / "meshes"
+    if folder.exists():
+        import shutil
+
+        shutil.rmtree(folder)
+    result = run_mesh(clip, folder)
+    seq = json.loads((folder / "sequence.json").read_text())
+    view = seq.get("view")
+    report = {"frames": result.frames, "measured": result.measured, "view": view}
+    if view:
+        turn = rotation(math.radians(view["yaw_deg"]), math.radians(view["pitch_deg"]))
+        angles = []
+        for fr in seq["frames"]:
+            t = turn @ (np.array(fr["translation_mm"]) * [1, -1, -1])  # mesh axes (+y up, -z ahead) -> view's
+            angles.append(math.degrees(math.acos(np.clip(t @ sc.face_direction / np.linalg.norm(t), -1, 1))))
+        off = [round(view["yaw_deg"] - args.yaw, 2), round(view["pitch_deg"] - args.pitch, 2)]
+        report.update(view_off_head_deg=off,
+                      mesh_direction_error_deg=round(float(np.median(angles)), 2),
+                      distance_mm=round(float(np.median([-fr["translation_mm"][2] for fr in seq["frames"]])), 1))
+    return report
 
 
 def main() -> None:
@@ -209,8 +256,15 @@ def main() -> None:
     t.add_argument("clip")
     t.add_argument("dub")
     t.add_argument("--out", required=True)
+    m = sub.add_parser("mesh")
+    m.add_argument("--kind", choices=["vr180", "360"], default="vr180")
+    m.add_argument("--yaw", type=float, default=45.0)
+    m.add_argument("--pitch", type=float, default=10.0)
+    m.add_argument("--eye", type=int, default=400)
+    m.add_argument("--width", type=float, default=0.55)
+    m.add_argument("--out", required=True)
     args = p.parse_args()
-    print(json.dumps(scene(args) if args.cmd == "scene" else passthrough(args)))
+    print(json.dumps({"scene": scene, "passthrough": passthrough, "mesh": mesh}[args.cmd](args)))
 
 
 if __name__ == "__main__":
