@@ -19,7 +19,14 @@ measured, where ``sequence.json`` says the view looks against where the head sta
 between the head's direction and each frame's mesh translation turned by that view (median, degrees): small when
 the meshes are in the view's metric space.
 
+``spatial --clip CLIP``: makes a spatial video (MV-HEVC, two views) of a real talking head of your own: its first
+half's picture as the left view, the right view warped from it through a head-shaped disparity (5 px wall, 14 px
+nearest), its second half's sound as the dub; encodes it with an x265 built with multiview (``--x265``, see
+``scripts/make_spatial_sample.py``), syncs it, and prints the correlation of each eye's synced mouth with the real
+mouth that said the dub, the eyes' agreement, and the unsynced clip's correlation as the floor.
+
     python bench/vr_check.py passthrough vr180_clip.mp4 dub.wav --out /tmp/vrpass
+    python bench/vr_check.py spatial --clip talking_head.mp4 --x265 /tmp/16/build/x265 --out /tmp/spatial
     python bench/vr_check.py mesh --kind vr180 --yaw 45 --pitch 10 --out /tmp/vrmesh
 """
 
@@ -201,6 +208,52 @@ def passthrough(args) -> dict:
             "boxes_equal": mi.entry_boxes == mo.entry_boxes and mi.track_boxes == mo.track_boxes}
 
 
+def spatial(args) -> dict:
+    import types
+
+    import cv2
+
+    from lipsync_studio.media.audio import load_audio
+    from lipsync_studio.media.audio_writer import write_audio
+    from lipsync_studio.media.video import VideoReader
+    from lipsync_studio.samples.spatial_video import SpatialSample, mux_spatial_video
+    from lipsync_studio.samples.stereo_pair import face_disparity, synthesize_right_view
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    size = args.size
+    with VideoReader(args.clip) as r:
+        frames = [cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for _, f in r.iter_frames()]
+        fps = r.info.fps
+    n = len(frames) // 2
+    wav = load_audio(args.clip, sr=16000)
+    cut = int(round(n / float(fps) * 16000))
+    write_audio(out / "dub.wav", wav[cut:2 * cut], 16000)
+    disparity = face_disparity(size, size, (0.25 * size, 0.12 * size, 0.75 * size, 0.85 * size), background=5.0,
+                               face_near=14.0)
+    with open(out / "left.yuv", "wb") as fl, open(out / "right.yuv", "wb") as fr:
+        for f in frames[:n]:
+            fl.write(cv2.cvtColor(f, cv2.COLOR_RGB2YUV_I420).tobytes())
+            fr.write(cv2.cvtColor(synthesize_right_view(f, disparity)[0], cv2.COLOR_RGB2YUV_I420).tobytes())
+    (out / "views.cfg").write_text(f'--num-views 2\n--format 0\n--input "{out}/left.yuv"\n--input "{out}/right.yuv"\n')
+    subprocess.run([args.x265, "--multiview-config", str(out / "views.cfg"), "--input-res", f"{size}x{size}",
+                    "--fps", str(fps), "--preset", "fast", "--crf", "18", "--bframes", "0", "--no-info",
+                    str(out / "views.hevc")], check=True, capture_output=True)
+    clip = mux_spatial_video(out / "views.hevc", out / "spatial.mov", SpatialSample(fps=int(fps)),
+                             sound=types.SimpleNamespace(audio=wav[:cut], sr=16000))
+    synced = out / "synced.mp4"
+    _sync(clip, out / "dub.wav", synced, "--no-measure")
+    with VideoReader(synced) as r:
+        eyes = [(f[:, :size], f[:, size:]) for _, f in r.iter_frames(0, n)]
+    with VideoReader(clip) as r:
+        before = [f[:, :size] for _, f in r.iter_frames(0, n)]
+    truth = _mouth_gap(frames[n:2 * n])
+    left, right = _mouth_gap([e[0] for e in eyes]), _mouth_gap([e[1] for e in eyes])
+    return {"frames": n, "view_px": size, "r_left_vs_real": round(_best_r(left, truth), 3),
+            "r_right_vs_real": round(_best_r(right, truth), 3), "r_left_vs_right": round(_best_r(left, right, 0), 3),
+            "r_unsynced_vs_real": round(_best_r(_mouth_gap(before), truth), 3)}
+
+
 def mesh(args) -> dict:
     import math
 
@@ -263,8 +316,13 @@ def main() -> None:
     m.add_argument("--eye", type=int, default=400)
     m.add_argument("--width", type=float, default=0.55)
     m.add_argument("--out", required=True)
+    q = sub.add_parser("spatial")
+    q.add_argument("--clip", required=True, help="a real talking head of your own (its halves: picture and dub)")
+    q.add_argument("--x265", default="x265", help="an x265 4.x CLI built with ENABLE_MULTIVIEW")
+    q.add_argument("--size", type=int, default=384, help="each view's side (px)")
+    q.add_argument("--out", required=True)
     args = p.parse_args()
-    print(json.dumps({"scene": scene, "passthrough": passthrough, "mesh": mesh}[args.cmd](args)))
+    print(json.dumps({"scene": scene, "passthrough": passthrough, "mesh": mesh, "spatial": spatial}[args.cmd](args)))
 
 
 if __name__ == "__main__":

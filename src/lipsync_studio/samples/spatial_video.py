@@ -90,9 +90,10 @@ def parameter_sets(annexb: bytes) -> bytes:
     return out
 
 
-def mux_spatial_video(hevc: str | Path, out: str | Path, sample: SpatialSample = SAMPLE) -> Path:
-    """Remux an MV-HEVC elementary stream (no B-frames: decode order is display order) into a MOV with the
-    sample's speech as AAC, then add a ``vexu`` box (both eyes, left is the hero eye). Returns ``out``."""
+def mux_spatial_video(hevc: str | Path, out: str | Path, sample: SpatialSample = SAMPLE, sound=None) -> Path:
+    """Remux an MV-HEVC elementary stream (no B-frames: decode order is display order) into a MOV with a sound
+    track as AAC (``sound``: anything with ``audio`` (samples) and ``sr``; default the sample's speech), then add a
+    ``vexu`` box (both eyes, left is the hero eye). The frame rate is ``sample.fps``. Returns ``out``."""
     import av
 
     from lipsync_studio.media.mvhevc import vexu_box
@@ -100,7 +101,7 @@ def mux_spatial_video(hevc: str | Path, out: str | Path, sample: SpatialSample =
 
     out = Path(out)
     tb = Fraction(1, sample.fps)
-    speech = sample.speech()
+    speech = sound if sound is not None else sample.speech()
     with av.open(str(hevc), format="hevc", options={"framerate": str(sample.fps)}) as src, \
             av.open(str(out), "w", format="mov") as dst:
         vin = src.streams.video[0]
