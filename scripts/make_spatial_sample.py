@@ -51,8 +51,8 @@ def main() -> int:
         cfg = tmp / "views.cfg"
         cfg.write_text(f'--num-views 2\n--format 0\n--input "{left}"\n--input "{right}"\n')
         hevc = tmp / "views.hevc"
-        # No B-frames: the remux stamps times in decode order. Two GOPs, so seeking is exercised (each keyframe
-        # carries both layers' parameter sets: mux_spatial_video).
+        # No B-frames: the remux stamps times in decode order. Two GOPs, so seeking is exercised (the second
+        # layer's parameter sets in an lhvC box: mux_spatial_video).
         subprocess.run([args.x265, "--multiview-config", str(cfg), "--input-res", f"{SAMPLE.size}x{SAMPLE.size}",
                         "--fps", str(SAMPLE.fps), "--preset", "medium", "--crf", "20", "--bframes", "0",
                         "--keyint", "25", "--min-keyint", "25", "--no-scenecut", "--no-info", str(hevc)], check=True)

@@ -4,8 +4,8 @@ The runtime encoder (PyAV's libx265) has no multiview support, so the stream is 
 encoder built with ``ENABLE_MULTIVIEW`` (``scripts/make_spatial_sample.py`` builds the committed sample
 ``tests/data/spatial_talk_mvhevc.mov`` this way and says how the encoder was built). Here are the parts that need
 no such encoder: the frames and their ground truth (:func:`spatial_sample_frames`), the raw views x265 reads
-(:func:`write_views_yuv`), and the remux of its elementary stream, with a sound track, into a MOV carrying Apple's
-``vexu`` box (:func:`mux_spatial_video`).
+(:func:`write_views_yuv`), and the remux of its elementary stream, with a sound track, into a MOV laid out as Apple's
+spatial video (``hvcC`` + ``lhvC``, ``vexu``; :func:`mux_spatial_video`).
 """
 
 from __future__ import annotations
@@ -80,20 +80,38 @@ def _nal_units(annexb: bytes) -> list[bytes]:
     return [annexb[a:b] for a, b in zip(starts, starts[1:] + [len(annexb)])]
 
 
-def parameter_sets(annexb: bytes) -> bytes:
-    """The VPS, SPS and PPS NAL units (of every layer) in an HEVC Annex B access unit, start codes included."""
-    out = b""
-    for nal in _nal_units(annexb):
-        body = nal.lstrip(b"\x00")[1:]  # past the start code
-        if body and (body[0] >> 1) & 0x3F in (32, 33, 34):
-            out += nal
-    return out
+def _nal_type_layer(nal: bytes) -> tuple[int, int]:
+    """(NAL unit type, nuh_layer_id) of an Annex B NAL unit (start code included)."""
+    body = nal.lstrip(b"\x00")[1:]
+    return (body[0] >> 1) & 0x3F, ((body[0] & 1) << 5) | (body[1] >> 3)
+
+
+#: HEVC parameter set NAL unit types: VPS, SPS, PPS.
+PARAMETER_SETS = (32, 33, 34)
+
+
+def lhvc_box(nals: list[bytes]) -> bytes:
+    """An ``lhvC`` box (the L-HEVC decoder configuration of ISO/IEC 14496-15) holding the second layer's SPS and
+    PPS (``nals``: Annex B units, start codes included), as Apple's spatial video carries beside ``hvcC``."""
+    import struct
+
+    arrays = []
+    for kind in PARAMETER_SETS:
+        units = [n.lstrip(b"\x00")[1:] for n in nals if _nal_type_layer(n)[0] == kind]
+        if units:
+            arrays.append(bytes([0x80 | kind]) + struct.pack(">H", len(units))
+                          + b"".join(struct.pack(">H", len(u)) + u for u in units))
+    # version 1; min_spatial_segmentation 0; parallelism 0; one temporal layer, nested; 4-byte NAL lengths
+    record = bytes([1, 0xF0, 0x00, 0xFC, 0xC0 | (1 << 3) | (1 << 2) | 3, len(arrays)]) + b"".join(arrays)
+    return struct.pack(">I4s", 8 + len(record), b"lhvC") + record
 
 
 def mux_spatial_video(hevc: str | Path, out: str | Path, sample: SpatialSample = SAMPLE, sound=None) -> Path:
-    """Remux an MV-HEVC elementary stream (no B-frames: decode order is display order) into a MOV with a sound
-    track as AAC (``sound``: anything with ``audio`` (samples) and ``sr``; default the sample's speech), then add a
-    ``vexu`` box (both eyes, left is the hero eye). The frame rate is ``sample.fps``. Returns ``out``."""
+    """Remux an MV-HEVC elementary stream (no B-frames: decode order is display order) into a MOV laid out as
+    Apple's spatial video: an ``hvc1`` sample entry with the base layer's parameter sets in ``hvcC``, the second
+    layer's in an ``lhvC`` box (none in the samples), and a ``vexu`` box (both eyes, left is the hero eye); a
+    sound track as AAC (``sound``: anything with ``audio`` (samples) and ``sr``; default the sample's speech).
+    The frame rate is ``sample.fps``. Returns ``out``."""
     import av
 
     from lipsync_studio.media.mvhevc import vexu_box
@@ -102,29 +120,28 @@ def mux_spatial_video(hevc: str | Path, out: str | Path, sample: SpatialSample =
     out = Path(out)
     tb = Fraction(1, sample.fps)
     speech = sound if sound is not None else sample.speech()
+    second_layer: list[bytes] = []
     with av.open(str(hevc), format="hevc", options={"framerate": str(sample.fps)}) as src, \
             av.open(str(out), "w", format="mov") as dst:
         vin = src.streams.video[0]
-        vout = dst.add_stream_from_template(vin)
+        vout = dst.add_stream_from_template(vin)  # FFmpeg fills hvcC with the base layer's parameter sets
         vout.time_base = tb
+        vout.codec_tag = "hvc1"
         aout = dst.add_stream("aac", rate=48000, layout="mono")
-        n, headers = 0, b""
+        n = 0
         for packet in src.demux(vin):
             if not packet.size:
                 continue
+            nals = _nal_units(bytes(packet))
             if n == 0:
-                headers = parameter_sets(bytes(packet))
-            elif packet.is_keyframe and headers and not parameter_sets(bytes(packet)):
-                # Each keyframe repeats every layer's parameter sets, so a seek decodes both views: the MOV's
-                # hvcC holds the base layer's only (FFmpeg writes no lhvC for the second).
-                key = av.Packet(headers + bytes(packet))
-                key.is_keyframe = True
-                packet = key
-            packet.pts = packet.dts = n
-            packet.duration = 1
-            packet.time_base = tb
-            packet.stream = vout
-            dst.mux(packet)
+                second_layer = [u for u in nals if _nal_type_layer(u)[0] in PARAMETER_SETS and _nal_type_layer(u)[1]]
+            samples = av.Packet(b"".join(u for u in nals if _nal_type_layer(u)[0] not in PARAMETER_SETS))
+            samples.is_keyframe = packet.is_keyframe
+            samples.pts = samples.dts = n
+            samples.duration = 1
+            samples.time_base = tb
+            samples.stream = vout
+            dst.mux(samples)
             n += 1
         audio = speech.audio.astype(np.float32)
         resampler = av.AudioResampler(format="fltp", layout="mono", rate=48000)
@@ -133,5 +150,7 @@ def mux_spatial_video(hevc: str | Path, out: str | Path, sample: SpatialSample =
         for piece in resampler.resample(frame) + resampler.resample(None):
             dst.mux(aout.encode(piece))
         dst.mux(aout.encode(None))
-    write_vr_metadata(out, VRMetadata(entry_boxes=((b"vexu", vexu_box()),)))
+    if not second_layer:
+        raise ValueError(f"{hevc}: its first access unit holds no second-layer parameter sets (not MV-HEVC?)")
+    write_vr_metadata(out, VRMetadata(entry_boxes=((b"lhvC", lhvc_box(second_layer)), (b"vexu", vexu_box()))))
     return out
