@@ -174,8 +174,14 @@ def _sync(ctx: StageContext) -> None:
             ctx.on_progress(dataclasses.replace(ev, stage=f"sync: {ev.stage}", stage_index=ctx.stage_index,
                                                 n_stages=ctx.n_stages))
 
-    result = run_sync(SyncRequest(s["video"], opts.dub, target, SyncOptions(face=opts.face, measure=False)),
-                      on_progress=forward, cancel=ctx.cancel)
+    vr = s.get("face_view")
+    stereo = None
+    if vr is not None and vr.layout != "mono":  # a stereo VR clip: synced in both eyes through its projection
+        from .sync_job import StereoOptions
+
+        stereo = StereoOptions(layout=vr.layout)
+    result = run_sync(SyncRequest(s["video"], opts.dub, target, SyncOptions(face=opts.face, measure=False),
+                                  stereo=stereo), on_progress=forward, cancel=ctx.cancel)
     s["original"], s["video"] = s["video"], Path(result.output)
     _set_range(s, probe_video(s["video"]))
     # The tracks of the synced video: the face in it is picked again (ids are per video).
