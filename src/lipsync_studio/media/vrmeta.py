@@ -9,8 +9,9 @@ Read from, in this order of authority:
    track-level ``uuid`` box (``ffcc8263-f855-4a93-8814-587a02521fdd``); Apple's ``vexu``/``hfov`` and an
    ``lhvC`` (MV-HEVC, two views in one HEVC stream).
 2. **Matroska/WebM** (parsed here): the video track's ``StereoMode`` and ``Projection`` elements.
-3. **The decoder's side data** (PyAV/FFmpeg, first frame): H.264/HEVC frame-packing SEI and what FFmpeg made of
-   the container, as a fallback. (FFmpeg 8 reports a VR180 mesh as a plain full equirectangular sphere, which
+3. **The decoder** (PyAV/FFmpeg, first frames): how many views an HEVC stream decodes to (two: MV-HEVC, even
+   without an ``lhvC``; :mod:`.mvhevc`), and as a fallback the frame-packing SEI and what FFmpeg made of the
+   container (its side data). (FFmpeg 8 reports a VR180 mesh as a plain full equirectangular sphere, which
    is why the boxes are read here first.)
 
 :func:`write_vr_metadata` puts the boxes back into an MP4/MOV (the ``moov`` is rewritten and the chunk offsets
