@@ -14,7 +14,20 @@ only the encoding's), and the stereo/VR boxes of input and output should be equa
 
     python bench/vr_check.py scene --kind vr180 --yaw 45 --pitch 10 --out /tmp/vr
     python bench/vr_check.py scene --kind 360 --yaw 110 --pitch -20 --clip talking_head.mp4 --out /tmp/vr360
+``mesh``: makes the same kind of clip (the astronaut) and exports the face's meshes with ``run_mesh``: the frames
+measured, where ``sequence.json`` says the view looks against where the head stands (degrees), and the angle
+between the head's direction and each frame's mesh translation turned by that view (median, degrees): small when
+the meshes are in the view's metric space.
+
+``spatial --clip CLIP``: makes a spatial video (MV-HEVC, two views) of a real talking head of your own: its first
+half's picture as the left view, the right view warped from it through a head-shaped disparity (5 px wall, 14 px
+nearest), its second half's sound as the dub; encodes it with an x265 built with multiview (``--x265``, see
+``scripts/make_spatial_sample.py``), syncs it, and prints the correlation of each eye's synced mouth with the real
+mouth that said the dub, the eyes' agreement, and the unsynced clip's correlation as the floor.
+
     python bench/vr_check.py passthrough vr180_clip.mp4 dub.wav --out /tmp/vrpass
+    python bench/vr_check.py spatial --clip talking_head.mp4 --x265 /tmp/16/build/x265 --out /tmp/spatial
+    python bench/vr_check.py mesh --kind vr180 --yaw 45 --pitch 10 --out /tmp/vrmesh
 """
 
 from __future__ import annotations
@@ -175,11 +188,110 @@ def passthrough(args) -> dict:
                 worst = max(worst, float(np.abs(d).max()))
         return round(float(np.mean(vals)), 2), worst
 
+    from lipsync_studio.media.camm import motion_tracks, track_samples
+
+    def motion(p: Path) -> list[bytes]:  # the camera motion samples (camm), as stored
+        tracks = motion_tracks(p)
+        if not tracks:
+            return []
+        offsets, sizes, _ = track_samples(tracks[0], p)
+        data = p.read_bytes()
+        return [data[o:o + k] for o, k in zip(offsets, sizes)]
+
+    cam_in, cam_out = motion(Path(args.clip)), motion(synced)
     mi, mo = read_vr_metadata(args.clip), read_vr_metadata(synced)
-    return {"frames": n, "psnr_vs_input_db": psnr(Path(args.clip), synced)[0],
+    return {"camm_samples_in_out": [len(cam_in), len(cam_out)],
+            "camm_kept_bytes_equal": cam_out == cam_in[:len(cam_out)], "frames": n,
+            "psnr_vs_input_db": psnr(Path(args.clip), synced)[0],
             "psnr_reencode_vs_input_db": psnr(Path(args.clip), reenc)[0],
             "max_diff_vs_reencode": psnr(reenc, synced)[1], "layout_in_out": [mi.layout, mo.layout],
             "boxes_equal": mi.entry_boxes == mo.entry_boxes and mi.track_boxes == mo.track_boxes}
+
+
+def spatial(args) -> dict:
+    import types
+
+    import cv2
+
+    from lipsync_studio.media.audio import load_audio
+    from lipsync_studio.media.audio_writer import write_audio
+    from lipsync_studio.media.video import VideoReader
+    from lipsync_studio.samples.spatial_video import SpatialSample, mux_spatial_video
+    from lipsync_studio.samples.stereo_pair import face_disparity, synthesize_right_view
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    size = args.size
+    with VideoReader(args.clip) as r:
+        frames = [cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for _, f in r.iter_frames()]
+        fps = r.info.fps
+    n = len(frames) // 2
+    wav = load_audio(args.clip, sr=16000)
+    cut = int(round(n / float(fps) * 16000))
+    write_audio(out / "dub.wav", wav[cut:2 * cut], 16000)
+    disparity = face_disparity(size, size, (0.25 * size, 0.12 * size, 0.75 * size, 0.85 * size), background=5.0,
+                               face_near=14.0)
+    with open(out / "left.yuv", "wb") as fl, open(out / "right.yuv", "wb") as fr:
+        for f in frames[:n]:
+            fl.write(cv2.cvtColor(f, cv2.COLOR_RGB2YUV_I420).tobytes())
+            fr.write(cv2.cvtColor(synthesize_right_view(f, disparity)[0], cv2.COLOR_RGB2YUV_I420).tobytes())
+    (out / "views.cfg").write_text(f'--num-views 2\n--format 0\n--input "{out}/left.yuv"\n--input "{out}/right.yuv"\n')
+    subprocess.run([args.x265, "--multiview-config", str(out / "views.cfg"), "--input-res", f"{size}x{size}",
+                    "--fps", str(fps), "--preset", "fast", "--crf", "18", "--bframes", "0", "--no-info",
+                    str(out / "views.hevc")], check=True, capture_output=True)
+    clip = mux_spatial_video(out / "views.hevc", out / "spatial.mov", SpatialSample(fps=int(fps)),
+                             sound=types.SimpleNamespace(audio=wav[:cut], sr=16000))
+    synced = out / "synced.mp4"
+    _sync(clip, out / "dub.wav", synced, "--no-measure")
+    with VideoReader(synced) as r:
+        eyes = [(f[:, :size], f[:, size:]) for _, f in r.iter_frames(0, n)]
+    with VideoReader(clip) as r:
+        before = [f[:, :size] for _, f in r.iter_frames(0, n)]
+    truth = _mouth_gap(frames[n:2 * n])
+    left, right = _mouth_gap([e[0] for e in eyes]), _mouth_gap([e[1] for e in eyes])
+    return {"frames": n, "view_px": size, "r_left_vs_real": round(_best_r(left, truth), 3),
+            "r_right_vs_real": round(_best_r(right, truth), 3), "r_left_vs_right": round(_best_r(left, right, 0), 3),
+            "r_unsynced_vs_real": round(_best_r(_mouth_gap(before), truth), 3)}
+
+
+def mesh(args) -> dict:
+    import math
+
+    from lipsync_studio.engine.mesh_job import run_mesh
+    from lipsync_studio.media.writer import VideoFormat, VideoWriter
+    from lipsync_studio.samples import talking_face_frames
+    from lipsync_studio.samples.vr_scene import VRTalkingScene
+    from lipsync_studio.stereo.layout import join
+    from lipsync_studio.stereo.projection import rotation
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    sc = VRTalkingScene(args.kind, args.eye, args.yaw, args.pitch, width=args.width)
+    clip = out / f"{args.kind}.mp4"
+    with VideoWriter(clip, Fraction(25), sc.eye_w, 2 * sc.eye_h, fmt=VideoFormat(crf=0, pix_fmt="yuv444p")) as w:
+        w.vr_metadata = sc.metadata()
+        for f in talking_face_frames(np.abs(np.sin(np.arange(25) / 2.0)), size=320, seed=11):
+            w.write(join(*sc.eyes(f), "tb"))
+    folder = out / "meshes"
+    if folder.exists():
+        import shutil
+
+        shutil.rmtree(folder)
+    result = run_mesh(clip, folder)
+    seq = json.loads((folder / "sequence.json").read_text())
+    view = seq.get("view")
+    report = {"frames": result.frames, "measured": result.measured, "view": view}
+    if view:
+        turn = rotation(math.radians(view["yaw_deg"]), math.radians(view["pitch_deg"]))
+        angles = []
+        for fr in seq["frames"]:
+            t = turn @ (np.array(fr["translation_mm"]) * [1, -1, -1])  # mesh axes (+y up, -z ahead) -> view's
+            angles.append(math.degrees(math.acos(np.clip(t @ sc.face_direction / np.linalg.norm(t), -1, 1))))
+        off = [round(view["yaw_deg"] - args.yaw, 2), round(view["pitch_deg"] - args.pitch, 2)]
+        report.update(view_off_head_deg=off,
+                      mesh_direction_error_deg=round(float(np.median(angles)), 2),
+                      distance_mm=round(float(np.median([-fr["translation_mm"][2] for fr in seq["frames"]])), 1))
+    return report
 
 
 def main() -> None:
@@ -197,8 +309,20 @@ def main() -> None:
     t.add_argument("clip")
     t.add_argument("dub")
     t.add_argument("--out", required=True)
+    m = sub.add_parser("mesh")
+    m.add_argument("--kind", choices=["vr180", "360"], default="vr180")
+    m.add_argument("--yaw", type=float, default=45.0)
+    m.add_argument("--pitch", type=float, default=10.0)
+    m.add_argument("--eye", type=int, default=400)
+    m.add_argument("--width", type=float, default=0.55)
+    m.add_argument("--out", required=True)
+    q = sub.add_parser("spatial")
+    q.add_argument("--clip", required=True, help="a real talking head of your own (its halves: picture and dub)")
+    q.add_argument("--x265", default="x265", help="an x265 4.x CLI built with ENABLE_MULTIVIEW")
+    q.add_argument("--size", type=int, default=384, help="each view's side (px)")
+    q.add_argument("--out", required=True)
     args = p.parse_args()
-    print(json.dumps(scene(args) if args.cmd == "scene" else passthrough(args)))
+    print(json.dumps({"scene": scene, "passthrough": passthrough, "mesh": mesh, "spatial": spatial}[args.cmd](args)))
 
 
 if __name__ == "__main__":

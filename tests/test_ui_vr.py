@@ -49,3 +49,30 @@ def test_a_vr_clip_shows_a_window_that_a_drag_turns(qtbot, main_window, tmp_path
     qtbot.waitUntil(lambda: win.viewer.bundle.view is not None and win.viewer.bundle.view.shape == (480, 480, 3),
                     timeout=10000)
     v.grab().save(str(tmp_path / "vr_window.png"))
+
+
+@pytest.mark.slow
+def test_a_spatial_video_opens_as_a_stereo_pair(qtbot, main_window, tmp_path):
+    """Our MV-HEVC sample (two views in one HEVC stream): the app reads its views as the two eyes, so the stereo
+    views work on it as on a side-by-side clip."""
+    from pathlib import Path
+
+    clip = Path(__file__).parent / "data" / "spatial_talk_mvhevc.mov"
+    win = main_window
+    open_media(qtbot, win, clip)
+    qtbot.waitUntil(lambda: win.session.layout == "sbs", timeout=15000)
+    assert not win.viewer.vr_window  # a flat stereo pair, not a sphere
+    win.viewer_bar.set_mode("anaglyph")
+    qtbot.waitUntil(lambda: win.viewer.bundle is not None and win.viewer.bundle.view is not None
+                    and win.viewer.bundle.view.shape == (256, 256, 3), timeout=10000)
+    from lipsync_studio.stereo.layout import StereoReader
+    from lipsync_studio.stereo.views import anaglyph_view
+
+    with StereoReader(clip) as reader:
+        left, right = reader.pair(win.viewer.bundle.source)
+    view = win.viewer.bundle.view.astype(int)
+    # The anaglyph of the two views, not of one view twice (the eyes are 4-12 px apart).
+    assert np.abs(view - anaglyph_view(left, right)).mean() < 1
+    assert np.abs(view - anaglyph_view(left, left)).mean() > 3
+    v = win.viewer
+    v.grab().save(str(tmp_path / "spatial_anaglyph.png"))

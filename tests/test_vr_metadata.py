@@ -184,9 +184,10 @@ def test_a_stereo_custom_mesh_pair_gives_its_packing_and_each_eye_its_own_coordi
         assert np.allclose([float(v) for v in p.to_pixel(forward)], (49.5, 24.5), atol=0.6)
 
 
-def test_a_second_hevc_layer_is_named_as_mv_hevc_and_refused_rather_than_synced_as_one_eye(tmp_path, capsys):
-    """No MV-HEVC encoder here (libx265 without multiview): the test declares a second layer (an ``lhvC`` box
-    beside ``hvcC``) in an HEVC file it writes, which is how such a file announces its second view."""
+def test_a_declared_second_layer_that_does_not_decode_is_named_and_refused_rather_than_synced_as_one_eye(
+        tmp_path, capsys):
+    """A file that declares a second layer (an ``lhvC`` box beside ``hvcC``, how MV-HEVC announces its second
+    view) whose stream holds one view only (the runtime libx265 has no multiview): named, and refused."""
     from lipsync_studio.media.writer import VideoFormat
 
     clip = tmp_path / "spatial.mov"
@@ -197,7 +198,7 @@ def test_a_second_hevc_layer_is_named_as_mv_hevc_and_refused_rather_than_synced_
     got = read_vr_metadata(clip)
     assert got.views == 2 and "mv-hevc" in got.source
     assert main(["probe", str(clip)]) == 0
-    assert "two views (MV-HEVC)" in capsys.readouterr().out
+    assert "MV-HEVC, two views (spatial video) declared, but only the first decodes here" in capsys.readouterr().out
     dub = tmp_path / "dub.wav"
     from lipsync_studio.media.audio_writer import write_audio
 

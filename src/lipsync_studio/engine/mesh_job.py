@@ -3,6 +3,11 @@ file (USD, USDZ, glTF, GLB; see :mod:`lipsync_studio.face.anim_export`).
 
 Stages: ``open`` (check the clip, the range and the output folder), ``track`` (faces through the range,
 cached), ``mesh`` (per frame: the 3D face, its texture, its files).
+
+A VR clip (its file declares a 360, VR180 or cubemap projection) is meshed in a flat perspective view around the
+face, found through the projection (the left eye of a stereo clip; :func:`~lipsync_studio.stereo.projected.
+clip_face_view`): the face is tracked and meshed there, so the meshes are in that pinhole view's metric space,
+and ``sequence.json`` records the view (direction, field of view, size).
 """
 
 from __future__ import annotations
@@ -104,6 +109,7 @@ def _open(ctx: StageContext) -> None:
     if opts.face_of not in (None, "synced", "original"):
         raise OptionError(f"unknown face '{opts.face_of}'", hint="use synced or original")
     _set_range(s, info)  # on the synced video again once it exists (its length follows the dub)
+    _face_view(s, info)
     from ..face.prnet_backend import prnet_available, prnet_folder
 
     if opts.backend not in ("auto", "facemesh", "prnet"):
@@ -132,8 +138,21 @@ def _open(ctx: StageContext) -> None:
             s["writer"] = ObjSequenceWriter(output, opts.obj)
         else:
             s["writer"] = AnimationWriter(output, float(info.fps), s["stop"] - s["start"], opts.obj.texture,
-                                          width=info.width, height=info.height)
+                                          width=s["frame_size"][0], height=s["frame_size"][1], hfov_deg=s["hfov"])
     ctx.advance(1)
+
+
+def _face_view(s: dict, info) -> None:
+    """For a VR clip, the flat view its face is meshed in (``s["face_view"]``, None for a flat clip), and the size
+    and horizontal field of view of the pictures the mesher sees."""
+    from ..stereo.projected import clip_face_view
+
+    vr = clip_face_view(s["video"])
+    s["face_view"] = vr
+    if vr is None:
+        s["frame_size"], s["hfov"] = (info.width, info.height), 50.0
+    else:
+        s["frame_size"], s["hfov"] = (vr.view.size, vr.view.size), float(np.degrees(vr.view.fov))
 
 
 def _sync(ctx: StageContext) -> None:
@@ -155,8 +174,14 @@ def _sync(ctx: StageContext) -> None:
             ctx.on_progress(dataclasses.replace(ev, stage=f"sync: {ev.stage}", stage_index=ctx.stage_index,
                                                 n_stages=ctx.n_stages))
 
-    result = run_sync(SyncRequest(s["video"], opts.dub, target, SyncOptions(face=opts.face, measure=False)),
-                      on_progress=forward, cancel=ctx.cancel)
+    vr = s.get("face_view")
+    stereo = None
+    if vr is not None and vr.layout != "mono":  # a stereo VR clip: synced in both eyes through its projection
+        from .sync_job import StereoOptions
+
+        stereo = StereoOptions(layout=vr.layout)
+    result = run_sync(SyncRequest(s["video"], opts.dub, target, SyncOptions(face=opts.face, measure=False),
+                                  stereo=stereo), on_progress=forward, cancel=ctx.cancel)
     s["original"], s["video"] = s["video"], Path(result.output)
     _set_range(s, probe_video(s["video"]))
     # The tracks of the synced video: the face in it is picked again (ids are per video).
@@ -167,7 +192,9 @@ def _track(ctx: StageContext) -> None:
     from ..face.analysis import analyse_faces
 
     s = ctx.state
-    s["faces"] = analyse_faces(s["video"], start=s["start"], stop=s["stop"], advance=ctx.advance)
+    vr = s.get("face_view")
+    s["faces"] = analyse_faces(s["video"], start=s["start"], stop=s["stop"], advance=ctx.advance,
+                               eye=vr.frame_view if vr is not None else None)
 
 
 def _mesh(ctx: StageContext) -> None:
@@ -183,7 +210,8 @@ def _mesh(ctx: StageContext) -> None:
         raise MediaError(f"no face was found between {s['start'] / float(info.fps):.2f} s and "
                          f"{s['stop'] / float(info.fps):.2f} s", path=s["video"],
                          hint="check that a face is visible and lit; very small faces may be missed")
-    model = FaceModel.from_track(track, info.width, info.height)
+    vr = s.get("face_view")
+    model = FaceModel.from_track(track, *s["frame_size"], hfov_deg=s["hfov"])
     # From the measurements, not the tracker's live-view smoothing: the export's own zero-phase smoother.
     landmarks = steady_landmarks(track.raw, track.present, float(info.fps), opts.steady)
     prnet = None
@@ -197,6 +225,8 @@ def _mesh(ctx: StageContext) -> None:
     measured = 0
     with VideoReader(info.path) as reader:
         for i, frame in reader.iter_frames(s["start"], s["stop"]):
+            if vr is not None:  # the flat view around the face, as it was tracked
+                frame = vr.frame_view.crop(frame)
             present = bool(track.present[i])
             mesh = mesh_for_frame(model, landmarks[i], frame, present) if prnet is None or video is not None else None
             if exporting:
@@ -212,6 +242,8 @@ def _mesh(ctx: StageContext) -> None:
             ctx.advance(1)
     meta = dict(_provenance(s), fps=float(info.fps), first_frame=s["start"], face=track.track_id,
                 backend=s["backend"], texture=opts.obj.texture)
+    if vr is not None:
+        meta["view"] = vr.describe()
     videos = video.close() if video is not None else ()
     folder = writer.close(meta) if exporting else None
     s["result"] = MeshResult(folder, s["stop"] - s["start"], measured, track.track_id, len(faces.tracks),
@@ -230,8 +262,9 @@ class _FaceVideo:
         view = opts.view
         self.fps = float(info.fps)
         poses = [mesh_for_frame(model, landmarks[i], None) for i in range(s["start"], s["stop"])]
+        width, height = s["frame_size"]
         self.rig = FaceRig(model, np.stack([m.rotation for m in poses]), np.stack([m.translation for m in poses]),
-                           info.width, info.height, view)
+                           width, height, view)
         self.renderer = FaceRenderer(model, view)
         self.baker = TextureBaker(render_model(model), 512) if view.style == "textured" else None
         self.start = s["start"]
@@ -243,9 +276,9 @@ class _FaceVideo:
         if view.stereo:
             from ..stereo.writer import StereoWriter
 
-            self.writer = StereoWriter(opts.video, info.fps, info.width, info.height, **kw)
+            self.writer = StereoWriter(opts.video, info.fps, width, height, **kw)
         else:
-            self.writer = VideoWriter(opts.video, info.fps, info.width, info.height, **kw)
+            self.writer = VideoWriter(opts.video, info.fps, width, height, **kw)
         s["video_writer"] = self
 
     def write(self, index: int, frame, mesh) -> None:

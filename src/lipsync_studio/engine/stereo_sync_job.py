@@ -66,6 +66,12 @@ def _open(ctx: StageContext) -> None:
     from ..stereo.writer import stereo_output_paths
 
     s["out_layout"] = output_layout(st.out_layout, info)
+    if info.packed.views > 1:
+        from ..media.warnings import warn_media
+
+        warn_media(f"{s['video']}: spatial video (MV-HEVC, two views) is written as {s['out_layout']} with its "
+                   "stereo metadata: MV-HEVC out needs a multiview HEVC encoder, which this app's (libx265 in PyAV) "
+                   "lacks")
     # A VR-style name is for a full-SBS output the user asked for, not for a VR clip kept in its own format.
     s["vr_name"] = st.vr_name and st.out_layout not in ("same", "")
     inputs = [s["video"], s["dub"]] + ([st.right] if st.right else [])
@@ -260,8 +266,26 @@ def _render(ctx: StageContext) -> None:
             writer.write(new_left, new_right)
             ctx.advance(1)
         s["written"] = writer.paths
+    _keep_motion_track(s)
     s["changed_frames"] = counter.changed
     counter.warn_if_unchanged(s["video"])
+
+
+def _keep_motion_track(s: dict[str, Any]) -> None:
+    """Carry the clip's camera motion track (``camm``, VR180 cameras) into each MP4/MOV written, over the
+    output's length; say so where the output cannot hold it."""
+    from ..media.camm import carry_motion_tracks, motion_tracks
+    from ..media.warnings import warn_media
+
+    if not motion_tracks(s["video"]):
+        return
+    plan = s["plan"]
+    for path in s["written"]:
+        if Path(path).suffix.lower() in (".mp4", ".mov", ".m4v"):
+            carry_motion_tracks(s["video"], path, plan.n_out / float(plan.fps))
+        else:
+            warn_media(f"{path}: the clip's camera motion track (camm) is not kept: only MP4/MOV outputs can "
+                       "carry it")
 
 
 def _measure(ctx: StageContext) -> None:

@@ -24,8 +24,11 @@ def probe(path: str | Path) -> dict[str, Any]:
     MediaError
         The file cannot be read, or holds neither video nor audio.
     """
+    from .camm import motion_tracks, track_id
+
     p = Path(path)
     streams: list[dict[str, Any]] = []
+    motion_ids = {track_id(t) for t in motion_tracks(p)}
     with open_input(p) as c:
         fmt = c.format.name
         duration = c.duration / 1_000_000 if c.duration else None
@@ -33,6 +36,8 @@ def probe(path: str | Path) -> dict[str, Any]:
             entry: dict[str, Any] = {"index": s.index, "type": s.type}
             cc = getattr(s, "codec_context", None)
             entry["codec"] = cc.name if cc is not None else None
+            if s.type == "data" and s.id in motion_ids:
+                entry["codec"] = "camm (camera motion)"
             if s.type == "video":
                 entry.update(width=cc.width, height=cc.height, pix_fmt=cc.pix_fmt,
                              declared_fps=float(s.average_rate) if s.average_rate else None)
@@ -55,6 +60,7 @@ def probe(path: str | Path) -> dict[str, Any]:
             "width": v.width, "height": v.height, "fps": float(v.fps), "fps_exact": f"{v.fps.numerator}/{v.fps.denominator}",
             "frames": v.n_frames, "duration_s": round(v.duration, 4), "rotation": v.rotation, "codec": v.codec,
             "variable_frame_rate": v.vfr, "stored_frames": v.source_frames, "damaged_at_s": v.damaged_at,
+            "views": v.views,
         }
     audio = None
     if has_audio:
@@ -108,10 +114,15 @@ def _stereo_lines(report: dict[str, Any]) -> list[str]:
     if vr and (vr["stereo"] or vr["projection"] or vr["views"] > 1):
         parts = []
         if vr["views"] > 1:
-            parts.append("two views (MV-HEVC)")
-        if vr["stereo"]:
+            v = report.get("video") or {}
+            if v.get("views", 1) > 1:
+                parts.append(f"MV-HEVC, two views (spatial video), each {v['width'] // 2}x{v['height']}, read as "
+                             "full side by side, left view first")
+            else:
+                parts.append("MV-HEVC, two views (spatial video) declared, but only the first decodes here")
+        if vr["stereo"] and vr["views"] < 2:
             parts.append(f"{vr['stereo']}" + (f" ({vr['layout']})" if vr["layout"] else ""))
-        if vr["projection"]:
+        if vr["projection"] and vr["projection"] != "rectilinear":
             proj = vr["projection"] + (f" ({len(vr['meshes'])} mesh{'es' if len(vr['meshes']) > 1 else ''})"
                                        if vr["meshes"] else "")
             parts.append(f"projection {proj}")

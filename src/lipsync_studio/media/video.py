@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import MediaError
 from .container import check_readable, open_input
+from .mvhevc import ask_for_all_views, eye_order, pair_views
 from .timeline import Timeline
 from .warnings import warn_media
 
@@ -40,6 +41,9 @@ class VideoInfo:
     source_frames: frames actually stored (and readable) in the file.
     damaged_at: seconds into the clip where the file is cut off or damaged, else None.
     stream_index: index of the video stream in the container.
+    views: 2 for two views in one stream (MV-HEVC, spatial video): frames are then both views side by side,
+        left eye first (``width`` is both), see :mod:`.mvhevc`; else 1.
+    eyes_reversed: for two views, True when the file says the base view is the right eye.
     """
 
     path: Path
@@ -55,6 +59,8 @@ class VideoInfo:
     source_frames: int
     damaged_at: float | None
     stream_index: int
+    views: int = 1
+    eyes_reversed: bool = False
 
     @property
     def timeline(self) -> Timeline:
@@ -104,25 +110,40 @@ def _scan(path: Path) -> tuple[VideoInfo, int]:
         rate_hint = stream.average_rate or stream.guessed_rate
         timeline = Timeline.from_frame_times(times, Fraction(rate_hint) if rate_hint else None)
 
-        # Rotation is only known reliably from a decoded frame's display matrix.
-        rotation = 0
+        # Rotation is only known reliably from a decoded frame's display matrix; the views of the first access
+        # unit (two frames at one time for MV-HEVC) tell how many eyes the stream holds.
+        rotation, views, first = 0, 1, None
         try:
             container.seek(0)
+            ask_for_all_views(stream)
             for frame in container.decode(stream):
-                rotation = int(round(frame.rotation or 0)) % 360
+                if first is None:
+                    rotation, first = int(round(frame.rotation or 0)) % 360, frame
+                    if frame.pts is not None and stream.codec_context.name == "hevc":
+                        continue
+                elif frame.pts == first.pts:
+                    views = 2
                 break
         except av.error.FFmpegError as exc:
             raise MediaError("its video cannot be decoded", path=path, hint=str(exc)) from exc
         cc = stream.codec_context
-        w, h = cc.width, cc.height
+        w, h = cc.width * views, cc.height
         if rotation in (90, 270):
             w, h = h, w
         info = VideoInfo(
             path=path, width=w, height=h, fps=timeline.fps, n_frames=timeline.n_frames,
             duration=timeline.duration, rotation=rotation, codec=cc.name, pix_fmt=cc.pix_fmt or "?",
             vfr=timeline.vfr, source_frames=len(ts), damaged_at=damaged_at, stream_index=stream.index,
+            views=views, eyes_reversed=views == 2 and _eyes_reversed(path),
         )
     return info, origin
+
+
+def _eyes_reversed(path: Path) -> bool:
+    """True when an MV-HEVC file's ``vexu`` box says its base view is the right eye."""
+    from .vrmeta import read_vr_metadata
+
+    return bool(eye_order(read_vr_metadata(path, side_data=False).entry_boxes).get("reversed"))
 
 
 def probe_video(path: str | Path) -> VideoInfo:
@@ -182,6 +203,8 @@ class VideoReader:
             self._container = open_input(self.info.path)
             stream = self._container.streams.video[0]
             stream.thread_type = "AUTO"
+            if self.info.views > 1:
+                ask_for_all_views(stream)
         return self._container
 
     def _warn_damage(self, seconds: float) -> None:
@@ -213,7 +236,7 @@ class VideoReader:
         i = start
         prev = None  # (time, av frame) of the last decoded frame that starts no later than t_i + half
         last_img = None
-        frames = container.decode(stream)
+        frames = self._frames(container, stream)
         while i < n:
             try:
                 frame = next(frames)
@@ -228,7 +251,7 @@ class VideoReader:
             if prev is None and t > i / fps + half and start > 0:
                 # The seek landed after the wanted frame (a sparse index): restart from the top.
                 container.seek(self._origin, backward=True, stream=stream)
-                frames = container.decode(stream)
+                frames = self._frames(container, stream)
                 start = 0
                 continue
             while i < n and t > i / fps + half:
@@ -247,6 +270,11 @@ class VideoReader:
             while i < n:
                 yield i, img
                 i += 1
+
+    def _frames(self, container, stream) -> Iterator:
+        """The decoder's pictures: av frames, or for two views one :class:`.mvhevc.ViewPair` per time."""
+        frames = container.decode(stream)
+        return pair_views(frames, self.info.eyes_reversed) if self.info.views > 1 else frames
 
     def _to_rgb(self, frame) -> np.ndarray:
         return _rotate(frame.to_ndarray(format="rgb24"), self.info.rotation)

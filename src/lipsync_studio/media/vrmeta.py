@@ -9,8 +9,9 @@ Read from, in this order of authority:
    track-level ``uuid`` box (``ffcc8263-f855-4a93-8814-587a02521fdd``); Apple's ``vexu``/``hfov`` and an
    ``lhvC`` (MV-HEVC, two views in one HEVC stream).
 2. **Matroska/WebM** (parsed here): the video track's ``StereoMode`` and ``Projection`` elements.
-3. **The decoder's side data** (PyAV/FFmpeg, first frame): H.264/HEVC frame-packing SEI and what FFmpeg made of
-   the container, as a fallback. (FFmpeg 8 reports a VR180 mesh as a plain full equirectangular sphere, which
+3. **The decoder** (PyAV/FFmpeg, first frames): how many views an HEVC stream decodes to (two: MV-HEVC, even
+   without an ``lhvC``; :mod:`.mvhevc`), and as a fallback the frame-packing SEI and what FFmpeg made of the
+   container (its side data). (FFmpeg 8 reports a VR180 mesh as a plain full equirectangular sphere, which
    is why the boxes are read here first.)
 
 :func:`write_vr_metadata` puts the boxes back into an MP4/MOV (the ``moov`` is rewritten and the chunk offsets
@@ -106,6 +107,8 @@ class VRMetadata:
     @property
     def layout(self) -> str | None:
         """The app's layout name (``tb``, ``sbs``, ``sbs-rl``, ``tb-rl``, ``mono``) or None when not declared."""
+        if self.views > 1:  # two views in one stream: the readers give them side by side (media.mvhevc)
+            return "sbs"
         if self.stereo == "custom" and len(self.meshes) == 2:
             return _layout_from_meshes(self.meshes)
         name = _MODE_LAYOUT.get(self.stereo) if self.stereo else None
@@ -139,7 +142,7 @@ class VRMetadata:
             return "no stereo or projection metadata"
         parts = []
         if self.views > 1:
-            parts.append("two views (MV-HEVC)")
+            parts.append("MV-HEVC, two views (spatial video), read as full side by side")
         if self.stereo:
             parts.append(f"stereo {self.stereo}" + (f" ({self.layout})" if self.layout else ""))
         if self.projection:
@@ -160,6 +163,14 @@ class VRMetadata:
         The projection boxes are kept; ``st3d`` is rewritten to the output's packing. A stereo-custom mesh pair
         has its packing baked into the meshes' texture coordinates, so it fits only its own packing.
         """
+        if self.views > 1:
+            # The views become one packed picture, which st3d describes; Apple's vexu/hfov describe views in
+            # layers of one HEVC stream and would mislead a player on a packed output.
+            mode = _LAYOUT_ST3D.get(layout)
+            if mode is None:
+                return None
+            kept = tuple((t, b) for t, b in self.entry_boxes if t not in (b"vexu", b"hfov"))
+            return replace(self, views=1, stereo=None, entry_boxes=kept)._restereo(mode)
         meta = self if self.entry_boxes else self._with_boxes()
         if layout == meta.layout:
             return meta
@@ -476,6 +487,20 @@ def _from_sample_entry(entry: Box, trak: Box, path: Path) -> VRMetadata:
         fields.setdefault("projection", "rectilinear")
     if entry.child(b"vexu") is not None:
         sources.append("vexu")
+        from .mvhevc import eye_order
+
+        eyes = eye_order(entry_boxes)
+        said = [f"{k} eye view" for k in ("left", "right") if eyes.get(k)]
+        if eyes.get("reversed"):
+            said.append("eye views reversed (the base view is the right eye)")
+        if eyes.get("hero"):
+            said.append(f"hero eye {eyes['hero']}")
+        if eyes.get("baseline_mm") is not None:
+            said.append(f"camera baseline {eyes['baseline_mm']:g} mm")
+        if eyes.get("projection"):
+            said.append(f"projection kind '{eyes['projection']}'")
+        if said:
+            notes.append("Apple vexu: " + ", ".join(said))
     v1 = _parse_v1(track_boxes[0][1][24:]) if track_boxes else {}
     if v1:
         if "stereo" not in fields and v1.get("stereo"):
@@ -661,7 +686,11 @@ def _read_side_data(path: Path) -> VRMetadata:
             if not c.streams.video:
                 return VRMetadata()
             for frame in c.decode(video=0):
-                for sd in frame.side_data:
+                try:
+                    side_data = list(frame.side_data)
+                except ValueError:  # a side data type PyAV does not know (an MV-HEVC view id): skip them all
+                    side_data = []
+                for sd in side_data:
                     kind = getattr(sd.type, "name", str(sd.type))
                     raw = bytes(sd)
                     if kind == "STEREO3D" and len(raw) >= 12:
@@ -725,6 +754,13 @@ def read_vr_metadata(path: str | Path, *, side_data: bool = True) -> VRMetadata:
         meta = _read_mp4(p)
     elif kind == "matroska":
         meta = _read_matroska(p)
+    if meta.views < 2:
+        from .mvhevc import count_views
+
+        if count_views(p) == 2:  # what the decoder gives decides (FFmpeg's muxer writes no lhvC)
+            meta = replace(meta, views=2, projection=meta.projection or "rectilinear",
+                           source="mv-hevc (two views decoded)" if meta.source == "none"
+                           else f"{meta.source}/mv-hevc (two views decoded)")
     if not meta.found and side_data:
         meta = _read_side_data(p)
     return meta

@@ -577,7 +577,7 @@ class StereoReader:
                 if vr.views > 1:
                     from .vr import refuse_second_view
 
-                    refuse_second_view(vr, li.path)
+                    refuse_second_view(vr, li.path, li.views)
                 if chosen is not None:
                     self.layout, confidence = chosen, 1.0
                 elif vr.layout is not None:

@@ -226,3 +226,70 @@ class ProjectedFaces:
             wr.write(vr)
             if advance is not None:
                 advance(1)
+
+
+@dataclass(frozen=True)
+class ClipFaceView:
+    """The flat view a VR clip's face is tracked and meshed in (``mesh`` on a 360 or VR180 clip).
+
+    Attributes
+    ----------
+    frame_view: the view as a :class:`~lipsync_studio.face.analysis.FrameView` of the clip's frames (the left eye
+        of a stereo clip, rendered through the projection): what the tracker and the mesher see.
+    view: the pinhole view (:class:`.projection.PerspectiveView`); meshes are in its metric space.
+    projection: the clip's projection name; layout: its packing (``mono``, ``tb``, ``sbs`` ...).
+    """
+
+    frame_view: object
+    view: PerspectiveView
+    projection: str
+    layout: str
+
+    def describe(self) -> dict:
+        """What ``sequence.json`` records: where the view looks and how wide it is (degrees), its size and focal
+        length (px), which eye of which projection it was rendered from."""
+        v = self.view
+        return {"projection": self.projection, "eye": "left" if self.layout != "mono" else "the only one",
+                "yaw_deg": round(math.degrees(v.yaw), 3), "pitch_deg": round(math.degrees(v.pitch), 3),
+                "fov_deg": round(math.degrees(v.fov), 3), "size_px": v.size, "focal_px": round(v.focal, 3),
+                "space": "a pinhole camera at the sphere's centre looking along yaw/pitch (yaw right, pitch up); "
+                         "the meshes are in millimetres in that camera's frame"}
+
+
+def clip_face_view(path, samples: int = 5) -> ClipFaceView | None:
+    """Find the face of a clip whose file declares a sphere projection and make the flat view around it.
+
+    The face is searched in perspective views over the sphere in ``samples`` frames spread over the clip (the
+    left eye of a stereo clip), as the stereo sync does (:meth:`ProjectedFaces.find`).
+
+    Returns
+    -------
+    ClipFaceView or None
+        None for a flat clip, a projection this app cannot map, or when no view shows a face.
+    """
+    from ..face.analysis import FrameView
+    from ..media.video import VideoReader
+    from ..media.vrmeta import read_vr_metadata
+    from .layout import StereoLayout, split
+
+    meta = read_vr_metadata(path)
+    if not meta.spherical:
+        return None
+    with VideoReader(path) as reader:
+        info = reader.info
+        layout = StereoLayout.parse(meta.layout) if meta.layout else StereoLayout.MONO
+        ew, eh = layout.eye_size(info.width, info.height)
+        proj = projection_for(meta, ew, eh, 0)
+        if proj is None:
+            return None
+        faces = ProjectedFaces(proj, proj)
+        picks = sorted({int(k) for k in np.linspace(0, info.n_frames - 1, min(samples, info.n_frames)).round()})
+        if faces.find(split(reader.frame(i), layout)[0] for i in picks) is None:
+            return None
+    view = faces.view
+    size = view.size
+    frame_view = FrameView(
+        key=f"vr-view={view.yaw:.5f},{view.pitch:.5f},{view.fov:.5f},{size}|eye={layout.value}:0",
+        size=lambda w, h: (size, size),
+        crop=lambda frame: np.ascontiguousarray(view.render(split(frame, layout)[0], proj)))
+    return ClipFaceView(frame_view, view, meta.projection, layout.value)

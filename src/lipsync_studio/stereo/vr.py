@@ -25,14 +25,21 @@ def resolve_layout(path: str | Path) -> tuple[StereoLayout, float, str]:
     return layout, confidence, "pictures"
 
 
-def refuse_second_view(meta, path: str | Path) -> None:
-    """Raise a clear error for an MV-HEVC file (two views in one stream): the decoder here gives its first view
-    only to this app, so syncing it would silently drop the other eye."""
+def refuse_second_view(meta, path: str | Path, decoded_views: int | None = None) -> None:
+    """Raise a clear error for a file that declares two views in one HEVC stream (MV-HEVC: an ``lhvC`` box) when
+    the decoder here gives one only (``decoded_views``; read from the file when None): syncing it would silently
+    drop the other eye. Two decoded views are read as a side-by-side pair (see :mod:`lipsync_studio.media.mvhevc`)."""
     if meta.views > 1:
+        if decoded_views is None:
+            from ..media.mvhevc import count_views
+
+            decoded_views = count_views(path)
+        if decoded_views >= 2:
+            return
         from ..errors import MediaError
 
-        raise MediaError("holds two views in one HEVC stream (MV-HEVC, e.g. Apple spatial video); this app "
-                         "cannot read the second view yet", path=path,
+        raise MediaError("declares two views in one HEVC stream (MV-HEVC, e.g. Apple spatial video), but its second "
+                         "view cannot be decoded here", path=path,
                          hint="convert it to side-by-side or top-bottom first, or give each eye as its own file "
                               "with --right")
 

@@ -178,7 +178,7 @@ class StereoWriter:
 
     def _attach_vr_metadata(self, meta):
         """Give the writer the metadata that describes this output (see the class doc); return it, or None."""
-        if meta is None or not (meta.entry_boxes or meta.track_boxes or meta.spherical):
+        if meta is None or not (meta.entry_boxes or meta.track_boxes or meta.spherical or meta.views > 1):
             return None  # a flat 3D clip: its packing is the layout itself (and the frame-packing SEI)
         from ..media.warnings import warn_media
 
