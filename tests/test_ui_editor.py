@@ -273,7 +273,7 @@ def test_quitting_with_a_preview_never_exported_asks_first(qtbot, main_window, t
     _answer(qtbot, "Cancel")
     win.close()
     assert win.isVisible() and "not exported" in win.quit_box.text()
-    _answer(qtbot, "Quit and discard it")
+    _answer(qtbot, "Discard changes")
     win.close()
     assert not win.isVisible()
 

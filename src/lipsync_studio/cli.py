@@ -149,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_batch_command(sub, _add_output_format)
 
     p = sub.add_parser("gui", help="open the desktop app (the default with no command, when a display is available)")
-    p.add_argument("video", type=Path, nargs="?", metavar="VIDEO", help="a clip to open")
+    p.add_argument("video", type=Path, nargs="?", metavar="VIDEO",
+                   help="a clip to open, or a project file (.lsproj) to open with its dub, settings and previews")
     p.add_argument("dub", type=Path, nargs="?", metavar="DUB", help="a dub to open")
     _accept_global_options_anywhere(parser)
     return parser

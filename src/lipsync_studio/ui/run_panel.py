@@ -183,6 +183,25 @@ class RunPanel(QWidget):
         if engine_item is not None and not engine_item.isEnabled():  # e.g. Wav2Lip without its weights
             self.engine.setCurrentIndex(max(0, self.engine.findData("auto")))
 
+    def load_settings(self, s: RunSettings) -> None:
+        """Show ``s`` (a project's settings, copied into the panel's own) without announcing a change."""
+        boxes = (self.engine, self.device, self.quality, self.extend, self.shorten, self.stereo, self.measure)
+        for box in boxes:
+            box.blockSignals(True)
+        try:
+            self._load(s)
+        finally:
+            for box in boxes:
+                box.blockSignals(False)
+
+    def select_face(self, track_id: int | None) -> None:
+        """Choose the face ``track_id`` in the Face box (when it is listed) without announcing it."""
+        i = 0 if track_id is None else self.face.findData(track_id)
+        if i >= 0:
+            self.face.blockSignals(True)
+            self.face.setCurrentIndex(i)
+            self.face.blockSignals(False)
+
     def _store(self) -> None:
         s = self.settings
         s.engine = self.engine.currentData()
