@@ -126,3 +126,17 @@ def _fps_of(path: Path):
     from ..media.video import probe_video
 
     return probe_video(path).fps
+
+
+def export_preview_range(preview: SyncResult, request: SyncRequest, output: Path, fmt: VideoFormat,
+                         on_progress: ProgressCallback | None = None,
+                         cancel: CancelToken | None = None) -> SyncResult:
+    """Write the range of the approved preview (made by ``request``, a range sync spliced into the whole clip)
+    alone to ``output``: its frames re-encoded with ``fmt``, with their stretch of the sound; no new sync."""
+    first, stop = range_of(request, preview.frames, _fps_of(Path(preview.output)))
+    timings = cut_range(Path(preview.output), Path(output), first, stop, fmt, on_progress, cancel)
+    n = stop - first
+    info = dict(preview.engine_info or {}, range_frames=[first, stop],
+                range_seconds=[first / preview.fps, stop / preview.fps])
+    return replace(preview, output=Path(output), outputs=(Path(output),), frames=n, duration=n / preview.fps,
+                   sync=None, engine_info=info, timings=timings)

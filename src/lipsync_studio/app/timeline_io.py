@@ -235,3 +235,16 @@ def describe_shots(shots: list[Shot]) -> list[dict[str, Any]]:
     return [{"name": s.name, "media": str(s.media), "source_start_s": round(s.source_start_s, 4),
              "duration_s": round(s.duration_s, 4), "record_start_s": round(s.record_start_s, 4), "fps": s.fps}
             for s in shots]
+
+
+def with_timeline(task, timeline: Path, clip: Path, dub: Path):
+    """``task`` (an app ``JobTask`` whose result is a ``SyncResult``) followed by writing ``timeline``: the
+    written file at its place (:func:`place_of`), for the editing software."""
+    from .jobs import JobTask
+
+    def run(on_progress, cancel):
+        result = task.run(on_progress, cancel)
+        write_timeline(timeline, [(result, clip, dub, None)])
+        return result
+
+    return JobTask(name=task.name, run=run, output=task.output, cancel=task.cancel)

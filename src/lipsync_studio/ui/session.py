@@ -313,18 +313,39 @@ class Session(QObject):
                 changes = ["a stereo preview is only copied, with the preview's encoder settings"]
         return changes
 
-    def export_video(self, output: Path, fmt) -> JobTask | None:
+    def export_video(self, output: Path, fmt, range_only: bool = False,
+                     timeline: Path | None = None) -> JobTask | None:
         """Start writing the synced video to ``output`` with the encoder settings ``fmt``: the approved
-        preview when nothing changed since it was made (:meth:`export_changes`), else a new sync."""
+        preview when nothing changed since it was made (:meth:`export_changes`), else a new sync.
+
+        ``range_only``: with In/Out marks, write only that range (not spliced into the whole clip).
+        ``timeline``: also write an OpenTimelineIO timeline there, the video at its place.
+        """
         if self.clip is None or self.dub is None:
             return None
-        if not self.export_changes(output, fmt):
+        if range_only and (self.mark_in is not None or self.mark_out is not None):
+            from ..app import range_export
+
+            request = self.sync_request(Path(output), self.sync_options(fmt=fmt))
+            if not self.export_changes(output, fmt):
+                preview, made_by = self.result, self.result_request
+                run = lambda p, c: range_export.export_preview_range(preview, made_by, Path(output), fmt, p, c)  # noqa: E731
+            else:
+                run = lambda p, c: range_export.sync_range_only(request, p, c)  # noqa: E731
+            task = JobTask(name="Export", run=run, output=Path(output))
+            self._export_request = None  # a range alone is not the result the viewer shows
+        elif not self.export_changes(output, fmt):
             from ..app.export import export_task
 
             task = export_task(self.result, Path(output), fmt, self.result_request.options.fmt)
         else:
             task = sync_task(self.sync_request(Path(output), self.sync_options(fmt=fmt)), name="Export")
-        self._export_request = self.sync_request(Path(output), self.sync_options(fmt=fmt))
+        if not range_only or (self.mark_in is None and self.mark_out is None):
+            self._export_request = self.sync_request(Path(output), self.sync_options(fmt=fmt))
+        if timeline is not None:
+            from ..app.timeline_io import with_timeline
+
+            task = with_timeline(task, Path(timeline), self.clip.path, self.dub.path)
         return task if self.jobs.start(task) else None
 
     def sync_request(self, output: Path, options: SyncOptions, out_layout: str | None = None,
@@ -431,6 +452,8 @@ class Session(QObject):
         """An export synced with the current choices is the result now (the viewer shows it, up to date);
         one written from the preview leaves the result as it is."""
         request = getattr(self, "_export_request", None)
+        if (result.engine_info or {}).get("range_frames") is not None:
+            return  # a range written alone: the whole preview stays what the viewer shows
         if request is None or self.clip is None or self.dub is None or request.video != self.clip.path \
                 or request.dub != self.dub.path or abs(request.dub_offset_ms - 1000.0 * self.offset_s) > 0.05:
             return
