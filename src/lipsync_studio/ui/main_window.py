@@ -213,6 +213,8 @@ class MainWindow(QMainWindow):
         s.marks_changed.connect(self._marks_changed)
         s.project_changed.connect(lambda path, modified: self._update_title())
         s.project_opened.connect(self._project_opened)
+        s.report_ready.connect(self._report_ready)
+        self.run_panel.strip.seek_requested.connect(self._strip_seek)
         s.error.connect(self.errors.report)
         s.status.connect(self.status_line.flash)
         s.tasks.done.connect(self._task_done)
@@ -308,7 +310,6 @@ class MainWindow(QMainWindow):
         star = "*" if s.modified else ""
         clip = f" ({s.clip.path.name})" if s.clip is not None else ""
         self.setWindowTitle(f"{name}{star}{clip} — Lipsync Studio")
-        self.setWindowModified(s.modified)
 
     def _may_close_project(self, title: str) -> bool:
         """Ask Save / Discard / Cancel when the project has unsaved changes; True: go on."""
@@ -403,7 +404,23 @@ class MainWindow(QMainWindow):
         self.player.stop()
         self.session.seek(self.session.position + frames)
 
+    def _report_ready(self, result, report) -> None:
+        """The result's measures read against real speech: the Result box gets its "before" column and the
+        second-by-second strip."""
+        from .job_link import result_measures
+
+        self.run_panel.show_measures(result_measures(result, report.before))
+        self.run_panel.show_strip(report)
+        self.run_panel.strip.set_position(self.session.position)
+
+    def _strip_seek(self, frame: int) -> None:
+        self.player.stop()
+        self.session.seek(frame)
+        if not self.viewer.compare and self.session.result is not None:
+            self.viewer_bar.set_mode("result")
+
     def _position_changed(self, position: int) -> None:
+        self.run_panel.strip.set_position(position)
         self.timeline.set_position(position)
         self.transport.set_position(position)
         self.player.set_position(position)

@@ -62,6 +62,8 @@ class Session(QObject):
       not saved in it (the window's title shows both).
     - ``project_opened(project: Project, notes: list[str])``: a project was opened and applied; ``notes`` name
       the files it refers to that are missing.
+    - ``report_ready(result: SyncResult, report: ResultReport)``: the result's measures read against real
+      speech, with the "before" and the sync second by second (computed in the background after a run).
     - ``error(title: str, message: str, details: str)``: something the user must hear about.
     - ``status(text: str)``: a passing note for the status bar.
     """
@@ -79,6 +81,7 @@ class Session(QObject):
     marks_changed = Signal(object, object)
     project_changed = Signal(object, bool)
     project_opened = Signal(object, list)
+    report_ready = Signal(object, object)
     error = Signal(str, str, str)
     status = Signal(str)
 
@@ -437,6 +440,7 @@ class Session(QObject):
             self.result_exported = False
             self.touch()
             self.frames.open_result(task.output)
+            self.request_report()
             if self.faces is None and self.faces_enabled and self.clip is not None:
                 from ..app.faces import cached_faces  # the engine tracked the faces: show them too
 
@@ -468,6 +472,17 @@ class Session(QObject):
         self.result_request = request
         self.result_exported = True
         self.frames.open_result(result.output)
+        self.request_report()
+
+    def request_report(self) -> None:
+        """Read the result's measures against real speech, with a "before" and second by second, in the
+        background (answered by ``report_ready``); only for a measured 2D result."""
+        r = self.result
+        if r is None or getattr(r, "sync", None) is None or r.is_stereo or self.clip is None:
+            return
+        from ..app.verdicts import report_for
+
+        self.tasks.submit("report", report_for, r, self.clip.path, self.faces, self.source_frames(), self.face_id)
 
     def _mark_stale(self) -> None:
         if self.result is not None and not self.result_stale:
@@ -548,6 +563,10 @@ class Session(QObject):
             self.tasks.submit("wave:dub", waveform_of, str(value.path))
             if self._restoring is not None:
                 self._finish_restore()
+        elif key == "report":
+            result, report = value
+            if result is self.result:
+                self.report_ready.emit(result, report)
         elif key == "faces:cached":
             if value is not None and self.clip is not None and self.faces is None:
                 self.faces = value
@@ -563,6 +582,8 @@ class Session(QObject):
             self.error.emit("Cannot open the dub", message, details)
             if self._restoring is not None:
                 self._finish_restore()
+        elif key == "report":
+            log.info("the result's report failed: %s", message)
         elif key == "wave:clip":
             self.waveform_ready.emit("clip", None)
             log.info("no waveform for the clip: %s", message)
@@ -697,6 +718,7 @@ class Session(QObject):
                 self.result_stale = bool(pv.stale or preview_differences(pv.request, now))
                 self.result_exported = True  # kept with the project: closing loses nothing
                 self.frames.open_result(pv.file)
+                self.request_report()
             self.seek(project.position)
             self._restoring = None
         self.modified = False
