@@ -98,7 +98,7 @@ def test_a_project_whose_dub_is_gone_opens_without_it_and_says_so(qtbot, main_wi
     dub.unlink()
     win.new_project()
     with qtbot.waitSignal(win.session.project_opened, timeout=20000) as sig:
-        win.open_project(tmp_path / "p.lsproj")
+        win.open_paths([str(tmp_path / "p.lsproj")])  # as `lipsync-studio gui p.lsproj` or a drop does
     assert any("dub is missing" in n and "gone.wav" in n for n in sig.args[1])
     assert win.session.clip is not None and win.session.dub is None
     box = win.errors.last_box
