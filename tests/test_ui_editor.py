@@ -292,7 +292,9 @@ def test_the_models_dialog_says_what_is_used_instead_and_a_long_error_does_not_w
         qtbot.waitUntil(lambda: dlg.table.rowCount() > 0, timeout=10000)
         rows = {dlg.table.item(r, 0).text(): dlg.table.item(r, 3).text() for r in range(dlg.table.rowCount())}
         assert "built-in engine" in rows["Wav2Lip"]
-        assert all("Cost:" in text for name, text in rows.items() if text != "—")  # and what doing without costs
+        # ...and what doing without each costs (its tooltip, and the details of the selected model).
+        assert all("Cost:" in dlg.table.item(r, 3).toolTip() for r in range(dlg.table.rowCount()))
+        assert "Cost:" in dlg.details.toPlainText()
         width = dlg.width()
         dlg._say("Could not add the file: " + "/a/very/long/folder" * 30 + "/weights.pth: damaged")
         qtbot.wait(50)

@@ -412,6 +412,7 @@ class MainWindow(QMainWindow):
         self.run_panel.show_measures(result_measures(result, report.before))
         self.run_panel.show_strip(report)
         self.run_panel.strip.set_position(self.session.position)
+        self.job_link._reveal.start()  # more rows now: bring the Result box into view again
 
     def _strip_seek(self, frame: int) -> None:
         self.player.stop()

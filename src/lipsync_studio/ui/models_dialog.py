@@ -148,9 +148,10 @@ class ModelsDialog(QDialog):
             used.setToolTip(st.spec.used_for)
             lic = QTableWidgetItem(st.spec.licence)
             lic.setToolTip(st.spec.licence)
-            instead = without_model(st.spec.id)
+            instead = WITHOUT_MODEL.get(st.spec.id, "")  # the table says what is used; the tooltip and the
             without = QTableWidgetItem("—" if st.state is ModelState.READY else instead[:1].upper() + instead[1:])
-            without.setToolTip(f"Without these weights: {instead}" if instead else "")
+            full = without_model(st.spec.id)  # details below add what doing without costs
+            without.setToolTip(f"Without these weights: {full}" if full else "")
             for c, item in enumerate((name, state, used, without, lic)):
                 self.table.setItem(r, c, item)
             if st.spec.id == selected:

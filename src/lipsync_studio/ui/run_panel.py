@@ -163,8 +163,9 @@ class RunPanel(QWidget):
         self.result_box = holder
         from .sync_strip import SyncStrip
 
-        self.strip_title = QLabel("Sync second by second (click to go there)")
+        self.strip_title = QLabel("Second by second (click to go there)")
         self.strip_title.setObjectName("hint")
+        self.strip_title.setWordWrap(True)  # never wider than the panel
         self.strip = SyncStrip()
         self.strip.setToolTip("The mouth's agreement with the dub's phones in each second (lips closing on p/b/m, "
                               "rounding, stillness in pauses); red: weaker than 9 seconds in 10 of real speech")
@@ -285,7 +286,7 @@ class RunPanel(QWidget):
         self.strip_title.setVisible(report is not None and len(report.after_per_second) > 0)
         if report is not None:
             weak = report.weak_seconds()
-            self.strip_title.setText("Sync second by second (click to go there): " + (
+            self.strip_title.setText("Second by second (click to go there): " + (
                 f"{len(weak)} weak second{'s' if len(weak) != 1 else ''}" if weak else "no weak second"))
 
     def reset_result(self) -> None:
