@@ -190,7 +190,9 @@ def measure_rows(score, before=None) -> list[tuple[str, str, str, Verdict | None
         rows += [
             ("Phonetic sync", f(ph.score), "Does the mouth say the dub's phones? Lips closing on p/b/m, rounding on "
              f"o/u, still in pauses and the loudness, in one score 0–1. Real people with their own sound score "
-             f"{r['score']}.", verdict("score", ph.score), b(lambda s: s.phonetic.score)),
+             f"{r['score']}. Above that range is no fault: a mouth made from the recognised phones agrees with "
+             "the recognizer's errors too, which a real mouth does not.", verdict("score", ph.score),
+             b(lambda s: s.phonetic.score)),
             ("Lips close on p/b/m", f(ph.closure), f"Of the dub's {ph.bilabials} p/b/m, the share where the lips "
              f"close, beyond chance (real speech {r['closure']})", verdict("closure", ph.closure),
              b(lambda s: s.phonetic.closure)),

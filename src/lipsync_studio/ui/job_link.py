@@ -32,7 +32,15 @@ class JobLink(QObject):
         self._reveal = QTimer(window.run_scroll)
         self._reveal.setSingleShot(True)
         self._reveal.setInterval(100)
-        self._reveal.timeout.connect(lambda: window.run_scroll.ensureWidgetVisible(window.run_panel.result_box, 0, 0))
+        self._reveal.timeout.connect(self._reveal_result)
+
+    def _reveal_result(self) -> None:
+        """Scroll the Run panel to the Result box, and to the strip below it when it is shown (the box's top
+        wins when both do not fit)."""
+        w = self.w
+        if not w.run_panel.strip.isHidden():
+            w.run_scroll.ensureWidgetVisible(w.run_panel.strip, 0, 0)
+        w.run_scroll.ensureWidgetVisible(w.run_panel.result_box, 0, 0)
 
     def update_state(self) -> None:
         """Enable Run, Cancel, Export and Track Faces for the situation."""
