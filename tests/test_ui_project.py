@@ -104,3 +104,18 @@ def test_a_project_whose_dub_is_gone_opens_without_it_and_says_so(qtbot, main_wi
     box = win.errors.last_box
     assert box is not None and "gone.wav" in box.text() + box.informativeText()
     box.close()
+
+
+def test_saving_again_after_a_new_run_keeps_only_the_new_preview(qtbot, main_window, talking_media, tmp_path):
+    win, s = main_window, main_window.session
+    open_media(qtbot, win, talking_media["clip"], talking_media["dub"])
+    _run(qtbot, win, "none")
+    assert win.save_project_as(tmp_path / "p.lsproj")
+    first = Path(s.result.output)
+    win.transport.offset.setValue(40)
+    _run(qtbot, win, "none")
+    assert win.save_project()  # the same file, no question
+    second = Path(s.result.output)
+    assert second.parent == tmp_path / "p_files" and second != first and second.is_file() and not first.exists()
+    data = json.loads((tmp_path / "p.lsproj").read_text())
+    assert data["dub_offset_ms"] == 40 and data["previews"][0]["file"] == f"p_files/{second.name}"

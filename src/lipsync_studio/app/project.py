@@ -174,14 +174,28 @@ def save_project(project: Project, path: str | Path, faces=None) -> Project:
             faces.save(tmp)
             os.replace(tmp, faces_file)
         project = replace(project, previews=tuple(previews), faces_file=faces_file)
+        before = _previews_in(path, folder)
         text = json.dumps(project_to_dict(project, path), indent=2) + "\n"
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
+        # Previews this project kept before and no longer refers to (a newer run replaced them) go.
+        for old in before - {Path(pv.file).absolute() for pv in project.previews}:
+            old.unlink(missing_ok=True)
     except OSError as exc:
         raise ProjectError(f"cannot save the project: {exc.strerror or exc}", path=path,
                            hint="choose a folder you can write to") from exc
     return project
+
+
+def _previews_in(path: Path, folder: Path) -> set[Path]:
+    """The preview files the project file ``path`` (if any) keeps in its files ``folder``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        files = {_abs(pv.get("file"), path.parent) for pv in data.get("previews") or []}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return set()
+    return {f.absolute() for f in files if f is not None and f.absolute().parent == folder.absolute()}
 
 
 def load_project(path: str | Path) -> tuple[Project, list[str]]:

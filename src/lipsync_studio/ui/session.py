@@ -655,9 +655,10 @@ class Session(QObject):
         except ProjectError as exc:
             self.error.emit("Cannot open the project", str(exc), "")
             return False
-        from ..settings import RunSettings, _build
+        from ..settings import Settings
 
-        self.settings.run.__dict__.update(_build(RunSettings, project.run).__dict__)
+        # The Run panel edits these settings in place: the project's values go into them (bad values: defaults).
+        self.settings.run.__dict__.update(Settings.from_dict({"run": project.run}).run.__dict__)
         self.project_path = Path(path).absolute()
         self.settings.remember_project(self.project_path)
         self._restoring, self._restore_notes = project, list(notes)
