@@ -662,6 +662,7 @@ class Session(QObject):
         self.project_path = Path(path).absolute()
         self.settings.remember_project(self.project_path)
         self._restoring, self._restore_notes = project, list(notes)
+        log.info("opening project %s (%d preview(s), %d note(s))", self.project_path, len(project.previews), len(notes))
         self.status.emit(f"Opening project {self.project_path.name}…")
         if project.clip is not None:
             self.open_clip(project.clip)
