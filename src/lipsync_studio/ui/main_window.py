@@ -302,7 +302,9 @@ class MainWindow(QMainWindow):
         self._update_run_state()
         if notes:
             self.errors.report("Some of the project's files are missing",
-                               "The project opened without them:\n" + "\n".join(notes), "")
+                               "The project opened without them:\n" + "\n".join(notes)
+                               + "\n(put them back and open the project again, or open them with File ▸ Open Clip… / "
+                               "Open Dub… and save the project)", "")
 
     def _update_title(self) -> None:
         s = self.session
