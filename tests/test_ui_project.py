@@ -119,3 +119,26 @@ def test_saving_again_after_a_new_run_keeps_only_the_new_preview(qtbot, main_win
     assert second.parent == tmp_path / "p_files" and second != first and second.is_file() and not first.exists()
     data = json.loads((tmp_path / "p.lsproj").read_text())
     assert data["dub_offset_ms"] == 40 and data["previews"][0]["file"] == f"p_files/{second.name}"
+
+
+def test_a_projects_face_tracks_come_back_without_tracking_again(qtbot, main_window, talking_media, tmp_path):
+    win, s = main_window, main_window.session
+    if not win.caps.face_mesh:
+        pytest.skip("face tracking is not installed here")
+    open_media(qtbot, win, talking_media["clip"])
+    with qtbot.waitSignal(s.faces_changed, timeout=120000, check_params_cb=lambda f: f is not None):
+        win.faces.track()
+    qtbot.waitUntil(lambda: not s.jobs.busy, timeout=10000)
+    tracks = sorted(s.faces.tracks)
+    assert win.save_project_as(tmp_path / "faces.lsproj")
+    assert (tmp_path / "faces_files" / "faces.npz").is_file()
+    win.new_project()
+    # The analysis cache is emptied: the faces can only come from the project.
+    from lipsync_studio.media.cache import cache_dir as analysis_cache
+
+    shutil.rmtree(analysis_cache(), ignore_errors=True)
+    started = []
+    s.jobs.started.connect(started.append)
+    with qtbot.waitSignal(s.project_opened, timeout=20000):
+        win.open_project(tmp_path / "faces.lsproj")
+    assert s.faces is not None and sorted(s.faces.tracks) == tracks and not started
