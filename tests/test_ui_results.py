@@ -4,7 +4,6 @@ the sync second by second where a click seeks. Real widgets, a real sync and mea
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from ui_fixtures import main_window, no_threads_left, open_media, talking_media, ui_home  # noqa: F401
 
