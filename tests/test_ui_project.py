@@ -142,3 +142,12 @@ def test_a_projects_face_tracks_come_back_without_tracking_again(qtbot, main_win
     with qtbot.waitSignal(s.project_opened, timeout=20000):
         win.open_project(tmp_path / "faces.lsproj")
     assert s.faces is not None and sorted(s.faces.tracks) == tracks and not started
+
+
+def test_a_window_with_only_files_open_closes_without_a_question(qtbot, main_window, talking_media):
+    win = main_window
+    open_media(qtbot, win, talking_media["clip"], talking_media["dub"])
+    assert win.session.modified  # the title says so, but nothing would be lost: no project file, no preview
+    win.confirm_close = True
+    win.close()
+    assert not win.isVisible()

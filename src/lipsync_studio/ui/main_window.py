@@ -318,6 +318,8 @@ class MainWindow(QMainWindow):
         s = self.session
         if not self.confirm_close or not s.modified or s.clip is None:
             return True
+        if s.project_path is None and (s.result is None or s.result_exported):
+            return True  # never saved and no preview to lose: only which files were open, nothing to ask about
         name = s.project_path.name if s.project_path is not None else "the project"
         text = f"Save the changes to {name}?"
         if s.result is not None and not s.result_exported:
