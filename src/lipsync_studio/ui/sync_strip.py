@@ -72,6 +72,10 @@ class SyncStrip(QWidget):
                 p.fillRect(QRectF(x0 + 1, r.bottom() - 3, bw - 2, 3), QColor(COLORS["grid"]))
                 continue
             colour = COLORS["bad"] if v < lo else COLORS["ok"] if v >= REAL_SPEECH_PER_SECOND[1] else COLORS["warn"]
+            if v < lo:  # a weak second is marked over its whole height, so a bar near 0 still shows
+                tint = QColor(COLORS["bad"])
+                tint.setAlpha(70)
+                p.fillRect(QRectF(x0 + 1, r.top(), max(1.0, bw - 2), r.height()), tint)
             top = min(y(v), r.bottom() - 3)
             p.fillRect(QRectF(x0 + 1, top, max(1.0, bw - 2), r.bottom() - top), QColor(colour))
         p.setPen(QPen(QColor(COLORS["dim"]), 1, Qt.PenStyle.DashLine))
