@@ -273,7 +273,7 @@ def test_quitting_with_a_preview_never_exported_asks_first(qtbot, main_window, t
     _answer(qtbot, "Cancel")
     win.close()
     assert win.isVisible() and "not exported" in win.quit_box.text()
-    _answer(qtbot, "Quit and discard it")
+    _answer(qtbot, "Discard changes")
     win.close()
     assert not win.isVisible()
 
@@ -292,6 +292,9 @@ def test_the_models_dialog_says_what_is_used_instead_and_a_long_error_does_not_w
         qtbot.waitUntil(lambda: dlg.table.rowCount() > 0, timeout=10000)
         rows = {dlg.table.item(r, 0).text(): dlg.table.item(r, 3).text() for r in range(dlg.table.rowCount())}
         assert "built-in engine" in rows["Wav2Lip"]
+        # ...and what doing without each costs (its tooltip, and the details of the selected model).
+        assert all("Cost:" in dlg.table.item(r, 3).toolTip() for r in range(dlg.table.rowCount()))
+        assert "Cost:" in dlg.details.toPlainText()
         width = dlg.width()
         dlg._say("Could not add the file: " + "/a/very/long/folder" * 30 + "/weights.pth: damaged")
         qtbot.wait(50)
@@ -377,4 +380,47 @@ def test_a_stereo_export_in_the_clips_own_packing_is_the_approved_preview(qtbot,
     # Another packing is a new sync, and says so in the Run panel's words.
     dlg.stereo_layout.setCurrentIndex(dlg.stereo_layout.findData("anaglyph"))
     assert "Syncs again" in dlg.source.text() and "Red-cyan anaglyph" in dlg.source.text()
+    dlg.close()
+
+
+def test_export_writes_the_in_out_range_alone_and_a_timeline_with_it_at_its_place(qtbot, main_window, talking_media,
+                                                                                   tmp_path):
+    import opentimelineio as otio
+
+    from lipsync_studio.media.video import probe_video
+
+    win = main_window
+    open_media(qtbot, win, talking_media["clip"], talking_media["dub"])
+    s, jobs = win.session, win.session.jobs
+    s.set_marks(10, 30)
+    _run(qtbot, win, "none")
+    preview = s.result
+    win.open_export()
+    dlg = win.export_dialog
+    assert dlg.range_only.isEnabled()
+    dlg.range_only.setChecked(True)
+    dlg.with_timeline.setChecked(True)
+    out = tmp_path / "range.mp4"
+    dlg.path_edit.setText(str(out))
+    assert "In to Out range cut from it" in dlg.source.text()
+    started = []
+    jobs.progress.connect(lambda p: started.append(p.stage))
+    with qtbot.waitSignal(jobs.finished, timeout=60000):
+        assert dlg.start()
+    assert probe_video(out).n_frames == 21 and "render" not in started  # the preview's frames 10..30, no sync
+    tl = otio.adapters.read_from_file(str(out.with_suffix(".otio")))
+    (item,) = tl.video_tracks()[0].find_clips()
+    assert item.trimmed_range_in_parent().start_time.to_frames() == 10 and item.duration().to_frames() == 21
+    assert "timeline range.otio" in dlg.status.text()
+    # The whole preview stays the result the viewer shows.
+    assert s.result is preview and not s.result_stale
+
+    # Something changed: the range is synced again, still written alone.
+    win.transport.offset.setValue(-40)
+    out2 = tmp_path / "range2.mp4"
+    dlg.path_edit.setText(str(out2))
+    assert "Syncs again" in dlg.source.text() and "range alone" in dlg.source.text()
+    with qtbot.waitSignal(jobs.finished, timeout=60000):
+        assert dlg.start()
+    assert probe_video(out2).n_frames == 21 and "render" in started
     dlg.close()

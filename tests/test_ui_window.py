@@ -253,7 +253,7 @@ def test_the_builtin_engine_changes_the_mouth_and_measures_the_sync(qtbot, main_
     assert result.engine == "builtin" and result.sync is not None
     labels = [win.run_panel.measures.itemAtPosition(r, 0).widget().text()
               for r in range(win.run_panel.measures.rowCount()) if win.run_panel.measures.itemAtPosition(r, 0)]
-    assert "Sync confidence" in labels
+    assert "Phonetic sync" in labels and "Loudness agreement" in labels
     # Somewhere in the result the mouth differs from the clip (the dub's syllables, not the clip's).
     diffs = []
     for pos in (15, 30, 45):

@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 
 from . import __version__
-from .errors import Cancelled, UserError
+from .errors import Cancelled, OptionError, OutputError, UserError
 
 
 def _add_output_format(p: argparse.ArgumentParser) -> None:
@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sync only from SEC seconds of the output on (with --end: a range, spliced into the whole "
                         "clip; the rest is the clip re-timed, unchanged)")
     p.add_argument("--end", type=float, metavar="SEC", help="sync only up to SEC seconds of the output")
+    p.add_argument("--otio", type=Path, metavar="FILE.otio",
+                   help="also write an OpenTimelineIO timeline referencing the synced file at its place (editing "
+                        "software reads it: Resolve, Premiere, Avid through their adapters)")
+    p.add_argument("--range-only", action="store_true",
+                   help="with --start/--end: write only that range (its frames and its stretch of the dub), not "
+                        "spliced into the whole clip")
     p.add_argument("--script", type=Path, metavar="FILE",
                    help="the dub's text (.txt, .srt or .vtt): its phones are aligned to the dub (built-in engine)")
     p.add_argument("--script-lang", default="en", metavar="LANG",
@@ -147,9 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
     from .batch.cli import add_batch_command
 
     add_batch_command(sub, _add_output_format)
+    from .app.cut_command import add_cut_command
+
+    add_cut_command(sub, _add_output_format)
 
     p = sub.add_parser("gui", help="open the desktop app (the default with no command, when a display is available)")
-    p.add_argument("video", type=Path, nargs="?", metavar="VIDEO", help="a clip to open")
+    p.add_argument("video", type=Path, nargs="?", metavar="VIDEO",
+                   help="a clip to open, or a project file (.lsproj) to open with its dub, settings and previews")
     p.add_argument("dub", type=Path, nargs="?", metavar="DUB", help="a dub to open")
     _accept_global_options_anywhere(parser)
     return parser
@@ -244,8 +254,21 @@ def _cmd_sync(args: argparse.Namespace) -> int:
                        start_s=args.start, end_s=args.end, script=args.script, script_lang=args.script_lang)
     request = SyncRequest(args.video, args.dub, args.output, opts, dub_offset_ms=args.dub_offset,
                           stereo=_stereo_options(args) if _is_stereo_input(args) else None)
+    if args.otio is not None and not args.otio.absolute().parent.is_dir():
+        raise OutputError("the timeline's folder does not exist", path=args.otio.absolute().parent)
+    if args.range_only and args.start is None and args.end is None:
+        raise OptionError("--range-only needs --start and/or --end (the range to write)")
     with _Bar(args.quiet) as bar:
-        result = run_sync(request, on_progress=bar)
+        if args.range_only:
+            from .app.range_export import sync_range_only
+
+            result = sync_range_only(request, on_progress=bar)
+        else:
+            result = run_sync(request, on_progress=bar)
+    if args.otio is not None:
+        from .app.timeline_io import write_timeline
+
+        write_timeline(args.otio, [(result, args.video, args.dub, None)])
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
@@ -255,6 +278,8 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     kind = f"stereo {result.layout}, {result.mode} mode; " if result.is_stereo else ""
     print(f"wrote {names} ({result.frames} frames, {result.duration:.2f} s at {result.fps:g} fps; "
           f"{kind}engine {result.engine})")
+    if args.otio is not None:
+        print(f"wrote the timeline {args.otio}")
     if result.sync is not None:
         print(("left eye " if result.is_stereo else "") + result.sync.summary())
     if result.sync_right is not None:
@@ -380,6 +405,12 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     return cmd_batch(args)
 
 
+def _cmd_cut(args: argparse.Namespace) -> int:
+    from .app.cut_command import cmd_cut
+
+    return cmd_cut(args, _format_from(args))
+
+
 def _cmd_gui(args: argparse.Namespace) -> int:
     from .ui import display_available, run_app
 
@@ -390,7 +421,8 @@ def _cmd_gui(args: argparse.Namespace) -> int:
     return run_app(getattr(args, "video", None), getattr(args, "dub", None))
 
 
-_COMMANDS = {"sync": _cmd_sync, "eval": _cmd_eval, "stereoize": _cmd_stereoize, "mesh": _cmd_mesh, "probe": _cmd_probe, "demo": _cmd_demo, "bench": _cmd_bench, "train": _cmd_train, "gui": _cmd_gui, "batch": _cmd_batch}
+_COMMANDS = {"sync": _cmd_sync, "eval": _cmd_eval, "stereoize": _cmd_stereoize, "mesh": _cmd_mesh, "probe": _cmd_probe, "demo": _cmd_demo, "bench": _cmd_bench, "train": _cmd_train, "gui": _cmd_gui, "batch": _cmd_batch,
+             "cut": _cmd_cut}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -168,7 +168,8 @@ class Settings:
     ----------
     schema_version: the file's schema (see :data:`SCHEMA_VERSION`).
     last_clip_dir, last_dub_dir, last_export_dir: folders the file dialogs open in.
-    recent_clips, recent_dubs: most recent first, at most :data:`MAX_RECENT`.
+    recent_clips, recent_dubs, recent_projects: most recent first, at most :data:`MAX_RECENT`.
+    last_project_dir: the folder the project dialogs open in.
     models_dir: a models folder chosen by the user, or ``""`` for the default.
     run, export, view: the panels' options.
     """
@@ -179,6 +180,8 @@ class Settings:
     last_export_dir: str = ""
     recent_clips: list[str] = field(default_factory=list)
     recent_dubs: list[str] = field(default_factory=list)
+    recent_projects: list[str] = field(default_factory=list)
+    last_project_dir: str = ""
     models_dir: str = ""
     run: RunSettings = field(default_factory=RunSettings)
     export: ExportSettings = field(default_factory=ExportSettings)
@@ -196,6 +199,12 @@ class Settings:
         p = str(Path(path).absolute())
         self.recent_dubs = _push_recent(self.recent_dubs, p)
         self.last_dub_dir = str(Path(p).parent)
+
+    def remember_project(self, path: str | Path) -> None:
+        """Put the project file ``path`` first in the recent projects and remember its folder."""
+        p = str(Path(path).absolute())
+        self.recent_projects = _push_recent(self.recent_projects, p)
+        self.last_project_dir = str(Path(p).parent)
 
     # -- storage ---------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -56,9 +56,25 @@ WITHOUT_MODEL = {
     "wav2lip": "the built-in engine syncs the mouth (no network: mouths planned from the dub and drawn from the "
                "clip's own frames)",
     "wav2lip_gan": "wav2lip.pth when it is installed, else the built-in engine",
-    "lipsync_expert": "the sync is still measured (mouth opening against the dub's loudness: offset, confidence, "
-                      "correlation), without the expert's cosine",
+    "lipsync_expert": "the sync is still measured (the phonetic score and the loudness measure), without the "
+                      "expert's cosine",
     "syncnet_v2": "no LSE-D / LSE-C; the built-in sync measure is shown instead",
     "prnet": "the MediaPipe face mesh (468 points a frame) is shown and exported",
     "stereo_cycle": "the stereo modes “Consistent eyes” and “Each eye alone” (the “Cycle model” mode is off)",
 }
+#: What doing without each model costs (the Models dialog says it after what is used instead).
+WITHOUT_MODEL_COST = {
+    "wav2lip": "only mouth shapes the clip itself shows can be drawn: a speaker who never opens wide cannot say "
+               "a wide “a”",
+    "wav2lip_gan": "nothing while wav2lip.pth is there (the GAN only sharpens the generated mouth)",
+    "lipsync_expert": "one measure fewer; the verdicts against real speech do not use it",
+    "syncnet_v2": "results cannot be compared with the LSE numbers papers publish",
+    "prnet": "a coarser face: 468 points instead of PRNet's dense mesh of the whole face",
+    "stereo_cycle": "no learned right eye: it follows the left eye through the measured disparity instead",
+}
+
+
+def without_model(model_id: str) -> str:
+    """What the app does without ``model_id``'s weights and what that costs, in one sentence ("" if unknown)."""
+    instead, cost = WITHOUT_MODEL.get(model_id, ""), WITHOUT_MODEL_COST.get(model_id, "")
+    return f"{instead}. Cost: {cost}" if instead and cost else instead

@@ -34,6 +34,13 @@ class Actions:
             window.addAction(a)  # shortcuts work even with the menu bar hidden
             return a
 
+        self.new_project = act("New Project", QKeySequence.StandardKey.New, None,
+                               "Start again with no clip, dub or result (Ctrl+N)")
+        self.open_project = act("Open Project…", "Ctrl+Alt+O", "folder",
+                                "Open a saved project: clip, dub, settings and previews (Ctrl+Alt+O)")
+        self.save_project = act("Save Project", QKeySequence.StandardKey.Save, None,
+                                "Keep the clip, dub, settings, marks and previews in a project file (Ctrl+S)")
+        self.save_project_as = act("Save Project As…", "Ctrl+Shift+S", None, "Save the project under another name")
         self.open_clip = act("Open Clip…", QKeySequence.StandardKey.Open, "clip", "Open the video to dub (Ctrl+O)")
         self.open_dub = act("Open Dub…", "Ctrl+Shift+O", "dub", "Open the new audio track (Ctrl+Shift+O)")
         self.export = act("Export…", "Ctrl+E", "export", "Write the synced video, a stereo video or meshes (Ctrl+E)")
@@ -73,6 +80,12 @@ class Actions:
 
         mb = window.menuBar()
         m = mb.addMenu("&File")
+        m.addAction(self.new_project)
+        m.addAction(self.open_project)
+        self.recent_projects = m.addMenu("Open Recent Project")
+        m.addAction(self.save_project)
+        m.addAction(self.save_project_as)
+        m.addSeparator()
         m.addAction(self.open_clip)
         m.addAction(self.open_dub)
         self.recent_clips = m.addMenu("Recent Clips")

@@ -50,7 +50,8 @@ def _install_excepthook(window) -> None:
 
 
 def run_app(video: str | Path | None = None, dub: str | Path | None = None) -> int:
-    """Open the main window (with ``video`` and ``dub`` when given) and run until it closes; the exit code."""
+    """Open the main window (with ``video`` and ``dub`` when given; ``video`` may be a project file,
+    ``.lsproj``) and run until it closes; the exit code."""
     app = make_app()
     from .errors import setup_logging
     from .main_window import MainWindow
@@ -61,7 +62,9 @@ def run_app(video: str | Path | None = None, dub: str | Path | None = None) -> i
     _install_excepthook(window)
     window.show()
     paths = [str(p) for p in (video, dub) if p]
-    if paths:
+    if video and Path(video).suffix.lower() == ".lsproj":
+        window.open_project(str(video))
+    elif paths:
         if video:
             window.session.open_clip(str(video))
         if dub:

@@ -163,6 +163,18 @@ class ExportDialog(QDialog):
         self.pix_fmt.addItem("4:4:4 (full colour)", "yuv444p")
         self.pix_fmt.setCurrentIndex(max(0, self.pix_fmt.findData(e.pix_fmt)))
         form.addRow("Colour", self.pix_fmt)
+        s = self.session
+        marked = s.mark_in is not None or s.mark_out is not None
+        self.range_only = QCheckBox("In to Out only: the range alone, not spliced into the whole clip")
+        self.range_only.setEnabled(marked)
+        self.range_only.setToolTip("Writes only the frames between the In and Out marks, with their stretch of the "
+                                   "dub" if marked else "Set In and Out on the timeline first (I, O)")
+        self.range_only.toggled.connect(lambda _: self._update_source())
+        form.addRow("Range", self.range_only)
+        self.with_timeline = QCheckBox("Also write a timeline for editing software (.otio beside the video)")
+        self.with_timeline.setToolTip("An OpenTimelineIO timeline with the video at its place on the clip's "
+                                      "timeline: Resolve, Premiere and Avid import it through OTIO")
+        form.addRow("Timeline", self.with_timeline)
         self._container_changed()
         i = self.codec.findData(e.codec)
         if i >= 0:
@@ -311,9 +323,15 @@ class ExportDialog(QDialog):
             if how != "copied as it is" and self.video_format().crf < made.crf:
                 how += (f"; the preview was encoded at CRF {made.crf}, so a lower CRF adds size, not detail: "
                         "Run with Quality “Final (best)” for a finer source")
+            if self._range_only():
+                how = "the In to Out range cut from it and re-encoded; no new sync"
             self.source.setText(f"Writes the approved preview ({how}).")
         else:
-            self.source.setText("Syncs again for the export (" + "; ".join(changes) + ").")
+            self.source.setText("Syncs again for the export (" + "; ".join(changes) + ")"
+                                + (", then keeps the In to Out range alone." if self._range_only() else "."))
+
+    def _range_only(self) -> bool:
+        return self.tabs.currentIndex() == 0 and self.range_only.isChecked() and self.range_only.isEnabled()
 
     def _browse(self) -> None:
         if self.tabs.currentIndex() == 2:
@@ -371,7 +389,9 @@ class ExportDialog(QDialog):
             e.kind = "video"
             e.container, e.codec, e.crf = self.container.currentData(), self.codec.currentData(), self.crf.value()
             e.preset, e.pix_fmt = self.preset.currentText(), self.pix_fmt.currentData()
-            task = self.session.export_video(path, self.video_format())
+            otio = path.with_suffix(".otio") if self.with_timeline.isChecked() else None
+            task = self.session.export_video(path, self.video_format(), range_only=self._range_only(),
+                                             timeline=otio)
         if task is None:
             self.status.setText("Open a clip and a dub first.")
             return False
@@ -395,6 +415,8 @@ class ExportDialog(QDialog):
             if layout in ("same", ""):
                 return stereo_output_paths(path, self.session.layout, vr_name=False)
             return stereo_output_paths(path, layout, vr_name=True)
+        if self.tabs.currentIndex() == 0 and self.with_timeline.isChecked():
+            return [path, path.with_suffix(".otio")]
         return [path]
 
     def _may_write(self, path: Path) -> bool:
@@ -451,7 +473,9 @@ class ExportDialog(QDialog):
                 return
             self.output = Path(getattr(result, "output", self.output))
             names = ", ".join(p.name for p in getattr(result, "outputs", (self.output,)))
-            self._done(f"Exported {names} ({format_seconds(getattr(result, 'duration', 0.0))}).", True)
+            otio = self.output.with_suffix(".otio")
+            also = f" and the timeline {otio.name}" if self.with_timeline.isChecked() and otio.is_file() else ""
+            self._done(f"Exported {names} ({format_seconds(getattr(result, 'duration', 0.0))}){also}.", True)
 
     def _cancelled(self) -> None:
         if self._mine():

@@ -32,7 +32,15 @@ class JobLink(QObject):
         self._reveal = QTimer(window.run_scroll)
         self._reveal.setSingleShot(True)
         self._reveal.setInterval(100)
-        self._reveal.timeout.connect(lambda: window.run_scroll.ensureWidgetVisible(window.run_panel.result_box, 0, 0))
+        self._reveal.timeout.connect(self._reveal_result)
+
+    def _reveal_result(self) -> None:
+        """Scroll the Run panel to the Result box, and to the strip below it when it is shown (the box's top
+        wins when both do not fit)."""
+        w = self.w
+        if not w.run_panel.strip.isHidden():
+            w.run_scroll.ensureWidgetVisible(w.run_panel.strip, 0, 0)
+        w.run_scroll.ensureWidgetVisible(w.run_panel.result_box, 0, 0)
 
     def update_state(self) -> None:
         """Enable Run, Cancel, Export and Track Faces for the situation."""
@@ -98,8 +106,12 @@ def describe_result(name: str, result) -> str:
     return f"{name} finished: {result.frames} frames, {result.duration:.2f} s"
 
 
-def result_measures(result) -> list[tuple[str, str, str]]:
-    """Rows ``(name, value, tooltip)`` of the Run panel's Result box for a ``SyncResult``."""
+def result_measures(result, before=None) -> list[tuple]:
+    """Rows of the Run panel's Result box for a ``SyncResult``: ``(name, value, tooltip)`` for facts, and
+    ``(name, value, tooltip, verdict, before)`` for the sync measures (``before``: the ``SyncScore`` of the clip's
+    own mouth re-timed to the dub, when known)."""
+    from ..app.verdicts import measure_rows
+
     from ..app.timecode import format_timecode
     from ..app.words import engine_label
 
@@ -120,12 +132,11 @@ def result_measures(result) -> list[tuple[str, str, str]]:
         if score is None:
             continue
         measured = True
-        tip = ("Mouth opening on screen against the dub's loudness, over offsets of ±15 frames: the peak's "
-               "offset (real speech: about +1, the mouth leads), its height over the median (confidence) and "
-               "the correlation itself. " + score.summary())
-        rows += [(f"{label}Sync offset", f"{score.offset_frames:+d} frames", tip),
-                 (f"{label}Sync confidence", f"{score.confidence:.2f}", tip),
-                 (f"{label}Correlation", f"{score.correlation:.2f}", tip)]
+        if score.frames_used == 0:
+            rows.append((f"{label}Sync", "no face", "Not measured: no face was found in the result"))
+            continue
+        rows += [(f"{label}{name}", value, tip, verdict, was)
+                 for name, value, tip, verdict, was in measure_rows(score, before if not label else None)]
     if getattr(result, "unchanged", False):
         rows.insert(0, ("Picture", "unchanged", "No frame was changed: no face was found to sync. The result is "
                                                "the clip re-timed to the dub."))

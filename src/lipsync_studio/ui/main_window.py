@@ -134,6 +134,10 @@ class MainWindow(QMainWindow):
     # -- wiring ----------------------------------------------------------------------------------------
     def _wire(self) -> None:
         a, s, v, t, tl, p = self.actions_, self.session, self.viewer, self.transport, self.timeline, self.player
+        a.new_project.triggered.connect(self.new_project)
+        a.open_project.triggered.connect(self.choose_project)
+        a.save_project.triggered.connect(self.save_project)
+        a.save_project_as.triggered.connect(self.save_project_as)
         a.open_clip.triggered.connect(self.choose_clip)
         a.open_dub.triggered.connect(self.choose_dub)
         a.export.triggered.connect(self.open_export)
@@ -207,6 +211,10 @@ class MainWindow(QMainWindow):
         s.waveform_ready.connect(self._waveform_ready)
         s.offset_changed.connect(self._offset_changed)
         s.marks_changed.connect(self._marks_changed)
+        s.project_changed.connect(lambda path, modified: self._update_title())
+        s.project_opened.connect(self._project_opened)
+        s.report_ready.connect(self._report_ready)
+        self.run_panel.strip.seek_requested.connect(self._strip_seek)
         s.error.connect(self.errors.report)
         s.status.connect(self.status_line.flash)
         s.tasks.done.connect(self._task_done)
@@ -215,6 +223,117 @@ class MainWindow(QMainWindow):
         r.run_clicked.connect(self.run)
         r.cancel_clicked.connect(s.cancel)
         r.options_changed.connect(s.replan)
+
+    # -- projects --------------------------------------------------------------------------------------
+    def new_project(self) -> None:
+        """File ▸ New Project: start again (after asking to save unsaved changes)."""
+        if self._may_close_project("Start a new project?"):
+            self.player.stop()
+            self.session.new_project()
+
+    def choose_project(self) -> None:
+        """File ▸ Open Project…: ask for a project file and open it."""
+        from ..app.project import PROJECT_SUFFIX
+
+        path, _ = QFileDialog.getOpenFileName(self, "Open project",
+                                              self.settings.last_project_dir or str(Path.home()),
+                                              f"Lipsync Studio projects (*{PROJECT_SUFFIX});;All files (*)")
+        if path:
+            self.open_project(path)
+
+    def open_project(self, path: str | Path) -> bool:
+        """Open the project file ``path`` (after asking to save unsaved changes to the open one)."""
+        if not self._may_close_project("Open another project?"):
+            return False
+        self.player.stop()
+        if not self.session.open_project(path):
+            return False
+        self.run_panel.load_settings(self.settings.run)
+        self._refresh_recent()
+        return True
+
+    def save_project(self) -> bool:
+        """File ▸ Save Project (Save As… when it has no file yet); True when saved."""
+        if self.session.project_path is None:
+            return self.save_project_as()
+        return self._save_to(self.session.project_path)
+
+    def save_project_as(self, path: str | Path | None = None) -> bool:
+        """File ▸ Save Project As…: ask for a file (unless ``path``) and save there; True when saved."""
+        from ..app.project import PROJECT_SUFFIX
+
+        if path is None:
+            s = self.session
+            start = s.project_path or (Path(self.settings.last_project_dir or (s.clip.path.parent if s.clip else
+                                                                              Path.home()))
+                                       / f"{s.clip.path.stem if s.clip else 'Untitled'}{PROJECT_SUFFIX}")
+            path, _ = QFileDialog.getSaveFileName(self, "Save project", str(start),
+                                                  f"Lipsync Studio projects (*{PROJECT_SUFFIX})")
+            if not path:
+                return False
+        return self._save_to(Path(path))
+
+    def _save_to(self, path: Path) -> bool:
+        from ..app.project import ProjectError
+
+        try:
+            written = self.session.save_project(path)
+        except ProjectError as exc:
+            self.errors.report("Cannot save the project", str(exc), "")
+            return False
+        self.status_line.flash(f"Saved {written.name}")
+        self._refresh_recent()
+        return True
+
+    def _project_opened(self, project, notes: list) -> None:
+        self.run_panel.load_settings(self.settings.run)
+        self.run_panel.select_face(project.face)
+        if self.session.clip is not None and project.layout != self.viewer_bar.layout_box.currentData():
+            self.viewer_bar.set_layout(project.layout)
+            self._layout_changed(project.layout)
+        self._layout_from_project = self.session.clip is not None
+        if self.session.result is not None:
+            from .job_link import result_measures
+
+            self.run_panel.show_measures(result_measures(self.session.result))
+            self.run_panel.job_ended("Preview from the project (no new sync)", True, keep_rate=False)
+            if not self.viewer.compare:
+                self.viewer_bar.set_mode("result")
+        self._update_run_state()
+        if notes:
+            self.errors.report("Some of the project's files are missing",
+                               "The project opened without them:\n" + "\n".join(notes)
+                               + "\n(put them back and open the project again, or open them with File ▸ Open Clip… / "
+                               "Open Dub… and save the project)", "")
+
+    def _update_title(self) -> None:
+        s = self.session
+        name = s.project_path.stem if s.project_path is not None else "Untitled"
+        star = "*" if s.modified else ""
+        clip = f" ({s.clip.path.name})" if s.clip is not None else ""
+        self.setWindowTitle(f"{name}{star}{clip} — Lipsync Studio")
+
+    def _may_close_project(self, title: str) -> bool:
+        """Ask Save / Discard / Cancel when the project has unsaved changes; True: go on."""
+        s = self.session
+        if not self.confirm_close or not s.modified or s.clip is None:
+            return True
+        if s.project_path is None and (s.result is None or s.result_exported):
+            return True  # never saved and no preview to lose: only which files were open, nothing to ask about
+        name = s.project_path.name if s.project_path is not None else "the project"
+        text = f"Save the changes to {name}?"
+        if s.result is not None and not s.result_exported:
+            text += (f"\n\nThe synced preview of {s.clip.path.name} was not exported: it is kept only in a saved "
+                     "project, and removed when Lipsync Studio closes otherwise.")
+        B = QMessageBox.StandardButton
+        box = QMessageBox(QMessageBox.Icon.Question, title, text, B.Save | B.Discard | B.Cancel, self)
+        box.button(B.Discard).setText("Discard changes")
+        box.setDefaultButton(B.Save)
+        self.quit_box = box
+        answer = box.exec()
+        if answer == B.Save:
+            return self.save_project()
+        return answer == B.Discard
 
     # -- opening ---------------------------------------------------------------------------------------
     def choose_clip(self) -> None:
@@ -232,7 +351,12 @@ class MainWindow(QMainWindow):
             self.session.open_dub(path)
 
     def open_paths(self, paths: list[str]) -> None:
-        """Open dropped or command-line files: videos as the clip, audio as the dub."""
+        """Open dropped or command-line files: a project file as the project, videos as the clip, audio as the
+        dub."""
+        projects = [p for p in paths if Path(p).suffix.lower() == ".lsproj"]
+        if projects:
+            self.open_project(projects[0])
+            return
         clip, dub = sort_dropped(paths, have_clip=self.session.clip is not None)
         if clip:
             self.session.open_clip(clip)
@@ -284,13 +408,40 @@ class MainWindow(QMainWindow):
         self.player.stop()
         self.session.seek(self.session.position + frames)
 
+    def _report_ready(self, result, report) -> None:
+        """The result's measures read against real speech: the Result box gets its "before" column and the
+        second-by-second strip."""
+        from .job_link import result_measures
+
+        self.run_panel.show_measures(result_measures(result, report.before))
+        self.run_panel.show_strip(report)
+        self.run_panel.strip.set_position(self.session.position)
+        self.job_link._reveal.start()  # more rows now: bring the Result box into view again
+
+    def _strip_seek(self, frame: int) -> None:
+        self.player.stop()
+        self.session.seek(frame)
+        if not self.viewer.compare and self.session.result is not None:
+            self.viewer_bar.set_mode("result")
+
     def _position_changed(self, position: int) -> None:
+        self.run_panel.strip.set_position(position)
         self.timeline.set_position(position)
         self.transport.set_position(position)
         self.player.set_position(position)
 
     def _clip_changed(self, info) -> None:
-        self.setWindowTitle(f"{info.path.name} — Lipsync Studio")
+        self._update_title()
+        self._layout_from_project = False
+        if info is None:  # New Project
+            self.status_line.set_clip(None)
+            self.transport.set_enabled(False)
+            self._forget_result_shown()
+            self.viewer.clear()
+            self.timeline.set_waveform("clip", None, "No clip: File ▸ Open Clip… (Ctrl+O), or drop one here")
+            self.timeline.set_waveform("dub", None, "No dub: File ▸ Open Dub… (Ctrl+Shift+O), or drop one here")
+            self._update_run_state()
+            return
         self.status_line.set_clip(info)
         self.timeline.set_aspect(info.width / max(1, info.height))
         self.timeline.set_waveform("clip", None, "Loading…")
@@ -363,6 +514,7 @@ class MainWindow(QMainWindow):
             self.status_line.flash(f"Run syncs {a} to {b} only, spliced into the whole clip (Alt+X clears)")
 
     _stereo = False
+    _layout_from_project = False
 
     def _layout_changed(self, layout: str) -> None:
         self._stereo = layout != "mono"
@@ -424,7 +576,7 @@ class MainWindow(QMainWindow):
             return
         if key.startswith("play:"):
             self.player.set_sound(key.split(":", 1)[1], value)
-        elif key == "layout":
+        elif key == "layout" and not self._layout_from_project:  # the project's layout was the user's choice
             layout, confidence = value
             current = self.viewer_bar.layout_box.currentData()
             if layout != current and confidence >= 0.6:
@@ -454,6 +606,7 @@ class MainWindow(QMainWindow):
         a = self.actions_
         a.fill_recent(a.recent_clips, self.settings.recent_clips, self.session.open_clip)
         a.fill_recent(a.recent_dubs, self.settings.recent_dubs, self.session.open_dub)
+        a.fill_recent(a.recent_projects, self.settings.recent_projects, self.open_project)
 
     def _about(self) -> None:
         QMessageBox.about(self, "About Lipsync Studio",
@@ -491,7 +644,7 @@ class MainWindow(QMainWindow):
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
-        elif self.confirm_close and self.isVisible() and not self._may_discard_preview():
+        elif self.isVisible() and not self._may_close_project("Quit Lipsync Studio?"):
             event.ignore()
             return
         self.player.stop()
@@ -506,20 +659,6 @@ class MainWindow(QMainWindow):
             pass
         self.shutdown()
         super().closeEvent(event)
-
-    def _may_discard_preview(self) -> bool:
-        """Ask before quitting drops a synced preview that was never exported; True: quit."""
-        s = self.session
-        if s.result is None or s.result_exported or s.clip is None:
-            return True
-        box = QMessageBox(QMessageBox.Icon.Question, "Quit without exporting?",
-                          f"The synced preview of {s.clip.path.name} was not exported; it is removed when Lipsync "
-                          "Studio closes.", QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-                          self)
-        box.button(QMessageBox.StandardButton.Discard).setText("Quit and discard it")
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        self.quit_box = box
-        return box.exec() == QMessageBox.StandardButton.Discard
 
     def shutdown(self) -> None:
         """Stop every worker thread (idempotent)."""

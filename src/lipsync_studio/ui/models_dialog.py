@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLay
 
 from ..weights import ModelRegistry, ModelState, ModelStatus
 from .theme import COLORS, icon
-from ..app.words import WITHOUT_MODEL
+from ..app.words import WITHOUT_MODEL, without_model
 from .threads import Tasks
 
 _STATE_STYLE = {
@@ -148,9 +148,10 @@ class ModelsDialog(QDialog):
             used.setToolTip(st.spec.used_for)
             lic = QTableWidgetItem(st.spec.licence)
             lic.setToolTip(st.spec.licence)
-            instead = WITHOUT_MODEL.get(st.spec.id, "")
+            instead = WITHOUT_MODEL.get(st.spec.id, "")  # the table says what is used; the tooltip and the
             without = QTableWidgetItem("—" if st.state is ModelState.READY else instead[:1].upper() + instead[1:])
-            without.setToolTip(f"Without these weights: {instead}" if instead else "")
+            full = without_model(st.spec.id)  # details below add what doing without costs
+            without.setToolTip(f"Without these weights: {full}" if full else "")
             for c, item in enumerate((name, state, used, without, lic)):
                 self.table.setItem(r, c, item)
             if st.spec.id == selected:
@@ -189,7 +190,7 @@ class ModelsDialog(QDialog):
         self.details.setHtml(
             f"<h3 style='margin:0'>{s.name}</h3><p style='color:{COLORS['dim']}'>{s.network}</p>"
             f"<p><b>Used for:</b> {s.used_for}<br>"
-            + (f"<b>Without it:</b> {WITHOUT_MODEL[s.id]}<br>" if s.id in WITHOUT_MODEL else "")
+            + (f"<b>Without it:</b> {without_model(s.id)}<br>" if s.id in WITHOUT_MODEL else "")
             + f"<b>Licence:</b> {s.licence}<br>"
             f"<b>Where to get it:</b> {s.source} {link}</p><table>{''.join(rows)}</table>")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
-                               QPushButton, QVBoxLayout, QWidget)
+                               QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
 from ..job import Progress
 from ..settings import RunSettings
@@ -161,6 +161,17 @@ class RunPanel(QWidget):
         holder.setLayout(self.measures)
         col.addWidget(holder)
         self.result_box = holder
+        from .sync_strip import SyncStrip
+
+        self.strip_title = QLabel("Second by second (click to go there)")
+        self.strip_title.setObjectName("hint")
+        self.strip_title.setWordWrap(True)  # never wider than the panel
+        self.strip = SyncStrip()
+        self.strip.setToolTip("The mouth's agreement with the dub's phones in each second (lips closing on p/b/m, "
+                              "rounding, stillness in pauses); red: weaker than 9 seconds in 10 of real speech")
+        col.addWidget(self.strip_title)
+        col.addWidget(self.strip)
+        self.show_strip(None)
         self.show_measures([])
         col.addStretch(1)
 
@@ -182,6 +193,25 @@ class RunPanel(QWidget):
         engine_item = self.engine.model().item(self.engine.currentIndex()) if self.engine.count() else None
         if engine_item is not None and not engine_item.isEnabled():  # e.g. Wav2Lip without its weights
             self.engine.setCurrentIndex(max(0, self.engine.findData("auto")))
+
+    def load_settings(self, s: RunSettings) -> None:
+        """Show ``s`` (a project's settings, copied into the panel's own) without announcing a change."""
+        boxes = (self.engine, self.device, self.quality, self.extend, self.shorten, self.stereo, self.measure)
+        for box in boxes:
+            box.blockSignals(True)
+        try:
+            self._load(s)
+        finally:
+            for box in boxes:
+                box.blockSignals(False)
+
+    def select_face(self, track_id: int | None) -> None:
+        """Choose the face ``track_id`` in the Face box (when it is listed) without announcing it."""
+        i = 0 if track_id is None else self.face.findData(track_id)
+        if i >= 0:
+            self.face.blockSignals(True)
+            self.face.setCurrentIndex(i)
+            self.face.blockSignals(False)
 
     def _store(self) -> None:
         s = self.settings
@@ -250,9 +280,19 @@ class RunPanel(QWidget):
         self.rate.setText("")
         self.eta.setText("")
 
+    def show_strip(self, report) -> None:
+        """Show the sync over time of a ``ResultReport`` (None: hide it)."""
+        self.strip.set_report(report)
+        self.strip_title.setVisible(report is not None and len(report.after_per_second) > 0)
+        if report is not None:
+            weak = report.weak_seconds()
+            self.strip_title.setText("Second by second (click to go there): " + (
+                f"{len(weak)} weak second{'s' if len(weak) != 1 else ''}" if weak else "no weak second"))
+
     def reset_result(self) -> None:
         """Forget the last job's outcome and measures (another clip or dub was opened)."""
         self.show_measures([])
+        self.show_strip(None)
         self.bar.setStyleSheet("")
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
@@ -291,8 +331,10 @@ class RunPanel(QWidget):
         self.bar.setStyleSheet(f"QProgressBar::chunk {{ background: {COLORS['warn']}; }}" if warning else "")
         self.eta.setText("")
 
-    def show_measures(self, rows: list[tuple[str, str, str]]) -> None:
-        """Show the result's measures as ``(name, value, tooltip)`` rows (empty: a hint)."""
+    def show_measures(self, rows: list[tuple]) -> None:
+        """Show the result's measures as ``(name, value, tooltip)`` rows, or ``(name, value, tooltip, verdict,
+        before)`` for a measure read against real speech (``verdict``: a ``Verdict`` or None, shown under it in
+        its colour; ``before``: the same measure of the clip's own mouth, "" when not known). Empty: a hint."""
         while self.measures.count():
             w = self.measures.takeAt(0).widget()
             if w is not None:
@@ -300,14 +342,45 @@ class RunPanel(QWidget):
         if not rows:
             hint = QLabel("Run to see the result's measures")
             hint.setObjectName("hint")
-            self.measures.addWidget(hint, 0, 0, 1, 2)
+            self.measures.addWidget(hint, 0, 0, 1, 3)
             return
-        for r, (name, value, tip) in enumerate(rows):
+        colours = {"good": COLORS["ok"], "fair": COLORS["warn"], "weak": COLORS["bad"]}
+        has_before = any(len(row) > 4 and row[4] for row in rows)
+        r = 0
+        if has_before:
+            for c, text in ((1, "now"), (2, "before")):
+                h = QLabel(text)
+                h.setObjectName("hint")
+                h.setAlignment(Qt.AlignmentFlag.AlignRight)
+                h.setToolTip("before: the clip's own mouth re-timed to the dub (what syncing nothing gives)")
+                self.measures.addWidget(h, r, c)
+            r += 1
+        for row in rows:
+            name, value, tip = row[:3]
+            verdict = row[3] if len(row) > 3 else None
+            before = row[4] if len(row) > 4 else ""
             a, b = QLabel(name), QLabel(value)
             a.setObjectName("hint")
             b.setObjectName("measure")
             b.setAlignment(Qt.AlignmentFlag.AlignRight)
-            a.setToolTip(tip)
-            b.setToolTip(tip)
+            for w in (a, b):
+                w.setToolTip(tip)
             self.measures.addWidget(a, r, 0)
-            self.measures.addWidget(b, r, 1)
+            # A fact (no verdict) may be long ("Built-in (no weights)"): it takes the before column too.
+            self.measures.addWidget(b, r, 1, 1, 1 if len(row) > 3 else 2)
+            if before:
+                c = QLabel(before)
+                c.setObjectName("hint")
+                c.setAlignment(Qt.AlignmentFlag.AlignRight)
+                c.setToolTip("The same measure of the clip's own mouth re-timed to the dub (before the sync)")
+                self.measures.addWidget(c, r, 2)
+            r += 1
+            if verdict is not None:
+                v = QLabel(verdict.text)
+                v.setWordWrap(True)
+                v.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+                v.setToolTip(tip)
+                v.setStyleSheet(f"color: {colours.get(verdict.level, COLORS['dim'])}; font-size: 11px; "
+                                "padding-left: 8px;")
+                self.measures.addWidget(v, r, 0, 1, 3)
+                r += 1

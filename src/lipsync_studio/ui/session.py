@@ -58,6 +58,12 @@ class Session(QObject):
     - ``faces_changed(faces: ClipFaces | None)``: the clip's face tracks (after "Track faces", or from the cache).
     - ``marks_changed(mark_in: int | None, mark_out: int | None)``: the In and Out marks (output frames, Out
       included): a run syncs only that range, spliced into the whole clip.
+    - ``project_changed(path: Path | None, modified: bool)``: the project file, and whether there are changes
+      not saved in it (the window's title shows both).
+    - ``project_opened(project: Project, notes: list[str])``: a project was opened and applied; ``notes`` name
+      the files it refers to that are missing.
+    - ``report_ready(result: SyncResult, report: ResultReport)``: the result's measures read against real
+      speech, with the "before" and the sync second by second (computed in the background after a run).
     - ``error(title: str, message: str, details: str)``: something the user must hear about.
     - ``status(text: str)``: a passing note for the status bar.
     """
@@ -73,6 +79,9 @@ class Session(QObject):
     offset_changed = Signal(float)
     faces_changed = Signal(object)
     marks_changed = Signal(object, object)
+    project_changed = Signal(object, bool)
+    project_opened = Signal(object, list)
+    report_ready = Signal(object, object)
     error = Signal(str, str, str)
     status = Signal(str)
 
@@ -101,6 +110,13 @@ class Session(QObject):
         #: In and Out marks (output frames, Out included; None: the timeline's start / end).
         self.mark_in: int | None = None
         self.mark_out: int | None = None
+        #: The project file (None: not saved yet) and whether something changed since it was saved or opened.
+        self.project_path: Path | None = None
+        self.modified = False
+        #: A project being opened: applied step by step as its clip and dub open.
+        self._restoring = None
+        self._restore_notes: list[str] = []
+        self._faces_saved = None
 
         self.frames = FrameServer()
         self.frames.clip_opened.connect(self._on_clip_opened)
@@ -139,6 +155,7 @@ class Session(QObject):
     def close_dub(self) -> None:
         """Forget the dub."""
         self.dub = None
+        self.touch()
         self.set_offset(0.0)
         self.dub_changed.emit(None)
         self.waveform_ready.emit("dub", None)
@@ -168,6 +185,7 @@ class Session(QObject):
         """The clip's stereo layout (a ``StereoLayout`` value; ``mono`` for 2D)."""
         if layout != self.layout:
             self.layout = layout
+            self.touch()
             self.frames.set_view(self.view_mode, layout)
             self._mark_stale()
             self._send_request()
@@ -186,6 +204,7 @@ class Session(QObject):
             return
         self.offset_s = seconds
         self.offset_changed.emit(seconds)
+        self.touch()
         self._mark_stale()
         self._update_timeline()
 
@@ -204,11 +223,13 @@ class Session(QObject):
             return
         self.mark_in, self.mark_out = mark_in, mark_out
         self.marks_changed.emit(mark_in, mark_out)
+        self.touch()
         self.replan()
 
     def replan(self) -> None:
         """The run options changed: recompute the output timeline (the result is out of date when it was made
         with other choices)."""
+        self.touch()
         if self.result_request is not None and self.clip is not None and self.dub is not None:
             now = self.sync_request(self.result_request.output, self.sync_options(),
                                     out_layout=self.result_request.stereo.out_layout
@@ -295,18 +316,39 @@ class Session(QObject):
                 changes = ["a stereo preview is only copied, with the preview's encoder settings"]
         return changes
 
-    def export_video(self, output: Path, fmt) -> JobTask | None:
+    def export_video(self, output: Path, fmt, range_only: bool = False,
+                     timeline: Path | None = None) -> JobTask | None:
         """Start writing the synced video to ``output`` with the encoder settings ``fmt``: the approved
-        preview when nothing changed since it was made (:meth:`export_changes`), else a new sync."""
+        preview when nothing changed since it was made (:meth:`export_changes`), else a new sync.
+
+        ``range_only``: with In/Out marks, write only that range (not spliced into the whole clip).
+        ``timeline``: also write an OpenTimelineIO timeline there, the video at its place.
+        """
         if self.clip is None or self.dub is None:
             return None
-        if not self.export_changes(output, fmt):
+        if range_only and (self.mark_in is not None or self.mark_out is not None):
+            from ..app import range_export
+
+            request = self.sync_request(Path(output), self.sync_options(fmt=fmt))
+            if not self.export_changes(output, fmt):
+                preview, made_by = self.result, self.result_request
+                run = lambda p, c: range_export.export_preview_range(preview, made_by, Path(output), fmt, p, c)  # noqa: E731
+            else:
+                run = lambda p, c: range_export.sync_range_only(request, p, c)  # noqa: E731
+            task = JobTask(name="Export", run=run, output=Path(output))
+            self._export_request = None  # a range alone is not the result the viewer shows
+        elif not self.export_changes(output, fmt):
             from ..app.export import export_task
 
             task = export_task(self.result, Path(output), fmt, self.result_request.options.fmt)
         else:
             task = sync_task(self.sync_request(Path(output), self.sync_options(fmt=fmt)), name="Export")
-        self._export_request = self.sync_request(Path(output), self.sync_options(fmt=fmt))
+        if not range_only or (self.mark_in is None and self.mark_out is None):
+            self._export_request = self.sync_request(Path(output), self.sync_options(fmt=fmt))
+        if timeline is not None:
+            from ..app.timeline_io import with_timeline
+
+            task = with_timeline(task, Path(timeline), self.clip.path, self.dub.path)
         return task if self.jobs.start(task) else None
 
     def sync_request(self, output: Path, options: SyncOptions, out_layout: str | None = None,
@@ -396,7 +438,9 @@ class Session(QObject):
             self.result_stale = False
             self.result_request = getattr(self, "_run_request", None)
             self.result_exported = False
+            self.touch()
             self.frames.open_result(task.output)
+            self.request_report()
             if self.faces is None and self.faces_enabled and self.clip is not None:
                 from ..app.faces import cached_faces  # the engine tracked the faces: show them too
 
@@ -412,6 +456,8 @@ class Session(QObject):
         """An export synced with the current choices is the result now (the viewer shows it, up to date);
         one written from the preview leaves the result as it is."""
         request = getattr(self, "_export_request", None)
+        if (result.engine_info or {}).get("range_frames") is not None:
+            return  # a range written alone: the whole preview stays what the viewer shows
         if request is None or self.clip is None or self.dub is None or request.video != self.clip.path \
                 or request.dub != self.dub.path or abs(request.dub_offset_ms - 1000.0 * self.offset_s) > 0.05:
             return
@@ -426,6 +472,17 @@ class Session(QObject):
         self.result_request = request
         self.result_exported = True
         self.frames.open_result(result.output)
+        self.request_report()
+
+    def request_report(self) -> None:
+        """Read the result's measures against real speech, with a "before" and second by second, in the
+        background (answered by ``report_ready``); only for a measured 2D result."""
+        r = self.result
+        if r is None or getattr(r, "sync", None) is None or r.is_stereo or self.clip is None:
+            return
+        from ..app.verdicts import report_for
+
+        self.tasks.submit("report", report_for, r, self.clip.path, self.faces, self.source_frames(), self.face_id)
 
     def _mark_stale(self) -> None:
         if self.result is not None and not self.result_stale:
@@ -436,6 +493,7 @@ class Session(QObject):
     def _on_clip_opened(self, info: VideoInfo) -> None:
         self.clip = info
         self.settings.remember_clip(info.path)
+        self.touch()
         self.result = None
         self.result_stale = False
         self.result_request = None
@@ -453,10 +511,26 @@ class Session(QObject):
         self.faces = None
         self.face_id = None
         self.faces_changed.emit(None)
-        if self.faces_enabled:
+        restoring = self._restoring
+        if restoring is not None and restoring.faces_file is not None:
+            from ..face.track import ClipFaces
+
+            try:  # the project's own copy of the tracks (a small file): no tracking, no cache needed
+                faces = ClipFaces.load(restoring.faces_file)
+                if faces.n_frames == info.n_frames:
+                    self.faces = self._faces_saved = faces
+                    self.faces_changed.emit(faces)
+            except (OSError, ValueError, KeyError) as exc:
+                log.info("project face tracks not read: %s", exc)
+        if self.faces_enabled and self.faces is None:
             from ..app.faces import cached_faces
 
             self.tasks.submit("faces:cached", cached_faces, info.path)
+        if restoring is not None:
+            if restoring.dub is not None and restoring.dub.is_file():
+                self.open_dub(restoring.dub)
+            else:
+                self._finish_restore()
 
     def _on_result_opened(self, info: VideoInfo | None) -> None:
         if info is not None:
@@ -465,6 +539,9 @@ class Session(QObject):
 
     def _on_open_failed(self, role: str, path: str, message: str, details: str) -> None:
         title = "Cannot open the clip" if role == "clip" else "Cannot show the result"
+        if role == "clip" and self._restoring is not None:
+            self._restore_notes.append(f"The clip could not be opened: {message}")
+            self._finish_restore()
         self.status.emit(title)
         self.error.emit(title, message, details)
 
@@ -476,6 +553,7 @@ class Session(QObject):
             assert isinstance(value, DubInfo)
             self.dub = value
             self.settings.remember_dub(value.path)
+            self.touch()
             self.offset_s = 0.0
             self.offset_changed.emit(0.0)
             self.dub_changed.emit(value)
@@ -483,6 +561,12 @@ class Session(QObject):
             self._update_timeline()
             self.status.emit(f"Opened dub {value.path.name}")
             self.tasks.submit("wave:dub", waveform_of, str(value.path))
+            if self._restoring is not None:
+                self._finish_restore()
+        elif key == "report":
+            result, report = value
+            if result is self.result:
+                self.report_ready.emit(result, report)
         elif key == "faces:cached":
             if value is not None and self.clip is not None and self.faces is None:
                 self.faces = value
@@ -496,12 +580,154 @@ class Session(QObject):
     def _on_task_failed(self, key: str, message: str, details: str) -> None:
         if key == "dub":
             self.error.emit("Cannot open the dub", message, details)
+            if self._restoring is not None:
+                self._finish_restore()
+        elif key == "report":
+            log.info("the result's report failed: %s", message)
         elif key == "wave:clip":
             self.waveform_ready.emit("clip", None)
             log.info("no waveform for the clip: %s", message)
         elif key == "wave:dub":
             self.waveform_ready.emit("dub", None)
             self.error.emit("Cannot read the dub's sound", message, details)
+
+    # -- projects --------------------------------------------------------------------------------------
+    def touch(self) -> None:
+        """Something the project keeps changed (not while a project is being opened)."""
+        if self._restoring is None and not self.modified:
+            self.modified = True
+            self.project_changed.emit(self.project_path, True)
+
+    def to_project(self):
+        """The open work as a :class:`~lipsync_studio.app.project.Project` (paths absolute)."""
+        from dataclasses import asdict
+
+        from ..app.project import Preview, Project
+        from ..sync.phones import script_beside
+
+        previews = ()
+        if self.result is not None and self.result_request is not None and Path(self.result.output).is_file():
+            previews = (Preview(Path(self.result.output), self.result_request, self.result, self.result_stale),)
+        return Project(clip=self.clip.path if self.clip else None, dub=self.dub.path if self.dub else None,
+                       script=script_beside(self.dub.path) if self.dub is not None else None,
+                       dub_offset_ms=1000.0 * self.offset_s, mark_in=self.mark_in, mark_out=self.mark_out,
+                       layout=self.layout, face=self.face_id, position=self.position,
+                       run=asdict(self.settings.run), previews=previews)
+
+    def save_project(self, path: str | Path) -> Path:
+        """Save the open work as the project ``path`` (``.lsproj`` added when missing; written atomically); it
+        becomes the project's file. Returns the file written.
+
+        Raises
+        ------
+        ProjectError
+            It cannot be written (the message names the file).
+        """
+        from ..app.project import PROJECT_SUFFIX, save_project
+
+        path = Path(path).absolute()
+        if path.suffix.lower() != PROJECT_SUFFIX:
+            path = path.with_name(path.name + PROJECT_SUFFIX)
+        faces = self.faces if self.faces is not None and self.faces is not self._faces_saved else None
+        saved = save_project(self.to_project(), path, faces=faces)
+        if faces is not None:
+            self._faces_saved = faces
+        if saved.previews and self.result is not None:
+            pv = saved.previews[0]  # the copy kept with the project: the cache's copy goes when the app closes
+            self.result, self.result_request = pv.result, pv.request
+        self.project_path = path
+        self.modified = False
+        self.settings.remember_project(path)
+        self.project_changed.emit(path, False)
+        return path
+
+    def open_project(self, path: str | Path) -> bool:
+        """Open the project file ``path``: its clip and dub, offset, marks, face, Run settings and preview
+        (answered by ``project_opened``); False (and ``error``) when the file is not a readable project.
+
+        A file it refers to that is missing is named in ``project_opened``'s notes; the project opens without
+        it (and without its preview when the clip or the dub is missing).
+        """
+        from ..app.project import ProjectError, load_project
+
+        try:
+            project, notes = load_project(path)
+        except ProjectError as exc:
+            self.error.emit("Cannot open the project", str(exc), "")
+            return False
+        from ..settings import Settings
+
+        # The Run panel edits these settings in place: the project's values go into them (bad values: defaults).
+        self.settings.run.__dict__.update(Settings.from_dict({"run": project.run}).run.__dict__)
+        self.project_path = Path(path).absolute()
+        self.settings.remember_project(self.project_path)
+        self._restoring, self._restore_notes = project, list(notes)
+        log.info("opening project %s (%d preview(s), %d note(s))", self.project_path, len(project.previews), len(notes))
+        self.status.emit(f"Opening project {self.project_path.name}…")
+        if project.clip is not None:
+            self.open_clip(project.clip)
+        else:
+            self.new_project(keep_path=True)
+            self._restoring = project
+            self._finish_restore()
+        return True
+
+    def new_project(self, keep_path: bool = False) -> None:
+        """Start again: no project file (unless ``keep_path``), no clip, no dub, no result."""
+        if not keep_path:
+            self.project_path = None
+        self._restoring = None
+        self.dub = None
+        self.offset_s = 0.0
+        self.offset_changed.emit(0.0)
+        self.dub_changed.emit(None)
+        self.waveform_ready.emit("dub", None)
+        self.clip = None
+        self.result = self.result_request = None
+        self.result_stale = False
+        self.faces = self._faces_saved = None
+        self.face_id = None
+        self.frames.open_result(None)
+        self.mark_in = self.mark_out = None
+        self.marks_changed.emit(None, None)
+        self.position = 0
+        self.clip_changed.emit(None)
+        self.faces_changed.emit(None)
+        self.result_changed.emit(None, False)
+        self._update_timeline()
+        self.modified = False
+        self.project_changed.emit(self.project_path, False)
+
+    def _finish_restore(self) -> None:
+        """The project's clip and dub are open (or failed): apply the rest of it."""
+        project, self._restoring = self._restoring, None
+        if project is None:
+            return
+        if self.clip is not None:
+            self._restoring = project  # nothing below is a change of the project
+            self.set_layout(project.layout)
+            self.offset_s = project.dub_offset_ms / 1000.0 if self.dub is not None else 0.0
+            self.offset_changed.emit(self.offset_s)
+            self._update_timeline()
+            self.face_id = project.face
+            self.set_marks(project.mark_in, project.mark_out)
+            if project.previews and self.dub is not None:
+                pv = project.previews[0]
+                self.result, self.result_request = pv.result, pv.request
+                self._run_inputs = (self.clip.path, self.dub.path)
+                now = self.sync_request(pv.request.output, self.sync_options(),
+                                        out_layout=pv.request.stereo.out_layout if pv.request.stereo else None)
+                self.result_stale = bool(pv.stale or preview_differences(pv.request, now))
+                self.result_exported = True  # kept with the project: closing loses nothing
+                self.frames.open_result(pv.file)
+                self.request_report()
+            self.seek(project.position)
+            self._restoring = None
+        self.modified = False
+        self.project_changed.emit(self.project_path, False)
+        notes, self._restore_notes = self._restore_notes, []
+        self.project_opened.emit(project, notes)
+        self.status.emit(f"Opened project {self.project_path.name}" if self.project_path else "Opened project")
 
     # -- end -------------------------------------------------------------------------------------------
     def shutdown(self) -> None:

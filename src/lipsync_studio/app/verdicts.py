@@ -1,0 +1,223 @@
+"""Readable results: each sync measure with a verdict against what real speech scores, a "before" value (the
+clip's own mouth re-timed to the dub: what the engine ``none`` would give), and the sync over time, second by
+second, so weak spots show. No Qt here.
+
+The "before" is computed from what a run leaves behind: the clip's face tracks (cached by the run) re-timed by
+the output plan, and the result's own sound; the result's tracks come from its measure (cached too). The only
+new work is hearing the dub's phones once (a few seconds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+#: The sync offset (frames) of real speech: the mouth leads the sound by about one frame (``metrics.sync``).
+LEAD_FRAMES = 1
+#: Per-second phonetic agreement (:func:`agreement_per_second`) of real talking heads with their own sound: the
+#: 10th percentile, median and 90th percentile over every second of the six real clips of the development media,
+#: measured by ``bench/per_second_reference.py`` (2026-12-05). A second below the first is weaker than nine
+#: seconds in ten of real speech; a mouth saying other words has its median there.
+REAL_SPEECH_PER_SECOND = (0.15, 0.44, 0.92)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A measure read against real speech.
+
+    Attributes
+    ----------
+    text: a few words (``"like real speech (0.27–0.65)"``). Above real speech is no fault: a mouth made from
+        the heard phones agrees with the recognizer's errors too, which a real mouth does not.
+    level: ``"good"``, ``"fair"`` or ``"weak"`` (the Result box colours it).
+    """
+
+    text: str
+    level: str
+
+
+def verdict(name: str, value: float | None) -> Verdict | None:
+    """Read ``value`` of the measure ``name`` (a key of ``metrics.sync.REAL_SPEECH``: ``score``, ``closure``,
+    ``rounding``, ``leak``, ``loudness``; or ``offset``, in frames) against real speech; None without a value."""
+    from ..metrics.sync import REAL_SPEECH
+
+    if value is None or not np.isfinite(value):
+        return None
+    if name == "offset":
+        off = int(value) - LEAD_FRAMES
+        if abs(off) <= 1:
+            return Verdict("in sync (real speech: +1, the mouth leads)", "good")
+        if abs(off) <= 3:
+            return Verdict(f"{abs(off)} frames {'late' if off < 0 else 'early'} (real speech: +1)", "fair")
+        return Verdict(f"out of sync by {abs(off)} frames (real speech: +1)", "weak")
+    lo, hi = REAL_SPEECH[name]
+    span = f"{lo:.2f}–{hi:.2f}"
+    if name == "leak":  # lower is better: a mouth still in the pauses
+        if value <= hi:
+            return Verdict(f"still in pauses, like real speech ({span})", "good")
+        return Verdict(f"moves in the pauses more than real speech ({span})", "weak")
+    if value < lo:
+        return Verdict(f"below real speech ({span})", "weak")
+    if value <= hi:
+        return Verdict(f"like real speech ({span})", "good")
+    return Verdict(f"above real speech ({span})", "good")
+
+
+@dataclass(frozen=True)
+class ResultReport:
+    """What the Result box shows beside the run's own measures.
+
+    Attributes
+    ----------
+    before: the clip's own mouth re-timed to the dub, measured like the result (None: the clip's faces were
+        not tracked, e.g. a run without an engine).
+    after_per_second, before_per_second: (S,) agreement per second of the output (NaN: no face or no sound
+        that second); ``before_per_second`` None with ``before``.
+    fps: the output's rate; second ``k`` covers frames ``k*fps .. (k+1)*fps``.
+    """
+
+    before: object | None
+    after_per_second: np.ndarray
+    before_per_second: np.ndarray | None
+    fps: float
+
+    def weak_seconds(self) -> list[int]:
+        """Seconds weaker than nine in ten of real speech (:data:`REAL_SPEECH_PER_SECOND`)."""
+        a = self.after_per_second
+        return [int(k) for k in np.flatnonzero(np.isfinite(a) & (a < REAL_SPEECH_PER_SECOND[0]))]
+
+
+def agreement_per_second(gap: np.ndarray, width: np.ndarray, phones, fps: float, window_s: float = 3.0
+                         ) -> np.ndarray:
+    """(S,) phonetic agreement of the mouth with ``phones`` in a ``window_s`` window centred on each second:
+    the phonetic score's mouth-shape parts (lips closing on p/b/m, rounding, stillness in pauses; weights as in
+    ``metrics.sync``) without its loudness part. S = whole seconds, the last partial one included; NaN where the
+    window holds none of them (no face, no speech).
+
+    Measured (``bench/per_second_reference.py``): it tells a mouth saying the sound's words from one saying
+    others second by second (AUC 0.73 with 3 s windows on the six real clips), where the mouth-vs-loudness
+    correlation cannot (AUC 0.50).
+    """
+    from ..metrics.sync import phonetic_agreement
+
+    gap = np.asarray(gap, np.float64)
+    width = np.asarray(width, np.float64)
+    n = min(len(gap), len(width))
+    seconds = int(np.ceil(n / fps)) if n else 0
+    out = np.full(seconds, np.nan)
+    half = window_s * fps / 2
+    for k in range(seconds):
+        c = (k + 0.5) * fps
+        i0, i1 = max(0, int(round(c - half))), min(n, int(round(c + half)))
+        pa = phonetic_agreement(gap[i0:i1], width[i0:i1], phones.shifted(-i0 / fps), fps, 0.0)
+        parts = [(pa.closure, 1.0), (pa.rounding, 1.0), (None if pa.leak is None else 1.0 - pa.leak, 0.5)]
+        w = sum(wt for v, wt in parts if v is not None)
+        if w:
+            out[k] = sum(v * wt for v, wt in parts if v is not None) / w
+    return out
+
+
+def _track_curves(faces, face: int | None) -> tuple[np.ndarray, np.ndarray] | None:
+    from ..metrics.sync import mouth_width
+
+    track = faces.tracks.get(face) if face is not None else None
+    track = track or faces.speaker_track()
+    if track is None:
+        return None
+    return track.mouth_gap(), mouth_width(track.landmarks)
+
+
+def result_report(result_video: Path, clip_faces, source_indices: np.ndarray | None, face: int | None = None,
+                  with_before: bool = True) -> ResultReport:
+    """Measure the "before" (``clip_faces``, a ``ClipFaces`` of the clip, re-timed by ``source_indices``, the
+    clip frame of each output frame) against the sound of ``result_video``, and the agreement per second of
+    the result and the before.
+
+    The result's faces come from the analysis cache (its measure tracked them), else are tracked now.
+    """
+    import dataclasses
+
+    from ..face.analysis import analyse_faces
+    from ..media.audio import load_audio
+    from ..metrics.sync import phonetic_agreement, sync_score
+    from ..sync.acoustics import mouth_from_audio
+    from ..sync.phones import recognize_phones
+
+    faces = analyse_faces(result_video)
+    fps, n = float(faces.fps), faces.n_frames
+    wav = load_audio(result_video, sr=16000)
+    loud = mouth_from_audio(wav, fps, n, lead_s=0.0).loudness_db
+    phones = recognize_phones(wav)
+    nan = np.full(n, np.nan)
+    after = _track_curves(faces, None) or (nan, nan)
+    after_ps = agreement_per_second(after[0], after[1], phones, fps)
+    before = before_ps = None
+    curves = _track_curves(clip_faces, face) if clip_faces is not None and with_before else None
+    if curves is not None:
+        idx = np.arange(n) if source_indices is None else np.asarray(source_indices)[:n]
+        idx = np.clip(idx, 0, len(curves[0]) - 1)
+        gap, width = curves[0][idx], curves[1][idx]
+        score = sync_score(gap, loud)
+        before = dataclasses.replace(score, phonetic=phonetic_agreement(gap, width, phones, fps, score.confidence))
+        before_ps = agreement_per_second(gap, width, phones, fps)
+    return ResultReport(before, after_ps, before_ps, fps)
+
+
+def measure_rows(score, before=None) -> list[tuple[str, str, str, Verdict | None, str]]:
+    """The Result box's measure rows of a ``SyncScore``: ``(name, value, tooltip, verdict, before)``; the
+    phonetic score first, then its parts, the loudness measure and the offset. ``before``: the same measures
+    of the clip's own mouth re-timed to the dub (its values go in the last column; "" without)."""
+    from ..metrics.sync import REAL_SPEECH
+
+    def f(v) -> str:
+        return "n/a" if v is None else f"{v:.2f}"
+
+    def b(get) -> str:
+        if before is None:
+            return ""
+        try:
+            v = get(before)
+        except AttributeError:
+            return ""
+        return "" if v is None else (f"{v:+d}" if isinstance(v, int) else f"{v:.2f}")
+
+    rows = []
+    ph = score.phonetic
+    r = {k: f"{lo:.2f}–{hi:.2f}" for k, (lo, hi) in REAL_SPEECH.items()}
+    if ph is not None:
+        rows += [
+            ("Phonetic sync", f(ph.score), "Does the mouth say the dub's phones? Lips closing on p/b/m, rounding on "
+             f"o/u, still in pauses and the loudness, in one score 0–1. Real people with their own sound score "
+             f"{r['score']}. Above that range is no fault: a mouth made from the recognised phones agrees with "
+             "the recognizer's errors too, which a real mouth does not.", verdict("score", ph.score),
+             b(lambda s: s.phonetic.score)),
+            ("Lips close on p/b/m", f(ph.closure), f"Of the dub's {ph.bilabials} p/b/m, the share where the lips "
+             f"close, beyond chance (real speech {r['closure']})", verdict("closure", ph.closure),
+             b(lambda s: s.phonetic.closure)),
+            ("Rounding", f(ph.rounding), f"Lips wider at i/e/a than at o/u (real speech {r['rounding']})",
+             verdict("rounding", ph.rounding), b(lambda s: s.phonetic.rounding)),
+            ("Moves in pauses", f(ph.leak), f"How much the mouth moves in the dub's silences against in speech; "
+             f"lower is better (real speech {r['leak']})", verdict("leak", ph.leak), b(lambda s: s.phonetic.leak)),
+        ]
+    rows += [
+        ("Loudness agreement", f"{score.confidence:.2f}", "Mouth opening against the dub's loudness over offsets of "
+         f"±15 frames: the peak's height over the median (correlation at the peak {score.correlation:.2f}); "
+         f"real speech {r['loudness']}", verdict("loudness", score.confidence), b(lambda s: s.confidence)),
+        ("Sync offset", f"{score.offset_frames:+d} frames", "Where the mouth agrees best with the dub (real speech: "
+         "about +1, the mouth leads the sound)", verdict("offset", score.offset_frames),
+         b(lambda s: s.offset_frames)),
+    ]
+    return rows
+
+
+def report_for(result, clip: Path, clip_faces, source_indices: np.ndarray | None, face: int | None = None):
+    """:func:`result_report` for a finished run's ``result`` (a 2D ``SyncResult`` with a measure): the clip's
+    faces from ``clip_faces`` or the analysis cache (no tracking: without them there is no "before"). Returns
+    ``(result, report)`` so the caller can tell which result it belongs to."""
+    if clip_faces is None:
+        from .faces import cached_faces
+
+        clip_faces = cached_faces(Path(clip))
+    return result, result_report(Path(result.output), clip_faces, source_indices, face)

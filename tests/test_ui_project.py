@@ -1,0 +1,153 @@
+"""Projects: the work on a clip and dub saved in one file and opened again as it was, preview included, without
+a new sync; missing files named; unsaved changes asked about. Real widgets, real media made here."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ui_fixtures import main_window, no_threads_left, open_media, talking_media, ui_home  # noqa: F401
+from test_ui_editor import _answer, _run
+
+
+def test_a_project_file_is_checked_and_names_what_is_wrong(tmp_path):
+    from lipsync_studio.app.project import ProjectError, load_project
+
+    bad = tmp_path / "bad.lsproj"
+    bad.write_text("{not json")
+    with pytest.raises(ProjectError, match="damaged"):
+        load_project(bad)
+    bad.write_text(json.dumps({"clip": "x.mp4"}))
+    with pytest.raises(ProjectError, match="not a Lipsync Studio project"):
+        load_project(bad)
+    bad.write_text(json.dumps({"format": "lipsync-studio-project", "version": 99}))
+    with pytest.raises(ProjectError, match="newer Lipsync Studio"):
+        load_project(bad)
+    with pytest.raises(ProjectError, match="does not exist"):
+        load_project(tmp_path / "none.lsproj")
+
+
+def test_a_saved_project_opens_again_as_it_was_without_a_new_sync(qtbot, main_window, talking_media, tmp_path):
+    win, work = main_window, tmp_path / "work"
+    work.mkdir()
+    clip, dub = (Path(shutil.copy(talking_media[k], work)) for k in ("clip", "dub"))
+    s = win.session
+    open_media(qtbot, win, clip, dub)
+    assert s.modified and win.windowTitle().startswith("Untitled* (clip.mp4)")
+    win.transport.offset.setValue(80)
+    s.set_marks(5, 40)
+    win.run_panel.extend.setCurrentIndex(win.run_panel.extend.findData("hold"))
+    _run(qtbot, win, "none")
+    n_out, measures = s.timeline.n_out, win.run_panel.measures.count()
+
+    project = work / "scene 1"
+    assert win.save_project_as(project)
+    saved = work / "scene 1.lsproj"
+    assert saved.is_file() and not s.modified and win.windowTitle().startswith("scene 1 (clip.mp4)")
+    data = json.loads(saved.read_text())
+    # Beside the project: relative paths; the preview is kept with it, not only in the cache.
+    assert data["clip"] == "clip.mp4" and data["dub"] == "dub.wav"
+    assert data["previews"][0]["file"] == f"scene 1_files/{Path(s.result.output).name}"
+    assert (work / data["previews"][0]["file"]).is_file()
+    assert data["dub_offset_ms"] == 80 and (data["mark_in"], data["mark_out"]) == (5, 40)
+    assert data["run"]["extend"] == "hold" and str(saved) == win.settings.recent_projects[0]
+    assert not list(work.glob(".*tmp*"))  # written under a temporary name, renamed: nothing left over
+
+    win.new_project()
+    assert s.clip is None and s.dub is None and s.result is None and win.windowTitle().startswith("Untitled —")
+    win.run_panel.extend.setCurrentIndex(win.run_panel.extend.findData("loop"))
+
+    # The folder moves (relative paths follow); it opens as it was, and nothing is synced again.
+    moved = shutil.move(str(work), tmp_path / "moved")
+    started = []
+    s.jobs.started.connect(started.append)
+    with qtbot.waitSignal(s.project_opened, timeout=20000) as sig:
+        assert win.open_project(Path(moved) / "scene 1.lsproj")
+    assert sig.args[1] == []  # nothing missing
+    assert s.clip.path == Path(moved) / "clip.mp4" and s.dub.path == Path(moved) / "dub.wav"
+    assert s.offset_s == pytest.approx(0.08) and (s.mark_in, s.mark_out) == (5, 40) and s.timeline.n_out == n_out
+    assert win.settings.run.extend == "hold" and win.run_panel.extend.currentData() == "hold"
+    assert s.result is not None and not s.result_stale and Path(s.result.output).parent.name == "scene 1_files"
+    assert win.run_panel.measures.count() == measures and "project" in win.run_panel.stage.text()
+    qtbot.waitUntil(lambda: win.viewer.image("result") is not None, timeout=10000)
+    assert not started and not s.modified and win.transport.offset.value() == 80
+    assert win.windowTitle().startswith("scene 1 (clip.mp4)")
+
+    # A change shows in the title; quitting asks Save / Discard / Cancel.
+    s.set_marks(None, None)
+    assert s.modified and win.windowTitle().startswith("scene 1* ") and s.result_stale
+    win.confirm_close = True
+    _answer(qtbot, "Cancel")
+    win.close()
+    assert win.isVisible() and "scene 1.lsproj" in win.quit_box.text()
+    _answer(qtbot, "Save")
+    win.close()
+    assert not win.isVisible()
+    again = json.loads((Path(moved) / "scene 1.lsproj").read_text())
+    assert again["mark_in"] is None and again["previews"][0]["stale"] is True
+
+
+def test_a_project_whose_dub_is_gone_opens_without_it_and_says_so(qtbot, main_window, talking_media, tmp_path):
+    win = main_window
+    dub = Path(shutil.copy(talking_media["dub"], tmp_path / "gone.wav"))
+    open_media(qtbot, win, talking_media["clip"], dub)
+    assert win.save_project_as(tmp_path / "p.lsproj")
+    dub.unlink()
+    win.new_project()
+    with qtbot.waitSignal(win.session.project_opened, timeout=20000) as sig:
+        win.open_paths([str(tmp_path / "p.lsproj")])  # as `lipsync-studio gui p.lsproj` or a drop does
+    assert any("dub is missing" in n and "gone.wav" in n for n in sig.args[1])
+    assert win.session.clip is not None and win.session.dub is None
+    box = win.errors.last_box
+    assert box is not None and "gone.wav" in box.text() + box.informativeText()
+    box.close()
+
+
+def test_saving_again_after_a_new_run_keeps_only_the_new_preview(qtbot, main_window, talking_media, tmp_path):
+    win, s = main_window, main_window.session
+    open_media(qtbot, win, talking_media["clip"], talking_media["dub"])
+    _run(qtbot, win, "none")
+    assert win.save_project_as(tmp_path / "p.lsproj")
+    first = Path(s.result.output)
+    win.transport.offset.setValue(40)
+    _run(qtbot, win, "none")
+    assert win.save_project()  # the same file, no question
+    second = Path(s.result.output)
+    assert second.parent == tmp_path / "p_files" and second != first and second.is_file() and not first.exists()
+    data = json.loads((tmp_path / "p.lsproj").read_text())
+    assert data["dub_offset_ms"] == 40 and data["previews"][0]["file"] == f"p_files/{second.name}"
+
+
+def test_a_projects_face_tracks_come_back_without_tracking_again(qtbot, main_window, talking_media, tmp_path):
+    win, s = main_window, main_window.session
+    if not win.caps.face_mesh:
+        pytest.skip("face tracking is not installed here")
+    open_media(qtbot, win, talking_media["clip"])
+    with qtbot.waitSignal(s.faces_changed, timeout=120000, check_params_cb=lambda f: f is not None):
+        win.faces.track()
+    qtbot.waitUntil(lambda: not s.jobs.busy, timeout=10000)
+    tracks = sorted(s.faces.tracks)
+    assert win.save_project_as(tmp_path / "faces.lsproj")
+    assert (tmp_path / "faces_files" / "faces.npz").is_file()
+    win.new_project()
+    # The analysis cache is emptied: the faces can only come from the project.
+    from lipsync_studio.media.cache import cache_dir as analysis_cache
+
+    shutil.rmtree(analysis_cache(), ignore_errors=True)
+    started = []
+    s.jobs.started.connect(started.append)
+    with qtbot.waitSignal(s.project_opened, timeout=20000):
+        win.open_project(tmp_path / "faces.lsproj")
+    assert s.faces is not None and sorted(s.faces.tracks) == tracks and not started
+
+
+def test_a_window_with_only_files_open_closes_without_a_question(qtbot, main_window, talking_media):
+    win = main_window
+    open_media(qtbot, win, talking_media["clip"], talking_media["dub"])
+    assert win.session.modified  # the title says so, but nothing would be lost: no project file, no preview
+    win.confirm_close = True
+    win.close()
+    assert not win.isVisible()

@@ -1,0 +1,76 @@
+"""Readable results: each sync measure read against real speech, with the clip's own mouth as "before", and
+the sync second by second where a click seeks. Real widgets, a real sync and measure of media made here."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ui_fixtures import main_window, no_threads_left, open_media, talking_media, ui_home  # noqa: F401
+
+
+def test_verdicts_read_each_measure_against_real_speech():
+    from lipsync_studio.app.verdicts import verdict
+    from lipsync_studio.metrics.sync import REAL_SPEECH
+
+    lo, hi = REAL_SPEECH["score"]
+    assert verdict("score", lo - 0.05).level == "weak" and "below real speech" in verdict("score", lo - 0.05).text
+    assert verdict("score", (lo + hi) / 2).level == "good" and f"{lo:.2f}–{hi:.2f}" in verdict("score", lo).text
+    assert verdict("leak", REAL_SPEECH["leak"][1] + 0.1).level == "weak"  # lower is better there
+    assert verdict("offset", 1).level == "good" and verdict("offset", -8).level == "weak"
+    assert verdict("rounding", None) is None
+
+
+def test_the_per_second_agreement_is_high_where_the_mouth_says_the_phones_and_low_where_it_does_not():
+    from lipsync_studio.app.verdicts import agreement_per_second
+    from lipsync_studio.sync.phones import PhoneSegments
+
+    fps = 25.0
+    # Four seconds of speech: "ba" "boo" "mee" ... with pauses; a mouth that shuts on each b/m, is wide at
+    # i/e/a, narrow at o/u, and still in the pauses.
+    labels, start = [], []
+    t = 0.0
+    for word in [("B", "AA"), ("M", "UW"), ("SIL",), ("P", "IY"), ("B", "OW"), ("SIL",)] * 2:
+        for p in word:
+            labels.append(p)
+            start.append(t)
+            t += 0.5 if p == "SIL" else 0.16
+    start = np.array(start)
+    phones = PhoneSegments(tuple(labels), start, np.append(start[1:], t))
+    n = int(t * fps)
+    centres = np.arange(n) / fps + 0.04
+    lab = np.array(labels + ["SIL"], dtype=object)[phones.at(centres)]
+    gap = np.where(np.isin(lab, ["B", "M", "P", "SIL"]), 0.02, 0.5) + np.random.default_rng(0).normal(0, 0.01, n)
+    width = np.where(np.isin(lab, ["UW", "OW"]), 0.8, 1.1)
+    good = agreement_per_second(gap, width, phones, fps)
+    bad = agreement_per_second(gap[::-1], width[::-1], phones, fps)
+    assert len(good) == int(np.ceil(n / fps))
+    assert np.nanmean(good) > 0.8 and np.nanmean(bad) < np.nanmean(good) - 0.3
+
+
+def test_the_result_box_shows_verdicts_a_before_and_the_sync_over_time_that_seeks(qtbot, main_window, talking_media):
+    from PySide6.QtCore import QPoint, Qt
+
+    win = main_window
+    open_media(qtbot, win, talking_media["clip"], talking_media["dub"])
+    rp, s = win.run_panel, win.session
+    rp.engine.setCurrentIndex(rp.engine.findData("builtin"))
+    rp.measure.setChecked(True)
+    with qtbot.waitSignal(s.report_ready, timeout=180000) as sig:
+        rp.run_btn.click()
+    result, report = sig.args
+    assert report.before is not None and report.before.phonetic is not None
+    texts = [rp.measures.itemAt(i).widget().text() for i in range(rp.measures.count())]
+    assert "before" in texts and "Phonetic sync" in texts and f"{result.sync.phonetic.score:.2f}" in texts
+    assert f"{report.before.phonetic.score:.2f}" in texts
+    assert any("real speech (" in t for t in texts)  # each measure's verdict, with real speech's range
+    # The synced mouth says the dub's phones better than the clip's own mouth did.
+    assert result.sync.phonetic.score > report.before.phonetic.score
+
+    strip = rp.strip
+    assert strip.isVisible() and len(report.after_per_second) == int(np.ceil(result.frames / result.fps))
+    win.run_scroll.ensureWidgetVisible(strip)
+    r = strip._plot()
+    x = int(r.left() + r.width() * 2.5 / len(report.after_per_second))  # the middle of second 2
+    qtbot.mouseClick(strip, Qt.MouseButton.LeftButton, pos=QPoint(x, int(r.center().y())))
+    assert s.position == int(round(2 * result.fps))
+    qtbot.waitUntil(lambda: win.transport.frame_label.text().startswith(f"frame {s.position + 1} "), timeout=5000)
