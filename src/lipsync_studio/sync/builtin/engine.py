@@ -24,7 +24,7 @@ from ...media.timeline import OutputPlan
 from ..base import Advance
 from ..mouth import UPPER_INNER, UPPER_INNER_LIP, MouthSpace, apply, invert
 from ...errors import MediaError
-from .planner import OWN, Targets, choose_bank, head_turn, relative_detail, schedule_donors, viseme_targets
+from .planner import OWN, choose_bank, head_turn, plan_mouths, relative_detail, schedule_donors
 from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
 from .grain import GrainMatch
@@ -116,7 +116,7 @@ class BuiltinEngine:
                 advance: Advance | None = None) -> None:
         """Plan every output frame's mouth and fill the donor bank (one pass over the clip)."""
         from ..acoustics import mouth_from_audio
-        from ..visemes import articulate, fill_unheard_speech, frame_labels, speaker_table
+        from ..visemes import fill_unheard_speech, frame_labels
 
         track = faces.speaker_track()
         self.plan = plan
@@ -135,11 +135,8 @@ class BuiltinEngine:
         dub_ph = fill_unheard_speech(dub_ph, dub_track.level)
         # The speaker's own visemes: the clip's sound, heard the same way, labels its frames.
         clip_labels = frame_labels(clip_ph, fps, faces.n_frames, self.lead_s) if clip_ph is not None else None
-        own_table = speaker_table(clip_labels, feats) if clip_labels is not None else {}
-        table, rest, own_classes = viseme_targets(feats, own_table)
-        art = articulate(dub_ph, fps, plan.n_out, self.lead_s, level=dub_track.level, targets=table, rest=rest)
-        self.targets = Targets(gap=art.opening, width=art.spread, calibrated_on_clip=bool(own_classes),
-                               gain=float(table["AA"][0] - rest[0]), offset=float(rest[0]))
+        self.targets, art, own_classes = plan_mouths(feats, clip_labels, dub_ph, dub_track.level, fps, plan.n_out,
+                                                     self.lead_s)
         self.articulation = art
         self.dub_phones = dub_ph
         # The bank holds each donor's lower face at its own frame's full resolution (warped once, at render).

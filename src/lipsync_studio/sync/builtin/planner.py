@@ -18,8 +18,12 @@ the square of the difference.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..visemes import Articulation
 
 OWN = -1  # the donor is the output frame's own source frame
 
@@ -104,6 +108,32 @@ def viseme_targets(clip_features: np.ndarray, own_table: dict[str, tuple[float, 
         targets[c] = (shut if c in ("PBM", "rest") else (1 - k) * gg + k * g, (1 - k) * ww + k * w)
         own.append(c)
     return targets, targets["rest"], sorted(own)
+
+
+def plan_mouths(clip_features: np.ndarray, clip_labels: np.ndarray | None, dub_phones, dub_level: np.ndarray,
+                fps: float, n_out: int, lead_s: float) -> tuple[Targets, "Articulation", list[str]]:
+    """Every output frame's target mouth from the dub's phones, in this speaker's units.
+
+    Parameters
+    ----------
+    clip_features: (T, 2) the clip's gap and width per frame (eye distances; NaN where no face).
+    clip_labels: (T,) viseme class heard in the clip's own sound per clip frame, or None (no sound).
+    dub_phones: the dub's timed phones (:class:`~lipsync_studio.sync.phones.PhoneSegments`).
+    dub_level: (C,) the dub's loudness per 10 ms column in [0, 1].
+    fps, n_out: the output's frame rate and frame count; lead_s: how far the mouth leads the sound (s).
+
+    Returns
+    -------
+    targets (gap, width per output frame), the articulation they come from, the classes taken from the clip.
+    """
+    from ..visemes import articulate, speaker_table
+
+    own_table = speaker_table(clip_labels, clip_features) if clip_labels is not None else {}
+    table, rest, own_classes = viseme_targets(clip_features, own_table)
+    art = articulate(dub_phones, fps, n_out, lead_s, level=dub_level, targets=table, rest=rest)
+    targets = Targets(gap=art.opening, width=art.spread, calibrated_on_clip=bool(own_classes),
+                      gain=float(table["AA"][0] - rest[0]), offset=float(rest[0]))
+    return targets, art, own_classes
 
 
 def choose_bank(features: np.ndarray, present: np.ndarray, max_frames: int, run: int = 6) -> np.ndarray:
