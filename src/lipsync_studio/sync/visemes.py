@@ -217,8 +217,11 @@ def articulate(phones: PhoneSegments, fps: float, n_frames: int, lead_s: float =
         if p in closing:
             if p in ("P", "B") and len(lv):
                 s, e = _stop_gap(lv, s, e)
+            # The mouth leads the sound into a closure but parts at the release itself: the lips open with the
+            # burst, not lead_s before it (on real talking heads the lips were still shut a frame after the
+            # phone's span less the lead: shut-frame agreement 0.43 -> 0.50, opening r unchanged).
             k0 = int(np.ceil((s - lead_s) * fps - 0.5))
-            k1 = int(np.floor((e - lead_s) * fps - 0.5))
+            k1 = int(np.floor(e * fps - 0.5))
             ks = range(max(k0, 0), min(k1, n_frames - 1) + 1) if k1 >= k0 else \
                 [int(np.clip(round((0.5 * (s + e) - lead_s) * fps), 0, n_frames - 1))]
             for k in ks:
