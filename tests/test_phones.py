@@ -252,6 +252,36 @@ def test_lips_rest_shut_in_pauses_but_not_in_short_silences():
     assert not art.closed.any()  # a pause is no p/b/m
 
 
+def test_pauses_hold_the_speakers_own_resting_mouth_and_p_b_m_stay_shut():
+    """A speaker who rests with parted lips rests so in the dub's pauses (the clip's own pauses show it), while
+    p/b/m still shut fully; without such evidence a pause shuts the lips."""
+    from lipsync_studio.sync.builtin.planner import viseme_targets
+    from lipsync_studio.sync.phones import PhoneSegments
+
+    rng = np.random.default_rng(3)
+    feats = np.stack([np.abs(rng.normal(0.15, 0.1, 400)), rng.normal(1.0, 0.05, 400)], 1)
+    own = {"rest": (0.09, 1.0, 250), "PBM": (0.07, 1.0, 100)}  # seen at length: mostly the speaker's own
+    table, shut, taken = viseme_targets(feats, own)
+    assert "rest" in taken and table["rest"][0] > shut[0] + 0.05 and table["PBM"][0] == shut[0]
+    ph = PhoneSegments(("AA", "SIL", "M", "AA"), np.array([0.0, 0.3, 0.9, 1.0]), np.array([0.3, 0.9, 1.0, 1.3]))
+    art = articulate(ph, 100.0, 130, lead_s=0.0, targets=table, rest=shut)
+    assert art.resting[40:80].all() and np.allclose(art.opening[40:80], table["rest"][0])
+    assert art.closed[91:99].all() and np.allclose(art.opening[91:99], shut[0])
+    table_shut, _, _ = viseme_targets(feats, own, own_rest=False)
+    assert table_shut["rest"][0] == shut[0]
+
+
+def test_lips_part_at_a_closures_release_not_before_it():
+    """The mouth leads the sound into a closure but opens with the release: with a 40 ms lead, the frames up to
+    the phone's end stay shut (not only up to its end less the lead)."""
+    from lipsync_studio.sync.phones import PhoneSegments
+
+    ph = PhoneSegments(("AA", "M", "AA"), np.array([0.0, 0.5, 0.6]), np.array([0.5, 0.6, 0.9]))
+    art = articulate(ph, 100.0, 90, lead_s=0.04)
+    # frame k shows the sound at k/100 + 0.04: the closure starts at frame 46 and lasts to the release at 0.60 s
+    assert art.closed[46:60].all() and not art.closed[:45].any() and not art.closed[61:].any()
+
+
 def test_a_stop_closure_lasts_through_its_quiet_gap():
     from lipsync_studio.sync.phones import PhoneSegments
 
