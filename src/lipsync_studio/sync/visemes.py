@@ -40,9 +40,9 @@ CLASSES: dict[str, tuple[float, float]] = {
     "W": (0.15, -1.0),     # tight rounding
     "AA": (1.0, 0.15),     # open vowels
     "EH": (0.65, 0.45),    # mid front vowels
-    "ER": (0.45, -0.2),
+    "ER": (0.3, -0.2),     # r-coloured, lips rounded: a smaller aperture than the jaw alone gives
     "IY": (0.4, 1.0),      # close front: spread
-    "AO": (0.75, -0.7),    # open-mid back rounded
+    "AO": (0.5, -0.7),     # open-mid back rounded (and o's closing glide): rounding narrows the lips' gap
     "UW": (0.35, -1.0),    # close back rounded
 }
 PHONE_CLASS: dict[str, str] = {
