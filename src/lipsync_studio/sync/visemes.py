@@ -11,10 +11,14 @@ is the dominance-weighted mean of all phones' targets. Consonants dominate the o
 hardly at all, so a rounded vowel's rounding reaches back across the consonants before it (anticipation:
 rounded vowels' spread dominance falls off slowly before them); p/b/m dominate the opening strongly and
 briefly, f/v strongly (lower lip to upper teeth). The 10 ms track is then read per video frame, ``lead`` ahead of
-the sound, and every p/b/m leaves at least one video frame fully shut.
+the sound, and every lip-closing phone (p/b/m, and f/v/w, where real lips meet too: :data:`LIP_CLOSING`) leaves
+at least one video frame fully shut, from ``lead`` before it to its release. Pauses hold the ``rest`` class's
+mouth: the speaker's own resting mouth where the clip shows it (many people pause with parted lips).
 
 The numbers are phonetic descriptions (how open, how rounded, how strongly a segment holds its shape), set
-once from the literature's qualitative ordering; they are not fitted to any clip. The speaker's own table
+once from the literature's qualitative ordering and not fitted per clip; two choices were checked against six real
+talking heads (``bench/plan_lab.py``: the plan against the real mouth): which phones shut the lips, and the
+smaller lip gap of rounded vowels. The speaker's own table
 (:func:`speaker_table`) replaces the targets class by class where a clip shows enough of a class.
 """
 
@@ -210,7 +214,8 @@ def articulate(phones: PhoneSegments, fps: float, n_frames: int, lead_s: float =
     hi = np.maximum(hi, lo + 1)
     op = (c[hi] - c[lo]) / (hi - lo)
     sp = (cs[hi] - cs[lo]) / (hi - lo)
-    # Every p/b/m shuts at least the frame nearest its middle (a 60 ms closure must not be averaged away).
+    # Every lip-closing phone shuts at least the frame nearest its middle (a 60 ms closure must not be averaged
+    # away).
     closed = np.zeros(n_frames, bool)
     lv = np.asarray(level, np.float64) if level is not None else np.zeros(0)
     for p, s, e in zip(phones.labels, phones.start, phones.end):
