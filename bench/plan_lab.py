@@ -128,7 +128,3 @@ def main() -> int:
 if __name__ == "__main__":
     sys.exit(main())
 
-
-def _variants():
-    """Exploration hook (python bench/plan_lab.py DIR --try): plan post-processing variants scored side by side."""
-    return {}
