@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+KEYS = ("closure", "rounding", "width_f2", "opening_f1", "leak", "loudness")
+
 
 def main() -> int:
     from lipsync_studio.metrics.sync import evaluate_video
@@ -33,18 +35,18 @@ def main() -> int:
         rows = []
         for v in videos:
             p = evaluate_video(v).phonetic
-            rows.append((p.score, np.nan if p.closure is None else p.closure,
-                         np.nan if p.rounding is None else p.rounding, np.nan if p.leak is None else p.leak, p.loudness))
+            parts = p.parts()
+            rows.append([p.score] + [np.nan if parts[k] is None else parts[k] for k in KEYS])
             print(f"{label:24s} {v.parent.name + '/' + v.name if label != 'real speech' else v.name:48s} "
-                  f"score {p.score:.3f} closure {rows[-1][1]:.2f} ({p.bilabials} p/b/m) rounding {rows[-1][2]:.2f} "
-                  f"leak {rows[-1][3]:.2f} loudness {p.loudness:.2f}", flush=True)
+                  f"score {p.score:.3f} ({p.verdict}) " + " ".join(f"{k} {x:.2f}" for k, x in zip(KEYS, rows[-1][1:]))
+                  + f" ({p.bilabials} p/b/m)", flush=True)
         a = np.array(rows)
         summary[label] = a
     print()
     for label, a in summary.items():
         print(f"{label:24s} n={len(a):2d} score min {np.nanmin(a[:, 0]):.3f} mean {np.nanmean(a[:, 0]):.3f} "
-              f"max {np.nanmax(a[:, 0]):.3f} | closure {np.nanmean(a[:, 1]):.2f} rounding {np.nanmean(a[:, 2]):.2f} "
-              f"leak {np.nanmean(a[:, 3]):.2f} loudness {np.nanmean(a[:, 4]):.2f}")
+              f"max {np.nanmax(a[:, 0]):.3f} | " + " ".join(f"{k} {np.nanmean(a[:, i + 1]):.2f}"
+                                                         for i, k in enumerate(KEYS)))
     return 0
 
 

@@ -19,7 +19,7 @@ SENTENCES = {
 
 
 def main() -> int:
-    from lipsync_studio.engine.sync_job import SyncOptions, run_sync
+    from lipsync_studio.engine.sync_job import SyncOptions, SyncRequest, run_sync
     from lipsync_studio.media.audio_writer import write_audio
     from lipsync_studio.samples.speech import espeak_speech
 
@@ -33,7 +33,7 @@ def main() -> int:
         for with_script in (False, True):
             opts = SyncOptions(engine="builtin", script=script if with_script else None, script_lang=lang,
                                extend="loop")
-            r = run_sync(clip, dub, out / f"{clip.stem}_{lang}{'_script' if with_script else ''}.mp4", opts)
+            r = run_sync(SyncRequest(clip, dub, out / f"{clip.stem}_{lang}{'_script' if with_script else ''}.mp4", opts))
             p = r.sync.phonetic
             print(f"{lang:6s} script={'yes' if with_script else 'no ':3s} phones {r.engine_info.get('phones_from')}: "
                   f"offset {r.sync.offset_frames:+d}, loudness conf {r.sync.confidence:.2f}; {p.summary()}", flush=True)

@@ -199,6 +199,8 @@ def _faces(ctx: StageContext) -> None:
     opts: SyncOptions = s["options"]
     s["faces"] = []
     for eye, engine in enumerate(s["engines"]):
+        if hasattr(engine, "begin"):  # the engine hears the dub beside the tracking, as in a 2D sync
+            engine.begin(s["eyes"][eye], s["dub"], script=opts.script, script_lang=opts.script_lang)
         observer = getattr(engine, "frame_observer", None)
         s["faces"].append(analyse_faces(s["eyes"][eye], advance=ctx.advance, eye=s["views"][eye],
                                         keep=observer() if observer else None))

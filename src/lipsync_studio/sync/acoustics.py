@@ -130,6 +130,32 @@ def mouth_from_audio(wav16k: np.ndarray, fps: float, n_frames: int, lead_s: floa
                            loud.astype(np.float32), voiced, level.astype(np.float32))
 
 
+def voiced_formants(wav16k: np.ndarray, n_frames: int, fps: float,
+                    lead_s: float = 0.04) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per video frame: whether the sound is voiced speech, and its first- and second-formant region centroids.
+
+    Parameters
+    ----------
+    wav16k: (N,) float32 at 16 kHz; frame i hears it at ``i / fps + lead_s``.
+
+    Returns
+    -------
+    voiced: (n_frames,) bool, mostly voiced and at least 30 % into the speech's loudness range;
+    f1, f2: (n_frames,) float64 spectral centroids (Hz) of the 250–1000 Hz and 900–2800 Hz regions.
+    """
+    f = _stft_features(wav16k)
+    if len(f["speech"]) == 0:
+        z = np.zeros(n_frames)
+        return z.astype(bool), z, z
+    speech = f["speech"]
+    peak = float(np.percentile(speech, 97))
+    floor = max(float(np.percentile(speech, 10)), peak - 45.0)
+    level = np.clip((speech - floor) / max(peak - floor, 6.0), 0.0, 1.0)
+    voicing = 1.0 / (1.0 + 10 ** ((f["high"] - f["low"]) / 10.0))
+    voiced = _per_frame(((voicing > 0.6) & (level > 0.3)).astype(np.float64), n_frames, fps, lead_s) > 0.5
+    return voiced, _per_frame(f["f1"], n_frames, fps, lead_s), _per_frame(f["f2"], n_frames, fps, lead_s)
+
+
 #: A labial release: the 700–3500 Hz centroid just after the consonant lies at least this far (Hz) below the
 #: following vowel's, and the release's energy above 3.5 kHz at least LABIAL_TOP_DB below its 700–3500 Hz energy.
 LABIAL_DROP_HZ = 250.0

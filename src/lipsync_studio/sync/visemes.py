@@ -11,10 +11,14 @@ is the dominance-weighted mean of all phones' targets. Consonants dominate the o
 hardly at all, so a rounded vowel's rounding reaches back across the consonants before it (anticipation:
 rounded vowels' spread dominance falls off slowly before them); p/b/m dominate the opening strongly and
 briefly, f/v strongly (lower lip to upper teeth). The 10 ms track is then read per video frame, ``lead`` ahead of
-the sound, and every p/b/m leaves at least one video frame fully shut.
+the sound, and every lip-closing phone (p/b/m, and f/v/w, where real lips meet too: :data:`LIP_CLOSING`) leaves
+at least one video frame fully shut, from ``lead`` before it to its release. Pauses hold the ``rest`` class's
+mouth: the speaker's own resting mouth where the clip shows it (many people pause with parted lips).
 
 The numbers are phonetic descriptions (how open, how rounded, how strongly a segment holds its shape), set
-once from the literature's qualitative ordering; they are not fitted to any clip. The speaker's own table
+once from the literature's qualitative ordering and not fitted per clip; two choices were checked against six real
+talking heads (``bench/plan_lab.py``: the plan against the real mouth): which phones shut the lips, and the
+smaller lip gap of rounded vowels. The speaker's own table
 (:func:`speaker_table`) replaces the targets class by class where a clip shows enough of a class.
 """
 
@@ -40,9 +44,9 @@ CLASSES: dict[str, tuple[float, float]] = {
     "W": (0.15, -1.0),     # tight rounding
     "AA": (1.0, 0.15),     # open vowels
     "EH": (0.65, 0.45),    # mid front vowels
-    "ER": (0.45, -0.2),
+    "ER": (0.3, -0.2),     # r-coloured, lips rounded: a smaller aperture than the jaw alone gives
     "IY": (0.4, 1.0),      # close front: spread
-    "AO": (0.75, -0.7),    # open-mid back rounded
+    "AO": (0.5, -0.7),     # open-mid back rounded (and o's closing glide): rounding narrows the lips' gap
     "UW": (0.35, -1.0),    # close back rounded
 }
 PHONE_CLASS: dict[str, str] = {
@@ -59,6 +63,11 @@ VOWELS = frozenset({"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", 
 ROUNDED_VOWELS = frozenset({"AO", "OW", "OY", "UH", "UW"})
 SPREAD_VOWELS = frozenset({"IY", "IH", "EY", "EH", "AE"})
 BILABIAL = frozenset({"P", "B", "M"})
+#: Phones whose lips meet for at least a video frame. Beside p/b/m: f/v (the lower lip rises to the upper teeth
+#: and lip: the inner-lip gap a face tracker measures is closed) and w (tight rounding). Measured on real talking
+#: heads (bench/plan_lab.py, FaceMesh frame by frame): of the frames where the recogniser heard w, the real
+#: lips were shut in 0.69, f/v 0.40, p/b/m 0.34, against 0.13-0.17 for a, i, e and for pauses.
+LIP_CLOSING = BILABIAL | {"F", "V", "W"}
 VOWEL_CLASSES = frozenset({"AA", "EH", "ER", "IY", "AO", "UW"})
 
 # Dominance per class: (α_open, θ_open, α_spread, θ_spread_before, θ_spread_after); θ in 1/s.
@@ -95,7 +104,7 @@ class Articulation:
     ----------
     opening: (K,) float32, in the targets' units (relative 0..1 for the generic table).
     spread: (K,) float32, in the targets' units (−1..1 for the generic table).
-    closed: (K,) bool, frames where a p/b/m shuts the lips.
+    closed: (K,) bool, frames where a lip-closing phone (:data:`LIP_CLOSING`) shuts the lips.
     label: (K,) class name of the phone heard at each frame (``rest`` in silence).
     resting: (K,) bool, frames inside a pause of the sound, where the lips rest shut.
     """
@@ -131,7 +140,8 @@ def _expand(phones: PhoneSegments) -> tuple[list[str], np.ndarray, np.ndarray]:
 
 def articulate(phones: PhoneSegments, fps: float, n_frames: int, lead_s: float = 0.04,
                level: np.ndarray | None = None, targets: dict[str, tuple[float, float]] | None = None,
-               rest: tuple[float, float] | None = None, pause_s: float = PAUSE_S) -> Articulation:
+               rest: tuple[float, float] | None = None, pause_s: float = PAUSE_S,
+               closing: frozenset[str] = LIP_CLOSING) -> Articulation:
     """Per-frame mouth parameters from timed phones by dominance-weighted coarticulation.
 
     Parameters
@@ -143,8 +153,10 @@ def articulate(phones: PhoneSegments, fps: float, n_frames: int, lead_s: float =
         a shouted vowel opens wider than a murmured one.
     targets: class → (opening, spread); missing classes take :data:`CLASSES`.
     rest: (opening, spread) of shut lips in the targets' units (default: the ``PBM`` target).
-    pause_s: silences (``SIL``) at least this long shut the lips, but for :data:`PAUSE_EDGE_S` at either end;
-        ``inf`` leaves pauses to the coarticulation alone.
+    pause_s: silences (``SIL``) at least this long hold the ``rest`` class's mouth (the speaker's own resting
+        mouth where the targets carry it, else shut lips), but for :data:`PAUSE_EDGE_S` at either end; ``inf``
+        leaves pauses to the coarticulation alone.
+    closing: phones that shut the lips for at least the video frame nearest their middle (:data:`LIP_CLOSING`).
 
     A p/b/m's closure lasts as long as the sound says: with ``level``, a p or b stays shut through the quiet
     columns (below :data:`GAP_LEVEL`, up to :data:`STOP_GAP_S`) just before and inside it (the stop gap before
@@ -176,7 +188,7 @@ def articulate(phones: PhoneSegments, fps: float, n_frames: int, lead_s: float =
     for c, s, e, gain in zip(cls, a, b, gains):
         ao, th_o, as_, th_sb, th_sa = DOMINANCE[c]
         to, ts = table[c]
-        if c in ("PBM", "rest"):
+        if c == "PBM":
             to = shut[0]  # shut lips are shut, whatever a measured table says
         to = shut[0] + (to - shut[0]) * gain
         # Only the neighbourhood matters: dominances fall below 1e-3 of their peak within ~0.5 s.
@@ -202,15 +214,19 @@ def articulate(phones: PhoneSegments, fps: float, n_frames: int, lead_s: float =
     hi = np.maximum(hi, lo + 1)
     op = (c[hi] - c[lo]) / (hi - lo)
     sp = (cs[hi] - cs[lo]) / (hi - lo)
-    # Every p/b/m shuts at least the frame nearest its middle (a 60 ms closure must not be averaged away).
+    # Every lip-closing phone shuts at least the frame nearest its middle (a 60 ms closure must not be averaged
+    # away).
     closed = np.zeros(n_frames, bool)
     lv = np.asarray(level, np.float64) if level is not None else np.zeros(0)
     for p, s, e in zip(phones.labels, phones.start, phones.end):
-        if p in BILABIAL:
+        if p in closing:
             if p in ("P", "B") and len(lv):
                 s, e = _stop_gap(lv, s, e)
+            # The mouth leads the sound into a closure but parts at the release itself: the lips open with the
+            # burst, not lead_s before it (on real talking heads the lips were still shut a frame after the
+            # phone's span less the lead: shut-frame agreement 0.43 -> 0.50, opening r unchanged).
             k0 = int(np.ceil((s - lead_s) * fps - 0.5))
-            k1 = int(np.floor((e - lead_s) * fps - 0.5))
+            k1 = int(np.floor(e * fps - 0.5))
             ks = range(max(k0, 0), min(k1, n_frames - 1) + 1) if k1 >= k0 else \
                 [int(np.clip(round((0.5 * (s + e) - lead_s) * fps), 0, n_frames - 1))]
             for k in ks:
@@ -220,7 +236,8 @@ def articulate(phones: PhoneSegments, fps: float, n_frames: int, lead_s: float =
     for p, s, e in zip(phones.labels, phones.start, phones.end):
         if p == "SIL" and e - s >= pause_s:
             resting |= (centres >= s + PAUSE_EDGE_S) & (centres <= e - PAUSE_EDGE_S)
-    op[closed | resting] = shut[0]
+    op[resting] = table["rest"][0]
+    op[closed] = shut[0]
     idx = phones.at(centres)
     labels = np.array(phone_classes(phones) + ["rest"], dtype=object)[idx]
     return Articulation(op.astype(np.float32), sp.astype(np.float32), closed, labels, resting)

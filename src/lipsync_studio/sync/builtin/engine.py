@@ -24,7 +24,7 @@ from ...media.timeline import OutputPlan
 from ..base import Advance
 from ..mouth import UPPER_INNER, UPPER_INNER_LIP, MouthSpace, apply, invert
 from ...errors import MediaError
-from .planner import OWN, Targets, choose_bank, head_turn, relative_detail, schedule_donors, viseme_targets
+from .planner import OWN, choose_bank, head_turn, plan_mouths, relative_detail, schedule_donors
 from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
 from .grain import GrainMatch
@@ -116,7 +116,7 @@ class BuiltinEngine:
                 advance: Advance | None = None) -> None:
         """Plan every output frame's mouth and fill the donor bank (one pass over the clip)."""
         from ..acoustics import mouth_from_audio
-        from ..visemes import articulate, fill_unheard_speech, frame_labels, speaker_table
+        from ..visemes import fill_unheard_speech, frame_labels
 
         track = faces.speaker_track()
         self.plan = plan
@@ -135,11 +135,8 @@ class BuiltinEngine:
         dub_ph = fill_unheard_speech(dub_ph, dub_track.level)
         # The speaker's own visemes: the clip's sound, heard the same way, labels its frames.
         clip_labels = frame_labels(clip_ph, fps, faces.n_frames, self.lead_s) if clip_ph is not None else None
-        own_table = speaker_table(clip_labels, feats) if clip_labels is not None else {}
-        table, rest, own_classes = viseme_targets(feats, own_table)
-        art = articulate(dub_ph, fps, plan.n_out, self.lead_s, level=dub_track.level, targets=table, rest=rest)
-        self.targets = Targets(gap=art.opening, width=art.spread, calibrated_on_clip=bool(own_classes),
-                               gain=float(table["AA"][0] - rest[0]), offset=float(rest[0]))
+        self.targets, art, own_classes = plan_mouths(feats, clip_labels, dub_ph, dub_track.level, fps, plan.n_out,
+                                                     self.lead_s)
         self.articulation = art
         self.dub_phones = dub_ph
         # The bank holds each donor's lower face at its own frame's full resolution (warped once, at render).
@@ -175,20 +172,30 @@ class BuiltinEngine:
 
     def _mouth_detail(self, clip: Path, raw: np.ndarray) -> np.ndarray:
         """(T,) every frame's mouth detail (:func:`~.crops.mouth_detail`), measured while tracking; when the
-        tracks came from the cache, the measures kept beside them from the run that tracked them (NaN where
-        there are none: the planner then has no preference)."""
+        tracks came from the cache, the measures kept beside them from the run that tracked them, or (none kept)
+        measured now on one decoding pass, so a cache hit plans exactly as a miss (NaN where no face)."""
         import hashlib
 
         from ...media.cache import cache_path
 
         detail = np.full(len(raw), np.nan)
-        if self.crops is not None:
-            for t in np.flatnonzero(np.isfinite(raw).all(axis=(1, 2))):
-                detail[t] = self.crops.detail(int(t), raw[t])
         key = hashlib.sha256(np.ascontiguousarray(raw, np.float32).tobytes()).hexdigest()[:32]
         try:
             path = cache_path("mouth_detail", clip, key, suffix=".npy")
         except (OSError, MediaError):
+            path = None
+        present = np.flatnonzero(np.isfinite(raw).all(axis=(1, 2)))
+        for attempt in range(2):
+            if self.crops is not None:
+                for t in present:
+                    detail[t] = self.crops.detail(int(t), raw[t])
+            if attempt or np.isfinite(detail).any() or not len(present) or (path is not None and path.exists()):
+                break
+            # Tracks from the cache without the measures (cached by another command, or by older code): measure
+            # them now, or a cache hit would choose other donors than a miss (the same sync gave Radio2 width r
+            # 0.35 in one run and 0.21 in another). The pass also keeps the bank's crops.
+            self._keep_crops(clip, raw)
+        if path is None:
             return detail
         if np.isfinite(detail).any():
             try:
@@ -206,6 +213,23 @@ class BuiltinEngine:
             except (OSError, ValueError):
                 pass
         return detail
+
+    def _keep_crops(self, clip: Path, raw: np.ndarray) -> None:
+        """Decode the clip once and keep every tracked frame's lower face and mouth detail, as the tracker's
+        :meth:`frame_observer` would have (for tracks that came from the cache)."""
+        from ...media.prefetch import prefetch
+        from ...media.video import VideoReader
+        from .crops import FaceCrops
+
+        present = np.flatnonzero(np.isfinite(raw).all(axis=(1, 2)))
+        crops = FaceCrops(self.bank_bytes)
+        if len(present):
+            wanted = set(present.tolist())
+            with VideoReader(clip) as reader:
+                for t, img in prefetch(reader.iter_frames(int(present[0]), int(present[-1]) + 1)):
+                    if t in wanted:
+                        crops.keep(t, self.frame_view(img) if self.frame_view is not None else img, [raw[t]])
+        self.crops = crops
 
     def _donor_box(self, t: int, width: int, height: int) -> tuple[int, int, int, int]:
         """``x0, y0, x1, y1``: the pixels of frame t that the warp of its lower face may read."""

@@ -18,8 +18,12 @@ the square of the difference.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..visemes import Articulation
 
 OWN = -1  # the donor is the output frame's own source frame
 
@@ -65,7 +69,8 @@ def mouth_targets(dub_opening: np.ndarray, dub_spread: np.ndarray, clip_features
 
 
 def viseme_targets(clip_features: np.ndarray, own_table: dict[str, tuple[float, float, int]] | None = None,
-                   prior_frames: float = 25.0) -> tuple[dict[str, tuple[float, float]], tuple[float, float], list[str]]:
+                   prior_frames: float = 25.0, own_rest: bool = True
+                   ) -> tuple[dict[str, tuple[float, float]], tuple[float, float], list[str]]:
     """Each viseme class's target mouth in this speaker's units (inner-lip gap and width, eye distances).
 
     The generic table (:data:`~lipsync_studio.sync.visemes.CLASSES`) is put in the speaker's observed range
@@ -77,10 +82,13 @@ def viseme_targets(clip_features: np.ndarray, own_table: dict[str, tuple[float, 
     ----------
     clip_features: (T, 2) the clip's gap and width per frame (NaN where no face).
     own_table: class → (gap, width, frames) measured on the clip (:func:`~lipsync_studio.sync.visemes.speaker_table`).
+    own_rest: the ``rest`` class (pauses) takes the speaker's own resting mouth like any other class (many
+        people pause with their lips apart: on real talking heads the lips were shut in 0.17 of the dub's pause
+        frames, no more than in its vowels); False: pauses shut the lips.
 
     Returns
     -------
-    targets: class → (gap, width); rest: the shut mouth (gap, width); own: the classes taken from the clip.
+    targets: class → (gap, width); shut: the shut mouth (gap, width); own: the classes taken from the clip.
     """
     from ..visemes import CLASSES
 
@@ -101,9 +109,40 @@ def viseme_targets(clip_features: np.ndarray, own_table: dict[str, tuple[float, 
         # ``prior_frames`` frames counts half (recognised phones are noisy, a few frames' median is too).
         k = n / (n + prior_frames)
         gg, ww = targets[c]
-        targets[c] = (shut if c in ("PBM", "rest") else (1 - k) * gg + k * g, (1 - k) * ww + k * w)
+        targets[c] = (shut if c == "PBM" or (c == "rest" and not own_rest) else (1 - k) * gg + k * g,
+                      (1 - k) * ww + k * w)
         own.append(c)
-    return targets, targets["rest"], sorted(own)
+    return targets, (shut, targets["rest"][1]), sorted(own)
+
+
+def plan_mouths(clip_features: np.ndarray, clip_labels: np.ndarray | None, dub_phones, dub_level: np.ndarray,
+                fps: float, n_out: int, lead_s: float, closing: frozenset[str] | None = None,
+                own_rest: bool = True) -> tuple[Targets, "Articulation", list[str]]:
+    """Every output frame's target mouth from the dub's phones, in this speaker's units.
+
+    Parameters
+    ----------
+    clip_features: (T, 2) the clip's gap and width per frame (eye distances; NaN where no face).
+    clip_labels: (T,) viseme class heard in the clip's own sound per clip frame, or None (no sound).
+    dub_phones: the dub's timed phones (:class:`~lipsync_studio.sync.phones.PhoneSegments`).
+    dub_level: (C,) the dub's loudness per 10 ms column in [0, 1].
+    fps, n_out: the output's frame rate and frame count; lead_s: how far the mouth leads the sound (s).
+    closing: phones that shut the lips (default :data:`~lipsync_studio.sync.visemes.LIP_CLOSING`).
+    own_rest: pauses hold the speaker's own resting mouth (see :func:`viseme_targets`).
+
+    Returns
+    -------
+    targets (gap, width per output frame), the articulation they come from, the classes taken from the clip.
+    """
+    from ..visemes import LIP_CLOSING, articulate, speaker_table
+
+    own_table = speaker_table(clip_labels, clip_features) if clip_labels is not None else {}
+    table, rest, own_classes = viseme_targets(clip_features, own_table, own_rest=own_rest)
+    art = articulate(dub_phones, fps, n_out, lead_s, level=dub_level, targets=table, rest=rest,
+                     closing=LIP_CLOSING if closing is None else closing)
+    targets = Targets(gap=art.opening, width=art.spread, calibrated_on_clip=bool(own_classes),
+                      gain=float(table["AA"][0] - rest[0]), offset=float(rest[0]))
+    return targets, art, own_classes
 
 
 def choose_bank(features: np.ndarray, present: np.ndarray, max_frames: int, run: int = 6) -> np.ndarray:
