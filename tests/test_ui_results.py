@@ -9,15 +9,22 @@ from ui_fixtures import main_window, no_threads_left, open_media, talking_media,
 
 
 def test_verdicts_read_each_measure_against_real_speech():
-    from lipsync_studio.app.verdicts import verdict
-    from lipsync_studio.metrics.sync import REAL_SPEECH
+    from lipsync_studio.app.verdicts import offset_verdict, part_verdict, score_verdict
+    from lipsync_studio.metrics.sync import AS_REAL, REAL_SPEECH, PhoneticAgreement
 
-    lo, hi = REAL_SPEECH["score"]
-    assert verdict("score", lo - 0.05).level == "weak" and "below real speech" in verdict("score", lo - 0.05).text
-    assert verdict("score", (lo + hi) / 2).level == "good" and f"{lo:.2f}–{hi:.2f}" in verdict("score", lo).text
-    assert verdict("leak", REAL_SPEECH["leak"][1] + 0.1).level == "weak"  # lower is better there
-    assert verdict("offset", 1).level == "good" and verdict("offset", -8).level == "weak"
-    assert verdict("rounding", None) is None
+    def agreement(**parts):
+        base = dict(closure=None, rounding=None, leak=None, loudness=0.0, bilabials=0, score=0.0)
+        return PhoneticAgreement(**{**base, **parts})
+
+    real = agreement(rounding=AS_REAL["rounding"] + 0.1, score=1.0)
+    lo, hi = REAL_SPEECH["rounding"]
+    v = part_verdict(real, "rounding")
+    assert v.level == "good" and v.text.startswith("as real speech") and f"{lo:.2f}–{hi:.2f}" in v.text
+    assert part_verdict(agreement(rounding=0.0), "rounding").level == "weak"
+    assert part_verdict(agreement(leak=REAL_SPEECH["leak"][1] + 0.1), "leak").level == "weak"  # moves in pauses
+    assert part_verdict(agreement(), "rounding") is None  # not measured: no verdict
+    assert score_verdict(real).level == "good" and score_verdict(agreement(score=0.2)).level == "weak"
+    assert offset_verdict(1).level == "good" and offset_verdict(-8).level == "weak"
 
 
 def test_the_per_second_agreement_is_high_where_the_mouth_says_the_phones_and_low_where_it_does_not():

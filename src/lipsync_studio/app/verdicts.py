@@ -29,8 +29,7 @@ class Verdict:
 
     Attributes
     ----------
-    text: a few words (``"like real speech (0.27–0.65)"``). Above real speech is no fault: a mouth made from
-        the heard phones agrees with the recognizer's errors too, which a real mouth does not.
+    text: ``metrics.sync``'s verdict words and real speech's range (``"as real speech (real speech 0.12–0.90)"``).
     level: ``"good"``, ``"fair"`` or ``"weak"`` (the Result box colours it).
     """
 
@@ -38,31 +37,40 @@ class Verdict:
     level: str
 
 
-def verdict(name: str, value: float | None) -> Verdict | None:
-    """Read ``value`` of the measure ``name`` (a key of ``metrics.sync.REAL_SPEECH``: ``score``, ``closure``,
-    ``rounding``, ``leak``, ``loudness``; or ``offset``, in frames) against real speech; None without a value."""
+#: How the Result box colours each of ``metrics.sync``'s verdict words.
+LEVELS = {"as real speech": "good", "above real speech": "good", "stiller than real speech": "good",
+          "better than chance": "fair", "no better than chance": "weak", "moves more than real speech": "weak"}
+
+
+def offset_verdict(offset_frames: int | None) -> Verdict | None:
+    """Read the sync offset (frames; + the mouth leads) against real speech's lead of about one frame."""
+    if offset_frames is None:
+        return None
+    off = int(offset_frames) - LEAD_FRAMES
+    if abs(off) <= 1:
+        return Verdict("in sync (real speech: +1, the mouth leads)", "good")
+    if abs(off) <= 3:
+        return Verdict(f"{abs(off)} frames {'late' if off < 0 else 'early'} (real speech: +1)", "fair")
+    return Verdict(f"out of sync by {abs(off)} frames (real speech: +1)", "weak")
+
+
+def part_verdict(phonetic, name: str) -> Verdict | None:
+    """The verdict ``metrics.sync`` gives the part ``name`` of a ``PhoneticAgreement`` (a key of
+    ``REAL_SPEECH``), with real speech's range; None where the part was not measured."""
     from ..metrics.sync import REAL_SPEECH
 
-    if value is None or not np.isfinite(value):
+    if phonetic is None or phonetic.parts().get(name) is None:
         return None
-    if name == "offset":
-        off = int(value) - LEAD_FRAMES
-        if abs(off) <= 1:
-            return Verdict("in sync (real speech: +1, the mouth leads)", "good")
-        if abs(off) <= 3:
-            return Verdict(f"{abs(off)} frames {'late' if off < 0 else 'early'} (real speech: +1)", "fair")
-        return Verdict(f"out of sync by {abs(off)} frames (real speech: +1)", "weak")
+    words = phonetic.verdicts()[name]
     lo, hi = REAL_SPEECH[name]
-    span = f"{lo:.2f}–{hi:.2f}"
-    if name == "leak":  # lower is better: a mouth still in the pauses
-        if value <= hi:
-            return Verdict(f"still in pauses, like real speech ({span})", "good")
-        return Verdict(f"moves in the pauses more than real speech ({span})", "weak")
-    if value < lo:
-        return Verdict(f"below real speech ({span})", "weak")
-    if value <= hi:
-        return Verdict(f"like real speech ({span})", "good")
-    return Verdict(f"above real speech ({span})", "good")
+    return Verdict(f"{words} (real speech {lo:.2f}–{hi:.2f})", LEVELS.get(words, "fair"))
+
+
+def score_verdict(phonetic) -> Verdict | None:
+    """The phonetic score's own verdict (1.00: every scored part as real speech reaches)."""
+    if phonetic is None:
+        return None
+    return Verdict(f"{phonetic.verdict} (real speech: 1.00)", LEVELS.get(phonetic.verdict, "fair"))
 
 
 @dataclass(frozen=True)
@@ -137,18 +145,14 @@ def result_report(result_video: Path, clip_faces, source_indices: np.ndarray | N
 
     The result's faces come from the analysis cache (its measure tracked them), else are tracked now.
     """
-    import dataclasses
-
     from ..face.analysis import analyse_faces
     from ..media.audio import load_audio
-    from ..metrics.sync import phonetic_agreement, sync_score
-    from ..sync.acoustics import mouth_from_audio
+    from ..metrics.sync import score_mouth
     from ..sync.phones import recognize_phones
 
     faces = analyse_faces(result_video)
     fps, n = float(faces.fps), faces.n_frames
     wav = load_audio(result_video, sr=16000)
-    loud = mouth_from_audio(wav, fps, n, lead_s=0.0).loudness_db
     phones = recognize_phones(wav)
     nan = np.full(n, np.nan)
     after = _track_curves(faces, None) or (nan, nan)
@@ -159,8 +163,7 @@ def result_report(result_video: Path, clip_faces, source_indices: np.ndarray | N
         idx = np.arange(n) if source_indices is None else np.asarray(source_indices)[:n]
         idx = np.clip(idx, 0, len(curves[0]) - 1)
         gap, width = curves[0][idx], curves[1][idx]
-        score = sync_score(gap, loud)
-        before = dataclasses.replace(score, phonetic=phonetic_agreement(gap, width, phones, fps, score.confidence))
+        before = score_mouth(gap, width, wav, fps, phones)
         before_ps = agreement_per_second(gap, width, phones, fps)
     return ResultReport(before, after_ps, before_ps, fps)
 
@@ -188,25 +191,31 @@ def measure_rows(score, before=None) -> list[tuple[str, str, str, Verdict | None
     r = {k: f"{lo:.2f}–{hi:.2f}" for k, (lo, hi) in REAL_SPEECH.items()}
     if ph is not None:
         rows += [
-            ("Phonetic sync", f(ph.score), "Does the mouth say the dub's phones? Lips closing on p/b/m, rounding on "
-             f"o/u, still in pauses and the loudness, in one score 0–1. Real people with their own sound score "
-             f"{r['score']}. Above that range is no fault: a mouth made from the recognised phones agrees with "
-             "the recognizer's errors too, which a real mouth does not.", verdict("score", ph.score),
-             b(lambda s: s.phonetic.score)),
-            ("Lips close on p/b/m", f(ph.closure), f"Of the dub's {ph.bilabials} p/b/m, the share where the lips "
-             f"close, beyond chance (real speech {r['closure']})", verdict("closure", ph.closure),
-             b(lambda s: s.phonetic.closure)),
+            ("Phonetic sync", f(ph.score), "Does the mouth say the dub's sounds? Rounding, lip width against the "
+             "dub's F2, opening against its F1 and the loudness, each counted up to what real people saying their "
+             "own words reach: 1.00 = as real speech on every part (more agreement earns nothing).",
+             score_verdict(ph), b(lambda s: s.phonetic.score)),
             ("Rounding", f(ph.rounding), f"Lips wider at i/e/a than at o/u (real speech {r['rounding']})",
-             verdict("rounding", ph.rounding), b(lambda s: s.phonetic.rounding)),
-            ("Moves in pauses", f(ph.leak), f"How much the mouth moves in the dub's silences against in speech; "
-             f"lower is better (real speech {r['leak']})", verdict("leak", ph.leak), b(lambda s: s.phonetic.leak)),
+             part_verdict(ph, "rounding"), b(lambda s: s.phonetic.rounding)),
+            ("Width ~ F2", f(ph.width_f2), "Lip width following the dub's second formant over voiced frames "
+             f"(rounded lips lower it; real speech {r['width_f2']})", part_verdict(ph, "width_f2"),
+             b(lambda s: s.phonetic.width_f2)),
+            ("Opening ~ F1", f(ph.opening_f1), "Lip opening following the dub's first formant over voiced frames "
+             f"(an open jaw raises it; real speech {r['opening_f1']})", part_verdict(ph, "opening_f1"),
+             b(lambda s: s.phonetic.opening_f1)),
+            ("Lips close on p/b/m", f(ph.closure), f"Of the dub's {ph.bilabials} p/b/m, the share where the lips "
+             f"close, beyond chance (real speech {r['closure']}; shown, not scored: the recognizer misses and "
+             "invents p/b/m)", part_verdict(ph, "closure"), b(lambda s: s.phonetic.closure)),
+            ("Moves in pauses", f(ph.leak), "How much the mouth moves in the dub's silences against in speech "
+             f"(real speech {r['leak']}; shown, not scored)", part_verdict(ph, "leak"), b(lambda s: s.phonetic.leak)),
         ]
     rows += [
         ("Loudness agreement", f"{score.confidence:.2f}", "Mouth opening against the dub's loudness over offsets of "
          f"±15 frames: the peak's height over the median (correlation at the peak {score.correlation:.2f}); "
-         f"real speech {r['loudness']}", verdict("loudness", score.confidence), b(lambda s: s.confidence)),
+         f"real speech {r['loudness']}", part_verdict(ph, "loudness") if ph is not None else None,
+         b(lambda s: s.confidence)),
         ("Sync offset", f"{score.offset_frames:+d} frames", "Where the mouth agrees best with the dub (real speech: "
-         "about +1, the mouth leads the sound)", verdict("offset", score.offset_frames),
+         "about +1, the mouth leads the sound)", offset_verdict(score.offset_frames),
          b(lambda s: s.offset_frames)),
     ]
     return rows

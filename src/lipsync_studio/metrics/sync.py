@@ -323,6 +323,27 @@ def sync_score(mouth: np.ndarray, loudness_db: np.ndarray, max_offset: int = MAX
                      correlation=float(c[best]), frames_used=int(np.isfinite(m).sum()), curve=tuple(curve))
 
 
+def score_mouth(gap: np.ndarray, width: np.ndarray, wav16k: np.ndarray, fps: float, phones) -> SyncScore:
+    """The whole sync measure of one mouth against one sound: the loudness correlation (:func:`sync_score`) with
+    the phonetic agreement (:func:`phonetic_agreement`, formant parts included) in its ``phonetic``.
+
+    Parameters
+    ----------
+    gap, width: (T,) the mouth's inner-lip gap and corner distance per frame (NaN where no face).
+    wav16k: (N,) the sound at 16 kHz, frame 0 at sample 0.
+    fps: frame rate.
+    phones: :class:`~lipsync_studio.sync.phones.PhoneSegments` heard in ``wav16k``.
+    """
+    import dataclasses
+
+    from ..sync.acoustics import mouth_from_audio
+
+    loud = mouth_from_audio(wav16k, fps, len(gap), lead_s=0.0).loudness_db
+    score = sync_score(gap, loud)
+    return dataclasses.replace(score, phonetic=phonetic_agreement(gap, width, phones, fps, score.confidence,
+                                                                  wav16k=wav16k))
+
+
 def evaluate_video(video: str | Path, dub: str | Path | None = None, advance=None, eye=None) -> SyncScore:
     """Measure the sync of ``video``'s mouth against ``dub`` (default: the video's own sound).
 
@@ -332,10 +353,6 @@ def evaluate_video(video: str | Path, dub: str | Path | None = None, advance=Non
     """
     from ..face.analysis import analyse_faces
     from ..media.audio import load_audio
-    from ..sync.acoustics import mouth_from_audio
-
-    import dataclasses
-
     from ..sync.phones import recognize_phones_async
 
     wav = load_audio(dub if dub is not None else video, sr=16000)
@@ -345,10 +362,7 @@ def evaluate_video(video: str | Path, dub: str | Path | None = None, advance=Non
     n = faces.n_frames
     mouth = track.mouth_gap() if track is not None else np.full(n, np.nan)
     width = mouth_width(track.landmarks) if track is not None else np.full(n, np.nan)
-    loud = mouth_from_audio(wav, faces.fps, n, lead_s=0.0).loudness_db
-    score = sync_score(mouth, loud)
-    score = dataclasses.replace(score, phonetic=phonetic_agreement(mouth, width, heard.result()[0], float(faces.fps),
-                                                                   score.confidence, wav16k=wav))
+    score = score_mouth(mouth, width, wav, float(faces.fps), heard.result()[0])
     return score if eye is not None else _with_syncnet_measures(score, video, dub, faces)
 
 
