@@ -120,8 +120,8 @@ def test_memory_stays_bounded_however_long_the_clip(tmp_path):
 def test_bench_reports_each_stage_against_the_decode_encode_baseline():
     from lipsync_studio.benchmarks.stages import format_bench, run_bench
 
-    report = run_bench(seconds=1.0, height=240, quiet=True, fps=30)  # the 1080p30 case's frame rate, small
-    assert report["fps"] == 30
+    report = run_bench(seconds=1.0, height=240, quiet=True, fps=30, preset="superfast")  # 1080p30's rate, small
+    assert report["fps"] == 30 and report["preset"] == "superfast"
     base = report["passes"]["baseline"]["stages"]["decode+encode"]
     assert base["ratio_to_baseline"] == 1.0 and base["frames"] == report["frames"] == 30
     render = report["passes"]["sync"]["stages"]["retime:render"]
@@ -134,7 +134,7 @@ def test_bench_reports_each_stage_against_the_decode_encode_baseline():
     assert end > 0 and abs(parts - end) < 0.05 * end + 0.1
     table = format_bench(report)
     assert "decode+encode" in table and "retime:render" in table and "builtin:end to end" in table
-    assert "x real time" in table and "CPU-seconds per second of clip" in table
+    assert "x real time" in table and "CPU-seconds per second of clip" in table and "preset superfast" in table
 
 
 def test_bench_stereo_measures_the_modes_against_one_eye_alone():

@@ -19,6 +19,9 @@ from typing import Any
 
 from ..media.writer import VideoFormat
 
+#: The output's encoding in this pass's process (``bench --preset``: the encoder's share of the time).
+_FORMAT = VideoFormat()
+
 
 def _make_clip(folder: Path, seconds: float, height: int, fps: float = 25.0) -> tuple[Path, Path]:
     """A talking clip of ``seconds`` at 16:9 ``height`` and ``fps`` frames a second, and a dub of the same length."""
@@ -58,7 +61,8 @@ def _pass_baseline(clip: Path, dub: Path, out: Path) -> dict[str, Any]:
     from ..media.writer import VideoWriter
 
     t0, c0 = time.perf_counter(), cpu_seconds()
-    with VideoReader(clip) as r, VideoWriter(out, r.info.fps, r.info.width, r.info.height, audio=dub) as w:
+    with VideoReader(clip) as r, VideoWriter(out, r.info.fps, r.info.width, r.info.height, fmt=_FORMAT,
+                                             audio=dub) as w:
         n = 0
         for _, img in r.iter_frames():
             w.write(img)
@@ -71,7 +75,8 @@ def _pass_sync(clip: Path, dub: Path, out: Path) -> dict[str, Any]:
     from ..engine.sync_job import SyncOptions, build_sync_job
 
     # The clip's length, whatever the dub's, so every pass handles the same frames.
-    job = build_sync_job(clip, dub, out, SyncOptions(extend="trim-audio", shorten="pad-silence", engine="none"))
+    job = build_sync_job(clip, dub, out, SyncOptions(extend="trim-audio", shorten="pad-silence", engine="none",
+                                                     fmt=_FORMAT))
     job.run()
     return {"stages": {f"retime:{k}": {"seconds": v, "frames": job.counts.get(k, 0)} for k, v in job.timings.items()}}
 
@@ -100,7 +105,7 @@ def _pass_builtin(clip: Path, dub: Path, out: Path, measure: bool = True) -> dic
 
     t0, c0 = time.perf_counter(), cpu_seconds()
     job = build_sync_job(clip, dub, out, SyncOptions(extend="trim-audio", shorten="pad-silence", engine="builtin",
-                                                     measure=measure))
+                                                     measure=measure, fmt=_FORMAT))
     job.run(on_progress=note)
     total, c_end = time.perf_counter() - t0, cpu_seconds()
     names = list(job.timings)
@@ -225,14 +230,16 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # macOS: bytes, close enough as a bound
 
 
-def _child(name: str, clip: str, dub: str, out: str) -> None:
+def _child(name: str, clip: str, dub: str, out: str, preset: str = _FORMAT.preset) -> None:
+    global _FORMAT
+    _FORMAT = VideoFormat(preset=preset)
     result = {**_PASSES, **_STEREO_PASSES}[name](Path(clip), Path(dub), Path(out))
     result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
 
 
-def _run_child(name: str, clip: Path, dub: Path, out: Path) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "lipsync_studio.benchmarks.stages", name, str(clip), str(dub), str(out)]
+def _run_child(name: str, clip: Path, dub: Path, out: Path, preset: str = _FORMAT.preset) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "lipsync_studio.benchmarks.stages", name, str(clip), str(dub), str(out), preset]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"bench pass {name} failed:\n{proc.stderr[-2000:]}")
@@ -246,13 +253,15 @@ def _total(result: dict[str, Any]) -> float:
 
 
 def run_bench(clip: Path | None = None, dub: Path | None = None, seconds: float = 10.0, height: int = 720,
-              quiet: bool = False, repeat: int = 1, stereo: bool = False, fps: float = 25.0) -> dict[str, Any]:
+              quiet: bool = False, repeat: int = 1, stereo: bool = False, fps: float = 25.0,
+              preset: str = _FORMAT.preset) -> dict[str, Any]:
     """Measure every pass; return a report with frames/s, ratio to the baseline and peak memory per pass.
 
     With ``repeat`` > 1 the passes run in turn that many times and each keeps its fastest run (total seconds):
     on a shared machine the slow runs are other people's work, not ours.
     With ``stereo`` a full-SBS talking pair (``height`` px eyes) is made and the stereo modes are measured
-    against syncing one eye alone. ``fps``: the generated 2D clip's frame rate (e.g. 1080p at 30).
+    against syncing one eye alone. ``fps``: the generated 2D clip's frame rate (e.g. 1080p at 30). ``preset``:
+    the x264 preset every pass writes with (the default: the app's own).
     """
     from ..media.video import probe_video
 
@@ -272,13 +281,13 @@ def run_bench(clip: Path | None = None, dub: Path | None = None, seconds: float 
             dub = clip  # the clip's own sound
         info = probe_video(clip)
         report: dict[str, Any] = {"clip": str(clip), "width": info.width, "height": info.height,
-                                  "frames": info.n_frames, "fps": float(info.fps), "passes": {}}
+                                  "frames": info.n_frames, "fps": float(info.fps), "preset": preset, "passes": {}}
         for round_ in range(max(1, repeat)):
             for name in passes:
                 if not quiet:
                     print(f"pass {name} ..." + (f" (run {round_ + 1} of {repeat})" if repeat > 1 else ""),
                           file=sys.stderr)
-                result = _run_child(name, clip, dub, folder / f"out_{name}_{round_}.mp4")
+                result = _run_child(name, clip, dub, folder / f"out_{name}_{round_}.mp4", preset)
                 best = report["passes"].get(name)
                 if best is None or _total(result) < _total(best):
                     report["passes"][name] = result
@@ -296,7 +305,7 @@ def run_bench(clip: Path | None = None, dub: Path | None = None, seconds: float 
 def format_bench(report: dict[str, Any]) -> str:
     """The report as a table: one row per stage, the pass's peak memory on its first row."""
     lines = [f"clip: {report['clip']} ({report['width']}x{report['height']}, {report['frames']} frames, "
-             f"{report['fps']:g} fps)",
+             f"{report['fps']:g} fps; written with x264 preset {report.get('preset', VideoFormat().preset)})",
              f"{'stage':<22}{'seconds':>9}{'frames/s':>10}{'x baseline':>12}{'peak MB':>9}{'CPU s':>8}"]
     for p in report["passes"].values():
         for k, (name, st) in enumerate(p["stages"].items()):
@@ -323,4 +332,4 @@ def format_bench(report: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":  # a bench pass in its own process
-    _child(*sys.argv[1:5])
+    _child(*sys.argv[1:6])
