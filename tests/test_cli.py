@@ -120,15 +120,21 @@ def test_memory_stays_bounded_however_long_the_clip(tmp_path):
 def test_bench_reports_each_stage_against_the_decode_encode_baseline():
     from lipsync_studio.benchmarks.stages import format_bench, run_bench
 
-    report = run_bench(seconds=1.0, height=240, quiet=True)
+    report = run_bench(seconds=1.0, height=240, quiet=True, fps=30, preset="superfast")  # 1080p30's rate, small
+    assert report["fps"] == 30 and report["preset"] == "superfast"
     base = report["passes"]["baseline"]["stages"]["decode+encode"]
-    assert base["ratio_to_baseline"] == 1.0 and base["frames"] == report["frames"] == 25
+    assert base["ratio_to_baseline"] == 1.0 and base["frames"] == report["frames"] == 30
     render = report["passes"]["sync"]["stages"]["retime:render"]
-    assert render["frames"] == 25 and render["ratio_to_baseline"] > 0
+    assert render["frames"] == 30 and render["ratio_to_baseline"] > 0
     assert all(p["peak_rss_mb"] > 50 for p in report["passes"].values())
+    # CPU time per stage (every thread and the phone recognizer's process): the stages make up the whole.
+    builtin = report["passes"]["builtin"]["stages"]
+    end = builtin["builtin:end to end"]["cpu_seconds"]
+    parts = sum(v["cpu_seconds"] for k, v in builtin.items() if k not in ("builtin:end to end", "builtin:measure sync"))
+    assert end > 0 and abs(parts - end) < 0.05 * end + 0.1
     table = format_bench(report)
     assert "decode+encode" in table and "retime:render" in table and "builtin:end to end" in table
-    assert "x real time" in table
+    assert "x real time" in table and "CPU-seconds per second of clip" in table and "preset superfast" in table
 
 
 def test_bench_stereo_measures_the_modes_against_one_eye_alone():

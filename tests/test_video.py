@@ -117,3 +117,21 @@ def test_ping_pong_order_is_read_in_bounded_blocks(tmp_path):
     with VideoReader(path) as r:
         got = [read_code(img) for img in frames_in_order(r, order, max_bytes=160 * 96 * 3 * 6)]
     assert got == order
+
+
+def test_written_colour_keeps_every_pixel_in_its_chroma(tmp_path):
+    """4:2:0 keeps one colour per 2x2 pixels: it must be their mean, so colour on odd rows and columns (a thin
+    red lip edge) survives, not the top-left pixel's alone."""
+    from lipsync_studio.media.writer import VideoWriter
+
+    frame = np.full((64, 96, 3), 128, np.uint8)
+    frame[1::2, 1::2] = (255, 0, 0)  # every 2x2 block: three grey pixels and one red, at the odd corner
+    with VideoWriter(tmp_path / "dots.mp4", Fraction(25), 96, 64) as w:
+        for _ in range(3):
+            w.write(frame)
+    with VideoReader(tmp_path / "dots.mp4") as r:
+        got = np.stack([img for _, img in r.iter_frames()]).astype(float)
+    want = frame.astype(float).mean(axis=(0, 1))  # R 160, G 96, B 96
+    mean = got.mean(axis=(0, 1, 2))
+    assert abs((mean[0] - mean[1]) - (want[0] - want[1])) < 8, mean
+    assert np.abs(mean - want).max() < 6, mean

@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dub", type=Path, help="the dub for --clip (default: generated speech)")
     p.add_argument("--seconds", type=float, default=10.0, help="length of the generated clip (default 10)")
     p.add_argument("--height", type=int, default=720, help="height of the generated clip (default 720)")
+    p.add_argument("--fps", type=float, default=25.0, help="frame rate of the generated clip (default 25)")
+    p.add_argument("--preset", default="veryfast",
+                   help="x264 preset every pass writes with (default veryfast, as sync): the encoder's share")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--repeat", type=int, default=1,
                    help="run each pass this many times and keep its fastest run (a shared machine's noise)")
@@ -390,7 +393,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from .benchmarks.stages import format_bench, run_bench
 
     report = run_bench(clip=args.clip, dub=args.dub, seconds=args.seconds, height=args.height, quiet=args.quiet,
-                       repeat=args.repeat, stereo=args.stereo)
+                       repeat=args.repeat, stereo=args.stereo, fps=args.fps, preset=args.preset)
     print(json.dumps(report, indent=2) if args.json else format_bench(report))
     return 0
 

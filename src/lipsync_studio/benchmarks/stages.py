@@ -19,9 +19,12 @@ from typing import Any
 
 from ..media.writer import VideoFormat
 
+#: The output's encoding in this pass's process (``bench --preset``: the encoder's share of the time).
+_FORMAT = VideoFormat()
 
-def _make_clip(folder: Path, seconds: float, height: int) -> tuple[Path, Path]:
-    """A talking clip of ``seconds`` at 16:9 ``height`` and a dub of the same length."""
+
+def _make_clip(folder: Path, seconds: float, height: int, fps: float = 25.0) -> tuple[Path, Path]:
+    """A talking clip of ``seconds`` at 16:9 ``height`` and ``fps`` frames a second, and a dub of the same length."""
     import cv2
     import numpy as np
 
@@ -30,7 +33,7 @@ def _make_clip(folder: Path, seconds: float, height: int) -> tuple[Path, Path]:
     from ..media.writer import VideoWriter
     from ..samples import random_syllables, synth_speech, talking_clip
 
-    fps = Fraction(25)
+    fps = Fraction(fps).limit_denominator(1001)
     n_syl = max(2, int(seconds * 3))
     speech = synth_speech(random_syllables(n_syl, 3), seed=3)
     sound = folder / "clip_sound.wav"
@@ -57,42 +60,64 @@ def _pass_baseline(clip: Path, dub: Path, out: Path) -> dict[str, Any]:
     from ..media.video import VideoReader
     from ..media.writer import VideoWriter
 
-    t0 = time.perf_counter()
-    with VideoReader(clip) as r, VideoWriter(out, r.info.fps, r.info.width, r.info.height, audio=dub) as w:
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    with VideoReader(clip) as r, VideoWriter(out, r.info.fps, r.info.width, r.info.height, fmt=_FORMAT,
+                                             audio=dub) as w:
         n = 0
         for _, img in r.iter_frames():
             w.write(img)
             n += 1
-    return {"stages": {"decode+encode": {"seconds": time.perf_counter() - t0, "frames": n}}}
+    return {"stages": {"decode+encode": {"seconds": time.perf_counter() - t0, "frames": n,
+                                         "cpu_seconds": cpu_seconds() - c0}}}
 
 
 def _pass_sync(clip: Path, dub: Path, out: Path) -> dict[str, Any]:
     from ..engine.sync_job import SyncOptions, build_sync_job
 
     # The clip's length, whatever the dub's, so every pass handles the same frames.
-    job = build_sync_job(clip, dub, out, SyncOptions(extend="trim-audio", shorten="pad-silence", engine="none"))
+    job = build_sync_job(clip, dub, out, SyncOptions(extend="trim-audio", shorten="pad-silence", engine="none",
+                                                     fmt=_FORMAT))
     job.run()
     return {"stages": {f"retime:{k}": {"seconds": v, "frames": job.counts.get(k, 0)} for k, v in job.timings.items()}}
 
 
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process's threads and its finished child processes, in seconds."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _pass_builtin(clip: Path, dub: Path, out: Path, measure: bool = True) -> dict[str, Any]:
-    """The built-in engine end to end (tracking included, the analysis cache off), then its measure."""
+    """The built-in engine end to end (tracking included, the analysis cache off), then its measure.
+
+    Each stage also gets its CPU seconds (every thread, and child processes such as the phone recognizer once
+    they have ended): on a machine shared with other work the wall time is noisy, the CPU time much less so.
+    """
     import os
 
     os.environ["LIPSYNC_STUDIO_CACHE_DIR"] = str(out.with_suffix(".cache"))
     from ..engine.sync_job import SyncOptions, build_sync_job
 
-    t0 = time.perf_counter()
+    marks: dict[str, float] = {}
+
+    def note(p) -> None:  # the first report of each stage comes as it starts
+        marks.setdefault(p.stage, cpu_seconds())
+
+    t0, c0 = time.perf_counter(), cpu_seconds()
     job = build_sync_job(clip, dub, out, SyncOptions(extend="trim-audio", shorten="pad-silence", engine="builtin",
-                                                     measure=measure))
-    job.run()
-    total = time.perf_counter() - t0
-    stages = {f"builtin:{k}": {"seconds": v, "frames": job.counts.get(k, 0)} for k, v in job.timings.items()
-              if k != "measure"}
+                                                     measure=measure, fmt=_FORMAT))
+    job.run(on_progress=note)
+    total, c_end = time.perf_counter() - t0, cpu_seconds()
+    names = list(job.timings)
+    cpu = {k: (marks[names[i + 1]] if i + 1 < len(names) else c_end) - marks[k] for i, k in enumerate(names)}
+    stages = {f"builtin:{k}": {"seconds": v, "frames": job.counts.get(k, 0), "cpu_seconds": cpu[k]}
+              for k, v in job.timings.items() if k != "measure"}
     n = job.state["plan"].n_out
-    stages["builtin:end to end"] = {"seconds": total - job.timings.get("measure", 0.0), "frames": n}
+    stages["builtin:end to end"] = {"seconds": total - job.timings.get("measure", 0.0), "frames": n,
+                                    "cpu_seconds": c_end - c0 - cpu.get("measure", 0.0)}
     if "measure" in job.timings:
-        stages["builtin:measure sync"] = {"seconds": job.timings["measure"], "frames": n}
+        stages["builtin:measure sync"] = {"seconds": job.timings["measure"], "frames": n,
+                                          "cpu_seconds": cpu["measure"]}
     return {"stages": stages}
 
 
@@ -205,14 +230,16 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # macOS: bytes, close enough as a bound
 
 
-def _child(name: str, clip: str, dub: str, out: str) -> None:
+def _child(name: str, clip: str, dub: str, out: str, preset: str = _FORMAT.preset) -> None:
+    global _FORMAT
+    _FORMAT = VideoFormat(preset=preset)
     result = {**_PASSES, **_STEREO_PASSES}[name](Path(clip), Path(dub), Path(out))
     result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
 
 
-def _run_child(name: str, clip: Path, dub: Path, out: Path) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "lipsync_studio.benchmarks.stages", name, str(clip), str(dub), str(out)]
+def _run_child(name: str, clip: Path, dub: Path, out: Path, preset: str = _FORMAT.preset) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "lipsync_studio.benchmarks.stages", name, str(clip), str(dub), str(out), preset]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"bench pass {name} failed:\n{proc.stderr[-2000:]}")
@@ -226,13 +253,15 @@ def _total(result: dict[str, Any]) -> float:
 
 
 def run_bench(clip: Path | None = None, dub: Path | None = None, seconds: float = 10.0, height: int = 720,
-              quiet: bool = False, repeat: int = 1, stereo: bool = False) -> dict[str, Any]:
+              quiet: bool = False, repeat: int = 1, stereo: bool = False, fps: float = 25.0,
+              preset: str = _FORMAT.preset) -> dict[str, Any]:
     """Measure every pass; return a report with frames/s, ratio to the baseline and peak memory per pass.
 
     With ``repeat`` > 1 the passes run in turn that many times and each keeps its fastest run (total seconds):
     on a shared machine the slow runs are other people's work, not ours.
     With ``stereo`` a full-SBS talking pair (``height`` px eyes) is made and the stereo modes are measured
-    against syncing one eye alone.
+    against syncing one eye alone. ``fps``: the generated 2D clip's frame rate (e.g. 1080p at 30). ``preset``:
+    the x264 preset every pass writes with (the default: the app's own).
     """
     from ..media.video import probe_video
 
@@ -245,20 +274,20 @@ def run_bench(clip: Path | None = None, dub: Path | None = None, seconds: float 
             clip, _, dub = _make_stereo_clip(folder, seconds, height)
         elif clip is None:
             if not quiet:
-                print(f"making a {seconds:g} s {height}p clip ...", file=sys.stderr)
-            clip, gen_dub = _make_clip(folder, seconds, height)
+                print(f"making a {seconds:g} s {height}p{fps:g} clip ...", file=sys.stderr)
+            clip, gen_dub = _make_clip(folder, seconds, height, fps)
             dub = dub or gen_dub
         elif dub is None:
             dub = clip  # the clip's own sound
         info = probe_video(clip)
         report: dict[str, Any] = {"clip": str(clip), "width": info.width, "height": info.height,
-                                  "frames": info.n_frames, "fps": float(info.fps), "passes": {}}
+                                  "frames": info.n_frames, "fps": float(info.fps), "preset": preset, "passes": {}}
         for round_ in range(max(1, repeat)):
             for name in passes:
                 if not quiet:
                     print(f"pass {name} ..." + (f" (run {round_ + 1} of {repeat})" if repeat > 1 else ""),
                           file=sys.stderr)
-                result = _run_child(name, clip, dub, folder / f"out_{name}_{round_}.mp4")
+                result = _run_child(name, clip, dub, folder / f"out_{name}_{round_}.mp4", preset)
                 best = report["passes"].get(name)
                 if best is None or _total(result) < _total(best):
                     report["passes"][name] = result
@@ -276,18 +305,22 @@ def run_bench(clip: Path | None = None, dub: Path | None = None, seconds: float 
 def format_bench(report: dict[str, Any]) -> str:
     """The report as a table: one row per stage, the pass's peak memory on its first row."""
     lines = [f"clip: {report['clip']} ({report['width']}x{report['height']}, {report['frames']} frames, "
-             f"{report['fps']:g} fps)",
-             f"{'stage':<22}{'seconds':>9}{'frames/s':>10}{'x baseline':>12}{'peak MB':>9}"]
+             f"{report['fps']:g} fps; written with x264 preset {report.get('preset', VideoFormat().preset)})",
+             f"{'stage':<22}{'seconds':>9}{'frames/s':>10}{'x baseline':>12}{'peak MB':>9}{'CPU s':>8}"]
     for p in report["passes"].values():
         for k, (name, st) in enumerate(p["stages"].items()):
             fps = f"{st['fps']:.1f}" if st["frames"] > 1 else "-"
             peak = f"{p['peak_rss_mb']:.0f}" if k == 0 else ""
-            lines.append(f"{name:<22}{st['seconds']:>9.2f}{fps:>10}{st['ratio_to_baseline']:>12.2f}{peak:>9}")
+            cpu = f"{st['cpu_seconds']:.2f}" if "cpu_seconds" in st else ""
+            lines.append(f"{name:<22}{st['seconds']:>9.2f}{fps:>10}{st['ratio_to_baseline']:>12.2f}{peak:>9}{cpu:>8}")
     for p in report["passes"].values():
         for name, st in p["stages"].items():
             if name.endswith("end to end") and report["fps"] > 0:
+                clip_s = st["frames"] / report["fps"]
+                cpu = (f"; {st['cpu_seconds'] / clip_s:.2f} CPU-seconds per second of clip"
+                       if st.get("cpu_seconds") and clip_s > 0 else "")
                 lines.append(f"{name}: {st['fps'] / report['fps']:.2f}x real time (the clip plays at "
-                             f"{report['fps']:g} frames/s)")
+                             f"{report['fps']:g} frames/s){cpu}")
     one = report["passes"].get("one eye", {}).get("stages", {}).get("one eye:end to end")
     for mode in ("consistent", "independent"):
         st = report["passes"].get(mode, {}).get("stages", {}).get(f"{mode}:end to end")
@@ -299,4 +332,4 @@ def format_bench(report: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":  # a bench pass in its own process
-    _child(*sys.argv[1:5])
+    _child(*sys.argv[1:6])
