@@ -205,3 +205,22 @@ def test_a_declared_second_layer_that_does_not_decode_is_named_and_refused_rathe
     write_audio(dub, np.zeros(16000, np.float32), 16000)
     assert main(["sync", str(clip), str(dub), "-o", str(tmp_path / "out.mp4")]) == 2
     assert "MV-HEVC" in capsys.readouterr().err and not (tmp_path / "out.mp4").exists()
+
+
+def test_a_one_eye_360_clip_synced_keeps_its_projection_and_says_it_was_synced_flat(tmp_path, capsys):
+    import wave
+
+    clip = _clip(tmp_path / "pano.mp4", 96, 48, n=10)
+    sv3d = sv3d_equirect_box()
+    write_vr_metadata(clip, VRMetadata(entry_boxes=((b"sv3d", sv3d),)))
+    dub = tmp_path / "dub.wav"
+    with wave.open(str(dub), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
+        t = np.arange(6400) / 16000
+        w.writeframes((3000 * np.sin(2 * np.pi * 220 * t)).astype("<i2").tobytes())
+    out = tmp_path / "out.mp4"
+    assert main(["sync", str(clip), str(dub), "-o", str(out), "--no-measure"]) == 0
+    err = capsys.readouterr().err
+    assert "synced as a flat picture" in err and "picture is unchanged" in err
+    got = read_vr_metadata(out)
+    assert got.projection == "equirectangular" and dict(got.entry_boxes)[b"sv3d"] == sv3d and got.layout == "mono"

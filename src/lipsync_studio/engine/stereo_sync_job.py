@@ -268,26 +268,11 @@ def _render(ctx: StageContext) -> None:
             writer.write(new_left, new_right)
             ctx.advance(1)
         s["written"] = writer.paths
-    _keep_motion_track(s)
+    from .sync_job import keep_motion_tracks
+
+    keep_motion_tracks(s["video"], s["written"], s["plan"].n_out / float(s["plan"].fps))
     s["changed_frames"] = counter.changed
     counter.warn_if_unchanged(s["video"])
-
-
-def _keep_motion_track(s: dict[str, Any]) -> None:
-    """Carry the clip's camera motion track (``camm``, VR180 cameras) into each MP4/MOV written, over the
-    output's length; say so where the output cannot hold it."""
-    from ..media.camm import carry_motion_tracks, motion_tracks
-    from ..media.warnings import warn_media
-
-    if not motion_tracks(s["video"]):
-        return
-    plan = s["plan"]
-    for path in s["written"]:
-        if Path(path).suffix.lower() in (".mp4", ".mov", ".m4v"):
-            carry_motion_tracks(s["video"], path, plan.n_out / float(plan.fps))
-        else:
-            warn_media(f"{path}: the clip's camera motion track (camm) is not kept: only MP4/MOV outputs can "
-                       "carry it")
 
 
 def _measure(ctx: StageContext) -> None:

@@ -360,6 +360,7 @@ def _render_stage(ctx: StageContext) -> None:
     with VideoReader(info.path) as reader, VideoWriter(
         s["output"], plan.fps, info.width, info.height, fmt=opts.fmt, audio=s["dub"], audio_seconds=plan.audio_seconds
     ) as writer:
+        writer.vr_metadata = _flat_vr_metadata(info.path, s.get("engine") is not None)
         sources = (plan.source_index(k) for k in range(plan.n_out))
         counter = ChangeCounter()
         first, stop = s.get("range") or (0, plan.n_out)
@@ -372,9 +373,43 @@ def _render_stage(ctx: StageContext) -> None:
                 frame = new
             writer.write(frame)
             ctx.advance(1)
+    keep_motion_tracks(info.path, [s["output"]], plan.n_out / float(plan.fps))
     if s.get("engine") is not None:
         s["changed_frames"] = counter.changed
         counter.warn_if_unchanged(info.path)
+
+
+def _flat_vr_metadata(video: Path, synced: bool):
+    """The projection metadata of a one-eye 360/VR clip (``sv3d``: its output must still play as 360), or None
+    for a flat clip. With a face synced (``synced``), say that it was synced as a flat picture: the projection
+    bends a face away from the view's centre (stereo clips are synced through the projection)."""
+    from ..media.vrmeta import read_vr_metadata
+    from ..media.warnings import warn_media
+
+    meta = read_vr_metadata(video, side_data=False)
+    if not meta.spherical:
+        return None
+    if synced:
+        warn_media(f"{video}: a one-eye {meta.projection} clip is synced as a flat picture (only stereo VR clips "
+                   "are synced through the projection): a face far from the picture's centre is bent by it; "
+                   "the output keeps the clip's projection metadata", stacklevel=2)
+    return meta.for_layout("mono") or meta
+
+
+def keep_motion_tracks(video: Path, written, seconds: float) -> None:
+    """Carry the clip's camera motion track (``camm``, VR cameras) into each MP4/MOV written, over the output's
+    ``seconds``; say so where an output cannot hold it."""
+    from ..media.camm import carry_motion_tracks, motion_tracks
+    from ..media.warnings import warn_media
+
+    if not motion_tracks(video):
+        return
+    for path in written:
+        if Path(path).suffix.lower() in (".mp4", ".mov", ".m4v"):
+            carry_motion_tracks(video, path, seconds)
+        else:
+            warn_media(f"{path}: the clip's camera motion track (camm) is not kept: only MP4/MOV outputs can "
+                       "carry it")
 
 
 def build_sync_job(video: str | Path, dub: str | Path, output: str | Path, options: SyncOptions | None = None,
