@@ -234,3 +234,86 @@ def test_a_donor_smoothed_by_resampling_gets_the_frames_grain_back_and_a_grainy_
     assert 0.8 * skin_detail(target, skin) < skin_detail(grained, skin) < 1.2 * skin_detail(target, skin)
     assert abs(grained.astype(float).mean() - smooth.astype(float).mean()) < 0.5  # grain, not a colour change
     assert GrainMatch(memory=0.0).apply(target, target, skin) is target
+
+
+def _turned(lm: np.ndarray, degrees: float) -> np.ndarray:
+    """(478, 3) landmarks of the same face turned ``degrees`` about its vertical axis (seen orthographically)."""
+    c = np.nanmean(lm[:468], axis=0)
+    a = np.radians(degrees)
+    out = lm.copy()
+    x, z = lm[:, 0] - c[0], lm[:, 2] - c[2]
+    out[:, 0] = c[0] + x * np.cos(a) + z * np.sin(a)
+    out[:, 2] = c[2] - x * np.sin(a) + z * np.cos(a)
+    return out
+
+
+def test_a_donor_turned_away_gets_the_frames_head_turn_and_keeps_its_mouth_shape(media):
+    """The same mouth seen on heads turned up to 20 degrees: put in the frontal frame's turn, a turned donor's lips
+    land where the frontal frame's are (the similarity alone leaves them off-centre by several pixels)."""
+    from lipsync_studio.face.track import FaceTrack
+    from lipsync_studio.sync.mouth import MouthSpace
+
+    real = analyse_faces(media["clip"]).speaker_track()
+    lm = real.landmarks[int(np.nanargmax(real.mouth_gap()))].astype(np.float64)  # an open mouth
+    angles = np.array([0.0, 20.0, -20.0, 12.0, -12.0, 6.0, -6.0, 0.0] * 3)
+    frames = np.stack([_turned(lm, a) for a in angles]).astype(np.float32)
+    space = MouthSpace.from_track(FaceTrack(0, frames, frames.copy(), np.ones(len(angles), bool)))
+    lips = list(LIPS_OUTER) + list(LIPS_INNER)
+    target = space.normalized[0][lips]
+    for donor in (1, 2, 3, 4):
+        before = np.linalg.norm(space.normalized[donor][lips] - target, axis=1).mean()
+        after = np.linalg.norm(space.turned_shape(donor, 0)[lips] - target, axis=1).mean()
+        assert after < 0.1 * before and after < 0.3, (angles[donor], before, after)
+        # the opening and width are the frontal frame's (the same mouth), within a hundredth of their own
+        turned = space.turned_shape(donor, 0)
+        assert abs(space.gap(turned) - space.gap(space.normalized[0])) < 0.01 * space.gap(space.normalized[0])
+        assert abs(space.width(turned) - space.width(space.normalized[0])) < 0.01 * space.width(space.normalized[0])
+    # Turned toward itself it stays where it was.
+    assert np.allclose(space.turned_shape(5, 5), space.normalized[5], atol=1e-6)
+
+
+def test_the_interior_comes_whole_from_the_open_mouth_nearest_the_opening_asked():
+    from lipsync_studio.sync.builtin.interior import interior_donors, pick_interior
+
+    gaps = np.array([0.0, 0.02, 0.30, 0.29, 0.185, 0.175, 0.125, 0.115, np.nan, 0.07])
+    sharp = np.array([0, 0, 0, 0, -0.5, 0.4, 0.3, -0.3, 0, 0])  # log sharpness against the clip's
+    frames = np.arange(len(gaps))
+    chosen = interior_donors(gaps, frames, sharp, open_enough=0.06, levels=4)
+    assert chosen[0] == 2  # the widest first
+    assert 5 in chosen and 4 not in chosen  # near a level the sharper mouth lends
+    assert 6 in chosen and 7 not in chosen
+    assert not ({0, 1, 8} & set(chosen.tolist()))  # shut, barely parted or unmeasured mouths lend nothing
+    assert len(interior_donors(np.array([0.01, 0.02]), np.arange(2))) == 0
+    g = gaps[chosen]
+    # The smallest opening that needs little stretching; the widest when none is wide enough; none beyond 2x.
+    assert g[pick_interior(0.2, g)] == pytest.approx(0.175)
+    assert g[pick_interior(0.14, g)] == pytest.approx(0.125)
+    assert g[pick_interior(0.45, g)] == pytest.approx(0.30)
+    assert pick_interior(0.7, g) is None and pick_interior(0.1, np.zeros(0)) is None
+
+
+def test_the_same_shape_sharpness_forgives_a_real_mouth_of_another_opening_but_not_a_blur(media, tmp_path):
+    """Real frames of the clip shown in each other's place: an open mouth has more edges than a shut one, so the
+    plain ratio of a shut mouth drawn where the source was open is low; over what the clip itself shows between
+    those openings it is not. A blurred mouth stays low either way."""
+    from lipsync_studio.metrics.looks import compare_looks, video_looks
+
+    clip = video_looks(media["clip"])
+    n = clip.n_frames
+    other = compare_looks(clip, clip, (np.arange(n) + n // 2) % n, real_shift=n // 2)
+    spread = np.nanpercentile(np.log(clip.sharpness), 90) - np.nanpercentile(np.log(clip.sharpness), 10)
+    assert spread > 0.3  # the clip's mouths do differ in detail
+    assert other.same_shape_worst_tenth > other.sharpness_worst_tenth + 0.1
+    assert abs(np.log(other.same_shape_median)) < 0.15
+    track = analyse_faces(media["clip"]).speaker_track()
+
+    def blur(i, f):
+        box = mouth_box(track.landmarks[i], f.shape[1], f.shape[0])
+        if box is not None:
+            x0, y0, x1, y1 = box
+            f[y0:y1, x0:x1] = cv2.GaussianBlur(f[y0:y1, x0:x1], (0, 0), 1.6)
+        return f
+
+    blurred = compare_looks(video_looks(_rewrite(media["clip"], tmp_path / "blurred.mp4", blur)), clip)
+    assert blurred.same_shape_median < 0.5 and blurred.same_shape_worst_tenth < 0.5
+    assert "same-shape sharpness" in blurred.summary() and "same_shape_median" in blurred.as_dict()
