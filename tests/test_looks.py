@@ -275,13 +275,14 @@ def test_a_donor_turned_away_gets_the_frames_head_turn_and_keeps_its_mouth_shape
 def test_the_interior_comes_whole_from_the_open_mouth_nearest_the_opening_asked():
     from lipsync_studio.sync.builtin.interior import interior_donors, pick_interior
 
-    gaps = np.array([0.0, 0.02, 0.30, 0.29, 0.185, 0.175, 0.125, 0.115, np.nan, 0.07])
+    gaps = np.array([0.0, 0.02, 0.30, 0.29, 0.185, 0.175, 0.125, 0.115, np.nan, 0.062])
     sharp = np.array([0, 0, 0, 0, -0.5, 0.4, 0.3, -0.3, 0, 0])  # log sharpness against the clip's
     frames = np.arange(len(gaps))
-    chosen = interior_donors(gaps, frames, sharp, open_enough=0.06, levels=4)
+    chosen = interior_donors(gaps, frames, sharp, open_enough=0.06, levels=5)
     assert chosen[0] == 2  # the widest first
     assert 5 in chosen and 4 not in chosen  # near a level the sharper mouth lends
     assert 6 in chosen and 7 not in chosen
+    assert 9 in chosen  # a barely open mouth too: a narrow opening is not filled from a wide one
     assert not ({0, 1, 8} & set(chosen.tolist()))  # shut, barely parted or unmeasured mouths lend nothing
     assert len(interior_donors(np.array([0.01, 0.02]), np.arange(2))) == 0
     g = gaps[chosen]
@@ -289,6 +290,7 @@ def test_the_interior_comes_whole_from_the_open_mouth_nearest_the_opening_asked(
     assert g[pick_interior(0.2, g)] == pytest.approx(0.175)
     assert g[pick_interior(0.14, g)] == pytest.approx(0.125)
     assert g[pick_interior(0.45, g)] == pytest.approx(0.30)
+    assert g[pick_interior(0.07, g)] == pytest.approx(0.062)
     assert pick_interior(0.7, g) is None and pick_interior(0.1, np.zeros(0)) is None
 
 
@@ -317,3 +319,37 @@ def test_the_same_shape_sharpness_forgives_a_real_mouth_of_another_opening_but_n
     blurred = compare_looks(video_looks(_rewrite(media["clip"], tmp_path / "blurred.mp4", blur)), clip)
     assert blurred.same_shape_median < 0.5 and blurred.same_shape_worst_tenth < 0.5
     assert "same-shape sharpness" in blurred.summary() and "same_shape_median" in blurred.as_dict()
+
+
+def _ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 36) -> np.ndarray:
+    a = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    return np.stack([cx + rx * np.cos(a), cy + ry * np.sin(a)], 1)
+
+
+def test_a_donors_hair_beside_its_face_stays_out_but_its_dropped_chin_comes_in():
+    """The donor's face drawn narrower on one side (hair over its jaw there) and with the chin lower (the mouth
+    opened): beside the mouth only what both faces cover is lent; across the chin, either."""
+    from lipsync_studio.sync.builtin.render import lent_face_mask
+
+    own = _ellipse(100, 100, 60, 80)
+    lent = _ellipse(110, 110, 50, 80)  # its left edge 20 px further in, its chin 10 px lower
+    m = lent_face_mask(own, lent, (220, 220), 0.0, chin_x=100, chin_half=25)
+    assert m[100, 50] < 0.05  # beside the mouth, inside the own face only: the frame keeps its pixels
+    assert m[100, 100] > 0.99 and m[60, 120] > 0.99  # inside both
+    assert m[185, 105] > 0.99  # the dropped chin, below the own chin, is lent
+    assert m[8, 100] < 0.05 and m[100, 200] < 0.05  # outside both: nothing
+
+
+def test_the_redrawn_region_reaches_up_to_just_under_the_nose(media):
+    """Its top edge (where the blend fades out) lies just under the nose above the mouth's middle, as far from the
+    upper lip as the face allows, so a wide smile of the frame's own does not show through above a new mouth."""
+    from lipsync_studio.sync.mouth import SUBNASALE, MouthSpace
+
+    space = MouthSpace.from_track(analyse_faces(media["clip"]).speaker_track())
+    ref = space.reference
+    mid = np.abs(ref[space.region, 0] - ref[0, 0]) < 0.1 * space.eye_dist
+    top = ref[space.region[mid], 1].min()
+    assert 0 < (top - ref[SUBNASALE, 1]) / space.eye_dist < 0.045
+    # and no margin point above the upper lip (they would reach into the nose)
+    margin = space.region_points(ref)[len(space.region):]
+    assert (margin[:, 1] > ref[0, 1] - 0.01 * space.eye_dist).all()

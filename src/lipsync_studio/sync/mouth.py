@@ -22,6 +22,7 @@ UPPER_INNER, LOWER_INNER = 13, 14
 CORNERS = (61, 291)
 EYE_CORNERS = (33, 263)
 SUBNASALE = 2
+UPPER_LIP_TOP = 0
 CHIN = 152
 #: The inner lip contour's two halves (corners 78 and 308 belong to the upper one).
 UPPER_INNER_LIP = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
@@ -105,11 +106,15 @@ class MouthSpace:
             if lm.shape[2] > 2:
                 depth[t] = lm[t, :, 2] / np.hypot(m[0, 0], m[1, 0])
         eye = float(np.linalg.norm(ref[EYE_CORNERS[0]] - ref[EYE_CORNERS[1]]))
-        below = ref[:, 1] > ref[SUBNASALE, 1] + 0.06 * eye
+        # From just under the nose: a smiling upper lip rises to within a tenth of an eye distance of it, and
+        # the region's top edge must clear it by the feather's width, or the frame's own lip shows through.
+        below = ref[:, 1] > ref[SUBNASALE, 1] + 0.03 * eye
         region = np.flatnonzero(below)
-        # The region's outline: its convex hull in the reference.
+        # The region's outline: its convex hull in the reference; margin points go out from the part of it
+        # below the upper lip (room for a dropping chin; none above, where they would reach into the nose).
         hull = cv2.convexHull(ref[region].astype(np.float32), returnPoints=False).ravel()
         jaw = region[hull]
+        jaw = jaw[ref[jaw, 1] > ref[UPPER_LIP_TOP, 1]]
         pts = np.vstack([ref[region], cls._margin(ref, jaw, eye)])
         triangles = cls._delaunay(pts)
         return cls(ref, eye, pose, normalized, present, region, jaw, triangles,

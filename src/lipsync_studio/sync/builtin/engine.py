@@ -29,7 +29,8 @@ from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
 from .grain import GrainMatch
 from .interior import interior_donors, lend_interior, pick_interior
-from .render import cover_mouth, face_mask, feathered_mask, lip_band_mask, paint_interior, piecewise_warp, skin_mask
+from .render import (cover_mouth, face_mask, feathered_mask, lent_face_mask, lip_band_mask, paint_interior,
+                     piecewise_warp, skin_mask)
 
 #: The smallest inner-lip gap (eye distances) of a mouth open enough to lend its interior (teeth show).
 OPEN_ENOUGH = 0.06
@@ -302,11 +303,15 @@ class BuiltinEngine:
         face_scale = float(np.hypot(*pose[:, 0]))  # frame pixels per reference pixel
         unit = sp.eye_dist * face_scale  # an eye distance in this frame's pixels
         origin = np.array([x0, y0], np.float64)
-        face = face_mask([o - origin for o in ovals], cover.shape, 0.02 * unit)
-        alpha = feathered_mask(cover, 0.12 * unit) * face
-        region = frame[y0:y1, x0:x1]
         outer = apply(pose, new_shape[list(LIPS_OUTER)]) - origin
         own_outer = apply(pose, own_shape[list(LIPS_OUTER)]) - origin
+        if own:
+            face = face_mask([o - origin for o in ovals], cover.shape, 0.02 * unit)
+        else:  # the donor's hair or background beside its face stays out of this frame's face
+            face = lent_face_mask(ovals[0] - origin, ovals[1] - origin, cover.shape, 0.02 * unit,
+                                  float(own_outer[:, 0].mean()), 0.5 * float(np.ptp(own_outer[:, 0])))
+        alpha = feathered_mask(cover, 0.12 * unit) * face
+        region = frame[y0:y1, x0:x1]
         # The lips sit close under the region's top edge, inside its feather: both mouths (the new one and the
         # frame's own) are covered fully, or a half-blended upper lip reads as a pale double.
         cover_mouth(alpha, cover & (face > 0.5), [outer, own_outer], 0.04 * unit)

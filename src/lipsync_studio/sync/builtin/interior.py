@@ -22,7 +22,7 @@ FAN = np.array([[i, (i + 1) % _N, _N] for i in range(_N)], np.int32)
 
 
 def interior_donors(gaps: np.ndarray, frames: np.ndarray, detail: np.ndarray | None = None,
-                    open_enough: float = 0.06, levels: int = 4) -> np.ndarray:
+                    open_enough: float = 0.06, levels: int = 5) -> np.ndarray:
     """The clip frames that lend interiors: one per level of opening, from the widest opening down.
 
     Parameters
@@ -32,7 +32,8 @@ def interior_donors(gaps: np.ndarray, frames: np.ndarray, detail: np.ndarray | N
     detail: optional (T,) relative mouth sharpness (log units, :func:`~.planner.relative_detail`): near each
         level the sharpest mouth wins.
     open_enough: the smallest gap that shows an interior worth lending.
-    levels: how many openings are kept (evenly between ``open_enough``'s and the widest).
+    levels: how many openings are kept (evenly from the widest down to ``open_enough``: a narrow opening squeezed
+        into from a wide one shows its teeth as a thin white bar).
 
     Returns
     -------
@@ -47,7 +48,7 @@ def interior_donors(gaps: np.ndarray, frames: np.ndarray, detail: np.ndarray | N
     widest = float(g.max())
     score = np.zeros(len(frames)) if detail is None else np.nan_to_num(np.asarray(detail, np.float64)[frames])
     chosen: list[int] = [int(frames[np.argmax(g)])]
-    for level in np.linspace(widest, open_enough, levels + 1)[1:-1] if levels > 1 else []:
+    for level in np.linspace(widest, open_enough, levels)[1:] if levels > 1 else []:
         near = np.abs(g - level) <= 0.15 * level  # within 15 % of this level's opening
         if not near.any():
             continue

@@ -144,6 +144,25 @@ def face_mask(ovals: list[np.ndarray], shape: tuple[int, int], inset: float = 0.
     return mask.astype(np.float32) * np.float32(1 / 255)
 
 
+def lent_face_mask(own: np.ndarray, lent: np.ndarray, shape: tuple[int, int], inset: float, chin_x: float,
+                   chin_half: float) -> np.ndarray:
+    """(h, w) float32 0..1: where a donor's face may cover the frame's, from the frame's own face oval ``own`` and
+    the oval the donor's face is drawn to, ``lent`` ((N, 2) pixels each; :func:`face_mask` with ``inset``).
+
+    Beside the mouth, both (their intersection): beyond the donor's face edge its pixels are hair or background,
+    and beyond the frame's own face edge the frame's are. Across the chin (within ``chin_half`` px of ``chin_x``,
+    fading out over as much again), either (their union): a chin that drops or rises moves there, and the donor's
+    neck under its chin is what a risen chin uncovers.
+    """
+    a = face_mask([own], shape, inset)
+    b = face_mask([lent], shape, inset)
+    both = np.minimum(a, b)
+    x = np.arange(shape[1], dtype=np.float32)
+    t = np.clip((np.abs(x - np.float32(chin_x)) - chin_half) / max(chin_half, 1.0), 0, 1)
+    central = (1 - t * t * (3 - 2 * t))[None, :]
+    return both + (np.maximum(a, b) - both) * central
+
+
 def cover_mouth(alpha: np.ndarray, cover: np.ndarray, outers: list[np.ndarray], margin: float) -> None:
     """Raise ``alpha`` (h, w) to 1 over every outer lip contour in ``outers`` ((20, 2) pixels each) and ``margin``
     px around it, falling off smoothly over another ``margin`` (in place). It stays within ``cover`` (the warped
@@ -166,7 +185,7 @@ def cover_mouth(alpha: np.ndarray, cover: np.ndarray, outers: list[np.ndarray], 
         cv2.fillPoly(mask, [np.round(grown * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
     soft = cv2.GaussianBlur(mask, (0, 0), max(margin / 2, 0.5)).astype(np.float32) * np.float32(1 / 255)
     edge = cv2.distanceTransform(cover[y0:y1, x0:x1].astype(np.uint8), cv2.DIST_L2, 3)
-    ramp = np.minimum(edge * np.float32(1 / max(2 * margin, 1.0)), 1.0)
+    ramp = np.minimum(edge * np.float32(1 / max(margin, 1.0)), 1.0)
     sub = alpha[y0:y1, x0:x1]
     np.maximum(sub, soft * ramp * ramp * (3 - 2 * ramp), out=sub)
 
