@@ -353,3 +353,21 @@ def test_the_redrawn_region_reaches_up_to_just_under_the_nose(media):
     # and no margin point above the upper lip (they would reach into the nose)
     margin = space.region_points(ref)[len(space.region):]
     assert (margin[:, 1] > ref[0, 1] - 0.01 * space.eye_dist).all()
+
+
+def test_lips_shut_from_a_wide_opening_meet_in_a_dark_seam_not_a_bar_of_squeezed_teeth():
+    from lipsync_studio.sync.builtin.render import close_seam, lip_band_mask
+
+    img = np.full((60, 100, 3), (200, 160, 140), np.uint8)  # skin
+    outer = _ellipse(50, 30, 30, 12, 20)
+    inner = _ellipse(50, 30, 24, 1.5, 20)  # a hair of an opening
+    lips = lip_band_mask(outer, inner, img.shape[:2])
+    img[lips > 0.5] = (170, 60, 70)
+    bar = np.zeros(img.shape[:2], np.uint8)
+    cv2.fillPoly(bar, [np.round(inner).astype(np.int32)], 1)
+    img[bar > 0] = (235, 235, 225)  # the squeezed teeth
+    before = img.copy()
+    close_seam(img, inner, lips)
+    assert img[bar > 0].mean(axis=0).max() < 90  # the bar is gone: darker than the lips
+    far = cv2.dilate(np.uint8(lips > 0.01) | bar, np.ones((7, 7), np.uint8)) == 0
+    assert np.array_equal(img[far], before[far])  # nothing else changes

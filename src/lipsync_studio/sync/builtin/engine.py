@@ -29,7 +29,7 @@ from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
 from .grain import GrainMatch
 from .interior import interior_donors, lend_interior, pick_interior
-from .render import (cover_mouth, face_mask, feathered_mask, lent_face_mask, lip_band_mask, paint_interior,
+from .render import (close_seam, cover_mouth, face_mask, feathered_mask, lent_face_mask, lip_band_mask, paint_interior,
                      piecewise_warp, skin_mask)
 
 #: The smallest inner-lip gap (eye distances) of a mouth open enough to lend its interior (teeth show).
@@ -324,21 +324,27 @@ class BuiltinEngine:
             skin = skin_mask(alpha, [outer, own_outer], 0.06 * unit)
             warped = self._colour.apply(warped, region, skin, new_lips, own_lips, lips_box)
             warped = self._grain.apply(warped, region, skin)
+        # Closed most of the way from a wide opening, the donor's teeth squeeze into a jagged white bar: shut lips
+        # show only the dark where they meet; parted ones get the interior of the clip's narrowest open mouth (below).
+        squeezed = donor_gap > 0.03 and target_gap < 0.5 * donor_gap
+        inner = apply(pose, new_shape[list(LIPS_INNER)]) - origin
+        if squeezed and target_gap < 0.02:
+            close_seam(warped, inner, new_lips if not own else lip_band_mask(outer, inner, alpha.shape))
         # Much more opening than the donor has (its own interior, stretched past 1.33x, would smear; a closed donor
         # has none): a real interior is lent whole, from the open frame nearest the target's opening, or (a clip
         # that never opens) one is drawn. One interior at a time: two blended read as a double image.
         ratio = donor_gap / max(target_gap, 1e-6)
-        if target_gap > 0.04 and target_gap - donor_gap > 0.015 and (donor_gap < 0.015 or ratio < 0.75):
-            inner = apply(pose, new_shape[list(LIPS_INNER)]) - origin
+        if (target_gap > 0.04 and target_gap - donor_gap > 0.015 and (donor_gap < 0.015 or ratio < 0.75)
+                or squeezed and target_gap >= 0.02):
             lent = False
             gaps = sp.gap(sp.normalized[self.interior_donors]) if len(self.interior_donors) else np.zeros(0)
             pick = pick_interior(target_gap, gaps)
-            if pick is not None and gaps[pick] > donor_gap + 0.01:
+            if pick is not None and (gaps[pick] > donor_gap + 0.01 or squeezed):
                 o = int(self.interior_donors[pick])
                 o_img, ox, oy = self.bank[o]
                 o_inner = apply(sp.pose[o], sp.normalized[o][list(LIPS_INNER)]) - [ox, oy]
                 lent = lend_interior(warped, inner, o_img, o_inner, 1.0, shrink=max(0.5, 0.015 * unit))
-            if not lent:
+            if not lent and not squeezed:
                 upper = apply(pose, new_shape[list(UPPER_INNER_LIP)]) - origin
                 paint_interior(warped, inner, upper, max(target_gap, 0.0) * unit,
                                float(np.clip((target_gap - 0.04) / 0.03, 0.0, 1.0)))

@@ -185,7 +185,7 @@ def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray,
                     sigma: tuple[float, float] = (0.03, 0.04), target_labels: np.ndarray | None = None,
                     clip_labels: np.ndarray | None = None, class_cost: float = 1.0,
                     detail: np.ndarray | None = None, detail_cost: float = 2.0,
-                    turn: np.ndarray | None = None, turn_sigma: float = 0.15) -> np.ndarray:
+                    turn: np.ndarray | None = None, turn_sigma: float = 0.3) -> np.ndarray:
     """The donor of every output frame: a clip frame index, or :data:`OWN`.
 
     Parameters
@@ -199,9 +199,11 @@ def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray,
     detail: optional (T,) mouth sharpness per clip frame in log units (:func:`relative_detail`): a donor softer
         than the output frame's source costs ``detail_cost`` per unit of log ratio (half as sharp: 1.4).
     turn: optional (T,) yaw proxy per clip frame (:func:`head_turn`): a donor turned ``turn_sigma`` away from
-        the output frame's source (0.15: about 11 degrees) costs 1 more, twice that 4 more. Gentle, because
-        the shape features are 2D: a sharper price moved the donors off the dub's shapes (opening and width
-        correlation with the real mouth fell by 0.03-0.1 on real clips at 0.05).
+        the output frame's source (0.3: about 23 degrees) costs 1 more, twice that 4 more. Gentle, because the
+        drawing puts a donor in the output frame's head turn (:meth:`~..mouth.MouthSpace.turned_shape`), so
+        what is left to pay for is what a turn hides (one side of the lips foreshortened); a sharp price kept
+        the donors near the output frame in time and off the dub's shapes (opening correlation with the real
+        mouth fell from 0.38 to 0.29 on a real clip at 0.05).
 
     Returns
     -------

@@ -248,6 +248,37 @@ def apply_colour(img: np.ndarray, c: np.ndarray) -> np.ndarray:
     return cv2.LUT(img, lut.astype(np.uint8).reshape(256, 1, 3))
 
 
+def close_seam(img: np.ndarray, inner: np.ndarray, lips: np.ndarray) -> None:
+    """Fill the thin inner-lip polygon of a mouth closed from a wide opening with the shadow where lips meet
+    (in place): what is left between them (a hair of the donor's squeezed teeth: a white bar with a jagged edge)
+    becomes the dark seam of shut lips.
+
+    Parameters
+    ----------
+    img: (h, w, 3) uint8 area drawn in.
+    inner: (20, 2) the new inner lip contour, pixels of ``img``.
+    lips: (h, w) float 0..1 lip band of the new mouth (its colour sets the shadow's).
+    """
+    import cv2
+
+    band = lips > 0.5
+    if band.sum() < 8:
+        return
+    shadow = np.median(img[band].astype(np.float32), axis=0) * np.float32(0.45)
+    h, w = img.shape[:2]
+    x0, y0 = np.maximum(np.floor(inner.min(0)).astype(int) - 2, 0)
+    x1, y1 = np.minimum(np.ceil(inner.max(0)).astype(int) + 3, [w, h])
+    if x1 - x0 < 2 or y1 - y0 < 1:
+        return
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    pts = np.round((inner - [x0, y0]) * 16).astype(np.int32)
+    cv2.fillPoly(mask, [pts], 255, cv2.LINE_AA, shift=4)
+    cv2.polylines(mask, [pts], True, 255, 1, cv2.LINE_AA, shift=4)  # the squeezed teeth reach the contour
+    a = (mask.astype(np.float32) * np.float32(1 / 255))[..., None]
+    area = img[y0:y1, x0:x1]
+    img[y0:y1, x0:x1] = np.clip(area * (1 - a) + shadow * a + 0.5, 0, 255).astype(np.uint8)
+
+
 def paint_interior(img: np.ndarray, inner: np.ndarray, upper: np.ndarray, gap_px: float,
                    strength: float = 1.0) -> None:
     """Draw a mouth interior inside the inner-lip polygon (in place), for a clip with no open mouth to lend.
