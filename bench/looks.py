@@ -154,6 +154,7 @@ def stereo_sheet(clip: Path, outdir: Path) -> None:
     from lipsync_studio.cli import main as cli
     from lipsync_studio.face.analysis import analyse_faces
     from lipsync_studio.media.video import VideoReader
+    from lipsync_studio.stereo.layout import eye_view
 
     folder = outdir / clip.stem
     sbs = folder / "pic_A_LRF_Full_SBS.mp4"
@@ -168,7 +169,7 @@ def stereo_sheet(clip: Path, outdir: Path) -> None:
         w = r.info.width // 2
     rows = []
     for eye in (0, 1):
-        faces = analyse_faces(out, eye=("sbs", eye))
+        faces = analyse_faces(out, eye=eye_view("sbs", eye))
         tr = faces.speaker_track()
         gap = np.nan_to_num(tr.mouth_gap(), nan=-1)
         ks = [int(k) for k in np.argsort(-gap)[:6]]
