@@ -141,6 +141,8 @@ def measure_clip(clip: Path, outdir: Path, engine: str) -> list[dict]:
         rows.append(d)
         print(f"{clip.stem} {a}->{b}: sharp {d['sharpness_median']:.3f} [{d['real_sharpness_median']:.3f}] "
               f"worst10 {d['sharpness_worst_tenth']:.3f} [{d['real_sharpness_worst_tenth']:.3f}] "
+              f"same-shape {d['same_shape_median']:.3f}/{d['same_shape_worst_tenth']:.3f} "
+              f"[{d['real_same_shape_median']:.3f}/{d['real_same_shape_worst_tenth']:.3f}] "
               f"dE {d['colour_de']:.2f} [{d['real_colour_de']:.2f}, next {d['next_frame_colour_de']:.2f}] "
               f"area {d['area_median']:.4f} in [{d['natural_area'][0]:.4f},{d['natural_area'][1]:.4f}] "
               f"{100 * d['area_in_range']:.0f}% soft={d['softest_frames']}", flush=True)
@@ -152,6 +154,7 @@ def stereo_sheet(clip: Path, outdir: Path) -> None:
     from lipsync_studio.cli import main as cli
     from lipsync_studio.face.analysis import analyse_faces
     from lipsync_studio.media.video import VideoReader
+    from lipsync_studio.stereo.layout import eye_view
 
     folder = outdir / clip.stem
     sbs = folder / "pic_A_LRF_Full_SBS.mp4"
@@ -166,7 +169,7 @@ def stereo_sheet(clip: Path, outdir: Path) -> None:
         w = r.info.width // 2
     rows = []
     for eye in (0, 1):
-        faces = analyse_faces(out, eye=("sbs", eye))
+        faces = analyse_faces(out, eye=eye_view("sbs", eye))
         tr = faces.speaker_track()
         gap = np.nan_to_num(tr.mouth_gap(), nan=-1)
         ks = [int(k) for k in np.argsort(-gap)[:6]]
@@ -195,6 +198,7 @@ def main() -> int:
             stereo_sheet(clip, args.outdir)
     (args.outdir / "looks.json").write_text(json.dumps(rows, indent=1))
     keys = ("sharpness_median", "real_sharpness_median", "sharpness_worst_tenth", "real_sharpness_worst_tenth",
+            "same_shape_median", "real_same_shape_median", "same_shape_worst_tenth", "real_same_shape_worst_tenth",
             "colour_de", "real_colour_de", "next_frame_colour_de", "area_in_range")
     mean = {k: float(np.nanmean([r[k] if r[k] is not None else np.nan for r in rows])) for k in keys}
     print("mean over " + f"{len(rows)} results: " + " ".join(f"{k}={v:.3f}" for k, v in mean.items()))

@@ -234,3 +234,140 @@ def test_a_donor_smoothed_by_resampling_gets_the_frames_grain_back_and_a_grainy_
     assert 0.8 * skin_detail(target, skin) < skin_detail(grained, skin) < 1.2 * skin_detail(target, skin)
     assert abs(grained.astype(float).mean() - smooth.astype(float).mean()) < 0.5  # grain, not a colour change
     assert GrainMatch(memory=0.0).apply(target, target, skin) is target
+
+
+def _turned(lm: np.ndarray, degrees: float) -> np.ndarray:
+    """(478, 3) landmarks of the same face turned ``degrees`` about its vertical axis (seen orthographically)."""
+    c = np.nanmean(lm[:468], axis=0)
+    a = np.radians(degrees)
+    out = lm.copy()
+    x, z = lm[:, 0] - c[0], lm[:, 2] - c[2]
+    out[:, 0] = c[0] + x * np.cos(a) + z * np.sin(a)
+    out[:, 2] = c[2] - x * np.sin(a) + z * np.cos(a)
+    return out
+
+
+def test_a_donor_turned_away_gets_the_frames_head_turn_and_keeps_its_mouth_shape(media):
+    """The same mouth seen on heads turned up to 20 degrees: put in the frontal frame's turn, a turned donor's lips
+    land where the frontal frame's are (the similarity alone leaves them off-centre by several pixels)."""
+    from lipsync_studio.face.track import FaceTrack
+    from lipsync_studio.sync.mouth import MouthSpace
+
+    real = analyse_faces(media["clip"]).speaker_track()
+    lm = real.landmarks[int(np.nanargmax(real.mouth_gap()))].astype(np.float64)  # an open mouth
+    angles = np.array([0.0, 20.0, -20.0, 12.0, -12.0, 6.0, -6.0, 0.0] * 3)
+    frames = np.stack([_turned(lm, a) for a in angles]).astype(np.float32)
+    space = MouthSpace.from_track(FaceTrack(0, frames, frames.copy(), np.ones(len(angles), bool)))
+    lips = list(LIPS_OUTER) + list(LIPS_INNER)
+    target = space.normalized[0][lips]
+    for donor in (1, 2, 3, 4):
+        before = np.linalg.norm(space.normalized[donor][lips] - target, axis=1).mean()
+        after = np.linalg.norm(space.turned_shape(donor, 0)[lips] - target, axis=1).mean()
+        assert after < 0.1 * before and after < 0.3, (angles[donor], before, after)
+        # the opening and width are the frontal frame's (the same mouth), within a hundredth of their own
+        turned = space.turned_shape(donor, 0)
+        assert abs(space.gap(turned) - space.gap(space.normalized[0])) < 0.01 * space.gap(space.normalized[0])
+        assert abs(space.width(turned) - space.width(space.normalized[0])) < 0.01 * space.width(space.normalized[0])
+    # Turned toward itself it stays where it was.
+    assert np.allclose(space.turned_shape(5, 5), space.normalized[5], atol=1e-6)
+
+
+def test_the_interior_comes_whole_from_the_open_mouth_nearest_the_opening_asked():
+    from lipsync_studio.sync.builtin.interior import interior_donors, pick_interior
+
+    gaps = np.array([0.0, 0.02, 0.30, 0.29, 0.185, 0.175, 0.125, 0.115, np.nan, 0.062])
+    sharp = np.array([0, 0, 0, 0, -0.5, 0.4, 0.3, -0.3, 0, 0])  # log sharpness against the clip's
+    frames = np.arange(len(gaps))
+    chosen = interior_donors(gaps, frames, sharp, open_enough=0.06, levels=5)
+    assert chosen[0] == 2  # the widest first
+    assert 5 in chosen and 4 not in chosen  # near a level the sharper mouth lends
+    assert 6 in chosen and 7 not in chosen
+    assert 9 in chosen  # a barely open mouth too: a narrow opening is not filled from a wide one
+    assert not ({0, 1, 8} & set(chosen.tolist()))  # shut, barely parted or unmeasured mouths lend nothing
+    assert len(interior_donors(np.array([0.01, 0.02]), np.arange(2))) == 0
+    g = gaps[chosen]
+    # The smallest opening that needs little stretching; the widest when none is wide enough; none beyond 2x.
+    assert g[pick_interior(0.2, g)] == pytest.approx(0.175)
+    assert g[pick_interior(0.14, g)] == pytest.approx(0.125)
+    assert g[pick_interior(0.45, g)] == pytest.approx(0.30)
+    assert g[pick_interior(0.07, g)] == pytest.approx(0.062)
+    assert pick_interior(0.7, g) is None and pick_interior(0.1, np.zeros(0)) is None
+
+
+def test_the_same_shape_sharpness_forgives_a_real_mouth_of_another_opening_but_not_a_blur(media, tmp_path):
+    """Real frames of the clip shown in each other's place: an open mouth has more edges than a shut one, so the
+    plain ratio of a shut mouth drawn where the source was open is low; over what the clip itself shows between
+    those openings it is not. A blurred mouth stays low either way."""
+    from lipsync_studio.metrics.looks import compare_looks, video_looks
+
+    clip = video_looks(media["clip"])
+    n = clip.n_frames
+    other = compare_looks(clip, clip, (np.arange(n) + n // 2) % n, real_shift=n // 2)
+    spread = np.nanpercentile(np.log(clip.sharpness), 90) - np.nanpercentile(np.log(clip.sharpness), 10)
+    assert spread > 0.3  # the clip's mouths do differ in detail
+    assert other.same_shape_worst_tenth > other.sharpness_worst_tenth + 0.1
+    assert abs(np.log(other.same_shape_median)) < 0.15
+    track = analyse_faces(media["clip"]).speaker_track()
+
+    def blur(i, f):
+        box = mouth_box(track.landmarks[i], f.shape[1], f.shape[0])
+        if box is not None:
+            x0, y0, x1, y1 = box
+            f[y0:y1, x0:x1] = cv2.GaussianBlur(f[y0:y1, x0:x1], (0, 0), 1.6)
+        return f
+
+    blurred = compare_looks(video_looks(_rewrite(media["clip"], tmp_path / "blurred.mp4", blur)), clip)
+    assert blurred.same_shape_median < 0.5 and blurred.same_shape_worst_tenth < 0.5
+    assert "same-shape sharpness" in blurred.summary() and "same_shape_median" in blurred.as_dict()
+
+
+def _ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 36) -> np.ndarray:
+    a = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    return np.stack([cx + rx * np.cos(a), cy + ry * np.sin(a)], 1)
+
+
+def test_a_donors_hair_beside_its_face_stays_out_but_its_dropped_chin_comes_in():
+    """The donor's face drawn narrower on one side (hair over its jaw there) and with the chin lower (the mouth
+    opened): beside the mouth only what both faces cover is lent; across the chin, either."""
+    from lipsync_studio.sync.builtin.render import lent_face_mask
+
+    own = _ellipse(100, 100, 60, 80)
+    lent = _ellipse(110, 110, 50, 80)  # its left edge 20 px further in, its chin 10 px lower
+    m = lent_face_mask(own, lent, (220, 220), 0.0, chin_x=100, chin_half=25)
+    assert m[100, 50] < 0.05  # beside the mouth, inside the own face only: the frame keeps its pixels
+    assert m[100, 100] > 0.99 and m[60, 120] > 0.99  # inside both
+    assert m[185, 105] > 0.99  # the dropped chin, below the own chin, is lent
+    assert m[8, 100] < 0.05 and m[100, 200] < 0.05  # outside both: nothing
+
+
+def test_the_redrawn_region_reaches_up_to_just_under_the_nose(media):
+    """Its top edge (where the blend fades out) lies just under the nose above the mouth's middle, as far from the
+    upper lip as the face allows, so a wide smile of the frame's own does not show through above a new mouth."""
+    from lipsync_studio.sync.mouth import SUBNASALE, MouthSpace
+
+    space = MouthSpace.from_track(analyse_faces(media["clip"]).speaker_track())
+    ref = space.reference
+    mid = np.abs(ref[space.region, 0] - ref[0, 0]) < 0.1 * space.eye_dist
+    top = ref[space.region[mid], 1].min()
+    assert 0 < (top - ref[SUBNASALE, 1]) / space.eye_dist < 0.045
+    # and no margin point above the upper lip (they would reach into the nose)
+    margin = space.region_points(ref)[len(space.region):]
+    assert (margin[:, 1] > ref[0, 1] - 0.01 * space.eye_dist).all()
+
+
+def test_lips_shut_from_a_wide_opening_meet_in_a_dark_seam_not_a_bar_of_squeezed_teeth():
+    from lipsync_studio.sync.builtin.render import close_seam, lip_band_mask
+
+    img = np.full((60, 100, 3), (200, 160, 140), np.uint8)  # skin
+    outer = _ellipse(50, 30, 30, 12, 20)
+    inner = _ellipse(50, 30, 24, 1.5, 20)  # a hair of an opening
+    lips = lip_band_mask(outer, inner, img.shape[:2])
+    img[lips > 0.5] = (170, 60, 70)
+    bar = np.zeros(img.shape[:2], np.uint8)
+    cv2.fillPoly(bar, [np.round(inner).astype(np.int32)], 1)
+    img[bar > 0] = (235, 235, 225)  # the squeezed teeth
+    before = img.copy()
+    close_seam(img, inner, lips)
+    assert img[bar > 0].mean(axis=0).max() < 90  # the bar is gone: darker than the lips
+    far = cv2.dilate(np.uint8(lips > 0.01) | bar, np.ones((7, 7), np.uint8)) == 0
+    assert np.array_equal(img[far], before[far])  # nothing else changes

@@ -6,7 +6,11 @@ frame of the clip (half the clip away), which is what a viewer accepts as "the s
 
 - **Sharpness**: variance of the Laplacian of the grey image in the mouth box (the outer lip contour's box
   grown by a fifth of the eye distance), result / source per frame; reported as the median and the worst
-  tenth (10th percentile).
+  tenth (10th percentile). An open mouth showing teeth has far more edges than a shut one, so a result that shuts
+  a mouth the source showed open scores low without being any softer; the **same-shape** ratio takes that out:
+  each ratio is divided by what the clip's own frames show between those two openings (the median sharpness
+  of the source's frames at each inner-lip gap, :func:`shape_sharpness`). The real different frame is scored
+  the same way beside it.
 - **Lip colour**: the mean colour of the lip band (outer minus inner lip contour, from FaceMesh landmarks) in
   CIE Lab; dE (CIE76) between the result's and the source's band.
 - **Lip size**: the lip band's area in eye distances squared; the clip's natural range is its 2nd to 98th
@@ -63,6 +67,37 @@ def lip_band(landmarks: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarra
     return mask.astype(bool)
 
 
+def inner_gap(landmarks: np.ndarray) -> float:
+    """The inner-lip gap (landmarks 13 to 14) in eye distances of (478 or 468, >=2) landmarks; NaN if degenerate."""
+    eye = float(np.linalg.norm(landmarks[EYE_CORNERS[0], :2] - landmarks[EYE_CORNERS[1], :2]))
+    if not np.isfinite(eye) or eye <= 0:
+        return float("nan")
+    return float(np.linalg.norm(landmarks[14, :2] - landmarks[13, :2])) / eye
+
+
+def shape_sharpness(gap: np.ndarray, sharp: np.ndarray, bins: int = 8):
+    """How sharp a mouth of the clip is for its opening: a function ``f(gap) -> log sharpness`` (arrays in, arrays
+    out), the median log sharpness of the clip's frames in ``bins`` bins of equal counts along the inner-lip gap,
+    interpolated between their medians (flat beyond them). None with fewer than 16 measured frames.
+
+    Parameters
+    ----------
+    gap: (T,) inner-lip gap per frame (eye distances; NaN where absent).
+    sharp: (T,) mouth sharpness per frame (NaN or <= 0 where unmeasured).
+    """
+    ok = np.isfinite(gap) & np.isfinite(sharp) & (sharp > 0)
+    if ok.sum() < 16:
+        return None
+    g, ls = gap[ok], np.log(sharp[ok])
+    order = np.argsort(g)
+    parts = np.array_split(order, min(bins, max(2, ok.sum() // 8)))
+    xs = np.array([np.median(g[p]) for p in parts])
+    ys = np.array([np.median(ls[p]) for p in parts])
+    xs, keep = np.unique(xs, return_index=True)
+    ys = ys[keep]
+    return lambda q: np.interp(np.asarray(q, np.float64), xs, ys)
+
+
 def frame_looks(img: np.ndarray, landmarks: np.ndarray) -> tuple[float, np.ndarray, float]:
     """Sharpness, mean lip Lab (3,) and lip band area (eye distances²) of one RGB frame; NaNs without a face."""
     import cv2
@@ -85,11 +120,12 @@ def frame_looks(img: np.ndarray, landmarks: np.ndarray) -> tuple[float, np.ndarr
 
 @dataclass(frozen=True)
 class ClipLooks:
-    """Per frame of a clip: mouth sharpness, lip band colour (Lab) and area (NaN where no face)."""
+    """Per frame of a clip: mouth sharpness, lip band colour (Lab) and area, inner-lip gap (NaN where no face)."""
 
     sharpness: np.ndarray
     lab: np.ndarray
     area: np.ndarray
+    gap: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
@@ -103,11 +139,13 @@ def clip_looks(frames, track: FaceTrack | None, n_frames: int) -> ClipLooks:
     s = np.full(n_frames, np.nan)
     lab = np.full((n_frames, 3), np.nan)
     area = np.full(n_frames, np.nan)
+    gap = np.full(n_frames, np.nan)
     for i, img in frames:
         if track is None or i >= n_frames or not track.present[i]:
             continue
         s[i], lab[i], area[i] = frame_looks(img, track.landmarks[i])
-    return ClipLooks(s, lab, area)
+        gap[i] = inner_gap(track.landmarks[i])
+    return ClipLooks(s, lab, area, gap)
 
 
 def video_looks(video: str | Path, advance=None) -> ClipLooks:
@@ -154,6 +192,10 @@ class LooksScore:
     area_median: float
     natural_area: tuple[float, float]
     area_in_range: float
+    same_shape_median: float = float("nan")
+    same_shape_worst_tenth: float = float("nan")
+    real_same_shape_median: float = float("nan")
+    real_same_shape_worst_tenth: float = float("nan")
     softest_frames: tuple[int, ...] = field(default=())
     most_recoloured_frames: tuple[int, ...] = field(default=())
     per_frame_sharpness: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)
@@ -178,6 +220,9 @@ class LooksScore:
             f"  mouth sharpness (result/source): median {self.sharpness_median:.2f} [{self.real_sharpness_median:.2f}],"
             f" worst tenth {self.sharpness_worst_tenth:.2f} [{self.real_sharpness_worst_tenth:.2f}]"
             f"  {mark('sharpness')}/{mark('sharpness_worst_tenth')}",
+            f"  same-shape sharpness (each ratio over the clip's own for those openings): median"
+            f" {self.same_shape_median:.2f} [{self.real_same_shape_median:.2f}],"
+            f" worst tenth {self.same_shape_worst_tenth:.2f} [{self.real_same_shape_worst_tenth:.2f}]",
             f"  lip colour dE: {self.colour_de:.1f} [{self.real_colour_de:.1f}; next frame {self.next_frame_colour_de:.1f}]"
             f"  {mark('colour')}",
             f"  lip band area: median {self.area_median:.4f}, clip's range {lo:.4f}-{hi:.4f},"
@@ -195,6 +240,10 @@ class LooksScore:
                 "sharpness_worst_tenth": r(self.sharpness_worst_tenth),
                 "real_sharpness_median": r(self.real_sharpness_median),
                 "real_sharpness_worst_tenth": r(self.real_sharpness_worst_tenth),
+                "same_shape_median": r(self.same_shape_median),
+                "same_shape_worst_tenth": r(self.same_shape_worst_tenth),
+                "real_same_shape_median": r(self.real_same_shape_median),
+                "real_same_shape_worst_tenth": r(self.real_same_shape_worst_tenth),
                 "colour_de": r(self.colour_de), "real_colour_de": r(self.real_colour_de),
                 "next_frame_colour_de": r(self.next_frame_colour_de), "area_median": r(self.area_median),
                 "natural_area": [r(self.natural_area[0]), r(self.natural_area[1])],
@@ -227,6 +276,12 @@ def compare_looks(result: ClipLooks, source: ClipLooks, source_index: np.ndarray
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = result.sharpness[:n] / source.sharpness[j]
         real_ratio = source.sharpness[real] / source.sharpness[j]
+    # The same ratios over what the clip's own frames show between the two openings.
+    fair = real_fair = np.full(n, np.nan)
+    f = shape_sharpness(source.gap, source.sharpness) if source.gap is not None else None
+    if f is not None and result.gap is not None:
+        fair = ratio / np.exp(f(result.gap[:n]) - f(source.gap[j]))
+        real_fair = real_ratio / np.exp(f(source.gap[real]) - f(source.gap[j]))
     de = np.linalg.norm(result.lab[:n] - source.lab[j], axis=1)
     real_de = np.linalg.norm(source.lab[real] - source.lab[j], axis=1)
     nxt = np.linalg.norm(np.diff(source.lab, axis=0), axis=1)
@@ -244,6 +299,8 @@ def compare_looks(result: ClipLooks, source: ClipLooks, source_index: np.ndarray
     return LooksScore(
         frames_used=int(ok.sum()), sharpness_median=_median(ratio), sharpness_worst_tenth=_worst_tenth(ratio),
         real_sharpness_median=_median(real_ratio), real_sharpness_worst_tenth=_worst_tenth(real_ratio),
+        same_shape_median=_median(fair), same_shape_worst_tenth=_worst_tenth(fair),
+        real_same_shape_median=_median(real_fair), real_same_shape_worst_tenth=_worst_tenth(real_fair),
         colour_de=_mean(de), real_colour_de=_mean(real_de), next_frame_colour_de=_mean(nxt),
         area_median=_median(ra), natural_area=natural, area_in_range=in_range, softest_frames=softest,
         most_recoloured_frames=recol, per_frame_sharpness=ratio)

@@ -22,12 +22,17 @@ UPPER_INNER, LOWER_INNER = 13, 14
 CORNERS = (61, 291)
 EYE_CORNERS = (33, 263)
 SUBNASALE = 2
+UPPER_LIP_TOP = 0
 CHIN = 152
 #: The inner lip contour's two halves (corners 78 and 308 belong to the upper one).
 UPPER_INNER_LIP = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
 LOWER_INNER_LIP = (95, 88, 178, 87, 14, 317, 402, 318, 324)
 #: Points that follow the lower lip and the jaw when the mouth opens (below the mouth corners).
 LOWER_LIP = (146, 91, 181, 84, 17, 314, 405, 321, 375, 95, 88, 178, 87, 14, 317, 402, 318, 324)
+#: Points that hold still while the mouth speaks, at many depths: the nose's tip, base and wings, the cheeks beside
+#: them, the face's outline at the cheekbones, and the eye corners (for the height). Their layout changes only with
+#: the head's turn (the similarity that normalises a frame cannot take that out).
+STILL_POINTS = (33, 133, 362, 263, 1, 4, 5, 2, 98, 327, 129, 358, 64, 294, 50, 280, 116, 345, 123, 352, 36, 266, 234, 454, 93, 323)
 
 
 def similarity_2d(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -68,6 +73,7 @@ class MouthSpace:
     jaw: indices of the region's outline points that get margin points.
     triangles: (M, 3) triangles over ``region`` points followed by the margin points (indices into the
         array returned by :meth:`region_points`).
+    depth: (T, 468) each landmark's depth in reference pixels (nearer is smaller; NaN where absent), or None.
     """
 
     reference: np.ndarray
@@ -78,6 +84,7 @@ class MouthSpace:
     region: np.ndarray
     jaw: np.ndarray
     triangles: np.ndarray
+    depth: np.ndarray | None = None
 
     @classmethod
     def from_track(cls, track: FaceTrack) -> "MouthSpace":
@@ -91,19 +98,27 @@ class MouthSpace:
         T = len(present)
         pose = np.tile(np.array([[1.0, 0, 0], [0, 1.0, 0]]), (T, 1, 1))
         normalized = np.full((T, N_SURFACE, 2), np.nan)
+        depth = np.full((T, N_SURFACE), np.nan)
         for t in np.flatnonzero(present):
             m = similarity_2d(ref[rigid], lm[t, rigid, :2])
             pose[t] = m
             normalized[t] = apply(invert(m), lm[t, :, :2])
+            if lm.shape[2] > 2:
+                depth[t] = lm[t, :, 2] / np.hypot(m[0, 0], m[1, 0])
         eye = float(np.linalg.norm(ref[EYE_CORNERS[0]] - ref[EYE_CORNERS[1]]))
-        below = ref[:, 1] > ref[SUBNASALE, 1] + 0.06 * eye
+        # From just under the nose: a smiling upper lip rises to within a tenth of an eye distance of it, and
+        # the region's top edge must clear it by the feather's width, or the frame's own lip shows through.
+        below = ref[:, 1] > ref[SUBNASALE, 1] + 0.03 * eye
         region = np.flatnonzero(below)
-        # The region's outline: its convex hull in the reference.
+        # The region's outline: its convex hull in the reference; margin points go out from the part of it
+        # below the upper lip (room for a dropping chin; none above, where they would reach into the nose).
         hull = cv2.convexHull(ref[region].astype(np.float32), returnPoints=False).ravel()
         jaw = region[hull]
+        jaw = jaw[ref[jaw, 1] > ref[UPPER_LIP_TOP, 1]]
         pts = np.vstack([ref[region], cls._margin(ref, jaw, eye)])
         triangles = cls._delaunay(pts)
-        return cls(ref, eye, pose, normalized, present, region, jaw, triangles)
+        return cls(ref, eye, pose, normalized, present, region, jaw, triangles,
+                   depth if lm.shape[2] > 2 else None)
 
     @staticmethod
     def _margin(shape: np.ndarray, jaw: np.ndarray, eye: float) -> np.ndarray:
@@ -155,6 +170,43 @@ class MouthSpace:
     def region_points(self, shape: np.ndarray) -> np.ndarray:
         """(R + J, 2) the region's points of a full (468, 2) shape, then its margin points."""
         return np.vstack([shape[self.region], self._margin(shape, self.jaw, self.eye_dist)])
+
+    # -- the head's turn ------------------------------------------------------------------------------
+    def turn_map(self, donor: int, target: int) -> np.ndarray:
+        """(5,) coefficients ``c`` that put frame ``donor``'s face in frame ``target``'s head turn, in the
+        reference frame: x' = c0 + c1 x + c2 z and y' = c3 + c4 y for a donor point at (x, y, z) (z: its depth,
+        nearer is smaller); fitted on :data:`STILL_POINTS`, which lie at many depths (nose tip to cheek outline).
+
+        A head turned about its vertical axis moves what is near (the lips, the nose) across the face against
+        what is far (the cheeks' outline), and narrows the face; the similarity that normalises each frame fits
+        one scale and a roll, so a turned donor's mouth drawn on a frontal head sits off-centre, its corners at
+        the wrong places and the whole a little too tall. ``(0, 1, 0, 0, 1)`` (no change) where depth is
+        unknown or the fit is not plausible.
+        """
+        ident = np.array([0.0, 1.0, 0.0, 0.0, 1.0])
+        if self.depth is None:
+            return ident
+        idx = list(STILL_POINTS)
+        d, t, zd = self.normalized[donor, idx], self.normalized[target, idx], self.depth[donor, idx]
+        if not (np.isfinite(d).all() and np.isfinite(zd).all() and np.isfinite(t).all()):
+            return ident
+        one = np.ones(len(idx))
+        cx, *_ = np.linalg.lstsq(np.column_stack([one, d[:, 0], zd]), t[:, 0], rcond=None)
+        cy, *_ = np.linalg.lstsq(np.column_stack([one, d[:, 1]]), t[:, 1], rcond=None)
+        # A real turn scales across by a ratio of cosines and moves by depth times a difference of sines
+        # (|sin| <= 0.7 between two frames of one talking head); anything beyond is a bad fit.
+        if not (0.8 <= cx[1] <= 1.25 and abs(cx[2]) <= 0.7 and 0.85 <= cy[1] <= 1.18):
+            return ident
+        return np.concatenate([cx, cy])
+
+    def turned_shape(self, donor: int, target: int) -> np.ndarray:
+        """(468, 2) frame ``donor``'s normalised shape in frame ``target``'s head turn (:meth:`turn_map`)."""
+        c = self.turn_map(donor, target)
+        out = self.normalized[donor].copy()
+        if self.depth is not None:
+            out[:, 0] = c[0] + c[1] * out[:, 0] + c[2] * self.depth[donor]
+            out[:, 1] = c[3] + c[4] * out[:, 1]
+        return out
 
     # -- features ------------------------------------------------------------------------------------
     def gap(self, shape: np.ndarray) -> np.ndarray:

@@ -28,8 +28,9 @@ from .planner import OWN, choose_bank, head_turn, plan_mouths, relative_detail, 
 from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
 from .grain import GrainMatch
-from .interior import lend_interior
-from .render import cover_mouth, face_mask, feathered_mask, lip_band_mask, paint_interior, piecewise_warp, skin_mask
+from .interior import interior_donors, lend_interior, pick_interior
+from .render import (close_seam, cover_mouth, face_mask, feathered_mask, lent_face_mask, lip_band_mask, paint_interior,
+                     piecewise_warp, skin_mask)
 
 #: The smallest inner-lip gap (eye distances) of a mouth open enough to lend its interior (teeth show).
 OPEN_ENOUGH = 0.06
@@ -152,11 +153,10 @@ class BuiltinEngine:
         self.donors = schedule_donors(self.targets, self.sources, feats, bank, target_labels=art.label,
                                       clip_labels=clip_labels, detail=self.detail, turn=self.turn)
         used = np.unique(self.donors[self.donors != OWN])
-        # The clip's most open mouth lends its interior to mouths opened beyond their donor.
-        gaps = np.where(np.isfinite(feats[bank, 0]), feats[bank, 0], -np.inf)
-        self.open_donor = int(bank[int(np.argmax(gaps))]) if len(bank) and gaps.max() >= OPEN_ENOUGH else None
-        if self.open_donor is not None:
-            used = np.union1d(used, [self.open_donor])
+        # The clip's open mouths (a few levels of opening) lend their interiors to mouths opened beyond their donor.
+        self.interior_donors = interior_donors(feats[:, 0], bank, self.detail, OPEN_ENOUGH)
+        self.open_donor = int(self.interior_donors[0]) if len(self.interior_donors) else None
+        used = np.union1d(used, self.interior_donors)
         self.bank: dict[int, tuple[np.ndarray, int, int]] = {}
         self._frame_size = (faces.width, faces.height)
         self._fill_bank(clip, used, track.raw, advance)
@@ -288,8 +288,8 @@ class BuiltinEngine:
             return frame
         donor = int(self.donors[out_index])
         own = donor == OWN
-        d = src_index if own else donor
-        shape = sp.normalized[d]
+        # A donor's face is put in this frame's head turn first (its mouth would sit off-centre otherwise).
+        shape = sp.normalized[src_index] if own else sp.turned_shape(donor, src_index)
         target_gap = float(self.targets.gap[out_index])
         donor_gap = float(sp.gap(shape))
         d_gap = float(np.clip(target_gap - donor_gap, -max(donor_gap, 0.0), 0.35))
@@ -310,7 +310,7 @@ class BuiltinEngine:
         else:
             src_img, cx, cy = self.bank[donor]
             # One map from the donor's own pixels to this frame: its pose and the shape change composed.
-            src = apply(sp.pose[donor], sp.region_points(shape)) - [cx, cy]
+            src = apply(sp.pose[donor], sp.region_points(sp.normalized[donor])) - [cx, cy]
         own_shape = sp.normalized[src_index]
         ovals = [apply(pose, own_shape[list(FACE_OVAL)]), apply(pose, new_shape[list(FACE_OVAL)])]
         # The box: the region, cut to the face (beyond the jaw line the frame's own pixels stay, so the blend
@@ -327,11 +327,15 @@ class BuiltinEngine:
         face_scale = float(np.hypot(*pose[:, 0]))  # frame pixels per reference pixel
         unit = sp.eye_dist * face_scale  # an eye distance in this frame's pixels
         origin = np.array([x0, y0], np.float64)
-        face = face_mask([o - origin for o in ovals], cover.shape, 0.02 * unit)
-        alpha = feathered_mask(cover, 0.12 * unit) * face
-        region = frame[y0:y1, x0:x1]
         outer = apply(pose, new_shape[list(LIPS_OUTER)]) - origin
         own_outer = apply(pose, own_shape[list(LIPS_OUTER)]) - origin
+        if own:
+            face = face_mask([o - origin for o in ovals], cover.shape, 0.02 * unit)
+        else:  # the donor's hair or background beside its face stays out of this frame's face
+            face = lent_face_mask(ovals[0] - origin, ovals[1] - origin, cover.shape, 0.02 * unit,
+                                  float(own_outer[:, 0].mean()), 0.5 * float(np.ptp(own_outer[:, 0])))
+        alpha = feathered_mask(cover, 0.12 * unit) * face
+        region = frame[y0:y1, x0:x1]
         # The lips sit close under the region's top edge, inside its feather: both mouths (the new one and the
         # frame's own) are covered fully, or a half-blended upper lip reads as a pale double.
         cover_mouth(alpha, cover & (face > 0.5), [outer, own_outer], 0.04 * unit)
@@ -344,23 +348,30 @@ class BuiltinEngine:
             skin = skin_mask(alpha, [outer, own_outer], 0.06 * unit)
             warped = self._colour.apply(warped, region, skin, new_lips, own_lips, lips_box)
             warped = self._grain.apply(warped, region, skin)
-        # Much more opening than the donor has (its own interior, stretched 1.5x, would smear; a closed donor has none):
-        # a real interior is lent, or (a clip that never opens) one is drawn. Two interiors blend only over a
-        # narrow band of opening ratios, so a double image never lasts.
+        # Closed most of the way from a wide opening, the donor's teeth squeeze into a jagged white bar: shut lips
+        # show only the dark where they meet; parted ones get the interior of the clip's narrowest open mouth (below).
+        squeezed = donor_gap > 0.03 and target_gap < 0.5 * donor_gap
+        inner = apply(pose, new_shape[list(LIPS_INNER)]) - origin
+        if squeezed and target_gap < 0.02:
+            close_seam(warped, inner, new_lips if not own else lip_band_mask(outer, inner, alpha.shape))
+        # Much more opening than the donor has (its own interior, stretched past 1.33x, would smear; a closed donor
+        # has none): a real interior is lent whole, from the open frame nearest the target's opening, or (a clip
+        # that never opens) one is drawn. One interior at a time: two blended read as a double image.
         ratio = donor_gap / max(target_gap, 1e-6)
-        strength = 1.0 if donor_gap < 0.015 else float(np.clip((0.75 - ratio) / 0.15, 0.0, 1.0))
-        if target_gap > 0.04 and target_gap - donor_gap > 0.015 and strength > 0:
-            inner = apply(pose, new_shape[list(LIPS_INNER)]) - origin
+        if (target_gap > 0.04 and target_gap - donor_gap > 0.015 and (donor_gap < 0.015 or ratio < 0.75)
+                or squeezed and target_gap >= 0.02):
             lent = False
-            open_gap = float(sp.gap(sp.normalized[self.open_donor])) if self.open_donor is not None else 0.0
-            # (scaled up at most 2x: a sliver of teeth stretched over a wide mouth is the grey smear of old)
-            if open_gap > donor_gap + 0.01 and open_gap >= 0.5 * target_gap:
-                o_img, ox, oy = self.bank[self.open_donor]
-                o_inner = apply(sp.pose[self.open_donor], sp.normalized[self.open_donor][list(LIPS_INNER)]) - [ox, oy]
-                lent = lend_interior(warped, inner, o_img, o_inner, strength, shrink=max(0.5, 0.015 * unit))
-            if not lent:
+            gaps = sp.gap(sp.normalized[self.interior_donors]) if len(self.interior_donors) else np.zeros(0)
+            pick = pick_interior(target_gap, gaps)
+            if pick is not None and (gaps[pick] > donor_gap + 0.01 or squeezed):
+                o = int(self.interior_donors[pick])
+                o_img, ox, oy = self.bank[o]
+                o_inner = apply(sp.pose[o], sp.normalized[o][list(LIPS_INNER)]) - [ox, oy]
+                lent = lend_interior(warped, inner, o_img, o_inner, 1.0, shrink=max(0.5, 0.015 * unit))
+            if not lent and not squeezed:
                 upper = apply(pose, new_shape[list(UPPER_INNER_LIP)]) - origin
-                paint_interior(warped, inner, upper, max(target_gap, 0.0) * unit, strength)
+                paint_interior(warped, inner, upper, max(target_gap, 0.0) * unit,
+                               float(np.clip((target_gap - 0.04) / 0.03, 0.0, 1.0)))
         self.last_box = (int(x0), int(y0), int(x1), int(y1))
         out = frame.copy()
         # blendLinear rounds a weighted sum: where alpha is 0 the frame's pixel comes back exactly.

@@ -1,10 +1,13 @@
-"""A real mouth interior for a mouth opened beyond its donor: the clip's own most open mouth, lent.
+"""A real mouth interior for a mouth opened beyond its donor: one of the clip's own open mouths, lent.
 
 When the target opening is larger than the donor's, the new lips part over what the donor never showed. Rather
-than paint teeth, the interior (teeth, tongue, cavity) of the clip's most open frame is warped from its inner
+than paint teeth, the interior (teeth, tongue, cavity) of an open frame of the clip is warped from its inner
 lip contour onto the new inner lip contour: a fan of triangles from the contour's centre, so the teeth keep
-their edges and sit under the upper lip as they did. Only a clip that never opens its mouth (a still photo)
-falls back to a drawn interior (:func:`~.render.paint_interior`).
+their edges and sit under the upper lip as they did. The interior comes from the open frame whose opening is
+nearest the target's (a few kept, at levels of opening: a half-open mouth shows the tips of the teeth, a wide
+one the tongue), and it replaces the donor's own interior whole: two interiors blended read as a double image.
+Only a clip that never opens its mouth (a still photo) falls back to a drawn interior
+(:func:`~.render.paint_interior`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,56 @@ from .render import piecewise_warp
 #: The fan over the inner lip contour (20 points) and its centre (index 20).
 _N = 20
 FAN = np.array([[i, (i + 1) % _N, _N] for i in range(_N)], np.int32)
+
+
+def interior_donors(gaps: np.ndarray, frames: np.ndarray, detail: np.ndarray | None = None,
+                    open_enough: float = 0.06, levels: int = 5) -> np.ndarray:
+    """The clip frames that lend interiors: one per level of opening, from the widest opening down.
+
+    Parameters
+    ----------
+    gaps: (T,) inner-lip gap per clip frame (eye distances; NaN where absent).
+    frames: candidate clip frames (the donor bank).
+    detail: optional (T,) relative mouth sharpness (log units, :func:`~.planner.relative_detail`): near each
+        level the sharpest mouth wins.
+    open_enough: the smallest gap that shows an interior worth lending.
+    levels: how many openings are kept (evenly from the widest down to ``open_enough``: a narrow opening squeezed
+        into from a wide one shows its teeth as a thin white bar).
+
+    Returns
+    -------
+    (L,) int64 clip frames, widest opening first (empty when the clip never opens that far).
+    """
+    frames = np.asarray(frames, np.int64)
+    g = np.asarray(gaps, np.float64)[frames] if len(frames) else np.zeros(0)
+    ok = np.isfinite(g) & (g >= open_enough)
+    if not ok.any():
+        return np.zeros(0, np.int64)
+    frames, g = frames[ok], g[ok]
+    widest = float(g.max())
+    score = np.zeros(len(frames)) if detail is None else np.nan_to_num(np.asarray(detail, np.float64)[frames])
+    chosen: list[int] = [int(frames[np.argmax(g)])]
+    for level in np.linspace(widest, open_enough, levels)[1:] if levels > 1 else []:
+        near = np.abs(g - level) <= 0.15 * level  # within 15 % of this level's opening
+        if not near.any():
+            continue
+        k = int(frames[near][np.argmax(score[near])])
+        if k not in chosen:
+            chosen.append(k)
+    return np.asarray(chosen, np.int64)
+
+
+def pick_interior(target_gap: float, donor_gaps: np.ndarray) -> int | None:
+    """Index into ``donor_gaps`` (the interior donors' gaps) of the interior for a mouth opened to ``target_gap``:
+    the smallest opening at least 80 % of the target's (scaled up little), else the widest (scaled up at most
+    2x: a sliver of teeth stretched over a wide mouth is a grey smear); None when even that is under half."""
+    g = np.asarray(donor_gaps, np.float64)
+    if len(g) == 0 or float(g.max()) < 0.5 * target_gap:
+        return None
+    enough = np.flatnonzero(g >= 0.8 * target_gap)
+    if len(enough):
+        return int(enough[np.argmin(g[enough])])
+    return int(np.argmax(g))
 
 
 def inner_mask(inner: np.ndarray, shape: tuple[int, int], shrink: float = 0.5) -> np.ndarray:

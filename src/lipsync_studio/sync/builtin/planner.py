@@ -223,8 +223,8 @@ def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray,
                     n_candidates: int = 24, jump_cost: float = 2.5, own_bonus: float = 0.6,
                     sigma: tuple[float, float] = (0.03, 0.04), target_labels: np.ndarray | None = None,
                     clip_labels: np.ndarray | None = None, class_cost: float = 1.0,
-                    detail: np.ndarray | None = None, detail_cost: float = 2.0,
-                    turn: np.ndarray | None = None, turn_sigma: float = 0.15) -> np.ndarray:
+                    detail: np.ndarray | None = None, detail_cost: float = 3.0,
+                    turn: np.ndarray | None = None, turn_sigma: float = 0.3) -> np.ndarray:
     """The donor of every output frame: a clip frame index, or :data:`OWN`.
 
     Parameters
@@ -236,11 +236,15 @@ def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray,
     target_labels, clip_labels: optional viseme class per output frame and per clip frame: a donor whose own
         sound was of another class costs ``class_cost`` more (in the shape cost's units: squared sigmas).
     detail: optional (T,) mouth sharpness per clip frame in log units (:func:`relative_detail`): a donor softer
-        than the output frame's source costs ``detail_cost`` per unit of log ratio (half as sharp: 1.4).
+        than the output frame's source costs ``detail_cost`` per unit of log ratio (half as sharp: 2.1), two
+        thirds of that where the target shuts the lips (there the shape is what is seen: at the full price the
+        shut share of real clips fell, 0.51 -> 0.37 on one).
     turn: optional (T,) yaw proxy per clip frame (:func:`head_turn`): a donor turned ``turn_sigma`` away from
-        the output frame's source (0.15: about 11 degrees) costs 1 more, twice that 4 more. Gentle, because
-        the shape features are 2D: a sharper price moved the donors off the dub's shapes (opening and width
-        correlation with the real mouth fell by 0.03-0.1 on real clips at 0.05).
+        the output frame's source (0.3: about 23 degrees) costs 1 more, twice that 4 more. Gentle, because the
+        drawing puts a donor in the output frame's head turn (:meth:`~..mouth.MouthSpace.turned_shape`), so
+        what is left to pay for is what a turn hides (one side of the lips foreshortened); a sharp price kept
+        the donors near the output frame in time and off the dub's shapes (opening correlation with the real
+        mouth fell from 0.38 to 0.29 on a real clip at 0.05).
 
     Returns
     -------
@@ -253,6 +257,9 @@ def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray,
     tg = np.stack([targets.gap, targets.width], 1)
     sg = np.array(sigma)
     m = min(n_candidates, len(bank))
+    # Sharpness weighs less where the lips are to be shut: there the shape (shut or not) is what is seen.
+    shut = float(np.percentile(targets.gap, 5))
+    sharp_weight = np.clip((targets.gap - shut) / 0.03, 2 / 3, 1.0)
     cand = np.empty((K, m + 1), np.int64)
     cost = np.empty((K, m + 1))
     for k0 in range(0, K, 4096):  # blocks bound the memory on long clips
@@ -260,7 +267,8 @@ def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray,
         c = (((bf[None, :, :] - t[:, None, :]) / sg) ** 2).sum(2)
         if target_labels is not None and clip_labels is not None:
             c += class_cost * (clip_labels[bank][None, :] != target_labels[k0:k0 + 4096][:, None])
-        c += _drawing_cost(sources[k0:k0 + 4096], bank, detail, detail_cost, turn, turn_sigma)
+        c += _drawing_cost(sources[k0:k0 + 4096], bank, detail, detail_cost * sharp_weight[k0:k0 + 4096, None],
+                           turn, turn_sigma)
         top = np.argpartition(c, m - 1, axis=1)[:, :m] if m < len(bank) else np.tile(np.arange(m), (len(t), 1))
         cand[k0:k0 + len(t), :m] = bank[top]
         cost[k0:k0 + len(t), :m] = np.take_along_axis(c, top, 1)
@@ -289,7 +297,7 @@ def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray,
     return path
 
 
-def _drawing_cost(sources: np.ndarray, bank: np.ndarray, detail: np.ndarray | None, detail_cost: float,
+def _drawing_cost(sources: np.ndarray, bank: np.ndarray, detail: np.ndarray | None, detail_cost: float | np.ndarray,
                   turn: np.ndarray | None, turn_sigma: float) -> np.ndarray | float:
     """(k, B) what drawing each bank frame into each output frame costs beyond its shape (0.0 without measures)."""
     c = 0.0

@@ -144,6 +144,25 @@ def face_mask(ovals: list[np.ndarray], shape: tuple[int, int], inset: float = 0.
     return mask.astype(np.float32) * np.float32(1 / 255)
 
 
+def lent_face_mask(own: np.ndarray, lent: np.ndarray, shape: tuple[int, int], inset: float, chin_x: float,
+                   chin_half: float) -> np.ndarray:
+    """(h, w) float32 0..1: where a donor's face may cover the frame's, from the frame's own face oval ``own`` and
+    the oval the donor's face is drawn to, ``lent`` ((N, 2) pixels each; :func:`face_mask` with ``inset``).
+
+    Beside the mouth, both (their intersection): beyond the donor's face edge its pixels are hair or background,
+    and beyond the frame's own face edge the frame's are. Across the chin (within ``chin_half`` px of ``chin_x``,
+    fading out over as much again), either (their union): a chin that drops or rises moves there, and the donor's
+    neck under its chin is what a risen chin uncovers.
+    """
+    a = face_mask([own], shape, inset)
+    b = face_mask([lent], shape, inset)
+    both = np.minimum(a, b)
+    x = np.arange(shape[1], dtype=np.float32)
+    t = np.clip((np.abs(x - np.float32(chin_x)) - chin_half) / max(chin_half, 1.0), 0, 1)
+    central = (1 - t * t * (3 - 2 * t))[None, :]
+    return both + (np.maximum(a, b) - both) * central
+
+
 def cover_mouth(alpha: np.ndarray, cover: np.ndarray, outers: list[np.ndarray], margin: float) -> None:
     """Raise ``alpha`` (h, w) to 1 over every outer lip contour in ``outers`` ((20, 2) pixels each) and ``margin``
     px around it, falling off smoothly over another ``margin`` (in place). It stays within ``cover`` (the warped
@@ -166,7 +185,7 @@ def cover_mouth(alpha: np.ndarray, cover: np.ndarray, outers: list[np.ndarray], 
         cv2.fillPoly(mask, [np.round(grown * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
     soft = cv2.GaussianBlur(mask, (0, 0), max(margin / 2, 0.5)).astype(np.float32) * np.float32(1 / 255)
     edge = cv2.distanceTransform(cover[y0:y1, x0:x1].astype(np.uint8), cv2.DIST_L2, 3)
-    ramp = np.minimum(edge * np.float32(1 / max(2 * margin, 1.0)), 1.0)
+    ramp = np.minimum(edge * np.float32(1 / max(margin, 1.0)), 1.0)
     sub = alpha[y0:y1, x0:x1]
     np.maximum(sub, soft * ramp * ramp * (3 - 2 * ramp), out=sub)
 
@@ -227,6 +246,37 @@ def apply_colour(img: np.ndarray, c: np.ndarray) -> np.ndarray:
 
     lut = np.clip(np.rint(np.arange(256, dtype=np.float32)[:, None] * c[:3] + c[3:]), 0, 255)
     return cv2.LUT(img, lut.astype(np.uint8).reshape(256, 1, 3))
+
+
+def close_seam(img: np.ndarray, inner: np.ndarray, lips: np.ndarray) -> None:
+    """Fill the thin inner-lip polygon of a mouth closed from a wide opening with the shadow where lips meet
+    (in place): what is left between them (a hair of the donor's squeezed teeth: a white bar with a jagged edge)
+    becomes the dark seam of shut lips.
+
+    Parameters
+    ----------
+    img: (h, w, 3) uint8 area drawn in.
+    inner: (20, 2) the new inner lip contour, pixels of ``img``.
+    lips: (h, w) float 0..1 lip band of the new mouth (its colour sets the shadow's).
+    """
+    import cv2
+
+    band = lips > 0.5
+    if band.sum() < 8:
+        return
+    shadow = np.median(img[band].astype(np.float32), axis=0) * np.float32(0.45)
+    h, w = img.shape[:2]
+    x0, y0 = np.maximum(np.floor(inner.min(0)).astype(int) - 2, 0)
+    x1, y1 = np.minimum(np.ceil(inner.max(0)).astype(int) + 3, [w, h])
+    if x1 - x0 < 2 or y1 - y0 < 1:
+        return
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    pts = np.round((inner - [x0, y0]) * 16).astype(np.int32)
+    cv2.fillPoly(mask, [pts], 255, cv2.LINE_AA, shift=4)
+    cv2.polylines(mask, [pts], True, 255, 1, cv2.LINE_AA, shift=4)  # the squeezed teeth reach the contour
+    a = (mask.astype(np.float32) * np.float32(1 / 255))[..., None]
+    area = img[y0:y1, x0:x1]
+    img[y0:y1, x0:x1] = np.clip(area * (1 - a) + shadow * a + 0.5, 0, 255).astype(np.uint8)
 
 
 def paint_interior(img: np.ndarray, inner: np.ndarray, upper: np.ndarray, gap_px: float,
