@@ -21,17 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def best_r(x, y, maxlag=2):
-    best = -2.0
-    for lag in range(-maxlag, maxlag + 1):
-        a, b = (x[lag:], y[:len(y) - lag]) if lag >= 0 else (x[:lag], y[-lag:])
-        k = min(len(a), len(b))
-        a, b = np.asarray(a[:k], float), np.asarray(b[:k], float)
-        ok = np.isfinite(a) & np.isfinite(b)
-        if ok.sum() >= 15 and a[ok].std() > 0 and b[ok].std() > 0:
-            best = max(best, float(np.corrcoef(a[ok], b[ok])[0, 1]))
-    return best
+from plan_vs_truth import best_r  # the same lag search as the plan-vs-render bench
 
 
 def shut_share(out_gap, gt_gap):

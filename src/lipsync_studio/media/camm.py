@@ -230,7 +230,7 @@ def write_motion_track(path: str | Path, samples: list[bytes], durations: list[i
 
 def _append_tracks(out: Path, items: list[tuple[Box, list[bytes], list[int]]]) -> int:
     """Add tracks made from ``(trak template, sample bytes, sample durations)`` to ``out`` (see the module doc)."""
-    from .output import os_error_to_output_error, temporary_sibling
+    from .output import atomic_output
 
     if not items:
         return 0
@@ -263,19 +263,11 @@ def _append_tracks(out: Path, items: list[tuple[Box, list[bytes], list[int]]]) -
     for trak, offset in zip(new_traks, starts):
         stco = _stbl(trak).child(b"stco")
         stco.head = stco.head[:8] + struct.pack(">I", base + offset)
-    tmp = temporary_sibling(out)
-    try:
+    with atomic_output(out) as tmp:
         rewrite_moov(out, moov, moov_at, tmp)
         with open(tmp, "ab") as f:
             f.write(struct.pack(">I4s", 8 + len(payload), b"mdat"))
             f.write(payload)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, out)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise os_error_to_output_error(exc, out) from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return len(new_traks)

@@ -144,7 +144,8 @@ def _remove(p: Path) -> None:
 def atomic_output(final: str | Path, *, is_dir: bool = False) -> Iterator[Path]:
     """Yield a temporary path to write; on success move it to ``final``, on any error remove it.
 
-    An existing ``final`` is replaced only when the new output is complete.
+    An existing ``final`` is replaced only when the new output is complete. A full disk or a place that cannot
+    be written while the block writes is an :class:`OutputError` naming ``final``.
     """
     final = Path(final)
     tmp = temporary_sibling(final)
@@ -152,6 +153,11 @@ def atomic_output(final: str | Path, *, is_dir: bool = False) -> Iterator[Path]:
         tmp.mkdir()
     try:
         yield tmp
+    except OSError as exc:
+        _remove(tmp)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
+            raise os_error_to_output_error(exc, final) from exc
+        raise
     except BaseException:
         _remove(tmp)
         raise

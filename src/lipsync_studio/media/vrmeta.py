@@ -21,7 +21,6 @@ moved; the media data is copied untouched), atomically: a temporary name, then a
 from __future__ import annotations
 
 import math
-import os
 import re
 import struct
 import zlib
@@ -792,7 +791,7 @@ def write_vr_metadata(path: str | Path, meta: VRMetadata, out: str | Path | None
     MediaError
         ``path`` is not an MP4/MOV with a video track, or its structure is damaged.
     """
-    from .output import os_error_to_output_error, temporary_sibling
+    from .output import atomic_output
 
     p = check_readable(path)
     if _kind(p) != "mp4":
@@ -816,14 +815,6 @@ def write_vr_metadata(path: str | Path, meta: VRMetadata, out: str | Path | None
     trak.children = [c for c in trak.children if not (c.type == b"uuid" and c.head[:16] == SPHERICAL_V1_UUID)]
     trak.children += [parse_boxes(b, parent=b"trak")[0] for _, b in meta.track_boxes]
     final = Path(out) if out is not None else p
-    tmp = temporary_sibling(final)
-    try:
+    with atomic_output(final) as tmp:
         rewrite_moov(p, moov, moov_at, tmp)
-        os.replace(tmp, final)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise os_error_to_output_error(exc, final) from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return final
