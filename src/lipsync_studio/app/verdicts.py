@@ -70,7 +70,7 @@ def score_verdict(phonetic) -> Verdict | None:
     """The phonetic score's own verdict (1.00: every scored part as real speech reaches)."""
     if phonetic is None:
         return None
-    return Verdict(f"{phonetic.verdict} (real speech: 1.00)", LEVELS.get(phonetic.verdict, "fair"))
+    return Verdict(f"{phonetic.verdict} (1.00 = as real speech)", LEVELS.get(phonetic.verdict, "fair"))
 
 
 @dataclass(frozen=True)
