@@ -129,6 +129,7 @@ def test_bench_reports_each_stage_against_the_decode_encode_baseline():
     assert all(p["peak_rss_mb"] > 50 for p in report["passes"].values())
     # CPU time per stage (every thread and the phone recognizer's process): the stages make up the whole.
     builtin = report["passes"]["builtin"]["stages"]
+    assert builtin["builtin:layout"]["cpu_seconds"] > 0  # sync --layout auto guesses the layout first: it counts
     end = builtin["builtin:end to end"]["cpu_seconds"]
     parts = sum(v["cpu_seconds"] for k, v in builtin.items() if k not in ("builtin:end to end", "builtin:measure sync"))
     assert end > 0 and abs(parts - end) < 0.05 * end + 0.1

@@ -47,6 +47,20 @@ def test_random_access_matches_sequential_decoding(tmp_path):
             r.frame(120)
 
 
+@pytest.mark.parametrize("gop", [6, 250])
+def test_frames_spread_through_a_clip_come_back_in_order_and_exact(tmp_path, gop):
+    """Sampled frames (one forward pass, or seeks when keyframes are close) are the frames sequential decoding
+    gives, each once, in order, whatever order and repeats they were asked in; scrubbing is not disturbed."""
+    path = write_clip(tmp_path / "gop.mp4", 90, gop=gop, options={"bf": "2"})
+    with VideoReader(path, cache_frames=2) as r:
+        assert read_code(r.frame(40)) == 40
+        got = [(i, read_code(img)) for i, img in r.frames_at([89, 0, 13, 13, 44, 30, 31, 70])]
+        assert got == [(i, i) for i in (0, 13, 30, 31, 44, 70, 89)]
+        assert read_code(r.frame(41)) == 41
+        with pytest.raises(IndexError):
+            list(r.frames_at([3, 90]))
+
+
 def test_rotation_metadata_is_applied_like_a_player(tmp_path):
     path = write_clip(tmp_path / "phone.mp4", 5, rotation=-90)  # a phone held upright: turn 90° clockwise
     info = probe_video(path)

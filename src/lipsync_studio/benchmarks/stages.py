@@ -87,8 +87,11 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def _pass_builtin(clip: Path, dub: Path, out: Path, measure: bool = True) -> dict[str, Any]:
+def _pass_builtin(clip: Path, dub: Path, out: Path, measure: bool = True, detect: bool = True) -> dict[str, Any]:
     """The built-in engine end to end (tracking included, the analysis cache off), then its measure.
+
+    With ``detect``, end to end starts as ``sync`` does with ``--layout auto``: by guessing whether the clip is a
+    stereo pair (``builtin:layout``; decoding sample frames, seconds on a long-GOP 1080p clip).
 
     Each stage also gets its CPU seconds (every thread, and child processes such as the phone recognizer once
     they have ended): on a machine shared with other work the wall time is noisy, the CPU time much less so.
@@ -104,14 +107,21 @@ def _pass_builtin(clip: Path, dub: Path, out: Path, measure: bool = True) -> dic
         marks.setdefault(p.stage, cpu_seconds())
 
     t0, c0 = time.perf_counter(), cpu_seconds()
+    stages: dict[str, Any] = {}
+    if detect:
+        from ..stereo.layout import detect_layout
+
+        detect_layout(clip)
+        stages["builtin:layout"] = {"seconds": time.perf_counter() - t0, "frames": 0,
+                                    "cpu_seconds": cpu_seconds() - c0}
     job = build_sync_job(clip, dub, out, SyncOptions(extend="trim-audio", shorten="pad-silence", engine="builtin",
                                                      measure=measure, fmt=_FORMAT))
     job.run(on_progress=note)
     total, c_end = time.perf_counter() - t0, cpu_seconds()
     names = list(job.timings)
     cpu = {k: (marks[names[i + 1]] if i + 1 < len(names) else c_end) - marks[k] for i, k in enumerate(names)}
-    stages = {f"builtin:{k}": {"seconds": v, "frames": job.counts.get(k, 0), "cpu_seconds": cpu[k]}
-              for k, v in job.timings.items() if k != "measure"}
+    stages.update({f"builtin:{k}": {"seconds": v, "frames": job.counts.get(k, 0), "cpu_seconds": cpu[k]}
+                   for k, v in job.timings.items() if k != "measure"})
     n = job.state["plan"].n_out
     stages["builtin:end to end"] = {"seconds": total - job.timings.get("measure", 0.0), "frames": n,
                                     "cpu_seconds": c_end - c0 - cpu.get("measure", 0.0)}
@@ -206,7 +216,7 @@ def _pass_stereo(mode: str):
 
 def _pass_left_eye(clip: Path, dub: Path, out: Path) -> dict[str, Any]:
     """Syncing one eye alone (the left eye's own file): what the stereo modes are measured against."""
-    result = _pass_builtin(clip.with_name("bench_left.mp4"), dub, out, measure=False)
+    result = _pass_builtin(clip.with_name("bench_left.mp4"), dub, out, measure=False, detect=False)
     result["stages"] = {k.replace("builtin:", "one eye:"): v for k, v in result["stages"].items()}
     return result
 

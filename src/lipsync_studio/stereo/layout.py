@@ -387,8 +387,8 @@ def layout_evidence(source: "VideoReader | str | Path", samples: int = 8) -> Lay
         picks = sorted({int(k) for k in np.linspace(0, n - 1, min(samples, n)).round()}) if n else []
         sims: dict[bool, list[float]] = {False: [], True: []}
         cues: dict[bool, list[float]] = {False: [], True: []}
-        for i in picks:
-            gray = cv2.cvtColor(reader.frame(i), cv2.COLOR_RGB2GRAY)
+        for _, rgb in reader.frames_at(picks):
+            gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
             for tb in (False, True):
                 sim, cue = _pair_measures(*_halves(gray, tb))
                 if np.isfinite(sim):

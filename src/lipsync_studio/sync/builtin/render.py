@@ -36,13 +36,46 @@ def _barycentric_map(d: np.ndarray, src_pts: np.ndarray, triangles: np.ndarray, 
 
 
 def upsample_grid(grid: np.ndarray, step: int, width: int, height: int) -> np.ndarray:
-    """(height, width) float32: the values of ``grid`` (sampled at every ``step``-th pixel, grid point (i, j) at
-    pixel (j*step, i*step)) interpolated bilinearly at every pixel.
+    """Bilinear interpolation of a coarse grid at every pixel, exactly aligned with its sample positions.
 
-    Exactly aligned (``cv2.resize`` aligns pixel centres instead, which shifts a grid's values by up to
-    ~1.5 px at step 4).
+    Parameters
+    ----------
+    grid: (gh, gw) values sampled every ``step`` pixels: grid point (i, j) lies at pixel (j*step, i*step).
+    step: grid spacing in pixels.
+    width, height: size of the result in pixels; pixels beyond the last grid point are extrapolated linearly.
+
+    Returns
+    -------
+    (height, width) float32 values.
+
+    Notes
+    -----
+    ``cv2.resize`` aligns pixel centres instead, which shifts a grid's values by up to ~1.5 px at step 4.
+    One ``cv2.warpAffine`` with the map x -> x/step samples exactly where the grid points lie when ``step``
+    divides 32 (OpenCV places bilinear samples on a 1/32 lattice); it costs ~2/3 of the plain NumPy form,
+    which serves the other steps. The two agree within ~5e-4 px on pixel coordinates up to ~2000 (float32
+    weights).
     """
+    import cv2
+
     g = np.asarray(grid, np.float32)
+    if step <= 0 or 32 % step:
+        return _upsample_grid_numpy(g, step, width, height)
+    # Grid points past the last one, extended linearly, so that every pixel lies between two of them.
+    for axis, n in ((1, width), (0, height)):
+        size = g.shape[axis]
+        extra = max(0, (n - 1 + step - 1) // step + 1 - size)
+        if extra:
+            last = np.take(g, [size - 1], axis=axis)
+            slope = last - np.take(g, [size - 2], axis=axis) if size > 1 else np.zeros_like(last)
+            g = np.concatenate([g] + [last + slope * (k + 1) for k in range(extra)], axis=axis)
+    inverse = np.array([[1.0 / step, 0.0, 0.0], [0.0, 1.0 / step, 0.0]])
+    return cv2.warpAffine(g, inverse, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def _upsample_grid_numpy(g: np.ndarray, step: int, width: int, height: int) -> np.ndarray:
+    """``upsample_grid`` for any ``step``, in NumPy."""
 
     def axis(n: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         t = np.arange(n, dtype=np.float32) / step
