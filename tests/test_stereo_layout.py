@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -166,6 +167,28 @@ def test_two_files_read_as_one_stereo_clip(clips, pairs, tmp_path):
         assert reader.info.is_stereo and reader.info.right_path == right_file
         i, left, right = next(iter(reader))
         assert _psnr(left, pairs[0][0]) > 32 and _psnr(right, pairs[0][1]) > 32
+
+
+def test_bars_around_the_picture_do_not_make_a_flat_clip_stereo_nor_hide_a_stereo_one(pairs, tmp_path):
+    # A flat portrait pillarboxed into 16:9 (a 4:3 interview in a 16:9 delivery): the bars' straight edges are the
+    # same in the top and bottom halves at any shift, and the clip used to be taken for half top-bottom stereo.
+    canvas = np.full((180, 320, 3), 38, np.uint8)
+    frames = []
+    for k in range(4):
+        canvas[:, 70:250] = cv2.resize(render_face(0.3 + 0.15 * k, size=240), (180, 180))
+        frames.append(canvas.copy())
+    assert detect_layout(_write_mono(tmp_path / "pillarboxed.mp4", frames), samples=4)[0] is StereoLayout.MONO
+    # A top-bottom pair whose eyes are each pillarboxed the same way is still found.
+    packed = []
+    for left, right, _ in pairs[:4]:
+        eye = np.full((EYE, EYE + 2 * (EYE // 4), 3), 38, np.uint8)
+        both = []
+        for view in (left, right):
+            eye[:, EYE // 4:EYE // 4 + EYE] = view
+            both.append(eye.copy())
+        packed.append(np.concatenate(both, axis=0))
+    found, _ = detect_layout(_write_mono(tmp_path / "pair_tb.mp4", packed), samples=4)
+    assert found.is_stereo and found.value.endswith("tb")
 
 
 def _write_mono(path: Path, frames, fps=25, size=None) -> Path:

@@ -337,6 +337,22 @@ def _halves(gray: np.ndarray, top_bottom: bool) -> tuple[np.ndarray, np.ndarray]
     return gray[:, :w // 2], gray[:, w // 2:2 * (w // 2)]
 
 
+def _without_bars(gray: np.ndarray, across: bool, flat: float = 3.0) -> np.ndarray:
+    """``gray`` without the plain bars along the edges that the halves' split does not cut: pillar bars (plain
+    columns at the left and right) for a top/bottom comparison (``across``), letterbox bars (plain rows) for a
+    side-by-side one. A bar's straight edge is the same in both halves at any shift along it, so a flat portrait
+    framed by bars read as a stereo pair; the bars say nothing about the eyes (each eye keeps the same columns or
+    rows, so the halves stay aligned). ``flat``: the largest standard deviation (grey levels) of a bar's line."""
+    spread = gray.std(axis=0 if across else 1)
+    plain = spread < flat
+    n = len(plain)
+    lead = int(np.argmin(plain)) if not plain.all() else n
+    trail = int(np.argmin(plain[::-1])) if not plain.all() else 0
+    if lead + trail > 0.8 * n:  # (nearly) a plain picture: nothing to take away from
+        return gray
+    return gray[:, lead:n - trail] if across else gray[lead:n - trail]
+
+
 def _pair_measures(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """(similarity of two halves, order cue in their own pixels) for one frame.
 
@@ -390,7 +406,7 @@ def layout_evidence(source: "VideoReader | str | Path", samples: int = 8) -> Lay
         for _, rgb in reader.frames_at(picks):
             gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
             for tb in (False, True):
-                sim, cue = _pair_measures(*_halves(gray, tb))
+                sim, cue = _pair_measures(*_halves(_without_bars(gray, across=tb), tb))
                 if np.isfinite(sim):
                     sims[tb].append(sim)
                     if sim >= STEREO_SIMILARITY:
