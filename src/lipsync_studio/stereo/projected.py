@@ -11,6 +11,9 @@ centre; tracked and warped as if it were flat, its mouth would be drawn in the w
 3. :meth:`paste` maps the pixels the sync changed back into each eye's projection; every other pixel of the
    eye stays as it was.
 
+A one-eye (monoscopic) 360 clip is the simple case of the same: one projection, one view, nothing carried to
+another eye (``ProjectedFaces(projection)``, :meth:`ProjectedFaces.for_one_eye`).
+
 The mesh of a VR clip's face is therefore in the metric space of the perspective view it was found in (a
 pinhole camera of :attr:`PerspectiveView.focal` px).
 """
@@ -58,15 +61,16 @@ def search_views(proj: SphereProjection, fov_deg: float = 80.0, size: int = 320)
 
 
 class ProjectedFaces:
-    """Finding, viewing and putting back a face in a VR clip's two eyes.
+    """Finding, viewing and putting back a face in a VR clip's eyes (two, or the one of a monoscopic clip).
 
     Parameters
     ----------
     left, right : SphereProjection
-        Each eye's projection (:func:`.projection.projection_for`).
+        Each eye's projection (:func:`.projection.projection_for`); ``right`` None for a one-eye clip (360 without
+        stereo): then the right eye's arguments and results are None throughout.
     """
 
-    def __init__(self, left: SphereProjection, right: SphereProjection) -> None:
+    def __init__(self, left: SphereProjection, right: SphereProjection | None = None) -> None:
         self.projections = (left, right)
         self.view: PerspectiveView | None = None
         self.right_view: PerspectiveView | None = None
@@ -83,6 +87,16 @@ class ProjectedFaces:
         if left is None or right is None:
             return None
         return cls(left, right)
+
+    @classmethod
+    def for_one_eye(cls, meta, width: int, height: int) -> "ProjectedFaces | None":
+        """For a monoscopic clip (``width`` x ``height`` px) whose :class:`~lipsync_studio.media.vrmeta.VRMetadata`
+        ``meta`` declares a sphere projection and no stereo packing; None for a flat or stereo clip, or a
+        projection this app cannot map."""
+        if meta is None or not meta.spherical or meta.layout not in (None, "mono"):
+            return None
+        proj = projection_for(meta, width, height, 0)
+        return cls(proj) if proj is not None else None
 
     def find(self, frames: Iterable, fov_deg: float = 80.0, min_confidence: float = 0.5
              ) -> FoundFace | None:
@@ -199,9 +213,13 @@ class ProjectedFaces:
         self.view = self.right_view = self.view_for(self.face)
         return self.view
 
-    def views(self, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The (left, right) perspective views of one pair of eyes: ``(size, size, 3)`` each."""
-        return self.view.render(left, self.projections[0]), self.right_view.render(right, self.projections[1])
+    def views(self, left: np.ndarray, right: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """The (left, right) perspective views of one pair of eyes: ``(size, size, 3)`` each (the right one None
+        for a one-eye clip)."""
+        vl = self.view.render(left, self.projections[0])
+        if self.projections[1] is None or right is None:
+            return vl, None
+        return vl, self.right_view.render(right, self.projections[1])
 
     def paste(self, left: np.ndarray, right: np.ndarray, views_before: tuple[np.ndarray, np.ndarray],
               views_after: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -209,21 +227,23 @@ class ProjectedFaces:
         out = []
         for eye, proj, view, before, after in zip((left, right), self.projections, (self.view, self.right_view),
                                                    views_before, views_after):
-            if after is before:
+            if after is before or eye is None:
                 out.append(eye)
                 continue
             changed = np.any(after != before, axis=2)
             out.append(view.paste(eye, proj, after, changed))
         return out[0], out[1]
 
-    def write_view_clips(self, pairs: Iterable[tuple[int, np.ndarray, np.ndarray]], writers,
+    def write_view_clips(self, pairs: Iterable[tuple[int, np.ndarray, np.ndarray | None]], writers,
                          advance: Callable[[int], None] | None = None) -> None:
-        """Write each pair's two views to ``writers`` (left, right): the flat clips the sync runs on."""
+        """Write each pair's views to ``writers`` (left, right; right None for a one-eye clip, whose pairs are
+        ``(index, frame, None)``): the flat clips the sync runs on."""
         wl, wr = writers
         for _, left, right in pairs:
             vl, vr = self.views(left, right)
             wl.write(vl)
-            wr.write(vr)
+            if wr is not None:
+                wr.write(vr)
             if advance is not None:
                 advance(1)
 
