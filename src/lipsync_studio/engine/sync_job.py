@@ -395,7 +395,9 @@ def _measure_stage(ctx: StageContext) -> None:
     from ..metrics.sync import evaluate_video
 
     s = ctx.state
-    s["sync"] = evaluate_video(s["output"], advance=ctx.advance)
+    projected = s.get("projected")  # a one-eye VR clip: measured in the view it was synced in
+    s["sync"] = evaluate_video(s["output"], advance=ctx.advance,
+                               eye=projected.frame_view() if projected is not None else None)
 
 
 class ChangeCounter:

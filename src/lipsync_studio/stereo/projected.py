@@ -40,13 +40,14 @@ class FoundFace:
 
 
 def search_views(proj: SphereProjection, fov_deg: float = 80.0, size: int = 320) -> list[PerspectiveView]:
-    """Perspective views that together cover what ``proj`` shows (overlapping, so a face is whole in one)."""
+    """Perspective views that together cover what ``proj`` shows, overlapping by half a view (so a face up to
+    half the field of view across is whole in one: a close-up's face spans 30-40 degrees)."""
     ys, xs = np.mgrid[0:proj.height:8, 0:proj.width:8].astype(np.float64)
     d = proj.to_direction(xs, ys)
     ok = np.isfinite(d).all(-1)
     lon = np.degrees(np.arctan2(d[ok][:, 0], d[ok][:, 2]))
     lat = np.degrees(np.arcsin(np.clip(-d[ok][:, 1], -1, 1)))
-    step = 0.75 * fov_deg
+    step = 0.5 * fov_deg
     views = []
     full_circle = np.ptp(lon) > 300
     lo, hi = (-180.0, 180.0 - step) if full_circle else (lon.min() + fov_deg / 3, lon.max() - fov_deg / 3)
@@ -234,6 +235,19 @@ class ProjectedFaces:
             out.append(view.paste(eye, proj, after, changed))
         return out[0], out[1]
 
+    def frame_view(self, layout: str = "mono"):
+        """The left eye's view of every frame of a clip packed as ``layout`` (``mono`` for a one-eye clip), as a
+        :class:`~lipsync_studio.face.analysis.FrameView` for the face tracker and the sync measure."""
+        from ..face.analysis import FrameView
+        from .layout import StereoLayout, split
+
+        view, proj, packing = self.view, self.projections[0], StereoLayout.parse(layout)
+        size = view.size
+        return FrameView(
+            key=f"vr-view={view.yaw:.5f},{view.pitch:.5f},{view.fov:.5f},{size}|eye={packing.value}:0",
+            size=lambda w, h: (size, size),
+            crop=lambda frame: np.ascontiguousarray(view.render(split(frame, packing)[0], proj)))
+
     def write_view_clips(self, pairs: Iterable[tuple[int, np.ndarray, np.ndarray | None]], writers,
                          advance: Callable[[int], None] | None = None) -> None:
         """Write each pair's views to ``writers`` (left, right; right None for a one-eye clip, whose pairs are
@@ -287,7 +301,6 @@ def clip_face_view(path, samples: int = 5) -> ClipFaceView | None:
     ClipFaceView or None
         None for a flat clip, a projection this app cannot map, or when no view shows a face.
     """
-    from ..face.analysis import FrameView
     from ..media.video import VideoReader
     from ..media.vrmeta import read_vr_metadata
     from .layout import StereoLayout, split
@@ -306,10 +319,4 @@ def clip_face_view(path, samples: int = 5) -> ClipFaceView | None:
         picks = sorted({int(k) for k in np.linspace(0, info.n_frames - 1, min(samples, info.n_frames)).round()})
         if faces.find(split(reader.frame(i), layout)[0] for i in picks) is None:
             return None
-    view = faces.view
-    size = view.size
-    frame_view = FrameView(
-        key=f"vr-view={view.yaw:.5f},{view.pitch:.5f},{view.fov:.5f},{size}|eye={layout.value}:0",
-        size=lambda w, h: (size, size),
-        crop=lambda frame: np.ascontiguousarray(view.render(split(frame, layout)[0], proj)))
-    return ClipFaceView(frame_view, view, meta.projection, layout.value)
+    return ClipFaceView(faces.frame_view(layout.value), faces.view, meta.projection, layout.value)
