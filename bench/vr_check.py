@@ -224,7 +224,7 @@ def _mono_scene(args, out: Path, sc, faces: list, fps, truth) -> dict:
     size = pf.view.size
     c, h = size // 2, max(8, int(0.12 * size))  # the face is ~0.3 of the view's width, centred
     picks = np.linspace(0, min(len(v) for v in views.values()) - 1, 8).round().astype(int)
-    rows = [np.hstack([v[k][c - h // 4:c + 2 * h, c - h:c + h] for k in picks])
+    rows = [np.hstack([v[k][c - h // 2:c + h * 6 // 5, c - h:c + h] for k in picks])
             for v in (views["input"], views["projection"], views["flat_picture"])]
     sheet = cv2.resize(np.vstack(rows), None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
     cv2.imwrite(str(out / "mouths.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
