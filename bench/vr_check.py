@@ -14,6 +14,7 @@ only the encoding's), and the stereo/VR boxes of input and output should be equa
 
     python bench/vr_check.py scene --kind vr180 --yaw 45 --pitch 10 --out /tmp/vr
     python bench/vr_check.py scene --kind 360 --yaw 110 --pitch -20 --clip talking_head.mp4 --out /tmp/vr360
+    python bench/vr_check.py scene --kind 360 --mono --yaw 110 --pitch -20 --clip talking_head.mp4 --out /tmp/m360
 ``mesh``: makes the same kind of clip (the astronaut) and exports the face's meshes with ``run_mesh``: the frames
 measured, where ``sequence.json`` says the view looks against where the head stands (degrees), and the angle
 between the head's direction and each frame's mesh translation turned by that view (median, degrees): small when
@@ -116,7 +117,9 @@ def scene(args) -> dict:
         faces = list(talking_face_frames(own.mouth_opening(np.arange(n) / 25), size=320, seed=11))
         dub = synth_speech(random_syllables(6, 4), seed=4, f0=200.0, rate=3.2, lead_silence=0.3)
         write_audio(out / "dub.wav", dub.audio, dub.sr)
-    sc = VRTalkingScene(args.kind, args.eye, args.yaw, args.pitch, width=args.width)
+    sc = VRTalkingScene(args.kind, args.eye, args.yaw, args.pitch, width=args.width, mono=args.mono)
+    if args.mono:
+        return _mono_scene(args, out, sc, faces, fps, truth)
     clip = out / f"{args.kind}.mp4"
     with VideoWriter(clip, fps, sc.eye_w, 2 * sc.eye_h, fmt=lossless, audio=out / "own.wav") as w:
         w.vr_metadata = sc.metadata()
@@ -160,6 +163,71 @@ def scene(args) -> dict:
                 pf.find([r.pair(0)])
                 report[name] = round(_best_r(_mouth_gap(pf.views(left, right)[0]
                                                         for _, left, right in r.iter_pairs()), truth), 3)
+    return report
+
+
+def _mono_scene(args, out: Path, sc, faces: list, fps, truth) -> dict:
+    """``scene --mono``: a one-eye clip (sv3d, no st3d) synced through its projection, and the same pictures
+    without the metadata synced as a flat picture (what a one-eye 360 clip got before): for each, frames with the
+    mouth changed, the largest change outside the head (lossless: 0-2 is "nothing changed"), and with ``--clip``
+    the mouth's r against the real mouth that said the dub, measured in the view around the face; a contact
+    sheet of the mouth in that view (``mouths.png``: input, through the projection, as a flat picture)."""
+    import cv2
+
+    from lipsync_studio.media.video import VideoReader
+    from lipsync_studio.media.vrmeta import read_vr_metadata
+    from lipsync_studio.media.writer import VideoFormat, VideoWriter
+    from lipsync_studio.stereo.projected import ProjectedFaces
+
+    lossless = VideoFormat(crf=0, pix_fmt="yuv444p")
+    clips = {"unsynced": out / f"{args.kind}_mono.mp4", "flat_picture": out / f"{args.kind}_mono_nometa.mp4"}
+    for name, path in clips.items():
+        with VideoWriter(path, fps, sc.eye_w, sc.eye_h, fmt=lossless, audio=out / "own.wav") as w:
+            if name == "unsynced":
+                w.vr_metadata = sc.metadata()
+            for f in faces:
+                w.write(sc.picture(f))
+    results = {"projection": out / f"{args.kind}_mono_out.mp4", "flat_picture": out / f"{args.kind}_mono_flat_out.mp4"}
+    _sync(clips["unsynced"], out / "dub.wav", results["projection"], "--crf", "0", "--pix-fmt", "yuv444p",
+          "--extend", "trim-audio")
+    _sync(clips["flat_picture"], out / "dub.wav", results["flat_picture"], "--crf", "0", "--pix-fmt", "yuv444p",
+          "--extend", "trim-audio")
+    head = sc.head_footprint(faces[0].shape[0], grow=3)
+    meta = read_vr_metadata(clips["unsynced"])
+    pf = ProjectedFaces.for_one_eye(meta, sc.eye_w, sc.eye_h)
+    report: dict = {"kind": args.kind, "mono": True, "yaw": args.yaw, "pitch": args.pitch,
+                    "sv3d_kept": dict(read_vr_metadata(results["projection"]).entry_boxes).get(b"sv3d")
+                    == dict(meta.entry_boxes)[b"sv3d"]}
+    views: dict = {}
+    with VideoReader(clips["unsynced"]) as ri:
+        original = [f.copy() for _, f in ri.iter_frames()]
+    pf.find([original[0], original[len(original) // 2]])  # the view the sync finds (centred on the face)
+    views["input"] = [pf.views(f)[0] for f in original]
+    for name, path in results.items():
+        changed, outside = 0, 0
+        with VideoReader(path) as ro:
+            frames = [f.copy() for _, f in ro.iter_frames()]
+        for a, b in zip(original, frames):
+            diff = np.abs(a.astype(int) - b.astype(int)).max(axis=2)
+            outside = max(outside, int(diff[~head].max()))
+            changed += int((diff > 12).sum() >= 20)
+        views[name] = [pf.views(f)[0] for f in frames]
+        report[name] = {"frames": len(frames), "mouth_changed": changed, "max_change_outside_head": outside}
+        if truth is not None:
+            report[name]["r"] = round(_best_r(_mouth_gap(views[name]), truth), 3)
+    if truth is not None:
+        report["r_unsynced"] = round(_best_r(_mouth_gap(views["input"]), truth), 3)
+        _sync(out / "flat.mp4", out / "dub.wav", out / "flat_out.mp4", "--extend", "trim-audio")
+        with VideoReader(out / "flat_out.mp4") as r:
+            report["r_flat_clip"] = round(_best_r(_mouth_gap(f for _, f in r.iter_frames()), truth), 3)
+    # Contact sheet: the lower half of the view (the mouth) every few frames; rows input / projection / flat.
+    size = pf.view.size
+    c, h = size // 2, max(8, int(0.12 * size))  # the face is ~0.3 of the view's width, centred
+    picks = np.linspace(0, min(len(v) for v in views.values()) - 1, 8).round().astype(int)
+    rows = [np.hstack([v[k][c - h // 2:c + h * 6 // 5, c - h:c + h] for k in picks])
+            for v in (views["input"], views["projection"], views["flat_picture"])]
+    sheet = cv2.resize(np.vstack(rows), None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    cv2.imwrite(str(out / "mouths.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
     return report
 
 
@@ -304,6 +372,8 @@ def main() -> None:
     s.add_argument("--eye", type=int, default=400, help="eye size (px): VR180 eyes are square, 360 eyes 2:1")
     s.add_argument("--width", type=float, default=0.55, help="the head picture's width (m) at 0.7 m")
     s.add_argument("--clip", help="a real talking head (its halves give the picture and the dub)")
+    s.add_argument("--mono", action="store_true",
+                   help="a one-eye clip (sv3d without st3d), compared with the same pictures synced as a flat one")
     s.add_argument("--out", required=True)
     t = sub.add_parser("passthrough")
     t.add_argument("clip")

@@ -207,7 +207,10 @@ def test_a_declared_second_layer_that_does_not_decode_is_named_and_refused_rathe
     assert "MV-HEVC" in capsys.readouterr().err and not (tmp_path / "out.mp4").exists()
 
 
-def test_a_one_eye_360_clip_synced_keeps_its_projection_and_says_it_was_synced_flat(tmp_path, capsys):
+def test_a_one_eye_360_clip_without_a_face_in_any_view_keeps_its_projection_and_says_it_was_synced_flat(
+        tmp_path, capsys):
+    """No view through the projection shows a face: the clip goes down the flat path, says so, and its output
+    still carries the projection (a clip with a face is synced through it: tests/test_vr_mono.py)."""
     import wave
 
     clip = _clip(tmp_path / "pano.mp4", 96, 48, n=10)
@@ -221,6 +224,7 @@ def test_a_one_eye_360_clip_synced_keeps_its_projection_and_says_it_was_synced_f
     out = tmp_path / "out.mp4"
     assert main(["sync", str(clip), str(dub), "-o", str(out), "--no-measure"]) == 0
     err = capsys.readouterr().err
-    assert "synced as a flat picture" in err and "picture is unchanged" in err
+    assert "synced as a flat picture (no face was found in views through its projection)" in err
+    assert "picture is unchanged" in err
     got = read_vr_metadata(out)
     assert got.projection == "equirectangular" and dict(got.entry_boxes)[b"sv3d"] == sv3d and got.layout == "mono"

@@ -16,8 +16,6 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..errors import MediaError, OptionError
 from ..stereo.right_eye import MODES
 from .dub import shift_dub
@@ -148,26 +146,14 @@ def _eyes(ctx: StageContext) -> None:
     s["eyes"] = paths
 
 
-def _sound_of(path: Path) -> Path | None:
-    """``path`` when it has a sound track (the view clips carry it, for the engine's calibration), else None."""
-    from ..media.audio import probe_audio
-
-    try:
-        probe_audio(path)
-    except MediaError:
-        return None
-    return path
-
-
 def _projected_eyes(ctx: StageContext) -> bool:
     """For a clip whose file declares a sphere projection (360, VR180): find the face through the projection and
     write each eye's perspective view around it as the clips the later stages sync (see stereo.projected).
     False (nothing done) for a flat clip, or when no face is found."""
-    from ..media.output import temporary_sibling
     from ..media.prefetch import prefetch
-    from ..media.writer import VideoFormat, VideoWriter
     from ..stereo.layout import StereoReader
     from ..stereo.projected import ProjectedFaces
+    from .sync_job import write_projected_views
 
     s = ctx.state
     info = s["info"]
@@ -175,19 +161,10 @@ def _projected_eyes(ctx: StageContext) -> bool:
     if projected is None:
         return False
     with StereoReader(s["video"], info.layout) as reader:
-        picks = sorted({int(k) for k in np.linspace(0, info.n_frames - 1, min(5, info.n_frames)).round()})
-        if projected.find(reader.pair(i) for i in picks) is None:
-            return False
-        # A hidden partial folder beside the output (its owner in its name: a killed run's is swept later).
-        tmp = temporary_sibling(s["output"].with_name(s["output"].stem + "-views"))
-        tmp.mkdir()
-        s.setdefault("cleanup", []).append(tmp)
-        size = projected.view.size
-        paths = (tmp / "left.mkv", tmp / "right.mkv")
-        near_lossless = VideoFormat(crf=10, preset="ultrafast")
-        with VideoWriter(paths[0], info.fps, size, size, fmt=near_lossless, audio=_sound_of(s["video"])) as wl, \
-                VideoWriter(paths[1], info.fps, size, size, fmt=near_lossless) as wr:
-            projected.write_view_clips(prefetch(reader.iter_pairs()), (wl, wr), ctx.advance)
+        paths = write_projected_views(s, projected, reader.pair, lambda: prefetch(reader.iter_pairs()),
+                                      info.n_frames, info.fps, ctx.advance)
+    if paths is None:
+        return False
     s["eyes"], s["projected"] = paths, projected
     return True
 

@@ -292,19 +292,101 @@ def _faces_stage(ctx: StageContext) -> None:
     s = ctx.state
     opts: SyncOptions = s["options"]
     # An engine may start hearing the sound now: it runs beside the tracking.
+    video = _projected_view(ctx) or s["video"]  # a one-eye 360/VR clip: the flat view around its face
     begin = getattr(s["engine"], "begin", None)
     if begin is not None:
-        begin(s["video"], s["dub"], script=opts.script, script_lang=opts.script_lang)
+        begin(video, s["dub"], script=opts.script, script_lang=opts.script_lang)
     # An engine may keep what it needs of each frame while the tracker has it decoded.
     observer = getattr(s["engine"], "frame_observer", None)
-    faces = analyse_faces(s["video"], advance=ctx.advance, keep=observer() if observer else None)
+    faces = analyse_faces(video, advance=ctx.advance, keep=observer() if observer else None)
     faces.choose_speaker(opts.face)
     s["faces"] = faces
 
 
+def _projected_view(ctx: StageContext) -> Path | None:
+    """The VR hook of a one-eye clip whose file declares a sphere projection (360 without stereo, the commonest
+    360 video): the face is found through the projection and the clip's perspective view around it written as
+    the flat clip the engine tracks, plans and renders (``state["projected"]``; the render stage pastes the
+    changed pixels back). None (nothing done) for a flat or stereo clip, or when no view shows a face."""
+    from ..media.vrmeta import read_vr_metadata
+    from ..stereo.projected import ProjectedFaces
+
+    s = ctx.state
+    info = s["video_info"]
+    projected = ProjectedFaces.for_one_eye(read_vr_metadata(info.path, side_data=False), info.width, info.height)
+    if projected is None:
+        return None
+    with VideoReader(info.path) as reader:
+        paths = write_projected_views(s, projected, reader.frame,
+                                      lambda: ((i, f, None) for i, f in prefetch(reader.iter_frames())),
+                                      info.n_frames, info.fps, None)
+    if paths is None:
+        return None
+    s["projected"], s["view_clip"] = projected, paths[0]
+    return paths[0]
+
+
+def write_projected_views(s: dict[str, Any], projected, frame_at: Callable[[int], Any],
+                          frames: Callable[[], Any], n_frames: int, fps, advance) -> tuple[Path, ...] | None:
+    """Find the face of a VR clip through its projection and write each eye's perspective view around it.
+
+    Parameters
+    ----------
+    s : dict
+        The job's state (``video``, ``output``; the folder written is added to its ``cleanup``).
+    projected : ProjectedFaces
+        The clip's eyes' projections (one eye: ``projected.projections[1]`` is None).
+    frame_at : callable
+        ``frame_at(index)``: a frame (one eye) or a ``(left, right)`` pair, for the face search in a few frames
+        spread over the clip.
+    frames : callable
+        ``frames()``: every frame as ``(index, left, right)`` (``right`` None for one eye).
+    n_frames, fps : the clip's length (frames) and rate.
+    advance : callable or None
+        Progress, one per frame written.
+
+    Returns
+    -------
+    tuple of Path or None
+        The view clips (left[, right]), ``size`` x ``size`` px near-lossless, the left one with the clip's sound
+        (for the engine's calibration), in a hidden folder beside the output removed at the job's end; None
+        when no view shows a face (nothing written).
+    """
+    import contextlib
+
+    from ..media.output import temporary_sibling
+
+    picks = sorted({int(k) for k in np.linspace(0, n_frames - 1, min(5, n_frames)).round()})
+    if projected.find(frame_at(i) for i in picks) is None:
+        return None
+    # A hidden partial folder beside the output (its owner in its name: a killed run's is swept later).
+    tmp = temporary_sibling(s["output"].with_name(s["output"].stem + "-views"))
+    tmp.mkdir()
+    s.setdefault("cleanup", []).append(tmp)
+    size = projected.view.size
+    two = projected.projections[1] is not None
+    paths = (tmp / "left.mkv", tmp / "right.mkv") if two else (tmp / "view.mkv",)
+    near_lossless = VideoFormat(crf=10, preset="ultrafast")
+    with contextlib.ExitStack() as stack:
+        writers = [stack.enter_context(VideoWriter(p, fps, size, size, fmt=near_lossless,
+                                                   audio=_sound_of(s["video"]) if i == 0 else None))
+                   for i, p in enumerate(paths)]
+        projected.write_view_clips(frames(), (writers[0], writers[1] if two else None), advance)
+    return paths
+
+
+def _sound_of(path: Path) -> Path | None:
+    """``path`` when it has a sound track (the view clips carry it, for the engine's calibration), else None."""
+    try:
+        probe_audio(path)
+    except MediaError:
+        return None
+    return path
+
+
 def _prepare_stage(ctx: StageContext) -> None:
     s = ctx.state
-    s["engine"].prepare(s["video"], s["dub"], s["faces"], s["plan"], advance=ctx.advance)
+    s["engine"].prepare(s.get("view_clip", s["video"]), s["dub"], s["faces"], s["plan"], advance=ctx.advance)
     s["transform"] = s["engine"].render
     ctx.advance(max(0, ctx.total - ctx.done))  # engines report in output frames, some not at all
 
@@ -313,7 +395,9 @@ def _measure_stage(ctx: StageContext) -> None:
     from ..metrics.sync import evaluate_video
 
     s = ctx.state
-    s["sync"] = evaluate_video(s["output"], advance=ctx.advance)
+    projected = s.get("projected")  # a one-eye VR clip: measured in the view it was synced in
+    s["sync"] = evaluate_video(s["output"], advance=ctx.advance,
+                               eye=projected.frame_view() if projected is not None else None)
 
 
 class ChangeCounter:
@@ -360,7 +444,8 @@ def _render_stage(ctx: StageContext) -> None:
     with VideoReader(info.path) as reader, VideoWriter(
         s["output"], plan.fps, info.width, info.height, fmt=opts.fmt, audio=s["dub"], audio_seconds=plan.audio_seconds
     ) as writer:
-        writer.vr_metadata = _flat_vr_metadata(info.path, s.get("engine") is not None)
+        projected = s.get("projected")  # a one-eye VR clip: the engine syncs the view around the face
+        writer.vr_metadata = _flat_vr_metadata(info.path, s.get("engine") is not None and projected is None)
         sources = (plan.source_index(k) for k in range(plan.n_out))
         counter = ChangeCounter()
         first, stop = s.get("range") or (0, plan.n_out)
@@ -368,8 +453,11 @@ def _render_stage(ctx: StageContext) -> None:
             if transform is not None and first <= k < stop:  # outside the range: the clip as it is
                 if engine is not None:
                     engine.last_box = None
-                new = transform(k, plan.source_index(k), frame)
-                counter.check(frame, new, getattr(engine, "last_box", None))
+                before = projected.views(frame)[0] if projected is not None else frame
+                new = transform(k, plan.source_index(k), before)
+                counter.check(before, new, getattr(engine, "last_box", None))
+                if projected is not None:  # only the view's changed pixels go back into the projection
+                    new = projected.paste(frame, None, (before, None), (new, None))[0]
                 frame = new
             writer.write(frame)
             ctx.advance(1)
@@ -379,19 +467,20 @@ def _render_stage(ctx: StageContext) -> None:
         counter.warn_if_unchanged(info.path)
 
 
-def _flat_vr_metadata(video: Path, synced: bool):
+def _flat_vr_metadata(video: Path, synced_flat: bool):
     """The projection metadata of a one-eye 360/VR clip (``sv3d``: its output must still play as 360), or None
-    for a flat clip. With a face synced (``synced``), say that it was synced as a flat picture: the projection
-    bends a face away from the view's centre (stereo clips are synced through the projection)."""
+    for a flat clip. When its face was synced as a flat picture (``synced_flat``: no view through the projection
+    showed a face, or the projection is one this app cannot map), say so: the projection bends a face away from
+    the picture's centre."""
     from ..media.vrmeta import read_vr_metadata
     from ..media.warnings import warn_media
 
     meta = read_vr_metadata(video, side_data=False)
     if not meta.spherical:
         return None
-    if synced:
-        warn_media(f"{video}: a one-eye {meta.projection} clip is synced as a flat picture (only stereo VR clips "
-                   "are synced through the projection): a face far from the picture's centre is bent by it; "
+    if synced_flat:
+        warn_media(f"{video}: a one-eye {meta.projection} clip is synced as a flat picture (no face was found in "
+                   "views through its projection): a face far from the picture's centre is bent by it; "
                    "the output keeps the clip's projection metadata", stacklevel=2)
     return meta.for_layout("mono") or meta
 

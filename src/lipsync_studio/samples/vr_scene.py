@@ -62,7 +62,8 @@ class VRTalkingScene:
     """A head at ``(yaw, pitch)`` degrees, ``distance`` metres from the rig, ``width`` metres wide.
 
     ``kind``: ``360`` (equirectangular, eyes ``2*eye_size`` x ``eye_size``) or ``vr180`` (an equidistant
-    fisheye mesh, square eyes of ``eye_size``). The eyes are ``baseline`` metres apart.
+    fisheye mesh, square eyes of ``eye_size``). The eyes are ``baseline`` metres apart; ``mono``: one camera at
+    the rig's centre (a monoscopic clip: :meth:`picture`, metadata without ``st3d``).
     """
 
     kind: str = "vr180"
@@ -73,6 +74,7 @@ class VRTalkingScene:
     width: float = 0.55
     baseline: float = 0.064
     seed: int = 0
+    mono: bool = False
     _maps: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -91,11 +93,13 @@ class VRTalkingScene:
         self.background = _background(self.seed)
 
     def metadata(self) -> VRMetadata:
-        """The st3d (top-bottom) and sv3d boxes a camera would write for this scene."""
+        """The st3d (top-bottom) and sv3d boxes a camera would write for this scene (sv3d alone when ``mono``)."""
         if self.mesh is None:
             sv3d = sv3d_equirect_box()
         else:
             sv3d = sv3d_mesh_box(mshp_payload([self.mesh]))
+        if self.mono:
+            return VRMetadata(entry_boxes=((b"sv3d", sv3d),))
         return VRMetadata(entry_boxes=((b"st3d", st3d_box(1)), (b"sv3d", sv3d)))
 
     @property
@@ -111,7 +115,9 @@ class VRTalkingScene:
         return self.distance * c, c, h, v
 
     def eye_origin(self, eye: int) -> np.ndarray:
-        """(3,) where eye 0 (left) or 1 (right) sits, metres."""
+        """(3,) where eye 0 (left) or 1 (right) sits, metres (the rig's centre when ``mono``)."""
+        if self.mono:
+            return np.zeros(3)
         return np.array([(-0.5 if eye == 0 else 0.5) * self.baseline, 0.0, 0.0])
 
     def hit(self, eye: int, x: np.ndarray, y: np.ndarray, frame_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -160,11 +166,21 @@ class VRTalkingScene:
 
     def eyes(self, face_frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The (left, right) eye pictures with ``face_frame`` (square, RGB uint8) as the head."""
-        out = []
-        for eye in (0, 1):
-            mx, my, inside, bg = self._eye_maps(eye, face_frame.shape[0])
-            img = bg.copy()
-            face = cv2.remap(face_frame, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            img[inside] = face[inside]
-            out.append(img)
-        return out[0], out[1]
+        return self._eye(0, face_frame), self._eye(1, face_frame)
+
+    def picture(self, face_frame: np.ndarray) -> np.ndarray:
+        """The one picture of a ``mono`` scene (``eye_h`` x ``eye_w`` x 3) with ``face_frame`` as the head."""
+        return self._eye(0, face_frame)
+
+    def head_footprint(self, frame_size: int, grow: int = 3) -> np.ndarray:
+        """(eye_h, eye_w) bool: the eye 0 pixels that see the head picture, grown by ``grow`` px."""
+        ys, xs = np.mgrid[0:self.eye_h, 0:self.eye_w].astype(np.float64)
+        m = np.isfinite(self.hit(0, xs, ys, frame_size)[0]).astype(np.uint8)
+        return cv2.dilate(m, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)).astype(bool)
+
+    def _eye(self, eye: int, face_frame: np.ndarray) -> np.ndarray:
+        mx, my, inside, bg = self._eye_maps(eye, face_frame.shape[0])
+        img = bg.copy()
+        face = cv2.remap(face_frame, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        img[inside] = face[inside]
+        return img

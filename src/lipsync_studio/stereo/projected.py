@@ -11,6 +11,9 @@ centre; tracked and warped as if it were flat, its mouth would be drawn in the w
 3. :meth:`paste` maps the pixels the sync changed back into each eye's projection; every other pixel of the
    eye stays as it was.
 
+A one-eye (monoscopic) 360 clip is the simple case of the same: one projection, one view, nothing carried to
+another eye (``ProjectedFaces(projection)``, :meth:`ProjectedFaces.for_one_eye`).
+
 The mesh of a VR clip's face is therefore in the metric space of the perspective view it was found in (a
 pinhole camera of :attr:`PerspectiveView.focal` px).
 """
@@ -37,13 +40,14 @@ class FoundFace:
 
 
 def search_views(proj: SphereProjection, fov_deg: float = 80.0, size: int = 320) -> list[PerspectiveView]:
-    """Perspective views that together cover what ``proj`` shows (overlapping, so a face is whole in one)."""
+    """Perspective views that together cover what ``proj`` shows, overlapping by half a view (so a face up to
+    half the field of view across is whole in one: a close-up's face spans 30-40 degrees)."""
     ys, xs = np.mgrid[0:proj.height:8, 0:proj.width:8].astype(np.float64)
     d = proj.to_direction(xs, ys)
     ok = np.isfinite(d).all(-1)
     lon = np.degrees(np.arctan2(d[ok][:, 0], d[ok][:, 2]))
     lat = np.degrees(np.arcsin(np.clip(-d[ok][:, 1], -1, 1)))
-    step = 0.75 * fov_deg
+    step = 0.5 * fov_deg
     views = []
     full_circle = np.ptp(lon) > 300
     lo, hi = (-180.0, 180.0 - step) if full_circle else (lon.min() + fov_deg / 3, lon.max() - fov_deg / 3)
@@ -58,15 +62,16 @@ def search_views(proj: SphereProjection, fov_deg: float = 80.0, size: int = 320)
 
 
 class ProjectedFaces:
-    """Finding, viewing and putting back a face in a VR clip's two eyes.
+    """Finding, viewing and putting back a face in a VR clip's eyes (two, or the one of a monoscopic clip).
 
     Parameters
     ----------
     left, right : SphereProjection
-        Each eye's projection (:func:`.projection.projection_for`).
+        Each eye's projection (:func:`.projection.projection_for`); ``right`` None for a one-eye clip (360 without
+        stereo): then the right eye's arguments and results are None throughout.
     """
 
-    def __init__(self, left: SphereProjection, right: SphereProjection) -> None:
+    def __init__(self, left: SphereProjection, right: SphereProjection | None = None) -> None:
         self.projections = (left, right)
         self.view: PerspectiveView | None = None
         self.right_view: PerspectiveView | None = None
@@ -83,6 +88,16 @@ class ProjectedFaces:
         if left is None or right is None:
             return None
         return cls(left, right)
+
+    @classmethod
+    def for_one_eye(cls, meta, width: int, height: int) -> "ProjectedFaces | None":
+        """For a monoscopic clip (``width`` x ``height`` px) whose :class:`~lipsync_studio.media.vrmeta.VRMetadata`
+        ``meta`` declares a sphere projection and no stereo packing; None for a flat or stereo clip, or a
+        projection this app cannot map."""
+        if meta is None or not meta.spherical or meta.layout not in (None, "mono"):
+            return None
+        proj = projection_for(meta, width, height, 0)
+        return cls(proj) if proj is not None else None
 
     def find(self, frames: Iterable, fov_deg: float = 80.0, min_confidence: float = 0.5
              ) -> FoundFace | None:
@@ -199,9 +214,13 @@ class ProjectedFaces:
         self.view = self.right_view = self.view_for(self.face)
         return self.view
 
-    def views(self, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The (left, right) perspective views of one pair of eyes: ``(size, size, 3)`` each."""
-        return self.view.render(left, self.projections[0]), self.right_view.render(right, self.projections[1])
+    def views(self, left: np.ndarray, right: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """The (left, right) perspective views of one pair of eyes: ``(size, size, 3)`` each (the right one None
+        for a one-eye clip)."""
+        vl = self.view.render(left, self.projections[0])
+        if self.projections[1] is None or right is None:
+            return vl, None
+        return vl, self.right_view.render(right, self.projections[1])
 
     def paste(self, left: np.ndarray, right: np.ndarray, views_before: tuple[np.ndarray, np.ndarray],
               views_after: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -209,21 +228,36 @@ class ProjectedFaces:
         out = []
         for eye, proj, view, before, after in zip((left, right), self.projections, (self.view, self.right_view),
                                                    views_before, views_after):
-            if after is before:
+            if after is before or eye is None:
                 out.append(eye)
                 continue
             changed = np.any(after != before, axis=2)
             out.append(view.paste(eye, proj, after, changed))
         return out[0], out[1]
 
-    def write_view_clips(self, pairs: Iterable[tuple[int, np.ndarray, np.ndarray]], writers,
+    def frame_view(self, layout: str = "mono"):
+        """The left eye's view of every frame of a clip packed as ``layout`` (``mono`` for a one-eye clip), as a
+        :class:`~lipsync_studio.face.analysis.FrameView` for the face tracker and the sync measure."""
+        from ..face.analysis import FrameView
+        from .layout import StereoLayout, split
+
+        view, proj, packing = self.view, self.projections[0], StereoLayout.parse(layout)
+        size = view.size
+        return FrameView(
+            key=f"vr-view={view.yaw:.5f},{view.pitch:.5f},{view.fov:.5f},{size}|eye={packing.value}:0",
+            size=lambda w, h: (size, size),
+            crop=lambda frame: np.ascontiguousarray(view.render(split(frame, packing)[0], proj)))
+
+    def write_view_clips(self, pairs: Iterable[tuple[int, np.ndarray, np.ndarray | None]], writers,
                          advance: Callable[[int], None] | None = None) -> None:
-        """Write each pair's two views to ``writers`` (left, right): the flat clips the sync runs on."""
+        """Write each pair's views to ``writers`` (left, right; right None for a one-eye clip, whose pairs are
+        ``(index, frame, None)``): the flat clips the sync runs on."""
         wl, wr = writers
         for _, left, right in pairs:
             vl, vr = self.views(left, right)
             wl.write(vl)
-            wr.write(vr)
+            if wr is not None:
+                wr.write(vr)
             if advance is not None:
                 advance(1)
 
@@ -267,7 +301,6 @@ def clip_face_view(path, samples: int = 5) -> ClipFaceView | None:
     ClipFaceView or None
         None for a flat clip, a projection this app cannot map, or when no view shows a face.
     """
-    from ..face.analysis import FrameView
     from ..media.video import VideoReader
     from ..media.vrmeta import read_vr_metadata
     from .layout import StereoLayout, split
@@ -286,10 +319,4 @@ def clip_face_view(path, samples: int = 5) -> ClipFaceView | None:
         picks = sorted({int(k) for k in np.linspace(0, info.n_frames - 1, min(samples, info.n_frames)).round()})
         if faces.find(split(reader.frame(i), layout)[0] for i in picks) is None:
             return None
-    view = faces.view
-    size = view.size
-    frame_view = FrameView(
-        key=f"vr-view={view.yaw:.5f},{view.pitch:.5f},{view.fov:.5f},{size}|eye={layout.value}:0",
-        size=lambda w, h: (size, size),
-        crop=lambda frame: np.ascontiguousarray(view.render(split(frame, layout)[0], proj)))
-    return ClipFaceView(frame_view, view, meta.projection, layout.value)
+    return ClipFaceView(faces.frame_view(layout.value), faces.view, meta.projection, layout.value)
