@@ -76,3 +76,38 @@ def test_a_spatial_video_opens_as_a_stereo_pair(qtbot, main_window, tmp_path):
     assert np.abs(view - anaglyph_view(left, left)).mean() > 3
     v = win.viewer
     v.grab().save(str(tmp_path / "spatial_anaglyph.png"))
+
+
+@pytest.mark.slow
+def test_a_one_eye_360_clip_opens_as_a_window_into_its_sphere(qtbot, main_window, tmp_path):
+    from PySide6.QtCore import QPoint, Qt
+
+    from lipsync_studio.media.writer import VideoWriter
+    from lipsync_studio.samples import talking_face_frames
+    from lipsync_studio.samples.vr_scene import VRTalkingScene
+
+    scene = VRTalkingScene("360", 160, 40.0, 0.0, mono=True)
+    clip = tmp_path / "pano360.mp4"
+    with VideoWriter(clip, Fraction(25), scene.eye_w, scene.eye_h) as w:
+        w.vr_metadata = scene.metadata()
+        for f in talking_face_frames(np.linspace(0, 1, 6), size=160):
+            w.write(scene.picture(f))
+    win = main_window
+    open_media(qtbot, win, clip)
+    qtbot.waitUntil(lambda: win.viewer.vr_window and win.viewer.vr_mono, timeout=15000)
+    assert win.viewer.mode == "original" and win.session.layout == "mono"
+    win.session.frames.request(win.session.position)
+    qtbot.waitUntil(lambda: win.viewer.bundle is not None and win.viewer.bundle.view is not None, timeout=10000)
+    first = win.viewer.bundle.view
+    assert first.shape == (480, 480, 3) and win.viewer.bundle.view_of == "original"
+    assert win.viewer._frame_size() == (480, 480)  # the window is what is shown, not the whole panorama
+    v = win.viewer
+    start = QPoint(v.width() // 2, v.height() // 2)
+    qtbot.mousePress(v, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(v, start - QPoint(120, 0))
+    qtbot.mouseRelease(v, Qt.MouseButton.LeftButton, pos=start - QPoint(120, 0))
+    assert win._window.yaw > 5.0
+    # The window turned: its picture changes (a frame asked for before the drag may still arrive first).
+    qtbot.waitUntil(lambda: win.viewer.bundle.view is not None and np.abs(
+        win.viewer.bundle.view.astype(int) - first.astype(int)).mean() > 5, timeout=10000)
+    v.grab().save(str(tmp_path / "vr_mono_window.png"))

@@ -87,6 +87,14 @@ class SphereWindow:
 
     def views(self, left: np.ndarray, right: np.ndarray, size: int = 480) -> tuple[np.ndarray, np.ndarray]:
         """The window's (left, right) pictures, ``(size, size, 3)``."""
+        view = self._perspective(size)
+        return view.render(left, self.projections[0]), view.render(right, self.projections[1])
+
+    def view(self, picture: np.ndarray, size: int = 480) -> np.ndarray:
+        """The window's picture of a one-eye clip's ``picture``, ``(size, size, 3)``."""
+        return self._perspective(size).render(picture, self.projections[0])
+
+    def _perspective(self, size: int):
         import math
 
         from .projection import PerspectiveView
@@ -94,4 +102,4 @@ class SphereWindow:
         if self._view is None or self._view.size != size:
             self._view = PerspectiveView(math.radians(self.yaw), math.radians(self.pitch), math.radians(self.fov),
                                          size)
-        return self._view.render(left, self.projections[0]), self._view.render(right, self.projections[1])
+        return self._view

@@ -261,6 +261,10 @@ class FrameServer(QObject):
         with self._lock:
             mode, layout = self._view
             window = self._window
+        if window is not None and window.layout == "mono":  # a one-eye VR clip: its one picture, looked into
+            if mode == "original" or (mode == "result" and result is not None and result.shape == original.shape):
+                return window.view(original if mode == "original" else result), mode
+            return None, ""
         vr = window is not None and mode in ("side-by-side", "anaglyph", "disparity")
         if not vr and (mode not in ("anaglyph", "disparity") or layout == "mono"):
             return None, ""

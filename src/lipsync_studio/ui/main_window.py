@@ -555,6 +555,7 @@ class MainWindow(QMainWindow):
         self._window = window
         self.session.frames.set_window(window)
         self.viewer.vr_window = window is not None
+        self.viewer.vr_mono = window is not None and window.layout == "mono"
 
     def _look(self, dx: float, dy: float, fov_steps: float) -> None:
         w = getattr(self, "_window", None)
@@ -571,7 +572,8 @@ class MainWindow(QMainWindow):
             self._set_window(value)
             if value is not None:
                 self.session.frames.request(self.session.position)
-                self.status_line.flash("VR clip: the stereo views show a window into it; drag to look around, "
+                shows = "the viewer shows" if value.layout == "mono" else "the stereo views show"
+                self.status_line.flash(f"VR clip: {shows} a window into it; drag to look around, "
                                        "scroll to change the field of view")
             return
         if key.startswith("play:"):

@@ -67,6 +67,8 @@ class VideoViewer(QWidget):
         self.stereo_layout = "mono"
         #: True when the clip is a VR clip: the stereo views show a window into its sphere, dragged to look around.
         self.vr_window = False
+        #: True when that VR clip has one eye: the original and the result show the window into its sphere.
+        self.vr_mono = False
         self.bundle: FrameBundle | None = None
         self.frames_shown = 0
         self._images: dict[str, QImage] = {}
@@ -180,6 +182,8 @@ class VideoViewer(QWidget):
 
     def _stereo_picture(self) -> bool:
         modes = ("anaglyph", "disparity") + (("side-by-side",) if self.vr_window else ())
+        if self.vr_window and self.vr_mono:  # a one-eye VR clip has only its window
+            modes = ("original", "result")
         return self.mode in modes and not self.compare and "view" in self._images
 
     def _looking(self) -> bool:
@@ -253,7 +257,10 @@ class VideoViewer(QWidget):
         elif self._stereo_picture():
             p.drawImage(target, self._images["view"])
             of = self.bundle.view_of.upper() if self.bundle is not None else ""
-            self._chip(p, QPointF(target.left() + 10, target.top() + 10), f"{self.mode.upper()} · {of}")
+            chip = f"{of} · WINDOW INTO THE SPHERE" if self.vr_mono else f"{self.mode.upper()} · {of}"
+            if self.vr_mono and self.mode == "result" and self.result_stale:
+                chip += " · OUT OF DATE"
+            self._chip(p, QPointF(target.left() + 10, target.top() + 10), chip, accent=self.mode == "result")
         elif self.mode in ("anaglyph", "disparity"):
             if original is not None:
                 p.setOpacity(0.25)
