@@ -79,14 +79,12 @@ def _best_r(x: np.ndarray, y: np.ndarray, maxlag: int = 2) -> float:
 
 
 def scene(args) -> dict:
-    import cv2
-
     from lipsync_studio.media.audio_writer import write_audio
     from lipsync_studio.media.video import VideoReader
     from lipsync_studio.media.writer import VideoFormat, VideoWriter
     from lipsync_studio.samples import random_syllables, synth_speech, talking_face_frames
     from lipsync_studio.samples.vr_scene import VRTalkingScene
-    from lipsync_studio.stereo.layout import StereoReader, join, split
+    from lipsync_studio.stereo.layout import StereoReader, join
     from lipsync_studio.stereo.projected import ProjectedFaces
 
     out = Path(args.out)
@@ -128,29 +126,8 @@ def scene(args) -> dict:
     synced = out / f"{args.kind}_out.mp4"
     _sync(clip, out / "dub.wav", synced, "--crf", "0", "--pix-fmt", "yuv444p", "--extend", "trim-audio")
     size = faces[0].shape[0]
-    footprint = []
-    for eye in (0, 1):
-        ys, xs = np.mgrid[0:sc.eye_h, 0:sc.eye_w].astype(float)
-        m = np.isfinite(sc.hit(eye, xs, ys, size)[0]).astype(np.uint8)
-        footprint.append(cv2.dilate(m, np.ones((7, 7), np.uint8)).astype(bool))
-    changed, outside, errs = 0, 0, []
-    with VideoReader(clip) as ri, VideoReader(synced) as ro:
-        m = min(ri.info.n_frames, ro.info.n_frames)
-        for k in range(m):
-            a, b = split(ri.frame(k), "tb"), split(ro.frame(k), "tb")
-            diff = [np.abs(a[e].astype(int) - b[e].astype(int)).max(axis=2) for e in (0, 1)]
-            outside = max(outside, *(int(diff[e][~footprint[e]].max()) for e in (0, 1)))
-            big = [d > 12 for d in diff]
-            if big[0].sum() < 30 or big[1].sum() < 30:
-                continue
-            changed += 1
-            yl, xl = np.nonzero(big[0])
-            fx, fy = sc.hit(0, xl.astype(float), yl.astype(float), size)
-            ok = np.isfinite(fx)
-            px, py = sc.project_point(1, sc.head_point(fx[ok], fy[ok], size))
-            yr, xr = np.nonzero(big[1])
-            errs.append((np.nanmean(px) - xr.mean(), np.nanmean(py) - yr.mean()))
-    e = np.abs(np.array(errs)).mean(axis=0) if errs else (float("nan"), float("nan"))
+    change = sc.stereo_change(clip, synced, size)
+    m, changed, outside, e = change.frames, change.changed, change.outside, change.right_eye_error
     report = {"kind": args.kind, "yaw": args.yaw, "pitch": args.pitch, "frames": m, "mouth_changed_both_eyes": changed,
               "max_change_outside_head": outside, "right_eye_error_px": [round(float(v), 2) for v in e]}
     if truth is not None:

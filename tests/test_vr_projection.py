@@ -19,7 +19,7 @@ from lipsync_studio.media.vrmeta import read_vr_metadata
 from lipsync_studio.media.writer import VideoFormat, VideoWriter
 from lipsync_studio.samples import random_syllables, synth_speech, talking_face_frames
 from lipsync_studio.samples.vr_scene import VRTalkingScene
-from lipsync_studio.stereo.layout import join, split
+from lipsync_studio.stereo.layout import join
 from lipsync_studio.stereo.projected import ProjectedFaces
 from lipsync_studio.stereo.projection import Equirectangular, PerspectiveView, dir_to_lonlat
 
@@ -150,35 +150,13 @@ def test_a_vr180_clip_is_synced_through_its_projection_and_keeps_its_format(tmp_
     meta_in, meta_out = read_vr_metadata(clip), read_vr_metadata(out)
     assert meta_out.layout == "tb" and meta_out.projection == "mesh"
     assert meta_out.entry_boxes == meta_in.entry_boxes
-    # The head's footprint in each eye (the picture standing in the scene), grown by a few pixels.
-    import cv2
-
-    footprint = []
-    for eye in (0, 1):
-        ys, xs = np.mgrid[0:scene.eye_h, 0:scene.eye_w].astype(float)
-        m = np.isfinite(scene.hit(eye, xs, ys, 320)[0]).astype(np.uint8)
-        footprint.append(cv2.dilate(m, np.ones((7, 7), np.uint8)).astype(bool))
-    synced, outside, errs = 0, 0, []
-    with VideoReader(clip) as ri, VideoReader(out) as ro:
+    with VideoReader(out) as ro, VideoReader(clip) as ri:
         assert (ro.info.width, ro.info.height) == (ri.info.width, ri.info.height)
-        for k in range(min(ri.info.n_frames, ro.info.n_frames)):
-            a, b = split(ri.frame(k), "tb"), split(ro.frame(k), "tb")
-            diff = [np.abs(a[e].astype(int) - b[e].astype(int)).max(axis=2) for e in (0, 1)]
-            outside = max(outside, *(int(diff[e][~footprint[e]].max()) for e in (0, 1)))
-            big = [d > 12 for d in diff]
-            if big[0].sum() < 30 or big[1].sum() < 30:
-                continue
-            synced += 1
-            # Where the left eye's change is in the scene, and so where the right eye must show it.
-            yl, xl = np.nonzero(big[0])
-            fx, fy = scene.hit(0, xl.astype(float), yl.astype(float), 320)
-            ok = np.isfinite(fx)
-            px, py = scene.project_point(1, scene.head_point(fx[ok], fy[ok], 320))
-            yr, xr = np.nonzero(big[1])
-            errs.append((np.nanmean(px) - xr.mean(), np.nanmean(py) - yr.mean()))
+    change = scene.stereo_change(clip, out, 320)
+    synced, outside = change.changed, change.outside
     assert synced >= 0.6 * n, (synced, n)
     assert outside <= 2  # nothing outside the face changes (lossless in and out: only the colour round trip)
-    errs = np.abs(np.array(errs)).mean(axis=0)
+    errs = change.right_eye_error  # the right eye's change where the geometry puts the left eye's
     assert errs[0] < 2.0 and errs[1] < 2.0, errs
 
 

@@ -57,6 +57,17 @@ def _background(seed: int, width: int = 720, height: int = 360) -> np.ndarray:
     return img
 
 
+@dataclass(frozen=True)
+class SceneChange:
+    """What :meth:`VRTalkingScene.stereo_change` measured: ``frames`` compared, ``changed`` (mouth changed in both
+    eyes), ``outside`` (largest change outside the head, grey levels), ``right_eye_error`` (x, y px)."""
+
+    frames: int
+    changed: int
+    outside: int
+    right_eye_error: tuple[float, float]
+
+
 @dataclass
 class VRTalkingScene:
     """A head at ``(yaw, pitch)`` degrees, ``distance`` metres from the rig, ``width`` metres wide.
@@ -172,11 +183,41 @@ class VRTalkingScene:
         """The one picture of a ``mono`` scene (``eye_h`` x ``eye_w`` x 3) with ``face_frame`` as the head."""
         return self._eye(0, face_frame)
 
-    def head_footprint(self, frame_size: int, grow: int = 3) -> np.ndarray:
-        """(eye_h, eye_w) bool: the eye 0 pixels that see the head picture, grown by ``grow`` px."""
+    def head_footprint(self, frame_size: int, grow: int = 3, eye: int = 0) -> np.ndarray:
+        """(eye_h, eye_w) bool: the pixels of ``eye`` that see the head picture, grown by ``grow`` px."""
         ys, xs = np.mgrid[0:self.eye_h, 0:self.eye_w].astype(np.float64)
-        m = np.isfinite(self.hit(0, xs, ys, frame_size)[0]).astype(np.uint8)
+        m = np.isfinite(self.hit(eye, xs, ys, frame_size)[0]).astype(np.uint8)
         return cv2.dilate(m, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)).astype(bool)
+
+    def stereo_change(self, clip, synced, frame_size: int, big: int = 12) -> "SceneChange":
+        """How a stereo sync changed a top-bottom clip of this scene (``clip`` -> ``synced``): the frames whose
+        mouth changed in both eyes (more than 30 pixels by more than ``big`` levels), the largest change outside
+        the head's footprint, and how far the right eye's change lies from where the geometry puts the left eye's
+        (mean |x|, |y| px over those frames; NaN without any)."""
+        from ..media.video import VideoReader
+        from ..stereo.layout import split
+
+        footprint = [self.head_footprint(frame_size, eye=e) for e in (0, 1)]
+        changed, outside, errs = 0, 0, []
+        with VideoReader(clip) as ri, VideoReader(synced) as ro:
+            n = min(ri.info.n_frames, ro.info.n_frames)
+            for k in range(n):
+                a, b = split(ri.frame(k), "tb"), split(ro.frame(k), "tb")
+                diff = [np.abs(a[e].astype(int) - b[e].astype(int)).max(axis=2) for e in (0, 1)]
+                outside = max(outside, *(int(diff[e][~footprint[e]].max()) for e in (0, 1)))
+                moved = [d > big for d in diff]
+                if moved[0].sum() < 30 or moved[1].sum() < 30:
+                    continue
+                changed += 1
+                # Where the left eye's change is in the scene, and so where the right eye must show it.
+                yl, xl = np.nonzero(moved[0])
+                fx, fy = self.hit(0, xl.astype(float), yl.astype(float), frame_size)
+                ok = np.isfinite(fx)
+                px, py = self.project_point(1, self.head_point(fx[ok], fy[ok], frame_size))
+                yr, xr = np.nonzero(moved[1])
+                errs.append((np.nanmean(px) - xr.mean(), np.nanmean(py) - yr.mean()))
+        err = np.abs(np.array(errs)).mean(axis=0) if errs else np.array([np.nan, np.nan])
+        return SceneChange(n, changed, outside, (float(err[0]), float(err[1])))
 
     def _eye(self, eye: int, face_frame: np.ndarray) -> np.ndarray:
         mx, my, inside, bg = self._eye_maps(eye, face_frame.shape[0])
