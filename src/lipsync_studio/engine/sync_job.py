@@ -280,6 +280,9 @@ def _open_stage(ctx: StageContext) -> None:
 
         check_script(opts.script)
     s["video_info"] = info
+    from ..media.vrmeta import read_vr_metadata
+
+    s["vr"] = read_vr_metadata(video, side_data=False)  # a 360/VR clip keeps its projection (render, VR hook)
     audio = shift_dub(s, audio)
     s["plan"] = plan_output(info.n_frames, info.fps, audio.duration_s, opts.extend, opts.shorten)
     s["range"] = synced_range(opts, s["plan"])
@@ -308,12 +311,11 @@ def _projected_view(ctx: StageContext) -> Path | None:
     360 video): the face is found through the projection and the clip's perspective view around it written as
     the flat clip the engine tracks, plans and renders (``state["projected"]``; the render stage pastes the
     changed pixels back). None (nothing done) for a flat or stereo clip, or when no view shows a face."""
-    from ..media.vrmeta import read_vr_metadata
     from ..stereo.projected import ProjectedFaces
 
     s = ctx.state
     info = s["video_info"]
-    projected = ProjectedFaces.for_one_eye(read_vr_metadata(info.path, side_data=False), info.width, info.height)
+    projected = ProjectedFaces.for_one_eye(s["vr"], info.width, info.height)
     if projected is None:
         return None
     with VideoReader(info.path) as reader:
@@ -445,7 +447,7 @@ def _render_stage(ctx: StageContext) -> None:
         s["output"], plan.fps, info.width, info.height, fmt=opts.fmt, audio=s["dub"], audio_seconds=plan.audio_seconds
     ) as writer:
         projected = s.get("projected")  # a one-eye VR clip: the engine syncs the view around the face
-        writer.vr_metadata = _flat_vr_metadata(info.path, s.get("engine") is not None and projected is None)
+        writer.vr_metadata = _flat_vr_metadata(info.path, s["vr"], s.get("engine") is not None and projected is None)
         sources = (plan.source_index(k) for k in range(plan.n_out))
         counter = ChangeCounter()
         first, stop = s.get("range") or (0, plan.n_out)
@@ -467,15 +469,13 @@ def _render_stage(ctx: StageContext) -> None:
         counter.warn_if_unchanged(info.path)
 
 
-def _flat_vr_metadata(video: Path, synced_flat: bool):
-    """The projection metadata of a one-eye 360/VR clip (``sv3d``: its output must still play as 360), or None
-    for a flat clip. When its face was synced as a flat picture (``synced_flat``: no view through the projection
-    showed a face, or the projection is one this app cannot map), say so: the projection bends a face away from
-    the picture's centre."""
-    from ..media.vrmeta import read_vr_metadata
+def _flat_vr_metadata(video: Path, meta, synced_flat: bool):
+    """The projection metadata to write for a one-eye 360/VR clip (``meta``, what ``video`` declares; ``sv3d``:
+    its output must still play as 360), or None for a flat clip. When its face was synced as a flat picture
+    (``synced_flat``: no view through the projection showed a face, or the projection is one this app cannot
+    map), say so: the projection bends a face away from the picture's centre."""
     from ..media.warnings import warn_media
 
-    meta = read_vr_metadata(video, side_data=False)
     if not meta.spherical:
         return None
     if synced_flat:
