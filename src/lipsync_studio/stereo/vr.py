@@ -21,8 +21,9 @@ def resolve_layout(path: str | Path) -> tuple[StereoLayout, float, str]:
     refuse_second_view(meta, path)
     if meta.layout is not None:
         return StereoLayout.parse(meta.layout), 1.0, "metadata"
-    if meta.spherical and "sv3d" in meta.source.split("/"):
-        # Spherical Video V2: a projection without an st3d box is monoscopic (the RFC), whatever the picture
+    if meta.spherical:
+        # A sphere projection declared without a stereo packing is monoscopic (Spherical Video V1/V2 without
+        # st3d/StereoMode, Matroska's StereoMode default), whatever the picture looks like
         return StereoLayout.MONO, 1.0, "metadata"
     layout, confidence = detect_layout(path)
     return layout, confidence, "pictures"
