@@ -13,10 +13,18 @@ from ui_fixtures import main_window, no_threads_left, open_media, ui_home  # noq
 pytest.importorskip("cv2")
 
 
-@pytest.mark.slow
-def test_a_vr_clip_shows_a_window_that_a_drag_turns(qtbot, main_window, tmp_path):
+def _drag_left(qtbot, widget, dx: int) -> None:
+    """Drag the mouse ``dx`` pixels to the left across the middle of ``widget``."""
     from PySide6.QtCore import QPoint, Qt
 
+    start = QPoint(widget.width() // 2, widget.height() // 2)
+    qtbot.mousePress(widget, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(widget, start - QPoint(dx, 0))
+    qtbot.mouseRelease(widget, Qt.MouseButton.LeftButton, pos=start - QPoint(dx, 0))
+
+
+@pytest.mark.slow
+def test_a_vr_clip_shows_a_window_that_a_drag_turns(qtbot, main_window, tmp_path):
     from lipsync_studio.media.writer import VideoWriter
     from lipsync_studio.samples import talking_face_frames
     from lipsync_studio.samples.vr_scene import VRTalkingScene
@@ -38,10 +46,7 @@ def test_a_vr_clip_shows_a_window_that_a_drag_turns(qtbot, main_window, tmp_path
     assert win._window.yaw == 0.0
     # Drag to the left: the window turns right, towards the head, and a new picture arrives.
     v = win.viewer
-    start = QPoint(v.width() // 2, v.height() // 2)
-    qtbot.mousePress(v, Qt.MouseButton.LeftButton, pos=start)
-    qtbot.mouseMove(v, start - QPoint(120, 0))
-    qtbot.mouseRelease(v, Qt.MouseButton.LeftButton, pos=start - QPoint(120, 0))
+    _drag_left(qtbot, v, 120)
     assert win._window.yaw > 5.0
     qtbot.waitUntil(lambda: win.viewer.bundle.view is not first, timeout=10000)
     assert np.abs(win.viewer.bundle.view.astype(int) - first.astype(int)).mean() > 5
@@ -80,8 +85,6 @@ def test_a_spatial_video_opens_as_a_stereo_pair(qtbot, main_window, tmp_path):
 
 @pytest.mark.slow
 def test_a_one_eye_360_clip_opens_as_a_window_into_its_sphere(qtbot, main_window, tmp_path):
-    from PySide6.QtCore import QPoint, Qt
-
     from lipsync_studio.media.writer import VideoWriter
     from lipsync_studio.samples import talking_face_frames
     from lipsync_studio.samples.vr_scene import VRTalkingScene
@@ -102,10 +105,7 @@ def test_a_one_eye_360_clip_opens_as_a_window_into_its_sphere(qtbot, main_window
     assert first.shape == (480, 480, 3) and win.viewer.bundle.view_of == "original"
     assert win.viewer._frame_size() == (480, 480)  # the window is what is shown, not the whole panorama
     v = win.viewer
-    start = QPoint(v.width() // 2, v.height() // 2)
-    qtbot.mousePress(v, Qt.MouseButton.LeftButton, pos=start)
-    qtbot.mouseMove(v, start - QPoint(120, 0))
-    qtbot.mouseRelease(v, Qt.MouseButton.LeftButton, pos=start - QPoint(120, 0))
+    _drag_left(qtbot, v, 120)
     assert win._window.yaw > 5.0
     # The window turned: its picture changes (a frame asked for before the drag may still arrive first).
     qtbot.waitUntil(lambda: win.viewer.bundle.view is not None and np.abs(
