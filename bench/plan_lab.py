@@ -83,11 +83,17 @@ def gather(d: Path) -> list[dict]:
     return rows
 
 
-def plan_row(row: dict, lead_s: float = 0.04):
-    """Targets of one direction with the engine's planner as it stands."""
-    from lipsync_studio.sync.builtin.planner import plan_mouths
-    from lipsync_studio.sync.visemes import frame_labels
+def plan_row(row: dict, lead_s: float | None = None):
+    """Targets of one direction with the engine's planner as it stands (``lead_s`` None: the speaker's own lead,
+    measured on the clip's own speech as the engine does)."""
+    from lipsync_studio.sync.acoustics import mouth_from_audio
+    from lipsync_studio.sync.builtin.planner import plan_mouths, speaker_lead
+    from lipsync_studio.sync.visemes import fill_unheard_speech, frame_labels
 
+    if lead_s is None:
+        level = mouth_from_audio(row["clip_wav"], row["fps"], row["n_clip"], 0.0).level
+        lead_s = speaker_lead(fill_unheard_speech(row["clip_ph"], level), level, row["feats"][:, 0],
+                              row["fps"]).lead_s
     labels = frame_labels(row["clip_ph"], row["fps"], row["n_clip"], lead_s)
     targets, art, _ = plan_mouths(row["feats"], labels, row["dub_ph"], row["level"], row["fps"], row["n_out"], lead_s)
     return targets, art

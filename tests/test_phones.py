@@ -328,3 +328,23 @@ def test_lips_are_heard_releasing_p_b_m_and_not_t_d_n_k():
     # Over three voices: most lip releases are heard as such, few tongue releases are.
     for got in (hits, rescued):
         assert np.mean(got[True]) >= 0.45 and np.mean(got[False]) <= 0.25, (np.mean(got[True]), np.mean(got[False]))
+
+
+def test_the_speakers_own_lead_is_measured_on_their_own_speech(words):
+    """A speaker whose lips run 0.14 s ahead of their sound is timed so (the dub is then planned at that lead);
+    lips that do not follow the sound, or a clip without speech, get the default lead, marked as not measured."""
+    from lipsync_studio.sync.acoustics import mouth_from_audio
+    from lipsync_studio.sync.builtin.planner import DEFAULT_LEAD_S, speaker_lead
+
+    audio, _ = words
+    heard = recognize_phones(audio)
+    n = int(len(audio) / 16000 * FPS)
+    level = mouth_from_audio(audio, FPS, n, 0.0).level
+    rng = np.random.default_rng(5)
+    lips = 0.02 + 0.3 * articulate(heard, FPS, n, lead_s=0.14, level=level).opening + rng.normal(0, 0.03, n)
+    lips[rng.random(n) < 0.05] = np.nan  # frames without a face
+    got = speaker_lead(heard, level, lips, FPS)
+    assert got.measured and abs(got.lead_s - 0.14) <= 0.021 and got.agreement > 0.8
+    unrelated = speaker_lead(heard, level, np.abs(rng.normal(0.1, 0.05, n)), FPS)
+    assert not unrelated.measured and unrelated.lead_s == DEFAULT_LEAD_S
+    assert speaker_lead(None, level, lips, FPS).lead_s == DEFAULT_LEAD_S

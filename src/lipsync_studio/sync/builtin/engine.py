@@ -24,7 +24,8 @@ from ...media.timeline import OutputPlan
 from ..base import Advance
 from ..mouth import UPPER_INNER, UPPER_INNER_LIP, MouthSpace, apply, invert
 from ...errors import MediaError
-from .planner import OWN, choose_bank, head_turn, plan_mouths, relative_detail, schedule_donors
+from .planner import (OWN, SpeakerLead, choose_bank, head_turn, plan_mouths, relative_detail, schedule_donors,
+                      speaker_lead)
 from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
 from .grain import GrainMatch
@@ -43,12 +44,13 @@ class BuiltinEngine:
     Parameters
     ----------
     bank_bytes: memory for the donor bank.
-    lead_s: how far the mouth leads the sound.
+    lead_s: how far the mouth leads the sound (s); None: this speaker's own lead, measured on the clip's own
+        speech where it has any (:func:`~.planner.speaker_lead`).
     """
 
     name = "builtin"
 
-    def __init__(self, bank_bytes: int = 256 << 20, lead_s: float = 0.04) -> None:
+    def __init__(self, bank_bytes: int = 256 << 20, lead_s: float | None = None) -> None:
         self.bank_bytes = bank_bytes
         self.lead_s = lead_s
         self.space: MouthSpace | None = None
@@ -132,12 +134,21 @@ class BuiltinEngine:
         feats = space.features()
         fps = float(plan.fps)
         dub_wav, dub_ph, clip_wav, clip_ph = self._phones(clip, dub)
-        dub_track = mouth_from_audio(dub_wav, fps, plan.n_out, self.lead_s)
+        dub_track = mouth_from_audio(dub_wav, fps, plan.n_out, 0.0)
         dub_ph = fill_unheard_speech(dub_ph, dub_track.level)
+        # The speaker's own timing: how far their mouth runs ahead of their own sound.
+        if self.lead_s is not None:
+            lead = SpeakerLead(float(self.lead_s), False, float("nan"))
+        elif clip_ph is not None:
+            clip_level = mouth_from_audio(clip_wav, fps, faces.n_frames, 0.0).level
+            lead = speaker_lead(fill_unheard_speech(clip_ph, clip_level), clip_level, feats[:, 0], fps)
+        else:
+            lead = speaker_lead(None, np.zeros(0), feats[:, 0], fps)
+        self.lead = lead
         # The speaker's own visemes: the clip's sound, heard the same way, labels its frames.
-        clip_labels = frame_labels(clip_ph, fps, faces.n_frames, self.lead_s) if clip_ph is not None else None
+        clip_labels = frame_labels(clip_ph, fps, faces.n_frames, lead.lead_s) if clip_ph is not None else None
         self.targets, art, own_classes = plan_mouths(feats, clip_labels, dub_ph, dub_track.level, fps, plan.n_out,
-                                                     self.lead_s)
+                                                     lead.lead_s)
         self.articulation = art
         self.dub_phones = dub_ph
         # The bank holds each donor's lower face at its own frame's full resolution (warped once, at render).
@@ -168,6 +179,7 @@ class BuiltinEngine:
                      "donors_from_tracking": int(self.info_bank_from_crops),
                      "detail_measured": int(np.isfinite(detail).sum()),
                      "phones": len(dub_ph), "phones_from": dub_ph.source,
+                     "lead_ms": int(round(1000 * lead.lead_s)), "lead_measured": lead.measured,
                      "speaker_visemes": own_classes, "closures": int(art.closed.sum())}
 
     def _mouth_detail(self, clip: Path, raw: np.ndarray) -> np.ndarray:
