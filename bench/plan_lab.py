@@ -94,8 +94,12 @@ def plan_row(row: dict, lead_s: float | None = None):
         level = mouth_from_audio(row["clip_wav"], row["fps"], row["n_clip"], 0.0).level
         lead_s = speaker_lead(fill_unheard_speech(row["clip_ph"], level), level, row["feats"][:, 0],
                               row["fps"]).lead_s
+    from lipsync_studio.sync.acoustics import formant_deviation
+
     labels = frame_labels(row["clip_ph"], row["fps"], row["n_clip"], lead_s)
-    targets, art, _ = plan_mouths(row["feats"], labels, row["dub_ph"], row["level"], row["fps"], row["n_out"], lead_s)
+    formants = formant_deviation(row["dub_wav"], row["n_out"], row["fps"], lead_s)
+    targets, art, _ = plan_mouths(row["feats"], labels, row["dub_ph"], row["level"], row["fps"], row["n_out"], lead_s,
+                                  formants=formants)
     return targets, art
 
 

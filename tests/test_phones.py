@@ -348,3 +348,21 @@ def test_the_speakers_own_lead_is_measured_on_their_own_speech(words):
     unrelated = speaker_lead(heard, level, np.abs(rng.normal(0.1, 0.05, n)), FPS)
     assert not unrelated.measured and unrelated.lead_s == DEFAULT_LEAD_S
     assert speaker_lead(None, level, lips, FPS).lead_s == DEFAULT_LEAD_S
+
+
+def test_the_sounds_formants_say_how_open_and_how_spread():
+    """Within speech, F1 is higher on an open vowel than on a close one, and F2 higher on a spread vowel than on a
+    rounded one, measured against the sound's own voiced frames, so the plan can open and spread by them."""
+    from lipsync_studio.sync.acoustics import formant_deviation
+
+    audio, spans = espeak_words(["pa", "pee", "poo"], gap_s=0.4)
+    n = int(len(audio) / 16000 * FPS)
+    z1, z2 = formant_deviation(audio, n, FPS, 0.0)
+
+    def during(z, i):
+        a, b = spans[i]
+        k = np.arange(int(np.ceil(a * FPS)), int(b * FPS))
+        return float(np.mean(z[k[len(k) // 3:]]))  # the vowel: past the word's start
+
+    assert during(z1, 0) > during(z1, 1) + 0.5 and during(z1, 0) > during(z1, 2) + 0.5
+    assert during(z2, 1) > during(z2, 2) + 0.5

@@ -156,6 +156,38 @@ def voiced_formants(wav16k: np.ndarray, n_frames: int, fps: float,
     return voiced, _per_frame(f["f1"], n_frames, fps, lead_s), _per_frame(f["f2"], n_frames, fps, lead_s)
 
 
+def formant_deviation(wav16k: np.ndarray, n_frames: int, fps: float, lead_s: float = 0.04,
+                      smooth_frames: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Per video frame: how far the voice's first and second formant regions lie above or below their usual
+    place in this very sound (z-scores over its voiced frames; 0 where unvoiced), lightly smoothed.
+
+    F1 rises as the jaw opens; F2 rises as the lips spread and the tongue fronts and falls as they round. Scored
+    against the sound's own voiced frames, they carry the same meaning for any voice (a child's formants lie
+    higher, but rise and fall the same way with the mouth).
+
+    Parameters
+    ----------
+    wav16k: (N,) float32 at 16 kHz; frame i hears it at ``i / fps + lead_s``.
+    smooth_frames: width of the moving average (frames).
+
+    Returns
+    -------
+    z_f1, z_f2: (n_frames,) float64 in [-2.5, 2.5].
+    """
+    voiced, f1, f2 = voiced_formants(wav16k, n_frames, fps, lead_s)
+    if voiced.sum() < 5:
+        z = np.zeros(n_frames)
+        return z, z.copy()
+
+    def z(x: np.ndarray) -> np.ndarray:
+        v = x[voiced]
+        d = np.where(voiced, np.clip((x - np.median(v)) / (np.std(v) + 1e-6), -2.5, 2.5), 0.0)
+        k = max(int(smooth_frames), 1)
+        return np.convolve(np.pad(d, (k // 2, k - 1 - k // 2), mode="edge"), np.ones(k) / k, mode="valid")
+
+    return z(f1), z(f2)
+
+
 #: A labial release: the 700–3500 Hz centroid just after the consonant lies at least this far (Hz) below the
 #: following vowel's, and the release's energy above 3.5 kHz at least LABIAL_TOP_DB below its 700–3500 Hz energy.
 LABIAL_DROP_HZ = 250.0

@@ -118,7 +118,7 @@ class BuiltinEngine:
     def prepare(self, clip: Path, dub: Path, faces: ClipFaces, plan: OutputPlan,
                 advance: Advance | None = None) -> None:
         """Plan every output frame's mouth and fill the donor bank (one pass over the clip)."""
-        from ..acoustics import mouth_from_audio
+        from ..acoustics import formant_deviation, mouth_from_audio
         from ..visemes import fill_unheard_speech, frame_labels
 
         track = faces.speaker_track()
@@ -147,8 +147,9 @@ class BuiltinEngine:
         self.lead = lead
         # The speaker's own visemes: the clip's sound, heard the same way, labels its frames.
         clip_labels = frame_labels(clip_ph, fps, faces.n_frames, lead.lead_s) if clip_ph is not None else None
+        formants = formant_deviation(dub_wav, plan.n_out, fps, lead.lead_s)
         self.targets, art, own_classes = plan_mouths(feats, clip_labels, dub_ph, dub_track.level, fps, plan.n_out,
-                                                     lead.lead_s)
+                                                     lead.lead_s, formants=formants)
         self.articulation = art
         self.dub_phones = dub_ph
         # The bank holds each donor's lower face at its own frame's full resolution (warped once, at render).
