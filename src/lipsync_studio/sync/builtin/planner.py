@@ -117,8 +117,9 @@ def viseme_targets(clip_features: np.ndarray, own_table: dict[str, tuple[float, 
 
 #: How far one standard deviation of the dub's F1 opens the jaw beyond its phone's target (of the speaker's
 #: opening range), and how far one of its F2 spreads the lips (of half the speaker's width range). Checked on six
-#: real talking heads (``bench/plan_lab.py``): the plan's opening r 0.422 -> 0.436 and width r 0.389 -> 0.42.
-F1_OPENING = 0.2
+#: real talking heads (``bench/plan_lab.py``): the plan's opening r 0.422 -> 0.434 and width r 0.389 -> 0.418
+#: (twice the F1 gain added nothing more and moved the mouth off a loudness-driven clip's own rhythm).
+F1_OPENING = 0.1
 F2_SPREAD = 0.3
 
 
