@@ -107,3 +107,15 @@ def test_a_turned_head_donor_loses_to_a_frontal_one_of_the_same_shape(clip):
     seeing = _tied_schedule(feats, range(6), (3, 4, 5), turn=per_frame)
     assert seeing.tolist() == [0, 1, 2]
     assert OWN not in seeing.tolist()
+
+
+def test_a_shut_target_takes_a_donor_whose_lips_meet_over_a_nearly_shut_one_of_its_width():
+    """Lips the dub shuts are drawn from a frame where they really meet, even when a nearly shut frame matches
+    the width better (pressed together by the warp, those lips leave a hair of a gap and look squeezed); an open
+    target still takes the shape that matches it best."""
+    features = np.array([[0.0, 0.71], [0.012, 0.70], [0.20, 0.72], [0.21, 0.70]])
+    bank = np.arange(4)
+    targets = Targets(gap=np.array([0.0, 0.0, 0.205], np.float32), width=np.array([0.70, 0.70, 0.70], np.float32),
+                      calibrated_on_clip=False, gain=1.0, offset=0.0)
+    donors = schedule_donors(targets, np.array([2, 2, 2]), features, bank, own_bonus=-10.0, jump_cost=0.0)
+    assert donors[:2].tolist() == [0, 0] and donors[2] == 3
