@@ -208,9 +208,10 @@ def test_the_blend_never_pulls_background_into_the_face_and_leaves_it_alone_besi
             d = out.astype(int) - src.astype(int)
             green = d[..., 1] - (d[..., 0] + d[..., 2]) / 2
             assert np.abs(green[inside]).max() < 90, k
-            # Beside the face, above the chin: the frame's own pixels.
+            # Beside the face, above the mouth corners: the frame's own pixels (below them an opened mouth drops
+            # the chin, and the jaw line beside it moves out over what was background).
             beside = ~cv2.dilate(oval, np.ones((5, 5), np.uint8)).astype(bool)
-            beside[int(lm[152, 1]):] = False
+            beside[int(min(lm[61, 1], lm[291, 1])):] = False
             assert np.abs(d[beside]).max() <= 2, k  # (a level or two where the anti-aliased jaw line ends)
     assert lent > plan.n_out // 10  # donors from the other backdrop were really used
 
