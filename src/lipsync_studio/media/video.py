@@ -348,6 +348,7 @@ class VideoReader:
         return pair_views(frames, self.info.eyes_reversed) if self.info.views > 1 else frames
 
     def _to_rgb(self, frame):
+        """The picture of a decoded av frame: its RGB array, or (``iter_frames(planes=True)``) a DecodedFrame."""
         if self._planar is not None:
             planes = _planes_of(frame) if self.info.rotation == 0 and self.info.views == 1 else None
             if planes is not None:

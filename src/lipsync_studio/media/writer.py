@@ -308,12 +308,13 @@ class VideoWriter:
         pixel outside it goes to the encoder as decoded (an unchanged DecodedFrame: all of them); otherwise the
         whole RGB frame is converted.
         """
-        planes = None
         if isinstance(frame, DecodedFrame):
             base, box, frame = frame, (0, 0, 0, 0), None
+        planes = None
         if base is not None and box is not None and base.planes is not None and self._takes_planes(base.planes):
-            planes = base.planes if frame is None else None
-            if frame is not None:
+            if frame is None:
+                planes = base.planes
+            else:
                 self._check(frame)
                 planes = paste_rgb(base.planes, frame, box)
         if self._closed:
