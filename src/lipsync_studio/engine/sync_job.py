@@ -12,7 +12,6 @@ With ``engine="none"`` only ``open`` and ``render`` run: the picture is re-timed
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -298,43 +297,13 @@ def _faces_stage(ctx: StageContext) -> None:
     # An engine may start hearing the sound now: it runs beside the tracking.
     video = _projected_view(ctx) or s["video"]  # a one-eye 360/VR clip: the flat view around its face
     begin = getattr(s["engine"], "begin", None)
-    # Reading the sounds and starting to hear them (decoding, resampling: ~0.3 s for two 10 s sounds) happens in
-    # a thread while the tracker starts; it ends before this stage does (its errors are raised here).
-    hearing = _in_thread(begin, video, s["dub"], script=opts.script, script_lang=opts.script_lang) \
-        if begin is not None else None
+    if begin is not None:
+        begin(video, s["dub"], script=opts.script, script_lang=opts.script_lang)
     # An engine may keep what it needs of each frame while the tracker has it decoded.
     observer = getattr(s["engine"], "frame_observer", None)
-    try:
-        faces = analyse_faces(video, advance=ctx.advance, keep=observer() if observer else None)
-    except BaseException:
-        if hearing is not None:  # the tracker's error is the one to report
-            with contextlib.suppress(BaseException):
-                hearing()
-        raise
-    if hearing is not None:
-        hearing()
+    faces = analyse_faces(video, advance=ctx.advance, keep=observer() if observer else None)
     faces.choose_speaker(opts.face)
     s["faces"] = faces
-
-
-def _in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[], Any]:
-    """Start ``fn(*args, **kwargs)`` in a thread (in this job's context: its media notes are collected); the
-    function returned waits for it and returns its result, or raises what it raised."""
-    from concurrent.futures import Future
-    import threading
-
-    from ..media.warnings import in_this_context
-
-    done: Future = Future()
-
-    def work() -> None:
-        try:
-            done.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
-            done.set_exception(exc)
-
-    threading.Thread(target=in_this_context(work), name="hearing", daemon=True).start()
-    return done.result
 
 
 def _projected_view(ctx: StageContext) -> Path | None:

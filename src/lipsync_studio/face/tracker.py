@@ -208,30 +208,18 @@ def track_faces(frames: Iterable[tuple[int, np.ndarray]], n_frames: int, fps: fl
         Tracks renumbered 0, 1, ... by first appearance, smoothed; tracks shorter than
         ``settings.min_track_s`` dropped.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     detector = FaceDetector(settings)
     linker = _Linker(n_frames, max(1, int(round(settings.max_gap_s * fps))))
     processed = 0
-    # FaceMesh runs in a thread of its own (its graph releases the GIL), so ``keep`` sees each frame while the
-    # next one is being tracked; the frames are still tracked one after the other, in order.
-    pending = None  # the last frame tracked and its detections, not yet kept
     try:
-        with ThreadPoolExecutor(1, thread_name_prefix="facemesh") as pool:
-            for index, frame in frames:
-                job = pool.submit(detector.detect, frame, index, linker.known_boxes(index))
-                try:
-                    if pending is not None:
-                        keep(*pending)
-                finally:
-                    found = job.result()
-                linker.add(index, found)
-                pending = (index, frame, found) if keep is not None else None
-                processed += 1
-                if advance is not None:
-                    advance(1)
-            if pending is not None:
-                keep(*pending)
+        for index, frame in frames:
+            found = detector.detect(frame, index, linker.known_boxes(index))
+            linker.add(index, found)
+            if keep is not None:
+                keep(index, frame, found)
+            processed += 1
+            if advance is not None:
+                advance(1)
     finally:
         detector.close()
     # A short range is not noise: the minimum track length never exceeds what was looked at.
