@@ -279,6 +279,40 @@ def test_a_range_is_synced_and_spliced_into_the_whole_clip_unchanged_elsewhere(m
     assert not (tmp_path / "bad.mp4").exists()
 
 
+def test_a_lossless_sync_writes_every_pixel_it_did_not_redraw_as_decoded(media, tmp_path):
+    """Frames outside the range, and every pixel outside the mouth's box in the synced ones, go to the encoder as
+    the clip's decoder gave them (no RGB round trip): bit for bit with a lossless encoder."""
+    import av
+
+    result = run_sync(SyncRequest(media["clip"], media["dub"], tmp_path / "lossless.mkv",
+                                  SyncOptions(engine="builtin", measure=False, start_s=1.0, end_s=2.0, extend="hold",
+                                              fmt=VideoFormat(crf=0, preset="ultrafast"))))
+    assert result.changed_frames > 10
+
+    def planes(path):
+        with av.open(str(path)) as c:
+            return [f.to_ndarray() for f in c.decode(c.streams.video[0])]
+
+    source, written = planes(media["clip"]), planes(result.output)
+    with VideoReader(media["clip"]) as r:
+        h, w = r.info.height, r.info.width
+        plan = plan_output(r.info.n_frames, r.info.fps, result.duration, extend="hold")
+    changed = 0
+    for k, out in enumerate(written):
+        src = source[plan.source_index(k)]
+        if not 25 <= k < 50:
+            assert np.array_equal(out, src), k
+            continue
+        ys, xs = np.nonzero(out[:h] != src[:h])
+        if len(ys):
+            changed += 1
+            # Only one box, the lower face's, differs: the rest of the picture is as decoded.
+            box = (xs.max() - xs.min() + 1) * (ys.max() - ys.min() + 1)
+            assert box < 0.3 * h * w and ys.min() > 0.35 * h, (k, box, ys.min())
+            assert (out[:h] == src[:h]).mean() > 0.85
+    assert changed >= 10
+
+
 @pytest.mark.skipif(__import__("shutil").which("espeak-ng") is None, reason="needs espeak-ng")
 def test_with_a_script_the_lips_shut_on_every_p_b_m_of_the_dub(media, tmp_path):
     """Words spoken one at a time (exact timing), their text as the script: the result's lips meet at each

@@ -451,17 +451,28 @@ def _render_stage(ctx: StageContext) -> None:
         sources = (plan.source_index(k) for k in range(plan.n_out))
         counter = ChangeCounter()
         first, stop = s.get("range") or (0, plan.n_out)
-        for k, frame in enumerate(prefetch(frames_in_order(reader, sources))):
-            if transform is not None and first <= k < stop:  # outside the range: the clip as it is
-                if engine is not None:
-                    engine.last_box = None
-                before = projected.views(frame)[0] if projected is not None else frame
-                new = transform(k, plan.source_index(k), before)
-                counter.check(before, new, getattr(engine, "last_box", None))
-                if projected is not None:  # only the view's changed pixels go back into the projection
-                    new = projected.paste(frame, None, (before, None), (new, None))[0]
-                frame = new
-            writer.write(frame)
+        # Frames come as decoded (their 4:2:0 planes kept): the writer encodes an unchanged one as it is and
+        # converts only the box an engine that names it (``last_box``) redrew; only an engine needs their RGB.
+        planar = projected is None
+        frames = frames_in_order(reader, sources, planes=planar, rgb=transform is not None)
+        for k, decoded in enumerate(prefetch(frames)):
+            if transform is None or not first <= k < stop:  # outside the range: the clip as it is
+                writer.write(decoded)
+                ctx.advance(1)
+                continue
+            frame = decoded.rgb if planar else decoded
+            if engine is not None:
+                engine.last_box = None
+            before = projected.views(frame)[0] if projected is not None else frame
+            new = transform(k, plan.source_index(k), before)
+            box = getattr(engine, "last_box", None)
+            counter.check(before, new, box)
+            if projected is not None:  # only the view's changed pixels go back into the projection
+                writer.write(projected.paste(frame, None, (before, None), (new, None))[0])
+            elif new is frame:
+                writer.write(decoded)
+            else:  # an engine that names its box (``last_box``) has only that converted; others the whole frame
+                writer.write(new, base=decoded, box=box if engine is not None else None)
             ctx.advance(1)
     keep_motion_tracks(info.path, [s["output"]], plan.n_out / float(plan.fps))
     if s.get("engine") is not None:

@@ -16,7 +16,8 @@ from .video import VideoReader
 _SKIP_THROUGH = 48
 
 
-def frames_in_order(reader: VideoReader, indices: Iterable[int], *, max_bytes: int = 256 << 20) -> Iterator[np.ndarray]:
+def frames_in_order(reader: VideoReader, indices: Iterable[int], *, max_bytes: int = 256 << 20,
+                    planes: bool = False, rgb: bool = True) -> Iterator[np.ndarray]:
     """Yield the clip's frame for each timeline index in ``indices``.
 
     Parameters
@@ -27,9 +28,12 @@ def frames_in_order(reader: VideoReader, indices: Iterable[int], *, max_bytes: i
         Timeline frame indices in any order; runs going forward or backward one frame at a time are cheap.
     max_bytes:
         Memory budget for the blocks a backward run decodes.
+    planes, rgb:
+        As :meth:`VideoReader.iter_frames`: frames as :class:`~.video.DecodedFrame` keeping the decoder's planes
+        (``rgb``: with their RGB converted at once). A frame repeated is the same object each time.
     """
     info = reader.info
-    frame_bytes = max(1, info.width * info.height * 3)
+    frame_bytes = max(1, int(info.width * info.height * (3 * rgb + 1.5 * planes)))
     block_len = int(max(4, min(240, max_bytes // frame_bytes)))
 
     fwd: Iterator[tuple[int, np.ndarray]] | None = None
@@ -48,14 +52,14 @@ def frames_in_order(reader: VideoReader, indices: Iterable[int], *, max_bytes: i
             elif prev_index is not None and j == prev_index - 1:
                 # Going backward: decode the block that ends at j, forward from its start.
                 lo = max(0, j - block_len + 1)
-                block = dict(reader.iter_frames(lo, j + 1))
+                block = dict(reader.iter_frames(lo, j + 1, planes=planes, rgb=rgb))
                 img = block[j]
             else:
                 block = {}
                 if fwd is None or j < fwd_next or j - fwd_next > _SKIP_THROUGH:
                     if fwd is not None:
                         fwd.close()
-                    fwd = reader.iter_frames(j)
+                    fwd = reader.iter_frames(j, planes=planes, rgb=rgb)
                     fwd_next = j
                 img = None
                 for i, im in fwd:

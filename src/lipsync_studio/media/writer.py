@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import MediaError, OutputError
 from .container import open_input
 from .output import os_error_to_output_error, temporary_sibling
+from .video import DecodedFrame
 from .warnings import in_this_context, warn_media
 
 #: Containers we write, and the codecs each takes.
@@ -160,6 +161,42 @@ def rgb_to_i420(frame: np.ndarray) -> np.ndarray:
     return out
 
 
+def paste_rgb(planes: np.ndarray, frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """A copy of ``planes`` ((H * 3/2, W) uint8 planar 4:2:0) whose ``box`` is ``frame``'s there, converted.
+
+    Parameters
+    ----------
+    planes : ndarray
+        The picture's planes (even sizes), left unchanged.
+    frame : ndarray
+        (H, W, 3) uint8 RGB of the whole picture, equal to what ``planes`` decode to outside ``box``.
+    box : tuple of int
+        ``x0, y0, x1, y1``, pixels; widened to even edges (a chroma sample covers 2x2 pixels).
+
+    Returns
+    -------
+    ndarray
+        The new planes: inside the widened box exactly :func:`rgb_to_i420` of the whole ``frame`` there, outside it
+        ``planes``' own values.
+    """
+    h, w = frame.shape[:2]
+    x0, y0, x1, y1 = box
+    x0, y0 = max(0, x0 - x0 % 2), max(0, y0 - y0 % 2)
+    x1, y1 = min(w, x1 + x1 % 2), min(h, y1 + y1 % 2)
+    out = planes.copy()
+    if x1 <= x0 or y1 <= y0:
+        return out
+    part = rgb_to_i420(np.ascontiguousarray(frame[y0:y1, x0:x1]))
+    bh, bw = y1 - y0, x1 - x0
+    flat, src = out.reshape(-1), part.reshape(-1)
+    out[:h][y0:y1, x0:x1] = src[:bh * bw].reshape(bh, bw)
+    q, bq = (h // 2) * (w // 2), (bh // 2) * (bw // 2)
+    for k in range(2):  # U, then V
+        plane = flat[h * w + k * q:h * w + (k + 1) * q].reshape(h // 2, w // 2)
+        plane[y0 // 2:y1 // 2, x0 // 2:x1 // 2] = src[bh * bw + k * bq:bh * bw + (k + 1) * bq].reshape(bh // 2, bw // 2)
+    return out
+
+
 def _to_video_frame(frame: np.ndarray, pix_fmt: str):
     """An ``av.VideoFrame`` of ``frame`` ((H, W, 3) uint8 RGB, even sizes) for an encoder taking ``pix_fmt``:
     4:2:0 converted here (:func:`rgb_to_i420`), other formats as RGB for FFmpeg to convert."""
@@ -262,15 +299,36 @@ class VideoWriter:
         except OSError as exc:
             raise os_error_to_output_error(exc, self.path) from exc
 
-    def write(self, frame: np.ndarray) -> None:
-        """Append one ``(height, width, 3) uint8 RGB`` frame."""
-        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
-            raise ValueError(f"expected a ({self.height}, {self.width}, 3) uint8 frame, got {frame.shape} {frame.dtype}")
-        if (self._w, self._h) != (self.width, self.height):
-            frame = np.pad(frame, ((0, self._h - self.height), (0, self._w - self.width), (0, 0)), mode="edge")
+    def write(self, frame: np.ndarray | DecodedFrame, *, base: DecodedFrame | None = None,
+              box: tuple[int, int, int, int] | None = None) -> None:
+        """Append one frame: ``(height, width, 3) uint8 RGB``, or a :class:`~.video.DecodedFrame` (unchanged).
+
+        ``base``, ``box``: ``frame`` is the decoded ``base`` with at most the pixels in ``box`` (``x0, y0, x1, y1``)
+        changed. Where this writer encodes 4:2:0 and ``base`` kept its planes, only the box is converted and every
+        pixel outside it goes to the encoder as decoded (an unchanged DecodedFrame: all of them); otherwise the
+        whole RGB frame is converted.
+        """
+        if isinstance(frame, DecodedFrame):
+            base, box, frame = frame, (0, 0, 0, 0), None
+        planes = None
+        if base is not None and box is not None and base.planes is not None and self._takes_planes(base.planes):
+            if frame is None:
+                planes = base.planes
+            else:
+                self._check(frame)
+                planes = paste_rgb(base.planes, frame, box)
         if self._closed:
             raise ValueError("the writer is closed")
-        vf = _to_video_frame(frame, self._video.pix_fmt)  # a copy: the caller may reuse its array
+        if planes is not None:
+            import av
+
+            vf = av.VideoFrame.from_ndarray(planes, format="yuv420p")  # a copy: the planes may be written again
+        else:
+            frame = base.rgb if frame is None else frame
+            self._check(frame)
+            if (self._w, self._h) != (self.width, self.height):
+                frame = np.pad(frame, ((0, self._h - self.height), (0, self._w - self.width), (0, 0)), mode="edge")
+            vf = _to_video_frame(frame, self._video.pix_fmt)  # a copy: the caller may reuse its array
         vf.pts = self.frames_written
         vf.time_base = 1 / self.fps
         self.frames_written += 1
@@ -287,6 +345,15 @@ class VideoWriter:
                 return
             except queue.Full:
                 continue
+
+    def _check(self, frame: np.ndarray) -> None:
+        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
+            raise ValueError(f"expected a ({self.height}, {self.width}, 3) uint8 frame, got {frame.shape} {frame.dtype}")
+
+    def _takes_planes(self, planes: np.ndarray) -> bool:
+        """Whether decoded 4:2:0 ``planes`` can be encoded as they are (this writer's format and size)."""
+        return (self._video.pix_fmt == "yuv420p" and (self._w, self._h) == (self.width, self.height)
+                and planes.shape == (self.height * 3 // 2, self.width))
 
     def _encode(self, vf) -> None:
         for packet in self._video.encode(vf):
