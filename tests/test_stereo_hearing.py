@@ -34,4 +34,7 @@ def test_a_stereo_sync_aligns_the_dub_to_its_script_in_both_eyes(tmp_path):
                                   stereo=StereoOptions(mode="independent")))
     # The script was used (before, a stereo sync only recognised the dub's phones, whatever it was given).
     assert result.engine_info["phones_from"] == "aligned", result.engine_info
+    # Both eyes' mouths on one timing (each eye's engine would otherwise measure the speaker's lead on its own).
+    lead = result.engine_info["lead_ms_per_eye"]
+    assert lead[0] == lead[1], lead
     assert result.engine_info["closures"] > 0

@@ -190,7 +190,11 @@ def _faces(ctx: StageContext) -> None:
 
 def _prepare(ctx: StageContext) -> None:
     s = ctx.state
-    for eye, (engine, faces) in enumerate(zip(s["engines"], s["faces"])):
+    engines = s["engines"]
+    for eye, (engine, faces) in enumerate(zip(engines, s["faces"])):
+        lead = getattr(engines[0], "lead", None) if eye else None
+        if lead is not None and getattr(engine, "lead_s", 0.0) is None:
+            engine.lead_s = lead.lead_s  # both eyes' mouths on one timing: the speaker's, as the left eye measured it
         engine.prepare(s["eyes"][eye], s["dub"], faces, s["plan"])
     ctx.advance(ctx.total)
 
@@ -300,9 +304,12 @@ def stereo_result(job: Job, state: dict[str, Any], warnings: tuple[str, ...]) ->
     engine = engines[0] if engines else None
     outputs = tuple(Path(p) for p in state["written"])
     measures = state.get("sync") or [None, None]
+    info = dict(getattr(engine, "info", {}) or {})
+    if len(engines) > 1 and all("lead_ms" in (getattr(e, "info", {}) or {}) for e in engines):
+        info["lead_ms_per_eye"] = [e.info["lead_ms"] for e in engines]
     return SyncResult(output=outputs[0], frames=plan.n_out, fps=float(plan.fps), duration=plan.n_out / float(plan.fps),
                       clip_frames=plan.n_clip, warnings=warnings, engine=getattr(engine, "name", "none"),
-                      sync=measures[0], engine_info=dict(getattr(engine, "info", {}) or {}), outputs=outputs,
+                      sync=measures[0], engine_info=info, outputs=outputs,
                       layout=str(state.get("out_layout", st.out_layout)), mode=st.mode, sync_right=measures[1],
                       dub_offset_ms=float(state.get("dub_offset_ms", 0.0)), timings=dict(job.timings),
                       changed_frames=state.get("changed_frames"))
