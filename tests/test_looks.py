@@ -400,3 +400,38 @@ def test_lips_shut_from_a_wide_opening_meet_in_a_dark_seam_not_a_bar_of_squeezed
     assert img[bar > 0].mean(axis=0).max() < 90  # the bar is gone: darker than the lips
     far = cv2.dilate(np.uint8(lips > 0.01) | bar, np.ones((7, 7), np.uint8)) == 0
     assert np.array_equal(img[far], before[far])  # nothing else changes
+
+
+def test_folded_triangles_leave_no_hole_in_the_drawn_area():
+    """Thin triangles that overlap where the warp folds (along pressed lips, under the nose) are all drawn: one
+    fill over all of them by parity left their overlap out, and the frame's own pixels showed through there as a
+    line across the new mouth."""
+    img = np.full((60, 60, 3), 200, np.uint8)
+    pts = np.array([[5, 5], [55, 5], [30, 50], [30, 10]], float)
+    tris = np.array([[0, 1, 2], [0, 1, 3]])  # the second lies inside the first: a fold
+    _, cover = piecewise_warp(img, pts, pts, tris, (0, 0, 60, 60))
+    union = np.zeros((60, 60), np.uint8)
+    for t in tris:
+        cv2.fillConvexPoly(union, np.round(pts[t] * 16).astype(np.int32), 1, cv2.LINE_8, shift=4)
+    np.testing.assert_array_equal(cover, union.astype(bool))
+
+
+def test_a_lent_face_meets_the_frames_own_under_the_nose_and_keeps_its_mouth(media):
+    """A donor sitting lower under the frame's nose (another pitch) is drawn with its skin just under the nose on
+    the frame's own, fading to none at the upper lip: the frame's upper lip no longer peeks out above the new one,
+    and the new lips stay where the donor's are."""
+    from lipsync_studio.sync.builtin.engine import pin_to_nose
+    from lipsync_studio.sync.mouth import SUBNASALE, MouthSpace
+
+    space = MouthSpace.from_track(analyse_faces(media["clip"]).speaker_track())
+    own = space.reference.copy()
+    donor = own + [0.0, 0.06 * space.eye_dist]  # the whole lower face a little lower
+    pinned = pin_to_nose(space, donor, own)
+    ref = space.reference
+    region = space.region
+    nose = region[ref[region, 1] <= ref[SUBNASALE, 1] + 0.04 * space.eye_dist]
+    lips = list(LIPS_OUTER) + list(LIPS_INNER)
+    assert len(nose) and np.abs(pinned[nose] - own[nose]).max() < 0.35 * 0.06 * space.eye_dist  # most of the way
+    np.testing.assert_array_equal(pinned[lips], donor[lips])
+    outside = np.setdiff1d(np.arange(len(own)), region)
+    np.testing.assert_array_equal(pinned[outside], donor[outside])

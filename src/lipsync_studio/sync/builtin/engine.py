@@ -39,6 +39,28 @@ MOUTH_MARGIN = 0.2
 
 
 
+def pin_to_nose(space: MouthSpace, shape: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """``shape`` (468, 2, normalised) with its lower-face region's points between the nose and the upper lip moved
+    onto ``own``'s (the frame's own shape): fully along the region's top edge (just under the nose), fading to none at the upper lip's top
+    (the lips never move).
+
+    A donor whose head is pitched unlike the frame's (the similarity that normalises each frame fits no pitch)
+    sits a little high or low under the frame's nose: lower, the region's top edge fell below the frame's own upper
+    lip, whose top then showed through the feather as a red line above the new lip; higher, the donor's nostrils
+    came in. Pinned, the lent skin under the nose stretches to meet the frame's, and the mouth stays the donor's.
+    """
+    ref = space.reference
+    pts = space.region
+    top, lip = ref[pts, 1].min(), ref[list(LIPS_OUTER), 1].min()  # the region's top edge, the Cupid's bow's peaks
+    w = np.clip((lip - ref[pts, 1]) / max(lip - top, 1e-6), 0.0, 1.0)
+    w[np.isin(pts, LIPS_OUTER)] = 0.0
+    if not np.isfinite(own[pts]).all():
+        return shape
+    out = shape.copy()
+    out[pts] += (w * w * (3 - 2 * w))[:, None] * (own[pts] - shape[pts])
+    return out
+
+
 class BuiltinEngine:
     """Lip-sync from the clip's own mouths; implements :class:`~lipsync_studio.sync.base.LipSyncEngine`.
 
@@ -304,6 +326,8 @@ class BuiltinEngine:
         if own and abs(d_gap) < 0.01 and d_width == 0.0:
             return frame  # the frame's own mouth already says this
         new_shape = sp.open_shape(shape, d_gap, d_width) if abs(d_gap) >= 0.005 or d_width else shape
+        if not own:  # between the nose and the upper lip the lent face meets the frame's own, whatever its pitch
+            new_shape = pin_to_nose(sp, new_shape, sp.normalized[src_index])
         pose = sp.pose[src_index]
         dst = apply(pose, sp.region_points(new_shape))
         if own:

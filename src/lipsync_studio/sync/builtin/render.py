@@ -120,7 +120,11 @@ def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tr
     h, w = y1 - y0, x1 - x0
     d = dst_pts - np.array([x0, y0], np.float64)
     cover = np.zeros((h, w), np.uint8)
-    cv2.fillPoly(cover, list(np.round(d[triangles] * 16).astype(np.int32)), 1, cv2.LINE_8, shift=4)
+    # Each triangle filled on its own: one fillPoly over all of them fills by parity, and where two triangles
+    # overlap (thin ones folded along the lips, under the nose) it left holes, lines of the frame's own pixels
+    # showing through the drawn mouth (a second teeth or lip line).
+    for tri in np.round(d[triangles] * 16).astype(np.int32):
+        cv2.fillConvexPoly(cover, tri, 1, cv2.LINE_8, shift=4)
     # Triangle ids on the coarse grid (grid point (i, j) is pixel (i*step, j*step)).
     gh, gw = (h + step - 1) // step + 1, (w + step - 1) // step + 1
     ids = np.zeros((gh, gw), np.int32)
