@@ -435,3 +435,33 @@ def test_a_lent_face_meets_the_frames_own_under_the_nose_and_keeps_its_mouth(med
     np.testing.assert_array_equal(pinned[lips], donor[lips])
     outside = np.setdiff1d(np.arange(len(own)), region)
     np.testing.assert_array_equal(pinned[outside], donor[outside])
+
+
+def test_a_blend_across_the_mouth_keeps_the_grain_of_both_images_at_full_strength():
+    """Half of each of two grainy images keeps ~half the grain's Laplacian variance; the mouth's blend keeps all of
+    it, changes nothing where either image is taken whole, and leaves a plain gradient as the plain blend has it."""
+    from lipsync_studio.sync.builtin.render import blend_keeping_grain
+
+    rng = np.random.default_rng(3)
+    a = np.clip(128 + rng.normal(0, 6, (80, 120, 3)), 0, 255).astype(np.uint8)
+    b = np.clip(120 + rng.normal(0, 6, (80, 120, 3)), 0, 255).astype(np.uint8)
+    alpha = np.zeros((80, 120), np.float32)
+    alpha[:, 40:80] = 0.5
+    alpha[:, 80:] = 1.0
+    plain = cv2.blendLinear(a, b, alpha, 1 - alpha)
+    kept = blend_keeping_grain(a, b, alpha)
+
+    def grain(img):
+        return sharpness(cv2.cvtColor(np.ascontiguousarray(img[8:-8, 48:72]), cv2.COLOR_RGB2GRAY))
+
+    whole = sharpness(cv2.cvtColor(np.ascontiguousarray(a[8:-8, 8:32]), cv2.COLOR_RGB2GRAY))
+    assert grain(plain) < 0.65 * whole and grain(kept) > 0.85 * whole
+    np.testing.assert_array_equal(kept[:, :30], plain[:, :30])
+    np.testing.assert_array_equal(kept[:, 90:], plain[:, 90:])
+    assert abs(float(kept[:, 48:72].mean()) - float(plain[:, 48:72].mean())) < 0.5
+    # only inside the box
+    boxed = blend_keeping_grain(a, b, alpha, box=(0, 0, 60, 80))
+    np.testing.assert_array_equal(boxed[:, 60:], plain[:, 60:])
+    ramp = np.tile(np.linspace(60, 200, 120, dtype=np.float32), (80, 1))
+    smooth = cv2.merge([ramp.astype(np.uint8)] * 3)
+    np.testing.assert_allclose(blend_keeping_grain(smooth, smooth, alpha).astype(int), smooth.astype(int), atol=1)

@@ -29,7 +29,7 @@ from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
 from .grain import GrainMatch
 from .interior import interior_donors, lend_interior, pick_interior
-from .render import (close_seam, cover_mouth, face_mask, feathered_mask, lent_face_mask, lip_band_mask, paint_interior,
+from .render import (blend_keeping_grain, close_seam, cover_mouth, face_mask, feathered_mask, lent_face_mask, lip_band_mask, paint_interior,
                      piecewise_warp, skin_mask)
 
 #: The smallest inner-lip gap (eye distances) of a mouth open enough to lend its interior (teeth show).
@@ -406,7 +406,8 @@ class BuiltinEngine:
         self.last_box = (int(x0), int(y0), int(x1), int(y1))
         out = frame.copy()
         # blendLinear rounds a weighted sum: where alpha is 0 the frame's pixel comes back exactly.
-        out[y0:y1, x0:x1] = cv2.blendLinear(warped, np.ascontiguousarray(region), alpha, 1.0 - alpha)
+        # Where the blend crosses the mouth box (under the nose), the grain of both keeps its strength.
+        out[y0:y1, x0:x1] = blend_keeping_grain(warped, np.ascontiguousarray(region), alpha, sharp_box)
         return out
 
 

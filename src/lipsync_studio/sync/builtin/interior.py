@@ -105,6 +105,8 @@ def lend_interior(img: np.ndarray, inner_dst: np.ndarray, donor: np.ndarray, inn
     -------
     Whether anything was drawn (False for a contour with no area inside ``img``).
     """
+    import cv2
+
     h, w = img.shape[:2]
     lo = np.floor(inner_dst.min(0)).astype(int) - 1
     hi = np.ceil(inner_dst.max(0)).astype(int) + 2
@@ -114,7 +116,8 @@ def lend_interior(img: np.ndarray, inner_dst: np.ndarray, donor: np.ndarray, inn
         return False
     src = np.vstack([inner_src, inner_src.mean(0)])
     dst = np.vstack([inner_dst, inner_dst.mean(0)])
-    warped, _ = piecewise_warp(donor, src, dst, FAN, (x0, y0, x1, y1), step=2)
+    # Lanczos: the teeth keep their edges (the mouth box is drawn so, see :func:`~.render.piecewise_warp`).
+    warped, _ = piecewise_warp(donor, src, dst, FAN, (x0, y0, x1, y1), step=2, interpolation=cv2.INTER_LANCZOS4)
     a = inner_mask(inner_dst - [x0, y0], (y1 - y0, x1 - x0), shrink)[..., None] * float(np.clip(strength, 0.0, 1.0))
     if not a.any():
         return False
