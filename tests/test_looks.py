@@ -465,3 +465,31 @@ def test_a_blend_across_the_mouth_keeps_the_grain_of_both_images_at_full_strengt
     ramp = np.tile(np.linspace(60, 200, 120, dtype=np.float32), (80, 1))
     smooth = cv2.merge([ramp.astype(np.uint8)] * 3)
     np.testing.assert_allclose(blend_keeping_grain(smooth, smooth, alpha).astype(int), smooth.astype(int), atol=1)
+
+
+def test_what_lies_beyond_the_donors_frame_is_not_drawn_as_streaks_of_its_edge():
+    """A donor's chin reaching past the bottom of its frame: the pixels that would read beyond the donor's edge are
+    left out of the drawn area (the remap repeated the edge's last row there, a block of streaks over the collar)."""
+    img = np.zeros((60, 80, 3), np.uint8)
+    img[:, :, 0] = np.arange(80, dtype=np.uint8)[None, :] * 3
+    dst = np.array([[0, 0], [80, 0], [80, 80], [0, 80]], float)
+    src = dst.copy()  # the drawn square is 80 tall, the donor only 60
+    tris = np.array([[0, 1, 2], [0, 2, 3]])
+    warped, cover = piecewise_warp(img, src, dst, tris, (0, 0, 80, 80))
+    assert cover[:58].all() and not cover[62:].any()
+    np.testing.assert_array_equal(warped[:50, 5:75], img[:50, 5:75])
+
+
+def test_the_edge_of_a_lent_face_inside_the_frames_own_fades_in_instead_of_cutting_a_line():
+    """A turned donor's face edge lying inside the frame's face (its oval can be a few pixels off its real outline,
+    where its jaw line, shadow or hair is): the donor fades in over ``soft`` px from its edge, not in one pixel."""
+    from lipsync_studio.sync.builtin.render import lent_face_mask
+
+    own = _ellipse(100, 100, 60, 80)
+    lent = _ellipse(110, 100, 50, 80)  # its left edge at x = 60, 20 px inside the frame's face
+    hard = lent_face_mask(own, lent, (220, 220), 0.0, chin_x=100, chin_half=25)
+    soft = lent_face_mask(own, lent, (220, 220), 0.0, chin_x=100, chin_half=25, soft=8.0)
+    assert hard[100, 61] > 0.99 and soft[100, 61] < 0.5  # just inside the donor's edge (x = 60)
+    assert soft[100, 61] < soft[100, 63] < soft[100, 65] < 0.97 <= soft[100, 68]  # rising over 8 px
+    assert soft[100, 100] > 0.99
+    assert (soft <= hard + 1e-6).all()  # never more of the donor than before

@@ -364,7 +364,7 @@ class BuiltinEngine:
             face = face_mask([o - origin for o in ovals], cover.shape, 0.02 * unit)
         else:  # the donor's hair or background beside its face stays out of this frame's face
             face = lent_face_mask(ovals[0] - origin, ovals[1] - origin, cover.shape, 0.02 * unit,
-                                  float(own_outer[:, 0].mean()), 0.5 * float(np.ptp(own_outer[:, 0])))
+                                  float(own_outer[:, 0].mean()), 0.5 * float(np.ptp(own_outer[:, 0])), 0.08 * unit)
         alpha = feathered_mask(cover, 0.12 * unit) * face
         region = frame[y0:y1, x0:x1]
         # The lips sit close under the region's top edge, inside its feather: both mouths (the new one and the

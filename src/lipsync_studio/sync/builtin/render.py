@@ -112,7 +112,7 @@ def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tr
     Returns
     -------
     warped: (y1-y0, x1-x0, 3) uint8 destination pixels.
-    cover: (y1-y0, x1-x0) bool, pixels inside some triangle.
+    cover: (y1-y0, x1-x0) bool, pixels inside some triangle whose source lies inside ``src``.
     """
     import cv2
 
@@ -152,6 +152,10 @@ def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tr
     mx = upsample_grid(sx.reshape(gh, gw), step, w, h)
     my = upsample_grid(sy.reshape(gh, gw), step, w, h)
     flag = cv2.INTER_CUBIC if interpolation is None else interpolation
+    # Only what the source holds: beyond its edge (a donor's chin below the bottom of its frame) the remap would
+    # repeat the edge's last row into a block of streaks; there the frame keeps its own pixels.
+    sh, sw = src.shape[:2]
+    cover &= ((mx >= -0.5) & (mx <= sw - 0.5) & (my >= -0.5) & (my <= sh - 0.5)).astype(np.uint8)
     # Fixed-point maps (1/32 px): the remap's integer path, markedly faster than float maps for a bicubic.
     m1, m2 = cv2.convertMaps(mx, my, cv2.CV_16SC2)
     if sharp_box is None:
@@ -201,7 +205,7 @@ def face_mask(ovals: list[np.ndarray], shape: tuple[int, int], inset: float = 0.
 
 
 def lent_face_mask(own: np.ndarray, lent: np.ndarray, shape: tuple[int, int], inset: float, chin_x: float,
-                   chin_half: float) -> np.ndarray:
+                   chin_half: float, soft: float = 0.0) -> np.ndarray:
     """(h, w) float32 0..1: where a donor's face may cover the frame's, from the frame's own face oval ``own`` and
     the oval the donor's face is drawn to, ``lent`` ((N, 2) pixels each; :func:`face_mask` with ``inset``).
 
@@ -209,9 +213,19 @@ def lent_face_mask(own: np.ndarray, lent: np.ndarray, shape: tuple[int, int], in
     and beyond the frame's own face edge the frame's are. Across the chin (within ``chin_half`` px of ``chin_x``,
     fading out over as much again), either (their union): a chin that drops or rises moves there, and the donor's
     neck under its chin is what a risen chin uncovers.
+
+    The donor's side fades in over ``soft`` px inside its oval: FaceMesh's oval of a turned or tilted head can lie
+    a few pixels off its real outline, and a hard edge there drew the donor's own jaw line, shadow or hair as a
+    dark stroke across the frame's cheek or chin.
     """
+    import cv2
+
     a = face_mask([own], shape, inset)
     b = face_mask([lent], shape, inset)
+    if soft > 0:
+        inside = cv2.distanceTransform((b > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
+        ramp = np.minimum(inside * np.float32(1 / soft), 1.0)
+        b = np.minimum(b, ramp * ramp * (3 - 2 * ramp))
     both = np.minimum(a, b)
     x = np.arange(shape[1], dtype=np.float32)
     t = np.clip((np.abs(x - np.float32(chin_x)) - chin_half) / max(chin_half, 1.0), 0, 1)
