@@ -123,8 +123,9 @@ TEETH_GAP, SHUT_GAP = 0.06, 0.03
 
 def worst_tenth_causes(result, source, index: np.ndarray, score) -> dict:
     """What the worst tenth of frames (by sharpness, result / source) are: the share where the source shows teeth
-    and the result is shut (a real shape change: fewer edges, not softer), the share whose ratio the clip's own
-    frames explain by the change of opening (same-shape ratio >= 0.8), and the rest: soft drawing (with its frames).
+    and the result is shut (a real shape change: fewer edges, not softer), the share of other shape changes (the
+    source shows teeth and the result opens less than 60 % as far, showing fewer, or the clip's own frames explain
+    the ratio by the change of opening: same-shape ratio >= 0.8), and the rest: soft drawing (with its frames).
     """
     ratio = score.per_frame_sharpness
     n = len(ratio)
@@ -139,7 +140,7 @@ def worst_tenth_causes(result, source, index: np.ndarray, score) -> dict:
 
     f = shape_sharpness(source.gap, source.sharpness)
     fair = ratio / np.exp(f(res_gap) - f(src_gap)) if f is not None else np.full(n, np.nan)
-    shape = ~shut & (fair >= 0.8)
+    shape = ~shut & ((fair >= 0.8) | (src_gap >= TEETH_GAP) & (res_gap < 0.6 * src_gap))
     soft = worst[~shut[worst] & ~shape[worst]]
     return {"worst_shut_share": float(shut[worst].mean()), "worst_shape_share": float(shape[worst].mean()),
             "worst_soft_share": len(soft) / len(worst), "worst_soft_frames": [int(k) for k in soft]}

@@ -493,3 +493,15 @@ def test_the_edge_of_a_lent_face_inside_the_frames_own_fades_in_instead_of_cutti
     assert soft[100, 61] < soft[100, 63] < soft[100, 65] < 0.97 <= soft[100, 68]  # rising over 8 px
     assert soft[100, 100] > 0.99
     assert (soft <= hard + 1e-6).all()  # never more of the donor than before
+
+
+def test_the_drawn_area_fades_out_shortly_before_the_donors_frame_ends():
+    """With ``split_cover`` the warp says apart where its triangles reach and where the donor's frame holds pixels,
+    so the engine fades out over a short distance before the donor's edge, not over the region's wide feather."""
+    img = np.full((60, 80, 3), 90, np.uint8)
+    dst = np.array([[0, 0], [80, 0], [80, 80], [0, 80]], float)
+    tris = np.array([[0, 1, 2], [0, 2, 3]])
+    warped, cover, inside = piecewise_warp(img, dst, dst, tris, (0, 0, 80, 80), split_cover=True)
+    assert cover[70:].all() and inside[:58].all() and not inside[62:].any()
+    _, joint = piecewise_warp(img, dst, dst, tris, (0, 0, 80, 80))
+    np.testing.assert_array_equal(joint, cover & inside)

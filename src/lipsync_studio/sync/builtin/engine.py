@@ -359,13 +359,17 @@ class BuiltinEngine:
         lips = np.vstack([outer, own_outer])
         sharp_box = (*np.floor(lips.min(0) - MOUTH_MARGIN * unit).astype(int),
                      *np.ceil(lips.max(0) + MOUTH_MARGIN * unit).astype(int))
-        warped, cover = piecewise_warp(src_img, src, dst, sp.triangles, (x0, y0, x1, y1), sharp_box=sharp_box)
+        warped, cover, inside = piecewise_warp(src_img, src, dst, sp.triangles, (x0, y0, x1, y1), sharp_box=sharp_box,
+                                               split_cover=True)
         if own:
             face = face_mask([o - origin for o in ovals], cover.shape, 0.02 * unit)
         else:  # the donor's hair or background beside its face stays out of this frame's face
             face = lent_face_mask(ovals[0] - origin, ovals[1] - origin, cover.shape, 0.02 * unit,
                                   float(own_outer[:, 0].mean()), 0.5 * float(np.ptp(own_outer[:, 0])), 0.08 * unit)
         alpha = feathered_mask(cover, 0.12 * unit) * face
+        if not inside.all():  # the donor's frame ends (its chin below its bottom): a short fade before its edge
+            cover &= inside
+            alpha *= feathered_mask(inside, 0.02 * unit)
         region = frame[y0:y1, x0:x1]
         # The lips sit close under the region's top edge, inside its feather: both mouths (the new one and the
         # frame's own) are covered fully, or a half-blended upper lip reads as a pale double.

@@ -91,7 +91,8 @@ def _upsample_grid_numpy(g: np.ndarray, step: int, width: int, height: int) -> n
 
 def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, triangles: np.ndarray,
                    box: tuple[int, int, int, int], step: int = 4, interpolation: int | None = None,
-                   sharp_box: tuple[int, int, int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   sharp_box: tuple[int, int, int, int] | None = None,
+                   split_cover: bool = False) -> tuple[np.ndarray, ...]:
     """Warp ``src`` so that each triangle of ``src_pts`` lands on the same triangle of ``dst_pts``.
 
     The piecewise-affine map is continuous, so it is computed on a grid every ``step`` pixels and
@@ -113,6 +114,8 @@ def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tr
     -------
     warped: (y1-y0, x1-x0, 3) uint8 destination pixels.
     cover: (y1-y0, x1-x0) bool, pixels inside some triangle whose source lies inside ``src``.
+    inside: with ``split_cover``, ``cover`` is the triangles' alone and this (y1-y0, x1-x0) bool follows it: the
+        pixels whose source lies inside ``src`` (to feather the two edges differently).
     """
     import cv2
 
@@ -137,7 +140,8 @@ def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tr
     ids -= 1
     inside = ids >= 0
     if not inside.any():
-        return np.zeros((h, w, 3), np.uint8), cover.astype(bool)
+        empty = np.zeros((h, w, 3), np.uint8)
+        return (empty, cover.astype(bool), np.ones((h, w), bool)) if split_cover else (empty, cover.astype(bool))
     # Grid points outside every triangle take their nearest inside point's triangle (its affine map
     # extended), so interpolation near the region's edge stays continuous.
     if not inside.all():
@@ -155,11 +159,16 @@ def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tr
     # Only what the source holds: beyond its edge (a donor's chin below the bottom of its frame) the remap would
     # repeat the edge's last row into a block of streaks; there the frame keeps its own pixels.
     sh, sw = src.shape[:2]
-    cover &= ((mx >= -0.5) & (mx <= sw - 0.5) & (my >= -0.5) & (my <= sh - 0.5)).astype(np.uint8)
+    inside = (mx >= -0.5) & (mx <= sw - 0.5) & (my >= -0.5) & (my <= sh - 0.5)
+    if split_cover:
+        cover = cover.astype(bool)
+        result = (cover, inside)
+    else:
+        result = (cover.astype(bool) & inside,)
     # Fixed-point maps (1/32 px): the remap's integer path, markedly faster than float maps for a bicubic.
     m1, m2 = cv2.convertMaps(mx, my, cv2.CV_16SC2)
     if sharp_box is None:
-        return cv2.remap(src, m1, m2, flag, borderMode=cv2.BORDER_REPLICATE), cover.astype(bool)
+        return (cv2.remap(src, m1, m2, flag, borderMode=cv2.BORDER_REPLICATE), *result)
     sx0, sy0 = max(int(sharp_box[0]), 0), max(int(sharp_box[1]), 0)
     sx1, sy1 = min(int(sharp_box[2]), w), min(int(sharp_box[3]), h)
     warped = np.empty((h, w, 3), np.uint8)
@@ -174,7 +183,7 @@ def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tr
         if a1 > a0 and b1 > b0:
             warped[b0:b1, a0:a1] = cv2.remap(src, m1[b0:b1, a0:a1], m2[b0:b1, a0:a1], f,
                                              borderMode=cv2.BORDER_REPLICATE)
-    return warped, cover.astype(bool)
+    return (warped, *result)
 
 
 def feathered_mask(cover: np.ndarray, feather: float) -> np.ndarray:
