@@ -407,8 +407,8 @@ def test_folded_triangles_leave_no_hole_in_the_drawn_area():
     fill over all of them by parity left their overlap out, and the frame's own pixels showed through there as a
     line across the new mouth."""
     img = np.full((60, 60, 3), 200, np.uint8)
-    pts = np.array([[5, 5], [55, 5], [30, 50], [30, 10]], float)
-    tris = np.array([[0, 1, 2], [0, 1, 3]])  # the second lies inside the first: a fold
+    pts = np.array([[5, 5], [55, 5], [55, 55], [40, 20]], float)
+    tris = np.array([[0, 1, 2], [0, 2, 3]])  # the last point moved across the diagonal: the second turns over
     _, cover = piecewise_warp(img, pts, pts, tris, (0, 0, 60, 60))
     union = np.zeros((60, 60), np.uint8)
     for t in tris:
@@ -489,7 +489,7 @@ def test_the_edge_of_a_lent_face_inside_the_frames_own_fades_in_instead_of_cutti
     lent = _ellipse(110, 100, 50, 80)  # its left edge at x = 60, 20 px inside the frame's face
     hard = lent_face_mask(own, lent, (220, 220), 0.0, chin_x=100, chin_half=25)
     soft = lent_face_mask(own, lent, (220, 220), 0.0, chin_x=100, chin_half=25, soft=8.0)
-    assert hard[100, 61] > 0.99 and soft[100, 61] < 0.5  # just inside the donor's edge (x = 60)
+    assert hard[100, 61] > 0.99 and soft[100, 61] < 0.7  # just inside the donor's edge (x = 60)
     assert soft[100, 61] < soft[100, 63] < soft[100, 65] < 0.97 <= soft[100, 68]  # rising over 8 px
     assert soft[100, 100] > 0.99
     assert (soft <= hard + 1e-6).all()  # never more of the donor than before

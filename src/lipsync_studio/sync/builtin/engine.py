@@ -35,7 +35,7 @@ from .render import (blend_keeping_grain, close_seam, cover_mouth, face_mask, fe
 #: The smallest inner-lip gap (eye distances) of a mouth open enough to lend its interior (teeth show).
 OPEN_ENOUGH = 0.06
 #: How far around the lips (eye distances) the donor is resampled with the sharpest filter.
-MOUTH_MARGIN = 0.2
+MOUTH_MARGIN = 0.05
 
 
 
@@ -354,7 +354,7 @@ class BuiltinEngine:
         origin = np.array([x0, y0], np.float64)
         outer = apply(pose, new_shape[list(LIPS_OUTER)]) - origin
         own_outer = apply(pose, own_shape[list(LIPS_OUTER)]) - origin
-        # The mouth and a fifth of an eye distance around it (where a viewer looks) keep every bit of the donor's
+        # The lips and a twentieth of an eye distance around them (where a viewer looks) keep every bit of the donor's
         # detail: resampled there with a sharper filter.
         lips = np.vstack([outer, own_outer])
         sharp_box = (*np.floor(lips.min(0) - MOUTH_MARGIN * unit).astype(int),
