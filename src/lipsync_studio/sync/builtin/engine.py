@@ -7,7 +7,7 @@ tie, a sharp mouth turned like the output frame's head wins: each mouth's sharpn
 pass and kept beside the cached tracks).
 
 ``render``: warp the donor's lower face onto the output frame's head in one bicubic resampling of the donor's
-own full-resolution pixels, with the mouth opened or closed the rest of the way to the target (the clip's most
+own full-resolution pixels (Lanczos over the lips; its skin just under the nose pinned to the frame's own), with the mouth opened or closed the rest of the way to the target (the clip's most
 open mouth lends its interior where the donor's own would stretch; only a clip that never opens gets a drawn
 one), match its skin and lip colour (Lab) and grain to the frame's own, and blend it with a feathered mask that
 is zero outside the lower face and beyond the jaw line.

@@ -4,9 +4,10 @@ Everything happens inside the lower-face region's bounding box; the blend mask i
 region, so the rest of the frame stays pixel-identical to the input.
 
 A donor is resampled once, from its own frame's pixels straight to the output frame (the alignment and the
-mouth's shape change composed into one map), with bicubic interpolation: each resampling with a bilinear
-filter softens fine detail (lip lines, teeth edges, skin grain) visibly, and there used to be two, one of
-them a downscale.
+mouth's shape change composed into one map), with bicubic interpolation (Lanczos over the lips): each resampling
+with a bilinear filter softens fine detail (lip lines, teeth edges, skin grain) visibly, and there used to be two,
+one of them a downscale. Where the blend's feather crosses the mouth, both images' grain keeps its strength
+(:func:`blend_keeping_grain`).
 """
 
 from __future__ import annotations
