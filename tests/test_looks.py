@@ -505,3 +505,17 @@ def test_the_drawn_area_fades_out_shortly_before_the_donors_frame_ends():
     assert cover[70:].all() and inside[:58].all() and not inside[62:].any()
     _, joint = piecewise_warp(img, dst, dst, tris, (0, 0, 80, 80))
     np.testing.assert_array_equal(joint, cover & inside)
+
+
+def test_a_donors_own_real_teeth_stay_when_the_clip_has_no_wider_interior_to_lend():
+    """The widest interior the clip has is the donor's own: its real teeth, stretched a little, stay (a drawn grey
+    band flashed in for a frame, BobMenendez); a wider one is lent; a clip that never opens gets a drawn one; a
+    squeezed donor never does."""
+    from lipsync_studio.sync.builtin.interior import interior_choice
+
+    gaps = np.array([0.157, 0.14, 0.112, 0.078, 0.062])
+    assert interior_choice(0.208, 0.155, gaps, False) == (None, False)
+    assert interior_choice(0.15, 0.09, gaps, False)[0] == 1  # the narrowest wide enough, wider than the donor's
+    assert interior_choice(0.12, 0.0, np.zeros(0), False) == (None, True)  # never opens: drawn
+    assert interior_choice(0.12, 0.0, gaps, False) == (2, True)  # shut donor: lent (drawn if that fails)
+    assert interior_choice(0.03, 0.12, gaps, True)[1] is False

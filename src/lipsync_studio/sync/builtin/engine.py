@@ -28,7 +28,7 @@ from .planner import OWN, choose_bank, head_turn, plan_mouths, relative_detail, 
 from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
 from .grain import GrainMatch
-from .interior import interior_donors, lend_interior, pick_interior
+from .interior import interior_choice, interior_donors, lend_interior
 from .render import (blend_keeping_grain, close_seam, cover_mouth, face_mask, feathered_mask, lent_face_mask, lip_band_mask, paint_interior,
                      piecewise_warp, skin_mask)
 
@@ -397,13 +397,13 @@ class BuiltinEngine:
                 or squeezed and target_gap >= 0.02):
             lent = False
             gaps = sp.gap(sp.normalized[self.interior_donors]) if len(self.interior_donors) else np.zeros(0)
-            pick = pick_interior(target_gap, gaps)
-            if pick is not None and (gaps[pick] > donor_gap + 0.01 or squeezed):
+            pick, may_paint = interior_choice(target_gap, donor_gap, gaps, squeezed)
+            if pick is not None:
                 o = int(self.interior_donors[pick])
                 o_img, ox, oy = self.bank[o]
                 o_inner = apply(sp.pose[o], sp.normalized[o][list(LIPS_INNER)]) - [ox, oy]
                 lent = lend_interior(warped, inner, o_img, o_inner, 1.0, shrink=max(0.5, 0.015 * unit))
-            if not lent and not squeezed:
+            if not lent and may_paint:
                 upper = apply(pose, new_shape[list(UPPER_INNER_LIP)]) - origin
                 paint_interior(warped, inner, upper, max(target_gap, 0.0) * unit,
                                float(np.clip((target_gap - 0.04) / 0.03, 0.0, 1.0)))
