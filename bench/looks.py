@@ -117,6 +117,35 @@ def _sheet(result: Path, source: Path, src_index: np.ndarray, score, path: Path,
         contact_sheet(path, rows, size)
 
 
+#: An inner-lip gap (eye distances) that shows teeth, and one of lips shut.
+TEETH_GAP, SHUT_GAP = 0.06, 0.03
+
+
+def worst_tenth_causes(result, source, index: np.ndarray, score) -> dict:
+    """What the worst tenth of frames (by sharpness, result / source) are: the share where the source shows teeth
+    and the result is shut (a real shape change: fewer edges, not softer), the share of other shape changes (the
+    source shows teeth and the result opens less than 60 % as far, showing fewer, or the clip's own frames explain
+    the ratio by the change of opening: same-shape ratio >= 0.8), and the rest: soft drawing (with its frames).
+    """
+    ratio = score.per_frame_sharpness
+    n = len(ratio)
+    ok = np.isfinite(ratio)
+    if not ok.any():
+        return {"worst_shut_share": float("nan"), "worst_shape_share": float("nan"),
+                "worst_soft_share": float("nan"), "worst_soft_frames": []}
+    worst = np.flatnonzero(ok & (ratio <= np.percentile(ratio[ok], 10)))
+    src_gap, res_gap = source.gap[index[:n]], result.gap[:n]
+    shut = (src_gap >= TEETH_GAP) & (res_gap < SHUT_GAP)
+    from lipsync_studio.metrics.looks import shape_sharpness
+
+    f = shape_sharpness(source.gap, source.sharpness)
+    fair = ratio / np.exp(f(res_gap) - f(src_gap)) if f is not None else np.full(n, np.nan)
+    shape = ~shut & ((fair >= 0.8) | (src_gap >= TEETH_GAP) & (res_gap < 0.6 * src_gap))
+    soft = worst[~shut[worst] & ~shape[worst]]
+    return {"worst_shut_share": float(shut[worst].mean()), "worst_shape_share": float(shape[worst].mean()),
+            "worst_soft_share": len(soft) / len(worst), "worst_soft_frames": [int(k) for k in soft]}
+
+
 def measure_clip(clip: Path, outdir: Path, engine: str) -> list[dict]:
     from lipsync_studio.engine.sync_job import SyncOptions, SyncRequest, run_sync
     from lipsync_studio.metrics.looks import compare_looks, video_looks
@@ -137,7 +166,8 @@ def measure_clip(clip: Path, outdir: Path, engine: str) -> list[dict]:
         score = compare_looks(res, source, idx, real_shift=n // 2)
         _sheet(out, clip, idx, score, outdir / f"sheet_{clip.stem}_{a}{b}.png", f"{clip.stem} {a}->{b}")
         d = score.as_dict()
-        d.update(clip=clip.stem, direction=f"{a}->{b}", sync_s=round(took, 2))
+        d.update(clip=clip.stem, direction=f"{a}->{b}", sync_s=round(took, 2), **worst_tenth_causes(res, source, idx,
+                                                                                                  score))
         rows.append(d)
         print(f"{clip.stem} {a}->{b}: sharp {d['sharpness_median']:.3f} [{d['real_sharpness_median']:.3f}] "
               f"worst10 {d['sharpness_worst_tenth']:.3f} [{d['real_sharpness_worst_tenth']:.3f}] "
@@ -145,7 +175,9 @@ def measure_clip(clip: Path, outdir: Path, engine: str) -> list[dict]:
               f"[{d['real_same_shape_median']:.3f}/{d['real_same_shape_worst_tenth']:.3f}] "
               f"dE {d['colour_de']:.2f} [{d['real_colour_de']:.2f}, next {d['next_frame_colour_de']:.2f}] "
               f"area {d['area_median']:.4f} in [{d['natural_area'][0]:.4f},{d['natural_area'][1]:.4f}] "
-              f"{100 * d['area_in_range']:.0f}% soft={d['softest_frames']}", flush=True)
+              f"{100 * d['area_in_range']:.0f}% soft={d['softest_frames']} worst tenth: "
+              f"{100 * d['worst_shut_share']:.0f}% teeth shut, {100 * d['worst_shape_share']:.0f}% other shape, "
+              f"{100 * d['worst_soft_share']:.0f}% soft {d['worst_soft_frames']}", flush=True)
     return rows
 
 
@@ -199,7 +231,8 @@ def main() -> int:
     (args.outdir / "looks.json").write_text(json.dumps(rows, indent=1))
     keys = ("sharpness_median", "real_sharpness_median", "sharpness_worst_tenth", "real_sharpness_worst_tenth",
             "same_shape_median", "real_same_shape_median", "same_shape_worst_tenth", "real_same_shape_worst_tenth",
-            "colour_de", "real_colour_de", "next_frame_colour_de", "area_in_range")
+            "colour_de", "real_colour_de", "next_frame_colour_de", "area_in_range", "worst_shut_share",
+            "worst_shape_share", "worst_soft_share")
     mean = {k: float(np.nanmean([r[k] if r[k] is not None else np.nan for r in rows])) for k in keys}
     print("mean over " + f"{len(rows)} results: " + " ".join(f"{k}={v:.3f}" for k, v in mean.items()))
     print(f"sharpness gap to real (median): {mean['sharpness_median'] - mean['real_sharpness_median']:+.3f}; "

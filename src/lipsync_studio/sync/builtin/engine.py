@@ -7,7 +7,7 @@ tie, a sharp mouth turned like the output frame's head wins: each mouth's sharpn
 pass and kept beside the cached tracks).
 
 ``render``: warp the donor's lower face onto the output frame's head in one bicubic resampling of the donor's
-own full-resolution pixels, with the mouth opened or closed the rest of the way to the target (the clip's most
+own full-resolution pixels (Lanczos over the lips; its skin just under the nose pinned to the frame's own), with the mouth opened or closed the rest of the way to the target (the clip's most
 open mouth lends its interior where the donor's own would stretch; only a clip that never opens gets a drawn
 one), match its skin and lip colour (Lab) and grain to the frame's own, and blend it with a feathered mask that
 is zero outside the lower face and beyond the jaw line.
@@ -29,13 +29,37 @@ from .planner import (OWN, SpeakerLead, choose_bank, head_turn, plan_mouths, rel
 from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
 from .grain import GrainMatch
-from .interior import interior_donors, lend_interior, pick_interior
-from .render import (close_seam, cover_mouth, face_mask, feathered_mask, lent_face_mask, lip_band_mask, paint_interior,
+from .interior import interior_choice, interior_donors, lend_interior
+from .render import (blend_keeping_grain, close_seam, cover_mouth, face_mask, feathered_mask, lent_face_mask, lip_band_mask, paint_interior,
                      piecewise_warp, skin_mask)
 
 #: The smallest inner-lip gap (eye distances) of a mouth open enough to lend its interior (teeth show).
 OPEN_ENOUGH = 0.06
+#: How far around the lips (eye distances) the donor is resampled with the sharpest filter.
+MOUTH_MARGIN = 0.05
 
+
+
+def pin_to_nose(space: MouthSpace, shape: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """``shape`` (468, 2, normalised) with its lower-face region's points between the nose and the upper lip moved
+    onto ``own``'s (the frame's own shape): fully along the region's top edge (just under the nose), fading to none at the upper lip's top
+    (the lips never move).
+
+    A donor whose head is pitched unlike the frame's (the similarity that normalises each frame fits no pitch)
+    sits a little high or low under the frame's nose: lower, the region's top edge fell below the frame's own upper
+    lip, whose top then showed through the feather as a red line above the new lip; higher, the donor's nostrils
+    came in. Pinned, the lent skin under the nose stretches to meet the frame's, and the mouth stays the donor's.
+    """
+    ref = space.reference
+    pts = space.region
+    top, lip = ref[pts, 1].min(), ref[list(LIPS_OUTER), 1].min()  # the region's top edge, the Cupid's bow's peaks
+    w = np.clip((lip - ref[pts, 1]) / max(lip - top, 1e-6), 0.0, 1.0)
+    w[np.isin(pts, LIPS_OUTER)] = 0.0
+    if not np.isfinite(own[pts]).all():
+        return shape
+    out = shape.copy()
+    out[pts] += (w * w * (3 - 2 * w))[:, None] * (own[pts] - shape[pts])
+    return out
 
 
 class BuiltinEngine:
@@ -315,6 +339,8 @@ class BuiltinEngine:
         if own and abs(d_gap) < 0.01 and d_width == 0.0:
             return frame  # the frame's own mouth already says this
         new_shape = sp.open_shape(shape, d_gap, d_width) if abs(d_gap) >= 0.005 or d_width else shape
+        if not own:  # between the nose and the upper lip the lent face meets the frame's own, whatever its pitch
+            new_shape = pin_to_nose(sp, new_shape, sp.normalized[src_index])
         pose = sp.pose[src_index]
         dst = apply(pose, sp.region_points(new_shape))
         if own:
@@ -336,18 +362,27 @@ class BuiltinEngine:
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
         if x1 - x0 < 8 or y1 - y0 < 8:
             return frame
-        warped, cover = piecewise_warp(src_img, src, dst, sp.triangles, (x0, y0, x1, y1))
         face_scale = float(np.hypot(*pose[:, 0]))  # frame pixels per reference pixel
         unit = sp.eye_dist * face_scale  # an eye distance in this frame's pixels
         origin = np.array([x0, y0], np.float64)
         outer = apply(pose, new_shape[list(LIPS_OUTER)]) - origin
         own_outer = apply(pose, own_shape[list(LIPS_OUTER)]) - origin
+        # The lips and a twentieth of an eye distance around them (where a viewer looks) keep every bit of the donor's
+        # detail: resampled there with a sharper filter.
+        lips = np.vstack([outer, own_outer])
+        sharp_box = (*np.floor(lips.min(0) - MOUTH_MARGIN * unit).astype(int),
+                     *np.ceil(lips.max(0) + MOUTH_MARGIN * unit).astype(int))
+        warped, cover, inside = piecewise_warp(src_img, src, dst, sp.triangles, (x0, y0, x1, y1), sharp_box=sharp_box,
+                                               split_cover=True)
         if own:
             face = face_mask([o - origin for o in ovals], cover.shape, 0.02 * unit)
         else:  # the donor's hair or background beside its face stays out of this frame's face
             face = lent_face_mask(ovals[0] - origin, ovals[1] - origin, cover.shape, 0.02 * unit,
-                                  float(own_outer[:, 0].mean()), 0.5 * float(np.ptp(own_outer[:, 0])))
+                                  float(own_outer[:, 0].mean()), 0.5 * float(np.ptp(own_outer[:, 0])), 0.08 * unit)
         alpha = feathered_mask(cover, 0.12 * unit) * face
+        if not inside.all():  # the donor's frame ends (its chin below its bottom): a short fade before its edge
+            cover &= inside
+            alpha *= feathered_mask(inside, 0.02 * unit)
         region = frame[y0:y1, x0:x1]
         # The lips sit close under the region's top edge, inside its feather: both mouths (the new one and the
         # frame's own) are covered fully, or a half-blended upper lip reads as a pale double.
@@ -375,20 +410,21 @@ class BuiltinEngine:
                 or squeezed and target_gap >= 0.02):
             lent = False
             gaps = sp.gap(sp.normalized[self.interior_donors]) if len(self.interior_donors) else np.zeros(0)
-            pick = pick_interior(target_gap, gaps)
-            if pick is not None and (gaps[pick] > donor_gap + 0.01 or squeezed):
+            pick, may_paint = interior_choice(target_gap, donor_gap, gaps, squeezed)
+            if pick is not None:
                 o = int(self.interior_donors[pick])
                 o_img, ox, oy = self.bank[o]
                 o_inner = apply(sp.pose[o], sp.normalized[o][list(LIPS_INNER)]) - [ox, oy]
                 lent = lend_interior(warped, inner, o_img, o_inner, 1.0, shrink=max(0.5, 0.015 * unit))
-            if not lent and not squeezed:
+            if not lent and may_paint:
                 upper = apply(pose, new_shape[list(UPPER_INNER_LIP)]) - origin
                 paint_interior(warped, inner, upper, max(target_gap, 0.0) * unit,
                                float(np.clip((target_gap - 0.04) / 0.03, 0.0, 1.0)))
         self.last_box = (int(x0), int(y0), int(x1), int(y1))
         out = frame.copy()
         # blendLinear rounds a weighted sum: where alpha is 0 the frame's pixel comes back exactly.
-        out[y0:y1, x0:x1] = cv2.blendLinear(warped, np.ascontiguousarray(region), alpha, 1.0 - alpha)
+        # Where the blend crosses the mouth box (under the nose), the grain of both keeps its strength.
+        out[y0:y1, x0:x1] = blend_keeping_grain(warped, np.ascontiguousarray(region), alpha, sharp_box)
         return out
 
 

@@ -71,6 +71,28 @@ def pick_interior(target_gap: float, donor_gaps: np.ndarray) -> int | None:
     return int(np.argmax(g))
 
 
+def interior_choice(target_gap: float, donor_gap: float, donor_gaps: np.ndarray,
+                    squeezed: bool) -> tuple[int | None, bool]:
+    """What fills a mouth opened to ``target_gap`` from a donor opened to ``donor_gap`` (eye distances).
+
+    Parameters
+    ----------
+    donor_gaps: the interior donors' gaps (:func:`interior_donors`).
+    squeezed: the donor's mouth is being closed most of the way (its teeth would squeeze into a bar).
+
+    Returns
+    -------
+    (index into ``donor_gaps`` of the interior to lend, or None; whether a drawn interior may stand in when none
+    is lent). An interior is lent when it is wider than the donor's own (or the donor's is squeezed). A drawn one
+    only where the clip has none to give (or the donor is shut): when the widest the clip has is the donor's own,
+    its real teeth, stretched a little, stay (a drawn grey band used to flash in for a frame).
+    """
+    g = np.asarray(donor_gaps, np.float64)
+    pick = pick_interior(target_gap, g)
+    lend = pick if pick is not None and (g[pick] > donor_gap + 0.01 or squeezed) else None
+    return lend, not squeezed and (pick is None or donor_gap < 0.015)
+
+
 def inner_mask(inner: np.ndarray, shape: tuple[int, int], shrink: float = 0.5) -> np.ndarray:
     """(h, w) float32 0..1 anti-aliased mask of the polygon ``inner`` (20, 2), pulled ``shrink`` px inward
     (the interior stays inside the lips' edge), its edge softened over ``shrink`` px when that is over 1."""
@@ -105,6 +127,8 @@ def lend_interior(img: np.ndarray, inner_dst: np.ndarray, donor: np.ndarray, inn
     -------
     Whether anything was drawn (False for a contour with no area inside ``img``).
     """
+    import cv2
+
     h, w = img.shape[:2]
     lo = np.floor(inner_dst.min(0)).astype(int) - 1
     hi = np.ceil(inner_dst.max(0)).astype(int) + 2
@@ -114,7 +138,8 @@ def lend_interior(img: np.ndarray, inner_dst: np.ndarray, donor: np.ndarray, inn
         return False
     src = np.vstack([inner_src, inner_src.mean(0)])
     dst = np.vstack([inner_dst, inner_dst.mean(0)])
-    warped, _ = piecewise_warp(donor, src, dst, FAN, (x0, y0, x1, y1), step=2)
+    # Lanczos: the teeth keep their edges (the mouth box is drawn so, see :func:`~.render.piecewise_warp`).
+    warped, _ = piecewise_warp(donor, src, dst, FAN, (x0, y0, x1, y1), step=2, interpolation=cv2.INTER_LANCZOS4)
     a = inner_mask(inner_dst - [x0, y0], (y1 - y0, x1 - x0), shrink)[..., None] * float(np.clip(strength, 0.0, 1.0))
     if not a.any():
         return False

@@ -4,9 +4,10 @@ Everything happens inside the lower-face region's bounding box; the blend mask i
 region, so the rest of the frame stays pixel-identical to the input.
 
 A donor is resampled once, from its own frame's pixels straight to the output frame (the alignment and the
-mouth's shape change composed into one map), with bicubic interpolation: each resampling with a bilinear
-filter softens fine detail (lip lines, teeth edges, skin grain) visibly, and there used to be two, one of
-them a downscale.
+mouth's shape change composed into one map), with bicubic interpolation (Lanczos over the lips): each resampling
+with a bilinear filter softens fine detail (lip lines, teeth edges, skin grain) visibly, and there used to be two,
+one of them a downscale. Where the blend's feather crosses the mouth, both images' grain keeps its strength
+(:func:`blend_keeping_grain`).
 """
 
 from __future__ import annotations
@@ -90,8 +91,9 @@ def _upsample_grid_numpy(g: np.ndarray, step: int, width: int, height: int) -> n
 
 
 def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, triangles: np.ndarray,
-                   box: tuple[int, int, int, int], step: int = 4,
-                   interpolation: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   box: tuple[int, int, int, int], step: int = 4, interpolation: int | None = None,
+                   sharp_box: tuple[int, int, int, int] | None = None,
+                   split_cover: bool = False) -> tuple[np.ndarray, ...]:
     """Warp ``src`` so that each triangle of ``src_pts`` lands on the same triangle of ``dst_pts``.
 
     The piecewise-affine map is continuous, so it is computed on a grid every ``step`` pixels and
@@ -104,11 +106,17 @@ def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tr
     triangles: (M, 3) int triangles over the points.
     box: ``x0, y0, x1, y1`` of the destination area to fill.
     interpolation: an OpenCV interpolation flag (default bicubic: keeps the detail a bilinear filter blurs).
+    sharp_box: ``x0, y0, x1, y1`` of a part of the result (its own pixels: 0..x1-x0) resampled with an 8x8
+        Lanczos filter instead: the mouth, where a viewer looks (a bicubic filter keeps ~85-90 % of the
+        pixel-level detail of a real mouth, measured as Laplacian variance, Lanczos all of it), at ~3.5x the
+        bicubic's cost per pixel, so only there.
 
     Returns
     -------
     warped: (y1-y0, x1-x0, 3) uint8 destination pixels.
-    cover: (y1-y0, x1-x0) bool, pixels inside some triangle.
+    cover: (y1-y0, x1-x0) bool, pixels inside some triangle whose source lies inside ``src``.
+    inside: with ``split_cover``, ``cover`` is the triangles' alone and this (y1-y0, x1-x0) bool follows it: the
+        pixels whose source lies inside ``src`` (to feather the two edges differently).
     """
     import cv2
 
@@ -116,11 +124,16 @@ def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tr
     h, w = y1 - y0, x1 - x0
     d = dst_pts - np.array([x0, y0], np.float64)
     cover = np.zeros((h, w), np.uint8)
-    cv2.fillPoly(cover, list(np.round(d[triangles] * 16).astype(np.int32)), 1, cv2.LINE_8, shift=4)
+    # Each triangle filled on its own: one fillPoly over all of them fills by parity, and where two triangles
+    # overlap (thin ones folded along the lips, under the nose) it left holes, lines of the frame's own pixels
+    # showing through the drawn mouth (a second teeth or lip line). (Filling again only the triangles turned over,
+    # or the pixels the coarse grid of triangle ids below holds, still missed 50-180 pixels a frame on KatieHill.)
+    for tri in np.round(d[triangles] * 16).astype(np.int32):
+        cv2.fillConvexPoly(cover, tri, 1, cv2.LINE_8, shift=4)
     # Triangle ids on the coarse grid (grid point (i, j) is pixel (i*step, j*step)).
     gh, gw = (h + step - 1) // step + 1, (w + step - 1) // step + 1
     ids = np.zeros((gh, gw), np.int32)
-    tri_px = np.round(d[triangles] * (16 / step)).astype(np.int32)  # (M, 3, 2), 4 fractional bits
+    tri_px = np.round(d[triangles] * (16 / step)).astype(np.int32)  # (M, 3, 2) on the grid, 4 fractional bits
     # Only triangles that reach the grid (the box may be cut to part of the region).
     lo, hi = tri_px.min(1), tri_px.max(1)
     reach = (hi[:, 0] >= -16) & (hi[:, 1] >= -16) & (lo[:, 0] <= gw * 16) & (lo[:, 1] <= gh * 16)
@@ -129,7 +142,8 @@ def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tr
     ids -= 1
     inside = ids >= 0
     if not inside.any():
-        return np.zeros((h, w, 3), np.uint8), cover.astype(bool)
+        empty = np.zeros((h, w, 3), np.uint8)
+        return (empty, cover.astype(bool), np.ones((h, w), bool)) if split_cover else (empty, cover.astype(bool))
     # Grid points outside every triangle take their nearest inside point's triangle (its affine map
     # extended), so interpolation near the region's edge stays continuous.
     if not inside.all():
@@ -144,10 +158,34 @@ def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tr
     mx = upsample_grid(sx.reshape(gh, gw), step, w, h)
     my = upsample_grid(sy.reshape(gh, gw), step, w, h)
     flag = cv2.INTER_CUBIC if interpolation is None else interpolation
+    # Only what the source holds: beyond its edge (a donor's chin below the bottom of its frame) the remap would
+    # repeat the edge's last row into a block of streaks; there the frame keeps its own pixels.
+    sh, sw = src.shape[:2]
+    inside = (mx >= -0.5) & (mx <= sw - 0.5) & (my >= -0.5) & (my <= sh - 0.5)
+    if split_cover:
+        cover = cover.astype(bool)
+        result = (cover, inside)
+    else:
+        result = (cover.astype(bool) & inside,)
     # Fixed-point maps (1/32 px): the remap's integer path, markedly faster than float maps for a bicubic.
     m1, m2 = cv2.convertMaps(mx, my, cv2.CV_16SC2)
-    warped = cv2.remap(src, m1, m2, flag, borderMode=cv2.BORDER_REPLICATE)
-    return warped, cover.astype(bool)
+    if sharp_box is None:
+        return (cv2.remap(src, m1, m2, flag, borderMode=cv2.BORDER_REPLICATE), *result)
+    sx0, sy0 = max(int(sharp_box[0]), 0), max(int(sharp_box[1]), 0)
+    sx1, sy1 = min(int(sharp_box[2]), w), min(int(sharp_box[3]), h)
+    warped = np.empty((h, w, 3), np.uint8)
+    # Each pixel resampled once: the sharp box with Lanczos, the four strips around it with ``flag``.
+    parts = [((sx0, sy0, sx1, sy1), cv2.INTER_LANCZOS4)] if sx1 > sx0 and sy1 > sy0 else []
+    if parts:
+        parts += [((0, 0, w, sy0), flag), ((0, sy1, w, h), flag), ((0, sy0, sx0, sy1), flag),
+                  ((sx1, sy0, w, sy1), flag)]
+    else:
+        parts = [((0, 0, w, h), flag)]
+    for (a0, b0, a1, b1), f in parts:
+        if a1 > a0 and b1 > b0:
+            warped[b0:b1, a0:a1] = cv2.remap(src, m1[b0:b1, a0:a1], m2[b0:b1, a0:a1], f,
+                                             borderMode=cv2.BORDER_REPLICATE)
+    return (warped, *result)
 
 
 def feathered_mask(cover: np.ndarray, feather: float) -> np.ndarray:
@@ -178,7 +216,7 @@ def face_mask(ovals: list[np.ndarray], shape: tuple[int, int], inset: float = 0.
 
 
 def lent_face_mask(own: np.ndarray, lent: np.ndarray, shape: tuple[int, int], inset: float, chin_x: float,
-                   chin_half: float) -> np.ndarray:
+                   chin_half: float, soft: float = 0.0) -> np.ndarray:
     """(h, w) float32 0..1: where a donor's face may cover the frame's, from the frame's own face oval ``own`` and
     the oval the donor's face is drawn to, ``lent`` ((N, 2) pixels each; :func:`face_mask` with ``inset``).
 
@@ -186,9 +224,22 @@ def lent_face_mask(own: np.ndarray, lent: np.ndarray, shape: tuple[int, int], in
     and beyond the frame's own face edge the frame's are. Across the chin (within ``chin_half`` px of ``chin_x``,
     fading out over as much again), either (their union): a chin that drops or rises moves there, and the donor's
     neck under its chin is what a risen chin uncovers.
+
+    The donor's side fades in over ``soft`` px inside its oval: FaceMesh's oval of a turned or tilted head can lie
+    a few pixels off its real outline, and a hard edge there drew the donor's own jaw line, shadow or hair as a
+    dark stroke across the frame's cheek or chin.
     """
+    import cv2
+
     a = face_mask([own], shape, inset)
     b = face_mask([lent], shape, inset)
+    if soft > 0:
+        # The distance measured at half resolution (a smooth ramp several pixels wide needs no more).
+        h, w = shape
+        half = cv2.resize((b > 0.5).astype(np.uint8), ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_NEAREST)
+        inside = cv2.resize(cv2.distanceTransform(half, cv2.DIST_L2, 3), (w, h), interpolation=cv2.INTER_LINEAR)
+        ramp = np.minimum(inside * np.float32(2 / soft), 1.0)
+        b = np.minimum(b, ramp * ramp * (3 - 2 * ramp))
     both = np.minimum(a, b)
     x = np.arange(shape[1], dtype=np.float32)
     t = np.clip((np.abs(x - np.float32(chin_x)) - chin_half) / max(chin_half, 1.0), 0, 1)
@@ -370,3 +421,46 @@ def paint_interior(img: np.ndarray, inner: np.ndarray, upper: np.ndarray, gap_px
     a = (poly.astype(np.float32) / 255 * float(np.clip(strength, 0.0, 1.0)))[..., None]
     area = img[y0:y1, x0:x1]
     img[y0:y1, x0:x1] = np.clip(area * (1 - a) + col * a + 0.5, 0, 255).astype(np.uint8)
+
+
+def blend_keeping_grain(top: np.ndarray, bottom: np.ndarray, alpha: np.ndarray,
+                        box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """``alpha * top + (1 - alpha) * bottom`` (uint8 (h, w, 3) each, alpha (h, w) float 0..1), with the fine detail
+    inside ``box`` (``x0, y0, x1, y1``; default all) kept at full strength across the blend.
+
+    Averaging two images averages their fine detail away: where ``alpha`` is 0.5, the grain of two frames that do
+    not line up keeps half its variance (Laplacian), and a feather across the mouth reads as a soft band. So the
+    detail (each image's grey less its 3x3 mean: the grain is in the lightness) is mixed with weights whose squares
+    sum to one, ``a / sqrt(a^2 + (1 - a)^2)``, and the rest with ``alpha`` itself: uncorrelated grain keeps its
+    strength; where alpha is 0 or 1 the result is exactly the plain blend's.
+    """
+    import cv2
+
+    out = cv2.blendLinear(top, bottom, alpha, 1.0 - alpha)
+    x0, y0, x1, y1 = box if box is not None else (0, 0, alpha.shape[1], alpha.shape[0])
+    x0, y0 = max(int(x0), 0), max(int(y0), 0)
+    x1, y1 = min(int(x1), alpha.shape[1]), min(int(y1), alpha.shape[0])
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return out
+    a = alpha[y0:y1, x0:x1]
+    mixed = (a > 0.02) & (a < 0.98)
+    if not mixed.any():
+        return out
+    rows, cols = np.flatnonzero(mixed.any(1)), np.flatnonzero(mixed.any(0))
+    ya, yb = max(y0 + rows[0] - 1, 0), min(y0 + rows[-1] + 2, alpha.shape[0])
+    xa, xb = max(x0 + cols[0] - 1, 0), min(x0 + cols[-1] + 2, alpha.shape[1])
+
+    def detail(img: np.ndarray) -> np.ndarray:
+        grey = cv2.cvtColor(np.ascontiguousarray(img[ya:yb, xa:xb]), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        return grey - cv2.blur(grey, (3, 3))
+
+    aa = alpha[ya:yb, xa:xb]
+    gain = 1.0 / np.sqrt(aa * aa + (1 - aa) * (1 - aa)) - 1.0  # 0 where alpha is 0 or 1
+    extra = gain * (aa * detail(top) + (1 - aa) * detail(bottom))
+    # Only inside the box (the pixel around it is read, not written).
+    wy0, wy1, wx0, wx1 = max(ya, y0), min(yb, y1), max(xa, x0), min(xb, x1)
+    e = extra[wy0 - ya:wy1 - ya, wx0 - xa:wx1 - xa]
+    sub = out[wy0:wy1, wx0:wx1].astype(np.float32)
+    sub += e[..., None]
+    out[wy0:wy1, wx0:wx1] = np.clip(sub + 0.5, 0, 255).astype(np.uint8)
+    return out
