@@ -7,7 +7,8 @@ tie, a sharp mouth turned like the output frame's head wins: each mouth's sharpn
 pass and kept beside the cached tracks).
 
 ``render``: warp the donor's lower face onto the output frame's head in one bicubic resampling of the donor's
-own full-resolution pixels (Lanczos over the lips; its skin just under the nose pinned to the frame's own), with the mouth opened or closed the rest of the way to the target (the clip's most
+own full-resolution pixels (Lanczos over the lips; its skin just under the nose pinned to the frame's own), with
+the mouth opened or closed the rest of the way to the target (the clip's most
 open mouth lends its interior where the donor's own would stretch; only a clip that never opens gets a drawn
 one), match its skin and lip colour (Lab) and grain to the frame's own, and blend it with a feathered mask that
 is zero outside the lower face and beyond the jaw line.
@@ -30,8 +31,8 @@ from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
 from .grain import GrainMatch
 from .interior import interior_choice, interior_donors, lend_interior
-from .render import (blend_keeping_grain, close_seam, cover_mouth, face_mask, feathered_mask, lent_face_mask, lip_band_mask, paint_interior,
-                     piecewise_warp, skin_mask)
+from .render import (blend_keeping_grain, close_seam, cover_mouth, face_mask, feathered_mask, lent_face_mask,
+                     lip_band_mask, paint_interior, piecewise_warp, skin_mask)
 
 #: The smallest inner-lip gap (eye distances) of a mouth open enough to lend its interior (teeth show).
 OPEN_ENOUGH = 0.06
@@ -42,8 +43,8 @@ MOUTH_MARGIN = 0.05
 
 def pin_to_nose(space: MouthSpace, shape: np.ndarray, own: np.ndarray) -> np.ndarray:
     """``shape`` (468, 2, normalised) with its lower-face region's points between the nose and the upper lip moved
-    onto ``own``'s (the frame's own shape): fully along the region's top edge (just under the nose), fading to none at the upper lip's top
-    (the lips never move).
+    onto ``own``'s (the frame's own shape): fully along the region's top edge (just under the nose), fading to none
+    at the upper lip's top (the lips never move).
 
     A donor whose head is pitched unlike the frame's (the similarity that normalises each frame fits no pitch)
     sits a little high or low under the frame's nose: lower, the region's top edge fell below the frame's own upper
