@@ -366,3 +366,19 @@ def test_the_sounds_formants_say_how_open_and_how_spread():
 
     assert during(z1, 0) > during(z1, 1) + 0.5 and during(z1, 0) > during(z1, 2) + 0.5
     assert during(z2, 1) > during(z2, 2) + 0.5
+
+
+def test_short_pauses_hold_the_speakers_resting_mouth_and_long_ones_shut_the_lips():
+    """A speaker who rests with parted lips keeps them so through a breath-length pause (0.3 s) and closes them in
+    a long one (0.6 s), as real lips do more often the longer the pause."""
+    from lipsync_studio.sync.builtin.planner import viseme_targets
+    from lipsync_studio.sync.phones import PhoneSegments
+
+    rng = np.random.default_rng(3)
+    feats = np.stack([np.abs(rng.normal(0.15, 0.1, 400)), rng.normal(1.0, 0.05, 400)], 1)
+    table, shut, _ = viseme_targets(feats, {"rest": (0.09, 1.0, 250)})
+    ph = PhoneSegments(("AA", "SIL", "AA", "SIL", "AA"), np.array([0.0, 0.3, 0.6, 0.9, 1.5]),
+                       np.array([0.3, 0.6, 0.9, 1.5, 1.8]))
+    art = articulate(ph, 100.0, 180, lead_s=0.0, targets=table, rest=shut, shut_pause_s=0.4)
+    assert np.allclose(art.opening[37:53], table["rest"][0]) and table["rest"][0] > shut[0] + 0.05
+    assert np.allclose(art.opening[97:143], shut[0])

@@ -142,7 +142,7 @@ def _expand(phones: PhoneSegments) -> tuple[list[str], np.ndarray, np.ndarray]:
 def articulate(phones: PhoneSegments, fps: float, n_frames: int, lead_s: float = 0.04,
                level: np.ndarray | None = None, targets: dict[str, tuple[float, float]] | None = None,
                rest: tuple[float, float] | None = None, pause_s: float = PAUSE_S,
-               closing: frozenset[str] = LIP_CLOSING) -> Articulation:
+               closing: frozenset[str] = LIP_CLOSING, shut_pause_s: float = float("inf")) -> Articulation:
     """Per-frame mouth parameters from timed phones by dominance-weighted coarticulation.
 
     Parameters
@@ -158,6 +158,7 @@ def articulate(phones: PhoneSegments, fps: float, n_frames: int, lead_s: float =
         mouth where the targets carry it, else shut lips), but for :data:`PAUSE_EDGE_S` at either end; ``inf``
         leaves pauses to the coarticulation alone.
     closing: phones that shut the lips for at least the video frame nearest their middle (:data:`LIP_CLOSING`).
+    shut_pause_s: pauses at least this long shut the lips (``rest``) whatever the ``rest`` class's mouth.
 
     A p/b/m's closure lasts as long as the sound says: with ``level``, a p or b stays shut through the quiet
     columns (below :data:`GAP_LEVEL`, up to :data:`STOP_GAP_S`) just before and inside it (the stop gap before
@@ -234,10 +235,15 @@ def articulate(phones: PhoneSegments, fps: float, n_frames: int, lead_s: float =
                 if 0 <= k < n_frames:
                     closed[k] = True
     resting = np.zeros(n_frames, bool)
+    long_rest = np.zeros(n_frames, bool)
     for p, s, e in zip(phones.labels, phones.start, phones.end):
         if p == "SIL" and e - s >= pause_s:
-            resting |= (centres >= s + PAUSE_EDGE_S) & (centres <= e - PAUSE_EDGE_S)
+            inside = (centres >= s + PAUSE_EDGE_S) & (centres <= e - PAUSE_EDGE_S)
+            resting |= inside
+            if e - s >= shut_pause_s:
+                long_rest |= inside
     op[resting] = table["rest"][0]
+    op[long_rest] = shut[0]
     op[closed] = shut[0]
     idx = phones.at(centres)
     labels = np.array(phone_classes(phones) + ["rest"], dtype=object)[idx]

@@ -124,7 +124,8 @@ F2_SPREAD = 0.3
 
 def plan_mouths(clip_features: np.ndarray, clip_labels: np.ndarray | None, dub_phones, dub_level: np.ndarray,
                 fps: float, n_out: int, lead_s: float, closing: frozenset[str] | None = None,
-                own_rest: bool = False, formants: tuple[np.ndarray, np.ndarray] | None = None
+                own_rest: bool = True, formants: tuple[np.ndarray, np.ndarray] | None = None,
+                shut_pause_s: float = 0.4
                 ) -> tuple[Targets, "Articulation", list[str]]:
     """Every output frame's target mouth from the dub's phones, in this speaker's units.
 
@@ -136,11 +137,14 @@ def plan_mouths(clip_features: np.ndarray, clip_labels: np.ndarray | None, dub_p
     dub_level: (C,) the dub's loudness per 10 ms column in [0, 1].
     fps, n_out: the output's frame rate and frame count; lead_s: how far the mouth leads the sound (s).
     closing: phones that shut the lips (default :data:`~lipsync_studio.sync.visemes.LIP_CLOSING`).
-    own_rest: pauses hold the speaker's own resting mouth (see :func:`viseme_targets`); False (the default): pauses
-        of :data:`~lipsync_studio.sync.visemes.PAUSE_S` or longer shut the lips. Timed at the speaker's own lead,
-        the real lips of six talking heads were shut in 0.42 of such pause frames (0.15 in short silences, 0.04-0.09
-        in open vowels); shutting them raised the cross-reconstruction's shut-frame agreement from 0.55 to 0.60,
-        opening and width unchanged (at a fixed 40 ms lead the pauses missed the real closures: 0.17).
+    own_rest: pauses hold the speaker's own resting mouth (see :func:`viseme_targets`); False: every pause of
+        :data:`~lipsync_studio.sync.visemes.PAUSE_S` or longer shuts the lips.
+    shut_pause_s: pauses at least this long shut the lips whatever the speaker's resting mouth. Timed at the
+        speaker's own lead, the real lips of six talking heads were shut in 0.42 of the dub's pause frames (0.15 in
+        short silences, 0.04-0.09 in open vowels; at the old fixed 40 ms lead the pauses missed the real closures:
+        0.17). On the plan (``bench/plan_lab.py``): own resting mouth everywhere 0.434/0.418/0.64 (opening, width,
+        shut), every pause shut 0.433/0.418/0.73 with 49 % of the frames shut (real speech: about a third), long
+        pauses (0.4 s) shut and shorter ones resting 0.451/0.418/0.73 with 46 %.
     formants: optional (z_f1, z_f2) per output frame (:func:`~lipsync_studio.sync.acoustics.formant_deviation`):
         within a phone's class, the sound itself says how open and how spread (an /a/ said with a wider jaw has a
         higher F1): :data:`F1_OPENING`, :data:`F2_SPREAD`. Shut and resting frames keep their shape.
@@ -154,7 +158,7 @@ def plan_mouths(clip_features: np.ndarray, clip_labels: np.ndarray | None, dub_p
     own_table = speaker_table(clip_labels, clip_features) if clip_labels is not None else {}
     table, rest, own_classes = viseme_targets(clip_features, own_table, own_rest=own_rest)
     art = articulate(dub_phones, fps, n_out, lead_s, level=dub_level, targets=table, rest=rest,
-                     closing=LIP_CLOSING if closing is None else closing)
+                     closing=LIP_CLOSING if closing is None else closing, shut_pause_s=shut_pause_s)
     gap, width = art.opening, art.spread
     if formants is not None:
         ok = np.isfinite(clip_features).all(1)
