@@ -13,8 +13,8 @@ rounded vowels' spread dominance falls off slowly before them); p/b/m dominate t
 briefly, f/v strongly (lower lip to upper teeth). The 10 ms track is then read per video frame, ``lead`` ahead of
 the sound, and every lip-closing phone (p/b/m, and f/v/w, where real lips meet too: :data:`LIP_CLOSING`) leaves
 at least one video frame fully shut, from ``lead`` before it to its release. Pauses hold the ``rest`` class's
-mouth: shut lips in the engine's plan (:func:`~lipsync_studio.sync.builtin.planner.plan_mouths`), or the speaker's
-own resting mouth where asked.
+mouth (the speaker's own resting mouth where the clip shows it), and pauses of at least ``shut_pause_s`` shut the
+lips (the engine's plan, :func:`~lipsync_studio.sync.builtin.planner.plan_mouths`: 0.4 s).
 
 The numbers are phonetic descriptions (how open, how rounded, how strongly a segment holds its shape), set
 once from the literature's qualitative ordering and not fitted per clip; two choices were checked against six real

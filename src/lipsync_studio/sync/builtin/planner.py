@@ -83,7 +83,7 @@ def viseme_targets(clip_features: np.ndarray, own_table: dict[str, tuple[float, 
     clip_features: (T, 2) the clip's gap and width per frame (NaN where no face).
     own_table: class → (gap, width, frames) measured on the clip (:func:`~lipsync_studio.sync.visemes.speaker_table`).
     own_rest: the ``rest`` class (pauses) takes the speaker's own resting mouth like any other class; False:
-        pauses shut the lips (the engine's choice: see :func:`plan_mouths`).
+        pauses shut the lips (the engine rests in short pauses and shuts in long ones: see :func:`plan_mouths`).
 
     Returns
     -------
