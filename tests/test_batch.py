@@ -56,6 +56,8 @@ def _no_partials(folder: Path) -> None:
 def _attempt_records(out: Path) -> list[dict]:
     recs = []
     for p in (out / ".batch" / "runs").glob("*/attempts/*.json"):
+        if p.name.startswith("."):  # a record still being written (as the driver, read only whole ones)
+            continue
         try:
             recs.append(json.loads(p.read_text()))
         except ValueError:

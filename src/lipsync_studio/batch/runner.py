@@ -23,6 +23,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import OutputError
+from ..media.output import remove_stale_partials
 from .execute import SUPPORTED_OPTIONS, BatchSettings
 from .manifest import BatchJob, read_manifest
 from .ray_backend import RayCluster, RaySettings
@@ -245,6 +246,12 @@ def _run_on_ray(todo: list[BatchJob], out: Path, run_id: str, settings_data: dic
             emit({"event": "failed", "key": key, "error": res["error"], "kind": res.get("kind"),
                   "running": len(running)})
 
-    with RayCluster(ray_settings) as cluster:
-        cluster.run([j.to_dict() for j in todo], str(out), run_id, settings_data, result, tick, cancel)
+    try:
+        with RayCluster(ray_settings) as cluster:
+            cluster.run([j.to_dict() for j in todo], str(out), run_id, settings_data, result, tick, cancel)
+    finally:
+        # A worker killed while it wrote an attempt record or a sidecar leaves that file's temporary copy: the
+        # driver never counted it (it reads whole records only); it goes with the workers that wrote it.
+        for folder in {attempts_dir, *(out / job.clip for job in todo)}:
+            remove_stale_partials(folder)
 
