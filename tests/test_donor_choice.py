@@ -119,3 +119,20 @@ def test_a_shut_target_takes_a_donor_whose_lips_meet_over_a_nearly_shut_one_of_i
                       calibrated_on_clip=False, gain=1.0, offset=0.0)
     donors = schedule_donors(targets, np.array([2, 2, 2]), features, bank, own_bonus=-10.0, jump_cost=0.0)
     assert donors[:2].tolist() == [0, 0] and donors[2] == 3
+
+
+def test_a_shut_target_before_a_rounded_vowel_takes_shut_lips_over_pouted_parted_ones_of_its_width():
+    """An m before "oo" is planned shut and narrow. The clip has shut lips only at their relaxed width, and
+    pouted lips of the target's width that stay parted: the lips must meet (the width is the warp's to move), or
+    the frame shows parted lips and teeth where the dub says m."""
+    features = np.array([[0.0, 0.72], [0.03, 0.64], [0.20, 0.70]])
+    bank = np.arange(3)
+    targets = Targets(gap=np.array([0.0, 0.0, 0.20], np.float32), width=np.array([0.64, 0.64, 0.70], np.float32),
+                      calibrated_on_clip=False, gain=1.0, offset=0.0)
+    donors = schedule_donors(targets, np.array([2, 2, 2]), features, bank, own_bonus=-10.0, jump_cost=0.0)
+    assert donors[:2].tolist() == [0, 0] and donors[2] == 2
+    # Where the target is open, width still weighs as before: the pouted frame matches a narrow open target.
+    open_targets = Targets(gap=np.array([0.0, 0.03, 0.03], np.float32), width=np.array([0.72, 0.64, 0.64], np.float32),
+                           calibrated_on_clip=False, gain=1.0, offset=0.0)
+    assert schedule_donors(open_targets, np.array([2, 2, 2]), features, bank, own_bonus=-10.0,
+                           jump_cost=0.0)[1:].tolist() == [1, 1]
