@@ -320,7 +320,7 @@ def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray,
                     n_candidates: int = 24, jump_cost: float = 2.5, own_bonus: float = 0.6,
                     sigma: tuple[float, float] = (0.03, 0.02), target_labels: np.ndarray | None = None,
                     clip_labels: np.ndarray | None = None, class_cost: float = 1.0,
-                    detail: np.ndarray | None = None, detail_cost: float = 3.0,
+                    detail: np.ndarray | None = None, detail_cost: float = 5.0,
                     turn: np.ndarray | None = None, turn_sigma: float = 0.3, shut_sigma: float = 0.01,
                     shut_width_sigma: float = 0.06) -> np.ndarray:
     """The donor of every output frame: a clip frame index, or :data:`OWN`.
@@ -346,10 +346,12 @@ def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray,
     target_labels, clip_labels: optional viseme class per output frame and per clip frame: a donor whose own
         sound was of another class costs ``class_cost`` more (in the shape cost's units: squared sigmas).
     detail: optional (T,) mouth sharpness per clip frame in log units (:func:`relative_detail`): a donor softer
-        than the output frame's source costs ``detail_cost`` per unit of log ratio (half as sharp: 2.1), shut
+        than the output frame's source costs ``detail_cost`` per unit of log ratio (half as sharp: 3.5), shut
         targets too (they paid two thirds while shut donors had to match the width closely, when the full price
-        cost shut frames; with ``shut_width_sigma`` it does not: shut share 0.66/0.65, looks median 0.929 -> 0.939,
-        worst tenth 0.493 -> 0.518 on six real talking heads).
+        cost shut frames; with ``shut_width_sigma`` it does not). On six real talking heads (looks median
+        sharpness / worst tenth; cross-reconstruction opening / width / shut): two thirds for shut targets at 3.0:
+        0.929 / 0.493, 0.459 / 0.292 / 0.66; full at 3.0: 0.939 / 0.518, 0.459 / 0.306 / 0.65; 5.0: 0.962 / 0.516,
+        0.458 / 0.318 / 0.65; 8.0: 0.956 / 0.529, 0.457 / 0.305 / 0.64 (real frames 1.002 / 0.477).
     turn: optional (T,) yaw proxy per clip frame (:func:`head_turn`): a donor turned ``turn_sigma`` away from
         the output frame's source (0.3: about 23 degrees) costs 1 more, twice that 4 more. Gentle, because the
         drawing puts a donor in the output frame's head turn (:meth:`~..mouth.MouthSpace.turned_shape`), so
