@@ -319,14 +319,27 @@ def _track_faces(ctx: StageContext) -> None:
 
     s = ctx.state
     opts: SyncOptions = s["options"]
-    # An engine may start hearing the sound now: it runs beside the tracking.
+    # An engine may start hearing the sound now: it runs beside the tracking. Even starting it (loading the
+    # sounds, ~0.1 s) is left to a thread: the tracker's frames wait only for its own model.
     video = _projected_view(ctx) or s["video"]  # a one-eye 360/VR clip: the flat view around its face
     begin = getattr(s["engine"], "begin", None)
+    began = None
     if begin is not None:
-        begin(video, s["dub"], script=opts.script, script_lang=opts.script_lang)
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="begin")
+        began = pool.submit(begin, video, s["dub"], script=opts.script, script_lang=opts.script_lang)
+        pool.shutdown(wait=False)
     # An engine may keep what it needs of each frame while the tracker has it decoded.
     observer = getattr(s["engine"], "frame_observer", None)
-    faces = analyse_faces(video, advance=ctx.advance, keep=observer() if observer else None)
+    try:
+        faces = analyse_faces(video, advance=ctx.advance, keep=observer() if observer else None)
+    except BaseException:
+        if began is not None:
+            began.cancel() or began.exception()  # let it end (its own error gives way to this one)
+        raise
+    if began is not None:
+        began.result()
     faces.choose_speaker(opts.face)
     s["faces"] = faces
 
