@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import MediaError
 from ..media.audio import probe_audio
 from ..media.output import check_output_path
-from ..media.prefetch import prefetch
+from ..media.prefetch import prefetch, run_as_helper
 from ..media.sequence import frames_in_order
 from ..media.timeline import ExtendPolicy, OutputPlan, ShortenPolicy, plan_output
 from ..media.video import VideoReader, probe_video
@@ -327,7 +327,7 @@ def _track_faces(ctx: StageContext) -> None:
     if begin is not None:
         from concurrent.futures import ThreadPoolExecutor
 
-        pool = ThreadPoolExecutor(1, thread_name_prefix="begin")
+        pool = ThreadPoolExecutor(1, thread_name_prefix="begin", initializer=run_as_helper)
         began = pool.submit(begin, video, s["dub"], script=opts.script, script_lang=opts.script_lang)
         pool.shutdown(wait=False)
     # An engine may keep what it needs of each frame while the tracker has it decoded.

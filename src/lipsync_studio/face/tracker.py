@@ -195,7 +195,9 @@ class _InOrder:
 
         self._fn = fn
         self._depth = depth
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="keep")
+        from ..media.prefetch import run_as_helper
+
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="keep", initializer=run_as_helper)
         self._pending: list[Future] = []
 
     def put(self, *args) -> None:
