@@ -296,8 +296,8 @@ def short_gil_turns(seconds: float = 0.0005):
 
     A pass runs its decoder, its encoder and MediaPipe's graph in threads beside the main thread's Python work.
     Each of them gives up the lock around its native calls and must win it back after each one: while another
-    thread runs Python, that waits a whole switch interval. With a 5 ms interval a 720p frame that decodes in
-    2.3 ms took 15.7 ms beside a busy Python thread; with 0.5 ms, 4.1 ms.
+    thread runs Python, that waits up to a whole switch interval. Decoding a 720p frame beside a thread running
+    Python took 20.6 ms at 5 ms, 3.0 ms at 0.5 ms (``bench/gil_turns.py``). Restored on leaving.
     """
     import sys
 
@@ -335,8 +335,8 @@ def _track_faces(ctx: StageContext) -> None:
     try:
         faces = analyse_faces(video, advance=ctx.advance, keep=observer() if observer else None)
     except BaseException:
-        if began is not None:
-            began.cancel() or began.exception()  # let it end (its own error gives way to this one)
+        if began is not None and not began.cancel():
+            began.exception()  # wait for it to end; its own error gives way to this one
         raise
     if began is not None:
         began.result()

@@ -193,10 +193,10 @@ class _InOrder:
     def __init__(self, fn: Callable, depth: int) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        self._fn = fn
-        self._depth = depth
         from ..media.prefetch import run_as_helper
 
+        self._fn = fn
+        self._depth = depth
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="keep", initializer=run_as_helper)
         self._pending: list[Future] = []
 
