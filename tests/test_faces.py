@@ -167,3 +167,41 @@ def test_the_chosen_face_is_found_again_in_another_tracking_of_the_picture():
                                    left: replace(faces.tracks[right], track_id=left)})
     assert matching_face(faces, right, other) == left and matching_face(faces, left, other) == right
     assert matching_face(faces, None, other) is None  # the speaker: the largest, in both
+
+
+def test_keep_sees_every_frame_in_order_off_the_tracking_thread_and_its_error_is_raised(talking):
+    # ``keep`` runs in a thread of its own, a few frames behind FaceMesh: every frame still reaches it, in order,
+    # with the detections the tracks hold, all before track_faces returns; its error is not lost; a cancelled
+    # tracking leaves no keeping thread behind.
+    import threading
+
+    path, _, n = talking
+    with VideoReader(path) as r:
+        frames = [img for _, img in r.iter_frames(0, 30)]
+    seen: list[tuple[int, int, bool]] = []
+
+    def keep(index, frame, found):
+        seen.append((index, len(found), threading.current_thread() is threading.main_thread()))
+
+    faces = track_faces(_stream(frames), 30, 25.0, 360, 360, keep=keep)
+    assert [s[0] for s in seen] == list(range(30))
+    assert not any(s[2] for s in seen)
+    track = faces.speaker_track()
+    assert [s[1] > 0 for s in seen] == list(track.present)
+
+    def broken(index, frame, found):
+        if index == 7:
+            raise ValueError("keep broke at frame 7")
+
+    with pytest.raises(ValueError, match="frame 7"):
+        track_faces(_stream(frames), 30, 25.0, 360, 360, keep=broken)
+
+    class Stop(Exception):
+        pass
+
+    def advance(k):
+        raise Stop
+
+    with pytest.raises(Stop):
+        track_faces(_stream(frames), 30, 25.0, 360, 360, advance=advance, keep=keep)
+    assert not [t for t in threading.enumerate() if t.name.startswith("keep")]

@@ -1,13 +1,16 @@
-"""Background prefetching keeps order, bounds memory, passes errors on and stops when abandoned."""
+"""Background prefetching keeps order, bounds memory, passes errors on, stops when abandoned, and yields the cores
+to the main thread."""
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 
 import pytest
 
-from lipsync_studio.media.prefetch import prefetch
+from lipsync_studio.media.prefetch import HELPER_NICENESS, prefetch, run_as_helper
 
 
 def test_items_arrive_in_order_and_the_producer_stays_a_bounded_distance_ahead():
@@ -51,3 +54,28 @@ def test_abandoning_the_consumer_stops_the_producer_thread():
     gen.close()
     time.sleep(0.2)
     assert not any(t.name == "prefetch" and t.is_alive() for t in threading.enumerate())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priorities are Linux's")
+def test_the_producer_and_what_it_starts_run_five_steps_below_the_main_thread_which_keeps_its_priority():
+    # The pass's main thread is its critical path; the decoder's threads (started from the producer) have slack.
+    def nice() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    main = os.getpriority(os.PRIO_PROCESS, os.getpid())
+
+    def items():
+        yield nice()
+        got: list[int] = []
+
+        def helper_of_a_helper() -> None:
+            run_as_helper()  # already below: stays at the same step
+            got.append(nice())
+
+        t = threading.Thread(target=helper_of_a_helper)
+        t.start()
+        t.join()
+        yield got[0]
+
+    assert list(prefetch(items())) == [min(19, main + HELPER_NICENESS)] * 2
+    assert os.getpriority(os.PRIO_PROCESS, os.getpid()) == main

@@ -238,3 +238,31 @@ def test_eval_of_a_clip_without_a_face_says_it_measured_nothing(tmp_path, dub3s)
     score = evaluate_video(clip)
     assert score.frames_used == 0
     assert score.summary() == "sync not measured: no face was found in the result"
+
+
+def test_a_pass_gives_its_threads_short_turns_and_puts_the_interval_back(clip50, dub3s, tmp_path):
+    # The render pass's decoder and encoder threads win the interpreter lock back after every native call: with
+    # Python's 5 ms switch interval each such wait beside the main thread's work cost up to 5 ms (see
+    # bench/gil_turns.py). The shorter interval holds only while a pass runs, also when it is cancelled.
+    import sys
+
+    before = sys.getswitchinterval()
+    seen: list[float] = []
+    token: CancelToken | None = None
+
+    def on_progress(ev: Progress) -> None:
+        if ev.stage == "render" and 0 < ev.done < ev.total:  # the job's own reports at a stage's ends lie outside
+            seen.append(sys.getswitchinterval())
+            if ev.done >= 10 and token is not None:
+                token.cancel()
+
+    run_sync(SyncRequest(clip50, dub3s, tmp_path / "whole.mp4", SyncOptions(engine="none")), on_progress=on_progress)
+    assert seen and max(seen) <= 0.001 < before
+    assert sys.getswitchinterval() == before
+    seen.clear()
+    token = CancelToken()
+    with pytest.raises(Cancelled):
+        run_sync(SyncRequest(clip50, dub3s, tmp_path / "cut.mp4", SyncOptions(engine="none")), on_progress=on_progress,
+                 cancel=token)
+    assert seen and max(seen) <= 0.001
+    assert sys.getswitchinterval() == before

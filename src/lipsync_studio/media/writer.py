@@ -362,6 +362,9 @@ class VideoWriter:
             self._audio.pump_until(float((vf.pts + 1) / self.fps), self._mux)
 
     def _work(self) -> None:
+        from .prefetch import run_as_helper
+
+        run_as_helper()  # the encoder opens (and x264 starts its threads) on this thread's first frame
         while True:
             vf = self._queue.get()
             if vf is None or self._stop.is_set():

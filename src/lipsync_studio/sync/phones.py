@@ -236,6 +236,9 @@ def recognize_phones_async(*waves: np.ndarray) -> "Future[list[PhoneSegments]]":
     out: Future = Future()
 
     def work() -> None:
+        from ..media.prefetch import run_as_helper
+
+        run_as_helper()  # and the child it starts: the tracking beside it is the critical path
         try:
             if getattr(sys, "frozen", False):
                 raise OSError("no interpreter")
