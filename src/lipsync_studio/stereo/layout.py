@@ -492,10 +492,10 @@ def detect_layout(source: "VideoReader | str | Path", samples: int = 8) -> tuple
         0..1; below ~0.6 ask the user (or let them override with ``--layout``).
     """
     if samples > 3:
-        # Three frames of the first two seconds usually settle it; frames through the whole clip only when they
+        # Three frames of the first second usually settle it; frames through the whole clip only when they
         # leave doubt. Frames far into the clip cost a decode from the keyframe before them: a clip with one
         # keyframe (x264's default is one every 250 frames) was decoded whole, 0.35-0.5 s of a 10 s 720p sync.
-        layout, confidence = decide_layout(layout_evidence(source, 3, within_s=2.0))
+        layout, confidence = decide_layout(layout_evidence(source, 3, within_s=1.0))
         if confidence >= 0.9:
             return layout, confidence
     return decide_layout(layout_evidence(source, samples))
