@@ -409,7 +409,7 @@ def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray,
     return path
 
 
-def _drawing_cost(sources: np.ndarray, bank: np.ndarray, detail: np.ndarray | None, detail_cost: float | np.ndarray,
+def _drawing_cost(sources: np.ndarray, bank: np.ndarray, detail: np.ndarray | None, detail_cost: float,
                   turn: np.ndarray | None, turn_sigma: float) -> np.ndarray | float:
     """(k, B) what drawing each bank frame into each output frame costs beyond its shape (0.0 without measures)."""
     c = 0.0
