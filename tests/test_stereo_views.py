@@ -293,3 +293,17 @@ def test_the_viewer_pictures_have_the_pair_size_and_the_right_content():
     assert view.shape == (128, 128, 3)
     face, wall = view[60:70, 60:70].astype(int), view[5:10, 110:120].astype(int)
     assert face[..., 0].mean() > face[..., 2].mean() and wall[..., 2].mean() > wall[..., 0].mean()
+
+
+def test_the_default_format_keeps_its_encoder_settings_beside_the_frame_packing_flag(tmp_path):
+    """x264's own settings note (in the first packet) names the diamond motion search the default format asks
+    for, and the half-width layout's frame-packing flag is there too: one option must not replace the other."""
+    import av
+
+    left = texture(64, 96, 6)
+    with StereoWriter(tmp_path / "fp.mp4", Fraction(25), 96, 64, layout="half-sbs", fmt=VideoFormat()) as w:
+        w.write(left, left)
+    assert _sei_frame_packing(w.path) == [3]
+    with av.open(str(w.path)) as c:
+        first = bytes(next(c.demux(c.streams.video[0])))
+    assert b" me=dia " in first and b"x264" in first

@@ -105,8 +105,9 @@ class _FramePackedWriter(VideoWriter):
     def _add_video_stream(self):
         stream = super()._add_video_stream()
         # The encoder opens at the first frame, so options added here still reach x264.
-        stream.codec_context.options = {**stream.codec_context.options,
-                                        "x264-params": f"frame-packing={self._frame_packing}"}
+        opts = dict(stream.codec_context.options)
+        params = [p for p in opts.get("x264-params", "").split(":") if p] + [f"frame-packing={self._frame_packing}"]
+        stream.codec_context.options = {**opts, "x264-params": ":".join(params)}
         return stream
 
 
