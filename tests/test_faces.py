@@ -205,3 +205,28 @@ def test_keep_sees_every_frame_in_order_off_the_tracking_thread_and_its_error_is
     with pytest.raises(Stop):
         track_faces(_stream(frames), 30, 25.0, 360, 360, advance=advance, keep=keep)
     assert not [t for t in threading.enumerate() if t.name.startswith("keep")]
+
+
+def test_matplotlib_left_out_of_the_trackers_import_still_works_when_something_draws_with_it(tmp_path):
+    """The tracker keeps MediaPipe's drawing helpers from importing matplotlib.pyplot up front; a program that
+    draws with pyplot (or with MediaPipe's helpers) afterwards must get the real thing."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from lipsync_studio.face.tracker import _import_mediapipe\n"
+        "mp = _import_mediapipe()\n"
+        "assert 'matplotlib.figure' not in sys.modules\n"
+        "import matplotlib\n"
+        "matplotlib.use('Agg')\n"
+        "import matplotlib.pyplot as plt\n"
+        "fig = plt.figure(figsize=(1, 1)); plt.plot([0, 1], [1, 0]); fig.savefig(sys.argv[1])\n"
+        "assert matplotlib.pyplot.plot is plt.plot\n"
+        "mp.solutions.drawing_utils.plot_landmarks  # the helpers' own pyplot handle resolves\n"
+        "assert mp.solutions.drawing_utils.plt.figure is plt.figure\n"
+    )
+    out = tmp_path / "drawn.png"
+    run = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert out.stat().st_size > 100

@@ -9,6 +9,8 @@ not picked up; each is measured in a crop. Detections are linked to tracks by bo
 from __future__ import annotations
 
 import os
+import sys
+import types
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
@@ -45,9 +47,28 @@ class TrackerSettings:
         return repr(sorted(asdict(self).items()))
 
 
+class _ImportedOnFirstUse(types.ModuleType):
+    """Stands in for a module in ``sys.modules`` until one of its attributes is asked for, then imports it.
+
+    MediaPipe's ``solutions`` package imports its drawing helpers, and they import ``matplotlib.pyplot`` (0.2 s
+    of MediaPipe's 0.4-0.5 s import, on the tracking pass's critical path; the face tracker never draws with it).
+    """
+
+    def __getattr__(self, attr: str):
+        import importlib
+
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        real = importlib.import_module(self.__name__)
+        self.__dict__.update(real.__dict__)  # whoever holds this object now holds the real module's names
+        return getattr(real, attr)
+
+
 def _import_mediapipe():
     """Import MediaPipe; keep cv2's Qt plugin path out of the environment (it breaks PySide6)."""
     before = os.environ.get("QT_QPA_PLATFORM_PLUGIN_PATH")
+    if "mediapipe" not in sys.modules and "matplotlib.pyplot" not in sys.modules:
+        sys.modules["matplotlib.pyplot"] = _ImportedOnFirstUse("matplotlib.pyplot")
     import mediapipe as mp
 
     if before is None:
