@@ -15,7 +15,7 @@ from lipsync_studio.face.analysis import analyse_faces
 from lipsync_studio.face.mesh3d import FaceModel, fill_gaps, mesh_for_frame
 from lipsync_studio.face.topology import face_topology
 from lipsync_studio.face.track import LIPS_INNER, ClipFaces
-from lipsync_studio.face.tracker import track_faces
+from lipsync_studio.face.tracker import TrackerSettings, track_faces
 from lipsync_studio.media.video import VideoReader
 from lipsync_studio.media.writer import VideoFormat, VideoWriter
 from lipsync_studio.samples import PHOTO_OPENING, random_syllables, render_face, synth_speech, talking_clip
@@ -89,6 +89,28 @@ def test_two_faces_keep_their_ids_and_the_larger_is_the_speaker():
     # Ids are stable: each track's nose moves smoothly (1 px per frame), never jumping across.
     for t in faces.tracks.values():
         assert np.abs(np.diff(t.landmarks[:, 1, 0])).max() < 6
+
+
+def test_a_face_that_comes_into_the_picture_is_followed_from_within_a_few_frames_of_its_entry():
+    """The first face is followed alone; a second one that appears later is looked for every few frames (and
+    the full-range search every twelve), and then followed on every frame, beside the first."""
+    big = render_face(PHOTO_OPENING, size=300)
+    small = cv2.resize(big, (200, 200))
+    frames = []
+    for k in range(40):
+        canvas = np.full((360, 640, 3), 70, np.uint8)
+        canvas[30:330, 20:320] = big
+        if k >= 13:
+            canvas[80:280, 400:600] = small
+        frames.append(canvas)
+    faces = track_faces(_stream(frames), 40, 25.0, 640, 360)
+    assert len(faces.tracks) == 2
+    first, second = faces.tracks[0], faces.tracks[1]
+    assert first.coverage == 1.0
+    came = int(np.flatnonzero(second.present)[0])
+    assert 13 <= came <= 13 + TrackerSettings().glance_every - 1
+    assert second.present[came:].all()
+    assert np.nanmean(second.landmarks[came:, 1, 0]) > 400  # the new track is the face on the right
 
 
 def test_a_small_face_in_a_large_frame_is_found_on_every_frame(talking):

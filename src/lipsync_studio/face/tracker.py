@@ -30,6 +30,8 @@ class TrackerSettings:
     max_faces: most faces tracked at once.
     min_confidence: FaceMesh / detector confidence to accept a face.
     redetect_every: frames between searches for new faces with the full-range detector.
+    glance_every: frames between quick looks for new faces near the camera (short-range detector) while fewer
+        than ``max_faces`` are followed: a face that walks in is followed within this many frames.
     max_gap_s: a face lost for longer than this comes back as a new track.
     min_track_s: tracks shorter than this are dropped as noise.
     smoothing: temporal smoothing settings.
@@ -38,6 +40,7 @@ class TrackerSettings:
     max_faces: int = 4
     min_confidence: float = 0.5
     redetect_every: int = 12
+    glance_every: int = 4
     max_gap_s: float = 1.0
     min_track_s: float = 0.2
     smoothing: SmoothingSettings = field(default_factory=SmoothingSettings)
@@ -101,12 +104,14 @@ class FaceDetector:
         self._fm = fm
         # FaceMesh in video mode runs its face detector on every frame where it follows fewer faces than it may
         # (1.7-2 ms of a 720p frame's 5-6 ms; the landmarks come out the same): it starts with one face and is
-        # rebuilt for more when the tracker knows more (found by the periodic full-range search, or in a crop).
+        # rebuilt for more when the tracker knows more. New faces are looked for every few frames instead: near
+        # ones with the short-range detector (the one FaceMesh runs), every face with the full-range one.
         self._video_faces = 1
         self._video = self._video_mesh(1)
         self._crop_mesh = fm.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True,
                                       min_detection_confidence=conf)
         self._detector = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=conf)
+        self._near = mp.solutions.face_detection.FaceDetection(model_selection=0, min_detection_confidence=conf)
 
     def _video_mesh(self, faces: int):
         conf = self.settings.min_confidence
@@ -115,7 +120,7 @@ class FaceDetector:
 
     def close(self) -> None:
         """Release MediaPipe's graphs."""
-        for g in (self._video, self._crop_mesh, self._detector):
+        for g in (self._video, self._crop_mesh, self._detector, self._near):
             g.close()
 
     @staticmethod
@@ -148,7 +153,7 @@ class FaceDetector:
         Parameters
         ----------
         frame: (H, W, 3) uint8 RGB.
-        index: frame number (schedules the periodic full-range search).
+        index: frame number (schedules the periodic searches for new faces).
         known: boxes ``x0, y0, x1, y1`` of faces recently tracked, to look for again if FaceMesh lost them.
 
         Returns
@@ -171,19 +176,26 @@ class FaceDetector:
                 if lm is not None:
                     found.append(lm)
                     boxes.append(landmark_box(lm))
-        if (not found or index % self.settings.redetect_every == 0) and len(found) < self.settings.max_faces:
-            det = self._detector.process(frame)
-            for d in det.detections or []:
-                rb = d.location_data.relative_bounding_box
-                db = np.array([rb.xmin * w, rb.ymin * h, (rb.xmin + rb.width) * w, (rb.ymin + rb.height) * h])
-                if any(_iou(db, b) > 0.2 or (b[0] <= (db[0] + db[2]) / 2 <= b[2] and b[1] <= (db[1] + db[3]) / 2 <= b[3])
-                       for b in boxes):
-                    continue
-                lm = self._in_crop(frame, db, grow=2.2)
-                if lm is not None:
-                    found.append(lm)
-                    boxes.append(landmark_box(lm))
+        if len(found) < self.settings.max_faces:
+            if not found or index % self.settings.redetect_every == 0:
+                self._add_new_faces(self._detector, frame, found, boxes)
+            elif index % self.settings.glance_every == 0:
+                self._add_new_faces(self._near, frame, found, boxes)
         return found[: self.settings.max_faces]
+
+    def _add_new_faces(self, detector, frame: np.ndarray, found: list[np.ndarray], boxes: list[np.ndarray]) -> None:
+        """Each face ``detector`` finds in ``frame`` that none of ``boxes`` holds, measured in a crop around it."""
+        h, w = frame.shape[:2]
+        for d in detector.process(frame).detections or []:
+            rb = d.location_data.relative_bounding_box
+            db = np.array([rb.xmin * w, rb.ymin * h, (rb.xmin + rb.width) * w, (rb.ymin + rb.height) * h])
+            if any(_iou(db, b) > 0.2 or (b[0] <= (db[0] + db[2]) / 2 <= b[2] and b[1] <= (db[1] + db[3]) / 2 <= b[3])
+                   for b in boxes):
+                continue
+            lm = self._in_crop(frame, db, grow=2.2)
+            if lm is not None:
+                found.append(lm)
+                boxes.append(landmark_box(lm))
 
 
 class _Linker:
