@@ -208,6 +208,60 @@ def test_the_lower_face_mesh_is_the_delaunay_triangulation(media):
         assert ours == theirs
 
 
+def test_a_wider_mouth_is_drawn_the_way_the_speaker_spreads_and_is_as_wide_as_asked(media):
+    """A speaker whose corners rise and whose cheeks move as the mouth widens (a pattern made here, on a real
+    tracked face, beside random openings and head turns): the shape asked to be wider follows that pattern, not
+    only its corners, and is as much wider as asked; a clip whose width never changes gets the corners moved."""
+    from lipsync_studio.face.smoothing import RIGID_POINTS
+    from lipsync_studio.face.track import LIPS_OUTER, FaceTrack
+    from lipsync_studio.sync.mouth import CORNERS, MouthSpace
+
+    real = analyse_faces(media["clip"]).speaker_track()
+    base = real.landmarks[int(np.nanargmin(real.mouth_gap()))].astype(np.float64)
+    eye = float(np.linalg.norm(base[33, :2] - base[263, :2]))
+    centre = base[list(LIPS_OUTER), :2].mean(0)
+    # The speaker's own spread, per eye distance of width: corners out and up, cheeks beside them out a little.
+    pattern = np.zeros((len(base), 2))
+    rel = base[:, :2] - centre
+    near = np.exp(-np.sum(rel ** 2, 1) / (0.6 * eye) ** 2)
+    pattern[:, 0] = 0.5 * eye * np.sign(rel[:, 0]) * near
+    pattern[:, 1] = -0.3 * eye * near
+    pattern[list(RIGID_POINTS)] = 0.0  # the skull's points (eyes, nose) stay: they set each frame's pose
+    rng = np.random.default_rng(3)
+    frames = []
+    for _ in range(60):
+        f = base.copy()
+        f[:, :2] += rng.normal(0, 0.05) * pattern  # width
+        f[:, :2] += rng.normal(0, 0.2) * np.where(rel[:, [1]] > 0, [0.0, 0.15 * eye], 0.0)  # jaw opening
+        f[:, 0] += rng.normal(0, 0.01) * eye * (f[:, 2] - f[:, 2].mean()) / eye  # a small turn
+        frames.append(f)
+    frames = np.stack(frames).astype(np.float32)
+    space = MouthSpace.from_track(FaceTrack(0, frames, frames.copy(), np.ones(len(frames), bool)))
+    assert space.spread is not None
+    shape = space.normalized[0]
+    wider = space.open_shape(shape, 0.0, 0.05)
+    assert space.width(wider) - space.width(shape) == pytest.approx(0.05, rel=0.15)
+    moved = (wider - shape)[space.region]
+    # What the pattern does per eye distance of width, in the reference's scale.
+    per_unit = np.linalg.norm(pattern[CORNERS[1]] - pattern[CORNERS[0]] + base[CORNERS[1], :2]
+                              - base[CORNERS[0], :2]) / eye - np.linalg.norm(base[CORNERS[1], :2] - base[CORNERS[0], :2]) / eye
+    want = pattern[space.region] / per_unit * 0.05 * (space.eye_dist / eye)
+    # the corners rise as the pattern says (pulling the corners alone moves them sideways only)
+    corners = [list(space.region).index(c) for c in CORNERS]
+    assert moved[corners, 1] == pytest.approx(want[corners, 1], rel=0.3)
+    # and the points around the mouth move along the pattern, as far
+    big = np.linalg.norm(want, axis=1) > 0.3 * np.linalg.norm(want, axis=1).max()
+    cos = np.sum(moved[big] * want[big]) / (np.linalg.norm(moved[big]) * np.linalg.norm(want[big]))
+    assert cos > 0.9
+    assert np.linalg.norm(moved[big]) == pytest.approx(np.linalg.norm(want[big]), rel=0.25)
+    # A clip whose mouth never changes its width shows no pattern: its corners are moved.
+    still = np.stack([base] * 40).astype(np.float32)
+    flat = MouthSpace.from_track(FaceTrack(0, still, still.copy(), np.ones(40, bool)))
+    assert flat.spread is None
+    s0 = flat.normalized[0]
+    assert flat.width(flat.open_shape(s0, 0.0, 0.05)) - flat.width(s0) == pytest.approx(0.05, rel=0.15)
+
+
 def test_the_piecewise_warp_places_every_pixel_where_its_triangle_says():
     """A pure shift through the triangle mesh moves every pixel by exactly that shift (the coarse map is
     interpolated aligned to the pixels it was computed at: no stretch toward the region's edges)."""

@@ -12,6 +12,7 @@ line, so that a chin that drops (or rises) has room to move inside the redrawn r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -56,6 +57,29 @@ def invert(m: np.ndarray) -> np.ndarray:
     """Inverse of a (2, 3) affine matrix."""
     a = np.linalg.inv(m[:, :2])
     return np.hstack([a, -(a @ m[:, 2])[:, None]])
+
+
+NOSE_TIP, CHEEK_R, CHEEK_L = 1, 234, 454
+
+
+def head_turn(normalized: np.ndarray) -> np.ndarray:
+    """A yaw proxy per frame: where the nose tip sits between the cheek outlines, -0.5..0.5 (0: frontal; it
+    moves about 0.013 per degree of turn near frontal, by FaceMesh's depth). It agrees with the yaw of FaceMesh's
+    eye-corner depths (r 0.99 on six real talking heads).
+
+    Parameters
+    ----------
+    normalized: (T, 468, 2) landmarks in the reference frame (NaN where absent).
+
+    Returns
+    -------
+    (T,) float64, NaN where absent.
+    """
+    x = normalized[:, [NOSE_TIP, CHEEK_R, CHEEK_L], 0].astype(np.float64)
+    span = x[:, 2] - x[:, 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        turn = (x[:, 0] - x[:, 1]) / span - 0.5
+    return np.where(np.abs(span) > 1e-6, turn, np.nan)
 
 
 @dataclass
@@ -222,10 +246,43 @@ class MouthSpace:
         """(T, 2) gap and width of every frame (NaN where absent)."""
         return np.stack([self.gap(self.normalized), self.width(self.normalized)], 1)
 
-    def open_shape(self, shape: np.ndarray, d_gap: float, d_width: float = 0.0) -> np.ndarray:
-        """A normalised shape with the lower lip and jaw dropped by ``d_gap`` and the corners moved.
+    @cached_property
+    def spread(self) -> np.ndarray | None:
+        """(len(region), 2) how this speaker's lower face moves per eye distance of mouth width, in normalised
+        pixels: each region point's position fitted over the clip's frames as a linear function of the mouth's
+        width, its inner-lip gap and the head's turn (:func:`head_turn`), so that neither the opening nor a turn
+        leaks into it. None where the clip shows too little (fewer than 30 faces, or a width that hardly changes).
 
-        The drop falls off smoothly from the lower lip (full) through the chin (80 %) to the cheeks (0).
+        A spread mouth is more than corners pulled apart: its corners rise, its lips thin and the cheeks beside
+        them move; a rounded one pouts. Drawn so, a donor's width change is seen: on six real talking heads the
+        width that MediaPipe reads on the results followed the real mouth at r 0.337 against 0.316 with the
+        corners alone pulled (better on five of the six, worse on none; opening and shut frames unchanged).
+        """
+        ok = self.present & np.isfinite(self.normalized[:, self.region]).all(axis=(1, 2))
+        if ok.sum() < 30:
+            return None
+        feats = self.features()[ok]
+        if np.std(feats[:, 1]) < 0.01:
+            return None
+        # Centred and scaled regressors; one that hardly changes (a clip that never opens, a head that never
+        # turns) is left out rather than fitted to its rounding noise, and so is one that changes with the width
+        # itself (|r| > 0.95): the two cannot be told apart, and the fit would trade huge opposite coefficients.
+        x = np.column_stack([feats[:, 1], feats[:, 0], np.nan_to_num(head_turn(self.normalized[ok]))])
+        x = x - x.mean(0)
+        sd = x.std(0)
+        r = (x.T @ x[:, 0]) / (len(x) * np.maximum(sd * sd[0], 1e-12))
+        keep = np.flatnonzero((sd > np.array([0.0, 1e-3, 1e-3])) & ((np.abs(r) < 0.95) | (np.arange(3) == 0)))
+        y = self.normalized[ok][:, self.region].reshape(int(ok.sum()), -1)
+        coef, *_ = np.linalg.lstsq(x[:, keep] / sd[keep], y - y.mean(0), rcond=None)
+        return (coef[0] / sd[0]).reshape(len(self.region), 2)
+
+    def open_shape(self, shape: np.ndarray, d_gap: float, d_width: float = 0.0) -> np.ndarray:
+        """A normalised shape with the lower lip and jaw dropped by ``d_gap`` and the mouth ``d_width`` (eye
+        distances) wider.
+
+        The drop falls off smoothly from the lower lip (full) through the chin (80 %) to the cheeks (0). The width
+        changes the way this speaker's own mouth does (:attr:`spread`), or, where the clip does not show it, by
+        moving the corners.
         """
         out = shape.copy()
         ref = self.reference
@@ -263,7 +320,9 @@ class MouthSpace:
             lip_dy = frac * (np.interp(lx, ux, uy) - ly)  # ≤ 0: upward
             dy = np.interp(shape[pts, 0], lx, lip_dy)
             out[pts, 1] += vert * dy
-        if d_width:
+        if d_width and self.spread is not None:
+            out[pts] += self.spread * d_width
+        elif d_width:
             for c, sgn in ((CORNERS[0], -1), (CORNERS[1], 1)):
                 near = np.exp(-np.sum((ref[pts] - ref[c]) ** 2, 1) / (0.35 * half_w) ** 2)
                 out[pts, 0] += sgn * near * 0.5 * d_width * self.eye_dist

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..mouth import head_turn  # noqa: F401 - the donor choice's yaw proxy; it lives with the mouth space
+
 if TYPE_CHECKING:
     from ..visemes import Articulation
 
@@ -259,29 +261,6 @@ def choose_bank(features: np.ndarray, present: np.ndarray, max_frames: int, run:
 
 
 #: Landmarks of the yaw proxy: the nose tip and the face's outline at the cheekbones (right, left of the image).
-NOSE_TIP, CHEEK_R, CHEEK_L = 1, 234, 454
-
-
-def head_turn(normalized: np.ndarray) -> np.ndarray:
-    """A yaw proxy per frame: where the nose tip sits between the cheek outlines, -0.5..0.5 (0: frontal; it
-    moves about 0.013 per degree of turn near frontal, by FaceMesh's depth). It agrees with the yaw of FaceMesh's
-    eye-corner depths (r 0.99 on six real talking heads).
-
-    Parameters
-    ----------
-    normalized: (T, 468, 2) landmarks in the reference frame (NaN where absent).
-
-    Returns
-    -------
-    (T,) float64, NaN where absent.
-    """
-    x = normalized[:, [NOSE_TIP, CHEEK_R, CHEEK_L], 0].astype(np.float64)
-    span = x[:, 2] - x[:, 1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        turn = (x[:, 0] - x[:, 1]) / span - 0.5
-    return np.where(np.abs(span) > 1e-6, turn, np.nan)
-
-
 def relative_detail(detail: np.ndarray, gap: np.ndarray) -> np.ndarray:
     """Each frame's mouth sharpness relative to the clip's, in natural-log units (0: as sharp as the clip's
     median; -0.69: half as sharp), robust to lighting (a ratio) and to the mouth's shape (the log is taken
