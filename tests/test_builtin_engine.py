@@ -262,6 +262,29 @@ def test_a_wider_mouth_is_drawn_the_way_the_speaker_spreads_and_is_as_wide_as_as
     assert flat.width(flat.open_shape(s0, 0.0, 0.05)) - flat.width(s0) == pytest.approx(0.05, rel=0.15)
 
 
+def test_a_triangle_the_warp_turns_over_draws_nothing_from_across_the_fold():
+    """A donor's head turned far from the frame's folds its far cheek's outline over the face when put in the
+    frame's turn; what lies beyond that outline in the donor (hair, background) must not be drawn into the face."""
+    from lipsync_studio.sync.builtin.render import piecewise_warp
+
+    src = np.zeros((120, 120, 3), np.uint8)
+    src[:] = (200, 150, 130)  # skin
+    yy, xx = np.mgrid[0:120, 0:120]
+    src[xx + yy > 100] = (30, 20, 15)  # beyond the outline (the diagonal): dark hair
+    pts = np.array([[0.0, 0.0], [100.0, 0.0], [0.0, 100.0], [100.0, 100.0]])
+    tris = np.array([[0, 1, 2], [1, 3, 2]])
+    folded = pts.copy()
+    folded[3] = (30.0, 30.0)  # the hair's far corner lands inside the face: its triangle turns over
+    warped, cover = piecewise_warp(src, pts, folded, tris, (0, 0, 101, 101))
+    face = (xx[:101, :101] + yy[:101, :101] < 95)
+    assert cover[face].mean() > 0.99  # the face's own triangle is drawn
+    drawn = warped[face & cover]
+    assert drawn.min() > 100, "the folded triangle's hair was drawn over the face"
+    # Unfolded, the same hair triangle is drawn where it belongs.
+    warped, cover = piecewise_warp(src, pts, pts, tris, (0, 0, 101, 101))
+    assert cover[(xx[:101, :101] + yy[:101, :101] > 110)].all()
+
+
 def test_the_piecewise_warp_places_every_pixel_where_its_triangle_says():
     """A pure shift through the triangle mesh moves every pixel by exactly that shift (the coarse map is
     interpolated aligned to the pixels it was computed at: no stretch toward the region's edges)."""

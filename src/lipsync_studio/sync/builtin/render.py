@@ -90,6 +90,16 @@ def _upsample_grid_numpy(g: np.ndarray, step: int, width: int, height: int) -> n
     return (rows[yi0] * (1 - fy)[:, None] + rows[yi1] * fy[:, None]).astype(np.float32)
 
 
+#: Triangles turned over by a warp with at least this area (px^2) at both ends carry pixels across a fold.
+FOLD_AREA = 2.0
+
+
+def _signed_areas(pts: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """(M,) signed area of each triangle of ``pts`` (positive: counter-clockwise in x-right, y-down pixels)."""
+    q = pts[triangles]
+    return 0.5 * ((q[:, 1, 0] - q[:, 0, 0]) * (q[:, 2, 1] - q[:, 0, 1]) - (q[:, 2, 0] - q[:, 0, 0]) * (q[:, 1, 1] - q[:, 0, 1]))
+
+
 def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, triangles: np.ndarray,
                    box: tuple[int, int, int, int], step: int = 4, interpolation: int | None = None,
                    sharp_box: tuple[int, int, int, int] | None = None,
@@ -123,12 +133,20 @@ def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tr
     x0, y0, x1, y1 = box
     h, w = y1 - y0, x1 - x0
     d = dst_pts - np.array([x0, y0], np.float64)
+    # A triangle the map turns over (its corners in the other order than in the source, both of a real size)
+    # carries pixels from across a fold: a donor's head turned far from the frame's folds its far cheek's outline
+    # over the face when put in the frame's turn, and the hair or background beyond that outline was drawn as a
+    # dark blot inside the cheek. Such triangles are neither covered nor used for the map: the frame keeps its own
+    # pixels there. (The lips' collapsed triangles, a pixel or less, stay.)
+    turned = (_signed_areas(src_pts, triangles) * _signed_areas(d, triangles) < 0) & (
+        np.minimum(np.abs(_signed_areas(src_pts, triangles)), np.abs(_signed_areas(d, triangles))) > FOLD_AREA)
+    kept = np.flatnonzero(~turned)
     cover = np.zeros((h, w), np.uint8)
     # Each triangle filled on its own: one fillPoly over all of them fills by parity, and where two triangles
     # overlap (thin ones folded along the lips, under the nose) it left holes, lines of the frame's own pixels
     # showing through the drawn mouth (a second teeth or lip line). (Filling again only the triangles turned over,
     # or the pixels the coarse grid of triangle ids below holds, still missed 50-180 pixels a frame on KatieHill.)
-    for tri in np.round(d[triangles] * 16).astype(np.int32):
+    for tri in np.round(d[triangles[kept]] * 16).astype(np.int32):
         cv2.fillConvexPoly(cover, tri, 1, cv2.LINE_8, shift=4)
     # Triangle ids on the coarse grid (grid point (i, j) is pixel (i*step, j*step)).
     gh, gw = (h + step - 1) // step + 1, (w + step - 1) // step + 1
@@ -136,7 +154,7 @@ def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tr
     tri_px = np.round(d[triangles] * (16 / step)).astype(np.int32)  # (M, 3, 2) on the grid, 4 fractional bits
     # Only triangles that reach the grid (the box may be cut to part of the region).
     lo, hi = tri_px.min(1), tri_px.max(1)
-    reach = (hi[:, 0] >= -16) & (hi[:, 1] >= -16) & (lo[:, 0] <= gw * 16) & (lo[:, 1] <= gh * 16)
+    reach = (hi[:, 0] >= -16) & (hi[:, 1] >= -16) & (lo[:, 0] <= gw * 16) & (lo[:, 1] <= gh * 16) & ~turned
     for k in np.flatnonzero(reach).tolist():
         cv2.fillConvexPoly(ids, tri_px[k], k + 1, lineType=cv2.LINE_8, shift=4)
     ids -= 1
