@@ -24,7 +24,9 @@ choice 0.313 / 0.689 / 0.450; the donor's class costing 0.5 instead of 1 0.340 /
 by xrecon.py: opening 0.459 -> 0.454, width 0.316 -> 0.337, shut 0.65 -> 0.66), 0 0.346 / 0.689 / 0.428; width
 sigma 0.015 with it 0.348; gap sigma 0.02 0.301 / 0.689 / 0.469. The width the donors bring and the opening they
 bring trade against each other along one front; no setting moved both, and the rendered differences lie within
-the cross-reconstruction's noise (+-0.02-0.03), so the engine's settings were left as they are.
+the cross-reconstruction's noise (+-0.02-0.03), so the engine's settings were left as they are. Later the same
+day, with the speaker's own spread drawn (MouthSpace.spread), class cost 0.5 rendered width 0.337 -> 0.351 (opening
+0.462 both) but the looks median sharpness fell 0.957 -> 0.941 (real frames 1.002; bench/looks.py): not adopted.
 
 usage: python bench/donor_lab.py XRECON_OUT_DIR ['[{"class_cost": 0.5}, ...]']
 """
