@@ -247,6 +247,14 @@ class MouthSpace:
         return np.stack([self.gap(self.normalized), self.width(self.normalized)], 1)
 
     @cached_property
+    def outline_triangles(self) -> np.ndarray:
+        """(M,) bool: the triangles with a corner on the region's outline along the jaw or on a margin point
+        beyond it (where a donor's face ends and its hair or background begins)."""
+        outline = np.concatenate([np.flatnonzero(np.isin(self.region, self.jaw)),
+                                  np.arange(len(self.region), len(self.region) + len(self.jaw))])
+        return np.isin(self.triangles, outline).any(1)
+
+    @cached_property
     def spread(self) -> np.ndarray | None:
         """(len(region), 2) how this speaker's lower face moves per eye distance of mouth width, in normalised
         pixels: each region point's position fitted over the clip's frames as a linear function of the mouth's

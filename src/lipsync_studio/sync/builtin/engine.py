@@ -374,7 +374,7 @@ class BuiltinEngine:
         sharp_box = (*np.floor(lips.min(0) - MOUTH_MARGIN * unit).astype(int),
                      *np.ceil(lips.max(0) + MOUTH_MARGIN * unit).astype(int))
         warped, cover, inside = piecewise_warp(src_img, src, dst, sp.triangles, (x0, y0, x1, y1), sharp_box=sharp_box,
-                                               split_cover=True)
+                                               split_cover=True, keep_turned=~sp.outline_triangles)
         if own:
             face = face_mask([o - origin for o in ovals], cover.shape, 0.02 * unit)
         else:  # the donor's hair or background beside its face stays out of this frame's face

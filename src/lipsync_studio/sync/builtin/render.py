@@ -103,7 +103,7 @@ def _signed_areas(pts: np.ndarray, triangles: np.ndarray) -> np.ndarray:
 def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, triangles: np.ndarray,
                    box: tuple[int, int, int, int], step: int = 4, interpolation: int | None = None,
                    sharp_box: tuple[int, int, int, int] | None = None,
-                   split_cover: bool = False) -> tuple[np.ndarray, ...]:
+                   split_cover: bool = False, keep_turned: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Warp ``src`` so that each triangle of ``src_pts`` lands on the same triangle of ``dst_pts``.
 
     The piecewise-affine map is continuous, so it is computed on a grid every ``step`` pixels and
@@ -116,6 +116,8 @@ def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tr
     triangles: (M, 3) int triangles over the points.
     box: ``x0, y0, x1, y1`` of the destination area to fill.
     interpolation: an OpenCV interpolation flag (default bicubic: keeps the detail a bilinear filter blurs).
+    keep_turned: (M,) bool, triangles drawn even when the map turns them over (inside the face: a fold there
+        is the donor's own face, and holes of the frame's own pixels, a piece of its mouth or jaw, read worse).
     sharp_box: ``x0, y0, x1, y1`` of a part of the result (its own pixels: 0..x1-x0) resampled with an 8x8
         Lanczos filter instead: the mouth, where a viewer looks (a bicubic filter keeps ~85-90 % of the
         pixel-level detail of a real mouth, measured as Laplacian variance, Lanczos all of it), at ~3.5x the
@@ -137,9 +139,13 @@ def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tr
     # carries pixels from across a fold: a donor's head turned far from the frame's folds its far cheek's outline
     # over the face when put in the frame's turn, and the hair or background beyond that outline was drawn as a
     # dark blot inside the cheek. Such triangles are neither covered nor used for the map: the frame keeps its own
-    # pixels there. (The lips' collapsed triangles, a pixel or less, stay.)
-    turned = (_signed_areas(src_pts, triangles) * _signed_areas(d, triangles) < 0) & (
-        np.minimum(np.abs(_signed_areas(src_pts, triangles)), np.abs(_signed_areas(d, triangles))) > FOLD_AREA)
+    # pixels there. (The lips' collapsed triangles, a pixel or less, stay, and so do those of ``keep_turned``.)
+    # On six real heads the engine keeps every fold inside the face: taking those out too showed the frame's own
+    # chin or mouth through (lp_d20's opening r 0.40 -> 0.37).
+    a_src, a_dst = _signed_areas(src_pts, triangles), _signed_areas(d, triangles)
+    turned = (a_src * a_dst < 0) & (np.minimum(np.abs(a_src), np.abs(a_dst)) > FOLD_AREA)
+    if keep_turned is not None:
+        turned &= ~keep_turned
     kept = np.flatnonzero(~turned)
     cover = np.zeros((h, w), np.uint8)
     # Each triangle filled on its own: one fillPoly over all of them fills by parity, and where two triangles
