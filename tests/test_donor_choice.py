@@ -109,6 +109,27 @@ def test_a_turned_head_donor_loses_to_a_frontal_one_of_the_same_shape(clip):
     assert OWN not in seeing.tolist()
 
 
+def test_a_donor_turned_far_from_the_frame_loses_even_to_a_clearly_worse_shape(clip):
+    """A gentle price for a turn lets a better shape win over a few degrees; beyond about 11 degrees the price
+    climbs steeply: a donor turned 23 degrees away (twisted mouth, its far cheek folded over the face) loses to a
+    frontal one whose opening is off by two sigmas."""
+    feats = clip["space"].features().astype(np.float64)
+    feats[3:6] = feats[0:3]
+    # The frontal frames: two sigmas off in opening (the planner's sigma: 0.01 where the target shuts the lips).
+    gaps = feats[3:6, 0]
+    shut = gaps <= np.percentile(gaps, 5) + 0.005
+    feats[0:3, 0] += np.where(shut, 0.02, 0.06)
+    feats[6] = feats[0:3].mean(0) + [0.3, 0.2]
+    per_frame = np.array([0.0] * 3 + [0.3] * 3 + [0.0])
+    gentle = _tied_schedule(feats, range(6), (3, 4, 5), turn=per_frame, turn_free=float("inf"))
+    assert set(gentle.tolist()) <= {3, 4, 5}
+    steep = _tied_schedule(feats, range(6), (3, 4, 5), turn=per_frame)
+    assert set(steep.tolist()) <= {0, 1, 2}
+    # A few degrees (0.1) still cost only gently: the better shape wins.
+    near = _tied_schedule(feats, range(6), (3, 4, 5), turn=np.array([0.0] * 3 + [0.1] * 3 + [0.0]))
+    assert set(near.tolist()) <= {3, 4, 5}
+
+
 def test_a_shut_target_takes_a_donor_whose_lips_meet_over_a_nearly_shut_one_of_its_width():
     """Lips the dub shuts are drawn from a frame where they really meet, even when a nearly shut frame matches
     the width better (pressed together by the warp, those lips leave a hair of a gap and look squeezed); an open
