@@ -28,7 +28,7 @@ the cross-reconstruction's noise (+-0.02-0.03), so the engine's settings were le
 day, with the speaker's own spread drawn (MouthSpace.spread), class cost 0.5 rendered width 0.337 -> 0.351 (opening
 0.462 both) but the looks median sharpness fell 0.957 -> 0.941 (real frames 1.002; bench/looks.py): not adopted.
 
-usage: python bench/donor_lab.py XRECON_OUT_DIR ['[{"class_cost": 0.5}, ...]']
+usage: PYTHONPATH=src:bench python bench/donor_lab.py XRECON_OUT_DIR ['[{"class_cost": 0.5}, ...]']
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+from plan_vs_truth import best_r  # xrecon.py's lag search, as the planning bench uses it
 
 
 def checker_series(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -102,19 +104,6 @@ def gather(d: Path) -> list[dict]:
         engine.schedule_donors = schedule
     cache.write_bytes(pickle.dumps(rows))
     return rows
-
-
-def best_r(x: np.ndarray, y: np.ndarray, maxlag: int = 2) -> float:
-    """xrecon.py's Pearson r at the best lag within +-``maxlag`` frames."""
-    best = -2.0
-    for lag in range(-maxlag, maxlag + 1):
-        a, b = (x[lag:], y[:len(y) - lag]) if lag >= 0 else (x[:lag], y[-lag:])
-        k = min(len(a), len(b))
-        a, b = a[:k], b[:k]
-        ok = ~(np.isnan(a) | np.isnan(b))
-        if ok.sum() >= 15 and np.std(a[ok]) > 0 and np.std(b[ok]) > 0:
-            best = max(best, float(np.corrcoef(a[ok], b[ok])[0, 1]))
-    return best
 
 
 def score(row: dict, donors: np.ndarray) -> tuple[float, float]:
