@@ -243,8 +243,8 @@ def test_a_wider_mouth_is_drawn_the_way_the_speaker_spreads_and_is_as_wide_as_as
     assert space.width(wider) - space.width(shape) == pytest.approx(0.05, rel=0.15)
     moved = (wider - shape)[space.region]
     # What the pattern does per eye distance of width, in the reference's scale.
-    per_unit = np.linalg.norm(pattern[CORNERS[1]] - pattern[CORNERS[0]] + base[CORNERS[1], :2]
-                              - base[CORNERS[0], :2]) / eye - np.linalg.norm(base[CORNERS[1], :2] - base[CORNERS[0], :2]) / eye
+    span = base[CORNERS[1], :2] - base[CORNERS[0], :2]
+    per_unit = (np.linalg.norm(span + pattern[CORNERS[1]] - pattern[CORNERS[0]]) - np.linalg.norm(span)) / eye
     want = pattern[space.region] / per_unit * 0.05 * (space.eye_dist / eye)
     # the corners rise as the pattern says (pulling the corners alone moves them sideways only)
     corners = [list(space.region).index(c) for c in CORNERS]

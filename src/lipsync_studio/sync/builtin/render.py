@@ -97,7 +97,8 @@ FOLD_AREA = 2.0
 def _signed_areas(pts: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     """(M,) signed area of each triangle of ``pts`` (positive: counter-clockwise in x-right, y-down pixels)."""
     q = pts[triangles]
-    return 0.5 * ((q[:, 1, 0] - q[:, 0, 0]) * (q[:, 2, 1] - q[:, 0, 1]) - (q[:, 2, 0] - q[:, 0, 0]) * (q[:, 1, 1] - q[:, 0, 1]))
+    u, v = q[:, 1] - q[:, 0], q[:, 2] - q[:, 0]
+    return 0.5 * (u[:, 0] * v[:, 1] - v[:, 0] * u[:, 1])
 
 
 def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, triangles: np.ndarray,
