@@ -97,6 +97,7 @@ class FrameServer(QObject):
     frame_ready = Signal(object)
     thumbnail_ready = Signal(int, object)
     _wake = Signal()
+    _rest = Signal(int)  # milliseconds until the thumbnails go on (the GUI thread's timer)
     _open = Signal(str, str)
 
     def __init__(self) -> None:
@@ -116,6 +117,15 @@ class FrameServer(QObject):
         self._disparity_cache = None
         self._wake.connect(self._serve)
         self._open.connect(self._do_open)
+        # Thumbnails wait while the user scrubs: one timer in the GUI thread, connected once here, started by a
+        # signal from the worker. ``QTimer.singleShot(ms, callable)`` on the worker made a new connection each
+        # time, holding the interpreter lock while it waited for Qt's connection lock; the GUI thread,
+        # disconnecting a signal at that moment, held that lock and waited for the interpreter's: both hung (seen
+        # once in the suite, test_ui_editor, the window frozen). A signal's emit makes no connection.
+        self._idle = QTimer()
+        self._idle.setSingleShot(True)
+        self._idle.timeout.connect(self._wake)
+        self._rest.connect(self._idle.start)
         self.thread = start_worker(self, "lipsync-frames")
 
     # -- GUI-thread API -------------------------------------------------------------------------------
@@ -163,6 +173,7 @@ class FrameServer(QObject):
         with self._lock:
             self._pending = None
             self._thumb_wanted = []
+        self._idle.stop()
         stop_worker(self.thread)
         self.thread = None
         for track in (self._clip, self._result):
@@ -300,7 +311,7 @@ class FrameServer(QObject):
         if clip is None or not wanted:
             return
         if quiet < _IDLE_AFTER:  # the user is scrubbing: come back when they pause
-            QTimer.singleShot(int((_IDLE_AFTER - quiet) * 1000) + 10, self._wake.emit)
+            self._rest.emit(int((_IDLE_AFTER - quiet) * 1000) + 10)
             return
         t0 = time.perf_counter()
         while wanted and time.perf_counter() - t0 < budget_s:
