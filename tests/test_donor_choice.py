@@ -12,8 +12,8 @@ from lipsync_studio.face.analysis import analyse_faces
 from lipsync_studio.media.writer import VideoFormat, VideoWriter
 from lipsync_studio.samples import render_face
 from lipsync_studio.sync.builtin.crops import FaceCrops
-from lipsync_studio.sync.builtin.planner import OWN, Targets, head_turn, relative_detail, schedule_donors
-from lipsync_studio.sync.mouth import MouthSpace
+from lipsync_studio.sync.builtin.planner import OWN, Targets, relative_detail, schedule_donors
+from lipsync_studio.sync.mouth import MouthSpace, head_turn
 
 OPENINGS = (0.05, 0.5, 0.95)
 

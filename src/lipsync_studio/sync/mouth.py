@@ -59,6 +59,7 @@ def invert(m: np.ndarray) -> np.ndarray:
     return np.hstack([a, -(a @ m[:, 2])[:, None]])
 
 
+#: Landmarks of the yaw proxy: the nose tip and the face's outline at the cheekbones (right, left of the image).
 NOSE_TIP, CHEEK_R, CHEEK_L = 1, 234, 454
 
 

@@ -23,10 +23,9 @@ import numpy as np
 from ...face.track import LIPS_INNER, LIPS_OUTER, ClipFaces
 from ...media.timeline import OutputPlan
 from ..base import Advance
-from ..mouth import UPPER_INNER, UPPER_INNER_LIP, MouthSpace, apply, invert
+from ..mouth import UPPER_INNER, UPPER_INNER_LIP, MouthSpace, apply, head_turn, invert
 from ...errors import MediaError
-from .planner import (OWN, SpeakerLead, choose_bank, head_turn, plan_mouths, relative_detail, schedule_donors,
-                      speaker_lead)
+from .planner import OWN, SpeakerLead, choose_bank, plan_mouths, relative_detail, schedule_donors, speaker_lead
 from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
 from .grain import GrainMatch

@@ -22,8 +22,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..mouth import head_turn  # noqa: F401 - the donor choice's yaw proxy; it lives with the mouth space
-
 if TYPE_CHECKING:
     from ..visemes import Articulation
 
@@ -260,7 +258,6 @@ def choose_bank(features: np.ndarray, present: np.ndarray, max_frames: int, run:
     return frames[present[frames]][:max_frames]
 
 
-#: Landmarks of the yaw proxy: the nose tip and the face's outline at the cheekbones (right, left of the image).
 def relative_detail(detail: np.ndarray, gap: np.ndarray) -> np.ndarray:
     """Each frame's mouth sharpness relative to the clip's, in natural-log units (0: as sharp as the clip's
     median; -0.69: half as sharp), robust to lighting (a ratio) and to the mouth's shape (the log is taken
@@ -332,7 +329,7 @@ def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray,
         sharpness / worst tenth; cross-reconstruction opening / width / shut): two thirds for shut targets at 3.0:
         0.929 / 0.493, 0.459 / 0.292 / 0.66; full at 3.0: 0.939 / 0.518, 0.459 / 0.306 / 0.65; 5.0: 0.962 / 0.516,
         0.458 / 0.318 / 0.65; 8.0: 0.956 / 0.529, 0.457 / 0.305 / 0.64 (real frames 1.002 / 0.477).
-    turn: optional (T,) yaw proxy per clip frame (:func:`head_turn`): a donor turned ``turn_sigma`` away from
+    turn: optional (T,) yaw proxy per clip frame (:func:`~..mouth.head_turn`): a donor turned ``turn_sigma`` away from
         the output frame's source (0.3: about 23 degrees) costs 1 more, twice that 4 more. Gentle, because the
         drawing puts a donor in the output frame's head turn (:meth:`~..mouth.MouthSpace.turned_shape`), so
         what is left to pay for is what a turn hides (one side of the lips foreshortened); a sharp price kept
@@ -396,8 +393,8 @@ def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray,
 
 
 def _drawing_cost(sources: np.ndarray, bank: np.ndarray, detail: np.ndarray | None, detail_cost: float,
-                  turn: np.ndarray | None, turn_sigma: float, turn_free: float = float("inf"),
-                  turn_steep: float = 0.05) -> np.ndarray | float:
+                  turn: np.ndarray | None, turn_sigma: float, turn_free: float,
+                  turn_steep: float) -> np.ndarray | float:
     """(k, B) what drawing each bank frame into each output frame costs beyond its shape (0.0 without measures)."""
     c = 0.0
     if detail is not None:
