@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections import Counter
 from fractions import Fraction
 from pathlib import Path
@@ -235,20 +236,25 @@ def test_matplotlib_left_out_of_the_trackers_import_still_works_when_something_d
     import subprocess
     import sys
 
-    code = (
+    start = (
         "import sys\n"
         "from lipsync_studio.face.tracker import _import_mediapipe\n"
         "mp = _import_mediapipe()\n"
-        "assert 'matplotlib.figure' not in sys.modules\n"
-        "import matplotlib\n"
-        "matplotlib.use('Agg')\n"
-        "import matplotlib.pyplot as plt\n"
+        "assert 'matplotlib.figure' not in sys.modules and 'matplotlib.rcsetup' not in sys.modules\n"
+    )
+    draw = (
         "fig = plt.figure(figsize=(1, 1)); plt.plot([0, 1], [1, 0]); fig.savefig(sys.argv[1])\n"
         "assert matplotlib.pyplot.plot is plt.plot\n"
         "mp.solutions.drawing_utils.plot_landmarks  # the helpers' own pyplot handle resolves\n"
         "assert mp.solutions.drawing_utils.plt.figure is plt.figure\n"
     )
-    out = tmp_path / "drawn.png"
-    run = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert out.stat().st_size > 100
+    ways = {  # the package first (choosing a backend), or pyplot straight away
+        "package": "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n",
+        "pyplot": "import matplotlib.pyplot as plt\nimport matplotlib\nassert matplotlib.get_backend()\n",
+    }
+    for name, way in ways.items():
+        out = tmp_path / f"drawn_{name}.png"
+        run = subprocess.run([sys.executable, "-c", start + way + draw, str(out)], capture_output=True, text=True,
+                             timeout=120, env={**os.environ, "MPLBACKEND": "Agg"})
+        assert run.returncode == 0, (name, run.stderr[-2000:])
+        assert out.stat().st_size > 100

@@ -53,8 +53,9 @@ class TrackerSettings:
 class _ImportedOnFirstUse(types.ModuleType):
     """Stands in for a module in ``sys.modules`` until one of its attributes is asked for, then imports it.
 
-    MediaPipe's ``solutions`` package imports its drawing helpers, and they import ``matplotlib.pyplot`` (0.2 s
-    of MediaPipe's 0.4-0.5 s import, on the tracking pass's critical path; the face tracker never draws with it).
+    MediaPipe's ``solutions`` package imports its drawing helpers, and they import ``matplotlib.pyplot`` (0.35 s
+    of MediaPipe's 0.5 s import with the package itself, on the tracking pass's critical path; the face tracker
+    never draws with it).
     """
 
     def __getattr__(self, attr: str):
@@ -71,7 +72,12 @@ def _import_mediapipe():
     """Import MediaPipe; keep cv2's Qt plugin path out of the environment (it breaks PySide6)."""
     before = os.environ.get("QT_QPA_PLATFORM_PLUGIN_PATH")
     if "mediapipe" not in sys.modules and "matplotlib.pyplot" not in sys.modules:
-        sys.modules["matplotlib.pyplot"] = _ImportedOnFirstUse("matplotlib.pyplot")
+        pyplot = sys.modules["matplotlib.pyplot"] = _ImportedOnFirstUse("matplotlib.pyplot")
+        if "matplotlib" not in sys.modules:
+            # ``import matplotlib.pyplot as plt`` imports the package itself too (0.14 s more); its placeholder
+            # hands out pyplot's without importing anything.
+            package = sys.modules["matplotlib"] = _ImportedOnFirstUse("matplotlib")
+            package.pyplot = pyplot
     import mediapipe as mp
 
     if before is None:
