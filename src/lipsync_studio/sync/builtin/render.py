@@ -148,23 +148,27 @@ def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tr
     if keep_turned is not None:
         turned &= ~keep_turned
     kept = np.flatnonzero(~turned)
-    # Which triangle holds each pixel, filled once at full resolution over the box and the coarse grid's last
-    # row and column past it (grid point (i, j) is pixel (i*step, j*step)): the cover is where any triangle lies,
-    # the grid's triangle ids are its samples. Each triangle filled on its own: one fillPoly over all of them
-    # fills by parity, and where two triangles overlap (thin ones folded along the lips, under the nose) it left
-    # holes, lines of the frame's own pixels showing through the drawn mouth (a second teeth or lip line).
-    # (Filling again only the triangles turned over, or the pixels the coarse grid of triangle ids below holds,
-    # still missed 50-180 pixels a frame on KatieHill.)
+    cover = np.zeros((h, w), np.uint8)
+    # Each triangle filled on its own: one fillPoly over all of them fills by parity, and where two triangles
+    # overlap (thin ones folded along the lips, under the nose) it left holes, lines of the frame's own pixels
+    # showing through the drawn mouth (a second teeth or lip line). (Filling again only the triangles turned over,
+    # or the pixels the coarse grid of triangle ids below holds, still missed 50-180 pixels a frame on KatieHill.)
+    for tri in np.round(d[triangles[kept]] * 16).astype(np.int32):
+        cv2.fillConvexPoly(cover, tri, 1, cv2.LINE_8, shift=4)
+    # Triangle ids on the coarse grid (grid point (i, j) is pixel (i*step, j*step)).
     gh, gw = (h + step - 1) // step + 1, (w + step - 1) // step + 1
-    which = np.zeros(((gh - 1) * step + 1, (gw - 1) * step + 1), np.int16)
-    for k, tri in zip(kept.tolist(), np.round(d[triangles[kept]] * 16).astype(np.int32)):
-        cv2.fillConvexPoly(which, tri, k + 1, cv2.LINE_8, shift=4)
-    cover = which[:h, :w] > 0
-    ids = which[::step, ::step].astype(np.int32) - 1
+    ids = np.zeros((gh, gw), np.int32)
+    tri_px = np.round(d[triangles] * (16 / step)).astype(np.int32)  # (M, 3, 2) on the grid, 4 fractional bits
+    # Only triangles that reach the grid (the box may be cut to part of the region).
+    lo, hi = tri_px.min(1), tri_px.max(1)
+    reach = (hi[:, 0] >= -16) & (hi[:, 1] >= -16) & (lo[:, 0] <= gw * 16) & (lo[:, 1] <= gh * 16) & ~turned
+    for k in np.flatnonzero(reach).tolist():
+        cv2.fillConvexPoly(ids, tri_px[k], k + 1, lineType=cv2.LINE_8, shift=4)
+    ids -= 1
     inside = ids >= 0
     if not inside.any():
         empty = np.zeros((h, w, 3), np.uint8)
-        return (empty, cover, np.ones((h, w), bool)) if split_cover else (empty, cover)
+        return (empty, cover.astype(bool), np.ones((h, w), bool)) if split_cover else (empty, cover.astype(bool))
     # Grid points outside every triangle take their nearest inside point's triangle (its affine map
     # extended), so interpolation near the region's edge stays continuous.
     if not inside.all():
@@ -183,7 +187,11 @@ def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tr
     # repeat the edge's last row into a block of streaks; there the frame keeps its own pixels.
     sh, sw = src.shape[:2]
     inside = (mx >= -0.5) & (mx <= sw - 0.5) & (my >= -0.5) & (my <= sh - 0.5)
-    result = (cover, inside) if split_cover else (cover & inside,)
+    if split_cover:
+        cover = cover.astype(bool)
+        result = (cover, inside)
+    else:
+        result = (cover.astype(bool) & inside,)
     # Fixed-point maps (1/32 px): the remap's integer path, markedly faster than float maps for a bicubic.
     m1, m2 = cv2.convertMaps(mx, my, cv2.CV_16SC2)
     if sharp_box is None:
