@@ -421,3 +421,73 @@ def test_with_a_script_the_lips_shut_on_every_p_b_m_of_the_dub(media, tmp_path):
         assert gap[max(k - 1, 0):k + 2].min() < shut + 0.2 * (wide - shut), f"lips open at the p/b/m at {t:.2f} s"
     vowels = [0.5 * (a + b) for p, a, b in zip(ph.labels, ph.start, ph.end) if p in ("AA", "AE", "AH", "EY")]
     assert np.mean([gap[int(round((t - 0.04) * FPS))] > shut + 0.4 * (wide - shut) for t in vowels]) >= 0.75
+
+
+def test_a_donor_whose_jaw_sits_lower_is_drawn_inside_the_frames_own_jaw_line(media):
+    """A donor whose tracked jaw lies lower than the frame's for the same mouth (its head pitched otherwise, or
+    its chin longer) must not draw a second, lower jaw line: the face's outline stays the frame's own, moving only
+    as much as the mouth changes. Here the target is the frame's own mouth, so nothing below its chin may change,
+    while the donor's mouth is still drawn."""
+    from lipsync_studio.sync.mouth import apply
+    from lipsync_studio.sync.wav2lip.engine import FACE_OVAL
+
+    faces = analyse_faces(media["clip"])
+    with VideoReader(media["clip"]) as r:
+        plan = plan_output(r.info.n_frames, r.info.fps, 3.0)
+        engine = BuiltinEngine()
+        engine.prepare(media["clip"], media["dub"], faces, plan)
+        sp = engine.space
+        k = 10
+        j = plan.source_index(k)
+        donor = max((d for d in engine.bank if d != j), key=lambda d: abs(d - j))  # a kept mouth, far in time
+        own = sp.normalized[j]
+        engine.donors[k] = donor
+        engine.targets.gap[k] = float(sp.gap(own))
+        engine.targets.width[k] = float(sp.width(own))
+        # The donor's jaw tracked a fifth of an eye distance lower than it is (its mouth the same).
+        lowered = sp.normalized[donor].copy()
+        sp.normalized[donor, sp.jaw, 1] += 0.2 * sp.eye_dist
+        src = r.frame(j)
+        out = engine.render(k, j, src)
+        sp.normalized[donor] = lowered
+    oval = apply(sp.pose[j], own[list(FACE_OVAL)])
+    chin = oval[np.argmax(oval[:, 1])]
+    unit = sp.eye_dist * float(np.hypot(*sp.pose[j][:, 0]))
+    below = (slice(int(chin[1] + 0.08 * unit), int(chin[1] + 0.25 * unit)),
+             slice(int(chin[0] - 0.3 * unit), int(chin[0] + 0.3 * unit)))
+    assert np.array_equal(out[below], src[below]), "the donor's lower jaw was drawn below the frame's chin"
+    lips = apply(sp.pose[j], own[[61, 291, 13, 14]])
+    lo, hi = np.floor(lips.min(0)).astype(int), np.ceil(lips.max(0)).astype(int)
+    assert np.abs(out[lo[1]:hi[1], lo[0]:hi[0]].astype(int) - src[lo[1]:hi[1], lo[0]:hi[0]]).max() > 10
+
+
+def test_following_a_moved_jaw_keeps_the_lips_and_turns_no_triangle_over(media):
+    """The lent lower face follows a jaw outline put elsewhere: the outline lands where asked, the lips stay, the
+    skin between moves part of the way, and a chin moved down turns no triangle under the mouth over (a fold there
+    would carry the donor's neck or its shadow into the chin). (A chin moved up a fifth of an eye distance on this
+    drawn face, whose chin lies close under its lips, does fold one: the skin between has no room left.)"""
+    from lipsync_studio.face.track import LIPS_OUTER
+    from lipsync_studio.sync.mouth import MouthSpace
+
+    space = MouthSpace.from_track(analyse_faces(media["clip"]).speaker_track())
+    shape = space.normalized[int(np.flatnonzero(space.present)[0])]
+    mouth_y, chin_y = shape[list(LIPS_OUTER), 1].mean(), shape[space.jaw, 1].max()
+    for dy in (0.2, -0.2):  # a chin a fifth of an eye distance longer, then shorter (another pitch), the sides less
+        share = np.clip((shape[space.jaw, 1] - mouth_y) / (chin_y - mouth_y), 0.0, 1.0)
+        jaw = shape[space.jaw] + np.outer(share, [0.0, dy * space.eye_dist])
+        moved = space.follow_jaw(shape, jaw)
+        assert np.allclose(moved[space.jaw], jaw)
+        assert np.allclose(moved[list(LIPS_OUTER)], shape[list(LIPS_OUTER)], atol=0.02 * space.eye_dist)
+        between = np.setdiff1d(space.region, np.concatenate([space.jaw, list(LIPS_OUTER)]))
+        step = (moved[between, 1] - shape[between, 1]) / (dy * space.eye_dist)
+        assert step.min() >= -1e-9 and step.max() <= 1 + 1e-9 and (step > 0.2).any()  # part of the way
+
+        def areas(s):
+            q = space.region_points(s)[space.triangles]
+            u, v = q[:, 1] - q[:, 0], q[:, 2] - q[:, 0]
+            return u[:, 0] * v[:, 1] - v[:, 0] * u[:, 1]
+
+        a0, a1 = areas(shape), areas(moved)
+        under = (space.region_points(shape)[space.triangles][..., 1] > mouth_y).all(1)
+        flipped = under & (np.sign(a0) != np.sign(a1)) & (np.minimum(np.abs(a0), np.abs(a1)) > 1.0)
+        assert dy < 0 or not flipped.any(), (dy, np.flatnonzero(flipped), a0[flipped], a1[flipped])

@@ -17,7 +17,7 @@ from functools import cached_property
 import numpy as np
 
 from ..face.smoothing import RIGID_POINTS, reference_shape
-from ..face.track import LIPS_OUTER, N_SURFACE, FaceTrack
+from ..face.track import LIPS_INNER, LIPS_OUTER, N_SURFACE, FaceTrack
 
 UPPER_INNER, LOWER_INNER = 13, 14
 CORNERS = (61, 291)
@@ -255,28 +255,22 @@ class MouthSpace:
                                   np.arange(len(self.region), len(self.region) + len(self.jaw))])
         return np.isin(self.triangles, outline).any(1)
 
-    @cached_property
-    def spread(self) -> np.ndarray | None:
-        """(len(region), 2) how this speaker's lower face moves per eye distance of mouth width, in normalised
-        pixels: each region point's position fitted over the clip's frames as a linear function of the mouth's
-        width, its inner-lip gap and the head's turn (:func:`head_turn`), so that neither the opening nor a turn
-        leaks into it. None where the clip shows too little (fewer than 30 faces, or a width that hardly changes).
-
-        A spread mouth is more than corners pulled apart: its corners rise, its lips thin and the cheeks beside
-        them move; a rounded one pouts. Drawn so, a donor's width change is seen: on six real talking heads the
-        width that MediaPipe reads on the results followed the real mouth at r 0.337 against 0.316 with the
-        corners alone pulled (better on five of the six, worse on none; opening and shut frames unchanged).
-        """
+    def _motion_per_unit(self, feature: int) -> np.ndarray | None:
+        """(len(region), 2) each region point's motion per eye distance of one mouth feature (0: the inner-lip
+        gap, 1: the width), in normalised pixels: its position fitted over the clip's frames as a linear function
+        of that feature, the other one and the head's turn (:func:`head_turn`), so that neither of those leaks into
+        it. None where the clip shows too little (fewer than 30 faces, or a feature that hardly changes)."""
         ok = self.present & np.isfinite(self.normalized[:, self.region]).all(axis=(1, 2))
         if ok.sum() < 30:
             return None
         feats = self.features()[ok]
-        if np.std(feats[:, 1]) < 0.01:
+        if np.std(feats[:, feature]) < 0.01:
             return None
         # Centred and scaled regressors; one that hardly changes (a clip that never opens, a head that never
-        # turns) is left out rather than fitted to its rounding noise, and so is one that changes with the width
+        # turns) is left out rather than fitted to its rounding noise, and so is one that changes with the feature
         # itself (|r| > 0.95): the two cannot be told apart, and the fit would trade huge opposite coefficients.
-        x = np.column_stack([feats[:, 1], feats[:, 0], np.nan_to_num(head_turn(self.normalized[ok]))])
+        turn = np.nan_to_num(head_turn(self.normalized[ok]))
+        x = np.column_stack([feats[:, feature], feats[:, 1 - feature], turn])
         x = x - x.mean(0)
         sd = x.std(0)
         r = (x.T @ x[:, 0]) / (len(x) * np.maximum(sd * sd[0], 1e-12))
@@ -284,6 +278,69 @@ class MouthSpace:
         y = self.normalized[ok][:, self.region].reshape(int(ok.sum()), -1)
         coef, *_ = np.linalg.lstsq(x[:, keep] / sd[keep], y - y.mean(0), rcond=None)
         return (coef[0] / sd[0]).reshape(len(self.region), 2)
+
+    @cached_property
+    def spread(self) -> np.ndarray | None:
+        """(len(region), 2) how this speaker's lower face moves per eye distance of mouth width, in normalised
+        pixels (:meth:`_motion_per_unit`), or None.
+
+        A spread mouth is more than corners pulled apart: its corners rise, its lips thin and the cheeks beside
+        them move; a rounded one pouts. Drawn so, a donor's width change is seen: on six real talking heads the
+        width that MediaPipe reads on the results followed the real mouth at r 0.337 against 0.316 with the
+        corners alone pulled (better on five of the six, worse on none; opening and shut frames unchanged).
+        """
+        return self._motion_per_unit(1)
+
+    @cached_property
+    def jaw_drop(self) -> np.ndarray | None:
+        """(len(jaw), 2) how this speaker's jaw outline moves per eye distance of inner-lip gap (normalised
+        pixels; :meth:`_motion_per_unit`), or None. On six real talking heads the chin moved 0.05-0.58 (mean 0.28)
+        of the gap's change: the lips open and close more than the jaw does."""
+        drop = self._motion_per_unit(0)
+        return None if drop is None else drop[np.searchsorted(self.region, self.jaw)]
+
+    @cached_property
+    def jaw_field(self) -> np.ndarray:
+        """(len(region), len(jaw)) how far each region point follows a move of the jaw outline's points: fully
+        on the outline, not at all on the lips and within 0.15 eye distances of them, smoothly between (by where
+        it lies from there to the outline), each jaw point's share falling with distance (a Gaussian of 0.35 eye
+        distances). A field reaching the lips themselves softened the mouth measurably (bench/looks.py, six real
+        heads: sharpness 0.937 against 0.942)."""
+        ref = self.reference
+        pts = ref[self.region]
+        jaw = ref[self.jaw]
+        lips = ref[list(LIPS_OUTER) + list(LIPS_INNER)]
+        d_l = np.linalg.norm(pts[:, None] - lips[None], axis=2).min(1)
+        d_j = np.linalg.norm(pts[:, None] - jaw[None], axis=2)
+        keep = 0.15 * self.eye_dist
+        t = np.clip((d_l - keep) / np.maximum(d_l - keep + d_j.min(1), 1e-9), 0.0, 1.0)
+        w = t * t * (3 - 2 * t)
+        k = np.exp(-0.5 * (d_j / (0.35 * self.eye_dist)) ** 2)
+        field = w[:, None] * k / np.maximum(k.sum(1, keepdims=True), 1e-12)
+        on = np.searchsorted(self.region, self.jaw)
+        field[on] = 0.0
+        field[on, np.arange(len(self.jaw))] = 1.0
+        return field
+
+    def moved_jaw(self, shape: np.ndarray, d_gap: float, d_width: float = 0.0) -> np.ndarray:
+        """(len(jaw), 2) ``shape``'s jaw outline moved as this speaker's jaw moves when the mouth opens ``d_gap``
+        and widens ``d_width`` (eye distances): :attr:`jaw_drop` and :attr:`spread`, or :meth:`open_shape`'s
+        drop where the clip cannot tell."""
+        if self.jaw_drop is None:
+            return self.open_shape(shape, d_gap, d_width)[self.jaw] if abs(d_gap) >= 0.005 or d_width else \
+                shape[self.jaw]
+        jaw = shape[self.jaw] + self.jaw_drop * d_gap
+        if d_width and self.spread is not None:
+            jaw = jaw + self.spread[np.searchsorted(self.region, self.jaw)] * d_width
+        return jaw
+
+    def follow_jaw(self, shape: np.ndarray, jaw: np.ndarray) -> np.ndarray:
+        """``shape`` with its jaw outline at ``jaw`` ((len(jaw), 2)) and the rest of its lower face following
+        (:attr:`jaw_field`): the lips and the skin just around them stay, what lies between them and the outline
+        moves part of the way."""
+        out = shape.copy()
+        out[self.region] += self.jaw_field @ (jaw - shape[self.jaw])
+        return out
 
     def open_shape(self, shape: np.ndarray, d_gap: float, d_width: float = 0.0) -> np.ndarray:
         """A normalised shape with the lower lip and jaw dropped by ``d_gap`` and the mouth ``d_width`` (eye

@@ -7,11 +7,11 @@ tie, a sharp mouth turned like the output frame's head wins: each mouth's sharpn
 pass and kept beside the cached tracks).
 
 ``render``: warp the donor's lower face onto the output frame's head in one bicubic resampling of the donor's
-own full-resolution pixels (Lanczos over the lips; its skin just under the nose pinned to the frame's own), with
-the mouth opened or closed the rest of the way to the target (the clip's most
-open mouth lends its interior where the donor's own would stretch; only a clip that never opens gets a drawn
-one), match its skin and lip colour (Lab) and grain to the frame's own, and blend it with a feathered mask that
-is zero outside the lower face and beyond the jaw line.
+own full-resolution pixels (Lanczos over the lips; its skin just under the nose pinned to the frame's own, its
+jaw outline the frame's own moved as this speaker's jaw moves), with the mouth opened or closed the rest of the
+way to the target (the clip's most open mouth lends its interior where the donor's own would stretch; only a clip
+that never opens gets a drawn one), match its skin and lip colour (Lab) and grain to the frame's own, and blend it
+with a feathered mask that is zero outside the lower face and beyond the jaw line.
 """
 
 from __future__ import annotations
@@ -316,6 +316,16 @@ class BuiltinEngine:
                     advance(0)
 
     # -- render -------------------------------------------------------------------------------------
+    def _change(self, shape: np.ndarray, out_index: int) -> tuple[float, float]:
+        """(d_gap, d_width) in eye distances from ``shape``'s mouth to output frame ``out_index``'s target: the
+        gap at most closed and at most 0.35 more open, the width (rounding and spreading) at most 8 % either way
+        and nothing under 0.004."""
+        sp = self.space
+        gap, width = float(sp.gap(shape)), float(sp.width(shape))
+        d_gap = float(np.clip(float(self.targets.gap[out_index]) - gap, -max(gap, 0.0), 0.35))
+        d_width = float(np.clip(float(self.targets.width[out_index]) - width, -0.08 * width, 0.08 * width))
+        return d_gap, d_width if abs(d_width) >= 0.004 else 0.0
+
     def render(self, out_index: int, src_index: int, frame: np.ndarray) -> np.ndarray:
         """Output frame ``out_index``: ``frame`` with the mouth the dub needs at that time."""
         import cv2
@@ -329,18 +339,19 @@ class BuiltinEngine:
         shape = sp.normalized[src_index] if own else sp.turned_shape(donor, src_index)
         target_gap = float(self.targets.gap[out_index])
         donor_gap = float(sp.gap(shape))
-        d_gap = float(np.clip(target_gap - donor_gap, -max(donor_gap, 0.0), 0.35))
-        # Rounding and spreading: the corners move the rest of the way (at most 8 % of the donor's width).
-        donor_width = float(sp.width(shape))
-        d_width = float(np.clip(float(self.targets.width[out_index]) - donor_width, -0.08 * donor_width,
-                                0.08 * donor_width))
-        if abs(d_width) < 0.004:
-            d_width = 0.0
+        d_gap, d_width = self._change(shape, out_index)
         if own and abs(d_gap) < 0.01 and d_width == 0.0:
             return frame  # the frame's own mouth already says this
         new_shape = sp.open_shape(shape, d_gap, d_width) if abs(d_gap) >= 0.005 or d_width else shape
-        if not own:  # between the nose and the upper lip the lent face meets the frame's own, whatever its pitch
-            new_shape = pin_to_nose(sp, new_shape, sp.normalized[src_index])
+        if not own:
+            # The face's outline along the jaw is the frame's own, moved as far as this speaker's jaw moves for the
+            # change of mouth, and the lent lower face follows it (its lips stay the donor's): with the donor's own
+            # jaw, one seen at another pitch or turn drew a second jaw line inside or below the frame's (its neck
+            # or its shadow stretched into the face).
+            own_shape = sp.normalized[src_index]
+            new_shape = sp.follow_jaw(new_shape, sp.moved_jaw(own_shape, *self._change(own_shape, out_index)))
+            # Between the nose and the upper lip the lent face meets the frame's own, whatever its pitch.
+            new_shape = pin_to_nose(sp, new_shape, own_shape)
         pose = sp.pose[src_index]
         dst = apply(pose, sp.region_points(new_shape))
         if own:
