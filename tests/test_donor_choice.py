@@ -157,3 +157,18 @@ def test_a_shut_target_before_a_rounded_vowel_takes_shut_lips_over_pouted_parted
                            calibrated_on_clip=False, gain=1.0, offset=0.0)
     assert schedule_donors(open_targets, np.array([2, 2, 2]), features, bank, own_bonus=-10.0,
                            jump_cost=0.0)[1:].tolist() == [1, 1]
+
+
+def test_a_donor_whose_chin_sits_elsewhere_loses_to_a_slightly_worse_shape_whose_chin_matches(clip):
+    """The drawing keeps the frame's own jaw outline and stretches the lent chin to it: a donor whose chin sits a
+    tenth of an eye distance away from the frame's (its head pitched otherwise) loses to one a sigma worse in
+    shape whose chin sits like the frame's; without the measure the better shape wins."""
+    feats = clip["space"].features().astype(np.float64)
+    feats[3:6] = feats[0:3]
+    gaps = feats[3:6, 0]
+    shut = gaps <= np.percentile(gaps, 5) + 0.005
+    feats[0:3, 0] += np.where(shut, 0.01, 0.03)  # a sigma off in opening
+    feats[6] = feats[0:3].mean(0) + [0.3, 0.2]
+    chin = np.array([0.0] * 3 + [0.1] * 3 + [0.0])
+    assert set(_tied_schedule(feats, range(6), (3, 4, 5)).tolist()) <= {3, 4, 5}
+    assert set(_tied_schedule(feats, range(6), (3, 4, 5), chin=chin).tolist()) <= {0, 1, 2}

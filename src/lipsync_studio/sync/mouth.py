@@ -322,6 +322,22 @@ class MouthSpace:
         field[on, np.arange(len(self.jaw))] = 1.0
         return field
 
+    @cached_property
+    def chin_residual(self) -> np.ndarray:
+        """(T,) where each frame's chin sits (normalised height, eye distances) beyond what its inner-lip gap, its
+        width and its head's turn explain, fitted over the clip: a head pitched otherwise, a jaw held otherwise.
+        NaN where absent (all NaN for fewer than 10 faces)."""
+        out = np.full(len(self.present), np.nan)
+        ok = self.present & np.isfinite(self.normalized[:, CHIN]).all(1)
+        if ok.sum() < 10:
+            return out
+        turn = np.nan_to_num(head_turn(self.normalized[ok]))
+        x = np.column_stack([np.ones(int(ok.sum())), self.features()[ok], turn])
+        y = self.normalized[ok, CHIN, 1]
+        coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+        out[ok] = (y - x @ coef) / self.eye_dist
+        return out
+
     def moved_jaw(self, shape: np.ndarray, d_gap: float, d_width: float = 0.0) -> np.ndarray:
         """(len(jaw), 2) ``shape``'s jaw outline moved as this speaker's jaw moves when the mouth opens ``d_gap``
         and widens ``d_width`` (eye distances): :attr:`jaw_drop` and :attr:`spread`, or :meth:`open_shape`'s

@@ -187,7 +187,8 @@ class BuiltinEngine:
         self.detail = relative_detail(detail, feats[:, 0])
         self.turn = head_turn(space.normalized)
         self.donors = schedule_donors(self.targets, self.sources, feats, bank, target_labels=art.label,
-                                      clip_labels=clip_labels, detail=self.detail, turn=self.turn)
+                                      clip_labels=clip_labels, detail=self.detail, turn=self.turn,
+                                      chin=space.chin_residual)
         used = np.unique(self.donors[self.donors != OWN])
         # The clip's open mouths (a few levels of opening) lend their interiors to mouths opened beyond their donor.
         self.interior_donors = interior_donors(feats[:, 0], bank, self.detail, OPEN_ENOUGH)
