@@ -292,20 +292,29 @@ class MouthSpace:
         return self._motion_per_unit(1)
 
     @cached_property
+    def jaw_rows(self) -> np.ndarray:
+        """(len(jaw),) where the jaw outline's points lie among the region's (rows of region-wide arrays)."""
+        return np.searchsorted(self.region, self.jaw)
+
+    @cached_property
     def jaw_drop(self) -> np.ndarray | None:
         """(len(jaw), 2) how this speaker's jaw outline moves per eye distance of inner-lip gap (normalised
         pixels; :meth:`_motion_per_unit`), or None. On six real talking heads the chin moved 0.05-0.58 (mean 0.28)
         of the gap's change: the lips open and close more than the jaw does."""
         drop = self._motion_per_unit(0)
-        return None if drop is None else drop[np.searchsorted(self.region, self.jaw)]
+        return None if drop is None else drop[self.jaw_rows]
 
     @cached_property
     def jaw_field(self) -> np.ndarray:
-        """(len(region), len(jaw)) how far each region point follows a move of the jaw outline's points: fully
-        on the outline, not at all on the lips and within 0.15 eye distances of them, smoothly between (by where
-        it lies from there to the outline), each jaw point's share falling with distance (a Gaussian of 0.35 eye
-        distances). A field reaching the lips themselves softened the mouth measurably (bench/looks.py, six real
-        heads: sharpness 0.937 against 0.942)."""
+        """(len(region), len(jaw)) how far each region point follows a move of the jaw outline's points.
+
+        Each outline point moves all the way at the chin and less up the sides (none at the mouth's height):
+        moving the sides fully too turned triangles over beside a turned head's cheek (on six real heads 23
+        output frames had five or more, against 6 now), drawing the hair beyond it as dark slivers in the cheek.
+        The rest follows: not at all on the lips and within 0.15 eye distances of them, smoothly more toward the
+        outline, each outline point's share falling with distance (a Gaussian of 0.35 eye distances). A field
+        reaching the lips themselves softened the mouth measurably (bench/looks.py, six real heads: sharpness
+        0.937 against 0.942)."""
         ref = self.reference
         pts = ref[self.region]
         jaw = ref[self.jaw]
@@ -317,10 +326,11 @@ class MouthSpace:
         w = t * t * (3 - 2 * t)
         k = np.exp(-0.5 * (d_j / (0.35 * self.eye_dist)) ** 2)
         field = w[:, None] * k / np.maximum(k.sum(1, keepdims=True), 1e-12)
-        on = np.searchsorted(self.region, self.jaw)
-        field[on] = 0.0
-        field[on, np.arange(len(self.jaw))] = 1.0
-        return field
+        field[self.jaw_rows] = 0.0
+        field[self.jaw_rows, np.arange(len(self.jaw))] = 1.0
+        mouth_y, chin_y = ref[list(LIPS_OUTER), 1].mean(), jaw[:, 1].max()
+        low = np.clip((jaw[:, 1] - mouth_y) / max(chin_y - mouth_y, 1e-6), 0.0, 1.0)
+        return field * (low * low * (3 - 2 * low))[None, :]
 
     @cached_property
     def chin_residual(self) -> np.ndarray:
@@ -347,22 +357,14 @@ class MouthSpace:
                 shape[self.jaw]
         jaw = shape[self.jaw] + self.jaw_drop * d_gap
         if d_width and self.spread is not None:
-            jaw = jaw + self.spread[np.searchsorted(self.region, self.jaw)] * d_width
+            jaw = jaw + self.spread[self.jaw_rows] * d_width
         return jaw
 
     def follow_jaw(self, shape: np.ndarray, jaw: np.ndarray) -> np.ndarray:
-        """``shape`` with its jaw outline moved to ``jaw`` ((len(jaw), 2)) under the mouth, all the way at the chin
-        and less up the sides (none at the mouth's height), and the rest of its lower face following
-        (:attr:`jaw_field`): the lips and the skin just around them stay, what lies between them and the outline
-        moves part of the way. Moving the sides fully too turned triangles over beside a turned head's cheek (on
-        six real heads 23 output frames had five or more, against 6 now), drawing the hair beyond it as dark
-        slivers in the cheek."""
-        ref = self.reference
-        mouth_y, chin_y = ref[list(LIPS_OUTER), 1].mean(), ref[self.jaw, 1].max()
-        low = np.clip((ref[self.jaw, 1] - mouth_y) / max(chin_y - mouth_y, 1e-6), 0.0, 1.0)
-        low = low * low * (3 - 2 * low)
+        """``shape`` with its jaw outline moved toward ``jaw`` ((len(jaw), 2)) and the rest of its lower face
+        following (:attr:`jaw_field`: all the way at the chin, less up the sides; the lips stay)."""
         out = shape.copy()
-        out[self.region] += self.jaw_field @ ((jaw - shape[self.jaw]) * low[:, None])
+        out[self.region] += self.jaw_field @ (jaw - shape[self.jaw])
         return out
 
     def open_shape(self, shape: np.ndarray, d_gap: float, d_width: float = 0.0) -> np.ndarray:

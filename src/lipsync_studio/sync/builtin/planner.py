@@ -370,10 +370,8 @@ def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray,
         c = (((bf[None, :, :] - t[:, None, :]) / sg[k0:k0 + 4096, None, :]) ** 2).sum(2)
         if target_labels is not None and clip_labels is not None:
             c += class_cost * (clip_labels[bank][None, :] != target_labels[k0:k0 + 4096][:, None])
-        c += _drawing_cost(sources[k0:k0 + 4096], bank, detail, detail_cost, turn, turn_sigma, turn_free, turn_steep)
-        if chin is not None:
-            far = np.nan_to_num(chin[bank][None, :] - chin[sources[k0:k0 + 4096]][:, None], nan=0.0)
-            c += (far / chin_sigma) ** 2
+        c += _drawing_cost(sources[k0:k0 + 4096], bank, detail, detail_cost, turn, turn_sigma, turn_free, turn_steep,
+                           chin, chin_sigma)
         top = np.argpartition(c, m - 1, axis=1)[:, :m] if m < len(bank) else np.tile(np.arange(m), (len(t), 1))
         cand[k0:k0 + len(t), :m] = bank[top]
         cost[k0:k0 + len(t), :m] = np.take_along_axis(c, top, 1)
@@ -403,8 +401,8 @@ def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray,
 
 
 def _drawing_cost(sources: np.ndarray, bank: np.ndarray, detail: np.ndarray | None, detail_cost: float,
-                  turn: np.ndarray | None, turn_sigma: float, turn_free: float,
-                  turn_steep: float) -> np.ndarray | float:
+                  turn: np.ndarray | None, turn_sigma: float, turn_free: float, turn_steep: float,
+                  chin: np.ndarray | None, chin_sigma: float) -> np.ndarray | float:
     """(k, B) what drawing each bank frame into each output frame costs beyond its shape (0.0 without measures)."""
     c = 0.0
     if detail is not None:
@@ -412,4 +410,6 @@ def _drawing_cost(sources: np.ndarray, bank: np.ndarray, detail: np.ndarray | No
     if turn is not None:
         d = np.nan_to_num(turn[bank][None, :] - turn[sources][:, None], nan=0.0)
         c = c + (d / turn_sigma) ** 2 + (np.maximum(np.abs(d) - turn_free, 0.0) / turn_steep) ** 2
+    if chin is not None:
+        c = c + (np.nan_to_num(chin[bank][None, :] - chin[sources][:, None], nan=0.0) / chin_sigma) ** 2
     return c
