@@ -7,6 +7,7 @@ contact sheet. Found with it (2026-12-05): a second jaw line under the chin on f
 mouth crops of the looks bench never showed.
 
 usage: python bench/change_sheet.py BEFORE_DIR AFTER_DIR SHEET.png [--first K] [--count N] [--size PX]
+       [--per-result N] [--zoom Z]
 """
 
 from __future__ import annotations
@@ -48,8 +49,20 @@ def main() -> int:
     ap.add_argument("--first", type=int, default=0, help="skip this many of the most changed frames")
     ap.add_argument("--count", type=int, default=8)
     ap.add_argument("--size", type=int, default=220, help="crop size in pixels")
+    ap.add_argument("--per-result", type=int, default=0,
+                    help="at most this many frames from each clip and direction (0: no limit): a change seen everywhere")
+    ap.add_argument("--zoom", type=float, default=1.0, help="enlarge each crop this many times (Lanczos)")
     args = ap.parse_args()
     rows = ranked(args.before, args.after)
+    if args.per_result > 0:
+        seen: dict[tuple[str, str], int] = {}
+        kept = []
+        for row in rows:
+            key = (row[1], row[2])
+            if seen.get(key, 0) < args.per_result:
+                seen[key] = seen.get(key, 0) + 1
+                kept.append(row)
+        rows = kept
     print(f"{len(rows)} frames compared; most changed:")
     tiles = []
     s = args.size
@@ -62,6 +75,8 @@ def main() -> int:
         ys, xs = np.nonzero(d > 20) if (d > 20).any() else np.nonzero(d >= d.max())
         y0, x0 = max(int(np.median(ys)) - s // 2, 0), max(int(np.median(xs)) - s // 2, 0)
         crops = [np.pad(im, ((0, s), (0, s), (0, 0)))[y0:y0 + s, x0:x0 + s] for im in (src[min(k, len(src) - 1)], x, y)]
+        if args.zoom != 1.0:
+            crops = [cv2.resize(c, None, fx=args.zoom, fy=args.zoom, interpolation=cv2.INTER_LANCZOS4) for c in crops]
         tile = np.concatenate(crops, 1).copy()
         cv2.putText(tile, f"{clip[:14]} {direction} {k}: source | before | after", (4, 14), cv2.FONT_HERSHEY_SIMPLEX,
                     0.4, (255, 255, 0), 1)
