@@ -21,6 +21,13 @@ _AUDIO_CODECS = {
 }
 
 
+#: Encoder options per audio codec. FFmpeg's own AAC encoder defaults to its "twoloop" coder here; its "fast" coder
+#: is both faster and closer to the input at the bit rates this app writes (FFmpeg's developers: at higher bit rates
+#: twoloop "sounds worse than the fast coder and needs quite a lot more CPU"). Measured (PyAV's FFmpeg, 192 kbit/s
+#: stereo at 48 kHz, an 11.6 s dub): 0.41 -> 0.24 CPU seconds, SNR against the input 29.8 -> 38.0 dB.
+AUDIO_ENCODER_OPTIONS = {"aac": {"aac_coder": "fast"}}
+
+
 def write_audio(path: str | Path, samples: np.ndarray, sr: int) -> Path:
     """Write ``samples`` to ``path``; the extension picks the codec.
 
@@ -43,7 +50,7 @@ def write_audio(path: str | Path, samples: np.ndarray, sr: int) -> Path:
     interleaved = fmt in ("s16", "flt")
     with atomic_output(path) as tmp:
         with av.open(str(tmp), "w") as c:
-            stream = c.add_stream(codec, rate=rate)
+            stream = c.add_stream(codec, rate=rate, options=AUDIO_ENCODER_OPTIONS.get(codec))
             stream.codec_context.layout = layout
             # Timestamps in samples let the muxer record the encoder's priming delay (an MP4 edit list),
             # so the decoded file has exactly the samples written.

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MediaError, OutputError
+from .audio_writer import AUDIO_ENCODER_OPTIONS
 from .container import open_input
 from .output import os_error_to_output_error, temporary_sibling
 from .video import DecodedFrame
@@ -268,7 +269,8 @@ class VideoWriter:
             self._video = self._add_video_stream()
             if audio is not None:
                 acodec = "libopus" if self.path.suffix.lower() == ".webm" else "aac"
-                astream = self._container.add_stream(acodec, rate=audio_rate)
+                astream = self._container.add_stream(acodec, rate=audio_rate,
+                                                     options=AUDIO_ENCODER_OPTIONS.get(acodec))
                 astream.codec_context.layout = "stereo" if audio_channels >= 2 else "mono"
                 astream.codec_context.bit_rate = fmt.audio_bitrate
                 # Total is set at close when not given; pumping never runs past it.
