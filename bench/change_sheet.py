@@ -50,7 +50,7 @@ def main() -> int:
     ap.add_argument("--count", type=int, default=8)
     ap.add_argument("--size", type=int, default=220, help="crop size in pixels")
     ap.add_argument("--per-result", type=int, default=0,
-                    help="at most this many frames from each clip and direction (0: no limit): a change seen everywhere")
+                    help="at most this many frames from each clip and direction (0: no limit)")
     ap.add_argument("--zoom", type=float, default=1.0, help="enlarge each crop this many times (Lanczos)")
     args = ap.parse_args()
     rows = ranked(args.before, args.after)
