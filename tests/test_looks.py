@@ -21,7 +21,7 @@ from lipsync_studio.metrics.looks import evaluate_looks, lip_band, mouth_box, sh
 from lipsync_studio.sync.builtin.colour import ColourMatch
 from lipsync_studio.sync.builtin.engine import BuiltinEngine
 from lipsync_studio.sync.builtin.interior import lend_interior
-from lipsync_studio.sync.builtin.render import piecewise_warp
+from lipsync_studio.sync.builtin.render import beside_mouth_not_skin, piecewise_warp
 from lipsync_studio.sync.wav2lip.engine import FACE_OVAL
 
 FPS = Fraction(25)
@@ -242,6 +242,31 @@ def test_the_blend_never_pulls_background_into_the_face_and_leaves_it_alone_besi
             beside[int(min(lm[61, 1], lm[291, 1])):] = False
             assert np.abs(d[beside]).max() <= 2, k  # (a level or two where the anti-aliased jaw line ends)
     assert lent > plan.n_out // 10  # donors from the other backdrop were really used
+
+
+def test_beside_the_mouth_what_of_a_lent_face_is_not_skin_gives_way_and_the_rest_stays():
+    """A lent face whose cheek beside the mouth corner holds its hair (a turned donor put in the frame's turn) loses
+    that hair to the frame's own pixels; its lips, its skin (grain and all) and a dark chin shadow stay lent."""
+    rng = np.random.default_rng(3)
+    h, w, unit = 240, 320, 150.0
+    face = np.clip(rng.normal([205, 150, 128], 6, (h, w, 3)), 0, 255).astype(np.uint8)
+    t = np.linspace(0, 2 * np.pi, 20, endpoint=False)
+    outer = np.stack([160 + 55 * np.cos(t), 120 + 18 * np.sin(t)], 1)
+    cv2.fillPoly(face, [np.round(outer).astype(np.int32)], (150, 60, 70))  # lips
+    skin = np.ones((h, w), bool)
+    cv2.fillPoly(skin.view(np.uint8), [np.round(outer * [1.3, 1.6] - [48, 72]).astype(np.int32)], 0)
+    assert beside_mouth_not_skin(face, skin, outer, unit) is None  # all skin: nothing to do
+    lent = face.copy()
+    lent[60:125, 275:315] = rng.normal([70, 50, 35], 8, (65, 40, 3)).clip(0, 255).astype(np.uint8)  # hair
+    lent[200:235, 120:200] = [120, 80, 70]  # the shadow under the chin
+    weight = beside_mouth_not_skin(lent, skin & (lent[..., 0] > 150), outer, unit)
+    assert weight is not None and weight.shape == (h, w)
+    assert weight[70:115, 285:310].mean() > 0.95  # the hair beside the corner
+    lips = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(lips, [np.round(outer).astype(np.int32)], 1)
+    assert weight[lips.astype(bool)].max() == 0.0
+    assert weight[200:235, 120:200].max() == 0.0  # below the mouth: left alone
+    assert weight[20:60, 20:90].max() < 0.01  # plain skin beside the mouth, with its grain
 
 
 def test_a_clip_that_opens_lends_its_most_open_mouth(media):

@@ -30,13 +30,16 @@ from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
 from .grain import GrainMatch
 from .interior import interior_choice, interior_donors, lend_interior
-from .render import (blend_keeping_grain, close_seam, cover_mouth, face_mask, feathered_mask, lent_face_mask,
-                     lip_band_mask, paint_interior, piecewise_warp, skin_mask)
+from .render import (beside_mouth_not_skin, blend_keeping_grain, close_seam, cover_mouth, face_mask, feathered_mask,
+                     lent_face_mask, lip_band_mask, paint_interior, piecewise_warp, skin_mask)
 
 #: The smallest inner-lip gap (eye distances) of a mouth open enough to lend its interior (teeth show).
 OPEN_ENOUGH = 0.06
 #: How far around the lips (eye distances) the donor is resampled with the sharpest filter.
 MOUTH_MARGIN = 0.05
+#: The head turn (:func:`~..mouth.head_turn`, about 6 degrees) from which a lent face is checked for what beside its
+#: mouth is not skin (:func:`~.render.beside_mouth_not_skin`).
+TURNED = 0.08
 
 
 
@@ -408,6 +411,16 @@ class BuiltinEngine:
             skin = skin_mask(alpha, [outer, own_outer], 0.06 * unit)
             warped = self._colour.apply(warped, region, skin, new_lips, own_lips, lips_box)
             warped = self._grain.apply(warped, region, skin)
+            # Beside the mouth, what of the lent face is not skin gives way to the frame's own pixels: the hair or
+            # background beyond a donor's cheek, put in a turned head's turn, drew a dent with a dark mark at the far
+            # cheek's edge beside the mouth corner (Radio2 B->A 58-60, 83) or a grey patch at the jaw (EdMarkey A->B
+            # 77), which FaceMesh's face oval (lying beyond the visible cheek there) does not keep out. A face
+            # turned less than ~6 degrees, as lent and as drawn, has its cheeks' edges far from its mouth.
+            if max(abs(float(np.nan_to_num(self.turn[src_index]))), abs(float(np.nan_to_num(self.turn[donor])))) >= \
+                    TURNED:
+                not_skin = beside_mouth_not_skin(warped, skin, outer, unit)
+                if not_skin is not None:
+                    alpha *= 1 - not_skin
         # Closed most of the way from a wide opening, the donor's teeth squeeze into a jagged white bar: shut lips
         # show only the dark where they meet; parted ones get the interior of the clip's narrowest open mouth (below).
         squeezed = donor_gap > 0.03 and target_gap < 0.5 * donor_gap

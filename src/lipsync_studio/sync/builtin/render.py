@@ -328,6 +328,69 @@ def skin_mask(alpha: np.ndarray, lips: list[np.ndarray], clearance: float) -> np
     return (alpha > 0.5) & (away == 0)
 
 
+#: How far (in robust standard deviations of the lent skin's CIE Lab colour) a pixel beside the mouth may lie from
+#: that skin before it counts as not skin (:func:`beside_mouth_not_skin`), and over how many more it fades in.
+NOT_SKIN_SIGMAS = (3.0, 1.5)
+
+
+def beside_mouth_not_skin(warped: np.ndarray, skin: np.ndarray, outer: np.ndarray,
+                          unit: float) -> np.ndarray | None:
+    """(h, w) float32 0..1: what of a lent face beside its mouth is not skin (its hair or background beyond a turned
+    cheek, drawn into the frame's cheek beside the far mouth corner), 0 elsewhere; None where all of it is skin.
+
+    Beside the mouth means: beyond either mouth corner (from 0.1 eye distances past it, fading in over as much
+    again) and no lower than 0.1 eye distances under the lower lip. A pixel there is not skin by its CIE Lab
+    distance from the lent skin's colour (median and spread of ``skin``, one pixel in nine; the spread at least 6 in
+    L, 3 in a and b), :data:`NOT_SKIN_SIGMAS`, measured at half resolution and lightly blurred. The chin and the jaw
+    are left alone (their shadow is skin too).
+
+    Parameters
+    ----------
+    warped: (h, w, 3) uint8 RGB, the lent face drawn into the frame's area.
+    skin: (h, w) bool, its skin away from the lips (the colour reference).
+    outer: (20, 2) the drawn outer lip contour, pixels of ``warped``.
+    unit: an eye distance in pixels.
+    """
+    import cv2
+
+    h, w = skin.shape
+    ref = warped[::3, ::3][skin[::3, ::3]]  # one pixel in nine is plenty for a colour's median and spread
+    cx, half = float(outer[:, 0].mean()), 0.5 * float(np.ptp(outer[:, 0]))
+    y1 = int(min(h, np.ceil(float(outer[:, 1].max()) + 0.1 * unit)))
+    if len(ref) < 50 or y1 <= 0:
+        return None
+    ref_lab = cv2.cvtColor(np.ascontiguousarray(ref[None]), cv2.COLOR_RGB2Lab)[0].astype(np.float32)
+    mu = np.median(ref_lab, 0)
+    spread = np.maximum(1.4826 * np.median(np.abs(ref_lab - mu), 0), np.array([6.0, 3.0, 3.0], np.float32))
+    start, width = NOT_SKIN_SIGMAS
+    # At half resolution (the weight is smooth; a quarter of the work): the strips beyond either corner.
+    x_left = int(np.floor(cx - half - 0.1 * unit))
+    x_right = int(np.ceil(cx + half + 0.1 * unit))
+    hs, ws = (y1 + 1) // 2, (w + 1) // 2
+    small = cv2.resize(np.ascontiguousarray(warped[:y1]), (ws, hs), interpolation=cv2.INTER_AREA)
+    weight = np.zeros((hs, ws), np.float32)
+    for a, b in ((0, x_left // 2 + 1), (x_right // 2, ws)):
+        a, b = max(a, 0), min(b, ws)
+        if b - a < 1:
+            continue
+        lab = cv2.cvtColor(np.ascontiguousarray(small[:, a:b]), cv2.COLOR_RGB2Lab).astype(np.float32)
+        lab -= mu
+        lab /= spread
+        dist = np.sqrt((lab * lab).sum(2) * np.float32(1 / 3))
+        weight[:, a:b] = np.clip((dist - start) * np.float32(1 / width), 0, 1)
+    if not weight.any():
+        return None
+    weight = cv2.GaussianBlur(weight, (0, 0), max(0.01 * unit, 0.5))
+    full = cv2.resize(weight, (w, y1), interpolation=cv2.INTER_LINEAR)
+    xs = np.abs(np.arange(w, dtype=np.float32) - cx)
+    side = np.clip((xs - half - 0.1 * unit) / np.float32(0.1 * unit), 0, 1)
+    ys = np.arange(y1, dtype=np.float32)
+    above = np.clip((y1 - ys) / np.float32(0.1 * unit), 0, 1)
+    out = np.zeros((h, w), np.float32)
+    out[:y1] = full * side[None, :] * above[:, None]
+    return out
+
+
 def match_colour(warped: np.ndarray, target: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """Per-channel gain and offset, fitted on the feather ring, that make ``warped`` match ``target``.
 
