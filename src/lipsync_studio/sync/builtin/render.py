@@ -338,8 +338,9 @@ def beside_mouth_not_skin(warped: np.ndarray, skin: np.ndarray, outer: np.ndarra
     """(h, w) float32 0..1: what of a lent face beside its mouth is not skin (its hair or background beyond a turned
     cheek, drawn into the frame's cheek beside the far mouth corner), 0 elsewhere; None where all of it is skin.
 
-    Beside the mouth means: beyond either mouth corner (from 0.1 eye distances past it, fading in over as much
-    again) and no lower than 0.1 eye distances under the lower lip. A pixel there is not skin by its CIE Lab
+    Beside the mouth means: beyond either mouth corner (fading in over 0.1 eye distances from it), no lower than 0.1
+    eye distances under the lower lip, and more than 0.05 eye distances from the lips. A pixel there is not skin by
+    its CIE Lab
     distance from the lent skin's colour (median and spread of ``skin``, one pixel in nine; the spread at least 6 in
     L, 3 in a and b), :data:`NOT_SKIN_SIGMAS`, measured at half resolution and lightly blurred. The chin and the jaw
     are left alone (their shadow is skin too).
@@ -364,8 +365,8 @@ def beside_mouth_not_skin(warped: np.ndarray, skin: np.ndarray, outer: np.ndarra
     spread = np.maximum(1.4826 * np.median(np.abs(ref_lab - mu), 0), np.array([6.0, 3.0, 3.0], np.float32))
     start, width = NOT_SKIN_SIGMAS
     # At half resolution (the weight is smooth; a quarter of the work): the strips beyond either corner.
-    x_left = int(np.floor(cx - half - 0.1 * unit))
-    x_right = int(np.ceil(cx + half + 0.1 * unit))
+    x_left = int(np.floor(cx - half))
+    x_right = int(np.ceil(cx + half))
     hs, ws = (y1 + 1) // 2, (w + 1) // 2
     small = cv2.resize(np.ascontiguousarray(warped[:y1]), (ws, hs), interpolation=cv2.INTER_AREA)
     weight = np.zeros((hs, ws), np.float32)
@@ -378,12 +379,17 @@ def beside_mouth_not_skin(warped: np.ndarray, skin: np.ndarray, outer: np.ndarra
         lab /= spread
         dist = np.sqrt((lab * lab).sum(2) * np.float32(1 / 3))
         weight[:, a:b] = np.clip((dist - start) * np.float32(1 / width), 0, 1)
+    # The lips and their edge stay lent, whatever their colour (a dark corner, a shadow under the lower lip).
+    lips = np.zeros((hs, ws), np.uint8)
+    cv2.fillPoly(lips, [np.round(outer * 8).astype(np.int32)], 1, cv2.LINE_8, shift=4)
+    reach = max(1, int(round(0.025 * unit)))
+    weight[cv2.dilate(lips, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0] = 0
     if not weight.any():
         return None
     weight = cv2.GaussianBlur(weight, (0, 0), max(0.01 * unit, 0.5))
     full = cv2.resize(weight, (w, y1), interpolation=cv2.INTER_LINEAR)
     xs = np.abs(np.arange(w, dtype=np.float32) - cx)
-    side = np.clip((xs - half - 0.1 * unit) / np.float32(0.1 * unit), 0, 1)
+    side = np.clip((xs - half) / np.float32(0.1 * unit), 0, 1)
     ys = np.arange(y1, dtype=np.float32)
     above = np.clip((y1 - ys) / np.float32(0.1 * unit), 0, 1)
     out = np.zeros((h, w), np.float32)
