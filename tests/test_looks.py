@@ -253,8 +253,9 @@ def test_beside_the_mouth_what_of_a_lent_face_is_not_skin_gives_way_and_the_rest
     t = np.linspace(0, 2 * np.pi, 20, endpoint=False)
     outer = np.stack([160 + 55 * np.cos(t), 120 + 18 * np.sin(t)], 1)
     cv2.fillPoly(face, [np.round(outer).astype(np.int32)], (150, 60, 70))  # lips
-    skin = np.ones((h, w), bool)
-    cv2.fillPoly(skin.view(np.uint8), [np.round(outer * [1.3, 1.6] - [48, 72]).astype(np.int32)], 0)
+    away = np.ones((h, w), np.uint8)  # the skin: all but the lips and a margin around them
+    cv2.fillPoly(away, [np.round(outer * [1.3, 1.6] - [48, 72]).astype(np.int32)], 0)
+    skin = away.astype(bool)
     assert beside_mouth_not_skin(face, skin, outer, unit) is None  # all skin: nothing to do
     lent = face.copy()
     lent[60:125, 275:315] = rng.normal([70, 50, 35], 8, (65, 40, 3)).clip(0, 255).astype(np.uint8)  # hair

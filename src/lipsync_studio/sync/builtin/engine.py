@@ -347,12 +347,12 @@ class BuiltinEngine:
         if own and abs(d_gap) < 0.01 and d_width == 0.0:
             return frame  # the frame's own mouth already says this
         new_shape = sp.open_shape(shape, d_gap, d_width) if abs(d_gap) >= 0.005 or d_width else shape
+        own_shape = sp.normalized[src_index]
         if not own:
             # The face's outline along the jaw is the frame's own, moved as far as this speaker's jaw moves for the
             # change of mouth, and the lent lower face follows it (its lips stay the donor's): with the donor's own
             # jaw, one seen at another pitch or turn drew a second jaw line inside or below the frame's (its neck
             # or its shadow stretched into the face).
-            own_shape = sp.normalized[src_index]
             new_shape = sp.follow_jaw(new_shape, sp.moved_jaw(own_shape, *self._change(own_shape, out_index)))
             # Between the nose and the upper lip the lent face meets the frame's own, whatever its pitch.
             new_shape = pin_to_nose(sp, new_shape, own_shape)
@@ -365,7 +365,6 @@ class BuiltinEngine:
             src_img, cx, cy = self.bank[donor]
             # One map from the donor's own pixels to this frame: its pose and the shape change composed.
             src = apply(sp.pose[donor], sp.region_points(sp.normalized[donor])) - [cx, cy]
-        own_shape = sp.normalized[src_index]
         ovals = [apply(pose, own_shape[list(FACE_OVAL)]), apply(pose, new_shape[list(FACE_OVAL)])]
         # The box: the region, cut to the face (beyond the jaw line the frame's own pixels stay, so the blend
         # can never pull the donor's background into the face, and no time goes into warping it).
@@ -416,8 +415,7 @@ class BuiltinEngine:
             # cheek's edge beside the mouth corner (Radio2 B->A 58-60, 83) or a grey patch at the jaw (EdMarkey A->B
             # 77), which FaceMesh's face oval (lying beyond the visible cheek there) does not keep out. A face
             # turned less than ~6 degrees, as lent and as drawn, has its cheeks' edges far from its mouth.
-            if max(abs(float(np.nan_to_num(self.turn[src_index]))), abs(float(np.nan_to_num(self.turn[donor])))) >= \
-                    TURNED:
+            if np.abs(np.nan_to_num(self.turn[[src_index, donor]])).max() >= TURNED:
                 not_skin = beside_mouth_not_skin(warped, skin, outer, unit)
                 if not_skin is not None:
                     alpha *= 1 - not_skin

@@ -328,7 +328,7 @@ def skin_mask(alpha: np.ndarray, lips: list[np.ndarray], clearance: float) -> np
     return (alpha > 0.5) & (away == 0)
 
 
-#: How far (in robust standard deviations of the lent skin's CIE Lab colour) a pixel beside the mouth may lie from
+#: How far (in robust standard deviations of the lent skin's Lab colour) a pixel beside the mouth may lie from
 #: that skin before it counts as not skin (:func:`beside_mouth_not_skin`), and over how many more it fades in.
 NOT_SKIN_SIGMAS = (3.0, 1.5)
 
@@ -340,10 +340,9 @@ def beside_mouth_not_skin(warped: np.ndarray, skin: np.ndarray, outer: np.ndarra
 
     Beside the mouth means: beyond either mouth corner (fading in over 0.1 eye distances from it), no lower than 0.1
     eye distances under the lower lip, and more than 0.05 eye distances from the lips. A pixel there is not skin by
-    its CIE Lab
-    distance from the lent skin's colour (median and spread of ``skin``, one pixel in nine; the spread at least 6 in
-    L, 3 in a and b), :data:`NOT_SKIN_SIGMAS`, measured at half resolution and lightly blurred. The chin and the jaw
-    are left alone (their shadow is skin too).
+    its Lab distance (OpenCV's 8-bit Lab: L scaled to 0..255) from the lent skin's colour (median and spread of
+    ``skin``, one pixel in nine; the spread at least 6 in L, 3 in a and b), :data:`NOT_SKIN_SIGMAS`, measured at
+    half resolution and lightly blurred. The chin and the jaw are left alone (their shadow is skin too).
 
     Parameters
     ----------
