@@ -546,3 +546,33 @@ def test_a_donors_own_real_teeth_stay_when_the_clip_has_no_wider_interior_to_len
     assert interior_choice(0.12, 0.0, np.zeros(0), False) == (None, True)  # never opens: drawn
     assert interior_choice(0.12, 0.0, gaps, False) == (2, True)  # shut donor: lent (drawn if that fails)
     assert interior_choice(0.03, 0.12, gaps, True)[1] is False
+
+
+def test_the_interior_a_mouth_shows_is_decided_over_the_frames_and_does_not_flash_in_for_one():
+    """Where the target's opening hovers about the point where a lent interior takes over from the donor's own, the
+    teeth of another moment flashed in for a single frame (lp_d20 A->B 73, KatieHill A->B 15): a lone lent frame
+    whose donor's own interior serves keeps it, a frame between two runs of one lent interior lends it too, and
+    where the donor has no interior to stretch (shut, or far too narrow) the frame still gets a real one."""
+    from lipsync_studio.sync.builtin.interior import interior_choice, needs_interior, plan_interiors
+
+    gaps = np.array([0.30, 0.24, 0.18, 0.12, 0.07])
+    # One frame past the takeover point (donor 0.185 of a target 0.249: 0.74 of it), its neighbours short of it.
+    tg = np.array([0.19, 0.236, 0.249, 0.223, 0.171])
+    dg = np.full(5, 0.185)
+    assert [needs_interior(t, d) for t, d in zip(tg, dg)] == [False, False, True, False, False]
+    pick, paint = plan_interiors(tg, dg, gaps)
+    assert (pick == -1).all() and not paint.any()  # the donor's own teeth, throughout
+    # A hole between two runs of the same lent interior (its donor opened 0.8 of the target there) lends it too.
+    tg = np.array([0.05, 0.2, 0.2, 0.2, 0.19, 0.2, 0.2, 0.05])
+    dg = np.array([0.05, 0.1, 0.1, 0.1, 0.155, 0.1, 0.1, 0.05])
+    pick, _ = plan_interiors(tg, dg, gaps)
+    assert needs_interior(0.2, 0.1) and not needs_interior(0.19, 0.155)
+    assert list(pick) == [-1, 2, 2, 2, 2, 2, 2, -1]
+    # A lone frame whose donor is shut (nothing of its own to stretch) still lends a real interior.
+    tg = np.array([0.02, 0.12, 0.02])
+    dg = np.array([0.0, 0.0, 0.0])
+    pick, paint = plan_interiors(tg, dg, gaps)
+    assert list(pick) == [-1, interior_choice(0.12, 0.0, gaps, False)[0], -1] and not paint.any()
+    # A clip that never opens: the lone frame is drawn, as before.
+    pick, paint = plan_interiors(tg, dg, np.zeros(0))
+    assert list(pick) == [-1, -1, -1] and list(paint) == [False, True, False]

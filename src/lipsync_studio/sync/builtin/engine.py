@@ -29,7 +29,7 @@ from .planner import OWN, SpeakerLead, choose_bank, plan_mouths, relative_detail
 from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
 from .grain import GrainMatch
-from .interior import interior_choice, interior_donors, lend_interior
+from .interior import interior_donors, lend_interior, plan_interiors, squeezed
 from .render import (beside_mouth_not_skin, blend_keeping_grain, close_seam, cover_mouth, face_mask, feathered_mask,
                      lent_face_mask, lip_band_mask, paint_interior, piecewise_warp, skin_mask)
 
@@ -196,6 +196,7 @@ class BuiltinEngine:
         # The clip's open mouths (a few levels of opening) lend their interiors to mouths opened beyond their donor.
         self.interior_donors = interior_donors(feats[:, 0], bank, self.detail, OPEN_ENOUGH)
         self.open_donor = int(self.interior_donors[0]) if len(self.interior_donors) else None
+        self.interior_pick, self.interior_paint = self._interiors(self.sources)
         used = np.union1d(used, self.interior_donors)
         self.bank: dict[int, tuple[np.ndarray, int, int]] = {}
         self._frame_size = (faces.width, faces.height)
@@ -319,6 +320,20 @@ class BuiltinEngine:
                 if advance is not None:
                     advance(0)
 
+    def _interiors(self, sources: np.ndarray, out_index: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Which interior output frames ``out_index``.. show when drawn into clip frames ``sources``
+        (:func:`~.interior.plan_interiors`, decided over the frames)."""
+        sp = self.space
+        k = np.arange(out_index, out_index + len(sources))
+        present = sp.present[sources]
+        dg = np.zeros(len(sources))
+        for i in np.flatnonzero(present):
+            d, s = int(self.donors[k[i]]), int(sources[i])
+            dg[i] = sp.gap(sp.normalized[s] if d == OWN else sp.turned_shape(d, s))
+        gaps = sp.gap(sp.normalized[self.interior_donors]) if len(self.interior_donors) else np.zeros(0)
+        pick, paint = plan_interiors(np.where(present, self.targets.gap[k], 0.0), dg, gaps)
+        return pick, paint
+
     # -- render -------------------------------------------------------------------------------------
     def _change(self, shape: np.ndarray, out_index: int) -> tuple[float, float]:
         """(d_gap, d_width) in eye distances from ``shape``'s mouth to output frame ``out_index``'s target: the
@@ -421,28 +436,26 @@ class BuiltinEngine:
                     alpha *= 1 - not_skin
         # Closed most of the way from a wide opening, the donor's teeth squeeze into a jagged white bar: shut lips
         # show only the dark where they meet; parted ones get the interior of the clip's narrowest open mouth (below).
-        squeezed = donor_gap > 0.03 and target_gap < 0.5 * donor_gap
         inner = apply(pose, new_shape[list(LIPS_INNER)]) - origin
-        if squeezed and target_gap < 0.02:
+        if squeezed(target_gap, donor_gap) and target_gap < 0.02:
             close_seam(warped, inner, new_lips if not own else lip_band_mask(outer, inner, alpha.shape))
-        # Much more opening than the donor has (its own interior, stretched past 1.33x, would smear; a closed donor
-        # has none): a real interior is lent whole, from the open frame nearest the target's opening, or (a clip
-        # that never opens) one is drawn. One interior at a time: two blended read as a double image.
-        ratio = donor_gap / max(target_gap, 1e-6)
-        if (target_gap > 0.04 and target_gap - donor_gap > 0.015 and (donor_gap < 0.015 or ratio < 0.75)
-                or squeezed and target_gap >= 0.02):
-            lent = False
-            gaps = sp.gap(sp.normalized[self.interior_donors]) if len(self.interior_donors) else np.zeros(0)
-            pick, may_paint = interior_choice(target_gap, donor_gap, gaps, squeezed)
-            if pick is not None:
-                o = int(self.interior_donors[pick])
-                o_img, ox, oy = self.bank[o]
-                o_inner = apply(sp.pose[o], sp.normalized[o][list(LIPS_INNER)]) - [ox, oy]
-                lent = lend_interior(warped, inner, o_img, o_inner, 1.0, shrink=max(0.5, 0.015 * unit))
-            if not lent and may_paint:
-                upper = apply(pose, new_shape[list(UPPER_INNER_LIP)]) - origin
-                paint_interior(warped, inner, upper, max(target_gap, 0.0) * unit,
-                               float(np.clip((target_gap - 0.04) / 0.03, 0.0, 1.0)))
+        # Much more opening than the donor has: a real interior is lent whole, from the open frame nearest the
+        # target's opening, or (a clip that never opens) one is drawn; decided over the frames in prepare. One
+        # interior at a time: two blended read as a double image.
+        if src_index == self.sources[out_index]:
+            pick, may_paint = int(self.interior_pick[out_index]), bool(self.interior_paint[out_index])
+        else:  # drawn into another frame than planned: decided for this frame alone
+            pick, may_paint = (int(x[0]) for x in self._interiors(np.array([src_index]), out_index))
+        lent = False
+        if pick >= 0:
+            o = int(self.interior_donors[pick])
+            o_img, ox, oy = self.bank[o]
+            o_inner = apply(sp.pose[o], sp.normalized[o][list(LIPS_INNER)]) - [ox, oy]
+            lent = lend_interior(warped, inner, o_img, o_inner, 1.0, shrink=max(0.5, 0.015 * unit))
+        if not lent and may_paint:
+            upper = apply(pose, new_shape[list(UPPER_INNER_LIP)]) - origin
+            paint_interior(warped, inner, upper, max(target_gap, 0.0) * unit,
+                           float(np.clip((target_gap - 0.04) / 0.03, 0.0, 1.0)))
         self.last_box = (int(x0), int(y0), int(x1), int(y1))
         out = frame.copy()
         # blendLinear rounds a weighted sum: where alpha is 0 the frame's pixel comes back exactly.
