@@ -8,7 +8,7 @@ frame of the same clip: the frame the other half shows at the same moment. Write
 close-ups: the most open frames, the softest frames, and a run of consecutive frames, each beside its source)
 to OUTDIR.
 
-usage: PYTHONPATH=src python bench/looks.py CLIP... [-o OUTDIR] [--engine builtin] [--stereo]
+usage: PYTHONPATH=src python bench/looks.py CLIP... [-o OUTDIR] [--engine builtin] [--stereo] [--keep-cut]
 
 ``--stereo`` also makes a side-by-side stereo clip of each half (``stereoize``), syncs it, and writes a contact
 sheet of both eyes (no numbers: the eyes' sources are synthetic).
@@ -26,20 +26,25 @@ from pathlib import Path
 import numpy as np
 
 
-def _cut(clip: Path, folder: Path) -> tuple[dict, int, float]:
-    """Write each half's picture (with its own sound) and sound; return paths, frames and fps."""
+def _cut(clip: Path, folder: Path, keep: bool = False) -> tuple[dict, int, float]:
+    """Write each half's picture (with its own sound) and sound; return paths, frames and fps. ``keep``: halves
+    already in ``folder`` (an earlier run's) are used as they are."""
     from lipsync_studio.media.audio import load_audio
     from lipsync_studio.media.audio_writer import write_audio
     from lipsync_studio.media.video import VideoReader
     from lipsync_studio.media.writer import VideoFormat, VideoWriter
 
+    names = [folder / f"{k}_{h}.{e}" for h in "AB" for k, e in (("pic", "mp4"), ("sound", "wav"))]
     with VideoReader(clip) as r:
         info = r.info
         frames = [f for _, f in r.iter_frames()]
     n, fps = len(frames), float(info.fps)
+    h = n // 2
+    if keep and all(p.exists() for p in names):
+        return ({name: {"pic": folder / f"pic_{name}.mp4", "sound": folder / f"sound_{name}.wav", "start": a,
+                        "stop": b} for name, (a, b) in {"A": (0, h), "B": (h, 2 * h)}.items()}, n, fps)
     wav = load_audio(clip, sr=16000)
     spf = 16000 / fps
-    h = n // 2
     out = {}
     for name, (a, b) in {"A": (0, h), "B": (h, 2 * h)}.items():
         snd = write_audio(folder / f"sound_{name}.wav", wav[int(a * spf):int(b * spf)], 16000)
@@ -146,13 +151,13 @@ def worst_tenth_causes(result, source, index: np.ndarray, score) -> dict:
             "worst_soft_share": len(soft) / len(worst), "worst_soft_frames": [int(k) for k in soft]}
 
 
-def measure_clip(clip: Path, outdir: Path, engine: str) -> list[dict]:
+def measure_clip(clip: Path, outdir: Path, engine: str, keep: bool = False) -> list[dict]:
     from lipsync_studio.engine.sync_job import SyncOptions, SyncRequest, run_sync
     from lipsync_studio.metrics.looks import compare_looks, video_looks
 
     folder = outdir / clip.stem
     folder.mkdir(parents=True, exist_ok=True)
-    halves, n, fps = _cut(clip, folder)
+    halves, n, fps = _cut(clip, folder, keep)
     source = video_looks(clip)
     rows = []
     for a, b in (("A", "B"), ("B", "A")):
@@ -221,11 +226,15 @@ def main() -> int:
     ap.add_argument("-o", "--outdir", type=Path, default=Path("/tmp/looks"))
     ap.add_argument("--engine", default="builtin")
     ap.add_argument("--stereo", action="store_true")
+    ap.add_argument("--keep-cut", action="store_true",
+                    help="use the halves an earlier run left in OUTDIR (copy them there): two versions of the engine "
+                         "compared on the same pictures (the halves are written anew with a threaded x264 on every run, "
+                         "and the median moves by ~0.005 between runs of the same code)")
     args = ap.parse_args()
     args.outdir.mkdir(parents=True, exist_ok=True)
     rows = []
     for clip in args.clips:
-        rows += measure_clip(clip, args.outdir, args.engine)
+        rows += measure_clip(clip, args.outdir, args.engine, args.keep_cut)
         if args.stereo:
             stereo_sheet(clip, args.outdir)
     (args.outdir / "looks.json").write_text(json.dumps(rows, indent=1))
