@@ -270,6 +270,31 @@ def test_beside_the_mouth_what_of_a_lent_face_is_not_skin_gives_way_and_the_rest
     assert weight[20:60, 20:90].max() < 0.01  # plain skin beside the mouth, with its grain
 
 
+def test_a_strongly_turned_lent_faces_far_cheek_edge_below_the_mouth_gives_way_with_its_blended_edge():
+    """A donor turned much further than its frame shows its far cheek ending a few pixels beyond the mouth corner,
+    with its hair beyond, down to the jaw: that edge was drawn as a dark stroke along the frame's cheek (Radio2
+    A->B 43-45, KatieHill B->A 95-98). Below the mouth the hair gives way from right beside the corner down to the
+    jaw, the edge's blended pixels too; the skin there stays lent, and so does the chin between the corners."""
+    rng = np.random.default_rng(5)
+    h, w, unit = 240, 320, 150.0
+    face = np.clip(rng.normal([205, 150, 128], 6, (h, w, 3)), 0, 255).astype(np.uint8)
+    t = np.linspace(0, 2 * np.pi, 20, endpoint=False)
+    outer = np.stack([160 + 55 * np.cos(t), 120 + 18 * np.sin(t)], 1)  # corners at x 105 and 215, bottom y 138
+    cv2.fillPoly(face, [np.round(outer).astype(np.int32)], (150, 60, 70))
+    skin = np.ones((h, w), bool)
+    skin[90:150, 95:225] = False
+    lent = face.copy()
+    lent[150:215, 221:320] = rng.normal([70, 50, 35], 8, (65, 99, 3)).clip(0, 255).astype(np.uint8)  # hair
+    lent[150:215, 219:221] = (0.5 * face[150:215, 219:221] + 0.5 * np.array([70, 50, 35])).astype(np.uint8)  # edge
+    lent[200:235, 120:200] = [120, 80, 70]  # the chin's shadow
+    weight = beside_mouth_not_skin(lent, skin & (lent[..., 0] > 150), outer, unit)
+    assert weight is not None
+    assert weight[160:205, 223:300].min() > 0.9  # the hair, from 8 px beyond the corner, down to 0.45 eye distances
+    assert weight[160:205, 219:221].min() > 0.5  # the blended edge
+    assert weight[160:205, 200:212].max() < 0.05  # the lent cheek's skin inside its edge stays
+    assert weight[200:235, 120:200].max() == 0.0  # the chin
+
+
 def test_a_clip_that_opens_lends_its_most_open_mouth(media):
     faces = analyse_faces(media["clip"])
     engine = BuiltinEngine()

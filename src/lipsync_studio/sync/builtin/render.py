@@ -338,11 +338,15 @@ def beside_mouth_not_skin(warped: np.ndarray, skin: np.ndarray, outer: np.ndarra
     """(h, w) float32 0..1: what of a lent face beside its mouth is not skin (its hair or background beyond a turned
     cheek, drawn into the frame's cheek beside the far mouth corner), 0 elsewhere; None where all of it is skin.
 
-    Beside the mouth means: beyond either mouth corner (fading in over 0.1 eye distances from it), no lower than 0.1
-    eye distances under the lower lip, and more than 0.05 eye distances from the lips. A pixel there is not skin by
-    its Lab distance (OpenCV's 8-bit Lab: L scaled to 0..255) from the lent skin's colour (median and spread of
-    ``skin``, one pixel in nine; the spread at least 6 in L, 3 in a and b), :data:`NOT_SKIN_SIGMAS`, measured at
-    half resolution and lightly blurred. The chin and the jaw are left alone (their shadow is skin too).
+    Beside the mouth means: beyond either mouth corner (the outer lip contour's leftmost and rightmost points),
+    fading in over 0.1 eye distances from it at the lips' height and over 0.02 from 0.1 under the lower lip down
+    (a strongly turned face's far cheek is a few pixels wide there, and its edge, with the donor's hair beyond it,
+    was drawn as a dark stroke along the frame's cheek: Radio2 A->B 43-45, 73-74, KatieHill B->A 95-98), no lower
+    than 0.6 eye distances under the lower lip (the jaw), and more than 0.05 eye distances from the lips. A pixel
+    there is not skin by its Lab distance (OpenCV's 8-bit Lab: L scaled to 0..255) from the lent skin's colour
+    (median and spread of ``skin``, one pixel in nine; the spread at least 6 in L, 3 in a and b),
+    :data:`NOT_SKIN_SIGMAS`, measured at half resolution, grown by one pixel there (the edge's blended pixels go
+    too) and lightly blurred. The chin, between the corners, is left alone (its shadow is skin too).
 
     Parameters
     ----------
@@ -355,8 +359,8 @@ def beside_mouth_not_skin(warped: np.ndarray, skin: np.ndarray, outer: np.ndarra
 
     h, w = skin.shape
     ref = warped[::3, ::3][skin[::3, ::3]]  # one pixel in nine is plenty for a colour's median and spread
-    cx, half = float(outer[:, 0].mean()), 0.5 * float(np.ptp(outer[:, 0]))
-    y1 = int(min(h, np.ceil(float(outer[:, 1].max()) + 0.1 * unit)))
+    left, right, bottom = float(outer[:, 0].min()), float(outer[:, 0].max()), float(outer[:, 1].max())
+    y1 = int(min(h, np.ceil(bottom + 0.6 * unit)))
     if len(ref) < 50 or y1 <= 0:
         return None
     ref_lab = cv2.cvtColor(np.ascontiguousarray(ref[None]), cv2.COLOR_RGB2Lab)[0].astype(np.float32)
@@ -364,8 +368,7 @@ def beside_mouth_not_skin(warped: np.ndarray, skin: np.ndarray, outer: np.ndarra
     spread = np.maximum(1.4826 * np.median(np.abs(ref_lab - mu), 0), np.array([6.0, 3.0, 3.0], np.float32))
     start, width = NOT_SKIN_SIGMAS
     # At half resolution (the weight is smooth; a quarter of the work): the strips beyond either corner.
-    x_left = int(np.floor(cx - half))
-    x_right = int(np.ceil(cx + half))
+    x_left, x_right = int(np.floor(left)), int(np.ceil(right))
     hs, ws = (y1 + 1) // 2, (w + 1) // 2
     small = cv2.resize(np.ascontiguousarray(warped[:y1]), (ws, hs), interpolation=cv2.INTER_AREA)
     weight = np.zeros((hs, ws), np.float32)
@@ -382,17 +385,23 @@ def beside_mouth_not_skin(warped: np.ndarray, skin: np.ndarray, outer: np.ndarra
     lips = np.zeros((hs, ws), np.uint8)
     cv2.fillPoly(lips, [np.round(outer * 8).astype(np.int32)], 1, cv2.LINE_8, shift=4)
     reach = max(1, int(round(0.025 * unit)))
-    weight[cv2.dilate(lips, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0] = 0
+    near_lips = cv2.dilate(lips, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0
+    weight[near_lips] = 0
     if not weight.any():
         return None
+    weight = cv2.dilate(weight, np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8))
+    weight[near_lips] = 0
     weight = cv2.GaussianBlur(weight, (0, 0), max(0.01 * unit, 0.5))
     full = cv2.resize(weight, (w, y1), interpolation=cv2.INTER_LINEAR)
-    xs = np.abs(np.arange(w, dtype=np.float32) - cx)
-    side = np.clip((xs - half) / np.float32(0.1 * unit), 0, 1)
+    xs = np.arange(w, dtype=np.float32)
+    beyond = np.maximum(np.float32(left) - xs, xs - np.float32(right))  # px beyond the nearer mouth corner
     ys = np.arange(y1, dtype=np.float32)
+    low = bottom + 0.05 * unit  # from here down to 0.05 further the fade from the corner narrows, 0.1 -> 0.02
+    fade = np.float32(unit) * (0.1 - 0.08 * np.clip((ys - low) / np.float32(0.05 * unit), 0, 1)).astype(np.float32)
+    side = np.clip(beyond[None, :] / fade[:, None], 0, 1)
     above = np.clip((y1 - ys) / np.float32(0.1 * unit), 0, 1)
     out = np.zeros((h, w), np.float32)
-    out[:y1] = full * side[None, :] * above[:, None]
+    out[:y1] = full * side * above[:, None]
     return out
 
 
