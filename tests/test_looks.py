@@ -295,6 +295,34 @@ def test_a_strongly_turned_lent_faces_far_cheek_edge_below_the_mouth_gives_way_w
     assert weight[200:235, 120:200].max() == 0.0  # the chin
 
 
+def test_a_turned_jaws_hair_under_the_mouth_gives_way_along_the_lent_outline_and_the_chin_stays():
+    """A turned face's far jaw curves in under the mouth, between the corners, and the donor's hair at its edge was
+    drawn there as a dark patch (Radio2 A->B 6): along the lent face's outline it gives way; a shadow on the chin
+    away from the outline stays lent."""
+    rng = np.random.default_rng(7)
+    h, w, unit = 240, 320, 150.0
+    face = np.clip(rng.normal([205, 150, 128], 6, (h, w, 3)), 0, 255).astype(np.uint8)
+    t = np.linspace(0, 2 * np.pi, 20, endpoint=False)
+    outer = np.stack([160 + 55 * np.cos(t), 120 + 18 * np.sin(t)], 1)  # corners at x 105 and 215, bottom y 138
+    cv2.fillPoly(face, [np.round(outer).astype(np.int32)], (150, 60, 70))
+    s = np.linspace(0, 2 * np.pi, 36, endpoint=False)
+    oval = np.stack([160 + 150 * np.cos(s), 120 + 95 * np.sin(s)], 1)  # the lent outline: 211 px down at x 200
+    skin = np.ones((h, w), bool)
+    skin[90:150, 95:225] = False
+    lent = face.copy()
+    lent[186:207, 180:212] = rng.normal([70, 50, 35], 8, (21, 32, 3)).clip(0, 255).astype(np.uint8)  # hair
+    lent[160:175, 140:180] = [120, 80, 70]  # a shadow on the chin, 40 px inside the outline
+    ref = skin & (lent[..., 0] > 150)
+    without = beside_mouth_not_skin(lent, ref, outer, unit)
+    assert without is None or without[186:207, 180:212].max() == 0.0  # between the corners: the chin's, untouched
+    weight = beside_mouth_not_skin(lent, ref, outer, unit, oval)
+    assert weight[196:205, 186:206].min() > 0.9  # within 0.1 eye distances of the outline
+    assert weight[160:175, 140:180].max() < 0.01
+    lips = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(lips, [np.round(outer).astype(np.int32)], 1)
+    assert weight[lips.astype(bool)].max() == 0.0
+
+
 def test_a_clip_that_opens_lends_its_most_open_mouth(media):
     faces = analyse_faces(media["clip"])
     engine = BuiltinEngine()

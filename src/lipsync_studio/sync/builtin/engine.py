@@ -431,7 +431,7 @@ class BuiltinEngine:
             # 77), which FaceMesh's face oval (lying beyond the visible cheek there) does not keep out. A face
             # turned less than ~6 degrees, as lent and as drawn, has its cheeks' edges far from its mouth.
             if np.abs(np.nan_to_num(self.turn[[src_index, donor]])).max() >= TURNED:
-                not_skin = beside_mouth_not_skin(warped, skin, outer, unit)
+                not_skin = beside_mouth_not_skin(warped, skin, outer, unit, ovals[1] - origin)
                 if not_skin is not None:
                     alpha *= 1 - not_skin
         # Closed most of the way from a wide opening, the donor's teeth squeeze into a jagged white bar: shut lips

@@ -333,8 +333,8 @@ def skin_mask(alpha: np.ndarray, lips: list[np.ndarray], clearance: float) -> np
 NOT_SKIN_SIGMAS = (3.0, 1.5)
 
 
-def beside_mouth_not_skin(warped: np.ndarray, skin: np.ndarray, outer: np.ndarray,
-                          unit: float) -> np.ndarray | None:
+def beside_mouth_not_skin(warped: np.ndarray, skin: np.ndarray, outer: np.ndarray, unit: float,
+                          oval: np.ndarray | None = None) -> np.ndarray | None:
     """(h, w) float32 0..1: what of a lent face beside its mouth is not skin (its hair or background beyond a turned
     cheek, drawn into the frame's cheek beside the far mouth corner), 0 elsewhere; None where all of it is skin.
 
@@ -346,7 +346,10 @@ def beside_mouth_not_skin(warped: np.ndarray, skin: np.ndarray, outer: np.ndarra
     there is not skin by its Lab distance (OpenCV's 8-bit Lab: L scaled to 0..255) from the lent skin's colour
     (median and spread of ``skin``, one pixel in nine; the spread at least 6 in L, 3 in a and b),
     :data:`NOT_SKIN_SIGMAS`, measured at half resolution, grown by one pixel there (the edge's blended pixels go
-    too) and lightly blurred. The chin, between the corners, is left alone (its shadow is skin too).
+    too) and lightly blurred. The chin, between the corners, is left alone (its shadow is skin too), but for a band
+    along the lent face's outline (``oval``) and beyond it: 0.15 eye distances wide inside it (fading over 0.05
+    more), from 0.1 under the lower lip down. A turned face's far jaw curves in under the mouth, between the corners, and the
+    donor's hair at its edge stayed there as a dark patch (Radio2 A->B 6) or line (41).
 
     Parameters
     ----------
@@ -354,6 +357,7 @@ def beside_mouth_not_skin(warped: np.ndarray, skin: np.ndarray, outer: np.ndarra
     skin: (h, w) bool, its skin away from the lips (the colour reference).
     outer: (20, 2) the drawn outer lip contour, pixels of ``warped``.
     unit: an eye distance in pixels.
+    oval: optional (N, 2) the lent face's outline (FaceMesh's face oval as drawn), pixels of ``warped``.
     """
     import cv2
 
@@ -372,7 +376,7 @@ def beside_mouth_not_skin(warped: np.ndarray, skin: np.ndarray, outer: np.ndarra
     hs, ws = (y1 + 1) // 2, (w + 1) // 2
     small = cv2.resize(np.ascontiguousarray(warped[:y1]), (ws, hs), interpolation=cv2.INTER_AREA)
     weight = np.zeros((hs, ws), np.float32)
-    for a, b in ((0, x_left // 2 + 1), (x_right // 2, ws)):
+    for a, b in ((0, ws),) if oval is not None else ((0, x_left // 2 + 1), (x_right // 2, ws)):
         a, b = max(a, 0), min(b, ws)
         if b - a < 1:
             continue
@@ -399,6 +403,15 @@ def beside_mouth_not_skin(warped: np.ndarray, skin: np.ndarray, outer: np.ndarra
     low = bottom + 0.05 * unit  # from here down to 0.05 further the fade from the corner narrows, 0.1 -> 0.02
     fade = np.float32(unit) * (0.1 - 0.08 * np.clip((ys - low) / np.float32(0.05 * unit), 0, 1)).astype(np.float32)
     side = np.clip(beyond[None, :] / fade[:, None], 0, 1)
+    if oval is not None:  # the band along the outline, under the mouth
+        inside = np.zeros((hs, ws), np.uint8)
+        cv2.fillPoly(inside, [np.round(oval * 8).astype(np.int32)], 1, cv2.LINE_8, shift=4)
+        depth = cv2.resize(cv2.distanceTransform(inside, cv2.DIST_L2, 3), (w, y1), interpolation=cv2.INTER_LINEAR)
+        # and beyond the outline (depth 0): across the chin the lent face may reach past its oval (its neck, what a
+        # risen chin uncovers), and a turned jaw's hair lay there too; a dark neck shadow there gives way as well
+        band = np.clip(1 - (2 * depth - np.float32(0.15 * unit)) / np.float32(0.05 * unit), 0, 1)
+        under = np.clip((ys - low - np.float32(0.05 * unit)) / np.float32(0.05 * unit), 0, 1)
+        side = np.maximum(side, band * under[:, None])
     above = np.clip((y1 - ys) / np.float32(0.1 * unit), 0, 1)
     out = np.zeros((h, w), np.float32)
     out[:y1] = full * side * above[:, None]
