@@ -244,28 +244,43 @@ def test_the_blend_never_pulls_background_into_the_face_and_leaves_it_alone_besi
     assert lent > plan.n_out // 10  # donors from the other backdrop were really used
 
 
+#: A lent face's area for the not-skin guard's tests: its size, an eye distance (px), and the lips' outer contour
+#: (corners at x 105 and 215, bottom at y 138).
+_H, _W, _UNIT = 240, 320, 150.0
+_OUTER = np.stack([160 + 55 * np.cos(np.linspace(0, 2 * np.pi, 20, endpoint=False)),
+                   120 + 18 * np.sin(np.linspace(0, 2 * np.pi, 20, endpoint=False))], 1)
+
+
+def _grainy_face_with_lips(seed: int) -> tuple[np.random.Generator, np.ndarray, np.ndarray]:
+    """(rng, a grainy skin-coloured (H, W, 3) face with lips filled in, the lips' mask)."""
+    rng = np.random.default_rng(seed)
+    face = np.clip(rng.normal([205, 150, 128], 6, (_H, _W, 3)), 0, 255).astype(np.uint8)
+    cv2.fillPoly(face, [np.round(_OUTER).astype(np.int32)], (150, 60, 70))
+    lips = np.zeros((_H, _W), np.uint8)
+    cv2.fillPoly(lips, [np.round(_OUTER).astype(np.int32)], 1)
+    return rng, face, lips.astype(bool)
+
+
+def _hair(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    return rng.normal([70, 50, 35], 8, (h, w, 3)).clip(0, 255).astype(np.uint8)
+
+
 def test_beside_the_mouth_what_of_a_lent_face_is_not_skin_gives_way_and_the_rest_stays():
     """A lent face whose cheek beside the mouth corner holds its hair (a turned donor put in the frame's turn) loses
     that hair to the frame's own pixels; its lips, its skin (grain and all) and a dark chin shadow stay lent."""
-    rng = np.random.default_rng(3)
-    h, w, unit = 240, 320, 150.0
-    face = np.clip(rng.normal([205, 150, 128], 6, (h, w, 3)), 0, 255).astype(np.uint8)
-    t = np.linspace(0, 2 * np.pi, 20, endpoint=False)
-    outer = np.stack([160 + 55 * np.cos(t), 120 + 18 * np.sin(t)], 1)
-    cv2.fillPoly(face, [np.round(outer).astype(np.int32)], (150, 60, 70))  # lips
-    away = np.ones((h, w), np.uint8)  # the skin: all but the lips and a margin around them
+    rng, face, lips = _grainy_face_with_lips(3)
+    outer, unit = _OUTER, _UNIT
+    away = np.ones((_H, _W), np.uint8)  # the skin: all but the lips and a margin around them
     cv2.fillPoly(away, [np.round(outer * [1.3, 1.6] - [48, 72]).astype(np.int32)], 0)
     skin = away.astype(bool)
     assert beside_mouth_not_skin(face, skin, outer, unit) is None  # all skin: nothing to do
     lent = face.copy()
-    lent[60:125, 275:315] = rng.normal([70, 50, 35], 8, (65, 40, 3)).clip(0, 255).astype(np.uint8)  # hair
+    lent[60:125, 275:315] = _hair(rng, 65, 40)
     lent[200:235, 120:200] = [120, 80, 70]  # the shadow under the chin
     weight = beside_mouth_not_skin(lent, skin & (lent[..., 0] > 150), outer, unit)
-    assert weight is not None and weight.shape == (h, w)
+    assert weight is not None and weight.shape == (_H, _W)
     assert weight[70:115, 285:310].mean() > 0.95  # the hair beside the corner
-    lips = np.zeros((h, w), np.uint8)
-    cv2.fillPoly(lips, [np.round(outer).astype(np.int32)], 1)
-    assert weight[lips.astype(bool)].max() == 0.0
+    assert weight[lips].max() == 0.0
     assert weight[200:235, 120:200].max() == 0.0  # below the mouth: left alone
     assert weight[20:60, 20:90].max() < 0.01  # plain skin beside the mouth, with its grain
 
@@ -275,16 +290,12 @@ def test_a_strongly_turned_lent_faces_far_cheek_edge_below_the_mouth_gives_way_w
     with its hair beyond, down to the jaw: that edge was drawn as a dark stroke along the frame's cheek (Radio2
     A->B 43-45, KatieHill B->A 95-98). Below the mouth the hair gives way from right beside the corner down to the
     jaw, the edge's blended pixels too; the skin there stays lent, and so does the chin between the corners."""
-    rng = np.random.default_rng(5)
-    h, w, unit = 240, 320, 150.0
-    face = np.clip(rng.normal([205, 150, 128], 6, (h, w, 3)), 0, 255).astype(np.uint8)
-    t = np.linspace(0, 2 * np.pi, 20, endpoint=False)
-    outer = np.stack([160 + 55 * np.cos(t), 120 + 18 * np.sin(t)], 1)  # corners at x 105 and 215, bottom y 138
-    cv2.fillPoly(face, [np.round(outer).astype(np.int32)], (150, 60, 70))
-    skin = np.ones((h, w), bool)
+    rng, face, _ = _grainy_face_with_lips(5)
+    outer, unit = _OUTER, _UNIT
+    skin = np.ones((_H, _W), bool)
     skin[90:150, 95:225] = False
     lent = face.copy()
-    lent[150:215, 221:320] = rng.normal([70, 50, 35], 8, (65, 99, 3)).clip(0, 255).astype(np.uint8)  # hair
+    lent[150:215, 221:320] = _hair(rng, 65, 99)
     lent[150:215, 219:221] = (0.5 * face[150:215, 219:221] + 0.5 * np.array([70, 50, 35])).astype(np.uint8)  # edge
     lent[200:235, 120:200] = [120, 80, 70]  # the chin's shadow
     weight = beside_mouth_not_skin(lent, skin & (lent[..., 0] > 150), outer, unit)
@@ -299,18 +310,14 @@ def test_a_turned_jaws_hair_under_the_mouth_gives_way_along_the_lent_outline_and
     """A turned face's far jaw curves in under the mouth, between the corners, and the donor's hair at its edge was
     drawn there as a dark patch (Radio2 A->B 6): along the lent face's outline it gives way; a shadow on the chin
     away from the outline stays lent."""
-    rng = np.random.default_rng(7)
-    h, w, unit = 240, 320, 150.0
-    face = np.clip(rng.normal([205, 150, 128], 6, (h, w, 3)), 0, 255).astype(np.uint8)
-    t = np.linspace(0, 2 * np.pi, 20, endpoint=False)
-    outer = np.stack([160 + 55 * np.cos(t), 120 + 18 * np.sin(t)], 1)  # corners at x 105 and 215, bottom y 138
-    cv2.fillPoly(face, [np.round(outer).astype(np.int32)], (150, 60, 70))
+    rng, face, lips = _grainy_face_with_lips(7)
+    outer, unit = _OUTER, _UNIT
     s = np.linspace(0, 2 * np.pi, 36, endpoint=False)
     oval = np.stack([160 + 150 * np.cos(s), 120 + 95 * np.sin(s)], 1)  # the lent outline: 211 px down at x 200
-    skin = np.ones((h, w), bool)
+    skin = np.ones((_H, _W), bool)
     skin[90:150, 95:225] = False
     lent = face.copy()
-    lent[186:207, 180:212] = rng.normal([70, 50, 35], 8, (21, 32, 3)).clip(0, 255).astype(np.uint8)  # hair
+    lent[186:207, 180:212] = _hair(rng, 21, 32)
     lent[160:175, 140:180] = [120, 80, 70]  # a shadow on the chin, 40 px inside the outline
     ref = skin & (lent[..., 0] > 150)
     without = beside_mouth_not_skin(lent, ref, outer, unit)
@@ -318,9 +325,7 @@ def test_a_turned_jaws_hair_under_the_mouth_gives_way_along_the_lent_outline_and
     weight = beside_mouth_not_skin(lent, ref, outer, unit, oval)
     assert weight[196:205, 186:206].min() > 0.9  # within 0.1 eye distances of the outline
     assert weight[160:175, 140:180].max() < 0.01
-    lips = np.zeros((h, w), np.uint8)
-    cv2.fillPoly(lips, [np.round(outer).astype(np.int32)], 1)
-    assert weight[lips.astype(bool)].max() == 0.0
+    assert weight[lips].max() == 0.0
 
 
 def test_a_clip_that_opens_lends_its_most_open_mouth(media):
