@@ -34,7 +34,7 @@ class BatchSettings:
 
     engine: str = "auto"
     codec: str = "h264"
-    crf: int = 16
+    crf: int = 18
     preset: str = "veryfast"
     pix_fmt: str = "yuv420p"
 

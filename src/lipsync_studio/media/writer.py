@@ -31,6 +31,15 @@ CONTAINERS: dict[str, tuple[str, ...]] = {
     ".webm": ("vp9",),
 }
 _ENCODERS = {"h264": "libx264", "hevc": "libx265", "vp9": "libvpx-vp9", "prores": "prores_ks"}
+#: x264's settings beside the preset at ``veryfast``. The diamond motion search (``me=dia``): see
+#: :class:`VideoFormat`. Deadzones of 6 (x264's are 21 between frames, 11 within; they apply where trellis is off, as
+#: at ``veryfast``; ``--tune grain`` uses 6 too): x264 drops detail under its deadzone "without attempting to
+#: preserve it", and on real talking heads that was the frame's grain and the mouth's fine texture. Re-encoding three
+#: real heads (HDTF, 4 s each): CRF 16 with x264's deadzones kept 0.88-0.95 of the mouth's detail (Laplacian variance
+#: in the mouth box, the looks measure); CRF 18 with these the same bytes (+0-1 %), 0.15-0.2 dB more PSNR and
+#: 0.95-1.0 of the detail; CRF 16 with these 1.6-1.8 dB more PSNR for 30 % more bytes. Synced results of six heads
+#: (looks, same halves): mouth sharpness against the source, median, 0.940 -> 1.008 (real frames 1.002).
+X264_VERYFAST_PARAMS = "me=dia:deadzone-inter=6:deadzone-intra=6"
 
 
 @dataclass(frozen=True)
@@ -40,7 +49,9 @@ class VideoFormat:
     Attributes
     ----------
     codec: ``h264`` (default), ``hevc``, ``vp9`` or ``prores``.
-    crf: constant quality; lower is better (16 is visually lossless for H.264).
+    crf: constant quality; lower is better. 18 by default: at ``veryfast`` x264 keeps fine detail its usual deadzones
+        drop (:data:`X264_VERYFAST_PARAMS`), and 18 then costs what its usual 16 (visually lossless) did, closer to
+        the source; at slower presets (trellis on, no deadzones) 16 is the visually lossless choice.
     preset: x264/x265 speed preset (``ultrafast`` … ``veryslow``). ``veryfast`` by default: on a 720p talking
         head at CRF 16 it encodes 1.6-1.9x faster than ``faster`` at the same size (PSNR within 0.25 dB, even
         with film grain); the CRF sets the quality, slower presets make smaller files. With ``veryfast`` H.264
@@ -52,7 +63,7 @@ class VideoFormat:
     """
 
     codec: str = "h264"
-    crf: int = 16
+    crf: int = 18
     preset: str = "veryfast"
     pix_fmt: str = "yuv420p"
     audio_bitrate: int = 192_000
@@ -286,7 +297,7 @@ class VideoWriter:
         if f.codec in ("h264", "hevc"):
             opts = {"crf": str(f.crf), "preset": f.preset}
             if f.codec == "h264" and f.preset == "veryfast":
-                opts["x264-params"] = "me=dia"
+                opts["x264-params"] = X264_VERYFAST_PARAMS
             if f.codec == "hevc":
                 opts["x265-params"] = "log-level=error"
         elif f.codec == "vp9":

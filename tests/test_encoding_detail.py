@@ -1,0 +1,56 @@
+"""The default encoding keeps a picture's fine detail: a synced mouth must not go soft in the file it is written to."""
+
+from fractions import Fraction
+
+import av
+import cv2
+import numpy as np
+
+from lipsync_studio.media.writer import VideoFormat, VideoWriter
+
+
+def _grainy_frames(n: int = 24, h: int = 240, w: int = 320) -> list[np.ndarray]:
+    """A slowly panning picture with sensor-like grain (sigma 3 levels) and a moving red disc."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([120 + 60 * np.sin(xx / 40.0), 100 + 40 * np.cos(yy / 30.0), 90 + 0 * xx], -1)
+    frames = []
+    for k in range(n):
+        img = np.roll(base, k, axis=1) + rng.normal(0, 3.0, (h, w, 1))
+        cv2.circle(img, (100 + 2 * k, 120), 30, (200, 60, 70), -1)
+        frames.append(np.clip(img, 0, 255).astype(np.uint8))
+    return frames
+
+
+def _detail(path) -> float:
+    """Mean variance of the grey Laplacian over a file's decoded frames."""
+    with av.open(str(path)) as c:
+        return float(np.mean([cv2.Laplacian(cv2.cvtColor(f.to_ndarray(format="rgb24"), cv2.COLOR_RGB2GRAY)
+                                            .astype(np.float32), cv2.CV_32F).var() for f in c.decode(video=0)]))
+
+
+def test_the_default_encoding_keeps_the_grain_x264s_usual_settings_drop_at_no_more_bytes(tmp_path):
+    """x264 at ``veryfast`` drops detail under its deadzones; re-encoded that way a real talking head's mouth kept
+    0.88-0.95 of its detail, and a synced one read as softer than the frames around it. The default keeps more of a
+    grainy picture's detail than x264's usual visually lossless setting (CRF 16, its own deadzones), in no more bytes."""
+    frames = _grainy_frames()
+    ours, usual = tmp_path / "ours.mp4", tmp_path / "usual.mp4"
+    assert VideoFormat().preset == "veryfast"
+    with VideoWriter(ours, Fraction(25), 320, 240) as w:
+        for f in frames:
+            w.write(f)
+    with av.open(str(usual), "w") as c:  # x264's own deadzones, the same preset and motion search
+        st = c.add_stream("libx264", rate=25, options={"crf": "16", "preset": "veryfast", "x264-params": "me=dia"})
+        st.width, st.height, st.pix_fmt = 320, 240, "yuv420p"
+        for i, f in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
+            vf.pts = i
+            for p in st.encode(vf):
+                c.mux(p)
+        for p in st.encode():
+            c.mux(p)
+    grey = [cv2.Laplacian(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32), cv2.CV_32F).var() for f in frames]
+    source = float(np.mean(grey))
+    assert _detail(ours) >= 1.15 * _detail(usual)
+    assert _detail(ours) >= 0.75 * source
+    assert ours.stat().st_size <= 1.05 * usual.stat().st_size
