@@ -345,9 +345,11 @@ def test_a_range_is_synced_and_spliced_into_the_whole_clip_unchanged_elsewhere(m
     from lipsync_studio.errors import OptionError
     from lipsync_studio.media.video import VideoReader
 
+    fine = VideoFormat(crf=12)  # re-encoding noise well under the threshold below, whatever the default CRF
     ranged = run_sync(SyncRequest(media["clip"], media["dub"], tmp_path / "ranged.mp4",
-                                  SyncOptions(engine="builtin", measure=False, start_s=1.0, end_s=2.0)))
-    plain = run_sync(SyncRequest(media["clip"], media["dub"], tmp_path / "plain.mp4", SyncOptions(engine="none")))
+                                  SyncOptions(engine="builtin", measure=False, start_s=1.0, end_s=2.0, fmt=fine)))
+    plain = run_sync(SyncRequest(media["clip"], media["dub"], tmp_path / "plain.mp4",
+                                 SyncOptions(engine="none", fmt=fine)))
     assert ranged.frames == plain.frames and 0 < ranged.changed_frames <= 25
     with VideoReader(ranged.output) as a, VideoReader(plain.output) as b:
         # Pixels changed beyond re-encoding noise (the mouth redrawn), per frame.

@@ -17,23 +17,40 @@ import numpy as np
 
 def _barycentric_map(d: np.ndarray, src_pts: np.ndarray, triangles: np.ndarray, xs: np.ndarray, ys: np.ndarray,
                      ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Source coordinates of destination points (xs, ys) lying in triangles ``ids``."""
+    """Source coordinates of destination points (xs, ys) lying in triangles ``ids``.
+
+    A triangle collapsed to a sliver (under half a pixel high: lips pressed together) has no map across it; a point
+    assigned to it takes the point of its longest edge nearest to it, mapped along the source's same edge. (Its
+    barycentric map, extended by a pixel across a sliver along a closing upper lip, ran 1.5 edge lengths along the
+    lip and drew the frame's backdrop, 76 px away, into the lip as a green dash.)
+    """
     t = triangles[ids]
     p = np.stack([xs, ys], 1).astype(np.float64)
     a, b, c = d[t[:, 0]], d[t[:, 1]], d[t[:, 2]]
     v0, v1, v2 = b - a, c - a, p - a
     den = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
-    flat = np.abs(den) < 1e-3  # a collapsed triangle (lips pressed together): use its first corner
+    corners = np.stack([a, b, c], 1)
+    ends = np.array([[0, 1], [0, 2], [1, 2]])
+    lengths = np.linalg.norm(corners[:, ends[:, 1]] - corners[:, ends[:, 0]], axis=2)  # (n, 3) edge lengths
+    flat = np.abs(den) < 0.5 * np.maximum(lengths.max(1), 1e-6)  # twice the area < half a pixel x the longest edge
     den = np.where(flat, 1.0, den)
     # Clamped: a grid point just outside its triangle (extended map) must not fly off.
     w1 = np.clip((v2[:, 0] * v1[:, 1] - v1[:, 0] * v2[:, 1]) / den, -0.5, 1.5)
     w2 = np.clip((v0[:, 0] * v2[:, 1] - v2[:, 0] * v0[:, 1]) / den, -0.5, 1.5)
-    w1[flat] = 0.0
-    w2[flat] = 0.0
     w0 = 1 - w1 - w2
     sp = src_pts[t]
-    return (w0 * sp[:, 0, 0] + w1 * sp[:, 1, 0] + w2 * sp[:, 2, 0],
-            w0 * sp[:, 0, 1] + w1 * sp[:, 1, 1] + w2 * sp[:, 2, 1])
+    sx = w0 * sp[:, 0, 0] + w1 * sp[:, 1, 0] + w2 * sp[:, 2, 0]
+    sy = w0 * sp[:, 0, 1] + w1 * sp[:, 1, 1] + w2 * sp[:, 2, 1]
+    if flat.any():
+        f = np.flatnonzero(flat)
+        e = ends[np.argmax(lengths[f], 1)]  # (k, 2) the longest edge's corners
+        p0, p1 = corners[f, e[:, 0]], corners[f, e[:, 1]]
+        along = p1 - p0
+        u = np.clip(((p[f] - p0) * along).sum(1) / np.maximum((along * along).sum(1), 1e-12), 0.0, 1.0)
+        q0, q1 = sp[f, e[:, 0]], sp[f, e[:, 1]]
+        sx[f] = q0[:, 0] + u * (q1[:, 0] - q0[:, 0])
+        sy[f] = q0[:, 1] + u * (q1[:, 1] - q0[:, 1])
+    return sx, sy
 
 
 def upsample_grid(grid: np.ndarray, step: int, width: int, height: int) -> np.ndarray:
