@@ -47,7 +47,7 @@ def test_unknown_keys_and_wrong_types_fall_back_to_defaults(tmp_path: Path):
     }))
     s = Settings.load(path)
     assert s.run.engine == "builtin" and s.run.quality == "preview"
-    assert s.export.crf == 16 and s.export.preset == "slow"
+    assert s.export.crf == 18 and s.export.preset == "slow"
     assert s.recent_clips == [] and s.last_clip_dir == ""
     assert s.view == Settings().view
 
@@ -56,7 +56,7 @@ def test_ints_are_accepted_for_floats_and_bools_are_not_ints():
     s = Settings.from_dict({"view": {"volume": 1}, "run": {"measure": False}, "export": {"crf": True}})
     assert s.view.volume == 1.0 and isinstance(s.view.volume, float)
     assert s.run.measure is False
-    assert s.export.crf == 16
+    assert s.export.crf == 18
 
 
 def test_recent_files_are_unique_most_recent_first_and_bounded(tmp_path: Path):

@@ -23,7 +23,7 @@ def _add_output_format(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("output")
     g.add_argument("--codec", choices=["h264", "hevc", "vp9", "prores"], default="h264")
     g.add_argument("--crf", type=int, default=18,
-                   help="quality: lower is better (default 18: visually lossless at the default preset; 16 at slower)")
+                   help="quality: lower is better (default 18: visually lossless, the picture's grain kept)")
     g.add_argument("--preset", default="veryfast",
                    help="x264/x265 speed preset (default veryfast; CRF sets quality; slower: smaller files)")
     g.add_argument("--pix-fmt", choices=["yuv420p", "yuv444p"], default="yuv420p")

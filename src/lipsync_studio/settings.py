@@ -135,7 +135,7 @@ class ExportSettings:
     kind: str = "video"
     container: str = ".mp4"
     codec: str = "h264"
-    crf: int = 16
+    crf: int = 18
     preset: str = "medium"
     pix_fmt: str = "yuv420p"
     stereo_layout: str = "same"

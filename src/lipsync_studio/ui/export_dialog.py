@@ -150,8 +150,8 @@ class ExportDialog(QDialog):
         self.crf = QSpinBox()
         self.crf.setRange(0, 51)
         self.crf.setValue(e.crf)
-        self.crf.setToolTip("Constant quality: lower is better. 16 is visually lossless for H.264; 23 is a\n"
-                            "typical web quality. (ProRes ignores it.)")
+        self.crf.setToolTip("Constant quality: lower is better. 18 (the default) is visually lossless for H.264 and\n"
+                            "keeps the picture's grain; 23 is a typical web quality. (ProRes ignores it.)")
         form.addRow("Quality (CRF)", self.crf)
         self.preset = QComboBox()
         self.preset.addItems(_PRESETS)
