@@ -445,7 +445,8 @@ class BuiltinEngine:
         if src_index == self.sources[out_index]:
             pick, may_paint = int(self.interior_pick[out_index]), bool(self.interior_paint[out_index])
         else:  # drawn into another frame than planned: decided for this frame alone
-            pick, may_paint = (int(x[0]) for x in self._interiors(np.array([src_index]), out_index))
+            one_pick, one_paint = self._interiors(np.array([src_index]), out_index)
+            pick, may_paint = int(one_pick[0]), bool(one_paint[0])
         lent = False
         if pick >= 0:
             o = int(self.interior_donors[pick])

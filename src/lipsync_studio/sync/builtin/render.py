@@ -365,8 +365,8 @@ def beside_mouth_not_skin(warped: np.ndarray, skin: np.ndarray, outer: np.ndarra
     :data:`NOT_SKIN_SIGMAS`, measured at half resolution, grown by one pixel there (the edge's blended pixels go
     too) and lightly blurred. The chin, between the corners, is left alone (its shadow is skin too), but for a band
     along the lent face's outline (``oval``) and beyond it: 0.15 eye distances wide inside it (fading over 0.05
-    more), from 0.1 under the lower lip down. A turned face's far jaw curves in under the mouth, between the corners, and the
-    donor's hair at its edge stayed there as a dark patch (Radio2 A->B 6) or line (41).
+    more), from 0.1 under the lower lip down. A turned face's far jaw curves in under the mouth, between the
+    corners, and the donor's hair at its edge stayed there as a dark patch (Radio2 A->B 6) or line (41).
 
     Parameters
     ----------
