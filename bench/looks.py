@@ -9,6 +9,7 @@ close-ups: the most open frames, the softest frames, and a run of consecutive fr
 to OUTDIR.
 
 usage: PYTHONPATH=src python bench/looks.py CLIP... [-o OUTDIR] [--engine builtin] [--stereo] [--keep-cut]
+       [--crf N]
 
 ``--stereo`` also makes a side-by-side stereo clip of each half (``stereoize``), syncs it, and writes a contact
 sheet of both eyes (no numbers: the eyes' sources are synthetic).
@@ -151,8 +152,9 @@ def worst_tenth_causes(result, source, index: np.ndarray, score) -> dict:
             "worst_soft_share": len(soft) / len(worst), "worst_soft_frames": [int(k) for k in soft]}
 
 
-def measure_clip(clip: Path, outdir: Path, engine: str, keep: bool = False) -> list[dict]:
+def measure_clip(clip: Path, outdir: Path, engine: str, keep: bool = False, crf: int | None = None) -> list[dict]:
     from lipsync_studio.engine.sync_job import SyncOptions, SyncRequest, run_sync
+    from lipsync_studio.media.writer import VideoFormat
     from lipsync_studio.metrics.looks import compare_looks, video_looks
 
     folder = outdir / clip.stem
@@ -163,7 +165,9 @@ def measure_clip(clip: Path, outdir: Path, engine: str, keep: bool = False) -> l
     for a, b in (("A", "B"), ("B", "A")):
         out = folder / f"{a}_to_{b}.mp4"
         t0 = time.perf_counter()
-        run_sync(SyncRequest(halves[a]["pic"], halves[b]["sound"], out, SyncOptions(engine=engine, measure=False)))
+        fmt = VideoFormat() if crf is None else VideoFormat(crf=crf)
+        run_sync(SyncRequest(halves[a]["pic"], halves[b]["sound"], out,
+                             SyncOptions(engine=engine, measure=False, fmt=fmt)))
         took = time.perf_counter() - t0
         res = video_looks(out)
         s0, s1 = halves[a]["start"], halves[a]["stop"]
@@ -230,11 +234,15 @@ def main() -> int:
                     help="use the halves an earlier run left in OUTDIR (copy them there): two versions of the engine "
                          "compared on the same pictures (the halves are written anew with a threaded x264 on every run, "
                          "and the median moves by ~0.005 between runs of the same code)")
+    ap.add_argument("--crf", type=int, default=None,
+                    help="write the results at this x264 CRF instead of sync's default (0: lossless, the drawing "
+                         "measured without the encoder: a small change in a frame moves x264's choices over the "
+                         "whole mouth box, ~2 levels on average, and with them the sharpness by a few hundredths)")
     args = ap.parse_args()
     args.outdir.mkdir(parents=True, exist_ok=True)
     rows = []
     for clip in args.clips:
-        rows += measure_clip(clip, args.outdir, args.engine, args.keep_cut)
+        rows += measure_clip(clip, args.outdir, args.engine, args.keep_cut, args.crf)
         if args.stereo:
             stereo_sheet(clip, args.outdir)
     (args.outdir / "looks.json").write_text(json.dumps(rows, indent=1))

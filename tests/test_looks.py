@@ -634,3 +634,45 @@ def test_the_interior_a_mouth_shows_is_decided_over_the_frames_and_does_not_flas
     # A clip that never opens: the lone frame is drawn, as before.
     pick, paint = plan_interiors(tg, dg, np.zeros(0))
     assert list(pick) == [-1, -1, -1] and list(paint) == [False, True, False]
+
+
+def test_under_a_risen_chin_the_lent_neck_covers_the_frames_own_chin_edge_and_fades_out():
+    """Across the chin the frame's own face reaches ``reach`` px further down, fading out: where the drawn chin
+    rises above the frame's own, the frame's own chin edge (left alone, a second chin line under the new one) is
+    covered by the lent neck. Beside the face nothing changes, nor above the lower outline (the face mask's)."""
+    from lipsync_studio.sync.builtin.render import under_the_chin
+
+    own = _ellipse(100, 100, 60, 80)  # its chin at y = 180
+    m = under_the_chin(own, (220, 220), 12.0, chin_x=100, chin_half=25)
+    assert m[178, 100] > 0.99 and m[182, 100] > 0.9  # the chin's edge, just past it
+    assert 0.05 < m[186, 100] < 0.95 and m[186, 100] > m[189, 100]  # fading out
+    assert m[194, 100] < 0.01  # beyond the reach
+    assert m[100, 30:36].max() < 0.01 and m[100, 165:171].max() < 0.01  # beside the face, at the cheeks
+    assert m[:120].max() == 0.0  # inside the face above the lower outline
+    assert (under_the_chin(own, (220, 220), 0.0, 100, 25) == 0).all()
+
+
+def test_a_chin_drawn_higher_than_the_frames_own_leaves_no_second_chin_line(media):
+    """Where the dub closes the mouth on a frame whose own is open, the drawn chin rises: the frame's own chin edge
+    below it is drawn over (it stayed as a pale strip and a dark line under the new chin), not left as it was."""
+    from lipsync_studio.sync.mouth import CHIN
+
+    faces = analyse_faces(media["clip"])
+    track = faces.speaker_track()
+    engine = BuiltinEngine()
+    with VideoReader(media["clip"]) as r:
+        plan = plan_output(r.info.n_frames, r.info.fps, r.info.n_frames / float(r.info.fps))
+        engine.prepare(media["clip"], media["dub"], faces, plan)
+        sp = engine.space
+        changed = []
+        for k in range(plan.n_out):
+            j = plan.source_index(k)
+            if not sp.present[j] or engine.targets.gap[k] > float(sp.gap(sp.normalized[j])) - 0.05:
+                continue  # only frames whose mouth the dub closes by much (the chin rises)
+            src = r.frame(j)
+            out = engine.render(k, j, src)
+            x, y = np.round(track.landmarks[j][CHIN, :2]).astype(int)
+            patch = (slice(y, y + 3), slice(x - 2, x + 3))  # the frame's own chin edge
+            changed.append(float(np.abs(out[patch].astype(int) - src[patch].astype(int)).mean()))
+    assert len(changed) >= 3
+    assert np.median(changed) > 8, changed

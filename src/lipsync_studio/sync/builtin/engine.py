@@ -31,7 +31,7 @@ from .colour import ColourMatch
 from .grain import GrainMatch
 from .interior import interior_donors, lend_interior, plan_interiors, squeezed
 from .render import (beside_mouth_not_skin, blend_keeping_grain, close_seam, cover_mouth, face_mask, feathered_mask,
-                     lent_face_mask, lip_band_mask, paint_interior, piecewise_warp, skin_mask)
+                     lent_face_mask, lip_band_mask, paint_interior, piecewise_warp, skin_mask, under_the_chin)
 
 #: The smallest inner-lip gap (eye distances) of a mouth open enough to lend its interior (teeth show).
 OPEN_ENOUGH = 0.06
@@ -40,7 +40,8 @@ MOUTH_MARGIN = 0.05
 #: The head turn (:func:`~..mouth.head_turn`, about 6 degrees) from which a lent face is checked for what beside its
 #: mouth is not skin (:func:`~.render.beside_mouth_not_skin`).
 TURNED = 0.08
-
+#: How far past the frame's own chin (eye distances) the lent neck reaches, fading (:func:`~.render.under_the_chin`).
+UNDER_CHIN = 0.08
 
 
 def pin_to_nose(space: MouthSpace, shape: np.ndarray, own: np.ndarray) -> np.ndarray:
@@ -381,18 +382,19 @@ class BuiltinEngine:
             # One map from the donor's own pixels to this frame: its pose and the shape change composed.
             src = apply(sp.pose[donor], sp.region_points(sp.normalized[donor])) - [cx, cy]
         ovals = [apply(pose, own_shape[list(FACE_OVAL)]), apply(pose, new_shape[list(FACE_OVAL)])]
+        face_scale = float(np.hypot(*pose[:, 0]))  # frame pixels per reference pixel
+        unit = sp.eye_dist * face_scale  # an eye distance in this frame's pixels
         # The box: the region, cut to the face (beyond the jaw line the frame's own pixels stay, so the blend
-        # can never pull the donor's background into the face, and no time goes into warping it).
+        # can never pull the donor's background into the face, and no time goes into warping it), and under the
+        # chin as far as the lent neck reaches past the frame's own chin (under_the_chin).
         h, w = frame.shape[:2]
         lo = np.maximum(dst.min(0), np.minimum(ovals[0].min(0), ovals[1].min(0)))
-        hi = np.minimum(dst.max(0), np.maximum(ovals[0].max(0), ovals[1].max(0)))
+        hi = np.minimum(dst.max(0), np.maximum(ovals[0].max(0), ovals[1].max(0)) + [0.0, UNDER_CHIN * unit])
         x0, y0 = np.floor(lo).astype(int) - 2
         x1, y1 = np.ceil(hi).astype(int) + 2
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
         if x1 - x0 < 8 or y1 - y0 < 8:
             return frame
-        face_scale = float(np.hypot(*pose[:, 0]))  # frame pixels per reference pixel
-        unit = sp.eye_dist * face_scale  # an eye distance in this frame's pixels
         origin = np.array([x0, y0], np.float64)
         outer = apply(pose, new_shape[list(LIPS_OUTER)]) - origin
         own_outer = apply(pose, own_shape[list(LIPS_OUTER)]) - origin
@@ -403,15 +405,17 @@ class BuiltinEngine:
                      *np.ceil(lips.max(0) + MOUTH_MARGIN * unit).astype(int))
         warped, cover, inside = piecewise_warp(src_img, src, dst, sp.triangles, (x0, y0, x1, y1), sharp_box=sharp_box,
                                                split_cover=True, keep_turned=~sp.outline_triangles)
+        chin_x, chin_half = float(own_outer[:, 0].mean()), 0.5 * float(np.ptp(own_outer[:, 0]))
         if own:
             face = face_mask([o - origin for o in ovals], cover.shape, 0.02 * unit)
         else:  # the donor's hair or background beside its face stays out of this frame's face
-            face = lent_face_mask(ovals[0] - origin, ovals[1] - origin, cover.shape, 0.02 * unit,
-                                  float(own_outer[:, 0].mean()), 0.5 * float(np.ptp(own_outer[:, 0])), 0.08 * unit)
-        alpha = feathered_mask(cover, 0.12 * unit) * face
+            face = lent_face_mask(ovals[0] - origin, ovals[1] - origin, cover.shape, 0.02 * unit, chin_x, chin_half,
+                                  0.08 * unit)
+        feather = feathered_mask(cover, 0.12 * unit)
         if not inside.all():  # the donor's frame ends (its chin below its bottom): a short fade before its edge
             cover &= inside
-            alpha *= feathered_mask(inside, 0.02 * unit)
+            feather *= feathered_mask(inside, 0.02 * unit)
+        alpha = feather * face
         region = frame[y0:y1, x0:x1]
         # The lips sit close under the region's top edge, inside its feather: both mouths (the new one and the
         # frame's own) are covered fully, or a half-blended upper lip reads as a pale double.
@@ -425,6 +429,11 @@ class BuiltinEngine:
             skin = skin_mask(alpha, [outer, own_outer], 0.06 * unit)
             warped = self._colour.apply(warped, region, skin, new_lips, own_lips, lips_box)
             warped = self._grain.apply(warped, region, skin)
+        # Under a risen chin the lent neck covers the frame's own chin edge (a second chin line otherwise); after
+        # the colour and grain are matched on the face's skin, which the neck is not.
+        neck = under_the_chin(ovals[0] - origin, alpha.shape, UNDER_CHIN * unit, chin_x, chin_half)
+        np.maximum(alpha, feather * neck, out=alpha)
+        if not own:
             # Beside the mouth, what of the lent face is not skin gives way to the frame's own pixels: the hair or
             # background beyond a donor's cheek, put in a turned head's turn, drew a dent with a dark mark at the far
             # cheek's edge beside the mouth corner (Radio2 B->A 58-60, 83) or a grey patch at the jaw (EdMarkey A->B

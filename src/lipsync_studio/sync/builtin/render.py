@@ -283,10 +283,51 @@ def lent_face_mask(own: np.ndarray, lent: np.ndarray, shape: tuple[int, int], in
         ramp = np.minimum(inside * np.float32(2 / soft), 1.0)
         b = np.minimum(b, ramp * ramp * (3 - 2 * ramp))
     both = np.minimum(a, b)
-    x = np.arange(shape[1], dtype=np.float32)
+    return both + (np.maximum(a, b) - both) * chin_band(shape[1], chin_x, chin_half)
+
+
+def chin_band(width: int, chin_x: float, chin_half: float) -> np.ndarray:
+    """(1, width) float32: 1 within ``chin_half`` px of ``chin_x`` (across the chin), fading to 0 over as much
+    again (beside the mouth)."""
+    x = np.arange(width, dtype=np.float32)
     t = np.clip((np.abs(x - np.float32(chin_x)) - chin_half) / max(chin_half, 1.0), 0, 1)
-    central = (1 - t * t * (3 - 2 * t))[None, :]
-    return both + (np.maximum(a, b) - both) * central
+    return (1 - t * t * (3 - 2 * t))[None, :]
+
+
+def under_the_chin(own: np.ndarray, shape: tuple[int, int], reach: float, chin_x: float,
+                   chin_half: float) -> np.ndarray:
+    """(h, w) float32 0..1: across the chin (:func:`chin_band`), the frame's own face oval ``own`` ((N, 2) pixels)
+    and ``reach`` px beyond it, fading out there; 0 elsewhere, and 0 above the oval's lower outline across the
+    chin (there the face mask already holds all of this).
+
+    Where the drawn chin rises above the frame's own (the mouth closing more than the frame's), the frame's own
+    chin edge lies below the new one: left to the frame, it drew a second chin line (a pale strip and a dark
+    curve under the new chin; Radio2 B->A 36-40, lp_d20 A->B 77-79). Reaching past it, the lent neck under the
+    new chin covers it and fades into the frame's own neck further down.
+    """
+    import cv2
+
+    h, w = shape
+    out = np.zeros(shape, np.float32)
+    if reach <= 0:
+        return out
+    # Only the part of the picture across the chin, from the lower outline's highest point there down.
+    x0, x1 = max(int(chin_x - 2 * chin_half) - 1, 0), min(int(np.ceil(chin_x + 2 * chin_half)) + 2, w)
+    near = (np.abs(own[:, 0] - chin_x) <= 2 * chin_half) & (own[:, 1] > own[:, 1].mean())
+    near |= np.roll(near, 1) | np.roll(near, -1)  # the outline's segments that cross into the band
+    top = own[near, 1].min() if near.any() else own[:, 1].max()
+    y0 = min(max(int(np.floor(top)) - 2, 0), h)
+    if x1 - x0 < 2 or h - y0 < 2:
+        return out
+    sh, sw = h - y0, x1 - x0
+    outside = face_mask([own - [x0, y0]], (sh, sw)) <= 0.5
+    # The distance from the outline (rounded around the chin's point, where a grown outline had a spike), measured
+    # at half resolution (a ramp several pixels wide needs no more).
+    half = cv2.resize(outside.astype(np.uint8), ((sw + 1) // 2, (sh + 1) // 2), interpolation=cv2.INTER_NEAREST)
+    beyond = cv2.resize(cv2.distanceTransform(half, cv2.DIST_L2, 3), (sw, sh), interpolation=cv2.INTER_LINEAR)
+    ramp = np.clip(1 - beyond * np.float32(2 / reach), 0.0, 1.0)
+    out[y0:, x0:x1] = ramp * ramp * (3 - 2 * ramp) * chin_band(sw, chin_x - x0, chin_half)
+    return out
 
 
 def cover_mouth(alpha: np.ndarray, cover: np.ndarray, outers: list[np.ndarray], margin: float) -> None:
