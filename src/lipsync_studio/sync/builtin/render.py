@@ -271,19 +271,24 @@ def lent_face_mask(own: np.ndarray, lent: np.ndarray, shape: tuple[int, int], in
     a few pixels off its real outline, and a hard edge there drew the donor's own jaw line, shadow or hair as a
     dark stroke across the frame's cheek or chin.
     """
-    import cv2
-
     a = face_mask([own], shape, inset)
     b = face_mask([lent], shape, inset)
     if soft > 0:
-        # The distance measured at half resolution (a smooth ramp several pixels wide needs no more).
-        h, w = shape
-        half = cv2.resize((b > 0.5).astype(np.uint8), ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_NEAREST)
-        inside = cv2.resize(cv2.distanceTransform(half, cv2.DIST_L2, 3), (w, h), interpolation=cv2.INTER_LINEAR)
+        inside = _half_resolution_distance(b > 0.5)
         ramp = np.minimum(inside * np.float32(2 / soft), 1.0)
         b = np.minimum(b, ramp * ramp * (3 - 2 * ramp))
     both = np.minimum(a, b)
     return both + (np.maximum(a, b) - both) * chin_band(shape[1], chin_x, chin_half)
+
+
+def _half_resolution_distance(mask: np.ndarray) -> np.ndarray:
+    """(h, w) float32: each pixel's distance from the edge of the (h, w) bool ``mask`` (0 outside it), measured at
+    half resolution and in its pixels (a smooth ramp several pixels wide needs no more)."""
+    import cv2
+
+    h, w = mask.shape
+    half = cv2.resize(mask.astype(np.uint8), ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_NEAREST)
+    return cv2.resize(cv2.distanceTransform(half, cv2.DIST_L2, 3), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def chin_band(width: int, chin_x: float, chin_half: float) -> np.ndarray:
@@ -305,8 +310,6 @@ def under_the_chin(own: np.ndarray, shape: tuple[int, int], reach: float, chin_x
     curve under the new chin; Radio2 B->A 36-40, lp_d20 A->B 77-79). Reaching past it, the lent neck under the
     new chin covers it and fades into the frame's own neck further down.
     """
-    import cv2
-
     h, w = shape
     out = np.zeros(shape, np.float32)
     if reach <= 0:
@@ -320,11 +323,8 @@ def under_the_chin(own: np.ndarray, shape: tuple[int, int], reach: float, chin_x
     if x1 - x0 < 2 or h - y0 < 2:
         return out
     sh, sw = h - y0, x1 - x0
-    outside = face_mask([own - [x0, y0]], (sh, sw)) <= 0.5
-    # The distance from the outline (rounded around the chin's point, where a grown outline had a spike), measured
-    # at half resolution (a ramp several pixels wide needs no more).
-    half = cv2.resize(outside.astype(np.uint8), ((sw + 1) // 2, (sh + 1) // 2), interpolation=cv2.INTER_NEAREST)
-    beyond = cv2.resize(cv2.distanceTransform(half, cv2.DIST_L2, 3), (sw, sh), interpolation=cv2.INTER_LINEAR)
+    # The distance from the outline (rounded around the chin's point, where a grown outline had a spike).
+    beyond = _half_resolution_distance(face_mask([own - [x0, y0]], (sh, sw)) <= 0.5)
     ramp = np.clip(1 - beyond * np.float32(2 / reach), 0.0, 1.0)
     out[y0:, x0:x1] = ramp * ramp * (3 - 2 * ramp) * chin_band(sw, chin_x - x0, chin_half)
     return out
