@@ -145,6 +145,7 @@ def test_a_batch_runs_every_job_once_resumes_redoes_what_changed_and_reports(med
         f"{j['clip']}_{j['lang']}" for j in jobs)
     page = (out / "report.html").read_text()
     assert EVIL not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "out of sync" not in page and page.count(" · timing ") == 4  # each result timed, none flagged
     assert page.count("<tr ") == 5 and "broken.wav" in page and "data:image/jpeg;base64," in page
     assert page.count("<script") == 1  # the page's own sorting, nothing from the manifest
 
@@ -185,6 +186,21 @@ def test_a_batch_runs_every_job_once_resumes_redoes_what_changed_and_reports(med
 
 
 @pytest.mark.slow
+def test_the_report_flags_a_result_whose_mouth_is_out_of_time_with_its_dub():
+    """A result whose mouth lags its dub (its sound shifted in a remux, say) is marked bad with how far; one timed
+    like real speakers is not; one that cannot be timed is not accused."""
+    from lipsync_studio.batch.report import findings
+    from lipsync_studio.metrics.sync import MouthLead
+
+    def side(lead):
+        return {"sync": {"confidence": 0.3, "correlation": 0.4, "lead": lead}, "result": {"fps": 25.0}}
+
+    late = findings(side(MouthLead(-0.3, -0.34, -0.26, 0.8).as_dict()))
+    assert late == [(3, "out of sync by 300 ms: the mouth lags the sound by 300 ms (real speakers lead by 40-320 ms)")]
+    assert findings(side(MouthLead(0.16, 0.12, 0.2, 0.8).as_dict())) == []
+    assert findings(side(None)) == []
+
+
 def test_a_worker_killed_mid_job_is_retried_and_nothing_partial_is_left(media, tmp_path):
     manifest = tmp_path / "m.csv"
     manifest.write_text(f"clip,lang,video,dub\nc0,es,{media['clip0']},{media['dub0']}\n"

@@ -350,6 +350,38 @@ def test_the_speakers_own_lead_is_measured_on_their_own_speech(words):
     assert speaker_lead(None, level, lips, FPS).lead_s == DEFAULT_LEAD_S
 
 
+def test_a_mouths_timing_is_read_from_the_sounds_phones_and_a_mistimed_mouth_is_out_of_sync(words):
+    """The sync measure's timing: lips 0.14 s ahead of their sound read so, in time (real speakers lead by
+    0.04-0.32 s); lips 0.54 s ahead, or 0.26 s behind (the same mouth with its sound 0.4 s off), read out of sync,
+    by how far beyond real speakers' range and in which direction; lips that do not follow the sound are not
+    timed at all."""
+    from lipsync_studio.metrics.sync import REAL_SPEECH_LEAD_S, mouth_lead
+    from lipsync_studio.sync.acoustics import mouth_from_audio
+
+    audio, _ = words
+    heard = recognize_phones(audio)
+    n = int(len(audio) / 16000 * FPS)
+    level = mouth_from_audio(audio, FPS, n, 0.0).level
+    rng = np.random.default_rng(7)
+    missing = rng.random(n) < 0.05  # frames without a face
+
+    def timing(lead_s: float):
+        lips = 0.02 + 0.3 * articulate(heard, FPS, n, lead_s=lead_s, level=level).opening + rng.normal(0, 0.03, n)
+        lips[missing] = np.nan
+        return mouth_lead(lips, heard, level, FPS)
+
+    own = timing(0.14)
+    assert abs(own.lead_s - 0.14) <= 0.021 and own.low_s <= 0.14 <= own.high_s and own.agreement > 0.6
+    assert own.judge(FPS) == ("in", 0.0)
+    ahead, behind = timing(0.54), timing(-0.26)
+    state, by = ahead.judge(FPS)
+    assert state == "out" and abs(ahead.lead_s - 0.54) <= 0.021
+    assert abs(by - (ahead.lead_s - REAL_SPEECH_LEAD_S[1] - 1 / FPS)) < 1e-9
+    state, by = behind.judge(FPS)
+    assert state == "out" and abs(behind.lead_s + 0.26) <= 0.021 and by < -0.2
+    assert mouth_lead(np.abs(rng.normal(0.1, 0.05, n)), heard, level, FPS) is None
+
+
 def test_the_sounds_formants_say_how_open_and_how_spread():
     """Within speech, F1 is higher on an open vowel than on a close one, and F2 higher on a spread vowel than on a
     rounded one, measured against the sound's own voiced frames, so the plan can open and spread by them."""

@@ -9,8 +9,8 @@ from ui_fixtures import main_window, no_threads_left, open_media, talking_media,
 
 
 def test_verdicts_read_each_measure_against_real_speech():
-    from lipsync_studio.app.verdicts import offset_verdict, part_verdict, score_verdict
-    from lipsync_studio.metrics.sync import AS_REAL, REAL_SPEECH, PhoneticAgreement
+    from lipsync_studio.app.verdicts import lead_verdict, part_verdict, score_verdict
+    from lipsync_studio.metrics.sync import AS_REAL, REAL_SPEECH, MouthLead, PhoneticAgreement
 
     def agreement(**parts):
         base = dict(closure=None, rounding=None, leak=None, loudness=0.0, bilabials=0, score=0.0)
@@ -24,7 +24,15 @@ def test_verdicts_read_each_measure_against_real_speech():
     assert part_verdict(agreement(leak=REAL_SPEECH["leak"][1] + 0.1), "leak").level == "weak"  # moves in pauses
     assert part_verdict(agreement(), "rounding") is None  # not measured: no verdict
     assert score_verdict(real).level == "good" and score_verdict(agreement(score=0.2)).level == "weak"
-    assert offset_verdict(1).level == "good" and offset_verdict(-8).level == "weak"
+    # Timing: within real speakers' leads (40-320 ms, a frame's slack) in time; beyond them only where the leads
+    # near the best one do not reach them; not measured, no verdict.
+    assert lead_verdict(MouthLead(0.12, 0.10, 0.16, 0.9), 25.0).level == "good"
+    assert lead_verdict(MouthLead(0.0, -0.02, 0.04, 0.9), 25.0).level == "good"  # one frame's slack
+    assert lead_verdict(MouthLead(0.5, 0.3, 0.6, 0.4), 25.0).level == "fair"
+    late = lead_verdict(MouthLead(-0.3, -0.34, -0.26, 0.8), 25.0)
+    assert late.level == "weak" and late.text.startswith("out of sync by 300 ms: the mouth lags the sound by 300 ms")
+    assert lead_verdict(MouthLead(0.6, 0.56, 0.64, 0.8), 30.0).text.startswith("out of sync by 247 ms")
+    assert lead_verdict(None, 25.0) is None
 
 
 def test_the_per_second_agreement_is_high_where_the_mouth_says_the_phones_and_low_where_it_does_not():
@@ -70,6 +78,10 @@ def test_the_result_box_shows_verdicts_a_before_and_the_sync_over_time_that_seek
     assert "before" in texts and "Phonetic sync" in texts and f"{result.sync.phonetic.score:.2f}" in texts
     assert f"{report.before.phonetic.score:.2f}" in texts
     assert any("real speech (" in t for t in texts)  # each measure's verdict, with real speech's range
+    # Its timing: the engine's mouth runs ahead of the dub as real speakers' do, and says so.
+    assert result.sync.lead is not None and "Timing" in texts
+    assert f"{1000 * result.sync.lead.lead_s:+.0f} ms" in texts
+    assert any(t.startswith("in time (real speakers") for t in texts), texts
     # The synced mouth says the dub's phones better than the clip's own mouth did.
     assert result.sync.phonetic.score > report.before.phonetic.score
 

@@ -91,6 +91,6 @@ def test_a_stereo_run_shows_each_eyes_sync_like_a_2d_one(qtbot, main_window, tmp
     assert result.is_stereo and result.mode == "consistent" and result.layout == "sbs"
     assert result.sync is not None and result.sync_right is not None
     shown = [win.run_panel.measures.itemAt(i).widget().text() for i in range(win.run_panel.measures.count())]
-    assert "Left eye: Sync offset" in shown and "Right eye: Sync offset" in shown
-    assert f"{result.sync_right.offset_frames:+d} frames" in shown
+    assert "Left eye: Timing" in shown and "Right eye: Timing" in shown
+    assert result.sync_right.lead is not None and f"{1000 * result.sync_right.lead.lead_s:+.0f} ms" in shown
     assert win.errors.last_box is None

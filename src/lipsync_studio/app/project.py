@@ -271,7 +271,7 @@ def load_project(path: str | Path) -> tuple[Project, list[str]]:
 
 def result_from_dict(data: dict[str, Any]) -> SyncResult:
     """The :class:`SyncResult` that ``SyncResult.to_dict()`` (or a project) described."""
-    from ..metrics.sync import PhoneticAgreement, SyncScore
+    from ..metrics.sync import MouthLead, PhoneticAgreement, SyncScore
 
     def score(d: Any) -> SyncScore | None:
         if not isinstance(d, dict):
@@ -285,7 +285,8 @@ def result_from_dict(data: dict[str, Any]) -> SyncResult:
         return SyncScore(offset_frames=int(d["offset_frames"]), confidence=float(d["confidence"]),
                          correlation=float(d["correlation"]), frames_used=int(d["frames_used"]),
                          curve=tuple(float(c) for c in d.get("curve") or ()), expert=d.get("expert_cosine"),
-                         lse_d=d.get("lse_d"), lse_c=d.get("lse_c"), lse_offset=d.get("lse_offset"), phonetic=phon)
+                         lse_d=d.get("lse_d"), lse_c=d.get("lse_c"), lse_offset=d.get("lse_offset"), phonetic=phon,
+                         lead=MouthLead.from_dict(d.get("lead")))
 
     names = {f.name for f in fields(SyncResult)}
     kw = {k: v for k, v in data.items() if k in names}

@@ -33,6 +33,8 @@ def _e(text: Any) -> str:
 
 def findings(sidecar: dict[str, Any]) -> list[tuple[int, str]]:
     """What a reviewer should look at in a finished job: ``(severity 1 note .. 3 bad, text)``, worst first."""
+    from ..metrics.sync import REAL_SPEECH_LEAD_S, MouthLead, describe_lead
+
     out: list[tuple[int, str]] = []
     sync = sidecar.get("sync") or {}
     conf, corr = sync.get("confidence"), sync.get("correlation")
@@ -45,6 +47,13 @@ def findings(sidecar: dict[str, Any]) -> list[tuple[int, str]]:
         out.append((2, f"weak sync (confidence {conf:.2f}; real speech {lo_c:.2f}-{hi_c:.2f})"))
     if corr is not None and corr < REAL_SPEECH["correlation"][0]:
         out.append((2, f"low correlation of mouth and sound ({corr:.2f})"))
+    lead = MouthLead.from_dict(sync.get("lead"))
+    if lead is not None:
+        state, by = lead.judge(float((sidecar.get("result") or {}).get("fps") or 25.0))
+        if state == "out":
+            lo, hi = REAL_SPEECH_LEAD_S
+            out.append((3, f"out of sync by {1000 * abs(by):.0f} ms: the mouth {describe_lead(lead.lead_s)} "
+                           f"(real speakers lead by {1000 * lo:.0f}-{1000 * hi:.0f} ms)"))
     found = (sidecar.get("qc") or {}).get("face_found")
     if found is not None and found < FACE_FOUND_MIN:
         out.append((3 if found < 0.5 else 2, f"face found in only {found:.0%} of the result's frames"))
@@ -152,10 +161,11 @@ def _job_row(out_dir: Path, job: BatchJob, sidecar: dict[str, Any] | None, error
     links = " ".join(f'<a href="{_href(out_dir, out_dir / job.clip / o["name"])}">{_e(o["name"])}</a>'
                      for o in sidecar.get("outputs", []))
     links += f' <a class="side" href="{_href(out_dir, sidecar_path(out_dir, job))}">sidecar</a>'
-    offset = sync.get("offset_frames")
+    lead = (sync.get("lead") or {}).get("lead_s")
     att = sidecar.get("attempt") or {}
-    meta = (f'{sidecar.get("result", {}).get("duration", 0):.1f} s · offset {offset:+d} fr · '
-            if isinstance(offset, int) else "") + f'{_e(att.get("host", ""))} · {att.get("attempts", 1)} attempt(s)'
+    meta = (f'{sidecar.get("result", {}).get("duration", 0):.1f} s · ' + (
+        f'timing {1000 * lead:+.0f} ms · ' if isinstance(lead, (int, float)) else "")
+        + f'{_e(att.get("host", ""))} · {att.get("attempts", 1)} attempt(s)')
     state = {0: "ok", 1: "ok", 2: "check", 3: "bad"}[level]
     return (f'<tr class="{state}" data-bad="{badness(sidecar):.4f}" data-clip="{_e(job.clip)}" '
             f'data-lang="{_e(job.lang)}" data-row="{job.row}"><td class="state">{state.upper()}</td>'

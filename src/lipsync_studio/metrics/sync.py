@@ -53,6 +53,20 @@ REAL_SPEECH = {"closure": (0.0, 0.65), "rounding": (0.21, 0.83), "width_f2": (0.
 AS_REAL = {"rounding": 0.21, "width_f2": 0.20, "opening_f1": 0.14, "loudness": 0.10}
 #: The leads (s) each part is measured at and averaged over (see the module doc).
 MEASURE_LEADS_S = (0.04, 0.08, 0.12, 0.16, 0.2)
+#: How far real mouths run ahead of their sound (s): the lead at which each of the six real talking heads of the
+#: development media (7–8 s, with their own sound) follows its own phones best (:func:`mouth_lead`; 0.04, 0.04,
+#: 0.26, 0.28, 0.32 and, not clearly, 0.60 for one whose agreement hardly changes from 0.12 on; 2026-12-05).
+REAL_SPEECH_LEAD_S = (0.04, 0.32)
+#: The leads :func:`mouth_lead` searches (s): a mouth that lags its sound, or runs far ahead of it, is found too.
+LEAD_SEARCH_S = (-0.5, 0.7)
+#: Below this agreement at its best lead a mouth does not follow its sound's phones well enough to be timed by
+#: them (the engine's own rule for the speaker's lead, ``planner.speaker_lead``).
+LEAD_MIN_R = 0.15
+#: The leads within this many standard errors of the best one's agreement are where the lead may really be. At 2.5
+#: no real talking head of the development media (six clips and their twelve 4 s halves, with their own sound) is
+#: read as out of time, and a synced result's sound moved by 0.32 s is caught as often as at 2 (15 of 24;
+#: ``bench/mouth_lead.py``); at 2 one real half is "out", at 3 only 12 of 24 are caught.
+LEAD_INTERVAL_SE = 2.5
 #: The scored parts and their weights (see the module doc).
 SCORED = {"rounding": 1.0, "width_f2": 1.0, "opening_f1": 0.5, "loudness": 0.5}
 #: A correlation part at most this high is no better than chance (a 4 s clip's voiced frames: ~1.5 standard errors).
@@ -73,6 +87,7 @@ class SyncScore:
     lse_c: float | None = None
     lse_offset: int | None = None
     phonetic: "PhoneticAgreement | None" = None
+    lead: "MouthLead | None" = None
 
     def summary(self) -> str:
         """One line for the terminal or a status bar (plus the SyncNet measures when their weights exist)."""
@@ -81,7 +96,9 @@ class SyncScore:
         text = ""
         if self.phonetic is not None:
             text = self.phonetic.summary() + "\n"
-        text += (f"loudness: offset {self.offset_frames:+d} frames, confidence {self.confidence:.2f}, "
+        if self.lead is not None:
+            text += self.lead.summary() + "\n"
+        text += (f"loudness: peak at {self.offset_frames:+d} frames, confidence {self.confidence:.2f}, "
                  f"correlation {self.correlation:.2f} ({self.frames_used} frames)")
         if self.expert is not None:
             text += f"; expert cosine {self.expert:.3f}"
@@ -95,7 +112,96 @@ class SyncScore:
                 "correlation": round(self.correlation, 4), "frames_used": self.frames_used,
                 "curve": [round(c, 4) for c in self.curve], "expert_cosine": self.expert,
                 "lse_d": self.lse_d, "lse_c": self.lse_c, "lse_offset": self.lse_offset,
-                "phonetic": None if self.phonetic is None else self.phonetic.as_dict()}
+                "phonetic": None if self.phonetic is None else self.phonetic.as_dict(),
+                "lead": None if self.lead is None else self.lead.as_dict()}
+
+
+@dataclass(frozen=True)
+class MouthLead:
+    """How far a mouth runs ahead of its sound: the lead at which the sound's phones, articulated, follow the
+    mouth's opening best (:func:`mouth_lead`).
+
+    Attributes
+    ----------
+    lead_s: the best lead (s; negative: the mouth lags its sound).
+    low_s, high_s: the leads whose agreement lies within :data:`LEAD_INTERVAL_SE` standard errors of the best
+        one's: where the lead may really be.
+    agreement: Pearson r at the best lead.
+    """
+
+    lead_s: float
+    low_s: float
+    high_s: float
+    agreement: float
+
+    def as_dict(self) -> dict:
+        return {"lead_s": round(self.lead_s, 3), "low_s": round(self.low_s, 3), "high_s": round(self.high_s, 3),
+                "agreement": round(self.agreement, 4)}
+
+    @classmethod
+    def from_dict(cls, d) -> "MouthLead | None":
+        """The inverse of :meth:`as_dict` (None for anything else)."""
+        try:
+            return cls(float(d["lead_s"]), float(d["low_s"]), float(d["high_s"]), float(d["agreement"]))
+        except (TypeError, KeyError, ValueError):
+            return None
+
+    def judge(self, fps: float, reference: tuple[float, float] = REAL_SPEECH_LEAD_S) -> tuple[str, float]:
+        """Read against ``reference`` (the leads, s, a natural mouth may have: real speakers' by default, or
+        the clip's own speech's ``(low_s, high_s)``), with one frame's slack either side: ``("in", 0.0)`` when
+        the best lead lies within it, ``("unclear", 0.0)`` when only the leads near the best one reach it,
+        ``("out", by)`` otherwise, ``by`` the seconds beyond it (+ too far ahead, - lagging)."""
+        slack = 1.0 / max(float(fps), 1.0)
+        lo, hi = reference[0] - slack, reference[1] + slack
+        if lo <= self.lead_s <= hi:
+            return "in", 0.0
+        if self.high_s >= lo and self.low_s <= hi:
+            return "unclear", 0.0
+        return "out", float(self.lead_s - (hi if self.lead_s > hi else lo))
+
+    def summary(self, fps: float = 25.0) -> str:
+        lo, hi = REAL_SPEECH_LEAD_S
+        state, by = self.judge(fps)
+        verdict = {"in": "in time", "unclear": "not clearly out of time"}.get(
+            state, f"OUT OF SYNC by {1000 * abs(by):.0f} ms")
+        return (f"timing: the mouth {describe_lead(self.lead_s)} (within {1000 * self.low_s:+.0f} to "
+                f"{1000 * self.high_s:+.0f} ms; real speakers lead by {1000 * lo:.0f}–{1000 * hi:.0f} ms): {verdict}")
+
+
+def describe_lead(lead_s: float) -> str:
+    """``"leads the sound by 120 ms"``, ``"lags the sound by 80 ms"`` or ``"moves with the sound"``."""
+    ms = int(round(1000 * lead_s))
+    if ms == 0:
+        return "moves with the sound"
+    return f"{'leads' if ms > 0 else 'lags'} the sound by {abs(ms)} ms"
+
+
+def mouth_lead(gap: np.ndarray, phones, level: np.ndarray, fps: float, step_s: float = 0.02) -> MouthLead | None:
+    """How far the mouth (its inner-lip ``gap`` per frame, NaN where no face) runs ahead of a sound whose phones
+    are ``phones`` and loudness per 10 ms column ``level`` (in [0, 1]), searched over :data:`LEAD_SEARCH_S`; None
+    where it cannot be told (no speech, too few frames, or a mouth that does not follow the phones: best r below
+    :data:`LEAD_MIN_R`).
+
+    Why not the loudness correlation's peak: on real talking heads with their own sound it lies anywhere from -14
+    to +10 frames (mouths open well before a syllable's loudness peaks, and by how much varies), while this lead
+    falls at 0.04–0.32 s, and a result whose sound was moved by 0.32 s either way is told apart from its unmoved self
+    every time (24 of 24 on the development media; ``bench/mouth_lead.py``).
+    """
+    from ..sync.visemes import fill_unheard_speech, lead_agreement
+
+    gap = np.asarray(gap, np.float64)
+    ok = np.isfinite(gap)
+    if phones is None or not len(phones) or all(p == "SIL" for p in phones.labels) or ok.sum() < 25:
+        return None
+    leads = np.arange(LEAD_SEARCH_S[0], LEAD_SEARCH_S[1] + 1e-9, step_s)
+    r = lead_agreement(fill_unheard_speech(phones, level), level, gap, fps, leads)
+    best = int(np.argmax(r))
+    if r[best] < LEAD_MIN_R:
+        return None
+    se = (1.0 - r[best] ** 2) / np.sqrt(max(int(ok.sum()) - 3, 1))
+    near = leads[r >= r[best] - LEAD_INTERVAL_SE * se]
+    return MouthLead(float(round(leads[best], 3)), float(round(near.min(), 3)), float(round(near.max(), 3)),
+                     float(r[best]))
 
 
 @dataclass(frozen=True)
@@ -371,10 +477,11 @@ def score_mouth(gap: np.ndarray, width: np.ndarray, wav16k: np.ndarray, fps: flo
 
     from ..sync.acoustics import mouth_from_audio
 
-    loud = mouth_from_audio(wav16k, fps, len(gap), lead_s=0.0).loudness_db
-    score = sync_score(gap, loud)
+    track = mouth_from_audio(wav16k, fps, len(gap), lead_s=0.0)
+    score = sync_score(gap, track.loudness_db)
     return dataclasses.replace(score, phonetic=phonetic_agreement_over_leads(gap, width, phones, fps,
-                                                                             score.confidence, wav16k=wav16k))
+                                                                             score.confidence, wav16k=wav16k),
+                               lead=mouth_lead(gap, phones, track.level, fps))
 
 
 def evaluate_video(video: str | Path, dub: str | Path | None = None, advance=None, eye=None) -> SyncScore:

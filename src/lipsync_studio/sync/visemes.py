@@ -319,6 +319,27 @@ def fill_unheard_speech(phones: PhoneSegments, level: np.ndarray, threshold: flo
     return PhoneSegments(tuple(labels), np.array(start), np.array(end), phones.source)
 
 
+def lead_agreement(phones: PhoneSegments, level: np.ndarray, gap: np.ndarray, fps: float,
+                   leads: np.ndarray) -> np.ndarray:
+    """(L,) Pearson r of a measured lip ``gap`` (T,) (NaN where no face) with the opening that ``phones``,
+    articulated, give at each lead of ``leads`` (s; frame i shows the sound at ``i / fps + lead``); -1 where either
+    does not vary. How far a mouth runs ahead of its sound is where this peaks: the engine times the dub at the
+    clip's own peak (``planner.speaker_lead``), and the sync measure reads a result's (``metrics.sync.mouth_lead``).
+
+    ``level``: (C,) the sound's loudness per 10 ms column in [0, 1] (see :func:`articulate`).
+    """
+    gap = np.asarray(gap, np.float64)
+    ok = np.isfinite(gap)
+    r = np.full(len(leads), -1.0)
+    if ok.sum() < 3 or gap[ok].std() < 1e-9:
+        return r
+    for i, lead in enumerate(leads):
+        op = articulate(phones, fps, len(gap), float(lead), level=level).opening.astype(np.float64)
+        if op[ok].std() > 1e-6:
+            r[i] = float(np.corrcoef(op[ok], gap[ok])[0, 1])
+    return r
+
+
 #: Phones the recognizer often hears where a speaker said p/b/m and that the sound can then tell apart: the lip
 #: approximant and fricative (w, v) and l. Other stops, nasals and th were measured too (bench/closures.py):
 #: their labial-looking releases were as often real t/d/k/g/n/th as missed p/b/m.

@@ -136,7 +136,7 @@ def result_measures(result, before=None) -> list[tuple]:
             rows.append((f"{label}Sync", "no face", "Not measured: no face was found in the result"))
             continue
         rows += [(f"{label}{name}", value, tip, verdict, was)
-                 for name, value, tip, verdict, was in measure_rows(score, before if not label else None)]
+                 for name, value, tip, verdict, was in measure_rows(score, before if not label else None, result.fps)]
     if getattr(result, "unchanged", False):
         rows.insert(0, ("Picture", "unchanged", "No frame was changed: no face was found to sync. The result is "
                                                "the clip re-timed to the dub."))

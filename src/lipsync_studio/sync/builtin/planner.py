@@ -220,7 +220,7 @@ def speaker_lead(clip_phones, clip_level: np.ndarray, clip_gap: np.ndarray, fps:
     -------
     :class:`SpeakerLead` (the default where the clip cannot tell).
     """
-    from ..visemes import articulate
+    from ..visemes import lead_agreement
 
     default = SpeakerLead(DEFAULT_LEAD_S, False, float("nan"))
     gap = np.asarray(clip_gap, np.float64)
@@ -231,11 +231,7 @@ def speaker_lead(clip_phones, clip_level: np.ndarray, clip_gap: np.ndarray, fps:
     if float(np.sum((clip_phones.end - clip_phones.start)[speech])) * fps < min_frames:
         return default
     leads = np.arange(LEAD_RANGE_S[0], LEAD_RANGE_S[1] + 1e-9, step_s)
-    r = np.full(len(leads), -1.0)
-    for i, lead in enumerate(leads):
-        op = articulate(clip_phones, fps, len(gap), float(lead), level=clip_level).opening.astype(np.float64)
-        if op[ok].std() > 1e-6:
-            r[i] = float(np.corrcoef(op[ok], gap[ok])[0, 1])
+    r = lead_agreement(clip_phones, clip_level, gap, fps, leads)
     best = int(np.argmax(r))
     if r[best] < min_r:
         return default
