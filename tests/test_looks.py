@@ -21,7 +21,7 @@ from lipsync_studio.metrics.looks import evaluate_looks, lip_band, mouth_box, sh
 from lipsync_studio.sync.builtin.colour import ColourMatch
 from lipsync_studio.sync.builtin.engine import BuiltinEngine
 from lipsync_studio.sync.builtin.interior import lend_interior
-from lipsync_studio.sync.builtin.render import beside_mouth_not_skin, piecewise_warp
+from lipsync_studio.sync.builtin.render import beside_mouth_not_skin, hair_reach_cut, piecewise_warp
 from lipsync_studio.sync.wav2lip.engine import FACE_OVAL
 
 FPS = Fraction(25)
@@ -304,6 +304,42 @@ def test_a_strongly_turned_lent_faces_far_cheek_edge_below_the_mouth_gives_way_w
     assert weight[160:205, 219:221].min() > 0.5  # the blended edge
     assert weight[160:205, 200:212].max() < 0.05  # the lent cheek's skin inside its edge stays
     assert weight[200:235, 120:200].max() == 0.0  # the chin
+
+
+def test_hair_reaching_in_from_a_far_turned_donors_outline_is_cut_along_a_smooth_line_and_nothing_else():
+    """A donor turned further away than the frame shows its hair inside the frame's face at the far outline, in
+    strands of every depth; the not-skin guard took out the strands it could tell from skin and left a notch with
+    pale strands in the jaw (Radio2 A->B 74, 82, 91). The lent face now ends along a smooth line a margin inside
+    the deepest reach, so the frame's own pixels fill in; a spot inside the face, what lies under the chin and what
+    reaches in on the near side are left to the guard alone."""
+    unit = _UNIT
+    s = np.linspace(0, 2 * np.pi, 72, endpoint=False)
+    oval = np.stack([160 + 140 * np.cos(s), 120 + 95 * np.sin(s)], 1)
+    rows = np.arange(_H)
+    half_width = 140 * np.sqrt(np.clip(1 - ((rows - 120) / 95.0) ** 2, 0, 1))
+    edge_right, edge_left = 160 + half_width, 160 - half_width
+    not_skin = np.zeros((_H, _W), np.float32)
+    reach = np.where(np.arange(_H) % 6 < 3, 18.0, 4.0)  # strands: 18 px deep, then 4, every three rows
+    for y in range(100, 160):
+        not_skin[y, int(edge_right[y] - reach[y]):int(edge_right[y]) + 1] = 1.0
+    not_skin[90:100, 150:170] = 1.0  # a dark spot inside the face
+    not_skin[208:216, 150:175] = 1.0  # under the chin, at the outline
+    for y in range(100, 160):  # on the near side
+        not_skin[y, int(edge_left[y]):int(edge_left[y] + 15)] = 1.0
+    assert hair_reach_cut(np.zeros((_H, _W), np.float32), oval, unit, 215.0, 1) is None
+    cut = hair_reach_cut(not_skin, oval, unit, 215.0, 1)
+    assert cut is not None and cut.shape == (_H, _W)
+    for y in range(105, 155):
+        x = int(edge_right[y])
+        assert cut[y, x - 18:x].max() < 0.1  # every strand, deep or shallow
+        assert cut[y, x - 20] < 0.2  # and inside the deepest, fading out over a margin (0.04 eye distances) more
+        assert cut[y, x - 36] > 0.95  # the lent face further in stays
+    # A smooth line, not the strands' comb: where it crosses 0.5 moves by at most a pixel or two from row to row.
+    crossing = np.array([np.flatnonzero(cut[y, 200:] < 0.5)[0] for y in range(105, 155)])
+    assert np.abs(np.diff(crossing)).max() <= 2
+    assert cut[90:100, 150:170].min() > 0.99  # the spot inside
+    assert cut[200:216, 150:175].min() > 0.99  # under the chin (the lent neck there stays)
+    assert cut[100:160, :60].min() > 0.99  # the near side
 
 
 def test_a_turned_jaws_hair_under_the_mouth_gives_way_along_the_lent_outline_and_the_chin_stays():

@@ -476,6 +476,94 @@ def beside_mouth_not_skin(warped: np.ndarray, skin: np.ndarray, outer: np.ndarra
     return out
 
 
+def _arc_positions(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """(P,) each of ``points`` (P, 2) as a distance along the closed ``polygon`` (N, 2) (its perimeter from the
+    first vertex), at the point of the polygon nearest to it."""
+    a = polygon
+    b = np.roll(polygon, -1, axis=0)
+    seg = b - a
+    length = np.hypot(seg[:, 0], seg[:, 1])
+    start = np.concatenate([[0.0], np.cumsum(length)[:-1]])
+    rel = points[:, None, :] - a[None]  # (P, N, 2)
+    t = np.clip((rel * seg[None]).sum(2) / np.maximum(length * length, 1e-9)[None], 0.0, 1.0)
+    near = a[None] + t[..., None] * seg[None]
+    d2 = ((points[:, None, :] - near) ** 2).sum(2)
+    k = np.argmin(d2, 1)
+    return start[k] + t[np.arange(len(points)), k] * length[k]
+
+
+def hair_reach_cut(not_skin: np.ndarray, oval: np.ndarray, unit: float, corner_x: float, far: int,
+                   margin: float = 0.04, fade: float = 0.04) -> np.ndarray | None:
+    """(h, w) float32 0..1, a multiplier for a lent face's alpha: where what is not skin (``not_skin``,
+    :func:`beside_mouth_not_skin`) reaches in from its outline ``oval`` ((N, 2) pixels) on the far side of a
+    turned head (``far`` +1: right of the far mouth corner ``corner_x``, -1: left of it), the lent face ends a
+    smooth line ``margin`` eye distances inside the deepest reach along that stretch of outline, fading out over
+    ``fade``, and the frame's own pixels fill in up to its own outline. None where nothing reaches in.
+
+    Why: a donor turned further away than the frame shows its far cheek's edge, and its hair beyond, inside the
+    frame's face once put in the frame's turn. The not-skin guard takes out what it can tell from skin, pixel by
+    pixel, and left a notch with pale strands of hair in the jaw (Radio2 A->B 74, 82, 91) or a dark line along the
+    far cheek (KatieHill A->B 27-28, Radio2 B->A 42): the hair's light strands and the cheek's own edge lie under
+    its threshold. Cutting the lent face at a line along the outline, from how deep the hair reaches, takes them
+    with it.
+
+    Only what reaches in sideways counts (seen from the outline point nearest it, no more than ~50 degrees from
+    level): under the chin the outline runs level, and the dark there (the neck under a risen chin) is the lent
+    face's own (cut there, the frame's own chin line showed under the drawn one).
+    """
+    import cv2
+
+    h, w = not_skin.shape
+    hs, ws = (h + 1) // 2, (w + 1) // 2
+    half = oval / 2.0
+    pts = np.round(half * 16).astype(np.int32)
+    inside = np.zeros((hs, ws), np.uint8)
+    cv2.fillPoly(inside, [pts], 1, cv2.LINE_8, shift=4)
+    small = cv2.resize(not_skin, (ws, hs), interpolation=cv2.INTER_AREA)
+    hit = (small > 0.5) & (inside > 0)
+    if not hit.any() or inside.all():
+        return None
+    # Every pixel's distance from the outline (drawn as a line of zeros) and the outline pixel nearest it.
+    curve = np.ones((hs, ws), np.uint8)
+    cv2.polylines(curve, [pts], True, 0, 1, cv2.LINE_8, shift=4)
+    depth, label = cv2.distanceTransformWithLabels(curve, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL)
+    # What touches the outline (hair reaching in), not a dark spot inside the face.
+    _, comp = cv2.connectedComponents(hit.astype(np.uint8), connectivity=8)
+    touching = np.unique(comp[hit & (depth <= max(1.0, 0.015 * unit))])
+    reach = hit & np.isin(comp, touching[touching > 0])
+    # Each outline pixel, and its place along the outline.
+    cy, cx = np.nonzero(curve == 0)
+    where = np.zeros((int(label.max()) + 1, 2), np.float32)
+    where[label[cy, cx]] = np.stack([cx, cy], 1)
+    yy, xx = np.nonzero(reach)
+    to_edge = where[label[yy, xx]] - np.stack([xx, yy], 1)
+    keep = (np.abs(to_edge[:, 0]) >= 0.8 * np.abs(to_edge[:, 1])) & ((where[label[yy, xx], 0] - corner_x / 2) * far > 0)
+    yy, xx = yy[keep], xx[keep]
+    if not len(yy):
+        return None
+    arc = np.zeros(len(where), np.float32)
+    arc[label[cy, cx]] = _arc_positions(np.stack([cx, cy], 1).astype(np.float64), half)
+    perimeter = float(np.hypot(*(np.roll(half, -1, axis=0) - half).T).sum())
+    bins = max(int(np.ceil(perimeter)), 1)
+    deepest = np.full(bins, -np.inf, np.float32)
+    np.maximum.at(deepest, np.minimum(arc[label[yy, xx]].astype(np.int64), bins - 1), depth[yy, xx])
+    # The cut's line: at each place along the outline, the deepest reach nearby, less one pixel for every pixel
+    # away along the outline (a 45-degree taper at either end), plus the margin.
+    line = deepest.copy()
+    for k in range(1, int(np.ceil(0.15 * unit / 2)) + 1):
+        np.maximum(line, np.roll(deepest, k) - k, out=line)
+        np.maximum(line, np.roll(deepest, -k) - k, out=line)
+    line += np.float32(margin * unit / 2)
+    f = np.float32(max(fade * unit / 2, 1.0))
+    at = line[np.minimum(arc[label].astype(np.int64), bins - 1)]
+    with np.errstate(invalid="ignore"):
+        cut = np.clip((at + f - depth) / f, 0.0, 1.0)
+    # Beyond the outline, only where it is cut (under the chin the lent neck stays, whatever is cut beside it).
+    cut[inside == 0] = np.isfinite(at[inside == 0])
+    cut = cv2.GaussianBlur(cut, (0, 0), max(0.01 * unit, 0.5))
+    return 1.0 - cv2.resize(cut, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def match_colour(warped: np.ndarray, target: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """Per-channel gain and offset, fitted on the feather ring, that make ``warped`` match ``target``.
 
