@@ -41,9 +41,6 @@ MOUTH_MARGIN = 0.05
 #: The head turn (:func:`~..mouth.head_turn`, about 6 degrees) from which a lent face is checked for what beside its
 #: mouth is not skin (:func:`~.render.beside_mouth_not_skin`).
 TURNED = 0.08
-#: How much further away (head turn) a donor must be turned than the frame for its hair's reach at the far
-#: outline to cut the lent face there (:func:`~.render.hair_reach_cut`).
-FURTHER_TURNED = 0.02
 #: How far past the frame's own chin (eye distances) the lent neck reaches, fading (:func:`~.render.under_the_chin`).
 UNDER_CHIN = 0.08
 
@@ -447,15 +444,14 @@ class BuiltinEngine:
                 not_skin = beside_mouth_not_skin(warped, skin, outer, unit, ovals[1] - origin)
                 if not_skin is not None:
                     alpha *= 1 - not_skin
-                    # A donor turned further away than the frame: where its hair reaches in from the far outline,
-                    # the lent face ends along a smooth line before it (hair_reach_cut).
+                    # Where the donor's hair reaches in from the far outline, the lent face ends along a smooth line
+                    # before it (hair_reach_cut). The far side: the frame's, or a frontal frame's donor's.
                     t_frame, t_donor = (float(np.nan_to_num(self.turn[i])) for i in (src_index, donor))
-                    if t_frame * t_donor > 0 and abs(t_donor) > abs(t_frame) + FURTHER_TURNED:
-                        far = 1 if t_frame > 0 else -1
-                        cut = hair_reach_cut(not_skin, ovals[1] - origin, unit,
-                                             float(outer[:, 0].max() if far > 0 else outer[:, 0].min()), far)
-                        if cut is not None:
-                            alpha *= cut
+                    far = 1 if (t_frame if abs(t_frame) >= TURNED else t_donor) > 0 else -1
+                    cut = hair_reach_cut(not_skin, ovals[1] - origin, unit,
+                                         float(outer[:, 0].max() if far > 0 else outer[:, 0].min()), far)
+                    if cut is not None:
+                        alpha *= cut
         # Closed most of the way from a wide opening, the donor's teeth squeeze into a jagged white bar: shut lips
         # show only the dark where they meet; parted ones get the interior of the clip's narrowest open mouth (below).
         inner = apply(pose, new_shape[list(LIPS_INNER)]) - origin

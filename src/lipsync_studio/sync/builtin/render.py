@@ -500,12 +500,12 @@ def hair_reach_cut(not_skin: np.ndarray, oval: np.ndarray, unit: float, corner_x
     smooth line ``margin`` eye distances inside the deepest reach along that stretch of outline, fading out over
     ``fade``, and the frame's own pixels fill in up to its own outline. None where nothing reaches in.
 
-    Why: a donor turned further away than the frame shows its far cheek's edge, and its hair beyond, inside the
+    Why: a donor of another turn than the frame's shows its far cheek's edge, and its hair beyond, inside the
     frame's face once put in the frame's turn. The not-skin guard takes out what it can tell from skin, pixel by
-    pixel, and left a notch with pale strands of hair in the jaw (Radio2 A->B 74, 82, 91) or a dark line along the
-    far cheek (KatieHill A->B 27-28, Radio2 B->A 42): the hair's light strands and the cheek's own edge lie under
-    its threshold. Cutting the lent face at a line along the outline, from how deep the hair reaches, takes them
-    with it.
+    pixel, and left a notch with pale strands of hair in the jaw (Radio2 A->B 55, 74, 81-82, 91; KatieHill A->B
+    38, 45) or a line along the far cheek or jaw (Radio2 B->A 42, KatieHill B->A 41; the looks halves' Radio2
+    A->B 60): the hair's light strands and the cheek's own edge lie under its threshold. Cutting the lent face at
+    a line along the outline, from how deep the hair reaches, takes them with it.
 
     Only what reaches in sideways counts (seen from the outline point nearest it, no more than ~50 degrees from
     level): under the chin the outline runs level, and the dark there (the neck under a risen chin) is the lent
