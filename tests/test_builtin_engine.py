@@ -397,6 +397,37 @@ def test_a_lossless_sync_writes_every_pixel_it_did_not_redraw_as_decoded(media, 
     assert changed >= 10
 
 
+def test_only_the_pixels_the_engine_reads_are_converted_and_one_drawn_beyond_them_gets_the_whole_frame(media,
+                                                                                                    tmp_path):
+    """The render converts to RGB only the box the engine says it reads (``reads``), and writes back only the box
+    it redrew. Should an engine find it must draw beyond what it said, it asks for the whole frame before it
+    changes anything, and the result is the same to the bit: no pixel the decoder did not give reaches it."""
+    import av
+
+    from lipsync_studio.engine.sync_job import build_sync_job
+
+    class Narrow(BuiltinEngine):
+        def reads(self, out_index, src_index):
+            box = super().reads(out_index, src_index)
+            return None if box is None else (box[0] + 30, box[1] + 30, box[0] + 40, box[1] + 40)
+
+    def written(path):
+        with av.open(str(path)) as c:
+            return [f.to_ndarray(format="rgb24").astype(np.int16) for f in c.decode(c.streams.video[0])]
+
+    opts = SyncOptions(engine="builtin", measure=False, fmt=VideoFormat(crf=0, preset="ultrafast"))
+    plain = build_sync_job(media["clip"], media["dub"], tmp_path / "plain.mkv", opts)
+    plain.run()
+    narrow = build_sync_job(media["clip"], media["dub"], tmp_path / "narrow.mkv", opts)
+    narrow.state["engine"] = Narrow()
+    narrow.run()
+    assert "read_beyond" not in plain.state  # the engine's own boxes hold what it draws
+    assert narrow.state["read_beyond"] >= plain.state["changed_frames"] > 10
+    a, b = written(tmp_path / "plain.mkv"), written(tmp_path / "narrow.mkv")
+    assert len(a) == len(b)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
 @pytest.mark.skipif(__import__("shutil").which("espeak-ng") is None, reason="needs espeak-ng")
 def test_with_a_script_the_lips_shut_on_every_p_b_m_of_the_dub(media, tmp_path):
     """Words spoken one at a time (exact timing), their text as the script: the result's lips meet at each

@@ -28,6 +28,7 @@ from ..media.sequence import frames_in_order
 from ..media.timeline import ExtendPolicy, OutputPlan, ShortenPolicy, plan_output
 from ..media.video import VideoReader, probe_video
 from ..media.writer import CONTAINERS, VideoFormat, VideoWriter
+from ..sync.base import WholeFrameNeeded
 from .dub import shift_dub
 from ..job import CancelToken, Job, ProgressCallback, Stage, StageContext, run_collecting_warnings
 
@@ -498,17 +499,36 @@ def _render_frames(ctx: StageContext) -> None:
         # Frames come as decoded (their 4:2:0 planes kept): the writer encodes an unchanged one as it is and
         # converts only the box an engine that names it (``last_box``) redrew; only an engine needs their RGB.
         planar = projected is None
-        frames = frames_in_order(reader, sources, planes=planar, rgb=transform is not None)
-        for k, decoded in enumerate(prefetch(frames)):
+        # An engine that names the pixels it reads (``reads``) gets only those converted to RGB, where the writer
+        # converts back only the box it redraws; the rest of the frame goes from decoder to encoder untouched.
+        reads = getattr(engine, "reads", None) if planar else None
+        frames = frames_in_order(reader, sources, planes=planar, rgb=transform is not None and reads is None)
+
+        def with_rgb(decoded_frames):
+            """Each frame with the RGB the engine reads, converted here, on the reading thread."""
+            for k, decoded in enumerate(decoded_frames):
+                if reads is None or transform is None or not first <= k < stop:
+                    yield decoded, None
+                elif decoded.planes is not None and writer.takes_planes(decoded.planes):
+                    yield decoded, decoded.rgb_within(reads(k, plan.source_index(k)) or (0, 0, 0, 0))
+                else:
+                    yield decoded, decoded.rgb
+
+        for k, (decoded, rgb) in enumerate(prefetch(with_rgb(frames))):
             if transform is None or not first <= k < stop:  # outside the range: the clip as it is
                 writer.write(decoded)
                 ctx.advance(1)
                 continue
-            frame = decoded.rgb if planar else decoded
+            frame = rgb if rgb is not None else (decoded.rgb if planar else decoded)
             if engine is not None:
                 engine.last_box = None
             before = projected.views(frame)[0] if projected is not None else frame
-            new = transform(k, plan.source_index(k), before)
+            try:
+                new = transform(k, plan.source_index(k), before)
+            except WholeFrameNeeded:  # it must read beyond what it said (not seen): the whole frame, then
+                s["read_beyond"] = s.get("read_beyond", 0) + 1
+                frame = before = decoded.rgb
+                new = transform(k, plan.source_index(k), before)
             box = getattr(engine, "last_box", None)
             counter.check(before, new, box)
             if projected is not None:  # only the view's changed pixels go back into the projection

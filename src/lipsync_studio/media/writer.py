@@ -374,6 +374,11 @@ class VideoWriter:
         if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
             raise ValueError(f"expected a ({self.height}, {self.width}, 3) uint8 frame, got {frame.shape} {frame.dtype}")
 
+    def takes_planes(self, planes: np.ndarray) -> bool:
+        """Whether a frame decoded with these 4:2:0 ``planes`` and redrawn in a box is written with only that box
+        converted (:meth:`write`'s ``base`` and ``box``): then the rest of its RGB is never read."""
+        return self._takes_planes(planes)
+
     def _takes_planes(self, planes: np.ndarray) -> bool:
         """Whether decoded 4:2:0 ``planes`` can be encoded as they are (this writer's format and size)."""
         return (self._video.pix_fmt == "yuv420p" and (self._w, self._h) == (self.width, self.height)

@@ -14,6 +14,10 @@ Rules every engine keeps:
 - Memory stays bounded: an engine may keep a small window of frames or predictions, never the whole clip.
 - No Qt and no printing: progress goes through ``advance``, problems through typed errors
   (:mod:`lipsync_studio.errors`).
+- Optional: ``reads(out_index, src_index) -> (x0, y0, x1, y1) | None`` names the frame's pixels ``render`` will
+  read (None: none). The job then converts only those to RGB and hands ``render`` a frame whose ``valid`` box
+  (:class:`~lipsync_studio.media.video.PartialRGB`) holds them; an engine that finds it needs more raises
+  :class:`WholeFrameNeeded` before it changes any state of its own, and is given the whole frame.
 """
 
 from __future__ import annotations
@@ -27,6 +31,11 @@ if TYPE_CHECKING:
 
     from ..face.track import ClipFaces
     from ..media.timeline import OutputPlan
+
+class WholeFrameNeeded(Exception):
+    """Raised by an engine's ``render`` given a frame whose ``valid`` box does not hold what it must read: ask
+    again with the whole frame (raised before the engine changed any state, so the second call is the first)."""
+
 
 #: ``advance(n)``: report ``n`` more units of preparation done (raises ``Cancelled`` when the user cancelled).
 #: The unit is one output frame: over a whole :meth:`LipSyncEngine.prepare` an engine reports ``plan.n_out``

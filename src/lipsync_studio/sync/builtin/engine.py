@@ -22,7 +22,7 @@ import numpy as np
 
 from ...face.track import LIPS_INNER, LIPS_OUTER, ClipFaces
 from ...media.timeline import OutputPlan
-from ..base import Advance
+from ..base import Advance, WholeFrameNeeded
 from ..mouth import UPPER_INNER, UPPER_INNER_LIP, MouthSpace, apply, head_turn, invert
 from ...errors import MediaError
 from .planner import OWN, SpeakerLead, choose_bank, plan_mouths, relative_detail, schedule_donors, speaker_lead
@@ -38,6 +38,9 @@ from .render import (beside_mouth_not_skin, blend_keeping_grain, close_seam, cov
 OPEN_ENOUGH = 0.06
 #: How far around the lips (eye distances) the donor is resampled with the sharpest filter.
 MOUTH_MARGIN = 0.05
+#: How far beyond the frame's own lower-face region (eye distances) :meth:`BuiltinEngine.reads` reaches: a mouth
+#: change moves the drawn region by a few tenths at most (a dropped jaw), the lent neck 0.08 under the chin.
+READ_MARGIN = 0.6
 #: The head turn (:func:`~..mouth.head_turn`, about 6 degrees) from which a lent face is checked for what beside its
 #: mouth is not skin (:func:`~.render.beside_mouth_not_skin`).
 TURNED = 0.08
@@ -347,6 +350,20 @@ class BuiltinEngine:
         d_width = float(np.clip(float(self.targets.width[out_index]) - width, -0.08 * width, 0.08 * width))
         return d_gap, d_width if abs(d_width) >= 0.004 else 0.0
 
+    def reads(self, out_index: int, src_index: int) -> tuple[int, int, int, int] | None:
+        """``x0, y0, x1, y1``: the frame's pixels :meth:`render` may read for output frame ``out_index`` drawn into
+        clip frame ``src_index`` (None: none, the frame comes back as it is). Its box, where it draws
+        (``last_box``), lies inside: the frame's own lower-face region grown by :data:`READ_MARGIN` eye distances,
+        more than any mouth change moves it. Lets the caller convert only those pixels to RGB."""
+        sp = self.space
+        if sp is None or not sp.present[src_index]:
+            return None
+        pose = sp.pose[src_index]
+        pts = apply(pose, sp.region_points(sp.normalized[src_index]))
+        margin = READ_MARGIN * sp.eye_dist * float(np.hypot(*pose[:, 0])) + 8.0
+        (x0, y0), (x1, y1) = np.floor(pts.min(0) - margin), np.ceil(pts.max(0) + margin)
+        return int(x0), int(y0), int(x1), int(y1)
+
     def render(self, out_index: int, src_index: int, frame: np.ndarray) -> np.ndarray:
         """Output frame ``out_index``: ``frame`` with the mouth the dub needs at that time."""
         import cv2
@@ -396,6 +413,10 @@ class BuiltinEngine:
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
         if x1 - x0 < 8 or y1 - y0 < 8:
             return frame
+        valid = getattr(frame, "valid", None)  # a frame converted only where reads() said (the render stage's)
+        if valid is not None and not (max(x0 - 1, 0) >= valid[0] and max(y0 - 1, 0) >= valid[1]
+                                      and min(x1 + 1, w) <= valid[2] and min(y1 + 1, h) <= valid[3]):
+            raise WholeFrameNeeded(f"frame {src_index}: drawn in {(x0, y0, x1, y1)}, given {valid}")
         origin = np.array([x0, y0], np.float64)
         outer = apply(pose, new_shape[list(LIPS_OUTER)]) - origin
         own_outer = apply(pose, own_shape[list(LIPS_OUTER)]) - origin
