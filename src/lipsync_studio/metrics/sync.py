@@ -54,8 +54,9 @@ AS_REAL = {"rounding": 0.21, "width_f2": 0.20, "opening_f1": 0.14, "loudness": 0
 #: The leads (s) each part is measured at and averaged over (see the module doc).
 MEASURE_LEADS_S = (0.04, 0.08, 0.12, 0.16, 0.2)
 #: How far real mouths run ahead of their sound (s): the lead at which each of the six real talking heads of the
-#: development media (7–8 s, with their own sound) follows its own phones best (:func:`mouth_lead`; 0.04, 0.04,
-#: 0.26, 0.28, 0.32 and, not clearly, 0.60 for one whose agreement hardly changes from 0.12 on; 2026-12-05).
+#: development media (7–8 s, with their own sound) follows its own phones best (:func:`mouth_lead`, measured by
+#: ``bench/mouth_lead.py`` 2026-12-05: 0.04, 0.04, 0.26, 0.28, 0.30 and, not clearly, 0.70 for one whose agreement
+#: hardly changes from 0.16 on).
 REAL_SPEECH_LEAD_S = (0.04, 0.32)
 #: The leads :func:`mouth_lead` searches (s): a mouth that lags its sound, or runs far ahead of it, is found too.
 LEAD_SEARCH_S = (-0.5, 0.7)
@@ -184,8 +185,9 @@ def mouth_lead(gap: np.ndarray, phones, level: np.ndarray, fps: float, step_s: f
 
     Why not the loudness correlation's peak: on real talking heads with their own sound it lies anywhere from -14
     to +10 frames (mouths open well before a syllable's loudness peaks, and by how much varies), while this lead
-    falls at 0.04–0.32 s, and a result whose sound was moved by 0.32 s either way is told apart from its unmoved self
-    every time (24 of 24 on the development media; ``bench/mouth_lead.py``).
+    falls at 0.04–0.32 s; none of twelve cross-dubs reads out of time, and the same results with their sound moved
+    by 0.32 s (heard again) read out of time in 15 of 24 cases, "not clearly" in the rest (``bench/mouth_lead.py``;
+    the loudness peak, read against +1 frame, called 9 of the 12 unmoved ones out of sync).
     """
     from ..sync.visemes import fill_unheard_speech, lead_agreement
 

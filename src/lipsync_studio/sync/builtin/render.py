@@ -509,7 +509,8 @@ def hair_reach_cut(not_skin: np.ndarray, oval: np.ndarray, unit: float, corner_x
 
     Only what reaches in sideways counts (seen from the outline point nearest it, no more than ~50 degrees from
     level): under the chin the outline runs level, and the dark there (the neck under a risen chin) is the lent
-    face's own (cut there, the frame's own chin line showed under the drawn one).
+    face's own (cut there, the frame's own chin line showed under the drawn one). ``unit`` is an eye distance in
+    pixels; the work is done at half resolution (2-3 ms on a 320x260 region).
     """
     import cv2
 
