@@ -163,9 +163,15 @@ def _job_row(out_dir: Path, job: BatchJob, sidecar: dict[str, Any] | None, error
     links += f' <a class="side" href="{_href(out_dir, sidecar_path(out_dir, job))}">sidecar</a>'
     lead = (sync.get("lead") or {}).get("lead_s")
     att = sidecar.get("attempt") or {}
-    meta = (f'{sidecar.get("result", {}).get("duration", 0):.1f} s · ' + (
-        f'timing {1000 * lead:+.0f} ms · ' if isinstance(lead, (int, float)) else "")
-        + f'{_e(att.get("host", ""))} · {att.get("attempts", 1)} attempt(s)')
+    timing = ""
+    if isinstance(lead, (int, float)):
+        from ..metrics.sync import REAL_SPEECH_LEAD_S, describe_lead
+
+        lo, hi = REAL_SPEECH_LEAD_S
+        why = f"the mouth {describe_lead(lead)} (real speakers lead by {1000 * lo:.0f}-{1000 * hi:.0f} ms)"
+        timing = f'<span title="{_e(why)}">timing {1000 * lead:+.0f} ms</span> · '
+    meta = (f'{sidecar.get("result", {}).get("duration", 0):.1f} s · ' + timing
+            + f'{_e(att.get("host", ""))} · {att.get("attempts", 1)} attempt(s)')
     state = {0: "ok", 1: "ok", 2: "check", 3: "bad"}[level]
     return (f'<tr class="{state}" data-bad="{badness(sidecar):.4f}" data-clip="{_e(job.clip)}" '
             f'data-lang="{_e(job.lang)}" data-row="{job.row}"><td class="state">{state.upper()}</td>'
