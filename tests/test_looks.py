@@ -21,7 +21,8 @@ from lipsync_studio.metrics.looks import evaluate_looks, lip_band, mouth_box, sh
 from lipsync_studio.sync.builtin.colour import ColourMatch
 from lipsync_studio.sync.builtin.engine import BuiltinEngine
 from lipsync_studio.sync.builtin.interior import lend_interior
-from lipsync_studio.sync.builtin.render import beside_mouth_not_skin, hair_reach_cut, piecewise_warp
+from lipsync_studio.sync.builtin.masks import beside_mouth_not_skin, hair_reach_cut
+from lipsync_studio.sync.builtin.render import piecewise_warp
 from lipsync_studio.sync.wav2lip.engine import FACE_OVAL
 
 FPS = Fraction(25)
@@ -479,7 +480,7 @@ def _ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 36) -> np.ndar
 def test_a_donors_hair_beside_its_face_stays_out_but_its_dropped_chin_comes_in():
     """The donor's face drawn narrower on one side (hair over its jaw there) and with the chin lower (the mouth
     opened): beside the mouth only what both faces cover is lent; across the chin, either."""
-    from lipsync_studio.sync.builtin.render import lent_face_mask
+    from lipsync_studio.sync.builtin.masks import lent_face_mask
 
     own = _ellipse(100, 100, 60, 80)
     lent = _ellipse(110, 110, 50, 80)  # its left edge 20 px further in, its chin 10 px lower
@@ -506,7 +507,8 @@ def test_the_redrawn_region_reaches_up_to_just_under_the_nose(media):
 
 
 def test_lips_shut_from_a_wide_opening_meet_in_a_dark_seam_not_a_bar_of_squeezed_teeth():
-    from lipsync_studio.sync.builtin.render import close_seam, lip_band_mask
+    from lipsync_studio.sync.builtin.masks import lip_band_mask
+    from lipsync_studio.sync.builtin.render import close_seam
 
     img = np.full((60, 100, 3), (200, 160, 140), np.uint8)  # skin
     outer = _ellipse(50, 30, 30, 12, 20)
@@ -604,7 +606,7 @@ def test_what_lies_beyond_the_donors_frame_is_not_drawn_as_streaks_of_its_edge()
 def test_the_edge_of_a_lent_face_inside_the_frames_own_fades_in_instead_of_cutting_a_line():
     """A turned donor's face edge lying inside the frame's face (its oval can be a few pixels off its real outline,
     where its jaw line, shadow or hair is): the donor fades in over ``soft`` px from its edge, not in one pixel."""
-    from lipsync_studio.sync.builtin.render import lent_face_mask
+    from lipsync_studio.sync.builtin.masks import lent_face_mask
 
     own = _ellipse(100, 100, 60, 80)
     lent = _ellipse(110, 100, 50, 80)  # its left edge at x = 60, 20 px inside the frame's face
@@ -676,7 +678,7 @@ def test_under_a_risen_chin_the_lent_neck_covers_the_frames_own_chin_edge_and_fa
     """Across the chin the frame's own face reaches ``reach`` px further down, fading out: where the drawn chin
     rises above the frame's own, the frame's own chin edge (left alone, a second chin line under the new one) is
     covered by the lent neck. Beside the face nothing changes, nor above the lower outline (the face mask's)."""
-    from lipsync_studio.sync.builtin.render import under_the_chin
+    from lipsync_studio.sync.builtin.masks import under_the_chin
 
     own = _ellipse(100, 100, 60, 80)  # its chin at y = 180
     m = under_the_chin(own, (220, 220), 12.0, chin_x=100, chin_half=25)

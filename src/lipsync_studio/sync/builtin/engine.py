@@ -30,9 +30,9 @@ from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
 from .grain import GrainMatch
 from .interior import interior_donors, lend_interior, plan_interiors, squeezed
-from .render import (beside_mouth_not_skin, blend_keeping_grain, close_seam, cover_mouth, face_mask, feathered_mask,
-                     hair_reach_cut, lent_face_mask, lip_band_mask, paint_interior, piecewise_warp, skin_mask,
-                     under_the_chin)
+from .masks import (beside_mouth_not_skin, cover_mouth, face_mask, feathered_mask, hair_reach_cut, lent_face_mask,
+                    lip_band_mask, skin_mask, under_the_chin)
+from .render import blend_keeping_grain, close_seam, paint_interior, piecewise_warp
 
 #: The smallest inner-lip gap (eye distances) of a mouth open enough to lend its interior (teeth show).
 OPEN_ENOUGH = 0.06
@@ -42,9 +42,9 @@ MOUTH_MARGIN = 0.05
 #: change moves the drawn region by a few tenths at most (a dropped jaw), the lent neck 0.08 under the chin.
 READ_MARGIN = 0.6
 #: The head turn (:func:`~..mouth.head_turn`, about 6 degrees) from which a lent face is checked for what beside its
-#: mouth is not skin (:func:`~.render.beside_mouth_not_skin`).
+#: mouth is not skin (:func:`~.masks.beside_mouth_not_skin`).
 TURNED = 0.08
-#: How far past the frame's own chin (eye distances) the lent neck reaches, fading (:func:`~.render.under_the_chin`).
+#: How far past the frame's own chin (eye distances) the lent neck reaches, fading (:func:`~.masks.under_the_chin`).
 UNDER_CHIN = 0.08
 
 
