@@ -31,9 +31,17 @@ def _e(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
+def _timing_words(lead_s: float) -> str:
+    """``"the mouth leads the sound by 140 ms (real speakers lead by 40-320 ms)"``."""
+    from ..metrics.sync import REAL_SPEECH_LEAD_S, describe_lead
+
+    lo, hi = REAL_SPEECH_LEAD_S
+    return f"the mouth {describe_lead(lead_s)} (real speakers lead by {1000 * lo:.0f}-{1000 * hi:.0f} ms)"
+
+
 def findings(sidecar: dict[str, Any]) -> list[tuple[int, str]]:
     """What a reviewer should look at in a finished job: ``(severity 1 note .. 3 bad, text)``, worst first."""
-    from ..metrics.sync import REAL_SPEECH_LEAD_S, MouthLead, describe_lead
+    from ..metrics.sync import MouthLead
 
     out: list[tuple[int, str]] = []
     sync = sidecar.get("sync") or {}
@@ -51,9 +59,7 @@ def findings(sidecar: dict[str, Any]) -> list[tuple[int, str]]:
     if lead is not None:
         state, by = lead.judge(float((sidecar.get("result") or {}).get("fps") or 25.0))
         if state == "out":
-            lo, hi = REAL_SPEECH_LEAD_S
-            out.append((3, f"out of sync by {1000 * abs(by):.0f} ms: the mouth {describe_lead(lead.lead_s)} "
-                           f"(real speakers lead by {1000 * lo:.0f}-{1000 * hi:.0f} ms)"))
+            out.append((3, f"out of sync by {1000 * abs(by):.0f} ms: {_timing_words(lead.lead_s)}"))
     found = (sidecar.get("qc") or {}).get("face_found")
     if found is not None and found < FACE_FOUND_MIN:
         out.append((3 if found < 0.5 else 2, f"face found in only {found:.0%} of the result's frames"))
@@ -165,11 +171,7 @@ def _job_row(out_dir: Path, job: BatchJob, sidecar: dict[str, Any] | None, error
     att = sidecar.get("attempt") or {}
     timing = ""
     if isinstance(lead, (int, float)):
-        from ..metrics.sync import REAL_SPEECH_LEAD_S, describe_lead
-
-        lo, hi = REAL_SPEECH_LEAD_S
-        why = f"the mouth {describe_lead(lead)} (real speakers lead by {1000 * lo:.0f}-{1000 * hi:.0f} ms)"
-        timing = f'<span title="{_e(why)}">timing {1000 * lead:+.0f} ms</span> · '
+        timing = f'<span title="{_e(_timing_words(lead))}">timing {1000 * lead:+.0f} ms</span> · '
     meta = (f'{sidecar.get("result", {}).get("duration", 0):.1f} s · ' + timing
             + f'{_e(att.get("host", ""))} · {att.get("attempts", 1)} attempt(s)')
     state = {0: "ok", 1: "ok", 2: "check", 3: "bad"}[level]

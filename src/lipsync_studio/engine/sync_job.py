@@ -507,7 +507,7 @@ def _render_frames(ctx: StageContext) -> None:
         def with_rgb(decoded_frames):
             """Each frame with the RGB the engine reads, converted here, on the reading thread."""
             for k, decoded in enumerate(decoded_frames):
-                if reads is None or transform is None or not first <= k < stop:
+                if reads is None or not first <= k < stop:
                     yield decoded, None
                 elif decoded.planes is not None and writer.takes_planes(decoded.planes):
                     yield decoded, decoded.rgb_within(reads(k, plan.source_index(k)) or (0, 0, 0, 0))

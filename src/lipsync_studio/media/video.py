@@ -83,6 +83,15 @@ class PartialRGB(np.ndarray):
     def __array_finalize__(self, obj) -> None:
         self.valid = getattr(obj, "valid", (0, 0, 0, 0))
 
+    def holds(self, box: tuple[int, int, int, int]) -> bool:
+        """Whether the pixels of ``box`` (``x0, y0, x1, y1``, cut to the frame) are all valid, with the pixel
+        around it that a 4:2:0 writer converts too when it widens the box to even edges."""
+        h, w = self.shape[:2]
+        x0, y0, x1, y1 = box
+        vx0, vy0, vx1, vy1 = self.valid
+        return (max(x0 - 1, 0) >= vx0 and max(y0 - 1, 0) >= vy0 and min(x1 + 1, w) <= vx1
+                and min(y1 + 1, h) <= vy1)
+
 
 class DecodedFrame:
     """One decoded picture: its RGB, and the decoder's own 4:2:0 planes where they can be written as they are.

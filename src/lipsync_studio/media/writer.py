@@ -335,7 +335,7 @@ class VideoWriter:
         if isinstance(frame, DecodedFrame):
             base, box, frame = frame, (0, 0, 0, 0), None
         planes = None
-        if base is not None and box is not None and base.planes is not None and self._takes_planes(base.planes):
+        if base is not None and box is not None and base.planes is not None and self.takes_planes(base.planes):
             if frame is None:
                 planes = base.planes
             else:
@@ -375,12 +375,9 @@ class VideoWriter:
             raise ValueError(f"expected a ({self.height}, {self.width}, 3) uint8 frame, got {frame.shape} {frame.dtype}")
 
     def takes_planes(self, planes: np.ndarray) -> bool:
-        """Whether a frame decoded with these 4:2:0 ``planes`` and redrawn in a box is written with only that box
-        converted (:meth:`write`'s ``base`` and ``box``): then the rest of its RGB is never read."""
-        return self._takes_planes(planes)
-
-    def _takes_planes(self, planes: np.ndarray) -> bool:
-        """Whether decoded 4:2:0 ``planes`` can be encoded as they are (this writer's format and size)."""
+        """Whether decoded 4:2:0 ``planes`` can be encoded as they are (this writer's format and size): then a frame
+        redrawn in a box is written with only that box converted (:meth:`write`'s ``base`` and ``box``), and the
+        rest of its RGB is never read."""
         return (self._video.pix_fmt == "yuv420p" and (self._w, self._h) == (self.width, self.height)
                 and planes.shape == (self.height * 3 // 2, self.width))
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from ...face.track import LIPS_INNER, LIPS_OUTER, ClipFaces
 from ...media.timeline import OutputPlan
+from ...media.video import PartialRGB
 from ..base import Advance, WholeFrameNeeded
 from ..mouth import UPPER_INNER, UPPER_INNER_LIP, MouthSpace, apply, head_turn, invert
 from ...errors import MediaError
@@ -413,10 +414,8 @@ class BuiltinEngine:
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
         if x1 - x0 < 8 or y1 - y0 < 8:
             return frame
-        valid = getattr(frame, "valid", None)  # a frame converted only where reads() said (the render stage's)
-        if valid is not None and not (max(x0 - 1, 0) >= valid[0] and max(y0 - 1, 0) >= valid[1]
-                                      and min(x1 + 1, w) <= valid[2] and min(y1 + 1, h) <= valid[3]):
-            raise WholeFrameNeeded(f"frame {src_index}: drawn in {(x0, y0, x1, y1)}, given {valid}")
+        if isinstance(frame, PartialRGB) and not frame.holds((x0, y0, x1, y1)):  # converted where reads() said
+            raise WholeFrameNeeded(f"frame {src_index}: drawn in {(x0, y0, x1, y1)}, given {frame.valid}")
         origin = np.array([x0, y0], np.float64)
         outer = apply(pose, new_shape[list(LIPS_OUTER)]) - origin
         own_outer = apply(pose, own_shape[list(LIPS_OUTER)]) - origin
@@ -461,13 +460,13 @@ class BuiltinEngine:
             # cheek's edge beside the mouth corner (Radio2 B->A 58-60, 83) or a grey patch at the jaw (EdMarkey A->B
             # 77), which FaceMesh's face oval (lying beyond the visible cheek there) does not keep out. A face
             # turned less than ~6 degrees, as lent and as drawn, has its cheeks' edges far from its mouth.
-            if np.abs(np.nan_to_num(self.turn[[src_index, donor]])).max() >= TURNED:
+            t_frame, t_donor = (float(np.nan_to_num(self.turn[i])) for i in (src_index, donor))
+            if max(abs(t_frame), abs(t_donor)) >= TURNED:
                 not_skin = beside_mouth_not_skin(warped, skin, outer, unit, ovals[1] - origin)
                 if not_skin is not None:
                     alpha *= 1 - not_skin
                     # Where the donor's hair reaches in from the far outline, the lent face ends along a smooth line
                     # before it (hair_reach_cut). The far side: the frame's, or a frontal frame's donor's.
-                    t_frame, t_donor = (float(np.nan_to_num(self.turn[i])) for i in (src_index, donor))
                     far = 1 if (t_frame if abs(t_frame) >= TURNED else t_donor) > 0 else -1
                     cut = hair_reach_cut(not_skin, ovals[1] - origin, unit,
                                          float(outer[:, 0].max() if far > 0 else outer[:, 0].min()), far)
