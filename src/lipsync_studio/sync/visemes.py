@@ -19,7 +19,10 @@ lips (the engine's plan, :func:`~lipsync_studio.sync.builtin.planner.plan_mouths
 The numbers are phonetic descriptions (how open, how rounded, how strongly a segment holds its shape), set
 once from the literature's qualitative ordering and not fitted per clip; two choices were checked against six real
 talking heads (``bench/plan_lab.py``: the plan against the real mouth): which phones shut the lips, and the
-smaller lip gap of rounded vowels. The speaker's own table
+smaller lip gap of rounded vowels (and r): /u/ at 0.2 of the widest opening, /o/ at 0.35, r and er at 0.2 (from
+0.35, 0.5, 0.3): the rendered cross-reconstruction of the six heads (``bench/xrecon_frozen.py``) went from opening /
+width / shut 0.467 / 0.310 / 0.639 to 0.473 / 0.331 / 0.646, width up in 11 of 12 directions (opening 0.5 / 0.65
+instead: clearly worse on the plan, 0.397 / 0.374). The speaker's own table
 (:func:`speaker_table`) replaces the targets class by class where a clip shows enough of a class.
 """
 
@@ -41,14 +44,14 @@ CLASSES: dict[str, tuple[float, float]] = {
     "TDNL": (0.3, 0.2),    # tongue tip up, jaw half open
     "KG": (0.4, 0.1),      # back of the tongue: the jaw stays open, lips follow the vowel
     "SH": (0.15, -0.6),    # teeth close, lips protruded
-    "R": (0.3, -0.5),
+    "R": (0.2, -0.5),      # rounded (and bunched) lips: a narrow aperture
     "W": (0.15, -1.0),     # tight rounding
     "AA": (1.0, 0.15),     # open vowels
     "EH": (0.65, 0.45),    # mid front vowels
-    "ER": (0.3, -0.2),     # r-coloured, lips rounded: a smaller aperture than the jaw alone gives
+    "ER": (0.2, -0.2),     # r-coloured, lips rounded: a smaller aperture than the jaw alone gives
     "IY": (0.4, 1.0),      # close front: spread
-    "AO": (0.5, -0.7),     # open-mid back rounded (and o's closing glide): rounding narrows the lips' gap
-    "UW": (0.35, -1.0),    # close back rounded
+    "AO": (0.35, -0.7),    # open-mid back rounded (and o's closing glide): rounding narrows the lips' gap
+    "UW": (0.2, -1.0),     # close back rounded: the smallest aperture of any vowel
 }
 PHONE_CLASS: dict[str, str] = {
     "SIL": "rest", "P": "PBM", "B": "PBM", "M": "PBM", "F": "FV", "V": "FV", "TH": "TH", "DH": "TH",
