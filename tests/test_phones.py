@@ -117,6 +117,20 @@ def test_rounding_is_anticipated_across_the_consonant_before_a_rounded_vowel():
     assert rounded[42:50].mean() < spread[42:50].mean() - 0.3
 
 
+def test_rounded_vowels_part_the_lips_less_than_open_and_spread_ones():
+    """Rounding narrows the lips' aperture: an /u/ held between pauses opens the lips less than an /i/ (whose jaw is as
+    high) and far less than an /a/, an /o/ less than the /a/ too: in a dub of "who" the mouth must not gape."""
+    from lipsync_studio.sync.phones import PhoneSegments
+
+    def peak(vowel):
+        ph = PhoneSegments(("SIL", "HH", vowel, "SIL"), np.array([0.0, 0.3, 0.4, 0.7]), np.array([0.3, 0.4, 0.7, 1.0]))
+        return float(articulate(ph, 100.0, 100, lead_s=0.0).opening[40:70].max())
+
+    uw, iy, ao, aa = peak("UW"), peak("IY"), peak("AO"), peak("AA")
+    assert uw < 0.8 * iy and uw < 0.35 * aa
+    assert ao < 0.5 * aa and uw < ao
+
+
 def test_scripts_are_read_from_txt_srt_and_vtt_and_bad_ones_named(tmp_path):
     (tmp_path / "a.txt").write_text("Hello  there,\nworld.\n")
     assert read_script(tmp_path / "a.txt") == [Cue("Hello there, world.")]
