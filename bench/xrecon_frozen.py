@@ -10,8 +10,12 @@ result is measured the same way. The measures (opening r and width r at the best
 closure share) are ``xrecon.py``'s own functions, imported from it.
 
 usage: python bench/xrecon_frozen.py XRECON_OUT_DIR CLIP_DIR RESULTS_DIR [--xrecon PATH] [--python PY]
-       [--src SRC] [--only NAME ...]
-``--src``: a source tree to run instead of the installed package (``PYTHONPATH=SRC``), to compare two versions.
+       [--src TREE] [--against BEFORE_DIR] [--only NAME ...]
+``--src``: a source tree to run instead of the installed package (its root: ``TREE/src`` goes on ``PYTHONPATH``), to
+compare two versions. ``--against``: an earlier RESULTS_DIR; each row shows that run's numbers and the change, and
+the end counts the directions each measure rose and fell in. On these short halves a direction's width r moves by
+up to 0.1 when the landmarks move by a tenth of a pixel: judge a change by the mean and by how many directions move
+together, not by one direction.
 RESULTS_DIR gets ``CLIP/A_to_B_builtin.mp4`` etc. (with links to the pictures: ``bench/change_sheet.py`` reads it).
 On the six development heads: 57 s for all twelve results on two cores.
 """
@@ -55,6 +59,7 @@ def main() -> int:
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--src", type=Path, default=None, help="run this source tree (its src/) instead of the package")
     ap.add_argument("--only", nargs="*", default=None, help="clip folder names to run (default: all)")
+    ap.add_argument("--against", type=Path, default=None, help="an earlier RESULTS_DIR to compare with")
     a = ap.parse_args()
     x = _load_xrecon(a.xrecon)
     env = dict(os.environ)
@@ -63,7 +68,7 @@ def main() -> int:
     folders = sorted(p for p in a.inputs.iterdir() if (p / "pic_B.mp4").exists() and (p / "dub_A.wav").exists())
     if a.only:
         folders = [p for p in folders if p.name in a.only]
-    rows = []
+    rows, before = [], []
     for folder in folders:
         clip = a.clips / f"{folder.name}.mp4"
         gt_gap, gt_width = _series(x, clip, folder / "truth_series.npz")
@@ -89,13 +94,26 @@ def main() -> int:
             g, w = gt_gap[sl], gt_width[sl]
             row = (x.best_r(gap, g), x.best_r(width, w), x.closure(gap, g))
             rows.append(row)
-            print(f"{folder.name:28s} {src}->{dst}  open {row[0]:.3f}  width {row[1]:.3f}  shut {row[2]:.2f}",
-                  flush=True)
+            line = f"{folder.name:28s} {src}->{dst}  open {row[0]:.3f}  width {row[1]:.3f}  shut {row[2]:.2f}"
+            old = a.against / folder.name / f"series_{src}{dst}.npz" if a.against is not None else None
+            if old is not None and old.exists():
+                with np.load(old) as z:
+                    was = (x.best_r(z["gap"], g), x.best_r(z["width"], w), x.closure(z["gap"], g))
+                before.append(was)
+                line += "   was " + "  ".join(f"{v:.3f} ({n - v:+.3f})" for v, n in zip(was, row))
+            print(line, flush=True)
     if not rows:
         print(f"no xrecon folders in {a.inputs}", file=sys.stderr)
         return 2
     m = np.nanmean(np.array(rows), 0)
     print(f"{'MEAN':28s}       open {m[0]:.3f}  width {m[1]:.3f}  shut {m[2]:.3f}")
+    if before and len(before) == len(rows):
+        b, n = np.array(before), np.array(rows)
+        mb = np.nanmean(b, 0)
+        print(f"{'MEAN before':28s}       open {mb[0]:.3f}  width {mb[1]:.3f}  shut {mb[2]:.3f}")
+        print("directions up / down: " + "  ".join(
+            f"{name} {int((n[:, k] > b[:, k] + 1e-9).sum())} / {int((n[:, k] < b[:, k] - 1e-9).sum())}"
+            for k, name in enumerate(("open", "width", "shut"))))
     return 0
 
 
