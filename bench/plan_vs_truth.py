@@ -28,14 +28,30 @@ def best_r(x, y, maxlag=2):
     return best
 
 
+def prepared_engine(pic: Path, dub: Path):
+    """``(engine, plan)``: the built-in engine prepared to sync ``pic`` to ``dub`` as ``sync`` prepares it (the
+    largest face speaks), and the output's timeline."""
+    from lipsync_studio.face.analysis import analyse_faces
+    from lipsync_studio.media.audio import probe_audio
+    from lipsync_studio.media.timeline import plan_output
+    from lipsync_studio.media.video import probe_video
+    from lipsync_studio.sync.builtin.engine import BuiltinEngine
+
+    info = probe_video(pic)
+    plan = plan_output(info.n_frames, info.fps, probe_audio(dub).duration_s)
+    faces = analyse_faces(pic)
+    faces.choose_speaker(None)
+    engine = BuiltinEngine()
+    engine.prepare(pic, dub, faces, plan)
+    return engine, plan
+
+
 def main() -> int:
     from lipsync_studio.face.analysis import analyse_faces
-    from lipsync_studio.media.timeline import plan_output
-    from lipsync_studio.media.audio import probe_audio, load_audio
+    from lipsync_studio.media.audio import load_audio
     from lipsync_studio.media.video import probe_video
     from lipsync_studio.metrics.sync import mouth_width
     from lipsync_studio.sync.acoustics import mouth_from_audio
-    from lipsync_studio.sync.builtin.engine import BuiltinEngine
 
     root = Path(sys.argv[1])
     names = sys.argv[2:] or sorted(p.name for p in root.iterdir() if (p / "pic_A.mp4").exists())
@@ -46,11 +62,7 @@ def main() -> int:
             pic, dub, out, truth = d / f"pic_{src}.mp4", d / f"dub_{dst}.wav", d / f"{src}_to_{dst}_builtin.mp4", \
                 d / f"pic_{dst}.mp4"
             info = probe_video(pic)
-            plan = plan_output(info.n_frames, info.fps, probe_audio(dub).duration_s)
-            faces = analyse_faces(pic)
-            faces.choose_speaker(None)
-            eng = BuiltinEngine()
-            eng.prepare(pic, dub, faces, plan)
+            eng, plan = prepared_engine(pic, dub)
             t = analyse_faces(truth).speaker_track()
             tg, tw = t.mouth_gap(), mouth_width(t.landmarks)
             o = analyse_faces(out).speaker_track() if out.exists() else None

@@ -36,12 +36,8 @@ def main() -> int:
     x = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(x)
 
-    from lipsync_studio.face.analysis import analyse_faces
-    from lipsync_studio.media.audio import probe_audio
-    from lipsync_studio.media.timeline import plan_output
-    from lipsync_studio.media.video import probe_video
-    from lipsync_studio.sync.builtin.engine import BuiltinEngine
     from lipsync_studio.sync.builtin.planner import OWN
+    from plan_vs_truth import prepared_engine  # a sibling bench script
 
     def threshold(v: np.ndarray) -> float:
         return float(np.percentile(v, 15) * 1.2 + 0.005)
@@ -55,12 +51,7 @@ def main() -> int:
                 out = z["gap"]
             real = truth[half:] if dst == "B" else truth[:half]
             clip, dub = a.inputs / folder.name / f"pic_{src}.mp4", a.inputs / folder.name / f"dub_{dst}.wav"
-            info = probe_video(clip)
-            plan = plan_output(info.n_frames, info.fps, probe_audio(dub).duration_s)
-            faces = analyse_faces(clip)
-            faces.choose_speaker(None)
-            engine = BuiltinEngine()
-            engine.prepare(clip, dub, faces, plan)
+            engine, plan = prepared_engine(clip, dub)
             n = min(len(out), len(real), plan.n_out)
             o, g = out[:n], real[:n]
             ok = np.isfinite(o) & np.isfinite(g)
