@@ -21,8 +21,8 @@ once from the literature's qualitative ordering and not fitted per clip; two cho
 talking heads (``bench/plan_lab.py``: the plan against the real mouth): which phones shut the lips, and the
 smaller lip gap of rounded vowels (and r): /u/ at 0.2 of the widest opening, /o/ at 0.35, r and er at 0.2 (from
 0.35, 0.5, 0.3): the rendered cross-reconstruction of the six heads (``bench/xrecon_frozen.py``) went from opening /
-width / shut 0.467 / 0.310 / 0.639 to 0.473 / 0.331 / 0.646, width up in 11 of 12 directions (opening 0.5 / 0.65
-instead: clearly worse on the plan, 0.397 / 0.374). The speaker's own table
+width / shut 0.467 / 0.310 / 0.639 to 0.473 / 0.331 / 0.646, width up in 11 of 12 directions (/u/ at 0.5 and /o/ at
+0.65 instead: clearly worse, the plan's opening and width r 0.397 / 0.374 against 0.451 / 0.417). The speaker's own table
 (:func:`speaker_table`) replaces the targets class by class where a clip shows enough of a class.
 """
 
@@ -51,7 +51,7 @@ CLASSES: dict[str, tuple[float, float]] = {
     "ER": (0.2, -0.2),     # r-coloured, lips rounded: a smaller aperture than the jaw alone gives
     "IY": (0.4, 1.0),      # close front: spread
     "AO": (0.35, -0.7),    # open-mid back rounded (and o's closing glide): rounding narrows the lips' gap
-    "UW": (0.2, -1.0),     # close back rounded: the smallest aperture of any vowel
+    "UW": (0.2, -1.0),     # close back rounded: with er, the smallest aperture of any vowel
 }
 PHONE_CLASS: dict[str, str] = {
     "SIL": "rest", "P": "PBM", "B": "PBM", "M": "PBM", "F": "FV", "V": "FV", "TH": "TH", "DH": "TH",
