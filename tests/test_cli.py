@@ -136,6 +136,8 @@ def test_bench_reports_each_stage_against_the_decode_encode_baseline():
     table = format_bench(report)
     assert "decode+encode" in table and "retime:render" in table and "builtin:end to end" in table
     assert "x real time" in table and "CPU-seconds per second of clip" in table and "preset superfast" in table
+    # How busy the machine was, for reading the times: its load average before and after, against its cores.
+    assert report["cores"] >= 1 and len(report["load"]) == 2 and f"machine: {report['cores']} cores" in table
 
 
 def test_bench_stereo_measures_the_modes_against_one_eye_alone():

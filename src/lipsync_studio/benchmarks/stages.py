@@ -8,6 +8,7 @@ simply decoding and re-encoding the clip.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -96,8 +97,6 @@ def _pass_builtin(clip: Path, dub: Path, out: Path, measure: bool = True, detect
     Each stage also gets its CPU seconds (every thread, and child processes such as the phone recognizer once
     they have ended): on a machine shared with other work the wall time is noisy, the CPU time much less so.
     """
-    import os
-
     os.environ["LIPSYNC_STUDIO_CACHE_DIR"] = str(out.with_suffix(".cache"))
     from ..engine.sync_job import SyncOptions, build_sync_job
 
@@ -133,8 +132,6 @@ def _pass_builtin(clip: Path, dub: Path, out: Path, measure: bool = True, detect
 
 def _pass_faces(clip: Path, dub: Path, out: Path) -> dict[str, Any]:
     """Tracking (decode included), the per-frame 3D mesh, and the OBJ export, each timed on its own."""
-    import os
-
     os.environ["LIPSYNC_STUDIO_CACHE_DIR"] = str(out.with_suffix(".cache"))  # measure, don't reuse
     from ..face.analysis import analyse_faces
     from ..face.mesh3d import FaceModel, TextureBaker, fill_gaps, mesh_for_frame
@@ -196,8 +193,6 @@ def _make_stereo_clip(folder: Path, seconds: float, eye: int) -> tuple[Path, Pat
 def _pass_stereo(mode: str):
     def run(clip: Path, dub: Path, out: Path) -> dict[str, Any]:
         """A stereo sync of the SBS clip in ``mode``, end to end (the layout named, tracking cold)."""
-        import os
-
         os.environ["LIPSYNC_STUDIO_CACHE_DIR"] = str(out.with_suffix(".cache"))
         from ..engine.stereo_sync_job import build_stereo_sync_job
         from ..engine.sync_job import StereoOptions, SyncOptions
@@ -275,6 +270,7 @@ def run_bench(clip: Path | None = None, dub: Path | None = None, seconds: float 
     """
     from ..media.video import probe_video
 
+    load_before = _load()  # before any of this run's own work
     with tempfile.TemporaryDirectory(prefix="lipsync-bench-") as tmp:
         folder = Path(tmp)
         passes = _STEREO_PASSES if stereo else _PASSES
@@ -291,7 +287,8 @@ def run_bench(clip: Path | None = None, dub: Path | None = None, seconds: float 
             dub = clip  # the clip's own sound
         info = probe_video(clip)
         report: dict[str, Any] = {"clip": str(clip), "width": info.width, "height": info.height,
-                                  "frames": info.n_frames, "fps": float(info.fps), "preset": preset, "passes": {}}
+                                  "frames": info.n_frames, "fps": float(info.fps), "preset": preset, "passes": {},
+                                  "cores": os.cpu_count(), "load": [load_before]}
         for round_ in range(max(1, repeat)):
             for name in passes:
                 if not quiet:
@@ -302,6 +299,7 @@ def run_bench(clip: Path | None = None, dub: Path | None = None, seconds: float 
                 if best is None or _total(result) < _total(best):
                     report["passes"][name] = result
         report["repeat"] = max(1, repeat)
+        report["load"].append(_load())
     base = report["passes"]["baseline"]["stages"]["decode+encode"]
     base_fps = base["frames"] / max(base["seconds"], 1e-9)
     for p in report["passes"].values():
@@ -310,6 +308,11 @@ def run_bench(clip: Path | None = None, dub: Path | None = None, seconds: float 
             st["ratio_to_baseline"] = st["seconds"] / max(base["seconds"], 1e-9)
     report["baseline_fps"] = base_fps
     return report
+
+
+def _load() -> float | None:
+    """The machine's 1-minute load average (runnable processes, all users), or None where there is none."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 
 def format_bench(report: dict[str, Any]) -> str:
@@ -338,6 +341,13 @@ def format_bench(report: dict[str, Any]) -> str:
             lines.append(f"stereo {mode}: {st['seconds'] / one['seconds']:.2f}x the time of syncing one eye alone")
     if report.get("repeat", 1) > 1:
         lines.append(f"each pass: the fastest of {report['repeat']} runs")
+    load = report.get("load") or []
+    if len(load) == 2 and None not in load and report.get("cores"):
+        # Before the run its load is other people's; after it, this run's own passes count in it too.
+        busy = load[0] > 0.5 * report["cores"]
+        lines.append(f"machine: {report['cores']} cores, load average {load[0]:.1f} before the run, {load[1]:.1f} "
+                     "after it" + ("; other work was running: the times (and the real-time factor) may read "
+                                   "slow, the ratios to the baseline less so" if busy else ""))
     return "\n".join(lines)
 
 
