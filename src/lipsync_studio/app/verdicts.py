@@ -50,7 +50,7 @@ def lead_verdict(lead, fps: float) -> Verdict | None:
     real speakers' or wider, and it caught fewer results whose sound was moved by 0.32 s (11 of 24 against 15;
     ``bench/mouth_lead.py``).
     """
-    from ..metrics.sync import REAL_SPEECH_LEAD_S, describe_lead
+    from ..metrics.sync import REAL_SPEECH_LEAD_S
 
     if lead is None:
         return None
@@ -60,7 +60,7 @@ def lead_verdict(lead, fps: float) -> Verdict | None:
         return Verdict(f"in time ({ref})", "good")
     if state == "unclear":
         return Verdict(f"not clearly out of time ({ref})", "fair")
-    return Verdict(f"out of sync by {abs(1000 * by):.0f} ms: the mouth {describe_lead(lead.lead_s)} ({ref})", "weak")
+    return Verdict(f"{lead.out_of_sync_words(by)} ({ref})", "weak")
 
 
 def _ms_range(lo: float, hi: float) -> str:

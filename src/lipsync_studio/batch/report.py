@@ -33,15 +33,14 @@ def _e(text: Any) -> str:
 
 def _timing_words(lead_s: float) -> str:
     """``"the mouth leads the sound by 140 ms (real speakers lead by 40-320 ms)"``."""
-    from ..metrics.sync import REAL_SPEECH_LEAD_S, describe_lead
+    from ..metrics.sync import describe_lead, real_lead_words
 
-    lo, hi = REAL_SPEECH_LEAD_S
-    return f"the mouth {describe_lead(lead_s)} (real speakers lead by {1000 * lo:.0f}-{1000 * hi:.0f} ms)"
+    return f"the mouth {describe_lead(lead_s)} ({real_lead_words()})"
 
 
 def findings(sidecar: dict[str, Any]) -> list[tuple[int, str]]:
     """What a reviewer should look at in a finished job: ``(severity 1 note .. 3 bad, text)``, worst first."""
-    from ..metrics.sync import MouthLead
+    from ..metrics.sync import MouthLead, real_lead_words
 
     out: list[tuple[int, str]] = []
     sync = sidecar.get("sync") or {}
@@ -59,7 +58,7 @@ def findings(sidecar: dict[str, Any]) -> list[tuple[int, str]]:
     if lead is not None:
         state, by = lead.judge(float((sidecar.get("result") or {}).get("fps") or 25.0))
         if state == "out":
-            out.append((3, f"out of sync by {1000 * abs(by):.0f} ms: {_timing_words(lead.lead_s)}"))
+            out.append((3, f"{lead.out_of_sync_words(by)} ({real_lead_words()})"))
     found = (sidecar.get("qc") or {}).get("face_found")
     if found is not None and found < FACE_FOUND_MIN:
         out.append((3 if found < 0.5 else 2, f"face found in only {found:.0%} of the result's frames"))

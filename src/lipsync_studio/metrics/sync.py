@@ -161,12 +161,21 @@ class MouthLead:
         return "out", float(self.lead_s - (hi if self.lead_s > hi else lo))
 
     def summary(self, fps: float = 25.0) -> str:
-        lo, hi = REAL_SPEECH_LEAD_S
         state, by = self.judge(fps)
         verdict = {"in": "in time", "unclear": "not clearly out of time"}.get(
             state, f"OUT OF SYNC by {1000 * abs(by):.0f} ms")
         return (f"timing: the mouth {describe_lead(self.lead_s)} (within {1000 * self.low_s:+.0f} to "
-                f"{1000 * self.high_s:+.0f} ms; real speakers lead by {1000 * lo:.0f}–{1000 * hi:.0f} ms): {verdict}")
+                f"{1000 * self.high_s:+.0f} ms; {real_lead_words()}): {verdict}")
+
+    def out_of_sync_words(self, by: float) -> str:
+        """``"out of sync by 300 ms: the mouth lags the sound by 300 ms"`` for :meth:`judge`'s ``by``."""
+        return f"out of sync by {1000 * abs(by):.0f} ms: the mouth {describe_lead(self.lead_s)}"
+
+
+def real_lead_words() -> str:
+    """``"real speakers lead by 40-320 ms"`` (:data:`REAL_SPEECH_LEAD_S`)."""
+    lo, hi = REAL_SPEECH_LEAD_S
+    return f"real speakers lead by {1000 * lo:.0f}-{1000 * hi:.0f} ms"
 
 
 def describe_lead(lead_s: float) -> str:
