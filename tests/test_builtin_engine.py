@@ -305,6 +305,41 @@ def test_the_piecewise_warp_places_every_pixel_where_its_triangle_says():
     assert np.abs(warped[inner].astype(int) - want[inner]).max() <= 2
 
 
+def test_a_moved_jaw_outline_carries_its_edge_and_leaves_the_rest_of_the_frame_as_it_was():
+    """The frame's own jaw edge goes where the lent jaw is drawn (one jaw line, not two), what lies around it follows
+    within the reach, and every pixel beyond comes back exactly; a move under half a pixel changes nothing."""
+    import cv2
+
+    from lipsync_studio.sync.builtin.render import move_outline
+
+    rng = np.random.default_rng(5)
+    h, w = 240, 260
+    img = np.clip(170 + rng.normal(0, 6, (h, w, 3)), 0, 255).astype(np.uint8)
+    xs = np.arange(40, 221, 10, dtype=float)
+    own = np.stack([xs, 150 - 0.008 * (xs - 130) ** 2], 1)  # a jaw: the chin at the bottom, the sides rising
+    cv2.polylines(img, [np.round(own).astype(np.int32)], False, (40, 30, 30), 3)
+    rise = 9.0
+    moved = own - [0.0, rise]
+    got = move_outline(img, own, moved, reach=10.0, extend=20.0)
+    assert got is not None
+    (x0, y0, x1, y1), pixels = got
+    out = img.copy()
+    out[y0:y1, x0:x1] = pixels
+    grey = out.mean(2)
+    # Along the middle of the jaw the dark edge now lies where it was moved to, and no longer where it was.
+    for x in range(90, 171, 10):
+        y_new = int(round(150 - 0.008 * (x - 130) ** 2 - rise))
+        assert grey[y_new - 1:y_new + 2, x].min() < 90, x
+        assert grey[y_new + int(rise) - 1:y_new + int(rise) + 2, x].min() > 120, x
+    # Beyond the reach (10 px plus 1.5 times the move) and the ends' fade nothing changed, to the bit.
+    far = np.ones((h, w), bool)
+    for p in np.vstack([own, moved]):
+        cv2.circle(far.view(np.uint8), tuple(int(v) for v in np.round(p)), int(10 + 1.5 * rise + 25), 0, -1)
+    assert far.sum() > 0.4 * h * w
+    assert np.array_equal(out[far], img[far])
+    assert move_outline(img, own, own + [0.0, 0.3], reach=10.0, extend=20.0) is None
+
+
 @pytest.mark.parametrize("step", [1, 2, 4, 8, 3])
 def test_the_upsampled_grid_is_the_exact_bilinear_interpolation_of_its_points(step):
     """OpenCV's one-call upsampling gives what the plain bilinear formula gives at every pixel, within a
