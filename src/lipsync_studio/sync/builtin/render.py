@@ -395,8 +395,8 @@ def blend_keeping_grain(top: np.ndarray, bottom: np.ndarray, alpha: np.ndarray,
     return out
 
 
-def move_outline(image: np.ndarray, own: np.ndarray, moved: np.ndarray, reach: float,
-                 extend: float, step: int = 4) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+def move_outline(image: np.ndarray, own: np.ndarray, moved: np.ndarray, reach: float, extend: float,
+                 inner: float | None = None, step: int = 4) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
     """The pixels around an open outline (a jaw) moved with it.
 
     Parameters
@@ -404,8 +404,9 @@ def move_outline(image: np.ndarray, own: np.ndarray, moved: np.ndarray, reach: f
     image: (H, W, 3) uint8 frame.
     own: (N, 2) the outline in ``image`` (pixels), in order along it.
     moved: (N, 2) where its points go.
-    reach: how far (px) on either side of the moved outline, beyond the move itself, the pixels follow it, less
-        and less (all the way on it, not at all that far from it).
+    reach: how far (px) outside the moved outline, beyond the move itself, the pixels follow it, less and less
+        (all the way on it, not at all that far from it).
+    inner: the same inside the outline (the side it bends toward; default ``reach``).
     extend: the outline is continued this far (px) past either end by a point that stays put, so the move fades
         out there instead of stopping along a line.
     step: the move is computed every ``step`` pixels and interpolated between.
@@ -413,6 +414,9 @@ def move_outline(image: np.ndarray, own: np.ndarray, moved: np.ndarray, reach: f
     Returns
     -------
     ``(x0, y0, x1, y1)`` and the new pixels there (a copy), or None where the outline moves less than half a pixel.
+
+    Only the part of each point's move across the outline is made (along it an edge looks the same, and moving
+    the pixels beside the side of a jaw, hair, bent them).
 
     A lent lower face is drawn to the frame's jaw outline moved as the speaker's jaw moves, and around the chin it
     brings its own neck; beside the chin the frame's own pixels show beyond the lent face. Left where they were, a
@@ -427,9 +431,9 @@ def move_outline(image: np.ndarray, own: np.ndarray, moved: np.ndarray, reach: f
     under a risen jaw.
 
     Each pixel takes its move from the nearest point of the moved outline (a distance transform on a grid every
-    ``step`` pixels), weighted by a smooth step from 1 on it to 0 at ``reach`` plus 1.5 times the largest move
-    away (so the map never folds), and reads the frame there less that move (bilinear; a pixel that does not move
-    comes back exactly).
+    ``step`` pixels), weighted by a smooth step from 1 on it to 0 at ``reach`` (``inner``) plus 1.5 times the
+    largest move away (so the map never folds), and reads the frame there less that move (bicubic, as the donor is
+    drawn; a pixel that does not move comes back exactly).
     """
     import cv2
 
@@ -437,7 +441,12 @@ def move_outline(image: np.ndarray, own: np.ndarray, moved: np.ndarray, reach: f
     n = len(own)
     if n < 2:
         return None
-    move = moved - own
+    # Only the move across the outline: along it, a jaw's edge stays where it is, and moving the pixels there (along
+    # the side of a turned head's jaw, hair) only bent what lies beside it.
+    along = np.gradient(moved, axis=0)
+    normal = np.stack([-along[:, 1], along[:, 0]], 1) / np.maximum(np.linalg.norm(along, axis=1, keepdims=True), 1e-9)
+    move = normal * ((moved - own) * normal).sum(1, keepdims=True)
+    moved = own + move
     size = float(np.linalg.norm(move, axis=1).max())
     if size < 0.5:
         return None
@@ -449,9 +458,10 @@ def move_outline(image: np.ndarray, own: np.ndarray, moved: np.ndarray, reach: f
     line = np.vstack([ends[0], moved, ends[1]])
     shift = np.vstack([np.zeros((1, 2)), move, np.zeros((1, 2))])
     r = reach + 1.5 * size
+    r_in = (reach if inner is None else inner) + 1.5 * size
     h, w = image.shape[:2]
-    lo = np.floor(line.min(0) - r).astype(int)
-    hi = np.ceil(line.max(0) + r).astype(int) + 1
+    lo = np.floor(line.min(0) - max(r, r_in)).astype(int)
+    hi = np.ceil(line.max(0) + max(r, r_in)).astype(int) + 1
     x0, y0 = max(int(lo[0]), 0), max(int(lo[1]), 0)
     x1, y1 = min(int(hi[0]), w), min(int(hi[1]), h)
     if x1 - x0 < 4 or y1 - y0 < 4:
@@ -474,7 +484,10 @@ def move_outline(image: np.ndarray, own: np.ndarray, moved: np.ndarray, reach: f
     dist, labels = cv2.distanceTransformWithLabels(free, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
     lookup = np.zeros((int(labels.max()) + 1, 2), np.float32)
     lookup[labels[cells[:, 1], cells[:, 0]]] = moves
-    u = np.clip(1.0 - dist * np.float32(step / r), 0.0, 1.0)
+    # Inside: the outline closed across its ends.
+    inside = np.zeros((gh, gw), np.uint8)
+    cv2.fillPoly(inside, [np.round((line - [x0, y0]) / step * 16).astype(np.int32)], 1, cv2.LINE_8, shift=4)
+    u = np.clip(1.0 - dist * np.where(inside > 0, np.float32(step / r_in), np.float32(step / r)), 0.0, 1.0)
     grid = lookup[labels] * (u * u * (3 - 2 * u))[..., None]
     moving = np.abs(grid).max(2) >= 0.05
     if not moving.any():
@@ -491,6 +504,6 @@ def move_outline(image: np.ndarray, own: np.ndarray, moved: np.ndarray, reach: f
     reads = np.ascontiguousarray(np.stack([jj, ii], -1) - grid)
     where = upsample_grid(reads, step, x1 - x0, y1 - y0)
     sub = np.ascontiguousarray(image[y0:y1, x0:x1])
-    # Bilinear: a pixel that does not move (read exactly at its own place) comes back exactly.
-    out = cv2.remap(sub, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    # A pixel that does not move (read exactly at its own place) comes back exactly.
+    out = cv2.remap(sub, where, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     return (x0, y0, x1, y1), out
