@@ -426,7 +426,7 @@ def move_outline(image: np.ndarray, own: np.ndarray, moved: np.ndarray, reach: f
 
     Only for a turned head (the engine's choice): there FaceMesh's outline lies off the visible jaw and the lines
     showed. On frontal heads the frame's own jaw beside the chin looked right left in place, and moving it cost
-    the cross-reconstruction's shut share on six real heads 0.646 -> 0.615 (every lent frame) against 0.629
+    the cross-reconstruction's shut share on six real heads 0.646 -> 0.615 (every lent frame) against 0.623-0.629
     (turned heads only), the drawn mouths unchanged to the pixel: FaceMesh reads closed lips a little more open
     under a risen jaw.
 
