@@ -305,6 +305,25 @@ def test_the_piecewise_warp_places_every_pixel_where_its_triangle_says():
     assert np.abs(warped[inner].astype(int) - want[inner]).max() <= 2
 
 
+def test_the_frames_own_jaw_follows_a_lent_one_only_for_turned_heads_and_never_jumps():
+    """A frontal frame with a frontal donor keeps its jaw (0), a turned frame or donor moves it all the way (1), the
+    frame's own mouth (OWN) moves nothing, and a change between them eases over the frames around it."""
+    from lipsync_studio.sync.builtin.engine import TURNED, jaw_moves
+    from lipsync_studio.sync.builtin.planner import OWN
+
+    sources = np.arange(40)
+    turn = np.zeros(40)
+    turn[25:] = 2 * TURNED  # the head turns away from frame 25 on
+    donors = np.full(40, 3)
+    donors[30:33] = OWN
+    w = jaw_moves(donors, sources, turn)
+    assert np.all(w[:18] == 0) and np.all(w[[28, 29, 36, 37, 38, 39]] == 1) and np.all(w[30:33] == 0)
+    assert np.all(np.diff(w[18:30]) >= 0) and np.abs(np.diff(w[15:30])).max() <= 0.2
+    # A turned donor in a frontal frame moves it as well.
+    donors2 = np.full(40, 30)
+    assert np.all(jaw_moves(donors2, np.arange(40), turn)[:20] == 1)
+
+
 def test_a_moved_jaw_outline_carries_its_edge_and_leaves_the_rest_of_the_frame_as_it_was():
     """The frame's own jaw edge goes where the lent jaw is drawn (one jaw line, not two), what lies around it follows
     within the reach, and every pixel beyond comes back exactly; a move under half a pixel changes nothing."""

@@ -537,14 +537,20 @@ def jaw_moves(donors: np.ndarray, sources: np.ndarray, turn: np.ndarray, frames:
     outline lies off the visible jaw, and left in place the frame's own jaw showed beside the lent one (a crease
     along the far jaw, strokes where jaw meets hair). Eased in and out over ``frames`` (a moving average), so the
     frame's own jaw never jumps between two frames when the donor changes to or from a turned one (52 such changes
-    in 1080 frame pairs on six real heads, 37 of them with a jaw moving more than 0.05 eye distances).
+    in 1080 frame pairs on six real heads, 37 of them with a jaw moving more than 0.05 eye distances). Frames that
+    keep their own mouth (:data:`OWN`) move nothing and do not count in the average (drawing their own mouth moves
+    their own jaw).
     """
     t = np.nan_to_num(np.abs(turn))
     lent = donors != OWN
     gate = np.zeros(len(donors))
     gate[lent] = (np.maximum(t[sources[lent]], t[donors[lent]]) >= TURNED).astype(float)
     if len(gate) and frames > 1:
-        gate = np.convolve(np.pad(gate, frames // 2, mode="edge"), np.ones(frames) / frames, mode="valid")
+        # Over the lent frames alone: the frame's own mouth moves its own jaw as it draws it.
+        def ease(x: np.ndarray) -> np.ndarray:
+            return np.convolve(np.pad(x, frames // 2, mode="edge"), np.ones(frames), mode="valid")
+
+        gate = ease(gate) / np.maximum(ease(lent.astype(float)), 1e-9)
     return np.where(lent, gate, 0.0)
 
 
