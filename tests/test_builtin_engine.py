@@ -305,6 +305,36 @@ def test_the_piecewise_warp_places_every_pixel_where_its_triangle_says():
     assert np.abs(warped[inner].astype(int) - want[inner]).max() <= 2
 
 
+def test_a_donors_nostril_over_the_upper_lip_is_found_but_not_the_lips_or_fine_skin_texture():
+    """A dark blob between the nose and the drawn upper lip (a turned donor's nostril reaching below its landmarks)
+    is marked for filling in; the lips, fine dark dots (stubble, pores) and the area outside the drawn face are not."""
+    import cv2
+
+    from lipsync_studio.sync.builtin.masks import nostril_over_lip
+
+    rng = np.random.default_rng(3)
+    h, w, unit = 160, 200, 150.0
+    img = np.clip(np.array([205, 160, 140]) + rng.normal(0, 3, (h, w, 3)), 0, 255).astype(np.uint8)
+    t = np.linspace(0, 2 * np.pi, 20, endpoint=False)
+    outer = np.stack([100 + 45 * np.cos(t), 110 + 14 * np.sin(t)], 1)  # the lips, centred 110 px down
+    cv2.fillPoly(img, [np.round(outer).astype(np.int32)], (150, 40, 50))
+    cv2.ellipse(img, (85, 40), (6, 4), 0, 0, 360, (95, 60, 55), -1)  # a nostril's piece, 70 px above the lips
+    for x, y in rng.integers([70, 20], [130, 90], (25, 2)):  # stubble: one-pixel dark dots
+        img[y, x] = (120, 90, 80)
+    drawn = np.ones((h, w), bool)
+    drawn[:12] = False  # the lent face starts 12 px down; above it the warp drew nothing (black)
+    img[:12] = 0
+    got = nostril_over_lip(img, drawn, outer, unit)
+    assert got is not None
+    ys, xs = np.nonzero(got)
+    assert abs(xs.mean() - 85) < 4 and abs(ys.mean() - 40) < 4 and got.sum() < 200
+    assert not got[:12].any() and not got[90:].any()  # not outside the drawn face, not on or under the lips
+    # Without the blob: nothing (stubble and the edge of the drawn face are not nostrils).
+    img2 = img.copy()
+    img2[30:50, 75:95] = (205, 160, 140)
+    assert nostril_over_lip(img2, drawn, outer, unit) is None
+
+
 def test_the_frames_own_jaw_follows_a_lent_one_only_for_turned_heads_and_never_jumps():
     """A frontal frame with a frontal donor keeps its jaw (0), a turned frame or donor moves it all the way (1), the
     frame's own mouth (OWN) moves nothing, and a change between them eases over the frames around it."""

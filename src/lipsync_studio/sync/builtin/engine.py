@@ -31,8 +31,8 @@ from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
 from .grain import GrainMatch
 from .interior import interior_donors, lend_interior, plan_interiors, squeezed
-from .masks import (beside_mouth_not_skin, cover_mouth, face_mask, feathered_mask, hair_reach_cut, lent_face_mask,
-                    lip_band_mask, skin_mask, under_the_chin)
+from .masks import (beside_mouth_not_skin, cover_mouth, nostril_over_lip, face_mask, feathered_mask, hair_reach_cut,
+                    lent_face_mask, lip_band_mask, skin_mask, under_the_chin)
 from .render import blend_keeping_grain, close_seam, move_outline, paint_interior, piecewise_warp
 
 #: The smallest inner-lip gap (eye distances) of a mouth open enough to lend its interior (teeth show).
@@ -482,6 +482,10 @@ class BuiltinEngine:
                                          float(outer[:, 0].max() if far > 0 else outer[:, 0].min()), far)
                     if cut is not None:
                         alpha *= cut
+                # A turned donor's nostril drawn over the upper lip is filled in from the lent skin around it.
+                nostril = nostril_over_lip(warped, cover, outer, unit)
+                if nostril is not None:
+                    warped = cv2.inpaint(warped, nostril.astype(np.uint8), 3, cv2.INPAINT_TELEA)
         # Closed most of the way from a wide opening, the donor's teeth squeeze into a jagged white bar: shut lips
         # show only the dark where they meet; parted ones get the interior of the clip's narrowest open mouth (below).
         inner = apply(pose, new_shape[list(LIPS_INNER)]) - origin

@@ -257,6 +257,73 @@ def beside_mouth_not_skin(warped: np.ndarray, skin: np.ndarray, outer: np.ndarra
     return out
 
 
+#: How much darker (OpenCV's 8-bit Lab lightness, 0..255) than the lent skin around it a small mark over the upper lip
+#: must be to be taken for a donor's nostril (:func:`nostril_over_lip`), and its largest size (eye distances).
+NOSTRIL_DARKER, NOSTRIL_SIZE = 18.0, 0.1
+
+
+def nostril_over_lip(warped: np.ndarray, drawn: np.ndarray, outer: np.ndarray, unit: float) -> np.ndarray | None:
+    """(h, w) bool: small dark marks of a lent face over its drawn upper lip (between the mouth corners, from the
+    lips up), or None where there are none.
+
+    A turned donor's nostril, or the shadow under its nose tip, reaches lower than its face's landmarks between the
+    nose and the lip say, and was drawn on the frame's philtrum as a dark notch (KatieHill B->A 40-42, donor turned
+    0.15). Skin colour cannot tell it (its lightness lies within the lent skin's own shading), and the frame's own
+    pixels cannot stand in for it (they hold the frame's own upper lip there when the drawn one sits lower). A
+    mark narrower than :data:`NOSTRIL_SIZE` and :data:`NOSTRIL_DARKER` darker than the skin around it (a
+    morphological black-hat of the lightness), at least 0.03 eye distances across and in the upper half between
+    the area's top and the lips, is one; the lips and 0.025 eye distances around them are left out. The engine
+    fills it in from the skin around it.
+
+    Parameters
+    ----------
+    warped: (h, w, 3) uint8 RGB, the lent face drawn into the frame's area.
+    drawn: (h, w) bool, where ``warped`` holds the lent face (the rest is not looked at).
+    outer: (20, 2) the drawn outer lip contour, pixels of ``warped``.
+    unit: an eye distance in pixels.
+    """
+    import cv2
+
+    h, w = warped.shape[:2]
+    left, right = float(outer[:, 0].min()), float(outer[:, 0].max())
+    x0, x1 = max(int(np.floor(left)), 0), min(int(np.ceil(right)) + 1, w)
+    y1 = min(int(np.ceil(outer[:, 1].mean())), h)
+    if x1 - x0 < 3 or y1 < 3:
+        return None
+    light = cv2.cvtColor(np.ascontiguousarray(warped[:y1, x0:x1]), cv2.COLOR_RGB2Lab)[..., 0]
+    valid = drawn[:y1, x0:x1]
+    if valid.sum() < 16:
+        return None
+    light[~valid] = np.uint8(np.median(light[valid]))  # no dark edge where the lent face ends
+    k = max(3, int(round(NOSTRIL_SIZE * unit)) | 1)
+    dark = cv2.morphologyEx(light, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    mark = dark > NOSTRIL_DARKER
+    lips = np.zeros((y1, x1 - x0), np.uint8)
+    cv2.fillPoly(lips, [np.round((outer - [x0, 0]) * 16).astype(np.int32)], 1, cv2.LINE_8, shift=4)
+    reach = max(1, int(round(0.025 * unit)))
+    near = cv2.dilate(lips, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0
+    below = np.cumsum(lips, axis=0) > 0  # at or under the lips' upper edge in each column
+    mark &= valid & ~(near | below)
+    if not mark.any():
+        return None
+    # A nostril's piece, not skin texture (stubble, pores, a fine crease): a blob at least 0.03 eye distances
+    # across, lying nearer the nose than the lips.
+    count, labels, stats, centres = cv2.connectedComponentsWithStats(mark.astype(np.uint8), connectivity=8)
+    top = np.argmax(below, axis=0)  # the lips' upper edge per column (0 where the column has no lips)
+    lip_top = float(np.median(top[top > 0])) if (top > 0).any() else float(y1)
+    keep = np.zeros(count, bool)
+    keep[1:] = (stats[1:, cv2.CC_STAT_AREA] >= (0.03 * unit) ** 2) & (centres[1:, 1] < 0.5 * lip_top)
+    mark = keep[labels]
+    if not mark.any():
+        return None
+    # Its soft edge too.
+    mark = cv2.dilate(mark.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    mark &= valid & ~near
+    out = np.zeros((h, w), bool)
+    out[:y1, x0:x1] = mark
+    return out
+
+
 def _arc_positions(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     """(P,) each of ``points`` (P, 2) as a distance along the closed ``polygon`` (N, 2) (its perimeter from the
     first vertex), at the point of the polygon nearest to it."""
