@@ -182,6 +182,34 @@ def test_a_tinted_donor_with_glossy_red_lips_gets_the_frames_skin_and_pale_lips_
     assert np.abs(same.astype(int) - target).max() <= 1
 
 
+def test_a_new_donor_is_lit_like_the_frame_at_once_and_one_donors_run_stays_smoothed():
+    """The colour correction is smoothed over the frames one donor lends (its run through its clip), not across a
+    change of donor: a donor 12 % darker than the one before is drawn at the frame's lightness from its first frame,
+    where the last donor's correction carried over left it visibly darker for several frames."""
+    from skimage.data import astronaut
+
+    target = np.ascontiguousarray(astronaut()[100:260, 150:310])
+    h, w = target.shape[:2]
+    lips = _ellipse_band((h, w), (80, 110), (34, 16), 9)
+    skin = np.zeros((h, w), bool)
+    skin[20:70, 20:140] = True
+    darker = np.clip(target * 0.88 + 0.5, 0, 255).astype(np.uint8)
+
+    def lightness(img):
+        return float(_lab_of(img[skin])[:, 0].mean())
+
+    want = lightness(target)
+    match = ColourMatch()
+    for k in range(10):  # donor 40 and the frames after it: already like the frame
+        match.apply(target, target, skin, lips.astype(np.float32), lips, source=40 + k)
+    out = match.apply(darker, target, skin, lips.astype(np.float32), lips, source=7)  # another donor
+    assert abs(lightness(out) - want) < 1.0 < abs(lightness(darker) - want) / 4
+    # The same donor's next frame, a little brighter by noise: the correction moves only part of the way.
+    brighter = np.clip(target * 0.95 + 0.5, 0, 255).astype(np.uint8)
+    out = match.apply(brighter, target, skin, lips.astype(np.float32), lips, source=8)
+    assert lightness(out) > want + 1.0
+
+
 def test_a_real_interior_is_scaled_onto_the_new_lips_and_nothing_outside_them_changes():
     rng = np.random.default_rng(3)
     donor = cv2.resize((rng.random((30, 40, 3)) * 255).astype(np.uint8), (160, 120), interpolation=cv2.INTER_CUBIC)

@@ -2,7 +2,9 @@
 
 A donor frame can be lit a little differently from the frame its mouth is drawn into. The correction is
 measured on the target frame's *own* unedited skin and lips (never on the background beyond the jaw, which
-used to tint the face), as differences of mean Lab colour, and smoothed over time so it cannot flicker:
+used to tint the face), as differences of mean Lab colour, and smoothed over time so it cannot flicker (over the
+frames lent by one donor and those that follow it in its clip: another donor brings its own lighting, and its
+correction starts afresh):
 
 - **skin**: the difference of the mean skin colour, applied to the whole lent area as per-channel gains (a
   look-up table: no per-pixel colour conversion on the render path);
@@ -47,12 +49,14 @@ class ColourMatch:
         self.limit = limit
         self.gains: np.ndarray | None = None
         self.lips: np.ndarray | None = None  # dL, da, db, lightness-spread factor
+        self.source: int | None = None
 
     def _smooth(self, old: np.ndarray | None, new: np.ndarray) -> np.ndarray:
         return new if old is None else self.memory * old + (1 - self.memory) * new
 
     def apply(self, warped: np.ndarray, target: np.ndarray, skin: np.ndarray, new_lips: np.ndarray,
-              own_lips: np.ndarray, lips_box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+              own_lips: np.ndarray, lips_box: tuple[int, int, int, int] | None = None,
+              source: int | None = None) -> np.ndarray:
         """``warped`` with its skin and lips coloured like ``target``'s.
 
         Parameters
@@ -63,8 +67,17 @@ class ColourMatch:
         new_lips: (h, w) float32 0..1, the lip band of the lent mouth (where the lip correction applies).
         own_lips: (h, w) bool, the target frame's own lip band.
         lips_box: ``x0, y0, x1, y1`` holding all of ``new_lips`` (default: found from the mask).
+        source: the clip frame lent (the donor). One that is neither the last one nor the frame after it starts
+            the correction afresh: carried over a change of donor, the last donor's correction lit the new one
+            wrongly for several frames (KatieHill A->B 80-82: a donor 7-16 % brighter than its frame drawn at the
+            gains of one 4-10 % darker, a pale patch over the chin).
         """
         import cv2
+
+        if source is not None:
+            if self.source is not None and source not in (self.source, self.source + 1):
+                self.gains = self.lips = None
+            self.source = source
 
         # Every statistic from one Lab conversion of a subsample (a mean needs no more).
         step = 3 if skin.size > 40000 else 2

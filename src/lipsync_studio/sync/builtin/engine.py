@@ -458,7 +458,7 @@ class BuiltinEngine:
                                      soft=1.0, box=lips_box)
             own_lips = lip_band_mask(own_outer, apply(pose, own_shape[list(LIPS_INNER)]) - origin, alpha.shape) > 0.5
             skin = skin_mask(alpha, [outer, own_outer], 0.06 * unit)
-            warped = self._colour.apply(warped, region, skin, new_lips, own_lips, lips_box)
+            warped = self._colour.apply(warped, region, skin, new_lips, own_lips, lips_box, source=donor)
             warped = self._grain.apply(warped, region, skin)
         # Under a risen chin the lent neck covers the frame's own chin edge (a second chin line otherwise); after
         # the colour and grain are matched on the face's skin, which the neck is not.
