@@ -210,6 +210,27 @@ def test_a_new_donor_is_lit_like_the_frame_at_once_and_one_donors_run_stays_smoo
     assert lightness(out) > want + 1.0
 
 
+def test_the_grain_added_restarts_with_a_new_donor():
+    """A smooth donor gets grain to match a grainy frame; the next donor, as grainy as the frame, gets none from its
+    first frame on (the last donor's strength is not carried over), while the same donor's run stays smoothed."""
+    from lipsync_studio.sync.builtin.grain import GrainMatch
+
+    rng = np.random.default_rng(4)
+    frame = np.clip(150 + rng.normal(0, 4, (120, 160, 3)), 0, 255).astype(np.uint8)
+    smooth = np.full_like(frame, 150)
+    skin = np.ones(frame.shape[:2], bool)
+    grain = GrainMatch()
+    for k in range(10):
+        grain.apply(smooth, frame, skin, source=20 + k)
+    assert grain.sigma > 2.0
+    noisy = np.clip(150 + rng.normal(0, 4, frame.shape), 0, 255).astype(np.uint8)
+    assert np.array_equal(grain.apply(noisy, frame, skin, source=3), noisy)
+    grain.apply(smooth, frame, skin, source=60)
+    first = grain.sigma
+    grain.apply(noisy, frame, skin, source=61)  # the same donor's next frame, grainier: eased, not jumped
+    assert first > 2.0 and 0.5 * first < grain.sigma < first
+
+
 def test_a_real_interior_is_scaled_onto_the_new_lips_and_nothing_outside_them_changes():
     rng = np.random.default_rng(3)
     donor = cv2.resize((rng.random((30, 40, 3)) * 255).astype(np.uint8), (160, 120), interpolation=cv2.INTER_CUBIC)

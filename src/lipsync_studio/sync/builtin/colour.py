@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .render import apply_colour
+from .render import apply_colour, new_donor
 
 
 def _lab(pixels: np.ndarray) -> np.ndarray:
@@ -74,10 +74,9 @@ class ColourMatch:
         """
         import cv2
 
-        if source is not None:
-            if self.source is not None and source not in (self.source, self.source + 1):
-                self.gains = self.lips = None
-            self.source = source
+        if new_donor(self.source, source):
+            self.gains = self.lips = None
+        self.source = source if source is not None else self.source
 
         # Every statistic from one Lab conversion of a subsample (a mean needs no more).
         step = 3 if skin.size > 40000 else 2

@@ -459,7 +459,7 @@ class BuiltinEngine:
             own_lips = lip_band_mask(own_outer, apply(pose, own_shape[list(LIPS_INNER)]) - origin, alpha.shape) > 0.5
             skin = skin_mask(alpha, [outer, own_outer], 0.06 * unit)
             warped = self._colour.apply(warped, region, skin, new_lips, own_lips, lips_box, source=donor)
-            warped = self._grain.apply(warped, region, skin)
+            warped = self._grain.apply(warped, region, skin, source=donor)
         # Under a risen chin the lent neck covers the frame's own chin edge (a second chin line otherwise); after
         # the colour and grain are matched on the face's skin, which the neck is not.
         neck = under_the_chin(ovals[0] - origin, alpha.shape, UNDER_CHIN * unit, chin_x, chin_half)

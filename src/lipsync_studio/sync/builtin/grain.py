@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .render import new_donor
+
 #: The variance of a 3x3 Laplacian (4-neighbour) of white noise of variance 1.
 _LAPLACIAN_GAIN = 20.0
 
@@ -40,6 +42,7 @@ class GrainMatch:
         self.memory = memory
         self.most = most
         self.sigma = 0.0
+        self.source: int | None = None
         self._rng = np.random.default_rng(seed)
         self._tile: np.ndarray | None = None
 
@@ -53,15 +56,19 @@ class GrainMatch:
         y, x = self._rng.integers(0, size, 2)
         return self._tile[y:y + h, x:x + w]
 
-    def apply(self, warped: np.ndarray, target: np.ndarray, skin: np.ndarray) -> np.ndarray:
-        """``warped`` (h, w, 3) uint8 with grey grain added to match ``target``'s over ``skin`` (same shape)."""
+    def apply(self, warped: np.ndarray, target: np.ndarray, skin: np.ndarray,
+              source: int | None = None) -> np.ndarray:
+        """``warped`` (h, w, 3) uint8 with grey grain added to match ``target``'s over ``skin`` (same shape);
+        ``source``: the clip frame lent (another donor than the last one's run starts the strength afresh)."""
         import cv2
 
         lent, own = skin_detail(warped, skin), skin_detail(target, skin)
         want = 0.0
         if np.isfinite(lent) and np.isfinite(own) and own > lent:
             want = float(min(np.sqrt((own - lent) / _LAPLACIAN_GAIN), self.most))
-        self.sigma = self.memory * self.sigma + (1 - self.memory) * want
+        fresh = new_donor(self.source, source)
+        self.source = source if source is not None else self.source
+        self.sigma = want if fresh else self.memory * self.sigma + (1 - self.memory) * want
         if self.sigma < 0.3:
             return warped
         h, w = warped.shape[:2]

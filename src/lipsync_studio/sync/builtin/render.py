@@ -109,6 +109,13 @@ def _upsample_grid_numpy(g: np.ndarray, step: int, width: int, height: int) -> n
     return (rows[yi0] * (1 - fy)[:, None] + rows[yi1] * fy[:, None]).astype(np.float32)
 
 
+def new_donor(last: int | None, source: int | None) -> bool:
+    """Whether ``source`` (the clip frame lent now) starts a new run of lent frames after ``last`` (the one lent
+    before): neither the same frame nor the one after it in the clip. Corrections measured on a donor (its colour,
+    its grain) are smoothed over its run and start afresh with another: it brings its own lighting and noise."""
+    return last is not None and source is not None and source not in (last, last + 1)
+
+
 #: Triangles turned over by a warp with at least this area (px^2) at both ends carry pixels across a fold.
 FOLD_AREA = 2.0
 
