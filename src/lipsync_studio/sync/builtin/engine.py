@@ -31,8 +31,8 @@ from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
 from .grain import GrainMatch
 from .interior import interior_donors, lend_interior, plan_interiors, squeezed
-from .masks import (beside_mouth_not_skin, cover_mouth, nostril_over_lip, face_mask, feathered_mask, hair_reach_cut,
-                    lent_face_mask, lip_band_mask, skin_mask, under_the_chin)
+from .masks import (beside_mouth_not_skin, cover_mouth, face_mask, feathered_mask, hair_reach_cut, lent_face_mask,
+                    lip_band_mask, nostril_over_lip, skin_mask, under_the_chin)
 from .render import blend_keeping_grain, close_seam, move_outline, paint_interior, piecewise_warp
 
 #: The smallest inner-lip gap (eye distances) of a mouth open enough to lend its interior (teeth show).
@@ -48,8 +48,8 @@ READ_MARGIN = 0.6
 TURNED = 0.08
 #: How far past the frame's own chin (eye distances) the lent neck reaches, fading (:func:`~.masks.under_the_chin`).
 UNDER_CHIN = 0.08
-#: How far (eye distances) inside and outside the jaw outline, beyond the move itself, the frame's own pixels move
-#: with its jaw under a lent lower face (:func:`~.render.move_outline`).
+#: How far (eye distances) outside the jaw outline, beyond the move itself, the frame's own pixels move with its jaw
+#: under a lent lower face (:func:`~.render.move_outline`).
 JAW_REACH = 0.15
 #: The same inside the jaw outline: the skin there is the lent face's but where it fades out (beside the mouth of a
 #: turned head), and moved skin read softer there (six real heads' mouth sharpness, worst tenth, 0.544 -> 0.525 at
