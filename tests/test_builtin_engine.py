@@ -387,6 +387,9 @@ def test_a_moved_jaw_outline_carries_its_edge_and_leaves_the_rest_of_the_frame_a
     assert far.sum() > 0.4 * h * w
     assert np.array_equal(out[far], img[far])
     assert move_outline(img, own, own + [0.0, 0.3], reach=10.0, extend=20.0) is None
+    lost = moved.copy()
+    lost[3] = np.nan  # a point the tracker lost: nothing moves rather than a failed frame
+    assert move_outline(img, own, lost, reach=10.0, extend=20.0) is None
 
 
 @pytest.mark.parametrize("step", [1, 2, 4, 8, 3])

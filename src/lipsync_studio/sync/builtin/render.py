@@ -446,7 +446,7 @@ def move_outline(image: np.ndarray, own: np.ndarray, moved: np.ndarray, reach: f
 
     own, moved = np.asarray(own, np.float64), np.asarray(moved, np.float64)
     n = len(own)
-    if n < 2:
+    if n < 2 or not (np.isfinite(own).all() and np.isfinite(moved).all()):
         return None
     # Only the move across the outline: along it, a jaw's edge stays where it is, and moving the pixels there (along
     # the side of a turned head's jaw, hair) only bent what lies beside it.
