@@ -72,7 +72,8 @@ def main() -> int:
                   f"lost in drawing: {' '.join(donors)}", flush=True)
     s, c, cs, os_ = total.tolist()
     print(f"ALL  truly shut {s}: planned closing {c} ({c / max(s, 1):.2f}), of them read shut {cs} "
-          f"({cs / max(c, 1):.2f}); planned open {s - c}, of them read shut {os_}; shut share {(cs + os_) / max(s, 1):.3f}")
+          f"({cs / max(c, 1):.2f}); planned open {s - c}, of them read shut {os_}; "
+          f"shut share {(cs + os_) / max(s, 1):.3f}")
     return 0
 
 

@@ -22,8 +22,8 @@ talking heads (``bench/plan_lab.py``: the plan against the real mouth): which ph
 smaller lip gap of rounded vowels (and r): /u/ at 0.2 of the widest opening, /o/ at 0.35, r and er at 0.2 (from
 0.35, 0.5, 0.3): the rendered cross-reconstruction of the six heads (``bench/xrecon_frozen.py``) went from opening /
 width / shut 0.467 / 0.310 / 0.639 to 0.473 / 0.331 / 0.646, width up in 11 of 12 directions (/u/ at 0.5 and /o/ at
-0.65 instead: clearly worse, the plan's opening and width r 0.397 / 0.374 against 0.451 / 0.417). The speaker's own table
-(:func:`speaker_table`) replaces the targets class by class where a clip shows enough of a class.
+0.65 instead: clearly worse, the plan's opening and width r 0.397 / 0.374 against 0.451 / 0.417). The speaker's own
+table (:func:`speaker_table`) replaces the targets class by class where a clip shows enough of a class.
 """
 
 from __future__ import annotations

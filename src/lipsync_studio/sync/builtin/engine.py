@@ -172,7 +172,7 @@ class BuiltinEngine:
             return
         space = MouthSpace.from_track(track)
         self.space = space
-        self._jaw_order = along_jaw(space)
+        self._jaw = space.jaw[along_jaw(space)]  # the jaw outline's points in order along it
         feats = space.features()
         fps = float(plan.fps)
         dub_wav, dub_ph, clip_wav, clip_ph = self._phones(clip, dub)
@@ -464,6 +464,7 @@ class BuiltinEngine:
         # the colour and grain are matched on the face's skin, which the neck is not.
         neck = under_the_chin(ovals[0] - origin, alpha.shape, UNDER_CHIN * unit, chin_x, chin_half)
         np.maximum(alpha, feather * neck, out=alpha)
+        turned = False
         if not own:
             # Beside the mouth, what of the lent face is not skin gives way to the frame's own pixels: the hair or
             # background beyond a donor's cheek, put in a turned head's turn, drew a dent with a dark mark at the far
@@ -471,7 +472,8 @@ class BuiltinEngine:
             # 77), which FaceMesh's face oval (lying beyond the visible cheek there) does not keep out. A face
             # turned less than ~6 degrees, as lent and as drawn, has its cheeks' edges far from its mouth.
             t_frame, t_donor = (float(np.nan_to_num(self.turn[i])) for i in (src_index, donor))
-            if max(abs(t_frame), abs(t_donor)) >= TURNED:
+            turned = max(abs(t_frame), abs(t_donor)) >= TURNED
+            if turned:
                 not_skin = beside_mouth_not_skin(warped, skin, outer, unit, ovals[1] - origin)
                 if not_skin is not None:
                     alpha *= 1 - not_skin
@@ -514,11 +516,10 @@ class BuiltinEngine:
         backdrop = region
         # A turned head's jaw edge, and what lies around it, moves with the lent one: one jaw line, not two
         # (:func:`~.render.move_outline`, :func:`jaw_moves`).
-        share = float(self.jaw_moves[out_index]) if src_index == self.sources[out_index] else \
-            float(not own and max(abs(t_frame), abs(t_donor)) >= TURNED)
+        share = float(self.jaw_moves[out_index]) if src_index == self.sources[out_index] else float(turned)
         if share > 0:
-            jaw = apply(pose, own_shape[sp.jaw[self._jaw_order]])
-            moved = move_outline(frame, jaw, jaw + share * (apply(pose, new_shape[sp.jaw[self._jaw_order]]) - jaw),
+            jaw = apply(pose, own_shape[self._jaw])
+            moved = move_outline(frame, jaw, jaw + share * (apply(pose, new_shape[self._jaw]) - jaw),
                                  JAW_REACH * unit, 0.3 * unit, inner=JAW_INNER * unit)
             if moved is not None:
                 (mx0, my0, mx1, my1), pixels = moved

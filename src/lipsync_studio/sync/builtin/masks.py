@@ -225,10 +225,7 @@ def beside_mouth_not_skin(warped: np.ndarray, skin: np.ndarray, outer: np.ndarra
         dist = np.sqrt((lab * lab).sum(2) * np.float32(1 / 3))
         weight[:, a:b] = np.clip((dist - start) * np.float32(1 / width), 0, 1)
     # The lips and their edge stay lent, whatever their colour (a dark corner, a shadow under the lower lip).
-    lips = np.zeros((hs, ws), np.uint8)
-    cv2.fillPoly(lips, [np.round(outer * 8).astype(np.int32)], 1, cv2.LINE_8, shift=4)
-    reach = max(1, int(round(0.025 * unit)))
-    near_lips = cv2.dilate(lips, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0
+    _, near_lips = _lips_and_near(outer / 2, (hs, ws), max(1, int(round(0.025 * unit))))
     weight[near_lips] = 0
     if not weight.any():
         return None
@@ -255,6 +252,16 @@ def beside_mouth_not_skin(warped: np.ndarray, skin: np.ndarray, outer: np.ndarra
     out = np.zeros((h, w), np.float32)
     out[:y1] = full * side * above[:, None]
     return out
+
+
+def _lips_and_near(outer: np.ndarray, shape: tuple[int, int], reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """(lips, near): the (h, w) uint8 area inside the outer lip contour ``outer`` ((20, 2), the mask's pixels) and
+    the bool area within ``reach`` px of it (a square's reach), which the not-skin and nostril tests leave lent."""
+    import cv2
+
+    lips = np.zeros(shape, np.uint8)
+    cv2.fillPoly(lips, [np.round(outer * 16).astype(np.int32)], 1, cv2.LINE_8, shift=4)
+    return lips, cv2.dilate(lips, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0
 
 
 #: How much darker (OpenCV's 8-bit Lab lightness, 0..255) than the lent skin around it a small mark over the upper lip
@@ -298,10 +305,7 @@ def nostril_over_lip(warped: np.ndarray, drawn: np.ndarray, outer: np.ndarray, u
     k = max(3, int(round(NOSTRIL_SIZE * unit)) | 1)
     dark = cv2.morphologyEx(light, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     mark = dark > NOSTRIL_DARKER
-    lips = np.zeros((y1, x1 - x0), np.uint8)
-    cv2.fillPoly(lips, [np.round((outer - [x0, 0]) * 16).astype(np.int32)], 1, cv2.LINE_8, shift=4)
-    reach = max(1, int(round(0.025 * unit)))
-    near = cv2.dilate(lips, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0
+    lips, near = _lips_and_near(outer - [x0, 0], (y1, x1 - x0), max(1, int(round(0.025 * unit))))
     below = np.cumsum(lips, axis=0) > 0  # at or under the lips' upper edge in each column
     mark &= valid & ~(near | below)
     if not mark.any():
