@@ -80,3 +80,31 @@ def test_the_apps_export_preset_keeps_the_grain_too():
         _usual_x264(usual, frames, 16, e.preset, {})
         assert _detail(ours) >= 1.1 * _detail(usual)
         assert ours.stat().st_size <= 1.15 * usual.stat().st_size
+
+
+def test_an_encoder_beside_a_busy_engine_writes_the_same_picture_with_fewer_threads(tmp_path):
+    """A sync leaves one core to the engine drawing the frames (``threads_beside_one_busy``): the encoder then runs
+    fewer threads, never none, and the file holds every frame at the same detail and size as with x264's own
+    choice of threads."""
+    import os
+
+    from lipsync_studio.media.writer import threads_beside_one_busy
+
+    cores = len(os.sched_getaffinity(0))
+    assert threads_beside_one_busy() == max(1, cores - 1)
+    frames = _grainy_frames()
+    paths, running = {}, {}
+    for threads in (None, 1):
+        paths[threads] = tmp_path / f"threads_{threads}.mp4"
+        with VideoWriter(paths[threads], Fraction(25), 320, 240, encoder_threads=threads, background=False) as w:
+            for k, f in enumerate(frames):
+                w.write(f)
+                if k == len(frames) // 2:  # the encoder is open, its threads started
+                    running[threads] = len(os.listdir("/proc/self/task"))
+    if cores > 1:  # x264's own choice: frame threads and a lookahead beside the caller
+        assert running[1] < running[None]
+    with av.open(str(paths[1])) as c:
+        assert c.streams.video[0].codec_context.name == "h264"
+        assert sum(1 for _ in c.decode(video=0)) == len(frames)
+    assert abs(_detail(paths[1]) / _detail(paths[None]) - 1) < 0.03
+    assert abs(paths[1].stat().st_size / paths[None].stat().st_size - 1) < 0.05

@@ -205,6 +205,7 @@ def _render(ctx: StageContext) -> None:
     from ..media.video import VideoReader
     from ..stereo.layout import split
     from ..stereo.right_eye import RightEye
+    from ..media.writer import threads_beside_one_busy
     from ..stereo.writer import StereoWriter
 
     s = ctx.state
@@ -220,7 +221,8 @@ def _render(ctx: StageContext) -> None:
     with VideoReader(s["eyes"][0]) as rl, (contextlib.nullcontext() if packed else VideoReader(s["eyes"][1])) as rr, \
             StereoWriter(s["output"], plan.fps, info.eye_width, info.eye_height, layout=s["out_layout"],
                          fmt=opts.fmt, audio=s["dub"], audio_seconds=plan.audio_seconds,
-                         anaglyph_method=st.anaglyph, vr_name=s["vr_name"], vr_metadata=info.vr) as writer, \
+                         anaglyph_method=st.anaglyph, vr_name=s["vr_name"], vr_metadata=info.vr,
+                         encoder_threads=threads_beside_one_busy()) as writer, \
             contextlib.ExitStack() as stack:
         sources = [plan.source_index(k) for k in range(plan.n_out)]
         if packed:  # one decoder for both eyes

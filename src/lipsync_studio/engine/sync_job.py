@@ -27,7 +27,7 @@ from ..media.prefetch import prefetch, run_as_helper
 from ..media.sequence import frames_in_order
 from ..media.timeline import ExtendPolicy, OutputPlan, ShortenPolicy, plan_output
 from ..media.video import VideoReader, probe_video
-from ..media.writer import CONTAINERS, VideoFormat, VideoWriter
+from ..media.writer import CONTAINERS, VideoFormat, VideoWriter, threads_beside_one_busy
 from ..sync.base import WholeFrameNeeded
 from .dub import shift_dub
 from ..job import CancelToken, Job, ProgressCallback, Stage, StageContext, run_collecting_warnings
@@ -488,8 +488,12 @@ def _render_frames(ctx: StageContext) -> None:
     transform: FrameTransform | None = s.get("transform")
     # An engine that names the pixels it changed (``last_box``) has only those compared.
     engine = s.get("engine") if hasattr(s.get("engine"), "last_box") else None
+    # An engine draws on this thread, a core's worth: the encoder gets the other cores (the plain re-timing keeps
+    # the encoder's own choice: there the encoder is the work).
+    threads = threads_beside_one_busy() if transform is not None else None
     with VideoReader(info.path) as reader, VideoWriter(
-        s["output"], plan.fps, info.width, info.height, fmt=opts.fmt, audio=s["dub"], audio_seconds=plan.audio_seconds
+        s["output"], plan.fps, info.width, info.height, fmt=opts.fmt, audio=s["dub"], audio_seconds=plan.audio_seconds,
+        encoder_threads=threads,
     ) as writer:
         projected = s.get("projected")  # a one-eye VR clip: the engine syncs the view around the face
         writer.vr_metadata = _flat_vr_metadata(info.path, s["vr"], s.get("engine") is not None and projected is None)

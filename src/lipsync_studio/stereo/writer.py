@@ -134,6 +134,8 @@ class StereoWriter:
         Name full-SBS files the VR way (``*_LRF_Full_SBS``); off by default: the file written is ``path``.
     frame_packing : bool
         Flag half-SBS / half-TB H.264 with the frame-packing SEI.
+    encoder_threads : int, optional
+        Threads each file's encoder may use (:class:`VideoWriter`'s).
 
     vr_metadata : VRMetadata, optional
         The input's stereo/VR metadata (:func:`~lipsync_studio.media.vrmeta.read_vr_metadata`): written into a
@@ -148,7 +150,8 @@ class StereoWriter:
                  layout: "OutputLayout | str" = OutputLayout.SBS,
                  anaglyph_method: "AnaglyphMethod | str" = AnaglyphMethod.DUBOIS, fmt: VideoFormat = VideoFormat(),
                  audio: str | Path | None = None, audio_seconds: float | None = None, vr_name: bool = False,
-                 frame_packing: bool = True, anaglyph_444: bool = True, vr_metadata=None) -> None:
+                 frame_packing: bool = True, anaglyph_444: bool = True, vr_metadata=None,
+                 encoder_threads: int | None = None) -> None:
         self.layout = OutputLayout.parse(layout)
         self.anaglyph_method = AnaglyphMethod.parse(anaglyph_method)
         self.eye_width, self.eye_height = eye_width, eye_height
@@ -165,7 +168,7 @@ class StereoWriter:
         self._writers: list[VideoWriter] = []
         try:
             for p in self.paths:
-                kw = dict(fmt=fmt, audio=audio, audio_seconds=audio_seconds)
+                kw = dict(fmt=fmt, audio=audio, audio_seconds=audio_seconds, encoder_threads=encoder_threads)
                 if sei is not None:
                     self._writers.append(_FramePackedWriter(p, fps, w, h, frame_packing=sei, **kw))
                 else:
