@@ -140,6 +140,18 @@ def test_bench_reports_each_stage_against_the_decode_encode_baseline():
     assert report["cores"] >= 1 and len(report["load"]) == 2 and f"machine: {report['cores']} cores" in table
 
 
+def test_bench_stereo_makes_eyes_larger_than_the_sample_face_is_drawn(tmp_path):
+    """``bench --stereo`` at its default size (720-px eyes) stopped with an internal error: the sample face is drawn
+    at most 480 px a side. Larger eyes are drawn at 480 and scaled, as the 2D bench scales its face."""
+    from lipsync_studio.benchmarks.stages import _make_stereo_clip
+    from lipsync_studio.media.video import probe_video
+
+    clip, left, dub = _make_stereo_clip(tmp_path, 0.2, 500)
+    assert (probe_video(clip).width, probe_video(clip).height) == (1000, 500)
+    assert (probe_video(left).width, probe_video(left).height) == (500, 500)
+    assert dub.exists()
+
+
 def test_bench_stereo_measures_the_modes_against_one_eye_alone():
     from lipsync_studio.benchmarks.stages import format_bench, run_bench
 

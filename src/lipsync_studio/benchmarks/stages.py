@@ -163,7 +163,11 @@ def _pass_faces(clip: Path, dub: Path, out: Path) -> dict[str, Any]:
 
 
 def _make_stereo_clip(folder: Path, seconds: float, eye: int) -> tuple[Path, Path, Path]:
-    """A full-SBS talking pair (``eye`` px square eyes, known disparity), its left eye alone, and a dub."""
+    """A full-SBS talking pair (``eye`` px square eyes, known disparity), its left eye alone, and a dub.
+
+    The pair is drawn at most 480 px a side (the sample face's own limit) and scaled to ``eye`` beyond that, as the
+    2D bench scales its face to the clip's height."""
+    import cv2
     import numpy as np
 
     from ..demo import make_dub
@@ -183,7 +187,10 @@ def _make_stereo_clip(folder: Path, seconds: float, eye: int) -> tuple[Path, Pat
     fmt = VideoFormat(preset="veryfast", crf=14)
     with VideoWriter(clip, fps, 2 * eye, eye, fmt=fmt, audio=sound, audio_seconds=n / float(fps)) as ws, \
             VideoWriter(left, fps, eye, eye, fmt=fmt, audio=sound, audio_seconds=n / float(fps)) as wl:
-        for l_img, r_img, _ in stereo_talking_frames(opening, size=eye, seed=3):
+        drawn = min(eye, 480) // 2 * 2
+        for l_img, r_img, _ in stereo_talking_frames(opening, size=drawn, seed=3):
+            if drawn != eye:
+                l_img, r_img = (cv2.resize(v, (eye, eye), interpolation=cv2.INTER_CUBIC) for v in (l_img, r_img))
             ws.write(join(l_img, r_img, "sbs"))
             wl.write(l_img)
     dub = make_dub(folder / "bench_dub.wav", syllables=n_syl)["path"]
