@@ -335,6 +335,36 @@ def test_a_donors_nostril_over_the_upper_lip_is_found_but_not_the_lips_or_fine_s
     assert nostril_over_lip(img2, drawn, outer, unit) is None
 
 
+def test_the_frames_own_smile_beside_a_narrower_drawn_mouth_is_covered_up_to_a_soft_edge():
+    """A smiling frame's mouth corner (its dimple, a crease out from it) lies beyond the narrower mouth drawn over it:
+    the lent face covers a disc around that corner fully, leaves the cheek further out to the frame, and still fades
+    to nothing before the lent region's edge. On a turned head only the near corner is covered (beyond the far one
+    lie the face's edge and hair)."""
+    from lipsync_studio.sync.builtin.engine import OWN_CORNER_EDGE, OWN_CORNER_REACH
+    from lipsync_studio.sync.builtin.masks import cover_mouth, own_corners
+
+    h, w, unit = 200, 300, 100.0
+    t = np.linspace(0, 2 * np.pi, 20, endpoint=False)
+    drawn = np.stack([150 + 30 * np.cos(t), 120 + 10 * np.sin(t)], 1)  # the new mouth: corners at x 120 and 180
+    own = np.stack([150 + 50 * np.cos(t), 120 + 12 * np.sin(t)], 1)  # the frame's smile: corners at x 100 and 200
+    cover = np.zeros((h, w), bool)
+    cover[60:, 20:280] = True  # the lent region: its top edge 60 px up from the lips
+    reach, edge = OWN_CORNER_REACH * unit, OWN_CORNER_EDGE * unit
+    lips_only, with_corners = np.zeros((h, w), np.float32), np.zeros((h, w), np.float32)
+    cover_mouth(lips_only, cover, [drawn, own], 0.04 * unit)
+    cover_mouth(with_corners, cover, [drawn, own], 0.04 * unit, corners=own_corners(own, 0), corner_reach=reach,
+                corner_edge=edge)
+    crease = (92, 111)  # up and out from the own left corner (100, 120), 0.12 eye distances away
+    assert lips_only[crease[1], crease[0]] < 0.5 and with_corners[crease[1], crease[0]] > 0.9
+    assert with_corners[120, 100 - int(1.6 * reach)] == 0  # the cheek further out stays the frame's
+    assert with_corners[60, 100] == 0 and with_corners[61:70, 100].max() < 1  # a soft fade to the region's edge
+    assert np.all(with_corners >= lips_only - 0.02)  # the lips' own cover is kept (a blur at another box edge)
+    # A turned head whose far side is the right: only the left (near) corner.
+    near = own_corners(own, +1)
+    assert near.shape == (1, 2) and near[0, 0] == own[:, 0].min()
+    assert own_corners(own, -1)[0, 0] == own[:, 0].max()
+
+
 def test_the_frames_own_jaw_follows_a_lent_one_only_for_turned_heads_and_never_jumps():
     """A frontal frame with a frontal donor keeps its jaw (0), a turned frame or donor moves it all the way (1), the
     frame's own mouth (OWN) moves nothing, and a change between them eases over the frames around it."""

@@ -32,7 +32,7 @@ from .colour import ColourMatch
 from .grain import GrainMatch
 from .interior import interior_donors, lend_interior, plan_interiors, squeezed
 from .masks import (beside_mouth_not_skin, cover_mouth, face_mask, feathered_mask, hair_reach_cut, lent_face_mask,
-                    lip_band_mask, nostril_over_lip, skin_mask, under_the_chin)
+                    lip_band_mask, nostril_over_lip, own_corners, skin_mask, under_the_chin)
 from .render import blend_keeping_grain, close_seam, move_outline, paint_interior, piecewise_warp
 
 #: The smallest inner-lip gap (eye distances) of a mouth open enough to lend its interior (teeth show).
@@ -46,6 +46,12 @@ READ_MARGIN = 0.6
 #: The head turn (:func:`~..mouth.head_turn`, about 6 degrees) from which a lent face is checked for what beside its
 #: mouth is not skin (:func:`~.masks.beside_mouth_not_skin`).
 TURNED = 0.08
+#: How far around the frame's own mouth corners (eye distances) the lent face covers the frame's, and how far before
+#: the lent region's edge that fades out (:func:`~.masks.cover_mouth`): a smile's crease there, beside a narrower drawn
+#: mouth, hung in the cheek. 0.15 left part of KatieHill's crease, 0.22 drew the disc's edge in the skin with the fade
+#: at 0.04 (the lips' own), no crease and no edge at 0.2 with a 0.08 fade.
+OWN_CORNER_REACH = 0.2
+OWN_CORNER_EDGE = 0.08
 #: How far past the frame's own chin (eye distances) the lent neck reaches, fading (:func:`~.masks.under_the_chin`).
 UNDER_CHIN = 0.08
 #: How far (eye distances) outside the jaw outline, beyond the move itself, the frame's own pixels move with its jaw
@@ -448,9 +454,17 @@ class BuiltinEngine:
             feather *= feathered_mask(inside, 0.02 * unit)
         alpha = feather * face
         region = frame[y0:y1, x0:x1]
+        t_frame, t_donor = (float(np.nan_to_num(self.turn[i])) for i in (src_index, donor if not own else src_index))
+        turned = not own and max(abs(t_frame), abs(t_donor)) >= TURNED
+        # The far side: the frame's, or a frontal frame's donor's.
+        far = (1 if (t_frame if abs(t_frame) >= TURNED else t_donor) > 0 else -1) if turned else 0
         # The lips sit close under the region's top edge, inside its feather: both mouths (the new one and the
-        # frame's own) are covered fully, or a half-blended upper lip reads as a pale double.
-        cover_mouth(alpha, cover & (face > 0.5), [outer, own_outer], 0.04 * unit)
+        # frame's own) are covered fully, or a half-blended upper lip reads as a pale double. Around the frame's own
+        # corners too: a smile's dimple or crease beside a wider own mouth was left hanging in the cheek beside the
+        # narrower drawn one (KatieHill B->A 0, 77, 89: a dark curve a tenth of an eye distance out from the corner).
+        cover_mouth(alpha, cover & (face > 0.5), [outer, own_outer], 0.04 * unit,
+                    corners=None if own else own_corners(own_outer, far), corner_reach=OWN_CORNER_REACH * unit,
+                    corner_edge=OWN_CORNER_EDGE * unit)
         if not own:
             lips_box = (*np.maximum(np.floor(outer.min(0)).astype(int) - 3, 0),
                         *np.minimum(np.ceil(outer.max(0)).astype(int) + 4, [x1 - x0, y1 - y0]))
@@ -464,22 +478,18 @@ class BuiltinEngine:
         # the colour and grain are matched on the face's skin, which the neck is not.
         neck = under_the_chin(ovals[0] - origin, alpha.shape, UNDER_CHIN * unit, chin_x, chin_half)
         np.maximum(alpha, feather * neck, out=alpha)
-        turned = False
         if not own:
             # Beside the mouth, what of the lent face is not skin gives way to the frame's own pixels: the hair or
             # background beyond a donor's cheek, put in a turned head's turn, drew a dent with a dark mark at the far
             # cheek's edge beside the mouth corner (Radio2 B->A 58-60, 83) or a grey patch at the jaw (EdMarkey A->B
             # 77), which FaceMesh's face oval (lying beyond the visible cheek there) does not keep out. A face
             # turned less than ~6 degrees, as lent and as drawn, has its cheeks' edges far from its mouth.
-            t_frame, t_donor = (float(np.nan_to_num(self.turn[i])) for i in (src_index, donor))
-            turned = max(abs(t_frame), abs(t_donor)) >= TURNED
             if turned:
                 not_skin = beside_mouth_not_skin(warped, skin, outer, unit, ovals[1] - origin)
                 if not_skin is not None:
                     alpha *= 1 - not_skin
                     # Where the donor's hair reaches in from the far outline, the lent face ends along a smooth line
-                    # before it (hair_reach_cut). The far side: the frame's, or a frontal frame's donor's.
-                    far = 1 if (t_frame if abs(t_frame) >= TURNED else t_donor) > 0 else -1
+                    # before it (hair_reach_cut).
                     cut = hair_reach_cut(not_skin, ovals[1] - origin, unit,
                                          float(outer[:, 0].max() if far > 0 else outer[:, 0].min()), far)
                     if cut is not None:

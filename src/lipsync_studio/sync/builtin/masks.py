@@ -111,14 +111,22 @@ def under_the_chin(own: np.ndarray, shape: tuple[int, int], reach: float, chin_x
     return out
 
 
-def cover_mouth(alpha: np.ndarray, cover: np.ndarray, outers: list[np.ndarray], margin: float) -> None:
+def cover_mouth(alpha: np.ndarray, cover: np.ndarray, outers: list[np.ndarray], margin: float,
+                corners: np.ndarray | None = None, corner_reach: float = 0.0, corner_edge: float = 0.0) -> None:
     """Raise ``alpha`` (h, w) to 1 over every outer lip contour in ``outers`` ((20, 2) pixels each) and ``margin``
     px around it, falling off smoothly over another ``margin`` (in place). It stays within ``cover`` (the warped
-    region), falling to 0 over ``margin`` px before its edge, so the region's edge stays soft."""
+    region), falling to 0 over ``margin`` px before its edge, so the region's edge stays soft.
+
+    ``corners`` ((k, 2) pixels): also a disc of ``corner_reach`` px around each (softened over a quarter of that),
+    falling to 0 over ``corner_edge`` px before the region's edge: the frame's own mouth corners, whose dimples and
+    smile creases reach beyond the lips (:func:`own_corners`)."""
     import cv2
 
     h, w = alpha.shape
     pts = np.vstack(outers)
+    has_corners = corners is not None and len(corners) > 0 and corner_reach > 0
+    if has_corners:
+        pts = np.vstack([pts, corners - corner_reach, corners + corner_reach])
     reach = 2 * margin + 2
     x0, y0 = np.maximum(np.floor(pts.min(0) - reach).astype(int), 0)
     x1, y1 = np.minimum(np.ceil(pts.max(0) + reach).astype(int), [w, h])
@@ -136,6 +144,26 @@ def cover_mouth(alpha: np.ndarray, cover: np.ndarray, outers: list[np.ndarray], 
     ramp = np.minimum(edge * np.float32(1 / max(margin, 1.0)), 1.0)
     sub = alpha[y0:y1, x0:x1]
     np.maximum(sub, soft * ramp * ramp * (3 - 2 * ramp), out=sub)
+    if has_corners:
+        disc = np.zeros_like(mask)
+        for c in np.asarray(corners, np.float64) - [x0, y0]:
+            cv2.circle(disc, (int(round(c[0] * 16)), int(round(c[1] * 16))), int(round(corner_reach * 16)), 255, -1,
+                       cv2.LINE_AA, shift=4)
+        soft = cv2.GaussianBlur(disc, (0, 0), max(corner_reach / 4, 0.5)).astype(np.float32) * np.float32(1 / 255)
+        ramp = np.minimum(edge * np.float32(1 / max(corner_edge, 1.0)), 1.0)
+        np.maximum(sub, soft * ramp * ramp * (3 - 2 * ramp), out=sub)
+
+
+def own_corners(own_outer: np.ndarray, far: int) -> np.ndarray:
+    """(k, 2) the frame's own mouth corners (``own_outer``: its (20, 2) outer lip contour, corners at 0 and 10) whose
+    surroundings the lent face covers (:func:`cover_mouth`): both, or on a turned head (``far`` +1: its far side is
+    the right, -1 the left, 0 not turned) the near one alone. Beyond a far corner the cheek is foreshortened and the
+    face's edge, hair or background lie close: there the disc drew the donor's skin over the frame's hair."""
+    corners = own_outer[[0, 10]]
+    if far == 0:
+        return corners
+    far_one = int(np.argmax(corners[:, 0])) if far > 0 else int(np.argmin(corners[:, 0]))
+    return corners[[1 - far_one]]
 
 
 def lip_band_mask(outer: np.ndarray, inner: np.ndarray, shape: tuple[int, int], soft: float = 0.0,
