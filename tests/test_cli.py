@@ -94,7 +94,10 @@ def test_debug_shows_the_traceback(tmp_path, dub3s):
 
 @pytest.mark.slow
 def test_memory_stays_bounded_however_long_the_clip(tmp_path):
-    """Peak memory of a sync does not grow with the clip's length (frames are streamed)."""
+    """Peak memory of a sync does not grow with the clip's length (frames are streamed). Each clip's peak is the
+    lower of two runs, each tracking afresh: the same sync's peak varies by up to 60 MB from run to run (the
+    allocator's arenas for the decoder's, encoder's and tracker's threads), and one run each read the 20x longer clip
+    as 86 MB more once in CI (-24 to +63 MB in six runs); the lower of two: +3 to +40."""
     short = write_clip(tmp_path / "short.mp4", 50, size=(640, 360), options={"preset": "ultrafast"})
     long = write_clip(tmp_path / "long.mp4", 1000, size=(640, 360), options={"preset": "ultrafast"})
     dub_short = write_tone(tmp_path / "s.wav", 2.0)
@@ -109,10 +112,15 @@ def test_memory_stays_bounded_however_long_the_clip(tmp_path):
     )
     peaks = []
     for clip, dub in ((short, dub_short), (long, dub_long)):
-        proc = subprocess.run([sys.executable, "-c", code, str(clip), str(dub), str(tmp_path / f"o_{clip.stem}.mp4")],
-                              capture_output=True, text=True, timeout=600, env=os.environ)
-        assert proc.returncode == 0, proc.stderr
-        peaks.append(int(proc.stdout.strip().splitlines()[-1]))
+        runs = []
+        for k in range(2):  # each run tracks afresh (a cache of its own)
+            env = dict(os.environ, LIPSYNC_STUDIO_CACHE_DIR=str(tmp_path / f"cache_{clip.stem}_{k}"))
+            proc = subprocess.run([sys.executable, "-c", code, str(clip), str(dub),
+                                   str(tmp_path / f"o_{clip.stem}.mp4")],
+                                  capture_output=True, text=True, timeout=600, env=env)
+            assert proc.returncode == 0, proc.stderr
+            runs.append(int(proc.stdout.strip().splitlines()[-1]))
+        peaks.append(min(runs))
     assert peaks[1] < 1500
     assert peaks[1] - peaks[0] < 80, peaks
 
