@@ -117,7 +117,7 @@ def cover_mouth(alpha: np.ndarray, cover: np.ndarray, outers: list[np.ndarray], 
     px around it, falling off smoothly over another ``margin`` (in place). It stays within ``cover`` (the warped
     region), falling to 0 over ``margin`` px before its edge, so the region's edge stays soft.
 
-    ``corners`` ((k, 2) pixels): also a disc of ``corner_reach`` px around each (softened over a quarter of that),
+    ``corners`` ((k, 2) pixels): also a disc of ``corner_reach`` px around each (softened over half of that),
     falling to 0 over ``corner_edge`` px before the region's edge: the frame's own mouth corners, whose dimples and
     smile creases reach beyond the lips (:func:`own_corners`)."""
     import cv2
@@ -145,13 +145,20 @@ def cover_mouth(alpha: np.ndarray, cover: np.ndarray, outers: list[np.ndarray], 
     sub = alpha[y0:y1, x0:x1]
     np.maximum(sub, soft * ramp * ramp * (3 - 2 * ramp), out=sub)
     if has_corners:
-        disc = np.zeros_like(mask)
-        for c in np.asarray(corners, np.float64) - [x0, y0]:
-            cv2.circle(disc, (int(round(c[0] * 16)), int(round(c[1] * 16))), int(round(corner_reach * 16)), 255, -1,
-                       cv2.LINE_AA, shift=4)
-        soft = cv2.GaussianBlur(disc, (0, 0), max(corner_reach / 4, 0.5)).astype(np.float32) * np.float32(1 / 255)
+        # Each disc: 1 out to 3/4 of the reach, a smooth step to 0 at 5/4 (a disc blurred by a quarter of its radius,
+        # drawn directly in a small box around the corner: a blur of the whole box cost ~1.5 ms a frame).
+        r = float(corner_reach)
         ramp = np.minimum(edge * np.float32(1 / max(corner_edge, 1.0)), 1.0)
-        np.maximum(sub, soft * ramp * ramp * (3 - 2 * ramp), out=sub)
+        fade = ramp * ramp * (3 - 2 * ramp)
+        for cx, cy in np.asarray(corners, np.float64) - [x0, y0]:
+            a0, b0 = max(int(np.floor(cx - 1.25 * r)), 0), max(int(np.floor(cy - 1.25 * r)), 0)
+            a1, b1 = min(int(np.ceil(cx + 1.25 * r)) + 1, x1 - x0), min(int(np.ceil(cy + 1.25 * r)) + 1, y1 - y0)
+            if a1 <= a0 or b1 <= b0:
+                continue
+            yy, xx = np.ogrid[b0:b1, a0:a1]
+            t = np.clip((np.float32(1.25 * r) - np.sqrt((xx - cx) ** 2 + (yy - cy) ** 2)) / np.float32(0.5 * r), 0, 1)
+            part = sub[b0:b1, a0:a1]
+            np.maximum(part, (t * t * (3 - 2 * t)).astype(np.float32) * fade[b0:b1, a0:a1], out=part)
 
 
 def own_corners(own_outer: np.ndarray, far: int) -> np.ndarray:
