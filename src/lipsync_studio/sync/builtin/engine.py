@@ -454,7 +454,8 @@ class BuiltinEngine:
             feather *= feathered_mask(inside, 0.02 * unit)
         alpha = feather * face
         region = frame[y0:y1, x0:x1]
-        t_frame, t_donor = (float(np.nan_to_num(self.turn[i])) for i in (src_index, donor if not own else src_index))
+        t_frame = float(np.nan_to_num(self.turn[src_index]))
+        t_donor = t_frame if own else float(np.nan_to_num(self.turn[donor]))
         turned = not own and max(abs(t_frame), abs(t_donor)) >= TURNED
         # The far side: the frame's, or a frontal frame's donor's.
         far = (1 if (t_frame if abs(t_frame) >= TURNED else t_donor) > 0 else -1) if turned else 0

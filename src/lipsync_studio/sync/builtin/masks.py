@@ -148,8 +148,6 @@ def cover_mouth(alpha: np.ndarray, cover: np.ndarray, outers: list[np.ndarray], 
         # Each disc: 1 out to 3/4 of the reach, a smooth step to 0 at 5/4 (a disc blurred by a quarter of its radius,
         # drawn directly in a small box around the corner: a blur of the whole box cost ~1.5 ms a frame).
         r = float(corner_reach)
-        ramp = np.minimum(edge * np.float32(1 / max(corner_edge, 1.0)), 1.0)
-        fade = ramp * ramp * (3 - 2 * ramp)
         for cx, cy in np.asarray(corners, np.float64) - [x0, y0]:
             a0, b0 = max(int(np.floor(cx - 1.25 * r)), 0), max(int(np.floor(cy - 1.25 * r)), 0)
             a1, b1 = min(int(np.ceil(cx + 1.25 * r)) + 1, x1 - x0), min(int(np.ceil(cy + 1.25 * r)) + 1, y1 - y0)
@@ -157,8 +155,9 @@ def cover_mouth(alpha: np.ndarray, cover: np.ndarray, outers: list[np.ndarray], 
                 continue
             yy, xx = np.ogrid[b0:b1, a0:a1]
             t = np.clip((np.float32(1.25 * r) - np.sqrt((xx - cx) ** 2 + (yy - cy) ** 2)) / np.float32(0.5 * r), 0, 1)
+            ramp = np.minimum(edge[b0:b1, a0:a1] * np.float32(1 / max(corner_edge, 1.0)), 1.0)
             part = sub[b0:b1, a0:a1]
-            np.maximum(part, (t * t * (3 - 2 * t)).astype(np.float32) * fade[b0:b1, a0:a1], out=part)
+            np.maximum(part, (t * t * (3 - 2 * t)).astype(np.float32) * (ramp * ramp * (3 - 2 * ramp)), out=part)
 
 
 def own_corners(own_outer: np.ndarray, far: int) -> np.ndarray:
