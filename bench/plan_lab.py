@@ -8,6 +8,12 @@ r at the best lag within +-2 frames, and the share of truly shut frames that the
 thresholded at its own 15th percentile x 1.2 + 0.005 face heights, as xrecon.py does). The plan's gap is put in
 face heights with the clip's own eye-distance-to-face-height ratio.
 
+The truth is the measure's own: ``xrecon.py``'s FaceMesh reading of the real mouth, kept beside each folder as
+``truth_series.npz`` by ``bench/xrecon_frozen.py`` (run that once first). The app's tracker reads the same mouths
+differently enough to mislead (on the six development heads the two readings' gap correlates at r 0.78-0.94, the
+width at 0.54-0.94, and the plan's width r read 0.44 against the tracker's reading, 0.37 against the measure's);
+without that file the tracker's reading is used, and the script says so.
+
 What is heard and tracked is computed once and kept in ``OUT_DIR/<clip>/plan_lab.pkl``.
 
 usage: python bench/plan_lab.py XRECON_OUT_DIR [CLIP_NAME ...]
@@ -83,6 +89,25 @@ def gather(d: Path) -> list[dict]:
     return rows
 
 
+def measured_truth(d: Path, rows: list[dict]) -> list[dict]:
+    """``rows`` with the truth replaced by ``xrecon.py``'s own reading (``truth_series.npz``, the whole clip: the
+    first half is A's truth, the rest B's), where the folder has it."""
+    series = d / "truth_series.npz"
+    if not series.exists():
+        print(f"{d.name}: no truth_series.npz (run bench/xrecon_frozen.py once): the tracker's reading is the truth",
+              file=sys.stderr)
+        return rows
+    with np.load(series) as z:
+        gap, width = z["gap"], z["width"]
+    half = len(gap) // 2
+    out = []
+    for row in rows:
+        dst = row["name"].rsplit("->", 1)[1]
+        sl = slice(half, None) if dst == "B" else slice(0, half)
+        out.append(dict(row, truth_gap=gap[sl], truth_width=width[sl]))
+    return out
+
+
 def plan_row(row: dict, lead_s: float | None = None):
     """Targets of one direction with the engine's planner as it stands (``lead_s`` None: the speaker's own lead,
     measured on the clip's own speech as the engine does)."""
@@ -115,7 +140,7 @@ def main() -> int:
                                    and (p / "dub_A.wav").exists())
     res = []
     for name in names:
-        for row in gather(root / name):
+        for row in measured_truth(root / name, gather(root / name)):
             targets, art = plan_row(row)
             s = score(row, targets)
             res.append(s)
