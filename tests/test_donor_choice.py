@@ -159,6 +159,60 @@ def test_a_shut_target_before_a_rounded_vowel_takes_shut_lips_over_pouted_parted
                            jump_cost=0.0)[1:].tolist() == [1, 1]
 
 
+def _lips_image(teeth_rows: int, highlight: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """A 200 px mouth (eyes 100 px apart) whose tracked inner lips lie 2 px apart at y 120/122, and its landmarks:
+    red lips meeting at a dark crease, with ``teeth_rows`` rows of teeth showing between them, and optionally a
+    light gloss on the lower lip's body."""
+    img = np.zeros((200, 200, 3), np.uint8)
+    img[:] = (225, 180, 160)  # skin
+    img[107:121, 66:134] = (170, 40, 50)  # upper lip
+    img[121:137, 66:134] = (190, 60, 70)  # lower lip
+    img[120:122, 70:130] = (90, 20, 30)  # where the lips meet
+    if teeth_rows:
+        top = 121 - teeth_rows // 2
+        img[top:top + teeth_rows, 90:111] = (235, 232, 222)  # half the mouth's middle (x 80-120)
+    if highlight:
+        img[129:132, 85:115] = (245, 205, 205)
+    lm = np.full((478, 3), 100.0)
+    lm[33, :2], lm[263, :2] = (50, 60), (150, 60)
+    for k, (u, lo) in enumerate(zip((81, 82, 13, 312, 311), (178, 87, 14, 317, 402))):
+        lm[u, :2], lm[lo, :2] = (80 + 10 * k, 120), (80 + 10 * k, 122)
+    lm[0, :2], lm[17, :2] = (100, 108), (100, 136)
+    return img, lm
+
+
+def test_teeth_between_lips_the_tracker_reads_as_nearly_shut_are_measured():
+    """The tracker can lay its inner lip contours over the teeth's edges, so parted lips read nearly shut: the
+    teeth showing where the lips meet are measured (in eye distances), shut lips and a gloss on the lip measure
+    nothing."""
+    from lipsync_studio.sync.builtin.crops import teeth_between_lips
+
+    shut = teeth_between_lips(*_lips_image(0))
+    glossy = teeth_between_lips(*_lips_image(0, highlight=True))
+    parted = teeth_between_lips(*_lips_image(4))
+    assert shut == 0.0 and glossy == 0.0
+    # 4 rows over 21 of the 41 columns measured (the middle of the mouth), in eye distances of 100 px
+    assert parted == pytest.approx(4 * 21 / 41 / 100, rel=0.1), parted
+    crops = FaceCrops()
+    img, lm = _lips_image(4)
+    crops.keep(0, img, [lm])
+    assert crops.measures(0, lm)[1] == pytest.approx(parted)
+
+
+def test_a_shut_target_takes_lips_that_meet_over_a_frame_showing_teeth_the_tracker_reads_as_shut():
+    """For a p, b or m, a frame whose lips the tracker reads as shut but with a band of teeth showing between them
+    loses to one whose lips meet, even of a slightly worse width; open targets are not judged by the teeth."""
+    features = np.array([[0.002, 0.70], [0.003, 0.73], [0.20, 0.70]])
+    bank = np.arange(3)
+    teeth = np.array([0.03, 0.0, 0.1])
+    targets = Targets(gap=np.array([0.0, 0.0, 0.20], np.float32), width=np.array([0.70, 0.70, 0.70], np.float32),
+                      calibrated_on_clip=False, gain=1.0, offset=0.0)
+    kw = dict(own_bonus=-10.0, jump_cost=0.0)
+    assert schedule_donors(targets, np.array([2, 2, 2]), features, bank, **kw)[:2].tolist() == [0, 0]
+    donors = schedule_donors(targets, np.array([2, 2, 2]), features, bank, teeth=teeth, **kw)
+    assert donors[:2].tolist() == [1, 1] and donors[2] == 2
+
+
 def test_a_donor_whose_chin_sits_elsewhere_loses_to_a_slightly_worse_shape_whose_chin_matches(clip):
     """The drawing keeps the frame's own jaw outline and stretches the lent chin to it: a donor whose chin sits a
     tenth of an eye distance away from the frame's (its head pitched otherwise) loses to one a sigma worse in

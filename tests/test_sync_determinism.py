@@ -40,11 +40,11 @@ def test_the_same_sync_twice_gives_identical_frames_with_or_without_cached_track
 
     first = sync("first.mp4")
     assert first.changed_frames > 0
-    # Tracks from the cache, the mouths' sharpness measures with them.
+    # Tracks from the cache, the mouths' measures (sharpness, teeth between the lips) with them.
     second = sync("second.mp4")
     # Tracks from the cache without those measures (cached by another command, or by older code): the engine
     # must plan exactly as when it tracked the clip itself, not without its donor preferences.
-    shutil.rmtree(cache / "mouth_detail")
+    shutil.rmtree(cache / "mouth_measures")
     third = sync("third.mp4")
     # And a fresh cache: everything heard and tracked again.
     shutil.rmtree(cache)

@@ -6,8 +6,9 @@ donors are chosen, a donor's bank image is warped from its kept crop exactly as 
 whole frame; donors whose crop was not kept (budget spent, or the tracks came from the cache) are read from
 the clip as before.
 
-Every face's mouth detail (:func:`mouth_detail`) is measured on the same pass, budget or not, so the planner can
-prefer sharp donors without decoding the clip again.
+Every face's mouth detail (:func:`mouth_detail`) and the teeth showing between its lips (:func:`teeth_between_lips`)
+are measured on the same pass, budget or not, so the planner can prefer sharp donors, and shut lips that really
+meet, without decoding the clip again.
 """
 
 from __future__ import annotations
@@ -56,6 +57,68 @@ def mouth_detail(frame: np.ndarray, landmarks: np.ndarray) -> float:
     return float(vals.var()) if len(vals) >= 16 else float("nan")
 
 
+#: The inner lip contour's middle half, upper and lower points paired across the mouth (left to right).
+_UPPER_MIDDLE = (81, 82, 13, 312, 311)
+_LOWER_MIDDLE = (178, 87, 14, 317, 402)
+#: How far above and below the line where the lips meet teeth are looked for (eye distances).
+TEETH_REACH = 0.05
+
+
+def teeth_between_lips(frame: np.ndarray, landmarks: np.ndarray, lighter: float = 12.0,
+                       greyer: float = 0.6) -> float:
+    """How much of the teeth shows where the lips meet: the mean height (eye distances) of the pixels that are
+    lighter and greyer than the lips within :data:`TEETH_REACH` of the line midway between the inner lip
+    contours, over the middle half of the mouth. 0 for lips that meet; NaN for a degenerate face or one at the
+    frame's edge.
+
+    The face tracker puts the inner lip contours of slightly parted lips over the teeth's edges, so lips a few
+    pixels apart with the teeth showing between them can read as shut (on a real talking head a frame with a
+    band of teeth 3 px high measured an inner-lip gap of 0.004 eye distances, its truly shut frames 0.000-0.002):
+    drawn for a p, b or m, such a donor shows teeth where the lips should meet.
+
+    Parameters
+    ----------
+    frame: (h, w, 3) uint8 RGB.
+    landmarks: (468 or 478, >=2) landmarks in the frame's pixels.
+    lighter: CIE L* above the lips' own that a teeth pixel has at least.
+    greyer: a teeth pixel's chroma is below this share of the lips'.
+    """
+    import cv2
+
+    pts = landmarks[:, :2].astype(np.float64)
+    eye = float(np.linalg.norm(pts[EYE_CORNERS[0]] - pts[EYE_CORNERS[1]]))
+    mid = 0.5 * (pts[list(_UPPER_MIDDLE)] + pts[list(_LOWER_MIDDLE)])
+    # The lips' own colour: the middle of the upper lip's body and of the lower lip's.
+    bodies = np.stack([0.5 * (pts[0] + pts[13]), 0.5 * (pts[14] + pts[17])])
+    if not (np.isfinite(mid).all() and np.isfinite(bodies).all() and np.isfinite(eye)) or eye <= 0:
+        return float("nan")
+    reach = TEETH_REACH * eye
+    order = np.argsort(mid[:, 0])
+    mx, my = mid[order, 0], mid[order, 1]
+    x0, x1 = int(np.floor(mx[0])), int(np.ceil(mx[-1]))
+    y0 = int(np.floor(min(my.min() - reach, bodies[:, 1].min()))) - 2
+    y1 = int(np.ceil(max(my.max() + reach, bodies[:, 1].max()))) + 3
+    h, w = frame.shape[:2]
+    if x1 - x0 < 2 or x0 < 2 or y0 < 0 or x1 + 3 > w or y1 > h:
+        return float("nan")
+    lab = cv2.cvtColor(np.ascontiguousarray(frame[y0:y1, x0 - 2:x1 + 3]), cv2.COLOR_RGB2LAB).astype(np.float32)
+    light = lab[..., 0] * np.float32(100 / 255)
+    chroma = np.hypot(lab[..., 1] - 128, lab[..., 2] - 128)
+    ref_light, ref_chroma = [], []
+    for bx, by in bodies:
+        cx, cy = int(round(bx)) - (x0 - 2), int(round(by)) - y0
+        ref_light.append(light[max(cy - 1, 0):cy + 2, max(cx - 2, 0):cx + 3].ravel())
+        ref_chroma.append(chroma[max(cy - 1, 0):cy + 2, max(cx - 2, 0):cx + 3].ravel())
+    lips_light = float(np.median(np.concatenate(ref_light)))
+    lips_chroma = float(np.median(np.concatenate(ref_chroma)))
+    teeth = (light > lips_light + lighter) & (chroma < greyer * lips_chroma)
+    cols = np.arange(x0, x1 + 1)
+    line = np.interp(cols, mx, my)
+    rows = np.arange(y0, y1)[:, None]
+    band = np.abs(rows - line[None, :]) <= reach
+    return float((teeth[:, 2:2 + len(cols)] & band).sum()) / len(cols) / eye
+
+
 class FaceCrops:
     """Lower-face crops of every tracked face, frame by frame, within ``max_bytes``."""
 
@@ -64,14 +127,18 @@ class FaceCrops:
         self.bytes = 0
         self.full = False
         self._crops: dict[int, list[tuple[np.ndarray, int, int, np.ndarray]]] = {}
-        self._detail: dict[int, list[tuple[np.ndarray, float]]] = {}
+        self._measures: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
 
     def keep(self, index: int, frame: np.ndarray, detections: list[np.ndarray]) -> None:
         """Keep the lower face of each detection (``(478, 3)`` landmarks in pixels) in ``frame``, and measure
-        its mouth's detail."""
+        its mouth (:meth:`measures`)."""
         h, w = frame.shape[:2]
         for lm in detections:
-            self._detail.setdefault(index, []).append((landmark_box(lm), mouth_detail(frame, lm)))
+            # Teeth matter where the lips may be drawn shut: measured where they are at most twice the band apart.
+            eye = float(np.linalg.norm(lm[EYE_CORNERS[0], :2] - lm[EYE_CORNERS[1], :2]))
+            near_shut = float(np.linalg.norm(lm[14, :2] - lm[13, :2])) <= 2 * TEETH_REACH * eye
+            values = np.array([mouth_detail(frame, lm), teeth_between_lips(frame, lm) if near_shut else np.nan])
+            self._measures.setdefault(index, []).append((landmark_box(lm), values))
             if self.full:
                 continue
             pts = lm[:468, :2]
@@ -100,13 +167,19 @@ class FaceCrops:
                 return crop, x0, y0
         return None
 
+    def measures(self, index: int, landmarks: np.ndarray) -> np.ndarray:
+        """(2,): the mouth detail (:func:`mouth_detail`) and the teeth between the lips
+        (:func:`teeth_between_lips`; lips more than twice :data:`TEETH_REACH` apart are not measured) at frame
+        ``index`` for the face with these raw landmarks (NaN if none)."""
+        box = landmark_box(landmarks)
+        for kept_box, values in self._measures.get(index, ()):
+            if np.allclose(kept_box, box, atol=1e-3):
+                return values
+        return np.full(2, np.nan)
+
     def detail(self, index: int, landmarks: np.ndarray) -> float:
         """The mouth detail measured at frame ``index`` for the face with these raw landmarks (NaN if none)."""
-        box = landmark_box(landmarks)
-        for kept_box, value in self._detail.get(index, ()):
-            if np.allclose(kept_box, box, atol=1e-3):
-                return value
-        return float("nan")
+        return float(self.measures(index, landmarks)[0])
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._crops.values())

@@ -207,12 +207,13 @@ class BuiltinEngine:
         crop_bytes = int(np.prod(size)) * 3
         bank = choose_bank(feats, space.present, max(8, self.bank_bytes // crop_bytes))
         # How each frame's mouth is drawn: sharp donors, turned like the output frame's head, win shape ties.
-        detail = self._mouth_detail(clip, track.raw)
+        measures = self._mouth_measures(clip, track.raw)
+        detail = measures[:, 0]
         self.detail = relative_detail(detail, feats[:, 0])
         self.turn = head_turn(space.normalized)
         self.donors = schedule_donors(self.targets, self.sources, feats, bank, target_labels=art.label,
                                       clip_labels=clip_labels, detail=self.detail, turn=self.turn,
-                                      chin=space.chin_residual)
+                                      chin=space.chin_residual, teeth=measures[:, 1])
         self.jaw_moves = jaw_moves(self.donors, self.sources, self.turn)
         used = np.unique(self.donors[self.donors != OWN])
         # The clip's open mouths (a few levels of opening) lend their interiors to mouths opened beyond their donor.
@@ -234,25 +235,26 @@ class BuiltinEngine:
                      "lead_ms": int(round(1000 * lead.lead_s)), "lead_measured": lead.measured,
                      "speaker_visemes": own_classes, "closures": int(art.closed.sum())}
 
-    def _mouth_detail(self, clip: Path, raw: np.ndarray) -> np.ndarray:
-        """(T,) every frame's mouth detail (:func:`~.crops.mouth_detail`), measured while tracking; when the
-        tracks came from the cache, the measures kept beside them from the run that tracked them, or (none kept)
-        measured now on one decoding pass, so a cache hit plans exactly as a miss (NaN where no face)."""
+    def _mouth_measures(self, clip: Path, raw: np.ndarray) -> np.ndarray:
+        """(T, 2) every frame's mouth detail (:func:`~.crops.mouth_detail`) and teeth between the lips
+        (:func:`~.crops.teeth_between_lips`), measured while tracking; when the tracks came from the cache, the
+        measures kept beside them from the run that tracked them, or (none kept) measured now on one decoding
+        pass, so a cache hit plans exactly as a miss (NaN where no face)."""
         import hashlib
 
         from ...media.cache import cache_path
 
-        detail = np.full(len(raw), np.nan)
+        detail = np.full((len(raw), 2), np.nan)
         key = hashlib.sha256(np.ascontiguousarray(raw, np.float32).tobytes()).hexdigest()[:32]
         try:
-            path = cache_path("mouth_detail", clip, key, suffix=".npy")
+            path = cache_path("mouth_measures", clip, key, suffix=".npy")
         except (OSError, MediaError):
             path = None
         present = np.flatnonzero(np.isfinite(raw).all(axis=(1, 2)))
         for attempt in range(2):
             if self.crops is not None:
                 for t in present:
-                    detail[t] = self.crops.detail(int(t), raw[t])
+                    detail[t] = self.crops.measures(int(t), raw[t])
             if attempt or np.isfinite(detail).any() or not len(present) or (path is not None and path.exists()):
                 break
             # Tracks from the cache without the measures (cached by another command, or by older code): measure

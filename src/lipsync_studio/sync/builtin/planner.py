@@ -296,7 +296,7 @@ def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray,
                     turn: np.ndarray | None = None, turn_sigma: float = 0.3, shut_sigma: float = 0.01,
                     chin: np.ndarray | None = None, chin_sigma: float = 0.07,
                     shut_width_sigma: float = 0.06, turn_free: float = 0.15,
-                    turn_steep: float = 0.05) -> np.ndarray:
+                    turn_steep: float = 0.05, teeth: np.ndarray | None = None) -> np.ndarray:
     """The donor of every output frame: a clip frame index, or :data:`OWN`.
 
     Parameters
@@ -344,6 +344,10 @@ def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray,
         face (Radio2, whose head turns 0.4 across the clip: 88 of 1175 output frames on six real heads took such
         donors, 20 now). Six real heads: opening / width / shut 0.460 / 0.337 / 0.64 -> 0.463 / 0.329 / 0.65,
         looks median sharpness 0.957 -> 0.955, worst tenth 0.527 -> 0.533.
+    teeth: optional (T,) teeth showing between each clip frame's lips (eye distances,
+        :func:`~.crops.teeth_between_lips`): where the target shuts the lips, a donor's gap counts as its measured
+        gap plus that, so lips a hair apart over a band of teeth (which the tracker can read as shut) are not
+        drawn for a p, b or m while lips that really meet are there.
 
     Returns
     -------
@@ -352,7 +356,10 @@ def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray,
     K = len(sources)
     if K == 0:
         return np.zeros(0, np.int64)
+    # Where the target shuts the lips, the teeth showing between a donor's lips count as gap.
+    shown = np.zeros(len(features)) if teeth is None else np.nan_to_num(np.asarray(teeth, np.float64), nan=0.0)
     bf = np.nan_to_num(features[bank], nan=0.0)
+    bf_shut = bf + np.stack([shown[bank], np.zeros(len(bank))], 1)
     tg = np.stack([targets.gap, targets.width], 1)
     m = min(n_candidates, len(bank))
     shut = float(np.percentile(targets.gap, 5))
@@ -363,7 +370,8 @@ def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray,
     cost = np.empty((K, m + 1))
     for k0 in range(0, K, 4096):  # blocks bound the memory on long clips
         t = tg[k0:k0 + 4096]
-        c = (((bf[None, :, :] - t[:, None, :]) / sg[k0:k0 + 4096, None, :]) ** 2).sum(2)
+        donor = np.where(closing[k0:k0 + 4096, None, None], bf_shut[None, :, :], bf[None, :, :])
+        c = (((donor - t[:, None, :]) / sg[k0:k0 + 4096, None, :]) ** 2).sum(2)
         if target_labels is not None and clip_labels is not None:
             c += class_cost * (clip_labels[bank][None, :] != target_labels[k0:k0 + 4096][:, None])
         c += _drawing_cost(sources[k0:k0 + 4096], bank, detail, detail_cost, turn, turn_sigma, turn_free, turn_steep,
@@ -372,6 +380,7 @@ def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray,
         cand[k0:k0 + len(t), :m] = bank[top]
         cost[k0:k0 + len(t), :m] = np.take_along_axis(c, top, 1)
     own = np.nan_to_num(features[sources], nan=np.inf)
+    own[:, 0] += np.where(closing, shown[sources], 0.0)
     cand[:, m] = OWN
     cost[:, m] = (((own - tg) / sg) ** 2).sum(1) - own_bonus
     if target_labels is not None and clip_labels is not None:
