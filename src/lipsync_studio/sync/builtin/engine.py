@@ -244,7 +244,7 @@ class BuiltinEngine:
 
         from ...media.cache import cache_path
 
-        detail = np.full((len(raw), 2), np.nan)
+        measures = np.full((len(raw), 2), np.nan)
         key = hashlib.sha256(np.ascontiguousarray(raw, np.float32).tobytes()).hexdigest()[:32]
         try:
             path = cache_path("mouth_measures", clip, key, suffix=".npy")
@@ -254,31 +254,31 @@ class BuiltinEngine:
         for attempt in range(2):
             if self.crops is not None:
                 for t in present:
-                    detail[t] = self.crops.measures(int(t), raw[t])
-            if attempt or np.isfinite(detail).any() or not len(present) or (path is not None and path.exists()):
+                    measures[t] = self.crops.measures(int(t), raw[t])
+            if attempt or np.isfinite(measures).any() or not len(present) or (path is not None and path.exists()):
                 break
             # Tracks from the cache without the measures (cached by another command, or by older code): measure
             # them now, or a cache hit would choose other donors than a miss (the same sync gave Radio2 width r
             # 0.35 in one run and 0.21 in another). The pass also keeps the bank's crops.
             self._keep_crops(clip, raw)
         if path is None:
-            return detail
-        if np.isfinite(detail).any():
+            return measures
+        if np.isfinite(measures).any():
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_name(path.stem + ".part.npy")
-                np.save(tmp, detail)
+                np.save(tmp, measures)
                 tmp.replace(path)
             except OSError:
                 pass  # a cache that cannot be written costs the next run its preference, nothing else
         elif path.exists():
             try:
                 got = np.load(path)
-                if got.shape == detail.shape:
-                    detail = got
+                if got.shape == measures.shape:
+                    measures = got
             except (OSError, ValueError):
                 pass
-        return detail
+        return measures
 
     def _keep_crops(self, clip: Path, raw: np.ndarray) -> None:
         """Decode the clip once and keep every tracked frame's lower face and mouth detail, as the tracker's

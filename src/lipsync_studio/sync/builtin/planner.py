@@ -370,8 +370,10 @@ def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray,
     cost = np.empty((K, m + 1))
     for k0 in range(0, K, 4096):  # blocks bound the memory on long clips
         t = tg[k0:k0 + 4096]
-        donor = np.where(closing[k0:k0 + 4096, None, None], bf_shut[None, :, :], bf[None, :, :])
-        c = (((donor - t[:, None, :]) / sg[k0:k0 + 4096, None, :]) ** 2).sum(2)
+        c = (((bf[None, :, :] - t[:, None, :]) / sg[k0:k0 + 4096, None, :]) ** 2).sum(2)
+        shuts = np.flatnonzero(closing[k0:k0 + 4096]) if teeth is not None else np.zeros(0, np.int64)
+        if len(shuts):
+            c[shuts] = (((bf_shut[None, :, :] - t[shuts, None, :]) / sg[k0 + shuts, None, :]) ** 2).sum(2)
         if target_labels is not None and clip_labels is not None:
             c += class_cost * (clip_labels[bank][None, :] != target_labels[k0:k0 + 4096][:, None])
         c += _drawing_cost(sources[k0:k0 + 4096], bank, detail, detail_cost, turn, turn_sigma, turn_free, turn_steep,
