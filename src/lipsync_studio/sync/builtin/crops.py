@@ -64,7 +64,7 @@ _LOWER_MIDDLE = (178, 87, 14, 317, 402)
 TEETH_REACH = 0.05
 
 
-def teeth_between_lips(frame: np.ndarray, landmarks: np.ndarray, lighter: float = 12.0,
+def teeth_between_lips(frame: np.ndarray, landmarks: np.ndarray, lighter: float = 25.0,
                        greyer: float = 0.6) -> float:
     """How much of the teeth shows where the lips meet: the mean height (eye distances) of the pixels that are
     lighter and greyer than the lips within :data:`TEETH_REACH` of the line midway between the inner lip
@@ -80,11 +80,10 @@ def teeth_between_lips(frame: np.ndarray, landmarks: np.ndarray, lighter: float 
     ----------
     frame: (h, w, 3) uint8 RGB.
     landmarks: (468 or 478, >=2) landmarks in the frame's pixels.
-    lighter: CIE L* above the lips' own that a teeth pixel has at least.
-    greyer: a teeth pixel's chroma is below this share of the lips'.
+    lighter: luma (BT.601, 0-255) above the lips' own that a teeth pixel has at least.
+    greyer: a teeth pixel's colourfulness (its largest channel less its smallest) is below this share of the
+        lips'.
     """
-    import cv2
-
     pts = landmarks[:, :2].astype(np.float64)
     eye = float(np.linalg.norm(pts[EYE_CORNERS[0]] - pts[EYE_CORNERS[1]]))
     mid = 0.5 * (pts[list(_UPPER_MIDDLE)] + pts[list(_LOWER_MIDDLE)])
@@ -95,28 +94,26 @@ def teeth_between_lips(frame: np.ndarray, landmarks: np.ndarray, lighter: float 
     reach = TEETH_REACH * eye
     order = np.argsort(mid[:, 0])
     mx, my = mid[order, 0], mid[order, 1]
-    x0, x1 = int(np.floor(mx[0])), int(np.ceil(mx[-1]))
-    y0 = int(np.floor(min(my.min() - reach, bodies[:, 1].min()))) - 2
-    y1 = int(np.ceil(max(my.max() + reach, bodies[:, 1].max()))) + 3
+    x0, x1 = int(np.floor(mx[0])), int(np.ceil(mx[-1])) + 1
+    y0, y1 = int(np.floor(my.min() - reach)), int(np.ceil(my.max() + reach)) + 1
     h, w = frame.shape[:2]
-    if x1 - x0 < 2 or x0 < 2 or y0 < 0 or x1 + 3 > w or y1 > h:
+    corners = np.round(bodies).astype(int)
+    if (x1 - x0 < 2 or x0 < 2 or y0 < 1 or x1 + 2 > w or y1 > h
+            or (corners < 2).any() or (corners[:, 0] + 3 > w).any() or (corners[:, 1] + 2 > h).any()):
         return float("nan")
-    lab = cv2.cvtColor(np.ascontiguousarray(frame[y0:y1, x0 - 2:x1 + 3]), cv2.COLOR_RGB2LAB).astype(np.float32)
-    light = lab[..., 0] * np.float32(100 / 255)
-    chroma = np.hypot(lab[..., 1] - 128, lab[..., 2] - 128)
-    ref_light, ref_chroma = [], []
-    for bx, by in bodies:
-        cx, cy = int(round(bx)) - (x0 - 2), int(round(by)) - y0
-        ref_light.append(light[max(cy - 1, 0):cy + 2, max(cx - 2, 0):cx + 3].ravel())
-        ref_chroma.append(chroma[max(cy - 1, 0):cy + 2, max(cx - 2, 0):cx + 3].ravel())
-    lips_light = float(np.median(np.concatenate(ref_light)))
-    lips_chroma = float(np.median(np.concatenate(ref_chroma)))
-    teeth = (light > lips_light + lighter) & (chroma < greyer * lips_chroma)
-    cols = np.arange(x0, x1 + 1)
-    line = np.interp(cols, mx, my)
-    rows = np.arange(y0, y1)[:, None]
-    band = np.abs(rows - line[None, :]) <= reach
-    return float((teeth[:, 2:2 + len(cols)] & band).sum()) / len(cols) / eye
+
+    def luma_and_colour(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        f = rgb.astype(np.float32)
+        return f @ np.array([0.299, 0.587, 0.114], np.float32), f.max(-1) - f.min(-1)
+
+    patches = [frame[cy - 1:cy + 2, cx - 2:cx + 3] for cx, cy in corners]
+    lips_luma, lips_colour = (float(np.median(np.concatenate([v.ravel() for v in values])))
+                              for values in zip(*(luma_and_colour(p) for p in patches)))
+    luma, colour = luma_and_colour(frame[y0:y1, x0:x1])
+    teeth = (luma > lips_luma + lighter) & (colour < greyer * lips_colour)
+    line = np.interp(np.arange(x0, x1), mx, my)
+    band = np.abs(np.arange(y0, y1)[:, None] - line[None, :]) <= reach
+    return float((teeth & band).sum()) / (x1 - x0) / eye
 
 
 class FaceCrops:
