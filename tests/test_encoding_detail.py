@@ -108,3 +108,48 @@ def test_an_encoder_beside_a_busy_engine_writes_the_same_picture_with_fewer_thre
         assert sum(1 for _ in c.decode(video=0)) == len(frames)
     assert abs(_detail(paths[1]) / _detail(paths[None]) - 1) < 0.03
     assert abs(paths[1].stat().st_size / paths[None].stat().st_size - 1) < 0.05
+
+
+_ENCODE_NOISE = """
+import sys
+from fractions import Fraction
+import numpy as np
+from lipsync_studio.media.writer import VideoWriter
+rng = np.random.default_rng(1)
+base = (rng.random((144, 176, 3)) * 255).astype(np.uint8)
+with VideoWriter(sys.argv[1], Fraction(25), 176, 144, encoder_threads=1, background=False) as vw:
+    for k in range(20):
+        vw.write(np.roll(base, 3 * k, axis=1))
+"""
+
+
+def test_the_same_frames_make_the_same_file_whatever_lies_in_uninitialised_memory(tmp_path):
+    """A pipeline re-running a job gets the very same file. x264's AVX-512 code reads past its rows' right edge,
+    where its buffers hold whatever the allocator left there: with glibc's ``MALLOC_PERTURB_`` filling fresh memory
+    with one byte or another, the same 176 px frames gave different files on an AVX-512 machine (on other machines
+    this holds anyway)."""
+    import os
+    import subprocess
+    import sys
+
+    digests = []
+    for k, byte in enumerate(("1", "77")):
+        out = tmp_path / f"run{k}.mp4"
+        env = dict(os.environ, MALLOC_PERTURB_=byte)
+        subprocess.run([sys.executable, "-c", _ENCODE_NOISE, str(out)], env=env, check=True, timeout=120)
+        digests.append(out.read_bytes())
+    assert digests[0] == digests[1]
+
+
+def test_x264_is_given_the_cpus_simd_levels_but_avx512():
+    from lipsync_studio.media.writer import x264_simd_without_avx512
+
+    modern = "processor\t: 0\nflags\t\t: fpu sse sse2 pni ssse3 sse4_1 sse4_2 avx fma bmi1 bmi2 avx2 abm avx512f avx512bw\n"
+    got = x264_simd_without_avx512(modern)
+    assert got == "MMX2,SSE,SSE2,LZCNT,SSE3,SSSE3,SSE4.1,SSE4.2,AVX,FMA3,BMI1,BMI2,AVX2"
+    # Only levels the CPU reports: one without BMI2 and LZCNT does not get them.
+    assert x264_simd_without_avx512(modern.replace(" bmi2", "").replace(" abm", "")) == \
+        "MMX2,SSE,SSE2,SSE3,SSSE3,SSE4.1,SSE4.2,AVX,FMA3,BMI1,AVX2"
+    # No AVX-512, or nothing to read: x264 chooses for itself.
+    assert x264_simd_without_avx512(modern.replace(" avx512f avx512bw", "")) is None
+    assert x264_simd_without_avx512("") is None

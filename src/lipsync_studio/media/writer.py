@@ -46,6 +46,46 @@ X264_VERYFAST_PARAMS = "me=dia:deadzone-inter=6:deadzone-intra=6"
 X264_TRELLIS_PRESETS = ("faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 
 
+#: x264's names of the SIMD levels below AVX-512, each with the Linux ``/proc/cpuinfo`` flag that says the CPU (and
+#: the kernel) has it; in the order of x264's own list.
+_X264_LEVELS = (("sse", "MMX2"), ("sse", "SSE"), ("sse2", "SSE2"), ("abm", "LZCNT"), ("pni", "SSE3"),
+                ("ssse3", "SSSE3"), ("sse4_1", "SSE4.1"), ("sse4_2", "SSE4.2"), ("avx", "AVX"), ("fma", "FMA3"),
+                ("bmi1", "BMI1"), ("bmi2", "BMI2"), ("avx2", "AVX2"))
+
+
+def x264_simd_without_avx512(cpuinfo: str | None = None) -> str | None:
+    """x264's ``asm`` setting for this CPU: every SIMD level it has but AVX-512; None (x264 detects its own) where
+    the CPU has no AVX-512 or its flags cannot be read (other systems than Linux on x86-64).
+
+    x264's AVX-512 code reads past the right edge of a picture's rows, where its buffers are not initialised, and
+    what it finds there changes its choices: the same frames gave a different stream from one run to the next (a
+    real 480 px clip synced five times on two cores: three different files; encoding the same frames with the
+    allocator's fresh memory filled with one byte or another, ``MALLOC_PERTURB_``: a different file for each,
+    unless the width is a multiple of 128). Without AVX-512, the stream depends on the pictures alone, and x264 was
+    as fast (720p, 250 frames: 3.1-3.4 CPU-s either way). x264 takes the list as given, so only levels the CPU
+    reports are named.
+
+    Parameters
+    ----------
+    cpuinfo: the text of ``/proc/cpuinfo`` (read when None).
+    """
+    import platform
+    import sys
+
+    if cpuinfo is None:
+        if not sys.platform.startswith("linux") or platform.machine().lower() not in ("x86_64", "amd64"):
+            return None
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return None
+    flags = next((set(line.split(":", 1)[1].split()) for line in cpuinfo.splitlines()
+                  if line.startswith("flags") and ":" in line), set())
+    if "avx512f" not in flags or "avx2" not in flags:
+        return None
+    return ",".join(name for flag, name in _X264_LEVELS if flag in flags)
+
+
 def threads_beside_one_busy() -> int:
     """Encoder threads for a writer fed by a thread that keeps a core busy itself: the cores this process may use,
     less that one (at least one thread).
@@ -322,10 +362,16 @@ class VideoWriter:
         opts: dict[str, str] = {}
         if f.codec in ("h264", "hevc"):
             opts = {"crf": str(f.crf), "preset": f.preset}
+            params = []
             if f.codec == "h264" and f.preset == "veryfast":
-                opts["x264-params"] = X264_VERYFAST_PARAMS
+                params.append(X264_VERYFAST_PARAMS)
             elif f.codec == "h264" and f.preset in X264_TRELLIS_PRESETS and f.crf > 0:
                 opts["tune"] = "grain"
+            simd = x264_simd_without_avx512() if f.codec == "h264" else None
+            if simd:
+                params.append(f"asm={simd}")
+            if params:
+                opts["x264-params"] = ":".join(params)
             if f.codec == "hevc":
                 opts["x265-params"] = "log-level=error"
         elif f.codec == "vp9":
