@@ -165,8 +165,8 @@ def _pass_faces(clip: Path, dub: Path, out: Path) -> dict[str, Any]:
 def _make_stereo_clip(folder: Path, seconds: float, eye: int) -> tuple[Path, Path, Path]:
     """A full-SBS talking pair (``eye`` px square eyes, known disparity), its left eye alone, and a dub.
 
-    The pair is drawn at most 480 px a side (the sample face's own limit) and scaled to ``eye`` beyond that, as the
-    2D bench scales its face to the clip's height."""
+    The pair is drawn at most :data:`~..samples.face_clip.MAX_SIZE` px a side (the sample face's own limit) and
+    scaled to ``eye`` beyond that, as the 2D bench scales its face to the clip's height."""
     import cv2
     import numpy as np
 
@@ -174,6 +174,7 @@ def _make_stereo_clip(folder: Path, seconds: float, eye: int) -> tuple[Path, Pat
     from ..media.audio_writer import write_audio
     from ..media.writer import VideoWriter
     from ..samples import random_syllables, stereo_talking_frames, synth_speech
+    from ..samples.face_clip import MAX_SIZE
     from ..stereo.layout import join
 
     fps = Fraction(25)
@@ -187,7 +188,7 @@ def _make_stereo_clip(folder: Path, seconds: float, eye: int) -> tuple[Path, Pat
     fmt = VideoFormat(preset="veryfast", crf=14)
     with VideoWriter(clip, fps, 2 * eye, eye, fmt=fmt, audio=sound, audio_seconds=n / float(fps)) as ws, \
             VideoWriter(left, fps, eye, eye, fmt=fmt, audio=sound, audio_seconds=n / float(fps)) as wl:
-        drawn = min(eye, 480) // 2 * 2
+        drawn = min(eye, MAX_SIZE) // 2 * 2
         for l_img, r_img, _ in stereo_talking_frames(opening, size=drawn, seed=3):
             if drawn != eye:
                 l_img, r_img = (cv2.resize(v, (eye, eye), interpolation=cv2.INTER_CUBIC) for v in (l_img, r_img))

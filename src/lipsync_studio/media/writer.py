@@ -8,6 +8,7 @@ bounded however long the clip. The file is written under a temporary name and re
 from __future__ import annotations
 
 import contextlib
+import functools
 import queue
 import threading
 from dataclasses import dataclass
@@ -69,21 +70,28 @@ def x264_simd_without_avx512(cpuinfo: str | None = None) -> str | None:
     ----------
     cpuinfo: the text of ``/proc/cpuinfo`` (read when None).
     """
-    import platform
-    import sys
-
     if cpuinfo is None:
-        if not sys.platform.startswith("linux") or platform.machine().lower() not in ("x86_64", "amd64"):
-            return None
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return None
+        return _this_cpus_x264_simd()
     flags = next((set(line.split(":", 1)[1].split()) for line in cpuinfo.splitlines()
                   if line.startswith("flags") and ":" in line), set())
     if "avx512f" not in flags or "avx2" not in flags:
         return None
     return ",".join(name for flag, name in _X264_LEVELS if flag in flags)
+
+
+@functools.lru_cache(maxsize=1)
+def _this_cpus_x264_simd() -> str | None:
+    """:func:`x264_simd_without_avx512` of this machine's ``/proc/cpuinfo``, read once a process (a batch or a stereo
+    sync opens many writers)."""
+    import platform
+    import sys
+
+    if not sys.platform.startswith("linux") or platform.machine().lower() not in ("x86_64", "amd64"):
+        return None
+    try:
+        return x264_simd_without_avx512(Path("/proc/cpuinfo").read_text())
+    except OSError:
+        return None
 
 
 def threads_beside_one_busy() -> int:

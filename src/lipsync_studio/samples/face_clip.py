@@ -172,6 +172,10 @@ def _mouth_patch(photo: np.ndarray, hx: np.ndarray, hy: np.ndarray, still: np.nd
     return np.clip(patch + 0.5, 0, 255).astype(np.uint8)
 
 
+#: The largest frame side (px) the talking astronaut is drawn at (the photo is 512 px; its crop is smaller).
+MAX_SIZE = 480
+
+
 def render_face(opening: float, *, size: int = 360, pose: tuple[float, float, float] = (0, 0, 0),
                 photo: np.ndarray | None = None) -> np.ndarray:
     """Render one frame of the talking astronaut.
@@ -193,8 +197,8 @@ def render_face(opening: float, *, size: int = 360, pose: tuple[float, float, fl
     np.ndarray
         (size, size, 3) uint8 RGB frame.
     """
-    if size % 2 or not 16 <= size <= 480:
-        raise ValueError(f"frame size must be even and between 16 and 480 px; got {size}")
+    if size % 2 or not 16 <= size <= MAX_SIZE:
+        raise ValueError(f"frame size must be even and between 16 and {MAX_SIZE} px; got {size}")
     if photo is None:
         photo = astronaut()
     x0, y0, side = CROP

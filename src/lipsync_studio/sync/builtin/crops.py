@@ -131,15 +131,14 @@ class FaceCrops:
         its mouth (:meth:`measures`)."""
         h, w = frame.shape[:2]
         for lm in detections:
+            pts = lm[:468, :2]
+            eye = float(np.linalg.norm(pts[EYE_CORNERS[0]] - pts[EYE_CORNERS[1]]))
             # Teeth matter where the lips may be drawn shut: measured where they are at most twice the band apart.
-            eye = float(np.linalg.norm(lm[EYE_CORNERS[0], :2] - lm[EYE_CORNERS[1], :2]))
-            near_shut = float(np.linalg.norm(lm[14, :2] - lm[13, :2])) <= 2 * TEETH_REACH * eye
+            near_shut = float(np.linalg.norm(pts[14] - pts[13])) <= 2 * TEETH_REACH * eye
             values = np.array([mouth_detail(frame, lm), teeth_between_lips(frame, lm) if near_shut else np.nan])
             self._measures.setdefault(index, []).append((landmark_box(lm), values))
             if self.full:
                 continue
-            pts = lm[:468, :2]
-            eye = float(np.linalg.norm(pts[EYE_CORNERS[0]] - pts[EYE_CORNERS[1]]))
             if not np.isfinite(eye) or eye <= 0:
                 continue
             lower = pts[pts[:, 1] > pts[SUBNASALE, 1] - 0.3 * eye]

@@ -281,7 +281,7 @@ class BuiltinEngine:
         return measures
 
     def _keep_crops(self, clip: Path, raw: np.ndarray) -> None:
-        """Decode the clip once and keep every tracked frame's lower face and mouth detail, as the tracker's
+        """Decode the clip once and keep every tracked frame's lower face and mouth measures, as the tracker's
         :meth:`frame_observer` would have (for tracks that came from the cache)."""
         from ...media.prefetch import prefetch
         from ...media.video import VideoReader
