@@ -11,7 +11,7 @@ line, so that a chin that drops (or rises) has room to move inside the redrawn r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -110,6 +110,7 @@ class MouthSpace:
     jaw: np.ndarray
     triangles: np.ndarray
     depth: np.ndarray | None = None
+    _turn_maps: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def from_track(cls, track: FaceTrack) -> "MouthSpace":
@@ -208,6 +209,17 @@ class MouthSpace:
         the wrong places and the whole a little too tall. ``(0, 1, 0, 0, 1)`` (no change) where depth is
         unknown or the fit is not plausible.
         """
+        key = (int(donor), int(target))
+        c = self._turn_maps.get(key)
+        if c is None:
+            if len(self._turn_maps) >= 1 << 16:  # a long clip previewed frame by frame: bounded
+                self._turn_maps.clear()
+            c = self._turn_maps[key] = self._fit_turn(donor, target)
+        return c
+
+    def _fit_turn(self, donor: int, target: int) -> np.ndarray:
+        """:meth:`turn_map`, fitted (each pair once: the engine asks for it when it plans and again when it draws,
+        two least-squares fits that were half a millisecond of every drawn frame)."""
         ident = np.array([0.0, 1.0, 0.0, 0.0, 1.0])
         if self.depth is None:
             return ident
@@ -367,15 +379,12 @@ class MouthSpace:
         out[self.region] += self.jaw_field @ (jaw - shape[self.jaw])
         return out
 
-    def open_shape(self, shape: np.ndarray, d_gap: float, d_width: float = 0.0) -> np.ndarray:
-        """A normalised shape with the lower lip and jaw dropped by ``d_gap`` and the mouth ``d_width`` (eye
-        distances) wider.
-
-        The drop falls off smoothly from the lower lip (full) through the chin (80 %) to the cheeks (0). The width
-        changes the way this speaker's own mouth does (:attr:`spread`), or, where the clip does not show it, by
-        moving the corners.
-        """
-        out = shape.copy()
+    @cached_property
+    def _drop_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """(vert, w), each (len(region),): how far each region point follows a drop of the lower lip
+        (:meth:`open_shape`); ``vert`` is the fall-off from the lower lip to the chin alone, ``w`` that times the
+        fall-off to the cheeks. They depend on the reference alone: computed once (they were half a millisecond of
+        every drawn frame)."""
         ref = self.reference
         chin_y = ref[CHIN, 1]
         mouth_x = ref[list(LIPS_OUTER), 0].mean()
@@ -394,7 +403,19 @@ class MouthSpace:
         vert = np.where(below, np.interp(y - lip_line, [0.0, max(chin_y - ref[LOWER_INNER, 1], 1e-3)], [1.0, 0.8]), 0.0)
         vert[np.isin(pts, lower)] = 1.0
         side = np.exp(-np.maximum(np.abs(x - mouth_x) - 0.5 * half_w, 0) ** 2 / (0.6 * half_w) ** 2)
-        w = vert * side
+        return vert, vert * side
+
+    def open_shape(self, shape: np.ndarray, d_gap: float, d_width: float = 0.0) -> np.ndarray:
+        """A normalised shape with the lower lip and jaw dropped by ``d_gap`` and the mouth ``d_width`` (eye
+        distances) wider.
+
+        The drop falls off smoothly from the lower lip (full) through the chin (80 %) to the cheeks (0). The width
+        changes the way this speaker's own mouth does (:attr:`spread`), or, where the clip does not show it, by
+        moving the corners.
+        """
+        out = shape.copy()
+        pts = self.region
+        vert, w = self._drop_weights
         if d_gap >= 0:
             out[pts, 1] += w * d_gap * self.eye_dist
         else:
@@ -414,6 +435,8 @@ class MouthSpace:
         if d_width and self.spread is not None:
             out[pts] += self.spread * d_width
         elif d_width:
+            ref = self.reference
+            half_w = 0.5 * np.linalg.norm(ref[CORNERS[1]] - ref[CORNERS[0]])
             for c, sgn in ((CORNERS[0], -1), (CORNERS[1], 1)):
                 near = np.exp(-np.sum((ref[pts] - ref[c]) ** 2, 1) / (0.35 * half_w) ** 2)
                 out[pts, 0] += sgn * near * 0.5 * d_width * self.eye_dist

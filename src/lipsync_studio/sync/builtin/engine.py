@@ -525,7 +525,7 @@ class BuiltinEngine:
             paint_interior(warped, inner, upper, max(target_gap, 0.0) * unit,
                            float(np.clip((target_gap - 0.04) / 0.03, 0.0, 1.0)))
         self.last_box = (int(x0), int(y0), int(x1), int(y1))
-        out = frame.copy()
+        out = _copy_valid(frame)
         backdrop = region
         # A turned head's jaw edge, and what lies around it, moves with the lent one: one jaw line, not two
         # (:func:`~.render.move_outline`, :func:`jaw_moves`).
@@ -546,6 +546,17 @@ class BuiltinEngine:
         # it). Where the blend crosses the mouth box (under the nose), the grain of both keeps its strength.
         out[y0:y1, x0:x1] = blend_keeping_grain(warped, np.ascontiguousarray(backdrop), alpha, sharp_box)
         return out
+
+
+def _copy_valid(frame: np.ndarray) -> np.ndarray:
+    """A copy of ``frame`` to draw on: of a :class:`PartialRGB`, its valid box alone (the rest, undefined in the
+    frame, stays undefined in the copy; at 720p a whole frame's copy was 0.5 ms of a 10 ms drawing)."""
+    if not isinstance(frame, PartialRGB):
+        return frame.copy()
+    out = np.empty_like(frame)  # a PartialRGB with the same valid box
+    x0, y0, x1, y1 = frame.valid
+    out[y0:y1, x0:x1] = frame[y0:y1, x0:x1]
+    return out
 
 
 def jaw_moves(donors: np.ndarray, sources: np.ndarray, turn: np.ndarray, frames: int = 7) -> np.ndarray:

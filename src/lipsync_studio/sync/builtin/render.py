@@ -26,27 +26,31 @@ def _barycentric_map(d: np.ndarray, src_pts: np.ndarray, triangles: np.ndarray, 
     barycentric map, extended by a pixel across a sliver along a closing upper lip, ran 1.5 edge lengths along the
     lip and drew the frame's backdrop, 76 px away, into the lip as a green dash.)
     """
-    t = triangles[ids]
-    p = np.stack([xs, ys], 1).astype(np.float64)
-    a, b, c = d[t[:, 0]], d[t[:, 1]], d[t[:, 2]]
-    v0, v1, v2 = b - a, c - a, p - a
-    den = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
-    corners = np.stack([a, b, c], 1)
+    # What belongs to a triangle is computed once per triangle, then gathered per point (the same arithmetic, in
+    # the same order, as per point: a third of the time on a 720p face's grid).
+    a_t, b_t, c_t = d[triangles[:, 0]], d[triangles[:, 1]], d[triangles[:, 2]]
+    v0_t, v1_t = b_t - a_t, c_t - a_t
+    den_t = v0_t[:, 0] * v1_t[:, 1] - v1_t[:, 0] * v0_t[:, 1]
+    corners_t = np.stack([a_t, b_t, c_t], 1)
     ends = np.array([[0, 1], [0, 2], [1, 2]])
-    lengths = np.linalg.norm(corners[:, ends[:, 1]] - corners[:, ends[:, 0]], axis=2)  # (n, 3) edge lengths
-    flat = np.abs(den) < 0.5 * np.maximum(lengths.max(1), 1e-6)  # twice the area < half a pixel x the longest edge
-    den = np.where(flat, 1.0, den)
+    lengths_t = np.linalg.norm(corners_t[:, ends[:, 1]] - corners_t[:, ends[:, 0]], axis=2)  # (M, 3) edge lengths
+    flat_t = np.abs(den_t) < 0.5 * np.maximum(lengths_t.max(1), 1e-6)  # twice the area < half a pixel x longest edge
+    den_t = np.where(flat_t, 1.0, den_t)
+    p = np.stack([xs, ys], 1).astype(np.float64)
+    v0, v1, v2, den = v0_t[ids], v1_t[ids], p - a_t[ids], den_t[ids]
     # Clamped: a grid point just outside its triangle (extended map) must not fly off.
     w1 = np.clip((v2[:, 0] * v1[:, 1] - v1[:, 0] * v2[:, 1]) / den, -0.5, 1.5)
     w2 = np.clip((v0[:, 0] * v2[:, 1] - v2[:, 0] * v0[:, 1]) / den, -0.5, 1.5)
     w0 = 1 - w1 - w2
-    sp = src_pts[t]
+    sp = src_pts[triangles[ids]]
     sx = w0 * sp[:, 0, 0] + w1 * sp[:, 1, 0] + w2 * sp[:, 2, 0]
     sy = w0 * sp[:, 0, 1] + w1 * sp[:, 1, 1] + w2 * sp[:, 2, 1]
+    flat = flat_t[ids]
     if flat.any():
         f = np.flatnonzero(flat)
-        e = ends[np.argmax(lengths[f], 1)]  # (k, 2) the longest edge's corners
-        p0, p1 = corners[f, e[:, 0]], corners[f, e[:, 1]]
+        t = ids[f]
+        e = ends[np.argmax(lengths_t[t], 1)]  # (k, 2) the longest edge's corners
+        p0, p1 = corners_t[t, e[:, 0]], corners_t[t, e[:, 1]]
         along = p1 - p0
         u = np.clip(((p[f] - p0) * along).sum(1) / np.maximum((along * along).sum(1), 1e-12), 0.0, 1.0)
         q0, q1 = sp[f, e[:, 0]], sp[f, e[:, 1]]
@@ -60,13 +64,15 @@ def upsample_grid(grid: np.ndarray, step: int, width: int, height: int) -> np.nd
 
     Parameters
     ----------
-    grid: (gh, gw) values sampled every ``step`` pixels: grid point (i, j) lies at pixel (j*step, i*step).
+    grid: (gh, gw) values sampled every ``step`` pixels: grid point (i, j) lies at pixel (j*step, i*step); or
+        (gh, gw, C), up to four channels, each interpolated as it would be alone (in one pass: two channels cost
+        half of two calls).
     step: grid spacing in pixels.
     width, height: size of the result in pixels; pixels beyond the last grid point are extrapolated linearly.
 
     Returns
     -------
-    (height, width) float32 values.
+    (height, width) or (height, width, C) float32 values.
 
     Notes
     -----
@@ -105,8 +111,10 @@ def _upsample_grid_numpy(g: np.ndarray, step: int, width: int, height: int) -> n
 
     xi0, xi1, fx = axis(width, g.shape[1])
     yi0, yi1, fy = axis(height, g.shape[0])
-    rows = g[:, xi0] * (1 - fx) + g[:, xi1] * fx  # (gh, width)
-    return (rows[yi0] * (1 - fy)[:, None] + rows[yi1] * fy[:, None]).astype(np.float32)
+    fx = fx.reshape(-1, *([1] * (g.ndim - 2)))  # along the width, each channel alike
+    fy = fy.reshape(-1, 1, *([1] * (g.ndim - 2)))
+    rows = g[:, xi0] * (1 - fx) + g[:, xi1] * fx  # (gh, width[, C])
+    return (rows[yi0] * (1 - fy) + rows[yi1] * fy).astype(np.float32)
 
 
 def new_donor(last: int | None, source: int | None) -> bool:
@@ -206,8 +214,9 @@ def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tr
         ids = lut[lab]
     gy, gx = np.mgrid[0:gh, 0:gw]
     sx, sy = _barycentric_map(d, src_pts, triangles, (gx * step).ravel(), (gy * step).ravel(), ids.ravel())
-    mx = upsample_grid(sx.reshape(gh, gw), step, w, h)
-    my = upsample_grid(sy.reshape(gh, gw), step, w, h)
+    # Both coordinates in one pass (a two-channel grid: each channel as it would be alone, at half the cost).
+    mxy = upsample_grid(np.dstack([sx.reshape(gh, gw), sy.reshape(gh, gw)]), step, w, h)
+    mx, my = mxy[..., 0], mxy[..., 1]
     flag = cv2.INTER_CUBIC if interpolation is None else interpolation
     # Only what the source holds: beyond its edge (a donor's chin below the bottom of its frame) the remap would
     # repeat the edge's last row into a block of streaks; there the frame keeps its own pixels.
@@ -219,7 +228,7 @@ def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tr
     else:
         result = (cover.astype(bool) & inside,)
     # Fixed-point maps (1/32 px): the remap's integer path, markedly faster than float maps for a bicubic.
-    m1, m2 = cv2.convertMaps(mx, my, cv2.CV_16SC2)
+    m1, m2 = cv2.convertMaps(mxy, None, cv2.CV_16SC2)
     if sharp_box is None:
         return (cv2.remap(src, m1, m2, flag, borderMode=cv2.BORDER_REPLICATE), *result)
     sx0, sy0 = max(int(sharp_box[0]), 0), max(int(sharp_box[1]), 0)
