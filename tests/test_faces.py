@@ -61,6 +61,29 @@ def test_a_second_run_comes_from_the_cache(talking, monkeypatch):
     np.testing.assert_array_equal(again.speaker_track().landmarks, first.speaker_track().landmarks)
 
 
+def test_landmarks_read_from_their_bytes_are_the_fields_themselves():
+    """The tracker reads FaceMesh's 478 landmarks from the message's bytes: the same float32s as field by field,
+    and a list holding more than x, y and z (visibility, presence) is read field by field."""
+    from mediapipe.framework.formats import landmark_pb2
+
+    from lipsync_studio.face.tracker import landmark_array
+
+    rng = np.random.default_rng(5)
+    xyz = rng.normal(0.5, 0.2, (478, 3)).astype(np.float32)
+    plain = landmark_pb2.NormalizedLandmarkList()
+    for x, y, z in xyz:
+        plain.landmark.add(x=float(x), y=float(y), z=float(z))
+    got = landmark_array(plain)
+    assert got.dtype == np.float32 and got.shape == (478, 3) and np.array_equal(got, xyz)
+    fuller = landmark_pb2.NormalizedLandmarkList()
+    fuller.CopyFrom(plain)
+    fuller.landmark[7].visibility = 0.9
+    assert np.array_equal(landmark_array(fuller), xyz)
+    partial = landmark_pb2.NormalizedLandmarkList()
+    partial.landmark.add(x=0.0, y=0.25)  # no z: a shorter landmark
+    assert np.array_equal(landmark_array(partial), np.array([[0.0, 0.25, 0.0]], np.float32))
+
+
 def test_frames_with_no_face_are_marked_and_the_face_is_found_again():
     face = render_face(PHOTO_OPENING, size=320)
     blank = np.full_like(face, 90)

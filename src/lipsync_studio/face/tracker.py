@@ -99,6 +99,28 @@ def landmark_box(lm: np.ndarray) -> np.ndarray:
     return np.concatenate([pts.min(0), pts.max(0)])
 
 
+#: One landmark of a serialised ``NormalizedLandmarkList`` holding x, y and z alone: the list's field tag (1,
+#: length-delimited), the landmark's length (15), then each coordinate's tag (fields 1-3, 32-bit) and its float.
+_LANDMARK_WIRE = np.dtype([("tag", "u1"), ("size", "u1"), ("tx", "u1"), ("x", "<f4"), ("ty", "u1"), ("y", "<f4"),
+                           ("tz", "u1"), ("z", "<f4")])
+
+
+def landmark_array(landmarks) -> np.ndarray:
+    """(N, 3) float32 x, y, z of a MediaPipe ``NormalizedLandmarkList``.
+
+    Read from the message's serialised bytes when every landmark holds x, y and z alone (what FaceMesh gives): the
+    same floats at a seventh of the cost of reading 478 landmarks' fields one by one in Python (0.19 ms a face a
+    frame); any other layout is read field by field.
+    """
+    n = len(landmarks.landmark)
+    raw = landmarks.SerializeToString()
+    if n and len(raw) == n * _LANDMARK_WIRE.itemsize:
+        r = np.frombuffer(raw, _LANDMARK_WIRE)
+        if ((r["tag"] == 0x0A) & (r["size"] == 15) & (r["tx"] == 0x0D) & (r["ty"] == 0x15) & (r["tz"] == 0x1D)).all():
+            return np.stack([r["x"], r["y"], r["z"]], 1)
+    return np.array([(p.x, p.y, p.z) for p in landmarks.landmark], np.float32)
+
+
 class FaceDetector:
     """Per-frame face landmarks (478 per face, in pixels) with crop rescue for small or lost faces."""
 
@@ -133,7 +155,7 @@ class FaceDetector:
     def _to_px(landmarks, w: int, h: int, x0: float = 0, y0: float = 0, cw: int | None = None,
                ch: int | None = None) -> np.ndarray:
         cw, ch = cw or w, ch or h
-        a = np.array([(p.x, p.y, p.z) for p in landmarks.landmark], np.float32)
+        a = landmark_array(landmarks)
         a[:, 0] = a[:, 0] * cw + x0
         a[:, 1] = a[:, 1] * ch + y0
         a[:, 2] = a[:, 2] * cw
