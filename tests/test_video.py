@@ -105,6 +105,18 @@ def test_cut_off_mp4_reads_up_to_the_damage_and_warns_with_its_time(tmp_path):
     assert codes[: good - 3] == list(range(good - 3))
 
 
+def test_a_file_replaced_on_disk_is_read_anew(tmp_path):
+    """What a clip holds is looked up once while the file is unchanged (a sync opens it several times); a file
+    written again under the same name, as an export over an older one, is described as it is now."""
+    path = write_clip(tmp_path / "clip.mp4", 30)
+    assert probe_video(path).n_frames == 30
+    assert probe_video(path) == probe_video(path)
+    write_clip(tmp_path / "longer.mp4", 45).replace(path)
+    assert probe_video(path).n_frames == 45
+    with VideoReader(path) as r:
+        assert r.info.n_frames == 45 and [read_code(img) for _, img in r.iter_frames()] == list(range(45))
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [(b"", "empty"), (b"just some text, not a video\n" * 20, "cannot be read as audio or video")],
