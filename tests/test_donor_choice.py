@@ -226,3 +226,26 @@ def test_a_donor_whose_chin_sits_elsewhere_loses_to_a_slightly_worse_shape_whose
     chin = np.array([0.0] * 3 + [0.1] * 3 + [0.0])
     assert set(_tied_schedule(feats, range(6), (3, 4, 5)).tolist()) <= {3, 4, 5}
     assert set(_tied_schedule(feats, range(6), (3, 4, 5), chin=chin).tolist()) <= {0, 1, 2}
+
+
+def test_a_change_of_donor_goes_to_a_mouth_that_looks_like_the_one_before():
+    """Two clip frames fit the dub's next shape; the one whose mouth looks like the donor before it (the same
+    smile, the same light) is drawn, even when the other fits the shape a little better: a change between unlike
+    mouths reads as a jump. Without the looks the better shape wins; the frame's own mouth is not held to it."""
+    features = np.array([[0.10, 0.60], [0.40, 0.90], [0.40, 0.90], [0.20, 0.66], [0.40, 0.90], [0.20, 0.65],
+                         [0.50, 0.95]])
+    bank = np.arange(6)
+    targets = Targets(gap=np.array([0.10, 0.10, 0.10, 0.20, 0.20, 0.20], np.float32),
+                      width=np.array([0.60, 0.60, 0.60, 0.65, 0.65, 0.65], np.float32),
+                      calibrated_on_clip=False, gain=1.0, offset=0.0)
+    looks = np.full((7, 24 * 16), 100.0, np.float32)
+    looks[5] = 130.0  # a smile with teeth showing where the others are closed-lipped
+    sources = np.full(6, 6)  # the frames' own mouths fit nothing
+    plain = schedule_donors(targets, sources, features, bank)
+    assert plain.tolist() == [0, 0, 0, 5, 5, 5]
+    assert schedule_donors(targets, sources, features, bank, looks=looks).tolist() == [0, 0, 0, 3, 3, 3]
+    # A frame's own mouth may still follow a lent one that looks unlike it.
+    own_fits = features.copy()
+    own_fits[6] = [0.20, 0.65]
+    looks[6] = 160.0
+    assert schedule_donors(targets, sources, own_fits, bank, looks=looks)[3:].tolist() == [OWN] * 3

@@ -6,9 +6,10 @@ donors are chosen, a donor's bank image is warped from its kept crop exactly as 
 whole frame; donors whose crop was not kept (budget spent, or the tracks came from the cache) are read from
 the clip as before.
 
-Every face's mouth detail (:func:`mouth_detail`) and the teeth showing between its lips (:func:`teeth_between_lips`)
-are measured on the same pass, budget or not, so the planner can prefer sharp donors, and shut lips that really
-meet, without decoding the clip again.
+Every face's mouth detail (:func:`mouth_detail`), the teeth showing between its lips (:func:`teeth_between_lips`)
+and the mouth's look (:func:`mouth_look`) are measured on the same pass, budget or not, so the planner can prefer
+sharp donors, shut lips that really meet, and donors that look like the one before, without decoding the clip
+again.
 """
 
 from __future__ import annotations
@@ -116,6 +117,39 @@ def teeth_between_lips(frame: np.ndarray, landmarks: np.ndarray, lighter: float 
     return float((teeth & band).sum()) / (x1 - x0) / eye
 
 
+#: A mouth's look, as the donor schedule compares two (:func:`mouth_look`): grey, this many pixels across and down,
+#: over a box :data:`LOOK_BOX` eye distances wide and high centred on the lips.
+LOOK_SIZE = (24, 16)
+LOOK_BOX = (1.8, 1.2)
+
+
+def mouth_look(frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
+    """(16, 24) uint8: the mouth and the skin around it in grey, averaged down to :data:`LOOK_SIZE` (a smile, teeth
+    showing, a lit lip tell apart at that size; the lips' fine detail does not matter). None for a degenerate
+    face or one whose box leaves the frame.
+
+    Parameters
+    ----------
+    frame: (h, w, 3) uint8 RGB.
+    landmarks: (468 or 478, >=2) landmarks in the frame's pixels.
+    """
+    import cv2
+
+    pts = landmarks[:, :2]
+    eye = float(np.linalg.norm(pts[EYE_CORNERS[0]] - pts[EYE_CORNERS[1]]))
+    centre = pts[list(LIPS_OUTER)].mean(0)
+    if not (np.isfinite(centre).all() and np.isfinite(eye)) or eye <= 0:
+        return None
+    (cw, ch), (bw, bh) = LOOK_SIZE, LOOK_BOX
+    x0, x1 = int(round(centre[0] - 0.5 * bw * eye)), int(round(centre[0] + 0.5 * bw * eye))
+    y0, y1 = int(round(centre[1] - 0.5 * bh * eye)), int(round(centre[1] + 0.5 * bh * eye))
+    h, w = frame.shape[:2]
+    if x0 < 0 or y0 < 0 or x1 > w or y1 > h or x1 - x0 < cw or y1 - y0 < ch:
+        return None
+    grey = cv2.cvtColor(np.ascontiguousarray(frame[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    return cv2.resize(grey, (cw, ch), interpolation=cv2.INTER_AREA)
+
+
 class FaceCrops:
     """Lower-face crops of every tracked face, frame by frame, within ``max_bytes``."""
 
@@ -136,7 +170,7 @@ class FaceCrops:
             # Teeth matter where the lips may be drawn shut: measured where they are at most twice the band apart.
             near_shut = float(np.linalg.norm(pts[14] - pts[13])) <= 2 * TEETH_REACH * eye
             values = np.array([mouth_detail(frame, lm), teeth_between_lips(frame, lm) if near_shut else np.nan])
-            self._measures.setdefault(index, []).append((landmark_box(lm), values))
+            self._measures.setdefault(index, []).append((landmark_box(lm), values, mouth_look(frame, lm)))
             if self.full:
                 continue
             if not np.isfinite(eye) or eye <= 0:
@@ -168,10 +202,19 @@ class FaceCrops:
         (:func:`teeth_between_lips`; lips more than twice :data:`TEETH_REACH` apart are not measured) at frame
         ``index`` for the face with these raw landmarks (NaN if none)."""
         box = landmark_box(landmarks)
-        for kept_box, values in self._measures.get(index, ()):
+        for kept_box, values, _ in self._measures.get(index, ()):
             if np.allclose(kept_box, box, atol=1e-3):
                 return values
         return np.full(2, np.nan)
+
+    def look(self, index: int, landmarks: np.ndarray) -> np.ndarray | None:
+        """The mouth's look (:func:`mouth_look`) at frame ``index`` for the face with these raw landmarks (None if
+        none)."""
+        box = landmark_box(landmarks)
+        for kept_box, _, look in self._measures.get(index, ()):
+            if np.allclose(kept_box, box, atol=1e-3):
+                return look
+        return None
 
     def detail(self, index: int, landmarks: np.ndarray) -> float:
         """The mouth detail measured at frame ``index`` for the face with these raw landmarks (NaN if none)."""

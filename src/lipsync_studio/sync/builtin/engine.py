@@ -207,13 +207,13 @@ class BuiltinEngine:
         crop_bytes = int(np.prod(size)) * 3
         bank = choose_bank(feats, space.present, max(8, self.bank_bytes // crop_bytes))
         # How each frame's mouth is drawn: sharp donors, turned like the output frame's head, win shape ties.
-        measures = self._mouth_measures(clip, track.raw)
+        measures, looks = self._mouth_measures(clip, track.raw)
         detail = measures[:, 0]
         self.detail = relative_detail(detail, feats[:, 0])
         self.turn = head_turn(space.normalized)
         self.donors = schedule_donors(self.targets, self.sources, feats, bank, target_labels=art.label,
                                       clip_labels=clip_labels, detail=self.detail, turn=self.turn,
-                                      chin=space.chin_residual, teeth=measures[:, 1])
+                                      chin=space.chin_residual, teeth=measures[:, 1], looks=looks)
         self.jaw_moves = jaw_moves(self.donors, self.sources, self.turn)
         used = np.unique(self.donors[self.donors != OWN])
         # The clip's open mouths (a few levels of opening) lend their interiors to mouths opened beyond their donor.
@@ -235,19 +235,23 @@ class BuiltinEngine:
                      "lead_ms": int(round(1000 * lead.lead_s)), "lead_measured": lead.measured,
                      "speaker_visemes": own_classes, "closures": int(art.closed.sum())}
 
-    def _mouth_measures(self, clip: Path, raw: np.ndarray) -> np.ndarray:
-        """(T, 2) every frame's mouth detail (:func:`~.crops.mouth_detail`) and teeth between the lips
-        (:func:`~.crops.teeth_between_lips`), measured while tracking; when the tracks came from the cache, the
-        measures kept beside them from the run that tracked them, or (none kept) measured now on one decoding
-        pass, so a cache hit plans exactly as a miss (NaN where no face)."""
+    def _mouth_measures(self, clip: Path, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(measures, looks)``: (T, 2) every frame's mouth detail (:func:`~.crops.mouth_detail`) and teeth between
+        the lips (:func:`~.crops.teeth_between_lips`), and (T, 384) float32 its mouth's look
+        (:func:`~.crops.mouth_look`), measured while tracking; when the tracks came from the cache, those kept
+        beside them from the run that tracked them, or (none kept) measured now on one decoding pass, so a cache
+        hit plans exactly as a miss (NaN where no face)."""
         import hashlib
 
         from ...media.cache import cache_path
+        from .crops import LOOK_SIZE
 
+        size = LOOK_SIZE[0] * LOOK_SIZE[1]
         measures = np.full((len(raw), 2), np.nan)
+        looks = np.full((len(raw), size), np.nan, np.float32)
         key = hashlib.sha256(np.ascontiguousarray(raw, np.float32).tobytes()).hexdigest()[:32]
         try:
-            path = cache_path("mouth_measures", clip, key, suffix=".npy")
+            path = cache_path("mouth_measures", clip, key, suffix=".npz")
         except (OSError, MediaError):
             path = None
         present = np.flatnonzero(np.isfinite(raw).all(axis=(1, 2)))
@@ -255,6 +259,9 @@ class BuiltinEngine:
             if self.crops is not None:
                 for t in present:
                     measures[t] = self.crops.measures(int(t), raw[t])
+                    look = self.crops.look(int(t), raw[t])
+                    if look is not None:
+                        looks[t] = look.ravel()
             if attempt or np.isfinite(measures).any() or not len(present) or (path is not None and path.exists()):
                 break
             # Tracks from the cache without the measures (cached by another command, or by older code): measure
@@ -262,23 +269,25 @@ class BuiltinEngine:
             # 0.35 in one run and 0.21 in another). The pass also keeps the bank's crops.
             self._keep_crops(clip, raw)
         if path is None:
-            return measures
+            return measures, looks
         if np.isfinite(measures).any():
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(path.stem + ".part.npy")
-                np.save(tmp, measures)
+                tmp = path.with_name(path.stem + ".part.npz")
+                looked = np.isfinite(looks).all(1)
+                np.savez(tmp, measures=measures, looks=np.nan_to_num(looks).astype(np.uint8), looked=looked)
                 tmp.replace(path)
             except OSError:
                 pass  # a cache that cannot be written costs the next run its preference, nothing else
         elif path.exists():
             try:
-                got = np.load(path)
-                if got.shape == measures.shape:
-                    measures = got
-            except (OSError, ValueError):
+                with np.load(path) as got:
+                    if got["measures"].shape == measures.shape and got["looks"].shape == looks.shape:
+                        measures = got["measures"]
+                        looks = np.where(got["looked"][:, None], got["looks"].astype(np.float32), np.float32(np.nan))
+            except (OSError, ValueError, KeyError):
                 pass
-        return measures
+        return measures, looks
 
     def _keep_crops(self, clip: Path, raw: np.ndarray) -> None:
         """Decode the clip once and keep every tracked frame's lower face and mouth measures, as the tracker's
