@@ -24,6 +24,17 @@ from ..mouth import EYE_CORNERS, SUBNASALE
 _MARGIN = 0.45
 
 
+def outer_lips(landmarks: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """The outer lip contour ((20, 2) pixels) and the eye distance of a face's landmarks ((468 or 478, >=2)), or
+    None for a degenerate face."""
+    pts = landmarks[:, :2]
+    eye = float(np.linalg.norm(pts[EYE_CORNERS[0]] - pts[EYE_CORNERS[1]]))
+    outer = pts[list(LIPS_OUTER)]
+    if not (np.isfinite(outer).all() and np.isfinite(eye)) or eye <= 0:
+        return None
+    return outer, eye
+
+
 def mouth_detail(frame: np.ndarray, landmarks: np.ndarray) -> float:
     """How sharp a frame's mouth is: the variance of the 3x3 Laplacian of the grey mouth box (the outer lip
     contour's box grown by 0.15 eye distances) outside the inner lip contour (teeth and tongue, which come and
@@ -36,11 +47,11 @@ def mouth_detail(frame: np.ndarray, landmarks: np.ndarray) -> float:
     """
     import cv2
 
-    pts = landmarks[:, :2]
-    eye = float(np.linalg.norm(pts[EYE_CORNERS[0]] - pts[EYE_CORNERS[1]]))
-    outer = pts[list(LIPS_OUTER)]
-    if not (np.isfinite(outer).all() and np.isfinite(eye)) or eye <= 0:
+    lips = outer_lips(landmarks)
+    if lips is None:
         return float("nan")
+    outer, eye = lips
+    pts = landmarks[:, :2]
     h, w = frame.shape[:2]
     x0, y0 = np.floor(outer.min(0) - 0.15 * eye).astype(int)
     x1, y1 = np.ceil(outer.max(0) + 0.15 * eye).astype(int)
@@ -124,22 +135,15 @@ LOOK_BOX = (1.8, 1.2)
 
 
 def mouth_look(frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
-    """(16, 24) uint8: the mouth and the skin around it in grey, averaged down to :data:`LOOK_SIZE` (a smile, teeth
-    showing, a lit lip tell apart at that size; the lips' fine detail does not matter). None for a degenerate
-    face or one whose box leaves the frame.
-
-    Parameters
-    ----------
-    frame: (h, w, 3) uint8 RGB.
-    landmarks: (468 or 478, >=2) landmarks in the frame's pixels.
-    """
+    """(16, 24) uint8: the mouth and the skin around it in grey (``frame``: (h, w, 3) uint8 RGB; ``landmarks`` in
+    its pixels), averaged down to :data:`LOOK_SIZE`: a smile, teeth showing, a lit lip tell apart at that size; the
+    lips' fine detail does not matter. None for a degenerate face or one whose box leaves the frame."""
     import cv2
 
-    pts = landmarks[:, :2]
-    eye = float(np.linalg.norm(pts[EYE_CORNERS[0]] - pts[EYE_CORNERS[1]]))
-    centre = pts[list(LIPS_OUTER)].mean(0)
-    if not (np.isfinite(centre).all() and np.isfinite(eye)) or eye <= 0:
+    lips = outer_lips(landmarks)
+    if lips is None:
         return None
+    centre, eye = lips[0].mean(0), lips[1]
     (cw, ch), (bw, bh) = LOOK_SIZE, LOOK_BOX
     x0, x1 = int(round(centre[0] - 0.5 * bw * eye)), int(round(centre[0] + 0.5 * bw * eye))
     y0, y1 = int(round(centre[1] - 0.5 * bh * eye)), int(round(centre[1] + 0.5 * bh * eye))
