@@ -428,3 +428,26 @@ def test_short_pauses_hold_the_speakers_resting_mouth_and_long_ones_shut_the_lip
     art = articulate(ph, 100.0, 180, lead_s=0.0, targets=table, rest=shut, shut_pause_s=0.4)
     assert np.allclose(art.opening[37:53], table["rest"][0]) and table["rest"][0] > shut[0] + 0.05
     assert np.allclose(art.opening[97:143], shut[0])
+
+
+def test_a_mouth_opens_from_a_closure_over_frames_not_in_one_jump():
+    """A closure released into an open vowel opens the mouth over two frames at 25 fps, as real mouths do (they
+    rarely open more than half their range from one frame to the next), not from shut to wide in one (a speaker
+    whose mouth runs 240 ms ahead of the sound reaches the vowel's shape before the lips part at the release);
+    the lips still shut in one frame, and the vowel reaches its full opening."""
+    from lipsync_studio.sync.builtin.planner import OPENING_RATE, plan_mouths
+    from lipsync_studio.sync.phones import PhoneSegments
+
+    rng = np.random.default_rng(4)
+    feats = np.stack([np.abs(rng.normal(0.12, 0.08, 300)), rng.normal(0.7, 0.04, 300)], 1)
+    ph = PhoneSegments(("AA", "M", "AA"), np.array([0.0, 0.5, 0.6]), np.array([0.5, 0.6, 1.2]))
+    level = np.full(120, 0.8)
+    targets, art, _ = plan_mouths(feats, None, ph, level, 25.0, 30, lead_s=0.24)
+    gap = targets.gap.astype(np.float64)
+    span = targets.gain
+    shut = np.flatnonzero(art.closed)
+    release = shut[-1] + 1
+    assert gap[shut[0] - 1] - gap[shut[0]] > 0.5 * span  # shut in one frame
+    assert np.all(np.diff(gap) <= OPENING_RATE * span / 25.0 + 1e-6)
+    assert gap[release] - gap[release - 1] == pytest.approx(OPENING_RATE * span / 25.0, rel=1e-4)
+    assert gap[release + 1] > gap[shut[0]] + 0.9 * span  # then open
