@@ -435,11 +435,10 @@ def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray,
         free &= (cur[None, :] != OWN) & (prev[:, None] != OWN)
         free |= (cur[None, :] == OWN) & (prev[:, None] == OWN)
         step = np.where(free, 0.0, jump_cost)
-        if look is not None:
-            a, b = look[np.where(prev == OWN, sources[k - 1], prev)], look[np.where(cur == OWN, sources[k], cur)]
+        if look is not None:  # between the lent candidates (the first m; the last is OWN, not priced so)
+            a, b = look[prev[:m]], look[cur[:m]]
             unlike = np.nan_to_num(np.abs(a[:, None, :] - b[None, :, :]).mean(2), nan=0.0)
-            lent = (prev[:, None] != OWN) & (cur[None, :] != OWN)
-            step = step + np.where(free | ~lent, 0.0, look_cost * (unlike / look_scale) ** 2)
+            step[:m, :m] += np.where(free[:m, :m], 0.0, look_cost * (unlike / look_scale) ** 2)
         trans = acc[:, None] + step
         back[k] = np.argmin(trans, axis=0)
         acc = trans[back[k], np.arange(m + 1)] + cost[k]
