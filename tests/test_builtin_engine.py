@@ -422,6 +422,47 @@ def test_a_moved_jaw_outline_carries_its_edge_and_leaves_the_rest_of_the_frame_a
     assert move_outline(img, own, lost, reach=10.0, extend=20.0) is None
 
 
+def test_a_frames_jaw_edge_follows_a_lent_jaw_only_as_far_as_the_speakers_jaw_goes():
+    """A donor turned the other way from the frame has its far cheek's outline well inside the frame's: the frame's
+    own jaw edge follows it no further than ``most`` beyond where the speaker's jaw goes, so the hair beside the
+    cheek stays out of the face; a lent outline that close is followed exactly."""
+    import cv2
+
+    from lipsync_studio.sync.builtin.render import move_outline, near_outline
+
+    rng = np.random.default_rng(7)
+    h, w = 240, 260
+    img = np.clip(200 + rng.normal(0, 4, (h, w, 3)), 0, 255).astype(np.uint8)  # skin
+    ys = np.arange(40, 201, 10, dtype=float)
+    own = np.stack([180 - 0.002 * (ys - 200) ** 2, ys], 1)  # the right cheek's outline, top to chin
+    hair = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(hair, [np.round(np.vstack([own, [[w, 200], [w, 40]]])).astype(np.int32)], 1)
+    img[hair > 0] = np.clip(50 + rng.normal(0, 12, (int(hair.sum()), 3)), 0, 255).astype(np.uint8)
+    lent = own - [[30.0, 0.0]] * np.linspace(1, 0, len(own))[:, None]  # 30 px inside at the top, on it at the chin
+    most = 6.0
+    kept = near_outline(lent, own, most)  # the speaker's own jaw does not move for this mouth
+    assert np.linalg.norm(kept - own, axis=1).max() <= most + 1e-9
+    near = np.linalg.norm(lent - own, axis=1) <= most
+    assert near.any() and np.array_equal(kept[near], lent[near])
+    got = move_outline(img, own, kept, reach=10.0, extend=20.0)
+    assert got is not None
+    (x0, y0, x1, y1), pixels = got
+    out = img.copy()
+    out[y0:y1, x0:x1] = pixels
+    # Along the upper cheek the hair's edge moved in by the allowed 6 px, not the lent outline's 30: a few pixels
+    # further in, it is skin, not hair pulled into the face.
+    grey = out.mean(2)
+    for y in range(50, 120, 10):
+        x_edge = 180 - 0.002 * (y - 200) ** 2
+        assert grey[y, int(x_edge - most - 4)] > 150, y
+        assert grey[y, int(x_edge - most - 10):int(x_edge - 10)].min() > 150, y
+    # Unclamped, the same move pulls the hair 30 px into the face.
+    (bx0, by0, bx1, by1), bad = move_outline(img, own, lent, reach=10.0, extend=20.0)
+    worse = img.copy()
+    worse[by0:by1, bx0:bx1] = bad
+    assert worse.mean(2)[60, int(180 - 0.002 * 140 ** 2 - 20)] < 120
+
+
 @pytest.mark.parametrize("step", [1, 2, 4, 8, 3])
 def test_the_upsampled_grid_is_the_exact_bilinear_interpolation_of_its_points(step):
     """OpenCV's one-call upsampling gives what the plain bilinear formula gives at every pixel, within a

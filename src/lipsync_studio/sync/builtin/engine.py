@@ -33,7 +33,7 @@ from .grain import GrainMatch
 from .interior import interior_donors, lend_interior, plan_interiors, squeezed
 from .masks import (beside_mouth_not_skin, cover_mouth, face_mask, feathered_mask, hair_reach_cut, lent_face_mask,
                     lip_band_mask, nostril_over_lip, own_corners, skin_mask, under_the_chin)
-from .render import blend_keeping_grain, close_seam, move_outline, paint_interior, piecewise_warp
+from .render import blend_keeping_grain, close_seam, move_outline, near_outline, paint_interior, piecewise_warp
 
 #: The smallest inner-lip gap (eye distances) of a mouth open enough to lend its interior (teeth show).
 OPEN_ENOUGH = 0.06
@@ -61,6 +61,15 @@ JAW_REACH = 0.15
 #: turned head), and moved skin read softer there (six real heads' mouth sharpness, worst tenth, 0.544 -> 0.525 at
 #: 0.15).
 JAW_INNER = 0.03
+#: How far (eye distances) the frame's own jaw outline may follow a lent one beyond where this speaker's jaw goes for
+#: the mouth change (:meth:`~..mouth.MouthSpace.moved_jaw`). A donor turned the other way from the frame (Radio2
+#: A->B 77-82: frame -0.08, donor +0.18) has its far cheek's outline up to 0.29 eye distances inside the frame's once
+#: put in the frame's turn, and moving the frame's jaw edge that far pulled the hair or background beside the cheek
+#: into the face, a dark notch (also KatieHill B->A 31, 41-46, 99; Radio2 B->A 67-73). Of 714 lent frames on six
+#: real heads whose jaw follows, the lent outline lay more than 0.1 from the speaker's own moved jaw in 62, more than
+#: 0.15 in 20 (the jaw's own move for the change: 0.1 at most). At 0.06 the notches are gone and the frames where the
+#: follow removed a second jaw line (KatieHill A->B 5, 14, 27) look as before; 0.1 left a dent at Radio2 A->B 79.
+JAW_FOLLOW_MAX = 0.06
 
 
 def pin_to_nose(space: MouthSpace, shape: np.ndarray, own: np.ndarray) -> np.ndarray:
@@ -178,7 +187,8 @@ class BuiltinEngine:
             return
         space = MouthSpace.from_track(track)
         self.space = space
-        self._jaw = space.jaw[along_jaw(space)]  # the jaw outline's points in order along it
+        self._jaw_order = along_jaw(space)
+        self._jaw = space.jaw[self._jaw_order]  # the jaw outline's points in order along it
         feats = space.features()
         fps = float(plan.fps)
         dub_wav, dub_ph, clip_wav, clip_ph = self._phones(clip, dub)
@@ -410,12 +420,14 @@ class BuiltinEngine:
             return frame  # the frame's own mouth already says this
         new_shape = sp.open_shape(shape, d_gap, d_width) if abs(d_gap) >= 0.005 or d_width else shape
         own_shape = sp.normalized[src_index]
+        own_jaw = None  # where the frame's own jaw outline goes for this mouth (a lent face's)
         if not own:
             # The face's outline along the jaw is the frame's own, moved as far as this speaker's jaw moves for the
             # change of mouth, and the lent lower face follows it (its lips stay the donor's): with the donor's own
             # jaw, one seen at another pitch or turn drew a second jaw line inside or below the frame's (its neck
             # or its shadow stretched into the face).
-            new_shape = sp.follow_jaw(new_shape, sp.moved_jaw(own_shape, *self._change(own_shape, out_index)))
+            own_jaw = sp.moved_jaw(own_shape, *self._change(own_shape, out_index))
+            new_shape = sp.follow_jaw(new_shape, own_jaw)
             # Between the nose and the upper lip the lent face meets the frame's own, whatever its pitch.
             new_shape = pin_to_nose(sp, new_shape, own_shape)
         pose = sp.pose[src_index]
@@ -541,7 +553,10 @@ class BuiltinEngine:
         share = float(self.jaw_moves[out_index]) if src_index == self.sources[out_index] else float(turned)
         if share > 0:
             jaw = apply(pose, own_shape[self._jaw])
-            moved = move_outline(frame, jaw, jaw + share * (apply(pose, new_shape[self._jaw]) - jaw),
+            lent_jaw = apply(pose, new_shape[self._jaw])
+            if own_jaw is not None:
+                lent_jaw = near_outline(lent_jaw, apply(pose, own_jaw[self._jaw_order]), JAW_FOLLOW_MAX * unit)
+            moved = move_outline(frame, jaw, jaw + share * (lent_jaw - jaw),
                                  JAW_REACH * unit, 0.3 * unit, inner=JAW_INNER * unit)
             if moved is not None:
                 (mx0, my0, mx1, my1), pixels = moved

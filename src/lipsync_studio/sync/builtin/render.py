@@ -411,6 +411,16 @@ def blend_keeping_grain(top: np.ndarray, bottom: np.ndarray, alpha: np.ndarray,
     return out
 
 
+def near_outline(lent: np.ndarray, own: np.ndarray, most: float) -> np.ndarray:
+    """``lent`` ((N, 2) outline points) with each point moved toward its counterpart in ``own`` until it is at most
+    ``most`` away (points already that close stay): where a frame's jaw edge may be taken to follow a lent jaw
+    (:func:`move_outline`) without going further than the speaker's own jaw goes by more than ``most``."""
+    lent, own = np.asarray(lent, np.float64), np.asarray(own, np.float64)
+    d = lent - own
+    n = np.linalg.norm(d, axis=1, keepdims=True)
+    return own + d * np.minimum(1.0, most / np.maximum(n, 1e-12))
+
+
 def move_outline(image: np.ndarray, own: np.ndarray, moved: np.ndarray, reach: float, extend: float,
                  inner: float | None = None, step: int = 4) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
     """The pixels around an open outline (a jaw) moved with it.
