@@ -296,6 +296,24 @@ def test_lips_part_at_a_closures_release_not_before_it():
     assert art.closed[46:60].all() and not art.closed[:45].any() and not art.closed[61:].any()
 
 
+def test_a_closure_heard_shorter_than_a_frame_still_shuts_two_frames_at_25_fps():
+    """Real lips stay together 60-100 ms through a p, b or m: one the recognizer gives a 20 ms segment shuts the two
+    frames nearest its middle at 25 fps, not one, and a longer one keeps its own span."""
+    from lipsync_studio.sync.phones import PhoneSegments
+    from lipsync_studio.sync.visemes import MIN_CLOSURE_S
+
+    for mid in (0.505, 0.52, 0.535):  # around and between frame 12 (0.48 s) and frame 13 (0.52 s)
+        ph = PhoneSegments(("AA", "M", "AA"), np.array([0.0, mid - 0.01, mid + 0.01]),
+                           np.array([mid - 0.01, mid + 0.01, 1.0]))
+        art = articulate(ph, 25.0, 25, lead_s=0.0)
+        shut = np.flatnonzero(art.closed)
+        assert len(shut) == round(MIN_CLOSURE_S * 25) == 2, (mid, shut)
+        assert np.abs(shut / 25.0 - mid).max() <= 0.04 + 1e-9, (mid, shut)  # the nearest frames, on either side
+        assert np.allclose(art.opening[shut], art.opening.min())
+    long = PhoneSegments(("AA", "M", "AA"), np.array([0.0, 0.4, 0.56]), np.array([0.4, 0.56, 1.0]))
+    assert np.flatnonzero(articulate(long, 25.0, 25, lead_s=0.0).closed).tolist() == [10, 11, 12, 13]
+
+
 def test_a_stop_closure_lasts_through_its_quiet_gap():
     from lipsync_studio.sync.phones import PhoneSegments
 
@@ -306,9 +324,10 @@ def test_a_stop_closure_lasts_through_its_quiet_gap():
     with_gap = articulate(ph, 100.0, 90, lead_s=0.0, level=level)
     assert with_gap.closed[43:53].all() and with_gap.opening[43:53].max() == 0.0
     assert not with_gap.closed[:41].any() and not with_gap.closed[55:].any()
-    # Without the sound's loudness only the phone's own span is shut; a quiet stretch far before a /p/
-    # (more than a stop gap) is not joined to it.
-    assert not articulate(ph, 100.0, 90, lead_s=0.0).closed[43:49].any()
+    # Without the sound's loudness only the phone's own span is shut (grown to the shortest closure, 70 ms around its
+    # middle); a quiet stretch far before a /p/ (more than a stop gap) is not joined to it.
+    alone = articulate(ph, 100.0, 90, lead_s=0.0).closed
+    assert np.flatnonzero(alone).tolist() == list(range(48, 55))
     far = np.full(90, 0.8)
     far[20:30] = 0.02
     assert not articulate(ph, 100.0, 90, lead_s=0.0, level=far).closed[:45].any()
