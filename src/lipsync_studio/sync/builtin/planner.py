@@ -425,6 +425,8 @@ def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray,
         cost[:, m] += class_cost * (clip_labels[sources] != target_labels)
     cost[~np.isfinite(cost)] = 1e6
     look = np.asarray(looks, np.float32) if looks is not None and look_cost > 0 else None
+    if look is not None:
+        from scipy.spatial.distance import cdist
     # Viterbi over the candidates: continuing (d -> d+1) or holding (d -> d) is free, OWN -> OWN is free; any other
     # change costs ``jump_cost`` and, with ``looks``, more the less alike the two mouths look.
     acc = cost[0].copy()
@@ -436,8 +438,9 @@ def schedule_donors(targets: Targets, sources: np.ndarray, features: np.ndarray,
         free |= (cur[None, :] == OWN) & (prev[:, None] == OWN)
         step = np.where(free, 0.0, jump_cost)
         if look is not None:  # between the lent candidates (the first m; the last is OWN, not priced so)
-            a, b = look[prev[:m]], look[cur[:m]]
-            unlike = np.nan_to_num(np.abs(a[:, None, :] - b[None, :, :]).mean(2), nan=0.0)
+            # The mean absolute difference of every pair (scipy's city-block distance: a sixth of the time of the
+            # same arithmetic broadcast in numpy, which was most of the schedule's).
+            unlike = np.nan_to_num(cdist(look[prev[:m]], look[cur[:m]], "cityblock") / look.shape[1], nan=0.0)
             step[:m, :m] += np.where(free[:m, :m], 0.0, look_cost * (unlike / look_scale) ** 2)
         trans = acc[:, None] + step
         back[k] = np.argmin(trans, axis=0)
