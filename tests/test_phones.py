@@ -249,6 +249,26 @@ def test_hearing_in_a_child_process_gives_the_same_phones_for_every_sound(words)
         assert heard.labels == here.labels and np.allclose(heard.start, here.start)
 
 
+def test_a_sounds_phones_do_not_depend_on_what_was_heard_before_it(words):
+    """The recognizer's decoder is kept from one sound to the next (its model loads once): a sound heard after
+    another gets the phones a new decoder gives it, to the 10 ms."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    audio, _ = words
+    first, second = audio[: len(audio) // 2], audio[len(audio) // 2:]
+
+    def new_decoder(wav):  # a new thread's first sound: its decoder is made for it
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(recognize_phones, wav).result()
+
+    alone = new_decoder(second)
+    recognize_phones(first)
+    recognize_phones(audio)
+    after = recognize_phones(second)
+    assert after.labels == alone.labels
+    assert np.array_equal(after.start, alone.start) and np.array_equal(after.end, alone.end)
+
+
 def test_lips_rest_shut_in_pauses_but_not_in_short_silences():
     from lipsync_studio.sync.phones import PhoneSegments
     from lipsync_studio.sync.visemes import PAUSE_EDGE_S

@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +101,24 @@ def _decoder(**kw):
 
     m = _model_dir()
     return Decoder(hmm=str(m / "en-us"), loglevel="FATAL", dither=True, cmn="batch", **kw)
+
+
+_per_thread = threading.local()
+
+
+def _allphone_decoder():
+    """This thread's all-phone decoder, its feature extraction started afresh (``reinit_feat``): the same phones as
+    a decoder made anew (fifteen sounds, each after the others in three orders, to the 10 ms), without loading the
+    acoustic model again (0.08 s a sound; the engine hears two). Without the fresh start the dither's random state
+    carried over and a sound's phones depended on what was heard before it."""
+    dec = getattr(_per_thread, "allphone", None)
+    if dec is None:
+        # Rhubarb Lip Sync's settings for the phonetic recognizer: context-independent phones, light LM weight.
+        dec = _per_thread.allphone = _decoder(allphone=str(_model_dir() / "en-us-phone.lm.bin"), allphone_ci=True,
+                                              lw=0.8, beam=1e-20, pbeam=1e-20)
+    else:
+        dec.reinit_feat()
+    return dec
 
 
 def _label(word: str) -> str:
@@ -188,9 +207,7 @@ def recognize_phones(wav16k: np.ndarray) -> PhoneSegments:
     sound = np.concatenate([edge, wav16k[lo:hi], edge])
     first = lo - len(edge)  # the sample of wav16k where ``sound`` begins (may be before its start)
     parts = []
-    # Rhubarb Lip Sync's settings for the phonetic recognizer: context-independent phones, light LM weight.
-    dec = _decoder(allphone=str(_model_dir() / "en-us-phone.lm.bin"), allphone_ci=True, lw=0.8, beam=1e-20,
-                   pbeam=1e-20)
+    dec = _allphone_decoder()
     for a, b in _blocks(sound):
         if b - a < 160:
             continue
