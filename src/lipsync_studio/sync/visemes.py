@@ -173,11 +173,30 @@ def articulate(phones: PhoneSegments, fps: float, n_frames: int, lead_s: float =
     columns (below :data:`GAP_LEVEL`, up to :data:`STOP_GAP_S`) just before and inside it (the stop gap before
     its burst), not only through the span the recognizer gave it.
     """
+    duration = max(float(phones.end[-1]) if len(phones) else 0.0, (n_frames + 2) / fps + lead_s)
+    track = _dominance_track(phones, duration, level, targets, rest)
+    return _read_frames(track, phones, fps, n_frames, lead_s, level, pause_s, closing, shut_pause_s)
+
+
+@dataclass(frozen=True)
+class _Track:
+    """The coarticulated mouth every :data:`STEP_S` (``t``), before it is read per video frame at some lead."""
+
+    t: np.ndarray
+    opening: np.ndarray
+    spread: np.ndarray
+    table: dict
+    shut: tuple[float, float]
+
+
+def _dominance_track(phones: PhoneSegments, duration: float, level: np.ndarray | None,
+                     targets: dict[str, tuple[float, float]] | None, rest: tuple[float, float] | None) -> _Track:
+    """:func:`articulate`'s dominance-weighted track from 0 to ``duration`` s. A longer track holds a shorter one's
+    values unchanged (each point is its own sum), so one track serves every lead (:func:`lead_agreement`)."""
     table = dict(CLASSES)
     if targets:
         table.update(targets)
     shut = rest if rest is not None else table["PBM"]
-    duration = max(float(phones.end[-1]) if len(phones) else 0.0, (n_frames + 2) / fps + lead_s)
     t = np.arange(0.0, duration + STEP_S, STEP_S)
     cls, a, b = _expand(phones)
     num_o = np.zeros(len(t))
@@ -213,8 +232,14 @@ def articulate(phones: PhoneSegments, fps: float, n_frames: int, lead_s: float =
         den_o[lo:hi] += w_o
         num_s[lo:hi] += w_s * ts
         den_s[lo:hi] += w_s
-    opening = num_o / den_o
-    spread = num_s / den_s
+    return _Track(t, num_o / den_o, num_s / den_s, table, shut)
+
+
+def _read_frames(track: _Track, phones: PhoneSegments, fps: float, n_frames: int, lead_s: float,
+                 level: np.ndarray | None, pause_s: float, closing: frozenset[str],
+                 shut_pause_s: float) -> Articulation:
+    """:func:`articulate`'s per-frame reading of ``track`` at ``lead_s``, with its closures and pauses."""
+    t, opening, spread, table, shut = track.t, track.opening, track.spread, track.table, track.shut
     # Per video frame: the mean over the frame's span, centred lead_s ahead.
     centres = np.arange(n_frames) / fps + lead_s
     half = 0.5 / fps
@@ -346,8 +371,13 @@ def lead_agreement(phones: PhoneSegments, level: np.ndarray, gap: np.ndarray, fp
     r = np.full(len(leads), -1.0)
     if ok.sum() < 3 or gap[ok].std() < 1e-9:
         return r
+    n = len(gap)
+    # One dominance track, long enough for the largest lead, read at every lead (as articulate would make each).
+    track = _dominance_track(phones, max(float(phones.end[-1]) if len(phones) else 0.0,
+                                         (n + 2) / fps + float(np.max(leads))), level, None, None)
     for i, lead in enumerate(leads):
-        op = articulate(phones, fps, len(gap), float(lead), level=level).opening.astype(np.float64)
+        op = _read_frames(track, phones, fps, n, float(lead), level, PAUSE_S, LIP_CLOSING,
+                          float("inf")).opening.astype(np.float64)
         if op[ok].std() > 1e-6:
             r[i] = float(np.corrcoef(op[ok], gap[ok])[0, 1])
     return r
