@@ -384,6 +384,18 @@ def test_the_frames_own_jaw_follows_a_lent_one_only_for_turned_heads_and_never_j
     assert np.all(jaw_moves(donors2, np.arange(40), turn)[:20] == 1)
 
 
+def _outline_moved(img, own, moved):
+    """``img`` with the pixels around its outline ``own`` moved to ``moved`` (:func:`move_outline`, reach 10 px)."""
+    from lipsync_studio.sync.builtin.render import move_outline
+
+    got = move_outline(img, own, moved, reach=10.0, extend=20.0)
+    assert got is not None
+    (x0, y0, x1, y1), pixels = got
+    out = img.copy()
+    out[y0:y1, x0:x1] = pixels
+    return out
+
+
 def test_a_moved_jaw_outline_carries_its_edge_and_leaves_the_rest_of_the_frame_as_it_was():
     """The frame's own jaw edge goes where the lent jaw is drawn (one jaw line, not two), what lies around it follows
     within the reach, and every pixel beyond comes back exactly; a move under half a pixel changes nothing."""
@@ -399,11 +411,7 @@ def test_a_moved_jaw_outline_carries_its_edge_and_leaves_the_rest_of_the_frame_a
     cv2.polylines(img, [np.round(own).astype(np.int32)], False, (40, 30, 30), 3)
     rise = 9.0
     moved = own - [0.0, rise]
-    got = move_outline(img, own, moved, reach=10.0, extend=20.0)
-    assert got is not None
-    (x0, y0, x1, y1), pixels = got
-    out = img.copy()
-    out[y0:y1, x0:x1] = pixels
+    out = _outline_moved(img, own, moved)
     grey = out.mean(2)
     # Along the middle of the jaw the dark edge now lies where it was moved to, and no longer where it was.
     for x in range(90, 171, 10):
@@ -428,7 +436,7 @@ def test_a_frames_jaw_edge_follows_a_lent_jaw_only_as_far_as_the_speakers_jaw_go
     cheek stays out of the face; a lent outline that close is followed exactly."""
     import cv2
 
-    from lipsync_studio.sync.builtin.render import move_outline, near_outline
+    from lipsync_studio.sync.builtin.render import near_outline
 
     rng = np.random.default_rng(7)
     h, w = 240, 260
@@ -444,11 +452,7 @@ def test_a_frames_jaw_edge_follows_a_lent_jaw_only_as_far_as_the_speakers_jaw_go
     assert np.linalg.norm(kept - own, axis=1).max() <= most + 1e-9
     near = np.linalg.norm(lent - own, axis=1) <= most
     assert near.any() and np.array_equal(kept[near], lent[near])
-    got = move_outline(img, own, kept, reach=10.0, extend=20.0)
-    assert got is not None
-    (x0, y0, x1, y1), pixels = got
-    out = img.copy()
-    out[y0:y1, x0:x1] = pixels
+    out = _outline_moved(img, own, kept)
     # Along the upper cheek the hair's edge moved in by the allowed 6 px, not the lent outline's 30: a few pixels
     # further in, it is skin, not hair pulled into the face.
     grey = out.mean(2)
@@ -457,10 +461,7 @@ def test_a_frames_jaw_edge_follows_a_lent_jaw_only_as_far_as_the_speakers_jaw_go
         assert grey[y, int(x_edge - most - 4)] > 150, y
         assert grey[y, int(x_edge - most - 10):int(x_edge - 10)].min() > 150, y
     # Unclamped, the same move pulls the hair 30 px into the face.
-    (bx0, by0, bx1, by1), bad = move_outline(img, own, lent, reach=10.0, extend=20.0)
-    worse = img.copy()
-    worse[by0:by1, bx0:bx1] = bad
-    assert worse.mean(2)[60, int(180 - 0.002 * 140 ** 2 - 20)] < 120
+    assert _outline_moved(img, own, lent).mean(2)[60, int(180 - 0.002 * 140 ** 2 - 20)] < 120
 
 
 @pytest.mark.parametrize("step", [1, 2, 4, 8, 3])
