@@ -173,9 +173,13 @@ def articulate(phones: PhoneSegments, fps: float, n_frames: int, lead_s: float =
     columns (below :data:`GAP_LEVEL`, up to :data:`STOP_GAP_S`) just before and inside it (the stop gap before
     its burst), not only through the span the recognizer gave it.
     """
-    duration = max(float(phones.end[-1]) if len(phones) else 0.0, (n_frames + 2) / fps + lead_s)
-    track = _dominance_track(phones, duration, level, targets, rest)
+    track = _dominance_track(phones, _duration(phones, fps, n_frames, lead_s), level, targets, rest)
     return _read_frames(track, phones, fps, n_frames, lead_s, level, pause_s, closing, shut_pause_s)
+
+
+def _duration(phones: PhoneSegments, fps: float, n_frames: int, lead_s: float) -> float:
+    """How long (s) a track must be to be read for ``n_frames`` frames at ``lead_s``, and hold every phone."""
+    return max(float(phones.end[-1]) if len(phones) else 0.0, (n_frames + 2) / fps + lead_s)
 
 
 @dataclass(frozen=True)
@@ -373,8 +377,7 @@ def lead_agreement(phones: PhoneSegments, level: np.ndarray, gap: np.ndarray, fp
         return r
     n = len(gap)
     # One dominance track, long enough for the largest lead, read at every lead (as articulate would make each).
-    track = _dominance_track(phones, max(float(phones.end[-1]) if len(phones) else 0.0,
-                                         (n + 2) / fps + float(np.max(leads))), level, None, None)
+    track = _dominance_track(phones, _duration(phones, fps, n, float(np.max(leads))), level, None, None)
     for i, lead in enumerate(leads):
         op = _read_frames(track, phones, fps, n, float(lead), level, PAUSE_S, LIP_CLOSING,
                           float("inf")).opening.astype(np.float64)
