@@ -14,6 +14,8 @@ again.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from ...face.track import LIPS_INNER, LIPS_OUTER
@@ -154,6 +156,13 @@ def mouth_look(frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
     return cv2.resize(grey, (cw, ch), interpolation=cv2.INTER_AREA)
 
 
+def _same_face(kept: Iterable[tuple], landmarks: np.ndarray) -> tuple | None:
+    """The entry of ``kept`` (tuples whose first item is a face's landmark box) for the face with these raw
+    landmarks, or None."""
+    box = landmark_box(landmarks)
+    return next((entry for entry in kept if np.allclose(entry[0], box, atol=1e-3)), None)
+
+
 class FaceCrops:
     """Lower-face crops of every tracked face, frame by frame, within ``max_bytes``."""
 
@@ -195,30 +204,20 @@ class FaceCrops:
 
     def get(self, index: int, landmarks: np.ndarray) -> tuple[np.ndarray, int, int] | None:
         """The crop kept at frame ``index`` for the face with these raw landmarks: ``(crop, x0, y0)``."""
-        box = landmark_box(landmarks)
-        for kept_box, x0, y0, crop in self._crops.get(index, ()):
-            if np.allclose(kept_box, box, atol=1e-3):
-                return crop, x0, y0
-        return None
+        kept = _same_face(self._crops.get(index, ()), landmarks)
+        return None if kept is None else (kept[3], kept[1], kept[2])
 
     def measures(self, index: int, landmarks: np.ndarray) -> np.ndarray:
         """(2,): the mouth detail (:func:`mouth_detail`) and the teeth between the lips
         (:func:`teeth_between_lips`; lips more than twice :data:`TEETH_REACH` apart are not measured) at frame
         ``index`` for the face with these raw landmarks (NaN if none)."""
-        box = landmark_box(landmarks)
-        for kept_box, values, _ in self._measures.get(index, ()):
-            if np.allclose(kept_box, box, atol=1e-3):
-                return values
-        return np.full(2, np.nan)
+        return self.measures_and_look(index, landmarks)[0]
 
-    def look(self, index: int, landmarks: np.ndarray) -> np.ndarray | None:
-        """The mouth's look (:func:`mouth_look`) at frame ``index`` for the face with these raw landmarks (None if
-        none)."""
-        box = landmark_box(landmarks)
-        for kept_box, _, look in self._measures.get(index, ()):
-            if np.allclose(kept_box, box, atol=1e-3):
-                return look
-        return None
+    def measures_and_look(self, index: int, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`measures` and the mouth's look (:func:`mouth_look`; None if none) at frame ``index`` for the face
+        with these raw landmarks."""
+        kept = _same_face(self._measures.get(index, ()), landmarks)
+        return (np.full(2, np.nan), None) if kept is None else (kept[1], kept[2])
 
     def detail(self, index: int, landmarks: np.ndarray) -> float:
         """The mouth detail measured at frame ``index`` for the face with these raw landmarks (NaN if none)."""

@@ -268,8 +268,7 @@ class BuiltinEngine:
         for attempt in range(2):
             if self.crops is not None:
                 for t in present:
-                    measures[t] = self.crops.measures(int(t), raw[t])
-                    look = self.crops.look(int(t), raw[t])
+                    measures[t], look = self.crops.measures_and_look(int(t), raw[t])
                     if look is not None:
                         looks[t] = look.ravel()
             if attempt or np.isfinite(measures).any() or not len(present) or (path is not None and path.exists()):

@@ -160,17 +160,16 @@ def plan_mouths(clip_features: np.ndarray, clip_labels: np.ndarray | None, dub_p
     art = articulate(dub_phones, fps, n_out, lead_s, level=dub_level, targets=table, rest=rest,
                      closing=LIP_CLOSING if closing is None else closing, shut_pause_s=shut_pause_s)
     gap, width = art.opening, art.spread
+    span = float(table["AA"][0] - rest[0])  # shut to the speaker's widest usual vowel
     if formants is not None:
         ok = np.isfinite(clip_features).all(1)
-        span = table["AA"][0] - rest[0]
         half = 0.5 * float(np.ptp(np.percentile(clip_features[ok, 1], [5, 95]))) if ok.sum() >= 2 else 0.0
         z1, z2 = (np.asarray(f[:n_out], np.float64) for f in formants)
         hold = art.closed | art.resting
         gap = np.where(hold, gap, np.maximum(gap + F1_OPENING * span * z1, rest[0])).astype(np.float32)
         width = (width + F2_SPREAD * half * z2).astype(np.float32)
-    gap = limit_opening_rate(gap, float(table["AA"][0] - rest[0]), fps)
-    targets = Targets(gap=gap, width=width, calibrated_on_clip=bool(own_classes),
-                      gain=float(table["AA"][0] - rest[0]), offset=float(rest[0]))
+    gap = limit_opening_rate(gap, span, fps)
+    targets = Targets(gap=gap, width=width, calibrated_on_clip=bool(own_classes), gain=span, offset=float(rest[0]))
     return targets, art, own_classes
 
 
