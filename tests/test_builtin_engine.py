@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from fractions import Fraction
 
 import numpy as np
@@ -333,6 +334,57 @@ def test_a_donors_nostril_over_the_upper_lip_is_found_but_not_the_lips_or_fine_s
     img2 = img.copy()
     img2[30:50, 75:95] = (205, 160, 140)
     assert nostril_over_lip(img2, drawn, outer, unit) is None
+
+
+def test_a_dark_mark_under_a_frontal_donors_nose_is_not_drawn_on_the_frames_upper_lip(media):
+    """A donor whose upper lip sits close under its nose (a smile) lent to a frame whose lip sits lower: the lent
+    skin stretches up to the frame's nose, and a shadow under the donor's nose came with it as a dark wedge on the
+    frame's philtrum, head turned or not (KatieHill B->A 33-35: a dark notch over a frontal frame's lip). Here the
+    frame's nose is put a fifth of an eye distance higher above its lips, and the same frontal donor is lent twice,
+    once with a dark mark painted under its nose: the two drawn frames differ by far less than the mark."""
+    from lipsync_studio.face.track import LIPS_OUTER
+    from lipsync_studio.sync.builtin.engine import TURNED
+    from lipsync_studio.sync.mouth import apply
+
+    faces = analyse_faces(media["clip"])
+    with VideoReader(media["clip"]) as r:
+        plan = plan_output(r.info.n_frames, r.info.fps, 3.0)
+        engine = BuiltinEngine()
+        engine.prepare(media["clip"], media["dub"], faces, plan)
+        sp = engine.space
+        k = 10
+        j = plan.source_index(k)
+        donor = max((d for d in engine.bank if d != j), key=lambda d: abs(d - j))
+        assert max(abs(engine.turn[j]), abs(engine.turn[donor])) < TURNED  # the frontal path
+        engine.donors[k] = donor
+        engine.targets.gap[k] = float(sp.gap(sp.normalized[donor]))
+        own = sp.normalized[j]
+        kept = own.copy()
+        lip_top = own[list(LIPS_OUTER), 1].min()
+        region_top = own[sp.region, 1].min()
+        above = sp.region[own[sp.region, 1] < lip_top - 0.5]
+        own[above, 1] -= 0.2 * sp.eye_dist * np.clip((lip_top - own[above, 1]) / (lip_top - region_top), 0.0, 1.0)
+        src = r.frame(j)
+        smoothing = copy.deepcopy((engine._colour, engine._grain))  # colour and grain carry over between frames
+        clean = engine.render(k, j, src.copy())
+        engine._colour, engine._grain = smoothing
+        crop, cx, cy = engine.bank[donor]
+        # The mark: a third of the way from the bottom of the donor's nose (landmark 2) to the top of its lip (0).
+        nose, lip = apply(sp.pose[donor], sp.normalized[donor][[2, 0]]) - [cx, cy]
+        at = nose + 0.35 * (lip - nose)
+        unit = sp.eye_dist * float(np.hypot(*sp.pose[donor][:, 0]))
+        yy, xx = np.mgrid[0:crop.shape[0], 0:crop.shape[1]]
+        marked = crop.copy()
+        marked[np.hypot(xx - at[0], yy - at[1]) <= 0.035 * unit] = (60, 40, 40)
+        engine.bank[donor] = (marked, cx, cy)
+        out = engine.render(k, j, src.copy())
+        engine.bank[donor] = (crop, cx, cy)
+        sp.normalized[j] = kept
+    lips = apply(sp.pose[j], own[list(LIPS_OUTER)])
+    philtrum = (slice(int(lips[:, 1].min() - 0.4 * unit), int(lips[:, 1].min())),
+                slice(int(lips[:, 0].min()), int(lips[:, 0].max())))
+    mark = np.abs(clean[philtrum].astype(int) - out[philtrum]).max(2)
+    assert mark.max() < 25, mark.max()
 
 
 def test_the_frames_own_smile_beside_a_narrower_drawn_mouth_is_covered_up_to_a_soft_edge():

@@ -517,10 +517,12 @@ class BuiltinEngine:
                                          float(outer[:, 0].max() if far > 0 else outer[:, 0].min()), far)
                     if cut is not None:
                         alpha *= cut
-                # A turned donor's nostril drawn over the upper lip is filled in from the lent skin around it.
-                nostril = nostril_over_lip(warped, cover, outer, unit)
-                if nostril is not None:
-                    warped = cv2.inpaint(warped, nostril.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+            # A donor's nostril or nose shadow drawn over the upper lip is filled in from the lent skin around it:
+            # a turned donor's, and a frontal one's whose smile lifts its lip close under its nose (KatieHill B->A
+            # 33-35, 67-69: a dark notch on a frontal frame's philtrum).
+            nostril = nostril_over_lip(warped, cover, outer, unit)
+            if nostril is not None:
+                warped = cv2.inpaint(warped, nostril.astype(np.uint8), 3, cv2.INPAINT_TELEA)
         # Closed most of the way from a wide opening, the donor's teeth squeeze into a jagged white bar: shut lips
         # show only the dark where they meet; parted ones get the interior of the clip's narrowest open mouth (below).
         inner = apply(pose, new_shape[list(LIPS_INNER)]) - origin
