@@ -387,6 +387,46 @@ def test_a_dark_mark_under_a_frontal_donors_nose_is_not_drawn_on_the_frames_uppe
     assert mark.max() < 25, mark.max()
 
 
+def test_a_turned_frame_keeps_its_own_far_cheek_beyond_the_mouth(media):
+    """On a turned head the far cheek beyond the mouth is a narrow band before the face's edge, and a lent face
+    squeezed into it left specks and streaks of what lay beside the donor's cheek (KatieHill A->B 37-38, B->A 74-77).
+    There the frame keeps its own pixels, from a little beyond the farther of the two mouths' far corners; on the
+    near side the lent face is drawn as before. (The drawn head is frontal; the frame is taken as turned.)"""
+    from lipsync_studio.face.track import LIPS_OUTER
+    from lipsync_studio.sync.builtin.engine import FAR_CHEEK_FADE, FAR_CHEEK_START, FAR_CHEEK_TURN
+    from lipsync_studio.sync.mouth import apply
+
+    faces = analyse_faces(media["clip"])
+    with VideoReader(media["clip"]) as r:
+        plan = plan_output(r.info.n_frames, r.info.fps, 3.0)
+        engine = BuiltinEngine()
+        engine.prepare(media["clip"], media["dub"], faces, plan)
+        sp = engine.space
+        k = 10
+        j = plan.source_index(k)
+        donor = max((d for d in engine.bank if d != j), key=lambda d: abs(d - j))
+        engine.donors[k] = donor
+        lent = sp.turned_shape(donor, j)
+        engine.targets.gap[k], engine.targets.width[k] = float(sp.gap(lent)), float(sp.width(lent))  # drawn as lent
+        engine.turn[j] = FAR_CHEEK_TURN[1]  # turned to the right: the far side is the frame's right (larger x)
+        src = r.frame(j)
+        out = engine.render(k, j, src.copy())
+    unit = sp.eye_dist * float(np.hypot(*sp.pose[j][:, 0]))
+    own = apply(sp.pose[j], sp.normalized[j][list(LIPS_OUTER)])
+    drawn = apply(sp.pose[j], lent[list(LIPS_OUTER)])
+    oval = apply(sp.pose[j], sp.normalized[j][sp.jaw])
+    mouth_y = int(round(own[:, 1].mean()))
+    rows = slice(mouth_y - int(0.04 * unit), mouth_y + int(0.04 * unit) + 1)
+    corner = max(own[:, 0].max(), drawn[:, 0].max())
+    far = rows, slice(int(np.ceil(corner + (FAR_CHEEK_START + FAR_CHEEK_FADE + 0.01) * unit)),
+                      int(corner + (FAR_CHEEK_START + FAR_CHEEK_FADE + 0.07) * unit))
+    edge_x = oval[np.abs(oval[:, 1] - mouth_y) < 0.2 * unit, 0].max()
+    assert edge_x - far[1].stop > 0.1 * unit  # the band lies inside the face, clear of the jaw edge's own move
+    assert np.array_equal(out[far], src[far]), "the lent face was drawn on the far cheek"
+    near = rows, slice(int(own[:, 0].min() - 0.15 * unit), int(own[:, 0].min() - 0.05 * unit))
+    assert np.abs(out[near].astype(int) - src[near]).max() > 0, "the near cheek is the lent face's"
+
+
 def test_the_frames_own_smile_beside_a_narrower_drawn_mouth_is_covered_up_to_a_soft_edge():
     """A smiling frame's mouth corner (its dimple, a crease out from it) lies beyond the narrower mouth drawn over it:
     the lent face covers a disc around that corner fully, leaves the cheek further out to the frame, and still fades

@@ -31,8 +31,8 @@ from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
 from .grain import GrainMatch
 from .interior import interior_donors, lend_interior, plan_interiors, squeezed
-from .masks import (beside_mouth_not_skin, cover_mouth, face_mask, feathered_mask, hair_reach_cut, lent_face_mask,
-                    lip_band_mask, nostril_over_lip, own_corners, skin_mask, under_the_chin)
+from .masks import (beside_mouth_not_skin, cover_mouth, face_mask, far_cheek_cut, feathered_mask, hair_reach_cut,
+                    lent_face_mask, lip_band_mask, nostril_over_lip, own_corners, skin_mask, under_the_chin)
 from .render import blend_keeping_grain, close_seam, move_outline, near_outline, paint_interior, piecewise_warp
 
 #: The smallest inner-lip gap (eye distances) of a mouth open enough to lend its interior (teeth show).
@@ -70,6 +70,15 @@ JAW_INNER = 0.03
 #: 0.15 in 20 (the jaw's own move for the change: 0.1 at most). At 0.06 the notches are gone and the frames where the
 #: follow removed a second jaw line (KatieHill A->B 5, 14, 27) look as before; 0.1 left a dent at Radio2 A->B 79.
 JAW_FOLLOW_MAX = 0.06
+#: A frame turned this much (:func:`~..mouth.head_turn`; 0.12 about 9 degrees) starts to keep its own far cheek
+#: beyond the mouth under a lent face, fully from the second value (15 degrees) on (:func:`~.masks.far_cheek_cut`):
+#: from :data:`FAR_CHEEK_START` eye distances beyond the farther far corner (the drawn mouth's or the frame's own),
+#: fading over :data:`FAR_CHEEK_FADE`. Looked at on six real heads' turned frames: at 0.1 the specks of KatieHill
+#: B->A 74-77 went but not those of A->B 37-38, whose own open mouth reaches past the drawn one; at 0.05 both went, at 0
+#: the frame's own lip corner showed beside the drawn one.
+FAR_CHEEK_TURN = (0.12, 0.2)
+FAR_CHEEK_START = 0.05
+FAR_CHEEK_FADE = 0.06
 
 
 def pin_to_nose(space: MouthSpace, shape: np.ndarray, own: np.ndarray) -> np.ndarray:
@@ -517,6 +526,13 @@ class BuiltinEngine:
                                          float(outer[:, 0].max() if far > 0 else outer[:, 0].min()), far)
                     if cut is not None:
                         alpha *= cut
+                # A turned frame keeps its own far cheek beyond the mouth (far_cheek_cut), more as it turns more.
+                begin, full = FAR_CHEEK_TURN
+                keep = float(np.clip((abs(t_frame) - begin) / (full - begin), 0.0, 1.0))
+                if keep > 0:
+                    cut = far_cheek_cut(alpha.shape, outer, own_outer, far, FAR_CHEEK_START * unit,
+                                        FAR_CHEEK_FADE * unit)
+                    alpha *= 1.0 - np.float32(keep) * (1.0 - cut)
             # A donor's nostril or nose shadow drawn over the upper lip is filled in from the lent skin around it:
             # a turned donor's, and a frontal one's whose smile lifts its lip close under its nose (KatieHill B->A
             # 33-35, 67-69: a dark notch on a frontal frame's philtrum).

@@ -380,6 +380,36 @@ def _arc_positions(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     return start[k] + t[np.arange(len(points)), k] * length[k]
 
 
+def far_cheek_cut(shape: tuple[int, int], outer: np.ndarray, own_outer: np.ndarray, far: int, start: float,
+                  fade: float) -> np.ndarray:
+    """(h, w) float32: 1 up to ``start`` px beyond the farther of the two mouths' far corners, falling to 0 over the
+    next ``fade`` px, measured along the drawn mouth's axis (from its near corner to its far one).
+
+    On a turned head the far cheek beyond the mouth is foreshortened into a narrow band before the face's edge; a
+    lent face put in that turn squeezes its own cheek, its edge and what lies beyond it (hair, an ear stud, the
+    background) into that band, and what the not-skin test misses stayed as dark specks and grey streaks on the
+    frame's cheek (KatieHill A->B 37-38, B->A 74-77). That band changes little with the mouth: there the frame's own
+    cheek is kept.
+
+    Parameters
+    ----------
+    shape: the mask's (h, w).
+    outer, own_outer: (20, 2) the drawn and the frame's own outer lip contours (corners at 0 and 10), mask pixels.
+    far: +1 where the far side is the right (larger x), -1 the left.
+    start, fade: px.
+    """
+    ends = outer[[0, 10]].astype(np.float64)
+    fi = int(np.argmax(ends[:, 0])) if far > 0 else int(np.argmin(ends[:, 0]))
+    near = ends[1 - fi]
+    axis = ends[fi] - near
+    axis /= max(float(np.hypot(*axis)), 1e-6)
+    reach = max(float((ends[fi] - near) @ axis), float(((own_outer[[0, 10]] - near) @ axis).max()))
+    h, w = shape
+    along = (np.arange(w, dtype=np.float32) - np.float32(near[0]))[None, :] * np.float32(axis[0]) \
+        + (np.arange(h, dtype=np.float32) - np.float32(near[1]))[:, None] * np.float32(axis[1])
+    return np.clip((reach + start + fade - along) / max(fade, 1e-6), 0.0, 1.0).astype(np.float32)
+
+
 def hair_reach_cut(not_skin: np.ndarray, oval: np.ndarray, unit: float, corner_x: float, far: int,
                    margin: float = 0.04, fade: float = 0.04) -> np.ndarray | None:
     """(h, w) float32 0..1, a multiplier for a lent face's alpha: where what is not skin (``not_skin``,
