@@ -745,6 +745,34 @@ def test_a_donor_whose_jaw_sits_lower_is_drawn_inside_the_frames_own_jaw_line(me
     assert np.abs(out[lo[1]:hi[1], lo[0]:hi[0]].astype(int) - src[lo[1]:hi[1], lo[0]:hi[0]]).max() > 10
 
 
+def test_the_jaw_outline_moves_with_the_mouth_like_a_hinged_jaw(media):
+    """A width or gap change moves the lips as the speaker's own fit says, the chin with them, and the jaw outline
+    from the mouth's height up to the ear not at all (it turns about the hinge by the ear). Fitted freely, the
+    outline there followed a head turn that happened to go with the mouth (Radio2 A: 0.6-0.9 eye distances per eye
+    distance of width, more than the corners themselves), and the frame's own jaw edge, moved so, cut a notch under
+    the ear and pulled the hair in (Radio2 A->B 3-7)."""
+    from lipsync_studio.face.track import LIPS_OUTER
+    from lipsync_studio.sync.mouth import MouthSpace
+
+    space = MouthSpace.from_track(analyse_faces(media["clip"]).speaker_track())
+    raw_width, raw_gap = space._motion_per_unit(1), space._motion_per_unit(0)
+    assert raw_width is not None and raw_gap is not None and space.spread is not None
+    ref = space.reference
+    jaw_y = ref[space.jaw, 1]
+    mouth_y, chin_y = ref[list(LIPS_OUTER), 1].mean(), jaw_y.max()
+    high = jaw_y <= mouth_y  # the outline from the mouth's height up
+    chin = jaw_y >= chin_y - 1e-6
+    assert high.any() and chin.any()
+    assert np.abs(space.spread[space.jaw_rows][high]).max() == 0.0
+    assert np.abs(space.jaw_drop[high]).max() == 0.0
+    assert np.allclose(space.spread[space.jaw_rows][chin], raw_width[space.jaw_rows][chin])
+    assert np.allclose(space.jaw_drop[chin], raw_gap[space.jaw_rows][chin])
+    lips = np.isin(space.region, list(LIPS_OUTER))
+    assert np.allclose(space.spread[lips], raw_width[lips])
+    # In between, no point moves more than it would fitted freely.
+    assert (np.abs(space.spread) <= np.abs(raw_width) + 1e-9).all()
+
+
 def test_following_a_moved_jaw_keeps_the_lips_and_turns_no_triangle_over(media):
     """The lent lower face follows a jaw outline put elsewhere: the chin lands where asked, the lips stay, the
     skin between moves part of the way, and a chin moved down turns no triangle under the mouth over (a fold there

@@ -300,8 +300,17 @@ class MouthSpace:
         them move; a rounded one pouts. Drawn so, a donor's width change is seen: on six real talking heads the
         width that MediaPipe reads on the results followed the real mouth at r 0.337 against 0.316 with the
         corners alone pulled (better on five of the six, worse on none; opening and shut frames unchanged).
+
+        Toward the jaw outline the fit counts only as far as the outline itself moves there (:attr:`_outline_share`:
+        the chin fully, nothing from the mouth's height up to the ear, where the jaw hinges). Fitted freely the
+        outline by the ear followed whatever went with the width in the clip (Radio2 A: a head turn, 0.6-0.9 eye
+        distances per eye distance of width, more than the corners move), and the frame's own jaw edge moved so cut
+        a notch under the ear (Radio2 A->B 3-7). Six real heads' cross-dubs (frozen): opening / width / shut 0.470 /
+        0.346 / 0.635 -> 0.470 / 0.351 / 0.645, width up in 10 of 12 directions; with :attr:`jaw_drop` held the same
+        way 0.470 / 0.359 / 0.638 (width up in 10 of 12 again).
         """
-        return self._motion_per_unit(1)
+        motion = self._motion_per_unit(1)
+        return None if motion is None else motion * self._outline_share[:, None]
 
     @cached_property
     def jaw_rows(self) -> np.ndarray:
@@ -312,9 +321,32 @@ class MouthSpace:
     def jaw_drop(self) -> np.ndarray | None:
         """(len(jaw), 2) how this speaker's jaw outline moves per eye distance of inner-lip gap (normalised
         pixels; :meth:`_motion_per_unit`), or None. On six real talking heads the chin moved 0.05-0.58 (mean 0.28)
-        of the gap's change: the lips open and close more than the jaw does."""
+        of the gap's change: the lips open and close more than the jaw does. From the mouth's height up to the ear the
+        outline stays (the jaw hinges there; :attr:`spread`)."""
         drop = self._motion_per_unit(0)
-        return None if drop is None else drop[self.jaw_rows]
+        return None if drop is None else drop[self.jaw_rows] * self._outline_share[self.jaw_rows, None]
+
+    @cached_property
+    def _outline_weight(self) -> np.ndarray:
+        """(len(region),) how much of the jaw outline's motion each region point takes: 0 on the lips and within
+        0.15 eye distances of them, rising smoothly to 1 on the outline (:attr:`jaw_field`)."""
+        ref = self.reference
+        pts = ref[self.region]
+        lips = ref[list(LIPS_OUTER) + list(LIPS_INNER)]
+        d_l = np.linalg.norm(pts[:, None] - lips[None], axis=2).min(1)
+        d_j = np.linalg.norm(pts[:, None] - ref[self.jaw][None], axis=2).min(1)
+        keep = 0.15 * self.eye_dist
+        t = np.clip((d_l - keep) / np.maximum(d_l - keep + d_j, 1e-9), 0.0, 1.0)
+        w = t * t * (3 - 2 * t)
+        w[self.jaw_rows] = 1.0
+        return w
+
+    @cached_property
+    def _outline_share(self) -> np.ndarray:
+        """(len(region),) how far each region point moves with the width (:attr:`spread`): fully near the lips,
+        toward the outline as much as the outline there moves (:attr:`jaw_field`: the chin fully, nothing from the
+        mouth's height up to the ear)."""
+        return 1.0 - self._outline_weight + self.jaw_field.sum(1)
 
     @cached_property
     def jaw_field(self) -> np.ndarray:
@@ -330,14 +362,9 @@ class MouthSpace:
         ref = self.reference
         pts = ref[self.region]
         jaw = ref[self.jaw]
-        lips = ref[list(LIPS_OUTER) + list(LIPS_INNER)]
-        d_l = np.linalg.norm(pts[:, None] - lips[None], axis=2).min(1)
         d_j = np.linalg.norm(pts[:, None] - jaw[None], axis=2)
-        keep = 0.15 * self.eye_dist
-        t = np.clip((d_l - keep) / np.maximum(d_l - keep + d_j.min(1), 1e-9), 0.0, 1.0)
-        w = t * t * (3 - 2 * t)
         k = np.exp(-0.5 * (d_j / (0.35 * self.eye_dist)) ** 2)
-        field = w[:, None] * k / np.maximum(k.sum(1, keepdims=True), 1e-12)
+        field = self._outline_weight[:, None] * k / np.maximum(k.sum(1, keepdims=True), 1e-12)
         field[self.jaw_rows] = 0.0
         field[self.jaw_rows, np.arange(len(self.jaw))] = 1.0
         mouth_y, chin_y = ref[list(LIPS_OUTER), 1].mean(), jaw[:, 1].max()
