@@ -336,6 +336,19 @@ def test_a_donors_nostril_over_the_upper_lip_is_found_but_not_the_lips_or_fine_s
     assert nostril_over_lip(img2, drawn, outer, unit) is None
 
 
+def _lent_far_in_time(media, reader):
+    """The engine prepared on the test clip with output frame 10 lent the kept mouth farthest from its own frame in
+    time: (engine, 10, its source frame, the donor)."""
+    plan = plan_output(reader.info.n_frames, reader.info.fps, 3.0)
+    engine = BuiltinEngine()
+    engine.prepare(media["clip"], media["dub"], analyse_faces(media["clip"]), plan)
+    k = 10
+    j = plan.source_index(k)
+    donor = max((d for d in engine.bank if d != j), key=lambda d: abs(d - j))
+    engine.donors[k] = donor
+    return engine, k, j, donor
+
+
 def test_a_dark_mark_under_a_frontal_donors_nose_is_not_drawn_on_the_frames_upper_lip(media):
     """A donor whose upper lip sits close under its nose (a smile) lent to a frame whose lip sits lower: the lent
     skin stretches up to the frame's nose, and a shadow under the donor's nose came with it as a dark wedge on the
@@ -346,17 +359,10 @@ def test_a_dark_mark_under_a_frontal_donors_nose_is_not_drawn_on_the_frames_uppe
     from lipsync_studio.sync.builtin.engine import TURNED
     from lipsync_studio.sync.mouth import apply
 
-    faces = analyse_faces(media["clip"])
     with VideoReader(media["clip"]) as r:
-        plan = plan_output(r.info.n_frames, r.info.fps, 3.0)
-        engine = BuiltinEngine()
-        engine.prepare(media["clip"], media["dub"], faces, plan)
+        engine, k, j, donor = _lent_far_in_time(media, r)
         sp = engine.space
-        k = 10
-        j = plan.source_index(k)
-        donor = max((d for d in engine.bank if d != j), key=lambda d: abs(d - j))
         assert max(abs(engine.turn[j]), abs(engine.turn[donor])) < TURNED  # the frontal path
-        engine.donors[k] = donor
         engine.targets.gap[k] = float(sp.gap(sp.normalized[donor]))
         own = sp.normalized[j]
         kept = own.copy()
@@ -396,16 +402,9 @@ def test_a_turned_frame_keeps_its_own_far_cheek_beyond_the_mouth(media):
     from lipsync_studio.sync.builtin.engine import FAR_CHEEK_FADE, FAR_CHEEK_START, FAR_CHEEK_TURN
     from lipsync_studio.sync.mouth import apply
 
-    faces = analyse_faces(media["clip"])
     with VideoReader(media["clip"]) as r:
-        plan = plan_output(r.info.n_frames, r.info.fps, 3.0)
-        engine = BuiltinEngine()
-        engine.prepare(media["clip"], media["dub"], faces, plan)
+        engine, k, j, donor = _lent_far_in_time(media, r)
         sp = engine.space
-        k = 10
-        j = plan.source_index(k)
-        donor = max((d for d in engine.bank if d != j), key=lambda d: abs(d - j))
-        engine.donors[k] = donor
         lent = sp.turned_shape(donor, j)
         engine.targets.gap[k], engine.targets.width[k] = float(sp.gap(lent)), float(sp.width(lent))  # drawn as lent
         engine.turn[j] = FAR_CHEEK_TURN[1]  # turned to the right: the far side is the frame's right (larger x)
@@ -715,17 +714,10 @@ def test_a_donor_whose_jaw_sits_lower_is_drawn_inside_the_frames_own_jaw_line(me
     from lipsync_studio.sync.mouth import apply
     from lipsync_studio.sync.wav2lip.engine import FACE_OVAL
 
-    faces = analyse_faces(media["clip"])
     with VideoReader(media["clip"]) as r:
-        plan = plan_output(r.info.n_frames, r.info.fps, 3.0)
-        engine = BuiltinEngine()
-        engine.prepare(media["clip"], media["dub"], faces, plan)
+        engine, k, j, donor = _lent_far_in_time(media, r)
         sp = engine.space
-        k = 10
-        j = plan.source_index(k)
-        donor = max((d for d in engine.bank if d != j), key=lambda d: abs(d - j))  # a kept mouth, far in time
         own = sp.normalized[j]
-        engine.donors[k] = donor
         engine.targets.gap[k] = float(sp.gap(own))
         engine.targets.width[k] = float(sp.width(own))
         # The donor's jaw tracked a fifth of an eye distance lower than it is (its mouth the same).
