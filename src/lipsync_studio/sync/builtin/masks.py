@@ -312,11 +312,11 @@ def nostril_over_lip(warped: np.ndarray, drawn: np.ndarray, outer: np.ndarray, u
     0.15); so did a frontal donor's whose smile lifts its upper lip close under its nose, lent to a frame whose lip
     sits lower (KatieHill B->A 33-35, 67-69: the skin under its nose stretched up to the frame's). Skin colour
     cannot tell it (its lightness lies within the lent skin's own shading), and the frame's own pixels cannot stand
-    in for it (they hold the frame's own upper lip there when the drawn one sits lower). A
-    mark narrower than :data:`NOSTRIL_SIZE` and :data:`NOSTRIL_DARKER` darker than the skin around it (a
-    morphological black-hat of the lightness), at least 0.03 eye distances across and in the upper half between
-    the area's top and the lips, is one; the lips and 0.025 eye distances around them are left out. The engine
-    fills it in from the skin around it.
+    in for it (they hold the frame's own upper lip there when the drawn one sits lower). A mark narrower than
+    :data:`NOSTRIL_SIZE` and :data:`NOSTRIL_DARKER` darker than the skin around it (a morphological black-hat of
+    the lightness), at least 0.03 eye distances across and in the upper half between the area's top and the lips,
+    is one; the lips and 0.025 eye distances around them are left out. The engine fills it in from the skin around
+    it.
 
     Parameters
     ----------
