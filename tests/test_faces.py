@@ -137,6 +137,33 @@ def test_a_face_that_comes_into_the_picture_is_followed_from_within_a_few_frames
     assert np.nanmean(second.landmarks[came:, 1, 0]) > 400  # the new track is the face on the right
 
 
+def test_the_searches_for_new_faces_look_again_only_where_the_picture_changed_away_from_the_faces():
+    """The periodic searches for faces coming in (2-5 ms a frame each) run again only when the picture, away from
+    the faces followed (with their hair and shoulders), has changed since they last looked: a still frame, or one
+    where only the followed face and the body under it move, is not searched again; something new beside it is."""
+    from lipsync_studio.face.tracker import FaceDetector
+
+    rng = np.random.default_rng(5)
+    still = rng.integers(40, 200, (360, 640, 3), dtype=np.uint8)
+    still = cv2.GaussianBlur(still, (0, 0), 4)
+    face = np.array([100.0, 60.0, 220.0, 200.0])  # x0, y0, x1, y1 of the face followed
+    detector = FaceDetector()
+    try:
+        assert detector._scene_changed("near", still, [face])  # never looked: look
+        noisy = np.clip(still.astype(int) + rng.integers(-4, 5, still.shape), 0, 255).astype(np.uint8)
+        assert not detector._scene_changed("near", noisy, [face])  # the same scene, a compressed frame's noise
+        talking = still.copy()
+        talking[70:360, 90:240] = 255 - talking[70:360, 90:240]  # the face, its neck and shoulders move
+        assert not detector._scene_changed("near", talking, [face])
+        assert detector._scene_changed("far", talking, [face])  # each search keeps what it saw itself
+        arrived = still.copy()
+        arrived[100:180, 450:520] = (200, 160, 140)  # someone comes in beside
+        assert detector._scene_changed("near", arrived, [face])
+        assert not detector._scene_changed("near", arrived, [face])  # and then it is what the search saw last
+    finally:
+        detector.close()
+
+
 def test_a_small_face_in_a_large_frame_is_found_on_every_frame(talking):
     path, _, n = talking
     with VideoReader(path) as r:
