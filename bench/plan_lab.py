@@ -30,14 +30,30 @@ import numpy as np
 from plan_vs_truth import best_r  # the same lag search as the plan-vs-render bench
 
 
-def shut_share(out_gap, gt_gap):
-    """Of the frames where the truth is shut, the share where the output is (xrecon.py's closure measure)."""
+def _shut_frames(out_gap, gt_gap) -> tuple[np.ndarray, np.ndarray]:
+    """(output shut, truth shut) per frame where both are measured, each series thresholded at its own 15th
+    percentile x 1.2 + 0.005 (xrecon.py's closure measure)."""
     k = min(len(out_gap), len(gt_gap))
     o, g = np.asarray(out_gap[:k], float), np.asarray(gt_gap[:k], float)
     ok = np.isfinite(o) & np.isfinite(g)
     o, g = o[ok], g[ok]
-    shut = g <= np.percentile(g, 15) * 1.2 + 0.005
-    return float(np.mean(o[shut] <= np.percentile(o, 15) * 1.2 + 0.005)) if shut.any() else float("nan")
+    return o <= np.percentile(o, 15) * 1.2 + 0.005, g <= np.percentile(g, 15) * 1.2 + 0.005
+
+
+def shut_share(out_gap, gt_gap):
+    """Of the frames where the truth is shut, the share where the output is (xrecon.py's closure measure)."""
+    out, truth = _shut_frames(out_gap, gt_gap)
+    return float(np.mean(out[truth])) if truth.any() else float("nan")
+
+
+def shut_rates(out_gap, gt_gap) -> tuple[float, float, float]:
+    """(share of frames the output shuts, share the truth shuts, share of the output's shut frames truly shut).
+
+    The closure measure counts only truly shut frames that the output shuts, so it rises with every frame shut:
+    on six real heads it followed the plan's shut share at a precision of 0.52-0.58 whatever the closures' timing
+    (real speech is shut in about a third of its frames by this threshold). Read the three together."""
+    out, truth = _shut_frames(out_gap, gt_gap)
+    return float(out.mean()), float(truth.mean()), float(truth[out].mean()) if out.any() else float("nan")
 
 
 def xrecon_measures(raw):
@@ -128,10 +144,16 @@ def plan_row(row: dict, lead_s: float | None = None):
     return targets, art
 
 
-def score(row: dict, targets) -> tuple[float, float, float]:
+def score(row: dict, targets) -> tuple[float, ...]:
+    """Opening r, width r, shut share, then :func:`shut_rates`."""
     gap = targets.gap * row["eye_per_face"]
     return (best_r(targets.gap, row["truth_gap"]), best_r(targets.width, row["truth_width"]),
-            shut_share(gap, row["truth_gap"]))
+            shut_share(gap, row["truth_gap"]), *shut_rates(gap, row["truth_gap"]))
+
+
+def _line(name: str, s) -> str:
+    return (f"{name:34s} open {s[0]:.3f} width {s[1]:.3f} shut {s[2]:.3f}   shuts {s[3]:.2f} of frames (truth "
+            f"{s[4]:.2f}), {s[5]:.2f} of them truly")
 
 
 def main() -> int:
@@ -144,9 +166,8 @@ def main() -> int:
             targets, art = plan_row(row)
             s = score(row, targets)
             res.append(s)
-            print(f"{row['name']:34s} open {s[0]:.3f} width {s[1]:.3f} shut {s[2]:.2f}", flush=True)
-    m = np.nanmean(np.array(res), 0)
-    print(f"{'MEAN':34s} open {m[0]:.3f} width {m[1]:.3f} shut {m[2]:.2f}")
+            print(_line(row["name"], s), flush=True)
+    print(_line("MEAN", np.nanmean(np.array(res), 0)))
     return 0
 
 
