@@ -83,6 +83,10 @@ def test_the_looks_measure_ranks_a_blurred_or_recoloured_mouth_below_the_clip_it
     assert same.sharpness_median > 0.85 and same.verdicts()["sharpness"] and same.verdicts()["colour"]
     assert blurred["sharpness_median"] < 0.5 and blurred["sharpness_worst_tenth"] < same.sharpness_worst_tenth
     assert not blurred["verdicts"]["sharpness"] and blurred["softest_frames"]
+    # The worst tenth is judged against the clip's own natural change, plainly and at the same opening: the clip
+    # itself is within it, a blurred mouth is not.
+    assert same.verdicts()["sharpness_worst_tenth"] and same.verdicts()["same_shape_worst_tenth"]
+    assert not blurred["verdicts"]["sharpness_worst_tenth"] and not blurred["verdicts"]["same_shape_worst_tenth"]
     assert painted.colour_de > same.colour_de + 5 and not painted.verdicts()["colour"]
     assert abs(painted.sharpness_median - same.sharpness_median) < 0.3  # a colour change is not a blur
     assert main(args) == 0
@@ -513,6 +517,8 @@ def test_the_same_shape_sharpness_forgives_a_real_mouth_of_another_opening_but_n
     spread = np.nanpercentile(np.log(clip.sharpness), 90) - np.nanpercentile(np.log(clip.sharpness), 10)
     assert spread > 0.3  # the clip's mouths do differ in detail
     assert other.same_shape_worst_tenth > other.sharpness_worst_tenth + 0.1
+    # Real frames in each other's place are as sharp as real frames are: no verdict calls them soft.
+    assert other.verdicts()["sharpness_worst_tenth"] and other.verdicts()["same_shape_worst_tenth"]
     assert abs(np.log(other.same_shape_median)) < 0.15
     blur = _mouth_blur(media["clip"])
 
