@@ -137,6 +137,10 @@ def test_a_batch_runs_every_job_once_resumes_redoes_what_changed_and_reports(med
         assert side["attempt"]["attempts"] == 1 and side["sync"]["frames_used"] > 40
         assert side["attempt"]["device"] == "cpu"  # Ray gave the task no GPU
         assert (out / side["qc"]["image"]).stat().st_size > 1000
+        # The mouth's looks against the clip it was drawn into, frame for frame along the sync's timeline.
+        looks = side["qc"]["looks"]
+        assert looks["frames_used"] > 40 and 0.3 < looks["same_shape_median"] < 3
+        assert looks["colour_de"] < 15 and len(looks["softest_frames"]) == 5
     assert not (out / "clipA" / "clipA_de.mp4").exists()
     _no_partials(out)
     assert {p: p.stat().st_mtime_ns for p in before} == before  # inputs untouched
@@ -148,6 +152,7 @@ def test_a_batch_runs_every_job_once_resumes_redoes_what_changed_and_reports(med
     assert "out of sync" not in page and page.count(">timing +") + page.count(">timing -") == 4  # each result timed, none flagged
     assert page.count("<tr ") == 5 and "broken.wav" in page and "data:image/jpeg;base64," in page
     assert page.count("<script") == 1  # the page's own sorting, nothing from the manifest
+    assert page.count("lip colour dE") == 4  # each result's looks
 
     # Nothing changed: nothing runs (not even Ray) but what failed; fix the broken dub and change one other.
     # A file touched but not changed (a copy tool resetting dates) is still the same input.
@@ -199,6 +204,31 @@ def test_the_report_flags_a_result_whose_mouth_is_out_of_time_with_its_dub():
     assert late == [(3, "out of sync by 300 ms: the mouth lags the sound by 300 ms (real speakers lead by 40-320 ms)")]
     assert findings(side(MouthLead(0.16, 0.12, 0.2, 0.8).as_dict())) == []
     assert findings(side(None)) == []
+
+
+def test_the_report_names_a_soft_or_recoloured_mouth_by_the_clips_own_frames_and_not_a_shut_one():
+    """The looks' findings judge softness at the same mouth opening: a mouth only shut where the clip showed teeth
+    (a low plain ratio, the same-shape one as the clip's) is no finding; a soft or recoloured one is, with its
+    frames."""
+    from lipsync_studio.batch.report import findings
+
+    def side(same, same_worst, de):
+        verdicts = {"sharpness": False, "sharpness_worst_tenth": False, "same_shape": same >= 0.95,
+                    "same_shape_worst_tenth": same_worst >= 0.55, "colour": de <= 3.5, "lip_size": True}
+        looks = {"sharpness_median": 0.7, "real_sharpness_median": 1.0, "same_shape_median": same,
+                 "real_same_shape_median": 1.0, "same_shape_worst_tenth": same_worst,
+                 "real_same_shape_worst_tenth": 0.6, "colour_de": de, "real_colour_de": 3.0,
+                 "next_frame_colour_de": 1.2, "area_in_range": 1.0, "softest_frames": [7, 3, 9],
+                 "most_recoloured_frames": [4, 5], "verdicts": verdicts}
+        return {"sync": {"confidence": 0.3, "correlation": 0.4}, "qc": {"looks": looks}}
+
+    assert findings(side(1.02, 0.7, 2.0)) == []
+    soft = findings(side(0.8, 0.4, 2.0))
+    assert soft == [(2, "mouth softer than the clip's own of the same opening (sharpness 0.80; real frames 1.00): "
+                        "frames 7, 3, 9")]
+    assert findings(side(1.0, 0.4, 2.0))[0][1].startswith("some mouths softer")
+    assert findings(side(1.0, 0.7, 6.0)) == [(2, "lips recoloured (dE 6.00; the clip's own change 3.00): frames 4, 5")]
+    assert findings({"sync": {"confidence": 0.3, "correlation": 0.4}, "qc": {"looks": None}}) == []
 
 
 def test_a_worker_killed_mid_job_is_retried_and_nothing_partial_is_left(media, tmp_path):
@@ -357,8 +387,11 @@ def test_stereo_rows_and_rows_that_fail_alone_a_2d_clip_with_stereo_options_or_n
     assert (info.width, info.height) == (192, 192)  # half side by side: two 96 px eyes in a 192 px frame
     assert eyes["result"]["stereo"] and eyes["result"]["eye"] == ["half-sbs", 0]
     assert eyes["qc"]["face_found"] > 0.9  # the close-ups and the measure look at the left eye
+    assert eyes["qc"]["looks"] is None  # its eyes squeezed to half width: no pixel-for-pixel comparison
     packed = json.loads((out / "packed" / "packed_es.json").read_text())
     assert [o["name"] for o in packed["outputs"]] == ["packed_es_L.mp4", "packed_es_R.mp4"]
     assert packed["result"]["mode"] == "independent"
     assert all(probe_video(out / "packed" / o["name"]).width == 192 for o in packed["outputs"])
+    # The left eye's file against the packed clip's left eye.
+    assert packed["qc"]["looks"]["frames_used"] > 40 and packed["result"]["source_eye"] == ["sbs", 0]
     _no_partials(out)

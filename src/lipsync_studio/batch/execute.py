@@ -57,6 +57,9 @@ class JobOutcome:
     sync: the sync measure (:meth:`~lipsync_studio.metrics.sync.SyncScore.as_dict`), when the job measured.
     warnings: things a reviewer should know (damaged input, ...).
     timings: seconds per stage.
+    source: the clip (its left eye's file for two files) the result's first output was drawn into, for the QC's
+        looks; ``source_eye``: ``(layout, 0)`` where that clip packs both eyes; ``source_frames``: the clip frame
+        each output frame shows (not in :meth:`as_dict`).
     """
 
     outputs: tuple[str, ...]
@@ -70,12 +73,17 @@ class JobOutcome:
     sync: dict | None = None
     warnings: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
+    source: str | None = None
+    source_eye: tuple[str, int] | None = None
+    source_frames: tuple[int, ...] = field(default=(), repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for JSON."""
         d = asdict(self)
         d["outputs"], d["warnings"] = list(self.outputs), list(self.warnings)
         d["eye"] = list(self.eye) if self.eye else None
+        d["source_eye"] = list(self.source_eye) if self.source_eye else None
+        del d["source_frames"]
         return d
 
 
@@ -123,10 +131,14 @@ def run_job(job: BatchJob, out_tmp: Path, device: str = "auto", settings: BatchS
                           stereo=stereo)
     result = run_sync(request, on_progress=on_progress, cancel=cancel)
     packed = stereo is not None and result.layout not in ("separate", "anaglyph")
+    plan = result.plan
     return JobOutcome(outputs=tuple(Path(p).name for p in (result.outputs or (result.output,))),
                       frames=result.frames, fps=float(result.fps), duration=float(result.duration),
                       engine=result.engine, stereo=stereo is not None, mode=result.mode,
                       eye=(result.layout, 0) if packed else None,
                       sync=result.sync.as_dict() if result.sync is not None else None,
                       warnings=tuple(result.warnings),
-                      timings={k: round(float(v), 3) for k, v in result.timings.items()})
+                      timings={k: round(float(v), 3) for k, v in result.timings.items()},
+                      source=str(video),
+                      source_eye=(stereo.layout, 0) if stereo is not None and job.right is None else None,
+                      source_frames=tuple(plan.source_index(k) for k in range(plan.n_out)) if plan else ())

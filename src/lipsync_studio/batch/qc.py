@@ -122,6 +122,38 @@ def measure_result(video: Path, eye: tuple[str, int] | None = None) -> tuple[dic
     return qc, strip
 
 
+def measure_looks(video: Path, source: Path, eye: tuple[str, int] | None = None,
+                  source_eye: tuple[str, int] | None = None,
+                  source_frames: tuple[int, ...] | list[int] = ()) -> dict[str, Any] | None:
+    """How the result's mouth looks against the clip it was drawn into (:mod:`~lipsync_studio.metrics.looks`:
+    sharpness, lip colour and size, each beside what a real different frame of the clip scores, and the worst
+    frames), as plain data; None where the two cannot be compared pixel for pixel (an eye stored squeezed to half
+    its size, or two pictures of different sizes).
+
+    Parameters
+    ----------
+    video: the result; eye: ``(layout, side)`` of the eye to measure where the result packs two.
+    source: the clip; source_eye: the same for the clip.
+    source_frames: the clip frame each result frame shows (the sync's timeline); empty: the same index.
+    """
+    from ..media.video import probe_video
+    from ..metrics.looks import compare_looks, video_looks
+    from ..stereo.layout import StereoLayout, eye_view
+
+    if any(e is not None and StereoLayout.parse(e[0]).half for e in (eye, source_eye)):
+        return None  # an eye stored at half its width or height: its pixels are not the clip's
+    views = [eye_view(*e) if e is not None else None for e in (eye, source_eye)]
+    sizes = []
+    for path, view in zip((video, source), views):
+        info = probe_video(path)
+        sizes.append(view.size(info.width, info.height) if view is not None else (info.width, info.height))
+    if sizes[0] != sizes[1]:
+        return None
+    score = compare_looks(video_looks(video, eye=views[0]), video_looks(source, eye=views[1]),
+                          np.asarray(source_frames, np.int64) if len(source_frames) else None)
+    return score.as_dict()
+
+
 def write_jpeg(path: Path, rgb: np.ndarray, quality: int = 88) -> None:
     """Write an RGB image as JPEG (the caller makes ``path`` a temporary name)."""
     import cv2

@@ -1,7 +1,8 @@
 """The QC report: ``DIR/report.html``, one self-contained page a reviewer works through, worst results first.
 
 Per job: the mouth close-ups (inline JPEG), the sync measures against what real speech scores on the same
-measure, a small plot of the result's mouth opening over the dub's loudness, the warnings, links to the files.
+measure, the mouth's looks (sharpness, lip colour) against the clip's own frames, a small plot of the result's
+mouth opening over the dub's loudness, the warnings, links to the files.
 Failed jobs come first with their error. Every text that comes from the manifest, a file name or an error
 message is HTML-escaped; the page's only script is its own sorting, and it reads data attributes, never HTML.
 """
@@ -59,6 +60,7 @@ def findings(sidecar: dict[str, Any]) -> list[tuple[int, str]]:
         state, by = lead.judge(float((sidecar.get("result") or {}).get("fps") or 25.0))
         if state == "out":
             out.append((3, f"{lead.out_of_sync_words(by)} ({real_lead_words()})"))
+    out += looks_findings((sidecar.get("qc") or {}).get("looks"))
     found = (sidecar.get("qc") or {}).get("face_found")
     if found is not None and found < FACE_FOUND_MIN:
         out.append((3 if found < 0.5 else 2, f"face found in only {found:.0%} of the result's frames"))
@@ -67,6 +69,58 @@ def findings(sidecar: dict[str, Any]) -> list[tuple[int, str]]:
     if (sidecar.get("attempt") or {}).get("attempts", 1) > 1:
         out.append((1, f"took {sidecar['attempt']['attempts']} attempts (a worker or node was lost)"))
     return sorted(out, key=lambda f: -f[0])
+
+
+def _num(x: Any) -> str:
+    return f"{x:.2f}" if isinstance(x, (int, float)) and math.isfinite(x) else "n/a"
+
+
+def _frames(looks: dict[str, Any], key: str) -> str:
+    frames = looks.get(key) or []
+    return f": frames {', '.join(map(str, frames[:5]))}" if frames else ""
+
+
+def looks_findings(looks: dict[str, Any] | None) -> list[tuple[int, str]]:
+    """Where the result's mouth looks unlike the clip's own frames (the QC's looks, each verdict against what a
+    real different frame of the clip scores): ``(2, text)`` each, naming the worst frames."""
+    if not looks:
+        return []
+    v = looks.get("verdicts") or {}
+    out = []
+    # Softness is judged at the same mouth opening: a shut mouth drawn where the clip showed teeth has fewer edges
+    # without being soft (the plain ratio, shown beside, falls for that too).
+    if v.get("same_shape") is False:
+        out.append((2, f"mouth softer than the clip's own of the same opening (sharpness "
+                       f"{_num(looks.get('same_shape_median'))}; real frames "
+                       f"{_num(looks.get('real_same_shape_median'))})" + _frames(looks, "softest_frames")))
+    elif v.get("same_shape_worst_tenth") is False:
+        out.append((2, f"some mouths softer than the clip's own of the same opening (worst tenth "
+                       f"{_num(looks.get('same_shape_worst_tenth'))}; real frames "
+                       f"{_num(looks.get('real_same_shape_worst_tenth'))})" + _frames(looks, "softest_frames")))
+    if v.get("colour") is False:
+        natural = max((x for x in (looks.get("real_colour_de"), looks.get("next_frame_colour_de"))
+                       if isinstance(x, (int, float))), default=float("nan"))
+        out.append((2, f"lips recoloured (dE {_num(looks.get('colour_de'))}; the clip's own change "
+                       f"{_num(natural)})" + _frames(looks, "most_recoloured_frames")))
+    if v.get("lip_size") is False:
+        share = looks.get("area_in_range")
+        out.append((2, "lips larger or smaller than the clip ever shows them"
+                       + (f" in {1 - share:.0%} of frames" if isinstance(share, (int, float)) else "")))
+    return out
+
+
+def _looks_block(looks: dict[str, Any] | None) -> str:
+    """The looks in two lines: sharpness (at the same mouth opening) and lip colour, the clip's own in brackets."""
+    if not looks:
+        return ""
+    title = ("The result's mouth against the clip frames it was drawn into, in brackets a real different frame of "
+             "the clip against the same frames. Sharpness: the median ratio at the same mouth opening (over all "
+             f"frames {_num(looks.get('sharpness_median'))} [{_num(looks.get('real_sharpness_median'))}]: a shut "
+             "mouth has fewer edges than teeth). Lip colour: the mean Lab difference of the lips.")
+    return (f'<div class="meas looks" title="{_e(title)}"><span>sharpness</span> '
+            f'<b>{_num(looks.get("same_shape_median"))}</b> [{_num(looks.get("real_same_shape_median"))}]<br>'
+            f'<span>lip colour dE</span> <b>{_num(looks.get("colour_de"))}</b> '
+            f'[{_num(looks.get("real_colour_de"))}]</div>')
 
 
 def badness(sidecar: dict[str, Any]) -> float:
@@ -179,7 +233,8 @@ def _job_row(out_dir: Path, job: BatchJob, sidecar: dict[str, Any] | None, error
             f'<td>{head}<div class="links">{links}</div><div class="meta">{meta}</div></td>'
             f'<td>{_image(out_dir, qc.get("image"))}{_plot(qc) if qc else ""}</td>'
             f'<td>{_range_bar("confidence", sync.get("confidence"), *REAL_SPEECH["confidence"])}'
-            f'{_range_bar("correlation", sync.get("correlation"), *REAL_SPEECH["correlation"])}</td>'
+            f'{_range_bar("correlation", sync.get("correlation"), *REAL_SPEECH["correlation"])}'
+            f'{_looks_block(qc.get("looks"))}</td>'
             f'<td><ul class="notes">{notes}</ul></td></tr>')
 
 
@@ -255,7 +310,10 @@ def write_report(out_dir: Path, jobs: list[BatchJob], failed: dict[str, str] | N
             f'result\'s mouth opening (orange) over time. Bars: the job\'s sync measure; '
             f'green: where real speech scores ({REAL_SPEECH["confidence"][0]:.2f}-{REAL_SPEECH["confidence"][1]:.2f} '
             f'confidence); a result far above it follows the dub\'s loudness more tightly than real speech does (this measure '
-            f'rewards that: it finds a mouth that does not follow the sound, it does not grade a good one).</div>'
+            f'rewards that: it finds a mouth that does not follow the sound, it does not grade a good one). '
+            f'Sharpness (at the same mouth opening) and lip colour: the result\'s mouth against the clip frames it '
+            f'was drawn into, in brackets what a real different frame of the clip scores against the same '
+            f'frames.</div>'
             f'<table><tbody>{"".join(rows)}</tbody></table><script>{_JS}</script></body></html>')
     path = out_dir / "report.html"
     tmp = temporary_sibling(path)

@@ -72,7 +72,7 @@ def run_attempt(job_data: dict[str, Any], out_dir: str, run_id: str, settings_da
     for a job that failed for its own reason (bad media, no face, a bug): retrying it would fail again.
     """
     from .execute import BatchSettings, run_job
-    from .qc import measure_result, write_jpeg
+    from .qc import measure_looks, measure_result, write_jpeg
     from .sidecar import input_fingerprints, sidecar_path, write_json_atomic
 
     job = BatchJob.from_dict(job_data)
@@ -96,6 +96,9 @@ def run_attempt(job_data: dict[str, Any], out_dir: str, run_id: str, settings_da
         if qc["face_found"] == 0:  # the job "succeeded" with nothing to sync: not a deliverable
             raise UserError("no face found in the result: nothing was lip-synced", path=job.video or job.left,
                             hint="check the clip, or choose the face with the 'face' column")
+        if outcome.source is not None:
+            qc["looks"] = measure_looks(first, Path(outcome.source), outcome.eye, outcome.source_eye,
+                                        outcome.source_frames)
         write_jpeg(part / ".qc.jpg", strip)
         measured = time.time()
         outputs = [{"name": name, "size": (part / name).stat().st_size} for name in outcome.outputs]

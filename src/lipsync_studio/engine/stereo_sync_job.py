@@ -314,4 +314,4 @@ def stereo_result(job: Job, state: dict[str, Any], warnings: tuple[str, ...]) ->
                       sync=measures[0], engine_info=info, outputs=outputs,
                       layout=str(state.get("out_layout", st.out_layout)), mode=st.mode, sync_right=measures[1],
                       dub_offset_ms=float(state.get("dub_offset_ms", 0.0)), timings=dict(job.timings),
-                      changed_frames=state.get("changed_frames"))
+                      changed_frames=state.get("changed_frames"), plan=plan)

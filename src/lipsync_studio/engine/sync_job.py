@@ -198,6 +198,8 @@ class SyncResult:
     timings: seconds spent in each stage (``open``, ``faces``, ``prepare``, ``render``, ``measure``, ...).
     changed_frames: output frames whose picture the engine changed (None: no engine ran, the picture is only
         re-timed); 0 with an engine: nothing was synced (no face found), and ``warnings`` says so.
+    plan: the output's timeline (which clip frame each output frame shows: ``plan.source_index(k)``); not in
+        :meth:`to_dict`.
     """
 
     output: Path
@@ -216,6 +218,7 @@ class SyncResult:
     dub_offset_ms: float = 0.0
     timings: dict = field(default_factory=dict)
     changed_frames: int | None = None
+    plan: OutputPlan | None = field(default=None, metadata={"plain": False})
 
     @property
     def unchanged(self) -> bool:
@@ -228,20 +231,22 @@ class SyncResult:
         return self.mode is not None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for JSON (``lipsync-studio sync --json`` prints it)."""
+        """Plain data for JSON (``lipsync-studio sync --json`` prints it); the plan stays behind (its length and
+        rate are ``frames`` and ``fps``)."""
         return to_plain(self)
 
 
 def to_plain(value: Any) -> Any:
-    """``value`` as JSON-ready data: dataclasses as dicts (a sync measure via its ``as_dict``), paths and enums
-    as strings, tuples as lists."""
+    """``value`` as JSON-ready data: dataclasses as dicts (a sync measure via its ``as_dict``; fields marked
+    ``metadata={"plain": False}`` left out), paths and enums as strings, tuples as lists."""
     import dataclasses
     import enum
 
     if hasattr(value, "as_dict") and callable(value.as_dict):
         return value.as_dict()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if f.metadata.get("plain", True)}
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, Path):
@@ -648,4 +653,4 @@ def run_sync(request: SyncRequest, on_progress: ProgressCallback | None = None,
                       engine=engine.name if engine is not None else "none", sync=state.get("sync"),
                       engine_info=dict(getattr(engine, "info", {}) or {}), outputs=(state["output"],),
                       dub_offset_ms=request.dub_offset_ms, timings=dict(job.timings),
-                      changed_frames=state.get("changed_frames"))
+                      changed_frames=state.get("changed_frames"), plan=plan)
