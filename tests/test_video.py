@@ -161,3 +161,24 @@ def test_written_colour_keeps_every_pixel_in_its_chroma(tmp_path):
     mean = got.mean(axis=(0, 1, 2))
     assert abs((mean[0] - mean[1]) - (want[0] - want[1])) < 8, mean
     assert np.abs(mean - want).max() < 6, mean
+
+
+def test_a_writer_stopped_mid_encode_ends_even_when_its_end_marker_is_lost(tmp_path):
+    """Ctrl+C or SIGTERM turn into an exception wherever the main thread is, inside the encoder queue's own locking
+    too, and a wake-up lost there left the encoder thread waiting for a frame for ever: the stopped command hung in
+    its clean-up (seen once in CI, the process still there half an hour later). Stopped, the writer ends within a
+    moment even if nothing it puts in the queue ever arrives, and leaves no partial file."""
+    import threading
+
+    from lipsync_studio.media.writer import VideoWriter
+
+    out = tmp_path / "out.mp4"
+    writer = VideoWriter(out, Fraction(25), 64, 48)
+    frame = np.full((48, 64, 3), 128, np.uint8)
+    for _ in range(3):
+        writer.write(frame)
+    writer._queue.put = lambda *a, **k: None  # the end marker (and anything else) never reaches the encoder
+    done = threading.Event()
+    threading.Thread(target=lambda: (writer.abort(), done.set()), daemon=True).start()
+    assert done.wait(10), "abort() still waiting for the encoder thread"
+    assert list(tmp_path.iterdir()) == []

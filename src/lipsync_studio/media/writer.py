@@ -7,7 +7,6 @@ bounded however long the clip. The file is written under a temporary name and re
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import queue
 import threading
@@ -470,7 +469,15 @@ class VideoWriter:
 
         run_as_helper()  # the encoder opens (and x264 starts its threads) on this thread's first frame
         while True:
-            vf = self._queue.get()
+            # Told to stop, it stops even if the end marker never comes: a signal turned into an exception in the
+            # caller's thread (Ctrl+C, SIGTERM) can land inside the queue's own locking, and once that lost the
+            # marker's wake-up this thread waited for a frame for ever, and the stopped command with it.
+            try:
+                vf = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return
+                continue
             if vf is None or self._stop.is_set():
                 return
             try:
@@ -488,15 +495,16 @@ class VideoWriter:
         """Let the encoder thread finish what it has queued (or drop it after an error) and end."""
         if self._worker is None:
             return
-        while self._worker.is_alive():
+        # Stopped, it ends by itself within a tenth of a second (:meth:`_work`); else it finishes what is queued and
+        # ends at the marker.
+        while self._worker.is_alive() and not self._stop.is_set():
             try:
                 self._queue.put(None, timeout=0.1)
                 break
             except queue.Full:
-                if self._stop.is_set():  # it has stopped taking frames: make room
-                    with contextlib.suppress(queue.Empty):
-                        self._queue.get_nowait()
-        self._worker.join()
+                continue
+        while self._worker.is_alive():
+            self._worker.join(timeout=0.1)
         self._worker = None
 
     def close(self) -> Path:
