@@ -490,3 +490,36 @@ def test_a_mouth_opens_from_a_closure_over_frames_not_in_one_jump():
     assert np.all(np.diff(gap) <= OPENING_RATE * span / 25.0 + 1e-6)
     assert gap[release] - gap[release - 1] == pytest.approx(OPENING_RATE * span / 25.0, rel=1e-4)
     assert gap[release + 1] > gap[shut[0]] + 0.9 * span  # then open
+
+
+def test_a_dub_heard_ahead_is_taken_up_by_the_sync_only_while_its_files_are_the_same(clip50, tmp_path):
+    """The command line starts hearing the dub before it looks at the clip's layout; the engine takes that up,
+    with the phones it would have heard itself and the notes a damaged file gives, and hears a file changed since
+    anew."""
+    from conftest import write_tone
+
+    from lipsync_studio.media.warnings import collecting_media_warnings
+    from lipsync_studio.sync.builtin import engine as E
+
+    dub = write_tone(tmp_path / "dub.flac", 3.0)
+    cut = dub.read_bytes()
+    dub.write_bytes(cut[: len(cut) // 2])  # cut off: heard up to the cut, with a note saying so
+    E.hear_ahead(clip50, dub)
+    taken = E.BuiltinEngine()
+    with collecting_media_warnings() as notes:
+        taken.begin(clip50, dub)
+    assert not E._AHEAD  # taken up
+    assert notes and "dub.flac" in notes[0]  # said in the sync that took it up
+    fresh = E.BuiltinEngine()
+    with collecting_media_warnings():
+        fresh.begin(clip50, dub)
+    assert np.array_equal(taken._dub_wav, fresh._dub_wav) and np.array_equal(taken._clip_wav, fresh._clip_wav)
+    assert [p.labels for p in taken._heard.result()] == [p.labels for p in fresh._heard.result()]
+
+    E.hear_ahead(clip50, dub)
+    write_tone(dub, 1.0, freq=300.0)  # replaced before the sync began: not the sound heard ahead
+    changed = E.BuiltinEngine()
+    changed.begin(clip50, dub)
+    assert len(changed._dub_wav) == 16000 and len(E._AHEAD) == 1
+    changed._heard.result()
+    E._AHEAD.clear()

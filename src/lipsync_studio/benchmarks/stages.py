@@ -109,7 +109,9 @@ def _pass_builtin(clip: Path, dub: Path, out: Path, measure: bool = True, detect
     stages: dict[str, Any] = {}
     if detect:
         from ..stereo.layout import detect_layout
+        from ..sync.builtin.engine import hear_ahead
 
+        hear_ahead(clip, dub)  # as sync does before it looks at the layout
         detect_layout(clip)
         stages["builtin:layout"] = {"seconds": time.perf_counter() - t0, "frames": 0,
                                     "cpu_seconds": cpu_seconds() - c0}
