@@ -118,6 +118,12 @@ def run_job(job: BatchJob, out_tmp: Path, device: str = "auto", settings: BatchS
         stereo = StereoOptions(right=job.right)
     else:
         from ..stereo.vr import resolve_layout
+        from ..sync.registry import runs_as
+
+        if runs_as(settings.engine) == "builtin" and not job.options.get("dub_offset"):
+            from ..sync.builtin.engine import hear_ahead
+
+            hear_ahead(video, job.dub)  # heard while the layout is looked at, as the command line does
 
         detected = resolve_layout(video)[0]
         if detected.is_stereo:
