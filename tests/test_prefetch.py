@@ -79,3 +79,49 @@ def test_the_producer_and_what_it_starts_run_five_steps_below_the_main_thread_wh
 
     assert list(prefetch(items())) == [min(19, main + HELPER_NICENESS)] * 2
     assert os.getpriority(os.PRIO_PROCESS, os.getpid()) == main
+
+
+def test_calls_run_in_order_behind_the_caller_and_an_error_comes_back_at_the_next_call():
+    from lipsync_studio.media.prefetch import InOrder
+
+    seen = []
+    calls = InOrder(lambda i: seen.append(i), depth=2)
+    for i in range(20):
+        calls.put(i)
+    calls.finish()
+    assert seen == list(range(20))
+
+    def fail(i):
+        if i == 3:
+            raise ValueError("frame 3")
+
+    calls = InOrder(fail, depth=2)
+    with pytest.raises(ValueError, match="frame 3"):
+        for i in range(50):
+            calls.put(i)
+            time.sleep(0.005)
+    calls.abandon()
+
+
+def test_helper_threads_end_when_stopped_even_if_their_queue_lost_the_wake_up():
+    """A stop signal (Ctrl+C, SIGTERM) becomes an exception wherever the main thread is, inside a queue's locking
+    too; a wake-up lost there left an executor's worker (joined again at exit) or a queue's reader waiting for
+    ever. Told to stop or to finish, these threads end within a moment whatever their queue does."""
+    from lipsync_studio.media.prefetch import InOrder, run_in_helper
+    from lipsync_studio.media.warnings import collecting_media_warnings, warn_media
+
+    for end in ("finish", "abandon"):
+        calls = InOrder(lambda i: None, depth=2)
+        calls.put(1)
+        calls._queue.put = lambda *a, **k: None  # nothing put any more arrives, the end marker neither
+        done = threading.Event()
+        threading.Thread(target=lambda: (getattr(calls, end)(), done.set()), daemon=True).start()
+        assert done.wait(5), end
+        assert not calls._thread.is_alive()
+
+    # One call in a thread of its own: its result or error comes back, and its media notes reach the caller's job.
+    with collecting_media_warnings() as notes:
+        assert run_in_helper(lambda a, b=0: (warn_media("clip.mp4: damaged"), a + b)[1], 2, b=3).result(5) == 5
+    assert notes == ["clip.mp4: damaged"]
+    with pytest.raises(KeyError):
+        run_in_helper(lambda: {}["x"]).result(5)

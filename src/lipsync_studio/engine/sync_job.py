@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import MediaError
 from ..media.audio import probe_audio
 from ..media.output import check_output_path
-from ..media.prefetch import prefetch, run_as_helper
+from ..media.prefetch import prefetch, run_in_helper
 from ..media.sequence import frames_in_order
 from ..media.timeline import ExtendPolicy, OutputPlan, ShortenPolicy, plan_output
 from ..media.video import VideoReader, probe_video
@@ -331,11 +331,7 @@ def _track_faces(ctx: StageContext) -> None:
     begin = getattr(s["engine"], "begin", None)
     began = None
     if begin is not None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        pool = ThreadPoolExecutor(1, thread_name_prefix="begin", initializer=run_as_helper)
-        began = pool.submit(begin, video, s["dub"], script=opts.script, script_lang=opts.script_lang)
-        pool.shutdown(wait=False)
+        began = run_in_helper(begin, video, s["dub"], name="begin", script=opts.script, script_lang=opts.script_lang)
     # An engine may keep what it needs of each frame while the tracker has it decoded.
     observer = getattr(s["engine"], "frame_observer", None)
     try:

@@ -13,11 +13,11 @@ import os
 import sys
 import types
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..media.prefetch import InOrder
 from .smoothing import SmoothingSettings, smooth_landmarks
 from .track import N_LANDMARKS, N_SURFACE, ClipFaces, FaceTrack
 
@@ -301,37 +301,6 @@ class _Linker:
         self.last[tid] = (index, landmark_box(lm))
 
 
-class _InOrder:
-    """Calls ``fn(*args)`` for each :meth:`put` in one background thread, in order, at most ``depth`` calls behind;
-    an exception there is raised by the next :meth:`put` or by :meth:`finish`."""
-
-    def __init__(self, fn: Callable, depth: int) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        from ..media.prefetch import run_as_helper
-
-        self._fn = fn
-        self._depth = depth
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="keep", initializer=run_as_helper)
-        self._pending: list[Future] = []
-
-    def put(self, *args) -> None:
-        """Queue one call; wait for the oldest while ``depth`` are pending (and raise its error, if any)."""
-        self._pending.append(self._pool.submit(self._fn, *args))
-        while len(self._pending) > self._depth:
-            self._pending.pop(0).result()
-
-    def finish(self) -> None:
-        """Wait for every queued call; raise the first error."""
-        while self._pending:
-            self._pending.pop(0).result()
-
-    def abandon(self) -> None:
-        """Drop the calls not started and end the thread (after :meth:`finish`: just end it)."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        self._pending.clear()
-
-
 def track_faces(frames: Iterable[tuple[int, np.ndarray]], n_frames: int, fps: float, width: int, height: int,
                 settings: TrackerSettings = TrackerSettings(), advance: Callable[[int], None] | None = None,
                 keep: Callable[[int, np.ndarray, list[np.ndarray]], None] | None = None) -> ClipFaces:
@@ -362,7 +331,7 @@ def track_faces(frames: Iterable[tuple[int, np.ndarray]], n_frames: int, fps: fl
     processed = 0
     # ``keep`` runs in a thread of its own, in frame order, a few frames behind: the frames wait for FaceMesh on
     # this thread (the pass's critical path), and keeping crops (~0.5 ms a 720p frame) need not add to it.
-    kept_later = _InOrder(keep, depth=4) if keep is not None else None
+    kept_later = InOrder(keep, depth=4, name="keep") if keep is not None else None
     try:
         for index, frame in frames:
             found = detector.detect(frame, index, linker.known_boxes(index))

@@ -11,7 +11,8 @@ import queue
 import sys
 import threading
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from typing import TypeVar
 
 from .warnings import in_this_context
@@ -100,3 +101,97 @@ def _consume(q: queue.Queue, stop: threading.Event, worker: threading.Thread) ->
                 q.get_nowait()
             except queue.Empty:
                 worker.join(timeout=0.05)
+
+
+def run_in_helper(fn: Callable[..., T], *args, name: str = "helper", **kwargs) -> "Future[T]":
+    """``fn(*args, **kwargs)`` in a daemon thread of its own (a helper: :func:`run_as_helper`, in this context);
+    its result or error in the returned future (cancelled before it starts: never called).
+
+    Unlike an executor's worker, the thread takes no work from a queue and is not joined when the interpreter
+    exits: a stop signal turned into an exception in the main thread (Ctrl+C, SIGTERM) can land inside a queue's
+    own locking and lose a wake-up, and a thread left waiting for it held up the stopped command for ever.
+    """
+    out: Future = Future()
+
+    def work() -> None:
+        run_as_helper()
+        if not out.set_running_or_notify_cancel():
+            return
+        try:
+            out.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for it
+            out.set_exception(exc)
+
+    threading.Thread(target=in_this_context(work), name=name, daemon=True).start()
+    return out
+
+
+class InOrder:
+    """Calls ``fn(*args)`` for each :meth:`put` in one helper thread, in order, at most ``depth`` calls queued
+    behind the one running; an exception there is raised by the next :meth:`put` or by :meth:`finish`.
+
+    The thread waits for work a tenth of a second at a time and ends when told to stop, whatever its queue holds
+    (see :func:`run_in_helper`: a queue's wake-up can be lost to a stop signal)."""
+
+    def __init__(self, fn: Callable, depth: int, name: str = "in-order") -> None:
+        self._fn = fn
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._stop = threading.Event()
+        self._closing = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=in_this_context(self._work), name=name, daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        run_as_helper()
+        while not self._stop.is_set():
+            try:
+                args = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                if self._closing.is_set():  # finished, its end marker lost or not: nothing more comes
+                    return
+                continue
+            if args is None:
+                return
+            if self._error is None:
+                try:
+                    self._fn(*args)
+                except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+                    self._error = exc
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def put(self, *args) -> None:
+        """Queue one call; wait while ``depth`` are queued (and raise an earlier call's error, if any)."""
+        self._raise()
+        while True:
+            try:
+                self._queue.put(args, timeout=0.1)
+                return
+            except queue.Full:
+                self._raise()
+                if not self._thread.is_alive():
+                    raise RuntimeError("the helper thread ended with calls queued")
+
+    def finish(self) -> None:
+        """Wait for every queued call, end the thread; raise the first error."""
+        while self._thread.is_alive():
+            try:
+                self._queue.put(None, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        self._closing.set()
+        self._join()
+        self._raise()
+
+    def abandon(self) -> None:
+        """Drop the calls not started and end the thread (after :meth:`finish`: nothing more)."""
+        self._stop.set()
+        self._join()
+
+    def _join(self) -> None:
+        while self._thread.is_alive():
+            self._thread.join(timeout=0.1)
