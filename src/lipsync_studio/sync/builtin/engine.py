@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -142,27 +141,21 @@ def hear_ahead(clip: Path, dub: Path) -> None:
     has first call on both cores, they came 0.2-0.3 s after it, and the planning waited for them. A sync that
     never asks (another engine, a stereo or VR view heard from another file, an error first) leaves them unused.
     """
+    from ...media.prefetch import run_in_helper
+    from ...media.warnings import collecting_media_warnings
+
     key = _sounds_key(clip, dub)
     if key is None:
         return
-    started: Future = Future()
 
-    def work() -> None:
-        from ...media.prefetch import run_as_helper
-        from ...media.warnings import collecting_media_warnings
+    def heard_and_noted():
+        with collecting_media_warnings() as notes:  # said again by the sync that takes them up
+            return _hear(clip, dub), notes
 
-        run_as_helper()
-        try:
-            with collecting_media_warnings() as notes:  # said again by the sync that takes them up
-                heard = _hear(clip, dub)
-            started.set_result((heard, notes))
-        except BaseException as exc:  # noqa: BLE001 - the sync hears again itself, and says what is wrong
-            started.set_exception(exc)
-
+    started = run_in_helper(heard_and_noted, name="hear-ahead")
     with _AHEAD_LOCK:
         _AHEAD.clear()
         _AHEAD[key] = started
-    threading.Thread(target=work, name="hear-ahead", daemon=True).start()
 
 
 def _heard_ahead(clip: Path, dub: Path):
