@@ -275,6 +275,18 @@ class Session(QObject):
                            end_s=None if self.mark_out is None else (self.mark_out + 1) / fps,
                            script=script_beside(self.dub.path) if self.dub is not None else None)
 
+    def _hear_ahead(self) -> None:
+        """With a clip and a dub open, their phones start being heard for the built-in engine while the user looks
+        (:func:`~lipsync_studio.sync.builtin.engine.hear_ahead`): a Run then plans at once instead of waiting for
+        them (its faces often come from the cache)."""
+        from ..sync.registry import runs_as
+
+        if self.clip is None or self.dub is None or runs_as(self.settings.run.engine) != "builtin":
+            return
+        from ..sync.builtin.engine import hear_ahead
+
+        hear_ahead(self.clip.path, self.dub.path)
+
     def run(self) -> JobTask | None:
         """Start a sync of the clip to the dub (a preview in the cache folder); None if it cannot start."""
         if self.clip is None or self.dub is None:
@@ -441,6 +453,7 @@ class Session(QObject):
             self.touch()
             self.frames.open_result(task.output)
             self.request_report()
+            self._hear_ahead()  # a Run again (other choices, the same clip and dub) plans at once too
             if self.faces is None and self.faces_enabled and self.clip is not None:
                 from ..app.faces import cached_faces  # the engine tracked the faces: show them too
 
@@ -508,6 +521,7 @@ class Session(QObject):
         self.position_changed.emit(0)  # the playhead belongs to the new clip, even when it was at 0 before
         self.status.emit(f"Opened {info.path.name}")
         self.tasks.submit("wave:clip", waveform_of, str(info.path))
+        self._hear_ahead()
         self.faces = None
         self.face_id = None
         self.faces_changed.emit(None)
@@ -561,6 +575,7 @@ class Session(QObject):
             self._update_timeline()
             self.status.emit(f"Opened dub {value.path.name}")
             self.tasks.submit("wave:dub", waveform_of, str(value.path))
+            self._hear_ahead()
             if self._restoring is not None:
                 self._finish_restore()
         elif key == "report":
