@@ -58,8 +58,8 @@ class JobOutcome:
     warnings: things a reviewer should know (damaged input, ...).
     timings: seconds per stage.
     source: the clip (its left eye's file for two files) the result's first output was drawn into, for the QC's
-        looks; ``source_eye``: ``(layout, 0)`` where that clip packs both eyes; ``source_frames``: the clip frame
-        each output frame shows (not in :meth:`as_dict`).
+        looks (None for an anaglyph, whose colours are not the clip's); ``source_eye``: ``(layout, 0)`` where that
+        clip packs both eyes; ``source_frames``: the clip frame each output frame shows (not in :meth:`as_dict`).
     """
 
     outputs: tuple[str, ...]
@@ -145,6 +145,6 @@ def run_job(job: BatchJob, out_tmp: Path, device: str = "auto", settings: BatchS
                       sync=result.sync.as_dict() if result.sync is not None else None,
                       warnings=tuple(result.warnings),
                       timings={k: round(float(v), 3) for k, v in result.timings.items()},
-                      source=str(video),
+                      source=str(video) if result.layout != "anaglyph" else None,  # not the clip's colours
                       source_eye=(stereo.layout, 0) if stereo is not None and job.right is None else None,
                       source_frames=tuple(plan.source_index(k) for k in range(plan.n_out)) if plan else ())
