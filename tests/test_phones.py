@@ -523,3 +523,23 @@ def test_a_dub_heard_ahead_is_taken_up_by_the_sync_only_while_its_files_are_the_
     assert len(changed._dub_wav) == 16000 and len(E._AHEAD) == 1
     changed._heard.result()
     E._AHEAD.clear()
+
+
+def test_a_clips_own_phones_are_heard_once_for_every_dub(clip50, tmp_path, monkeypatch):
+    """A clip dubbed into several languages hears its own sound once: the second sync sends the recognizer only its
+    dub and takes the clip's phones from the analysis cache, the same phones."""
+    from conftest import write_tone
+
+    from lipsync_studio.sync import phones as P
+    from lipsync_studio.sync.builtin import engine as E
+
+    sent, real = [], P.recognize_phones_async
+    monkeypatch.setattr(P, "recognize_phones_async", lambda *waves: sent.append(len(waves)) or real(*waves))
+    first, second = E.BuiltinEngine(), E.BuiltinEngine()
+    first.begin(clip50, write_tone(tmp_path / "es.wav", 2.0))
+    got1 = first._heard.result()
+    second.begin(clip50, write_tone(tmp_path / "fr.wav", 3.0, freq=300.0))
+    got2 = second._heard.result()
+    assert sent == [2, 1]
+    assert got2[1].labels == got1[1].labels and np.array_equal(got2[1].start, got1[1].start)
+    assert len(got2[0].labels) and got2[0].end[-1] > 2.5  # the second dub's own phones

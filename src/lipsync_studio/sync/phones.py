@@ -295,6 +295,43 @@ def recognize_phones_async(*waves: np.ndarray) -> "Future[list[PhoneSegments]]":
     return out
 
 
+#: What the recognizer's phones of a sound depend on besides the sound itself (the analysis cache's key): its model
+#: and settings (:func:`_allphone_decoder`), the samples it is given (16 kHz mono) and the timing rules of
+#: :func:`recognize_phones`. Change it with any of them.
+RECOGNIZER_KEY = "en-us allphone ci|lw 0.8|beams 1e-20|16k mono|edge and blocks v1"
+
+
+def _phones_cache(path: str | Path) -> Path:
+    from ..media.cache import cache_path
+
+    return cache_path("phones", path, RECOGNIZER_KEY, suffix=".json")
+
+
+def cached_phones(path: str | Path) -> PhoneSegments | None:
+    """The phones of ``path``'s sound as :func:`store_phones` kept them for this very content, or None."""
+    try:
+        d = json.loads(_phones_cache(path).read_text())
+        return PhoneSegments(tuple(d["labels"]), np.asarray(d["start"], np.float64), np.asarray(d["end"], np.float64))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def store_phones(path: str | Path, phones: PhoneSegments) -> None:
+    """Keep the phones of ``path``'s sound in the analysis cache (under a temporary name, then renamed; a cache that
+    cannot be written is not an error)."""
+    import os
+
+    try:
+        target = _phones_cache(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f"{target.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps({"labels": list(phones.labels), "start": phones.start.tolist(),
+                                   "end": phones.end.tolist()}))
+        os.replace(tmp, target)
+    except OSError:
+        pass
+
+
 def _main() -> None:
     """``python -m lipsync_studio.sync.phones``: a JSON line ``{"lengths": [...]}``, then that many float32 16 kHz
     samples per sound on stdin; a JSON list of their phones on stdout."""
