@@ -64,6 +64,15 @@ class PhoneSegments:
         ok = (k >= 0) & (t < self.end[np.clip(k, 0, None)]) if len(self.labels) else np.zeros(len(t), bool)
         return np.where(ok, k, -1)
 
+    def as_dict(self) -> dict:
+        """Labels and times as plain data for JSON (:meth:`from_dict` reads them back)."""
+        return {"labels": list(self.labels), "start": self.start.tolist(), "end": self.end.tolist()}
+
+    @staticmethod
+    def from_dict(d: dict) -> "PhoneSegments":
+        """Recognised phones from :meth:`as_dict`'s data."""
+        return PhoneSegments(tuple(d["labels"]), np.asarray(d["start"], np.float64), np.asarray(d["end"], np.float64))
+
     def shifted(self, seconds: float) -> "PhoneSegments":
         """The same phones ``seconds`` later."""
         return PhoneSegments(self.labels, self.start + seconds, self.end + seconds, self.source)
@@ -283,8 +292,7 @@ def recognize_phones_async(*waves: np.ndarray) -> "Future[list[PhoneSegments]]":
                 if child.returncode != 0:
                     err.seek(0)
                     raise OSError(err.read().decode(errors="replace")[-300:])
-            out.set_result([PhoneSegments(tuple(d["labels"]), np.asarray(d["start"], np.float64),
-                                          np.asarray(d["end"], np.float64)) for d in json.loads(text)])
+            out.set_result([PhoneSegments.from_dict(d) for d in json.loads(text)])
         except (OSError, ValueError, KeyError, subprocess.SubprocessError):  # no child here: hear in this one
             try:
                 out.set_result([recognize_phones(w) for w in ws])
@@ -310,8 +318,7 @@ def _phones_cache(path: str | Path) -> Path:
 def cached_phones(path: str | Path) -> PhoneSegments | None:
     """The phones of ``path``'s sound as :func:`store_phones` kept them for this very content, or None."""
     try:
-        d = json.loads(_phones_cache(path).read_text())
-        return PhoneSegments(tuple(d["labels"]), np.asarray(d["start"], np.float64), np.asarray(d["end"], np.float64))
+        return PhoneSegments.from_dict(json.loads(_phones_cache(path).read_text()))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -319,15 +326,14 @@ def cached_phones(path: str | Path) -> PhoneSegments | None:
 def store_phones(path: str | Path, phones: PhoneSegments) -> None:
     """Keep the phones of ``path``'s sound in the analysis cache (under a temporary name, then renamed; a cache that
     cannot be written is not an error)."""
-    import os
+    from ..media.output import temporary_sibling
 
     try:
         target = _phones_cache(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f"{target.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps({"labels": list(phones.labels), "start": phones.start.tolist(),
-                                   "end": phones.end.tolist()}))
-        os.replace(tmp, target)
+        tmp = temporary_sibling(target)
+        tmp.write_text(json.dumps(phones.as_dict()))
+        tmp.replace(target)
     except OSError:
         pass
 
@@ -343,7 +349,7 @@ def _main() -> None:
     for n in lengths:
         seg = recognize_phones(data[k:k + n])
         k += n
-        result.append({"labels": list(seg.labels), "start": seg.start.tolist(), "end": seg.end.tolist()})
+        result.append(seg.as_dict())
     json.dump(result, sys.stdout)
 
 
