@@ -256,15 +256,13 @@ def recognize_phones_async(*waves: np.ndarray) -> "Future[list[PhoneSegments]]":
     a thread instead.
     """
     import sys
-    import threading
+
+    from ..media.prefetch import run_in_helper
 
     ws = [np.ascontiguousarray(w, dtype=np.float32) for w in waves]
-    out: Future = Future()
 
-    def work() -> None:
-        from ..media.prefetch import run_as_helper
-
-        run_as_helper()  # and the child it starts: the tracking beside it is the critical path
+    def hear() -> list[PhoneSegments]:
+        # A helper thread (run_in_helper), and so is the child it starts: the tracking beside it is the critical path.
         try:
             if getattr(sys, "frozen", False):
                 raise OSError("no interpreter")
@@ -292,15 +290,11 @@ def recognize_phones_async(*waves: np.ndarray) -> "Future[list[PhoneSegments]]":
                 if child.returncode != 0:
                     err.seek(0)
                     raise OSError(err.read().decode(errors="replace")[-300:])
-            out.set_result([PhoneSegments.from_dict(d) for d in json.loads(text)])
+            return [PhoneSegments.from_dict(d) for d in json.loads(text)]
         except (OSError, ValueError, KeyError, subprocess.SubprocessError):  # no child here: hear in this one
-            try:
-                out.set_result([recognize_phones(w) for w in ws])
-            except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
-                out.set_exception(exc)
+            return [recognize_phones(w) for w in ws]
 
-    threading.Thread(target=work, name="phones", daemon=True).start()
-    return out
+    return run_in_helper(hear, name="phones")
 
 
 #: What the recognizer's phones of a sound depend on besides the sound itself (the analysis cache's key): its model
