@@ -147,4 +147,4 @@ def run_job(job: BatchJob, out_tmp: Path, device: str = "auto", settings: BatchS
                       timings={k: round(float(v), 3) for k, v in result.timings.items()},
                       source=str(video) if result.layout != "anaglyph" else None,  # not the clip's colours
                       source_eye=(stereo.layout, 0) if stereo is not None and job.right is None else None,
-                      source_frames=tuple(plan.source_index(k) for k in range(plan.n_out)) if plan else ())
+                      source_frames=tuple(plan.source_indices().tolist()) if plan else ())
