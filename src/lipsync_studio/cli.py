@@ -256,7 +256,10 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     opts = SyncOptions(extend=args.extend, shorten=args.shorten, fmt=_format_from(args), engine=args.engine,
                        face=args.face, measure=not args.no_measure, device=args.device,
                        start_s=args.start, end_s=args.end, script=args.script, script_lang=args.script_lang)
-    _hear_ahead(args)
+    if args.right is None:  # the phones start being heard while the clip's layout is looked at
+        from .sync.builtin.engine import hear_ahead
+
+        hear_ahead(args.video, args.dub, args.engine, args.dub_offset)
     request = SyncRequest(args.video, args.dub, args.output, opts, dub_offset_ms=args.dub_offset,
                           stereo=_stereo_options(args) if _is_stereo_input(args) else None)
     if args.otio is not None and not args.otio.absolute().parent.is_dir():
@@ -290,17 +293,6 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     if result.sync_right is not None:
         print("right eye " + result.sync_right.summary())
     return 0
-
-
-def _hear_ahead(args: argparse.Namespace) -> None:
-    """A built-in sync of the dub as it is: its phones start being heard now, while the clip's layout is looked
-    at (:func:`~lipsync_studio.sync.builtin.engine.hear_ahead`)."""
-    from .sync.registry import runs_as
-
-    if runs_as(args.engine) == "builtin" and not args.dub_offset and args.right is None:
-        from .sync.builtin.engine import hear_ahead
-
-        hear_ahead(args.video, args.dub)
 
 
 def _is_stereo_input(args: argparse.Namespace) -> bool:

@@ -112,18 +112,16 @@ def run_job(job: BatchJob, out_tmp: Path, device: str = "auto", settings: BatchS
     opts = SyncOptions(fmt=fmt, engine=settings.engine, face=job.options.get("face"), measure=True, device=device)
     out = out_tmp / f"{job.key}{output_suffix(settings.codec)}"
     video = job.video if job.video is not None else job.left
+    offset_ms = 1000.0 * float(job.options.get("dub_offset") or 0)
     stereo_asked = "stereo_mode" in job.options or "out_layout" in job.options
     stereo = None
     if job.right is not None:
         stereo = StereoOptions(right=job.right)
     else:
         from ..stereo.vr import resolve_layout
-        from ..sync.registry import runs_as
+        from ..sync.builtin.engine import hear_ahead
 
-        if runs_as(settings.engine) == "builtin" and not job.options.get("dub_offset"):
-            from ..sync.builtin.engine import hear_ahead
-
-            hear_ahead(video, job.dub)  # heard while the layout is looked at, as the command line does
+        hear_ahead(video, job.dub, settings.engine, offset_ms)  # heard while the layout is looked at
 
         detected = resolve_layout(video)[0]
         if detected.is_stereo:
@@ -133,8 +131,7 @@ def run_job(job: BatchJob, out_tmp: Path, device: str = "auto", settings: BatchS
     if stereo is not None:
         stereo = dataclasses.replace(stereo, out_layout=job.options.get("out_layout", "same"),
                                      mode=job.options.get("stereo_mode", "consistent"), vr_name=False)
-    request = SyncRequest(video, job.dub, out, opts, dub_offset_ms=1000.0 * float(job.options.get("dub_offset") or 0),
-                          stereo=stereo)
+    request = SyncRequest(video, job.dub, out, opts, dub_offset_ms=offset_ms, stereo=stereo)
     result = run_sync(request, on_progress=on_progress, cancel=cancel)
     packed = stereo is not None and result.layout not in ("separate", "anaglyph")
     plan = result.plan

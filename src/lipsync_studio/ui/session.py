@@ -279,13 +279,11 @@ class Session(QObject):
         """With a clip and a dub open, their phones start being heard for the built-in engine while the user looks
         (:func:`~lipsync_studio.sync.builtin.engine.hear_ahead`): a Run then plans at once instead of waiting for
         them (its faces often come from the cache)."""
-        from ..sync.registry import runs_as
-
-        if self.clip is None or self.dub is None or runs_as(self.settings.run.engine) != "builtin":
+        if self.clip is None or self.dub is None:
             return
         from ..sync.builtin.engine import hear_ahead
 
-        hear_ahead(self.clip.path, self.dub.path)
+        hear_ahead(self.clip.path, self.dub.path, self.settings.run.engine, 1000.0 * self.offset_s)
 
     def run(self) -> JobTask | None:
         """Start a sync of the clip to the dub (a preview in the cache folder); None if it cannot start."""

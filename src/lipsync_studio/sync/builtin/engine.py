@@ -160,9 +160,11 @@ def _then(fut: Future, fn) -> Future:
     return out
 
 
-def hear_ahead(clip: Path, dub: Path) -> None:
+def hear_ahead(clip: Path, dub: Path, engine: str = "builtin", dub_offset_ms: float = 0.0) -> None:
     """Start hearing ``dub`` and ``clip``'s own sound now, in the background, for a sync of the two that is about
     to start: the built-in engine's :meth:`BuiltinEngine.begin` takes it up if the files are still the same.
+    Nothing is started for a sync that would not ask: ``engine`` (a name as the user gives it, ``auto`` too) runs as
+    another engine, or the dub is shifted (``dub_offset_ms``: the sync hears a shifted copy).
 
     The command line calls it before it looks at the clip's pictures for a stereo packing (0.17 s of a 10 s 720p
     sync, with a core to spare). The phones are on a sync's critical path: heard beside the face tracking, which
@@ -171,7 +173,10 @@ def hear_ahead(clip: Path, dub: Path) -> None:
     """
     from ...media.prefetch import run_in_helper
     from ...media.warnings import collecting_media_warnings
+    from ..registry import runs_as
 
+    if dub_offset_ms or runs_as(engine) != "builtin":
+        return
     key = _sounds_key(clip, dub)
     if key is None:
         return
