@@ -145,6 +145,31 @@ def test_ping_pong_order_is_read_in_bounded_blocks(tmp_path):
     assert got == order
 
 
+def test_a_ping_pong_turn_is_not_decoded_again(tmp_path):
+    """The frames before a ping-pong's turn come back from the first decode (a clip with one keyframe decoded the
+    whole clip again at the turn), with a hold among them and a loop after; a budget smaller than the backward run
+    decodes the rest in blocks."""
+    path = write_clip(tmp_path / "pp.mp4", 30, gop=250)
+    order = list(range(30)) + [29, 29] + list(range(28, 14, -1)) + list(range(3))
+    with VideoReader(path) as r:
+        decoded = []
+        real = r.iter_frames
+
+        def counting(*args, **kwargs):
+            for item in real(*args, **kwargs):
+                decoded.append(item[0])
+                yield item
+
+        r.iter_frames = counting
+        got = [read_code(img) for img in frames_in_order(r, order)]
+        assert got == order
+        assert decoded == list(range(30)) + list(range(3))  # each frame once; the loop back to 0 decodes again
+        decoded.clear()
+        small = [read_code(img) for img in frames_in_order(r, order, max_bytes=160 * 96 * 3 * 6)]
+    assert small == order
+    assert len(decoded) < 2 * 30 + 3
+
+
 def test_written_colour_keeps_every_pixel_in_its_chroma(tmp_path):
     """4:2:0 keeps one colour per 2x2 pixels: it must be their mean, so colour on odd rows and columns (a thin
     red lip edge) survives, not the top-left pixel's alone."""
