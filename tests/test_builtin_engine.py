@@ -672,7 +672,9 @@ def test_only_the_pixels_the_engine_reads_are_converted_and_one_drawn_beyond_the
     narrow.state["engine"] = Narrow()
     narrow.run()
     assert "read_beyond" not in plain.state  # the engine's own boxes hold what it draws
-    assert narrow.state["read_beyond"] >= plain.state["changed_frames"] > 10
+    # Fewer asks than changed frames: a frame the order takes again (at a ping-pong's turn) comes back with the
+    # whole RGB it was given the first time.
+    assert narrow.state["read_beyond"] > 10 and plain.state["changed_frames"] > 10
     a, b = written(tmp_path / "plain.mkv"), written(tmp_path / "narrow.mkv")
     assert len(a) == len(b)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
