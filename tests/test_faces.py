@@ -61,6 +61,30 @@ def test_a_second_run_comes_from_the_cache(talking, monkeypatch):
     np.testing.assert_array_equal(again.speaker_track().landmarks, first.speaker_track().landmarks)
 
 
+def test_tracks_a_full_disk_cannot_hold_are_not_kept_and_leave_nothing(talking, tmp_path):
+    """A real write limit (RLIMIT_FSIZE) in a child process, below the tracks' size: the analysis still answers,
+    and the cache holds neither the tracks nor a partial file of them (a partial under a name of its own was
+    never cleaned up)."""
+    import subprocess
+    import sys
+
+    path, _, _ = talking
+    cache = tmp_path / "cache"
+    code = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))\n"
+        "from lipsync_studio.face.analysis import analyse_faces\n"
+        f"faces = analyse_faces({str(path)!r})\n"
+        "print(faces.speaker_track().coverage)\n"
+    )
+    env = dict(os.environ, LIPSYNC_STUDIO_CACHE_DIR=str(cache))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert float(proc.stdout.split()[-1]) == 1.0
+    assert [p for p in cache.rglob("*") if p.is_file()] == []
+
+
 def test_landmarks_read_from_their_bytes_are_the_fields_themselves():
     """The tracker reads FaceMesh's 478 landmarks from the message's bytes: the same float32s as field by field,
     and a list holding more than x, y and z (visibility, presence) is read field by field."""

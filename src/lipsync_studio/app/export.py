@@ -15,6 +15,7 @@ from typing import Any
 
 from ..engine.sync_job import SyncRequest, SyncResult
 from ..job import CancelToken, Job, ProgressCallback, Stage, StageContext
+from ..media.output import atomic_output
 from ..media.writer import CONTAINERS, VideoFormat
 from .jobs import JobTask
 from .words import engine_label, extend_label, shorten_label, stereo_mode_label, layout_label
@@ -86,17 +87,12 @@ def same_encoding(a: VideoFormat, b: VideoFormat) -> bool:
 def _copy(ctx: StageContext) -> None:
     s = ctx.state
     src, out = s["preview"], s["output"]
-    tmp = out.with_name(f".{out.stem}.part{out.suffix}")
-    try:
+    with atomic_output(out) as tmp:
         with open(src, "rb") as fin, open(tmp, "wb") as fout:
             while chunk := fin.read(8 << 20):
                 fout.write(chunk)
                 ctx.check()
         shutil.copystat(src, tmp)
-        tmp.replace(out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     ctx.advance(ctx.total)
 
 

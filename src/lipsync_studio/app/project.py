@@ -14,14 +14,14 @@ the project opens without it. :func:`save_project` writes the whole file or noth
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from ..engine.sync_job import SyncRequest, SyncResult, to_plain
-from ..errors import UserError
+from ..errors import OutputError, UserError
+from ..media.output import atomic_output
 
 #: The file name extension of a project.
 PROJECT_SUFFIX = ".lsproj"
@@ -160,9 +160,8 @@ def save_project(project: Project, path: str | Path, faces=None) -> Project:
             if src.is_file() and src.absolute().parent != folder:
                 folder.mkdir(parents=True, exist_ok=True)
                 dst = folder / src.name
-                tmp = dst.with_name(f".{dst.name}.part-{os.getpid()}")
-                shutil.copyfile(src, tmp)
-                os.replace(tmp, dst)
+                with atomic_output(dst) as tmp:
+                    shutil.copyfile(src, tmp)
                 pv = Preview(dst, replace(pv.request, output=dst),
                              replace(pv.result, output=dst, outputs=(dst,)), pv.stale)
             previews.append(pv)
@@ -170,21 +169,22 @@ def save_project(project: Project, path: str | Path, faces=None) -> Project:
         if faces is not None:
             folder.mkdir(parents=True, exist_ok=True)
             faces_file = folder / "faces.npz"
-            tmp = folder / f".faces.part-{os.getpid()}.npz"
-            faces.save(tmp)
-            os.replace(tmp, faces_file)
+            with atomic_output(faces_file) as tmp:
+                faces.save(tmp)
         project = replace(project, previews=tuple(previews), faces_file=faces_file)
         before = _previews_in(path, folder)
         text = json.dumps(project_to_dict(project, path), indent=2) + "\n"
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        with atomic_output(path) as tmp:
+            tmp.write_text(text, encoding="utf-8")
         # Previews this project kept before and no longer refers to (a newer run replaced them) go.
         for old in before - {Path(pv.file).absolute() for pv in project.previews}:
             old.unlink(missing_ok=True)
     except OSError as exc:
         raise ProjectError(f"cannot save the project: {exc.strerror or exc}", path=path,
                            hint="choose a folder you can write to") from exc
+    except OutputError as exc:  # a full disk or a place that cannot be written (what atomic_output names)
+        raise ProjectError(f"cannot save the project: {exc.message}", path=path,
+                           hint=exc.hint or "choose a folder you can write to") from exc
     return project
 
 

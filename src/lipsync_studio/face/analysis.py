@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..media.cache import cache_path
+from ..media.cache import cache_path, store
 from ..media.prefetch import prefetch
 from ..media.video import VideoReader
 from .track import ClipFaces
@@ -73,12 +71,6 @@ def analyse_faces(clip: str | Path, settings: TrackerSettings = TrackerSettings(
 
 
 def store_faces(faces: ClipFaces, path: Path) -> None:
-    """Put tracks in the cache under a temporary name, then rename (a reader never sees half a file).
-
-    A cache that cannot be written (full disk, read-only) is not an error: the result is just not kept.
-    """
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.stem + f".{os.getpid()}.tmp.npz")
-        faces.save(tmp)
-        os.replace(tmp, path)
+    """Put tracks in the cache (:func:`~lipsync_studio.media.cache.store`: whole or not at all; a cache that
+    cannot be written is not an error, the result is just not kept)."""
+    store(path, faces.save)

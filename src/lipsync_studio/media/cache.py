@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 CACHE_VERSION = "1"
@@ -42,3 +43,21 @@ def cache_path(kind: str, clip: str | Path, settings_key: str, suffix: str = ".n
     """The cache file for an analysis ``kind`` of ``clip`` with the given settings."""
     key = hashlib.sha256("|".join([CACHE_VERSION, kind, content_fingerprint(clip), settings_key]).encode())
     return cache_dir() / kind / f"{key.hexdigest()[:32]}{suffix}"
+
+
+def store(path: Path, write: Callable[[Path], object]) -> bool:
+    """Put a cache entry at ``path``: ``write(tmp)`` writes it under a temporary name beside it
+    (:func:`~.output.atomic_output`), which is renamed into place when whole. A reader never sees half a file, and
+    two processes writing one entry (a batch's jobs for one clip in several languages) each rename a whole file of
+    their own. A cache that cannot be written (a full disk, a read-only place) is not an error: nothing is kept,
+    nothing is left behind, and the answer is False."""
+    from ..errors import OutputError
+    from .output import atomic_output
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(path) as tmp:
+            write(tmp)
+    except (OSError, OutputError):
+        return False
+    return True

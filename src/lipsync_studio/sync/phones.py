@@ -320,16 +320,13 @@ def cached_phones(path: str | Path) -> PhoneSegments | None:
 def store_phones(path: str | Path, phones: PhoneSegments) -> None:
     """Keep the phones of ``path``'s sound in the analysis cache (under a temporary name, then renamed; a cache that
     cannot be written is not an error)."""
-    from ..media.output import temporary_sibling
+    from ..media.cache import store
 
     try:
         target = _phones_cache(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temporary_sibling(target)
-        tmp.write_text(json.dumps(phones.as_dict()))
-        tmp.replace(target)
-    except OSError:
-        pass
+    except OSError:  # the clip cannot be read for its key
+        return
+    store(target, lambda tmp: tmp.write_text(json.dumps(phones.as_dict())))
 
 
 def _main() -> None:

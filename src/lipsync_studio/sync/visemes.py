@@ -340,7 +340,7 @@ def fill_unheard_speech(phones: PhoneSegments, level: np.ndarray, threshold: flo
             continue
         i0, i1 = int(round(a / STEP_S)), int(round(b / STEP_S))
         loud = lv[i0:i1] > threshold if i1 > i0 else np.zeros(0, bool)
-        t, k = a, 0
+        k = 0
         while k < len(loud):
             j = k
             while j < len(loud) and loud[j] == loud[k]:

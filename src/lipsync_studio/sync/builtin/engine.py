@@ -27,7 +27,7 @@ from ...face.track import LIPS_INNER, LIPS_OUTER, ClipFaces
 from ...media.timeline import OutputPlan
 from ...media.video import PartialRGB
 from ..base import Advance, WholeFrameNeeded
-from ..mouth import UPPER_INNER, UPPER_INNER_LIP, MouthSpace, apply, head_turn, invert
+from ..mouth import UPPER_INNER, UPPER_INNER_LIP, MouthSpace, apply, head_turn
 from ...errors import MediaError
 from .planner import OWN, SpeakerLead, choose_bank, plan_mouths, relative_detail, schedule_donors, speaker_lead
 from ..wav2lip.engine import FACE_OVAL
@@ -359,7 +359,7 @@ class BuiltinEngine:
         hit plans exactly as a miss (NaN where no face)."""
         import hashlib
 
-        from ...media.cache import cache_path
+        from ...media.cache import cache_path, store
         from .crops import LOOK_SIZE
 
         size = LOOK_SIZE[0] * LOOK_SIZE[1]
@@ -386,14 +386,9 @@ class BuiltinEngine:
         if path is None:
             return measures, looks
         if np.isfinite(measures).any():
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(path.stem + ".part.npz")
-                looked = np.isfinite(looks).all(1)
-                np.savez(tmp, measures=measures, looks=np.nan_to_num(looks).astype(np.uint8), looked=looked)
-                tmp.replace(path)
-            except OSError:
-                pass  # a cache that cannot be written costs the next run its preference, nothing else
+            # A cache that cannot be written costs the next run its preference, nothing else.
+            store(path, lambda tmp: np.savez(tmp, measures=measures, looks=np.nan_to_num(looks).astype(np.uint8),
+                                             looked=np.isfinite(looks).all(1)))
         elif path.exists():
             try:
                 with np.load(path) as got:

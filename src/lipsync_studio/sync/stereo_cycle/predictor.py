@@ -84,7 +84,6 @@ class StereoCyclePredictor:
         disparity : (B, 96, 96) float32, px of the 96-px crop, on the right grid (``Î_r(x) = Ĩ_l(x + d(x))``);
             multiply by ``box_width / 96`` for frame pixels.
         """
-        from .model import f_w
 
         def tensor(x: np.ndarray) -> torch.Tensor:
             x = np.asarray(x)
