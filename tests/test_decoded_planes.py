@@ -55,8 +55,10 @@ def _yuv(planes, h, w):
             flat[h * w + q:].reshape(h // 2, w // 2))
 
 
+@pytest.mark.parametrize("owned", [False, True])
 @pytest.mark.parametrize("box", [(13, 9, 47, 31), (0, 0, 96, 64), (90, 61, 96, 64)])
-def test_a_redrawn_box_is_the_only_part_converted(tmp_path, box):
+def test_a_redrawn_box_is_the_only_part_converted(tmp_path, box, owned):
+    """``owned``: the frames are handed over and converted on the encoder's thread, to the same result."""
     clip = _noisy_clip(tmp_path / "noisy.mp4", n=2)
     source = _planes(clip)
     x0, y0, x1, y1 = box
@@ -68,12 +70,12 @@ def test_a_redrawn_box_is_the_only_part_converted(tmp_path, box):
         for k, decoded in enumerate(frames[:2]):
             new = decoded.rgb.copy()
             new[y0:y1, x0:x1] = 255 - new[y0:y1, x0:x1]
-            w.write(new, base=decoded, box=box)
+            w.write(new, base=decoded, box=box, owned=owned)
             want = source[k].copy()
             for dst, src, f in zip(_yuv(want, 64, 96), _yuv(rgb_to_i420(new), 64, 96), (1, 2, 2)):
                 dst[ey0 // f:ey1 // f, ex0 // f:ex1 // f] = src[ey0 // f:ey1 // f, ex0 // f:ex1 // f]
             expected.append(want)
-        w.write(frames[2])
+        w.write(frames[2], owned=owned)
     written = _planes(tmp_path / "boxed.mkv")
     assert np.array_equal(written[0], expected[0]) and np.array_equal(written[1], expected[1])
     # The repeated frame, written unchanged, is its decoded planes: the redrawn box did not stay in them.

@@ -521,7 +521,7 @@ def _render_frames(ctx: StageContext) -> None:
 
         for k, (decoded, rgb) in enumerate(prefetch(with_rgb(frames))):
             if transform is None or not first <= k < stop:  # outside the range: the clip as it is
-                writer.write(decoded)
+                writer.write(decoded, owned=True)
                 ctx.advance(1)
                 continue
             frame = rgb if rgb is not None else (decoded.rgb if planar else decoded)
@@ -539,9 +539,10 @@ def _render_frames(ctx: StageContext) -> None:
             if projected is not None:  # only the view's changed pixels go back into the projection
                 writer.write(projected.paste(frame, None, (before, None), (new, None))[0])
             elif new is frame:
-                writer.write(decoded)
+                writer.write(decoded, owned=True)
             else:  # an engine that names its box (``last_box``) has only that converted; others the whole frame
-                writer.write(new, base=decoded, box=box if engine is not None else None)
+                # The engine drew ``new`` for this frame alone: it is converted on the encoder's thread.
+                writer.write(new, base=decoded, box=box if engine is not None else None, owned=True)
             ctx.advance(1)
     keep_motion_tracks(info.path, [s["output"]], plan.n_out / float(plan.fps))
     if s.get("engine") is not None:

@@ -401,48 +401,63 @@ class VideoWriter:
             raise os_error_to_output_error(exc, self.path) from exc
 
     def write(self, frame: np.ndarray | DecodedFrame, *, base: DecodedFrame | None = None,
-              box: tuple[int, int, int, int] | None = None) -> None:
+              box: tuple[int, int, int, int] | None = None, owned: bool = False) -> None:
         """Append one frame: ``(height, width, 3) uint8 RGB``, or a :class:`~.video.DecodedFrame` (unchanged).
 
         ``base``, ``box``: ``frame`` is the decoded ``base`` with at most the pixels in ``box`` (``x0, y0, x1, y1``)
         changed. Where this writer encodes 4:2:0 and ``base`` kept its planes, only the box is converted and every
         pixel outside it goes to the encoder as decoded (an unchanged DecodedFrame: all of them); otherwise the
         whole RGB frame is converted.
+
+        ``owned``: the caller hands ``frame`` over and never writes into it again (a frame it made for this call);
+        the conversion to the encoder's format then runs on the encoder's thread, off the caller's. Otherwise it is
+        converted here, before the call returns (the caller may reuse its array).
         """
         if isinstance(frame, DecodedFrame):
             base, box, frame = frame, (0, 0, 0, 0), None
         planes = None
+        pasted = False
         if base is not None and box is not None and base.planes is not None and self.takes_planes(base.planes):
             if frame is None:
                 planes = base.planes
             else:
                 self._check(frame)
-                planes = paste_rgb(base.planes, frame, box)
+                planes, pasted = base.planes, True
         if self._closed:
             raise ValueError("the writer is closed")
-        if planes is not None:
-            import av
-
-            vf = av.VideoFrame.from_ndarray(planes, format="yuv420p")  # a copy: the planes may be written again
-        else:
+        if planes is None:
             frame = base.rgb if frame is None else frame
             self._check(frame)
-            if (self._w, self._h) != (self.width, self.height):
-                frame = np.pad(frame, ((0, self._h - self.height), (0, self._w - self.width), (0, 0)), mode="edge")
-            vf = _to_video_frame(frame, self._video.pix_fmt)  # a copy: the caller may reuse its array
-        vf.pts = self.frames_written
-        vf.time_base = 1 / self.fps
+        pts = self.frames_written
         self.frames_written += 1
+
+        def video_frame():
+            import av
+
+            if planes is not None:
+                # A copy (from_ndarray's): the planes may be written again.
+                vf = av.VideoFrame.from_ndarray(paste_rgb(planes, frame, box) if pasted else planes,
+                                                format="yuv420p")
+            else:
+                rgb = frame
+                if (self._w, self._h) != (self.width, self.height):
+                    rgb = np.pad(rgb, ((0, self._h - self.height), (0, self._w - self.width), (0, 0)), mode="edge")
+                vf = _to_video_frame(rgb, self._video.pix_fmt)  # a copy: the caller may reuse its array
+            vf.pts = pts
+            vf.time_base = 1 / self.fps
+            return vf
+
         if self._queue is None:
-            self._encode(vf)
+            self._encode(video_frame())
             return
+        item = video_frame if owned else video_frame()
         if self._worker is None:
             self._worker = threading.Thread(target=in_this_context(self._work), name="encoder", daemon=True)
             self._worker.start()
         while True:
             self._raise_worker_error()
             try:
-                self._queue.put(vf, timeout=0.1)
+                self._queue.put(item, timeout=0.1)
                 return
             except queue.Full:
                 continue
@@ -481,7 +496,7 @@ class VideoWriter:
             if vf is None or self._stop.is_set():
                 return
             try:
-                self._encode(vf)
+                self._encode(vf() if callable(vf) else vf)  # an owned frame is converted here
             except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
                 self._error = exc
                 self._stop.set()

@@ -214,7 +214,8 @@ class StereoWriter:
         if left.shape != shape or right.shape != shape:
             raise ValueError(f"expected two {shape} eyes, got {left.shape} and {right.shape}")
         for writer, frame in zip(self._writers, self.compose(left, right)):
-            writer.write(frame)
+            # A packed frame or an anaglyph is made here for this call alone: converted on the encoder's thread.
+            writer.write(frame, owned=frame is not left and frame is not right)
         self.frames_written += 1
 
     def close(self) -> Path:
