@@ -177,7 +177,10 @@ def _faces(ctx: StageContext) -> None:
     s["faces"] = []
     for eye, engine in enumerate(s["engines"]):
         if hasattr(engine, "begin"):  # the engine hears the dub beside the tracking, as in a 2D sync
-            engine.begin(s["eyes"][eye], s["dub"], script=opts.script, script_lang=opts.script_lang)
+            # A VR clip's eyes are views written from it (the left one with a re-encoded copy of its sound, the
+            # right one silent): the sound is the clip's own, and what was heard ahead of the sync is taken up.
+            sound = s["video"] if s.get("projected") is not None else s["eyes"][eye]
+            engine.begin(sound, s["dub"], script=opts.script, script_lang=opts.script_lang)
         observer = getattr(engine, "frame_observer", None)
         s["faces"].append(analyse_faces(s["eyes"][eye], advance=ctx.advance, eye=s["views"][eye],
                                         keep=observer() if observer else None))

@@ -331,7 +331,10 @@ def _track_faces(ctx: StageContext) -> None:
     begin = getattr(s["engine"], "begin", None)
     began = None
     if begin is not None:
-        began = run_in_helper(begin, video, s["dub"], name="begin", script=opts.script, script_lang=opts.script_lang)
+        # The clip's own sound is heard from the clip itself (a view clip carries a re-encoded copy): what the
+        # command line, a batch or the app heard ahead of the sync is taken up.
+        began = run_in_helper(begin, s["video"], s["dub"], name="begin", script=opts.script,
+                              script_lang=opts.script_lang)
     # An engine may keep what it needs of each frame while the tracker has it decoded.
     observer = getattr(s["engine"], "frame_observer", None)
     try:
