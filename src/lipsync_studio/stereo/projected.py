@@ -222,6 +222,19 @@ class ProjectedFaces:
             return vl, None
         return vl, self.right_view.render(right, self.projections[1])
 
+    def reads(self) -> tuple[int, int, int, int] | None:
+        """The left eye's pixels :meth:`views` reads (``x0, y0, x1, y1``), or None when its view sees nothing."""
+        return self.view.reads(self.projections[0])
+
+    def paste_left(self, left: np.ndarray, before: np.ndarray, after: np.ndarray, whole: bool = True
+                   ) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
+        """The left eye with its view's changed pixels mapped back, and the box they may have changed (None: none;
+        ``left`` is returned as it is); ``whole`` False: the picture holds that box alone
+        (:meth:`~.projection.PerspectiveView.paste_box`)."""
+        if after is before:
+            return left, None
+        return self.view.paste_box(left, self.projections[0], after, np.any(after != before, axis=2), whole=whole)
+
     def paste(self, left: np.ndarray, right: np.ndarray, views_before: tuple[np.ndarray, np.ndarray],
               views_after: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """The eyes with each view's changed pixels mapped back (unchanged eyes are returned as they are)."""

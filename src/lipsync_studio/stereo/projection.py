@@ -352,13 +352,51 @@ class PerspectiveView:
         return self._maps[key]
 
     def render(self, eye: np.ndarray, proj: SphereProjection) -> np.ndarray:
-        """The view of one eye's picture: ``(size, size, C)``, black where the eye shows nothing."""
-        mx, my = self._sample_maps(proj)
-        if proj.wraps:  # columns past either edge continue from the other one; rows past the poles are black
-            pad = 4
-            eye = cv2.copyMakeBorder(eye, 0, 0, pad, pad, cv2.BORDER_WRAP)
-            mx = np.where(mx > -1e3, mx + pad, mx)
-        return cv2.remap(eye, mx, my, cv2.INTER_CUBIC, borderMode=cv2.BORDER_CONSTANT)
+        """The view of one eye's picture: ``(size, size, C)``, black where the eye shows nothing.
+
+        Only the eye's pixels in :meth:`footprint` are read (and, where it reaches an edge of a picture whose edges
+        meet, the columns past that edge, from the other one): the whole of a 4K eye was copied every frame to pad
+        its edges (24 ms a frame of a 3840 x 1920 panorama)."""
+        crop = self._crop_maps(proj)
+        if crop is None:
+            return np.zeros((self.size, self.size) + eye.shape[2:], eye.dtype)
+        mx, my, (x0, y0, x1, y1), pad = crop
+        if pad:  # across or beside the seam: columns past either edge continue from the other one
+            eye = cv2.copyMakeBorder(np.ascontiguousarray(eye[y0:y1]), 0, 0, pad, pad, cv2.BORDER_WRAP)
+        else:
+            eye = eye[y0:y1, x0:x1]
+        return cv2.remap(eye, mx, my, cv2.INTER_CUBIC, borderMode=cv2.BORDER_CONSTANT)  # rows past the poles: black
+
+    def reads(self, proj: SphereProjection) -> tuple[int, int, int, int] | None:
+        """``x0, y0, x1, y1``: the eye's pixels :meth:`render` reads (the footprint, or the footprint's rows where it
+        reaches a seam); None when the view sees nothing. A caller may convert only those to RGB."""
+        crop = self._crop_maps(proj)
+        return None if crop is None else crop[2]
+
+    def _crop_maps(self, proj: SphereProjection):
+        """``(mx, my, box, pad)``: :meth:`_sample_maps` moved by whole pixels onto the crop :meth:`render` reads
+        (``box``, the footprint; with ``pad`` columns wrapped on at both sides where it reaches a seam), so that
+        every sample reads the same pixels with the same weights as it did from the whole eye (a picture whose
+        edges meet was sampled padded, at ``x + 4`` in float: so here too); None when the view sees nothing."""
+        key = ("crop", id(proj))
+        if key not in self._maps:
+            box = self.footprint(proj)
+            if box is None:
+                self._maps[key] = None
+            else:
+                x0, y0, x1, y1 = box
+                mx, my = self._sample_maps(proj)
+                ok = mx > -1e3
+                if proj.wraps:
+                    mx = np.where(ok, mx + np.float32(4), mx)
+                pad = 4 if proj.wraps and (x0 < 4 or x1 > proj.width - 4) else 0
+                if pad:  # the rows of the footprint, wrapped on at both sides
+                    box, shift = (0, y0, proj.width, y1), 0
+                else:
+                    shift = x0 + (4 if proj.wraps else 0)
+                self._maps[key] = (np.where(ok, mx - np.float32(shift), mx).astype(np.float32),
+                                   np.where(ok, my - np.float32(y0), my).astype(np.float32), box, pad)
+        return self._maps[key]
 
     def paste(self, eye: np.ndarray, proj: SphereProjection, view_new: np.ndarray, changed: np.ndarray,
               feather: float = 2.0) -> np.ndarray:
@@ -380,8 +418,17 @@ class PerspectiveView:
         np.ndarray
             A new eye picture; outside the changed pixels' footprint it equals ``eye`` exactly.
         """
+        return self.paste_box(eye, proj, view_new, changed, feather)[0]
+
+    def paste_box(self, eye: np.ndarray, proj: SphereProjection, view_new: np.ndarray, changed: np.ndarray,
+                  feather: float = 2.0, whole: bool = True) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
+        """:meth:`paste`, and the box ``x0, y0, x1, y1`` of the eye's pixels it may have changed (None: none; the
+        eye is returned as it is). Only that box is resampled and blended: the whole of the view's footprint was
+        (58 ms a frame of a 3840 x 1920 panorama, for a mouth a tenth of the view). ``whole`` False: the picture
+        returned holds the box alone (the rest is undefined), for a caller that takes no more of it (a writer
+        given the decoded frame and the box), and the eye is not copied."""
         if not changed.any():
-            return eye
+            return eye, None
         vx, vy, (x0, y0, x1, y1) = self._paste_maps(proj)
         mask = changed.astype(np.float32)
         if feather > 0:
@@ -390,19 +437,35 @@ class PerspectiveView:
             mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
             mask = cv2.GaussianBlur(mask, (0, 0), feather / 2)
             mask = np.maximum(mask, changed)
+        # The eye's pixels that sample the mask where it is not zero: those whose view position lies within two
+        # pixels of its support (a bilinear sample reads the pixel below and the next one).
+        cols, rows = np.flatnonzero(mask.any(0)), np.flatnonzero(mask.any(1))
+        near = ((vx >= cols[0] - 2) & (vx <= cols[-1] + 2) & (vy >= rows[0] - 2) & (vy <= rows[-1] + 2))
+        ex, ey = np.flatnonzero(near.any(0)), np.flatnonzero(near.any(1))
+        if not len(ex):
+            return eye, None
+        sx0, sx1, sy0, sy1 = int(ex[0]), int(ex[-1]) + 1, int(ey[0]), int(ey[-1]) + 1
+        vx, vy = (np.ascontiguousarray(m[sy0:sy1, sx0:sx1]) for m in (vx, vy))
+        x0, y0, x1, y1 = x0 + sx0, y0 + sy0, x0 + sx1, y0 + sy1
         alpha = cv2.remap(mask, vx, vy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         alpha[alpha < 1.0 / 512] = 0.0
         if not alpha.any():
-            return eye
+            return eye, None
         patch = cv2.remap(view_new, vx, vy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-        out = eye.copy()
-        region = out[y0:y1, x0:x1]
+        if whole:
+            out = eye.copy()
+        else:  # the box, widened to even edges as a 4:2:0 writer takes it (2 x 2 pixels a colour sample), holds the eye
+            out = np.empty_like(eye)
+            h, w = eye.shape[:2]
+            ex0, ey0, ex1, ey1 = x0 - x0 % 2, y0 - y0 % 2, min(w, x1 + x1 % 2), min(h, y1 + y1 % 2)
+            out[ey0:ey1, ex0:ex1] = eye[ey0:ey1, ex0:ex1]
+        region = eye[y0:y1, x0:x1]
         blended = region.astype(np.float32) * (1 - alpha[..., None]) + patch.astype(np.float32) * alpha[..., None]
         keep = alpha == 0
         blended = np.clip(np.round(blended), 0, 255).astype(np.uint8)
         blended[keep] = region[keep]
         out[y0:y1, x0:x1] = blended
-        return out
+        return out, (x0, y0, x1, y1)
 
 
 def view_around(proj: SphereProjection, direction: np.ndarray, face_angle: float, size: int | None = None,
