@@ -161,7 +161,7 @@ def _projected_eyes(ctx: StageContext) -> bool:
     if projected is None:
         return False
     with StereoReader(s["video"], info.layout) as reader:
-        paths = write_projected_views(s, projected, reader.pair, lambda: prefetch(reader.iter_pairs()),
+        paths = write_projected_views(s, projected, reader.pairs_at, lambda: prefetch(reader.iter_pairs()),
                                       info.n_frames, info.fps, ctx.advance)
     if paths is None:
         return False

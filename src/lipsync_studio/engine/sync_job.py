@@ -361,9 +361,15 @@ def _projected_view(ctx: StageContext) -> Path | None:
     projected = ProjectedFaces.for_one_eye(s["vr"], info.width, info.height)
     if projected is None:
         return None
+    def frames():
+        """Every frame with the RGB its view reads (converted on the reading thread; the rest stays as decoded)."""
+        box = projected.reads() or (0, 0, 0, 0)
+        decoded = ((i, d.rgb_within(box) if d.planes is not None else d.rgb, None)
+                   for i, d in reader.iter_frames(planes=True, rgb=False))
+        return prefetch(decoded)
+
     with VideoReader(info.path) as reader:
-        paths = write_projected_views(s, projected, reader.frame,
-                                      lambda: ((i, f, None) for i, f in prefetch(reader.iter_frames())),
+        paths = write_projected_views(s, projected, lambda picks: (f for _, f in reader.frames_at(picks)), frames,
                                       info.n_frames, info.fps, None)
     if paths is None:
         return None
@@ -371,7 +377,7 @@ def _projected_view(ctx: StageContext) -> Path | None:
     return paths[0]
 
 
-def write_projected_views(s: dict[str, Any], projected, frame_at: Callable[[int], Any],
+def write_projected_views(s: dict[str, Any], projected, frames_at: Callable[[list[int]], Any],
                           frames: Callable[[], Any], n_frames: int, fps, advance) -> tuple[Path, ...] | None:
     """Find the face of a VR clip through its projection and write each eye's perspective view around it.
 
@@ -381,9 +387,10 @@ def write_projected_views(s: dict[str, Any], projected, frame_at: Callable[[int]
         The job's state (``video``, ``output``; the folder written is added to its ``cleanup``).
     projected : ProjectedFaces
         The clip's eyes' projections (one eye: ``projected.projections[1]`` is None).
-    frame_at : callable
-        ``frame_at(index)``: a frame (one eye) or a ``(left, right)`` pair, for the face search in a few frames
-        spread over the clip.
+    frames_at : callable
+        ``frames_at(indices)``: for each of a few increasing frame indices spread over the clip, the frame (one eye)
+        or the ``(left, right)`` pair, for the face search (decoded in one pass: each frame decoded alone decoded
+        again from its keyframe, at 4K a second or two of a short clip).
     frames : callable
         ``frames()``: every frame as ``(index, left, right)`` (``right`` None for one eye).
     n_frames, fps : the clip's length (frames) and rate.
@@ -402,7 +409,7 @@ def write_projected_views(s: dict[str, Any], projected, frame_at: Callable[[int]
     from ..media.output import temporary_sibling
 
     picks = sorted({int(k) for k in np.linspace(0, n_frames - 1, min(5, n_frames)).round()})
-    if projected.find(frame_at(i) for i in picks) is None:
+    if projected.find(frames_at(picks)) is None:
         return None
     # A hidden partial folder beside the output (its owner in its name: a killed run's is swept later).
     tmp = temporary_sibling(s["output"].with_name(s["output"].stem + "-views"))

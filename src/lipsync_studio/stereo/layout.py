@@ -29,7 +29,7 @@ the name says; which half is the left eye from the prior that a talking head is 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from fractions import Fraction
@@ -640,6 +640,17 @@ class StereoReader:
             return
         for (i, left), (_, right) in zip(self._left.iter_frames(start, stop), self._right.iter_frames(start, stop)):
             yield i, left, right
+
+    def pairs_at(self, indices: Iterable[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The (left, right) eyes of each of ``indices`` (increasing), decoded in one forward pass where it pays
+        (:meth:`~lipsync_studio.media.video.VideoReader.frames_at`)."""
+        indices = list(indices)
+        if self._right is not None:
+            for (_, left), (_, right) in zip(self._left.frames_at(indices), self._right.frames_at(indices)):
+                yield left, right
+            return
+        for _, frame in self._left.frames_at(indices):
+            yield split(frame, self.layout)
 
     def pair(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """The (left, right) eyes of timeline frame ``index`` (random access, for scrubbing)."""
