@@ -169,6 +169,19 @@ class DecodedFrame:
         return h * 2 // 3, w, 3
 
 
+def changed_pixels(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the pixels where two (H, W, C) pictures differ in any channel (``np.any(after != before,
+    axis=2)``, at a tenth of its cost: a reduction over a short last axis is numpy's slow path, 4.5 ms for a
+    640 x 640 view)."""
+    diff = after != before
+    if diff.ndim == 2:
+        return diff
+    out = diff[..., 0].copy()
+    for c in range(1, diff.shape[2]):
+        out |= diff[..., c]
+    return out
+
+
 def _planes_of(frame) -> np.ndarray | None:
     """A decoded av frame's 4:2:0 planes when they are 8-bit limited-range BT.601 with even sizes, else None."""
     if (getattr(frame, "format", None) is None or frame.format.name != "yuv420p" or frame.width % 2

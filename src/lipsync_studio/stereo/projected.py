@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..media.video import changed_pixels
 from .projection import PerspectiveView, SphereProjection, lonlat_to_dir, projection_for, view_around
 
 
@@ -233,7 +234,7 @@ class ProjectedFaces:
         (:meth:`~.projection.PerspectiveView.paste_box`)."""
         if after is before:
             return left, None
-        return self.view.paste_box(left, self.projections[0], after, np.any(after != before, axis=2), whole=whole)
+        return self.view.paste_box(left, self.projections[0], after, changed_pixels(before, after), whole=whole)
 
     def paste(self, left: np.ndarray, right: np.ndarray, views_before: tuple[np.ndarray, np.ndarray],
               views_after: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -244,7 +245,7 @@ class ProjectedFaces:
             if after is before or eye is None:
                 out.append(eye)
                 continue
-            changed = np.any(after != before, axis=2)
+            changed = changed_pixels(before, after)
             out.append(view.paste(eye, proj, after, changed))
         return out[0], out[1]
 

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import OptionError
+from ..media.video import changed_pixels
 
 MODES = ("independent", "consistent", "cycle")
 
@@ -88,11 +89,11 @@ def carry_change(left: np.ndarray, left_new: np.ndarray, right: np.ndarray, max_
 
     h, w = left.shape[:2]
     if within is None:
-        changed = np.any(left_new != left, axis=2)
+        changed = changed_pixels(left, left_new)
     else:
         x0, y0, x1, y1 = within
         changed = np.zeros((h, w), bool)
-        changed[y0:y1, x0:x1] = np.any(left_new[y0:y1, x0:x1] != left[y0:y1, x0:x1], axis=2)
+        changed[y0:y1, x0:x1] = changed_pixels(left[y0:y1, x0:x1], left_new[y0:y1, x0:x1])
     if not changed.any():
         return right
     ys, xs = np.nonzero(changed)
