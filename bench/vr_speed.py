@@ -13,7 +13,8 @@ On two cores (2026-12-06, ``--size 1920 --seconds 6``: 5.7 s clips to a 6.7 s du
 the 3840 x 1920 panorama synced in 29.7 s (3.01x its re-timing), the 1920 x 3840 VR180 pair in 40.0 s (4.34x);
 after a view was rendered from the pixels it sees and pasted back over the box its change reaches, a one-eye
 clip's frames passed from decoder to encoder but for that box (b3de7b9, 9948841, f5618cd): 16.3 / 17.1 s (2.06x /
-2.07x) and 21.8 / 22.4 s (2.81x / 2.70x). A stereo VR clip's render still converts both eyes whole.
+2.07x) and 21.8 / 22.4 s (2.81x / 2.70x); the VR180 pair's frames passed likewise but for each eye's box: its
+render 16.1 / 16.5 -> 13.7 / 13.8 s, interleaved with a worktree of 4e84276.
 
 usage: python bench/vr_speed.py [--size 1920] [--seconds 6] [--kind 360 vr180] [--out DIR]
 """

@@ -202,6 +202,38 @@ def _prepare(ctx: StageContext) -> None:
     ctx.advance(ctx.total)
 
 
+def _original_eyes(reader, sources: list[int], layout, projected, writer):
+    """``(decoded frame or None, left, right)`` of a VR clip for every output frame (``sources``: its frames).
+
+    Where the output packs the eyes as the clip does and the decoder gives 4:2:0 planes, each eye is converted to
+    RGB only where its view reads (and its change is pasted back), and the frame goes to the writer as decoded
+    but for the boxes its eyes changed in (:meth:`~lipsync_studio.stereo.writer.StereoWriter.write_over`): at
+    1920 x 3840 the whole frames converted to RGB and back, and their eyes joined, were most of the render.
+    Otherwise the eyes whole, with None."""
+    from ..media.prefetch import prefetch
+    from ..media.sequence import frames_in_order
+    from ..stereo.layout import split
+
+    boxes = (projected.reads(0), projected.reads(1))
+    if not writer.packs_as(layout) or None in boxes:
+        for f in prefetch(frames_in_order(reader, iter(sources))):
+            yield (None, *split(f, layout))
+        return
+    packed = []
+    for eye, (x0, y0, x1, y1) in enumerate(boxes):
+        ox, oy = writer.eye_origin(eye)
+        packed.append((x0 + ox, y0 + oy, x1 + ox, y1 + oy))
+
+    def eyes(frames):  # on the reading thread
+        for f in frames:
+            if f.planes is None or not writer.takes_planes(f.planes):
+                yield (None, *split(f.rgb, layout))
+            else:
+                yield f, split(f.rgb_within(packed[0]), layout)[0], split(f.rgb_within(packed[1]), layout)[1]
+
+    yield from prefetch(eyes(frames_in_order(reader, iter(sources), planes=True, rgb=False)))
+
+
 def _render(ctx: StageContext) -> None:
     from ..media.prefetch import prefetch
     from ..media.sequence import frames_in_order
@@ -239,18 +271,31 @@ def _render(ctx: StageContext) -> None:
         originals = None
         if projected is not None:  # the views are synced; the eyes they came from are what is written
             ro = stack.enter_context(VideoReader(s["video"]))
-            originals = (split(f, info.layout) for f in prefetch(frames_in_order(ro, iter(sources))))
+            originals = _original_eyes(ro, sources, info.layout, projected, writer)
         for k, (left, right) in enumerate(pairs):
             j = sources[k]
             if not first <= k < stop:  # outside the synced range: both eyes as they are
-                writer.write(*(next(originals) if originals is not None else (left, right)))
+                if originals is None:
+                    writer.write(left, right)
+                else:
+                    base, eye_l, eye_r = next(originals)
+                    if base is not None:
+                        writer.write_over(base, eye_l, eye_r, (None, None))
+                    else:
+                        writer.write(eye_l, eye_r)
                 ctx.advance(1)
                 continue
             new_left = engines[0].render(k, j, left)
             counter.check(left, new_left)
             new_right = right_eye(k, j, left, new_left, right, engines[0])
             if originals is not None:
-                new_left, new_right = projected.paste(*next(originals), (left, right), (new_left, new_right))
+                base, eye_l, eye_r = next(originals)
+                (new_left, box_l), (new_right, box_r) = projected.paste_boxes(
+                    eye_l, eye_r, (left, right), (new_left, new_right), whole=base is None)
+                if base is not None:
+                    writer.write_over(base, new_left, new_right, (box_l, box_r))
+                    ctx.advance(1)
+                    continue
             writer.write(new_left, new_right)
             ctx.advance(1)
         s["written"] = writer.paths

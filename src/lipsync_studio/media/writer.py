@@ -404,10 +404,10 @@ class VideoWriter:
               box: tuple[int, int, int, int] | None = None, owned: bool = False) -> None:
         """Append one frame: ``(height, width, 3) uint8 RGB``, or a :class:`~.video.DecodedFrame` (unchanged).
 
-        ``base``, ``box``: ``frame`` is the decoded ``base`` with at most the pixels in ``box`` (``x0, y0, x1, y1``)
-        changed. Where this writer encodes 4:2:0 and ``base`` kept its planes, only the box is converted and every
-        pixel outside it goes to the encoder as decoded (an unchanged DecodedFrame: all of them); otherwise the
-        whole RGB frame is converted.
+        ``base``, ``box``: ``frame`` is the decoded ``base`` with at most the pixels in ``box`` (``x0, y0, x1, y1``,
+        or a list of such boxes) changed. Where this writer encodes 4:2:0 and ``base`` kept its planes, only the
+        box is converted and every pixel outside it goes to the encoder as decoded (an unchanged DecodedFrame: all
+        of them); otherwise the whole RGB frame is converted.
 
         ``owned``: the caller hands ``frame`` over and never writes into it again (a frame it made for this call);
         the conversion to the encoder's format then runs on the encoder's thread, off the caller's. Otherwise it is
@@ -436,8 +436,11 @@ class VideoWriter:
 
             if planes is not None:
                 # A copy (from_ndarray's): the planes may be written again.
-                vf = av.VideoFrame.from_ndarray(paste_rgb(planes, frame, box) if pasted else planes,
-                                                format="yuv420p")
+                out = planes
+                if pasted:
+                    for b in (box if isinstance(box, list) else [box]):
+                        out = paste_rgb(out, frame, b)
+                vf = av.VideoFrame.from_ndarray(out, format="yuv420p")
             else:
                 rgb = frame
                 if (self._w, self._h) != (self.width, self.height):

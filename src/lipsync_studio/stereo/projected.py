@@ -223,10 +223,6 @@ class ProjectedFaces:
             return vl, None
         return vl, self.right_view.render(right, self.projections[1])
 
-    def reads(self) -> tuple[int, int, int, int] | None:
-        """The left eye's pixels :meth:`views` reads (``x0, y0, x1, y1``), or None when its view sees nothing."""
-        return self.view.reads(self.projections[0])
-
     def paste_left(self, left: np.ndarray, before: np.ndarray, after: np.ndarray, whole: bool = True
                    ) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
         """The left eye with its view's changed pixels mapped back, and the box they may have changed (None: none;
@@ -236,17 +232,30 @@ class ProjectedFaces:
             return left, None
         return self.view.paste_box(left, self.projections[0], after, changed_pixels(before, after), whole=whole)
 
+    def reads(self, eye: int = 0) -> tuple[int, int, int, int] | None:
+        """The pixels of ``eye`` (0 left, 1 right) :meth:`views` and :meth:`paste` read (``x0, y0, x1, y1``), or
+        None when its view sees nothing (or the clip has no such eye)."""
+        proj, view = self.projections[eye], (self.view, self.right_view)[eye]
+        return None if proj is None or view is None else view.reads(proj)
+
     def paste(self, left: np.ndarray, right: np.ndarray, views_before: tuple[np.ndarray, np.ndarray],
               views_after: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """The eyes with each view's changed pixels mapped back (unchanged eyes are returned as they are)."""
+        (new_left, _), (new_right, _) = self.paste_boxes(left, right, views_before, views_after)
+        return new_left, new_right
+
+    def paste_boxes(self, left: np.ndarray, right: np.ndarray, views_before: tuple[np.ndarray, np.ndarray],
+                    views_after: tuple[np.ndarray, np.ndarray], whole: bool = True) -> tuple[tuple, tuple]:
+        """:meth:`paste`, each eye with the box of its pixels the paste may have changed: ``((left, box), (right,
+        box))``, a box None where the eye is returned as it is; ``whole`` False: each eye returned holds its box
+        alone (:meth:`~.projection.PerspectiveView.paste_box`)."""
         out = []
         for eye, proj, view, before, after in zip((left, right), self.projections, (self.view, self.right_view),
                                                    views_before, views_after):
             if after is before or eye is None:
-                out.append(eye)
+                out.append((eye, None))
                 continue
-            changed = changed_pixels(before, after)
-            out.append(view.paste(eye, proj, after, changed))
+            out.append(view.paste_box(eye, proj, after, changed_pixels(before, after), whole=whole))
         return out[0], out[1]
 
     def frame_view(self, layout: str = "mono"):

@@ -208,6 +208,49 @@ class StereoWriter:
             return [anaglyph(left, right, self.anaglyph_method)]
         return [join(left, right, self.layout.packing)]
 
+    def packs_as(self, layout: "StereoLayout | str") -> bool:
+        """Whether the output is one file that packs the eyes exactly as ``layout`` does, at full size: then a
+        frame of a clip so packed can go to it as decoded but for what changed (:meth:`write_over`)."""
+        packing = self.layout.packing
+        return (len(self._writers) == 1 and packing is not None and packing is StereoLayout.parse(layout)
+                and not packing.half)
+
+    def takes_planes(self, planes: np.ndarray) -> bool:
+        """Whether decoded packed 4:2:0 ``planes`` can go to the output as they are (:meth:`write_over`)."""
+        return len(self._writers) == 1 and self._writers[0].takes_planes(planes)
+
+    def eye_origin(self, eye: int) -> tuple[int, int]:
+        """Where eye ``eye`` (0 left, 1 right) sits in a packed frame (its top-left pixel), for :meth:`packs_as`."""
+        packing = self.layout.packing
+        slot = 1 - eye if packing.right_first else eye
+        return (slot * self.eye_width, 0) if packing.side_by_side else (0, slot * self.eye_height)
+
+    def write_over(self, base, left: np.ndarray, right: np.ndarray,
+                   boxes: tuple[tuple[int, int, int, int] | None, tuple[int, int, int, int] | None]) -> None:
+        """Append the decoded packed frame ``base`` (a :class:`~lipsync_studio.media.video.DecodedFrame` of a clip
+        packed as this output: :meth:`packs_as`) with each eye's ``boxes`` (``x0, y0, x1, y1`` in its own pixels;
+        None: unchanged) taken from ``left`` and ``right``, which need hold no more than those boxes (widened to
+        even edges). Only the boxes are converted from RGB; the rest goes to the encoder as decoded."""
+        writer = self._writers[0]
+        h, w = self.eye_height, self.eye_width
+        holder = np.empty((self.frame_height, self.frame_width, 3), np.uint8)
+        packed_boxes = []
+        for eye, img, box in ((0, left, boxes[0]), (1, right, boxes[1])):
+            if box is None:
+                continue
+            ox, oy = self.eye_origin(eye)
+            x0, y0, x1, y1 = box
+            # Widened to even edges, as a 4:2:0 writer converts it (2 x 2 pixels a colour sample).
+            x0, y0, x1, y1 = max(0, x0 - x0 % 2), max(0, y0 - y0 % 2), min(w, x1 + x1 % 2), min(h, y1 + y1 % 2)
+            if x1 > x0 and y1 > y0:
+                holder[oy + y0:oy + y1, ox + x0:ox + x1] = img[y0:y1, x0:x1]
+                packed_boxes.append((ox + x0, oy + y0, ox + x1, oy + y1))
+        if packed_boxes:
+            writer.write(holder, base=base, box=packed_boxes, owned=True)
+        else:
+            writer.write(base, owned=True)
+        self.frames_written += 1
+
     def write(self, left: np.ndarray, right: np.ndarray) -> None:
         """Append one pair of ``(eye_height, eye_width, 3) uint8 RGB`` eyes."""
         shape = (self.eye_height, self.eye_width, 3)
