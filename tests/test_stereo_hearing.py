@@ -14,7 +14,12 @@ from lipsync_studio.samples import espeak_speech, random_syllables, stereo_talki
 from lipsync_studio.stereo.layout import join
 
 
-def test_a_stereo_sync_aligns_the_dub_to_its_script_in_both_eyes(tmp_path):
+def test_a_stereo_sync_aligns_the_dub_to_its_script_in_both_eyes(tmp_path, monkeypatch):
+    """Both eyes' engines (independent mode) share what the left one hears: the recognizer runs once."""
+    import lipsync_studio.sync.phones as phones
+
+    heard, real = [], phones.recognize_phones_async
+    monkeypatch.setattr(phones, "recognize_phones_async", lambda *sounds: heard.append(len(sounds)) or real(*sounds))
     text = "maybe a big blue map"
     dub_speech = espeak_speech(text, voice="en-us")
     if dub_speech is None:
@@ -38,3 +43,4 @@ def test_a_stereo_sync_aligns_the_dub_to_its_script_in_both_eyes(tmp_path):
     lead = result.engine_info["lead_ms_per_eye"]
     assert lead[0] == lead[1], lead
     assert result.engine_info["closures"] > 0
+    assert heard == [2], heard  # the dub and the clip's own sound, heard once for both eyes

@@ -175,12 +175,20 @@ def _faces(ctx: StageContext) -> None:
     s = ctx.state
     opts: SyncOptions = s["options"]
     s["faces"] = []
+    sounds: list = []  # what each eye's engine hears
     for eye, engine in enumerate(s["engines"]):
         if hasattr(engine, "begin"):  # the engine hears the dub beside the tracking, as in a 2D sync
             # A VR clip's eyes are views written from it (the left one with a re-encoded copy of its sound, the
             # right one silent): the sound is the clip's own, and what was heard ahead of the sync is taken up.
             sound = s["video"] if s.get("projected") is not None else s["eyes"][eye]
-            engine.begin(sound, s["dub"], script=opts.script, script_lang=opts.script_lang)
+            # The right eye's engine of a packed or VR clip hears the same sound as the left's: it shares it.
+            first = s["engines"][0]
+            like = first if eye and sounds and sound == sounds[0] and type(engine) is type(first) else None
+            sounds.append(sound)
+            if like is not None:
+                engine.begin(sound, s["dub"], script=opts.script, script_lang=opts.script_lang, like=like)
+            else:
+                engine.begin(sound, s["dub"], script=opts.script, script_lang=opts.script_lang)
         observer = getattr(engine, "frame_observer", None)
         s["faces"].append(analyse_faces(s["eyes"][eye], advance=ctx.advance, eye=s["views"][eye],
                                         keep=observer() if observer else None))

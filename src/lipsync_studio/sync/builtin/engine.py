@@ -242,10 +242,15 @@ class BuiltinEngine:
         return self.crops.keep
 
     # -- hearing (runs beside face tracking) ----------------------------------------------------------
-    def begin(self, clip: Path, dub: Path, script: Path | None = None, script_lang: str = "en") -> None:
+    def begin(self, clip: Path, dub: Path, script: Path | None = None, script_lang: str = "en",
+              like: "BuiltinEngine | None" = None) -> None:
         """Start hearing the dub's and the clip's phones in another process while the faces are tracked
-        (:meth:`prepare` collects them; without this call it hears them itself)."""
+        (:meth:`prepare` collects them; without this call it hears them itself). ``like``: an engine that began on
+        these very sounds (a stereo clip's other eye): what it is hearing is shared, not heard again."""
         self.script, self.script_lang = script, script_lang
+        if like is not None and getattr(like, "_heard", None) is not None:
+            self._dub_wav, self._clip_wav, self._heard = like._dub_wav, like._clip_wav, like._heard
+            return
         self._dub_wav, self._clip_wav, self._heard = _heard_ahead(clip, dub) or _hear(clip, dub)
 
     def _phones(self, clip: Path, dub: Path):
