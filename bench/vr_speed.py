@@ -83,7 +83,7 @@ def main() -> int:
     for kind in a.kind:
         clip, dub = make_clip(folder, kind, a.size, a.seconds)
         # The floor: the file re-timed as a flat clip (its frames from decoder to encoder as they are; a stereo
-        # clip re-timed as stereo goes through RGB whole, and read slower than the sync itself).
+        # one re-timed as stereo now passes them so too, but ran the built-in engine's whole sync before 5aaab28).
         floor, _ = timed_sync(clip, dub, folder / f"{kind}_none.mp4", "none", "--layout", "mono")
         for p in (folder / "cache").glob("**/*"):
             if p.is_file():

@@ -108,6 +108,31 @@ def test_the_carried_change_lands_where_the_known_disparity_puts_it():
     assert np.array_equal(new_right[far], closed_r[far])  # nothing else touched
 
 
+def test_engine_none_re_times_a_stereo_clip_without_syncing_it(stereo_clip, tmp_path):
+    """``--engine none`` re-times (and re-packs) both eyes and changes no mouth: it ran the built-in engine's whole
+    sync before. Written in its own packing at the clip's own encoding, the frames are the clip's as decoded."""
+    import av
+
+    clip, dub, dub_s = stereo_clip
+    fmt = VideoFormat(crf=0, preset="ultrafast")
+    result = run_sync(SyncRequest(clip, dub, tmp_path / "same.mp4", SyncOptions(engine="none", measure=False, fmt=fmt),
+                                  stereo=StereoOptions()))
+    assert result.engine == "none" and set(result.timings) == {"open", "eyes", "render"}, result.timings
+    assert not any("unchanged" in w for w in result.warnings), result.warnings
+    assert result.frames == round(dub_s * 25) or abs(result.frames - dub_s * 25) <= 1
+
+    def planes(path, n):
+        with av.open(str(path)) as c:
+            return [f.to_ndarray() for f, _ in zip(c.decode(video=0), range(n))]
+
+    n = probe_video(clip).n_frames
+    assert all(np.array_equal(a, b) for a, b in zip(planes(tmp_path / "same.mp4", n), planes(clip, n)))
+    # Re-packed as an anaglyph: written, nothing to measure or sync.
+    anaglyph = run_sync(SyncRequest(clip, dub, tmp_path / "ana.mp4", SyncOptions(engine="none", measure=False),
+                                    stereo=StereoOptions(out_layout="anaglyph")))
+    assert anaglyph.engine == "none" and anaglyph.outputs == (tmp_path / "ana.mp4",)
+
+
 def test_independent_mode_is_the_baseline_and_a_2d_clip_is_refused(stereo_clip, tmp_path, capsys):
     clip, dub, _ = stereo_clip
     assert main(["sync", str(clip), str(dub), "-o", str(tmp_path / "ind.mp4"), "--stereo-mode",

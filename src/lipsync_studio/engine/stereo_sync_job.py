@@ -91,7 +91,9 @@ def _make_engines(s: dict[str, Any]) -> list:
 
     opts: SyncOptions = s["options"]
     st: StereoOptions = s["stereo"]
-    engine_name = opts.engine if opts.engine != "none" else "builtin"
+    if opts.engine == "none":  # re-timing (and re-packing) alone, as ``none`` does for a 2D clip
+        return []
+    engine_name = opts.engine
     engines = []
     for _ in range(2 if st.mode == "independent" else 1):
         if st.mode == "cycle":
@@ -242,6 +244,21 @@ def _original_eyes(reader, sources: list[int], layout, projected, writer):
     yield from prefetch(eyes(frames_in_order(reader, iter(sources), planes=True, rgb=False)))
 
 
+def _retime_only(ctx: StageContext) -> None:
+    """``engine="none"``: no engine, and each eye read from the clip itself (the stages that find and sync a face
+    do not run: a stereo re-timing used to run the built-in engine's whole sync, unasked)."""
+    from ..stereo.layout import eye_view
+
+    s = ctx.state
+    info = s["info"]
+    s["engines"] = []
+    if info.right_path is not None:
+        s["eyes"], s["views"] = (info.path, info.right_path), (None, None)
+    else:
+        s["eyes"], s["views"] = (info.path, info.path), (eye_view(info.layout, 0), eye_view(info.layout, 1))
+    ctx.advance(ctx.total)
+
+
 def _render(ctx: StageContext) -> None:
     from ..media.prefetch import prefetch
     from ..media.sequence import frames_in_order
@@ -259,7 +276,8 @@ def _render(ctx: StageContext) -> None:
     projected = s.get("projected")
     eye_width = projected.view.size if projected is not None else info.eye_width
     right_eye = RightEye(st.mode, max_disparity=max(8, int(0.06 * eye_width)),
-                         right_engine=engines[1] if len(engines) > 1 else None, cycle=s.get("cycle"))
+                         right_engine=engines[1] if len(engines) > 1 else None,
+                         cycle=s.get("cycle")) if engines else None
     packed = s["views"][0] is not None
     with VideoReader(s["eyes"][0]) as rl, (contextlib.nullcontext() if packed else VideoReader(s["eyes"][1])) as rr, \
             StereoWriter(s["output"], plan.fps, info.eye_width, info.eye_height, layout=s["out_layout"],
@@ -268,7 +286,17 @@ def _render(ctx: StageContext) -> None:
                          encoder_threads=threads_beside_one_busy()) as writer, \
             contextlib.ExitStack() as stack:
         sources = [plan.source_index(k) for k in range(plan.n_out)]
-        if packed:  # one decoder for both eyes
+        if not engines and packed and writer.packs_as(info.layout):
+            # Re-timed alone into its own packing: each frame goes from decoder to encoder as it is (where its
+            # planes allow), as a 2D clip's re-timing does.
+            for f in prefetch(frames_in_order(rl, iter(sources), planes=True, rgb=False)):
+                if f.planes is not None and writer.takes_planes(f.planes):
+                    writer.write_over(f, None, None, (None, None))
+                else:
+                    writer.write(*split(f.rgb, info.layout))
+                ctx.advance(1)
+            pairs = iter(())
+        elif packed:  # one decoder for both eyes
             pairs = (split(f, info.layout) for f in prefetch(frames_in_order(rl, iter(sources))))
         else:
             pairs = zip(prefetch(frames_in_order(rl, iter(sources))), prefetch(frames_in_order(rr, iter(sources))))
@@ -282,7 +310,7 @@ def _render(ctx: StageContext) -> None:
             originals = _original_eyes(ro, sources, info.layout, projected, writer)
         for k, (left, right) in enumerate(pairs):
             j = sources[k]
-            if not first <= k < stop:  # outside the synced range: both eyes as they are
+            if not engines or not first <= k < stop:  # outside the synced range: both eyes as they are
                 if originals is None:
                     writer.write(left, right)
                 else:
@@ -310,8 +338,9 @@ def _render(ctx: StageContext) -> None:
     from .sync_job import keep_motion_tracks
 
     keep_motion_tracks(s["video"], s["written"], s["plan"].n_out / float(s["plan"].fps))
-    s["changed_frames"] = counter.changed
-    counter.warn_if_unchanged(s["video"])
+    if engines:
+        s["changed_frames"] = counter.changed
+        counter.warn_if_unchanged(s["video"])
 
 
 def _measure(ctx: StageContext) -> None:
@@ -342,13 +371,16 @@ def build_stereo_sync_job(video: str | Path, dub: str | Path, output: str | Path
     stereo = stereo or StereoOptions()
     state: dict[str, Any] = {"video": Path(video), "dub": Path(dub), "output": Path(output), "options": options,
                              "stereo": stereo, "dub_offset_ms": float(dub_offset_ms)}
-    stages = [
-        Stage("open", _open, total=1),
-        Stage("eyes", _eyes, total=lambda st: st["info"].n_frames),
-        Stage("faces", _faces, total=lambda st: st["info"].n_frames * (2 if stereo.mode == "independent" else 1)),
-        Stage("prepare", _prepare, total=1),
-        Stage("render", _render, total=lambda st: st["plan"].n_out),
-    ]
+    if options.engine == "none":
+        stages = [Stage("open", _open, total=1), Stage("eyes", _retime_only, total=1)]
+    else:
+        stages = [
+            Stage("open", _open, total=1),
+            Stage("eyes", _eyes, total=lambda st: st["info"].n_frames),
+            Stage("faces", _faces, total=lambda st: st["info"].n_frames * (2 if stereo.mode == "independent" else 1)),
+            Stage("prepare", _prepare, total=1),
+        ]
+    stages.append(Stage("render", _render, total=lambda st: st["plan"].n_out))
     if options.measure:
         stages.append(Stage("measure", _measure, total=lambda st: 2 * st["plan"].n_out, like="faces"))
     return Job("stereo sync", stages, state)
