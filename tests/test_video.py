@@ -202,7 +202,7 @@ def test_a_writer_stopped_mid_encode_ends_even_when_its_end_marker_is_lost(tmp_p
     frame = np.full((48, 64, 3), 128, np.uint8)
     for _ in range(3):
         writer.write(frame)
-    writer._queue.put = lambda *a, **k: None  # the end marker (and anything else) never reaches the encoder
+    writer._encoder._queue.put = lambda *a, **k: None  # the end marker (and anything else) never reaches the encoder
     done = threading.Event()
     threading.Thread(target=lambda: (writer.abort(), done.set()), daemon=True).start()
     assert done.wait(10), "abort() still waiting for the encoder thread"

@@ -8,8 +8,6 @@ bounded however long the clip. The file is written under a temporary name and re
 from __future__ import annotations
 
 import functools
-import queue
-import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -20,8 +18,9 @@ from ..errors import MediaError, OutputError
 from .audio_writer import AUDIO_ENCODER_OPTIONS
 from .container import open_input
 from .output import os_error_to_output_error, temporary_sibling
+from .prefetch import InOrder
 from .video import DecodedFrame
-from .warnings import in_this_context, warn_media
+from .warnings import warn_media
 
 #: Containers we write, and the codecs each takes.
 CONTAINERS: dict[str, tuple[str, ...]] = {
@@ -333,12 +332,12 @@ class VideoWriter:
         self.frames_written = 0
         self._closed = False
         self._encoder_threads = encoder_threads
-        # Encoding in a thread of its own: the caller prepares the next frame while x264 encodes this one
-        # (PyAV and x264 release the GIL). The queue holds a few frames; an error there is raised here.
-        self._queue: queue.Queue | None = queue.Queue(maxsize=4) if background else None
-        self._worker: threading.Thread | None = None
-        self._error: BaseException | None = None
-        self._stop = threading.Event()
+        # Encoding in a thread of its own (started with the first frame: the encoder opens, and x264 starts its
+        # threads, on that thread): the caller prepares the next frame while x264 encodes this one (PyAV and x264
+        # release the GIL). It holds a few frames; an error there is raised here (media.prefetch.InOrder, which also
+        # ends when stopped whatever its queue does: a stop signal can lose a queue's wake-up).
+        self._background = background
+        self._encoder: InOrder | None = None
         self._container = None
         self._audio: _DubAudio | None = None
         self._audio_seconds = audio_seconds
@@ -450,20 +449,12 @@ class VideoWriter:
             vf.time_base = 1 / self.fps
             return vf
 
-        if self._queue is None:
+        if not self._background:
             self._encode(video_frame())
             return
-        item = video_frame if owned else video_frame()
-        if self._worker is None:
-            self._worker = threading.Thread(target=in_this_context(self._work), name="encoder", daemon=True)
-            self._worker.start()
-        while True:
-            self._raise_worker_error()
-            try:
-                self._queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+        if self._encoder is None:
+            self._encoder = InOrder(self._encode_item, depth=4, name="encoder")
+        self._encoder.put(video_frame if owned else video_frame())
 
     def _check(self, frame: np.ndarray) -> None:
         if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
@@ -482,56 +473,27 @@ class VideoWriter:
         if self._audio is not None:
             self._audio.pump_until(float((vf.pts + 1) / self.fps), self._mux)
 
-    def _work(self) -> None:
-        from .prefetch import run_as_helper
+    def _encode_item(self, item) -> None:
+        """Encode one queued frame: a VideoFrame, or an owned frame's conversion to one (made here)."""
+        self._encode(item() if callable(item) else item)
 
-        run_as_helper()  # the encoder opens (and x264 starts its threads) on this thread's first frame
-        while True:
-            # Told to stop, it stops even if the end marker never comes: a signal turned into an exception in the
-            # caller's thread (Ctrl+C, SIGTERM) can land inside the queue's own locking, and once that lost the
-            # marker's wake-up this thread waited for a frame for ever, and the stopped command with it.
-            try:
-                vf = self._queue.get(timeout=0.1)
-            except queue.Empty:
-                if self._stop.is_set():
-                    return
-                continue
-            if vf is None or self._stop.is_set():
-                return
-            try:
-                self._encode(vf() if callable(vf) else vf)  # an owned frame is converted here
-            except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
-                self._error = exc
-                self._stop.set()
-                return
-
-    def _raise_worker_error(self) -> None:
-        if self._error is not None:
-            raise self._error
-
-    def _join_worker(self) -> None:
-        """Let the encoder thread finish what it has queued (or drop it after an error) and end."""
-        if self._worker is None:
+    def _end_encoder(self, stop: bool) -> None:
+        """Let the encoder thread finish what it has queued and raise its error (``stop``: drop what it has not
+        started, raise nothing) and end."""
+        encoder, self._encoder = self._encoder, None
+        if encoder is None:
             return
-        # Stopped, it ends by itself within a tenth of a second (:meth:`_work`); else it finishes what is queued and
-        # ends at the marker.
-        while self._worker.is_alive() and not self._stop.is_set():
-            try:
-                self._queue.put(None, timeout=0.1)
-                break
-            except queue.Full:
-                continue
-        while self._worker.is_alive():
-            self._worker.join(timeout=0.1)
-        self._worker = None
+        if stop:
+            encoder.abandon()
+        else:
+            encoder.finish()
 
     def close(self) -> Path:
         """Finish the file and move it to its final name; return that name."""
         if self._closed:
             return self.path
         try:
-            self._join_worker()
-            self._raise_worker_error()
+            self._end_encoder(stop=False)
             for packet in self._video.encode(None):
                 self._mux(packet)
             if self._audio is not None:
@@ -565,8 +527,7 @@ class VideoWriter:
         """Stop writing and remove the partial file; the final name is left untouched."""
         if not self._closed:
             self._closed = True
-            self._stop.set()
-            self._join_worker()
+            self._end_encoder(stop=True)
             try:
                 if self._container is not None:
                     self._container.close()
