@@ -255,24 +255,15 @@ class BuiltinEngine:
 
     def _phones(self, clip: Path, dub: Path):
         """(dub wav, dub phones, clip wav or None, clip phones or None), heard now if :meth:`begin` was not called."""
-        from ...media.audio import load_audio
-        from ..phones import align_script, read_script, recognize_phones
+        from ..phones import align_script, read_script
         from ..visemes import rescue_bilabials
 
-        heard = getattr(self, "_heard", None)
-        if heard is None:
-            dub_wav = load_audio(dub, sr=16000)
-            try:
-                clip_wav = load_audio(clip, sr=16000)
-            except MediaError:
-                clip_wav = None
-            dub_ph = recognize_phones(dub_wav)
-            clip_ph = recognize_phones(clip_wav) if clip_wav is not None else None
-        else:
-            dub_wav, clip_wav = self._dub_wav, self._clip_wav
-            got = heard.result()
-            dub_ph, clip_ph = got[0], (got[1] if len(got) > 1 else None)
-            self._heard = None
+        if getattr(self, "_heard", None) is None:  # no begin: heard now, as begin would (the clip's phones cached)
+            self._dub_wav, self._clip_wav, self._heard = _hear(clip, dub)
+        dub_wav, clip_wav = self._dub_wav, self._clip_wav
+        got = self._heard.result()
+        dub_ph, clip_ph = got[0], (got[1] if len(got) > 1 else None)
+        self._heard = None
         # p/b/m the recognizer heard as w, v or l, found again by how the lips release them.
         dub_ph = rescue_bilabials(dub_ph, dub_wav)
         clip_ph = rescue_bilabials(clip_ph, clip_wav) if clip_ph is not None else None
