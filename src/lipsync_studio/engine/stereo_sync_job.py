@@ -212,19 +212,18 @@ def _prepare(ctx: StageContext) -> None:
     ctx.advance(ctx.total)
 
 
-def _original_eyes(reader, sources: list[int], layout, projected, writer):
-    """``(decoded frame or None, left, right)`` of a VR clip for every output frame (``sources``: its frames).
+def _original_eyes(reader, sources: list[int], layout, boxes, writer):
+    """``(decoded frame or None, left, right)`` of a packed clip for every output frame (``sources``: its frames).
 
     Where the output packs the eyes as the clip does and the decoder gives 4:2:0 planes, each eye is converted to
-    RGB only where its view reads (and its change is pasted back), and the frame goes to the writer as decoded
-    but for the boxes its eyes changed in (:meth:`~lipsync_studio.stereo.writer.StereoWriter.write_over`): at
-    1920 x 3840 the whole frames converted to RGB and back, and their eyes joined, were most of the render.
-    Otherwise the eyes whole, with None."""
+    RGB only within its box of ``boxes`` (a VR view's reads, where its change is pasted back; empty: none), and
+    the frame goes to the writer as decoded but for the boxes its eyes changed in
+    (:meth:`~lipsync_studio.stereo.writer.StereoWriter.write_over`): at 1920 x 3840 the whole frames converted to
+    RGB and back, and their eyes joined, were most of a VR render. Otherwise the eyes whole, with None."""
     from ..media.prefetch import prefetch
     from ..media.sequence import frames_in_order
     from ..stereo.layout import split
 
-    boxes = (projected.reads(0), projected.reads(1))
     if not writer.packs_as(layout) or None in boxes:
         for f in prefetch(frames_in_order(reader, iter(sources))):
             yield (None, *split(f, layout))
@@ -286,16 +285,12 @@ def _render(ctx: StageContext) -> None:
                          encoder_threads=threads_beside_one_busy()) as writer, \
             contextlib.ExitStack() as stack:
         sources = [plan.source_index(k) for k in range(plan.n_out)]
-        if not engines and packed and writer.packs_as(info.layout):
-            # Re-timed alone into its own packing: each frame goes from decoder to encoder as it is (where its
-            # planes allow), as a 2D clip's re-timing does.
-            for f in prefetch(frames_in_order(rl, iter(sources), planes=True, rgb=False)):
-                if f.planes is not None and writer.takes_planes(f.planes):
-                    writer.write_over(f, None, None, (None, None))
-                else:
-                    writer.write(*split(f.rgb, info.layout))
-                ctx.advance(1)
-            pairs = iter(())
+        originals = None  # the packed frames written, where they are not the eyes synced
+        if not engines and packed:
+            # Re-timed alone: what is written is the clip's own frames (as decoded, into its own packing), with
+            # nothing to read of them.
+            pairs = ((None, None) for _ in sources)
+            originals = _original_eyes(rl, sources, info.layout, ((0, 0, 0, 0), (0, 0, 0, 0)), writer)
         elif packed:  # one decoder for both eyes
             pairs = (split(f, info.layout) for f in prefetch(frames_in_order(rl, iter(sources))))
         else:
@@ -304,10 +299,9 @@ def _render(ctx: StageContext) -> None:
 
         counter = ChangeCounter()
         first, stop = s["range"]
-        originals = None
         if projected is not None:  # the views are synced; the eyes they came from are what is written
             ro = stack.enter_context(VideoReader(s["video"]))
-            originals = _original_eyes(ro, sources, info.layout, projected, writer)
+            originals = _original_eyes(ro, sources, info.layout, (projected.reads(0), projected.reads(1)), writer)
         for k, (left, right) in enumerate(pairs):
             j = sources[k]
             if not engines or not first <= k < stop:  # outside the synced range: both eyes as they are

@@ -361,12 +361,11 @@ def _projected_view(ctx: StageContext) -> Path | None:
     projected = ProjectedFaces.for_one_eye(s["vr"], info.width, info.height)
     if projected is None:
         return None
+
     def frames():
         """Every frame with the RGB its view reads (converted on the reading thread; the rest stays as decoded)."""
         box = projected.reads() or (0, 0, 0, 0)
-        decoded = ((i, d.rgb_within(box) if d.planes is not None else d.rgb, None)
-                   for i, d in reader.iter_frames(planes=True, rgb=False))
-        return prefetch(decoded)
+        return prefetch((i, d.rgb_within(box), None) for i, d in reader.iter_frames(planes=True, rgb=False))
 
     with VideoReader(info.path) as reader:
         paths = write_projected_views(s, projected, lambda picks: (f for _, f in reader.frames_at(picks)), frames,
