@@ -268,3 +268,26 @@ def test_a_file_cut_short_of_its_declared_length_warns(media: dict[str, Path], k
     assert len(record) == 1
     assert media[kind].name in str(record[0].message)
     assert 0.2 * 16000 < len(wav) < 1.5 * 16000
+
+
+# -- the dub in a written video -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind, channels", [("wav", 1), ("stereo", 2)])
+def test_a_video_keeps_the_dubs_own_channels(media: dict[str, Path], tmp_path: Path, kind: str,
+                                             channels: int) -> None:
+    # A mono dub stays mono (made stereo it cost twice the encoding for the same sound in both speakers); a
+    # stereo one keeps its two channels apart (left_only.wav: the tone on the left, silence on the right).
+    from lipsync_studio.media.writer import VideoFormat, VideoWriter
+
+    out = tmp_path / f"{kind}.mp4"
+    with VideoWriter(out, Fraction(25), 64, 48, fmt=VideoFormat(preset="ultrafast"), audio=media[kind],
+                     audio_seconds=1.0) as w:
+        for _ in range(25):
+            w.write(np.full((48, 64, 3), 90, np.uint8))
+    assert probe_audio(out).channels == channels
+    sound = load_audio(out, mono=False)
+    assert sound.shape[0] == channels
+    assert dominant_hz(sound[0, 1600:], 16000) == pytest.approx(440.0, abs=5.0)
+    if channels == 2:
+        assert rms(sound[1, 1600:]) < 0.01 * rms(sound[0, 1600:])

@@ -151,21 +151,27 @@ class VideoFormat:
 class _DubAudio:
     """Streams the dub's audio into the output's audio stream: decode, resample, trim/pad, encode."""
 
-    def __init__(self, dub: Path, out_stream, total_samples: int) -> None:
+    def __init__(self, dub: Path, container, codec: str, rate: int, channels: int | None, bit_rate: int,
+                 total_seconds: float | None) -> None:
         from .audio import iter_resampled, pick_audio_stream
 
         self.dub = dub
-        self.out = out_stream
-        self.rate = out_stream.codec_context.sample_rate
-        self.layout = out_stream.codec_context.layout.name
-        self.total = total_samples
-        self.written = 0
         self._src = open_input(dub)
         try:
             stream = pick_audio_stream(self._src, dub, None)
-        except MediaError:
+            if channels is None:  # the dub's own: mono stays mono, more than two are mixed to stereo
+                channels = 1 if stream.codec_context.channels == 1 else 2
+            self.out = container.add_stream(codec, rate=rate, options=AUDIO_ENCODER_OPTIONS.get(codec))
+            self.out.codec_context.layout = "stereo" if channels >= 2 else "mono"
+            self.out.codec_context.bit_rate = bit_rate
+        except BaseException:
             self._src.close()
             raise
+        self.rate = self.out.codec_context.sample_rate
+        self.layout = self.out.codec_context.layout.name
+        # Total is set at close when not given; pumping never runs past it.
+        self.total = int(round((total_seconds if total_seconds is not None else 1e9) * rate))
+        self.written = 0
         self._status: dict = {}
         self._chunks = iter_resampled(self._src, stream, self.rate, mono=False, layout=self.layout,
                                       status=self._status)
@@ -309,6 +315,10 @@ class VideoWriter:
     audio_seconds:
         Length of the audio track; the dub is trimmed or padded with silence to it. Defaults to the
         picture's length when closing.
+    audio_rate, audio_channels:
+        The audio track's sample rate, and its channels: by default the dub's own (a mono dub stays mono: made
+        stereo, its AAC cost twice the CPU, a tenth of the encoder thread's time in a 720p sync, for the same sound
+        in both speakers; more than two channels are mixed to stereo).
     encoder_threads:
         Threads the encoder may use (default: its own choice, about 1.5 per core). Where the caller keeps a core
         busy itself (an engine drawing every frame), :func:`threads_beside_one_busy` leaves that core alone.
@@ -319,7 +329,7 @@ class VideoWriter:
 
     def __init__(self, path: str | Path, fps: Fraction | float, width: int, height: int, *,
                  fmt: VideoFormat = VideoFormat(), audio: str | Path | None = None,
-                 audio_seconds: float | None = None, audio_rate: int = 48_000, audio_channels: int = 2,
+                 audio_seconds: float | None = None, audio_rate: int = 48_000, audio_channels: int | None = None,
                  background: bool = True, encoder_threads: int | None = None) -> None:
         import av
 
@@ -352,13 +362,8 @@ class VideoWriter:
             self._video = self._add_video_stream()
             if audio is not None:
                 acodec = "libopus" if self.path.suffix.lower() == ".webm" else "aac"
-                astream = self._container.add_stream(acodec, rate=audio_rate,
-                                                     options=AUDIO_ENCODER_OPTIONS.get(acodec))
-                astream.codec_context.layout = "stereo" if audio_channels >= 2 else "mono"
-                astream.codec_context.bit_rate = fmt.audio_bitrate
-                # Total is set at close when not given; pumping never runs past it.
-                total = int(round((audio_seconds if audio_seconds is not None else 1e9) * audio_rate))
-                self._audio = _DubAudio(Path(audio), astream, total)
+                self._audio = _DubAudio(Path(audio), self._container, acodec, audio_rate, audio_channels,
+                                        fmt.audio_bitrate, audio_seconds)
         except BaseException:
             self.abort()
             raise
