@@ -543,3 +543,30 @@ def test_a_clips_own_phones_are_heard_once_for_every_dub(clip50, tmp_path, monke
     assert sent == [2, 1]
     assert got2[1].labels == got1[1].labels and np.array_equal(got2[1].start, got1[1].start)
     assert len(got2[0].labels) and got2[0].end[-1] > 2.5  # the second dub's own phones
+
+
+def test_a_dub_synced_again_is_not_heard_again(clip50, tmp_path, monkeypatch):
+    """A second sync of the same dub (other settings, another take of the clip) takes the dub's phones from the
+    analysis cache too, the same phones; a dub whose sound has changed since is heard anew."""
+    from conftest import write_tone
+
+    from lipsync_studio.sync import phones as P
+    from lipsync_studio.sync.builtin import engine as E
+
+    sent, real = [], P.recognize_phones_async
+    monkeypatch.setattr(P, "recognize_phones_async", lambda *waves: sent.append(len(waves)) or real(*waves))
+    dub = write_tone(tmp_path / "es.wav", 2.0)
+    first, again = E.BuiltinEngine(), E.BuiltinEngine()
+    first.begin(clip50, dub)
+    got1 = first._heard.result()
+    again.begin(clip50, dub)
+    got2 = again._heard.result()
+    assert sent == [2]
+    for a, b in zip(got1, got2):
+        assert a.labels == b.labels and np.array_equal(a.start, b.start) and np.array_equal(a.end, b.end)
+    write_tone(dub, 3.0, freq=300.0)  # re-recorded under the same name
+    changed = E.BuiltinEngine()
+    changed.begin(clip50, dub)
+    got3 = changed._heard.result()
+    assert sent == [2, 1]
+    assert got3[0].end[-1] > 2.5

@@ -123,9 +123,10 @@ def _sounds_key(clip: Path, dub: Path) -> tuple | None:
 def _hear(clip: Path, dub: Path):
     """(the dub's samples, the clip's or None, the phones of both being heard in another process).
 
-    The clip's own phones are kept in the analysis cache: a clip dubbed into several languages (a batch, the app's
-    runs) is heard once (0.3 CPU-s per 10 s of sound each time otherwise; the recognizer gives a sound the same
-    phones whatever it heard before, defa264)."""
+    The phones of both sounds are kept in the analysis cache: a clip dubbed into several languages (a batch, the
+    app's runs) is heard once, and so is a dub synced again (other settings, another take of the clip): 0.3 CPU-s
+    per 10 s of sound each time otherwise, and a sync whose faces come from the cache waited 0.6 s for a 12 s
+    dub's phones (the recognizer gives a sound the same phones whatever it heard before, defa264)."""
     from ...media.audio import load_audio
     from ..phones import cached_phones, recognize_phones_async, store_phones
 
@@ -134,16 +135,22 @@ def _hear(clip: Path, dub: Path):
         clip_wav = load_audio(clip, sr=16000)
     except MediaError:  # a clip without sound: no speaker table
         clip_wav = None
-    if clip_wav is None:
-        return dub_wav, None, recognize_phones_async(dub_wav)
-    known = cached_phones(clip)
-    if known is None:
-        def kept(got):
-            store_phones(clip, got[1])  # before the phones are handed on: a next sync of this clip finds them
-            return got
+    sounds = [(dub, dub_wav)] + ([(clip, clip_wav)] if clip_wav is not None else [])
+    known = [cached_phones(path) for path, _ in sounds]
+    missing = [k for k, phones in enumerate(known) if phones is None]
 
-        return dub_wav, clip_wav, _then(recognize_phones_async(dub_wav, clip_wav), kept)
-    return dub_wav, clip_wav, _then(recognize_phones_async(dub_wav), lambda got: [got[0], known])
+    def completed(got):
+        heard = list(known)
+        for k, phones in zip(missing, got):
+            store_phones(sounds[k][0], phones)  # before the phones are handed on: a next sync finds them
+            heard[k] = phones
+        return heard
+
+    if not missing:
+        done: Future = Future()
+        done.set_result(known)
+        return dub_wav, clip_wav, done
+    return dub_wav, clip_wav, _then(recognize_phones_async(*(sounds[k][1] for k in missing)), completed)
 
 
 def _then(fut: Future, fn) -> Future:
