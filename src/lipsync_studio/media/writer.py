@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MediaError, OutputError
+from ..errors import OutputError
 from .audio_writer import AUDIO_ENCODER_OPTIONS
 from .container import open_input
 from .output import os_error_to_output_error, temporary_sibling
