@@ -285,6 +285,7 @@ class BuiltinEngine:
         """Plan every output frame's mouth and fill the donor bank (one pass over the clip)."""
         from ..acoustics import formant_deviation, mouth_from_audio
         from ..visemes import fill_unheard_speech, frame_labels
+        from .crops import kept_frames
 
         track = faces.speaker_track()
         self.plan = plan
@@ -324,7 +325,14 @@ class BuiltinEngine:
         scale = np.hypot(space.pose[space.present, 0, 0], space.pose[space.present, 1, 0])
         size = (pts.max(0) - pts.min(0)) * float(np.percentile(scale, 90) if len(scale) else 1.0) + 6
         crop_bytes = int(np.prod(size)) * 3
-        bank = choose_bank(feats, space.present, max(8, self.bank_bytes // crop_bytes))
+        # A clip whose lower faces outgrow the bank's memory lends only what the tracking pass kept of them (runs
+        # spread over the clip and around its extreme mouths, KeepPolicy): the same frames whether it kept them on
+        # this run or the tracks came from the cache.
+        kept = kept_frames(track.raw, faces.width, faces.height, self.bank_bytes)
+        if kept is None:
+            bank = choose_bank(feats, space.present, max(8, self.bank_bytes // crop_bytes))
+        else:
+            bank = kept[space.present[kept]]
         # How each frame's mouth is drawn: sharp donors, turned like the output frame's head, win shape ties.
         measures, looks = self._mouth_measures(clip, track.raw)
         detail = measures[:, 0]
