@@ -570,3 +570,33 @@ def test_a_dub_synced_again_is_not_heard_again(clip50, tmp_path, monkeypatch):
     got3 = changed._heard.result()
     assert sent == [2, 1]
     assert got3[0].end[-1] > 2.5
+
+
+def test_a_dub_edited_in_place_at_the_same_length_is_heard_anew(clip50, tmp_path, monkeypatch):
+    """A line re-recorded and the dub exported again under its name, the same size: the phones come from the new
+    sound, not the cache (a file fingerprint reads only some of a 1.9 MB WAV's blocks; the edit lies between them)."""
+    from lipsync_studio.media.audio_writer import write_audio
+    from lipsync_studio.sync import phones as P
+    from lipsync_studio.sync.builtin import engine as E
+
+    sent, real = [], P.recognize_phones_async
+    monkeypatch.setattr(P, "recognize_phones_async", lambda *waves: sent.append(len(waves)) or real(*waves))
+    sr, seconds = 48000, 10.0
+    t = np.arange(int(sr * seconds)) / sr
+    take = 0.3 * np.sin(2 * np.pi * 220.0 * t) * (np.sin(2 * np.pi * 3.0 * t) > 0)
+    dub = write_audio(tmp_path / "dub.wav", np.stack([take, take]).astype(np.float32), sr)
+    size = dub.stat().st_size
+    first = E.BuiltinEngine()
+    first.begin(clip50, dub)
+    first._heard.result()
+    # 0.1 s re-recorded halfway between two of the blocks a fingerprint reads (every 16th of the file, 64 KB each).
+    gap_mid = (size * 7 // 16 + (1 << 16) + size * 8 // 16) // 2
+    s0 = (gap_mid - 44) // 4 - sr // 20  # 16-bit stereo after a 44-byte header: 4 bytes a sample
+    edited = take.copy()
+    edited[s0:s0 + sr // 10] = 0.3 * np.sin(2 * np.pi * 700.0 * t[s0:s0 + sr // 10])
+    write_audio(dub, np.stack([edited, edited]).astype(np.float32), sr)
+    assert dub.stat().st_size == size
+    again = E.BuiltinEngine()
+    again.begin(clip50, dub)
+    again._heard.result()
+    assert sent == [2, 1]  # heard again (the clip's own sound from the cache)

@@ -303,30 +303,33 @@ def recognize_phones_async(*waves: np.ndarray) -> "Future[list[PhoneSegments]]":
 RECOGNIZER_KEY = "en-us allphone ci|lw 0.8|beams 1e-20|16k mono|edge and blocks v1"
 
 
-def _phones_cache(path: str | Path) -> Path:
-    from ..media.cache import cache_path
+def _phones_cache(wav16k: np.ndarray) -> Path:
+    """Where the phones of these very samples are kept: keyed by all of them (the recognizer's whole input), not by
+    the file they came from. A dub is edited where it lies (a line re-recorded, the file exported again under its
+    name at the same length): the file's fingerprint, a sample of its blocks, would give the old phones back."""
+    import hashlib
 
-    return cache_path("phones", path, RECOGNIZER_KEY, suffix=".json")
+    from ..media.cache import CACHE_VERSION, cache_dir
+
+    samples = hashlib.sha256(np.ascontiguousarray(wav16k, np.float32).tobytes()).hexdigest()
+    key = hashlib.sha256("|".join([CACHE_VERSION, "phones", samples, RECOGNIZER_KEY]).encode()).hexdigest()
+    return cache_dir() / "phones" / f"{key[:32]}.json"
 
 
-def cached_phones(path: str | Path) -> PhoneSegments | None:
-    """The phones of ``path``'s sound as :func:`store_phones` kept them for this very content, or None."""
+def cached_phones(wav16k: np.ndarray) -> PhoneSegments | None:
+    """The phones of these 16 kHz mono samples as :func:`store_phones` kept them, or None."""
     try:
-        return PhoneSegments.from_dict(json.loads(_phones_cache(path).read_text()))
+        return PhoneSegments.from_dict(json.loads(_phones_cache(wav16k).read_text()))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def store_phones(path: str | Path, phones: PhoneSegments) -> None:
-    """Keep the phones of ``path``'s sound in the analysis cache (under a temporary name, then renamed; a cache that
+def store_phones(wav16k: np.ndarray, phones: PhoneSegments) -> None:
+    """Keep the phones of these samples in the analysis cache (under a temporary name, then renamed; a cache that
     cannot be written is not an error)."""
     from ..media.cache import store
 
-    try:
-        target = _phones_cache(path)
-    except OSError:  # the clip cannot be read for its key
-        return
-    store(target, lambda tmp: tmp.write_text(json.dumps(phones.as_dict())))
+    store(_phones_cache(wav16k), lambda tmp: tmp.write_text(json.dumps(phones.as_dict())))
 
 
 def _main() -> None:

@@ -123,10 +123,11 @@ def _sounds_key(clip: Path, dub: Path) -> tuple | None:
 def _hear(clip: Path, dub: Path):
     """(the dub's samples, the clip's or None, the phones of both being heard in another process).
 
-    The phones of both sounds are kept in the analysis cache: a clip dubbed into several languages (a batch, the
-    app's runs) is heard once, and so is a dub synced again (other settings, another take of the clip): 0.3 CPU-s
-    per 10 s of sound each time otherwise, and a sync whose faces come from the cache waited 0.6 s for a 12 s
-    dub's phones (the recognizer gives a sound the same phones whatever it heard before, defa264)."""
+    The phones of both sounds are kept in the analysis cache, keyed by their samples: a clip dubbed into several
+    languages (a batch, the app's runs) is heard once, and so is a dub synced again (other settings, another take
+    of the clip): 0.3 CPU-s per 10 s of sound each time otherwise, and a sync whose faces come from the cache
+    waited 0.6 s for a 12 s dub's phones (the recognizer gives a sound the same phones whatever it heard before,
+    defa264). A dub changed anywhere is heard anew."""
     from ...media.audio import load_audio
     from ..phones import cached_phones, recognize_phones_async, store_phones
 
@@ -135,14 +136,14 @@ def _hear(clip: Path, dub: Path):
         clip_wav = load_audio(clip, sr=16000)
     except MediaError:  # a clip without sound: no speaker table
         clip_wav = None
-    sounds = [(dub, dub_wav)] + ([(clip, clip_wav)] if clip_wav is not None else [])
-    known = [cached_phones(path) for path, _ in sounds]
+    sounds = [dub_wav] + ([clip_wav] if clip_wav is not None else [])
+    known = [cached_phones(wav) for wav in sounds]
     missing = [k for k, phones in enumerate(known) if phones is None]
 
     def completed(got):
         heard = list(known)
         for k, phones in zip(missing, got):
-            store_phones(sounds[k][0], phones)  # before the phones are handed on: a next sync finds them
+            store_phones(sounds[k], phones)  # before the phones are handed on: a next sync finds them
             heard[k] = phones
         return heard
 
@@ -150,7 +151,7 @@ def _hear(clip: Path, dub: Path):
         done: Future = Future()
         done.set_result(known)
         return dub_wav, clip_wav, done
-    return dub_wav, clip_wav, _then(recognize_phones_async(*(sounds[k][1] for k in missing)), completed)
+    return dub_wav, clip_wav, _then(recognize_phones_async(*(sounds[k] for k in missing)), completed)
 
 
 def _then(fut: Future, fn) -> Future:
