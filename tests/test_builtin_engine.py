@@ -205,6 +205,10 @@ def test_a_clip_beyond_the_banks_memory_lends_what_the_tracking_pass_kept_and_pl
         assert np.array_equal(reader.donors, keeper.donors)
         assert _same_bank(reader.bank, keeper.bank)
     assert reader.info["donors_from_tracking"] == 0
+    # Memory for not one lower face: a few donors, read from the clip.
+    tiny = BuiltinEngine(bank_bytes=min(sizes) // 2)
+    tiny.prepare(media["clip"], media["dub"], faces, plan)
+    assert tiny.info["donors_used"] > 0 and tiny.info["donors_from_tracking"] == 0
 
 
 def test_the_keeper_spreads_its_runs_and_keeps_the_extreme_mouths_within_its_memory():

@@ -330,10 +330,12 @@ class BuiltinEngine:
         # spread over the clip and around its extreme mouths, KeepPolicy): the same frames whether it kept them on
         # this run or the tracks came from the cache.
         kept = kept_frames(track.raw, faces.width, faces.height, self.bank_bytes)
-        if kept is None:
+        if kept is not None:
+            kept = kept[space.present[kept]]
+        if kept is None or not len(kept):  # all fit (or not one lower face did: read from the clip)
             bank = choose_bank(feats, space.present, max(8, self.bank_bytes // crop_bytes))
         else:
-            bank = kept[space.present[kept]]
+            bank = kept
         # How each frame's mouth is drawn: sharp donors, turned like the output frame's head, win shape ties.
         measures, looks = self._mouth_measures(clip, track.raw)
         detail = measures[:, 0]

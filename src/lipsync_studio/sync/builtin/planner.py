@@ -270,7 +270,8 @@ def choose_bank(features: np.ndarray, present: np.ndarray, max_frames: int, run:
     n_runs = max(1, max_frames // run)
     gap = np.nan_to_num(features[:, 0], nan=0.0)
     order = idx[np.argsort(gap[idx])]
-    extremes = np.concatenate([order[: n_runs // 6], order[-(n_runs // 6):]])
+    k = n_runs // 6  # order[-0:] would be all: under 36 frames (a lower face of over 7 MB, filling a 4K frame) failed
+    extremes = np.concatenate([order[:k], order[len(order) - k:]])
     spread = idx[np.linspace(0, len(idx) - 1, n_runs - len(extremes)).astype(int)]
     starts = np.unique(np.concatenate([spread, extremes]))
     frames = np.unique(np.clip(starts[:, None] + np.arange(run)[None, :], 0, len(present) - 1).ravel())
