@@ -193,7 +193,7 @@ def _opening(landmarks: np.ndarray) -> float:
 
 class KeepPolicy:
     """Which frames' crops a memory budget keeps, decided as the frames come (a long or high-resolution clip's
-    crops outgrow it: a 60 s 1080p talking head's are ~1.5 GB).
+    crops outgrow it: a 60 s 1080p close-up's are ~1.8 GB).
 
     Until the budget is spent every frame is kept. From then on (:attr:`thinned`) the frames are kept in runs of
     :data:`RUN`, as the donor bank holds them: every ``stride``-th run (the stride doubles whenever the budget is
