@@ -31,7 +31,11 @@ def _install_syncnets(models):
 
 def test_eval_reports_the_sync_of_a_video_and_the_syncnet_measures_once_weights_are_there(clip, tmp_path,
                                                                                           monkeypatch, capsys):
+    import lipsync_studio.sync.phones as phones
+
     video, dub = clip
+    heard, real = [], phones.recognize_phones_async
+    monkeypatch.setattr(phones, "recognize_phones_async", lambda *sounds: heard.append(len(sounds)) or real(*sounds))
     monkeypatch.setenv("LIPSYNC_STUDIO_MODELS_DIR", str(tmp_path / "models"))
     assert main(["-q", "eval", str(video), "--json"]) == 0
     own = json.loads(capsys.readouterr().out)
@@ -44,3 +48,4 @@ def test_eval_reports_the_sync_of_a_video_and_the_syncnet_measures_once_weights_
     assert main(["-q", "eval", str(video)]) == 0
     line = capsys.readouterr().out
     assert "expert cosine" in line and "LSE-D" in line and "LSE-C" in line
+    assert heard == [1, 1]  # the video's own sound and the dub; measured again, the video's phones were kept

@@ -504,16 +504,22 @@ def evaluate_video(video: str | Path, dub: str | Path | None = None, advance=Non
     """
     from ..face.analysis import analyse_faces
     from ..media.audio import load_audio
-    from ..sync.phones import recognize_phones_async
+    from ..sync.phones import cached_phones, recognize_phones_async, store_phones
 
     wav = load_audio(dub if dub is not None else video, sr=16000)
-    heard = recognize_phones_async(wav)  # beside the tracking
+    # A sound measured again (``eval`` run twice, a batch's QC re-run) is not heard again: its phones are kept in
+    # the analysis cache, keyed by its samples, as the engine keeps a dub's.
+    phones = cached_phones(wav)
+    heard = recognize_phones_async(wav) if phones is None else None  # beside the tracking
     faces = analyse_faces(video, advance=advance, eye=eye)
     track = faces.speaker_track()
     n = faces.n_frames
     mouth = track.mouth_gap() if track is not None else np.full(n, np.nan)
     width = mouth_width(track.landmarks) if track is not None else np.full(n, np.nan)
-    score = score_mouth(mouth, width, wav, float(faces.fps), heard.result()[0])
+    if heard is not None:
+        phones = heard.result()[0]
+        store_phones(wav, phones)
+    score = score_mouth(mouth, width, wav, float(faces.fps), phones)
     return score if eye is not None else _with_syncnet_measures(score, video, dub, faces)
 
 
