@@ -41,7 +41,13 @@ def content_fingerprint(path: str | Path, block: int = 1 << 16, samples: int = 1
 
 def cache_path(kind: str, clip: str | Path, settings_key: str, suffix: str = ".npz") -> Path:
     """The cache file for an analysis ``kind`` of ``clip`` with the given settings."""
-    key = hashlib.sha256("|".join([CACHE_VERSION, kind, content_fingerprint(clip), settings_key]).encode())
+    return keyed_path(kind, content_fingerprint(clip), settings_key, suffix)
+
+
+def keyed_path(kind: str, content_key: str, settings_key: str, suffix: str = ".npz") -> Path:
+    """The cache file for an analysis ``kind`` of content known by ``content_key`` (a file's
+    :func:`content_fingerprint`, or a hash of data in memory) with the given settings."""
+    key = hashlib.sha256("|".join([CACHE_VERSION, kind, content_key, settings_key]).encode())
     return cache_dir() / kind / f"{key.hexdigest()[:32]}{suffix}"
 
 

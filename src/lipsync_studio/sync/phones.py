@@ -309,11 +309,10 @@ def _phones_cache(wav16k: np.ndarray) -> Path:
     name at the same length): the file's fingerprint, a sample of its blocks, would give the old phones back."""
     import hashlib
 
-    from ..media.cache import CACHE_VERSION, cache_dir
+    from ..media.cache import keyed_path
 
     samples = hashlib.sha256(np.ascontiguousarray(wav16k, np.float32).tobytes()).hexdigest()
-    key = hashlib.sha256("|".join([CACHE_VERSION, "phones", samples, RECOGNIZER_KEY]).encode()).hexdigest()
-    return cache_dir() / "phones" / f"{key[:32]}.json"
+    return keyed_path("phones", samples, RECOGNIZER_KEY, suffix=".json")
 
 
 def cached_phones(wav16k: np.ndarray) -> PhoneSegments | None:
