@@ -219,6 +219,17 @@ class KeepPolicy:
         self._current = -1
         self._refused = -1
 
+    def note(self, t: int, landmarks: np.ndarray, width: int, height: int
+             ) -> tuple[tuple[int, int, int, int] | None, list[int]]:
+        """:meth:`add` the crop :class:`FaceCrops` keeps of a face (``landmarks`` in a ``width`` x ``height``
+        frame): ``(box, dropped)``, its :func:`lower_face_box` (None: nothing to keep, nothing noted) and the frames
+        to drop. What the tracking pass keeps and :func:`kept_frames` decides again go through this one step."""
+        box = lower_face_box(landmarks, width, height)
+        if box is None:
+            return None, []
+        x0, y0, x1, y1 = box
+        return box, self.add(t, (x1 - x0) * (y1 - y0) * 3, _opening(landmarks))
+
     def holds(self, t: int) -> bool:
         """Whether frame ``t`` is kept (so far)."""
         return t in self._sizes
@@ -296,11 +307,8 @@ def kept_frames(raw: np.ndarray, width: int, height: int, max_bytes: int) -> np.
     alike."""
     policy = KeepPolicy(max_bytes)
     for t in range(len(raw)):
-        if not np.isfinite(raw[t]).all():
-            continue
-        box = lower_face_box(raw[t], width, height)
-        if box is not None:
-            policy.add(t, (box[2] - box[0]) * (box[3] - box[1]) * 3, _opening(raw[t]))
+        if np.isfinite(raw[t]).all():
+            policy.note(t, raw[t], width, height)
     return policy.frames() if policy.thinned else None
 
 
@@ -341,13 +349,11 @@ class FaceCrops:
             near_shut = float(np.linalg.norm(pts[14] - pts[13])) <= 2 * TEETH_REACH * eye
             values = np.array([mouth_detail(frame, lm), teeth_between_lips(frame, lm) if near_shut else np.nan])
             self._measures.setdefault(index, []).append((landmark_box(lm), values, mouth_look(frame, lm)))
-            box = lower_face_box(lm, w, h)
-            if box is None:
-                continue
-            x0, y0, x1, y1 = box
-            for f in self.policy.add(index, (x1 - x0) * (y1 - y0) * 3, _opening(lm)):
+            box, dropped = self.policy.note(index, lm, w, h)
+            for f in dropped:
                 self._crops.pop(f, None)
-            if self.policy.holds(index):
+            if box is not None and self.policy.holds(index):
+                x0, y0, x1, y1 = box
                 crop = np.ascontiguousarray(frame[y0:y1, x0:x1])
                 self._crops.setdefault(index, []).append((landmark_box(lm), x0, y0, crop))
 
