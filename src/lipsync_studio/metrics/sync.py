@@ -507,8 +507,8 @@ def evaluate_video(video: str | Path, dub: str | Path | None = None, advance=Non
     from ..sync.phones import cached_phones, recognize_phones_async, store_phones
 
     wav = load_audio(dub if dub is not None else video, sr=16000)
-    # A sound measured again (``eval`` run twice, a batch's QC re-run) is not heard again: its phones are kept in
-    # the analysis cache, keyed by its samples, as the engine keeps a dub's.
+    # A sound measured again (``eval`` run twice, a stereo sync's measure of its two eyes) is not heard again: its
+    # phones are kept in the analysis cache, keyed by its samples, as the engine keeps a dub's.
     phones = cached_phones(wav)
     heard = recognize_phones_async(wav) if phones is None else None  # beside the tracking
     faces = analyse_faces(video, advance=advance, eye=eye)
