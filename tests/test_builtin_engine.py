@@ -737,6 +737,47 @@ def test_only_the_pixels_the_engine_reads_are_converted_and_one_drawn_beyond_the
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
+def test_a_frames_own_mouth_redrawn_asks_for_the_pixels_it_moves_from(media):
+    """A frame that keeps its own mouth, opened further, is drawn from its own pixels moved: given only the box it
+    draws in (a :class:`PartialRGB` holding nothing around it), the engine asks for the whole frame instead of
+    reading the undefined pixels the opening moves from; given what ``reads`` says, it draws exactly what it draws
+    from the whole frame."""
+    from lipsync_studio.media.video import DecodedFrame, PartialRGB
+    from lipsync_studio.sync.base import WholeFrameNeeded
+    from lipsync_studio.sync.builtin.planner import OWN
+
+    with VideoReader(media["clip"]) as r:
+        plan = plan_output(r.info.n_frames, r.info.fps, 3.0)
+        engine = BuiltinEngine()
+        engine.prepare(media["clip"], media["dub"], analyse_faces(media["clip"]), plan)
+        k = 20
+        j = plan.source_index(k)
+        engine.donors[k] = OWN
+        engine.targets.gap[k] = float(engine.space.gap(engine.space.normalized[j])) + 0.15  # opened further
+        whole = next(f for i, f in r.iter_frames(j, j + 1))
+    engine.last_box = None
+    drawn = engine.render(k, j, whole)
+    x0, y0, x1, y1 = engine.last_box
+    assert not np.array_equal(drawn[y0:y1, x0:x1], whole[y0:y1, x0:x1])
+    only_box = np.full_like(whole, 255).view(PartialRGB)  # outside the box: not the picture
+    only_box[y0 - 1:y1 + 1, x0 - 1:x1 + 1] = whole[y0 - 1:y1 + 1, x0 - 1:x1 + 1]
+    only_box.valid = (x0 - 1, y0 - 1, x1 + 1, y1 + 1)
+    with pytest.raises(WholeFrameNeeded):
+        engine.render(k, j, only_box)
+    planes = av_planes(whole)
+    given = DecodedFrame(planes).rgb_within(engine.reads(k, j))
+    again = engine.render(k, j, given)
+    assert engine.last_box == (x0, y0, x1, y1)
+    assert np.array_equal(again[y0:y1, x0:x1], engine.render(k, j, DecodedFrame(planes).rgb)[y0:y1, x0:x1])
+
+
+def av_planes(rgb: np.ndarray) -> np.ndarray:
+    """(H * 3/2, W) 4:2:0 planes of an RGB picture, as a decoder gives them."""
+    import av
+
+    return av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(format="yuv420p").to_ndarray()
+
+
 @pytest.mark.skipif(__import__("shutil").which("espeak-ng") is None, reason="needs espeak-ng")
 def test_with_a_script_the_lips_shut_on_every_p_b_m_of_the_dub(media, tmp_path):
     """Words spoken one at a time (exact timing), their text as the script: the result's lips meet at each
