@@ -94,6 +94,41 @@ class PartialRGB(np.ndarray):
                 and min(y1 + 1, h) <= vy1)
 
 
+def blank_i420(width: int, height: int):
+    """A new ``av.VideoFrame`` (``yuv420p``, even sizes, its pixels undefined) and numpy views of its Y, U and V
+    planes ((H, W), (H/2, W/2), (H/2, W/2) uint8) to write into."""
+    import av
+
+    vf = av.VideoFrame(width, height, "yuv420p")
+    views = []
+    for k, (pw, ph) in enumerate(((width, height), (width // 2, height // 2), (width // 2, height // 2))):
+        plane = vf.planes[k]
+        views.append(np.frombuffer(plane, np.uint8).reshape(ph, plane.line_size)[:, :pw])
+    return vf, views
+
+
+def i420_frame(planes: np.ndarray):
+    """An ``av.VideoFrame`` (``yuv420p``) holding a copy of ``planes`` ((H * 3/2, W) uint8 planar 4:2:0, even
+    sizes), and numpy views of its Y, U and V planes (:func:`blank_i420`).
+
+    The planes are copied once, straight into the frame's own buffers (``from_ndarray`` costs a third more: 1.97
+    against 1.46 ms to convert a 1080p frame to RGB through it).
+    """
+    h, w = planes.shape[0] * 2 // 3, planes.shape[1]
+    vf, views = blank_i420(w, h)
+    y, u, v = _yuv_views(planes)
+    views[0][:], views[1][:], views[2][:] = y, u, v
+    return vf, views
+
+
+def _yuv_views(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The Y, U and V planes of (H * 3/2, W) uint8 planar 4:2:0 (views where ``planes`` is contiguous)."""
+    h, w = planes.shape[0] * 2 // 3, planes.shape[1]
+    flat, q = planes.reshape(-1), (h // 2) * (w // 2)
+    return (planes[:h], flat[h * w:h * w + q].reshape(h // 2, w // 2),
+            flat[h * w + q:h * w + 2 * q].reshape(h // 2, w // 2))
+
+
 class DecodedFrame:
     """One decoded picture: its RGB, and the decoder's own 4:2:0 planes where they can be written as they are.
 
@@ -122,9 +157,7 @@ class DecodedFrame:
     def rgb(self) -> np.ndarray:
         """(H, W, 3) uint8 RGB of the picture."""
         if self._rgb is None:
-            import av
-
-            self._rgb = av.VideoFrame.from_ndarray(self.planes, format="yuv420p").to_ndarray(format="rgb24")
+            self._rgb = i420_frame(self.planes)[0].to_ndarray(format="rgb24")
         return self._rgb
 
     def rgb_within(self, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -139,8 +172,6 @@ class DecodedFrame:
         """
         if self._rgb is not None or self.planes is None:
             return self.rgb
-        import av
-
         h, w = self.planes.shape[0] * 2 // 3, self.planes.shape[1]
         x0, y0, x1, y1 = (int(v) for v in box)
         x0, y0 = max(0, x0 - x0 % 2), max(0, y0 - y0 % 2)
@@ -150,13 +181,12 @@ class DecodedFrame:
         n, m = y1 - y0, x1 - x0
         if n <= 0 or m <= 0 or n % 4:
             return self.rgb if n > 0 and m > 0 else out
-        part = np.empty((n * 3 // 2, m), np.uint8)
-        part[:n] = self.planes[y0:y1, x0:x1]
-        q = (h // 2) * (w // 2)
-        for k in range(2):  # U, then V: (h/2, w/2) each, after the luma
-            chroma = self.planes[h:].reshape(-1)[k * q:(k + 1) * q].reshape(h // 2, w // 2)
-            part[n + k * (n // 4):n + (k + 1) * (n // 4)] = chroma[y0 // 2:y1 // 2, x0 // 2:x1 // 2].reshape(n // 4, m)
-        out[y0:y1, x0:x1] = av.VideoFrame.from_ndarray(part, format="yuv420p").to_ndarray(format="rgb24")
+        vf, (py, pu, pv) = blank_i420(m, n)
+        y, u, v = _yuv_views(self.planes)
+        py[:] = y[y0:y1, x0:x1]
+        pu[:] = u[y0 // 2:y1 // 2, x0 // 2:x1 // 2]
+        pv[:] = v[y0 // 2:y1 // 2, x0 // 2:x1 // 2]
+        out[y0:y1, x0:x1] = vf.to_ndarray(format="rgb24")
         out.valid = (x0, y0, x1, y1)
         return out
 
