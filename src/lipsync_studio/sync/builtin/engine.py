@@ -36,7 +36,8 @@ from .grain import GrainMatch
 from .interior import interior_donors, lend_interior, plan_interiors, squeezed
 from .masks import (beside_mouth_not_skin, cover_mouth, face_mask, far_cheek_cut, feathered_mask, hair_reach_cut,
                     lent_face_mask, lip_band_mask, nostril_over_lip, own_corners, skin_mask, under_the_chin)
-from .render import blend_keeping_grain, close_seam, move_outline, near_outline, paint_interior, piecewise_warp
+from .render import (blend_keeping_grain, close_seam, fill_in, move_outline, near_outline, paint_interior,
+                     piecewise_warp)
 
 #: The smallest inner-lip gap (eye distances) of a mouth open enough to lend its interior (teeth show).
 OPEN_ENOUGH = 0.06
@@ -660,7 +661,7 @@ class BuiltinEngine:
             # 33-35, 67-69: a dark notch on a frontal frame's philtrum).
             nostril = nostril_over_lip(warped, cover, outer, unit)
             if nostril is not None:
-                warped = cv2.inpaint(warped, nostril.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+                fill_in(warped, nostril)
         # Closed most of the way from a wide opening, the donor's teeth squeeze into a jagged white bar: shut lips
         # show only the dark where they meet; parted ones get the interior of the clip's narrowest open mouth (below).
         inner = apply(pose, new_shape[list(LIPS_INNER)]) - origin

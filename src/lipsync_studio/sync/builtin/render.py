@@ -117,6 +117,23 @@ def _upsample_grid_numpy(g: np.ndarray, step: int, width: int, height: int) -> n
     return (rows[yi0] * (1 - fy) + rows[yi1] * fy).astype(np.float32)
 
 
+def fill_in(img: np.ndarray, mask: np.ndarray, radius: int = 3) -> None:
+    """Fill ``img``'s pixels under ``mask`` ((h, w) bool) from those around them (in place): OpenCV's Telea
+    inpainting with ``radius``, run on the mask's box and ``radius`` + 2 pixels around it, the most it reads (a whole
+    region's inpainting prepared the whole region: ~0.6 ms a 1080p frame for a nostril of a few hundred pixels)."""
+    import cv2
+
+    ys, xs = np.nonzero(mask)
+    if not len(ys):
+        return
+    h, w = mask.shape
+    m = radius + 2
+    x0, y0 = max(int(xs.min()) - m, 0), max(int(ys.min()) - m, 0)
+    x1, y1 = min(int(xs.max()) + m + 1, w), min(int(ys.max()) + m + 1, h)
+    img[y0:y1, x0:x1] = cv2.inpaint(np.ascontiguousarray(img[y0:y1, x0:x1]), mask[y0:y1, x0:x1].astype(np.uint8),
+                                    radius, cv2.INPAINT_TELEA)
+
+
 def new_donor(last: int | None, source: int | None) -> bool:
     """Whether ``source`` (the clip frame lent now) starts a new run of lent frames after ``last`` (the one lent
     before): neither the same frame nor the one after it in the clip. Corrections measured on a donor (its colour,
