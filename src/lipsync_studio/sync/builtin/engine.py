@@ -531,8 +531,6 @@ class BuiltinEngine:
 
     def render(self, out_index: int, src_index: int, frame: np.ndarray) -> np.ndarray:
         """Output frame ``out_index``: ``frame`` with the mouth the dub needs at that time."""
-        import cv2
-
         sp = self.space
         if sp is None or not sp.present[src_index]:
             return frame
