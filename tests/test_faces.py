@@ -332,3 +332,30 @@ def test_matplotlib_left_out_of_the_trackers_import_still_works_when_something_d
                              timeout=120, env={**os.environ, "MPLBACKEND": "Agg"})
         assert run.returncode == 0, (name, run.stderr[-2000:])
         assert out.stat().st_size > 100
+
+
+def test_the_head_pose_fits_every_frame_at_once_and_gives_the_landmarks_back():
+    """The smoothing splits each frame's landmarks into a head pose (a similarity fitted to the track's reference)
+    and the face's own shape, fitted for all frames at once: a known rotation, scale and shift is found again in
+    every frame, one frame alone fits as in the batch, and pose and shape put back together are the landmarks."""
+    from scipy.spatial.transform import Rotation
+
+    from lipsync_studio.face.smoothing import head_and_shape, recompose, similarity_fit, similarity_fits
+
+    rng = np.random.default_rng(3)
+    base = rng.normal(0, 50, (478, 3))
+    rots = Rotation.from_rotvec(rng.normal(0, 0.3, (40, 3))).as_matrix()
+    scales = rng.uniform(0.5, 2.0, 40)
+    shifts = rng.normal(0, 300, (40, 3))
+    frames = scales[:, None, None] * (base @ np.swapaxes(rots, 1, 2)) + shifts[:, None, :]
+    s, r, t = similarity_fits(base, frames)
+    assert np.allclose(s, scales) and np.allclose(r, rots) and np.allclose(t, shifts, atol=1e-6)
+    one = similarity_fit(base, frames[7])
+    assert np.isclose(one[0], s[7]) and np.allclose(one[1], r[7]) and np.allclose(one[2], t[7])
+    mirrored = base * [1, 1, -1]  # the best rotation of a mirror image is still a rotation
+    assert np.isclose(np.linalg.det(similarity_fit(base, mirrored)[1]), 1.0)
+    frames = frames + rng.normal(0, 0.5, frames.shape)  # the face's own motion on top
+    present = np.ones(40, bool)
+    present[[3, 17]] = False
+    pose, local, _ = head_and_shape(frames, present)
+    assert np.allclose(recompose(pose, local)[present], frames[present], atol=1e-6)
