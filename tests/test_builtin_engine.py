@@ -743,6 +743,7 @@ def test_a_frames_own_mouth_redrawn_asks_for_the_pixels_it_moves_from(media):
     reading the undefined pixels the opening moves from; given what ``reads`` says, it draws exactly what it draws
     from the whole frame."""
     from lipsync_studio.media.video import DecodedFrame, PartialRGB
+    from lipsync_studio.media.writer import rgb_to_i420
     from lipsync_studio.sync.base import WholeFrameNeeded
     from lipsync_studio.sync.builtin.planner import OWN
 
@@ -764,18 +765,11 @@ def test_a_frames_own_mouth_redrawn_asks_for_the_pixels_it_moves_from(media):
     only_box.valid = (x0 - 1, y0 - 1, x1 + 1, y1 + 1)
     with pytest.raises(WholeFrameNeeded):
         engine.render(k, j, only_box)
-    planes = av_planes(whole)
+    planes = rgb_to_i420(whole)  # as a decoder gives them
     given = DecodedFrame(planes).rgb_within(engine.reads(k, j))
     again = engine.render(k, j, given)
     assert engine.last_box == (x0, y0, x1, y1)
     assert np.array_equal(again[y0:y1, x0:x1], engine.render(k, j, DecodedFrame(planes).rgb)[y0:y1, x0:x1])
-
-
-def av_planes(rgb: np.ndarray) -> np.ndarray:
-    """(H * 3/2, W) 4:2:0 planes of an RGB picture, as a decoder gives them."""
-    import av
-
-    return av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(format="yuv420p").to_ndarray()
 
 
 @pytest.mark.skipif(__import__("shutil").which("espeak-ng") is None, reason="needs espeak-ng")

@@ -86,12 +86,18 @@ class PartialRGB(np.ndarray):
 
     def holds(self, box: tuple[int, int, int, int]) -> bool:
         """Whether the pixels of ``box`` (``x0, y0, x1, y1``, cut to the frame) are all valid, with the pixel
-        around it that a 4:2:0 writer converts too when it widens the box to even edges."""
+        around it that a 4:2:0 writer converts too (:func:`converted_box`)."""
         h, w = self.shape[:2]
-        x0, y0, x1, y1 = box
+        x0, y0, x1, y1 = converted_box(box, w, h)
         vx0, vy0, vx1, vy1 = self.valid
-        return (max(x0 - 1, 0) >= vx0 and max(y0 - 1, 0) >= vy0 and min(x1 + 1, w) <= vx1
-                and min(y1 + 1, h) <= vy1)
+        return x0 >= vx0 and y0 >= vy0 and x1 <= vx1 and y1 <= vy1
+
+
+def converted_box(box: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int]:
+    """``box`` (``x0, y0, x1, y1``) and the pixel around it, cut to a ``width`` x ``height`` frame: what a 4:2:0
+    writer converts of a frame redrawn in ``box`` (it widens the box to even edges)."""
+    x0, y0, x1, y1 = box
+    return max(x0 - 1, 0), max(y0 - 1, 0), min(x1 + 1, width), min(y1 + 1, height)
 
 
 def blank_i420(width: int, height: int):

@@ -25,7 +25,7 @@ import numpy as np
 
 from ...face.track import LIPS_INNER, LIPS_OUTER, ClipFaces
 from ...media.timeline import OutputPlan
-from ...media.video import PartialRGB
+from ...media.video import PartialRGB, converted_box
 from ..base import Advance, WholeFrameNeeded
 from ..mouth import UPPER_INNER, UPPER_INNER_LIP, MouthSpace, apply, head_turn
 from ...errors import MediaError
@@ -723,14 +723,12 @@ def face_cut_box(region: np.ndarray, ovals: list[np.ndarray], unit: float) -> tu
 
 
 def _canvas(frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """A copy of ``frame`` to draw ``box`` (``x0, y0, x1, y1``) on: of a :class:`PartialRGB`, that box alone and the
-    pixel around it that a 4:2:0 writer converts too (a :class:`PartialRGB` valid there; the rest undefined: copying
-    the whole box the engine read, five times the one it draws at 1080p, was ~0.5 ms a frame)."""
+    """A copy of ``frame`` to draw ``box`` (``x0, y0, x1, y1``) on: of a :class:`PartialRGB`, what a 4:2:0 writer
+    converts of that box (:func:`~...media.video.converted_box`; a :class:`PartialRGB` valid there, the rest
+    undefined: copying the whole box the engine read, five times the one it draws at 1080p, was ~0.5 ms a frame)."""
     if not isinstance(frame, PartialRGB):
         return frame.copy()
-    h, w = frame.shape[:2]
-    x0, y0, x1, y1 = box
-    x0, y0, x1, y1 = max(x0 - 1, 0), max(y0 - 1, 0), min(x1 + 1, w), min(y1 + 1, h)
+    x0, y0, x1, y1 = converted_box(box, frame.shape[1], frame.shape[0])
     out = np.empty_like(frame)
     out[y0:y1, x0:x1] = frame[y0:y1, x0:x1]
     out.valid = (x0, y0, x1, y1)
