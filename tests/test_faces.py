@@ -188,6 +188,44 @@ def test_the_searches_for_new_faces_look_again_only_where_the_picture_changed_aw
         detector.close()
 
 
+def test_a_picture_without_a_face_is_searched_again_when_it_changes_and_a_face_coming_in_is_found():
+    """A cutaway with nobody in it (a still shot) is not searched for faces on every frame (two searches, 10 ms
+    of a faceless 1080p frame): only when the picture changes (a cut), FaceMesh's near-face search every four frames
+    and the full-range one every twelve; a face that comes in is followed from the frame it arrives."""
+    from lipsync_studio.face.tracker import FaceDetector, landmark_box
+
+    rng = np.random.default_rng(7)
+    shots = [cv2.resize(rng.integers(40, 200, (18, 32, 3), dtype=np.uint8), (640, 360), interpolation=cv2.INTER_CUBIC)
+             for _ in range(2)]  # two pictures of large blotches
+    face = render_face(PHOTO_OPENING, size=200)
+    frames = []
+    for k in range(40):  # a cut at frame 20; each frame with a compressed still picture's noise
+        f = np.clip(shots[k >= 20].astype(int) + rng.integers(-4, 5, shots[0].shape), 0, 255).astype(np.uint8)
+        if k >= 30:
+            f[100:300, 380:580] = face
+        frames.append(f)
+    detector = FaceDetector()
+    searched = []
+    full_range = detector._detector.process
+    detector._detector.process = lambda img: (searched.append(k), full_range(img))[1]
+    looked = []
+    mesh = detector._video.process
+    detector._video.process = lambda img: (looked.append(k), mesh(img))[1]
+    found, known = [], []
+    try:
+        for k, f in enumerate(frames):
+            faces = detector.detect(f, k, known)
+            known = [landmark_box(lm) for lm in faces] or known  # as the tracks know them (a lost one for a while)
+            found.append(len(faces))
+    finally:
+        detector.close()
+    assert found == [0] * 30 + [1] * 10
+    # The first look, the periodic ones, and the cut's: not the 30 frames with nothing new.
+    assert [k for k in looked if k < 30] == [0, 4, 8, 12, 16, 20, 24, 28]  # FaceMesh (its near-face search)
+    assert [k for k in searched if k < 30] == [0, 12, 20, 24]  # the full-range search
+    assert looked[-10:] == list(range(30, 40))  # a face followed: every frame
+
+
 def test_a_small_face_in_a_large_frame_is_found_on_every_frame(talking):
     path, _, n = talking
     with VideoReader(path) as r:

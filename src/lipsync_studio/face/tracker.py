@@ -1,10 +1,12 @@
 """Track faces through a clip with MediaPipe FaceMesh: stable ids, re-detection, no-face frames marked.
 
 FaceMesh in video mode follows faces frame to frame. Its short-range detector misses faces that are small
-in a large frame, so when a known face is lost the tracker looks again in a crop around where it was, and
-every few frames (and whenever no face is known) a full-range face detector looks for faces FaceMesh has
-not picked up; each is measured in a crop. The periodic searches look again only where the picture has changed
-away from the faces followed (before a still background, once). Detections are linked to tracks by box overlap.
+in a large frame, so when a known face is lost the tracker looks again in a crop around where it was, and a
+full-range face detector looks for faces FaceMesh has not picked up (every few frames while faces are followed, on
+every frame while one was just lost); each is measured in a crop. The searches look again only where the picture
+has changed away from the faces followed (before a still background, once); in a picture with nobody in it,
+FaceMesh too looks only when it changed, and every few frames whatever it shows. Detections are linked to tracks
+by box overlap.
 """
 
 from __future__ import annotations
@@ -199,6 +201,10 @@ class FaceDetector:
         list of (478, 3) float32 landmark arrays in pixels.
         """
         h, w = frame.shape[:2]
+        if not known and not self._scene_changed("empty", frame, []) and index % self.settings.glance_every:
+            # No face followed nor just lost, and the picture as it was when last looked at (a still shot with
+            # nobody in it): nothing new to find. Looked at again every ``glance_every`` frames all the same.
+            return []
         want = min(self.settings.max_faces, len(known))
         if want > self._video_faces:
             self._video.close()
@@ -216,7 +222,10 @@ class FaceDetector:
                     boxes.append(landmark_box(lm))
         if len(found) < self.settings.max_faces:
             if not found:
-                self._add_new_faces(self._detector, frame, found, boxes)
+                # No face: the full-range search, on every frame where one was just lost (``known``), else where the
+                # picture changed since it last looked, and every ``redetect_every`` frames whatever the picture.
+                if known or self._scene_changed("far", frame, boxes) or index % self.settings.redetect_every == 0:
+                    self._add_new_faces(self._detector, frame, found, boxes)
             elif index % self.settings.redetect_every == 0:
                 if self._scene_changed("far", frame, boxes):
                     self._add_new_faces(self._detector, frame, found, boxes)
