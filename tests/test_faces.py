@@ -6,7 +6,6 @@ import itertools
 import os
 from collections import Counter
 from fractions import Fraction
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -224,6 +223,40 @@ def test_a_picture_without_a_face_is_searched_again_when_it_changes_and_a_face_c
     assert [k for k in looked if k < 30] == [0, 4, 8, 12, 16, 20, 24, 28]  # FaceMesh (its near-face search)
     assert [k for k in searched if k < 30] == [0, 12, 20, 24]  # the full-range search
     assert looked[-10:] == list(range(30, 40))  # a face followed: every frame
+
+
+def test_a_face_back_after_a_cutaway_is_the_same_face_and_one_in_another_shot_is_another():
+    """A talking head, a cutaway longer than the tracker waits for a lost face, the same shot again: one face
+    (the sync follows it in both shots). A face at the same place in another shot (another background around it)
+    is a face of its own: only a face that comes back as it left is joined."""
+    rng = np.random.default_rng(3)
+    face = render_face(PHOTO_OPENING, size=200)
+    backdrop = cv2.resize(rng.integers(40, 200, (9, 16, 3), dtype=np.uint8), (640, 360), interpolation=cv2.INTER_CUBIC)
+    other = cv2.resize(rng.integers(40, 200, (9, 16, 3), dtype=np.uint8), (640, 360), interpolation=cv2.INTER_CUBIC)
+    cutaway = np.full((360, 640, 3), 120, np.uint8)
+
+    def shot(background, n, dx=0, face_only=False):
+        out = []
+        for k in range(n):
+            f = background.copy()
+            x = 220 + dx + (k % 5)  # the head moves a little
+            if face_only:  # the face alone, without the photo's hair, suit and backdrop around it
+                f[110:245, x + 45:x + 155] = face[30:165, 45:155]
+            else:
+                f[80:280, x:x + 200] = face
+            out.append(f)
+        return out
+
+    frames = (shot(backdrop, 15) + [cutaway] * 40 + shot(backdrop, 15, dx=6) + [cutaway] * 40
+              + shot(other, 15, face_only=True))
+    faces = track_faces(_stream(frames), len(frames), 25.0, 640, 360)
+    assert len(faces.tracks) == 2
+    first, second = faces.tracks[0], faces.tracks[1]
+    assert first.present[:15].all() and first.present[55:70].all() and not first.present[15:55].any()
+    assert not first.present[110:].any() and second.present[110:].all() and not second.present[:110].any()
+    # Never joined: rejoin_look 0.
+    faces = track_faces(_stream(frames), len(frames), 25.0, 640, 360, TrackerSettings(rejoin_look=0.0))
+    assert len(faces.tracks) == 3
 
 
 def test_a_small_face_in_a_large_frame_is_found_on_every_frame(talking):
