@@ -266,3 +266,37 @@ def test_a_pass_gives_its_threads_short_turns_and_puts_the_interval_back(clip50,
                  cancel=token)
     assert seen and max(seen) <= 0.001
     assert sys.getswitchinterval() == before
+
+
+def test_a_face_in_another_shot_is_named_and_a_second_sync_of_the_result_syncs_it(tmp_path):
+    """A clip of two shots with a face each (a cutaway between them): one face is synced, and the result says
+    which other face is on screen where it is not; syncing the result again with that face chosen syncs it too."""
+    import cv2
+
+    from lipsync_studio.media.writer import VideoWriter
+    from lipsync_studio.samples import PHOTO_OPENING, render_face
+
+    rng = np.random.default_rng(3)
+    face = render_face(PHOTO_OPENING, size=200)
+    other = cv2.resize(rng.integers(40, 200, (9, 16, 3), dtype=np.uint8), (640, 360), interpolation=cv2.INTER_CUBIC)
+    clip = tmp_path / "two_shots.mp4"
+    with VideoWriter(clip, 25, 640, 360) as w:
+        for k in range(100):
+            f = np.full((360, 640, 3), 120, np.uint8)  # the cutaway, frames 30-69
+            if k < 30:
+                f[80:280, 220:420] = face
+            elif k >= 70:  # another shot: the face alone before another backdrop
+                f = other.copy()
+                f[110:245, 265:375] = face[30:165, 45:155]
+            w.write(f)
+    dub = write_tone(tmp_path / "dub.wav", 4.0)
+    first = run_sync(SyncRequest(clip, dub, tmp_path / "a.mp4", SyncOptions(engine="builtin", measure=False)))
+    note = [w for w in first.warnings if "only face" in w]
+    assert len(note) == 1 and "two_shots.mp4" in note[0]
+    synced, left = (0, 1) if "only face 0 is synced" in note[0] else (1, 0)
+    assert f"face {left} (frames" in note[0] and "on screen where it is not" in note[0] and f"--face {left}" in note[0]
+    assert 0 < first.changed_frames <= 30
+    second = run_sync(SyncRequest(tmp_path / "a.mp4", dub, tmp_path / "b.mp4",
+                                  SyncOptions(engine="builtin", measure=False, face=left)))
+    assert 0 < second.changed_frames <= 30
+    assert any(f"only face {left} is synced" in w for w in second.warnings)

@@ -197,6 +197,9 @@ def _faces(ctx: StageContext) -> None:
     # The face asked for must exist in the left eye, as in a 2D clip; the right eye's tracks are numbered on
     # their own, so there the same id is used when it exists (else the largest face, the left's twin).
     s["faces"][0].choose_speaker(opts.face, where="in the left eye")
+    from .sync_job import warn_faces_left
+
+    warn_faces_left(s["faces"][0], s["video"])
     for f in s["faces"][1:]:
         f.speaker = opts.face if opts.face in f.tracks else None
 

@@ -346,7 +346,27 @@ def _track_faces(ctx: StageContext) -> None:
     if began is not None:
         began.result()
     faces.choose_speaker(opts.face)
+    warn_faces_left(faces, video)
     s["faces"] = faces
+
+
+def warn_faces_left(faces, video: Path) -> None:
+    """Tell the user about faces on screen for a second or more where the synced one is not (other shots): the
+    sync leaves their mouths as they were, and syncing the result again with one of them chosen syncs it too."""
+    from ..media.warnings import warn_media
+
+    left = faces.shown_without_speaker(max(1, int(round(faces.fps))))
+    speaker = faces.speaker_track()
+    if not left or speaker is None:
+        return
+    s_id = speaker.track_id
+    shown = ", ".join(f"face {tid} (frames {a}-{b})" for tid, a, b, _ in left[:3]) + \
+        (f" and {len(left) - 3} more" if len(left) > 3 else "")
+    first = left[0][0]
+    verb = "is" if len(left) == 1 else "are"
+    warn_media(f"{video}: only face {s_id} is synced; {shown} {verb} on screen where it is not (another person, or "
+               f"the same one in another shot): to sync {'it' if len(left) == 1 else 'one'} too, sync the result again "
+               f"with that face chosen (--face {first})", stacklevel=2)
 
 
 def _projected_view(ctx: StageContext) -> Path | None:

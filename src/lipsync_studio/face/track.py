@@ -113,6 +113,21 @@ class ClipFaces:
             return self.tracks[self.speaker]
         return max(self.tracks.values(), key=lambda t: t.mean_area() * t.coverage)
 
+    def shown_without_speaker(self, min_frames: int) -> list[tuple[int, int, int, int]]:
+        """The other faces on screen for at least ``min_frames`` frames where the speaker is not (another person's
+        shot, or the speaker in another framing that the tracker could not tell was the same face), as ``(id, first
+        frame, last frame, frames where the speaker is not)``: a sync changes the speaker's frames alone."""
+        speaker = self.speaker_track()
+        if speaker is None:
+            return []
+        out = []
+        for tid, t in sorted(self.tracks.items()):
+            alone = t.present & ~speaker.present
+            if t is not speaker and int(alone.sum()) >= min_frames:
+                shown = np.flatnonzero(t.present)
+                out.append((tid, int(shown[0]), int(shown[-1]), int(alone.sum())))
+        return out
+
     # -- persistence (the analysis cache) ---------------------------------------------------------------
     def save(self, path: Path) -> None:
         """Write to an ``.npz`` file (float16 would lose sub-pixel precision on 4K frames: keep float32)."""
