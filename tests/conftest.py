@@ -114,6 +114,29 @@ def write_tone(path: Path, seconds: float, *, freq: float = 440.0, sr: int = 160
     return write_audio(path, (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32), sr)
 
 
+def write_two_shot_clip(path: Path) -> Path:
+    """100 frames (640 x 360, 25 fps): a face (frames 0-29), a cutaway with nobody (30-69), then the face alone,
+    without the photo's hair and backdrop, before another backdrop (70-99): two faces to the tracker."""
+    import cv2
+
+    from lipsync_studio.media.writer import VideoWriter
+    from lipsync_studio.samples import PHOTO_OPENING, render_face
+
+    rng = np.random.default_rng(3)
+    face = render_face(PHOTO_OPENING, size=200)
+    other = cv2.resize(rng.integers(40, 200, (9, 16, 3), dtype=np.uint8), (640, 360), interpolation=cv2.INTER_CUBIC)
+    with VideoWriter(path, 25, 640, 360) as w:
+        for k in range(100):
+            f = np.full((360, 640, 3), 120, np.uint8)
+            if k < 30:
+                f[80:280, 220:420] = face
+            elif k >= 70:
+                f = other.copy()
+                f[110:245, 265:375] = face[30:165, 45:155]
+            w.write(f)
+    return path
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own analysis cache: none reads or fills the user's."""

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import read_code, write_clip, write_tone
+from conftest import read_code, write_clip, write_tone, write_two_shot_clip
 
 from lipsync_studio.job import CancelToken, Progress
 from lipsync_studio.engine.sync_job import SyncOptions, SyncRequest, run_sync
 from lipsync_studio.errors import Cancelled, MediaError, OutputError
 from lipsync_studio.media.audio import load_audio
-from lipsync_studio.media.timeline import ExtendPolicy, plan_output
+from lipsync_studio.media.timeline import plan_output
 from lipsync_studio.media.video import VideoReader, probe_video
 from lipsync_studio.media.writer import VideoFormat
 
@@ -271,24 +271,7 @@ def test_a_pass_gives_its_threads_short_turns_and_puts_the_interval_back(clip50,
 def test_a_face_in_another_shot_is_named_and_a_second_sync_of_the_result_syncs_it(tmp_path):
     """A clip of two shots with a face each (a cutaway between them): one face is synced, and the result says
     which other face is on screen where it is not; syncing the result again with that face chosen syncs it too."""
-    import cv2
-
-    from lipsync_studio.media.writer import VideoWriter
-    from lipsync_studio.samples import PHOTO_OPENING, render_face
-
-    rng = np.random.default_rng(3)
-    face = render_face(PHOTO_OPENING, size=200)
-    other = cv2.resize(rng.integers(40, 200, (9, 16, 3), dtype=np.uint8), (640, 360), interpolation=cv2.INTER_CUBIC)
-    clip = tmp_path / "two_shots.mp4"
-    with VideoWriter(clip, 25, 640, 360) as w:
-        for k in range(100):
-            f = np.full((360, 640, 3), 120, np.uint8)  # the cutaway, frames 30-69
-            if k < 30:
-                f[80:280, 220:420] = face
-            elif k >= 70:  # another shot: the face alone before another backdrop
-                f = other.copy()
-                f[110:245, 265:375] = face[30:165, 45:155]
-            w.write(f)
+    clip = write_two_shot_clip(tmp_path / "two_shots.mp4")
     dub = write_tone(tmp_path / "dub.wav", 4.0)
     first = run_sync(SyncRequest(clip, dub, tmp_path / "a.mp4", SyncOptions(engine="builtin", measure=False)))
     note = [w for w in first.warnings if "only face" in w]

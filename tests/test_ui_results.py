@@ -104,3 +104,21 @@ def test_the_result_box_shows_verdicts_a_before_and_the_sync_over_time_that_seek
     qtbot.mouseClick(strip, Qt.MouseButton.LeftButton, pos=QPoint(x, int(r.center().y())))
     assert s.position == int(round(2 * result.fps))
     qtbot.waitUntil(lambda: win.transport.frame_label.text().startswith(f"frame {s.position + 1} "), timeout=5000)
+
+
+def test_the_result_box_writes_out_the_warnings(qtbot, main_window, tmp_path):
+    """A warning (here: a face in another shot left unsynced) is written out in the Result box under its count, not
+    only flashed in the status line."""
+    from conftest import write_tone, write_two_shot_clip
+
+    from lipsync_studio.engine.sync_job import SyncOptions, SyncRequest, run_sync
+    from lipsync_studio.ui.job_link import result_measures
+
+    clip = write_two_shot_clip(tmp_path / "two_shots.mp4")
+    result = run_sync(SyncRequest(clip, write_tone(tmp_path / "dub.wav", 4.0), tmp_path / "out.mp4",
+                                  SyncOptions(engine="builtin", measure=False)))
+    rp = main_window.run_panel
+    rp.show_measures(result_measures(result))
+    texts = [rp.measures.itemAt(i).widget().text() for i in range(rp.measures.count())]
+    assert "Warnings" in texts and "1" in texts
+    assert any("only face" in t and "is on screen where it is not" in t for t in texts), texts

@@ -147,5 +147,9 @@ def result_measures(result, before=None) -> list[tuple]:
         rows.append(("Sync", "—", "Not measured: tick “Measure the result's sync” (needs an engine other than "
                                   "None)"))
     if result.warnings:
-        rows.append(("Warnings", str(len(result.warnings)), "\n".join(result.warnings)))
+        from ..app.verdicts import Verdict
+
+        # Written out under the count (a status-line flash is gone in seconds): a face left unsynced, a damaged file.
+        rows.append(("Warnings", str(len(result.warnings)), "\n".join(result.warnings),
+                     Verdict("\n".join(result.warnings), "fair")))
     return rows
