@@ -359,7 +359,7 @@ def rejoin_tracks(frames: dict[int, dict[int, np.ndarray]], first_look: dict[int
     10 s cutaway had one half drawn, or none where the dub ended first). A later track is the same face as an
     earlier one that had ended before it began, when it comes back at that track's place (centres within half a
     face) and size (within 1.5x), looking as it did (:func:`context_look`, mean Lab dE below ``most_unlike``).
-    On six real talking heads (``../shared/media``) the look of one clip's face 4 s apart changed by up to 8-19.5
+    On six real talking heads (``../shared/media``) the look of one clip's face 4 s apart changed by up to 7-19
     with the head's moves; two different people, each framed as a centred talking head, differed by 21 at least:
     a face that looks less alike than ``most_unlike`` stays a face of its own (a wrong join would lend one
     person's mouth to another).
