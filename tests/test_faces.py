@@ -259,6 +259,24 @@ def test_a_face_back_after_a_cutaway_is_the_same_face_and_one_in_another_shot_is
     assert len(faces.tracks) == 3
 
 
+def test_a_face_found_again_in_a_lost_ones_crop_is_not_a_second_face():
+    """A cut from a far face to a close one at the same place: the search for the lost far face (in a crop around
+    where it was) finds the close face FaceMesh already follows; that is one face, not two tracks of it."""
+    big = render_face(PHOTO_OPENING, size=300)
+    small = cv2.resize(big, (110, 110))
+    frames = []
+    for k in range(50):
+        f = np.full((360, 640, 3), 90, np.uint8)
+        if k < 20:
+            f[125:235, 265:375] = small
+        else:
+            f[30:330, 170:470] = big
+        frames.append(f)
+    faces = track_faces(_stream(frames), 50, 25.0, 640, 360)
+    shown = sorted((int(np.flatnonzero(t.present)[0]), int(t.present.sum())) for t in faces.tracks.values())
+    assert shown == [(0, 20), (20, 30)]
+
+
 def test_a_small_face_in_a_large_frame_is_found_on_every_frame(talking):
     path, _, n = talking
     with VideoReader(path) as r:

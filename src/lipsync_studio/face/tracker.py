@@ -101,6 +101,11 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def _same_place(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether box ``a`` is a face already at box ``b``: they overlap (IoU over 0.2) or ``a``'s centre is in ``b``."""
+    return _iou(a, b) > 0.2 or (b[0] <= (a[0] + a[2]) / 2 <= b[2] and b[1] <= (a[1] + a[3]) / 2 <= b[3])
+
+
 def landmark_box(lm: np.ndarray) -> np.ndarray:
     """``x0, y0, x1, y1`` of a face's surface landmarks (the first 468 of ``(478, ≥2)``, in pixels)."""
     pts = lm[:N_SURFACE, :2]
@@ -222,7 +227,8 @@ class FaceDetector:
                 break
             if all(_iou(kb, b) < 0.3 for b in boxes):
                 lm = self._in_crop(frame, kb)
-                if lm is not None:
+                # The crop (twice the lost face's box) may hold a face already found beside it: not a second one.
+                if lm is not None and not any(_same_place(landmark_box(lm), b) for b in boxes):
                     found.append(lm)
                     boxes.append(landmark_box(lm))
         if len(found) < self.settings.max_faces:
@@ -272,8 +278,7 @@ class FaceDetector:
         for d in detector.process(frame).detections or []:
             rb = d.location_data.relative_bounding_box
             db = np.array([rb.xmin * w, rb.ymin * h, (rb.xmin + rb.width) * w, (rb.ymin + rb.height) * h])
-            if any(_iou(db, b) > 0.2 or (b[0] <= (db[0] + db[2]) / 2 <= b[2] and b[1] <= (db[1] + db[3]) / 2 <= b[3])
-                   for b in boxes):
+            if any(_same_place(db, b) for b in boxes):
                 continue
             lm = self._in_crop(frame, db, grow=2.2)
             if lm is not None:
@@ -376,7 +381,7 @@ def rejoin_tracks(frames: dict[int, dict[int, np.ndarray]], first_look: dict[int
     """
     if most_unlike <= 0 or len(frames) < 2:
         return frames
-    order = sorted(frames, key=lambda t: min(frames[t]))
+    order = sorted(frames, key=lambda t: (min(frames[t]), -len(frames[t])))  # at one start, the longest first
     groups: dict[int, dict[int, np.ndarray]] = {}
     end: dict[int, tuple[int, np.ndarray, np.ndarray | None]] = {}  # group → (last frame, last box, last look)
     for tid in order:
