@@ -54,8 +54,15 @@ class TrackerSettings:
     smoothing: SmoothingSettings = field(default_factory=SmoothingSettings)
 
     def key(self) -> str:
-        """A stable text form (for the analysis cache)."""
-        return repr(sorted(asdict(self).items()))
+        """A stable text form (for the analysis cache), with the tracker's :data:`TRACKS_VERSION`."""
+        return f"v{TRACKS_VERSION}|" + repr(sorted(asdict(self).items()))
+
+
+#: What the tracker makes of a clip, as the analysis cache keys it: raise it whenever the same clip and settings
+#: would give other tracks (detection, linking, joining, smoothing), or tracks cached by the older code are taken
+#: for the new code's (the head-pose fit batched in 69f26cd moved smoothed landmarks by 1e-4 px; syncs that found
+#: the tracks cached went on drawing with the old ones, and no cross-dub of that session told the two apart).
+TRACKS_VERSION = 2
 
 
 class _ImportedOnFirstUse(types.ModuleType):
