@@ -346,7 +346,7 @@ def _track_faces(ctx: StageContext) -> None:
     if began is not None:
         began.result()
     faces.choose_speaker(opts.face)
-    warn_faces_left(faces, video)
+    warn_faces_left(faces, s["video"])  # the user's file (not a VR clip's view, tracked in its place)
     s["faces"] = faces
 
 
