@@ -283,3 +283,37 @@ def test_a_face_in_another_shot_is_named_and_a_second_sync_of_the_result_syncs_i
                                   SyncOptions(engine="builtin", measure=False, face=left)))
     assert 0 < second.changed_frames <= 30
     assert any(f"only face {left} is synced" in w for w in second.warnings)
+
+
+def test_faces_named_together_are_one_person_synced_in_every_shot(tmp_path):
+    """The same person seen as two faces (two shots the tracker could not join) named together (``--face 0,1``):
+    both shots are synced in one run, and nothing is left to warn about; two faces on screen together cannot be
+    named as one (the message says where)."""
+    from lipsync_studio.cli import face_ids
+    from lipsync_studio.errors import OptionError
+    from lipsync_studio.face.analysis import analyse_faces
+
+    assert face_ids("3") == 3 and face_ids("0,2") == (0, 2)
+    with pytest.raises(Exception, match="not a face id"):
+        face_ids("0,x")
+    clip = write_two_shot_clip(tmp_path / "two_shots.mp4")
+    faces = analyse_faces(clip)
+    assert sorted(faces.tracks) == [0, 1]
+    dub = write_tone(tmp_path / "dub.wav", 4.0)
+    both = run_sync(SyncRequest(clip, dub, tmp_path / "both.mp4",
+                                SyncOptions(engine="builtin", measure=False, face=(1, 0))))
+    assert both.changed_frames > 30  # frames of both shots (30 each)
+    assert not any("only face" in w for w in both.warnings)
+    faces.choose_speaker((1, 0))
+    assert sorted(faces.tracks) == [1] and faces.speaker_track().present.sum() == 60
+
+    from lipsync_studio.samples import PHOTO_OPENING, render_face
+    from lipsync_studio.face.tracker import track_faces
+
+    face = render_face(PHOTO_OPENING, size=150)
+    frame = np.full((240, 480, 3), 90, np.uint8)
+    frame[40:190, 20:170], frame[40:190, 300:450] = face, face
+    pair = track_faces(enumerate([frame] * 10), 10, 25.0, 480, 240)
+    assert len(pair.tracks) == 2
+    with pytest.raises(OptionError, match="both on screen at frame 0"):
+        pair.choose_speaker((0, 1))

@@ -19,6 +19,15 @@ from . import __version__
 from .errors import Cancelled, OptionError, OutputError, UserError
 
 
+
+def face_ids(text: str) -> int | tuple[int, ...]:
+    """``--face``: a track id, or several joined by commas (one person seen as several faces)."""
+    try:
+        ids = tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a face id or a list of them: {text!r} (e.g. 0, or 0,2)") from None
+    return ids[0] if len(ids) == 1 else ids
+
 def _add_output_format(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("output")
     g.add_argument("--codec", choices=["h264", "hevc", "vp9", "prores"], default="h264")
@@ -61,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=["auto", "builtin", "wav2lip", "none"], default="auto",
                    help="auto: Wav2Lip when its weights are in the models folder, else the built-in engine; "
                         "none: re-time the picture only")
-    p.add_argument("--face", type=int, help="which face to sync (track id; default: the largest face)")
+    p.add_argument("--face", type=face_ids, metavar="ID[,ID...]",
+                   help="which face to sync (track id; default: the largest face); several ids (0,2) are one person "
+                        "the tracker saw as several faces, in different shots")
     p.add_argument("--no-measure", action="store_true", help="skip measuring the result's sync")
     p.add_argument("--start", type=float, metavar="SEC",
                    help="sync only from SEC seconds of the output on (with --end: a range, spliced into the whole "

@@ -50,7 +50,8 @@ class SyncOptions:
     fmt: codec and quality of the output.
     engine: ``auto`` (Wav2Lip when its weights are present, else built-in), ``builtin``, ``wav2lip``, or
         ``none`` (re-time the picture only, no lip-sync: the baseline to compare against).
-    face: which face to sync (track id; None: the largest face).
+    face: which face to sync (track id; None: the largest face); several ids: one person the tracker saw as
+        several faces in different shots (:meth:`~lipsync_studio.face.track.ClipFaces.choose_speaker`).
     measure: measure the result's sync (re-tracks the output: one more pass).
     device: where the networks run: ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda``, ``cuda:N``, ``mps``.
         The built-in engine runs on the CPU whatever is chosen (it has no network).
@@ -65,7 +66,7 @@ class SyncOptions:
     shorten: ShortenPolicy = ShortenPolicy.TRIM_PICTURE
     fmt: VideoFormat = field(default_factory=VideoFormat)
     engine: str = "auto"
-    face: int | None = None
+    face: int | tuple[int, ...] | None = None
     measure: bool = True
     device: str = "auto"
     start_s: float | None = None
@@ -366,7 +367,8 @@ def warn_faces_left(faces, video: Path) -> None:
     verb = "is" if len(left) == 1 else "are"
     warn_media(f"{video}: only face {s_id} is synced; {shown} {verb} on screen where it is not (another person, or "
                f"the same one in another shot): to sync {'it' if len(left) == 1 else 'one'} too, sync the result again "
-               f"with that face chosen (--face {first})", stacklevel=2)
+               f"with that face chosen (--face {first}), or, the same person, sync the clip with both "
+               f"(--face {s_id},{first})", stacklevel=2)
 
 
 def _projected_view(ctx: StageContext) -> Path | None:

@@ -8,6 +8,7 @@ marked, never fatal. A :class:`ClipFaces` is all the tracks of a clip plus the s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -91,19 +92,40 @@ class ClipFaces:
     speaker: int | None = None
     settings_key: str = field(default="")
 
-    def choose_speaker(self, face: int | None, where: str = "in this clip") -> None:
+    def choose_speaker(self, face: int | Sequence[int] | None, where: str = "in this clip") -> None:
         """Make ``face`` (a track id) the speaker, or the largest face when None.
+
+        Several ids are one person the tracker saw as several faces (the same speaker in shots it could not join,
+        another framing): they become one track under the first id, the speaker.
 
         Raises
         ------
         OptionError
-            There is no face with that id (the message lists the ids found).
+            There is no face with that id (the message lists the ids found), or two of several ids are on screen
+            together (two people).
         """
         from ..errors import OptionError
 
-        if face is not None and face not in self.tracks:
-            raise OptionError(f"there is no face {face} {where}", hint=f"faces found: {sorted(self.tracks) or 'none'}")
-        self.speaker = face
+        ids = [] if face is None else [int(face)] if isinstance(face, (int, np.integer)) else \
+            list(dict.fromkeys(int(f) for f in face))
+        for f in ids:
+            if f not in self.tracks:
+                raise OptionError(f"there is no face {f} {where}", hint=f"faces found: {sorted(self.tracks) or 'none'}")
+        for i, a in enumerate(ids):
+            for b in ids[i + 1:]:
+                both = np.flatnonzero(self.tracks[a].present & self.tracks[b].present)
+                if len(both):
+                    raise OptionError(f"faces {a} and {b} are both on screen at frame {both[0]} {where}: two people, "
+                                      "not one", hint="name as one face only faces seen in different shots")
+        if len(ids) > 1:
+            first = self.tracks[ids[0]]
+            landmarks, raw, present = first.landmarks.copy(), first.raw.copy(), first.present.copy()
+            for f in ids[1:]:
+                t = self.tracks.pop(f)
+                landmarks[t.present], raw[t.present] = t.landmarks[t.present], t.raw[t.present]
+                present |= t.present
+            self.tracks[ids[0]] = FaceTrack(ids[0], landmarks, raw, present)
+        self.speaker = ids[0] if ids else None
 
     def speaker_track(self) -> FaceTrack | None:
         """The chosen speaker's track, or the largest face when none was chosen; None without faces."""
