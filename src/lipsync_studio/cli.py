@@ -19,7 +19,6 @@ from . import __version__
 from .errors import Cancelled, OptionError, OutputError, UserError
 
 
-
 def face_ids(text: str) -> int | tuple[int, ...]:
     """``--face``: a track id, or several joined by commas (one person seen as several faces)."""
     try:
@@ -27,6 +26,7 @@ def face_ids(text: str) -> int | tuple[int, ...]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a face id or a list of them: {text!r} (e.g. 0, or 0,2)") from None
     return ids[0] if len(ids) == 1 else ids
+
 
 def _add_output_format(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("output")

@@ -202,8 +202,7 @@ def _faces(ctx: StageContext) -> None:
     warn_faces_left(s["faces"][0], s["video"])
     for f in s["faces"][1:]:
         f.speaker = None
-        ids = [opts.face] if isinstance(opts.face, int) else list(opts.face or [])
-        if ids and all(i in f.tracks for i in ids):
+        if opts.face is not None:
             with contextlib.suppress(OptionError):  # numbered otherwise there: the largest face, the left's twin
                 f.choose_speaker(opts.face, where="in the right eye")
 

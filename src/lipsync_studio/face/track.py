@@ -7,8 +7,8 @@ marked, never fatal. A :class:`ClipFaces` is all the tracks of a clip plus the s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np

@@ -305,13 +305,12 @@ class _Linker:
         # track id → the look (context_look) at its first frame, and the latest one (taken every LOOK_EVERY frames)
         self.first_look: dict[int, np.ndarray] = {}
         self.last_look: dict[int, np.ndarray] = {}
-        self._frame: np.ndarray | None = None  # the frame being linked (its looks are taken from it)
 
     def known_boxes(self, index: int) -> list[np.ndarray]:
         return [b for (f, b) in self.last.values() if index - f <= self.max_gap]
 
     def add(self, index: int, detections: list[np.ndarray], frame: np.ndarray | None = None) -> None:
-        self._frame = frame
+        """Link ``detections`` of frame ``index`` (``frame``, where given, is where their looks are taken)."""
         live = [(tid, f, b) for tid, (f, b) in self.last.items() if index - f <= self.max_gap]
         pairs = sorted(((_iou(b, landmark_box(d)), tid, k) for tid, _, b in live for k, d in enumerate(detections)),
                        reverse=True)
@@ -321,19 +320,19 @@ class _Linker:
                 continue
             used_t.add(tid)
             used_d.add(k)
-            self._put(tid, index, detections[k])
+            self._put(tid, index, detections[k], frame)
         for k, d in enumerate(detections):
             if k not in used_d:
-                self._put(self.next_id, index, d)
+                self._put(self.next_id, index, d, frame)
                 self.next_id += 1
 
-    def _put(self, tid: int, index: int, lm: np.ndarray) -> None:
+    def _put(self, tid: int, index: int, lm: np.ndarray, frame: np.ndarray | None) -> None:
         new = tid not in self.frames
         self.frames.setdefault(tid, {})[index] = lm
         box = landmark_box(lm)
         self.last[tid] = (index, box)
-        if self._frame is not None and (new or index % LOOK_EVERY == 0):
-            look = context_look(self._frame, box)
+        if frame is not None and (new or index % LOOK_EVERY == 0):
+            look = context_look(frame, box)
             if new:
                 self.first_look[tid] = look
             self.last_look[tid] = look
