@@ -63,10 +63,22 @@ extras="test"
 stamp=".venv/.lipsync-installed-$( (cat pyproject.toml; echo "$extras") | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   say "installing Python dependencies (first run takes a few minutes)"
+  # They take about 4.1 GB in .venv, and pip unpacks each wheel in a temporary folder besides: a disk
+  # with less than 6 GB free fails half-way with "No space left on device". Say so before starting.
+  free_kb=$(df -Pk . 2>/dev/null | awk 'NR==2 {print $4}')
+  tmp_kb=$(df -Pk "${TMPDIR:-/tmp}" 2>/dev/null | awk 'NR==2 {print $4}')
+  if [ -n "$free_kb" ] && [ "$free_kb" -lt 6000000 ]; then
+    say "only $((free_kb / 1024)) MB free on the disk of $(pwd); the dependencies need about 6 GB: free some space"
+    exit 1
+  fi
+  if [ -n "$tmp_kb" ] && [ "$tmp_kb" -lt 1500000 ]; then
+    say "only $((tmp_kb / 1024)) MB free in ${TMPDIR:-/tmp}, where pip unpacks; set TMPDIR to a folder with 1.5 GB free"
+    exit 1
+  fi
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
   # torch is pinned to 2.13.0 in pyproject.toml: these machines hold its CPU wheel locally.
   # pip's chatter goes to a log; on failure its end is shown.
-  if ! .venv/bin/python -m pip install -e ".[$extras]" > .venv/pip-install.log 2>&1; then
+  if ! .venv/bin/python -m pip install --no-cache-dir -e ".[$extras]" > .venv/pip-install.log 2>&1; then
     tail -n 40 .venv/pip-install.log >&2
     say "installing the Python dependencies failed (full log: .venv/pip-install.log)"
     exit 1
