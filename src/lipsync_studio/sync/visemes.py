@@ -104,6 +104,18 @@ GAP_LEVEL = 0.2
 #: ``bench/plan_lab.py``) shut share 0.678 -> 0.695 with opening and width r unchanged; the frame after a planned
 #: closure was truly shut in 0.39 of cases, the frame before in 0.23, against 0.34 for any frame.
 MIN_CLOSURE_S = 0.07
+#: How long (s) a closure may outlast its phone's span shifted by the speaker's lead: the lips part with the burst,
+#: up to a frame later than the led span, but not a whole lead later. They once parted at the release itself
+#: (the span's end, unshifted), which at the old fixed 40 ms lead was a frame; at the speakers' own leads (0.1-0.24
+#: s) every p, b, m, f, v and w held the lips shut 3-6 frames past its sound, and neighbouring closures ran into
+#: one: on six real talking heads the plan shut 0.46 of the frames, in 57 runs of 9.4 frames on average (13 over
+#: half a second, in the middle of speech), where the real mouths were shut in 0.34, in 88 runs of 4.5 (FaceMesh,
+#: xrecon.py's threshold; ``bench/plan_lab.py``). At 40 ms: 0.31 of the frames in 76 runs, the lengths' spread
+#: like the real one (runs over 8 frames: 126 frames, real 135). The cross-reconstruction's closure share counts
+#: only truly shut frames shut, so it fell with the frames shut (0.629 -> 0.496, its precision unchanged at
+#: 0.53), while the opening r rose 0.465 -> 0.497 and the width r 0.346 -> 0.396 (``bench/xrecon_frozen.py``,
+#: rendered; the lips no longer sit shut through the vowels between closures).
+RELEASE_LAG_S = 0.04
 
 
 @dataclass(frozen=True)
@@ -263,11 +275,10 @@ def _read_frames(track: _Track, phones: PhoneSegments, fps: float, n_frames: int
         if p in closing:
             if p in ("P", "B") and len(lv):
                 s, e = _stop_gap(lv, s, e)
-            # The mouth leads the sound into a closure but parts at the release itself: the lips open with the
-            # burst, not lead_s before it (on real talking heads the lips were still shut a frame after the
-            # phone's span less the lead: shut-frame agreement 0.43 -> 0.50, opening r unchanged).
+            # The mouth leads the sound into a closure and parts at most RELEASE_LAG_S after the led span (on real
+            # talking heads the lips were still shut a frame after the phone's span less the lead).
             k0 = int(np.ceil((s - lead_s) * fps - 0.5))
-            k1 = int(np.floor(e * fps - 0.5))
+            k1 = int(np.floor((e - max(lead_s - RELEASE_LAG_S, 0.0)) * fps - 0.5))
             ks = list(range(k0, k1 + 1)) if k1 >= k0 else \
                 [int(np.clip(round((0.5 * (s + e) - lead_s) * fps), 0, n_frames - 1))]
             if len(ks) < shortest:  # the frames nearest the closure's middle
