@@ -105,17 +105,17 @@ GAP_LEVEL = 0.2
 #: closure was truly shut in 0.39 of cases, the frame before in 0.23, against 0.34 for any frame.
 MIN_CLOSURE_S = 0.07
 #: How long (s) a closure may outlast its phone's span shifted by the speaker's lead: the lips part with the burst,
-#: up to a frame later than the led span, but not a whole lead later. They once parted at the release itself
+#: a frame or two later than the led span, but not a whole lead later. They once parted at the release itself
 #: (the span's end, unshifted), which at the old fixed 40 ms lead was a frame; at the speakers' own leads (0.1-0.24
-#: s) every p, b, m, f, v and w held the lips shut 3-6 frames past its sound, and neighbouring closures ran into
+#: s) every p, b, m, f, v and w held the lips shut 3-6 frames past its sound and neighbouring closures ran into
 #: one: on six real talking heads the plan shut 0.46 of the frames, in 57 runs of 9.4 frames on average (13 over
 #: half a second, in the middle of speech), where the real mouths were shut in 0.34, in 88 runs of 4.5 (FaceMesh,
-#: xrecon.py's threshold; ``bench/plan_lab.py``). At 40 ms: 0.31 of the frames in 76 runs, the lengths' spread
-#: like the real one (runs over 8 frames: 126 frames, real 135). The cross-reconstruction's closure share counts
-#: only truly shut frames shut, so it fell with the frames shut (0.629 -> 0.496, its precision unchanged at
-#: 0.53), while the opening r rose 0.465 -> 0.497 and the width r 0.346 -> 0.396 (``bench/xrecon_frozen.py``,
-#: rendered; the lips no longer sit shut through the vowels between closures).
-RELEASE_LAG_S = 0.04
+#: xrecon.py's threshold; ``bench/plan_lab.py``). At 80 ms: 0.33 of the frames in 69 runs, the lengths spread like
+#: the real ones (5 runs over 12 frames, as real). Rendered cross-reconstruction (``bench/xrecon_frozen.py``):
+#: opening / width / shut r 0.472 / 0.377 / 0.536 at 40 ms, 0.467 / 0.381 / 0.559 at 80 ms; at the unshifted end
+#: the opening fell (plan 0.510 -> 0.488) while the closure share, which counts only truly shut frames shut, rose
+#: with the frames shut (0.648 with 0.40 of them shut).
+RELEASE_LAG_S = 0.08
 
 
 @dataclass(frozen=True)
