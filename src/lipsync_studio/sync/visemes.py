@@ -111,10 +111,10 @@ MIN_CLOSURE_S = 0.07
 #: one: on six real talking heads the plan shut 0.46 of the frames, in 57 runs of 9.4 frames on average (13 over
 #: half a second, in the middle of speech), where the real mouths were shut in 0.34, in 88 runs of 4.5 (FaceMesh,
 #: xrecon.py's threshold; ``bench/plan_lab.py``). At 80 ms: 0.33 of the frames in 69 runs, the lengths spread like
-#: the real ones (5 runs over 12 frames, as real). Rendered cross-reconstruction (``bench/xrecon_frozen.py``):
-#: opening / width / shut r 0.472 / 0.377 / 0.536 at 40 ms, 0.467 / 0.381 / 0.559 at 80 ms; at the unshifted end
-#: the opening fell (plan 0.510 -> 0.488) while the closure share, which counts only truly shut frames shut, rose
-#: with the frames shut (0.648 with 0.40 of them shut).
+#: the real ones (5 runs over 12 frames, as real). Rendered cross-reconstruction (``bench/xrecon_frozen.py``),
+#: opening r / width r / closure share: 0.472 / 0.377 / 0.536 at 40 ms, 0.467 / 0.381 / 0.559 at 80 ms; at the
+#: unshifted end the opening fell (plan 0.510 -> 0.488) while the closure share, which counts only truly shut
+#: frames shut, rose with the frames shut (0.648 with 0.40 of them shut).
 RELEASE_LAG_S = 0.08
 
 
