@@ -116,34 +116,6 @@ def test_a_donor_warped_once_keeps_detail_that_a_bank_and_a_second_bilinear_resa
     assert grey_sharpness(once) > 2 * grey_sharpness(twice)
 
 
-def test_the_mouth_box_keeps_the_donors_pixel_level_detail_and_joins_the_rest_without_a_seam():
-    """Inside the mouth box the donor is resampled with Lanczos: at a fraction of a pixel's shift it keeps the
-    detail a bicubic filter loses (Laplacian variance); outside the box every pixel is the bicubic's, and across the
-    box's edge the two filters agree within a few levels (no visible seam)."""
-    from skimage.data import astronaut
-
-    img = np.ascontiguousarray(astronaut()[40:240, 140:340])
-    pts = np.array([[10, 10], [190, 10], [190, 190], [10, 190], [100, 100]], float)
-    tris = np.array([[0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4]])
-    src_pts = pts + [0.5, 0.5]  # half a pixel away: the bicubic's worst case
-    box, mouth = (20, 20, 180, 180), (40, 50, 120, 110)
-    plain, _ = piecewise_warp(img, src_pts, pts, tris, box)
-    sharp, cover = piecewise_warp(img, src_pts, pts, tris, box, sharp_box=mouth)
-    x0, y0, x1, y1 = mouth
-    inside = np.zeros(cover.shape, bool)
-    inside[y0:y1, x0:x1] = True
-    np.testing.assert_array_equal(sharp[~inside], plain[~inside])
-
-    def grey_sharpness(a):
-        return sharpness(cv2.cvtColor(np.ascontiguousarray(a), cv2.COLOR_RGB2GRAY))
-
-    truth = img[20 + y0:20 + y1, 20 + x0:20 + x1]  # the same pixels, not resampled
-    kept_plain = grey_sharpness(plain[y0:y1, x0:x1]) / grey_sharpness(truth)
-    kept_sharp = grey_sharpness(sharp[y0:y1, x0:x1]) / grey_sharpness(truth)
-    assert kept_sharp > 0.75 and kept_sharp > kept_plain + 0.1  # measured: 0.82 against 0.69
-    assert np.abs(sharp[y0:y1, x0:x1].astype(int) - plain[y0:y1, x0:x1]).mean() < 4
-
-
 def _ellipse_band(shape, centre, axes, thickness):
     outer = np.zeros(shape, np.uint8)
     cv2.ellipse(outer, centre, axes, 0, 0, 360, 1, -1)

@@ -41,7 +41,7 @@ from .render import (blend_keeping_grain, close_seam, fill_in, move_outline, nea
 
 #: The smallest inner-lip gap (eye distances) of a mouth open enough to lend its interior (teeth show).
 OPEN_ENOUGH = 0.06
-#: How far around the lips (eye distances) the donor is resampled with the sharpest filter.
+#: How far around the lips (eye distances) the mouth box reaches, where the blend keeps the grain at full strength.
 MOUTH_MARGIN = 0.05
 #: How far beyond the box the frame's own face would be drawn in (:func:`face_cut_box`, eye distances)
 #: :meth:`BuiltinEngine.reads` reaches: a mouth change moves the drawn box by a few tenths at most (a dropped jaw), a
@@ -587,13 +587,13 @@ class BuiltinEngine:
         origin = np.array([x0, y0], np.float64)
         outer = apply(pose, new_shape[list(LIPS_OUTER)]) - origin
         own_outer = apply(pose, own_shape[list(LIPS_OUTER)]) - origin
-        # The lips and a twentieth of an eye distance around them (where a viewer looks) keep every bit of the donor's
-        # detail: resampled there with a sharper filter.
+        # The lips and a twentieth of an eye distance around them (where a viewer looks): the blend keeps both images'
+        # grain at full strength there.
         lips = np.vstack([outer, own_outer])
-        sharp_box = (*np.floor(lips.min(0) - MOUTH_MARGIN * unit).astype(int),
+        mouth_box = (*np.floor(lips.min(0) - MOUTH_MARGIN * unit).astype(int),
                      *np.ceil(lips.max(0) + MOUTH_MARGIN * unit).astype(int))
-        warped, cover, inside = piecewise_warp(src_img, src, dst, sp.triangles, (x0, y0, x1, y1), sharp_box=sharp_box,
-                                               split_cover=True, keep_turned=~sp.outline_triangles)
+        warped, cover, inside = piecewise_warp(src_img, src, dst, sp.triangles, (x0, y0, x1, y1), split_cover=True,
+                                               keep_turned=~sp.outline_triangles)
         chin_x, chin_half = float(own_outer[:, 0].mean()), 0.5 * float(np.ptp(own_outer[:, 0]))
         if own:
             face = face_mask([o - origin for o in ovals], cover.shape, 0.02 * unit)
@@ -708,7 +708,7 @@ class BuiltinEngine:
             backdrop = out[y0:y1, x0:x1]
         # blendLinear rounds a weighted sum: where alpha is 0 the frame's pixel comes back exactly (or as the jaw moved
         # it). Where the blend crosses the mouth box (under the nose), the grain of both keeps its strength.
-        out[y0:y1, x0:x1] = blend_keeping_grain(warped, np.ascontiguousarray(backdrop), alpha, sharp_box)
+        out[y0:y1, x0:x1] = blend_keeping_grain(warped, np.ascontiguousarray(backdrop), alpha, mouth_box)
         return out
 
 
