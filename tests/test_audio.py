@@ -293,9 +293,10 @@ def test_a_video_keeps_the_dubs_own_channels(media: dict[str, Path], tmp_path: P
         assert rms(sound[1, 1600:]) < 0.01 * rms(sound[0, 1600:])
 
 
-def _click_mp4(path: Path, signal: np.ndarray, sr: int, timestamps: bool) -> Path:
+def _click_mp4(path: Path, signal: np.ndarray, sr: int, timestamps: bool, start: int = 0) -> Path:
     """An MP4 with a 64x64 picture and ``signal`` (1, N) as AAC; ``timestamps`` False: its frames go to the
-    encoder without ``pts``, as programs that write a clip frame by frame do, and the file marks no priming."""
+    encoder without ``pts``, as programs that write a clip frame by frame do, and the file marks no priming;
+    ``start``: with timestamps, the sound starts this many samples after the picture."""
     with av.open(str(path), "w") as out:
         video = out.add_stream("libx264", rate=25)
         video.width, video.height, video.pix_fmt = 64, 64, "yuv420p"
@@ -310,7 +311,7 @@ def _click_mp4(path: Path, signal: np.ndarray, sr: int, timestamps: bool) -> Pat
                                                layout="mono")
             frame.sample_rate = sr
             if timestamps:
-                frame.pts, frame.time_base = pos, Fraction(1, sr)
+                frame.pts, frame.time_base = start + pos, Fraction(1, sr)
             out.mux(audio.encode(frame))
         out.mux(audio.encode(None))
     return path
@@ -334,3 +335,8 @@ def test_an_aac_sound_starts_with_its_picture_whether_or_not_the_file_marks_the_
     assert at["marked.mp4"] == pytest.approx(0.5, abs=0.005), at
     assert at["unmarked.mp4"] == pytest.approx(0.5, abs=0.005), at
     assert len(load_audio(unmarked, sr=16000)) / 16000 == pytest.approx(2.0, abs=0.06)
+    # A sound that starts after the picture is read from its first decoded sample, as before: its priming is
+    # dated before it, not left unmarked.
+    late = _click_mp4(tmp_path / "late.mp4", signal, sr, timestamps=True, start=sr // 2)
+    plain = np.concatenate([f.to_ndarray()[0] for f in av.open(str(late)).decode(audio=0)])
+    assert len(load_audio(late, sr=sr)) == len(plain)

@@ -317,7 +317,10 @@ def _unmarked_priming(container: av.container.InputContainer, stream: av.audio.s
     name = (container.format.name or "") if container.format is not None else ""
     if stream.codec_context.name != "aac" or ("mp4" not in name and "mov" not in name):
         return False
-    return first.pts is not None and first.pts >= 0 and not first.is_discard
+    # Given timestamps, the encoder dates its first packet a priming before the sound: -1024 for a sound that
+    # starts with the picture (FFmpeg then drops it), a positive time for one that starts later (read from its
+    # first decoded sample, like any sound that starts late). At exactly 0, undiscarded: no timestamps were given.
+    return first.pts == 0 and not first.is_discard
 
 
 def _decoded_frames(
