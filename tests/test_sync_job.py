@@ -253,8 +253,8 @@ def test_a_pass_gives_its_threads_short_turns_and_puts_the_interval_back(clip50,
     def on_progress(ev: Progress) -> None:
         if ev.stage == "render" and 0 < ev.done < ev.total:  # the job's own reports at a stage's ends lie outside
             seen.append(sys.getswitchinterval())
-            if ev.done >= 10 and token is not None:
-                token.cancel()
+            if token is not None:  # the first report inside the pass: later ones come only 50 ms apart, and a
+                token.cancel()     # fast pass may finish between two of them (CI once did)
 
     run_sync(SyncRequest(clip50, dub3s, tmp_path / "whole.mp4", SyncOptions(engine="none")), on_progress=on_progress)
     assert seen and max(seen) <= 0.001 < before
