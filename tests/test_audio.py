@@ -340,3 +340,57 @@ def test_an_aac_sound_starts_with_its_picture_whether_or_not_the_file_marks_the_
     late = _click_mp4(tmp_path / "late.mp4", signal, sr, timestamps=True, start=sr // 2)
     plain = np.concatenate([f.to_ndarray()[0] for f in av.open(str(late)).decode(audio=0)])
     assert len(load_audio(late, sr=sr)) == len(plain)
+
+
+def _moved(src: Path, dst: Path, picture_s: float = 0.0) -> Path:
+    """``src``'s streams copied into ``dst`` (its container from the suffix), the picture dated ``picture_s`` later."""
+    with av.open(str(src)) as i, av.open(str(dst), "w") as o:
+        streams = {s.index: o.add_stream_from_template(s) for s in i.streams}
+        for packet in i.demux():
+            if packet.dts is None:
+                continue
+            if packet.stream.type == "video" and picture_s:
+                step = round(picture_s / packet.time_base)
+                packet.pts, packet.dts = packet.pts + step, packet.dts + step
+            packet.stream = streams[packet.stream.index]
+            o.mux(packet)
+    return dst
+
+
+def test_a_clips_own_sound_is_read_with_its_picture_wherever_its_stream_starts(tmp_path: Path) -> None:
+    """A click 0.5 s into a sound that starts 0.3 s after the picture is heard 0.8 s after the first frame, as a
+    player plays it (an engine reading the speaker's sound from its first sample took 0.3 s more for how far the
+    mouth leads it); in a file whose picture starts 0.32 s after its sound, 0.18 s after the first frame. The same
+    from MP4, Matroska and MPEG-TS; a file re-encoded with its own sound keeps it in place; a dub (no
+    ``at_picture``) is still heard from its first sample."""
+    from lipsync_studio.media.audio import sound_late_s
+    from lipsync_studio.media.writer import VideoWriter
+
+    sr = 16000
+    signal = np.zeros((1, 2 * sr), np.float32)
+    signal[0, sr // 2:sr // 2 + 40] = 0.8
+    late = _click_mp4(tmp_path / "late.mp4", signal, sr, timestamps=True, start=int(0.3 * sr))
+    early = _moved(_click_mp4(tmp_path / "with.mp4", signal, sr, timestamps=True), tmp_path / "early.mp4", 0.32)
+
+    def click(path: Path, **kw) -> float:
+        return float(np.argmax(np.abs(load_audio(path, sr=sr, **kw))) / sr)
+
+    for path, want in ((late, 0.8), (early, 0.18), (_moved(late, tmp_path / "late.mkv"), 0.8),
+                       (_moved(late, tmp_path / "late.ts"), 0.8), (_moved(early, tmp_path / "early.ts"), 0.18)):
+        assert click(path, at_picture=True) == pytest.approx(want, abs=0.005), path.name
+        assert sound_late_s(path) == pytest.approx(want - 0.5, abs=0.07), path.name  # less the decoded priming
+    assert click(late) == pytest.approx(0.5, abs=0.07)  # from its first sample (its priming decoded first)
+    assert click(early) == pytest.approx(0.5, abs=0.005)
+    # Nothing moves in a file whose sound starts with its picture, or in a sound without one.
+    plain = _click_mp4(tmp_path / "plain.mp4", signal, sr, timestamps=True)
+    assert np.array_equal(load_audio(plain, at_picture=True), load_audio(plain))
+    wav = write_audio(tmp_path / "click.wav", "pcm_s16le", signal, sr)
+    assert np.array_equal(load_audio(wav, at_picture=True), load_audio(wav))
+
+    for source, want in ((late, 0.8), (early, 0.18)):
+        out = tmp_path / f"again_{source.stem}.mp4"
+        with VideoWriter(out, 25, 64, 64, audio=source, audio_seconds=1.6, audio_at_picture=True) as w:
+            for _ in range(40):
+                w.write(np.full((64, 64, 3), 128, np.uint8))
+        assert click(out) == pytest.approx(want, abs=0.005), source.name
+        assert len(load_audio(out, sr=sr)) / sr == pytest.approx(1.6, abs=0.03)

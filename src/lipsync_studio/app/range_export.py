@@ -42,7 +42,7 @@ def _cut_stage(ctx: StageContext) -> None:
     fps = float(info.fps)
     sound = temporary_sibling(out.with_name(f"{out.stem}-sound.wav"))
     s["cleanup"].append(sound)
-    write_shifted_dub(s["source"], -first / fps, sound)  # the sound from the range's first frame on
+    write_shifted_dub(s["source"], -first / fps, sound, at_picture=True)  # the sound from the range's first frame on
     with VideoReader(s["source"]) as reader, VideoWriter(
             out, info.fps, info.width, info.height, fmt=s["fmt"], audio=sound,
             audio_seconds=(stop - first) / fps) as writer:

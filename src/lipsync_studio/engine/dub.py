@@ -16,13 +16,16 @@ import numpy as np
 NO_SHIFT_S = 1e-4
 
 
-def write_shifted_dub(dub: Path, offset_s: float, target: Path, sr: int | None = None) -> Path:
+def write_shifted_dub(dub: Path, offset_s: float, target: Path, sr: int | None = None, *,
+                      at_picture: bool = False) -> Path:
     """Write ``dub`` shifted by ``offset_s`` seconds to ``target`` (a WAV); return ``target``.
 
     Positive offsets start the dub with that much silence (the sound comes later); negative ones drop its
     first ``-offset_s`` seconds (a dub shorter than that leaves 0.1 s of silence). Channels are kept, and so
     is the sample rate unless ``sr`` (Hz) asks for another: the sound after the silence is the dub's own
     samples, not a resampled copy, so everything heard from it (phones, loudness) is the unshifted dub's.
+    ``at_picture``: ``dub`` is a video whose own sound is wanted, timed from its first frame (see
+    :func:`~..media.audio.load_audio`).
     """
     from ..media.audio import load_audio, probe_audio
     from ..media.audio_writer import write_audio
@@ -30,7 +33,7 @@ def write_shifted_dub(dub: Path, offset_s: float, target: Path, sr: int | None =
     if sr is None:
         sr = probe_audio(dub).sample_rate
 
-    audio = load_audio(dub, sr=sr, mono=False)
+    audio = load_audio(dub, sr=sr, mono=False, at_picture=at_picture)
     shift = int(round(abs(offset_s) * sr))
     if offset_s > 0:
         audio = np.concatenate([np.zeros((audio.shape[0], shift), np.float32), audio], axis=1)

@@ -324,7 +324,7 @@ def _sound_of_range(path: Path, start_s: float, seconds: float) -> Path | None:
     if start_s <= 0 or not _has_sound(path):
         return None
     rate = 48_000
-    wav = load_audio(path, sr=rate, mono=False)
+    wav = load_audio(path, sr=rate, mono=False, at_picture=True)
     a = int(round(start_s * rate))
     piece = wav[:, a:a + int(round(seconds * rate))]
     fd, name = tempfile.mkstemp(prefix="lipsync-mesh-sound-", suffix=".wav")

@@ -442,7 +442,8 @@ def write_projected_views(s: dict[str, Any], projected, frames_at: Callable[[lis
     near_lossless = VideoFormat(crf=10, preset="ultrafast")
     with contextlib.ExitStack() as stack:
         writers = [stack.enter_context(VideoWriter(p, fps, size, size, fmt=near_lossless,
-                                                   audio=_sound_of(s["video"]) if i == 0 else None))
+                                                   audio=_sound_of(s["video"]) if i == 0 else None,
+                                                   audio_at_picture=True))
                    for i, p in enumerate(paths)]
         projected.write_view_clips(frames(), (writers[0], writers[1] if two else None), advance)
     return paths

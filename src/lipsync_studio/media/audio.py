@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import av.audio.stream
     import av.container
 
-__all__ = ["AudioInfo", "iter_resampled", "load_audio", "pick_audio_stream", "probe_audio"]
+__all__ = ["AudioInfo", "iter_resampled", "load_audio", "pick_audio_stream", "probe_audio", "sound_late_s"]
 
 #: A track that ends this much earlier than its header says is reported as truncated: the larger of
 #: an absolute margin (codec priming/padding, rounding) and a fraction (bit-rate based estimates).
@@ -70,6 +70,7 @@ def load_audio(
     *,
     mono: bool = True,
     stream_index: int | None = None,
+    at_picture: bool = False,
 ) -> np.ndarray:
     """Decode the audio of a file and resample it to ``sr``.
 
@@ -87,15 +88,21 @@ def load_audio(
         Which stream to read, numbered among all the container's streams (see
         :attr:`AudioInfo.stream_index`). None picks FFmpeg's "best" audio stream (usually the first,
         or the one marked default).
+    at_picture:
+        For a video's own sound, read with its picture: sample 0 is heard with the first video frame, as a
+        player plays them, so frame ``k`` goes with the samples from ``k / fps`` seconds. A sound that starts
+        after the picture (its stream's start later than the video's: broadcast transport streams, edited
+        exports) begins with that much silence, one that starts before it loses what precedes the first
+        frame. No effect on a file without a picture.
 
     Returns
     -------
     numpy.ndarray
         float32 samples in [-1, 1] (values may overshoot slightly after lossy decoding).
         ``mono=True``: shape ``(N,)``; otherwise ``(C, N)`` with C = 1 or 2. N ≈ duration × sr.
-        Samples start at the first decoded sample; a stream's start offset within the container is
-        not padded with silence. An AAC encoder's priming is left out, marked by the file or not
-        (:func:`_unmarked_priming`).
+        Without ``at_picture`` samples start at the first decoded sample, wherever the stream starts in
+        its container (a dub is heard from its first sound). An AAC encoder's priming is left out, marked
+        by the file or not (:func:`_unmarked_priming`).
 
     Raises
     ------
@@ -140,9 +147,64 @@ def load_audio(
                     f"{declared_s:.2f} s; it looks cut off and was read up to {read_s:.2f} s; "
                     f"{_DAMAGE_HINT}"
                 )
+        late = _late_after_picture(container, status["start_s"]) if at_picture else 0.0
     audio = np.concatenate(chunks, axis=1) if len(chunks) > 1 else chunks[0]
     del chunks
+    shift = int(round(late * sr))
+    if shift > 0:
+        audio = np.concatenate([np.zeros((audio.shape[0], shift), np.float32), audio], axis=1)
+    elif shift < 0:
+        audio = audio[:, min(-shift, audio.shape[1] - 1):]
     return audio[0] if mono else audio
+
+
+def sound_late_s(path: str | Path, stream_index: int | None = None) -> float:
+    """Seconds a video's sound starts after its first frame (negative: before it; 0 for a file without a
+    picture): what ``load_audio(..., at_picture=True)`` pads or cuts, for a reader that streams the sound."""
+    import av
+
+    with open_input(path) as container:
+        if not container.streams.video:
+            return 0.0
+        stream = pick_audio_stream(container, Path(path), stream_index)
+        status: dict = {}
+        try:
+            for frame in _decoded_frames(container, stream, status):
+                if frame.samples:
+                    break
+        except av.error.FFmpegError:
+            pass
+        return _late_after_picture(container, status.get("start_s"))
+
+
+def _late_after_picture(container: av.container.InputContainer, sound_start_s: float | None) -> float:
+    """Seconds the sound's first decoded sample comes after the first video frame (negative: before it); 0
+    without a picture or where either time is unknown."""
+    if sound_start_s is None or not container.streams.video:
+        return 0.0
+    video = container.streams.video[0]
+    tb = video.time_base
+    if tb is None:
+        return 0.0
+    if video.start_time is not None:
+        start = int(video.start_time)
+    else:  # a container that records no start: the earliest of its first packets (reordered frames come later)
+        import av
+
+        first: list[int] = []
+        try:
+            container.seek(0)
+            for packet in container.demux(video):
+                if packet.pts is not None and packet.size:
+                    first.append(int(packet.pts))
+                if len(first) >= 32:
+                    break
+        except av.error.FFmpegError:
+            pass
+        if not first:
+            return 0.0
+        start = min(first)
+    return sound_start_s - float(start * tb)
 
 
 def probe_audio(path: str | Path) -> AudioInfo:
@@ -239,7 +301,8 @@ def iter_resampled(
         gives stereo for everything else.
     status:
         If given, ``status["stopped_by"]`` is set to the FFmpeg error that ended decoding early, or
-        None when the stream decoded to its end.
+        None when the stream decoded to its end, and ``status["start_s"]`` to the container time (s) of the
+        first sample yielded (None: undated or nothing decoded).
 
     Yields
     ------
@@ -256,6 +319,7 @@ def iter_resampled(
     if status is None:
         status = {}
     status["stopped_by"] = None
+    status["start_s"] = None
 
     def new_resampler(layout: str) -> av.AudioResampler:
         # Half-second output frames: the per-frame Python cost (to_ndarray, channel mean) is paid
@@ -272,7 +336,7 @@ def iter_resampled(
             yield arr
 
     try:
-        for frame in _decoded_frames(container, stream):
+        for frame in _decoded_frames(container, stream, status):
             layout = fixed_layout or ("mono" if frame.layout.nb_channels == 1 else "stereo")
             if resampler is None or layout != resampler_layout:
                 if resampler is not None:
@@ -324,15 +388,20 @@ def _unmarked_priming(container: av.container.InputContainer, stream: av.audio.s
 
 
 def _decoded_frames(
-    container: av.container.InputContainer, stream: av.audio.stream.AudioStream
+    container: av.container.InputContainer, stream: av.audio.stream.AudioStream, status: dict | None = None
 ) -> Iterator[av.audio.frame.AudioFrame]:
     """Frames of ``stream`` in order, without an AAC encoder's priming the file left unmarked
-    (:func:`_unmarked_priming`); demuxing ends with an empty packet that flushes the decoder."""
+    (:func:`_unmarked_priming`); demuxing ends with an empty packet that flushes the decoder. ``status``, if
+    given, gets ``"start_s"``: the container time (s) of the first sample yielded (an unmarked priming is
+    taken to lie before its first packet's time, as a marked one does), None while unknown."""
     drop: int | None = None
     for packet in container.demux(stream):
         if drop is None:
             drop = AAC_PRIMING if packet.size and _unmarked_priming(container, stream, packet) else 0
         for frame in packet.decode():  # type: ignore[misc]
+            if status is not None and status.get("start_s") is None and frame.pts is not None \
+                    and frame.time_base is not None:
+                status["start_s"] = float(frame.pts * frame.time_base)
             if drop and frame.samples:
                 if frame.samples <= drop:
                     drop -= frame.samples

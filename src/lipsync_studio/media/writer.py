@@ -152,8 +152,8 @@ class _DubAudio:
     """Streams the dub's audio into the output's audio stream: decode, resample, trim/pad, encode."""
 
     def __init__(self, dub: Path, container, codec: str, rate: int, channels: int | None, bit_rate: int,
-                 total_seconds: float | None) -> None:
-        from .audio import iter_resampled, pick_audio_stream
+                 total_seconds: float | None, at_picture: bool = False) -> None:
+        from .audio import iter_resampled, pick_audio_stream, sound_late_s
 
         self.dub = dub
         self._src = open_input(dub)
@@ -177,6 +177,12 @@ class _DubAudio:
                                       status=self._status)
         self._pending: np.ndarray | None = None
         self._ended = False
+        # A video's own sound kept with its picture: silence before a sound that starts after the first frame,
+        # and what comes before the first frame skipped.
+        late = int(round(sound_late_s(dub) * self.rate)) if at_picture else 0
+        if late > 0:
+            self._pending = np.zeros((self.out.codec_context.layout.nb_channels, late), np.float32)
+        self._skip = max(-late, 0)
 
     def _next_chunk(self) -> np.ndarray | None:
         """The next resampled (C, n) chunk of the dub, or None once it has ended."""
@@ -186,6 +192,10 @@ class _DubAudio:
         if self._ended:
             return None
         chunk = next(self._chunks, None)
+        while chunk is not None and self._skip:
+            cut = min(self._skip, chunk.shape[1])
+            self._skip -= cut
+            chunk = chunk[:, cut:] if cut < chunk.shape[1] else next(self._chunks, None)
         if chunk is None:
             self._ended = True
             if self._status.get("stopped_by"):
@@ -307,6 +317,10 @@ class VideoWriter:
         Codec and quality.
     audio:
         The dub (any audio file, or a video whose sound is used), or None for a silent video.
+    audio_at_picture:
+        ``audio`` is a video whose own sound goes with these frames (a clip re-encoded, its views): its sound is
+        kept at its place against that video's first frame (see :func:`~.audio.load_audio`'s ``at_picture``);
+        otherwise it starts with its first sample, as a dub does.
     audio_seconds:
         Length of the audio track; the dub is trimmed or padded with silence to it. Defaults to the
         picture's length when closing.
@@ -325,7 +339,8 @@ class VideoWriter:
     def __init__(self, path: str | Path, fps: Fraction | float, width: int, height: int, *,
                  fmt: VideoFormat = VideoFormat(), audio: str | Path | None = None,
                  audio_seconds: float | None = None, audio_rate: int = 48_000, audio_channels: int | None = None,
-                 background: bool = True, encoder_threads: int | None = None) -> None:
+                 background: bool = True, encoder_threads: int | None = None,
+                 audio_at_picture: bool = False) -> None:
         import av
 
         self.path = Path(path)
@@ -358,7 +373,7 @@ class VideoWriter:
             if audio is not None:
                 acodec = "libopus" if self.path.suffix.lower() == ".webm" else "aac"
                 self._audio = _DubAudio(Path(audio), self._container, acodec, audio_rate, audio_channels,
-                                        fmt.audio_bitrate, audio_seconds)
+                                        fmt.audio_bitrate, audio_seconds, audio_at_picture)
         except BaseException:
             self.abort()
             raise

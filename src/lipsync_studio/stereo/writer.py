@@ -151,7 +151,7 @@ class StereoWriter:
                  anaglyph_method: "AnaglyphMethod | str" = AnaglyphMethod.DUBOIS, fmt: VideoFormat = VideoFormat(),
                  audio: str | Path | None = None, audio_seconds: float | None = None, vr_name: bool = False,
                  frame_packing: bool = True, anaglyph_444: bool = True, vr_metadata=None,
-                 encoder_threads: int | None = None) -> None:
+                 encoder_threads: int | None = None, audio_at_picture: bool = False) -> None:
         self.layout = OutputLayout.parse(layout)
         self.anaglyph_method = AnaglyphMethod.parse(anaglyph_method)
         self.eye_width, self.eye_height = eye_width, eye_height
@@ -168,7 +168,8 @@ class StereoWriter:
         self._writers: list[VideoWriter] = []
         try:
             for p in self.paths:
-                kw = dict(fmt=fmt, audio=audio, audio_seconds=audio_seconds, encoder_threads=encoder_threads)
+                kw = dict(fmt=fmt, audio=audio, audio_seconds=audio_seconds, encoder_threads=encoder_threads,
+                          audio_at_picture=audio_at_picture)
                 if sei is not None:
                     self._writers.append(_FramePackedWriter(p, fps, w, h, frame_packing=sei, **kw))
                 else:

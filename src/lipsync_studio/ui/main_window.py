@@ -548,7 +548,7 @@ class MainWindow(QMainWindow):
     def _load_play_sound(self, role: str, path: Path) -> None:
         self.player.set_sound(role, None)
         if self.player.sound_ok:
-            self.session.tasks.submit(f"play:{role}", load_play_audio, str(path))
+            self.session.tasks.submit(f"play:{role}", load_play_audio, str(path), role != "dub")
 
     def _set_window(self, window) -> None:
         """A VR clip's window into its sphere (or None): the stereo views show it, a drag turns it."""

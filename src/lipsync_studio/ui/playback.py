@@ -37,13 +37,14 @@ def probe_output_device() -> str:
     return ""
 
 
-def load_play_audio(path: str) -> np.ndarray:
-    """The sound of ``path`` as ``(n,) float32`` mono at :data:`PLAY_SR` (for the tasks thread)."""
+def load_play_audio(path: str, at_picture: bool = False) -> np.ndarray:
+    """The sound of ``path`` as ``(n,) float32`` mono at :data:`PLAY_SR` (for the tasks thread); ``at_picture``: a
+    clip's own sound, from its first frame (see :func:`~..media.audio.load_audio`)."""
     from ..media.audio import load_audio
     from ..media.warnings import collecting_media_warnings
 
     with collecting_media_warnings():  # a damaged track still plays up to the damage (and a job's notes stay its own)
-        return load_audio(path, sr=PLAY_SR, mono=True)
+        return load_audio(path, sr=PLAY_SR, mono=True, at_picture=at_picture)
 
 
 class Player(QObject):

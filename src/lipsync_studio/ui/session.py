@@ -518,7 +518,7 @@ class Session(QObject):
         self._update_timeline()
         self.position_changed.emit(0)  # the playhead belongs to the new clip, even when it was at 0 before
         self.status.emit(f"Opened {info.path.name}")
-        self.tasks.submit("wave:clip", waveform_of, str(info.path))
+        self.tasks.submit("wave:clip", waveform_of, str(info.path), 3000, True)
         self._hear_ahead()
         self.faces = None
         self.face_id = None

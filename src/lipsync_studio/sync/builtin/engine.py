@@ -137,7 +137,7 @@ def _hear(clip: Path, dub: Path):
 
     dub_wav = load_audio(dub, sr=16000)
     try:
-        clip_wav = load_audio(clip, sr=16000)
+        clip_wav = load_audio(clip, sr=16000, at_picture=True)
     except MediaError:  # a clip without sound: no speaker table
         clip_wav = None
     sounds = [dub_wav] + ([clip_wav] if clip_wav is not None else [])

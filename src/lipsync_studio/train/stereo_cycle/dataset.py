@@ -77,7 +77,7 @@ def prepare_video(video: str | Path, layout: str = "auto", right: str | Path | N
             tracks.append(track)
         boxes = track_boxes(tracks[0], info.eye_width, info.eye_height)
         both = (boxes[:, 0] >= 0) & tracks[1].present[:len(boxes)]
-        wav = load_audio(info.path)
+        wav = load_audio(info.path, at_picture=True)
         windows = mel_windows(wav2lip_mel(wav), info.fps, info.n_frames)
         lefts, rights, frames = [], [], []
         for i, left, right_img in reader.iter_pairs():
