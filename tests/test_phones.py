@@ -471,9 +471,10 @@ def test_the_sounds_formants_say_how_open_and_how_spread():
     assert during(z2, 1) > during(z2, 2) + 0.5
 
 
-def test_short_pauses_hold_the_speakers_resting_mouth_and_long_ones_shut_the_lips():
-    """A speaker who rests with parted lips keeps them so through a breath-length pause (0.3 s) and closes them in
-    a long one (0.6 s), as real lips do more often the longer the pause."""
+def test_the_measures_articulation_holds_the_resting_mouth_in_short_pauses_and_shuts_long_ones():
+    """The articulation the measures time a mouth against (``articulate``'s defaults: the speaker's lead, ``eval``)
+    holds a speaker's parted resting lips through a breath-length pause (0.3 s) and shuts them in a long one
+    (0.6 s); the engine's plan bridges the short one instead (below)."""
     from lipsync_studio.sync.builtin.planner import viseme_targets
     from lipsync_studio.sync.phones import PhoneSegments
 
@@ -485,6 +486,34 @@ def test_short_pauses_hold_the_speakers_resting_mouth_and_long_ones_shut_the_lip
     art = articulate(ph, 100.0, 180, lead_s=0.0, targets=table, rest=shut, shut_pause_s=0.4)
     assert np.allclose(art.opening[37:53], table["rest"][0]) and table["rest"][0] > shut[0] + 0.05
     assert np.allclose(art.opening[97:143], shut[0])
+
+
+def test_the_plan_bridges_a_short_pause_inside_speech_and_rests_shut_before_and_after_the_dub():
+    """Real mouths stay parted through a short pause between words (on six real talking heads the dub's 0.2-0.4 s
+    pauses found the real lips at 0.7 of their vowels' opening, shut in a tenth of the frames), so the plan keeps
+    the lips apart through a 0.3 s pause, lower than the vowels around it, where it once held them at rest; a long
+    pause (0.6 s) shuts them, and so does silence before the dub's first sound and after its last however short:
+    the mouth does not take the first vowel's shape before anything is said."""
+    from lipsync_studio.sync.builtin.planner import plan_mouths
+    from lipsync_studio.sync.phones import PhoneSegments
+
+    rng = np.random.default_rng(5)
+    feats = np.stack([np.abs(rng.normal(0.12, 0.08, 300)), rng.normal(0.7, 0.04, 300)], 1)
+    # 0.25 s of silence, "ah", a 0.3 s pause, "ah", a 0.6 s pause, "ah", 0.25 s of silence.
+    ph = PhoneSegments(("SIL", "AA", "SIL", "AA", "SIL", "AA", "SIL"),
+                       np.array([0.0, 0.25, 0.75, 1.05, 1.55, 2.15, 2.65]),
+                       np.array([0.25, 0.75, 1.05, 1.55, 2.15, 2.65, 2.9]))
+    t = np.arange(290) * 0.01
+    level = np.where(np.isin(ph.at(t), [1, 3, 5]), 0.8, 0.02)
+    targets, art, _ = plan_mouths(feats, None, ph, level, 100.0, 290, lead_s=0.0)
+    gap, shut, span = targets.gap.astype(np.float64), targets.offset, targets.gain
+    vowel = np.median(gap[40:60])
+    assert vowel > shut + 0.5 * span
+    short = gap[80:100]  # the middle of the short pause
+    assert short.min() > shut + 0.2 * (vowel - shut) and short.max() < vowel
+    assert np.allclose(gap[165:205], shut)  # the long pause, but for the lips' approach and release
+    assert np.allclose(gap[:19], shut) and np.allclose(gap[272:], shut)  # before the first sound, after the last
+    assert not art.closed.any()  # no p/b/m: nothing here is a closure
 
 
 def test_a_mouth_opens_from_a_closure_over_frames_not_in_one_jump():

@@ -14,7 +14,9 @@ briefly, f/v strongly (lower lip to upper teeth). The 10 ms track is then read p
 the sound, and every lip-closing phone (p/b/m, and f/v/w, where real lips meet too: :data:`LIP_CLOSING`) shuts the
 lips from ``lead`` before it to its release, for at least :data:`MIN_CLOSURE_S` (two frames at 25 fps). Pauses hold
 the ``rest`` class's mouth (the speaker's own resting mouth where the clip shows it), and pauses of at least
-``shut_pause_s`` shut the lips (the engine's plan, :func:`~lipsync_studio.sync.builtin.planner.plan_mouths`: 0.4 s).
+``shut_pause_s`` shut the lips, as does silence before the first phone and after the last. The engine's plan
+(:func:`~lipsync_studio.sync.builtin.planner.plan_mouths`) shuts pauses of 0.4 s and bridges shorter ones: silence
+pulls its mouth toward rest only weakly (:data:`BRIDGING_REST`), as real lips stay parted between words.
 
 The numbers are phonetic descriptions (how open, how rounded, how strongly a segment holds its shape), set
 once from the literature's qualitative ordering and not fitted per clip; two choices were checked against six real
@@ -88,6 +90,15 @@ DOMINANCE: dict[str, tuple[float, float, float, float, float]] = {
     "R": (0.6, 40.0, 0.8, 20.0, 30.0), "W": (1.0, 40.0, 2.5, 8.0, 20.0),
     "AA": _VOWEL_DOM, "EH": _VOWEL_DOM, "ER": _VOWEL_DOM, "IY": _VOWEL_DOM, "AO": _ROUND_DOM, "UW": _ROUND_DOM,
 }
+#: The ``rest`` class's dominance where a mouth is drawn (the engine's plan, not the measures): silence pulls the
+#: mouth toward rest only weakly, so a short pause inside speech (under ``shut_pause_s``) is bridged by the phones
+#: around it and the lips drift toward the resting mouth in its middle, where with :data:`DOMINANCE`'s ``rest``
+#: (1.2) every silence over :data:`PAUSE_S` held the resting mouth and pulled the frames beside it there too. On six
+#: real talking heads the dub's pauses of 0.2-0.4 s found the real mouth open (median inner-lip gap 0.035 face
+#: heights, vowels 0.050; shut in 0.09-0.15 of their frames), where the plan rested it at 0.018 and shut 0.18-0.36
+#: (``bench/plan_lab.py``). The measures (:func:`lead_agreement`: the speaker's lead, ``eval``'s timing and
+#: phonetic parts) keep :data:`DOMINANCE` and :data:`PAUSE_S`, which their reference ranges were measured with.
+BRIDGING_REST = (0.1, 30.0, 0.1, 30.0, 30.0)
 STEP_S = 0.01
 #: A pause at least this long (s) shuts the lips: people rest with their lips together between phrases; shorter
 #: silences are stop gaps and hesitations inside speech, which the phones around them shape.
@@ -163,7 +174,8 @@ def _expand(phones: PhoneSegments) -> tuple[list[str], np.ndarray, np.ndarray]:
 def articulate(phones: PhoneSegments, fps: float, n_frames: int, lead_s: float = 0.04,
                level: np.ndarray | None = None, targets: dict[str, tuple[float, float]] | None = None,
                rest: tuple[float, float] | None = None, pause_s: float = PAUSE_S,
-               closing: frozenset[str] = LIP_CLOSING, shut_pause_s: float = float("inf")) -> Articulation:
+               closing: frozenset[str] = LIP_CLOSING, shut_pause_s: float = float("inf"),
+               rest_dominance: tuple[float, float, float, float, float] | None = None) -> Articulation:
     """Per-frame mouth parameters from timed phones by dominance-weighted coarticulation.
 
     Parameters
@@ -180,12 +192,16 @@ def articulate(phones: PhoneSegments, fps: float, n_frames: int, lead_s: float =
         leaves pauses to the coarticulation alone.
     closing: phones that shut the lips for at least :data:`MIN_CLOSURE_S` around their middle (:data:`LIP_CLOSING`).
     shut_pause_s: pauses at least this long shut the lips (``rest``) whatever the ``rest`` class's mouth.
+    rest_dominance: the ``rest`` class's dominance (default :data:`DOMINANCE`'s; the engine's plan:
+        :data:`BRIDGING_REST`).
+
+    Silence before the sound's first phone or after its last counts as a pause however short it is.
 
     A p/b/m's closure lasts as long as the sound says: with ``level``, a p or b stays shut through the quiet
     columns (below :data:`GAP_LEVEL`, up to :data:`STOP_GAP_S`) just before and inside it (the stop gap before
     its burst), not only through the span the recognizer gave it.
     """
-    track = _dominance_track(phones, _duration(phones, fps, n_frames, lead_s), level, targets, rest)
+    track = _dominance_track(phones, _duration(phones, fps, n_frames, lead_s), level, targets, rest, rest_dominance)
     return _read_frames(track, phones, fps, n_frames, lead_s, level, pause_s, closing, shut_pause_s)
 
 
@@ -206,7 +222,8 @@ class _Track:
 
 
 def _dominance_track(phones: PhoneSegments, duration: float, level: np.ndarray | None,
-                     targets: dict[str, tuple[float, float]] | None, rest: tuple[float, float] | None) -> _Track:
+                     targets: dict[str, tuple[float, float]] | None, rest: tuple[float, float] | None,
+                     rest_dominance: tuple[float, float, float, float, float] | None = None) -> _Track:
     """:func:`articulate`'s dominance-weighted track from 0 to ``duration`` s. A longer track holds a shorter one's
     values unchanged (each point is its own sum), so one track serves every lead (:func:`lead_agreement`)."""
     table = dict(CLASSES)
@@ -232,7 +249,7 @@ def _dominance_track(phones: PhoneSegments, duration: float, level: np.ndarray |
             typical = max(float(np.median(vmean[is_v])), 1e-3)
             gains[is_v] = np.clip(np.sqrt(vmean[is_v] / typical), 0.6, 1.3)
     for c, s, e, gain in zip(cls, a, b, gains):
-        ao, th_o, as_, th_sb, th_sa = DOMINANCE[c]
+        ao, th_o, as_, th_sb, th_sa = rest_dominance if c == "rest" and rest_dominance else DOMINANCE[c]
         to, ts = table[c]
         if c == "PBM":
             to = shut[0]  # shut lips are shut, whatever a measured table says
@@ -289,11 +306,16 @@ def _read_frames(track: _Track, phones: PhoneSegments, fps: float, n_frames: int
                     closed[k] = True
     resting = np.zeros(n_frames, bool)
     long_rest = np.zeros(n_frames, bool)
-    for p, s, e in zip(phones.labels, phones.start, phones.end):
-        if p == "SIL" and e - s >= pause_s:
-            inside = (centres >= s + PAUSE_EDGE_S) & (centres <= e - PAUSE_EDGE_S)
+    last = len(phones) - 1
+    for i, (p, s, e) in enumerate(zip(phones.labels, phones.start, phones.end)):
+        # Silence before the sound's first phone or after its last is a pause however short: nothing is said
+        # beyond it either (the lips rest before speech starts, not in the next vowel's shape).
+        length = float("inf") if i in (0, last) else e - s
+        if p == "SIL" and length >= pause_s:
+            inside = (centres >= (-np.inf if i == 0 else s + PAUSE_EDGE_S)) & \
+                (centres <= (np.inf if i == last else e - PAUSE_EDGE_S))
             resting |= inside
-            if e - s >= shut_pause_s:
+            if length >= shut_pause_s:
                 long_rest |= inside
     op[resting] = table["rest"][0]
     op[long_rest] = shut[0]

@@ -137,9 +137,13 @@ def plan_mouths(clip_features: np.ndarray, clip_labels: np.ndarray | None, dub_p
     dub_level: (C,) the dub's loudness per 10 ms column in [0, 1].
     fps, n_out: the output's frame rate and frame count; lead_s: how far the mouth leads the sound (s).
     closing: phones that shut the lips (default :data:`~lipsync_studio.sync.visemes.LIP_CLOSING`).
-    own_rest: pauses hold the speaker's own resting mouth (see :func:`viseme_targets`); False: every pause of
-        :data:`~lipsync_studio.sync.visemes.PAUSE_S` or longer shuts the lips.
-    shut_pause_s: pauses at least this long shut the lips whatever the speaker's resting mouth. Timed at the
+    own_rest: the mouth a short pause drifts toward is the speaker's own resting mouth (see
+        :func:`viseme_targets`); False: shut lips.
+    shut_pause_s: pauses at least this long shut the lips whatever the speaker's resting mouth; shorter ones are
+        bridged by the phones around them (:data:`~lipsync_studio.sync.visemes.BRIDGING_REST`: held at the resting
+        mouth from 0.2 s, the plan's opening / width r / shut share were 0.510 / 0.391 / 0.583, bridged 0.541 /
+        0.414 / 0.586, the rendered cross-reconstruction's (``bench/xrecon_frozen.py``) 0.468 / 0.375 / 0.562 and
+        0.49 / 0.40 / 0.56). Timed at the
         speaker's own lead, the real lips of six talking heads were shut in 0.42 of the dub's pause frames (0.15 in
         short silences, 0.04-0.09 in open vowels; at the old fixed 40 ms lead the pauses missed the real closures:
         0.17). On the plan (``bench/plan_lab.py``): own resting mouth everywhere 0.434/0.418/0.64 (opening, width,
@@ -153,12 +157,13 @@ def plan_mouths(clip_features: np.ndarray, clip_labels: np.ndarray | None, dub_p
     -------
     targets (gap, width per output frame), the articulation they come from, the classes taken from the clip.
     """
-    from ..visemes import LIP_CLOSING, articulate, speaker_table
+    from ..visemes import BRIDGING_REST, LIP_CLOSING, articulate, speaker_table
 
     own_table = speaker_table(clip_labels, clip_features) if clip_labels is not None else {}
     table, rest, own_classes = viseme_targets(clip_features, own_table, own_rest=own_rest)
     art = articulate(dub_phones, fps, n_out, lead_s, level=dub_level, targets=table, rest=rest,
-                     closing=LIP_CLOSING if closing is None else closing, shut_pause_s=shut_pause_s)
+                     closing=LIP_CLOSING if closing is None else closing, shut_pause_s=shut_pause_s,
+                     pause_s=shut_pause_s, rest_dominance=BRIDGING_REST)
     gap, width = art.opening, art.spread
     span = float(table["AA"][0] - rest[0])  # shut to the speaker's widest usual vowel
     if formants is not None:
