@@ -61,6 +61,22 @@ def test_frames_spread_through_a_clip_come_back_in_order_and_exact(tmp_path, gop
             list(r.frames_at([3, 90]))
 
 
+@pytest.mark.parametrize("gop", [10, 250])
+def test_an_mpeg_transport_stream_is_read_frame_exact(tmp_path, gop):
+    """Camcorder (.mts / .m2ts) and broadcast (.ts) files: a transport stream's seek lands at the first keyframe
+    after its target, which gave a clip's first frames the picture of a later one, and left a clip with a single
+    keyframe unreadable ("frame 0 could not be decoded"): read from the start, at random and in samples, every
+    frame is the one sequential decoding gives."""
+    path = write_clip(tmp_path / "camera.ts", 90, gop=gop, options={"bf": "2"})
+    assert probe_video(path).n_frames == 90
+    with VideoReader(path, cache_frames=2) as r:
+        assert [read_code(img) for _, img in r.iter_frames()] == list(range(90))
+        for i in [0, 57, 89, 3, 30, 31, 0, 88]:
+            assert read_code(r.frame(i)) == i
+        assert [(i, read_code(img)) for i, img in r.frames_at([89, 0, 13, 44])] == [(i, i) for i in (0, 13, 44, 89)]
+        assert [read_code(img) for _, img in r.iter_frames(60, 64)] == [60, 61, 62, 63]
+
+
 def test_rotation_metadata_is_applied_like_a_player(tmp_path):
     path = write_clip(tmp_path / "phone.mp4", 5, rotation=-90)  # a phone held upright: turn 90° clockwise
     info = probe_video(path)

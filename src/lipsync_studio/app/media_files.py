@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-VIDEO_EXTS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".mts")
+VIDEO_EXTS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts")
 AUDIO_EXTS = (".wav", ".mp3", ".flac", ".m4a", ".aac", ".ogg", ".opus", ".aif", ".aiff", ".wma")
 
 VIDEO_FILTER = "Video (" + " ".join(f"*{e}" for e in VIDEO_EXTS) + ");;All files (*)"

@@ -406,15 +406,12 @@ class VideoReader:
             return
         if info.damaged_at is not None:
             self._warn_damage(info.damaged_at)
-        container = self._open()
-        stream = container.streams.video[0]
-        tb = float(stream.time_base)
         fps = float(info.fps)
         half = 0.5 / fps
         # Seek a little before the wanted time so the keyframe found is at or before it.
-        target_t = start / fps
-        seek_pts = self._origin + max(0, int((target_t - 1.0 / fps) / tb))
-        container.seek(seek_pts, backward=True, stream=stream)
+        back = 1.0 / fps
+        container, stream, from_top = self._seek(start / fps - back)
+        tb = float(stream.time_base)
 
         i = start
         prev = None  # (time, av frame) of the last decoded frame that starts no later than t_i + half
@@ -426,6 +423,11 @@ class VideoReader:
             try:
                 frame = next(frames)
             except StopIteration:
+                if prev is None and not from_top:  # the seek found no keyframe at or after its target
+                    back *= 8
+                    container, stream, from_top = self._seek(start / fps - back)
+                    frames = self._frames(container, stream)
+                    continue
                 break
             except av.error.FFmpegError:
                 self._warn_damage(prev[0] if prev else 0.0)
@@ -438,11 +440,12 @@ class VideoReader:
                 if prev_key >= 0 and k > prev_key:
                     self._key_interval = max(self._key_interval, k - prev_key)
                 prev_key = self._last_key = k
-            if prev is None and t > i / fps + half and start > 0:
-                # The seek landed after the wanted frame (a sparse index): restart from the top.
-                container.seek(self._origin, backward=True, stream=stream)
+            if prev is None and t > i / fps + half and not from_top:
+                # The seek landed after the wanted frame (a sparse index; an MPEG transport stream's seek lands at
+                # the first keyframe after its target): seek farther back, at last from the top.
+                back *= 8
+                container, stream, from_top = self._seek(start / fps - back)
                 frames = self._frames(container, stream)
-                start = 0
                 continue
             while i < n and t > i / fps + half:
                 if prev is None:  # nothing before the first frame: it covers the start
@@ -464,6 +467,21 @@ class VideoReader:
                 if wanted is None or i in wanted:
                     yield i, img
                 i += 1
+
+    def _seek(self, t: float):
+        """``(container, stream, from_top)`` positioned at or before clip time ``t`` (s), as far as the container's
+        seek goes; from the file's first packet (a fresh demuxer: no seek, which in an MPEG transport stream lands
+        after the first keyframe) where ``t`` lies at or before the start."""
+        if t <= 0:
+            if self._container is not None:
+                self._container.close()
+                self._container = None
+            container = self._open()
+            return container, container.streams.video[0], True
+        container = self._open()
+        stream = container.streams.video[0]
+        container.seek(self._origin + int(t / float(stream.time_base)), backward=True, stream=stream)
+        return container, stream, False
 
     def _frames(self, container, stream) -> Iterator:
         """The decoder's pictures: av frames, or for two views one :class:`.mvhevc.ViewPair` per time."""

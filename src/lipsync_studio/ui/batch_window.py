@@ -15,6 +15,7 @@ from PySide6.QtGui import QColor, QDesktopServices
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
                                QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from ..app.media_files import VIDEO_FILTER
 from .theme import COLORS
 from .threads import start_worker, stop_worker
 
@@ -255,7 +256,7 @@ class BatchWindow(QDialog):
     # -- file pickers ------------------------------------------------------------------------------------
 
     def _pick_clip(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Clip", "", "Video (*.mp4 *.mov *.mkv *.webm);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, "Clip", "", VIDEO_FILTER)
         if path:
             self.clip_edit.setText(path)
 
