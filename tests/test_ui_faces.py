@@ -132,3 +132,39 @@ def test_after_a_sync_the_3d_view_shows_the_synced_mouth_and_switches_back(qtbot
     assert win.faces.showing == "original" and win.face_view.showing is None
     src = win.session.source_frames()
     shown(positions[3], "Face ")
+
+
+@pytest.mark.slow
+def test_one_person_seen_as_two_faces_is_chosen_as_one_in_the_face_box(qtbot, main_window, tmp_path):
+    """A clip of two shots of one speaker that the tracker could not join (a cutaway between them): the Face box
+    offers both faces as one person, as the command line's ``--face A,B`` does; chosen, the run syncs both, the
+    3D view follows the face through both shots, and a saved project keeps the choice."""
+    import numpy as np
+    from conftest import write_tone, write_two_shot_clip
+
+    from lipsync_studio.app.project import load_project
+
+    win = main_window
+    clip = write_two_shot_clip(tmp_path / "two_shots.mp4")
+    open_media(qtbot, win, clip, write_tone(tmp_path / "dub.wav", 4.0))
+    with qtbot.waitSignal(win.session.faces_changed, timeout=120000, check_params_cb=lambda f: f is not None):
+        win.actions_.track_faces.trigger()
+    box = win.run_panel.face
+    items = {box.itemText(k): box.itemData(k) for k in range(box.count())}
+    ids = sorted(win.session.faces.tracks)
+    assert len(ids) == 2 and box.isEnabled()
+    pair = [d for d in items.values() if isinstance(d, tuple)]
+    assert len(pair) == 1 and sorted(pair[0]) == ids
+    assert any(t.startswith(f"Faces {pair[0][0]} + {pair[0][1]} as one person") for t in items)
+    box.setCurrentIndex(list(items.values()).index(pair[0]))
+    assert win.session.face_id == pair[0] and win.session.sync_options().face == pair[0]
+    # The 3D view's face is there in both shots (each face alone covers one of them).
+    meshes = win.faces.meshes
+    assert meshes.track.present[:30].any() and meshes.track.present[70:].any()
+    assert sorted(win.session.faces.tracks) == ids  # the clip's own tracks are left apart
+    # Saved and opened again, the project still names both.
+    path = tmp_path / "two.lsproj"
+    win.session.save_project(path)
+    project, _ = load_project(path)
+    assert project.face == pair[0]
+    assert np.all(np.isin(project.face, ids))

@@ -70,21 +70,40 @@ class FaceFrame:
     measured: bool
 
 
+#: A face chosen to sync: a track id, several ids seen as one person (shots the tracker could not join), or None
+#: (the largest face).
+FaceChoice = int | tuple[int, ...] | None
+
+
+def as_one_person(faces, face: FaceChoice):
+    """``faces`` with the chosen face as its speaker: for several ids a copy in which they are one track (as the
+    sync joins them, :meth:`~lipsync_studio.face.track.ClipFaces.choose_speaker`), the clip's own left as it is."""
+    if isinstance(face, tuple):
+        if len(face) > 1:
+            one = replace(faces, tracks=dict(faces.tracks))
+            one.choose_speaker(face)
+            return one
+        face = face[0] if face else None
+    one = replace(faces, tracks=faces.tracks)
+    one.speaker = face
+    return one
+
+
 class FaceMeshes:
     """Meshes of one face of a tracked clip, frame by frame.
 
     Parameters
     ----------
     faces: the clip's ``ClipFaces``.
-    face: track id (None: the speaker, i.e. the largest face).
+    face: track id, ids of one person (:data:`FaceChoice`), or None: the speaker, i.e. the largest face.
     of: what the frames are, put before each mesh's label (e.g. ``"Synced result"``); empty: the clip.
     """
 
-    def __init__(self, faces, face: int | None = None, of: str = "") -> None:
+    def __init__(self, faces, face: FaceChoice = None, of: str = "") -> None:
         from ..face.mesh3d import FaceModel
         from ..face.steady import steady_landmarks
 
-        faces.speaker = face
+        faces = as_one_person(faces, face)
         self.track = faces.speaker_track()
         if self.track is None:
             raise ValueError("no face was found in this clip")
@@ -108,10 +127,12 @@ class FaceMeshes:
         return FaceFrame(MeshFrame(verts, m.triangles, m.colors, label), np.asarray(m.image_points), m.measured)
 
 
-def matching_face(faces, face: int | None, other) -> int | None:
+def matching_face(faces, face: FaceChoice, other) -> int | None:
     """The track id in ``other`` (a ``ClipFaces`` of the same picture, e.g. the sync's result) of the face
     ``face`` of ``faces`` (None: the speaker, i.e. the largest face, in both): the one whose mean position
-    in the frame is nearest. None when either has no such face."""
+    in the frame is nearest (several ids: the first one's). None when either has no such face."""
+    if isinstance(face, tuple):
+        face = face[0] if face else None
     if face is None or face not in faces.tracks or not other.tracks:
         return None
 
@@ -123,18 +144,27 @@ def matching_face(faces, face: int | None, other) -> int | None:
     return min(other.tracks, key=lambda k: float(np.linalg.norm(centre(other.tracks[k]) - here)))
 
 
-def describe_tracks(faces) -> list[tuple[int, str]]:
-    """``(track id, label)`` of each face, the largest first, for the Face box."""
+def describe_tracks(faces) -> list[tuple[FaceChoice, str]]:
+    """``(choice, label)`` for the Face box: each face, the largest first, then each pair of the largest four that
+    are never on screen together (the same person in shots the tracker could not join, another framing), to sync
+    as one person, as the command line's ``--face A,B`` does."""
     tracks = sorted(faces.tracks.values(), key=lambda t: -t.mean_area() * t.coverage)
-    out = []
+    out: list[tuple[FaceChoice, str]] = []
     for k, t in enumerate(tracks):
         role = "largest" if k == 0 else f"{k + 1}{'nd' if k == 1 else 'rd' if k == 2 else 'th'} largest"
         out.append((t.track_id, f"Face {t.track_id} ({role}, in {t.coverage:.0%} of frames)"))
+    top = tracks[:4]
+    for i, a in enumerate(top):
+        for b in top[i + 1:]:
+            if not (a.present & b.present).any():
+                both = float((a.present | b.present).mean())
+                out.append(((a.track_id, b.track_id), f"Faces {a.track_id} + {b.track_id} as one person (other "
+                                                      f"shots, in {both:.0%} of frames)"))
     return out
 
 
 def mesh_export_task(clip: Path, folder: Path | None, start_s: float | None, end_s: float | None,
-                     face: int | None, texture: bool, synced_from: tuple[Path, Path | None] | None = None,
+                     face: "FaceChoice", texture: bool, synced_from: tuple[Path, Path | None] | None = None,
                      video: Path | None = None, view=None) -> JobTask:
     """The OBJ-sequence export (and/or the 3D face video) as a task; the result is a ``MeshResult``.
 

@@ -63,7 +63,7 @@ class Project:
     dub_offset_ms: the dub's shift (ms, later when positive).
     mark_in, mark_out: In and Out marks (output frames, Out included; None: the timeline's start / end).
     layout: the clip's stereo layout (``mono`` for 2D).
-    face: the face to sync (track id; None: the largest).
+    face: the face to sync (track id; ids of one person seen as several faces; None: the largest).
     position: the playhead (output frame).
     run: the Run panel's settings (``RunSettings`` fields).
     previews: the previews made, the one shown first.
@@ -77,7 +77,7 @@ class Project:
     mark_in: int | None = None
     mark_out: int | None = None
     layout: str = "mono"
-    face: int | None = None
+    face: int | tuple[int, ...] | None = None
     position: int = 0
     run: dict[str, Any] = field(default_factory=dict)
     previews: tuple[Preview, ...] = ()
@@ -131,7 +131,8 @@ def project_to_dict(project: Project, project_path: Path) -> dict[str, Any]:
         "format": PROJECT_FORMAT, "version": PROJECT_VERSION,
         "clip": _rel(project.clip, base), "dub": _rel(project.dub, base), "script": _rel(project.script, base),
         "dub_offset_ms": round(float(project.dub_offset_ms), 3),
-        "mark_in": project.mark_in, "mark_out": project.mark_out, "layout": project.layout, "face": project.face,
+        "mark_in": project.mark_in, "mark_out": project.mark_out, "layout": project.layout,
+        "face": list(project.face) if isinstance(project.face, tuple) else project.face,
         "position": int(project.position), "run": dict(project.run), "previews": previews,
         "faces_file": _rel(project.faces_file, base),
     }
@@ -259,10 +260,12 @@ def load_project(path: str | Path) -> tuple[Project, list[str]]:
         v = data.get(key)
         return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
+    face = data.get("face")
+    face = tuple(int(f) for f in face if isinstance(f, int)) or None if isinstance(face, list) else opt_int("face")
     run = data.get("run") if isinstance(data.get("run"), dict) else {}
     project = Project(clip=clip, dub=dub, script=script, dub_offset_ms=float(data.get("dub_offset_ms") or 0.0),
                       mark_in=opt_int("mark_in"), mark_out=opt_int("mark_out"),
-                      layout=str(data.get("layout") or "mono"), face=opt_int("face"),
+                      layout=str(data.get("layout") or "mono"), face=face,
                       position=opt_int("position") or 0, run=run, previews=tuple(previews), faces_file=faces_file)
     if project.clip is None:
         project = replace(project, previews=())  # a preview is of the clip: without it there is nothing to show

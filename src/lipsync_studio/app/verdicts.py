@@ -140,10 +140,17 @@ def agreement_per_second(gap: np.ndarray, width: np.ndarray, phones, fps: float,
     return out
 
 
-def _track_curves(faces, face: int | None) -> tuple[np.ndarray, np.ndarray] | None:
+def _track_curves(faces, face) -> tuple[np.ndarray, np.ndarray] | None:
+    from ..errors import OptionError
     from ..metrics.sync import mouth_width
+    from .faces import as_one_person
 
-    track = faces.tracks.get(face) if face is not None else None
+    track = None
+    if face is not None:
+        try:
+            track = as_one_person(faces, face).speaker_track()
+        except OptionError:  # ids the clip does not have as one person: the largest face, as for an unknown id
+            track = None
     track = track or faces.speaker_track()
     if track is None:
         return None

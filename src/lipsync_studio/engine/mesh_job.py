@@ -55,7 +55,7 @@ class MeshOptions:
 
     start_s: float | None = None
     end_s: float | None = None
-    face: int | None = None
+    face: int | tuple[int, ...] | None = None
     obj: ObjOptions = ObjOptions()
     backend: str = "auto"
     steady: SteadySettings = SteadySettings()

@@ -368,7 +368,7 @@ def warn_faces_left(faces, video: Path) -> None:
     warn_media(f"{video}: only face {s_id} is synced; {shown} {verb} on screen where it is not (another person, or "
                f"the same one in another shot): to sync {'it' if len(left) == 1 else 'one'} too, sync the result again "
                f"with that face chosen (--face {first}), or, the same person, sync the clip with both "
-               f"(--face {s_id},{first})", stacklevel=2)
+               f"(--face {s_id},{first}; in the app's Face box: Faces {s_id} + {first} as one person)", stacklevel=2)
 
 
 def _projected_view(ctx: StageContext) -> Path | None:

@@ -374,7 +374,7 @@ class ExportDialog(QDialog):
         elif self.tabs.currentIndex() == 2:
             e.kind, e.obj_colours = "obj", "texture" if self.obj_texture.isChecked() else "vertex"
             start, end = self.obj_from.value(), self.obj_to.value()
-            face = self.session.faces.speaker if self.session.faces is not None else None
+            face = self.session.face_id
             task = self.session.export_meshes(path, start, end if end > start else None, face,
                                               self.obj_texture.isChecked(), self.obj_face.currentData() == "synced")
         elif self.tabs.currentIndex() == 3:
@@ -383,7 +383,7 @@ class ExportDialog(QDialog):
             view = ViewOptions(style=self.f3d_style.currentData(), camera=self.f3d_camera.currentData(),
                                background=parse_color(self.f3d_background.currentData()),
                                stereo=self.f3d_stereo.isChecked())
-            face = self.session.faces.speaker if self.session.faces is not None else None
+            face = self.session.face_id
             task = self.session.export_face_video(path, view, face, self.f3d_face.currentData() == "synced")
         else:
             e.kind = "video"

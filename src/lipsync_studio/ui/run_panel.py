@@ -205,9 +205,10 @@ class RunPanel(QWidget):
             for box in boxes:
                 box.blockSignals(False)
 
-    def select_face(self, track_id: int | None) -> None:
-        """Choose the face ``track_id`` in the Face box (when it is listed) without announcing it."""
-        i = 0 if track_id is None else self.face.findData(track_id)
+    def select_face(self, track_id) -> None:
+        """Choose the face ``track_id`` (an id, ids of one person, or None: the largest) in the Face box (when it is
+        listed) without announcing it."""
+        i = next((k for k in range(self.face.count()) if self.face.itemData(k) == track_id), -1)
         if i >= 0:
             self.face.blockSignals(True)
             self.face.setCurrentIndex(i)
@@ -235,8 +236,9 @@ class RunPanel(QWidget):
                                 if not stereo else "Not measured for stereo clips yet (use the command line's "
                                                    "eval --stereo)")
 
-    def set_faces(self, faces: list[tuple[int, str]]) -> None:
-        """List the tracked faces (``(track id, label)``, largest first); empty: not tracked yet."""
+    def set_faces(self, faces: list[tuple[object, str]]) -> None:
+        """List the tracked faces (``(track id, label)``, largest first, then pairs of ids to sync as one person);
+        empty: not tracked yet."""
         self.face.blockSignals(True)
         self.face.clear()
         self.face.addItem("Largest face", None)
@@ -244,6 +246,10 @@ class RunPanel(QWidget):
             self.face.addItem(label, tid)
         self.face.blockSignals(False)
         self.face.setEnabled(len(faces) > 1)
+        for k in range(1, self.face.count()):
+            if isinstance(self.face.itemData(k), tuple):
+                self.face.setItemData(k, "One person the tracker saw as two faces (other shots, another framing): "
+                                         "both are synced in one run", Qt.ItemDataRole.ToolTipRole)
         self.face.setToolTip(self._face_tip if not faces else
                              "Only one face in this clip" if len(faces) == 1 else "Which face to follow")
 

@@ -99,7 +99,7 @@ class Session(QObject):
         self.timeline: OutputPlan = _NO_CLIP
         self.faces = None
         #: The face to sync and show (track id), None for the largest.
-        self.face_id: int | None = None
+        self.face_id: int | tuple[int, ...] | None = None  # ids: one person seen as several faces
         #: Whether face tracking is installed (the window sets it from the capabilities).
         self.faces_enabled = False
         self._previews: set[Path] = set()
@@ -380,7 +380,7 @@ class Session(QObject):
         task = track_task(self.clip.path)
         return task if self.jobs.start(task) else None
 
-    def export_meshes(self, folder: Path, start_s: float | None, end_s: float | None, face: int | None,
+    def export_meshes(self, folder: Path, start_s: float | None, end_s: float | None, face,
                       texture: bool, synced: bool = False) -> JobTask | None:
         """Start writing the face's OBJ sequence into ``folder``: of the sync's result when ``synced`` and there
         is an up-to-date one (the mouth says the dub), else of the clip."""
@@ -395,7 +395,7 @@ class Session(QObject):
             task = mesh_export_task(self.clip.path, Path(folder), start_s, end_s, face, texture)
         return task if self.jobs.start(task) else None
 
-    def export_face_video(self, output: Path, view, face: int | None, synced: bool = False) -> JobTask | None:
+    def export_face_video(self, output: Path, view, face, synced: bool = False) -> JobTask | None:
         """Start rendering the face's 3D video (``view``: a ``ViewOptions``) to ``output``: of the sync's result
         when ``synced`` and there is an up-to-date one, else of the clip."""
         from ..app.faces import mesh_export_task
