@@ -285,6 +285,42 @@ def test_a_face_in_another_shot_is_named_and_a_second_sync_of_the_result_syncs_i
     assert any(f"only face {left} is synced" in w for w in second.warnings)
 
 
+def test_a_cut_to_another_person_in_the_same_place_is_another_face_and_is_left_as_it_is(tmp_path):
+    """Two people framed alike, one shot after the other with no cutaway between (an interview cut): the boxes
+    overlap, but the face does not look the same, so the tracker starts a new face at the cut. Once they were one
+    track and the sync drew the first person's mouths into the second person's face."""
+    from conftest import write_tone
+
+    from lipsync_studio.face.analysis import analyse_faces
+    from lipsync_studio.media.video import VideoReader
+    from lipsync_studio.media.writer import VideoWriter
+    from lipsync_studio.samples import PHOTO_OPENING, render_face
+
+    face = render_face(PHOTO_OPENING, size=200)
+    other = np.ascontiguousarray(face[..., ::-1])  # another person to the eye: another skin, hair and backdrop
+    clip = tmp_path / "interview.mp4"
+    with VideoWriter(clip, 25, 640, 360) as w:
+        for k in range(80):
+            f = np.full((360, 640, 3), 120 if k < 40 else 60, np.uint8)
+            f[80:280, 220:420] = face if k < 40 else other
+            w.write(f)
+    faces = analyse_faces(clip)
+    spans = sorted((int(np.flatnonzero(t.present)[0]), int(np.flatnonzero(t.present)[-1])) for t in faces.tracks.values())
+    assert spans == [(0, 39), (40, 79)]
+    out = run_sync(SyncRequest(clip, write_tone(tmp_path / "dub.wav", 3.2), tmp_path / "out.mp4",
+                               SyncOptions(engine="builtin", measure=False)))
+    assert any("on screen where it is not" in w for w in out.warnings)
+    first = 0 if "only face 0 is synced" in " ".join(out.warnings) else 1
+    synced, kept = (range(0, 40), range(40, 80)) if first == 0 else (range(40, 80), range(0, 40))
+
+    def change(k: int) -> float:  # mean change over the lower face, beyond the encoders' own
+        return float(np.abs(a.frame(k)[190:280, 260:380].astype(int) - b.frame(k)[190:280, 260:380]).mean())
+
+    with VideoReader(clip) as a, VideoReader(out.output) as b:
+        assert max(change(k) for k in synced[::3]) > 4.0  # the synced person's mouth was redrawn
+        assert max(change(k) for k in kept[::3]) < 1.5  # the other person's face is left as it is
+
+
 def test_faces_named_together_are_one_person_synced_in_every_shot(tmp_path):
     """The same person seen as two faces (two shots the tracker could not join) named together (``--face 0,1``):
     both shots are synced in one run, and nothing is left to warn about; two faces on screen together cannot be

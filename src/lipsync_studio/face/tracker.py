@@ -41,6 +41,14 @@ class TrackerSettings:
     min_track_s: tracks shorter than this are dropped as noise.
     rejoin_look: how alike (:func:`context_look`, mean Lab dE) a face coming back and the one that left at its
         place and size must look to be taken as the same face again; 0: never.
+    cut_look, cut_face_look: a face whose look changes from one frame to the next by more than ``cut_look``
+        (:func:`context_look`: the face and around it) and whose own colours (:func:`face_look`: inside its box)
+        change by more than ``cut_face_look`` is another face: a cut to another person framed alike (same place,
+        same size, which box overlap alone linked) starts a new track. On six real talking heads the looks changed
+        from frame to frame by 5 and 7.1 at most (the surroundings' by 10 over four frames); between two of them by
+        20-36 and 7.4-26 (two women of one radio studio: 25 and 7.4). Both must change: a background flickering
+        between green and magenta beside an unchanged face changed the first by 155 and the second by 4.2 at most,
+        and is no cut. 0: never split.
     smoothing: temporal smoothing settings.
     """
 
@@ -51,6 +59,8 @@ class TrackerSettings:
     max_gap_s: float = 1.0
     min_track_s: float = 0.2
     rejoin_look: float = 12.0
+    cut_look: float = 15.0
+    cut_face_look: float = 5.0
     smoothing: SmoothingSettings = field(default_factory=SmoothingSettings)
 
     def key(self) -> str:
@@ -62,7 +72,7 @@ class TrackerSettings:
 #: would give other tracks (detection, linking, joining, smoothing), or tracks cached by the older code are taken
 #: for the new code's (the head-pose fit batched in 69f26cd moved smoothed landmarks by 1e-4 px; syncs that found
 #: the tracks cached went on drawing with the old ones, and no cross-dub of that session told the two apart).
-TRACKS_VERSION = 2
+TRACKS_VERSION = 3
 
 
 class _ImportedOnFirstUse(types.ModuleType):
@@ -294,17 +304,20 @@ class FaceDetector:
 
 
 class _Linker:
-    """Links per-frame detections into tracks by box overlap."""
+    """Links per-frame detections into tracks by box overlap, unless the face's look jumps (a cut to another face
+    in the same place: ``cut_look``, see :class:`TrackerSettings`)."""
 
-    def __init__(self, n_frames: int, max_gap: int) -> None:
+    def __init__(self, n_frames: int, max_gap: int, cut_look: float = 0.0, cut_face_look: float = 0.0) -> None:
         self.n = n_frames
         self.max_gap = max_gap
+        self.cut_look, self.cut_face_look = cut_look, cut_face_look
         self.frames: dict[int, dict[int, np.ndarray]] = {}  # track id → {frame: landmarks}
         self.last: dict[int, tuple[int, np.ndarray]] = {}  # track id → (frame, box)
         self.next_id = 0
-        # track id → the look (context_look) at its first frame, and the latest one (taken every LOOK_EVERY frames)
+        # track id → the look (context_look) at its first frame, and the latest one
         self.first_look: dict[int, np.ndarray] = {}
         self.last_look: dict[int, np.ndarray] = {}
+        self.last_face: dict[int, np.ndarray] = {}  # track id → face_look at its latest frame
 
     def known_boxes(self, index: int) -> list[np.ndarray]:
         return [b for (f, b) in self.last.values() if index - f <= self.max_gap]
@@ -312,34 +325,70 @@ class _Linker:
     def add(self, index: int, detections: list[np.ndarray], frame: np.ndarray | None = None) -> None:
         """Link ``detections`` of frame ``index`` (``frame``, where given, is where their looks are taken)."""
         live = [(tid, f, b) for tid, (f, b) in self.last.items() if index - f <= self.max_gap]
-        pairs = sorted(((_iou(b, landmark_box(d)), tid, k) for tid, _, b in live for k, d in enumerate(detections)),
+        boxes = [landmark_box(d) for d in detections]
+        looks = [context_look(frame, b) for b in boxes] if frame is not None else [None] * len(detections)
+        own = [face_look(frame, b) for b in boxes] if frame is not None else [None] * len(detections)
+        pairs = sorted(((_iou(b, boxes[k]), tid, k) for tid, _, b in live for k in range(len(detections))),
                        reverse=True)
         used_t, used_d = set(), set()
         for iou, tid, k in pairs:
             if iou < 0.2 or tid in used_t or k in used_d:
                 continue
+            if self._cut(tid, looks[k], own[k]):
+                continue  # another face where this one was: a cut
             used_t.add(tid)
             used_d.add(k)
-            self._put(tid, index, detections[k], frame)
+            self._put(tid, index, detections[k], boxes[k], looks[k], own[k])
         for k, d in enumerate(detections):
             if k not in used_d:
-                self._put(self.next_id, index, d, frame)
+                self._put(self.next_id, index, d, boxes[k], looks[k], own[k])
                 self.next_id += 1
 
-    def _put(self, tid: int, index: int, lm: np.ndarray, frame: np.ndarray | None) -> None:
+    def _cut(self, tid: int, look: np.ndarray | None, own: np.ndarray | None) -> bool:
+        """Whether a detection looking like ``look`` (and ``own`` inside its box) is another face than track
+        ``tid`` was at its latest frame (see :class:`TrackerSettings`' ``cut_look``)."""
+        before, before_own = self.last_look.get(tid), self.last_face.get(tid)
+        if self.cut_look <= 0 or look is None or own is None or before is None or before_own is None:
+            return False
+        return look_distance(look, before) > self.cut_look and look_distance(own, before_own) > self.cut_face_look
+
+    def _put(self, tid: int, index: int, lm: np.ndarray, box: np.ndarray, look: np.ndarray | None,
+             own: np.ndarray | None = None) -> None:
         new = tid not in self.frames
         self.frames.setdefault(tid, {})[index] = lm
-        box = landmark_box(lm)
         self.last[tid] = (index, box)
-        if frame is not None and (new or index % LOOK_EVERY == 0):
-            look = context_look(frame, box)
+        if look is not None:
             if new:
                 self.first_look[tid] = look
             self.last_look[tid] = look
+        if own is not None:
+            self.last_face[tid] = own
 
 
-#: How often (frames) a followed face's look is taken (the last one before it leaves is at most this old).
-LOOK_EVERY = 4
+def face_look(frame: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """(8, 8, 3) float32 Lab (L in 0..100) of the face alone: its upper middle, brows to nose and cheek to cheek
+    (skin, eyes, brows, glasses; not the mouth, which speech changes, nor the hair and background around the face,
+    which :func:`context_look` holds and which show in the box's corners beside a round face)."""
+    import cv2
+
+    h, w = frame.shape[:2]
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    x0, y0 = int(max(box[0] + 0.15 * bw, 0)), int(max(box[1] + 0.15 * bh, 0))
+    x1, y1 = int(min(box[2] - 0.15 * bw, w)), int(min(box[1] + 0.6 * bh, h))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return np.full((8, 8, 3), np.nan, np.float32)
+    k = max(1, min(x1 - x0, y1 - y0) // 32)
+    small = cv2.resize(np.ascontiguousarray(frame[y0:y1:k, x0:x1:k]), (8, 8), interpolation=cv2.INTER_AREA)
+    lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
+    return lab * np.array([100 / 255, 1, 1], np.float32) - np.array([0, 128, 128], np.float32)
+
+
+def look_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean Lab dE between two looks (:func:`context_look`) over the cells both have; NaN where none (neither
+    alike nor unlike: compared, it is never over a limit nor under one)."""
+    d = np.linalg.norm(a - b, axis=2)
+    ok = np.isfinite(d)
+    return float(d[ok].mean()) if ok.any() else float("nan")
 
 
 def context_look(frame: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -403,7 +452,7 @@ def rejoin_tracks(frames: dict[int, dict[int, np.ndarray]], first_look: dict[int
             centre = np.hypot(0.5 * (box[0] + box[2] - lbox[0] - lbox[2]), 0.5 * (box[1] + box[3] - lbox[1] - lbox[3]))
             if not (centre <= 0.5 * max(size, lsize) and max(size, lsize) <= 1.5 * min(size, lsize)):
                 continue
-            d = float(np.nanmean(np.linalg.norm(look - llook, axis=2)))
+            d = look_distance(look, llook)
             if d < best_d:
                 best, best_d = gid, d
         gid = tid if best is None else best
@@ -439,7 +488,8 @@ def track_faces(frames: Iterable[tuple[int, np.ndarray]], n_frames: int, fps: fl
         ``settings.min_track_s`` dropped.
     """
     detector = FaceDetector(settings)
-    linker = _Linker(n_frames, max(1, int(round(settings.max_gap_s * fps))))
+    linker = _Linker(n_frames, max(1, int(round(settings.max_gap_s * fps))), settings.cut_look,
+                     settings.cut_face_look)
     processed = 0
     # ``keep`` runs in a thread of its own, in frame order, a few frames behind: the frames wait for FaceMesh on
     # this thread (the pass's critical path), and keeping crops (~0.5 ms a 720p frame) need not add to it.
