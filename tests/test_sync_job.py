@@ -321,6 +321,27 @@ def test_a_cut_to_another_person_in_the_same_place_is_another_face_and_is_left_a
         assert max(change(k) for k in kept[::3]) < 1.5  # the other person's face is left as it is
 
 
+def test_a_camera_flash_is_no_cut_the_face_stays_one_face_in_every_frame(tmp_path):
+    """A flash brightens face and background for two frames, which changes the face's look as much as a cut to
+    another person does: those frames are still the same face's, not a short face of their own dropped as noise
+    (the speaker's mouth was left unsynced there)."""
+    from lipsync_studio.face.analysis import analyse_faces
+    from lipsync_studio.media.writer import VideoWriter
+    from lipsync_studio.samples import PHOTO_OPENING, render_face
+
+    face = render_face(PHOTO_OPENING, size=200)
+    clip = tmp_path / "flash.mp4"
+    with VideoWriter(clip, 25, 640, 360) as w:
+        for k in range(60):
+            f = np.full((360, 640, 3), 120, np.uint8)
+            f[80:280, 220:420] = face
+            if k in (30, 31):
+                f = np.clip(f.astype(np.float32) * 2.0 + 40, 0, 255).astype(np.uint8)
+            w.write(f)
+    faces = analyse_faces(clip)
+    assert len(faces.tracks) == 1 and faces.speaker_track().present.all()
+
+
 def test_faces_named_together_are_one_person_synced_in_every_shot(tmp_path):
     """The same person seen as two faces (two shots the tracker could not join) named together (``--face 0,1``):
     both shots are synced in one run, and nothing is left to warn about; two faces on screen together cannot be

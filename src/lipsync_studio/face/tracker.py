@@ -406,6 +406,33 @@ def _lab_cells(frame: np.ndarray, x0: float, y0: float, x1: float, y1: float, ce
     return lab * np.array([100 / 255, 1, 1], np.float32) - np.array([0, 128, 128], np.float32)
 
 
+def absorb_blips(frames: dict[int, dict[int, np.ndarray]], min_len: int) -> dict[int, dict[int, np.ndarray]]:
+    """Tracks shorter than ``min_len`` frames that fill a hole of another track, at its place, given back to it.
+
+    A camera flash changes a face's look for a frame or two as a cut does (:class:`TrackerSettings`' ``cut_look``):
+    those frames became a track of their own, dropped as too short, and the speaker went unsynced there, while the
+    face before and after the flash was one track. A short track whose first frame follows one of another track's
+    (within two frames) and whose last frame precedes another of its frames, with its boxes overlapping that
+    track's on both sides, is that face.
+    """
+    out = {tid: dict(fr) for tid, fr in frames.items()}
+    for tid, fr in frames.items():
+        if len(fr) >= min_len:
+            continue
+        a, b = min(fr), max(fr)
+        for oid, other in out.items():
+            if oid == tid or len(other) < min_len or any(k in other for k in fr):
+                continue
+            before = [k for k in range(a - 2, a) if k in other]
+            after = [k for k in range(b + 1, b + 3) if k in other]
+            if before and after and _iou(landmark_box(other[before[-1]]), landmark_box(fr[a])) >= 0.2 \
+                    and _iou(landmark_box(other[after[0]]), landmark_box(fr[b])) >= 0.2:
+                other.update(fr)
+                del out[tid]
+                break
+    return out
+
+
 def rejoin_tracks(frames: dict[int, dict[int, np.ndarray]], first_look: dict[int, np.ndarray],
                   last_look: dict[int, np.ndarray], most_unlike: float) -> dict[int, dict[int, np.ndarray]]:
     """Tracks joined where a face comes back as it left: the same face after a cutaway.
@@ -507,7 +534,7 @@ def track_faces(frames: Iterable[tuple[int, np.ndarray]], n_frames: int, fps: fl
         detector.close()
     # A short range is not noise: the minimum track length never exceeds what was looked at.
     min_len = max(1, min(max(3, int(round(settings.min_track_s * fps))), processed))
-    joined = rejoin_tracks({tid: fr for tid, fr in linker.frames.items() if len(fr) >= min_len},
+    joined = rejoin_tracks({tid: fr for tid, fr in absorb_blips(linker.frames, min_len).items() if len(fr) >= min_len},
                            linker.first_look, linker.last_look, settings.rejoin_look)
     kept = sorted((min(fr), tid) for tid, fr in joined.items())
     tracks: dict[int, FaceTrack] = {}
