@@ -244,12 +244,11 @@ class RunPanel(QWidget):
         self.face.addItem("Largest face", None)
         for tid, label in faces:
             self.face.addItem(label, tid)
+            if isinstance(tid, tuple):
+                self.face.setItemData(self.face.count() - 1, "One person the tracker saw as two faces (other shots, "
+                                      "another framing): both are synced in one run", Qt.ItemDataRole.ToolTipRole)
         self.face.blockSignals(False)
         self.face.setEnabled(len(faces) > 1)
-        for k in range(1, self.face.count()):
-            if isinstance(self.face.itemData(k), tuple):
-                self.face.setItemData(k, "One person the tracker saw as two faces (other shots, another framing): "
-                                         "both are synced in one run", Qt.ItemDataRole.ToolTipRole)
         self.face.setToolTip(self._face_tip if not faces else
                              "Only one face in this clip" if len(faces) == 1 else "Which face to follow")
 
