@@ -141,9 +141,9 @@ def plan_mouths(clip_features: np.ndarray, clip_labels: np.ndarray | None, dub_p
         :func:`viseme_targets`); False: shut lips.
     shut_pause_s: pauses at least this long shut the lips whatever the speaker's resting mouth; shorter ones are
         bridged by the phones around them (:data:`~lipsync_studio.sync.visemes.BRIDGING_REST`: held at the resting
-        mouth from 0.2 s, the plan's opening / width r / shut share were 0.510 / 0.391 / 0.583, bridged 0.541 /
-        0.414 / 0.586, the rendered cross-reconstruction's (``bench/xrecon_frozen.py``) 0.468 / 0.375 / 0.562 and
-        0.49 / 0.40 / 0.56). Timed at the
+        mouth from 0.2 s, the plan's opening / width r / shut share were 0.510 / 0.391 / 0.583, bridged 0.534 /
+        0.403 / 0.583, the rendered cross-reconstruction's (``bench/xrecon_frozen.py``) 0.468 / 0.375 / 0.562 and
+        0.489 / 0.394 / 0.564). Timed at the
         speaker's own lead, the real lips of six talking heads were shut in 0.42 of the dub's pause frames (0.15 in
         short silences, 0.04-0.09 in open vowels; at the old fixed 40 ms lead the pauses missed the real closures:
         0.17). On the plan (``bench/plan_lab.py``): own resting mouth everywhere 0.434/0.418/0.64 (opening, width,
