@@ -82,19 +82,40 @@ def test_a_redrawn_box_is_the_only_part_converted(tmp_path, box, owned):
     assert np.array_equal(written[2], source[1])
 
 
-def test_planes_are_kept_only_where_rgb_converts_back_to_them(tmp_path):
-    """A BT.709 clip decodes to RGB with its own matrix: its planes are not kept (the writer's BT.601 box would not
-    match the planes around it), and it is written from RGB as before."""
+def test_a_bt709_clips_planes_go_only_to_a_writer_in_its_colour(tmp_path):
+    """A BT.709 clip decodes to RGB with its own matrix and keeps its planes: a writer in the clip's colour takes
+    them as they are (a redrawn box converted back with BT.709, matching the planes around it) and its file says
+    BT.709; a writer in the default colour (BT.601, nothing declared) does not, and converts the RGB instead."""
+    import av
+
     clip = write_clip(tmp_path / "bt709.mp4", 3, options={"x264-params": "colormatrix=bt709"})
+    source = _planes(clip)
     with VideoReader(clip) as r:
-        frames = list(r.iter_frames(planes=True))
+        frames = [f for _, f in r.iter_frames(planes=True)]
         plain = [img for _, img in r.iter_frames()]
-    assert all(f.planes is None for _, f in frames)
-    assert all(np.array_equal(f.rgb, img) for (_, f), img in zip(frames, plain))
-    with VideoWriter(tmp_path / "out.mkv", Fraction(25), 160, 96, fmt=LOSSLESS) as w:
-        for _, f in frames:
-            w.write(f)
-    assert len(_planes(tmp_path / "out.mkv")) == 3
+        colour = r.info.colour
+    assert colour.matrix == 1 and all(f.planes is not None and f.matrix == 1 for f in frames)
+    assert all(np.array_equal(f.rgb, img) for f, img in zip(frames, plain))
+    box = (40, 20, 100, 70)
+    new = frames[1].rgb.copy()
+    new[20:70, 40:100] = 255 - new[20:70, 40:100]
+    with VideoWriter(tmp_path / "own.mkv", Fraction(25), 160, 96, fmt=LOSSLESS, colour=colour) as own, \
+            VideoWriter(tmp_path / "plain.mkv", Fraction(25), 160, 96, fmt=LOSSLESS) as other:
+        assert own.takes_planes(frames[0]) and not other.takes_planes(frames[0])
+        for w in (own, other):
+            w.write(frames[0])
+            w.write(new, base=frames[1], box=box)
+    written = _planes(tmp_path / "own.mkv")
+    assert np.array_equal(written[0], source[0])  # as decoded, bit for bit
+    with av.open(str(tmp_path / "own.mkv")) as c:
+        assert c.streams.video[0].codec_context.colorspace == 1
+        back = [f.to_ndarray(format="rgb24").astype(int) for f in c.decode(video=0)]
+    with VideoReader(tmp_path / "plain.mkv") as r:
+        assert r.info.colour.matrix == 2
+        back_plain = [img.astype(int) for _, img in r.iter_frames()]
+    for got in (back, back_plain):
+        assert np.abs(got[0] - plain[0]).max() <= 3
+        assert np.abs(got[1] - new).max() <= 3  # the box and the planes around it: one picture in one matrix
 
 
 def test_a_box_converted_alone_is_exactly_the_whole_frames_rgb_there(tmp_path):

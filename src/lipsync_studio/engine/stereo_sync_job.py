@@ -241,7 +241,7 @@ def _original_eyes(reader, sources: list[int], layout, boxes, writer):
 
     def eyes(frames):  # on the reading thread
         for f in frames:
-            if f.planes is None or not writer.takes_planes(f.planes):
+            if not writer.takes_planes(f):
                 yield (None, *split(f.rgb, layout))
             else:
                 yield f, split(f.rgb_within(packed[0]), layout)[0], split(f.rgb_within(packed[1]), layout)[1]
@@ -288,7 +288,7 @@ def _render(ctx: StageContext) -> None:
             StereoWriter(s["output"], plan.fps, info.eye_width, info.eye_height, layout=s["out_layout"],
                          fmt=opts.fmt, audio=s["dub"], audio_seconds=plan.audio_seconds,
                          anaglyph_method=st.anaglyph, vr_name=s["vr_name"], vr_metadata=info.vr,
-                         encoder_threads=threads_beside_one_busy()) as writer, \
+                         encoder_threads=threads_beside_one_busy(), colour=info.packed.colour) as writer, \
             contextlib.ExitStack() as stack:
         sources = [plan.source_index(k) for k in range(plan.n_out)]
         originals = None  # the packed frames written, where they are not the eyes synced

@@ -528,7 +528,7 @@ def _render_frames(ctx: StageContext) -> None:
     threads = threads_beside_one_busy() if transform is not None and s.get("projected") is None else None
     with VideoReader(info.path) as reader, VideoWriter(
         s["output"], plan.fps, info.width, info.height, fmt=opts.fmt, audio=s["dub"], audio_seconds=plan.audio_seconds,
-        encoder_threads=threads,
+        encoder_threads=threads, colour=info.colour,
     ) as writer:
         projected = s.get("projected")  # a one-eye VR clip: the engine syncs the view around the face
         writer.vr_metadata = _flat_vr_metadata(info.path, s["vr"], s.get("engine") is not None and projected is None)
@@ -554,7 +554,7 @@ def _render_frames(ctx: StageContext) -> None:
             for k, decoded in enumerate(decoded_frames):
                 if reads is None or not first <= k < stop:
                     yield decoded, None
-                elif decoded.planes is not None and writer.takes_planes(decoded.planes):
+                elif writer.takes_planes(decoded):
                     yield decoded, decoded.rgb_within(reads(k, plan.source_index(k)) or (0, 0, 0, 0))
                 else:
                     yield decoded, decoded.rgb
@@ -577,7 +577,7 @@ def _render_frames(ctx: StageContext) -> None:
             box = getattr(engine, "last_box", None)
             counter.check(before, new, box)
             if projected is not None:  # only the view's changed pixels go back into the projection
-                boxed = decoded.planes is not None and writer.takes_planes(decoded.planes)
+                boxed = writer.takes_planes(decoded)
                 pasted, changed_box = projected.paste_left(frame, before, new, whole=not boxed)
                 if changed_box is None:
                     writer.write(decoded, owned=True)

@@ -87,6 +87,11 @@ class ViewPair:
         """Height of one view, px."""
         return self.left.height
 
+    @property
+    def format(self):
+        """The base view's pixel format (``av.VideoFormat``)."""
+        return self.left.format
+
     def to_ndarray(self, **kw) -> np.ndarray:
         """Both views side by side (left eye first), converted as PyAV's ``VideoFrame.to_ndarray(**kw)`` does."""
         a, b = self.left.to_ndarray(**kw), self.right.to_ndarray(**kw)

@@ -60,7 +60,9 @@ def probe(path: str | Path) -> dict[str, Any]:
             "width": v.width, "height": v.height, "fps": float(v.fps), "fps_exact": f"{v.fps.numerator}/{v.fps.denominator}",
             "frames": v.n_frames, "duration_s": round(v.duration, 4), "rotation": v.rotation, "codec": v.codec,
             "variable_frame_rate": v.vfr, "stored_frames": v.source_frames, "damaged_at_s": v.damaged_at,
-            "views": v.views,
+            "views": v.views, "colour": {"matrix": v.colour.matrix, "primaries": v.colour.primaries,
+                                         "transfer": v.colour.transfer, "full_range": v.colour.full_range,
+                                         "bits": v.colour.bits, "summary": v.colour.describe()},
         }
     audio = None
     if has_audio:
@@ -85,6 +87,8 @@ def format_probe(report: dict[str, Any]) -> str:
     v = report["video"]
     if v:
         extra = []
+        if v["colour"]["summary"]:
+            extra.append(v["colour"]["summary"])
         if v["rotation"]:
             extra.append(f"rotated {v['rotation']}°")
         if v["variable_frame_rate"]:

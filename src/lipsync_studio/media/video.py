@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import MediaError
 from .container import check_readable, open_input
+from .colourspace import PLAIN, Colour
 from .mvhevc import ask_for_all_views, eye_order, pair_views
 from .timeline import Timeline
 from .warnings import warn_media
@@ -45,6 +46,8 @@ class VideoInfo:
     views: 2 for two views in one stream (MV-HEVC, spatial video): frames are then both views side by side,
         left eye first (``width`` is both), see :mod:`.mvhevc`; else 1.
     eyes_reversed: for two views, True when the file says the base view is the right eye.
+    colour: the stream's declared YUV matrix, primaries, transfer, range and bit depth (:mod:`.colourspace`): what
+        is written from this clip's pictures declares and converts with the same.
     """
 
     path: Path
@@ -62,6 +65,7 @@ class VideoInfo:
     stream_index: int
     views: int = 1
     eyes_reversed: bool = False
+    colour: Colour = PLAIN
 
     @property
     def timeline(self) -> Timeline:
@@ -70,9 +74,9 @@ class VideoInfo:
 
 
 #: Colour matrices of frames whose planes may go to our 4:2:0 encoder as decoded: the RGB they decode to is converted
-#: back with BT.601 (:func:`~.writer.rgb_to_i420`), so a box redrawn in RGB matches the planes around it.
-#: FFmpeg's codes: 2 unspecified (read as BT.601), 5 BT.470BG, 6 SMPTE 170M.
-_BT601 = (2, 5, 6)
+#: back with the same matrix (:func:`~.writer.rgb_to_i420`), so a box redrawn in RGB matches the planes around it.
+#: H.273 codes: 1 BT.709, 2 unspecified (read as BT.601), 5 BT.470BG, 6 SMPTE 170M, 9 BT.2020 (non-constant).
+_OWN_MATRICES = (1, 2, 5, 6, 9)
 
 
 class PartialRGB(np.ndarray):
@@ -141,29 +145,34 @@ class DecodedFrame:
     Parameters
     ----------
     planes : ndarray or None
-        (H * 3/2, W) uint8 planar 4:2:0 (Y, then U, then V), exactly as decoded: 8-bit limited-range BT.601,
-        neither rotated nor two views, even sizes; None for any other picture (its RGB is then all there is).
+        (H * 3/2, W) uint8 planar 4:2:0 (Y, then U, then V), exactly as decoded: 8-bit limited range, neither
+        rotated nor two views, even sizes; None for any other picture (its RGB is then all there is).
     rgb : ndarray or None
         (H, W, 3) uint8 RGB; None: converted from ``planes`` when first asked for (as the decoder would have).
+    matrix : int
+        The planes' YUV matrix (H.273 code: 1 BT.709, 2 unspecified as BT.601, 5/6 BT.601, 9 BT.2020).
 
     A writer taking 4:2:0 (:meth:`~.writer.VideoWriter.write`) passes the planes of an unchanged frame to the
     encoder untouched and converts only the changed box of a redrawn one: at 1080p a whole frame's RGB to 4:2:0
     costs ~3.5 ms of CPU, and every such round trip moves colours by a level or two.
     """
 
-    __slots__ = ("planes", "_rgb")
+    __slots__ = ("planes", "_rgb", "matrix")
 
-    def __init__(self, planes: np.ndarray | None, rgb: np.ndarray | None = None) -> None:
+    def __init__(self, planes: np.ndarray | None, rgb: np.ndarray | None = None, matrix: int = 2) -> None:
         if planes is None and rgb is None:
             raise ValueError("a decoded frame needs its planes or its RGB")
         self.planes = planes
         self._rgb = rgb
+        self.matrix = matrix
 
     @property
     def rgb(self) -> np.ndarray:
         """(H, W, 3) uint8 RGB of the picture."""
         if self._rgb is None:
-            self._rgb = i420_frame(self.planes)[0].to_ndarray(format="rgb24")
+            vf = i420_frame(self.planes)[0]
+            vf.colorspace = self.matrix
+            self._rgb = vf.to_ndarray(format="rgb24")
         return self._rgb
 
     def rgb_within(self, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -192,6 +201,7 @@ class DecodedFrame:
         py[:] = y[y0:y1, x0:x1]
         pu[:] = u[y0 // 2:y1 // 2, x0 // 2:x1 // 2]
         pv[:] = v[y0 // 2:y1 // 2, x0 // 2:x1 // 2]
+        vf.colorspace = self.matrix
         out[y0:y1, x0:x1] = vf.to_ndarray(format="rgb24")
         out.valid = (x0, y0, x1, y1)
         return out
@@ -219,11 +229,26 @@ def changed_pixels(before: np.ndarray, after: np.ndarray) -> np.ndarray:
 
 
 def _planes_of(frame) -> np.ndarray | None:
-    """A decoded av frame's 4:2:0 planes when they are 8-bit limited-range BT.601 with even sizes, else None."""
+    """A decoded av frame's 4:2:0 planes when they are 8-bit limited-range with even sizes in a matrix we convert
+    with ourselves (:data:`_OWN_MATRICES`), else None."""
     if (getattr(frame, "format", None) is None or frame.format.name != "yuv420p" or frame.width % 2
-            or frame.height % 2 or frame.colorspace not in _BT601 or frame.color_range not in (0, 1)):
+            or frame.height % 2 or frame.colorspace not in _OWN_MATRICES or frame.color_range not in (0, 1)):
         return None
     return frame.to_ndarray()
+
+
+def frame_rgb(frame) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of a decoded av frame (or :class:`.mvhevc.ViewPair`), in its own YUV matrix.
+
+    A picture of more than 8 bits (10-bit HDR) goes through 16-bit RGB, rounded: FFmpeg's direct conversion of
+    10-bit 4:2:0 to 8-bit RGB came out 2-3 levels dark (a flat (30, 23, 18) read back as (27, 20, 16)).
+    """
+    fmt = getattr(frame, "format", None)
+    deep = fmt is not None and fmt.name.startswith(("yuv", "p0")) and any(c.bits > 8 for c in fmt.components)
+    if not deep:
+        return frame.to_ndarray(format="rgb24")
+    wide = frame.to_ndarray(format="rgb48le").astype(np.uint32)
+    return ((wide * 255 + 32767) // 65535).astype(np.uint8)
 
 
 def _rotate(img: np.ndarray, rotation: int) -> np.ndarray:
@@ -313,7 +338,7 @@ def _scan_file(path: Path, file_size: int) -> tuple[VideoInfo, int]:
             path=path, width=w, height=h, fps=timeline.fps, n_frames=timeline.n_frames,
             duration=timeline.duration, rotation=rotation, codec=cc.name, pix_fmt=cc.pix_fmt or "?",
             vfr=timeline.vfr, source_frames=len(ts), damaged_at=damaged_at, stream_index=stream.index,
-            views=views, eyes_reversed=views == 2 and _eyes_reversed(path),
+            views=views, eyes_reversed=views == 2 and _eyes_reversed(path), colour=Colour.of_stream(cc),
         )
     return info, origin
 
@@ -493,9 +518,10 @@ class VideoReader:
         if self._planar is not None:
             planes = _planes_of(frame) if self.info.rotation == 0 and self.info.views == 1 else None
             if planes is not None:
-                return DecodedFrame(planes, frame.to_ndarray(format="rgb24") if self._planar else None)
-            return DecodedFrame(None, _rotate(frame.to_ndarray(format="rgb24"), self.info.rotation))
-        return _rotate(frame.to_ndarray(format="rgb24"), self.info.rotation)
+                return DecodedFrame(planes, frame.to_ndarray(format="rgb24") if self._planar else None,
+                                    frame.colorspace)
+            return DecodedFrame(None, _rotate(frame_rgb(frame), self.info.rotation))
+        return _rotate(frame_rgb(frame), self.info.rotation)
 
     def _independent(self) -> "VideoReader":
         """A reader of the same clip with its own decoder (so that scrubbing is not disturbed) and no cache."""

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import OutputError
 from .audio_writer import AUDIO_ENCODER_OPTIONS
+from .colourspace import PLAIN, UNSPECIFIED, Colour, same_conversion, yuv_from_rgb
 from .container import open_input
 from .output import os_error_to_output_error, temporary_sibling
 from .prefetch import InOrder
@@ -237,30 +238,40 @@ class _DubAudio:
         self._src.close()
 
 
-#: BT.601 limited range (FFmpeg's default for RGB to YUV): U and V from R, G, B (0..255), and their offset.
-_UV_601 = np.array([[-0.148224, -0.290992, 0.439216, 128.0], [0.439216, -0.367788, -0.071427, 128.0]], np.float32)
+@functools.lru_cache(maxsize=8)
+def _yuv_rows(matrix: int) -> tuple[np.ndarray, np.ndarray]:
+    """(1, 4) Y and (2, 4) U, V rows of :func:`~.colourspace.yuv_from_rgb` for ``matrix``."""
+    m = yuv_from_rgb(matrix)
+    return m[:1].copy(), m[1:].copy()
 
 
-def rgb_to_i420(frame: np.ndarray) -> np.ndarray:
+def rgb_to_i420(frame: np.ndarray, matrix: int = UNSPECIFIED) -> np.ndarray:
     """(H * 3/2, W) uint8 planar 4:2:0 (Y, then U, then V) of ``frame`` ((H, W, 3) uint8 RGB, even sizes).
 
-    BT.601 limited range, as FFmpeg converts by default; each chroma sample is the mean of its 2x2 pixels
-    (OpenCV's own RGB to I420 takes the top-left pixel's colour only, which drops a thin colour edge on odd rows
-    and columns; FFmpeg filters a little more vertically: within 3 levels of it on real pictures). At 1080p
-    ~3.7 ms of CPU a frame, where FFmpeg's scaler (rgb24 has no fast path there) took ~7 ms.
+    Limited range in ``matrix`` (H.273 code; unspecified is BT.601, as FFmpeg converts by default); each chroma
+    sample is the mean of its 2x2 pixels (OpenCV's own RGB to I420 takes the top-left pixel's colour only, which
+    drops a thin colour edge on odd rows and columns; FFmpeg filters a little more vertically: within 3 levels of
+    it on real pictures). At 1080p ~3.7 ms of CPU a frame in BT.601, where FFmpeg's scaler (rgb24 has no fast path
+    there) took ~7 ms.
     """
     import cv2
 
     h, w = frame.shape[:2]
-    out = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420)  # its luma is the one wanted
-    uv = cv2.transform(cv2.resize(frame, (w // 2, h // 2), interpolation=cv2.INTER_AREA), _UV_601)
+    y_row, uv_rows = _yuv_rows(matrix)
+    if np.array_equal(y_row, _yuv_rows(UNSPECIFIED)[0]):
+        out = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420)  # its luma is BT.601's
+    else:  # another matrix's luma
+        out = np.empty((h * 3 // 2, w), np.uint8)
+        out[:h] = cv2.transform(frame, y_row).reshape(h, w)
     flat, y, q = out.reshape(-1), h * w, (h // 2) * (w // 2)
+    uv = cv2.transform(cv2.resize(frame, (w // 2, h // 2), interpolation=cv2.INTER_AREA), uv_rows)
     flat[y:y + q] = uv[..., 0].reshape(-1)
     flat[y + q:] = uv[..., 1].reshape(-1)
     return out
 
 
-def paste_rgb(planes: list[np.ndarray], frame: np.ndarray, box: tuple[int, int, int, int]) -> None:
+def paste_rgb(planes: list[np.ndarray], frame: np.ndarray, box: tuple[int, int, int, int],
+              matrix: int = UNSPECIFIED) -> None:
     """Write ``frame``'s ``box`` into ``planes`` (the Y, U and V planes of a 4:2:0 picture: (H, W), (H/2, W/2) and
     (H/2, W/2) uint8, even sizes), converted (in place).
 
@@ -272,6 +283,8 @@ def paste_rgb(planes: list[np.ndarray], frame: np.ndarray, box: tuple[int, int, 
         (H, W, 3) uint8 RGB of the whole picture, equal to what ``planes`` decode to outside ``box``.
     box : tuple of int
         ``x0, y0, x1, y1``, pixels; widened to even edges (a chroma sample covers 2x2 pixels).
+    matrix : int
+        The planes' YUV matrix (:func:`rgb_to_i420`).
 
     Inside the widened box the planes become exactly :func:`rgb_to_i420` of the whole ``frame`` there; outside it
     they keep their own values.
@@ -282,7 +295,7 @@ def paste_rgb(planes: list[np.ndarray], frame: np.ndarray, box: tuple[int, int, 
     x1, y1 = min(w, x1 + x1 % 2), min(h, y1 + y1 % 2)
     if x1 <= x0 or y1 <= y0:
         return
-    part = rgb_to_i420(np.ascontiguousarray(frame[y0:y1, x0:x1])).reshape(-1)
+    part = rgb_to_i420(np.ascontiguousarray(frame[y0:y1, x0:x1]), matrix).reshape(-1)
     bh, bw = y1 - y0, x1 - x0
     planes[0][y0:y1, x0:x1] = part[:bh * bw].reshape(bh, bw)
     bq = (bh // 2) * (bw // 2)
@@ -291,14 +304,19 @@ def paste_rgb(planes: list[np.ndarray], frame: np.ndarray, box: tuple[int, int, 
             bh // 2, bw // 2)
 
 
-def _to_video_frame(frame: np.ndarray, pix_fmt: str):
-    """An ``av.VideoFrame`` of ``frame`` ((H, W, 3) uint8 RGB, even sizes) for an encoder taking ``pix_fmt``:
-    4:2:0 converted here (:func:`rgb_to_i420`), other formats as RGB for FFmpeg to convert."""
+def _to_video_frame(frame: np.ndarray, pix_fmt: str, matrix: int = UNSPECIFIED):
+    """An ``av.VideoFrame`` of ``frame`` ((H, W, 3) uint8 RGB, even sizes) for an encoder taking ``pix_fmt``, in
+    the YUV ``matrix``: 8-bit 4:2:0 converted here (:func:`rgb_to_i420`), other formats by FFmpeg."""
     import av
 
     if pix_fmt == "yuv420p":
-        return i420_frame(rgb_to_i420(frame))[0]
-    return av.VideoFrame.from_ndarray(frame, format="rgb24")
+        vf = i420_frame(rgb_to_i420(frame, matrix))[0]
+    else:
+        vf = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(
+            format=pix_fmt, dst_colorspace=matrix, dst_color_range=1)
+    vf.colorspace = matrix
+    vf.color_range = 1
+    return vf
 
 
 class VideoWriter:
@@ -331,6 +349,11 @@ class VideoWriter:
     encoder_threads:
         Threads the encoder may use (default: its own choice, about 1.5 per core). Where the caller keeps a core
         busy itself (an engine drawing every frame), :func:`threads_beside_one_busy` leaves that core alone.
+    colour:
+        The colour of the pictures written (a clip's :attr:`~.video.VideoInfo.colour`): they are converted with its
+        YUV matrix and the file declares its matrix, primaries and transfer, so players show the result in the
+        clip's colours; a clip of more than 8 bits (HDR) is written at 10 bits (4:2:0 formats). By default BT.601
+        and nothing declared (pictures we made ourselves).
 
     Frames are ``(height, width, 3) uint8 RGB``. Use as a context manager: leaving it with an exception
     removes the partial file.
@@ -340,7 +363,7 @@ class VideoWriter:
                  fmt: VideoFormat = VideoFormat(), audio: str | Path | None = None,
                  audio_seconds: float | None = None, audio_rate: int = 48_000, audio_channels: int | None = None,
                  background: bool = True, encoder_threads: int | None = None,
-                 audio_at_picture: bool = False) -> None:
+                 audio_at_picture: bool = False, colour: Colour = PLAIN) -> None:
         import av
 
         self.path = Path(path)
@@ -352,6 +375,7 @@ class VideoWriter:
         self.frames_written = 0
         self._closed = False
         self._encoder_threads = encoder_threads
+        self.colour = colour.written()
         # Encoding in a thread of its own (started with the first frame: the encoder opens, and x264 starts its
         # threads, on that thread): the caller prepares the next frame while x264 encodes this one (PyAV and x264
         # release the GIL). It holds a few frames; an error there is raised here (media.prefetch.InOrder, which also
@@ -404,6 +428,13 @@ class VideoWriter:
         if self._encoder_threads:
             stream.codec_context.thread_count = self._encoder_threads
         stream.pix_fmt = "yuv422p10le" if f.codec == "prores" else f.pix_fmt
+        c = self.colour
+        self._declares = c != PLAIN.written()
+        if c.bits > 8 and stream.pix_fmt == "yuv420p" and f.codec in ("h264", "hevc"):  # libvpx here: 8-bit only
+            stream.pix_fmt = "yuv420p10le"
+        if self._declares:
+            cc = stream.codec_context
+            cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = c.matrix, c.primaries, c.transfer, 1
         if f.codec == "hevc":
             stream.codec_tag = "hvc1"  # what Apple players need to play HEVC in MP4/MOV
         return stream
@@ -431,7 +462,7 @@ class VideoWriter:
             base, box, frame = frame, (0, 0, 0, 0), None
         planes = None
         pasted = False
-        if base is not None and box is not None and base.planes is not None and self.takes_planes(base.planes):
+        if base is not None and box is not None and self.takes_planes(base):
             if frame is None:
                 planes = base.planes
             else:
@@ -450,12 +481,15 @@ class VideoWriter:
                 # A copy: the planes may be written again (a source frame shown twice).
                 vf, views = i420_frame(planes)
                 for b in (box if isinstance(box, list) else [box]) if pasted else ():
-                    paste_rgb(views, frame, b)
+                    paste_rgb(views, frame, b, self.colour.matrix)
             else:
                 rgb = frame
                 if (self._w, self._h) != (self.width, self.height):
                     rgb = np.pad(rgb, ((0, self._h - self.height), (0, self._w - self.width), (0, 0)), mode="edge")
-                vf = _to_video_frame(rgb, self._video.pix_fmt)  # a copy: the caller may reuse its array
+                vf = _to_video_frame(rgb, self._video.pix_fmt, self.colour.matrix)  # a copy: the caller may reuse it
+            if self._declares:  # on every frame too: some encoders (ProRes) take the colour from the frames
+                c = self.colour
+                vf.colorspace, vf.color_primaries, vf.color_trc, vf.color_range = c.matrix, c.primaries, c.transfer, 1
             vf.pts = pts
             vf.time_base = 1 / self.fps
             return vf
@@ -471,12 +505,14 @@ class VideoWriter:
         if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
             raise ValueError(f"expected a ({self.height}, {self.width}, 3) uint8 frame, got {frame.shape} {frame.dtype}")
 
-    def takes_planes(self, planes: np.ndarray) -> bool:
-        """Whether decoded 4:2:0 ``planes`` can be encoded as they are (this writer's format and size): then a frame
-        redrawn in a box is written with only that box converted (:meth:`write`'s ``base`` and ``box``), and the
-        rest of its RGB is never read."""
-        return (self._video.pix_fmt == "yuv420p" and (self._w, self._h) == (self.width, self.height)
-                and planes.shape == (self.height * 3 // 2, self.width))
+    def takes_planes(self, decoded: DecodedFrame) -> bool:
+        """Whether a decoded frame's 4:2:0 planes can be encoded as they are (it kept them, in this writer's format,
+        size and YUV matrix): then a frame redrawn in a box is written with only that box converted (:meth:`write`'s
+        ``base`` and ``box``), and the rest of its RGB is never read."""
+        return (decoded.planes is not None and self._video.pix_fmt == "yuv420p"
+                and (self._w, self._h) == (self.width, self.height)
+                and decoded.planes.shape == (self.height * 3 // 2, self.width)
+                and same_conversion(decoded.matrix, self.colour.matrix))
 
     def _encode(self, vf) -> None:
         for packet in self._video.encode(vf):

@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import OptionError
+from ..media.colourspace import PLAIN, Colour
+from ..media.video import DecodedFrame
 from ..media.writer import VideoFormat, VideoWriter
 from .anaglyph import AnaglyphMethod, anaglyph
 from .layout import StereoLayout, join
@@ -136,6 +138,9 @@ class StereoWriter:
         Flag half-SBS / half-TB H.264 with the frame-packing SEI.
     encoder_threads : int, optional
         Threads each file's encoder may use (:class:`VideoWriter`'s).
+    colour : Colour
+        The eyes' colour (the clip's :attr:`~lipsync_studio.media.video.VideoInfo.colour`), as for
+        :class:`VideoWriter`: converted and declared in it.
 
     vr_metadata : VRMetadata, optional
         The input's stereo/VR metadata (:func:`~lipsync_studio.media.vrmeta.read_vr_metadata`): written into a
@@ -151,7 +156,7 @@ class StereoWriter:
                  anaglyph_method: "AnaglyphMethod | str" = AnaglyphMethod.DUBOIS, fmt: VideoFormat = VideoFormat(),
                  audio: str | Path | None = None, audio_seconds: float | None = None, vr_name: bool = False,
                  frame_packing: bool = True, anaglyph_444: bool = True, vr_metadata=None,
-                 encoder_threads: int | None = None, audio_at_picture: bool = False) -> None:
+                 encoder_threads: int | None = None, audio_at_picture: bool = False, colour: Colour = PLAIN) -> None:
         self.layout = OutputLayout.parse(layout)
         self.anaglyph_method = AnaglyphMethod.parse(anaglyph_method)
         self.eye_width, self.eye_height = eye_width, eye_height
@@ -169,7 +174,7 @@ class StereoWriter:
         try:
             for p in self.paths:
                 kw = dict(fmt=fmt, audio=audio, audio_seconds=audio_seconds, encoder_threads=encoder_threads,
-                          audio_at_picture=audio_at_picture)
+                          audio_at_picture=audio_at_picture, colour=colour)
                 if sei is not None:
                     self._writers.append(_FramePackedWriter(p, fps, w, h, frame_packing=sei, **kw))
                 else:
@@ -216,9 +221,9 @@ class StereoWriter:
         return (len(self._writers) == 1 and packing is not None and packing is StereoLayout.parse(layout)
                 and not packing.half)
 
-    def takes_planes(self, planes: np.ndarray) -> bool:
-        """Whether decoded packed 4:2:0 ``planes`` can go to the output as they are (:meth:`write_over`)."""
-        return len(self._writers) == 1 and self._writers[0].takes_planes(planes)
+    def takes_planes(self, decoded: DecodedFrame) -> bool:
+        """Whether a decoded packed frame's 4:2:0 planes can go to the output as they are (:meth:`write_over`)."""
+        return len(self._writers) == 1 and self._writers[0].takes_planes(decoded)
 
     def eye_origin(self, eye: int) -> tuple[int, int]:
         """Where eye ``eye`` (0 left, 1 right) sits in a packed frame (its top-left pixel), for :meth:`packs_as`."""

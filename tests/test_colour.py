@@ -1,0 +1,93 @@
+"""A result keeps its clip's colours: the same YUV matrix, the same declared colour, the same bit depth (HDR)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+from conftest import write_tone
+
+from lipsync_studio.engine.sync_job import SyncOptions, SyncRequest, run_sync
+from lipsync_studio.media.probe import format_probe, probe
+from lipsync_studio.media.video import VideoReader, frame_rgb
+
+#: Saturated patches (a green screen, a red shirt, a blue sky) and skin: where BT.601 and BT.709 part most.
+PATCHES = ((40, 200, 60), (210, 40, 30), (40, 80, 220), (205, 150, 120))
+
+
+def _camera_clip(path: Path, size: tuple[int, int], codec: str, pix_fmt: str, tags: tuple[int, int, int],
+                 params: dict, n: int = 12) -> Path:
+    """A clip as a camera writes it (PyAV directly, not the app's writer): four colour patches, tagged
+    ``tags`` = (matrix, primaries, transfer), converted to YUV with that matrix."""
+    import av
+
+    w, h = size
+    img = np.zeros((h, w, 3), np.uint8)
+    for k, colour in enumerate(PATCHES):
+        img[:, k * w // 4:(k + 1) * w // 4] = colour
+    matrix, primaries, transfer = tags
+    with av.open(str(path), "w") as c:
+        vs = c.add_stream(codec, rate=25, options=params)
+        vs.width, vs.height, vs.pix_fmt = w, h, pix_fmt
+        cc = vs.codec_context
+        cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = matrix, primaries, transfer, 1
+        for i in range(n):
+            f = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format=pix_fmt, dst_colorspace=matrix,
+                                                                          dst_color_range=1)
+            f.colorspace, f.color_range = matrix, 1
+            f.pts, f.time_base = i, Fraction(1, 25)
+            for p in vs.encode(f):
+                c.mux(p)
+        for p in vs.encode(None):
+            c.mux(p)
+    return path
+
+
+def _colours(path: Path) -> tuple[np.ndarray, object]:
+    """The middle of each patch in the middle frame, as a player reads the file (its own tags), and the stream's
+    codec context."""
+    import av
+
+    with av.open(str(path)) as c:
+        frames = [frame_rgb(f) for f in c.decode(video=0)]
+        cc = c.streams.video[0].codec_context
+        img = frames[len(frames) // 2]
+        h, w = img.shape[:2]
+        return np.array([img[h // 2, (2 * k + 1) * w // 8] for k in range(4)], int), cc
+
+
+def test_an_hd_camera_clip_in_bt709_keeps_its_colours_in_the_result(tmp_path):
+    """A 720p camera clip is BT.709; the result was converted with BT.601 and said nothing, so players (which take
+    BT.709 for HD) showed it shifted in colour against the clip (the green patch 8 levels off in green)."""
+    clip = _camera_clip(tmp_path / "camera.mp4", (1280, 720), "libx264", "yuv420p", (1, 1, 1),
+                        {"preset": "ultrafast", "crf": "12"})
+    out = tmp_path / "out.mp4"
+    run_sync(SyncRequest(clip, write_tone(tmp_path / "dub.wav", 0.4), out, SyncOptions(engine="none")))
+    want, _ = _colours(clip)
+    got, cc = _colours(out)
+    assert (cc.colorspace, cc.color_primaries, cc.color_trc) == (1, 1, 1)
+    assert np.abs(got - want).max() <= 2, (got, want)
+    assert np.abs(want - np.array(PATCHES)).max() <= 3  # the clip itself reads as it was made
+
+
+def test_a_10_bit_hdr_clip_stays_10_bit_hdr(tmp_path):
+    """An HDR phone clip (HEVC, 10-bit, HLG in BT.2020) gives a 10-bit result declaring HLG and BT.2020 (before: 8-bit
+    and nothing declared, so players showed it as SDR, washed out), with its colours; ``probe`` names it."""
+    clip = _camera_clip(tmp_path / "phone.mp4", (256, 144), "libx265", "yuv420p10le", (9, 9, 18),
+                        {"crf": "12", "x265-params": "log-level=error"})
+    with VideoReader(clip) as r:
+        assert (r.info.colour.bits, r.info.colour.hdr) == (10, True)
+        first = r.frame(0)
+    # 10-bit pictures read at their level (FFmpeg's direct 10-bit to 8-bit RGB conversion read them 1-3 levels dark).
+    h, w = first.shape[:2]
+    read = np.array([first[h // 2, (2 * k + 1) * w // 8] for k in range(4)], int)
+    assert np.abs(read - np.array(PATCHES)).max() <= 1, read
+    out = tmp_path / "out.mp4"
+    run_sync(SyncRequest(clip, write_tone(tmp_path / "dub.wav", 0.4), out, SyncOptions(engine="none")))
+    want, _ = _colours(clip)
+    got, cc = _colours(out)
+    assert cc.pix_fmt == "yuv420p10le"
+    assert (cc.colorspace, cc.color_primaries, cc.color_trc) == (9, 9, 18)
+    assert np.abs(got - want).max() <= 2, (got, want)
+    assert "HDR HLG, BT.2020, 10-bit" in format_probe(probe(out))
