@@ -800,6 +800,22 @@ def test_with_a_script_the_lips_shut_on_every_p_b_m_of_the_dub(media, tmp_path):
     assert np.mean([gap[int(round((t - 0.04) * FPS))] > shut + 0.4 * (wide - shut) for t in vowels]) >= 0.75
 
 
+@pytest.mark.skipif(__import__("shutil").which("espeak-ng") is None, reason="needs espeak-ng")
+def test_a_script_that_does_not_fit_the_dub_is_named_and_the_sync_goes_on(media, tmp_path):
+    """A script of other words than the dub says cannot be aligned: the sync follows the phones it hears and says
+    which script it could not use, instead of going on silently."""
+    from lipsync_studio.samples.speech import espeak_words
+
+    audio, _ = espeak_words(["mama", "baby"], gap_s=0.3)
+    dub = write_audio(tmp_path / "words.wav", audio, 16000)
+    script = tmp_path / "other.txt"
+    script.write_text("Twenty-seven silent grey elephants wandered slowly across the endless yellow desert tonight.\n")
+    result = run_sync(SyncRequest(media["clip"], dub, tmp_path / "said.mp4",
+                                  SyncOptions(engine="builtin", measure=False, script=script)))
+    assert result.engine_info["phones_from"] == "recognized"
+    assert any("other.txt" in w and "could be aligned" in w for w in result.warnings), result.warnings
+
+
 def test_a_donor_whose_jaw_sits_lower_is_drawn_inside_the_frames_own_jaw_line(media):
     """A donor whose tracked jaw lies lower than the frame's for the same mouth (its head pitched otherwise, or
     its chin longer) must not draw a second, lower jaw line: the face's outline stays the frame's own, moving only

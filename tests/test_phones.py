@@ -215,6 +215,25 @@ def test_agreement_beyond_what_real_speech_reaches_earns_nothing():
     assert "real speech" in text_line and "as real speech" in text_line
 
 
+def test_a_script_is_aligned_where_its_phone_pass_fails_and_its_speech_ends_at_the_sound():
+    """PocketSphinx's second pass (the phones within the aligned words) fails on some texts ("Failed to stop
+    utterance processing"): this sentence with its own text stopped the whole sync with an internal error. Now
+    the words keep their first-pass times and share them among their phones: every p/b/m of the text is there,
+    inside its word (espeak-ng's sound ends right after the last word)."""
+    from lipsync_studio.samples.speech import espeak_speech
+
+    text = "The children play in the garden while my brother builds a boat by the sea, maybe before the moon comes up."
+    audio = espeak_speech(text, voice="en-us").audio
+    ph = align_script(audio, [Cue(text)], "en")
+    assert ph.source == "aligned"
+    bilabials = [0.5 * (a + b) for p, a, b in zip(ph.labels, ph.start, ph.end) if p in ("P", "B", "M")]
+    assert len(bilabials) == 12  # play my brother builds boat by maybe (2) before moon comes up
+    heard = recognize_phones(audio)
+    speech = [(a, b) for p, a, b in zip(heard.labels, heard.start, heard.end) if p != "SIL"]
+    assert all(any(a - 0.05 <= t <= b + 0.05 for a, b in speech) for t in bilabials)
+    assert ph.end[-1] == pytest.approx(len(audio) / 16000, abs=0.02)
+
+
 def test_sync_names_a_script_it_cannot_use_before_any_work(clip50, dub3s, tmp_path, capsys):
     from lipsync_studio.cli import main
 

@@ -282,6 +282,12 @@ class BuiltinEngine:
         script = getattr(self, "script", None)
         if script is not None:
             dub_ph = align_script(dub_wav, read_script(script), getattr(self, "script_lang", "en"), dub_ph)
+            if dub_ph.source != "aligned":
+                from ...media.warnings import warn_media
+
+                part = "none of it" if dub_ph.source == "recognized" else "only part of it"
+                warn_media(f"{Path(script).name}: {part} could be aligned to the dub's speech (is it the dub's text, in "
+                           f"the language given?); the mouth follows the phones heard in the dub where it did not")
         return dub_wav, dub_ph, clip_wav, clip_ph
 
     # -- prepare ------------------------------------------------------------------------------------
