@@ -1,4 +1,5 @@
-"""A result keeps its clip's colours: the same YUV matrix, the same declared colour, the same bit depth (HDR)."""
+"""A result keeps its clip's picture format: the same YUV matrix, declared colour and bit depth (HDR), and the same
+pixel shape (anamorphic video)."""
 
 from __future__ import annotations
 
@@ -91,3 +92,27 @@ def test_a_10_bit_hdr_clip_stays_10_bit_hdr(tmp_path):
     assert (cc.colorspace, cc.color_primaries, cc.color_trc) == (9, 9, 18)
     assert np.abs(got - want).max() <= 2, (got, want)
     assert "HDR HLG, BT.2020, 10-bit" in format_probe(probe(out))
+
+
+def test_an_anamorphic_clip_gives_a_result_shown_as_wide(tmp_path):
+    """A 16:9 PAL clip is stored 720 x 576 with pixels 64:45 wide; the result said nothing of its pixels and played
+    at 5:4, everyone in it squeezed thin."""
+    import av
+
+    clip = tmp_path / "pal.mp4"
+    with av.open(str(clip), "w") as c:
+        vs = c.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
+        vs.width, vs.height, vs.pix_fmt = 720, 576, "yuv420p"
+        vs.codec_context.sample_aspect_ratio = Fraction(64, 45)
+        for i in range(10):
+            f = av.VideoFrame.from_ndarray(np.full((576, 720, 3), 20 * i, np.uint8), format="rgb24")
+            f.pts, f.time_base = i, Fraction(1, 25)
+            for p in vs.encode(f):
+                c.mux(p)
+        for p in vs.encode(None):
+            c.mux(p)
+    out = tmp_path / "out.mp4"
+    run_sync(SyncRequest(clip, write_tone(tmp_path / "dub.wav", 0.4), out, SyncOptions(engine="none")))
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].sample_aspect_ratio == Fraction(64, 45)
+    assert "pixels 64:45, shown 1024x576" in format_probe(probe(out))

@@ -32,6 +32,33 @@ def test_opening_a_clip_and_dub_shows_picture_waveforms_and_timeline(qtbot, main
     qtbot.waitUntil(lambda: len(win.timeline._thumbs) > 0, timeout=10000)
 
 
+def test_an_anamorphic_clip_is_shown_as_wide_as_players_show_it(qtbot, main_window, tmp_path):
+    """A 16:9 PAL clip (720 x 576 stored, pixels 64:45) is drawn 16:9, not squeezed to 5:4, and the status line
+    says how it is shown."""
+    from fractions import Fraction
+
+    import av
+
+    clip = tmp_path / "pal.mp4"
+    with av.open(str(clip), "w") as c:
+        vs = c.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
+        vs.width, vs.height, vs.pix_fmt = 720, 576, "yuv420p"
+        vs.codec_context.sample_aspect_ratio = Fraction(64, 45)
+        for i in range(5):
+            f = av.VideoFrame.from_ndarray(np.full((576, 720, 3), 40 * i, np.uint8), format="rgb24")
+            f.pts, f.time_base = i, Fraction(1, 25)
+            for p in vs.encode(f):
+                c.mux(p)
+        for p in vs.encode(None):
+            c.mux(p)
+    win = main_window
+    open_media(qtbot, win, clip)
+    qtbot.waitUntil(lambda: win.viewer.image("original") is not None, timeout=10000)
+    w, h = win.viewer._target().width(), win.viewer._target().height()
+    assert w / h == pytest.approx(16 / 9, abs=0.01)
+    assert "720×576 (shown 1024×576)" in win.status_line.clip.text()
+
+
 def test_scrubbing_shows_the_frame_asked_for_last(qtbot, main_window, talking_media):
     win = main_window
     open_media(qtbot, win, talking_media["clip"])

@@ -105,7 +105,8 @@ def _reencode(ctx: StageContext) -> None:
     info = probe_video(s["preview"])
     with VideoReader(s["preview"]) as reader, VideoWriter(
             s["output"], info.fps, info.width, info.height, fmt=s["fmt"], audio=s["preview"],
-            audio_seconds=s["seconds"], audio_at_picture=True, colour=info.colour) as writer:
+            audio_seconds=s["seconds"], audio_at_picture=True, colour=info.colour,
+            sample_aspect=info.sample_aspect) as writer:
         for _, frame in prefetch(reader.iter_frames()):
             writer.write(frame)
             ctx.advance(1)

@@ -45,7 +45,7 @@ def _cut_stage(ctx: StageContext) -> None:
     write_shifted_dub(s["source"], -first / fps, sound, at_picture=True)  # the sound from the range's first frame on
     with VideoReader(s["source"]) as reader, VideoWriter(
             out, info.fps, info.width, info.height, fmt=s["fmt"], audio=sound,
-            audio_seconds=(stop - first) / fps, colour=info.colour) as writer:
+            audio_seconds=(stop - first) / fps, colour=info.colour, sample_aspect=info.sample_aspect) as writer:
         for _, frame in prefetch(reader.iter_frames(first, stop)):
             writer.write(frame)
             ctx.advance(1)

@@ -48,6 +48,8 @@ class VideoInfo:
     eyes_reversed: for two views, True when the file says the base view is the right eye.
     colour: the stream's declared YUV matrix, primaries, transfer, range and bit depth (:mod:`.colourspace`): what
         is written from this clip's pictures declares and converts with the same.
+    sample_aspect: the shape of one pixel as displayed (width / height; 1 for square pixels): anamorphic video
+        (PAL/NTSC 16:9 at 720 wide, HDV's 1440 x 1080) is shown wider than it is stored.
     """
 
     path: Path
@@ -66,6 +68,12 @@ class VideoInfo:
     views: int = 1
     eyes_reversed: bool = False
     colour: Colour = PLAIN
+    sample_aspect: Fraction = Fraction(1)
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """(width, height) as a player shows the picture: the stored width scaled by the pixel shape."""
+        return int(round(self.width * self.sample_aspect)), self.height
 
     @property
     def timeline(self) -> Timeline:
@@ -339,8 +347,19 @@ def _scan_file(path: Path, file_size: int) -> tuple[VideoInfo, int]:
             duration=timeline.duration, rotation=rotation, codec=cc.name, pix_fmt=cc.pix_fmt or "?",
             vfr=timeline.vfr, source_frames=len(ts), damaged_at=damaged_at, stream_index=stream.index,
             views=views, eyes_reversed=views == 2 and _eyes_reversed(path), colour=Colour.of_stream(cc),
+            sample_aspect=_sample_aspect(stream, rotation),
         )
     return info, origin
+
+
+def _sample_aspect(stream, rotation: int) -> Fraction:
+    """The shape of a displayed pixel (width / height) the stream declares (container first, then the codec's);
+    1 where none or nonsense is declared. A picture turned by a quarter turns its pixels too."""
+    for sar in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
+        if sar is not None and sar.numerator > 0 and sar.denominator > 0 and 0.2 <= sar <= 5:
+            sar = Fraction(sar.numerator, sar.denominator)
+            return 1 / sar if rotation in (90, 270) else sar
+    return Fraction(1)
 
 
 def _eyes_reversed(path: Path) -> bool:

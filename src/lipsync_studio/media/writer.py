@@ -354,6 +354,10 @@ class VideoWriter:
         YUV matrix and the file declares its matrix, primaries and transfer, so players show the result in the
         clip's colours; a clip of more than 8 bits (HDR) is written at 10 bits (4:2:0 formats). By default BT.601
         and nothing declared (pictures we made ourselves).
+    sample_aspect:
+        The shape of a displayed pixel (a clip's :attr:`~.video.VideoInfo.sample_aspect`), declared in the file:
+        an anamorphic clip's result is shown as wide as the clip (without it a 16:9 PAL clip played as 5:4, its
+        people squeezed thin). Square by default.
 
     Frames are ``(height, width, 3) uint8 RGB``. Use as a context manager: leaving it with an exception
     removes the partial file.
@@ -363,7 +367,7 @@ class VideoWriter:
                  fmt: VideoFormat = VideoFormat(), audio: str | Path | None = None,
                  audio_seconds: float | None = None, audio_rate: int = 48_000, audio_channels: int | None = None,
                  background: bool = True, encoder_threads: int | None = None,
-                 audio_at_picture: bool = False, colour: Colour = PLAIN) -> None:
+                 audio_at_picture: bool = False, colour: Colour = PLAIN, sample_aspect: Fraction = Fraction(1)) -> None:
         import av
 
         self.path = Path(path)
@@ -376,6 +380,7 @@ class VideoWriter:
         self._closed = False
         self._encoder_threads = encoder_threads
         self.colour = colour.written()
+        self.sample_aspect = Fraction(sample_aspect)
         # Encoding in a thread of its own (started with the first frame: the encoder opens, and x264 starts its
         # threads, on that thread): the caller prepares the next frame while x264 encodes this one (PyAV and x264
         # release the GIL). It holds a few frames; an error there is raised here (media.prefetch.InOrder, which also
@@ -432,6 +437,8 @@ class VideoWriter:
         self._declares = c != PLAIN.written()
         if c.bits > 8 and stream.pix_fmt == "yuv420p" and f.codec in ("h264", "hevc"):  # libvpx here: 8-bit only
             stream.pix_fmt = "yuv420p10le"
+        if self.sample_aspect != 1:
+            stream.codec_context.sample_aspect_ratio = self.sample_aspect
         if self._declares:
             cc = stream.codec_context
             cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = c.matrix, c.primaries, c.transfer, 1

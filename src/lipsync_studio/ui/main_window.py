@@ -443,7 +443,8 @@ class MainWindow(QMainWindow):
             self._update_run_state()
             return
         self.status_line.set_clip(info)
-        self.timeline.set_aspect(info.width / max(1, info.height))
+        self.viewer.pixel_aspect = float(info.sample_aspect)
+        self.timeline.set_aspect(info.display_size[0] / max(1, info.height))
         self.timeline.set_waveform("clip", None, "Loading…")
         if self.session.dub is None:
             self.timeline.set_waveform("dub", None, "No dub: File ▸ Open Dub… (Ctrl+Shift+O), or drop one here")

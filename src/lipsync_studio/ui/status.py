@@ -43,8 +43,11 @@ class StatusLine(QObject):
         fps = float(info.fps)
         rate = f"{fps:.3f}".rstrip("0").rstrip(".")
         vfr = " (VFR)" if info.vfr else ""
-        self.clip.setText(f"{info.width}×{info.height} · {rate} fps{vfr} · {_codec_name(info.codec)} · "
-                          f"{format_seconds(info.duration)}")
+        shown = info.display_size
+        size = f"{info.width}×{info.height}" + (f" (shown {shown[0]}×{shown[1]})" if shown[0] != info.width else "")
+        look = info.colour.describe()
+        self.clip.setText(f"{size} · {rate} fps{vfr} · {_codec_name(info.codec)}" + (f" · {look}" if look else "")
+                          + f" · {format_seconds(info.duration)}")
         self.clip.setToolTip(str(info.path))
 
     def set_dub(self, dub) -> None:

@@ -69,6 +69,9 @@ class VideoViewer(QWidget):
         self.vr_window = False
         #: True when that VR clip has one eye: the original and the result show the window into its sphere.
         self.vr_mono = False
+        #: The clip's pixel shape (width / height as displayed): an anamorphic clip is shown as wide as players show
+        #: it (a 16:9 PAL clip stored 720 x 576 at 1024 x 576), not squeezed.
+        self.pixel_aspect = 1.0
         self.bundle: FrameBundle | None = None
         self.frames_shown = 0
         self._images: dict[str, QImage] = {}
@@ -201,7 +204,12 @@ class VideoViewer(QWidget):
         if eyes is not None:  # two eyes side by side with a gap
             left, _, sx, sy = eyes
             return 2 * left.width() * sx + _EYE_GAP, left.height() * sy
-        return img.width(), img.height()
+        return img.width() * self._stretch(), img.height()
+
+    def _stretch(self) -> float:
+        """How much wider a frame pixel is drawn than it is tall: the clip's pixel shape where the frame is shown
+        whole (not as two eyes, not as a window into a sphere)."""
+        return self.pixel_aspect if not self._stereo_picture() and self._eyes() is None else 1.0
 
     def scale(self) -> float:
         """Screen pixels per video pixel now."""
@@ -347,7 +355,7 @@ class VideoViewer(QWidget):
     def _paint_overlay(self, p: QPainter, target: QRectF) -> None:
         pts, tris = self._overlay
         s = self.scale()
-        xy = pts * s + np.array([target.left(), target.top()])
+        xy = pts * np.array([s * self._stretch(), s]) + np.array([target.left(), target.top()])
         p.setPen(QPen(QColor(76, 158, 255, 150), 0.8))
         if len(tris):
             for a, b, c in tris[:: max(1, len(tris) // 4000)]:
