@@ -55,10 +55,12 @@ def read_code(img: np.ndarray) -> int:
 
 def write_clip(path: Path, n: int, *, fps: Fraction | int = 25, codec: str = "libx264", size=(160, 96),
                pix_fmt: str = "yuv420p", rotation: int | None = None, times: np.ndarray | None = None,
-               audio_seconds: float | None = None, options: dict | None = None, gop: int | None = None) -> Path:
+               audio_seconds: float | None = None, options: dict | None = None, gop: int | None = None,
+               timecode: str | None = None) -> Path:
     """Write ``n`` coded frames with PyAV directly (independent of the app's writer).
 
-    ``times`` (seconds, one per frame) makes a variable-frame-rate clip; ``audio_seconds`` adds a 220 Hz tone.
+    ``times`` (seconds, one per frame) makes a variable-frame-rate clip; ``audio_seconds`` adds a 220 Hz tone;
+    ``timecode`` gives it a start time code (MOV/MP4: a ``tmcd`` track), as a camera does.
     """
     import av
 
@@ -70,6 +72,8 @@ def write_clip(path: Path, n: int, *, fps: Fraction | int = 25, codec: str = "li
         vs = c.add_stream(codec, rate=Fraction(fps), options=opts)
         vs.width, vs.height = size
         vs.pix_fmt = pix_fmt
+        if timecode is not None:
+            vs.metadata["timecode"] = timecode
         if times is not None:
             vs.time_base = Fraction(1, 1000)
             vs.codec_context.time_base = Fraction(1, 1000)

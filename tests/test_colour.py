@@ -1,5 +1,5 @@
-"""A result keeps its clip's picture format: the same YUV matrix, declared colour and bit depth (HDR), and the same
-pixel shape (anamorphic video)."""
+"""A result keeps its clip's picture format: the same YUV matrix, declared colour and bit depth (HDR), the same
+pixel shape (anamorphic video) and the clip's time code."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-from conftest import write_tone
+from conftest import write_clip, write_tone
 
 from lipsync_studio.engine.sync_job import SyncOptions, SyncRequest, run_sync
 from lipsync_studio.media.probe import format_probe, probe
@@ -116,3 +116,33 @@ def test_an_anamorphic_clip_gives_a_result_shown_as_wide(tmp_path):
     with av.open(str(out)) as c:
         assert c.streams.video[0].sample_aspect_ratio == Fraction(64, 45)
     assert "pixels 64:45, shown 1024x576" in format_probe(probe(out))
+
+
+def test_a_clips_time_code_is_kept_and_a_range_written_alone_starts_at_its_own():
+    """Editing software conforms a shot by its time code: the result starts where the clip does (10:00:00:00), a
+    range written alone at its own first frame, drop-frame counted as such."""
+    from lipsync_studio.media.timecode import timecode_after, timecode_frames
+
+    assert timecode_after("10:00:00:00", 20, 25) == "10:00:00:20"
+    assert timecode_after("00:00:59;29", 1, Fraction(30000, 1001)) == "00:01:00;02"  # ;00 and ;01 are skipped
+    assert timecode_after("00:09:59;29", 1, Fraction(30000, 1001)) == "00:10:00;00"  # but not at the tenth minute
+    assert timecode_frames("00:10:00;00", Fraction(30000, 1001)) == 17982
+    assert timecode_after("23:59:59:24", 1, 25) == "00:00:00:00" and timecode_after("nonsense", 1, 25) is None
+
+
+def test_a_synced_camera_clip_and_its_range_keep_the_time_code(tmp_path):
+    import av
+
+    from lipsync_studio.app.range_export import sync_range_only
+
+    clip = write_clip(tmp_path / "camera.mov", 50, audio_seconds=2.0, timecode="10:00:00:00")
+    dub = write_tone(tmp_path / "dub.wav", 2.0)
+    whole, part = tmp_path / "whole.mov", tmp_path / "part.mp4"
+    run_sync(SyncRequest(clip, dub, whole, SyncOptions(engine="none")))
+    sync_range_only(SyncRequest(clip, dub, part, SyncOptions(engine="none", start_s=0.8, end_s=1.6)))
+    for path, want in ((whole, "10:00:00:00"), (part, "10:00:00:20")):
+        with av.open(str(path)) as c:
+            assert c.streams.video[0].metadata.get("timecode") == want
+        with VideoReader(path) as r:
+            assert r.info.timecode == want
+    assert "time code 10:00:00:20" in format_probe(probe(part))

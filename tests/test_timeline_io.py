@@ -112,3 +112,40 @@ def test_a_cut_lists_its_shots_and_each_is_synced_at_its_place_with_the_dub_hear
         assert len(pic) == 20 and np.abs(pic - source[first:first + 20]).mean() < 4.0
         assert np.abs(pic - source[first:first + 20]).mean() < np.abs(pic - source[first + 3:first + 23]).mean()
         assert _same_sound(_sound(f), sound[int(at * 16000):]) > 0.9
+
+
+def test_an_edl_of_a_camera_clip_is_conformed_by_the_clips_own_time_code(tmp_path):
+    """An EDL gives source times as the media's time codes: a camera clip starting at 10:00:00:00 was asked for
+    frames 10 hours in (its shot could not be synced). The shot is now read from the clip's own start, synced, and
+    written at its source time code, and the synced timeline places it there as editing software relinks it."""
+    import opentimelineio as otio
+    from conftest import write_clip, write_tone
+
+    from lipsync_studio.app.timeline_io import read_cut
+    from lipsync_studio.cli import main
+    from lipsync_studio.media.video import probe_video
+
+    clip = write_clip(tmp_path / "A001.mov", 50, audio_seconds=2.0, timecode="10:00:00:00")
+    fps, base = 25.0, 10 * 3600 * 25
+    rt = lambda f: otio.opentime.RationalTime(f, fps)  # noqa: E731
+    tl = otio.schema.Timeline(name="scene")
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    ref = otio.schema.ExternalReference(target_url=otio.url_utils.url_from_filepath(str(clip)),
+                                        available_range=otio.opentime.TimeRange(rt(base), rt(50)))
+    track.append(otio.schema.Clip(name="close", media_reference=ref,
+                                  source_range=otio.opentime.TimeRange(rt(base + 10), rt(20))))
+    tl.tracks.append(track)
+    cut = tmp_path / "scene.edl"
+    otio.adapters.write_to_file(tl, str(cut))
+    assert "10:00:00:10" in cut.read_text()  # the editor's source time code
+    (shot,) = read_cut(cut)
+    assert shot.source_start_s == pytest.approx(0.4) and shot.duration_s == pytest.approx(0.8)
+
+    out = tmp_path / "synced"
+    assert main(["cut", str(cut), "--dub", str(write_tone(tmp_path / "dub.wav", 2.0)), "-o", str(out), "--engine",
+                 "none", "--no-measure", "-q", "--preset", "ultrafast"]) == 0
+    (done,) = otio.adapters.read_from_file(str(out / "scene_synced.otio")).video_tracks()[0].find_clips()
+    synced = Path(otio.url_utils.filepath_from_url(done.media_reference.target_url))
+    assert probe_video(synced).timecode == "10:00:00:10"
+    assert done.source_range.start_time.to_frames() == base + 10 and done.source_range.duration.to_frames() == 20
+    assert np.abs(_frames(synced) - _frames(clip)[10:30]).mean() < 4.0  # the shot's own frames

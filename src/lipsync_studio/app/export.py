@@ -106,7 +106,7 @@ def _reencode(ctx: StageContext) -> None:
     with VideoReader(s["preview"]) as reader, VideoWriter(
             s["output"], info.fps, info.width, info.height, fmt=s["fmt"], audio=s["preview"],
             audio_seconds=s["seconds"], audio_at_picture=True, colour=info.colour,
-            sample_aspect=info.sample_aspect) as writer:
+            sample_aspect=info.sample_aspect, timecode=info.timecode) as writer:
         for _, frame in prefetch(reader.iter_frames()):
             writer.write(frame)
             ctx.advance(1)

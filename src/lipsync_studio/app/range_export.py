@@ -34,6 +34,7 @@ def _cut_stage(ctx: StageContext) -> None:
     from ..engine.dub import write_shifted_dub
     from ..media.output import temporary_sibling
     from ..media.prefetch import prefetch
+    from ..media.timecode import timecode_after
     from ..media.video import VideoReader
     from ..media.writer import VideoWriter
 
@@ -45,7 +46,8 @@ def _cut_stage(ctx: StageContext) -> None:
     write_shifted_dub(s["source"], -first / fps, sound, at_picture=True)  # the sound from the range's first frame on
     with VideoReader(s["source"]) as reader, VideoWriter(
             out, info.fps, info.width, info.height, fmt=s["fmt"], audio=sound,
-            audio_seconds=(stop - first) / fps, colour=info.colour, sample_aspect=info.sample_aspect) as writer:
+            audio_seconds=(stop - first) / fps, colour=info.colour, sample_aspect=info.sample_aspect,
+            timecode=timecode_after(info.timecode, first, info.fps) if info.timecode else None) as writer:
         for _, frame in prefetch(reader.iter_frames(first, stop)):
             writer.write(frame)
             ctx.advance(1)

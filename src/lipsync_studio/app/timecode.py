@@ -9,10 +9,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-
-def nominal_rate(fps: float | Fraction) -> int:
-    """Frames per time-code second (``round(fps)``, at least 1)."""
-    return max(1, int(round(float(fps))))
+from ..media.timecode import nominal_rate
 
 
 def format_timecode(frame: int, fps: float | Fraction) -> str:

@@ -64,7 +64,7 @@ def probe(path: str | Path) -> dict[str, Any]:
                                          "transfer": v.colour.transfer, "full_range": v.colour.full_range,
                                          "bits": v.colour.bits, "summary": v.colour.describe()},
             "sample_aspect": f"{v.sample_aspect.numerator}/{v.sample_aspect.denominator}",
-            "display_size": list(v.display_size),
+            "display_size": list(v.display_size), "timecode": v.timecode,
         }
     audio = None
     if has_audio:
@@ -89,6 +89,8 @@ def format_probe(report: dict[str, Any]) -> str:
     v = report["video"]
     if v:
         extra = []
+        if v["timecode"]:
+            extra.append(f"time code {v['timecode']}")
         if v["sample_aspect"] != "1/1":
             extra.append(f"pixels {v['sample_aspect'].replace('/', ':')}, shown {v['display_size'][0]}x{v['display_size'][1]}")
         if v["colour"]["summary"]:

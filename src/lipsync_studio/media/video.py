@@ -50,6 +50,8 @@ class VideoInfo:
         is written from this clip's pictures declares and converts with the same.
     sample_aspect: the shape of one pixel as displayed (width / height; 1 for square pixels): anamorphic video
         (PAL/NTSC 16:9 at 720 wide, HDV's 1440 x 1080) is shown wider than it is stored.
+    timecode: the first frame's SMPTE time code as the file says it (``HH:MM:SS:FF``, ``;`` for drop-frame), or
+        None (see :mod:`.timecode`).
     """
 
     path: Path
@@ -69,6 +71,7 @@ class VideoInfo:
     eyes_reversed: bool = False
     colour: Colour = PLAIN
     sample_aspect: Fraction = Fraction(1)
+    timecode: str | None = None
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -347,7 +350,7 @@ def _scan_file(path: Path, file_size: int) -> tuple[VideoInfo, int]:
             duration=timeline.duration, rotation=rotation, codec=cc.name, pix_fmt=cc.pix_fmt or "?",
             vfr=timeline.vfr, source_frames=len(ts), damaged_at=damaged_at, stream_index=stream.index,
             views=views, eyes_reversed=views == 2 and _eyes_reversed(path), colour=Colour.of_stream(cc),
-            sample_aspect=_sample_aspect(stream, rotation),
+            sample_aspect=_sample_aspect(stream, rotation), timecode=_timecode(container, stream),
         )
     return info, origin
 
@@ -360,6 +363,16 @@ def _sample_aspect(stream, rotation: int) -> Fraction:
             sar = Fraction(sar.numerator, sar.denominator)
             return 1 / sar if rotation in (90, 270) else sar
     return Fraction(1)
+
+
+def _timecode(container, stream) -> str | None:
+    """The start time code the file declares: on the picture's stream, on a time-code track (MOV/MP4 ``tmcd``), or
+    on the file (MXF, Matroska)."""
+    for md in [stream.metadata] + [s.metadata for s in container.streams if s.type == "data"] + [container.metadata]:
+        tc = (md or {}).get("timecode")
+        if tc:
+            return str(tc).strip()
+    return None
 
 
 def _eyes_reversed(path: Path) -> bool:

@@ -358,6 +358,10 @@ class VideoWriter:
         The shape of a displayed pixel (a clip's :attr:`~.video.VideoInfo.sample_aspect`), declared in the file:
         an anamorphic clip's result is shown as wide as the clip (without it a 16:9 PAL clip played as 5:4, its
         people squeezed thin). Square by default.
+    timecode:
+        The first frame's SMPTE time code (a clip's :attr:`~.video.VideoInfo.timecode`, or
+        :func:`~.timecode.timecode_after` it for a range), written as the file's time code (a MOV/MP4 ``tmcd``
+        track): editing software conforms the result by it. None: none.
 
     Frames are ``(height, width, 3) uint8 RGB``. Use as a context manager: leaving it with an exception
     removes the partial file.
@@ -367,7 +371,8 @@ class VideoWriter:
                  fmt: VideoFormat = VideoFormat(), audio: str | Path | None = None,
                  audio_seconds: float | None = None, audio_rate: int = 48_000, audio_channels: int | None = None,
                  background: bool = True, encoder_threads: int | None = None,
-                 audio_at_picture: bool = False, colour: Colour = PLAIN, sample_aspect: Fraction = Fraction(1)) -> None:
+                 audio_at_picture: bool = False, colour: Colour = PLAIN, sample_aspect: Fraction = Fraction(1),
+                 timecode: str | None = None) -> None:
         import av
 
         self.path = Path(path)
@@ -381,6 +386,7 @@ class VideoWriter:
         self._encoder_threads = encoder_threads
         self.colour = colour.written()
         self.sample_aspect = Fraction(sample_aspect)
+        self.timecode = timecode
         # Encoding in a thread of its own (started with the first frame: the encoder opens, and x264 starts its
         # threads, on that thread): the caller prepares the next frame while x264 encodes this one (PyAV and x264
         # release the GIL). It holds a few frames; an error there is raised here (media.prefetch.InOrder, which also
@@ -437,6 +443,8 @@ class VideoWriter:
         self._declares = c != PLAIN.written()
         if c.bits > 8 and stream.pix_fmt == "yuv420p" and f.codec in ("h264", "hevc"):  # libvpx here: 8-bit only
             stream.pix_fmt = "yuv420p10le"
+        if self.timecode:
+            stream.metadata["timecode"] = self.timecode
         if self.sample_aspect != 1:
             stream.codec_context.sample_aspect_ratio = self.sample_aspect
         if self._declares:

@@ -141,6 +141,8 @@ class StereoWriter:
     colour : Colour
         The eyes' colour (the clip's :attr:`~lipsync_studio.media.video.VideoInfo.colour`), as for
         :class:`VideoWriter`: converted and declared in it.
+    timecode : str, optional
+        The first frame's time code (:class:`VideoWriter`'s).
 
     vr_metadata : VRMetadata, optional
         The input's stereo/VR metadata (:func:`~lipsync_studio.media.vrmeta.read_vr_metadata`): written into a
@@ -156,7 +158,8 @@ class StereoWriter:
                  anaglyph_method: "AnaglyphMethod | str" = AnaglyphMethod.DUBOIS, fmt: VideoFormat = VideoFormat(),
                  audio: str | Path | None = None, audio_seconds: float | None = None, vr_name: bool = False,
                  frame_packing: bool = True, anaglyph_444: bool = True, vr_metadata=None,
-                 encoder_threads: int | None = None, audio_at_picture: bool = False, colour: Colour = PLAIN) -> None:
+                 encoder_threads: int | None = None, audio_at_picture: bool = False, colour: Colour = PLAIN,
+                 timecode: str | None = None) -> None:
         self.layout = OutputLayout.parse(layout)
         self.anaglyph_method = AnaglyphMethod.parse(anaglyph_method)
         self.eye_width, self.eye_height = eye_width, eye_height
@@ -174,7 +177,7 @@ class StereoWriter:
         try:
             for p in self.paths:
                 kw = dict(fmt=fmt, audio=audio, audio_seconds=audio_seconds, encoder_threads=encoder_threads,
-                          audio_at_picture=audio_at_picture, colour=colour)
+                          audio_at_picture=audio_at_picture, colour=colour, timecode=timecode)
                 if sei is not None:
                     self._writers.append(_FramePackedWriter(p, fps, w, h, frame_packing=sei, **kw))
                 else:
