@@ -144,6 +144,28 @@ def test_output_codec_and_chroma_are_the_users_choice(clip50, tmp_path, name, fm
     assert _codes(out) == list(range(25))
 
 
+def test_a_prores_master_carries_the_dub_exactly_as_delivered(clip50, tmp_path):
+    """A master's sound is the dub itself: beside ProRes (or asked for) 24-bit PCM, every sample of a 48 kHz 24-bit
+    dub as it was (AAC re-encoded the very sound the result exists for); PCM where it cannot go is refused first."""
+    import av
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    t = np.arange(48000 * 2) / 48000
+    sf.write(tmp_path / "dub.wav", (0.3 * np.sin(2 * np.pi * 440 * t) + 0.05 * rng.normal(size=len(t))).astype(
+        np.float32), 48000, subtype="PCM_24")
+    delivered, _ = sf.read(tmp_path / "dub.wav", dtype="int32")
+    for name, fmt in (("master.mov", VideoFormat(codec="prores")), ("edit.mkv", VideoFormat(audio="pcm"))):
+        out = run_sync(SyncRequest(clip50, tmp_path / "dub.wav", tmp_path / name, SyncOptions(fmt=fmt))).output
+        with av.open(str(out)) as c:
+            assert c.streams.audio[0].codec_context.name == "pcm_s24le"
+            heard = np.concatenate([f.to_ndarray().reshape(-1) for f in c.decode(audio=0)])
+        assert len(heard) == len(delivered) and np.array_equal(heard >> 8, delivered >> 8)
+    with pytest.raises(OutputError, match="PCM sound cannot go in a .mp4"):
+        run_sync(SyncRequest(clip50, tmp_path / "dub.wav", tmp_path / "x.mp4", SyncOptions(fmt=VideoFormat(audio="pcm"))))
+    assert not (tmp_path / "x.mp4").exists()
+
+
 def test_the_encoder_thread_keeps_each_frame_as_written_and_an_abort_leaves_nothing(tmp_path):
     """Frames are encoded in a thread of their own: a caller reusing one array for every frame still gets
     each frame as it was when written, and leaving with an error stops the thread and removes the file."""

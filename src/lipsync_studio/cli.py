@@ -36,12 +36,15 @@ def _add_output_format(p: argparse.ArgumentParser) -> None:
     g.add_argument("--preset", default="veryfast",
                    help="x264/x265 speed preset (default veryfast; CRF sets quality; slower: smaller files)")
     g.add_argument("--pix-fmt", choices=["yuv420p", "yuv444p"], default="yuv420p")
+    g.add_argument("--audio", choices=["auto", "aac", "pcm"], default="auto",
+                   help="the sound's codec: pcm (24-bit, .mov/.mkv: the dub exactly as delivered), aac, or auto "
+                        "(default: pcm beside prores, aac otherwise)")
 
 
 def _format_from(args: argparse.Namespace):
     from .media.writer import VideoFormat
 
-    return VideoFormat(codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt)
+    return VideoFormat(codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt, audio=args.audio)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,7 +8,7 @@ bounded however long the clip. The file is written under a temporary name and re
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -128,7 +128,10 @@ class VideoFormat:
         (four real clips, a VR180 one among them, and the bench's clip) at the same size (within 1.3 %) and PSNR
         (within 0.07 dB): a talking head's slow motion needs no wider search.
     pix_fmt: ``yuv420p`` (plays everywhere) or ``yuv444p`` (full colour, e.g. for anaglyphs).
-    audio_bitrate: bits per second for the audio track.
+    audio_bitrate: bits per second for the audio track (AAC, Opus).
+    audio: the sound's codec: ``aac``, ``pcm`` (uncompressed 24-bit, in MOV and Matroska: what a master takes, the
+        dub exactly as delivered) or ``auto``: PCM beside ProRes (a mastering format: an AAC sound in a ProRes
+        master re-encodes the very dub the result exists for), Opus in WebM, else AAC.
     """
 
     codec: str = "h264"
@@ -136,17 +139,35 @@ class VideoFormat:
     preset: str = "veryfast"
     pix_fmt: str = "yuv420p"
     audio_bitrate: int = 192_000
+    audio: str = "auto"
+
+    def audio_codec(self, suffix: str) -> str:
+        """The sound's encoder for a file of this type (see ``audio``)."""
+        if suffix.lower() == ".webm":
+            return "libopus"
+        if self.audio == "pcm" or (self.audio == "auto" and self.codec == "prores"):
+            return "pcm_s24le"
+        return "aac"
 
     def for_container(self, suffix: str) -> "VideoFormat":
         """Check that this format fits a container; VP9 is the only choice for WebM."""
         allowed = CONTAINERS.get(suffix.lower())
         if allowed is None:
             raise OutputError(f"unsupported output type '{suffix}'", hint="use " + ", ".join(CONTAINERS))
+        if self.audio == "pcm" and suffix.lower() not in (".mov", ".mkv"):
+            raise OutputError(f"PCM sound cannot go in a {suffix} file", hint="write a .mov or .mkv, or --audio aac")
         if self.codec not in allowed:
             if suffix.lower() == ".webm":
-                return VideoFormat("vp9", self.crf + 15, self.preset, self.pix_fmt, self.audio_bitrate)
+                return replace(self, codec="vp9", crf=self.crf + 15)
             raise OutputError(f"codec {self.codec} cannot go in a {suffix} file", hint="use " + ", ".join(allowed))
         return self
+
+
+def _format_converter(fmt: str, layout: str, rate: int):
+    """An ``av.AudioResampler`` to ``fmt`` (same layout and rate: a change of sample format only)."""
+    import av
+
+    return av.AudioResampler(format=fmt, layout=layout, rate=rate)
 
 
 class _DubAudio:
@@ -170,6 +191,9 @@ class _DubAudio:
             raise
         self.rate = self.out.codec_context.sample_rate
         self.layout = self.out.codec_context.layout.name
+        # The encoder's own sample format (PCM: packed integers), converted from our float planes.
+        fmt = self.out.codec_context.format.name if self.out.codec_context.format is not None else "fltp"
+        self._convert = None if fmt == "fltp" else _format_converter(fmt, self.layout, self.rate)
         # Total is set at close when not given; pumping never runs past it.
         self.total = int(round((total_seconds if total_seconds is not None else 1e9) * rate))
         self.written = 0
@@ -213,8 +237,9 @@ class _DubAudio:
         frame.pts = self.written
         frame.time_base = Fraction(1, self.rate)
         self.written += samples.shape[1]
-        for packet in self.out.encode(frame):
-            mux(packet)
+        for f in (self._convert.resample(frame) if self._convert is not None else [frame]):
+            for packet in self.out.encode(f):
+                mux(packet)
 
     def pump_until(self, seconds: float, mux) -> None:
         """Encode the dub up to ``seconds`` of output (never past the planned length)."""
@@ -233,6 +258,9 @@ class _DubAudio:
     def finish(self, mux) -> None:
         """Write the rest of the planned length and flush the encoder."""
         self.pump_until(self.total / self.rate, mux)
+        for f in self._convert.resample(None) if self._convert is not None else ():
+            for packet in self.out.encode(f):
+                mux(packet)
         for packet in self.out.encode(None):
             mux(packet)
         self._src.close()
@@ -406,7 +434,7 @@ class VideoWriter:
         try:
             self._video = self._add_video_stream()
             if audio is not None:
-                acodec = "libopus" if self.path.suffix.lower() == ".webm" else "aac"
+                acodec = self.fmt.audio_codec(self.path.suffix)
                 self._audio = _DubAudio(Path(audio), self._container, acodec, audio_rate, audio_channels,
                                         fmt.audio_bitrate, audio_seconds, audio_at_picture)
         except BaseException:
