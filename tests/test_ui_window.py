@@ -79,6 +79,22 @@ def test_scrubbing_shows_the_frame_asked_for_last(qtbot, main_window, talking_me
     qtbot.waitUntil(lambda: win.viewer.bundle.position == 0, timeout=5000)
 
 
+def test_a_camera_clips_own_time_code_is_shown_and_typed(qtbot, main_window, tmp_path):
+    """A clip starting at 10:00:00:00 (a camera's time code): the transport and the ruler count from it, and a time
+    code typed in it goes to that frame of the clip."""
+    from conftest import write_clip
+
+    win = main_window
+    open_media(qtbot, win, write_clip(tmp_path / "A001.mov", 60, timecode="10:00:00:00"))
+    qtbot.waitUntil(lambda: win.transport.timecode.text() == "10:00:00:00", timeout=10000)
+    assert win.timeline.ruler.tickStrings([0.0, 2.0], 1.0, 1.0) == ["10:00:00:00", "10:00:02:00"]
+    win.transport.timecode.setText("10:00:01:10")
+    win.transport.timecode.returnPressed.emit()
+    qtbot.waitUntil(lambda: win.viewer.bundle is not None and win.viewer.bundle.position == 35
+                    and win.viewer.bundle.final, timeout=5000)
+    assert win.transport.timecode.text() == "10:00:01:10" and win.transport.frame_label.text().startswith("frame 36")
+
+
 def _engine(win, name: str, measure: bool = False) -> None:
     """Choose the lip-sync engine in the Run panel, as a user would."""
     win.run_panel.engine.setCurrentIndex(win.run_panel.engine.findData(name))

@@ -488,8 +488,9 @@ class MainWindow(QMainWindow):
 
     def _timeline_changed(self, tl) -> None:
         clip_frames = self.session.clip.n_frames if self.session.clip else 0
-        self.timeline.set_timeline(tl.n_out, tl.fps, self.session.source_frames(), clip_frames)
-        self.transport.set_timeline(tl.n_out, tl.fps)
+        start = self.session.clip.timecode if self.session.clip else None
+        self.timeline.set_timeline(tl.n_out, tl.fps, self.session.source_frames(), clip_frames, start)
+        self.transport.set_timeline(tl.n_out, tl.fps, start)
         self.transport.set_position(self.session.position)
         self.player.set_timeline(tl.n_out, tl.fps)
 

@@ -17,7 +17,7 @@ from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsRectItem
 
 from .theme import COLORS
-from ..app.timecode import format_timecode
+from ..app.timecode import clip_timecode
 from ..app.waveforms import Waveform
 
 _LANES = {"picture": (0.0, 1.0), "clip": (1.0, 2.0), "dub": (2.0, 3.0)}
@@ -31,6 +31,7 @@ class TimecodeAxis(pg.AxisItem):
     def __init__(self) -> None:
         super().__init__("top")
         self.fps: Fraction = Fraction(25)
+        self.start_tc: str | None = None  # the clip's own time code of its first frame
         self.setStyle(tickTextOffset=4, tickLength=6)
         self.setTextPen(QColor(COLORS["dim"]))
         self.setPen(QColor("#3a3e45"))
@@ -49,7 +50,7 @@ class TimecodeAxis(pg.AxisItem):
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802
         fps = float(self.fps)
-        return [format_timecode(int(round(v * fps)), self.fps) if v >= 0 else "" for v in values]
+        return [clip_timecode(int(round(v * fps)), self.fps, self.start_tc) if v >= 0 else "" for v in values]
 
 
 class _LaneBox(pg.ViewBox):
@@ -195,11 +196,13 @@ class TimelineView(pg.PlotWidget):
         """Seconds the timeline spans."""
         return self.n_frames / float(self.fps) if self.n_frames else 1.0
 
-    def set_timeline(self, n_frames: int, fps: Fraction, plan: np.ndarray | None, clip_frames: int) -> None:
-        """Span ``n_frames`` output frames at ``fps``; ``plan`` maps them to the clip's ``clip_frames`` frames."""
+    def set_timeline(self, n_frames: int, fps: Fraction, plan: np.ndarray | None, clip_frames: int,
+                     start: str | None = None) -> None:
+        """Span ``n_frames`` output frames at ``fps``; ``plan`` maps them to the clip's ``clip_frames`` frames;
+        ``start``: the clip's own time code of its first frame, the ruler counts from (else 00:00:00:00)."""
         changed_clip = clip_frames != self.clip_frames or fps != self.fps
         self.n_frames, self.fps, self.plan, self.clip_frames = int(n_frames), Fraction(fps), plan, int(clip_frames)
-        self.ruler.fps = self.fps
+        self.ruler.fps, self.ruler.start_tc = self.fps, start
         self.ruler.setStyle(showValues=self.n_frames > 0)
         if changed_clip:
             self._thumbs.clear()

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QSizeP
 
 from .theme import icon
 from .wheel_guard import guard_wheel
-from ..app.timecode import format_timecode, parse_timecode
+from ..app.timecode import clip_timecode, format_timecode, parse_timecode
 
 
 def _button(icon_name: str, tip: str, name: str = "transport", checkable: bool = False) -> QToolButton:
@@ -47,6 +47,8 @@ class TransportBar(QWidget):
         super().__init__(parent)
         self.setObjectName("panel")
         self.fps: Fraction = Fraction(25)
+        #: The clip's own time code of its first frame (its tmcd), or None: positions are shown from it.
+        self.start_tc: str | None = None
         self.n_frames = 0
         row = QHBoxLayout(self)
         row.setContentsMargins(8, 6, 8, 6)
@@ -147,15 +149,15 @@ class TransportBar(QWidget):
         self.offset.setEnabled(on)
         self.offset_reset.setEnabled(on)
 
-    def set_timeline(self, n_frames: int, fps: Fraction) -> None:
-        """Length and rate of the timeline."""
-        self.n_frames, self.fps = n_frames, Fraction(fps)
+    def set_timeline(self, n_frames: int, fps: Fraction, start: str | None = None) -> None:
+        """Length and rate of the timeline; ``start``: the clip's own time code, counted from (else 00:00:00:00)."""
+        self.n_frames, self.fps, self.start_tc = n_frames, Fraction(fps), start
         self.duration.setText("/ " + format_timecode(n_frames, fps))
 
     def set_position(self, position: int) -> None:
         """Show ``position`` (unless the user is typing a time code)."""
         if not self.timecode.hasFocus():
-            self.timecode.setText(format_timecode(position, self.fps))
+            self.timecode.setText(clip_timecode(position, self.fps, self.start_tc))
         self.frame_label.setText(f"frame {position + 1} of {self.n_frames}" if self.n_frames else "")
 
     def set_playing(self, playing: bool, speed: float = 1.0) -> None:
@@ -188,7 +190,7 @@ class TransportBar(QWidget):
         text = self.timecode.text().strip()
         try:
             # Frame numbers as the label beside shows them: typed 30 is "frame 30".
-            pos = parse_timecode(text, self.fps, frame_base=1)
+            pos = parse_timecode(text, self.fps, frame_base=1, start=self.start_tc)
         except ValueError:
             self.timecode.setProperty("invalid", True)
             self.timecode.setStyleSheet("border: 1px solid #ff6b6b;")
@@ -202,7 +204,7 @@ class TransportBar(QWidget):
         if pos < 0 or pos > last:
             clamped = min(max(0, pos), last)
             where = "before the start: went to the first frame" if pos < 0 else \
-                f"past the end: went to the last frame ({format_timecode(last, self.fps)}, frame {last + 1})"
+                f"past the end: went to the last frame ({clip_timecode(last, self.fps, self.start_tc)}, frame {last + 1})"
             self.note.emit(f"{text} is {where}")
             pos = clamped
         self.timecode.clearFocus()
