@@ -203,3 +203,29 @@ def test_sync_range_options_reach_the_job_and_an_empty_range_is_refused(clip50, 
     import json
 
     assert json.loads(proc.stdout)["frames"] == 75  # the whole clip is written; only the range is synced
+
+
+def test_output_read_by_a_command_that_stops_early_ends_quietly(tmp_path, monkeypatch, capsys):
+    """``lipsync-studio probe CLIP | head -1``: once the reader has gone, writing more fails (a broken pipe); that
+    ended as "internal error: BrokenPipeError ... report it". It now ends quietly, as a Unix tool does (141)."""
+    import os
+
+    from conftest import write_clip
+
+    from lipsync_studio.cli import main
+
+    clip = write_clip(tmp_path / "c.mp4", 5)
+    r, w = os.pipe()
+    os.close(r)  # the reader is gone
+    pipe = os.fdopen(w, "w")
+    monkeypatch.setattr("sys.stdout", pipe)
+    try:
+        code = main(["probe", str(clip)])
+    finally:
+        monkeypatch.undo()
+        try:
+            pipe.close()
+        except OSError:
+            pass
+    assert code == 141
+    assert "internal error" not in capsys.readouterr().err

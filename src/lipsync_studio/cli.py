@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -447,6 +448,15 @@ _COMMANDS = {"sync": _cmd_sync, "eval": _cmd_eval, "stereoize": _cmd_stereoize, 
              "cut": _cmd_cut}
 
 
+def _quiet_stdout() -> None:
+    """Point standard output at nothing, so the interpreter's last flush into a closed pipe raises nothing more."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
@@ -474,7 +484,9 @@ def main(argv: list[str] | None = None) -> int:
     signals = stop_on_signals() if args.command != "gui" else contextlib.nullcontext()
     try:
         with quiet_natives, signals:
-            return _COMMANDS[args.command](args)
+            code = _COMMANDS[args.command](args)
+            sys.stdout.flush()  # a reader gone shows here, inside (a pipe holds what it was given till then)
+            return code
     except UserError as exc:
         if args.debug:
             raise
@@ -489,6 +501,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; nothing was written", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # What reads our output went away (`probe CLIP | head -1`): nothing to tell anyone; a Unix tool ends so
+        # (128 + SIGPIPE). It was reported as an internal error.
+        _quiet_stdout()
+        return 141
     except Exception as exc:  # noqa: BLE001 - the last line of defence: say it is ours, not the user's
         if args.debug:
             raise
