@@ -12,6 +12,7 @@ from conftest import write_clip, write_tone
 from lipsync_studio.engine.sync_job import SyncOptions, SyncRequest, run_sync
 from lipsync_studio.media.probe import format_probe, probe
 from lipsync_studio.media.video import VideoReader, frame_rgb
+from lipsync_studio.media.writer import VideoFormat
 
 #: Saturated patches (a green screen, a red shirt, a blue sky) and skin: where BT.601 and BT.709 part most.
 PATCHES = ((40, 200, 60), (210, 40, 30), (40, 80, 220), (205, 150, 120))
@@ -92,6 +93,20 @@ def test_a_10_bit_hdr_clip_stays_10_bit_hdr(tmp_path):
     assert (cc.colorspace, cc.color_primaries, cc.color_trc) == (9, 9, 18)
     assert np.abs(got - want).max() <= 2, (got, want)
     assert "HDR HLG, BT.2020, 10-bit" in format_probe(probe(out))
+
+
+def test_a_10_bit_sdr_master_gives_the_h264_that_plays_everywhere_in_its_colours(tmp_path):
+    """A ProRes master (10-bit 4:2:2, BT.709, not HDR) synced to the default H.264 stays 8-bit (High 10 plays in few
+    players), declaring BT.709; asked for HEVC, it stays 10-bit."""
+    clip = _camera_clip(tmp_path / "master.mov", (320, 180), "prores_ks", "yuv422p10le", (1, 1, 1), {"profile": "3"})
+    want, _ = _colours(clip)
+    for name, fmt, pix in (("web.mp4", VideoFormat(), "yuv420p"), ("deep.mp4", VideoFormat(codec="hevc"),
+                                                                       "yuv420p10le")):
+        out = tmp_path / name
+        run_sync(SyncRequest(clip, write_tone(tmp_path / "dub.wav", 0.4), out, SyncOptions(engine="none", fmt=fmt)))
+        got, cc = _colours(out)
+        assert cc.pix_fmt == pix and cc.colorspace == 1
+        assert np.abs(got - want).max() <= 2, (name, got, want)
 
 
 def test_an_anamorphic_clip_gives_a_result_shown_as_wide(tmp_path):

@@ -380,8 +380,8 @@ class VideoWriter:
     colour:
         The colour of the pictures written (a clip's :attr:`~.video.VideoInfo.colour`): they are converted with its
         YUV matrix and the file declares its matrix, primaries and transfer, so players show the result in the
-        clip's colours; a clip of more than 8 bits (HDR) is written at 10 bits (4:2:0 formats). By default BT.601
-        and nothing declared (pictures we made ourselves).
+        clip's colours; a clip of more than 8 bits is written at 10 bits in HEVC, and in H.264 where it is HDR. By
+        default BT.601 and nothing declared (pictures we made ourselves).
     sample_aspect:
         The shape of a displayed pixel (a clip's :attr:`~.video.VideoInfo.sample_aspect`), declared in the file:
         an anamorphic clip's result is shown as wide as the clip (without it a 16:9 PAL clip played as 5:4, its
@@ -469,7 +469,10 @@ class VideoWriter:
         stream.pix_fmt = "yuv422p10le" if f.codec == "prores" else f.pix_fmt
         c = self.colour
         self._declares = c != PLAIN.written()
-        if c.bits > 8 and stream.pix_fmt == "yuv420p" and f.codec in ("h264", "hevc"):  # libvpx here: 8-bit only
+        # A deeper clip stays deep where the result's codec plays so: HEVC (Main 10), and H.264 for HDR only (High 10
+        # plays in few players, QuickTime and browsers not, so a 10-bit SDR master, ProRes say, still gives the
+        # 8-bit H.264 that plays everywhere; HDR in 8 bits bands). This libvpx is 8-bit only.
+        if c.bits > 8 and stream.pix_fmt == "yuv420p" and (f.codec == "hevc" or (f.codec == "h264" and c.hdr)):
             stream.pix_fmt = "yuv420p10le"
         if self.timecode:
             stream.metadata["timecode"] = self.timecode
