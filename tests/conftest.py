@@ -56,11 +56,12 @@ def read_code(img: np.ndarray) -> int:
 def write_clip(path: Path, n: int, *, fps: Fraction | int = 25, codec: str = "libx264", size=(160, 96),
                pix_fmt: str = "yuv420p", rotation: int | None = None, times: np.ndarray | None = None,
                audio_seconds: float | None = None, options: dict | None = None, gop: int | None = None,
-               timecode: str | None = None) -> Path:
+               timecode: str | None = None, sample_aspect: Fraction | None = None) -> Path:
     """Write ``n`` coded frames with PyAV directly (independent of the app's writer).
 
     ``times`` (seconds, one per frame) makes a variable-frame-rate clip; ``audio_seconds`` adds a 220 Hz tone;
-    ``timecode`` gives it a start time code (MOV/MP4: a ``tmcd`` track), as a camera does.
+    ``timecode`` gives it a start time code (MOV/MP4: a ``tmcd`` track), as a camera does; ``sample_aspect`` a
+    pixel shape (anamorphic video: 64:45 for 16:9 PAL at 720 x 576).
     """
     import av
 
@@ -74,6 +75,8 @@ def write_clip(path: Path, n: int, *, fps: Fraction | int = 25, codec: str = "li
         vs.pix_fmt = pix_fmt
         if timecode is not None:
             vs.metadata["timecode"] = timecode
+        if sample_aspect is not None:
+            vs.codec_context.sample_aspect_ratio = sample_aspect
         if times is not None:
             vs.time_base = Fraction(1, 1000)
             vs.codec_context.time_base = Fraction(1, 1000)

@@ -114,18 +114,7 @@ def test_an_anamorphic_clip_gives_a_result_shown_as_wide(tmp_path):
     at 5:4, everyone in it squeezed thin."""
     import av
 
-    clip = tmp_path / "pal.mp4"
-    with av.open(str(clip), "w") as c:
-        vs = c.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
-        vs.width, vs.height, vs.pix_fmt = 720, 576, "yuv420p"
-        vs.codec_context.sample_aspect_ratio = Fraction(64, 45)
-        for i in range(10):
-            f = av.VideoFrame.from_ndarray(np.full((576, 720, 3), 20 * i, np.uint8), format="rgb24")
-            f.pts, f.time_base = i, Fraction(1, 25)
-            for p in vs.encode(f):
-                c.mux(p)
-        for p in vs.encode(None):
-            c.mux(p)
+    clip = write_clip(tmp_path / "pal.mp4", 10, size=(720, 576), sample_aspect=Fraction(64, 45))
     out = tmp_path / "out.mp4"
     run_sync(SyncRequest(clip, write_tone(tmp_path / "dub.wav", 0.4), out, SyncOptions(engine="none")))
     with av.open(str(out)) as c:

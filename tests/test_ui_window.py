@@ -37,20 +37,9 @@ def test_an_anamorphic_clip_is_shown_as_wide_as_players_show_it(qtbot, main_wind
     says how it is shown."""
     from fractions import Fraction
 
-    import av
+    from conftest import write_clip
 
-    clip = tmp_path / "pal.mp4"
-    with av.open(str(clip), "w") as c:
-        vs = c.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
-        vs.width, vs.height, vs.pix_fmt = 720, 576, "yuv420p"
-        vs.codec_context.sample_aspect_ratio = Fraction(64, 45)
-        for i in range(5):
-            f = av.VideoFrame.from_ndarray(np.full((576, 720, 3), 40 * i, np.uint8), format="rgb24")
-            f.pts, f.time_base = i, Fraction(1, 25)
-            for p in vs.encode(f):
-                c.mux(p)
-        for p in vs.encode(None):
-            c.mux(p)
+    clip = write_clip(tmp_path / "pal.mp4", 5, size=(720, 576), sample_aspect=Fraction(64, 45))
     win = main_window
     open_media(qtbot, win, clip)
     qtbot.waitUntil(lambda: win.viewer.image("original") is not None, timeout=10000)
