@@ -229,3 +229,45 @@ def test_output_read_by_a_command_that_stops_early_ends_quietly(tmp_path, monkey
             pass
     assert code == 141
     assert "internal error" not in capsys.readouterr().err
+
+
+def test_a_dub_with_cover_art_is_a_dub_and_no_clip(tmp_path, capsys, clip50):
+    """Voice tools export an MP3 with a cover picture, which FFmpeg shows as a one-frame video stream: ``probe``
+    refused such a dub as "no readable video frames (the file is damaged or empty)". It is a sound with a cover
+    picture: probed as such, used as a dub, and as a clip refused for having no video."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    from lipsync_studio.cli import main
+
+    dub = tmp_path / "voice.mp3"
+    with av.open(str(dub), "w") as c:
+        a = c.add_stream("libmp3lame", rate=44100)
+        a.layout = "mono"
+        cover = c.add_stream("mjpeg")
+        cover.width = cover.height = 64
+        cover.pix_fmt = "yuvj420p"
+        cover.disposition = av.stream.Disposition.attached_pic
+        pic = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 128, np.uint8), format="rgb24").reformat(
+            format="yuvj420p")
+        pic.pts = 0
+        for p in [*cover.encode(pic), *cover.encode(None)]:
+            c.mux(p)
+        t = np.arange(44100 * 2) / 44100
+        x = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
+        for k in range(0, x.shape[1], 1152):
+            f = av.AudioFrame.from_ndarray(np.ascontiguousarray(x[:, k:k + 1152]), format="fltp", layout="mono")
+            f.sample_rate, f.pts, f.time_base = 44100, k, Fraction(1, 44100)
+            for p in a.encode(f):
+                c.mux(p)
+        for p in a.encode(None):
+            c.mux(p)
+    assert main(["probe", str(dub)]) == 0
+    out = capsys.readouterr().out
+    assert "video: none" in out and "attached_picture=True" in out and "audio: mp3" in out
+    assert main(["-q", "sync", str(clip50), str(dub), "-o", str(tmp_path / "o.mp4"), "--engine", "none",
+                 "--no-measure"]) == 0
+    assert main(["-q", "sync", str(dub), str(dub), "-o", str(tmp_path / "x.mp4")]) == 2
+    assert "has no video stream" in capsys.readouterr().err and not (tmp_path / "x.mp4").exists()

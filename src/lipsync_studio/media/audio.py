@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import MediaError
-from .container import open_input
+from .container import open_input, picture_stream
 from .warnings import warn_media
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -164,7 +164,7 @@ def sound_late_s(path: str | Path, stream_index: int | None = None) -> float:
     import av
 
     with open_input(path) as container:
-        if not container.streams.video:
+        if picture_stream(container) is None:
             return 0.0
         stream = pick_audio_stream(container, Path(path), stream_index)
         status: dict = {}
@@ -180,9 +180,9 @@ def sound_late_s(path: str | Path, stream_index: int | None = None) -> float:
 def _late_after_picture(container: av.container.InputContainer, sound_start_s: float | None) -> float:
     """Seconds the sound's first decoded sample comes after the first video frame (negative: before it); 0
     without a picture or where either time is unknown."""
-    if sound_start_s is None or not container.streams.video:
+    video = picture_stream(container)
+    if sound_start_s is None or video is None:
         return 0.0
-    video = container.streams.video[0]
     tb = video.time_base
     if tb is None:
         return 0.0

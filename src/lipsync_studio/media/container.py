@@ -61,3 +61,23 @@ def open_input(path: str | Path) -> "av.container.InputContainer":
         raise MediaError("cannot be read as audio or video", path=p, hint=hint) from exc
     except av.error.FFmpegError as exc:
         raise MediaError(f"cannot be opened ({exc.strerror or exc})", path=p) from exc
+
+
+#: FFmpeg's disposition bit of a picture attached to a file (an MP3's or an MP4's cover art), not a video.
+_ATTACHED_PIC = 0x400
+
+
+def picture_stream(container):
+    """The container's moving picture: its first video stream that is not an attached picture (the cover art an
+    MP3 or an MP4 carries as a one-frame "video" stream), or None. A dub exported with cover art was refused by
+    ``probe`` as "no readable video frames (the file is damaged or empty)", and a clip whose cover art comes first
+    would have been read as that one picture."""
+    for stream in container.streams.video:
+        if not is_attached_picture(stream):
+            return stream
+    return None
+
+
+def is_attached_picture(stream) -> bool:
+    """Whether a video stream is a picture attached to the file (cover art), not a moving picture."""
+    return bool(int(stream.disposition) & _ATTACHED_PIC)

@@ -40,14 +40,15 @@ def count_views(path: str | Path) -> int:
     import av
 
     from ..errors import MediaError
-    from .container import open_input
+    from .container import open_input, picture_stream
 
     first_pts, views = None, 0
     try:
         with open_input(Path(path)) as c:
-            if not c.streams.video or not ask_for_all_views(c.streams.video[0]):
+            picture = picture_stream(c)
+            if picture is None or not ask_for_all_views(picture):
                 return 1
-            for frame in c.decode(c.streams.video[0]):
+            for frame in c.decode(picture):
                 if views and frame.pts != first_pts:
                     break
                 first_pts, views = frame.pts, views + 1

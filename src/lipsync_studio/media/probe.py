@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MediaError
-from .container import open_input
+from .container import is_attached_picture, open_input, picture_stream
 from .video import probe_video
 
 
@@ -30,6 +30,7 @@ def probe(path: str | Path) -> dict[str, Any]:
     streams: list[dict[str, Any]] = []
     motion_ids = {track_id(t) for t in motion_tracks(p)}
     with open_input(p) as c:
+        picture = picture_stream(c)
         fmt = c.format.name
         duration = c.duration / 1_000_000 if c.duration else None
         for s in c.streams:
@@ -41,6 +42,8 @@ def probe(path: str | Path) -> dict[str, Any]:
             if s.type == "video":
                 entry.update(width=cc.width, height=cc.height, pix_fmt=cc.pix_fmt,
                              declared_fps=float(s.average_rate) if s.average_rate else None)
+                if is_attached_picture(s):
+                    entry["attached_picture"] = True  # cover art, not a moving picture
             elif s.type == "audio":
                 entry.update(sample_rate=cc.sample_rate, channels=cc.layout.nb_channels, layout=cc.layout.name)
             if s.duration is not None and s.time_base is not None:
@@ -49,7 +52,7 @@ def probe(path: str | Path) -> dict[str, Any]:
             if lang and lang != "und":
                 entry["language"] = lang
             streams.append(entry)
-        has_video = any(s["type"] == "video" for s in streams)
+        has_video = picture is not None
         has_audio = any(s["type"] == "audio" for s in streams)
     if not has_video and not has_audio:
         raise MediaError("holds neither video nor audio", path=p)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MediaError
-from .container import check_readable, open_input
+from .container import check_readable, open_input, picture_stream
 from .colourspace import PLAIN, Colour
 from .mvhevc import ask_for_all_views, eye_order, pair_views
 from .timeline import Timeline
@@ -294,9 +294,9 @@ def _scan_file(path: Path, file_size: int) -> tuple[VideoInfo, int]:
     import av
 
     with open_input(path) as container:
-        if not container.streams.video:
+        stream = picture_stream(container)
+        if stream is None:
             raise MediaError("has no video stream", path=path, hint="choose a video file for the clip")
-        stream = container.streams.video[0]
         tb = stream.time_base
         damaged_at: float | None = None
         entries = stream.index_entries
@@ -440,7 +440,7 @@ class VideoReader:
     def _open(self):
         if self._container is None:
             self._container = open_input(self.info.path)
-            stream = self._container.streams.video[0]
+            stream = self._container.streams[self.info.stream_index]
             stream.thread_type = "AUTO"
             if self.info.views > 1:
                 ask_for_all_views(stream)
@@ -534,9 +534,9 @@ class VideoReader:
                 self._container.close()
                 self._container = None
             container = self._open()
-            return container, container.streams.video[0], True
+            return container, container.streams[self.info.stream_index], True
         container = self._open()
-        stream = container.streams.video[0]
+        stream = container.streams[self.info.stream_index]
         container.seek(self._origin + int(t / float(stream.time_base)), backward=True, stream=stream)
         return container, stream, False
 

@@ -677,14 +677,15 @@ def _read_side_data(path: Path) -> VRMetadata:
     """What FFmpeg attaches to the first decoded frame: frame-packing SEI, container stereo/spherical data."""
     import av
 
-    from .container import open_input
+    from .container import open_input, picture_stream
 
     fields: dict[str, Any] = {}
     try:
         with open_input(path) as c:
-            if not c.streams.video:
+            picture = picture_stream(c)
+            if picture is None:
                 return VRMetadata()
-            for frame in c.decode(video=0):
+            for frame in c.decode(picture):
                 try:
                     side_data = list(frame.side_data)
                 except ValueError:  # a side data type PyAV does not know (an MV-HEVC view id): skip them all
