@@ -109,7 +109,7 @@ def write_timeline(path: str | Path, shots: list[tuple[SyncResult, Path, Path, f
             if start > at + 0.5 / fps:
                 track.append(otio.schema.Gap(source_range=span(0.0, start - at)))
             # In the file's own time code, as editing software relinks it (the result keeps the clip's).
-            base = _media_start_s(out, fps)
+            base = _media_start_s(out)
             ref = otio.schema.ExternalReference(target_url=otio.url_utils.url_from_filepath(str(out)),
                                                 available_range=span(base, dur))
             track.append(otio.schema.Clip(name=out.stem, media_reference=ref, source_range=span(base, dur),
@@ -203,7 +203,7 @@ def _read_cut(path: Path, rate: float | None) -> list[Shot]:
                 if avail is not None:
                     start -= avail.start_time.to_seconds()  # times from the file's own first frame
                 else:  # an EDL: source times are the media's own time codes
-                    start -= _media_start_s(media, float(rate))
+                    start -= _media_start_s(media)
                 rec = clip.trimmed_range_in_parent().start_time.to_seconds()
                 shots.append(Shot(clip.name or media.stem, media.absolute(), max(0.0, start),
                                   src.duration.to_seconds(), rec, float(rate)))
@@ -211,7 +211,7 @@ def _read_cut(path: Path, rate: float | None) -> list[Shot]:
     return shots
 
 
-def _media_start_s(media: Path, rate: float) -> float:
+def _media_start_s(media: Path) -> float:
     """Seconds from 00:00:00:00 to a media file's first frame by its own time code (an EDL gives source times so: a
     camera clip starting at 10:00:00:00 is asked for 10 hours in); 0 where it has none or cannot be read."""
     from ..media.timecode import timecode_frames
@@ -222,7 +222,7 @@ def _media_start_s(media: Path, rate: float) -> float:
     except MediaError:
         return 0.0
     frames = timecode_frames(info.timecode, info.fps) if info.timecode else None
-    return 0.0 if frames is None else frames / float(info.fps if info.fps else rate)
+    return 0.0 if frames is None else frames / float(info.fps)
 
 
 def cut_requests(shots: list[Shot], dub: Path, folder: Path, options: SyncOptions | None = None,

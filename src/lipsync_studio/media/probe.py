@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +64,7 @@ def probe(path: str | Path) -> dict[str, Any]:
             "width": v.width, "height": v.height, "fps": float(v.fps), "fps_exact": f"{v.fps.numerator}/{v.fps.denominator}",
             "frames": v.n_frames, "duration_s": round(v.duration, 4), "rotation": v.rotation, "codec": v.codec,
             "variable_frame_rate": v.vfr, "stored_frames": v.source_frames, "damaged_at_s": v.damaged_at,
-            "views": v.views, "colour": {"matrix": v.colour.matrix, "primaries": v.colour.primaries,
-                                         "transfer": v.colour.transfer, "full_range": v.colour.full_range,
-                                         "bits": v.colour.bits, "summary": v.colour.describe()},
+            "views": v.views, "colour": {**asdict(v.colour), "summary": v.colour.describe()},
             "sample_aspect": f"{v.sample_aspect.numerator}/{v.sample_aspect.denominator}",
             "display_size": list(v.display_size), "timecode": v.timecode,
         }

@@ -342,8 +342,6 @@ def _to_video_frame(frame: np.ndarray, pix_fmt: str, matrix: int = UNSPECIFIED):
     else:
         vf = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(
             format=pix_fmt, dst_colorspace=matrix, dst_color_range=1)
-    vf.colorspace = matrix
-    vf.color_range = 1
     return vf
 
 
