@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from conftest import write_clip
 
+from lipsync_studio.media.picture import PictureFormat
 from lipsync_studio.media.sequence import frames_in_order
 from lipsync_studio.media.video import DecodedFrame, VideoReader
 from lipsync_studio.media.writer import VideoFormat, VideoWriter, rgb_to_i420
@@ -99,7 +100,7 @@ def test_a_bt709_clips_planes_go_only_to_a_writer_in_its_colour(tmp_path):
     box = (40, 20, 100, 70)
     new = frames[1].rgb.copy()
     new[20:70, 40:100] = 255 - new[20:70, 40:100]
-    with VideoWriter(tmp_path / "own.mkv", Fraction(25), 160, 96, fmt=LOSSLESS, colour=colour) as own, \
+    with VideoWriter(tmp_path / "own.mkv", Fraction(25), 160, 96, fmt=LOSSLESS, picture=PictureFormat(colour=colour)) as own, \
             VideoWriter(tmp_path / "plain.mkv", Fraction(25), 160, 96, fmt=LOSSLESS) as other:
         assert own.takes_planes(frames[0]) and not other.takes_planes(frames[0])
         for w in (own, other):

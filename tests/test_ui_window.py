@@ -48,6 +48,30 @@ def test_an_anamorphic_clip_is_shown_as_wide_as_players_show_it(qtbot, main_wind
     assert "720×576 (shown 1024×576)" in win.status_line.clip.text()
 
 
+def test_an_interlaced_clip_is_shown_one_moment_at_a_time_and_named_so(qtbot, main_window, tmp_path):
+    """A 1080i-style clip (two fields a frame, the head moving between them) is shown as a player's deinterlacer
+    shows it, without combs, and the status line says it is interlaced."""
+    import av
+    from conftest import write_interlaced_talking
+
+    clip = write_interlaced_talking(tmp_path / "tff.mov")
+    with av.open(str(clip)) as c:
+        woven = [f.to_ndarray(format="rgb24") for _, f in zip(range(9), c.decode(video=0))]
+    win = main_window
+    open_media(qtbot, win, clip)
+    assert "25 fps interlaced" in win.status_line.clip.text()
+    win.timeline.seek_requested.emit(8)
+    qtbot.waitUntil(lambda: win.viewer.bundle is not None and win.viewer.bundle.position == 8
+                    and win.viewer.bundle.final, timeout=10000)
+    shown = win.viewer.image("original")
+
+    def rows_apart(img):  # how far the odd rows lie from the even rows around them: combs
+        luma = img.astype(np.float32).mean(axis=2)
+        return float(np.abs(luma[1:-1:2] - 0.5 * (luma[0:-2:2] + luma[2::2])).mean())
+
+    assert rows_apart(shown) < 0.6 * rows_apart(woven[8])
+
+
 def test_scrubbing_shows_the_frame_asked_for_last(qtbot, main_window, talking_media):
     win = main_window
     open_media(qtbot, win, talking_media["clip"])

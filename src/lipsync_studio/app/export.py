@@ -105,9 +105,9 @@ def _reencode(ctx: StageContext) -> None:
     info = probe_video(s["preview"])
     with VideoReader(s["preview"]) as reader, VideoWriter(
             s["output"], info.fps, info.width, info.height, fmt=s["fmt"], audio=s["preview"],
-            audio_seconds=s["seconds"], audio_at_picture=True, colour=info.colour,
-            sample_aspect=info.sample_aspect, timecode=info.timecode) as writer:
-        for _, frame in prefetch(reader.iter_frames()):
+            audio_seconds=s["seconds"], audio_at_picture=True, picture=info.picture) as writer:
+        # As decoded: an interlaced result's two fields go on as they are (its RGB is one field's moment).
+        for _, frame in prefetch(reader.iter_frames(planes=True, rgb=False)):
             writer.write(frame)
             ctx.advance(1)
 

@@ -34,7 +34,6 @@ def _cut_stage(ctx: StageContext) -> None:
     from ..engine.dub import write_shifted_dub
     from ..media.output import temporary_sibling
     from ..media.prefetch import prefetch
-    from ..media.timecode import timecode_after
     from ..media.video import VideoReader
     from ..media.writer import VideoWriter
 
@@ -46,9 +45,9 @@ def _cut_stage(ctx: StageContext) -> None:
     write_shifted_dub(s["source"], -first / fps, sound, at_picture=True)  # the sound from the range's first frame on
     with VideoReader(s["source"]) as reader, VideoWriter(
             out, info.fps, info.width, info.height, fmt=s["fmt"], audio=sound,
-            audio_seconds=(stop - first) / fps, colour=info.colour, sample_aspect=info.sample_aspect,
-            timecode=timecode_after(info.timecode, first, info.fps) if info.timecode else None) as writer:
-        for _, frame in prefetch(reader.iter_frames(first, stop)):
+            audio_seconds=(stop - first) / fps, picture=info.picture.from_frame(first, info.fps)) as writer:
+        # As decoded: an interlaced clip's two fields go on as they are (its RGB is one field's moment).
+        for _, frame in prefetch(reader.iter_frames(first, stop, planes=True, rgb=False)):
             writer.write(frame)
             ctx.advance(1)
 

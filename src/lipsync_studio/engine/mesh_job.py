@@ -272,7 +272,7 @@ class _FaceVideo:
         seconds = (s["stop"] - s["start"]) / self.fps
         self._tmp_audio = _sound_of_range(info.path, s["start"] / self.fps, seconds)
         sound = self._tmp_audio if self._tmp_audio is not None else (info.path if _has_sound(info.path) else None)
-        kw = dict(audio=sound, audio_seconds=seconds if sound is not None else None, colour=info.colour)
+        kw = dict(audio=sound, audio_seconds=seconds if sound is not None else None, picture=info.picture.colour_only())
         if view.stereo:
             from ..stereo.writer import StereoWriter
 

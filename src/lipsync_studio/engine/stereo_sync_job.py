@@ -288,8 +288,7 @@ def _render(ctx: StageContext) -> None:
             StereoWriter(s["output"], plan.fps, info.eye_width, info.eye_height, layout=s["out_layout"],
                          fmt=opts.fmt, audio=s["dub"], audio_seconds=plan.audio_seconds,
                          anaglyph_method=st.anaglyph, vr_name=s["vr_name"], vr_metadata=info.vr,
-                         encoder_threads=threads_beside_one_busy(), colour=info.packed.colour,
-                         timecode=info.packed.timecode) as writer, \
+                         encoder_threads=threads_beside_one_busy(), picture=info.packed.picture) as writer, \
             contextlib.ExitStack() as stack:
         sources = [plan.source_index(k) for k in range(plan.n_out)]
         originals = None  # the packed frames written, where they are not the eyes synced

@@ -528,7 +528,7 @@ def _render_frames(ctx: StageContext) -> None:
     threads = threads_beside_one_busy() if transform is not None and s.get("projected") is None else None
     with VideoReader(info.path) as reader, VideoWriter(
         s["output"], plan.fps, info.width, info.height, fmt=opts.fmt, audio=s["dub"], audio_seconds=plan.audio_seconds,
-        encoder_threads=threads, colour=info.colour, sample_aspect=info.sample_aspect, timecode=info.timecode,
+        encoder_threads=threads, picture=info.picture,
     ) as writer:
         projected = s.get("projected")  # a one-eye VR clip: the engine syncs the view around the face
         writer.vr_metadata = _flat_vr_metadata(info.path, s["vr"], s.get("engine") is not None and projected is None)

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..errors import MediaError
 from .container import is_attached_picture, open_input, picture_stream
+from .fields import describe as describe_fields
 from .video import probe_video
 
 
@@ -66,7 +67,7 @@ def probe(path: str | Path) -> dict[str, Any]:
             "variable_frame_rate": v.vfr, "stored_frames": v.source_frames, "damaged_at_s": v.damaged_at,
             "views": v.views, "colour": {**asdict(v.colour), "summary": v.colour.describe()},
             "sample_aspect": f"{v.sample_aspect.numerator}/{v.sample_aspect.denominator}",
-            "display_size": list(v.display_size), "timecode": v.timecode,
+            "display_size": list(v.display_size), "timecode": v.timecode, "field_order": v.field_order,
         }
     audio = None
     if has_audio:
@@ -97,6 +98,8 @@ def format_probe(report: dict[str, Any]) -> str:
             extra.append(f"pixels {v['sample_aspect'].replace('/', ':')}, shown {v['display_size'][0]}x{v['display_size'][1]}")
         if v["colour"]["summary"]:
             extra.append(v["colour"]["summary"])
+        if describe_fields(v["field_order"]):
+            extra.append(describe_fields(v["field_order"]))
         if v["rotation"]:
             extra.append(f"rotated {v['rotation']}°")
         if v["variable_frame_rate"]:

@@ -20,6 +20,8 @@ import numpy as np
 from ..errors import MediaError
 from .container import check_readable, open_input, picture_stream
 from .colourspace import PLAIN, Colour
+from .fields import PROGRESSIVE, field_order_of, is_interlaced, unweave
+from .picture import PictureFormat
 from .mvhevc import ask_for_all_views, eye_order, pair_views
 from .timeline import Timeline
 from .warnings import warn_media
@@ -52,6 +54,9 @@ class VideoInfo:
         (PAL/NTSC 16:9 at 720 wide, HDV's 1440 x 1080) is shown wider than it is stored.
     timecode: the first frame's SMPTE time code as the file says it (``HH:MM:SS:FF``, ``;`` for drop-frame), or
         None (see :mod:`.timecode`).
+    field_order: ``progressive``, or for interlaced video which field a player shows first, ``tff`` or ``bff``
+        (:mod:`.fields`): the pictures read from such a clip are its first fields' moments, what is written from
+        it keeps both fields where nothing was drawn and declares the same order.
     """
 
     path: Path
@@ -72,6 +77,17 @@ class VideoInfo:
     colour: Colour = PLAIN
     sample_aspect: Fraction = Fraction(1)
     timecode: str | None = None
+    field_order: str = PROGRESSIVE
+
+    @property
+    def picture(self) -> PictureFormat:
+        """What a result written from this clip's pictures keeps of it (colour, pixel shape, fields, time code)."""
+        return PictureFormat(self.colour, self.sample_aspect, self.field_order, self.timecode)
+
+    @property
+    def interlaced(self) -> bool:
+        """Whether each frame holds two fields taken half a frame apart (:attr:`field_order`)."""
+        return is_interlaced(self.field_order)
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -150,6 +166,23 @@ def _yuv_views(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             flat[h * w + q:h * w + 2 * q].reshape(h // 2, w // 2))
 
 
+def _i420_rgb(y: np.ndarray, u: np.ndarray, v: np.ndarray, matrix: int, fields: bool = False) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of 4:2:0 planes ((H, W), (H/2, W/2) twice) in the YUV ``matrix``. With ``fields`` (an
+    interlaced picture, H a multiple of 4) each field is converted alone, as its own chroma rows belong to it
+    (alternate chroma rows are alternate fields'): converted as one picture, each row's colour mixed the two
+    moments, up to 40 levels off where something moved."""
+    h, w = y.shape
+    if fields and h % 4 == 0:
+        out = np.empty((h, w, 3), np.uint8)
+        for first in (0, 1):
+            out[first::2] = _i420_rgb(y[first::2], u[first::2], v[first::2], matrix)
+        return out
+    vf, (py, pu, pv) = blank_i420(w, h)
+    py[:], pu[:], pv[:] = y, u, v
+    vf.colorspace = matrix
+    return vf.to_ndarray(format="rgb24")
+
+
 class DecodedFrame:
     """One decoded picture: its RGB, and the decoder's own 4:2:0 planes where they can be written as they are.
 
@@ -162,29 +195,49 @@ class DecodedFrame:
         (H, W, 3) uint8 RGB; None: converted from ``planes`` when first asked for (as the decoder would have).
     matrix : int
         The planes' YUV matrix (H.273 code: 1 BT.709, 2 unspecified as BT.601, 5/6 BT.601, 9 BT.2020).
+    fields : str or None
+        The field order of an interlaced picture (:mod:`.fields`): its :attr:`rgb` is then the first field's moment
+        and ``rgb`` (given) or :attr:`woven` the picture as decoded.
 
     A writer taking 4:2:0 (:meth:`~.writer.VideoWriter.write`) passes the planes of an unchanged frame to the
     encoder untouched and converts only the changed box of a redrawn one: at 1080p a whole frame's RGB to 4:2:0
     costs ~3.5 ms of CPU, and every such round trip moves colours by a level or two.
     """
 
-    __slots__ = ("planes", "_rgb", "matrix")
+    __slots__ = ("planes", "_rgb", "matrix", "fields", "_woven")
 
-    def __init__(self, planes: np.ndarray | None, rgb: np.ndarray | None = None, matrix: int = 2) -> None:
+    def __init__(self, planes: np.ndarray | None, rgb: np.ndarray | None = None, matrix: int = 2,
+                 fields: str | None = None) -> None:
         if planes is None and rgb is None:
             raise ValueError("a decoded frame needs its planes or its RGB")
         self.planes = planes
-        self._rgb = rgb
         self.matrix = matrix
+        #: The clip's field order where the picture is interlaced (:mod:`.fields`), else None.
+        self.fields = fields if is_interlaced(fields) else None
+        # For an interlaced picture ``rgb`` is as decoded (both fields); what is looked at is its first field's moment.
+        self._woven = rgb if self.fields else None
+        self._rgb = None if self.fields else rgb
+
+    def _converted(self) -> np.ndarray:
+        y, u, v = _yuv_views(self.planes)
+        return _i420_rgb(y, u, v, self.matrix, self.fields is not None)
 
     @property
     def rgb(self) -> np.ndarray:
-        """(H, W, 3) uint8 RGB of the picture."""
+        """(H, W, 3) uint8 RGB of the picture (of an interlaced one, its first field's moment: :func:`.fields.unweave`)."""
         if self._rgb is None:
-            vf = i420_frame(self.planes)[0]
-            vf.colorspace = self.matrix
-            self._rgb = vf.to_ndarray(format="rgb24")
+            self._rgb = unweave(self.woven, self.fields) if self.fields else self._converted()
         return self._rgb
+
+    @property
+    def woven(self) -> np.ndarray:
+        """(H, W, 3) uint8 RGB as decoded: for an interlaced picture both fields, woven (what a writer in its field
+        order encodes where nothing was drawn); else :attr:`rgb`."""
+        if self.fields is None:
+            return self.rgb
+        if self._woven is None:
+            self._woven = self._converted()
+        return self._woven
 
     def rgb_within(self, box: tuple[int, int, int, int]) -> np.ndarray:
         """A :class:`PartialRGB` whose pixels inside ``box`` (``x0, y0, x1, y1``; its ``valid`` box, that widened)
@@ -194,34 +247,31 @@ class DecodedFrame:
         An engine that reads and redraws only a box around the face (``BuiltinEngine.reads``) needs no more: at
         1080p a whole frame's conversion costs ~4 ms of CPU, a face's box a few tenths. The box is widened to even
         columns and a multiple of four rows (a chroma sample covers 2x2 pixels); converted so, it is identical to
-        the whole frame's conversion there.
+        the whole frame's conversion there (of an interlaced picture, the box's own rows are unwoven).
         """
         if self._rgb is not None or self.planes is None:
             return self.rgb
         h, w = self.planes.shape[0] * 2 // 3, self.planes.shape[1]
         x0, y0, x1, y1 = (int(v) for v in box)
-        x0, y0 = max(0, x0 - x0 % 2), max(0, y0 - y0 % 2)
+        x0, y0 = max(0, x0 - x0 % 2), max(0, y0 - y0 % (4 if self.fields else 2))  # fields: chroma rows alternate
         x1, y1 = min(w, x1 + x1 % 2), min(h, y1 + (-(y1 - y0)) % 4)
         y0 = max(0, y0 - (y1 - y0) % 4)  # at the bottom edge: four rows at a time upward instead
         out = np.empty((h, w, 3), np.uint8).view(PartialRGB)
         n, m = y1 - y0, x1 - x0
         if n <= 0 or m <= 0 or n % 4:
             return self.rgb if n > 0 and m > 0 else out
-        vf, (py, pu, pv) = blank_i420(m, n)
         y, u, v = _yuv_views(self.planes)
-        py[:] = y[y0:y1, x0:x1]
-        pu[:] = u[y0 // 2:y1 // 2, x0 // 2:x1 // 2]
-        pv[:] = v[y0 // 2:y1 // 2, x0 // 2:x1 // 2]
-        vf.colorspace = self.matrix
-        out[y0:y1, x0:x1] = vf.to_ndarray(format="rgb24")
+        part = _i420_rgb(y[y0:y1, x0:x1], u[y0 // 2:y1 // 2, x0 // 2:x1 // 2], v[y0 // 2:y1 // 2, x0 // 2:x1 // 2],
+                         self.matrix, self.fields is not None)
+        out[y0:y1, x0:x1] = unweave(part, self.fields, first_row=y0) if self.fields else part
         out.valid = (x0, y0, x1, y1)
         return out
 
     @property
     def shape(self) -> tuple[int, int, int]:
         """``(height, width, 3)``, as the RGB's."""
-        if self._rgb is not None:
-            return self._rgb.shape
+        if self._rgb is not None or self._woven is not None:
+            return (self._rgb if self._rgb is not None else self._woven).shape
         h, w = self.planes.shape
         return h * 2 // 3, w, 3
 
@@ -351,6 +401,7 @@ def _scan_file(path: Path, file_size: int) -> tuple[VideoInfo, int]:
             vfr=timeline.vfr, source_frames=len(ts), damaged_at=damaged_at, stream_index=stream.index,
             views=views, eyes_reversed=views == 2 and _eyes_reversed(path), colour=Colour.of_stream(cc),
             sample_aspect=_sample_aspect(stream, rotation), timecode=_timecode(container, stream),
+            field_order=field_order_of(cc.field_order, bool(first is not None and first.interlaced_frame)),
         )
     return info, origin
 
@@ -549,11 +600,16 @@ class VideoReader:
         """The picture of a decoded av frame: its RGB array, or (``iter_frames(planes=True)``) a DecodedFrame."""
         if self._planar is not None:
             planes = _planes_of(frame) if self.info.rotation == 0 and self.info.views == 1 else None
+            fields = self.info.field_order if self.info.interlaced and self.info.rotation == 0 else None
             if planes is not None:
-                return DecodedFrame(planes, frame.to_ndarray(format="rgb24") if self._planar else None,
-                                    frame.colorspace)
-            return DecodedFrame(None, _rotate(frame_rgb(frame), self.info.rotation))
-        return _rotate(frame_rgb(frame), self.info.rotation)
+                decoded = DecodedFrame(planes, frame.to_ndarray(format="rgb24") if self._planar else None,
+                                       frame.colorspace, fields)
+            else:
+                decoded = DecodedFrame(None, _rotate(frame_rgb(frame), self.info.rotation), fields=fields)
+            if self._planar and fields:
+                decoded.rgb  # noqa: B018 - unwoven here, on the reading thread, as the RGB was converted
+            return decoded
+        return _rotate(unweave(frame_rgb(frame), self.info.field_order), self.info.rotation)
 
     def _independent(self) -> "VideoReader":
         """A reader of the same clip with its own decoder (so that scrubbing is not disturbed) and no cache."""

@@ -16,7 +16,9 @@ import numpy as np
 
 from ..errors import OutputError
 from .audio_writer import AUDIO_ENCODER_OPTIONS
-from .colourspace import PLAIN, UNSPECIFIED, Colour, same_conversion, yuv_from_rgb
+from .colourspace import PLAIN, UNSPECIFIED, same_conversion, yuv_from_rgb
+from .fields import FFMPEG_CODE, PROGRESSIVE, TOP_FIRST, describe, is_interlaced
+from .picture import PLAIN_PICTURE, PictureFormat
 from .container import open_input
 from .output import os_error_to_output_error, temporary_sibling
 from .prefetch import InOrder
@@ -31,6 +33,8 @@ CONTAINERS: dict[str, tuple[str, ...]] = {
     ".webm": ("vp9",),
 }
 _ENCODERS = {"h264": "libx264", "hevc": "libx265", "vp9": "libvpx-vp9", "prores": "prores_ks"}
+#: Codecs we code interlaced pictures in, as interlaced (x264's MBAFF; ProRes's two-field frames).
+FIELD_CODECS = frozenset({"h264", "prores"})
 #: x264's settings beside the preset at ``veryfast``. The diamond motion search (``me=dia``): see
 #: :class:`VideoFormat`. Deadzones of 6 (x264's are 21 between frames, 11 within; they apply where trellis is off, as
 #: at ``veryfast``; ``--tune grain`` uses 6 too): x264 drops detail under its deadzone "without attempting to
@@ -273,8 +277,11 @@ def _yuv_rows(matrix: int) -> tuple[np.ndarray, np.ndarray]:
     return m[:1].copy(), m[1:].copy()
 
 
-def rgb_to_i420(frame: np.ndarray, matrix: int = UNSPECIFIED) -> np.ndarray:
+def rgb_to_i420(frame: np.ndarray, matrix: int = UNSPECIFIED, fields: bool = False) -> np.ndarray:
     """(H * 3/2, W) uint8 planar 4:2:0 (Y, then U, then V) of ``frame`` ((H, W, 3) uint8 RGB, even sizes).
+
+    ``fields``: an interlaced picture (H a multiple of 4): each field is converted alone and its chroma rows woven
+    back (alternate chroma rows are alternate fields', as a decoder reads them).
 
     Limited range in ``matrix`` (H.273 code; unspecified is BT.601, as FFmpeg converts by default); each chroma
     sample is the mean of its 2x2 pixels (OpenCV's own RGB to I420 takes the top-left pixel's colour only, which
@@ -285,6 +292,16 @@ def rgb_to_i420(frame: np.ndarray, matrix: int = UNSPECIFIED) -> np.ndarray:
     import cv2
 
     h, w = frame.shape[:2]
+    if fields and h % 4 == 0:
+        out = np.empty((h * 3 // 2, w), np.uint8)
+        q = (h // 2) * (w // 2)
+        u, v = out[h:].reshape(-1)[:q].reshape(h // 2, w // 2), out[h:].reshape(-1)[q:].reshape(h // 2, w // 2)
+        for first in (0, 1):
+            part = rgb_to_i420(np.ascontiguousarray(frame[first::2]), matrix)
+            out[first:h:2] = part[:h // 2]
+            u[first::2] = part[h // 2:].reshape(-1)[:q // 2].reshape(h // 4, w // 2)
+            v[first::2] = part[h // 2:].reshape(-1)[q // 2:].reshape(h // 4, w // 2)
+        return out
     y_row, uv_rows = _yuv_rows(matrix)
     if np.array_equal(y_row, _yuv_rows(UNSPECIFIED)[0]):
         out = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420)  # its luma is BT.601's
@@ -299,7 +316,7 @@ def rgb_to_i420(frame: np.ndarray, matrix: int = UNSPECIFIED) -> np.ndarray:
 
 
 def paste_rgb(planes: list[np.ndarray], frame: np.ndarray, box: tuple[int, int, int, int],
-              matrix: int = UNSPECIFIED) -> None:
+              matrix: int = UNSPECIFIED, fields: bool = False) -> None:
     """Write ``frame``'s ``box`` into ``planes`` (the Y, U and V planes of a 4:2:0 picture: (H, W), (H/2, W/2) and
     (H/2, W/2) uint8, even sizes), converted (in place).
 
@@ -313,6 +330,8 @@ def paste_rgb(planes: list[np.ndarray], frame: np.ndarray, box: tuple[int, int, 
         ``x0, y0, x1, y1``, pixels; widened to even edges (a chroma sample covers 2x2 pixels).
     matrix : int
         The planes' YUV matrix (:func:`rgb_to_i420`).
+    fields : bool
+        The picture is interlaced: the box is widened to rows in fours and converted field by field.
 
     Inside the widened box the planes become exactly :func:`rgb_to_i420` of the whole ``frame`` there; outside it
     they keep their own values.
@@ -321,9 +340,11 @@ def paste_rgb(planes: list[np.ndarray], frame: np.ndarray, box: tuple[int, int, 
     x0, y0, x1, y1 = box
     x0, y0 = max(0, x0 - x0 % 2), max(0, y0 - y0 % 2)
     x1, y1 = min(w, x1 + x1 % 2), min(h, y1 + y1 % 2)
+    if fields and h % 4 == 0:
+        y0, y1 = y0 - y0 % 4, min(h, y1 + (-y1) % 4)
     if x1 <= x0 or y1 <= y0:
         return
-    part = rgb_to_i420(np.ascontiguousarray(frame[y0:y1, x0:x1]), matrix).reshape(-1)
+    part = rgb_to_i420(np.ascontiguousarray(frame[y0:y1, x0:x1]), matrix, fields).reshape(-1)
     bh, bw = y1 - y0, x1 - x0
     planes[0][y0:y1, x0:x1] = part[:bh * bw].reshape(bh, bw)
     bq = (bh // 2) * (bw // 2)
@@ -332,13 +353,52 @@ def paste_rgb(planes: list[np.ndarray], frame: np.ndarray, box: tuple[int, int, 
             bh // 2, bw // 2)
 
 
-def _to_video_frame(frame: np.ndarray, pix_fmt: str, matrix: int = UNSPECIFIED):
+def _drawn_over(woven: np.ndarray, drawn: np.ndarray,
+                box: tuple[int, int, int, int] | list[tuple[int, int, int, int]] | None) -> np.ndarray:
+    """An interlaced frame as decoded (``woven``) with ``drawn``'s pixels inside ``box`` (a box, a list of them,
+    or None: all of ``drawn``)."""
+    if box is None:
+        return drawn
+    out = woven.copy()
+    h, w = out.shape[:2]
+    for x0, y0, x1, y1 in box if isinstance(box, list) else [box]:
+        x0, y0, x1, y1 = max(int(x0), 0), max(int(y0), 0), min(int(x1), w), min(int(y1), h)
+        if x1 > x0 and y1 > y0:
+            out[y0:y1, x0:x1] = drawn[y0:y1, x0:x1]
+    return out
+
+
+class _FieldFlags:
+    """Marks each frame's first field for encoders that read it from the frame (ProRes: without the mark every
+    frame is coded bottom field first). PyAV cannot set the flag itself: FFmpeg's ``setfield`` filter does."""
+
+    def __init__(self, order: str) -> None:
+        self.order = order
+        self._graph = None
+
+    def __call__(self, vf):
+        import av
+
+        if self._graph is None:
+            g = av.filter.Graph()
+            src = g.add_buffer(width=vf.width, height=vf.height, format=vf.format.name, time_base=vf.time_base)
+            mark = g.add("setfield", "tff" if self.order == TOP_FIRST else "bff")
+            src.link_to(mark)
+            mark.link_to(g.add("buffersink"))
+            g.configure()
+            self._graph = g
+        self._graph.push(vf)
+        return self._graph.pull()
+
+
+def _to_video_frame(frame: np.ndarray, pix_fmt: str, matrix: int = UNSPECIFIED, fields: bool = False):
     """An ``av.VideoFrame`` of ``frame`` ((H, W, 3) uint8 RGB, even sizes) for an encoder taking ``pix_fmt``, in
-    the YUV ``matrix``: 8-bit 4:2:0 converted here (:func:`rgb_to_i420`), other formats by FFmpeg."""
+    the YUV ``matrix``: 8-bit 4:2:0 converted here (:func:`rgb_to_i420`, field by field for an interlaced picture),
+    other formats by FFmpeg."""
     import av
 
     if pix_fmt == "yuv420p":
-        vf = i420_frame(rgb_to_i420(frame, matrix))[0]
+        vf = i420_frame(rgb_to_i420(frame, matrix, fields))[0]
     else:
         vf = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(
             format=pix_fmt, dst_colorspace=matrix, dst_color_range=1)
@@ -375,19 +435,22 @@ class VideoWriter:
     encoder_threads:
         Threads the encoder may use (default: its own choice, about 1.5 per core). Where the caller keeps a core
         busy itself (an engine drawing every frame), :func:`threads_beside_one_busy` leaves that core alone.
-    colour:
-        The colour of the pictures written (a clip's :attr:`~.video.VideoInfo.colour`): they are converted with its
-        YUV matrix and the file declares its matrix, primaries and transfer, so players show the result in the
-        clip's colours; a clip of more than 8 bits is written at 10 bits in HEVC, and in H.264 where it is HDR. By
-        default BT.601 and nothing declared (pictures we made ourselves).
-    sample_aspect:
-        The shape of a displayed pixel (a clip's :attr:`~.video.VideoInfo.sample_aspect`), declared in the file:
-        an anamorphic clip's result is shown as wide as the clip (without it a 16:9 PAL clip played as 5:4, its
-        people squeezed thin). Square by default.
-    timecode:
-        The first frame's SMPTE time code (a clip's :attr:`~.video.VideoInfo.timecode`, or
-        :func:`~.timecode.timecode_after` it for a range), written as the file's time code (a MOV/MP4 ``tmcd``
-        track): editing software conforms the result by it. None: none.
+    picture:
+        What the file declares of its pictures, and how they are written (a clip's
+        :attr:`~.video.VideoInfo.picture`, or :meth:`~.picture.PictureFormat.from_frame` it for a range):
+
+        - its **colour**: the pictures are converted with its YUV matrix and the file declares its matrix,
+          primaries and transfer, so players show the result in the clip's colours; a clip of more than 8 bits is
+          written at 10 bits in HEVC, and in H.264 where it is HDR. By default BT.601 and nothing declared
+          (pictures we made ourselves);
+        - its **pixel shape**, declared: an anamorphic clip's result is shown as wide as the clip (without it a
+          16:9 PAL clip played as 5:4, its people squeezed thin);
+        - its **field order**: an interlaced clip's result is coded interlaced in the same order (H.264, ProRes),
+          an unchanged decoded frame's two fields passed on as they are and a redrawn frame's fields kept outside
+          what was drawn. HEVC and VP9 are written progressive (the first fields' moments, :mod:`.fields`), and say
+          so in a warning: x265 codes fields only as separate pictures, which players do not weave back;
+        - its **time code**: the first frame's, written as the file's time code (a MOV/MP4 ``tmcd`` track):
+          editing software conforms the result by it.
 
     Frames are ``(height, width, 3) uint8 RGB``. Use as a context manager: leaving it with an exception
     removes the partial file.
@@ -397,8 +460,7 @@ class VideoWriter:
                  fmt: VideoFormat = VideoFormat(), audio: str | Path | None = None,
                  audio_seconds: float | None = None, audio_rate: int = 48_000, audio_channels: int | None = None,
                  background: bool = True, encoder_threads: int | None = None,
-                 audio_at_picture: bool = False, colour: Colour = PLAIN, sample_aspect: Fraction = Fraction(1),
-                 timecode: str | None = None) -> None:
+                 audio_at_picture: bool = False, picture: PictureFormat = PLAIN_PICTURE) -> None:
         import av
 
         self.path = Path(path)
@@ -410,9 +472,16 @@ class VideoWriter:
         self.frames_written = 0
         self._closed = False
         self._encoder_threads = encoder_threads
-        self.colour = colour.written()
-        self.sample_aspect = Fraction(sample_aspect)
-        self.timecode = timecode
+        self.colour = picture.colour.written()
+        self.sample_aspect = Fraction(picture.sample_aspect)
+        self.timecode = picture.timecode
+        #: The field order written: the picture's where this codec codes fields, else progressive.
+        self.field_order = picture.field_order if self.fmt.codec in FIELD_CODECS else PROGRESSIVE
+        if is_interlaced(picture.field_order) and not is_interlaced(self.field_order):
+            warn_media(f"{self.path.name}: the clip is {describe(picture.field_order)}; {self.fmt.codec.upper()} is "
+                       "written progressive here (each frame its first field's moment): choose H.264 or ProRes "
+                       "to keep the fields", stacklevel=2)
+        self._field_flags = None
         # Encoding in a thread of its own (started with the first frame: the encoder opens, and x264 starts its
         # threads, on that thread): the caller prepares the next frame while x264 encodes this one (PyAV and x264
         # release the GIL). It holds a few frames; an error there is raised here (media.prefetch.InOrder, which also
@@ -452,6 +521,8 @@ class VideoWriter:
             simd = x264_simd_without_avx512() if f.codec == "h264" else None
             if simd:
                 params.append(f"asm={simd}")
+            if f.codec == "h264" and is_interlaced(self.field_order):
+                params.append("interlaced=1:" + ("tff=1" if self.field_order == TOP_FIRST else "bff=1"))
             if params:
                 opts["x264-params"] = ":".join(params)
             if f.codec == "hevc":
@@ -474,6 +545,13 @@ class VideoWriter:
             stream.pix_fmt = "yuv420p10le"
         if self.timecode:
             stream.metadata["timecode"] = self.timecode
+        if is_interlaced(self.field_order):
+            import av
+
+            stream.codec_context.field_order = FFMPEG_CODE[self.field_order]
+            if f.codec == "prores":  # two pictures a frame; which comes first is each frame's flag (_FieldFlags)
+                stream.codec_context.flags |= av.codec.context.Flags.interlaced_dct
+                self._field_flags = _FieldFlags(self.field_order)
         if self.sample_aspect != 1:
             stream.codec_context.sample_aspect_ratio = self.sample_aspect
         if self._declares:
@@ -515,6 +593,9 @@ class VideoWriter:
         if self._closed:
             raise ValueError("the writer is closed")
         if planes is None:
+            if base is not None and base.fields is not None and base.fields == self.field_order:
+                # Both fields as decoded, but where the frame was redrawn (drawn from the first field's moment).
+                frame = base.woven if frame is None else _drawn_over(base.woven, frame, box)
             frame = base.rgb if frame is None else frame
             self._check(frame)
         pts = self.frames_written
@@ -525,12 +606,13 @@ class VideoWriter:
                 # A copy: the planes may be written again (a source frame shown twice).
                 vf, views = i420_frame(planes)
                 for b in (box if isinstance(box, list) else [box]) if pasted else ():
-                    paste_rgb(views, frame, b, self.colour.matrix)
+                    paste_rgb(views, frame, b, self.colour.matrix, is_interlaced(self.field_order))
             else:
                 rgb = frame
                 if (self._w, self._h) != (self.width, self.height):
                     rgb = np.pad(rgb, ((0, self._h - self.height), (0, self._w - self.width), (0, 0)), mode="edge")
-                vf = _to_video_frame(rgb, self._video.pix_fmt, self.colour.matrix)  # a copy: the caller may reuse it
+                vf = _to_video_frame(rgb, self._video.pix_fmt, self.colour.matrix,  # a copy: the caller may reuse it
+                                     is_interlaced(self.field_order))
             if self._declares:  # on every frame too: some encoders (ProRes) take the colour from the frames
                 c = self.colour
                 vf.colorspace, vf.color_primaries, vf.color_trc, vf.color_range = c.matrix, c.primaries, c.transfer, 1
@@ -554,11 +636,14 @@ class VideoWriter:
         size and YUV matrix): then a frame redrawn in a box is written with only that box converted (:meth:`write`'s
         ``base`` and ``box``), and the rest of its RGB is never read."""
         return (decoded.planes is not None and self._video.pix_fmt == "yuv420p"
+                and decoded.fields in (None, self.field_order)  # fields only to a writer of the same order
                 and (self._w, self._h) == (self.width, self.height)
                 and decoded.planes.shape == (self.height * 3 // 2, self.width)
                 and same_conversion(decoded.matrix, self.colour.matrix))
 
     def _encode(self, vf) -> None:
+        if self._field_flags is not None:
+            vf = self._field_flags(vf)
         for packet in self._video.encode(vf):
             self._mux(packet)
         if self._audio is not None:

@@ -326,8 +326,7 @@ def _render(ctx: StageContext) -> None:
     writer = StereoWriter(s["paths"][0].parent / Path(s["output"]).name, info.fps,
                           info.width, info.height, layout=opts.layout, anaglyph_method=opts.anaglyph, fmt=opts.fmt,
                           audio=audio, audio_seconds=info.duration if audio is not None else None,
-                          vr_name=opts.vr_name, audio_at_picture=True, colour=info.colour,
-                          timecode=info.timecode)
+                          vr_name=opts.vr_name, audio_at_picture=True, picture=info.picture)
     with writer, VideoReader(info.path) as reader:
         for i, frame in prefetch(reader.iter_frames()):
             mesh = mesh_for_frame(stereo.model, landmarks[i], None, bool(track.present[i]))

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import OptionError
-from ..media.colourspace import PLAIN, Colour
+from ..media.fields import PROGRESSIVE
+from ..media.picture import PLAIN_PICTURE, PictureFormat
 from ..media.video import DecodedFrame
 from ..media.writer import VideoFormat, VideoWriter
 from .anaglyph import AnaglyphMethod, anaglyph
@@ -138,11 +139,10 @@ class StereoWriter:
         Flag half-SBS / half-TB H.264 with the frame-packing SEI.
     encoder_threads : int, optional
         Threads each file's encoder may use (:class:`VideoWriter`'s).
-    colour : Colour
-        The eyes' colour (the clip's :attr:`~lipsync_studio.media.video.VideoInfo.colour`), as for
-        :class:`VideoWriter`: converted and declared in it.
-    timecode : str, optional
-        The first frame's time code (:class:`VideoWriter`'s).
+    picture : PictureFormat
+        The clip's (:attr:`~lipsync_studio.media.video.VideoInfo.picture`), as for :class:`VideoWriter`: its colour
+        and time code are declared; eyes are written progressive with square pixels (a packing has a pixel shape
+        of its own, and its rows are not the clip's).
 
     vr_metadata : VRMetadata, optional
         The input's stereo/VR metadata (:func:`~lipsync_studio.media.vrmeta.read_vr_metadata`): written into a
@@ -158,8 +158,8 @@ class StereoWriter:
                  anaglyph_method: "AnaglyphMethod | str" = AnaglyphMethod.DUBOIS, fmt: VideoFormat = VideoFormat(),
                  audio: str | Path | None = None, audio_seconds: float | None = None, vr_name: bool = False,
                  frame_packing: bool = True, anaglyph_444: bool = True, vr_metadata=None,
-                 encoder_threads: int | None = None, audio_at_picture: bool = False, colour: Colour = PLAIN,
-                 timecode: str | None = None) -> None:
+                 encoder_threads: int | None = None, audio_at_picture: bool = False,
+                 picture: PictureFormat = PLAIN_PICTURE) -> None:
         self.layout = OutputLayout.parse(layout)
         self.anaglyph_method = AnaglyphMethod.parse(anaglyph_method)
         self.eye_width, self.eye_height = eye_width, eye_height
@@ -177,7 +177,8 @@ class StereoWriter:
         try:
             for p in self.paths:
                 kw = dict(fmt=fmt, audio=audio, audio_seconds=audio_seconds, encoder_threads=encoder_threads,
-                          audio_at_picture=audio_at_picture, colour=colour, timecode=timecode)
+                          audio_at_picture=audio_at_picture,
+                          picture=replace(picture, sample_aspect=Fraction(1), field_order=PROGRESSIVE))
                 if sei is not None:
                     self._writers.append(_FramePackedWriter(p, fps, w, h, frame_packing=sei, **kw))
                 else:

@@ -42,7 +42,7 @@ class StatusLine(QObject):
             return
         fps = float(info.fps)
         rate = f"{fps:.3f}".rstrip("0").rstrip(".")
-        vfr = " (VFR)" if info.vfr else ""
+        vfr = " (VFR)" if info.vfr else (" interlaced" if info.interlaced else "")
         shown = info.display_size
         size = f"{info.width}×{info.height}" + (f" (shown {shown[0]}×{shown[1]})" if shown[0] != info.width else "")
         look = info.colour.describe()
