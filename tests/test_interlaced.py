@@ -15,7 +15,7 @@ import pytest
 from conftest import weave, write_interlaced_talking
 
 from lipsync_studio.engine.sync_job import SyncOptions, SyncRequest, run_sync
-from lipsync_studio.media.fields import comb_energy, unweave
+from lipsync_studio.media.fields import comb_energy, field_order_of, unweave
 from lipsync_studio.media.probe import format_probe, probe
 from lipsync_studio.media.video import VideoReader, probe_video
 from lipsync_studio.media.writer import VideoFormat
@@ -130,6 +130,14 @@ def test_a_synced_interlaced_clip_keeps_its_fields_and_draws_a_mouth_without_com
     for k in combed:  # re-encoded, but both moments still there
         assert np.abs(res[k][eyes].astype(int) - src[k][eyes]).mean() < 3
         assert _field_mismatch(res[k][eyes]) > 0.8 * _field_mismatch(src[k][eyes])
+    # The dub is longer: the picture plays on backwards (ping-pong), where a frame's second field would move
+    # against the play; those frames are one moment each.
+    n = len(src)
+    back = [(k, 2 * (n - 1) - k) for k in range(n, len(res)) if _field_mismatch(src[2 * (n - 1) - k])
+            > 1.5 * _field_mismatch(unweave(src[2 * (n - 1) - k], "tff")) + 1]
+    assert back
+    for k, j in back:
+        assert _field_mismatch(res[k]) < 1.2 * _field_mismatch(unweave(src[j], "tff")) + 0.5
 
 
 def _prores_first_field(path: Path) -> int:
@@ -140,6 +148,13 @@ def _prores_first_field(path: Path) -> int:
         data = bytes(next(c.demux(video=0)))
     i = data.find(b"icpf")
     return (data[i + 16] >> 2) & 3
+
+
+def test_the_field_order_is_the_streams_or_its_kinds():
+    assert field_order_of(2, True) == "tff" and field_order_of(4, True) == "bff"  # TB: top coded, bottom shown first
+    assert field_order_of(1, True) == "progressive" and field_order_of(0, False) == "progressive"
+    assert field_order_of(0, True, "h264", 1080) == "tff"
+    assert field_order_of(0, True, "dvvideo", 576) == "bff"  # SD DV is bottom field first and does not say so
 
 
 def test_masters_keep_the_field_order_and_codecs_without_fields_say_the_result_is_progressive(tmp_path):

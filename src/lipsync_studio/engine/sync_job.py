@@ -552,6 +552,10 @@ def _render_frames(ctx: StageContext) -> None:
         def with_rgb(decoded_frames):
             """Each frame with the RGB the engine reads, converted here, on the reading thread."""
             for k, decoded in enumerate(decoded_frames):
+                if decoded.fields is not None and k > 0 and plan.source_index(k) <= plan.source_index(k - 1):
+                    # An interlaced frame shown again or backwards (a held or ping-pong picture): its second field
+                    # would move against the play; it is shown as one moment.
+                    decoded = decoded.one_moment()
                 if reads is None or not first <= k < stop:
                     yield decoded, None
                 elif writer.takes_planes(decoded):

@@ -28,14 +28,16 @@ FFMPEG_CODE = {PROGRESSIVE: 1, TOP_FIRST: 2, BOTTOM_FIRST: 3}
 COMB_LEVELS = 8
 
 
-def field_order_of(code: int | None, interlaced_frame: bool) -> str:
+def field_order_of(code: int | None, interlaced_frame: bool, codec: str = "", height: int = 0) -> str:
     """The field order a stream declares (``codec_context.field_order``), or, where it declares none, what its
-    first decoded frame says: an interlaced frame of an undeclared order is taken as top field first (HD's order;
-    DV, whose order is bottom first, declares it)."""
+    first decoded frame says: an interlaced frame of an undeclared order is top field first (HD's order), but
+    standard-definition DV's, which is always bottom field first (FFmpeg's DV decoder declares none)."""
     order = _SHOWN_FIRST.get(int(code or 0))
     if order is not None:
         return order
-    return TOP_FIRST if interlaced_frame else PROGRESSIVE
+    if not interlaced_frame:
+        return PROGRESSIVE
+    return BOTTOM_FIRST if codec == "dvvideo" and height in (480, 576) else TOP_FIRST
 
 
 def is_interlaced(order: str | None) -> bool:

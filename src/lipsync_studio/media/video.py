@@ -229,6 +229,12 @@ class DecodedFrame:
             self._rgb = unweave(self.woven, self.fields) if self.fields else self._converted()
         return self._rgb
 
+    def one_moment(self) -> "DecodedFrame":
+        """This picture as one moment (its first field's, :attr:`rgb`) and no fields: what is written of an interlaced
+        frame shown out of its order (held, or played backwards), whose second field would otherwise move against
+        the play."""
+        return DecodedFrame(None, self.rgb) if self.fields else self
+
     @property
     def woven(self) -> np.ndarray:
         """(H, W, 3) uint8 RGB as decoded: for an interlaced picture both fields, woven (what a writer in its field
@@ -401,7 +407,8 @@ def _scan_file(path: Path, file_size: int) -> tuple[VideoInfo, int]:
             vfr=timeline.vfr, source_frames=len(ts), damaged_at=damaged_at, stream_index=stream.index,
             views=views, eyes_reversed=views == 2 and _eyes_reversed(path), colour=Colour.of_stream(cc),
             sample_aspect=_sample_aspect(stream, rotation), timecode=_timecode(container, stream),
-            field_order=field_order_of(cc.field_order, bool(first is not None and first.interlaced_frame)),
+            field_order=field_order_of(cc.field_order, bool(first is not None and first.interlaced_frame), cc.name,
+                                       cc.height),
         )
     return info, origin
 
