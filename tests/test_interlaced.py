@@ -192,3 +192,19 @@ def _planes(path: Path) -> list[np.ndarray]:
 
     with av.open(str(path)) as c:
         return [f.to_ndarray() for f in c.decode(video=0)]
+
+
+def test_a_stereo_result_of_an_interlaced_clip_is_progressive_and_says_so(tmp_path):
+    from lipsync_studio.media.picture import PictureFormat
+    from lipsync_studio.media.warnings import collecting_media_warnings
+    from lipsync_studio.stereo.writer import StereoWriter
+
+    eye = np.full((64, 96, 3), 90, np.uint8)
+    with collecting_media_warnings() as notes:
+        with StereoWriter(tmp_path / "sbs.mp4", Fraction(25), 96, 64, picture=PictureFormat(field_order="bff",
+                                                                                         timecode="10:00:00:00")) as w:
+            for _ in range(3):
+                w.write(eye, eye)
+    info = probe_video(tmp_path / "sbs.mp4")
+    assert info.field_order == "progressive" and info.timecode == "10:00:00:00"
+    assert any("interlaced, bottom field first" in n and "progressive" in n for n in notes)

@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import OptionError
-from ..media.fields import PROGRESSIVE
+from ..media.fields import PROGRESSIVE, describe, is_interlaced
 from ..media.picture import PLAIN_PICTURE, PictureFormat
 from ..media.video import DecodedFrame
+from ..media.warnings import warn_media
 from ..media.writer import VideoFormat, VideoWriter
 from .anaglyph import AnaglyphMethod, anaglyph
 from .layout import StereoLayout, join
@@ -174,6 +175,9 @@ class StereoWriter:
             sei = None
         self.frame_packing = sei
         self._writers: list[VideoWriter] = []
+        if is_interlaced(picture.field_order):
+            warn_media(f"{self.paths[0].name}: the clip is {describe(picture.field_order)}; a stereo result is written "
+                       "progressive (each frame its first field's moment: a packing's rows are not the clip's)")
         try:
             for p in self.paths:
                 kw = dict(fmt=fmt, audio=audio, audio_seconds=audio_seconds, encoder_threads=encoder_threads,
@@ -194,8 +198,6 @@ class StereoWriter:
         """Give the writer the metadata that describes this output (see the class doc); return it, or None."""
         if meta is None or not (meta.entry_boxes or meta.track_boxes or meta.spherical or meta.views > 1):
             return None  # a flat 3D clip: its packing is the layout itself (and the frame-packing SEI)
-        from ..media.warnings import warn_media
-
         packing = self.layout.packing
         out = meta.for_layout(packing.value) if packing is not None else None
         if out is None:
