@@ -131,6 +131,46 @@ def teeth_between_lips(frame: np.ndarray, landmarks: np.ndarray, lighter: float 
     return float((teeth & band).sum()) / (x1 - x0) / eye
 
 
+#: Landmarks on the cheeks below the eyes, beside the nose: skin that what covers a mouth (a microphone, a cup, a hand
+#: at the chin) seldom covers at the same time.
+CHEEKS = (50, 280, 205, 425)
+
+
+def lips_against_skin(frame: np.ndarray, landmarks: np.ndarray) -> tuple[float, float]:
+    """``(redder, lighter)``: how much redder (Lab a*, 0-255 scale) and lighter (L, 0-255) the lips are than the
+    cheeks' skin in this frame (medians of the lip band, outer less inner contour, and of small patches at
+    :data:`CHEEKS`). Lips are redder and darker than skin in every frame of a clip, by amounts of the speaker's
+    own; a frame where something in front of the mouth covers them reads far from those (:mod:`.occlusion`). Both
+    against the same frame's skin: lighting that changes over the clip changes both alike. NaN for a degenerate
+    face or one at the frame's edge."""
+    import cv2
+
+    lips = outer_lips(landmarks)
+    if lips is None:
+        return float("nan"), float("nan")
+    outer, eye = lips
+    pts = landmarks[:, :2]
+    h, w = frame.shape[:2]
+    r = max(2, int(round(0.08 * eye)))
+    cheeks = np.round(pts[list(CHEEKS)]).astype(int)
+    x0, y0 = np.floor(outer.min(0)).astype(int) - 2
+    x1, y1 = np.ceil(outer.max(0)).astype(int) + 3
+    if (x0 < 0 or y0 < 0 or x1 > w or y1 > h or (cheeks < r).any() or (cheeks[:, 0] + r > w).any()
+            or (cheeks[:, 1] + r > h).any()):
+        return float("nan"), float("nan")
+    band = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(band, [np.round((outer - [x0, y0]) * 4).astype(np.int32)], 1, shift=2)
+    cv2.fillPoly(band, [np.round((pts[list(LIPS_INNER)] - [x0, y0]) * 4).astype(np.int32)], 0, shift=2)
+    band = cv2.erode(band, np.ones((3, 3), np.uint8)) > 0
+    if band.sum() < 12:
+        return float("nan"), float("nan")
+    lips_lab = cv2.cvtColor(np.ascontiguousarray(frame[y0:y1, x0:x1]), cv2.COLOR_RGB2Lab)[band]
+    skin = np.concatenate([cv2.cvtColor(np.ascontiguousarray(frame[cy - r:cy + r, cx - r:cx + r]),
+                                        cv2.COLOR_RGB2Lab).reshape(-1, 3) for cx, cy in cheeks])
+    lip, sk = np.median(lips_lab, axis=0), np.median(skin, axis=0)
+    return float(lip[1]) - float(sk[1]), float(lip[0]) - float(sk[0])
+
+
 #: A mouth's look, as the donor schedule compares two (:func:`mouth_look`): grey, this many pixels across and down,
 #: over a box :data:`LOOK_BOX` eye distances wide and high centred on the lips.
 LOOK_SIZE = (24, 16)
@@ -312,6 +352,10 @@ def kept_frames(raw: np.ndarray, width: int, height: int, max_bytes: int) -> np.
     return policy.frames() if policy.thinned else None
 
 
+#: What :meth:`FaceCrops.measures` gives per frame: detail, teeth, lips redder and lighter than skin.
+N_MEASURES = 4
+
+
 class FaceCrops:
     """Lower-face crops of every tracked face, frame by frame, within ``max_bytes``."""
 
@@ -347,7 +391,8 @@ class FaceCrops:
             eye = float(np.linalg.norm(pts[EYE_CORNERS[0]] - pts[EYE_CORNERS[1]]))
             # Teeth matter where the lips may be drawn shut: measured where they are at most twice the band apart.
             near_shut = float(np.linalg.norm(pts[14] - pts[13])) <= 2 * TEETH_REACH * eye
-            values = np.array([mouth_detail(frame, lm), teeth_between_lips(frame, lm) if near_shut else np.nan])
+            values = np.array([mouth_detail(frame, lm), teeth_between_lips(frame, lm) if near_shut else np.nan,
+                               *lips_against_skin(frame, lm)])
             self._measures.setdefault(index, []).append((landmark_box(lm), values, mouth_look(frame, lm)))
             box, dropped = self.policy.note(index, lm, w, h)
             for f in dropped:
@@ -363,16 +408,17 @@ class FaceCrops:
         return None if kept is None else (kept[3], kept[1], kept[2])
 
     def measures(self, index: int, landmarks: np.ndarray) -> np.ndarray:
-        """(2,): the mouth detail (:func:`mouth_detail`) and the teeth between the lips
-        (:func:`teeth_between_lips`; lips more than twice :data:`TEETH_REACH` apart are not measured) at frame
-        ``index`` for the face with these raw landmarks (NaN if none)."""
+        """(:data:`N_MEASURES`,): the mouth detail (:func:`mouth_detail`), the teeth between the lips
+        (:func:`teeth_between_lips`; lips more than twice :data:`TEETH_REACH` apart are not measured) and the lips
+        against the skin (:func:`lips_against_skin`: redder, lighter) at frame ``index`` for the face with these raw
+        landmarks (NaN if none)."""
         return self.measures_and_look(index, landmarks)[0]
 
     def measures_and_look(self, index: int, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """:meth:`measures` and the mouth's look (:func:`mouth_look`; None if none) at frame ``index`` for the face
         with these raw landmarks."""
         kept = _same_face(self._measures.get(index, ()), landmarks)
-        return (np.full(2, np.nan), None) if kept is None else (kept[1], kept[2])
+        return (np.full(N_MEASURES, np.nan), None) if kept is None else (kept[1], kept[2])
 
     def detail(self, index: int, landmarks: np.ndarray) -> float:
         """The mouth detail measured at frame ``index`` for the face with these raw landmarks (NaN if none)."""

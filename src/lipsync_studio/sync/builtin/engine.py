@@ -34,6 +34,7 @@ from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
 from .grain import GrainMatch
 from .interior import interior_donors, lend_interior, plan_interiors, squeezed
+from .occlusion import covered_frames, covered_spans, drawing_weight
 from .masks import (beside_mouth_not_skin, cover_mouth, face_mask, far_cheek_cut, feathered_mask, hair_reach_cut,
                     lent_face_mask, lip_band_mask, nostril_over_lip, own_corners, skin_mask, under_the_chin)
 from .render import (blend_keeping_grain, close_seam, fill_in, move_outline, near_outline, paint_interior,
@@ -339,15 +340,19 @@ class BuiltinEngine:
         # A clip whose lower faces outgrow the bank's memory lends only what the tracking pass kept of them (runs
         # spread over the clip and around its extreme mouths, KeepPolicy): the same frames whether it kept them on
         # this run or the tracks came from the cache.
-        kept = kept_frames(track.raw, faces.width, faces.height, self.bank_bytes)
-        if kept is not None:
-            kept = kept[space.present[kept]]
-        if kept is None or not len(kept):  # all fit (or not one lower face did: read from the clip)
-            bank = choose_bank(feats, space.present, max(8, self.bank_bytes // crop_bytes))
-        else:
-            bank = kept
         # How each frame's mouth is drawn: sharp donors, turned like the output frame's head, win shape ties.
         measures, looks = self._mouth_measures(clip, track.raw)
+        # Frames whose mouth something covers are neither drawn nor lent (occlusion).
+        self.covered = covered_frames(measures[:, 2], measures[:, 3], fps) & space.present
+        self.weight = drawing_weight(self.covered)
+        lends = space.present & ~self.covered
+        kept = kept_frames(track.raw, faces.width, faces.height, self.bank_bytes)
+        if kept is not None:
+            kept = kept[lends[kept]]
+        if kept is None or not len(kept):  # all fit (or not one lower face did: read from the clip)
+            bank = choose_bank(feats, lends, max(8, self.bank_bytes // crop_bytes))
+        else:
+            bank = kept
         detail = measures[:, 0]
         self.detail = relative_detail(detail, feats[:, 0])
         self.turn = head_turn(space.normalized)
@@ -373,7 +378,16 @@ class BuiltinEngine:
                      "detail_measured": int(np.isfinite(detail).sum()),
                      "phones": len(dub_ph), "phones_from": dub_ph.source,
                      "lead_ms": int(round(1000 * lead.lead_s)), "lead_measured": lead.measured,
-                     "speaker_visemes": own_classes, "closures": int(art.closed.sum())}
+                     "speaker_visemes": own_classes, "closures": int(art.closed.sum()),
+                     "covered_frames": int(self.covered.sum())}
+        if self.covered.any():
+            from ...media.warnings import warn_media
+
+            spans = covered_spans(self.covered)
+            where = ", ".join(f"{a}-{b} ({a / fps:.2f}-{(b + 1) / fps:.2f} s)" if b > a else f"{a} ({a / fps:.2f} s)"
+                              for a, b in spans[:6]) + (f" and {len(spans) - 6} more" if len(spans) > 6 else "")
+            warn_media(f"{Path(clip).name}: something in front of the mouth covers it in clip frames {where}: "
+                       "they are left as they are (a mouth drawn there would be drawn over it)")
 
     def _mouth_measures(self, clip: Path, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(measures, looks)``: (T, 2) every frame's mouth detail (:func:`~.crops.mouth_detail`) and teeth between
@@ -384,14 +398,15 @@ class BuiltinEngine:
         import hashlib
 
         from ...media.cache import cache_path, store
-        from .crops import LOOK_SIZE
+        from .crops import LOOK_SIZE, N_MEASURES
 
         size = LOOK_SIZE[0] * LOOK_SIZE[1]
-        measures = np.full((len(raw), 2), np.nan)
+        measures = np.full((len(raw), N_MEASURES), np.nan)
         looks = np.full((len(raw), size), np.nan, np.float32)
         key = hashlib.sha256(np.ascontiguousarray(raw, np.float32).tobytes()).hexdigest()[:32]
         try:
-            path = cache_path("mouth_measures", clip, key, suffix=".npz")
+            # The number of measures in the name: a file from before a measure was added is not this one.
+            path = cache_path("mouth_measures", clip, f"{key}-{N_MEASURES}", suffix=".npz")
         except (OSError, MediaError):
             path = None
         present = np.flatnonzero(np.isfinite(raw).all(axis=(1, 2)))
@@ -539,6 +554,9 @@ class BuiltinEngine:
         """Output frame ``out_index``: ``frame`` with the mouth the dub needs at that time."""
         sp = self.space
         if sp is None or not sp.present[src_index]:
+            return frame
+        weight = float(self.weight[src_index]) if getattr(self, "weight", None) is not None else 1.0
+        if weight <= 0.0:  # something covers the mouth: left as it is
             return frame
         donor = int(self.donors[out_index])
         own = donor == OWN
@@ -695,6 +713,7 @@ class BuiltinEngine:
         # A turned head's jaw edge, and what lies around it, moves with the lent one: one jaw line, not two
         # (:func:`~.render.move_outline`, :func:`jaw_moves`).
         share = float(self.jaw_moves[out_index]) if src_index == self.sources[out_index] else float(turned)
+        share *= weight
         if share > 0:
             jaw = apply(pose, own_shape[self._jaw])
             lent_jaw = apply(pose, new_shape[self._jaw])
@@ -714,6 +733,8 @@ class BuiltinEngine:
             backdrop = out[y0:y1, x0:x1]
         # blendLinear rounds a weighted sum: where alpha is 0 the frame's pixel comes back exactly (or as the jaw moved
         # it). Where the blend crosses the mouth box (under the nose), the grain of both keeps its strength.
+        if weight < 1.0:  # fading out before, or in after, frames whose mouth is covered
+            alpha *= np.float32(weight)
         out[y0:y1, x0:x1] = blend_keeping_grain(warped, np.ascontiguousarray(backdrop), alpha, mouth_box)
         return out
 
