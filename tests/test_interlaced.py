@@ -208,3 +208,36 @@ def test_a_stereo_result_of_an_interlaced_clip_is_progressive_and_says_so(tmp_pa
     info = probe_video(tmp_path / "sbs.mp4")
     assert info.field_order == "progressive" and info.timecode == "10:00:00:00"
     assert any("interlaced, bottom field first" in n and "progressive" in n for n in notes)
+
+
+def test_a_box_redrawn_in_an_interlaced_frame_is_written_field_by_field_and_nothing_around_it_changes(tmp_path):
+    """The writer converts a redrawn box in rows of four (each field's chroma rows alternate): the canvas an engine
+    draws on is valid that far (media.video.converted_box), and every pixel outside the box stays as decoded."""
+    from lipsync_studio.media.picture import PictureFormat
+    from lipsync_studio.media.video import DecodedFrame, PartialRGB, converted_box
+    from lipsync_studio.media.writer import VideoWriter, rgb_to_i420
+
+    y, x = np.mgrid[:64, :96]
+    a = np.dstack([(2 * x) % 256, (3 * y) % 256, np.full_like(x, 90)]).astype(np.uint8)
+    b = np.roll(a, 5, axis=1)
+    decoded = DecodedFrame(rgb_to_i420(weave(a, b, "tff"), fields=True), fields="tff")
+    box = (30, 23, 62, 41)  # rows not in fours
+    canvas = np.full((64, 96, 3), 255, np.uint8).view(PartialRGB)  # undefined outside what it holds
+    x0, y0, x1, y1 = converted_box(box, 96, 64)
+    canvas[y0:y1, x0:x1] = decoded.rgb[y0:y1, x0:x1]
+    canvas[box[1]:box[3], box[0]:box[2]] = (200, 40, 40)
+    with VideoWriter(tmp_path / "i.mov", Fraction(25), 96, 64, fmt=VideoFormat(crf=0),
+                     picture=PictureFormat(field_order="tff")) as w:
+        w.write(canvas, base=decoded, box=box)
+    import av
+
+    with av.open(str(tmp_path / "i.mov")) as c:
+        got = next(c.decode(video=0)).to_ndarray()
+    luma, want = got[:64].astype(int), decoded.planes[:64].astype(int)
+    inside = np.zeros((64, 96), bool)
+    inside[20:44, 30:62] = True  # the box, in rows of four
+    assert np.abs(luma - want)[~inside].max() <= 1
+    # The rows converted beside the drawn box hold the frame's own pixels (an RGB round trip: within a few levels).
+    beside = np.abs(luma - want)[np.r_[20:23, 41:44]][:, 30:62]
+    assert beside.max() <= 4
+    assert (np.abs(luma - want)[23:41, 30:62] > 20).any()  # the drawn box is there

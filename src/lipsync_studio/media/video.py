@@ -125,10 +125,11 @@ class PartialRGB(np.ndarray):
 
 
 def converted_box(box: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int]:
-    """``box`` (``x0, y0, x1, y1``) and the pixel around it, cut to a ``width`` x ``height`` frame: what a 4:2:0
-    writer converts of a frame redrawn in ``box`` (it widens the box to even edges)."""
+    """``box`` (``x0, y0, x1, y1``) and the pixels around it, cut to a ``width`` x ``height`` frame: what a 4:2:0
+    writer converts of a frame redrawn in ``box`` (it widens the box to even columns, and to even rows, or for an
+    interlaced picture to rows in fours: each field's chroma rows alternate)."""
     x0, y0, x1, y1 = box
-    return max(x0 - 1, 0), max(y0 - 1, 0), min(x1 + 1, width), min(y1 + 1, height)
+    return max(x0 - 1, 0), max(y0 - 3, 0), min(x1 + 1, width), min(y1 + 3, height)
 
 
 def blank_i420(width: int, height: int):
@@ -264,7 +265,7 @@ class DecodedFrame:
         y0 = max(0, y0 - (y1 - y0) % 4)  # at the bottom edge: four rows at a time upward instead
         out = np.empty((h, w, 3), np.uint8).view(PartialRGB)
         n, m = y1 - y0, x1 - x0
-        if n <= 0 or m <= 0 or n % 4:
+        if n <= 0 or m <= 0 or n % 4 or (self.fields and y0 % 4):  # fields: a box from a chroma row of each field
             return self.rgb if n > 0 and m > 0 else out
         y, u, v = _yuv_views(self.planes)
         part = _i420_rgb(y[y0:y1, x0:x1], u[y0 // 2:y1 // 2, x0 // 2:x1 // 2], v[y0 // 2:y1 // 2, x0 // 2:x1 // 2],
