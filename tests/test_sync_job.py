@@ -166,6 +166,23 @@ def test_a_prores_master_carries_the_dub_exactly_as_delivered(clip50, tmp_path):
     assert not (tmp_path / "x.mp4").exists()
 
 
+def test_an_avid_master_is_dnxhr_hq_with_the_dub_as_pcm_and_a_frame_too_small_for_it_is_refused(clip50, tmp_path):
+    import av
+
+    clip = write_clip(tmp_path / "hd.mov", 25, size=(320, 192))
+    dub = write_tone(tmp_path / "d.wav", 1.0)
+    out = run_sync(SyncRequest(clip, dub, tmp_path / "avid.mov", SyncOptions(fmt=VideoFormat(codec="dnxhr")))).output
+    with av.open(str(out)) as c:
+        v, a = c.streams.video[0].codec_context, c.streams.audio[0].codec_context
+        assert (v.name, v.profile, v.pix_fmt, a.name) == ("dnxhd", "DNXHR HQ", "yuv422p", "pcm_s24le")
+    assert _codes(out) == list(range(25))
+    with pytest.raises(OutputError, match="DNxHR needs frames at least 256 x 120"):
+        run_sync(SyncRequest(clip50, dub, tmp_path / "small.mov", SyncOptions(fmt=VideoFormat(codec="dnxhr"))))
+    assert not (tmp_path / "small.mov").exists()
+    with pytest.raises(OutputError, match="codec dnxhr cannot go in a .mp4"):
+        run_sync(SyncRequest(clip, dub, tmp_path / "x.mp4", SyncOptions(fmt=VideoFormat(codec="dnxhr"))))
+
+
 def test_the_encoder_thread_keeps_each_frame_as_written_and_an_abort_leaves_nothing(tmp_path):
     """Frames are encoded in a thread of their own: a caller reusing one array for every frame still gets
     each frame as it was when written, and leaving with an error stops the thread and removes the file."""

@@ -31,7 +31,8 @@ def face_ids(text: str) -> int | tuple[int, ...]:
 
 def _add_output_format(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("output")
-    g.add_argument("--codec", choices=["h264", "hevc", "vp9", "prores"], default="h264")
+    g.add_argument("--codec", choices=["h264", "hevc", "vp9", "prores", "dnxhr"], default="h264",
+                   help="prores (ProRes 422 HQ) and dnxhr (Avid DNxHR HQ) are editing masters, in .mov")
     g.add_argument("--crf", type=int, default=18,
                    help="quality: lower is better (default 18: visually lossless, the picture's grain kept)")
     g.add_argument("--preset", default="veryfast",
@@ -39,7 +40,7 @@ def _add_output_format(p: argparse.ArgumentParser) -> None:
     g.add_argument("--pix-fmt", choices=["yuv420p", "yuv444p"], default="yuv420p")
     g.add_argument("--audio", choices=["auto", "aac", "pcm"], default="auto",
                    help="the sound's codec: pcm (24-bit, .mov/.mkv: the dub exactly as delivered), aac, or auto "
-                        "(default: pcm beside prores, aac otherwise)")
+                        "(default: pcm beside prores and dnxhr, aac otherwise)")
 
 
 def _format_from(args: argparse.Namespace):

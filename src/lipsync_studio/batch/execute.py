@@ -18,8 +18,8 @@ from .manifest import BatchJob
 SUPPORTED_OPTIONS = ("face", "dub_offset", "stereo_mode", "out_layout")
 
 def output_suffix(codec: str) -> str:
-    """The container for a codec: MP4 for H.264/HEVC, QuickTime for ProRes, Matroska for VP9."""
-    return {"prores": ".mov", "vp9": ".mkv"}.get(codec, ".mp4")
+    """The container for a codec: MP4 for H.264/HEVC, QuickTime for ProRes and DNxHR, Matroska for VP9."""
+    return {"prores": ".mov", "dnxhr": ".mov", "vp9": ".mkv"}.get(codec, ".mp4")
 
 
 @dataclass(frozen=True)

@@ -283,6 +283,7 @@ def _open_stage(ctx: StageContext) -> None:
         raise MediaError("the dub's audio is empty", path=dub)
     s["output"] = check_output_path(out, inputs=(video, dub), suffixes=CONTAINERS)
     opts: SyncOptions = s["options"]
+    opts.fmt.for_container(s["output"].suffix)  # a codec or a sound the file cannot hold: refused before any work
     if opts.script is not None:
         from ..sync.phones import check_script
 

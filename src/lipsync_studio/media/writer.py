@@ -28,11 +28,15 @@ from .warnings import warn_media
 #: Containers we write, and the codecs each takes.
 CONTAINERS: dict[str, tuple[str, ...]] = {
     ".mp4": ("h264", "hevc"),
-    ".mov": ("h264", "hevc", "prores"),
+    ".mov": ("h264", "hevc", "prores", "dnxhr"),
     ".mkv": ("h264", "hevc", "vp9"),
     ".webm": ("vp9",),
 }
-_ENCODERS = {"h264": "libx264", "hevc": "libx265", "vp9": "libvpx-vp9", "prores": "prores_ks"}
+_ENCODERS = {"h264": "libx264", "hevc": "libx265", "vp9": "libvpx-vp9", "prores": "prores_ks", "dnxhr": "dnxhd"}
+#: Codecs editing software masters in: their sound is PCM by default (the dub exactly as delivered).
+MASTER_CODECS = frozenset({"prores", "dnxhr"})
+#: DNxHR's smallest frame (FFmpeg's encoder refuses smaller).
+DNXHR_MIN_SIZE = (256, 120)
 #: Codecs we code interlaced pictures in, as interlaced (x264's MBAFF; ProRes's two-field frames).
 FIELD_CODECS = frozenset({"h264", "prores"})
 #: x264's settings beside the preset at ``veryfast``. The diamond motion search (``me=dia``): see
@@ -121,7 +125,8 @@ class VideoFormat:
 
     Attributes
     ----------
-    codec: ``h264`` (default), ``hevc``, ``vp9`` or ``prores``.
+    codec: ``h264`` (default), ``hevc``, ``vp9``, ``prores`` (ProRes 422 HQ) or ``dnxhr`` (Avid's DNxHR HQ, 8-bit
+        4:2:2; HQX, 10-bit, for a deeper clip; MOV only, frames at least 256 x 120).
     crf: constant quality; lower is better. 18 by default: x264 keeps the fine detail its usual settings drop (at
         ``veryfast`` :data:`X264_VERYFAST_PARAMS`, at the presets with trellis ``tune grain``), and 18 then costs
         about what its usual 16 (visually lossless) did, closer to the source.
@@ -134,7 +139,7 @@ class VideoFormat:
     pix_fmt: ``yuv420p`` (plays everywhere) or ``yuv444p`` (full colour, e.g. for anaglyphs).
     audio_bitrate: bits per second for the audio track (AAC, Opus).
     audio: the sound's codec: ``aac``, ``pcm`` (uncompressed 24-bit, in MOV and Matroska: what a master takes, the
-        dub exactly as delivered) or ``auto``: PCM beside ProRes (a mastering format: an AAC sound in a ProRes
+        dub exactly as delivered) or ``auto``: PCM beside ProRes and DNxHR (mastering formats: an AAC sound in a
         master re-encodes the very dub the result exists for), Opus in WebM, else AAC.
     """
 
@@ -149,7 +154,7 @@ class VideoFormat:
         """The sound's encoder for a file of this type (see ``audio``)."""
         if suffix.lower() == ".webm":
             return "libopus"
-        if self.audio == "pcm" or (self.audio == "auto" and self.codec == "prores"):
+        if self.audio == "pcm" or (self.audio == "auto" and self.codec in MASTER_CODECS):
             return "pcm_s24le"
         return "aac"
 
@@ -494,6 +499,9 @@ class VideoWriter:
         #: Stereo/VR boxes (:class:`~.vrmeta.VRMetadata`) put into the file before it gets its final name.
         self.vr_metadata = None
         options = {"movflags": "+faststart"} if self.path.suffix.lower() in (".mp4", ".mov") else {}
+        if self.fmt.codec == "dnxhr" and (self._w < DNXHR_MIN_SIZE[0] or self._h < DNXHR_MIN_SIZE[1]):
+            raise OutputError(f"DNxHR needs frames at least {DNXHR_MIN_SIZE[0]} x {DNXHR_MIN_SIZE[1]}; these are "
+                              f"{width} x {height}", path=self.path, hint="choose ProRes or H.264")
         try:
             self._container = av.open(str(self.tmp), mode="w", options=options)
         except (OSError, av.error.FFmpegError) as exc:
@@ -531,11 +539,14 @@ class VideoWriter:
             opts = {"crf": str(f.crf), "b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"}
         elif f.codec == "prores":
             opts = {"profile": "3"}
+        elif f.codec == "dnxhr":
+            opts = {"profile": "dnxhr_hqx" if self.colour.bits > 8 else "dnxhr_hq"}
         stream = self._container.add_stream(_ENCODERS[f.codec], rate=self.fps, options=opts)
         stream.width, stream.height = self._w, self._h
         if self._encoder_threads:
             stream.codec_context.thread_count = self._encoder_threads
-        stream.pix_fmt = "yuv422p10le" if f.codec == "prores" else f.pix_fmt
+        stream.pix_fmt = ("yuv422p10le" if f.codec == "prores" or (f.codec == "dnxhr" and self.colour.bits > 8)
+                          else "yuv422p" if f.codec == "dnxhr" else f.pix_fmt)
         c = self.colour
         self._declares = c != PLAIN.written()
         # A deeper clip stays deep where the result's codec plays so: HEVC (Main 10), and H.264 for HDR only (High 10

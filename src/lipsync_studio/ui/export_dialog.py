@@ -22,7 +22,7 @@ from ..app.export import default_export_name
 from ..app.words import engine_label, extend_label, shorten_label, stereo_mode_label
 
 _CODEC_LABELS = {"h264": "H.264 (plays everywhere)", "hevc": "HEVC / H.265 (smaller)", "vp9": "VP9",
-                 "prores": "ProRes 422 HQ (editing)"}
+                 "prores": "ProRes 422 HQ (editing)", "dnxhr": "DNxHR HQ (Avid editing)"}
 _PRESETS = ("ultrafast", "veryfast", "fast", "medium", "slow", "veryslow")
 
 

@@ -10,7 +10,7 @@ from ..app.timecode import format_seconds
 
 
 def _codec_name(codec: str) -> str:
-    return {"h264": "H.264", "hevc": "HEVC", "vp9": "VP9", "prores": "ProRes", "mpeg4": "MPEG-4",
+    return {"h264": "H.264", "hevc": "HEVC", "vp9": "VP9", "prores": "ProRes", "dnxhd": "DNxHD/HR", "mpeg4": "MPEG-4",
             "av1": "AV1"}.get(codec, codec)
 
 
