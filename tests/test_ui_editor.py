@@ -265,6 +265,21 @@ def test_show_in_folder_without_a_file_manager_says_where_the_export_is(qtbot, m
     assert str(dlg.output) in dlg.status.text() and QApplication.clipboard().text() == str(dlg.output)
 
 
+def test_a_master_codec_greys_out_the_delivery_codecs_knobs(qtbot, main_window):
+    from lipsync_studio.ui.export_dialog import ExportDialog
+
+    dlg = ExportDialog(main_window.session, main_window)
+    qtbot.addWidget(dlg)
+    dlg.container.setCurrentIndex(dlg.container.findData(".mov"))
+    dlg.codec.setCurrentIndex(dlg.codec.findData("dnxhr"))
+    page = dlg.tabs.widget(0)  # (itself disabled until there is a clip to export)
+    knobs = (dlg.crf, dlg.preset, dlg.pix_fmt)
+    assert dlg.codec.currentText() == "DNxHR HQ (Avid editing)"
+    assert not any(w.isEnabledTo(page) for w in knobs)
+    dlg.codec.setCurrentIndex(dlg.codec.findData("h264"))
+    assert all(w.isEnabledTo(page) for w in knobs)
+
+
 def test_quitting_with_a_preview_never_exported_asks_first(qtbot, main_window, talking_media):
     win = main_window
     open_media(qtbot, win, talking_media["clip"], talking_media["dub"])

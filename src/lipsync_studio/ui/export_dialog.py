@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDoubleSpinBox, QF
                                QToolButton, QVBoxLayout, QWidget)
 
 from ..job import Progress
-from ..media.writer import CONTAINERS, VideoFormat
+from ..media.writer import CONTAINERS, MASTER_CODECS, VideoFormat
 from ..app.jobs import JobTask
 from .session import Session
 from .theme import icon
@@ -151,7 +151,8 @@ class ExportDialog(QDialog):
         self.crf.setRange(0, 51)
         self.crf.setValue(e.crf)
         self.crf.setToolTip("Constant quality: lower is better. 18 (the default) is visually lossless for H.264 and\n"
-                            "keeps the picture's grain; 23 is a typical web quality. (ProRes ignores it.)")
+                            "keeps the picture's grain; 23 is a typical web quality. (ProRes and DNxHR have\n"
+                            "their own fixed quality.)")
         form.addRow("Quality (CRF)", self.crf)
         self.preset = QComboBox()
         self.preset.addItems(_PRESETS)
@@ -175,11 +176,20 @@ class ExportDialog(QDialog):
         self.with_timeline.setToolTip("An OpenTimelineIO timeline with the video at its place on the clip's "
                                       "timeline: Resolve, Premiere and Avid import it through OTIO")
         form.addRow("Timeline", self.with_timeline)
+        self.codec.currentIndexChanged.connect(lambda _: self._codec_changed())
         self._container_changed()
         i = self.codec.findData(e.codec)
         if i >= 0:
             self.codec.setCurrentIndex(i)
+        self._codec_changed()
         return page
+
+    def _codec_changed(self) -> None:
+        """Quality, speed and chroma are the delivery codecs' knobs: a master codec (ProRes, DNxHR) has its own
+        fixed quality and 4:2:2 colour, so they are greyed out for it."""
+        master = self.codec.currentData() in MASTER_CODECS
+        for w in (self.crf, self.preset, self.pix_fmt):
+            w.setEnabled(not master)
 
     def _stereo_tab(self) -> QWidget:
         page = QWidget()
