@@ -136,18 +136,20 @@ def teeth_between_lips(frame: np.ndarray, landmarks: np.ndarray, lighter: float 
 CHEEKS = (50, 280, 205, 425)
 
 
-def lips_against_skin(frame: np.ndarray, landmarks: np.ndarray) -> tuple[float, float]:
-    """``(redder, lighter)``: how much redder (Lab a*, 0-255 scale) and lighter (L, 0-255) the lips are than the
-    cheeks' skin in this frame (medians of the lip band, outer less inner contour, and of small patches at
-    :data:`CHEEKS`). Lips are redder and darker than skin in every frame of a clip, by amounts of the speaker's
-    own; a frame where something in front of the mouth covers them reads far from those (:mod:`.occlusion`). Both
-    against the same frame's skin: lighting that changes over the clip changes both alike. NaN for a degenerate
-    face or one at the frame's edge."""
+def lips_against_skin(frame: np.ndarray, landmarks: np.ndarray) -> tuple[float, float, float]:
+    """``(redder, lighter, skin)``: how much redder (Lab a*, 0-255 scale) and lighter (L, 0-255) the lips are than
+    the cheeks' skin in this frame (medians of the lip band, outer less inner contour, and of small patches at
+    :data:`CHEEKS`), and the skin's own lightness. Lips are redder and darker than skin in every frame of a clip, by
+    amounts of the speaker's own; a frame where something in front of the mouth covers them reads far from those
+    (:mod:`.occlusion`). Against the same frame's skin, so that lighting changing over the clip changes both alike
+    (a fade to black shrinks both differences with the skin's lightness: :func:`~.occlusion.covered_frames` scales
+    them back). NaN for a degenerate face or one at the frame's edge."""
     import cv2
 
     lips = outer_lips(landmarks)
+    nothing = float("nan"), float("nan"), float("nan")
     if lips is None:
-        return float("nan"), float("nan")
+        return nothing
     outer, eye = lips
     pts = landmarks[:, :2]
     h, w = frame.shape[:2]
@@ -157,18 +159,18 @@ def lips_against_skin(frame: np.ndarray, landmarks: np.ndarray) -> tuple[float, 
     x1, y1 = np.ceil(outer.max(0)).astype(int) + 3
     if (x0 < 0 or y0 < 0 or x1 > w or y1 > h or (cheeks < r).any() or (cheeks[:, 0] + r > w).any()
             or (cheeks[:, 1] + r > h).any()):
-        return float("nan"), float("nan")
+        return nothing
     band = np.zeros((y1 - y0, x1 - x0), np.uint8)
     cv2.fillPoly(band, [np.round((outer - [x0, y0]) * 4).astype(np.int32)], 1, shift=2)
     cv2.fillPoly(band, [np.round((pts[list(LIPS_INNER)] - [x0, y0]) * 4).astype(np.int32)], 0, shift=2)
     band = cv2.erode(band, np.ones((3, 3), np.uint8)) > 0
     if band.sum() < 12:
-        return float("nan"), float("nan")
+        return nothing
     lips_lab = cv2.cvtColor(np.ascontiguousarray(frame[y0:y1, x0:x1]), cv2.COLOR_RGB2Lab)[band]
     skin = np.concatenate([cv2.cvtColor(np.ascontiguousarray(frame[cy - r:cy + r, cx - r:cx + r]),
                                         cv2.COLOR_RGB2Lab).reshape(-1, 3) for cx, cy in cheeks])
     lip, sk = np.median(lips_lab, axis=0), np.median(skin, axis=0)
-    return float(lip[1]) - float(sk[1]), float(lip[0]) - float(sk[0])
+    return float(lip[1]) - float(sk[1]), float(lip[0]) - float(sk[0]), float(sk[0])
 
 
 #: A mouth's look, as the donor schedule compares two (:func:`mouth_look`): grey, this many pixels across and down,
@@ -352,8 +354,8 @@ def kept_frames(raw: np.ndarray, width: int, height: int, max_bytes: int) -> np.
     return policy.frames() if policy.thinned else None
 
 
-#: What :meth:`FaceCrops.measures` gives per frame: detail, teeth, lips redder and lighter than skin.
-N_MEASURES = 4
+#: What :meth:`FaceCrops.measures` gives per frame: detail, teeth, lips redder and lighter than skin, skin lightness.
+N_MEASURES = 5
 
 
 class FaceCrops:
@@ -410,8 +412,8 @@ class FaceCrops:
     def measures(self, index: int, landmarks: np.ndarray) -> np.ndarray:
         """(:data:`N_MEASURES`,): the mouth detail (:func:`mouth_detail`), the teeth between the lips
         (:func:`teeth_between_lips`; lips more than twice :data:`TEETH_REACH` apart are not measured) and the lips
-        against the skin (:func:`lips_against_skin`: redder, lighter) at frame ``index`` for the face with these raw
-        landmarks (NaN if none)."""
+        against the skin (:func:`lips_against_skin`: redder, lighter, the skin's lightness) at frame ``index`` for the
+        face with these raw landmarks (NaN if none)."""
         return self.measures_and_look(index, landmarks)[0]
 
     def measures_and_look(self, index: int, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:

@@ -343,7 +343,7 @@ class BuiltinEngine:
         # How each frame's mouth is drawn: sharp donors, turned like the output frame's head, win shape ties.
         measures, looks = self._mouth_measures(clip, track.raw)
         # Frames whose mouth something covers are neither drawn nor lent (occlusion).
-        self.covered = covered_frames(measures[:, 2], measures[:, 3], fps) & space.present
+        self.covered = covered_frames(measures[:, 2], measures[:, 3], fps, skin=measures[:, 4]) & space.present
         self.weight = drawing_weight(self.covered)
         lends = space.present & ~self.covered
         kept = kept_frames(track.raw, faces.width, faces.height, self.bank_bytes)
@@ -386,8 +386,9 @@ class BuiltinEngine:
             spans = covered_spans(self.covered)
             where = ", ".join(f"{a}-{b} ({a / fps:.2f}-{(b + 1) / fps:.2f} s)" if b > a else f"{a} ({a / fps:.2f} s)"
                               for a, b in spans[:6]) + (f" and {len(spans) - 6} more" if len(spans) > 6 else "")
-            warn_media(f"{Path(clip).name}: something in front of the mouth covers it in clip frames {where}: "
-                       "they are left as they are (a mouth drawn there would be drawn over it)")
+            warn_media(f"{Path(clip).name}: the mouth is covered or hard to see (something in front of it, a "
+                       f"dissolve, a fade to black) in clip frames {where}: they are left as they are (a mouth drawn "
+                       "there would be drawn over it)")
 
     def _mouth_measures(self, clip: Path, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(measures, looks)``: (T, 2) every frame's mouth detail (:func:`~.crops.mouth_detail`) and teeth between

@@ -33,9 +33,12 @@ APPROACH_S = 0.25
 BRIDGE_S = 0.25
 #: Frames over which the drawn mouth fades out before a covered run and in after it.
 FADE_FRAMES = 3
+#: L* + 16 on OpenCV's 0-255 lightness scale: what goes as the cube root of the luminance.
+LAB_OFFSET = 16 * 2.55
 
 
-def covered_frames(redder: np.ndarray, lighter: np.ndarray, fps: float) -> np.ndarray:
+def covered_frames(redder: np.ndarray, lighter: np.ndarray, fps: float,
+                   skin: np.ndarray | None = None) -> np.ndarray:
     """(T,) bool: the clip frames whose mouth something covers (see the module doc).
 
     Parameters
@@ -43,9 +46,19 @@ def covered_frames(redder: np.ndarray, lighter: np.ndarray, fps: float) -> np.nd
     redder, lighter: (T,) per frame, how much redder and lighter the lips are than the cheeks
         (:func:`~.crops.lips_against_skin`; NaN where not measured).
     fps: the clip's frame rate.
+    skin: (T,) the cheeks' lightness (L, 0-255), or None. Lab's differences shrink with the light: a picture
+        darkened k times has them k^(1/3) as large (L* + 16 goes as the cube root of the luminance), so a fade to
+        black read as lips no longer redder than skin; with ``skin`` both are scaled back to the clip's usual light.
     """
     redder = np.asarray(redder, np.float64)
     lighter = np.asarray(lighter, np.float64)
+    if skin is not None:
+        skin = np.asarray(skin, np.float64)
+        lit = np.isfinite(skin)
+        if lit.any():
+            usual = float(np.median(skin[lit])) + LAB_OFFSET
+            scale = np.where(lit, usual / np.maximum(skin + LAB_OFFSET, 1.0), np.nan)
+            redder, lighter = redder * scale, lighter * scale
     seen = np.isfinite(redder) & np.isfinite(lighter)
     covered = np.zeros(len(redder), bool)
     if seen.sum() < 10:
