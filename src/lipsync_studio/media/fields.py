@@ -23,8 +23,10 @@ _SHOWN_FIRST = {1: PROGRESSIVE, 2: TOP_FIRST, 5: TOP_FIRST, 3: BOTTOM_FIRST, 4: 
 #: What a writer declares for each order (TT, BB: coded and shown in the same order, as encoders write them).
 FFMPEG_CODE = {PROGRESSIVE: 1, TOP_FIRST: 2, BOTTOM_FIRST: 3}
 
-#: Luma difference (levels) from which a row standing out from both rows around it, against its own field's rows,
-#: counts as a comb. Real edges between static rows rarely alternate row by row over five rows; combs always do.
+#: Luma difference (levels) by which a row must lie beyond both rows around it to zigzag (:func:`unweave`). At 8 a
+#: real talking head's woven frames combed 4.8-7.6 and came out 2.3-3.0 (the clip, progressive: 2.28,
+#: :func:`comb_energy`), and 0.5 % of a progressive frame's pixels were touched (a lower level takes a sharp
+#: picture's own detail for combs, a higher one leaves faint combs on skin).
 COMB_LEVELS = 8
 
 
