@@ -6,6 +6,7 @@ pieces of it were pasted into later frames.
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 from pathlib import Path
 
@@ -62,6 +63,10 @@ def test_frames_whose_mouth_is_covered_are_left_as_they_are_and_lend_nothing(mic
     result = run_sync(SyncRequest(mic_clip["clip"], mic_clip["dub"], tmp_path / "out.mp4"))
     notes = [n for n in result.warnings if "mouth is covered" in n]
     assert len(notes) == 1 and "left as they are" in notes[0]
+    # For a pipeline: the clip frames left as they are, with the approach around the covered ones.
+    spans = result.engine_info["covered_spans"]
+    assert len(spans) == 1 and spans[0][0] <= COVERED.start and spans[0][1] >= COVERED.stop - 1
+    assert json.loads(json.dumps(result.to_dict()))["engine_info"]["covered_spans"] == spans
     src, out = _frames(mic_clip["clip"]), _frames(result.output)
     n = min(len(src), mic_clip["frames"])
     for k in COVERED:  # the microphone is all there, and so is the face around it

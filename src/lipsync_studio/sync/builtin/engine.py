@@ -379,7 +379,9 @@ class BuiltinEngine:
                      "phones": len(dub_ph), "phones_from": dub_ph.source,
                      "lead_ms": int(round(1000 * lead.lead_s)), "lead_measured": lead.measured,
                      "speaker_visemes": own_classes, "closures": int(art.closed.sum()),
-                     "covered_frames": int(self.covered.sum())}
+                     "covered_frames": int(self.covered.sum()),
+                     # Clip frames (first, last) left as they are: for a pipeline to act on (QC, a retake).
+                     "covered_spans": [list(span) for span in covered_spans(self.covered)]}
         if self.covered.any():
             from ...media.warnings import warn_media
 
