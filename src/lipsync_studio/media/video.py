@@ -154,12 +154,12 @@ def i420_frame(planes: np.ndarray):
     """
     h, w = planes.shape[0] * 2 // 3, planes.shape[1]
     vf, views = blank_i420(w, h)
-    y, u, v = _yuv_views(planes)
+    y, u, v = yuv_views(planes)
     views[0][:], views[1][:], views[2][:] = y, u, v
     return vf, views
 
 
-def _yuv_views(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def yuv_views(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The Y, U and V planes of (H * 3/2, W) uint8 planar 4:2:0 (views where ``planes`` is contiguous)."""
     h, w = planes.shape[0] * 2 // 3, planes.shape[1]
     flat, q = planes.reshape(-1), (h // 2) * (w // 2)
@@ -220,7 +220,7 @@ class DecodedFrame:
         self._rgb = None if self.fields else rgb
 
     def _converted(self) -> np.ndarray:
-        y, u, v = _yuv_views(self.planes)
+        y, u, v = yuv_views(self.planes)
         return _i420_rgb(y, u, v, self.matrix, self.fields is not None)
 
     @property
@@ -267,7 +267,7 @@ class DecodedFrame:
         n, m = y1 - y0, x1 - x0
         if n <= 0 or m <= 0 or n % 4 or (self.fields and y0 % 4):  # fields: a box from a chroma row of each field
             return self.rgb if n > 0 and m > 0 else out
-        y, u, v = _yuv_views(self.planes)
+        y, u, v = yuv_views(self.planes)
         part = _i420_rgb(y[y0:y1, x0:x1], u[y0 // 2:y1 // 2, x0 // 2:x1 // 2], v[y0 // 2:y1 // 2, x0 // 2:x1 // 2],
                          self.matrix, self.fields is not None)
         out[y0:y1, x0:x1] = unweave(part, self.fields, first_row=y0) if self.fields else part

@@ -22,7 +22,7 @@ from .picture import PLAIN_PICTURE, PictureFormat
 from .container import open_input
 from .output import os_error_to_output_error, temporary_sibling
 from .prefetch import InOrder
-from .video import DecodedFrame, i420_frame
+from .video import DecodedFrame, i420_frame, yuv_views
 from .warnings import warn_media
 
 #: Containers we write, and the codecs each takes.
@@ -299,13 +299,10 @@ def rgb_to_i420(frame: np.ndarray, matrix: int = UNSPECIFIED, fields: bool = Fal
     h, w = frame.shape[:2]
     if fields and h % 4 == 0:
         out = np.empty((h * 3 // 2, w), np.uint8)
-        q = (h // 2) * (w // 2)
-        u, v = out[h:].reshape(-1)[:q].reshape(h // 2, w // 2), out[h:].reshape(-1)[q:].reshape(h // 2, w // 2)
+        planes = yuv_views(out)
         for first in (0, 1):
-            part = rgb_to_i420(np.ascontiguousarray(frame[first::2]), matrix)
-            out[first:h:2] = part[:h // 2]
-            u[first::2] = part[h // 2:].reshape(-1)[:q // 2].reshape(h // 4, w // 2)
-            v[first::2] = part[h // 2:].reshape(-1)[q // 2:].reshape(h // 4, w // 2)
+            for plane, field in zip(planes, yuv_views(rgb_to_i420(np.ascontiguousarray(frame[first::2]), matrix))):
+                plane[first::2] = field
         return out
     y_row, uv_rows = _yuv_rows(matrix)
     if np.array_equal(y_row, _yuv_rows(UNSPECIFIED)[0]):
@@ -349,13 +346,10 @@ def paste_rgb(planes: list[np.ndarray], frame: np.ndarray, box: tuple[int, int, 
         y0, y1 = y0 - y0 % 4, min(h, y1 + (-y1) % 4)
     if x1 <= x0 or y1 <= y0:
         return
-    part = rgb_to_i420(np.ascontiguousarray(frame[y0:y1, x0:x1]), matrix, fields).reshape(-1)
-    bh, bw = y1 - y0, x1 - x0
-    planes[0][y0:y1, x0:x1] = part[:bh * bw].reshape(bh, bw)
-    bq = (bh // 2) * (bw // 2)
-    for k in range(2):  # U, then V
-        planes[1 + k][y0 // 2:y1 // 2, x0 // 2:x1 // 2] = part[bh * bw + k * bq:bh * bw + (k + 1) * bq].reshape(
-            bh // 2, bw // 2)
+    y, u, v = yuv_views(rgb_to_i420(np.ascontiguousarray(frame[y0:y1, x0:x1]), matrix, fields))
+    planes[0][y0:y1, x0:x1] = y
+    planes[1][y0 // 2:y1 // 2, x0 // 2:x1 // 2] = u
+    planes[2][y0 // 2:y1 // 2, x0 // 2:x1 // 2] = v
 
 
 def _drawn_over(woven: np.ndarray, drawn: np.ndarray,

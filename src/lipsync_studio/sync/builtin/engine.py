@@ -345,6 +345,7 @@ class BuiltinEngine:
         # Frames whose mouth something covers are neither drawn nor lent (occlusion).
         self.covered = covered_frames(measures[:, 2], measures[:, 3], fps, skin=measures[:, 4]) & space.present
         self.weight = drawing_weight(self.covered)
+        covered = covered_spans(self.covered)
         lends = space.present & ~self.covered
         kept = kept_frames(track.raw, faces.width, faces.height, self.bank_bytes)
         if kept is not None:
@@ -381,13 +382,12 @@ class BuiltinEngine:
                      "speaker_visemes": own_classes, "closures": int(art.closed.sum()),
                      "covered_frames": int(self.covered.sum()),
                      # Clip frames (first, last) left as they are: for a pipeline to act on (QC, a retake).
-                     "covered_spans": [list(span) for span in covered_spans(self.covered)]}
-        if self.covered.any():
+                     "covered_spans": [list(span) for span in covered]}
+        if covered:
             from ...media.warnings import warn_media
 
-            spans = covered_spans(self.covered)
             where = ", ".join(f"{a}-{b} ({a / fps:.2f}-{(b + 1) / fps:.2f} s)" if b > a else f"{a} ({a / fps:.2f} s)"
-                              for a, b in spans[:6]) + (f" and {len(spans) - 6} more" if len(spans) > 6 else "")
+                              for a, b in covered[:6]) + (f" and {len(covered) - 6} more" if len(covered) > 6 else "")
             warn_media(f"{Path(clip).name}: the mouth is covered or hard to see (something in front of it, a "
                        f"dissolve, a fade to black) in clip frames {where}: they are left as they are (a mouth drawn "
                        "there would be drawn over it)")
@@ -558,7 +558,7 @@ class BuiltinEngine:
         sp = self.space
         if sp is None or not sp.present[src_index]:
             return frame
-        weight = float(self.weight[src_index]) if getattr(self, "weight", None) is not None else 1.0
+        weight = float(self.weight[src_index])
         if weight <= 0.0:  # something covers the mouth: left as it is
             return frame
         donor = int(self.donors[out_index])
