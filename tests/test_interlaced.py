@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import weave, write_interlaced_talking
+from conftest import comb_energy, field_mismatch, weave, write_interlaced_talking
 
 from lipsync_studio.engine.sync_job import SyncOptions, SyncRequest, run_sync
-from lipsync_studio.media.fields import comb_energy, field_order_of, unweave
+from lipsync_studio.media.fields import field_order_of, unweave
 from lipsync_studio.media.probe import format_probe, probe
 from lipsync_studio.media.video import VideoReader, probe_video
 from lipsync_studio.media.writer import VideoFormat
@@ -84,15 +84,6 @@ def test_an_interlaced_clip_is_named_so_and_read_one_moment_at_a_time(tff_clip):
     assert np.array_equal(decoded[3].rgb, seen[3])
 
 
-def _field_mismatch(img: np.ndarray) -> float:
-    """How far a picture's second-field rows lie from its first field's rows around them (mean levels): what
-    combing is; a picture of one moment scores its own vertical detail only."""
-    luma = img.astype(np.float32).mean(axis=2)
-    top, bottom = luma[0::2], luma[1::2]
-    n = min(len(top), len(bottom)) - 1
-    return float(np.abs(bottom[:n] - 0.5 * (top[:n] + top[1:n + 1])).mean())
-
-
 def _mouth_box(path: Path) -> tuple[int, int, int, int]:
     """x0, y0, x1, y1 around the face's mouth in the first frame (FaceMesh on the app's reading)."""
     from lipsync_studio.face.analysis import analyse_faces
@@ -118,26 +109,26 @@ def test_a_synced_interlaced_clip_keeps_its_fields_and_draws_a_mouth_without_com
     assert len(drawn) > 10
     # The mouth drawn is one moment: its fields agree about as well as the clip's own first-field moments do there,
     # not as the woven clip (whose donors, warped as they were, gave the mouth combs smeared by the warp).
-    drawn_mismatch = np.mean([_field_mismatch(res[k][y0:y1, x0:x1]) for k in drawn])
-    woven_mismatch = np.mean([_field_mismatch(src[k][y0:y1, x0:x1]) for k in drawn])
-    moment_mismatch = np.mean([_field_mismatch(unweave(src[k][y0:y1, x0:x1], "tff")) for k in drawn])
+    drawn_mismatch = np.mean([field_mismatch(res[k][y0:y1, x0:x1]) for k in drawn])
+    woven_mismatch = np.mean([field_mismatch(src[k][y0:y1, x0:x1]) for k in drawn])
+    moment_mismatch = np.mean([field_mismatch(unweave(src[k][y0:y1, x0:x1], "tff")) for k in drawn])
     assert drawn_mismatch < 0.5 * woven_mismatch and drawn_mismatch < 2 * moment_mismatch + 1
     # Away from the mouth the clip's two fields go on as they were (above the face's lower half: the eyes).
     eyes = slice(0, max(y0 - 40, 8))
     combed = [k for k in range(min(len(src), len(res)))
-              if _field_mismatch(src[k][eyes]) > 1.5 * _field_mismatch(unweave(src[k][eyes], "tff")) + 1]
+              if field_mismatch(src[k][eyes]) > 1.5 * field_mismatch(unweave(src[k][eyes], "tff")) + 1]
     assert combed
     for k in combed:  # re-encoded, but both moments still there
         assert np.abs(res[k][eyes].astype(int) - src[k][eyes]).mean() < 3
-        assert _field_mismatch(res[k][eyes]) > 0.8 * _field_mismatch(src[k][eyes])
+        assert field_mismatch(res[k][eyes]) > 0.8 * field_mismatch(src[k][eyes])
     # The dub is longer: the picture plays on backwards (ping-pong), where a frame's second field would move
     # against the play; those frames are one moment each.
     n = len(src)
-    back = [(k, 2 * (n - 1) - k) for k in range(n, len(res)) if _field_mismatch(src[2 * (n - 1) - k])
-            > 1.5 * _field_mismatch(unweave(src[2 * (n - 1) - k], "tff")) + 1]
+    back = [(k, 2 * (n - 1) - k) for k in range(n, len(res)) if field_mismatch(src[2 * (n - 1) - k])
+            > 1.5 * field_mismatch(unweave(src[2 * (n - 1) - k], "tff")) + 1]
     assert back
     for k, j in back:
-        assert _field_mismatch(res[k]) < 1.2 * _field_mismatch(unweave(src[j], "tff")) + 0.5
+        assert field_mismatch(res[k]) < 1.2 * field_mismatch(unweave(src[j], "tff")) + 0.5
 
 
 def _prores_first_field(path: Path) -> int:
@@ -171,10 +162,10 @@ def test_masters_keep_the_field_order_and_codecs_without_fields_say_the_result_i
     # Written progressive, its frames are the first fields' moments: where the clip combed, they do not.
     src, res = _woven_frames(bff), _woven_frames(web.output)
     combed = [k for k in range(min(len(src), len(res)))
-              if _field_mismatch(src[k]) > 1.5 * _field_mismatch(unweave(src[k], "bff")) + 1]
+              if field_mismatch(src[k]) > 1.5 * field_mismatch(unweave(src[k], "bff")) + 1]
     assert combed
     for k in combed:
-        assert _field_mismatch(res[k]) < 1.2 * _field_mismatch(unweave(src[k], "bff")) + 0.5
+        assert field_mismatch(res[k]) < 1.2 * field_mismatch(unweave(src[k], "bff")) + 0.5
 
 
 def test_a_range_cut_from_an_interlaced_clip_is_its_frames_as_they_were(tff_clip, tmp_path):

@@ -52,7 +52,7 @@ def test_an_interlaced_clip_is_shown_one_moment_at_a_time_and_named_so(qtbot, ma
     """A 1080i-style clip (two fields a frame, the head moving between them) is shown as a player's deinterlacer
     shows it, without combs, and the status line says it is interlaced."""
     import av
-    from conftest import write_interlaced_talking
+    from conftest import field_mismatch, write_interlaced_talking
 
     clip = write_interlaced_talking(tmp_path / "tff.mov")
     with av.open(str(clip)) as c:
@@ -63,13 +63,7 @@ def test_an_interlaced_clip_is_shown_one_moment_at_a_time_and_named_so(qtbot, ma
     win.timeline.seek_requested.emit(8)
     qtbot.waitUntil(lambda: win.viewer.bundle is not None and win.viewer.bundle.position == 8
                     and win.viewer.bundle.final, timeout=10000)
-    shown = win.viewer.image("original")
-
-    def rows_apart(img):  # how far the odd rows lie from the even rows around them: combs
-        luma = img.astype(np.float32).mean(axis=2)
-        return float(np.abs(luma[1:-1:2] - 0.5 * (luma[0:-2:2] + luma[2::2])).mean())
-
-    assert rows_apart(shown) < 0.6 * rows_apart(woven[8])
+    assert field_mismatch(win.viewer.image("original")) < 0.6 * field_mismatch(woven[8])
 
 
 def test_scrubbing_shows_the_frame_asked_for_last(qtbot, main_window, talking_media):

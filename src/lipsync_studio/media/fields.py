@@ -25,7 +25,7 @@ FFMPEG_CODE = {PROGRESSIVE: 1, TOP_FIRST: 2, BOTTOM_FIRST: 3}
 
 #: Luma difference (levels) by which a row must lie beyond both rows around it to zigzag (:func:`unweave`). At 8 a
 #: real talking head's woven frames combed 4.8-7.6 and came out 2.3-3.0 (the clip, progressive: 2.28,
-#: :func:`comb_energy`), and 0.5 % of a progressive frame's pixels were touched (a lower level takes a sharp
+#: the tests' ``comb_energy``), and 0.5 % of a progressive frame's pixels were touched (a lower level takes a sharp
 #: picture's own detail for combs, a higher one leaves faint combs on skin).
 COMB_LEVELS = 8
 
@@ -113,14 +113,3 @@ def unweave(img: np.ndarray, order: str, first_row: int = 0) -> np.ndarray:
 
 #: The four taps that interpolate a row from its field's neighbours (rows -3, -1, +1, +3).
 _FIELD_TAPS = (np.array([-1, 0, 9, 0, 9, 0, -1], np.float32) / 16).reshape(7, 1)
-
-
-def comb_energy(img: np.ndarray) -> float:
-    """Mean row-to-row alternation of a picture's luma (levels): how combed it looks. For checks and tests: a
-    woven frame of something moving scores several times what either of its fields' moments does."""
-    x = img.astype(np.float32)
-    luma = x if x.ndim == 2 else x.mean(axis=2)
-    if luma.shape[0] < 3:
-        return 0.0
-    c, up, dn = luma[1:-1], luma[:-2], luma[2:]
-    return float(np.mean(np.maximum((c - up) * (c - dn), 0.0)) ** 0.5)
