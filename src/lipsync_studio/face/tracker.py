@@ -72,7 +72,7 @@ class TrackerSettings:
 #: would give other tracks (detection, linking, joining, smoothing), or tracks cached by the older code are taken
 #: for the new code's (the head-pose fit batched in 69f26cd moved smoothed landmarks by 1e-4 px; syncs that found
 #: the tracks cached went on drawing with the old ones, and no cross-dub of that session told the two apart).
-TRACKS_VERSION = 3
+TRACKS_VERSION = 4
 
 
 class _ImportedOnFirstUse(types.ModuleType):
@@ -156,6 +156,17 @@ def landmark_array(landmarks) -> np.ndarray:
 #: in at least SCENE_CELLS places.
 SCENE_STEP, SCENE_LEVELS, SCENE_CELLS = 16, 24, 4
 
+#: A face whose box overlaps where it was the frame before by less than this (intersection over union) has jumped:
+#: it is measured afresh (:meth:`FaceDetector._measure_afresh`). Frame to frame on six real talking heads the boxes
+#: overlapped by 0.865 at least (0.79 once, the second frame of a clip, as FaceMesh settles on it); a cut from a wide
+#: shot to a close-up of the same face, 0.59.
+JUMP_IOU = 0.75
+
+#: A track keeps its face's look (:func:`context_look`, 3 kB) every LOOK_EVERY frames, at most LOOKS_KEPT of them
+#: (then every other one, at twice the step); a face coming back is compared by the first RETURN_LOOKS of its own
+#: (:func:`rejoin_tracks`).
+LOOK_EVERY, LOOKS_KEPT, RETURN_LOOKS = 12, 256, 3
+
 
 class FaceDetector:
     """Per-frame face landmarks (478 per face, in pixels) with crop rescue for small or lost faces."""
@@ -238,6 +249,8 @@ class FaceDetector:
             self._video, self._video_faces = self._video_mesh(want), want
         res = self._video.process(frame)
         found = [self._to_px(f, w, h) for f in (res.multi_face_landmarks or [])]
+        if self._jumped(found, known):
+            found = self._measure_afresh(frame, found)
         boxes = [landmark_box(f) for f in found]
         for kb in known:
             if len(found) >= self.settings.max_faces:
@@ -261,6 +274,34 @@ class FaceDetector:
                 if self._scene_changed("near", frame, boxes):
                     self._add_new_faces(self._near, frame, found, boxes)
         return found[: self.settings.max_faces]
+
+    @staticmethod
+    def _jumped(found: list[np.ndarray], known: list[np.ndarray]) -> bool:
+        """Whether a face FaceMesh followed is far from where it was (a cut to a closer or wider shot of it, a whip
+        pan): overlapping a known box, but by less than :data:`JUMP_IOU`."""
+        for lm in found:
+            best = max((_iou(landmark_box(lm), kb) for kb in known), default=0.0)
+            if 0.0 < best < JUMP_IOU:
+                return True
+        return False
+
+    def _measure_afresh(self, frame: np.ndarray, found: list[np.ndarray]) -> list[np.ndarray]:
+        """The faces of ``frame`` measured by a FaceMesh that follows nothing yet, twice over the frame.
+
+        FaceMesh in video mode measures each face in the area where its landmarks of the frame before lay: after a
+        cut from a wide shot to a close-up the face overflows that area, and its landmarks came out 22 px off (a
+        410 px face; 8.5 px the frame after, 3 the next; steady frames 1-2 px) while it found its way over three
+        frames: the mouth drawn there was drawn beside the mouth. Its detector's area (a new graph's first pass)
+        gives 2.9 px; a second pass in the area those landmarks make, 1.4. Where the fresh graph finds fewer faces,
+        the followed ones stand.
+        """
+        h, w = frame.shape[:2]
+        self._video.close()
+        self._video = self._video_mesh(self._video_faces)
+        self._video.process(frame)
+        res = self._video.process(frame)
+        again = [self._to_px(f, w, h) for f in (res.multi_face_landmarks or [])]
+        return again if len(again) >= len(found) else found
 
     def _scene_changed(self, search: str, frame: np.ndarray, boxes: list[np.ndarray]) -> bool:
         """Whether the frame, away from the faces followed, differs from what ``search`` last looked at (and if so,
@@ -314,9 +355,12 @@ class _Linker:
         self.frames: dict[int, dict[int, np.ndarray]] = {}  # track id → {frame: landmarks}
         self.last: dict[int, tuple[int, np.ndarray]] = {}  # track id → (frame, box)
         self.next_id = 0
-        # track id → the look (context_look) at its first frame, and the latest one
-        self.first_look: dict[int, np.ndarray] = {}
+        # track id → its face (box, context_look) as (frame, box, look): every few frames (:data:`LOOK_EVERY`, fewer
+        # as a track grows long); and its latest look
+        self.looks: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}
+        self.look_step: dict[int, int] = {}
         self.last_look: dict[int, np.ndarray] = {}
+        self.last_moment: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
         self.last_face: dict[int, np.ndarray] = {}  # track id → face_look at its latest frame
 
     def known_boxes(self, index: int) -> list[np.ndarray]:
@@ -344,6 +388,14 @@ class _Linker:
                 self._put(self.next_id, index, d, boxes[k], looks[k], own[k])
                 self.next_id += 1
 
+    def moments(self) -> dict[int, list[tuple[int, np.ndarray, np.ndarray]]]:
+        """Track id → the moments kept of its face, ``(frame, box, look)`` in frame order, its latest one last."""
+        out = {}
+        for tid, kept in self.looks.items():
+            latest = self.last_moment[tid]
+            out[tid] = kept + [latest] if latest[0] != kept[-1][0] else list(kept)
+        return out
+
     def _cut(self, tid: int, look: np.ndarray | None, own: np.ndarray | None) -> bool:
         """Whether a detection looking like ``look`` (and ``own`` inside its box) is another face than track
         ``tid`` was at its latest frame (see :class:`TrackerSettings`' ``cut_look``)."""
@@ -358,9 +410,14 @@ class _Linker:
         self.frames.setdefault(tid, {})[index] = lm
         self.last[tid] = (index, box)
         if look is not None:
-            if new:
-                self.first_look[tid] = look
+            kept = self.looks.setdefault(tid, [])
+            step = self.look_step.setdefault(tid, LOOK_EVERY)
+            if new or not kept or index - kept[-1][0] >= step:
+                kept.append((index, box, look))
+                if len(kept) > LOOKS_KEPT:  # a long track: every other one, at twice the step from now on
+                    self.looks[tid], self.look_step[tid] = kept[::2], 2 * step
             self.last_look[tid] = look
+            self.last_moment[tid] = (index, box, look)
         if own is not None:
             self.last_face[tid] = own
 
@@ -433,25 +490,28 @@ def absorb_blips(frames: dict[int, dict[int, np.ndarray]], min_len: int) -> dict
     return out
 
 
-def rejoin_tracks(frames: dict[int, dict[int, np.ndarray]], first_look: dict[int, np.ndarray],
-                  last_look: dict[int, np.ndarray], most_unlike: float) -> dict[int, dict[int, np.ndarray]]:
-    """Tracks joined where a face comes back as it left: the same face after a cutaway.
+def rejoin_tracks(frames: dict[int, dict[int, np.ndarray]], looks: dict[int, list[tuple[int, np.ndarray, np.ndarray]]],
+                  most_unlike: float) -> dict[int, dict[int, np.ndarray]]:
+    """Tracks joined where a face comes back as it was: the same face after a cutaway.
 
     A face gone for longer than the linker waits (a cutaway, another shot) comes back as a new track, and a sync
     follows one track: the speaker after a cutaway was left unsynced (a clip whose talking head returned after a
     10 s cutaway had one half drawn, or none where the dub ended first). A later track is the same face as an
-    earlier one that had ended before it began, when it comes back at that track's place (centres within half a
-    face) and size (within 1.5x), looking as it did (:func:`context_look`, mean Lab dE below ``most_unlike``).
-    On six real talking heads (``../shared/media``) the look of one clip's face 4 s apart changed by up to 7-19
-    with the head's moves; two different people, each framed as a centred talking head, differed by 21 at least:
-    a face that looks less alike than ``most_unlike`` stays a face of its own (a wrong join would lend one
-    person's mouth to another).
+    earlier one that had ended before it began when it comes back as that face was at some moment of it: at its
+    place (centres within half a face), size (within 1.5x) and look (:func:`context_look`, mean Lab dE below
+    ``most_unlike``), compared between the first :data:`RETURN_LOOKS` moments kept of the later track and every one
+    kept of the earlier ones. The face as it left alone was not enough: a speaker who turned her head before a
+    cutaway and came back facing the camera differed from her last look by 18; one whose last shot was a close-up
+    came back in the wide shot she had started in; each stayed a face of its own. On six real talking heads, looks of
+    one clip's face 4 s apart differed by 2.7-7.7 at the nearest (by up to 19 at a given pair of moments); two
+    different people, each framed as a centred talking head, by 20.6 at the nearest: a face that looks less alike
+    than ``most_unlike`` stays a face of its own (a wrong join would lend one person's mouth to another).
 
     Parameters
     ----------
     frames: track id → {frame: landmarks}.
-    first_look, last_look: track id → its look at its first and latest frames.
-    most_unlike: the largest mean dE taken as the same face; 0 joins nothing.
+    looks: track id → moments kept of its face as it went, ``(frame, box, look)`` in frame order.
+    most_unlike: the largest dE taken as the same face; 0 joins nothing.
 
     Returns
     -------
@@ -461,28 +521,34 @@ def rejoin_tracks(frames: dict[int, dict[int, np.ndarray]], first_look: dict[int
         return frames
     order = sorted(frames, key=lambda t: (min(frames[t]), -len(frames[t])))  # at one start, the longest first
     groups: dict[int, dict[int, np.ndarray]] = {}
-    end: dict[int, tuple[int, np.ndarray, np.ndarray | None]] = {}  # group → (last frame, last box, last look)
+    seen: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}  # group → (box, look) of every moment kept
+    last: dict[int, int] = {}  # group → its last frame
     for tid in order:
         fr = frames[tid]
         start = min(fr)
-        box = landmark_box(fr[start])
-        look = first_look.get(tid)
+        back = [(box, look) for _, box, look in looks.get(tid, [])[:RETURN_LOOKS]]
         best, best_d = None, most_unlike
-        for gid, (last, lbox, llook) in end.items():
-            if last >= start or look is None or llook is None:
+        for gid, stop in last.items():
+            if stop >= start:
                 continue
-            size, lsize = max(box[2] - box[0], box[3] - box[1]), max(lbox[2] - lbox[0], lbox[3] - lbox[1])
-            centre = np.hypot(0.5 * (box[0] + box[2] - lbox[0] - lbox[2]), 0.5 * (box[1] + box[3] - lbox[1] - lbox[3]))
-            if not (centre <= 0.5 * max(size, lsize) and max(size, lsize) <= 1.5 * min(size, lsize)):
-                continue
-            d = look_distance(look, llook)
-            if d < best_d:
-                best, best_d = gid, d
+            for box, look in back:
+                for lbox, llook in seen[gid]:
+                    if _alike_place(box, lbox):
+                        d = look_distance(look, llook)
+                        if d < best_d:
+                            best, best_d = gid, d
         gid = tid if best is None else best
         groups.setdefault(gid, {}).update(fr)
-        stop = max(fr)
-        end[gid] = (stop, landmark_box(fr[stop]), last_look.get(tid))
+        seen.setdefault(gid, []).extend((box, look) for _, box, look in looks.get(tid, []))
+        last[gid] = max(last.get(gid, -1), max(fr))
     return groups
+
+
+def _alike_place(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether face boxes ``a`` and ``b`` are at one place (centres within half a face) and size (within 1.5x)."""
+    size, other = max(a[2] - a[0], a[3] - a[1]), max(b[2] - b[0], b[3] - b[1])
+    centre = np.hypot(0.5 * (a[0] + a[2] - b[0] - b[2]), 0.5 * (a[1] + a[3] - b[1] - b[3]))
+    return bool(centre <= 0.5 * max(size, other) and max(size, other) <= 1.5 * min(size, other))
 
 
 def track_faces(frames: Iterable[tuple[int, np.ndarray]], n_frames: int, fps: float, width: int, height: int,
@@ -535,7 +601,7 @@ def track_faces(frames: Iterable[tuple[int, np.ndarray]], n_frames: int, fps: fl
     # A short range is not noise: the minimum track length never exceeds what was looked at.
     min_len = max(1, min(max(3, int(round(settings.min_track_s * fps))), processed))
     joined = rejoin_tracks({tid: fr for tid, fr in absorb_blips(linker.frames, min_len).items() if len(fr) >= min_len},
-                           linker.first_look, linker.last_look, settings.rejoin_look)
+                           linker.moments(), settings.rejoin_look)
     kept = sorted((min(fr), tid) for tid, fr in joined.items())
     tracks: dict[int, FaceTrack] = {}
     for new_id, (_, tid) in enumerate(kept):
