@@ -249,3 +249,37 @@ def test_a_change_of_donor_goes_to_a_mouth_that_looks_like_the_one_before():
     own_fits[6] = [0.20, 0.65]
     looks[6] = 160.0
     assert schedule_donors(targets, sources, own_fits, bank, looks=looks)[3:].tolist() == [OWN] * 3
+
+
+def test_a_close_up_takes_a_close_up_donor_over_a_wide_shot_one_of_its_shape(tmp_path):
+    """Two cameras: a close-up and a wide shot of one face. Measured per pixel, the wide shot's small mouths read
+    sharper; drawn into a close-up they are magnified and come out soft. Compared at one face size, a close-up
+    frame takes the close-up's mouth of the shape it needs."""
+    import cv2
+
+    from lipsync_studio.sync.builtin.planner import detail_at_one_scale
+
+    close = [render_face(o, size=320) for o in OPENINGS]
+    wide = [cv2.copyMakeBorder(render_face(o, size=192), 64, 64, 64, 64, cv2.BORDER_REPLICATE) for o in OPENINGS]
+    frames = close + wide + [render_face(0.3, size=320)]
+    path = tmp_path / "two_cameras.mp4"
+    with VideoWriter(path, Fraction(25), 320, 320, fmt=VideoFormat(preset="veryfast", crf=12)) as vw:
+        for f in frames:
+            vw.write(f)
+    crops = FaceCrops()
+    track = analyse_faces(path, use_cache=False, keep=crops.keep).speaker_track()
+    assert track.present.all()
+    detail = np.array([crops.detail(t, track.raw[t]) for t in range(len(frames))])
+    space = MouthSpace.from_track(track)
+    feats = space.features().astype(np.float64)
+    feats[3:6] = feats[0:3]  # shapes tie, the wide shot's a little closer to the targets
+    feats[0:3, 0] += 0.01
+    feats[6] = feats[0:3].mean(0) + [0.3, 0.2]
+    rel = relative_detail(np.tile(detail, 2), np.tile(feats[:, 0], 2))[:7]
+    assert (rel[3:6] > rel[0:3]).all(), rel  # per pixel, the small mouths read sharper
+    scale = np.hypot(space.pose[:, 0, 0], space.pose[:, 1, 0])
+    assert np.allclose(scale[3:6] / scale[0:3], 0.6, atol=0.05)
+    per_pixel = _tied_schedule(feats, range(6), (3, 4, 5), detail=rel)
+    assert set(per_pixel.tolist()) <= {3, 4, 5}
+    at_one_size = _tied_schedule(feats, range(6), (3, 4, 5), detail=detail_at_one_scale(rel, scale))
+    assert at_one_size.tolist() == [0, 1, 2]

@@ -29,7 +29,8 @@ from ...media.video import PartialRGB, converted_box
 from ..base import Advance, WholeFrameNeeded
 from ..mouth import UPPER_INNER, UPPER_INNER_LIP, MouthSpace, apply, head_turn
 from ...errors import MediaError
-from .planner import OWN, SpeakerLead, choose_bank, plan_mouths, relative_detail, schedule_donors, speaker_lead
+from .planner import (OWN, SpeakerLead, choose_bank, detail_at_one_scale, plan_mouths, relative_detail,
+                      schedule_donors, speaker_lead)
 from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
 from .grain import GrainMatch
@@ -355,7 +356,9 @@ class BuiltinEngine:
         else:
             bank = kept
         detail = measures[:, 0]
-        self.detail = relative_detail(detail, feats[:, 0])
+        self.detail = detail_at_one_scale(relative_detail(detail, feats[:, 0]),
+                                          np.where(space.present, np.hypot(space.pose[:, 0, 0], space.pose[:, 1, 0]),
+                                                   np.nan))
         self.turn = head_turn(space.normalized)
         self.donors = schedule_donors(self.targets, self.sources, feats, bank, target_labels=art.label,
                                       clip_labels=clip_labels, detail=self.detail, turn=self.turn,
