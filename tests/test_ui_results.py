@@ -60,6 +60,11 @@ def test_the_per_second_agreement_is_high_where_the_mouth_says_the_phones_and_lo
     bad = agreement_per_second(gap[::-1], width[::-1], phones, fps)
     assert len(good) == int(np.ceil(n / fps))
     assert np.nanmean(good) > 0.8 and np.nanmean(bad) < np.nanmean(good) - 0.3
+    # A second of another shot (the face not on screen) is no second of this face's, whatever its neighbours say.
+    away = gap.copy()
+    away[int(2 * fps):int(3 * fps)] = np.nan
+    cut = agreement_per_second(away, width, phones, fps)
+    assert np.isnan(cut[2]) and np.isfinite(cut[[1, 3]]).all()
 
 
 def test_the_result_box_shows_verdicts_a_before_and_the_sync_over_time_that_seeks(qtbot, main_window, talking_media,

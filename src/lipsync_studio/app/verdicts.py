@@ -115,7 +115,9 @@ def agreement_per_second(gap: np.ndarray, width: np.ndarray, phones, fps: float,
     """(S,) phonetic agreement of the mouth with ``phones`` in a ``window_s`` window centred on each second:
     the phonetic score's mouth-shape parts (lips closing on p/b/m, rounding, stillness in pauses; weights as in
     ``metrics.sync``) without its loudness part. S = whole seconds, the last partial one included; NaN where the
-    window holds none of them (no face, no speech).
+    window holds none of them (no speech), and where the face is on screen in fewer than half of the second's own
+    frames (another shot: the window's neighbours were scored as that second, and a second of another person's
+    shot read as a weak one).
 
     Measured (``bench/per_second_reference.py``): it tells a mouth saying the sound's words from one saying
     others second by second (AUC 0.73 with 3 s windows on the six real clips), where the mouth-vs-loudness
@@ -129,7 +131,11 @@ def agreement_per_second(gap: np.ndarray, width: np.ndarray, phones, fps: float,
     seconds = int(np.ceil(n / fps)) if n else 0
     out = np.full(seconds, np.nan)
     half = window_s * fps / 2
+    shown = np.isfinite(gap[:n])
     for k in range(seconds):
+        own = shown[int(round(k * fps)):int(round((k + 1) * fps))]
+        if own.sum() * 2 < len(own):
+            continue
         c = (k + 0.5) * fps
         i0, i1 = max(0, int(round(c - half))), min(n, int(round(c + half)))
         pa = phonetic_agreement(gap[i0:i1], width[i0:i1], phones.shifted(-i0 / fps), fps, 0.0)
