@@ -112,3 +112,53 @@ def test_covered_runs_take_in_the_approach_and_short_gaps_and_the_drawing_fades_
     natural = covered_frames(20 + 3 * rng.standard_normal(200), -40 + 10 * rng.standard_normal(200) - 40 * (
         rng.random(200) < 0.05), fps)
     assert not natural.any()
+
+
+CUT = range(30, 46)
+
+
+def test_frames_whose_lips_the_picture_edge_cuts_are_left_as_they_are(mic_clip, tmp_path):
+    """The head dips so the picture's bottom edge cuts through the lips (frames 30-45): drawn there, a mouth came
+    out as a pale sliver at the edge. Those frames are left as they are, lend nothing, and the user is told."""
+    from lipsync_studio.media.writer import VideoFormat, VideoWriter
+
+    clip = tmp_path / "dip.mp4"  # framed close: the lips' lower edge 15-20 px above the picture's
+    with VideoReader(mic_clip["clean"]) as r, VideoWriter(clip, Fraction(25), 256, 160, fmt=VideoFormat(crf=12),
+                                                          audio=mic_clip["clean"], audio_at_picture=True) as w:
+        for t, img in r.iter_frames():
+            if t in CUT:  # the picture moves down 25 px: the lower lip beyond the bottom edge
+                img = np.concatenate([np.repeat(img[:1], 15, axis=0), img[:145]])
+            else:
+                img = img[10:170]
+            w.write(np.ascontiguousarray(img))
+    from lipsync_studio.engine.sync_job import SyncOptions
+
+    result = run_sync(SyncRequest(clip, mic_clip["dub"], tmp_path / "out.mp4",
+                                  SyncOptions(measure=False, fmt=VideoFormat(crf=6))))
+    notes = [n for n in result.warnings if "edge cuts the lips" in n]
+    assert len(notes) == 1 and "left as they are" in notes[0]
+    spans = result.engine_info["cut_by_edge_spans"]
+    assert spans and all(CUT.start <= a <= b < CUT.stop for a, b in spans)
+    left = [k for a, b in spans for k in range(a, b + 1)]
+    assert len(left) >= 12
+    src, out = _frames(clip), _frames(result.output)
+
+    def mouth_change(k: int) -> float:  # about the lips, which lie 100-160 px down, 80-176 across
+        return float(np.abs(out[k][100:, 80:176].astype(int) - src[k][100:, 80:176]).mean())
+
+    assert max(mouth_change(k) for k in left) < 1.5  # the coding alone (drawn there: 1.8-2.7)
+    n = min(len(src), mic_clip["frames"])
+    far = [k for k in range(n) if min(abs(k - c) for c in CUT) > 6]
+    assert sum(mouth_change(k) > 1.5 for k in far) > len(far) // 2
+
+
+def test_lips_are_cut_by_the_edge_when_any_of_their_outline_is_at_or_beyond_it():
+    from lipsync_studio.face.track import LIPS_OUTER
+    from lipsync_studio.sync.builtin.occlusion import outside_picture
+
+    lm = np.full((4, 478, 2), 50.0)
+    ring = np.stack([np.cos(np.linspace(0, 2 * np.pi, 20)), np.sin(np.linspace(0, 2 * np.pi, 20))], 1)
+    for t, cy in enumerate((60.0, 90.0, 99.0, 120.0)):
+        lm[t, list(LIPS_OUTER)] = [50.0, cy] + 10 * ring  # lips 20 px tall, the picture 100 px tall
+    lm[3] = np.nan  # no face: not cut
+    assert outside_picture(lm, 100, 100).tolist() == [False, True, True, False]

@@ -35,7 +35,7 @@ from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
 from .grain import GrainMatch
 from .interior import interior_donors, lend_interior, plan_interiors, squeezed
-from .occlusion import covered_frames, covered_spans, drawing_weight
+from .occlusion import covered_frames, covered_spans, drawing_weight, outside_picture
 from .masks import (beside_mouth_not_skin, cover_mouth, face_mask, far_cheek_cut, feathered_mask, hair_reach_cut,
                     lent_face_mask, lip_band_mask, nostril_over_lip, own_corners, skin_mask, under_the_chin)
 from .render import (blend_keeping_grain, close_seam, fill_in, move_outline, near_outline, paint_interior,
@@ -345,8 +345,12 @@ class BuiltinEngine:
         measures, looks = self._mouth_measures(clip, track.raw)
         # Frames whose mouth something covers are neither drawn nor lent (occlusion).
         self.covered = covered_frames(measures[:, 2], measures[:, 3], fps, skin=measures[:, 4]) & space.present
+        # Frames whose lips the picture's edge cuts are left and not lent alike.
+        outside = outside_picture(track.landmarks, faces.width, faces.height) & space.present
+        covered = covered_spans(self.covered & ~outside)
+        cut = covered_spans(outside)
+        self.covered |= outside
         self.weight = drawing_weight(self.covered)
-        covered = covered_spans(self.covered)
         lends = space.present & ~self.covered
         kept = kept_frames(track.raw, faces.width, faces.height, self.bank_bytes)
         if kept is not None:
@@ -385,15 +389,17 @@ class BuiltinEngine:
                      "speaker_visemes": own_classes, "closures": int(art.closed.sum()),
                      "covered_frames": int(self.covered.sum()),
                      # Clip frames (first, last) left as they are: for a pipeline to act on (QC, a retake).
-                     "covered_spans": [list(span) for span in covered]}
-        if covered:
-            from ...media.warnings import warn_media
+                     "covered_spans": [list(span) for span in covered],
+                     "cut_by_edge_spans": [list(span) for span in cut]}
+        from ...media.warnings import warn_media
 
-            where = ", ".join(f"{a}-{b} ({a / fps:.2f}-{(b + 1) / fps:.2f} s)" if b > a else f"{a} ({a / fps:.2f} s)"
-                              for a, b in covered[:6]) + (f" and {len(covered) - 6} more" if len(covered) > 6 else "")
+        if covered:
             warn_media(f"{Path(clip).name}: the mouth is covered or hard to see (something in front of it, a "
-                       f"dissolve, a fade to black) in clip frames {where}: they are left as they are (a mouth drawn "
-                       "there would be drawn over it)")
+                       f"dissolve, a fade to black) in clip frames {_spans_text(covered, fps)}: they are left as they "
+                       "are (a mouth drawn there would be drawn over it)")
+        if cut:
+            warn_media(f"{Path(clip).name}: the picture's edge cuts the lips in clip frames {_spans_text(cut, fps)}: "
+                       "they are left as they are")
 
     def _mouth_measures(self, clip: Path, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(measures, looks)``: (T, 2) every frame's mouth detail (:func:`~.crops.mouth_detail`) and teeth between
@@ -801,3 +807,10 @@ def along_jaw(space: MouthSpace) -> np.ndarray:
 
 
 __all__ = ["BuiltinEngine", "UPPER_INNER"]
+
+
+def _spans_text(spans: list[tuple[int, int]], fps: float) -> str:
+    """Clip frame runs as a warning names them: the first six, with their times, and how many more."""
+    where = ", ".join(f"{a}-{b} ({a / fps:.2f}-{(b + 1) / fps:.2f} s)" if b > a else f"{a} ({a / fps:.2f} s)"
+                      for a, b in spans[:6])
+    return where + (f" and {len(spans) - 6} more" if len(spans) > 6 else "")

@@ -183,7 +183,8 @@ def lip_band_mask(outer: np.ndarray, inner: np.ndarray, shape: tuple[int, int], 
     cv2.fillPoly(mask, [np.round(inner * 16).astype(np.int32)], 0, cv2.LINE_AA, shift=4)
     if soft > 0:
         x0, y0, x1, y1 = box if box is not None else (0, 0, shape[1], shape[0])
-        mask[y0:y1, x0:x1] = cv2.GaussianBlur(mask[y0:y1, x0:x1], (0, 0), soft)
+        if x1 > x0 and y1 > y0:  # (empty where the lips lie beyond the frame's edge: nothing of them to blur)
+            mask[y0:y1, x0:x1] = cv2.GaussianBlur(mask[y0:y1, x0:x1], (0, 0), soft)
     return mask.astype(np.float32) * np.float32(1 / 255)
 
 

@@ -35,6 +35,9 @@ BRIDGE_S = 0.25
 FADE_FRAMES = 3
 #: L* + 16 on OpenCV's 0-255 lightness scale: what goes as the cube root of the luminance.
 LAB_OFFSET = 16 * 2.55
+#: A mouth whose outer lip contour comes within this many pixels of the picture's edge is not drawn
+#: (:func:`outside_picture`).
+EDGE_PX = 2.0
 
 
 def covered_frames(redder: np.ndarray, lighter: np.ndarray, fps: float,
@@ -99,6 +102,28 @@ def drawing_weight(covered: np.ndarray, fade: int = FADE_FRAMES) -> np.ndarray:
     if not covered.any():
         return np.ones(len(covered), np.float32)
     return np.clip(_distance(covered) / (fade + 1.0), 0.0, 1.0).astype(np.float32)
+
+
+def outside_picture(landmarks: np.ndarray, width: int, height: int, margin: float = EDGE_PX) -> np.ndarray:
+    """(T,) bool: the clip frames whose lips the picture's edge cuts (an extreme close-up framed at the mouth, a
+    head leaving the frame): a point of the outer lip contour within ``margin`` px of the edge or beyond it.
+
+    The tracker places the lips beyond the edge where it cannot see them, and loosely near it. Drawn there, a
+    mouth came out as a pale sliver of lip and teeth at the bottom edge (KatieHill cut just under her upper lip),
+    or pale lips over the frame's own teeth showing through where the donor's own frame ended; such a frame, lent,
+    lends lips without their lower half. Like a covered mouth, it is left as it is, faded around, and not lent.
+
+    Parameters
+    ----------
+    landmarks: (T, >=468, >=2) the speaker's landmarks in the frame's pixels (NaN where absent: not cut).
+    width, height: the picture's size.
+    """
+    from ...face.track import LIPS_OUTER
+
+    lips = np.asarray(landmarks)[:, list(LIPS_OUTER), :2]
+    with np.errstate(invalid="ignore"):
+        inside = ((lips >= margin) & (lips <= np.array([width, height]) - 1 - margin)).all(axis=(1, 2))
+    return np.isfinite(lips).all(axis=(1, 2)) & ~inside
 
 
 def _distance(flags: np.ndarray) -> np.ndarray:
