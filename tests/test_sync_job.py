@@ -84,6 +84,21 @@ def test_shorter_dub_trims_the_picture_or_pads_silence(clip50, tmp_path):
     assert np.sqrt(np.mean(sound[: 16000]**2)) > 0.1 and np.sqrt(np.mean(sound[24000:]**2)) < 1e-3
 
 
+def test_a_silent_dub_is_synced_with_a_warning_that_says_so(clip50, tmp_path):
+    """A dub of silence (the wrong track, a music-and-effects stem) gave a result whose mouth stayed shut throughout
+    and said nothing; a dub with sound in it gets no such warning."""
+    from lipsync_studio.media.audio_writer import write_audio
+
+    quiet = tmp_path / "hum.wav"  # dither at -66 dBFS
+    write_audio(quiet, np.random.default_rng(0).uniform(-5e-4, 5e-4, 32000).astype(np.float32), 16000)
+    result = run_sync(SyncRequest(clip50, quiet, tmp_path / "silent.mp4", SyncOptions(measure=False)))
+    notes = [n for n in result.warnings if "is silent" in n]
+    assert len(notes) == 1 and "hum.wav" in notes[0] and "dBFS" in notes[0] and result.output.exists()
+    loud = run_sync(SyncRequest(clip50, write_tone(tmp_path / "tone.wav", 2.0), tmp_path / "tone.mp4",
+                                SyncOptions(measure=False)))
+    assert not any("is silent" in n for n in loud.warnings)
+
+
 def test_cancel_leaves_nothing_under_the_final_name(clip50, dub3s, tmp_path):
     out = tmp_path / "cancelled.mp4"
     token = CancelToken()

@@ -158,6 +158,26 @@ def load_audio(
     return audio[0] if mono else audio
 
 
+#: A dub whose loudest sample stays under this (dBFS) holds no speech: digital silence, dither, a room's hum.
+SILENT_DBFS = -50.0
+
+
+def warn_if_silent(wav: np.ndarray, path: str | Path, what: str = "the dub") -> bool:
+    """Warn (:func:`~.warnings.warn_media`) when ``wav`` (samples in -1..1) never rises above :data:`SILENT_DBFS`, and
+    say so: a silent dub (the wrong track of a multi-track file, an M&E stem without the dialogue) gave a result
+    whose mouth stays shut from start to end, with nothing said about why."""
+    from .warnings import warn_media
+
+    peak = float(np.max(np.abs(wav))) if len(wav) else 0.0
+    db = 20 * np.log10(peak) if peak > 0 else -np.inf
+    if db >= SILENT_DBFS:
+        return False
+    level = "digital silence" if peak == 0 else f"its loudest sound is at {db:.0f} dBFS"
+    warn_media(f"{path}: {what} is silent ({level}): the mouth stays shut throughout. Is this the dialogue? (of a "
+               "file with several sound tracks, one is taken: give the dialogue track as a file of its own)")
+    return True
+
+
 def sound_late_s(path: str | Path, stream_index: int | None = None) -> float:
     """Seconds a video's sound starts after its first frame (negative: before it; 0 for a file without a
     picture): what ``load_audio(..., at_picture=True)`` pads or cuts, for a reader that streams the sound."""

@@ -134,10 +134,11 @@ def _hear(clip: Path, dub: Path):
     of the clip): 0.3 CPU-s per 10 s of sound each time otherwise, and a sync whose faces come from the cache
     waited 0.6 s for a 12 s dub's phones (the recognizer gives a sound the same phones whatever it heard before,
     defa264). A dub changed anywhere is heard anew."""
-    from ...media.audio import load_audio
+    from ...media.audio import load_audio, warn_if_silent
     from ..phones import cached_phones, recognize_phones_async, store_phones
 
     dub_wav = load_audio(dub, sr=16000)
+    warn_if_silent(dub_wav, dub)
     try:
         clip_wav = load_audio(clip, sr=16000, at_picture=True)
     except MediaError:  # a clip without sound: no speaker table

@@ -123,7 +123,7 @@ class Wav2LipEngine:
     def prepare(self, clip: Path, dub: Path, faces: ClipFaces, plan: OutputPlan,
                 advance: Advance | None = None) -> None:
         """Load the weights (once), the dub's mel for the whole output, and the speaker's crop boxes."""
-        from ...media.audio import load_audio
+        from ...media.audio import load_audio, warn_if_silent
 
         self.close()
         if faces.n_frames != plan.n_clip:
@@ -137,6 +137,7 @@ class Wav2LipEngine:
                        if self._track is not None else np.full((plan.n_clip, 4), -1, np.int64))
         # The output's sound is the dub trimmed or padded with silence to the picture: hear exactly that.
         wav = load_audio(dub, sr=16000)
+        warn_if_silent(wav, dub)
         n_samples = max(1, int(round(plan.audio_seconds * 16000)))
         wav = wav[:n_samples] if len(wav) >= n_samples else np.pad(wav, (0, n_samples - len(wav)))
         mel = wav2lip_mel(wav)
