@@ -94,6 +94,11 @@ def test_a_silent_dub_is_synced_with_a_warning_that_says_so(clip50, tmp_path):
     result = run_sync(SyncRequest(clip50, quiet, tmp_path / "silent.mp4", SyncOptions(measure=False)))
     notes = [n for n in result.warnings if "is silent" in n]
     assert len(notes) == 1 and "hum.wav" in notes[0] and "dBFS" in notes[0] and result.output.exists()
+    # Shifted in time (a copy of it is what the engine hears), it is still the user's file that is named.
+    shifted = run_sync(SyncRequest(clip50, quiet, tmp_path / "later.mp4", SyncOptions(measure=False),
+                                   dub_offset_ms=200))
+    notes = [n for n in shifted.warnings if "is silent" in n]
+    assert len(notes) == 1 and notes[0].startswith(f"{quiet}:")
     loud = run_sync(SyncRequest(clip50, write_tone(tmp_path / "tone.wav", 2.0), tmp_path / "tone.mp4",
                                 SyncOptions(measure=False)))
     assert not any("is silent" in n for n in loud.warnings)

@@ -196,7 +196,9 @@ def run_collecting_warnings(job: Job, on_progress: ProgressCallback | None = Non
     """Run ``job``; return its final state and the media warnings it raised (each once, in order).
 
     Media warnings (a damaged input, ...) belong in the job's result for the front end to show; any other
-    warning is passed on as usual.
+    warning is passed on as usual. A temporary file the job made in place of one of the user's (``state["stands
+    for"]``: its path → the user's; a dub shifted in time) is named as the user's file in them: a warning about the
+    shifted dub named a hidden file beside the output that was gone when it was read.
     """
     from .media.warnings import collecting_media_warnings
 
@@ -204,7 +206,10 @@ def run_collecting_warnings(job: Job, on_progress: ProgressCallback | None = Non
     # could drop this job's notes or turn them into errors (see media.warnings).
     with collecting_media_warnings() as caught:
         state = job.run(on_progress, cancel)
-    return state, tuple(dict.fromkeys(caught))
+    notes = list(caught)
+    for made, given in (state.get("stands for") or {}).items():
+        notes = [n.replace(str(made), str(given)) for n in notes]
+    return state, tuple(dict.fromkeys(notes))
 
 
 @contextlib.contextmanager

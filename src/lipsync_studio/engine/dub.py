@@ -59,5 +59,7 @@ def shift_dub(state: dict[str, Any], audio):
     out: Path = state["output"]
     target = temporary_sibling(out.with_name(f"{out.stem}-dub.wav"))
     state.setdefault("cleanup", []).append(target)
-    state["dub"] = write_shifted_dub(state["dub"], offset_s, target)
+    given = state["dub"]
+    state["dub"] = write_shifted_dub(given, offset_s, target)
+    state.setdefault("stands for", {})[state["dub"]] = given  # what the job says of it names the user's dub
     return probe_audio(state["dub"])

@@ -807,11 +807,11 @@ def along_jaw(space: MouthSpace) -> np.ndarray:
     return np.argsort(np.arctan2(ref[:, 1] - centre[1], ref[:, 0] - centre[0]))
 
 
-__all__ = ["BuiltinEngine", "UPPER_INNER"]
-
-
 def _spans_text(spans: list[tuple[int, int]], fps: float) -> str:
     """Clip frame runs as a warning names them: the first six, with their times, and how many more."""
     where = ", ".join(f"{a}-{b} ({a / fps:.2f}-{(b + 1) / fps:.2f} s)" if b > a else f"{a} ({a / fps:.2f} s)"
                       for a, b in spans[:6])
     return where + (f" and {len(spans) - 6} more" if len(spans) > 6 else "")
+
+
+__all__ = ["BuiltinEngine", "UPPER_INNER"]

@@ -326,8 +326,8 @@ def relative_detail(detail: np.ndarray, gap: np.ndarray) -> np.ndarray:
 def detail_at_one_scale(detail: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """Each frame's relative mouth sharpness (:func:`relative_detail`, log units) as it would be at the clip's
     median face size: a mouth drawn into a frame where the face is ``m`` times larger is magnified, and its
-    Laplacian's variance per pixel falls by ``m**4`` (every frequency scaled by ``1/m``; by ``m**-4`` the other way,
-    where a finer picture is only made smaller).
+    Laplacian's variance per pixel falls by ``m**4`` (every frequency scaled by ``1/m``). The other way it rises as
+    much: a close-up's mouth made smaller is never softer than the frame's own, so it costs nothing.
 
     Measured per pixel, the mouths of a wide shot read sharper than a close-up's (KatieHill as a second camera's
     wide shot at 0.6x: +0.72), so a close-up took wide-shot donors freely and drew them magnified 1.65x: its
