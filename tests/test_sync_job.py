@@ -327,6 +327,33 @@ def test_a_pass_gives_its_threads_short_turns_and_puts_the_interval_back(clip50,
     assert sys.getswitchinterval() == before
 
 
+def test_a_second_face_on_screen_beside_the_synced_one_is_named(tmp_path):
+    """A two-shot: two faces side by side the whole clip. With no face chosen the largest is synced, which need
+    not be the one whose lines the dub holds: the result says so and how to choose the other; chosen, nothing."""
+    import cv2
+
+    from lipsync_studio.media.writer import VideoWriter
+    from lipsync_studio.samples import PHOTO_OPENING, render_face
+
+    big, small = render_face(PHOTO_OPENING, size=200), render_face(PHOTO_OPENING, size=150)
+    clip = tmp_path / "two_shot.mp4"
+    with VideoWriter(clip, 25, 640, 360) as w:
+        for k in range(50):
+            f = np.full((360, 640, 3), 110, np.uint8)
+            f[80:280, 40:240] = big
+            f[105:255, 420:570] = cv2.flip(small, 1)
+            w.write(f)
+    dub = write_tone(tmp_path / "dub.wav", 2.0)
+    result = run_sync(SyncRequest(clip, dub, tmp_path / "a.mp4", SyncOptions(engine="builtin", measure=False)))
+    notes = [w for w in result.warnings if "beside it" in w]
+    assert len(notes) == 1 and "two_shot.mp4" in notes[0]
+    synced, other = (0, 1) if "face 0, the largest, is synced" in notes[0] else (1, 0)
+    assert f"face {other} (frames 0-49)" in notes[0] and f"--face {other}" in notes[0]
+    chosen = run_sync(SyncRequest(clip, dub, tmp_path / "b.mp4",
+                                  SyncOptions(engine="builtin", measure=False, face=other)))
+    assert not any("beside it" in w for w in chosen.warnings)
+
+
 def test_a_face_in_another_shot_is_named_and_a_second_sync_of_the_result_syncs_it(tmp_path):
     """A clip of two shots with a face each (a cutaway between them): one face is synced, and the result says
     which other face is on screen where it is not; syncing the result again with that face chosen syncs it too."""

@@ -354,14 +354,28 @@ def _track_faces(ctx: StageContext) -> None:
 
 def warn_faces_left(faces, video: Path) -> None:
     """Tell the user about faces on screen for a second or more where the synced one is not (other shots): the
-    sync leaves their mouths as they were, and syncing the result again with one of them chosen syncs it too."""
+    sync leaves their mouths as they were, and syncing the result again with one of them chosen syncs it too.
+    And, where no face was chosen, about faces on screen beside the synced one (a two-shot): the largest was
+    taken, which need not be the one whose lines the dub holds, and nothing said so."""
     from ..media.warnings import warn_media
 
-    left = faces.shown_without_speaker(max(1, int(round(faces.fps))))
+    second = max(1, int(round(faces.fps)))
     speaker = faces.speaker_track()
-    if not left or speaker is None:
+    if speaker is None:
         return
     s_id = speaker.track_id
+    beside = faces.shown_with_speaker(second) if faces.speaker is None else []
+    if beside:
+        others = ", ".join(f"face {tid} (frames {a}-{b})" for tid, a, b, _ in beside[:3]) + \
+            (f" and {len(beside) - 3} more" if len(beside) > 3 else "")
+        first = beside[0][0]
+        warn_media(f"{video}: face {s_id}, the largest, is synced; {others} {'is' if len(beside) == 1 else 'are'} on "
+                   f"screen beside it, left as {'it is' if len(beside) == 1 else 'they are'}: to sync "
+                   f"{'it' if len(beside) == 1 else 'another'} instead, choose it (--face {first}; in the app's Face "
+                   "box)", stacklevel=2)
+    left = faces.shown_without_speaker(second)
+    if not left:
+        return
     shown = ", ".join(f"face {tid} (frames {a}-{b})" for tid, a, b, _ in left[:3]) + \
         (f" and {len(left) - 3} more" if len(left) > 3 else "")
     first = left[0][0]

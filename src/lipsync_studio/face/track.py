@@ -150,6 +150,20 @@ class ClipFaces:
                 out.append((tid, int(shown[0]), int(shown[-1]), int(alone.sum())))
         return out
 
+    def shown_with_speaker(self, min_frames: int) -> list[tuple[int, int, int, int]]:
+        """The other faces on screen together with the speaker for at least ``min_frames`` frames (a two-shot, an
+        interview, someone beside or behind), as ``(id, first frame, last frame, frames with the speaker)``."""
+        speaker = self.speaker_track()
+        if speaker is None:
+            return []
+        out = []
+        for tid, t in sorted(self.tracks.items()):
+            both = t.present & speaker.present
+            if t is not speaker and int(both.sum()) >= min_frames:
+                shown = np.flatnonzero(both)
+                out.append((tid, int(shown[0]), int(shown[-1]), int(both.sum())))
+        return out
+
     # -- persistence (the analysis cache) ---------------------------------------------------------------
     def save(self, path: Path) -> None:
         """Write to an ``.npz`` file (float16 would lose sub-pixel precision on 4K frames: keep float32)."""
