@@ -196,9 +196,9 @@ def run_collecting_warnings(job: Job, on_progress: ProgressCallback | None = Non
     """Run ``job``; return its final state and the media warnings it raised (each once, in order).
 
     Media warnings (a damaged input, ...) belong in the job's result for the front end to show; any other
-    warning is passed on as usual. A temporary file the job made in place of one of the user's (``state["stands
-    for"]``: its path → the user's; a dub shifted in time) is named as the user's file in them: a warning about the
-    shifted dub named a hidden file beside the output that was gone when it was read.
+    warning is passed on as usual. A temporary file the job made in place of one of the user's
+    (``state["stands_for"]``: its path → the user's; a dub shifted in time) is named as the user's file in them: a
+    warning about the shifted dub named a hidden file beside the output that was gone when it was read.
     """
     from .media.warnings import collecting_media_warnings
 
@@ -207,7 +207,7 @@ def run_collecting_warnings(job: Job, on_progress: ProgressCallback | None = Non
     with collecting_media_warnings() as caught:
         state = job.run(on_progress, cancel)
     notes = list(caught)
-    for made, given in (state.get("stands for") or {}).items():
+    for made, given in (state.get("stands_for") or {}).items():
         notes = [n.replace(str(made), str(given)) for n in notes]
     return state, tuple(dict.fromkeys(notes))
 

@@ -61,5 +61,5 @@ def shift_dub(state: dict[str, Any], audio):
     state.setdefault("cleanup", []).append(target)
     given = state["dub"]
     state["dub"] = write_shifted_dub(given, offset_s, target)
-    state.setdefault("stands for", {})[state["dub"]] = given  # what the job says of it names the user's dub
+    state.setdefault("stands_for", {})[state["dub"]] = given  # what the job says of it names the user's dub
     return probe_audio(state["dub"])
