@@ -366,24 +366,28 @@ def warn_faces_left(faces, video: Path) -> None:
     s_id = speaker.track_id
     beside = faces.shown_with_speaker(second) if faces.speaker is None else []
     if beside:
-        others = ", ".join(f"face {tid} (frames {a}-{b})" for tid, a, b, _ in beside[:3]) + \
-            (f" and {len(beside) - 3} more" if len(beside) > 3 else "")
         first = beside[0][0]
-        warn_media(f"{video}: face {s_id}, the largest, is synced; {others} {'is' if len(beside) == 1 else 'are'} on "
-                   f"screen beside it, left as {'it is' if len(beside) == 1 else 'they are'}: to sync "
-                   f"{'it' if len(beside) == 1 else 'another'} instead, choose it (--face {first}; in the app's Face "
-                   "box)", stacklevel=2)
+        one = len(beside) == 1
+        warn_media(f"{video}: face {s_id}, the largest, is synced; {_faces_text(beside)} {'is' if one else 'are'} on "
+                   f"screen beside it, left as {'it is' if one else 'they are'}: to sync {'it' if one else 'another'} "
+                   f"instead, choose it (--face {first}; in the app's Face box)", stacklevel=2)
     left = faces.shown_without_speaker(second)
     if not left:
         return
-    shown = ", ".join(f"face {tid} (frames {a}-{b})" for tid, a, b, _ in left[:3]) + \
-        (f" and {len(left) - 3} more" if len(left) > 3 else "")
+    shown = _faces_text(left)
     first = left[0][0]
     verb = "is" if len(left) == 1 else "are"
     warn_media(f"{video}: only face {s_id} is synced; {shown} {verb} on screen where it is not (another person, or "
                f"the same one in another shot): to sync {'it' if len(left) == 1 else 'one'} too, sync the result again "
                f"with that face chosen (--face {first}), or, the same person, sync the clip with both "
                f"(--face {s_id},{first}; in the app's Face box: Faces {s_id} + {first} as one person)", stacklevel=2)
+
+
+def _faces_text(rows: list[tuple[int, int, int, int]]) -> str:
+    """Faces as a warning names them (``ClipFaces.shown_*`` rows): the first three with their frames, and how many
+    more."""
+    return ", ".join(f"face {tid} (frames {a}-{b})" for tid, a, b, _ in rows[:3]) + \
+        (f" and {len(rows) - 3} more" if len(rows) > 3 else "")
 
 
 def _projected_view(ctx: StageContext) -> Path | None:

@@ -139,29 +139,25 @@ class ClipFaces:
         """The other faces on screen for at least ``min_frames`` frames where the speaker is not (another person's
         shot, or the speaker in another framing that the tracker could not tell was the same face), as ``(id, first
         frame, last frame, frames where the speaker is not)``: a sync changes the speaker's frames alone."""
-        speaker = self.speaker_track()
-        if speaker is None:
-            return []
-        out = []
-        for tid, t in sorted(self.tracks.items()):
-            alone = t.present & ~speaker.present
-            if t is not speaker and int(alone.sum()) >= min_frames:
-                shown = np.flatnonzero(t.present)
-                out.append((tid, int(shown[0]), int(shown[-1]), int(alone.sum())))
-        return out
+        return self._shown(min_frames, beside=False)
 
     def shown_with_speaker(self, min_frames: int) -> list[tuple[int, int, int, int]]:
         """The other faces on screen together with the speaker for at least ``min_frames`` frames (a two-shot, an
         interview, someone beside or behind), as ``(id, first frame, last frame, frames with the speaker)``."""
+        return self._shown(min_frames, beside=True)
+
+    def _shown(self, min_frames: int, beside: bool) -> list[tuple[int, int, int, int]]:
+        """The other faces' frames with (``beside``) or without the speaker: ``(id, first frame, last frame, count)``,
+        the first and last of all the face's frames without it, of those with it beside."""
         speaker = self.speaker_track()
         if speaker is None:
             return []
         out = []
         for tid, t in sorted(self.tracks.items()):
-            both = t.present & speaker.present
-            if t is not speaker and int(both.sum()) >= min_frames:
-                shown = np.flatnonzero(both)
-                out.append((tid, int(shown[0]), int(shown[-1]), int(both.sum())))
+            some = t.present & (speaker.present if beside else ~speaker.present)
+            if t is not speaker and int(some.sum()) >= min_frames:
+                shown = np.flatnonzero(some if beside else t.present)
+                out.append((tid, int(shown[0]), int(shown[-1]), int(some.sum())))
         return out
 
     # -- persistence (the analysis cache) ---------------------------------------------------------------

@@ -437,9 +437,8 @@ def face_look(frame: np.ndarray, box: np.ndarray) -> np.ndarray:
 def look_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Mean Lab dE between two looks (:func:`context_look`) over the cells both have; NaN where none (neither
     alike nor unlike: compared, it is never over a limit nor under one)."""
-    d = np.linalg.norm(a - b, axis=2)
-    ok = np.isfinite(d)
-    return float(d[ok].mean()) if ok.any() else float("nan")
+    d = float(_look_distances(a, b[None])[0])
+    return d if np.isfinite(d) else float("nan")
 
 
 def context_look(frame: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -534,7 +533,7 @@ def rejoin_tracks(frames: dict[int, dict[int, np.ndarray]], looks: dict[int, lis
     alive = np.zeros(total, bool)  # compared with: a group keeps at most GROUP_MOMENTS, spread over its time
     members: dict[int, list[int]] = {}  # group → its moments alive, in the order taken
     used = 0
-    last = np.full(max(frames) + 1, np.iinfo(np.int64).max, np.int64)  # group → its last frame (none yet: never)
+    last = np.full(max(frames) + 1, -1, np.int64)  # group → its last frame (a moment's group has one)
     groups: dict[int, dict[int, np.ndarray]] = {}
     for tid in order:
         fr = frames[tid]
@@ -563,7 +562,7 @@ def rejoin_tracks(frames: dict[int, dict[int, np.ndarray]], looks: dict[int, lis
         if len(mine) > GROUP_MOMENTS:  # every other one given up (a face seen in many shots)
             alive[mine[1::2]] = False
             members[gid] = mine[::2]
-        last[gid] = max(int(last[gid]) if last[gid] != np.iinfo(np.int64).max else -1, max(fr))
+        last[gid] = max(last[gid], max(fr))
     return groups
 
 
@@ -578,12 +577,15 @@ def _alike_places(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _blocks(look: np.ndarray) -> np.ndarray:
-    """(4, 4, 3) the means of a look's 4 x 4 blocks of cells (NaN where a block has no cell)."""
-    import warnings
+    """(4, 4, 3) the means of a look's 4 x 4 blocks of cells (NaN where a block has no cell).
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a block all beyond the frame
-        return np.nanmean(look.reshape(4, LOOK_SHAPE[0] // 4, 4, LOOK_SHAPE[1] // 4, 3), axis=(1, 3))
+    Summed and counted here, not ``np.nanmean``: its warning for an empty block would want ``catch_warnings``,
+    which swaps process-wide state under the app's other threads (see :mod:`~..media.warnings`)."""
+    cells = look.reshape(4, LOOK_SHAPE[0] // 4, 4, LOOK_SHAPE[1] // 4, 3)
+    seen = np.isfinite(cells)
+    count = seen.sum(axis=(1, 3))
+    total = np.where(seen, cells, 0.0).sum(axis=(1, 3))
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan).astype(np.float32)
 
 
 def _look_distances(look: np.ndarray, others: np.ndarray) -> np.ndarray:
