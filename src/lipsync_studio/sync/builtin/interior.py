@@ -206,7 +206,7 @@ def lend_interior(img: np.ndarray, inner_dst: np.ndarray, donor: np.ndarray, inn
     src = np.vstack([inner_src, inner_src.mean(0)])
     dst = np.vstack([inner_dst, inner_dst.mean(0)])
     # Lanczos: the teeth keep their edges (the mouth box is drawn so, see :func:`~.render.piecewise_warp`).
-    warped, _ = piecewise_warp(donor, src, dst, FAN, (x0, y0, x1, y1), step=2, interpolation=cv2.INTER_LANCZOS4)
+    warped, _ = piecewise_warp(donor, src, dst, FAN, (x0, y0, x1, y1), interpolation=cv2.INTER_LANCZOS4)
     a = inner_mask(inner_dst - [x0, y0], (y1 - y0, x1 - x0), shrink)[..., None] * float(np.clip(strength, 0.0, 1.0))
     if not a.any():
         return False
