@@ -45,6 +45,11 @@ from .render import (blend_keeping_grain, close_seam, fill_in, move_outline, nea
 OPEN_ENOUGH = 0.06
 #: How far around the lips (eye distances) the mouth box reaches, where the blend keeps the grain at full strength.
 MOUTH_MARGIN = 0.05
+#: How far around the lips (both the drawn and the frame's own, in pixels) the donor is warped pixel by pixel
+#: (:func:`~.render.piecewise_warp`'s ``exact``); beyond, its map is interpolated from a grid every 4 pixels. The
+#: interpolation errs within a cell or two of where neighbouring triangles' maps differ sharply: the lips' contours
+#: (a sliver of a closed lip line maps onto a band of the donor's) and their corners.
+EXACT_REACH = 12
 #: How far beyond the box the frame's own face would be drawn in (:func:`face_cut_box`, eye distances)
 #: :meth:`BuiltinEngine.reads` reaches: a mouth change moves the drawn box by a few tenths at most (a dropped jaw), a
 #: turned head's own jaw surroundings :data:`JAW_REACH` plus one and a half times the jaw's move beyond its outline.
@@ -629,8 +634,10 @@ class BuiltinEngine:
         lips = np.vstack([outer, own_outer])
         mouth_box = (*np.floor(lips.min(0) - MOUTH_MARGIN * unit).astype(int),
                      *np.ceil(lips.max(0) + MOUTH_MARGIN * unit).astype(int))
+        exact = (*np.floor(lips.min(0) + origin).astype(int) - EXACT_REACH,
+                 *np.ceil(lips.max(0) + origin).astype(int) + EXACT_REACH)
         warped, cover, inside = piecewise_warp(src_img, src, dst, sp.triangles, (x0, y0, x1, y1), split_cover=True,
-                                               keep_turned=~sp.outline_triangles)
+                                               keep_turned=~sp.outline_triangles, exact=exact)
         chin_x, chin_half = float(own_outer[:, 0].mean()), 0.5 * float(np.ptp(own_outer[:, 0]))
         if own:
             face = face_mask([o - origin for o in ovals], cover.shape, 0.02 * unit)

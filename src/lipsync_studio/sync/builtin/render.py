@@ -176,15 +176,17 @@ def _signed_areas(pts: np.ndarray, triangles: np.ndarray) -> np.ndarray:
 
 def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, triangles: np.ndarray,
                    box: tuple[int, int, int, int], interpolation: int | None = None,
-                   split_cover: bool = False, keep_turned: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+                   split_cover: bool = False, keep_turned: np.ndarray | None = None,
+                   exact: tuple[int, int, int, int] | None = None, step: int = 4) -> tuple[np.ndarray, ...]:
     """Warp ``src`` so that each triangle of ``src_pts`` lands on the same triangle of ``dst_pts``.
 
-    Every pixel is mapped through its own triangle's affine map. (The map used to be computed on a grid every 4
-    pixels and interpolated between: where neighbouring triangles' maps differ sharply, at the lips' corners and
-    along their contact line, the interpolation read the donor a few pixels off its true place, and a small face
-    (a 160 px head) got dark dots beside its corners, spurs and torn teeth in a third of its frames; a 720p face
-    ~50 pixels a frame off by more than 40 levels. Per pixel, a 720p face's box costs ~1.2 ms more a frame: the
-    1080p30 bench's render +3 % CPU, within its noise end to end.)
+    Inside ``exact`` every pixel is mapped through its own triangle's affine map; elsewhere the map is computed
+    every ``step`` pixels and interpolated between (the map is continuous: 16x less work at step 4, sub-pixel
+    differences where neighbouring triangles' maps are alike). Where they differ sharply, at the lips' corners and
+    along their contact line, the interpolation read the donor a few pixels off its true place: a small face (a
+    160 px head) got dark dots beside its corners, spurs and torn teeth in a third of its frames, a 720p face ~50
+    pixels a frame off by more than 40 levels. Mapped per pixel over a whole face's box, a 1080p close-up's cost
+    twice what the grid did (a 2000 px face's 17 -> 40 ms): the engine asks it exact around the lips.
 
     Parameters
     ----------
@@ -195,6 +197,8 @@ def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tr
     interpolation: an OpenCV interpolation flag (default bicubic: keeps the detail a bilinear filter blurs).
     keep_turned: (M,) bool, triangles drawn even when the map turns them over (inside the face: a fold there
         is the donor's own face, and holes of the frame's own pixels, a piece of its mouth or jaw, read worse).
+    exact: ``x0, y0, x1, y1`` (destination frame pixels) where each pixel is mapped exactly; None: all of ``box``.
+    step: the grid's spacing elsewhere (pixels).
 
     Returns
     -------
@@ -229,22 +233,43 @@ def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tr
     reach = (hi[:, 0] >= -16) & (hi[:, 1] >= -16) & (lo[:, 0] <= w * 16) & (lo[:, 1] <= h * 16) & ~turned
     for k in np.flatnonzero(reach).tolist():
         cv2.fillConvexPoly(ids, tri_px[k], k + 1, lineType=cv2.LINE_8, shift=4)
-    cover = ids > 0
+    ids -= 1
+    cover = ids >= 0
     if not cover.any():
         empty = np.zeros((h, w, 3), np.uint8)
         return (empty, cover, np.ones((h, w), bool)) if split_cover else (empty, cover)
-    # Pixels outside every triangle take their nearest covered pixel's triangle (its affine map extended), so the
-    # map stays continuous up to the box's edge (what the blend's filters read beside the region).
-    if not cover.all():
-        _, lab = cv2.distanceTransformWithLabels((~cover).astype(np.uint8), cv2.DIST_L2, 3,
+    # The grid: grid point (i, j) is pixel (j*step, i*step), its triangle the pixel's; the points outside every
+    # triangle (and the row and column past the box) take their nearest covered point's triangle (its affine map
+    # extended), so the interpolation stays continuous up to the box's edge.
+    gh, gw = (h + step - 1) // step + 1, (w + step - 1) // step + 1
+    grid_ids = np.full((gh, gw), -1, np.int32)
+    sampled = ids[::step, ::step]
+    grid_ids[:sampled.shape[0], :sampled.shape[1]] = sampled
+    on = grid_ids >= 0
+    if not on.any():  # every triangle falls between the grid's points
+        on[0, 0], grid_ids[0, 0] = True, int(ids[cover][0])
+    if not on.all():
+        _, lab = cv2.distanceTransformWithLabels((~on).astype(np.uint8), cv2.DIST_L2, 3,
                                                  labelType=cv2.DIST_LABEL_PIXEL)
         lut = np.zeros(lab.max() + 1, np.int32)
-        lut[lab[cover]] = ids[cover]
-        ids = lut[lab]
-    ids -= 1
-    sx, sy = _barycentric_map(d, src_pts, triangles, np.arange(w, dtype=np.float32)[None],
-                              np.arange(h, dtype=np.float32)[:, None], ids)
-    mxy = np.dstack([sx, sy])
+        lut[lab[on]] = grid_ids[on]
+        grid_ids = lut[lab]
+    gx = np.arange(gw, dtype=np.float32)[None] * step
+    gy = np.arange(gh, dtype=np.float32)[:, None] * step
+    sx, sy = _barycentric_map(d, src_pts, triangles, gx, gy, grid_ids)
+    # Both coordinates in one pass (a two-channel grid: each channel as it would be alone, at half the cost).
+    mxy = upsample_grid(np.dstack([sx, sy]), step, w, h)
+    # Exactly, pixel by pixel, where asked (the covered pixels: beyond the triangles the grid's extension serves).
+    ex0, ey0, ex1, ey1 = (0, 0, w, h) if exact is None else (
+        max(exact[0] - x0, 0), max(exact[1] - y0, 0), min(exact[2] - x0, w), min(exact[3] - y0, h))
+    if ex1 > ex0 and ey1 > ey0:
+        part = ids[ey0:ey1, ex0:ex1]
+        at = part >= 0
+        sx, sy = _barycentric_map(d, src_pts, triangles, np.arange(ex0, ex1, dtype=np.float32)[None],
+                                  np.arange(ey0, ey1, dtype=np.float32)[:, None], np.maximum(part, 0))
+        view = mxy[ey0:ey1, ex0:ex1]
+        view[..., 0] = np.where(at, sx, view[..., 0])
+        view[..., 1] = np.where(at, sy, view[..., 1])
     flag = cv2.INTER_CUBIC if interpolation is None else interpolation
     # Only what the source holds: beyond its edge (a donor's chin below the bottom of its frame) the remap would
     # repeat the edge's last row into a block of streaks; there the frame keeps its own pixels.
