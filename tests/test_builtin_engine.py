@@ -403,6 +403,47 @@ def test_the_piecewise_warp_maps_every_pixel_through_its_own_triangle_however_sm
     assert checked > (1000 if exact is None else 600)
 
 
+def test_a_painted_interior_shows_separate_teeth_on_an_arch_over_a_dark_cavity():
+    """A clip that never opens its mouth (a still photo) gets a drawn interior: upper teeth, white in the middle,
+    separate (dark seams between them), shorter toward the corners as the arch turns away, over a dark cavity.
+    (The drawing it replaces was a band of one height shaded white to grey: a chrome bar, not teeth.)"""
+    from lipsync_studio.sync.builtin.render import paint_interior
+
+    img = np.full((120, 200, 3), (196, 150, 132), np.uint8)  # skin
+    cx, cy, half, gap = 100.0, 60.0, 60.0, 32.0
+    a = np.linspace(np.pi, 0.0, 11)
+    upper = np.stack([cx + half * np.cos(a), cy - 0.5 * gap * np.sin(a)], 1)  # left to right
+    lower = np.stack([cx + half * np.cos(a[1:-1])[::-1], cy + 0.5 * gap * np.sin(a[1:-1])[::-1]], 1)
+    inner = np.vstack([upper, lower])
+    paint_interior(img, inner, upper, gap)
+    luma = img.astype(float) @ [0.299, 0.587, 0.114]
+
+    def teeth_height(x: int) -> int:
+        """Rows of teeth (lighter than the cavity by far) going down from the upper lip's inner edge at column x."""
+        y = int(np.ceil(np.interp(x, upper[:, 0], upper[:, 1]))) + 1
+        n = 0
+        while luma[y + n, x] > 80:
+            n += 1
+        return n
+
+    top_mid = int(np.ceil(cy - 0.5 * gap)) + 1
+    incisor = int(cx + 0.18 * half)  # the middle of a central incisor (the mouth's middle is the seam between two)
+    centre = teeth_height(incisor)
+    assert centre >= 6 and luma[top_mid + centre // 2, incisor - 3:incisor + 4].max() > 180  # white teeth
+    assert luma[int(cy) + 4, int(cx) - 10:int(cx) + 10].mean() < 90  # a dark cavity below them
+    for side in (-1, 1):  # the arch: teeth toward the corners show less of their height
+        assert teeth_height(int(cx + side * 0.8 * half)) < 0.9 * centre
+    # The biting edge: from tooth to cavity within two rows (a band shaded soft read as metal, not enamel).
+    column = luma[top_mid:top_mid + centre + 4, incisor]
+    fall = np.flatnonzero(column < 60)[0] - np.flatnonzero(column > 180)[-1]
+    assert fall <= 2
+    # Fine dark seams between the teeth across the middle of the mouth.
+    row = luma[top_mid + centre // 2, int(cx - 0.5 * half):int(cx + 0.5 * half)]
+    peaks = np.array([row[max(i - 2, 0):i + 3].max() for i in range(len(row))])
+    dips = (peaks - row > 30) & (row == np.array([row[max(i - 2, 0):i + 3].min() for i in range(len(row))]))
+    assert dips.sum() >= 3, "no separate teeth"
+
+
 def test_a_donors_nostril_over_the_upper_lip_is_found_but_not_the_lips_or_fine_skin_texture():
     """A dark blob between the nose and the drawn upper lip (a turned donor's nostril reaching below its landmarks)
     is marked for filling in; the lips, fine dark dots (stubble, pores) and the area outside the drawn face are not."""

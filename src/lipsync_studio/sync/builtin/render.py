@@ -342,13 +342,22 @@ def close_seam(img: np.ndarray, inner: np.ndarray, lips: np.ndarray) -> None:
     img[y0:y1, x0:x1] = np.clip(area * (1 - a) + shadow * a + 0.5, 0, 255).astype(np.uint8)
 
 
+#: Upper teeth from the middle to the corner on each side (central incisor, lateral incisor, canine, two premolars):
+#: their share of the arch's quarter turn, and their visible height against the central incisor's.
+_TEETH_WIDTH = np.array([1.0, 0.78, 0.8, 0.72, 0.7])
+_TEETH_HEIGHT = np.array([1.0, 0.86, 0.95, 0.78, 0.7])
+
+
 def paint_interior(img: np.ndarray, inner: np.ndarray, upper: np.ndarray, gap_px: float,
                    strength: float = 1.0) -> None:
     """Draw a mouth interior inside the inner-lip polygon (in place), for a clip with no open mouth to lend.
 
-    A cavity that darkens toward the back of the mouth with a tongue catching light low in it; upper teeth hanging
-    from the upper lip, white in the middle and falling into shadow toward the corners, with the gaps between
-    them; for a wide opening, a hint of lower teeth behind the lower lip.
+    Upper teeth on an arch seen from the front (each tooth narrower toward the corners, as arcsin of the position
+    across the mouth), their edges rounded, fine dark seams between them opening into notches at the biting edge,
+    the middle ones lit and those toward the corners in the cheeks' shadow, the upper lip's shadow over their roots;
+    below them a dark cavity with the tongue low in the middle, and for a wide opening the tips of the lower
+    incisors behind the lower lip. (Before: a band shaded from white in the middle to grey at the corners, the same
+    height across, with faint seams: on a still photo it read as a chrome bar, not teeth.)
 
     Parameters
     ----------
@@ -373,30 +382,48 @@ def paint_interior(img: np.ndarray, inner: np.ndarray, upper: np.ndarray, gap_px
     gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     ux, uy = upper[:, 0], upper[:, 1]
     top = np.interp(gx, ux, uy).astype(np.float32)  # the upper lip's inner edge above each pixel
+    mid = float(ux[0] + ux[-1]) / 2
     half = max(float(ux[-1] - ux[0]) / 2, 1.0)
-    u = (gx - float(ux[0] + ux[-1]) / 2) / half
-    across = np.clip(1 - u * u, 0, 1)  # 1 mid-mouth, 0 at the corners
+    u = (gx - mid) / half
     gap = max(gap_px, 1.0)
     depth = np.clip((gy - top) / gap, 0, 1)  # 0 under the upper lip, 1 at the lower lip
-    # Cavity: dark red-brown, darkest in the middle depth and toward the corners; the tongue low and central.
-    cavity = np.array([64, 24, 27], np.float32) * (0.55 + 0.45 * np.abs(2 * depth - 1))[..., None]
-    tongue = (np.clip((depth - 0.5) / 0.4, 0, 1) * across * min(1.0, gap / 12))[..., None]
-    cavity = cavity + tongue * (np.array([150, 72, 74], np.float32) - cavity) * 0.75
-    cavity *= (0.65 + 0.35 * across)[..., None]
-    # Upper teeth: a band under the upper lip, the gaps between teeth, shadowed toward the corners and at their
-    # lower edge; incisors wider than the rest.
-    band = max(1.5, min(0.3 * gap, 0.28 * half))
-    on_teeth = np.clip((top + band - gy) / 0.8, 0, 1) * np.clip(1.15 - np.abs(u), 0, 1)
-    width = 0.17 * half * (1.0 + 0.35 * across)
-    phase = np.abs(((gx - float(ux[0] + ux[-1]) / 2) / width) % 1.0 - 0.5) * 2  # 1 at a tooth's middle
-    seams = 1 - 0.3 * np.clip((0.25 - (1 - phase)) / 0.25, 0, 1) * (gap > 4)
-    shade = (0.45 + 0.55 * across ** 0.7) * seams * (1 - 0.25 * np.clip((gy - top) / band, 0, 1) ** 2)
-    teeth = np.array([236, 230, 218], np.float32) * shade[..., None]
-    col = cavity * (1 - on_teeth[..., None]) + teeth * on_teeth[..., None]
-    if gap > 10:  # the tips of the lower teeth behind the lower lip
-        lower = np.clip((gy - (top + gap - 0.18 * band * gap / 10)) / 0.8, 0, 1) * across ** 2 * 0.5
-        col = col * (1 - lower[..., None]) + np.array([180, 168, 158], np.float32) * lower[..., None]
-    col = cv2.GaussianBlur(col, (0, 0), max(0.5, gap * 0.03))
+    # The teeth stand on an arch seen from the front: a pixel u across the mouth looks at the arch's angle
+    # arcsin(u), so teeth of equal size narrow toward the corners.
+    angle = np.abs(np.arcsin(np.clip(u, -1, 1) * 0.97))
+    edges = np.concatenate([[0.0], np.cumsum(_TEETH_WIDTH)]) / _TEETH_WIDTH.sum() * (0.5 * np.pi * 0.97)
+    k = np.clip(np.searchsorted(edges, angle, side="right") - 1, 0, len(_TEETH_WIDTH) - 1)
+    t = np.clip((angle - edges[k]) / (edges[k + 1] - edges[k]), 0, 1)  # 0..1 across each tooth, from the middle
+    px_wide = (edges[k + 1] - edges[k]) * half * np.cos(angle)  # the tooth's width on screen (pixels)
+    band = max(1.5, min(0.32 * gap, 0.3 * half))  # the central incisors' visible height
+    rounded = 1 - 0.18 * (2 * t - 1) ** 8  # each tooth's edge rounds off at its sides
+    bottom = top + band * _TEETH_HEIGHT[k] * (0.55 + 0.45 * np.cos(angle)) * rounded
+    on_teeth = np.clip((bottom - gy) / 0.9 + 0.5, 0, 1)
+    # Light: the middle teeth lit, those toward the corners in the cheeks' shadow; under the upper lip its shadow;
+    # the biting edge a little translucent; each tooth a shade of its own.
+    lit = 0.3 + 0.7 * np.cos(angle) ** 2.5
+    below = np.clip((gy - top) / np.maximum(bottom - top, 1.0), 0, 1)
+    lit = lit * (1 - 0.3 * np.exp(-below / 0.18)) * (1 + 0.04 * np.sin(3.1 * k + 1.0 * np.sign(u)))
+    ivory = np.array([230, 222, 204], np.float32)
+    edge_grey = np.array([176, 176, 180], np.float32)
+    tooth = ivory + (edge_grey - ivory) * (np.clip((below - 0.8) / 0.2, 0, 1) * 0.5)[..., None]
+    # Between teeth a fine dark line, opening into a notch at their edges.
+    seam_px = np.minimum(t, 1 - t) * px_wide
+    seam = np.exp(-(seam_px / (0.4 + 0.8 * below ** 4)) ** 2) * (px_wide > 2.5)
+    tooth = tooth * (lit * (1 - 0.45 * seam))[..., None]
+    # The cavity: dark, darkest high under the teeth and toward the corners; the tongue low in the middle.
+    across = np.clip(1 - u * u, 0, 1)
+    cavity = np.array([58, 20, 24], np.float32) * (0.45 + 0.55 * depth * across)[..., None]
+    tongue_top = top + gap * (0.6 + 0.3 * u * u)
+    on_tongue = np.clip((gy - tongue_top) / max(1.0, 0.08 * gap), 0, 1) * min(1.0, gap / 12) * across ** 0.5
+    tongue = np.array([150, 66, 70], np.float32) * (0.7 + 0.3 * np.exp(-np.clip(gy - tongue_top, 0, None)
+                                                                         / max(1.0, 0.12 * gap)))[..., None]
+    cavity = cavity + on_tongue[..., None] * (tongue * (0.6 + 0.4 * across[..., None]) - cavity)
+    col = cavity * (1 - on_teeth[..., None]) + tooth * on_teeth[..., None]
+    if gap > 10:  # the tips of the lower incisors behind the lower lip
+        low = top + gap - band * 0.22 * np.clip(gap / 25, 0.4, 1.0) * rounded * np.cos(angle) ** 2
+        lower = np.clip((gy - low) / 0.9, 0, 1) * (k <= 2) * 0.8
+        col = col * (1 - lower[..., None]) + (tooth * 0.8) * lower[..., None]
+    col = cv2.GaussianBlur(col, (0, 0), max(0.4, gap * 0.015))
     a = (poly.astype(np.float32) / 255 * float(np.clip(strength, 0.0, 1.0)))[..., None]
     area = img[y0:y1, x0:x1]
     img[y0:y1, x0:x1] = np.clip(area * (1 - a) + col * a + 0.5, 0, 255).astype(np.uint8)
