@@ -444,6 +444,43 @@ def test_a_painted_interior_shows_separate_teeth_on_an_arch_over_a_dark_cavity()
     assert dips.sum() >= 3, "no separate teeth"
 
 
+def test_a_painted_interior_takes_the_colours_of_the_clips_own_open_mouth():
+    """Where a clip's own interior can stretch no further (a photo with lips parted on its teeth) the drawn one
+    takes over: with the clip's teeth and cavity colours, not a stock ivory and red-brown (a photo's black cavity
+    turned red-brown from one frame to the next)."""
+    from lipsync_studio.sync.builtin.interior import interior_colours
+    from lipsync_studio.sync.builtin.render import paint_interior
+
+    cx, cy, half = 100.0, 60.0, 60.0
+    a = np.linspace(np.pi, 0.0, 11)
+
+    def mouth(gap: float) -> tuple[np.ndarray, np.ndarray]:
+        upper = np.stack([cx + half * np.cos(a), cy - 0.5 * gap * np.sin(a)], 1)
+        lower = np.stack([cx + half * np.cos(a[1:-1])[::-1], cy + 0.5 * gap * np.sin(a[1:-1])[::-1]], 1)
+        return np.vstack([upper, lower]), upper
+
+    # The clip's own mouth, parted by 14 px: a black cavity, grey-white lower teeth above the lower lip.
+    own = np.full((120, 200, 3), (196, 150, 132), np.uint8)
+    inner, _ = mouth(14.0)
+    import cv2
+    cv2.fillPoly(own, [np.round(inner).astype(np.int32)], (14, 10, 11))
+    own[61:66, 75:125] = (188, 186, 178)
+    teeth, cavity = interior_colours(own, inner)
+    assert np.abs(teeth - (188, 186, 178)).max() < 6 and np.abs(cavity - (14, 10, 11)).max() < 6
+    assert interior_colours(np.full_like(own, 40), inner)[0] is None  # no teeth shown
+    assert interior_colours(np.full_like(own, 150), inner) == (None, None)  # lips barely parted: no cavity
+
+    inner, upper = mouth(34.0)
+    stock, matched = np.full_like(own, (196, 150, 132)), np.full_like(own, (196, 150, 132))
+    paint_interior(stock, inner, upper, 34.0)
+    paint_interior(matched, inner, upper, 34.0, colours=(teeth, cavity))
+    deep = (slice(int(cy) - 4, int(cy) + 2), slice(int(cx) - 20, int(cx) + 20))  # below the teeth, above the tongue
+    assert np.abs(matched[deep].reshape(-1, 3).mean(0) - cavity).max() < 15
+    assert matched[deep].mean() < stock[deep].mean() - 8  # the stock cavity is red-brown, the clip's black
+    lit = matched[int(cy - 17 + 6), int(cx + 0.18 * half)].astype(float)  # the middle of a central incisor
+    assert np.abs(lit - teeth).max() < 30
+
+
 def test_a_donors_nostril_over_the_upper_lip_is_found_but_not_the_lips_or_fine_skin_texture():
     """A dark blob between the nose and the drawn upper lip (a turned donor's nostril reaching below its landmarks)
     is marked for filling in; the lips, fine dark dots (stubble, pores) and the area outside the drawn face are not."""

@@ -34,7 +34,7 @@ from .planner import (OWN, SpeakerLead, choose_bank, detail_at_one_scale, plan_m
 from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
 from .grain import GrainMatch
-from .interior import interior_donors, lend_interior, plan_interiors, squeezed
+from .interior import interior_colours, interior_donors, lend_interior, plan_interiors, squeezed
 from .occlusion import covered_frames, covered_spans, drawing_weight, outside_picture
 from .masks import (beside_mouth_not_skin, cover_mouth, face_mask, far_cheek_cut, feathered_mask, hair_reach_cut,
                     lent_face_mask, lip_band_mask, nostril_over_lip, own_corners, skin_mask, under_the_chin)
@@ -383,6 +383,13 @@ class BuiltinEngine:
         self.bank: dict[int, tuple[np.ndarray, int, int]] = {}
         self._frame_size = (faces.width, faces.height)
         self._fill_bank(clip, used, track.raw, advance)
+        # A drawn interior takes the colours of the clip's widest own one (where the drawing takes over from it).
+        self.interior_colours: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
+        o = self.open_donor
+        if o is not None and o in self.bank:
+            o_img, ox, oy = self.bank[o]
+            self.interior_colours = interior_colours(o_img, apply(space.pose[o], space.normalized[o][list(LIPS_INNER)])
+                                                     - [ox, oy])
         self.features = feats
         self._colour = ColourMatch()
         self._grain = GrainMatch()
@@ -726,7 +733,7 @@ class BuiltinEngine:
         if not lent and may_paint:
             upper = apply(pose, new_shape[list(UPPER_INNER_LIP)]) - origin
             paint_interior(warped, inner, upper, max(target_gap, 0.0) * unit,
-                           float(np.clip((target_gap - 0.04) / 0.03, 0.0, 1.0)))
+                           float(np.clip((target_gap - 0.04) / 0.03, 0.0, 1.0)), self.interior_colours)
         self.last_box = (int(x0), int(y0), int(x1), int(y1))
         backdrop = region
         moved = None

@@ -176,6 +176,35 @@ def inner_mask(inner: np.ndarray, shape: tuple[int, int], shrink: float = 0.5) -
     return mask.astype(np.float32) / 255.0
 
 
+#: The darkest an open mouth's cavity reads (luma, 0-255) for its colour to be taken: lips barely parted show the lips'
+#: own inner edge inside the contour, not a cavity.
+CAVITY_LUMA = 80.0
+
+
+def interior_colours(img: np.ndarray, inner: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The colours of an open mouth's interior, ``(teeth, cavity)`` RGB float32, each None where the mouth does not
+    show it. The cavity: the median of its darkest third, if darker than :data:`CAVITY_LUMA`; the teeth: the median
+    of its pixels far lighter than that and nearly grey (a tenth of the interior at least).
+
+    Parameters
+    ----------
+    img: (h, w, 3) uint8 RGB.
+    inner: (20, 2) the mouth's inner-lip contour (pixels of ``img``).
+    """
+    luma_of = np.array([0.299, 0.587, 0.114], np.float32)
+    mask = inner_mask(inner, img.shape[:2], 1.0) > 0.5
+    if mask.sum() < 20:
+        return None, None
+    px = img[mask].astype(np.float32)
+    luma = px @ luma_of
+    cavity = np.median(px[luma <= np.percentile(luma, 33)], axis=0)
+    cavity_luma = float(cavity @ luma_of)
+    grey = px.max(1) - px.min(1) < 0.35 * np.maximum(luma, 1.0)
+    light = (luma > cavity_luma + 60) & grey
+    teeth = np.median(px[light], axis=0) if light.sum() >= max(6, 0.1 * len(px)) else None
+    return teeth, (cavity if cavity_luma < CAVITY_LUMA else None)
+
+
 def lend_interior(img: np.ndarray, inner_dst: np.ndarray, donor: np.ndarray, inner_src: np.ndarray,
                   strength: float = 1.0, shrink: float = 0.5) -> bool:
     """Draw the donor's mouth interior inside ``inner_dst`` (in place).

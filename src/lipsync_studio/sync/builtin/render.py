@@ -342,6 +342,8 @@ def close_seam(img: np.ndarray, inner: np.ndarray, lips: np.ndarray) -> None:
     img[y0:y1, x0:x1] = np.clip(area * (1 - a) + shadow * a + 0.5, 0, 255).astype(np.uint8)
 
 
+#: Luma (BT.601) of an RGB colour.
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 #: Upper teeth from the middle to the corner on each side (central incisor, lateral incisor, canine, two premolars):
 #: their share of the arch's quarter turn, and their visible height against the central incisor's.
 _TEETH_WIDTH = np.array([1.0, 0.78, 0.8, 0.72, 0.7])
@@ -349,7 +351,8 @@ _TEETH_HEIGHT = np.array([1.0, 0.86, 0.95, 0.78, 0.7])
 
 
 def paint_interior(img: np.ndarray, inner: np.ndarray, upper: np.ndarray, gap_px: float,
-                   strength: float = 1.0) -> None:
+                   strength: float = 1.0, colours: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
+                   ) -> None:
     """Draw a mouth interior inside the inner-lip polygon (in place), for a clip with no open mouth to lend.
 
     Upper teeth on an arch seen from the front (each tooth narrower toward the corners, as arcsin of the position
@@ -366,6 +369,9 @@ def paint_interior(img: np.ndarray, inner: np.ndarray, upper: np.ndarray, gap_px
     upper: (n, 2) the upper inner lip, left to right.
     gap_px: the opening in pixels (sets the teeth's height and the blur).
     strength: 0..1, how much of the drawn interior covers what was there (fades it in as the mouth opens).
+    colours: the clip's own ``(teeth, cavity)`` RGB (:func:`~.interior.interior_colours`; None where its mouths
+        show none): the drawn ones take them, so that they do not change colour where the drawing takes over
+        from the clip's own interior, stretched as far as it goes (a photo with lips parted on its teeth).
     """
     import cv2
 
@@ -404,6 +410,12 @@ def paint_interior(img: np.ndarray, inner: np.ndarray, upper: np.ndarray, gap_px
     below = np.clip((gy - top) / np.maximum(bottom - top, 1.0), 0, 1)
     lit = lit * (1 - 0.3 * np.exp(-below / 0.18)) * (1 + 0.04 * np.sin(3.1 * k + 1.0 * np.sign(u)))
     ivory = np.array([230, 222, 204], np.float32)
+    dark = np.array([58, 20, 24], np.float32)
+    own_teeth, own_cavity = colours
+    if own_teeth is not None:  # the measure's median lies a little under the lit middle teeth
+        ivory = np.clip(np.asarray(own_teeth, np.float32) * 1.08, 0, 255)
+    if own_cavity is not None:
+        dark = np.asarray(own_cavity, np.float32) / 0.7  # the cavity's darkest third: its shadowed part
     edge_grey = np.array([176, 176, 180], np.float32)
     tooth = ivory + (edge_grey - ivory) * (np.clip((below - 0.8) / 0.2, 0, 1) * 0.5)[..., None]
     # Between teeth a fine dark line, opening into a notch at their edges.
@@ -412,10 +424,12 @@ def paint_interior(img: np.ndarray, inner: np.ndarray, upper: np.ndarray, gap_px
     tooth = tooth * (lit * (1 - 0.45 * seam))[..., None]
     # The cavity: dark, darkest high under the teeth and toward the corners; the tongue low in the middle.
     across = np.clip(1 - u * u, 0, 1)
-    cavity = np.array([58, 20, 24], np.float32) * (0.45 + 0.55 * depth * across)[..., None]
+    cavity = dark * (0.45 + 0.55 * depth * across)[..., None]
     tongue_top = top + gap * (0.6 + 0.3 * u * u)
     on_tongue = np.clip((gy - tongue_top) / max(1.0, 0.08 * gap), 0, 1) * min(1.0, gap / 12) * across ** 0.5
-    tongue = np.array([150, 66, 70], np.float32) * (0.7 + 0.3 * np.exp(-np.clip(gy - tongue_top, 0, None)
+    # In a clip's own darker (or lighter) mouth the tongue lies in the same shade.
+    shade = float(np.clip((dark @ _LUMA) / (np.array([58, 20, 24], np.float32) @ _LUMA), 0.3, 1.5))
+    tongue = np.array([150, 66, 70], np.float32) * shade * (0.7 + 0.3 * np.exp(-np.clip(gy - tongue_top, 0, None)
                                                                          / max(1.0, 0.12 * gap)))[..., None]
     cavity = cavity + on_tongue[..., None] * (tongue * (0.6 + 0.4 * across[..., None]) - cavity)
     col = cavity * (1 - on_teeth[..., None]) + tooth * on_teeth[..., None]
