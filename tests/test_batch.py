@@ -102,6 +102,59 @@ def test_a_bad_manifest_is_reported_whole_with_rows_and_nothing_runs(media, tmp_
     assert any("row 1: stereo_mode 'sideways'" in p for p in info.value.problems)
 
 
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
+def test_a_job_hears_its_script_in_its_language_and_the_dub_stream_it_names(media, tmp_path):
+    """A manifest's ``script`` column was refused as "not supported by this version's sync job" although the sync
+    job takes a script: a studio's batch, where every language comes with its text, could not use them. Now the
+    script reaches the engine in the row's language (its BCP 47 tag as an espeak-ng voice), and ``dub_stream``
+    picks the dialogue out of a delivery holding several audio streams."""
+    import av
+    import numpy as np
+
+    from lipsync_studio.batch.execute import run_job
+    from lipsync_studio.batch.manifest import BatchJob
+    from lipsync_studio.errors import OptionError
+    from lipsync_studio.media.audio import load_audio
+
+    speech = load_audio(media["dub0"], 48000)
+    tone = (0.3 * np.sin(2 * np.pi * 300 * np.arange(len(speech)) / 48000)).astype(np.float32)
+    dub = tmp_path / "delivery.mkv"  # stream 0: a tone (the M&E), stream 1: the dialogue
+    with av.open(str(dub), "w") as out:
+        streams = [out.add_stream("pcm_s16le", rate=48000) for _ in range(2)]
+        for st in streams:
+            st.layout = "mono"
+        for i in range(0, len(speech), 1024):
+            for st, sig in zip(streams, (tone, speech)):
+                frame = av.AudioFrame.from_ndarray((np.clip(sig[i:i + 1024], -1, 1) * 32767).astype(np.int16)[None],
+                                                   format="s16", layout="mono")
+                frame.sample_rate = 48000
+                for packet in st.encode(frame):
+                    out.mux(packet)
+        for st in streams:
+            for packet in st.encode(None):
+                out.mux(packet)
+    script = tmp_path / "lines.txt"
+    script.write_text("Ela fala de novo amanhã.\n")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"clip,lang,video,dub,script,dub_stream\nc,pt-BR,{media['clip0']},{dub},{script},1\n")
+    from lipsync_studio.batch.execute import SUPPORTED_OPTIONS
+
+    job, = read_manifest(manifest, SUPPORTED_OPTIONS)
+    assert job.options == {"script": script, "dub_stream": 1}
+    (tmp_path / "o1").mkdir()
+    outcome = run_job(job, tmp_path / "o1", device="cpu")
+    heard = load_audio(tmp_path / "o1" / outcome.outputs[0], 16000)
+    want = load_audio(media["dub0"], 16000)
+    n = min(len(heard), len(want))
+    assert np.corrcoef(heard[:n], want[:n])[0, 1] > 0.9  # the dialogue stream, not the tone, is the output's sound
+    assert not any("audio streams" in w for w in outcome.warnings)
+    # The script goes to the engine in the row's language: one espeak-ng cannot speak stops the job, by name.
+    (tmp_path / "o2").mkdir()
+    with pytest.raises(OptionError, match="'qq'"):
+        run_job(BatchJob(clip="c", lang="qq", dub=dub, video=media["clip0"], options={"script": script}),
+                tmp_path / "o2", device="cpu")
+
+
 @pytest.mark.slow
 def test_a_batch_runs_every_job_once_resumes_redoes_what_changed_and_reports(media, tmp_path):
     # Each job its own dub file, so changing one changes one job; one dub's name carries markup, one is no audio.

@@ -673,3 +673,12 @@ def test_a_dub_edited_in_place_at_the_same_length_is_heard_anew(clip50, tmp_path
     again.begin(clip50, dub)
     again._heard.result()
     assert sent == [2, 1]  # heard again (the clip's own sound from the cache)
+
+
+def test_a_language_tag_names_the_espeak_voice_of_that_language():
+    """A batch row names its language as a BCP 47 tag; espeak-ng reads the script with that voice where it has one
+    (Latin American Spanish, Brazilian Portuguese), else with the language's main voice (Canadian French)."""
+    from lipsync_studio.sync.phones import espeak_voice
+
+    assert espeak_voice("es-419") == "es-419" and espeak_voice("pt-BR") == "pt-br"
+    assert espeak_voice("fr-CA") == "fr" and espeak_voice("de") == "de"

@@ -104,6 +104,57 @@ def test_a_silent_dub_is_synced_with_a_warning_that_says_so(clip50, tmp_path):
     assert not any("is silent" in n for n in loud.warnings)
 
 
+def _two_stream_dub(path: Path, seconds: float = 2.0) -> Path:
+    """A delivery with two audio streams: #0 a 300 Hz tone titled "M&E", #1 a 700 Hz tone titled "Dialogue"."""
+    import av
+
+    sr = 48000
+    t = np.arange(int(seconds * sr)) / sr
+    with av.open(str(path), "w") as out:
+        streams = []
+        for title in ("M&E", "Dialogue"):
+            st = out.add_stream("pcm_s16le", rate=sr)
+            st.layout = "mono"
+            st.metadata["title"] = title
+            streams.append(st)
+        for i in range(0, len(t), 1024):
+            for st, hz in zip(streams, (300, 700)):
+                chunk = (0.3 * np.sin(2 * np.pi * hz * t[i:i + 1024]) * 32767).astype(np.int16)[None]
+                frame = av.AudioFrame.from_ndarray(chunk, format="s16", layout="mono")
+                frame.sample_rate = sr
+                for packet in st.encode(frame):
+                    out.mux(packet)
+        for st in streams:
+            for packet in st.encode(None):
+                out.mux(packet)
+    return path
+
+
+def _tone_power(path: Path, hz: float) -> float:
+    sound = load_audio(path, 16000)
+    spectrum = np.abs(np.fft.rfft(sound))
+    freqs = np.fft.rfftfreq(len(sound), 1 / 16000)
+    return float(spectrum[np.abs(freqs - hz) < 20].sum())
+
+
+def test_a_dub_with_several_audio_streams_says_which_it_heard_and_syncs_the_one_chosen(clip50, tmp_path):
+    """A delivery often holds the mix, the M&E and the dialogue as streams of one file. Synced to its main stream
+    (the M&E here), the mouth followed the music and nothing said there was a dialogue stream; now the job names the
+    streams and the one it heard, and ``dub_stream`` makes it hear (and carry) the dialogue."""
+    dub = _two_stream_dub(tmp_path / "delivery.mkv")
+    first = run_sync(SyncRequest(clip50, dub, tmp_path / "main.mp4", SyncOptions(measure=False)))
+    notes = [n for n in first.warnings if "audio streams" in n]
+    assert len(notes) == 1 and "#0 M&E" in notes[0] and "#1 Dialogue" in notes[0] and "--dub-stream" in notes[0]
+    assert _tone_power(first.output, 300) > 10 * _tone_power(first.output, 700)
+    chosen = run_sync(SyncRequest(clip50, dub, tmp_path / "dialogue.mp4", SyncOptions(measure=False, dub_stream=1)))
+    assert not any("audio streams" in n for n in chosen.warnings)
+    assert _tone_power(chosen.output, 700) > 10 * _tone_power(chosen.output, 300)  # heard and carried
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # its copy is gone
+    with pytest.raises(MediaError, match=r"no stream #5 .*audio: \[0, 1\]"):
+        run_sync(SyncRequest(clip50, dub, tmp_path / "none.mp4", SyncOptions(measure=False, dub_stream=5)))
+    assert not (tmp_path / "none.mp4").exists()
+
+
 def test_cancel_leaves_nothing_under_the_final_name(clip50, dub3s, tmp_path):
     out = tmp_path / "cancelled.mp4"
     token = CancelToken()

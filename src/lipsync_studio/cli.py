@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dub-offset", type=float, default=0.0, metavar="MS",
                    help="shift the dub by MS milliseconds (positive: later, it starts with silence; negative: "
                         "earlier) for a dub that is slightly early or late")
+    p.add_argument("--dub-stream", type=int, metavar="N",
+                   help="the dub's audio stream to hear and to put in the output, numbered as `probe DUB` lists "
+                        "them (a delivery holding the mix, the M&E and the dialogue: choose the dialogue); default: "
+                        "the file's main audio stream")
     p.add_argument("--json", action="store_true", help="print the result as JSON (machine-readable)")
     p.add_argument("--extend", choices=["pingpong", "hold", "loop", "trim-audio"], default="pingpong",
                    help="when the dub is longer than the clip (default: pingpong, no visible jump)")
@@ -271,8 +275,9 @@ def _cmd_sync(args: argparse.Namespace) -> int:
 
     opts = SyncOptions(extend=args.extend, shorten=args.shorten, fmt=_format_from(args), engine=args.engine,
                        face=args.face, measure=not args.no_measure, device=args.device,
-                       start_s=args.start, end_s=args.end, script=args.script, script_lang=args.script_lang)
-    if args.right is None:  # the phones start being heard while the clip's layout is looked at
+                       start_s=args.start, end_s=args.end, script=args.script, script_lang=args.script_lang,
+                       dub_stream=args.dub_stream)
+    if args.right is None and args.dub_stream is None:  # the phones heard while the clip's layout is looked at
         from .sync.builtin.engine import hear_ahead
 
         hear_ahead(args.video, args.dub, args.engine, args.dub_offset)

@@ -14,8 +14,8 @@ from typing import Any
 from ..errors import OptionError
 from .manifest import BatchJob
 
-#: The per-job manifest options this sync job carries out (``script`` waits for a sync job that takes one).
-SUPPORTED_OPTIONS = ("face", "dub_offset", "stereo_mode", "out_layout")
+#: The per-job manifest options this sync job carries out.
+SUPPORTED_OPTIONS = ("face", "script", "dub_offset", "dub_stream", "stereo_mode", "out_layout")
 
 def output_suffix(codec: str) -> str:
     """The container for a codec: MP4 for H.264/HEVC, QuickTime for ProRes and DNxHR, Matroska for VP9."""
@@ -109,7 +109,12 @@ def run_job(job: BatchJob, out_tmp: Path, device: str = "auto", settings: BatchS
     from ..media.writer import VideoFormat
 
     fmt = VideoFormat(codec=settings.codec, crf=settings.crf, preset=settings.preset, pix_fmt=settings.pix_fmt)
-    opts = SyncOptions(fmt=fmt, engine=settings.engine, face=job.options.get("face"), measure=True, device=device)
+    from ..sync.phones import espeak_voice
+
+    # A script is in the job's language (its BCP 47 tag, as espeak-ng names a voice for it).
+    opts = SyncOptions(fmt=fmt, engine=settings.engine, face=job.options.get("face"), measure=True, device=device,
+                       script=job.options.get("script"), script_lang=espeak_voice(job.lang),
+                       dub_stream=job.options.get("dub_stream"))
     out = out_tmp / f"{job.key}{output_suffix(settings.codec)}"
     video = job.video if job.video is not None else job.left
     offset_ms = 1000.0 * float(job.options.get("dub_offset") or 0)
@@ -121,7 +126,8 @@ def run_job(job: BatchJob, out_tmp: Path, device: str = "auto", settings: BatchS
         from ..stereo.vr import resolve_layout
         from ..sync.builtin.engine import hear_ahead
 
-        hear_ahead(video, job.dub, settings.engine, offset_ms)  # heard while the layout is looked at
+        if opts.dub_stream is None:  # else the job hears a stream of it written apart
+            hear_ahead(video, job.dub, settings.engine, offset_ms)  # heard while the layout is looked at
 
         detected = resolve_layout(video)[0]
         if detected.is_stereo:

@@ -6,8 +6,10 @@ Columns (CSV header or JSON keys):
 - ``lang``: the dub's language as a BCP 47 tag (``es-419``, ``pt-BR``).
 - ``video``: the clip, or ``left`` and ``right``: a stereo clip as one file per eye.
 - ``dub``: the new audio.
-- optional per job: ``face`` (track id), ``script`` (the dub's text), ``dub_offset`` (seconds the dub starts
-  after the picture; negative: before), ``stereo_mode`` and ``out_layout`` (stereo clips).
+- optional per job: ``face`` (track id), ``script`` (the dub's text, in the language ``lang`` names),
+  ``dub_offset`` (seconds the dub starts after the picture; negative: before), ``dub_stream`` (which of the dub
+  file's audio streams holds the dialogue, numbered as ``probe`` lists them), ``stereo_mode`` and ``out_layout``
+  (stereo clips).
 
 Relative paths are taken from the manifest's own folder. Every problem in the manifest is found before any work
 starts and reported with its row: the CSV line number (the header is line 1), or a JSON job's 1-based index.
@@ -27,7 +29,7 @@ from ..errors import UserError
 
 REQUIRED = ("clip", "lang", "dub")
 INPUTS = ("video", "left", "right")
-OPTIONS = ("face", "script", "dub_offset", "stereo_mode", "out_layout")
+OPTIONS = ("face", "script", "dub_offset", "dub_stream", "stereo_mode", "out_layout")
 COLUMNS = REQUIRED + INPUTS + OPTIONS
 
 #: What a clip id or a language tag may hold: it becomes a folder and file name under the output folder.
@@ -59,7 +61,7 @@ class BatchJob:
     video: the clip's absolute path (None when given as ``left`` / ``right``).
     left, right: the eyes' files of a stereo clip given as two files.
     options: the job's own options, only those given: ``face`` (int), ``script`` (Path), ``dub_offset``
-        (float, seconds), ``stereo_mode`` and ``out_layout`` (str).
+        (float, seconds), ``dub_stream`` (int), ``stereo_mode`` and ``out_layout`` (str).
     row: where the job is in the manifest (CSV line or JSON index).
     """
 
@@ -255,6 +257,14 @@ def read_manifest(path: str | Path, supported_options: tuple[str, ...] = OPTIONS
                     opts["face"] = face
                 except ValueError:
                     problems.append(f"{where}: face must be a track id (0, 1, ...), not {value!r}")
+            elif col == "dub_stream":
+                try:
+                    stream = int(str(value))
+                    if stream < 0 or isinstance(value, float):
+                        raise ValueError
+                    opts["dub_stream"] = stream
+                except ValueError:
+                    problems.append(f"{where}: dub_stream must be a stream number (0, 1, ...), not {value!r}")
             elif col == "dub_offset":
                 try:
                     off = float(str(value))

@@ -1,6 +1,7 @@
-"""The dub's offset: a dub that is slightly early or late, shifted before the job syncs to it.
+"""The dub as the job hears it: shifted when it is slightly early or late, one of its audio streams when the file
+holds several (a delivery's mix, M&E and dialogue).
 
-The shifted dub is written once, as a hidden partial file beside the output (:func:`~..media.output.
+Such a dub is written once, as a hidden partial file beside the output (:func:`~..media.output.
 temporary_sibling`: swept by a later run if this one is killed), used as the dub for every later stage (the
 mouth follows it and it becomes the output's sound) and removed when the job ends, whatever happens.
 """
@@ -17,7 +18,7 @@ NO_SHIFT_S = 1e-4
 
 
 def write_shifted_dub(dub: Path, offset_s: float, target: Path, sr: int | None = None, *,
-                      at_picture: bool = False) -> Path:
+                      at_picture: bool = False, stream_index: int | None = None) -> Path:
     """Write ``dub`` shifted by ``offset_s`` seconds to ``target`` (a WAV); return ``target``.
 
     Positive offsets start the dub with that much silence (the sound comes later); negative ones drop its
@@ -25,15 +26,15 @@ def write_shifted_dub(dub: Path, offset_s: float, target: Path, sr: int | None =
     is the sample rate unless ``sr`` (Hz) asks for another: the sound after the silence is the dub's own
     samples, not a resampled copy, so everything heard from it (phones, loudness) is the unshifted dub's.
     ``at_picture``: ``dub`` is a video whose own sound is wanted, timed from its first frame (see
-    :func:`~..media.audio.load_audio`).
+    :func:`~..media.audio.load_audio`). ``stream_index``: the audio stream read (None: the file's main one).
     """
     from ..media.audio import load_audio, probe_audio
     from ..media.audio_writer import write_audio
 
     if sr is None:
-        sr = probe_audio(dub).sample_rate
+        sr = probe_audio(dub, stream_index).sample_rate
 
-    audio = load_audio(dub, sr=sr, mono=False, at_picture=at_picture)
+    audio = load_audio(dub, sr=sr, mono=False, at_picture=at_picture, stream_index=stream_index)
     shift = int(round(abs(offset_s) * sr))
     if offset_s > 0:
         audio = np.concatenate([np.zeros((audio.shape[0], shift), np.float32), audio], axis=1)
@@ -43,23 +44,42 @@ def write_shifted_dub(dub: Path, offset_s: float, target: Path, sr: int | None =
     return target
 
 
-def shift_dub(state: dict[str, Any], audio):
-    """In a job's ``open`` stage: replace ``state["dub"]`` by the dub shifted by ``state["dub_offset_ms"]``.
+def prepare_dub(state: dict[str, Any], audio):
+    """In a job's ``open`` stage: replace ``state["dub"]`` by the dub as the job hears it: the audio stream
+    ``state["options"].dub_stream`` of it, shifted by ``state["dub_offset_ms"]``. A dub holding several audio
+    streams, none chosen, is heard by its main one, and a warning says which and what else it holds.
 
-    The shifted file lies beside ``state["output"]`` and is listed in ``state["cleanup"]`` (removed by
+    The file written lies beside ``state["output"]`` and is listed in ``state["cleanup"]`` (removed by
     :func:`~.job.cleanup_files`). Returns the audio facts of the dub the job now uses (``audio`` itself when
-    there is no shift).
+    it is the user's file as it is).
     """
-    from ..media.audio import probe_audio
+    from ..media.audio import audio_streams, probe_audio
     from ..media.output import temporary_sibling
 
+    given = state["dub"]
+    stream = getattr(state.get("options"), "dub_stream", None)
+    if stream is None:
+        streams = audio_streams(given)
+        if len(streams) > 1:
+            from ..media.warnings import warn_media
+
+            listed = "; ".join(f"#{a.stream_index} {_described(a)}" for a in streams)
+            warn_media(f"{given}: holds {len(streams)} audio streams ({listed}); the sync hears #{audio.stream_index} "
+                       f"and puts it in the output: if the dialogue is another, choose it (--dub-stream N; a batch "
+                       f"manifest's dub_stream column)")
     offset_s = float(state.get("dub_offset_ms", 0.0)) / 1000.0
-    if abs(offset_s) < NO_SHIFT_S:
+    if abs(offset_s) < NO_SHIFT_S and stream is None:
         return audio
     out: Path = state["output"]
     target = temporary_sibling(out.with_name(f"{out.stem}-dub.wav"))
     state.setdefault("cleanup", []).append(target)
-    given = state["dub"]
-    state["dub"] = write_shifted_dub(given, offset_s, target)
+    state["dub"] = write_shifted_dub(given, offset_s if abs(offset_s) >= NO_SHIFT_S else 0.0, target,
+                                     stream_index=stream)
     state.setdefault("stands_for", {})[state["dub"]] = given  # what the job says of it names the user's dub
     return probe_audio(state["dub"])
+
+
+def _described(audio) -> str:
+    """An audio stream in a few words: ``"Dialogue, eng: 2 ch, 48 kHz, 8.0 s"``."""
+    return (f"{audio.label}: " if audio.label else "") + \
+        f"{audio.channels} ch, {audio.sample_rate / 1000:g} kHz, {audio.duration_s:.1f} s"

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import MediaError, OptionError
 from ..stereo.right_eye import MODES
-from .dub import shift_dub
+from .dub import prepare_dub
 from ..job import Job, Stage, StageContext
 from .sync_job import StereoOptions, SyncOptions, SyncResult
 
@@ -55,7 +55,7 @@ def _open(ctx: StageContext) -> None:
         raise MediaError("is not a stereo clip (no left/right pair found)", path=s["video"],
                          hint="sync it as a 2D clip, or give --layout or --right")
     try:
-        audio = probe_audio(s["dub"])
+        audio = probe_audio(s["dub"], opts.dub_stream)
     except MediaError as exc:
         raise MediaError(exc.message, path=s["dub"], hint=exc.hint or "the dub must be a file with sound") from exc
     if audio.duration_s <= 0:
@@ -77,7 +77,7 @@ def _open(ctx: StageContext) -> None:
     for p in stereo_output_paths(s["output"], s["out_layout"], s["vr_name"]):  # the names really written
         check_output_path(p, inputs=inputs, suffixes=CONTAINERS)
     s["info"] = info
-    audio = shift_dub(s, audio)
+    audio = prepare_dub(s, audio)
     s["plan"] = plan_output(info.n_frames, info.fps, audio.duration_s, opts.extend, opts.shorten)
     from .sync_job import synced_range
 

@@ -29,7 +29,7 @@ from ..media.timeline import ExtendPolicy, OutputPlan, ShortenPolicy, plan_outpu
 from ..media.video import VideoReader, probe_video
 from ..media.writer import CONTAINERS, VideoFormat, VideoWriter, threads_beside_one_busy
 from ..sync.base import WholeFrameNeeded
-from .dub import shift_dub
+from .dub import prepare_dub
 from ..job import CancelToken, Job, ProgressCallback, Stage, StageContext, run_collecting_warnings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -60,6 +60,9 @@ class SyncOptions:
         synced range is spliced into the whole clip.
     script: the dub's text (.txt, .srt, .vtt): its phones are aligned to the dub instead of only recognised.
     script_lang: the script's language, as an espeak-ng voice name (``en``, ``de``, ``fr``, ``es``, …).
+    dub_stream: which of the dub's audio streams the sync hears and the output carries (its number among the
+        file's streams, as ``probe`` lists them; a delivery often holds the mix, the M&E and the dialogue as
+        streams of one file); None: the file's main audio stream (a dub with several says which it heard).
     """
 
     extend: ExtendPolicy = ExtendPolicy.PINGPONG
@@ -73,6 +76,7 @@ class SyncOptions:
     end_s: float | None = None
     script: Path | None = None
     script_lang: str = "en"
+    dub_stream: int | None = None
 
 
 def synced_range(options: SyncOptions, plan: OutputPlan) -> tuple[int, int]:
@@ -276,7 +280,7 @@ def _open_stage(ctx: StageContext) -> None:
     video, dub, out = s["video"], s["dub"], s["output"]
     info = probe_video(video)
     try:
-        audio = probe_audio(dub)
+        audio = probe_audio(dub, s["options"].dub_stream)
     except MediaError as exc:
         raise MediaError(exc.message, path=dub, hint=exc.hint or "the dub must be a file with sound") from exc
     if audio.duration_s <= 0:
@@ -292,7 +296,7 @@ def _open_stage(ctx: StageContext) -> None:
     from ..media.vrmeta import read_vr_metadata
 
     s["vr"] = read_vr_metadata(video, side_data=False)  # a 360/VR clip keeps its projection (render, VR hook)
-    audio = shift_dub(s, audio)
+    audio = prepare_dub(s, audio)
     s["plan"] = plan_output(info.n_frames, info.fps, audio.duration_s, opts.extend, opts.shorten)
     s["range"] = synced_range(opts, s["plan"])
     ctx.advance(1)

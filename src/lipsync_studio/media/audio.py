@@ -28,7 +28,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import av.audio.stream
     import av.container
 
-__all__ = ["AudioInfo", "iter_resampled", "load_audio", "pick_audio_stream", "probe_audio", "sound_late_s"]
+__all__ = ["AudioInfo", "audio_streams", "iter_resampled", "load_audio", "pick_audio_stream", "probe_audio",
+           "sound_late_s"]
 
 #: A track that ends this much earlier than its header says is reported as truncated: the larger of
 #: an absolute margin (codec priming/padding, rounding) and a fraction (bit-rate based estimates).
@@ -55,6 +56,8 @@ class AudioInfo:
     stream_index:
         Index of the stream among all streams of the container (as ``ffprobe`` numbers them); pass it
         to :func:`load_audio` to read this stream.
+    label:
+        The stream's title and language as the file names them (``"Dialogue, eng"``), or ``""``.
     """
 
     sample_rate: int
@@ -62,6 +65,7 @@ class AudioInfo:
     duration_s: float
     codec: str
     stream_index: int
+    label: str = ""
 
 
 def load_audio(
@@ -227,8 +231,8 @@ def _late_after_picture(container: av.container.InputContainer, sound_start_s: f
     return sound_start_s - float(start * tb)
 
 
-def probe_audio(path: str | Path) -> AudioInfo:
-    """Describe the audio stream :func:`load_audio` would read by default, cheaply.
+def probe_audio(path: str | Path, stream_index: int | None = None) -> AudioInfo:
+    """Describe the audio stream :func:`load_audio` would read by default (or stream ``stream_index``), cheaply.
 
     Only the headers are read when the container records the duration (nearly always); otherwise the
     stream is decoded once to count its samples (nothing is kept).
@@ -249,20 +253,31 @@ def probe_audio(path: str | Path) -> AudioInfo:
         The file is missing, empty, not a media file, or has no audio stream.
     """
     with open_input(path) as container:
-        stream = pick_audio_stream(container, Path(path), None)
+        stream = pick_audio_stream(container, Path(path), stream_index)
         ctx = stream.codec_context
         duration_s = _stream_duration_s(stream)
         if duration_s is None and container.duration is not None and container.duration > 0:
             duration_s = container.duration / 1_000_000  # AV_TIME_BASE: microseconds
         if duration_s is None:
             duration_s = _count_decoded_seconds(container, stream)
+        meta = stream.metadata
+        label = ", ".join(v for v in (meta.get("title"), meta.get("language")) if v and v != "und")
         return AudioInfo(
             sample_rate=int(ctx.sample_rate),
             channels=int(ctx.channels),
             duration_s=float(duration_s),
             codec=str(ctx.name),
             stream_index=int(stream.index),
+            label=label,
         )
+
+
+def audio_streams(path: str | Path) -> list[AudioInfo]:
+    """Every audio stream of a file (:func:`probe_audio` of each; durations from the headers, decoded where they
+    hold none), in the file's order; empty for a file with none."""
+    with open_input(path) as container:
+        indices = [s.index for s in container.streams.audio]
+    return [probe_audio(path, i) for i in indices]
 
 
 # -- helpers ----------------------------------------------------------------------------------------------

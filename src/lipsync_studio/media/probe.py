@@ -53,6 +53,8 @@ def probe(path: str | Path) -> dict[str, Any]:
             lang = s.metadata.get("language")
             if lang and lang != "und":
                 entry["language"] = lang
+            if s.metadata.get("title"):  # a delivery's tracks are named so: "Dialogue", "M&E", "Mix"
+                entry["title"] = s.metadata["title"]
             streams.append(entry)
         has_video = picture is not None
         has_audio = any(s["type"] == "audio" for s in streams)

@@ -16,6 +16,7 @@ adding to the wall time (the decoder holds the interpreter lock while it works).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -438,6 +439,27 @@ def ipa_to_arpabet(token: str) -> list[str]:
         else:
             i += 1  # a symbol without a counterpart (tone marks, rare letters): the mouth ignores it
     return out
+
+
+def espeak_voice(tag: str) -> str:
+    """The espeak-ng voice for a language tag (BCP 47, as a batch manifest names a dub's language: ``es-419``,
+    ``pt-BR``, ``fr``): the tag itself where espeak-ng has a voice of that name, else its language subtag (for
+    which espeak-ng takes that language's main voice: ``fr-CA`` -> ``fr``)."""
+    t = tag.strip().lower()
+    return t if t in _espeak_voices() else t.split("-")[0]
+
+
+@functools.lru_cache(maxsize=1)
+def _espeak_voices() -> frozenset[str]:
+    """The voice names espeak-ng lists (lower case); empty without espeak-ng."""
+    exe = shutil.which("espeak-ng") or shutil.which("espeak")
+    if exe is None:
+        return frozenset()
+    try:
+        r = subprocess.run([exe, "--voices"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return frozenset()
+    return frozenset(f[1].lower() for f in (line.split() for line in r.stdout.splitlines()[1:]) if len(f) > 1)
 
 
 def espeak_phonemes(words: list[str], lang: str) -> list[list[str]]:
