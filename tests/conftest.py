@@ -186,6 +186,36 @@ def write_tone(path: Path, seconds: float, *, freq: float = 440.0, sr: int = 160
     return write_audio(path, (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32), sr)
 
 
+def write_audio_streams(path: Path, signals: list[np.ndarray], sr: int = 48000,
+                        titles: tuple[str, ...] = ()) -> Path:
+    """A delivery holding each signal ((n,) float32) as its own mono 16-bit PCM audio stream, in order, titled
+    ``titles`` (Matroska keeps a stream's title)."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        streams = []
+        for k in range(len(signals)):
+            st = out.add_stream("pcm_s16le", rate=sr)
+            st.layout = "mono"
+            if k < len(titles):
+                st.metadata["title"] = titles[k]
+            streams.append(st)
+        for i in range(0, max(len(x) for x in signals), 1024):
+            for st, sig in zip(streams, signals):
+                chunk = np.clip(np.asarray(sig[i:i + 1024], np.float32), -1, 1)
+                if not len(chunk):
+                    continue
+                frame = av.AudioFrame.from_ndarray((chunk * 32767).astype(np.int16)[None], format="s16",
+                                                   layout="mono")
+                frame.sample_rate = sr
+                for packet in st.encode(frame):
+                    out.mux(packet)
+        for st in streams:
+            for packet in st.encode(None):
+                out.mux(packet)
+    return path
+
+
 def write_two_shot_clip(path: Path) -> Path:
     """100 frames (640 x 360, 25 fps): a face (frames 0-29), a cutaway with nobody (30-69), then the face alone,
     without the photo's hair and backdrop, before another backdrop (70-99): two faces to the tracker."""

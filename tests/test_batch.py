@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import write_clip
+from conftest import write_audio_streams, write_clip
 
 from lipsync_studio.batch.manifest import ManifestError, read_manifest
 from lipsync_studio.cli import main
@@ -108,7 +108,6 @@ def test_a_job_hears_its_script_in_its_language_and_the_dub_stream_it_names(medi
     job takes a script: a studio's batch, where every language comes with its text, could not use them. Now the
     script reaches the engine in the row's language (its BCP 47 tag as an espeak-ng voice), and ``dub_stream``
     picks the dialogue out of a delivery holding several audio streams."""
-    import av
     import numpy as np
 
     from lipsync_studio.batch.execute import run_job
@@ -118,21 +117,7 @@ def test_a_job_hears_its_script_in_its_language_and_the_dub_stream_it_names(medi
 
     speech = load_audio(media["dub0"], 48000)
     tone = (0.3 * np.sin(2 * np.pi * 300 * np.arange(len(speech)) / 48000)).astype(np.float32)
-    dub = tmp_path / "delivery.mkv"  # stream 0: a tone (the M&E), stream 1: the dialogue
-    with av.open(str(dub), "w") as out:
-        streams = [out.add_stream("pcm_s16le", rate=48000) for _ in range(2)]
-        for st in streams:
-            st.layout = "mono"
-        for i in range(0, len(speech), 1024):
-            for st, sig in zip(streams, (tone, speech)):
-                frame = av.AudioFrame.from_ndarray((np.clip(sig[i:i + 1024], -1, 1) * 32767).astype(np.int16)[None],
-                                                   format="s16", layout="mono")
-                frame.sample_rate = 48000
-                for packet in st.encode(frame):
-                    out.mux(packet)
-        for st in streams:
-            for packet in st.encode(None):
-                out.mux(packet)
+    dub = write_audio_streams(tmp_path / "delivery.mkv", [tone, speech])  # #0 a tone (the M&E), #1 the dialogue
     script = tmp_path / "lines.txt"
     script.write_text("Ela fala de novo amanhã.\n")
     manifest = tmp_path / "m.csv"

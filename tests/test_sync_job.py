@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import read_code, write_clip, write_tone, write_two_shot_clip
+from conftest import read_code, write_audio_streams, write_clip, write_tone, write_two_shot_clip
 
 from lipsync_studio.job import CancelToken, Progress
 from lipsync_studio.engine.sync_job import SyncOptions, SyncRequest, run_sync
@@ -106,28 +106,9 @@ def test_a_silent_dub_is_synced_with_a_warning_that_says_so(clip50, tmp_path):
 
 def _two_stream_dub(path: Path, seconds: float = 2.0) -> Path:
     """A delivery with two audio streams: #0 a 300 Hz tone titled "M&E", #1 a 700 Hz tone titled "Dialogue"."""
-    import av
-
-    sr = 48000
-    t = np.arange(int(seconds * sr)) / sr
-    with av.open(str(path), "w") as out:
-        streams = []
-        for title in ("M&E", "Dialogue"):
-            st = out.add_stream("pcm_s16le", rate=sr)
-            st.layout = "mono"
-            st.metadata["title"] = title
-            streams.append(st)
-        for i in range(0, len(t), 1024):
-            for st, hz in zip(streams, (300, 700)):
-                chunk = (0.3 * np.sin(2 * np.pi * hz * t[i:i + 1024]) * 32767).astype(np.int16)[None]
-                frame = av.AudioFrame.from_ndarray(chunk, format="s16", layout="mono")
-                frame.sample_rate = sr
-                for packet in st.encode(frame):
-                    out.mux(packet)
-        for st in streams:
-            for packet in st.encode(None):
-                out.mux(packet)
-    return path
+    t = np.arange(int(seconds * 48000)) / 48000
+    return write_audio_streams(path, [(0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32) for hz in (300, 700)],
+                               titles=("M&E", "Dialogue"))
 
 
 def _tone_power(path: Path, hz: float) -> float:

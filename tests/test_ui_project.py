@@ -151,3 +151,40 @@ def test_a_window_with_only_files_open_closes_without_a_question(qtbot, main_win
     win.confirm_close = True
     win.close()
     assert not win.isVisible()
+
+
+def test_a_dub_holding_several_streams_is_heard_by_the_one_chosen_and_a_project_keeps_it(qtbot, main_window,
+                                                                                          talking_media, tmp_path):
+    """A delivery holding the M&E and the dialogue as two audio streams of one file: the Run panel's Dub stream box
+    (shown only for such a dub) chooses the dialogue; the waveform, the sync, the result's sound and a saved project
+    follow it. (The app heard the file's main stream, the M&E, and offered no way to another.)"""
+    import numpy as np
+    from conftest import write_audio_streams
+
+    from lipsync_studio.media.audio import load_audio
+
+    win, s = main_window, main_window.session
+    open_media(qtbot, win, talking_media["clip"], talking_media["dub"])
+    assert win.run_panel.dub_stream.isHidden()  # one stream: nothing to choose
+    speech = load_audio(talking_media["dub"], 48000)
+    tone = (0.3 * np.sin(2 * np.pi * 300 * np.arange(len(speech)) / 48000)).astype(np.float32)
+    dub = write_audio_streams(tmp_path / "delivery.mkv", [tone, speech], titles=("M&E", "Dialogue"))
+    with qtbot.waitSignal(s.dub_changed, timeout=15000):
+        s.open_dub(dub)
+    box = win.run_panel.dub_stream
+    assert not box.isHidden() and [box.itemText(i) for i in range(box.count())] == ["#0 M&E", "#1 Dialogue"]
+    assert box.currentData() == 0 and s.sync_options().dub_stream is None
+    with qtbot.waitSignal(s.waveform_ready, timeout=15000, check_params_cb=lambda role, w: role == "dub"):
+        box.setCurrentIndex(1)
+    assert s.dub.stream == 1 and s.sync_options().dub_stream == 1 and s.modified
+    _run(qtbot, win, "none")
+    heard = load_audio(s.result.output, 16000)
+    want = load_audio(talking_media["dub"], 16000)
+    n = min(len(heard), len(want))
+    assert np.corrcoef(heard[:n], want[:n])[0, 1] > 0.9  # the dialogue is the result's sound
+
+    assert win.save_project_as(tmp_path / "p.lsproj")
+    win.new_project()
+    with qtbot.waitSignal(s.project_opened, timeout=20000):
+        assert win.open_project(tmp_path / "p.lsproj")
+    assert s.dub.stream == 1 and box.currentData() == 1 and s.result is not None and not s.result_stale

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QMainWindow, QM
                                QWidget)
 
 from .. import __version__
+from ..errors import MediaError
 from ..settings import Settings, config_dir, log_dir
 from ..weights import ModelRegistry
 from ..app import capabilities
@@ -223,6 +224,7 @@ class MainWindow(QMainWindow):
         r.run_clicked.connect(self.run)
         r.cancel_clicked.connect(s.cancel)
         r.options_changed.connect(s.replan)
+        r.dub_stream_changed.connect(self._dub_stream_chosen)
 
     # -- projects --------------------------------------------------------------------------------------
     def new_project(self) -> None:
@@ -470,11 +472,19 @@ class MainWindow(QMainWindow):
         self.status_line.set_dub(dub)
         self.transport.set_dub_loaded(dub is not None)
         self.timeline.set_waveform("dub", None, "Loading…" if dub is not None else "No dub: File ▸ Open Dub…")
+        self.run_panel.set_dub_streams(dub.streams if dub is not None else (),
+                                       dub.audio.stream_index if dub is not None else None)
         if dub is not None:
-            self._load_play_sound("dub", dub.path)
+            self._load_play_sound("dub", dub.path, dub.stream)
         self._forget_result_shown()
         self._refresh_recent()
         self._update_run_state()
+
+    def _dub_stream_chosen(self, stream) -> None:
+        try:
+            self.session.set_dub_stream(stream)
+        except MediaError as exc:  # the file changed under the app
+            self.errors.report("Cannot hear that stream of the dub", exc.message, "")
 
     def _forget_result_shown(self) -> None:
         """A new clip or dub: the Run panel's measures and last job's words belonged to the old one."""
@@ -547,10 +557,10 @@ class MainWindow(QMainWindow):
         if self.player.playing:
             self.player.play(self.player.speed)
 
-    def _load_play_sound(self, role: str, path: Path) -> None:
+    def _load_play_sound(self, role: str, path: Path, stream: int | None = None) -> None:
         self.player.set_sound(role, None)
         if self.player.sound_ok:
-            self.session.tasks.submit(f"play:{role}", load_play_audio, str(path), role != "dub")
+            self.session.tasks.submit(f"play:{role}", load_play_audio, str(path), role != "dub", stream)
 
     def _set_window(self, window) -> None:
         """A VR clip's window into its sphere (or None): the stereo views show it, a drag turns it."""

@@ -37,14 +37,15 @@ def probe_output_device() -> str:
     return ""
 
 
-def load_play_audio(path: str, at_picture: bool = False) -> np.ndarray:
+def load_play_audio(path: str, at_picture: bool = False, stream_index: int | None = None) -> np.ndarray:
     """The sound of ``path`` as ``(n,) float32`` mono at :data:`PLAY_SR` (for the tasks thread); ``at_picture``: a
-    clip's own sound, from its first frame (see :func:`~..media.audio.load_audio`)."""
+    clip's own sound, from its first frame (see :func:`~..media.audio.load_audio`); ``stream_index``: that audio
+    stream of the file (None: its main one)."""
     from ..media.audio import load_audio
     from ..media.warnings import collecting_media_warnings
 
     with collecting_media_warnings():  # a damaged track still plays up to the damage (and a job's notes stay its own)
-        return load_audio(path, sr=PLAY_SR, mono=True, at_picture=at_picture)
+        return load_audio(path, sr=PLAY_SR, mono=True, at_picture=at_picture, stream_index=stream_index)
 
 
 class Player(QObject):

@@ -25,12 +25,14 @@ def _title(text: str) -> QLabel:
 
 class RunPanel(QWidget):
     """Signals: ``run_clicked()``, ``cancel_clicked()``, ``options_changed()`` (the ``RunSettings`` given to the
-    constructor was updated in place), ``face_changed(track_id: int | None)`` (None: the largest face)."""
+    constructor was updated in place), ``face_changed(track_id: int | None)`` (None: the largest face),
+    ``dub_stream_changed(stream: int)`` (the dub's audio stream to hear, for a dub holding several)."""
 
     run_clicked = Signal()
     cancel_clicked = Signal()
     options_changed = Signal()
     face_changed = Signal(object)
+    dub_stream_changed = Signal(object)
 
     def __init__(self, settings: RunSettings, caps: Capabilities, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -69,6 +71,15 @@ class RunPanel(QWidget):
         self.face.setToolTip(self._face_tip)
         self.face.currentIndexChanged.connect(lambda i: self.face_changed.emit(self.face.itemData(i)))
         form.addRow("Face", self.face)
+        # Shown for a dub holding several audio streams (a delivery's mix, M&E and dialogue).
+        self.dub_stream = QComboBox()
+        self.dub_stream.setToolTip("Which of the dub file's audio streams the sync hears and the result carries: "
+                                   "choose the dialogue")
+        self.dub_stream.currentIndexChanged.connect(
+            lambda i: self.dub_stream_changed.emit(self.dub_stream.itemData(i)) if i >= 0 else None)
+        form.addRow("Dub stream", self.dub_stream)
+        self._form = form
+        form.setRowVisible(self.dub_stream, False)
         self.stereo = QComboBox()
         smodel = QStandardItemModel(self.stereo)
         self.stereo.setModel(smodel)
@@ -252,6 +263,21 @@ class RunPanel(QWidget):
         self.face.setToolTip(self._face_tip if not faces else
                              "Only one face in this clip" if len(faces) == 1 else "Which face to follow")
 
+    def set_dub_streams(self, streams, heard: int | None) -> None:
+        """List the dub's audio streams (``AudioInfo`` each; the box shows only for two or more) with ``heard``
+        (a stream index) chosen, without announcing it."""
+        self.dub_stream.blockSignals(True)
+        self.dub_stream.clear()
+        for a in streams:
+            words = f"{a.channels} ch, {a.sample_rate / 1000:g} kHz"
+            self.dub_stream.addItem(f"#{a.stream_index} {a.label}" if a.label else f"#{a.stream_index} ({words})",
+                                    a.stream_index)
+            self.dub_stream.setItemData(self.dub_stream.count() - 1, f"Stream #{a.stream_index}: {words}, "
+                                        f"{a.duration_s:.1f} s", Qt.ItemDataRole.ToolTipRole)
+        self.dub_stream.setCurrentIndex(max(0, self.dub_stream.findData(heard)))
+        self.dub_stream.blockSignals(False)
+        self._form.setRowVisible(self.dub_stream, len(streams) > 1)
+
     def set_devices(self, devices: list[tuple[str, str]]) -> None:
         """Offer the compute devices found (``(key, label)``)."""
         current = self.settings.device
@@ -269,7 +295,7 @@ class RunPanel(QWidget):
         self.run_btn.setEnabled(can_run and not running)
         self.run_btn.setToolTip("Sync the clip to the dub (Ctrl+R)" if can_run else why)
         self.cancel_btn.setEnabled(running)
-        for box in (self.engine, self.device, self.quality, self.extend, self.shorten):
+        for box in (self.engine, self.device, self.quality, self.extend, self.shorten, self.dub_stream):
             box.setEnabled(not running)
         self.measure.setEnabled(not running and not self._stereo_clip)
         self.stereo.setEnabled(not running and self._stereo_clip)

@@ -16,6 +16,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..engine.sync_job import StereoOptions, SyncOptions, SyncRequest, SyncResult
+from ..errors import MediaError
 from ..app.export import preview_differences
 from ..media.audio import AudioInfo
 from ..media.timeline import ExtendPolicy, OutputPlan
@@ -32,10 +33,13 @@ log = logging.getLogger("lipsync_studio.ui")
 
 @dataclass(frozen=True)
 class DubInfo:
-    """The loaded dub: its file and what its headers say."""
+    """The loaded dub: its file, what its headers say of the stream heard (``stream``: the one chosen, None: the
+    file's main one), and every audio stream of a file holding several (a delivery's mix, M&E, dialogue)."""
 
     path: Path
     audio: AudioInfo
+    streams: tuple[AudioInfo, ...] = ()
+    stream: int | None = None
 
 
 #: The timeline with no clip open.
@@ -147,10 +151,23 @@ class Session(QObject):
 
     def open_dub(self, path: str | Path) -> None:
         """Open an audio file (or a video's sound) as the dub."""
-        from ..media.audio import probe_audio
+        from ..media.audio import audio_streams, probe_audio
 
         self.status.emit(f"Opening dub {Path(path).name}…")
-        self.tasks.submit("dub", lambda p: DubInfo(Path(p), probe_audio(p)), str(path))
+        self.tasks.submit("dub", lambda p: DubInfo(Path(p), probe_audio(p), tuple(audio_streams(p))), str(path))
+
+    def set_dub_stream(self, stream: int | None) -> None:
+        """Hear (and sync to) the dub's audio stream ``stream`` (None: the file's main one)."""
+        from ..media.audio import probe_audio
+
+        if self.dub is None or stream == self.dub.stream:
+            return
+        self.dub = replace(self.dub, audio=probe_audio(self.dub.path, stream), stream=stream)
+        self.touch()
+        self.dub_changed.emit(self.dub)
+        self._mark_stale()
+        self._update_timeline()
+        self.tasks.submit("wave:dub", waveform_of, str(self.dub.path), 3000, False, stream)
 
     def close_dub(self) -> None:
         """Forget the dub."""
@@ -273,13 +290,14 @@ class Session(QObject):
                            device=r.device or "auto",
                            start_s=None if self.mark_in is None else self.mark_in / fps,
                            end_s=None if self.mark_out is None else (self.mark_out + 1) / fps,
-                           script=script_beside(self.dub.path) if self.dub is not None else None)
+                           script=script_beside(self.dub.path) if self.dub is not None else None,
+                           dub_stream=self.dub.stream if self.dub is not None else None)
 
     def _hear_ahead(self) -> None:
         """With a clip and a dub open, their phones start being heard for the built-in engine while the user looks
         (:func:`~lipsync_studio.sync.builtin.engine.hear_ahead`): a Run then plans at once instead of waiting for
         them (its faces often come from the cache)."""
-        if self.clip is None or self.dub is None:
+        if self.clip is None or self.dub is None or self.dub.stream is not None:
             return
         from ..sync.builtin.engine import hear_ahead
 
@@ -470,7 +488,8 @@ class Session(QObject):
         if (result.engine_info or {}).get("range_frames") is not None:
             return  # a range written alone: the whole preview stays what the viewer shows
         if request is None or self.clip is None or self.dub is None or request.video != self.clip.path \
-                or request.dub != self.dub.path or abs(request.dub_offset_ms - 1000.0 * self.offset_s) > 0.05:
+                or request.dub != self.dub.path or abs(request.dub_offset_ms - 1000.0 * self.offset_s) > 0.05 \
+                or request.options.dub_stream != self.dub.stream:
             return
         if self.result is not None and not self.result_stale and self.result_request is not None \
                 and not preview_differences(self.result_request, request):
@@ -623,8 +642,9 @@ class Session(QObject):
             previews = (Preview(Path(self.result.output), self.result_request, self.result, self.result_stale),)
         return Project(clip=self.clip.path if self.clip else None, dub=self.dub.path if self.dub else None,
                        script=script_beside(self.dub.path) if self.dub is not None else None,
-                       dub_offset_ms=1000.0 * self.offset_s, mark_in=self.mark_in, mark_out=self.mark_out,
-                       layout=self.layout, face=self.face_id, position=self.position,
+                       dub_offset_ms=1000.0 * self.offset_s, dub_stream=self.dub.stream if self.dub else None,
+                       mark_in=self.mark_in, mark_out=self.mark_out, layout=self.layout, face=self.face_id,
+                       position=self.position,
                        run=asdict(self.settings.run), previews=previews)
 
     def save_project(self, path: str | Path) -> Path:
@@ -721,6 +741,11 @@ class Session(QObject):
             self.set_layout(project.layout)
             self.offset_s = project.dub_offset_ms / 1000.0 if self.dub is not None else 0.0
             self.offset_changed.emit(self.offset_s)
+            if self.dub is not None and project.dub_stream is not None:
+                try:
+                    self.set_dub_stream(project.dub_stream)
+                except MediaError as exc:  # the file changed since: its main stream is heard
+                    self._restore_notes.append(f"The dub's stream #{project.dub_stream} is gone: {exc}")
             self._update_timeline()
             self.face_id = project.face
             self.set_marks(project.mark_in, project.mark_out)

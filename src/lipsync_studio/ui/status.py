@@ -56,7 +56,9 @@ class StatusLine(QObject):
             self.dub.setText("No dub")
             return
         a = dub.audio
-        self.dub.setText(f"Dub: {dub.path.name} · {a.sample_rate / 1000:g} kHz · {format_seconds(a.duration_s)}")
+        stream = f" · stream #{a.stream_index} of {len(dub.streams)}" if len(getattr(dub, "streams", ())) > 1 else ""
+        self.dub.setText(f"Dub: {dub.path.name}{stream} · {a.sample_rate / 1000:g} kHz · "
+                         f"{format_seconds(a.duration_s)}")
         self.dub.setToolTip(str(dub.path))
 
     def set_sound(self, text: str) -> None:
