@@ -66,7 +66,7 @@ def prepare_dub(state: dict[str, Any], audio):
             listed = "; ".join(f"#{a.stream_index} {_described(a)}" for a in streams)
             warn_media(f"{given}: holds {len(streams)} audio streams ({listed}); the sync hears #{audio.stream_index} "
                        f"and puts it in the output: if the dialogue is another, choose it (--dub-stream N; a batch "
-                       f"manifest's dub_stream column)")
+                       f"manifest's dub_stream column; the app's Dub stream box)")
     offset_s = float(state.get("dub_offset_ms", 0.0)) / 1000.0
     if abs(offset_s) < NO_SHIFT_S and stream is None:
         return audio
