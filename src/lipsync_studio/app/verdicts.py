@@ -178,7 +178,7 @@ def result_report(result_video: Path, clip_faces, source_indices: np.ndarray | N
 
     faces = analyse_faces(result_video)
     fps, n = float(faces.fps), faces.n_frames
-    wav = load_audio(result_video, sr=16000, at_picture=True)
+    wav = load_audio(result_video, sr=16000, at_picture=True, voice=True)
     phones = recognize_phones(wav)
     nan = np.full(n, np.nan)
     after = _track_curves(faces, None) or (nan, nan)

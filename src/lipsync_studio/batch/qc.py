@@ -111,7 +111,8 @@ def measure_result(video: Path, eye: tuple[str, int] | None = None) -> tuple[dic
     track = faces.speaker_track()
     n = faces.n_frames
     mouth = track.mouth_gap() if track is not None else np.full(n, np.nan)
-    loud = mouth_from_audio(load_audio(video, sr=16000, at_picture=True), faces.fps, n, lead_s=0.0).loudness_db
+    loud = mouth_from_audio(load_audio(video, sr=16000, at_picture=True, voice=True), faces.fps, n,
+                            lead_s=0.0).loudness_db
     idx = strip_frames(loud)
     strip = mouth_strip(video, track, eye, idx)
     score = sync_score(mouth, loud)

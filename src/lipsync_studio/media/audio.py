@@ -75,6 +75,7 @@ def load_audio(
     mono: bool = True,
     stream_index: int | None = None,
     at_picture: bool = False,
+    voice: bool = False,
 ) -> np.ndarray:
     """Decode the audio of a file and resample it to ``sr``.
 
@@ -98,6 +99,11 @@ def load_audio(
         after the picture (its stream's start later than the video's: broadcast transport streams, edited
         exports) begins with that much silence, one that starts before it loses what precedes the first
         frame. No effect on a file without a picture.
+    voice:
+        With ``mono``: the sound as a speech analysis hears it. From a surround mix (five channels or more with a
+        front centre: a film's 5.1 or 7.1) its centre channel alone, where a mix puts the dialogue (the whole mix
+        folded down to one brings the music and effects of the other channels in), unless the centre is silent.
+        Other layouts: as ``mono``.
 
     Returns
     -------
@@ -125,7 +131,12 @@ def load_audio(
     with open_input(path) as container:
         stream = pick_audio_stream(container, Path(path), stream_index)
         status: dict = {}
-        chunks = list(iter_resampled(container, stream, int(sr), mono=mono, status=status))
+        centre = _centre_channel(stream) if voice and mono else None
+        if centre is not None:  # every channel as it is, then the centre's row alone (see below)
+            chunks = [c[centre[0]:centre[0] + 1] for c in iter_resampled(
+                container, stream, int(sr), mono=False, layout=centre[1], status=status)]
+        else:
+            chunks = list(iter_resampled(container, stream, int(sr), mono=mono, status=status))
         stopped_by = status["stopped_by"]
         n_samples = sum(c.shape[1] for c in chunks)
         read_s = n_samples / sr
@@ -154,12 +165,25 @@ def load_audio(
         late = _late_after_picture(container, status["start_s"]) if at_picture else 0.0
     audio = np.concatenate(chunks, axis=1) if len(chunks) > 1 else chunks[0]
     del chunks
+    if centre is not None and float(np.max(np.abs(audio))) < 10 ** (SILENT_DBFS / 20):
+        # A silent centre (a mix that leaves the dialogue to the front pair): the whole mix, folded down.
+        return load_audio(path, sr, mono=True, stream_index=stream_index, at_picture=at_picture)
     shift = int(round(late * sr))
     if shift > 0:
         audio = np.concatenate([np.zeros((audio.shape[0], shift), np.float32), audio], axis=1)
     elif shift < 0:
         audio = audio[:, min(-shift, audio.shape[1] - 1):]
     return audio[0] if mono else audio
+
+
+def _centre_channel(stream) -> tuple[int, str] | None:
+    """``(row, layout)``: where a surround stream's front-centre channel lies when it is resampled in its own
+    layout (``layout``), or None for a stream of fewer than five channels or without a front centre."""
+    layout = stream.codec_context.layout
+    names = [ch.name for ch in layout.channels]
+    if len(names) < 5 or "FC" not in names:
+        return None
+    return names.index("FC"), layout.name
 
 
 #: A dub whose loudest sample stays under this (dBFS) holds no speech: digital silence, dither, a room's hum.

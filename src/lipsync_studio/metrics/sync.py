@@ -506,7 +506,7 @@ def evaluate_video(video: str | Path, dub: str | Path | None = None, advance=Non
     from ..media.audio import load_audio
     from ..sync.phones import cached_phones, recognize_phones_async, store_phones
 
-    wav = load_audio(dub if dub is not None else video, sr=16000, at_picture=dub is None)
+    wav = load_audio(dub if dub is not None else video, sr=16000, at_picture=dub is None, voice=True)
     # A sound measured again (``eval`` run twice, a stereo sync's measure of its two eyes) is not heard again: its
     # phones are kept in the analysis cache, keyed by its samples, as the engine keeps a dub's.
     phones = cached_phones(wav)

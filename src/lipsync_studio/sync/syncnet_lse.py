@@ -377,7 +377,7 @@ def measure_lse(video: str | Path, model: SyncNetV2 | str | Path, *, faces: Clip
     if track is None:
         raise MediaError("no face was found in the video, so lip sync cannot be measured", path=video)
     params = lse_crop_params(track)
-    wav = load_audio(audio if audio is not None else video, sr=16000, at_picture=audio is None)
+    wav = load_audio(audio if audio is not None else video, sr=16000, at_picture=audio is None, voice=True)
     with VideoReader(video, cache_frames=0) as reader:
         sources = frames_at_25fps(reader.info.n_frames, float(reader.info.fps))
         frames = frames_in_order(reader, sources.tolist(), max_bytes=64 << 20)
@@ -476,7 +476,8 @@ def measure_expert_sync(video: str | Path, expert: SyncNetColor | str | Path, *,
     if track is None:
         raise MediaError("no face was found in the video, so lip sync cannot be measured", path=video)
     boxes = track_boxes(track, faces.width, faces.height, OFFICIAL_PADS)
-    mel = wav2lip_mel(load_audio(audio if audio is not None else video, sr=16000, at_picture=audio is None))
+    mel = wav2lip_mel(load_audio(audio if audio is not None else video, sr=16000, at_picture=audio is None,
+                                 voice=True))
     if mel.shape[1] < MEL_WINDOW:
         mel = np.pad(mel, ((0, 0), (0, MEL_WINDOW - mel.shape[1])), constant_values=MEL_MIN)
     scores: list[np.ndarray] = []

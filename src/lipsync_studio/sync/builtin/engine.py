@@ -142,10 +142,10 @@ def _hear(clip: Path, dub: Path):
     from ...media.audio import load_audio, warn_if_silent
     from ..phones import cached_phones, recognize_phones_async, store_phones
 
-    dub_wav = load_audio(dub, sr=16000)
+    dub_wav = load_audio(dub, sr=16000, voice=True)
     warn_if_silent(dub_wav, dub)
     try:
-        clip_wav = load_audio(clip, sr=16000, at_picture=True)
+        clip_wav = load_audio(clip, sr=16000, at_picture=True, voice=True)
     except MediaError:  # a clip without sound: no speaker table
         clip_wav = None
     sounds = [dub_wav] + ([clip_wav] if clip_wav is not None else [])

@@ -136,7 +136,7 @@ class Wav2LipEngine:
         self._boxes = (track_boxes(self._track, faces.width, faces.height, self.settings.pads)
                        if self._track is not None else np.full((plan.n_clip, 4), -1, np.int64))
         # The output's sound is the dub trimmed or padded with silence to the picture: hear exactly that.
-        wav = load_audio(dub, sr=16000)
+        wav = load_audio(dub, sr=16000, voice=True)
         warn_if_silent(wav, dub)
         n_samples = max(1, int(round(plan.audio_seconds * 16000)))
         wav = wav[:n_samples] if len(wav) >= n_samples else np.pad(wav, (0, n_samples - len(wav)))
