@@ -216,6 +216,22 @@ def test_a_prores_master_carries_the_dub_exactly_as_delivered(clip50, tmp_path):
     with pytest.raises(OutputError, match="PCM sound cannot go in a .mp4"):
         run_sync(SyncRequest(clip50, tmp_path / "dub.wav", tmp_path / "x.mp4", SyncOptions(fmt=VideoFormat(audio="pcm"))))
     assert not (tmp_path / "x.mp4").exists()
+    # A surround dub (a film's 5.1) stays 5.1 in a master, channel for channel (it was folded to stereo).
+    six = np.stack([np.sin(2 * np.pi * (200 + 100 * k) * t) * 0.2 for k in range(6)]).astype(np.float32)
+    with av.open(str(tmp_path / "dub51.wav"), "w") as o:
+        st = o.add_stream("pcm_s24le", rate=48000)
+        st.layout = "5.1"
+        frame = av.AudioFrame.from_ndarray(six, format="fltp", layout="5.1")
+        frame.sample_rate = 48000
+        for packet in [*st.encode(frame), *st.encode(None)]:
+            o.mux(packet)
+    out = run_sync(SyncRequest(clip50, tmp_path / "dub51.wav", tmp_path / "surround.mov",
+                               SyncOptions(fmt=VideoFormat(codec="prores")))).output
+    with av.open(str(out)) as c:
+        assert c.streams.audio[0].codec_context.layout.name == "5.1"
+        heard = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1).astype(np.float64) / 2 ** 31
+    heard = heard.reshape(-1, 6).T if heard.shape[0] == 1 else heard
+    assert heard.shape == six.shape and np.abs(heard - six).max() < 1e-4
 
 
 def test_an_avid_master_is_dnxhr_hq_with_the_dub_as_pcm_and_a_frame_too_small_for_it_is_refused(clip50, tmp_path):

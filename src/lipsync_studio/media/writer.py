@@ -190,10 +190,14 @@ class _DubAudio:
         self._src = open_input(dub)
         try:
             stream = pick_audio_stream(self._src, dub, None)
-            if channels is None:  # the dub's own: mono stays mono, more than two are mixed to stereo
+            source = stream.codec_context.layout
+            # A master's PCM carries a surround dub as delivered (its 5.1 or 7.1, channel for channel); otherwise
+            # the dub's own channels: mono stays mono, more than two are mixed to stereo.
+            keep = channels is None and codec.startswith("pcm_") and source.nb_channels > 2
+            if channels is None:
                 channels = 1 if stream.codec_context.channels == 1 else 2
             self.out = container.add_stream(codec, rate=rate, options=AUDIO_ENCODER_OPTIONS.get(codec))
-            self.out.codec_context.layout = "stereo" if channels >= 2 else "mono"
+            self.out.codec_context.layout = source.name if keep else "stereo" if channels >= 2 else "mono"
             self.out.codec_context.bit_rate = bit_rate
         except BaseException:
             self._src.close()
