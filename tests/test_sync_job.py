@@ -232,6 +232,14 @@ def test_a_prores_master_carries_the_dub_exactly_as_delivered(clip50, tmp_path):
         heard = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1).astype(np.float64) / 2 ** 31
     heard = heard.reshape(-1, 6).T if heard.shape[0] == 1 else heard
     assert heard.shape == six.shape and np.abs(heard - six).max() < 1e-4
+    # Shifted (the job hears a copy of it), it is still 5.1, its channels in place 0.1 s later.
+    out = run_sync(SyncRequest(clip50, tmp_path / "dub51.wav", tmp_path / "later.mov",
+                               SyncOptions(fmt=VideoFormat(codec="prores")), dub_offset_ms=100)).output
+    with av.open(str(out)) as c:
+        assert c.streams.audio[0].codec_context.layout.name == "5.1"
+        later = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1).astype(np.float64) / 2 ** 31
+    later = later.reshape(-1, 6).T if later.shape[0] == 1 else later
+    assert np.abs(later[:, 4800:9600] - six[:, :4800]).max() < 1e-3 and np.abs(later[:, :4700]).max() < 1e-4
 
 
 def test_an_avid_master_is_dnxhr_hq_with_the_dub_as_pcm_and_a_frame_too_small_for_it_is_refused(clip50, tmp_path):

@@ -31,16 +31,17 @@ def write_shifted_dub(dub: Path, offset_s: float, target: Path, sr: int | None =
     from ..media.audio import load_audio, probe_audio
     from ..media.audio_writer import write_audio
 
+    info = probe_audio(dub, stream_index)
     if sr is None:
-        sr = probe_audio(dub, stream_index).sample_rate
-
-    audio = load_audio(dub, sr=sr, mono=False, at_picture=at_picture, stream_index=stream_index)
+        sr = info.sample_rate
+    # Every channel as delivered (a 5.1 stays 5.1: its centre is what the sync hears, a master carries it whole).
+    audio = load_audio(dub, sr=sr, mono=False, at_picture=at_picture, stream_index=stream_index, keep_layout=True)
     shift = int(round(abs(offset_s) * sr))
     if offset_s > 0:
         audio = np.concatenate([np.zeros((audio.shape[0], shift), np.float32), audio], axis=1)
     else:
         audio = audio[:, shift:] if shift < audio.shape[1] else np.zeros((audio.shape[0], sr // 10), np.float32)
-    write_audio(target, audio, sr)
+    write_audio(target, audio, sr, layout=info.layout if audio.shape[0] > 2 else None)
     return target
 
 

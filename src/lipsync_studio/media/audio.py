@@ -58,6 +58,8 @@ class AudioInfo:
         to :func:`load_audio` to read this stream.
     label:
         The stream's title and language as the file names them (``"Dialogue, eng"``), or ``""``.
+    layout:
+        FFmpeg's name of its channel layout (``"mono"``, ``"stereo"``, ``"5.1"``, ...).
     """
 
     sample_rate: int
@@ -66,6 +68,7 @@ class AudioInfo:
     codec: str
     stream_index: int
     label: str = ""
+    layout: str = ""
 
 
 def load_audio(
@@ -76,6 +79,7 @@ def load_audio(
     stream_index: int | None = None,
     at_picture: bool = False,
     voice: bool = False,
+    keep_layout: bool = False,
 ) -> np.ndarray:
     """Decode the audio of a file and resample it to ``sr``.
 
@@ -104,6 +108,9 @@ def load_audio(
         front centre: a film's 5.1 or 7.1) its centre channel alone, where a mix puts the dialogue (the whole mix
         folded down to one brings the music and effects of the other channels in), unless the centre is silent.
         Other layouts: as ``mono``.
+    keep_layout:
+        With ``mono=False``: every channel as the stream holds them (its own layout: a 5.1 stays six channels, in
+        its order) instead of more than two folded to stereo.
 
     Returns
     -------
@@ -136,7 +143,8 @@ def load_audio(
             chunks = [c[centre[0]:centre[0] + 1] for c in iter_resampled(
                 container, stream, int(sr), mono=False, layout=centre[1], status=status)]
         else:
-            chunks = list(iter_resampled(container, stream, int(sr), mono=mono, status=status))
+            native = stream.codec_context.layout.name if keep_layout and not mono else None
+            chunks = list(iter_resampled(container, stream, int(sr), mono=mono, layout=native, status=status))
         stopped_by = status["stopped_by"]
         n_samples = sum(c.shape[1] for c in chunks)
         read_s = n_samples / sr
@@ -293,6 +301,7 @@ def probe_audio(path: str | Path, stream_index: int | None = None) -> AudioInfo:
             codec=str(ctx.name),
             stream_index=int(stream.index),
             label=label,
+            layout=str(ctx.layout.name),
         )
 
 

@@ -28,13 +28,15 @@ _AUDIO_CODECS = {
 AUDIO_ENCODER_OPTIONS = {"aac": {"aac_coder": "fast"}}
 
 
-def write_audio(path: str | Path, samples: np.ndarray, sr: int) -> Path:
+def write_audio(path: str | Path, samples: np.ndarray, sr: int, layout: str | None = None) -> Path:
     """Write ``samples`` to ``path``; the extension picks the codec.
 
     Parameters
     ----------
     samples:
         (N,) mono or (C, N) float32 in [-1, 1].
+    layout:
+        The channels' layout (FFmpeg's name: ``"5.1"``, ...), for more than two; None: mono or stereo.
     sr:
         Sample rate in Hz. Opus only takes 48 kHz (and a few others); the file is resampled by the
         encoder's own resampler when needed.
@@ -45,7 +47,7 @@ def write_audio(path: str | Path, samples: np.ndarray, sr: int) -> Path:
     codec, fmt = _AUDIO_CODECS[path.suffix.lower()]
     x = np.atleast_2d(np.asarray(samples, dtype=np.float32))
     x = np.clip(x, -1.0, 1.0)
-    layout = "mono" if x.shape[0] == 1 else "stereo"
+    layout = layout or ("mono" if x.shape[0] == 1 else "stereo")
     rate = 48_000 if codec == "libopus" else sr
     interleaved = fmt in ("s16", "flt")
     with atomic_output(path) as tmp:
