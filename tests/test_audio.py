@@ -398,20 +398,9 @@ def test_a_clips_own_sound_is_read_with_its_picture_wherever_its_stream_starts(t
 
 def _surround(path, channels: np.ndarray, sr: int = 16000):
     """A 5.1 WAV (FL FR FC LFE BL BR) of ``channels`` (6, n) float32."""
-    import av
+    from lipsync_studio.media.audio_writer import write_audio as write
 
-    with av.open(str(path), "w") as out:
-        st = out.add_stream("pcm_s16le", rate=sr)
-        st.layout = "5.1"
-        for i in range(0, channels.shape[1], 1024):
-            chunk = (np.clip(channels[:, i:i + 1024], -1, 1) * 32767).astype(np.int16).T.reshape(1, -1).copy()
-            frame = av.AudioFrame.from_ndarray(chunk, format="s16", layout="5.1")
-            frame.sample_rate = sr
-            for packet in st.encode(frame):
-                out.mux(packet)
-        for packet in st.encode(None):
-            out.mux(packet)
-    return path
+    return write(path, channels, sr, layout="5.1")
 
 
 def test_speech_is_heard_from_a_surround_mixs_centre_channel(tmp_path):

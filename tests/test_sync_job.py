@@ -202,6 +202,8 @@ def test_a_prores_master_carries_the_dub_exactly_as_delivered(clip50, tmp_path):
     import av
     import soundfile as sf
 
+    from lipsync_studio.media.audio_writer import write_audio
+
     rng = np.random.default_rng(0)
     t = np.arange(48000 * 2) / 48000
     sf.write(tmp_path / "dub.wav", (0.3 * np.sin(2 * np.pi * 440 * t) + 0.05 * rng.normal(size=len(t))).astype(
@@ -218,13 +220,7 @@ def test_a_prores_master_carries_the_dub_exactly_as_delivered(clip50, tmp_path):
     assert not (tmp_path / "x.mp4").exists()
     # A surround dub (a film's 5.1) stays 5.1 in a master, channel for channel (it was folded to stereo).
     six = np.stack([np.sin(2 * np.pi * (200 + 100 * k) * t) * 0.2 for k in range(6)]).astype(np.float32)
-    with av.open(str(tmp_path / "dub51.wav"), "w") as o:
-        st = o.add_stream("pcm_s24le", rate=48000)
-        st.layout = "5.1"
-        frame = av.AudioFrame.from_ndarray(six, format="fltp", layout="5.1")
-        frame.sample_rate = 48000
-        for packet in [*st.encode(frame), *st.encode(None)]:
-            o.mux(packet)
+    write_audio(tmp_path / "dub51.wav", six, 48000, layout="5.1")
     out = run_sync(SyncRequest(clip50, tmp_path / "dub51.wav", tmp_path / "surround.mov",
                                SyncOptions(fmt=VideoFormat(codec="prores")))).output
     with av.open(str(out)) as c:
