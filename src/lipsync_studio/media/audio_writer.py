@@ -35,11 +35,11 @@ def write_audio(path: str | Path, samples: np.ndarray, sr: int, layout: str | No
     ----------
     samples:
         (N,) mono or (C, N) float32 in [-1, 1].
-    layout:
-        The channels' layout (FFmpeg's name: ``"5.1"``, ...), for more than two; None: mono or stereo.
     sr:
         Sample rate in Hz. Opus only takes 48 kHz (and a few others); the file is resampled by the
         encoder's own resampler when needed.
+    layout:
+        The channels' layout (FFmpeg's name: ``"5.1"``, ...), for more than two; None: mono or stereo.
     """
     import av
 
