@@ -102,6 +102,25 @@ def test_a_bad_manifest_is_reported_whole_with_rows_and_nothing_runs(media, tmp_
     assert any("row 1: stereo_mode 'sideways'" in p for p in info.value.problems)
 
 
+def test_a_manifest_names_a_dubs_dialogue_stream_and_channels(media, tmp_path):
+    """``dub_stream`` and ``dub_channels`` (from 1, as a mixer numbers them: 5,6 or 5-6) reach the job; anything else
+    is a problem of its row, found before any work."""
+    from lipsync_studio.batch.execute import SUPPORTED_OPTIONS
+
+    clip, dub = media["clip0"], media["dub0"]
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("clip,lang,video,dub,dub_stream,dub_channels\n"
+                        f"a,fr,{clip},{dub},1,5-6\nb,fr,{clip},{dub},,3\n")
+    a, b = read_manifest(manifest, SUPPORTED_OPTIONS)
+    assert a.options == {"dub_stream": 1, "dub_channels": (5, 6)} and b.options == {"dub_channels": (3,)}
+    assert a.from_dict(json.loads(json.dumps(a.to_dict()))) == a  # as a Ray task and the journal carry it
+    manifest.write_text(f"clip,lang,video,dub,dub_stream,dub_channels\na,fr,{clip},{dub},-1,0\n")
+    with pytest.raises(ManifestError) as info:
+        read_manifest(manifest, SUPPORTED_OPTIONS)
+    assert any("dub_stream must be" in p for p in info.value.problems)
+    assert any("dub_channels must be" in p for p in info.value.problems)
+
+
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
 def test_a_job_hears_its_script_in_its_language_and_the_dub_stream_it_names(media, tmp_path):
     """A manifest's ``script`` column was refused as "not supported by this version's sync job" although the sync

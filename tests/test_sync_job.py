@@ -512,3 +512,26 @@ def test_faces_named_together_are_one_person_synced_in_every_shot(tmp_path):
     assert len(pair.tracks) == 2
     with pytest.raises(OptionError, match="both on screen at frame 0"):
         pair.choose_speaker((0, 1))
+
+
+def test_a_polyphonic_dubs_dialogue_channels_can_be_chosen(clip50, tmp_path):
+    """A polyphonic file of stems (one stream, channels without a surround layout: the M&E on 1-2, the dialogue on
+    3) was heard with every channel mixed together, the music with it, and nothing said; now a warning says so, and
+    ``dub_channels`` (numbered from 1, as a mixer does) hears and carries only those. A channel the file lacks is
+    refused by name before any work."""
+    from lipsync_studio.errors import OptionError
+    from lipsync_studio.media.audio_writer import write_audio
+
+    t = np.arange(32000) / 16000
+    stems = np.stack([np.sin(2 * np.pi * 300 * t), np.sin(2 * np.pi * 300 * t), np.sin(2 * np.pi * 700 * t),
+                      0 * t]).astype(np.float32) * 0.3
+    poly = write_audio(tmp_path / "stems.wav", stems, 16000, layout="4 channels")
+    mixed = run_sync(SyncRequest(clip50, poly, tmp_path / "mixed.mp4", SyncOptions(measure=False)))
+    assert any("4 channels" in n and "--dub-channels" in n for n in mixed.warnings)
+    chosen = run_sync(SyncRequest(clip50, poly, tmp_path / "dialogue.mp4",
+                                  SyncOptions(measure=False, dub_channels=(3,))))
+    assert not any("--dub-channels" in n for n in chosen.warnings)
+    assert _tone_power(chosen.output, 700) > 10 * _tone_power(chosen.output, 300)
+    with pytest.raises(OptionError, match="has 4 channel"):
+        run_sync(SyncRequest(clip50, poly, tmp_path / "none.mp4", SyncOptions(measure=False, dub_channels=(5, 6))))
+    assert not (tmp_path / "none.mp4").exists()

@@ -29,6 +29,16 @@ def face_ids(text: str) -> int | tuple[int, ...]:
     return ids[0] if len(ids) == 1 else ids
 
 
+def _channels(text: str) -> tuple[int, ...]:
+    """``--dub-channels``: channels numbered from 1 (``5,6`` or ``5-6``)."""
+    from .engine.dub import parse_channels
+
+    try:
+        return parse_channels(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of channels: {text!r} (e.g. 3, 5,6 or 5-6)") from None
+
+
 def _add_output_format(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("output")
     g.add_argument("--codec", choices=["h264", "hevc", "vp9", "prores", "dnxhr"], default="h264",
@@ -71,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the dub's audio stream to hear and to put in the output, numbered as `probe DUB` lists "
                         "them (a delivery holding the mix, the M&E and the dialogue: choose the dialogue); default: "
                         "the file's main audio stream")
+    p.add_argument("--dub-channels", type=_channels, metavar="LIST",
+                   help="only these channels of the dub's stream, numbered from 1 as a mixer does (5,6 or 5-6: a "
+                        "polyphonic file of stems, its dialogue pair); default: all (a 5.1/7.1 heard from its centre)")
     p.add_argument("--json", action="store_true", help="print the result as JSON (machine-readable)")
     p.add_argument("--extend", choices=["pingpong", "hold", "loop", "trim-audio"], default="pingpong",
                    help="when the dub is longer than the clip (default: pingpong, no visible jump)")
@@ -276,8 +289,8 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     opts = SyncOptions(extend=args.extend, shorten=args.shorten, fmt=_format_from(args), engine=args.engine,
                        face=args.face, measure=not args.no_measure, device=args.device,
                        start_s=args.start, end_s=args.end, script=args.script, script_lang=args.script_lang,
-                       dub_stream=args.dub_stream)
-    if args.right is None and args.dub_stream is None:  # the phones heard while the clip's layout is looked at
+                       dub_stream=args.dub_stream, dub_channels=args.dub_channels)
+    if args.right is None and args.dub_stream is None and args.dub_channels is None:  # the phones heard while the clip's layout is looked at
         from .sync.builtin.engine import hear_ahead
 
         hear_ahead(args.video, args.dub, args.engine, args.dub_offset)

@@ -28,7 +28,7 @@ def add_batch_command(sub: Any, add_output_format) -> argparse.ArgumentParser:
     """Add ``batch`` to the command's subparsers; ``add_output_format`` adds the shared codec options."""
     p = sub.add_parser("batch", help="sync many clips into many languages (a manifest), locally or on a Ray cluster",
                        description="Run every job of a manifest (CSV or JSON: clip, lang, video or left/right, dub, "
-                                   "optional face, script (the dub's text, in the row's language), dub_offset, dub_stream, "
+                                   "optional face, script (the dub's text, in the row's language), dub_offset, dub_stream, dub_channels, "
                                    "stereo_mode, out_layout) into DIR/<clip>/<clip>_<lang>.mp4 "
                                    "with a JSON sidecar each, then write DIR/report.html. A re-run skips what is done.")
     p.add_argument("manifest", type=Path, metavar="MANIFEST", help=".csv or .json, one row per (clip, language)")

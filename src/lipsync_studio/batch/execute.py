@@ -15,7 +15,7 @@ from ..errors import OptionError
 from .manifest import BatchJob
 
 #: The per-job manifest options this sync job carries out.
-SUPPORTED_OPTIONS = ("face", "script", "dub_offset", "dub_stream", "stereo_mode", "out_layout")
+SUPPORTED_OPTIONS = ("face", "script", "dub_offset", "dub_stream", "dub_channels", "stereo_mode", "out_layout")
 
 def output_suffix(codec: str) -> str:
     """The container for a codec: MP4 for H.264/HEVC, QuickTime for ProRes and DNxHR, Matroska for VP9."""
@@ -114,7 +114,7 @@ def run_job(job: BatchJob, out_tmp: Path, device: str = "auto", settings: BatchS
     # A script is in the job's language (its BCP 47 tag, as espeak-ng names a voice for it).
     opts = SyncOptions(fmt=fmt, engine=settings.engine, face=job.options.get("face"), measure=True, device=device,
                        script=job.options.get("script"), script_lang=espeak_voice(job.lang),
-                       dub_stream=job.options.get("dub_stream"))
+                       dub_stream=job.options.get("dub_stream"), dub_channels=job.options.get("dub_channels"))
     out = out_tmp / f"{job.key}{output_suffix(settings.codec)}"
     video = job.video if job.video is not None else job.left
     offset_ms = 1000.0 * float(job.options.get("dub_offset") or 0)
@@ -126,7 +126,7 @@ def run_job(job: BatchJob, out_tmp: Path, device: str = "auto", settings: BatchS
         from ..stereo.vr import resolve_layout
         from ..sync.builtin.engine import hear_ahead
 
-        if opts.dub_stream is None:  # else the job hears a stream of it written apart
+        if opts.dub_stream is None and opts.dub_channels is None:  # else it hears a part of it written apart
             hear_ahead(video, job.dub, settings.engine, offset_ms)  # heard while the layout is looked at
 
         detected = resolve_layout(video)[0]

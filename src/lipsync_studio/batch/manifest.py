@@ -8,8 +8,8 @@ Columns (CSV header or JSON keys):
 - ``dub``: the new audio.
 - optional per job: ``face`` (track id), ``script`` (the dub's text, in the language ``lang`` names),
   ``dub_offset`` (seconds the dub starts after the picture; negative: before), ``dub_stream`` (which of the dub
-  file's audio streams holds the dialogue, numbered as ``probe`` lists them), ``stereo_mode`` and ``out_layout``
-  (stereo clips).
+  file's audio streams holds the dialogue, numbered as ``probe`` lists them), ``dub_channels`` (which of its
+  channels, from 1: ``5,6`` or ``5-6``), ``stereo_mode`` and ``out_layout`` (stereo clips).
 
 Relative paths are taken from the manifest's own folder. Every problem in the manifest is found before any work
 starts and reported with its row: the CSV line number (the header is line 1), or a JSON job's 1-based index.
@@ -29,7 +29,7 @@ from ..errors import UserError
 
 REQUIRED = ("clip", "lang", "dub")
 INPUTS = ("video", "left", "right")
-OPTIONS = ("face", "script", "dub_offset", "dub_stream", "stereo_mode", "out_layout")
+OPTIONS = ("face", "script", "dub_offset", "dub_stream", "dub_channels", "stereo_mode", "out_layout")
 COLUMNS = REQUIRED + INPUTS + OPTIONS
 
 #: What a clip id or a language tag may hold: it becomes a folder and file name under the output folder.
@@ -61,7 +61,8 @@ class BatchJob:
     video: the clip's absolute path (None when given as ``left`` / ``right``).
     left, right: the eyes' files of a stereo clip given as two files.
     options: the job's own options, only those given: ``face`` (int), ``script`` (Path), ``dub_offset``
-        (float, seconds), ``dub_stream`` (int), ``stereo_mode`` and ``out_layout`` (str).
+        (float, seconds), ``dub_stream`` (int), ``dub_channels`` (tuple of int, from 1), ``stereo_mode`` and
+        ``out_layout`` (str).
     row: where the job is in the manifest (CSV line or JSON index).
     """
 
@@ -89,7 +90,8 @@ class BatchJob:
 
     def plain_options(self) -> dict[str, Any]:
         """The options as JSON data (paths as strings), sorted: what a sidecar records and compares."""
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in sorted(self.options.items())}
+        return {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
+                for k, v in sorted(self.options.items())}
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (for a Ray task's argument and the journal)."""
@@ -103,6 +105,8 @@ class BatchJob:
         opts = dict(d.get("options", {}))
         if opts.get("script") is not None:
             opts["script"] = Path(opts["script"])
+        if opts.get("dub_channels") is not None:
+            opts["dub_channels"] = tuple(opts["dub_channels"])
         return cls(clip=d["clip"], lang=d["lang"], dub=Path(d["dub"]),
                    video=Path(d["video"]) if d.get("video") else None,
                    left=Path(d["left"]) if d.get("left") else None,
@@ -265,6 +269,14 @@ def read_manifest(path: str | Path, supported_options: tuple[str, ...] = OPTIONS
                     opts["dub_stream"] = stream
                 except ValueError:
                     problems.append(f"{where}: dub_stream must be a stream number (0, 1, ...), not {value!r}")
+            elif col == "dub_channels":
+                from ..engine.dub import parse_channels
+
+                try:
+                    opts["dub_channels"] = parse_channels(",".join(map(str, value)) if isinstance(value, list)
+                                                          else str(value))
+                except ValueError:
+                    problems.append(f"{where}: dub_channels must be channels from 1 (3, 5,6 or 5-6), not {value!r}")
             elif col == "dub_offset":
                 try:
                     off = float(str(value))

@@ -17,8 +17,24 @@ import numpy as np
 NO_SHIFT_S = 1e-4
 
 
+def parse_channels(text: str) -> tuple[int, ...]:
+    """A dub's channels as a mixer numbers them, from 1: ``"5,6"``, ``"5-6"``, ``"3"`` -> ``(5, 6)``, ``(5, 6)``,
+    ``(3,)``. ValueError for anything else (empty, zero, negative, reversed)."""
+    out: list[int] = []
+    for part in str(text).replace(" ", "").split(","):
+        lo, _, hi = part.partition("-")
+        a, b = int(lo), int(hi or lo)
+        if a < 1 or b < a:
+            raise ValueError(f"not a channel or a range of them: {part!r}")
+        out.extend(range(a, b + 1))
+    if not out or len(set(out)) != len(out):
+        raise ValueError(f"not a list of channels: {text!r}")
+    return tuple(out)
+
+
 def write_shifted_dub(dub: Path, offset_s: float, target: Path, sr: int | None = None, *,
-                      at_picture: bool = False, stream_index: int | None = None) -> Path:
+                      at_picture: bool = False, stream_index: int | None = None,
+                      channels: tuple[int, ...] | None = None) -> Path:
     """Write ``dub`` shifted by ``offset_s`` seconds to ``target`` (a WAV); return ``target``.
 
     Positive offsets start the dub with that much silence (the sound comes later); negative ones drop its
@@ -26,7 +42,8 @@ def write_shifted_dub(dub: Path, offset_s: float, target: Path, sr: int | None =
     is the sample rate unless ``sr`` (Hz) asks for another: the sound after the silence is the dub's own
     samples, not a resampled copy, so everything heard from it (phones, loudness) is the unshifted dub's.
     ``at_picture``: ``dub`` is a video whose own sound is wanted, timed from its first frame (see
-    :func:`~..media.audio.load_audio`). ``stream_index``: the audio stream read (None: the file's main one).
+    :func:`~..media.audio.load_audio`). ``stream_index``: the audio stream read (None: the file's main one);
+    ``channels``: only these of its channels (numbered from 1), in this order.
     """
     from ..media.audio import load_audio, probe_audio
     from ..media.audio_writer import write_audio
@@ -36,19 +53,25 @@ def write_shifted_dub(dub: Path, offset_s: float, target: Path, sr: int | None =
         sr = info.sample_rate
     # Every channel as delivered (a 5.1 stays 5.1: its centre is what the sync hears, a master carries it whole).
     audio = load_audio(dub, sr=sr, mono=False, at_picture=at_picture, stream_index=stream_index, keep_layout=True)
+    layout = info.layout
+    if channels is not None:
+        audio = audio[[c - 1 for c in channels]]
+        layout = f"{len(channels)} channels"
     shift = int(round(abs(offset_s) * sr))
     if offset_s > 0:
         audio = np.concatenate([np.zeros((audio.shape[0], shift), np.float32), audio], axis=1)
     else:
         audio = audio[:, shift:] if shift < audio.shape[1] else np.zeros((audio.shape[0], sr // 10), np.float32)
-    write_audio(target, audio, sr, layout=info.layout if audio.shape[0] > 2 else None)
+    write_audio(target, audio, sr, layout=layout if audio.shape[0] > 2 else None)
     return target
 
 
 def prepare_dub(state: dict[str, Any], audio):
     """In a job's ``open`` stage: replace ``state["dub"]`` by the dub as the job hears it: the audio stream
-    ``state["options"].dub_stream`` of it, shifted by ``state["dub_offset_ms"]``. A dub holding several audio
-    streams, none chosen, is heard by its main one, and a warning says which and what else it holds.
+    ``state["options"].dub_stream`` of it, its channels ``dub_channels``, shifted by ``state["dub_offset_ms"]``. A
+    dub holding several audio streams, none chosen, is heard by its main one, and a warning says which and what
+    else it holds; one whose stream has more than two channels without a surround layout's centre (a polyphonic
+    file of stems), none chosen, is heard mixed, and a warning says so.
 
     The file written lies beside ``state["output"]`` and is listed in ``state["cleanup"]`` (removed by
     :func:`~.job.cleanup_files`). Returns the audio facts of the dub the job now uses (``audio`` itself when
@@ -57,8 +80,21 @@ def prepare_dub(state: dict[str, Any], audio):
     from ..media.audio import audio_streams, probe_audio
     from ..media.output import temporary_sibling
 
+    from ..errors import OptionError
+
     given = state["dub"]
     stream = getattr(state.get("options"), "dub_stream", None)
+    channels = getattr(state.get("options"), "dub_channels", None)
+    if channels is not None and max(channels) > audio.channels:
+        raise OptionError(f"the dub's stream #{audio.stream_index} has {audio.channels} channel(s), not "
+                          f"{', '.join(map(str, channels))}", path=given,
+                          hint=f"choose among 1-{audio.channels} (numbered from 1, as a mixer does)")
+    if channels is None and audio.channels > 2 and "FC" not in _channel_names(audio.layout):
+        from ..media.warnings import warn_media
+
+        warn_media(f"{given}: its stream #{audio.stream_index} has {audio.channels} channels ({audio.layout}), "
+                   f"heard mixed together: if the dialogue is on some of them, choose them (--dub-channels 5,6; a "
+                   f"batch manifest's dub_channels column)")
     if stream is None:
         streams = audio_streams(given)
         if len(streams) > 1:
@@ -69,15 +105,25 @@ def prepare_dub(state: dict[str, Any], audio):
                        f"and puts it in the output: if the dialogue is another, choose it (--dub-stream N; a batch "
                        f"manifest's dub_stream column; the app's Dub stream box)")
     offset_s = float(state.get("dub_offset_ms", 0.0)) / 1000.0
-    if abs(offset_s) < NO_SHIFT_S and stream is None:
+    if abs(offset_s) < NO_SHIFT_S and stream is None and channels is None:
         return audio
     out: Path = state["output"]
     target = temporary_sibling(out.with_name(f"{out.stem}-dub.wav"))
     state.setdefault("cleanup", []).append(target)
     state["dub"] = write_shifted_dub(given, offset_s if abs(offset_s) >= NO_SHIFT_S else 0.0, target,
-                                     stream_index=stream)
+                                     stream_index=stream, channels=channels)
     state.setdefault("stands_for", {})[state["dub"]] = given  # what the job says of it names the user's dub
     return probe_audio(state["dub"])
+
+
+def _channel_names(layout: str) -> list[str]:
+    """The channels of an FFmpeg layout name (``"5.1"`` -> FL, FR, FC, ...; unnamed layouts: none)."""
+    import av
+
+    try:
+        return [ch.name for ch in av.AudioLayout(layout).channels]
+    except (ValueError, TypeError):
+        return []
 
 
 def _described(audio) -> str:

@@ -63,6 +63,8 @@ class SyncOptions:
     dub_stream: which of the dub's audio streams the sync hears and the output carries (its number among the
         file's streams, as ``probe`` lists them; a delivery often holds the mix, the M&E and the dialogue as
         streams of one file); None: the file's main audio stream (a dub with several says which it heard).
+    dub_channels: only these channels of that stream (numbered from 1, as a mixer does: a polyphonic file of
+        stems, ``(5, 6)`` its dialogue pair); None: all, a surround mix heard from its centre.
     """
 
     extend: ExtendPolicy = ExtendPolicy.PINGPONG
@@ -77,6 +79,7 @@ class SyncOptions:
     script: Path | None = None
     script_lang: str = "en"
     dub_stream: int | None = None
+    dub_channels: tuple[int, ...] | None = None
 
 
 def synced_range(options: SyncOptions, plan: OutputPlan) -> tuple[int, int]:
