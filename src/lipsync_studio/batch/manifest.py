@@ -253,22 +253,15 @@ def read_manifest(path: str | Path, supported_options: tuple[str, ...] = OPTIONS
                 problems.append(f"{where}: option '{col}' is not supported by this version's sync job")
                 continue
             value = cells[col]
-            if col == "face":
+            if col in ("face", "dub_stream"):  # a whole number from 0
                 try:
-                    face = int(str(value))
-                    if face < 0 or (isinstance(value, float)):
+                    number = int(str(value))
+                    if number < 0 or isinstance(value, float):
                         raise ValueError
-                    opts["face"] = face
+                    opts[col] = number
                 except ValueError:
-                    problems.append(f"{where}: face must be a track id (0, 1, ...), not {value!r}")
-            elif col == "dub_stream":
-                try:
-                    stream = int(str(value))
-                    if stream < 0 or isinstance(value, float):
-                        raise ValueError
-                    opts["dub_stream"] = stream
-                except ValueError:
-                    problems.append(f"{where}: dub_stream must be a stream number (0, 1, ...), not {value!r}")
+                    what = "a track id" if col == "face" else "a stream number"
+                    problems.append(f"{where}: {col} must be {what} (0, 1, ...), not {value!r}")
             elif col == "dub_channels":
                 from ..engine.dub import parse_channels
 
