@@ -188,3 +188,34 @@ def test_a_dub_holding_several_streams_is_heard_by_the_one_chosen_and_a_project_
     with qtbot.waitSignal(s.project_opened, timeout=20000):
         assert win.open_project(tmp_path / "p.lsproj")
     assert s.dub.stream == 1 and box.currentData() == 1 and s.result is not None and not s.result_stale
+
+
+def test_a_polyphonic_dubs_dialogue_channel_is_chosen_in_the_run_panel(qtbot, main_window, talking_media, tmp_path):
+    """A polyphonic file of stems (four channels, no surround layout: the M&E on 1-2, the dialogue on 3): the Run
+    panel's Dub channels box (shown for more than two channels) chooses channel 3; the sync, the result's sound and
+    a saved project follow it."""
+    import numpy as np
+
+    from lipsync_studio.media.audio import load_audio
+    from lipsync_studio.media.audio_writer import write_audio
+
+    win, s = main_window, main_window.session
+    speech = load_audio(talking_media["dub"], 16000)
+    tone = (0.3 * np.sin(2 * np.pi * 300 * np.arange(len(speech)) / 16000)).astype(np.float32)
+    stems = write_audio(tmp_path / "stems.wav", np.stack([tone, tone, speech, 0 * tone]), 16000, layout="4 channels")
+    open_media(qtbot, win, talking_media["clip"], stems)
+    box = win.run_panel.dub_channels
+    labels = [box.itemText(i) for i in range(box.count())]
+    assert not box.isHidden() and labels[0] == "All, mixed" and "3" in labels and "1-2" in labels
+    with qtbot.waitSignal(s.waveform_ready, timeout=15000, check_params_cb=lambda role, w: role == "dub"):
+        box.setCurrentIndex(labels.index("3"))
+    assert s.dub.channels == (3,) and s.sync_options().dub_channels == (3,)
+    _run(qtbot, win, "none")
+    heard = load_audio(s.result.output, 16000)
+    n = min(len(heard), len(speech))
+    assert np.corrcoef(heard[:n], speech[:n])[0, 1] > 0.9  # the dialogue alone is the result's sound
+    assert win.save_project_as(tmp_path / "p.lsproj")
+    win.new_project()
+    with qtbot.waitSignal(s.project_opened, timeout=20000):
+        assert win.open_project(tmp_path / "p.lsproj")
+    assert s.dub.channels == (3,) and box.currentData() == (3,) and not s.result_stale

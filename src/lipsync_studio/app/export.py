@@ -53,6 +53,8 @@ def preview_differences(approved: SyncRequest, wanted: SyncRequest) -> list[str]
         diff("Dub offset", round(approved.dub_offset_ms), round(wanted.dub_offset_ms), lambda ms: f"{ms:+d} ms")
         diff("Dub stream", approved.options.dub_stream, wanted.options.dub_stream,
              lambda s: "the main one" if s is None else f"#{s}")
+        diff("Dub channels", tuple(approved.options.dub_channels or ()), tuple(wanted.options.dub_channels or ()),
+             lambda c: ", ".join(map(str, c)) if c else "all")
     a, b = approved.options, wanted.options
     diff("Engine", a.engine, b.engine, engine_label)
     diff("Dub longer", str(getattr(a.extend, "value", a.extend)), str(getattr(b.extend, "value", b.extend)),

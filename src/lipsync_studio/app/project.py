@@ -62,6 +62,7 @@ class Project:
     clip, dub, script: the media (None: not chosen). Absolute paths in memory.
     dub_offset_ms: the dub's shift (ms, later when positive).
     dub_stream: the dub's audio stream heard (None: the file's main one).
+    dub_channels: the channels of it heard (from 1; None: all).
     mark_in, mark_out: In and Out marks (output frames, Out included; None: the timeline's start / end).
     layout: the clip's stereo layout (``mono`` for 2D).
     face: the face to sync (track id; ids of one person seen as several faces; None: the largest).
@@ -76,6 +77,7 @@ class Project:
     script: Path | None = None
     dub_offset_ms: float = 0.0
     dub_stream: int | None = None
+    dub_channels: tuple[int, ...] | None = None
     mark_in: int | None = None
     mark_out: int | None = None
     layout: str = "mono"
@@ -133,6 +135,7 @@ def project_to_dict(project: Project, project_path: Path) -> dict[str, Any]:
         "format": PROJECT_FORMAT, "version": PROJECT_VERSION,
         "clip": _rel(project.clip, base), "dub": _rel(project.dub, base), "script": _rel(project.script, base),
         "dub_offset_ms": round(float(project.dub_offset_ms), 3), "dub_stream": project.dub_stream,
+        "dub_channels": list(project.dub_channels) if project.dub_channels else None,
         "mark_in": project.mark_in, "mark_out": project.mark_out, "layout": project.layout,
         "face": list(project.face) if isinstance(project.face, tuple) else project.face,
         "position": int(project.position), "run": dict(project.run), "previews": previews,
@@ -189,6 +192,15 @@ def save_project(project: Project, path: str | Path, faces=None) -> Project:
         raise ProjectError(f"cannot save the project: {exc.message}", path=path,
                            hint=exc.hint or "choose a folder you can write to") from exc
     return project
+
+
+def _channels(value: Any) -> tuple[int, ...] | None:
+    """A project's ``dub_channels``: a list of channel numbers from 1; None for anything else."""
+    if not isinstance(value, list) or not value:
+        return None
+    if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in value):
+        return None
+    return tuple(value)
 
 
 def _previews_in(path: Path, folder: Path) -> set[Path]:
@@ -266,7 +278,7 @@ def load_project(path: str | Path) -> tuple[Project, list[str]]:
     face = tuple(int(f) for f in face if isinstance(f, int)) or None if isinstance(face, list) else opt_int("face")
     run = data.get("run") if isinstance(data.get("run"), dict) else {}
     project = Project(clip=clip, dub=dub, script=script, dub_offset_ms=float(data.get("dub_offset_ms") or 0.0),
-                      dub_stream=opt_int("dub_stream"),
+                      dub_stream=opt_int("dub_stream"), dub_channels=_channels(data.get("dub_channels")),
                       mark_in=opt_int("mark_in"), mark_out=opt_int("mark_out"),
                       layout=str(data.get("layout") or "mono"), face=face,
                       position=opt_int("position") or 0, run=run, previews=tuple(previews), faces_file=faces_file)

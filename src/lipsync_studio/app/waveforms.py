@@ -38,10 +38,10 @@ class Waveform:
 
 
 def waveform_of(path: str | Path, buckets: int = 3000, at_picture: bool = False,
-                stream_index: int | None = None) -> Waveform:
+                stream_index: int | None = None, channels: tuple[int, ...] | None = None) -> Waveform:
     """The envelope of ``path``'s sound (an audio file or a video's sound track; ``at_picture``: a clip's own
     sound, drawn from its first frame as the engine hears it: see :func:`~..media.audio.load_audio`;
-    ``stream_index``: that audio stream of the file, None: its main one).
+    ``stream_index``: that audio stream of the file, None: its main one; ``channels``: only these of it, from 1).
 
     Raises
     ------
@@ -53,7 +53,7 @@ def waveform_of(path: str | Path, buckets: int = 3000, at_picture: bool = False,
     from ..media.warnings import collecting_media_warnings
 
     with collecting_media_warnings():  # a damaged track still draws up to the damage (not thread-global)
-        wav = load_audio(path, sr=_SR, mono=True, at_picture=at_picture, stream_index=stream_index)
+        wav = load_audio(path, sr=_SR, mono=True, at_picture=at_picture, stream_index=stream_index, channels=channels)
     n = len(wav)
     buckets = int(max(1, min(buckets, n)))
     edges = np.linspace(0, n, buckets + 1).astype(np.int64)

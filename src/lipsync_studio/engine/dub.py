@@ -52,11 +52,9 @@ def write_shifted_dub(dub: Path, offset_s: float, target: Path, sr: int | None =
     if sr is None:
         sr = info.sample_rate
     # Every channel as delivered (a 5.1 stays 5.1: its centre is what the sync hears, a master carries it whole).
-    audio = load_audio(dub, sr=sr, mono=False, at_picture=at_picture, stream_index=stream_index, keep_layout=True)
-    layout = info.layout
-    if channels is not None:
-        audio = audio[[c - 1 for c in channels]]
-        layout = f"{len(channels)} channels"
+    audio = load_audio(dub, sr=sr, mono=False, at_picture=at_picture, stream_index=stream_index, keep_layout=True,
+                       channels=channels)
+    layout = info.layout if channels is None else f"{len(channels)} channels"
     shift = int(round(abs(offset_s) * sr))
     if offset_s > 0:
         audio = np.concatenate([np.zeros((audio.shape[0], shift), np.float32), audio], axis=1)
@@ -77,24 +75,18 @@ def prepare_dub(state: dict[str, Any], audio):
     :func:`~.job.cleanup_files`). Returns the audio facts of the dub the job now uses (``audio`` itself when
     it is the user's file as it is).
     """
-    from ..media.audio import audio_streams, probe_audio
+    from ..media.audio import audio_streams, probe_audio, surround_centre
     from ..media.output import temporary_sibling
-
-    from ..errors import OptionError
 
     given = state["dub"]
     stream = getattr(state.get("options"), "dub_stream", None)
     channels = getattr(state.get("options"), "dub_channels", None)
-    if channels is not None and max(channels) > audio.channels:
-        raise OptionError(f"the dub's stream #{audio.stream_index} has {audio.channels} channel(s), not "
-                          f"{', '.join(map(str, channels))}", path=given,
-                          hint=f"choose among 1-{audio.channels} (numbered from 1, as a mixer does)")
-    if channels is None and audio.channels > 2 and "FC" not in _channel_names(audio.layout):
+    if channels is None and audio.channels > 2 and not surround_centre(audio.layout):
         from ..media.warnings import warn_media
 
         warn_media(f"{given}: its stream #{audio.stream_index} has {audio.channels} channels ({audio.layout}), "
                    f"heard mixed together: if the dialogue is on some of them, choose them (--dub-channels 5,6; a "
-                   f"batch manifest's dub_channels column)")
+                   f"batch manifest's dub_channels column; the app's Dub channels box)")
     if stream is None:
         streams = audio_streams(given)
         if len(streams) > 1:
@@ -114,16 +106,6 @@ def prepare_dub(state: dict[str, Any], audio):
                                      stream_index=stream, channels=channels)
     state.setdefault("stands_for", {})[state["dub"]] = given  # what the job says of it names the user's dub
     return probe_audio(state["dub"])
-
-
-def _channel_names(layout: str) -> list[str]:
-    """The channels of an FFmpeg layout name (``"5.1"`` -> FL, FR, FC, ...; unnamed layouts: none)."""
-    import av
-
-    try:
-        return [ch.name for ch in av.AudioLayout(layout).channels]
-    except (ValueError, TypeError):
-        return []
 
 
 def _described(audio) -> str:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import av.container
 
 __all__ = ["AudioInfo", "audio_streams", "iter_resampled", "load_audio", "pick_audio_stream", "probe_audio",
-           "sound_late_s"]
+           "sound_late_s", "surround_centre"]
 
 #: A track that ends this much earlier than its header says is reported as truncated: the larger of
 #: an absolute margin (codec priming/padding, rounding) and a fraction (bit-rate based estimates).
@@ -80,6 +80,7 @@ def load_audio(
     at_picture: bool = False,
     voice: bool = False,
     keep_layout: bool = False,
+    channels: tuple[int, ...] | None = None,
 ) -> np.ndarray:
     """Decode the audio of a file and resample it to ``sr``.
 
@@ -111,6 +112,10 @@ def load_audio(
     keep_layout:
         With ``mono=False``: every channel as the stream holds them (its own layout: a 5.1 stays six channels, in
         its order) instead of more than two folded to stereo.
+    channels:
+        Only these channels of the stream (numbered from 1, as a mixer does), in this order: averaged into one
+        with ``mono``, else as they are (``voice`` and ``keep_layout`` do not apply). A channel the stream lacks
+        is an :class:`~lipsync_studio.errors.OptionError`.
 
     Returns
     -------
@@ -138,8 +143,19 @@ def load_audio(
     with open_input(path) as container:
         stream = pick_audio_stream(container, Path(path), stream_index)
         status: dict = {}
-        centre = _centre_channel(stream) if voice and mono else None
-        if centre is not None:  # every channel as it is, then the centre's row alone (see below)
+        centre = _centre_channel(stream) if voice and mono and channels is None else None
+        if channels is not None:
+            have = int(stream.codec_context.channels)
+            if max(channels) > have or min(channels) < 1:
+                from ..errors import OptionError
+
+                raise OptionError(f"its audio stream #{stream.index} has {have} channel(s), not "
+                                  f"{', '.join(map(str, channels))}", path=path,
+                                  hint=f"choose among 1-{have} (numbered from 1, as a mixer does)")
+            rows = [c - 1 for c in channels]
+            chunks = [c[rows].mean(axis=0, keepdims=True) if mono else c[rows] for c in iter_resampled(
+                container, stream, int(sr), mono=False, layout=stream.codec_context.layout.name, status=status)]
+        elif centre is not None:  # every channel as it is, then the centre's row alone (see below)
             chunks = [c[centre[0]:centre[0] + 1] for c in iter_resampled(
                 container, stream, int(sr), mono=False, layout=centre[1], status=status)]
         else:
@@ -188,10 +204,24 @@ def _centre_channel(stream) -> tuple[int, str] | None:
     """``(row, layout)``: where a surround stream's front-centre channel lies when it is resampled in its own
     layout (``layout``), or None for a stream of fewer than five channels or without a front centre."""
     layout = stream.codec_context.layout
+    row = _surround_centre(layout)
+    return None if row is None else (row, layout.name)
+
+
+def surround_centre(layout: str) -> bool:
+    """Whether a channel layout (FFmpeg's name: ``"5.1"``, ``"7.1"``, ``"8 channels"``) is a surround mix with a
+    front centre, the channel :func:`load_audio` hears speech from (``voice``)."""
+    import av
+
+    try:
+        return _surround_centre(av.AudioLayout(layout)) is not None
+    except (ValueError, TypeError):
+        return False
+
+
+def _surround_centre(layout) -> int | None:
     names = [ch.name for ch in layout.channels]
-    if len(names) < 5 or "FC" not in names:
-        return None
-    return names.index("FC"), layout.name
+    return names.index("FC") if len(names) >= 5 and "FC" in names else None
 
 
 #: A dub whose loudest sample stays under this (dBFS) holds no speech: digital silence, dither, a room's hum.

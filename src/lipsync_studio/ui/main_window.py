@@ -25,6 +25,7 @@ from .face_link import FaceLink
 from .job_link import JobLink
 from .face_view import FaceView
 from ..app.media_files import VIDEO_FILTER, AUDIO_FILTER, sort_dropped
+from ..media.audio import surround_centre
 from .playback import Player, load_play_audio, probe_output_device
 from .run_panel import RunPanel
 from .session import Session
@@ -225,6 +226,7 @@ class MainWindow(QMainWindow):
         r.cancel_clicked.connect(s.cancel)
         r.options_changed.connect(s.replan)
         r.dub_stream_changed.connect(self._dub_stream_chosen)
+        r.dub_channels_changed.connect(self.session.set_dub_channels)
 
     # -- projects --------------------------------------------------------------------------------------
     def new_project(self) -> None:
@@ -474,8 +476,11 @@ class MainWindow(QMainWindow):
         self.timeline.set_waveform("dub", None, "Loading…" if dub is not None else "No dub: File ▸ Open Dub…")
         self.run_panel.set_dub_streams(dub.streams if dub is not None else (),
                                        dub.audio.stream_index if dub is not None else None)
+        self.run_panel.set_dub_channels(dub.audio.channels if dub is not None else 0,
+                                        dub is not None and surround_centre(dub.audio.layout),
+                                        dub.channels if dub is not None else None)
         if dub is not None:
-            self._load_play_sound("dub", dub.path, dub.stream)
+            self._load_play_sound("dub", dub.path, dub.stream, dub.channels)
         self._forget_result_shown()
         self._refresh_recent()
         self._update_run_state()
@@ -557,10 +562,10 @@ class MainWindow(QMainWindow):
         if self.player.playing:
             self.player.play(self.player.speed)
 
-    def _load_play_sound(self, role: str, path: Path, stream: int | None = None) -> None:
+    def _load_play_sound(self, role: str, path: Path, stream: int | None = None, channels=None) -> None:
         self.player.set_sound(role, None)
         if self.player.sound_ok:
-            self.session.tasks.submit(f"play:{role}", load_play_audio, str(path), role != "dub", stream)
+            self.session.tasks.submit(f"play:{role}", load_play_audio, str(path), role != "dub", stream, channels)
 
     def _set_window(self, window) -> None:
         """A VR clip's window into its sphere (or None): the stereo views show it, a drag turns it."""

@@ -37,15 +37,17 @@ def probe_output_device() -> str:
     return ""
 
 
-def load_play_audio(path: str, at_picture: bool = False, stream_index: int | None = None) -> np.ndarray:
+def load_play_audio(path: str, at_picture: bool = False, stream_index: int | None = None,
+                    channels: tuple[int, ...] | None = None) -> np.ndarray:
     """The sound of ``path`` as ``(n,) float32`` mono at :data:`PLAY_SR` (for the tasks thread); ``at_picture``: a
     clip's own sound, from its first frame (see :func:`~..media.audio.load_audio`); ``stream_index``: that audio
-    stream of the file (None: its main one)."""
+    stream of the file (None: its main one); ``channels``: only these of it (from 1)."""
     from ..media.audio import load_audio
     from ..media.warnings import collecting_media_warnings
 
     with collecting_media_warnings():  # a damaged track still plays up to the damage (and a job's notes stay its own)
-        return load_audio(path, sr=PLAY_SR, mono=True, at_picture=at_picture, stream_index=stream_index)
+        return load_audio(path, sr=PLAY_SR, mono=True, at_picture=at_picture, stream_index=stream_index,
+                          channels=channels)
 
 
 class Player(QObject):

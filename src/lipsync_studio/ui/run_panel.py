@@ -26,13 +26,15 @@ def _title(text: str) -> QLabel:
 class RunPanel(QWidget):
     """Signals: ``run_clicked()``, ``cancel_clicked()``, ``options_changed()`` (the ``RunSettings`` given to the
     constructor was updated in place), ``face_changed(track_id: int | None)`` (None: the largest face),
-    ``dub_stream_changed(stream: int)`` (the dub's audio stream to hear, for a dub holding several)."""
+    ``dub_stream_changed(stream: int)`` (the dub's audio stream to hear, for a dub holding several),
+    ``dub_channels_changed(channels: tuple[int, ...] | None)`` (its channels to hear, from 1; None: all)."""
 
     run_clicked = Signal()
     cancel_clicked = Signal()
     options_changed = Signal()
     face_changed = Signal(object)
     dub_stream_changed = Signal(object)
+    dub_channels_changed = Signal(object)
 
     def __init__(self, settings: RunSettings, caps: Capabilities, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -78,8 +80,16 @@ class RunPanel(QWidget):
         self.dub_stream.currentIndexChanged.connect(
             lambda i: self.dub_stream_changed.emit(self.dub_stream.itemData(i)) if i >= 0 else None)
         form.addRow("Dub stream", self.dub_stream)
+        # Shown for a stream of more than two channels (a polyphonic file of stems, a surround mix).
+        self.dub_channels = QComboBox()
+        self.dub_channels.setToolTip("Which channels of the dub's stream the sync hears and the result carries "
+                                     "(numbered from 1, as a mixer does): choose the dialogue's")
+        self.dub_channels.currentIndexChanged.connect(
+            lambda i: self.dub_channels_changed.emit(self.dub_channels.itemData(i)) if i >= 0 else None)
+        form.addRow("Dub channels", self.dub_channels)
         self._form = form
         form.setRowVisible(self.dub_stream, False)
+        form.setRowVisible(self.dub_channels, False)
         self.stereo = QComboBox()
         smodel = QStandardItemModel(self.stereo)
         self.stereo.setModel(smodel)
@@ -278,6 +288,26 @@ class RunPanel(QWidget):
         self.dub_stream.blockSignals(False)
         self._form.setRowVisible(self.dub_stream, len(streams) > 1)
 
+    def set_dub_channels(self, count: int, surround: bool, heard) -> None:
+        """Offer the channels of the dub's stream (``count`` of them; the box shows only for more than two):
+        all (a ``surround`` mix: heard from its centre), each alone, each pair; ``heard`` (a tuple, None: all)
+        chosen, without announcing it."""
+        box = self.dub_channels
+        box.blockSignals(True)
+        box.clear()
+        box.addItem("All (the centre heard)" if surround else "All, mixed", None)
+        for c in range(1, count + 1):
+            box.addItem(f"{c}", (c,))
+        for c in range(1, count, 2):
+            box.addItem(f"{c}-{c + 1}", (c, c + 1))
+        i = box.findData(tuple(heard)) if heard else 0
+        if heard and i < 0:  # a choice the list does not offer (from the command line's project)
+            box.addItem(", ".join(map(str, heard)), tuple(heard))
+            i = box.count() - 1
+        box.setCurrentIndex(max(0, i))
+        box.blockSignals(False)
+        self._form.setRowVisible(box, count > 2)
+
     def set_devices(self, devices: list[tuple[str, str]]) -> None:
         """Offer the compute devices found (``(key, label)``)."""
         current = self.settings.device
@@ -295,7 +325,8 @@ class RunPanel(QWidget):
         self.run_btn.setEnabled(can_run and not running)
         self.run_btn.setToolTip("Sync the clip to the dub (Ctrl+R)" if can_run else why)
         self.cancel_btn.setEnabled(running)
-        for box in (self.engine, self.device, self.quality, self.extend, self.shorten, self.dub_stream):
+        for box in (self.engine, self.device, self.quality, self.extend, self.shorten, self.dub_stream,
+                    self.dub_channels):
             box.setEnabled(not running)
         self.measure.setEnabled(not running and not self._stereo_clip)
         self.stereo.setEnabled(not running and self._stereo_clip)

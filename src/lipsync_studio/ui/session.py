@@ -34,12 +34,14 @@ log = logging.getLogger("lipsync_studio.ui")
 @dataclass(frozen=True)
 class DubInfo:
     """The loaded dub: its file, what its headers say of the stream heard (``stream``: the one chosen, None: the
-    file's main one), and every audio stream of a file holding several (a delivery's mix, M&E, dialogue)."""
+    file's main one), every audio stream of a file holding several (a delivery's mix, M&E, dialogue), and the
+    channels of that stream heard (from 1; None: all)."""
 
     path: Path
     audio: AudioInfo
     streams: tuple[AudioInfo, ...] = ()
     stream: int | None = None
+    channels: tuple[int, ...] | None = None
 
 
 #: The timeline with no clip open.
@@ -162,12 +164,22 @@ class Session(QObject):
 
         if self.dub is None or stream == self.dub.stream:
             return
-        self.dub = replace(self.dub, audio=probe_audio(self.dub.path, stream), stream=stream)
+        # Channels belong to a stream: another one is heard whole.
+        self._hear_dub(replace(self.dub, audio=probe_audio(self.dub.path, stream), stream=stream, channels=None))
+
+    def set_dub_channels(self, channels: tuple[int, ...] | None) -> None:
+        """Hear (and sync to) only these channels of the dub's stream (from 1; None: all)."""
+        if self.dub is None or channels == self.dub.channels:
+            return
+        self._hear_dub(replace(self.dub, channels=None if channels is None else tuple(channels)))
+
+    def _hear_dub(self, dub: DubInfo) -> None:
+        self.dub = dub
         self.touch()
-        self.dub_changed.emit(self.dub)
+        self.dub_changed.emit(dub)
         self._mark_stale()
         self._update_timeline()
-        self.tasks.submit("wave:dub", waveform_of, str(self.dub.path), 3000, False, stream)
+        self.tasks.submit("wave:dub", waveform_of, str(dub.path), 3000, False, dub.stream, dub.channels)
 
     def close_dub(self) -> None:
         """Forget the dub."""
@@ -291,13 +303,14 @@ class Session(QObject):
                            start_s=None if self.mark_in is None else self.mark_in / fps,
                            end_s=None if self.mark_out is None else (self.mark_out + 1) / fps,
                            script=script_beside(self.dub.path) if self.dub is not None else None,
-                           dub_stream=self.dub.stream if self.dub is not None else None)
+                           dub_stream=self.dub.stream if self.dub is not None else None,
+                           dub_channels=self.dub.channels if self.dub is not None else None)
 
     def _hear_ahead(self) -> None:
         """With a clip and a dub open, their phones start being heard for the built-in engine while the user looks
         (:func:`~lipsync_studio.sync.builtin.engine.hear_ahead`): a Run then plans at once instead of waiting for
         them (its faces often come from the cache)."""
-        if self.clip is None or self.dub is None or self.dub.stream is not None:
+        if self.clip is None or self.dub is None or self.dub.stream is not None or self.dub.channels is not None:
             return
         from ..sync.builtin.engine import hear_ahead
 
@@ -489,7 +502,7 @@ class Session(QObject):
             return  # a range written alone: the whole preview stays what the viewer shows
         if request is None or self.clip is None or self.dub is None or request.video != self.clip.path \
                 or request.dub != self.dub.path or abs(request.dub_offset_ms - 1000.0 * self.offset_s) > 0.05 \
-                or request.options.dub_stream != self.dub.stream:
+                or request.options.dub_stream != self.dub.stream or request.options.dub_channels != self.dub.channels:
             return
         if self.result is not None and not self.result_stale and self.result_request is not None \
                 and not preview_differences(self.result_request, request):
@@ -643,6 +656,7 @@ class Session(QObject):
         return Project(clip=self.clip.path if self.clip else None, dub=self.dub.path if self.dub else None,
                        script=script_beside(self.dub.path) if self.dub is not None else None,
                        dub_offset_ms=1000.0 * self.offset_s, dub_stream=self.dub.stream if self.dub else None,
+                       dub_channels=self.dub.channels if self.dub else None,
                        mark_in=self.mark_in, mark_out=self.mark_out, layout=self.layout, face=self.face_id,
                        position=self.position,
                        run=asdict(self.settings.run), previews=previews)
@@ -746,6 +760,12 @@ class Session(QObject):
                     self.set_dub_stream(project.dub_stream)
                 except MediaError as exc:  # the file changed since: its main stream is heard
                     self._restore_notes.append(f"The dub's stream #{project.dub_stream} is gone: {exc}")
+            if self.dub is not None and project.dub_channels is not None:
+                if max(project.dub_channels) <= self.dub.audio.channels:
+                    self.set_dub_channels(project.dub_channels)
+                else:  # the file changed since: all its channels are heard
+                    self._restore_notes.append(f"The dub's channels {project.dub_channels} are gone: it has "
+                                               f"{self.dub.audio.channels}")
             self._update_timeline()
             self.face_id = project.face
             self.set_marks(project.mark_in, project.mark_out)
