@@ -422,13 +422,18 @@ def iter_resampled(
     def new_resampler(layout: str) -> av.AudioResampler:
         # Half-second output frames: the per-frame Python cost (to_ndarray, channel mean) is paid
         # twice a second instead of ~45 times (an AAC frame is 1024 samples): 3x faster on long files.
-        return av.AudioResampler("fltp", layout, sr, frame_size=max(sr // 2, 1))
+        # More than two channels come packed: PyAV's planar frames of eight channels or more (7.1) crash in
+        # to_ndarray (a segmentation fault, PyAV 18.1).
+        fmt = "fltp" if av.AudioLayout(layout).nb_channels <= 2 else "flt"
+        return av.AudioResampler(fmt, layout, sr, frame_size=max(sr // 2, 1))
 
     def take(frames: list[av.audio.frame.AudioFrame]) -> Iterator[np.ndarray]:
         for out in frames:
             if out.samples == 0:
                 continue
-            arr = out.to_ndarray()  # fltp → (channels, samples) float32
+            arr = out.to_ndarray()  # fltp → (channels, samples) float32; flt → (1, samples x channels)
+            if out.format.is_packed and out.layout.nb_channels > 1:
+                arr = np.ascontiguousarray(arr.reshape(-1, out.layout.nb_channels).T)
             if mono and arr.shape[0] > 1:
                 arr = arr.mean(axis=0, keepdims=True, dtype=np.float32)
             yield arr

@@ -245,7 +245,11 @@ class _DubAudio:
     def _emit(self, samples: np.ndarray, mux) -> None:
         import av
 
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples), format="fltp", layout=self.layout)
+        if samples.shape[0] <= 2:
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples), format="fltp", layout=self.layout)
+        else:  # packed: PyAV's planar frames of eight channels (7.1) or more fail (see media.audio.iter_resampled)
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples.T).reshape(1, -1), format="flt",
+                                               layout=self.layout)
         frame.sample_rate = self.rate
         frame.pts = self.written
         frame.time_base = Fraction(1, self.rate)
