@@ -219,3 +219,4 @@ def test_a_polyphonic_dubs_dialogue_channel_is_chosen_in_the_run_panel(qtbot, ma
     with qtbot.waitSignal(s.project_opened, timeout=20000):
         assert win.open_project(tmp_path / "p.lsproj")
     assert s.dub.channels == (3,) and box.currentData() == (3,) and not s.result_stale
+    assert box.currentText() == "3" and box.count() == len(labels)  # the listed choice, not a copy of it

@@ -300,8 +300,9 @@ class RunPanel(QWidget):
             box.addItem(f"{c}", (c,))
         for c in range(1, count, 2):
             box.addItem(f"{c}-{c + 1}", (c, c + 1))
-        i = box.findData(tuple(heard)) if heard else 0
-        if heard and i < 0:  # a choice the list does not offer (from the command line's project)
+        # By value: findData compares the stored Python tuples as objects, not as values.
+        i = next((k for k in range(box.count()) if box.itemData(k) == (tuple(heard) if heard else None)), -1)
+        if heard and i < 0:  # a choice the list does not offer (a project's, made by hand)
             box.addItem(", ".join(map(str, heard)), tuple(heard))
             i = box.count() - 1
         box.setCurrentIndex(max(0, i))
