@@ -114,6 +114,10 @@ def test_a_manifest_names_a_dubs_dialogue_stream_and_channels(media, tmp_path):
     a, b = read_manifest(manifest, SUPPORTED_OPTIONS)
     assert a.options == {"dub_stream": 1, "dub_channels": (5, 6)} and b.options == {"dub_channels": (3,)}
     assert a.from_dict(json.loads(json.dumps(a.to_dict()))) == a  # as a Ray task and the journal carry it
+    from lipsync_studio.batch.report import write_report
+
+    page = write_report(tmp_path, [a, b]).read_text()  # not run yet: named with what of the dub is heard
+    assert f"dub {dub.name} (stream #1, channels 5, 6)" in page and f"dub {dub.name} (channels 3)" in page
     manifest.write_text(f"clip,lang,video,dub,dub_stream,dub_channels\na,fr,{clip},{dub},-1,0\n")
     with pytest.raises(ManifestError) as info:
         read_manifest(manifest, SUPPORTED_OPTIONS)

@@ -203,7 +203,10 @@ def _href(out_dir: Path, p: Path) -> str:
 
 
 def _job_row(out_dir: Path, job: BatchJob, sidecar: dict[str, Any] | None, error: str | None) -> str:
-    sources = " + ".join(f"{role} {p.name}" for role, p in job.inputs.items())
+    heard = [f"stream #{job.options['dub_stream']}"] if job.options.get("dub_stream") is not None else []
+    heard += [f"channels {', '.join(map(str, job.options['dub_channels']))}"] if job.options.get("dub_channels") else []
+    sources = " + ".join(f"{role} {p.name}" + (f" ({', '.join(heard)})" if role == "dub" and heard else "")
+                         for role, p in job.inputs.items())
     head = (f'<div class="id"><b>{_e(job.clip)}</b> <span class="lang">{_e(job.lang)}</span>'
             f'<div class="src" title="{_e(sources)}">{_e(sources)}</div></div>')
     if sidecar is None:
