@@ -210,6 +210,7 @@ def test_a_polyphonic_dubs_dialogue_channel_is_chosen_in_the_run_panel(qtbot, ma
     with qtbot.waitSignal(s.waveform_ready, timeout=15000, check_params_cb=lambda role, w: role == "dub"):
         box.setCurrentIndex(labels.index("3"))
     assert s.dub.channels == (3,) and s.sync_options().dub_channels == (3,)
+    assert "channel 3 of 4" in win.status_line.dub.text()
     _run(qtbot, win, "none")
     heard = load_audio(s.result.output, 16000)
     n = min(len(heard), len(speech))

@@ -57,6 +57,9 @@ class StatusLine(QObject):
             return
         a = dub.audio
         stream = f" · stream #{a.stream_index} of {len(dub.streams)}" if len(getattr(dub, "streams", ())) > 1 else ""
+        if getattr(dub, "channels", None):
+            which = ", ".join(map(str, dub.channels))
+            stream += f" · channel{'s' if len(dub.channels) > 1 else ''} {which} of {a.channels}"
         self.dub.setText(f"Dub: {dub.path.name}{stream} · {a.sample_rate / 1000:g} kHz · "
                          f"{format_seconds(a.duration_s)}")
         self.dub.setToolTip(str(dub.path))
