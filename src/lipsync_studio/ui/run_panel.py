@@ -23,6 +23,12 @@ def _title(text: str) -> QLabel:
     return lab
 
 
+def _index_of(box: QComboBox, data) -> int:
+    """The index of ``box``'s item whose data equals ``data`` (-1: none). By value: ``findData`` compares stored
+    Python tuples (a face's ids, a pair of channels) as objects, so a tuple equal to an item's is not found."""
+    return next((k for k in range(box.count()) if box.itemData(k) == data), -1)
+
+
 class RunPanel(QWidget):
     """Signals: ``run_clicked()``, ``cancel_clicked()``, ``options_changed()`` (the ``RunSettings`` given to the
     constructor was updated in place), ``face_changed(track_id: int | None)`` (None: the largest face),
@@ -229,7 +235,7 @@ class RunPanel(QWidget):
     def select_face(self, track_id) -> None:
         """Choose the face ``track_id`` (an id, ids of one person, or None: the largest) in the Face box (when it is
         listed) without announcing it."""
-        i = next((k for k in range(self.face.count()) if self.face.itemData(k) == track_id), -1)
+        i = _index_of(self.face, track_id)
         if i >= 0:
             self.face.blockSignals(True)
             self.face.setCurrentIndex(i)
@@ -300,8 +306,7 @@ class RunPanel(QWidget):
             box.addItem(f"{c}", (c,))
         for c in range(1, count, 2):
             box.addItem(f"{c}-{c + 1}", (c, c + 1))
-        # By value: findData compares the stored Python tuples as objects, not as values.
-        i = next((k for k in range(box.count()) if box.itemData(k) == (tuple(heard) if heard else None)), -1)
+        i = _index_of(box, tuple(heard) if heard else None)
         if heard and i < 0:  # a choice the list does not offer (a project's, made by hand)
             box.addItem(", ".join(map(str, heard)), tuple(heard))
             i = box.count() - 1
