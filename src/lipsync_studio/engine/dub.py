@@ -92,7 +92,8 @@ def prepare_dub(state: dict[str, Any], audio):
         if len(streams) > 1:
             from ..media.warnings import warn_media
 
-            listed = "; ".join(f"#{a.stream_index} {_described(a)}" for a in streams)
+            listed = "; ".join(f"#{a.stream_index} " + (f"{a.label}: " if a.label else "") + a.summary
+                               for a in streams)
             warn_media(f"{given}: holds {len(streams)} audio streams ({listed}); the sync hears #{audio.stream_index} "
                        f"and puts it in the output: if the dialogue is another, choose it (--dub-stream N; a batch "
                        f"manifest's dub_stream column; the app's Dub stream box)")
@@ -106,9 +107,3 @@ def prepare_dub(state: dict[str, Any], audio):
                                      stream_index=stream, channels=channels)
     state.setdefault("stands_for", {})[state["dub"]] = given  # what the job says of it names the user's dub
     return probe_audio(state["dub"])
-
-
-def _described(audio) -> str:
-    """An audio stream in a few words: ``"Dialogue, eng: 2 ch, 48 kHz, 8.0 s"``."""
-    return (f"{audio.label}: " if audio.label else "") + \
-        f"{audio.channels} ch, {audio.sample_rate / 1000:g} kHz, {audio.duration_s:.1f} s"

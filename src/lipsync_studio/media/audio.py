@@ -70,6 +70,11 @@ class AudioInfo:
     label: str = ""
     layout: str = ""
 
+    @property
+    def summary(self) -> str:
+        """The stream in a few words: ``"2 ch, 48 kHz, 8.0 s"``."""
+        return f"{self.channels} ch, {self.sample_rate / 1000:g} kHz, {self.duration_s:.1f} s"
+
 
 def load_audio(
     path: str | Path,

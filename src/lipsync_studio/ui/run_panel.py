@@ -285,11 +285,9 @@ class RunPanel(QWidget):
         self.dub_stream.blockSignals(True)
         self.dub_stream.clear()
         for a in streams:
-            words = f"{a.channels} ch, {a.sample_rate / 1000:g} kHz"
-            self.dub_stream.addItem(f"#{a.stream_index} {a.label}" if a.label else f"#{a.stream_index} ({words})",
-                                    a.stream_index)
-            self.dub_stream.setItemData(self.dub_stream.count() - 1, f"Stream #{a.stream_index}: {words}, "
-                                        f"{a.duration_s:.1f} s", Qt.ItemDataRole.ToolTipRole)
+            self.dub_stream.addItem(f"#{a.stream_index} {a.label or f'({a.summary})'}", a.stream_index)
+            self.dub_stream.setItemData(self.dub_stream.count() - 1, f"Stream #{a.stream_index}: {a.summary}",
+                                        Qt.ItemDataRole.ToolTipRole)
         self.dub_stream.setCurrentIndex(max(0, self.dub_stream.findData(heard)))
         self.dub_stream.blockSignals(False)
         self._form.setRowVisible(self.dub_stream, len(streams) > 1)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .render import piecewise_warp
+from .render import LUMA, piecewise_warp
 
 #: The fan over the inner lip contour (20 points) and its centre (index 20).
 _N = 20
@@ -191,14 +191,13 @@ def interior_colours(img: np.ndarray, inner: np.ndarray) -> tuple[np.ndarray | N
     img: (h, w, 3) uint8 RGB.
     inner: (20, 2) the mouth's inner-lip contour (pixels of ``img``).
     """
-    luma_of = np.array([0.299, 0.587, 0.114], np.float32)
     mask = inner_mask(inner, img.shape[:2], 1.0) > 0.5
     if mask.sum() < 20:
         return None, None
     px = img[mask].astype(np.float32)
-    luma = px @ luma_of
+    luma = px @ LUMA
     cavity = np.median(px[luma <= np.percentile(luma, 33)], axis=0)
-    cavity_luma = float(cavity @ luma_of)
+    cavity_luma = float(cavity @ LUMA)
     grey = px.max(1) - px.min(1) < 0.35 * np.maximum(luma, 1.0)
     light = (luma > cavity_luma + 60) & grey
     teeth = np.median(px[light], axis=0) if light.sum() >= max(6, 0.1 * len(px)) else None

@@ -342,8 +342,8 @@ def close_seam(img: np.ndarray, inner: np.ndarray, lips: np.ndarray) -> None:
     img[y0:y1, x0:x1] = np.clip(area * (1 - a) + shadow * a + 0.5, 0, 255).astype(np.uint8)
 
 
-#: Luma (BT.601) of an RGB colour.
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+#: Luma (BT.601) of an RGB colour: ``rgb @ LUMA``.
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 #: Upper teeth from the middle to the corner on each side (central incisor, lateral incisor, canine, two premolars):
 #: their share of the arch's quarter turn, and their visible height against the central incisor's.
 _TEETH_WIDTH = np.array([1.0, 0.78, 0.8, 0.72, 0.7])
@@ -428,7 +428,7 @@ def paint_interior(img: np.ndarray, inner: np.ndarray, upper: np.ndarray, gap_px
     tongue_top = top + gap * (0.6 + 0.3 * u * u)
     on_tongue = np.clip((gy - tongue_top) / max(1.0, 0.08 * gap), 0, 1) * min(1.0, gap / 12) * across ** 0.5
     # In a clip's own darker (or lighter) mouth the tongue lies in the same shade.
-    shade = float(np.clip((dark @ _LUMA) / (np.array([58, 20, 24], np.float32) @ _LUMA), 0.3, 1.5))
+    shade = float(np.clip((dark @ LUMA) / (np.array([58, 20, 24], np.float32) @ LUMA), 0.3, 1.5))
     tongue = np.array([150, 66, 70], np.float32) * shade * (0.7 + 0.3 * np.exp(-np.clip(gy - tongue_top, 0, None)
                                                                          / max(1.0, 0.12 * gap)))[..., None]
     cavity = cavity + on_tongue[..., None] * (tongue * (0.6 + 0.4 * across[..., None]) - cavity)
