@@ -448,7 +448,7 @@ def test_a_painted_interior_takes_the_colours_of_the_clips_own_open_mouth():
     """Where a clip's own interior can stretch no further (a photo with lips parted on its teeth) the drawn one
     takes over: with the clip's teeth and cavity colours, not a stock ivory and red-brown (a photo's black cavity
     turned red-brown from one frame to the next)."""
-    from lipsync_studio.sync.builtin.interior import interior_colours
+    from lipsync_studio.sync.builtin.interior import own_interior
     from lipsync_studio.sync.builtin.render import paint_interior
 
     cx, cy, half = 100.0, 60.0, 60.0
@@ -465,10 +465,11 @@ def test_a_painted_interior_takes_the_colours_of_the_clips_own_open_mouth():
     import cv2
     cv2.fillPoly(own, [np.round(inner).astype(np.int32)], (14, 10, 11))
     own[61:66, 75:125] = (188, 186, 178)
-    teeth, cavity = interior_colours(own, inner)
+    teeth, cavity, rows, _ = own_interior(own, inner)
     assert np.abs(teeth - (188, 186, 178)).max() < 6 and np.abs(cavity - (14, 10, 11)).max() < 6
-    assert interior_colours(np.full_like(own, 40), inner)[0] is None  # no teeth shown
-    assert interior_colours(np.full_like(own, 150), inner) == (None, None)  # lips barely parted: no cavity
+    assert own_interior(np.full_like(own, 40), inner).teeth is None  # no teeth shown
+    none = own_interior(np.full_like(own, 150), inner)  # lips barely parted: no cavity
+    assert none.teeth is None and none.cavity is None
 
     inner, upper = mouth(34.0)
     stock, matched = np.full_like(own, (196, 150, 132)), np.full_like(own, (196, 150, 132))
@@ -479,6 +480,55 @@ def test_a_painted_interior_takes_the_colours_of_the_clips_own_open_mouth():
     assert matched[deep].mean() < stock[deep].mean() - 8  # the stock cavity is red-brown, the clip's black
     lit = matched[int(cy - 17 + 6), int(cx + 0.18 * half)].astype(float)  # the middle of a central incisor
     assert np.abs(lit - teeth).max() < 30
+
+
+def test_a_painted_interior_shows_the_rows_of_teeth_the_clips_own_mouth_shows():
+    """A photo whose upper lip covers its upper teeth, parted on the tips of its lower ones, opened wider than the
+    photo: the drawn interior has lower teeth standing on the lower lip and nothing hanging from the upper one
+    (white upper teeth flashed in where the drawing took over from the photo's own interior and went again)."""
+    import cv2
+
+    from lipsync_studio.sync.builtin.interior import own_interior
+    from lipsync_studio.sync.builtin.render import paint_interior
+
+    cx, cy, half = 100.0, 60.0, 60.0
+    a = np.linspace(np.pi, 0.0, 11)
+
+    def mouth(gap: float) -> tuple[np.ndarray, np.ndarray]:
+        upper = np.stack([cx + half * np.cos(a), cy - 0.5 * gap * np.sin(a)], 1)
+        lower = np.stack([cx + half * np.cos(a[1:-1])[::-1], cy + 0.5 * gap * np.sin(a[1:-1])[::-1]], 1)
+        return np.vstack([upper, lower]), upper
+
+    def photo(*rows: slice) -> np.ndarray:
+        img = np.full((120, 200, 3), (196, 150, 132), np.uint8)
+        cv2.fillPoly(img, [np.round(mouth(14.0)[0]).astype(np.int32)], (12, 8, 9))
+        for r in rows:
+            img[r, 88:112] = (190, 186, 180)  # a few teeth in the middle
+        return img
+
+    inner, _ = mouth(14.0)
+    unit = 100.0  # an eye distance in pixels
+    lower = own_interior(photo(slice(63, 67)), inner, unit)  # four rows over the lower lip (at 67)
+    assert lower.rows == "lower" and 0.02 <= lower.lower_band <= 0.06
+    assert own_interior(photo(slice(54, 58)), inner, unit).rows == "upper"
+    assert own_interior(photo(slice(54, 67)), inner, unit).rows == "upper"  # a smile's teeth filling the opening
+    assert own_interior(photo(slice(54, 58), slice(63, 67)), inner, unit).rows == "both"
+
+    wide, upper = mouth(34.0)
+    drawn = np.full((120, 200, 3), (196, 150, 132), np.uint8)
+    stock = drawn.copy()
+    paint_interior(drawn, wide, upper, 34.0, 1.0, (lower.teeth, lower.cavity), lower.rows,
+                   2 * lower.lower_band * unit)
+    paint_interior(stock, wide, upper, 34.0, 1.0, (lower.teeth, lower.cavity))
+    luma = drawn.astype(float) @ [0.299, 0.587, 0.114]
+    top, bottom = int(np.ceil(cy - 17)) + 1, int(cy + 17) - 1
+    middle = slice(int(cx) - 8, int(cx) + 9)
+    assert luma[top:top + 5, middle].max() < 60  # under the upper lip: the cavity, no teeth
+    assert luma[bottom - 4:bottom, middle].max() > 130  # over the lower lip: the teeth
+    x = int(cx - 0.85 * half)  # toward the corner: the lower lip's inner edge there
+    lip = int(cy + 17 * np.sqrt(1 - ((x - cx) / half) ** 2))
+    assert luma[lip - 5:lip - 1, x].max() < 80  # teeth only toward the middle, not out to the corners
+    assert (stock.astype(float) @ [0.299, 0.587, 0.114])[top:top + 5, middle].max() > 130  # the stock: upper ones
 
 
 def test_a_donors_nostril_over_the_upper_lip_is_found_but_not_the_lips_or_fine_skin_texture():

@@ -34,7 +34,7 @@ from .planner import (OWN, SpeakerLead, choose_bank, detail_at_one_scale, plan_m
 from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
 from .grain import GrainMatch
-from .interior import interior_colours, interior_donors, lend_interior, plan_interiors, squeezed
+from .interior import OwnInterior, interior_donors, lend_interior, own_interior, plan_interiors, squeezed
 from .occlusion import covered_frames, covered_spans, drawing_weight, outside_picture
 from .masks import (beside_mouth_not_skin, cover_mouth, face_mask, far_cheek_cut, feathered_mask, hair_reach_cut,
                     lent_face_mask, lip_band_mask, nostril_over_lip, own_corners, skin_mask, under_the_chin)
@@ -383,13 +383,14 @@ class BuiltinEngine:
         self.bank: dict[int, tuple[np.ndarray, int, int]] = {}
         self._frame_size = (faces.width, faces.height)
         self._fill_bank(clip, used, track.raw, advance)
-        # A drawn interior takes the colours of the clip's widest own one (where the drawing takes over from it).
-        self.interior_colours: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
+        # A drawn interior takes the colours and the rows of teeth of the clip's widest own one (where the drawing
+        # takes over from it).
+        self.own_interior = OwnInterior()
         o = self.open_donor
         if o is not None and o in self.bank:
             o_img, ox, oy = self.bank[o]
-            self.interior_colours = interior_colours(o_img, apply(space.pose[o], space.normalized[o][list(LIPS_INNER)])
-                                                     - [ox, oy])
+            self.own_interior = own_interior(o_img, apply(space.pose[o], space.normalized[o][list(LIPS_INNER)])
+                                             - [ox, oy], space.eye_dist * float(np.hypot(*space.pose[o][:, 0])))
         self.features = feats
         self._colour = ColourMatch()
         self._grain = GrainMatch()
@@ -732,8 +733,12 @@ class BuiltinEngine:
             lent = lend_interior(warped, inner, o_img, o_inner, 1.0, shrink=max(0.5, 0.015 * unit))
         if not lent and may_paint:
             upper = apply(pose, new_shape[list(UPPER_INNER_LIP)]) - origin
+            # In the clip's own colours and rows of teeth; its lower teeth as tall as its own interior shows them
+            # where the drawing takes over (stretched twice: pick_interior).
+            own_in = self.own_interior
             paint_interior(warped, inner, upper, max(target_gap, 0.0) * unit,
-                           float(np.clip((target_gap - 0.04) / 0.03, 0.0, 1.0)), self.interior_colours)
+                           float(np.clip((target_gap - 0.04) / 0.03, 0.0, 1.0)), (own_in.teeth, own_in.cavity),
+                           own_in.rows, 2.0 * own_in.lower_band * unit or None)
         self.last_box = (int(x0), int(y0), int(x1), int(y1))
         backdrop = region
         moved = None

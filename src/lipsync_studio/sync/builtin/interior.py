@@ -12,6 +12,8 @@ Only a clip that never opens its mouth (a still photo) falls back to a drawn int
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .render import LUMA, piecewise_warp
@@ -181,27 +183,89 @@ def inner_mask(inner: np.ndarray, shape: tuple[int, int], shrink: float = 0.5) -
 CAVITY_LUMA = 80.0
 
 
-def interior_colours(img: np.ndarray, inner: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The colours of an open mouth's interior, ``(teeth, cavity)`` RGB float32, each None where the mouth does not
-    show it. The cavity: the median of its darkest third, if darker than :data:`CAVITY_LUMA`; the teeth: the median
-    of its pixels far lighter than that and nearly grey (a tenth of the interior at least).
+class OwnInterior(NamedTuple):
+    """What a clip's own open mouth shows, for a drawn interior to follow (:func:`own_interior`)."""
+
+    #: RGB float32 of its teeth, or None where they do not show.
+    teeth: np.ndarray | None = None
+    #: RGB float32 of its cavity, or None (lips barely parted: lip inside the contour, not a cavity).
+    cavity: np.ndarray | None = None
+    #: Which teeth show: "upper", "lower" or "both" ("upper" too where none show: the common case).
+    rows: str = "upper"
+    #: The lower teeth's visible height over the lower lip, in eye distances (teeth keep their size as the mouth
+    #: opens; 0: not seen).
+    lower_band: float = 0.0
+
+
+def own_interior(img: np.ndarray, inner: np.ndarray, unit: float = 1.0) -> OwnInterior:
+    """What an open mouth's interior shows: its colours, and which teeth.
+
+    The cavity: the median of its darkest third, if darker than :data:`CAVITY_LUMA`; the teeth: the median of its
+    pixels far lighter than that and nearly grey (4 % of the interior at least: a photo parted on the tips of its lower
+    teeth shows 6 %). The rows: column by column, a run of teeth pixels from the upper lip down is the upper row,
+    one starting below it that reaches the lower lip, the cavity's dark above it, the lower row, in the middle four fifths of the mouth (the
+    corners hold the lips' own light edges); the lower row shows in three columns and a quarter of the upper's, the
+    upper in three; the lower row's height: the median of its runs.
 
     Parameters
     ----------
     img: (h, w, 3) uint8 RGB.
-    inner: (20, 2) the mouth's inner-lip contour (pixels of ``img``).
+    inner: (20, 2) the mouth's inner-lip contour (pixels of ``img``, FaceMesh LIPS_INNER order: 0 and 10 the
+        corners, 1-9 the upper lip).
+    unit: an eye distance in ``img``'s pixels.
     """
     mask = inner_mask(inner, img.shape[:2], 1.0) > 0.5
     if mask.sum() < 20:
-        return None, None
+        return OwnInterior()
     px = img[mask].astype(np.float32)
     luma = px @ LUMA
     cavity = np.median(px[luma <= np.percentile(luma, 33)], axis=0)
     cavity_luma = float(cavity @ LUMA)
     grey = px.max(1) - px.min(1) < 0.35 * np.maximum(luma, 1.0)
     light = (luma > cavity_luma + 60) & grey
-    teeth = np.median(px[light], axis=0) if light.sum() >= max(6, 0.1 * len(px)) else None
-    return teeth, (cavity if cavity_luma < CAVITY_LUMA else None)
+    cavity_seen = cavity if cavity_luma < CAVITY_LUMA else None
+    if light.sum() < max(6, 0.04 * len(px)):
+        return OwnInterior(None, cavity_seen)
+    # Their lit part: the brightest quarter (the teeth's edge pixels blend with the dark and the lips: a photo's
+    # few rows of lower teeth read pink and dim at the median of all of them).
+    lit = light & (luma >= np.percentile(luma[light], 75))
+    teeth = np.median(px[lit], axis=0)
+    # Where they lie, column by column, in the contour grown a little (FaceMesh's inner contour runs across a
+    # photo's lower teeth, whose lower part lies outside it): a run of teeth pixels from the upper lip down is the
+    # upper row (a smile's upper teeth can fill the opening to the lower lip), one that starts below the middle
+    # and reaches the lower lip, with the cavity's dark above it, the lower row.
+    near = inner_mask(inner, img.shape[:2], -max(2.0, 0.015 * unit)) > 0.5
+    x0, y0 = np.nonzero(near.any(0))[0][0], np.nonzero(near.any(1))[0][0]
+    x1, y1 = np.nonzero(near.any(0))[0][-1] + 1, np.nonzero(near.any(1))[0][-1] + 1
+    area = img[y0:y1, x0:x1].astype(np.float32)
+    luma = area @ LUMA
+    light = near[y0:y1, x0:x1] & (luma > cavity_luma + 60) & \
+        (area.max(2) - area.min(2) < 0.35 * np.maximum(luma, 1.0))
+    upper = inner[:11][np.argsort(inner[:11, 0])]
+    lower = inner[[0, *range(19, 9, -1)]]
+    lower = lower[np.argsort(lower[:, 0])]
+    columns = np.arange(x0, x1)
+    top, bottom = np.interp(columns, upper[:, 0], upper[:, 1]) - y0, np.interp(columns, lower[:, 0], lower[:, 1]) - y0
+    n_upper, lower_runs = 0, []
+    left, right = float(inner[:, 0].min()) - x0, float(inner[:, 0].max()) - x0
+    for c in np.flatnonzero(light.any(0)):
+        if abs(2 * c - left - right) > 0.8 * (right - left):  # the corners: the lips' own edges
+            continue
+        on = np.concatenate([[0], light[:, c].astype(np.int8), [0]])
+        starts, ends = np.flatnonzero(np.diff(on) == 1), np.flatnonzero(np.diff(on) == -1)
+        depth = (starts - top[c]) / max(bottom[c] - top[c], 1.0)
+        n_upper += bool((depth < 0.4).any())
+        # Apart: the cavity's dark above it (the upper teeth filling a smile, shaded and seamed, break into runs).
+        dark = near[y0:y1, x0:x1][:, c] & (luma[:, c] < CAVITY_LUMA)
+        below = (depth >= 0.4) & ((ends - top[c]) / max(bottom[c] - top[c], 1.0) > 0.7) & \
+            np.array([dark[:k].any() for k in starts], bool)
+        if below.any():
+            lower_runs.append(float((ends[below] - starts[below]).max()))
+    n_lower = len(lower_runs)
+    lower_shows = n_lower >= max(3, n_upper // 4)
+    rows = ("both" if n_upper >= 3 else "lower") if lower_shows else "upper"
+    band = float(np.median(lower_runs)) / max(unit, 1e-6) if rows != "upper" else 0.0
+    return OwnInterior(teeth, cavity_seen, rows, band)
 
 
 def lend_interior(img: np.ndarray, inner_dst: np.ndarray, donor: np.ndarray, inner_src: np.ndarray,

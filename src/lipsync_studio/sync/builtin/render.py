@@ -348,30 +348,79 @@ LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 #: their share of the arch's quarter turn, and their visible height against the central incisor's.
 _TEETH_WIDTH = np.array([1.0, 0.78, 0.8, 0.72, 0.7])
 _TEETH_HEIGHT = np.array([1.0, 0.86, 0.95, 0.78, 0.7])
+#: The lower row's: narrower incisors (about 5.5 mm against the upper centrals' 8.5); from the canine on, mostly behind
+#: the lower lip.
+_LOWER_TEETH_WIDTH = np.array([0.65, 0.7, 0.8, 0.75, 0.75])
+_LOWER_TEETH_HEIGHT = np.array([1.0, 0.9, 0.5, 0.4, 0.3])
+
+
+def _teeth_row(gy: np.ndarray, lip: np.ndarray, toward: int, u: np.ndarray, half: float, band: float,
+               widths: np.ndarray, heights: np.ndarray, ivory: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One row of teeth on an arch seen from the front, standing out of a lip's inner edge into the mouth.
+
+    A pixel ``u`` across the mouth (-1..1) looks at the arch's angle arcsin(u), so teeth of equal size narrow
+    toward the corners; each tooth's edge rounds off at its sides; the middle teeth lit, those toward the corners
+    in the cheeks' shadow, the lip's shadow over their roots; fine dark seams between them opening into notches at
+    the biting edge, which is a little translucent; each tooth a shade of its own.
+
+    Parameters
+    ----------
+    gy: pixel rows; lip: the lip's inner edge in the same shape (y); toward: +1 the row hangs down from the lip
+        (upper teeth), -1 stands up from it (lower teeth).
+    u: position across the mouth; half: the mouth's half width (pixels); band: the central tooth's visible height.
+    widths, heights: per tooth from the middle outward, share of the arch and height against the central one.
+    ivory: the teeth's lit colour.
+
+    Returns
+    -------
+    (on, colour, tooth): how much of each pixel the row covers (0..1), its colour (h, w, 3), and which tooth
+    (0: central) each pixel looks at.
+    """
+    angle = np.abs(np.arcsin(np.clip(u, -1, 1) * 0.97))
+    edges = np.concatenate([[0.0], np.cumsum(widths)]) / widths.sum() * (0.5 * np.pi * 0.97)
+    k = np.clip(np.searchsorted(edges, angle, side="right") - 1, 0, len(widths) - 1)
+    t = np.clip((angle - edges[k]) / (edges[k + 1] - edges[k]), 0, 1)  # 0..1 across each tooth, from the middle
+    px_wide = (edges[k + 1] - edges[k]) * half * np.cos(angle)  # the tooth's width on screen (pixels)
+    rounded = 1 - 0.18 * (2 * t - 1) ** 8
+    length = band * heights[k] * (0.55 + 0.45 * np.cos(angle)) * rounded
+    into = (gy - lip) * toward  # how far into the mouth from the lip's edge
+    on = np.clip((length - into) / 0.9 + 0.5, 0, 1)
+    lit = 0.3 + 0.7 * np.cos(angle) ** 2.5
+    below = np.clip(into / np.maximum(length, 1.0), 0, 1)  # 0 at the lip, 1 at the biting edge
+    lit = lit * (1 - 0.3 * np.exp(-below / 0.18)) * (1 + 0.04 * np.sin(3.1 * k + 1.0 * np.sign(u)))
+    edge_grey = np.array([176, 176, 180], np.float32)
+    tooth = ivory + (edge_grey - ivory) * (np.clip((below - 0.8) / 0.2, 0, 1) * 0.5)[..., None]
+    seam_px = np.minimum(t, 1 - t) * px_wide
+    seam = np.exp(-(seam_px / (0.4 + 0.8 * below ** 4)) ** 2) * (px_wide > 2.5)
+    return on, tooth * (lit * (1 - 0.45 * seam))[..., None], k
 
 
 def paint_interior(img: np.ndarray, inner: np.ndarray, upper: np.ndarray, gap_px: float,
-                   strength: float = 1.0, colours: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
-                   ) -> None:
+                   strength: float = 1.0, colours: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
+                   rows: str = "upper", lower_band: float | None = None) -> None:
     """Draw a mouth interior inside the inner-lip polygon (in place), for a clip with no open mouth to lend.
 
-    Upper teeth on an arch seen from the front (each tooth narrower toward the corners, as arcsin of the position
-    across the mouth), their edges rounded, fine dark seams between them opening into notches at the biting edge,
-    the middle ones lit and those toward the corners in the cheeks' shadow, the upper lip's shadow over their roots;
-    below them a dark cavity with the tongue low in the middle, and for a wide opening the tips of the lower
-    incisors behind the lower lip. (Before: a band shaded from white in the middle to grey at the corners, the same
-    height across, with faint seams: on a still photo it read as a chrome bar, not teeth.)
+    Teeth on an arch seen from the front (:func:`_teeth_row`) over a dark cavity with the tongue low in the middle:
+    by default the upper teeth hanging from the upper lip, and for a wide opening the tips of the lower incisors
+    behind the lower lip. A clip whose own open mouth shows its lower teeth (``rows``) gets those: a photo of a man
+    whose upper lip covers his upper teeth, opened wider than the photo, had white upper teeth flash in where the
+    drawing took over from his own interior (dark, lower teeth) and go again as the opening fell back. (Before
+    the arch: a band shaded from white in the middle to grey at the corners, the same height across, with faint
+    seams: on a still photo it read as a chrome bar, not teeth.)
 
     Parameters
     ----------
     img: (h, w, 3) uint8 area to draw in.
-    inner: (20, 2) inner-lip contour (pixels of ``img``).
+    inner: (20, 2) inner-lip contour (pixels of ``img``), FaceMesh LIPS_INNER order (0 and 10 the corners).
     upper: (n, 2) the upper inner lip, left to right.
     gap_px: the opening in pixels (sets the teeth's height and the blur).
     strength: 0..1, how much of the drawn interior covers what was there (fades it in as the mouth opens).
-    colours: the clip's own ``(teeth, cavity)`` RGB (:func:`~.interior.interior_colours`; None where its mouths
+    colours: the clip's own ``(teeth, cavity)`` RGB (:func:`~.interior.own_interior`; None where its mouths
         show none): the drawn ones take them, so that they do not change colour where the drawing takes over
         from the clip's own interior, stretched as far as it goes (a photo with lips parted on its teeth).
+    rows: which teeth show: "upper", "lower" or "both" (the clip's own, :func:`~.interior.own_interior`).
+    lower_band: the lower teeth's visible height over the lower lip (pixels; None: 0.6 of the upper's).
     """
     import cv2
 
@@ -393,22 +442,7 @@ def paint_interior(img: np.ndarray, inner: np.ndarray, upper: np.ndarray, gap_px
     u = (gx - mid) / half
     gap = max(gap_px, 1.0)
     depth = np.clip((gy - top) / gap, 0, 1)  # 0 under the upper lip, 1 at the lower lip
-    # The teeth stand on an arch seen from the front: a pixel u across the mouth looks at the arch's angle
-    # arcsin(u), so teeth of equal size narrow toward the corners.
-    angle = np.abs(np.arcsin(np.clip(u, -1, 1) * 0.97))
-    edges = np.concatenate([[0.0], np.cumsum(_TEETH_WIDTH)]) / _TEETH_WIDTH.sum() * (0.5 * np.pi * 0.97)
-    k = np.clip(np.searchsorted(edges, angle, side="right") - 1, 0, len(_TEETH_WIDTH) - 1)
-    t = np.clip((angle - edges[k]) / (edges[k + 1] - edges[k]), 0, 1)  # 0..1 across each tooth, from the middle
-    px_wide = (edges[k + 1] - edges[k]) * half * np.cos(angle)  # the tooth's width on screen (pixels)
-    band = max(1.5, min(0.32 * gap, 0.3 * half))  # the central incisors' visible height
-    rounded = 1 - 0.18 * (2 * t - 1) ** 8  # each tooth's edge rounds off at its sides
-    bottom = top + band * _TEETH_HEIGHT[k] * (0.55 + 0.45 * np.cos(angle)) * rounded
-    on_teeth = np.clip((bottom - gy) / 0.9 + 0.5, 0, 1)
-    # Light: the middle teeth lit, those toward the corners in the cheeks' shadow; under the upper lip its shadow;
-    # the biting edge a little translucent; each tooth a shade of its own.
-    lit = 0.3 + 0.7 * np.cos(angle) ** 2.5
-    below = np.clip((gy - top) / np.maximum(bottom - top, 1.0), 0, 1)
-    lit = lit * (1 - 0.3 * np.exp(-below / 0.18)) * (1 + 0.04 * np.sin(3.1 * k + 1.0 * np.sign(u)))
+    band = max(1.5, min(0.32 * gap, 0.3 * half))  # the upper central incisors' visible height
     ivory = np.array([230, 222, 204], np.float32)
     dark = np.array([58, 20, 24], np.float32)
     own_teeth, own_cavity = colours
@@ -416,27 +450,33 @@ def paint_interior(img: np.ndarray, inner: np.ndarray, upper: np.ndarray, gap_px
         ivory = np.clip(np.asarray(own_teeth, np.float32) * 1.08, 0, 255)
     if own_cavity is not None:
         dark = np.asarray(own_cavity, np.float32) / 0.7  # the cavity's darkest third: its shadowed part
-    edge_grey = np.array([176, 176, 180], np.float32)
-    tooth = ivory + (edge_grey - ivory) * (np.clip((below - 0.8) / 0.2, 0, 1) * 0.5)[..., None]
-    # Between teeth a fine dark line, opening into a notch at their edges.
-    seam_px = np.minimum(t, 1 - t) * px_wide
-    seam = np.exp(-(seam_px / (0.4 + 0.8 * below ** 4)) ** 2) * (px_wide > 2.5)
-    tooth = tooth * (lit * (1 - 0.45 * seam))[..., None]
-    # The cavity: dark, darkest high under the teeth and toward the corners; the tongue low in the middle.
+    # The cavity: dark, darkest high under the upper lip and toward the corners; the tongue low in the middle.
     across = np.clip(1 - u * u, 0, 1)
     cavity = dark * (0.45 + 0.55 * depth * across)[..., None]
     tongue_top = top + gap * (0.6 + 0.3 * u * u)
     on_tongue = np.clip((gy - tongue_top) / max(1.0, 0.08 * gap), 0, 1) * min(1.0, gap / 12) * across ** 0.5
     # In a clip's own darker (or lighter) mouth the tongue lies in the same shade.
-    shade = float(np.clip((dark @ LUMA) / (np.array([58, 20, 24], np.float32) @ LUMA), 0.3, 1.5))
+    shade = float(np.clip((dark @ LUMA) / (np.array([58, 20, 24], np.float32) @ LUMA), 0.5, 1.5))
     tongue = np.array([150, 66, 70], np.float32) * shade * (0.7 + 0.3 * np.exp(-np.clip(gy - tongue_top, 0, None)
                                                                          / max(1.0, 0.12 * gap)))[..., None]
-    cavity = cavity + on_tongue[..., None] * (tongue * (0.6 + 0.4 * across[..., None]) - cavity)
-    col = cavity * (1 - on_teeth[..., None]) + tooth * on_teeth[..., None]
-    if gap > 10:  # the tips of the lower incisors behind the lower lip
-        low = top + gap - band * 0.22 * np.clip(gap / 25, 0.4, 1.0) * rounded * np.cos(angle) ** 2
-        lower = np.clip((gy - low) / 0.9, 0, 1) * (k <= 2) * 0.8
-        col = col * (1 - lower[..., None]) + (tooth * 0.8) * lower[..., None]
+    col = cavity + on_tongue[..., None] * (tongue * (0.6 + 0.4 * across[..., None]) - cavity)
+    if rows in ("upper", "both"):
+        on, tooth, _ = _teeth_row(gy, top, 1, u, half, band, _TEETH_WIDTH, _TEETH_HEIGHT, ivory)
+        col = col * (1 - on[..., None]) + tooth * on[..., None]
+    # The lower teeth stand up from the lower lip's inner edge: the clip's own row, or for a wide opening the
+    # tips of the incisors and canines behind the lip.
+    full = rows in ("lower", "both")
+    if full or gap > 10:
+        lower = inner[[0, *range(19, 9, -1)]]
+        lower = lower[np.argsort(lower[:, 0])]
+        bottom = np.interp(gx, lower[:, 0], lower[:, 1]).astype(np.float32)
+        if full:
+            band_low, reach, shadow = (0.6 * band if lower_band is None else max(1.5, lower_band)), 3, 1.0
+        else:
+            band_low, reach, shadow = band * 0.22 * float(np.clip(gap / 25, 0.4, 1.0)), 2, 0.8
+        on, tooth, k = _teeth_row(gy, bottom, -1, u, half, band_low, _LOWER_TEETH_WIDTH, _LOWER_TEETH_HEIGHT, ivory)
+        on = on * (k < reach) * (1.0 if full else 0.8)
+        col = col * (1 - on[..., None]) + (tooth * shadow) * on[..., None]
     col = cv2.GaussianBlur(col, (0, 0), max(0.4, gap * 0.015))
     a = (poly.astype(np.float32) / 255 * float(np.clip(strength, 0.0, 1.0)))[..., None]
     area = img[y0:y1, x0:x1]
