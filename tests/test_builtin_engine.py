@@ -101,6 +101,28 @@ def test_the_mouth_opens_within_a_frame_of_each_syllable_and_rests_in_silence(me
     assert lead.max() < closed + 0.3 * (opened - closed) and lead.std() < 0.01
 
 
+def test_a_surround_dubs_result_is_measured_against_its_dialogue_not_its_stereo_preview(media, tmp_path):
+    """A film's 5.1 dub, its dialogue in the centre under a score: the sync hears the centre, but an AAC result
+    carries the dub mixed to stereo, and the measure printed after the sync heard that mix (a real 5.1 dub: 13
+    p/b/m scored instead of its 2, no silence left to score the lips' stillness in). It is measured against the
+    dialogue, as ``eval --dub`` measures it."""
+    from lipsync_studio.media.audio import load_audio, probe_audio
+
+    sr = 16000
+    speech = load_audio(media["dub"], sr)
+    t = np.arange(len(speech)) / sr
+    score = (0.25 * (np.sin(2 * np.pi * 196 * t) + np.sin(2 * np.pi * 247 * t)) *
+             (0.6 + 0.4 * np.sin(2 * np.pi * 1.3 * t))).astype(np.float32)  # a chord swelling under it
+    z = np.zeros_like(speech)
+    dub = write_audio(tmp_path / "dub51.wav", np.stack([score, score, speech, z, score, score]), sr,
+                           layout="5.1")
+    result = run_sync(SyncRequest(media["clip"], dub, tmp_path / "film.mp4", SyncOptions(engine="builtin")))
+    assert probe_audio(result.output).channels == 2  # the preview's sound: the mix in stereo
+    dialogue, preview = evaluate_video(result.output, dub), evaluate_video(result.output)
+    assert (result.sync.confidence, result.sync.phonetic) == (dialogue.confidence, dialogue.phonetic)
+    assert (preview.confidence, preview.phonetic) != (dialogue.confidence, dialogue.phonetic)
+
+
 def test_a_still_photo_gets_an_open_mouth_with_a_dark_interior(media, tmp_path):
     photo = render_face(PHOTO_OPENING, size=320)
     speech = media["dub_speech"]

@@ -107,3 +107,19 @@ def prepare_dub(state: dict[str, Any], audio):
                                      stream_index=stream, channels=channels)
     state.setdefault("stands_for", {})[state["dub"]] = given  # what the job says of it names the user's dub
     return probe_audio(state["dub"])
+
+
+def measured_against(dub: Path, output: Path) -> Path | None:
+    """The sound a finished sync is measured against: None, the result's own, unless that lost the dialogue's
+    channel: a surround dub mixed to stereo for an AAC or Opus output (a 5.1 dub's score and effects heard with the
+    dialogue: 13 p/b/m scored instead of its 2, no silence to score the lips' stillness in, loudness 0.11 for 0.25).
+    Then ``dub``, the dub as the sync heard it (its centre), from its first sample as the result's sound begins.
+    """
+    from ..errors import MediaError
+    from ..media.audio import probe_audio
+
+    try:
+        heard, kept = probe_audio(dub), probe_audio(output)
+    except MediaError:
+        return None
+    return Path(dub) if heard.channels > 2 and kept.channels < heard.channels else None

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import MediaError, OptionError
 from ..stereo.right_eye import MODES
-from .dub import prepare_dub
+from .dub import measured_against, prepare_dub
 from ..job import Job, Stage, StageContext
 from .sync_job import StereoOptions, SyncOptions, SyncResult
 
@@ -360,7 +360,8 @@ def _measure(ctx: StageContext) -> None:
         eyes = [(written[0], None), (written[1], None)]
     else:
         eyes = [(written[0], eye_view(layout.packing, 0)), (written[0], eye_view(layout.packing, 1))]
-    s["sync"] = [evaluate_video(path, advance=ctx.advance, eye=view) for path, view in eyes]
+    s["sync"] = [evaluate_video(path, measured_against(s["dub"], path), advance=ctx.advance, eye=view)
+                 for path, view in eyes]
 
 
 def build_stereo_sync_job(video: str | Path, dub: str | Path, output: str | Path,

@@ -29,7 +29,7 @@ from ..media.timeline import ExtendPolicy, OutputPlan, ShortenPolicy, plan_outpu
 from ..media.video import VideoReader, probe_video
 from ..media.writer import CONTAINERS, VideoFormat, VideoWriter, threads_beside_one_busy
 from ..sync.base import WholeFrameNeeded
-from .dub import prepare_dub
+from .dub import measured_against, prepare_dub
 from ..job import CancelToken, Job, ProgressCallback, Stage, StageContext, run_collecting_warnings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -497,7 +497,7 @@ def _measure_stage(ctx: StageContext) -> None:
     s = ctx.state
     projected = s.get("projected")  # a one-eye VR clip: measured in the view it was synced in
     with short_gil_turns():  # a tracking pass again (the result's faces)
-        s["sync"] = evaluate_video(s["output"], advance=ctx.advance,
+        s["sync"] = evaluate_video(s["output"], measured_against(s["dub"], s["output"]), advance=ctx.advance,
                                    eye=projected.frame_view() if projected is not None else None)
 
 
