@@ -201,8 +201,8 @@ def own_interior(img: np.ndarray, inner: np.ndarray, unit: float = 1.0) -> OwnIn
     """What an open mouth's interior shows: its colours, and which teeth.
 
     The cavity: the median of its darkest third, if darker than :data:`CAVITY_LUMA`; the teeth: the median of its
-    pixels far lighter than that and nearly grey (4 % of the interior at least: a photo parted on the tips of its lower
-    teeth shows 6 %). The rows: column by column, a run of teeth pixels from the upper lip down is the upper row,
+    pixels far lighter than that and nearly grey, across an eighth of the mouth's width at least (a photo parted on
+    the tips of its lower teeth: a fifth, in 4-6 % of the area inside the contour). The rows: column by column, a run of teeth pixels from the upper lip down is the upper row,
     one starting below it that reaches the lower lip, the cavity's dark above it, the lower row, in the middle four fifths of the mouth (the
     corners hold the lips' own light edges); the lower row shows in three columns and a quarter of the upper's, the
     upper in three; the lower row's height: the median of its runs.
@@ -224,7 +224,10 @@ def own_interior(img: np.ndarray, inner: np.ndarray, unit: float = 1.0) -> OwnIn
     grey = px.max(1) - px.min(1) < 0.35 * np.maximum(luma, 1.0)
     light = (luma > cavity_luma + 60) & grey
     cavity_seen = cavity if cavity_luma < CAVITY_LUMA else None
-    if light.sum() < max(6, 0.04 * len(px)):
+    # Across an eighth of the mouth's width at least: lower teeth's tips are a thin band, a few percent of the area
+    # inside the contour, however large the face.
+    spread = len(np.unique(np.nonzero(mask)[1][light])) / max(float(np.ptp(inner[:, 0])), 1.0)
+    if light.sum() < 6 or spread < 0.12:
         return OwnInterior(None, cavity_seen)
     # Their lit part: the brightest quarter (the teeth's edge pixels blend with the dark and the lips: a photo's
     # few rows of lower teeth read pink and dim at the median of all of them).
