@@ -178,6 +178,25 @@ def write_clip(path: Path, n: int, *, fps: Fraction | int = 25, codec: str = "li
     return path
 
 
+def write_jpeg(path: Path, img: np.ndarray, orientation: int | None = None, big_endian: bool = False) -> Path:
+    """``img`` (RGB) as a JPEG, with an EXIF block holding ``orientation`` (Motorola or Intel byte order)."""
+    import struct
+
+    import cv2
+
+    ok, data = cv2.imencode(".jpg", np.ascontiguousarray(img[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    data = data.tobytes()
+    if orientation is not None:
+        e = ">" if big_endian else "<"
+        tiff = (b"MM" if big_endian else b"II") + struct.pack(e + "HI", 42, 8) + struct.pack(e + "H", 2)
+        tiff += struct.pack(e + "HHI4s", 0x010F, 2, 4, b"cam\0")  # Make, then Orientation (a SHORT)
+        tiff += struct.pack(e + "HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(e + "I", 0)
+        app1 = b"Exif\x00\x00" + tiff
+        data = data[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + data[2:]
+    path.write_bytes(data)
+    return path
+
+
 def write_tone(path: Path, seconds: float, *, freq: float = 440.0, sr: int = 16000) -> Path:
     """A mono sine ``freq`` Hz of ``seconds`` at ``sr``, written with the app's audio writer."""
     from lipsync_studio.media.audio_writer import write_audio

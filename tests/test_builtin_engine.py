@@ -143,6 +143,22 @@ def test_a_still_photo_gets_an_open_mouth_with_a_dark_interior(media, tmp_path):
     assert inside[third:].mean() < 90 and inside[:third].mean() > inside[third:].mean() + 40
 
 
+def test_a_phone_portrait_photo_is_synced_upright(media, tmp_path):
+    """A phone stores a portrait photo on its side with an EXIF note to turn it: it was synced and written on its
+    side. Now it is read, synced and written as a viewer shows it, its mouth moving."""
+    from conftest import write_jpeg
+
+    upright = np.ascontiguousarray(render_face(PHOTO_OPENING, size=320)[:, 32:288])  # portrait: 256 x 320
+    photo = write_jpeg(tmp_path / "portrait.jpg", np.rot90(upright, 1), orientation=6)  # stored turned left
+    out = run_sync(SyncRequest(photo, media["dub"], tmp_path / "portrait.mp4",
+                               SyncOptions(engine="builtin", measure=False)))
+    assert out.changed_frames > out.frames // 3
+    with VideoReader(out.output) as r:
+        assert (r.info.width, r.info.height) == (256, 320)
+        frame = r.frame(0)
+    assert np.abs(frame[:120].astype(int) - upright[:120]).mean() < 4  # the eyes and brow as they are: upright
+
+
 def test_pixels_outside_the_lower_face_are_untouched_and_the_bank_is_bounded(media):
     faces = analyse_faces(media["clip"])
     with VideoReader(media["clip"]) as r:

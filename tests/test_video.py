@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import read_code, write_clip
+from conftest import read_code, write_clip, write_jpeg
 
 from lipsync_studio.errors import MediaError
 from lipsync_studio.media.sequence import frames_in_order
@@ -87,6 +87,37 @@ def test_rotation_metadata_is_applied_like_a_player(tmp_path):
     assert img.shape == (160, 96, 3)
     upright = np.rot90(img, k=1)  # undo the clockwise turn to read the barcode
     assert read_code(upright) == 2
+
+
+@pytest.mark.parametrize("big_endian", [False, True])
+def test_a_photos_exif_orientation_is_applied_like_a_viewer(tmp_path, big_endian):
+    """A phone stores a portrait photo on its side and says in its EXIF how to turn it (and some front cameras,
+    mirrored): read as stored, a phone's portrait photo was synced and written on its side. Each of the eight
+    orientations is shown as a viewer shows it."""
+    shown = np.full((160, 96, 3), 128, np.uint8)  # the picture as a viewer shows it: portrait
+    shown[:40, :30] = (230, 30, 30)  # red in its top left corner
+    shown[-40:, -30:] = (30, 30, 230)  # blue in its bottom right
+    shown[:40, -30:] = (30, 200, 30)  # green in its top right
+    turn = {1: (0, False), 2: (0, True), 3: (2, False), 4: (2, True), 5: (1, True), 6: (3, False), 7: (3, True),
+            8: (1, False)}  # orientation -> (quarter turns counter-clockwise, mirrored first) of the stored picture
+    for orientation, (k, mirrored) in turn.items():
+        stored = np.rot90(shown, -k)
+        stored = np.ascontiguousarray(stored[:, ::-1] if mirrored else stored)
+        path = write_jpeg(tmp_path / f"photo{orientation}.jpg", stored, orientation, big_endian)
+        info = probe_video(path)
+        assert (info.width, info.height, info.n_frames) == (96, 160, 1), orientation
+        with VideoReader(path) as r:
+            img = r.frame(0)
+        assert np.abs(img.astype(int) - shown).mean() < 4, orientation
+    # No EXIF: as stored; a damaged one is no orientation (not an error).
+    from lipsync_studio.media.exif import jpeg_orientation
+
+    assert probe_video(write_jpeg(tmp_path / "plain.jpg", shown)).rotation == 0
+    data = bytearray(write_jpeg(tmp_path / "cut.jpg", shown, 6, big_endian).read_bytes())
+    data[16:20] = b"\xff\xff\xff\x7f"  # the first IFD's place, far past the block's end
+    (tmp_path / "cut.jpg").write_bytes(bytes(data))
+    assert jpeg_orientation(tmp_path / "cut.jpg") == 1
+    assert jpeg_orientation(tmp_path / "nothing.jpg") == 1 and jpeg_orientation(Path(__file__)) == 1
 
 
 def test_variable_frame_rate_is_mapped_onto_a_constant_timeline(tmp_path):

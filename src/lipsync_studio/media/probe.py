@@ -65,7 +65,8 @@ def probe(path: str | Path) -> dict[str, Any]:
         v = probe_video(p)
         video = {
             "width": v.width, "height": v.height, "fps": float(v.fps), "fps_exact": f"{v.fps.numerator}/{v.fps.denominator}",
-            "frames": v.n_frames, "duration_s": round(v.duration, 4), "rotation": v.rotation, "codec": v.codec,
+            "frames": v.n_frames, "duration_s": round(v.duration, 4), "rotation": v.rotation, "mirrored": v.mirrored,
+            "codec": v.codec,
             "variable_frame_rate": v.vfr, "stored_frames": v.source_frames, "damaged_at_s": v.damaged_at,
             "views": v.views, "colour": {**asdict(v.colour), "summary": v.colour.describe()},
             "sample_aspect": f"{v.sample_aspect.numerator}/{v.sample_aspect.denominator}",
@@ -102,7 +103,9 @@ def format_probe(report: dict[str, Any]) -> str:
             extra.append(v["colour"]["summary"])
         if describe_fields(v["field_order"]):
             extra.append(describe_fields(v["field_order"]))
-        if v["rotation"]:
+        if v["mirrored"]:
+            extra.append("mirrored" + (f", rotated {v['rotation']}°" if v["rotation"] else ""))
+        elif v["rotation"]:
             extra.append(f"rotated {v['rotation']}°")
         if v["variable_frame_rate"]:
             extra.append(f"variable frame rate, {v['stored_frames']} stored frames mapped to a constant rate")

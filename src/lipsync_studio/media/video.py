@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import MediaError
 from .container import check_readable, open_input, picture_stream
 from .colourspace import PLAIN, Colour
+from .exif import ORIENTATIONS, jpeg_orientation
 from .fields import PROGRESSIVE, field_order_of, is_interlaced, unweave
 from .picture import PictureFormat
 from .mvhevc import ask_for_all_views, eye_order, pair_views
@@ -57,6 +58,8 @@ class VideoInfo:
     field_order: ``progressive``, or for interlaced video which field a player shows first, ``tff`` or ``bff``
         (:mod:`.fields`): the pictures read from such a clip are its first fields' moments, what is written from
         it keeps both fields where nothing was drawn and declares the same order.
+    mirrored: the stored picture is shown mirrored left to right, before :attr:`rotation` turns it (a photo's EXIF
+        orientation 2, 4, 5 or 7, :mod:`.exif`).
     """
 
     path: Path
@@ -78,6 +81,7 @@ class VideoInfo:
     sample_aspect: Fraction = Fraction(1)
     timecode: str | None = None
     field_order: str = PROGRESSIVE
+    mirrored: bool = False
 
     @property
     def picture(self) -> PictureFormat:
@@ -319,9 +323,13 @@ def frame_rgb(frame) -> np.ndarray:
     return ((wide * 255 + 32767) // 65535).astype(np.uint8)
 
 
-def _rotate(img: np.ndarray, rotation: int) -> np.ndarray:
+def _rotate(img: np.ndarray, rotation: int, mirrored: bool = False) -> np.ndarray:
+    """The stored picture ``img`` as shown: mirrored left to right if ``mirrored``, then turned ``rotation`` degrees
+    counter-clockwise."""
     k = (rotation // 90) % 4
-    return np.ascontiguousarray(np.rot90(img, k=k)) if k else img
+    if mirrored:
+        img = img[:, ::-1]
+    return np.ascontiguousarray(np.rot90(img, k=k)) if k or mirrored else img
 
 
 #: What :func:`_scan` found, by file (path as given, device, inode, size and modification time): one sync opens its
@@ -399,6 +407,12 @@ def _scan_file(path: Path, file_size: int) -> tuple[VideoInfo, int]:
         except av.error.FFmpegError as exc:
             raise MediaError("its video cannot be decoded", path=path, hint=str(exc)) from exc
         cc = stream.codec_context
+        # A photo: turned as its EXIF says (a phone's portrait photo). FFmpeg's display matrix from the EXIF drops
+        # its mirror (and its first frame after the seek above does not always come back: a photo read on its side).
+        mirrored = False
+        orientation = jpeg_orientation(path) if cc.name == "mjpeg" else 1
+        if orientation != 1:
+            rotation, mirrored = ORIENTATIONS[orientation]
         w, h = cc.width * views, cc.height
         if rotation in (90, 270):
             w, h = h, w
@@ -409,7 +423,7 @@ def _scan_file(path: Path, file_size: int) -> tuple[VideoInfo, int]:
             views=views, eyes_reversed=views == 2 and _eyes_reversed(path), colour=Colour.of_stream(cc),
             sample_aspect=_sample_aspect(stream, rotation), timecode=_timecode(container, stream),
             field_order=field_order_of(cc.field_order, bool(first is not None and first.interlaced_frame), cc.name,
-                                       cc.height),
+                                       cc.height), mirrored=mirrored,
         )
     return info, origin
 
@@ -607,17 +621,19 @@ class VideoReader:
     def _to_rgb(self, frame):
         """The picture of a decoded av frame: its RGB array, or (``iter_frames(planes=True)``) a DecodedFrame."""
         if self._planar is not None:
-            planes = _planes_of(frame) if self.info.rotation == 0 and self.info.views == 1 else None
-            fields = self.info.field_order if self.info.interlaced and self.info.rotation == 0 else None
+            upright = self.info.rotation == 0 and not self.info.mirrored
+            planes = _planes_of(frame) if upright and self.info.views == 1 else None
+            fields = self.info.field_order if self.info.interlaced and upright else None
             if planes is not None:
                 decoded = DecodedFrame(planes, frame.to_ndarray(format="rgb24") if self._planar else None,
                                        frame.colorspace, fields)
             else:
-                decoded = DecodedFrame(None, _rotate(frame_rgb(frame), self.info.rotation), fields=fields)
+                decoded = DecodedFrame(None, _rotate(frame_rgb(frame), self.info.rotation, self.info.mirrored),
+                                       fields=fields)
             if self._planar and fields:
                 decoded.rgb  # noqa: B018 - unwoven here, on the reading thread, as the RGB was converted
             return decoded
-        return _rotate(unweave(frame_rgb(frame), self.info.field_order), self.info.rotation)
+        return _rotate(unweave(frame_rgb(frame), self.info.field_order), self.info.rotation, self.info.mirrored)
 
     def _independent(self) -> "VideoReader":
         """A reader of the same clip with its own decoder (so that scrubbing is not disturbed) and no cache."""
