@@ -148,8 +148,18 @@ def test_a_phone_portrait_photo_is_synced_upright(media, tmp_path):
     side. Now it is read, synced and written as a viewer shows it, its mouth moving."""
     from conftest import write_jpeg
 
+    from lipsync_studio.face.analysis import store_faces
+    from lipsync_studio.face.tracker import TrackerSettings
+    from lipsync_studio.media.cache import cache_path
+
     upright = np.ascontiguousarray(render_face(PHOTO_OPENING, size=320)[:, 32:288])  # portrait: 256 x 320
     photo = write_jpeg(tmp_path / "portrait.jpg", np.rot90(upright, 1), orientation=6)  # stored turned left
+    # Tracks an earlier version cached of it on its side (where the key did not say how the picture is turned)
+    # are not taken: the mouth was drawn across the cheek.
+    sideways = analyse_faces(write_jpeg(tmp_path / "stored.jpg", np.rot90(upright, 1)))
+    store_faces(sideways, cache_path("faces", photo, f"{TrackerSettings().key()}|0:1"))
+    lm = analyse_faces(photo).speaker_track().landmarks[0]
+    assert lm[13, 1] - lm[[33, 263], 1].mean() > 40  # the mouth below the eyes: upright
     out = run_sync(SyncRequest(photo, media["dub"], tmp_path / "portrait.mp4",
                                SyncOptions(engine="builtin", measure=False)))
     assert out.changed_frames > out.frames // 3

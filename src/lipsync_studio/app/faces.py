@@ -39,13 +39,13 @@ def track_task(clip: Path) -> JobTask:
 
 def cached_faces(clip: Path):
     """The clip's face tracks when an earlier run cached them, else None (never tracks; cheap)."""
-    from ..media.cache import cache_path
+    from ..face.analysis import faces_cache_path
     from ..face.track import ClipFaces
     from ..face.tracker import TrackerSettings
     from ..media.video import probe_video
 
-    n = probe_video(clip).n_frames
-    path = cache_path("faces", clip, f"{TrackerSettings().key()}|0:{n}")
+    info = probe_video(clip)
+    path = faces_cache_path(clip, info, TrackerSettings(), 0, info.n_frames)
     if not path.exists():
         return None
     try:

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..media.cache import cache_path, store
 from ..media.prefetch import prefetch
-from ..media.video import VideoReader
+from ..media.video import VideoInfo, VideoReader
 from .track import ClipFaces
 from .tracker import TrackerSettings, track_faces
 
@@ -52,7 +52,7 @@ def analyse_faces(clip: str | Path, settings: TrackerSettings = TrackerSettings(
             width, height = eye.size(info.width, info.height)
             frames = ((i, eye.crop(f)) for i, f in frames)
             view = f"|{eye.key}"
-        path = cache_path("faces", clip, f"{settings.key()}|{start}:{stop}{view}")
+        path = faces_cache_path(clip, info, settings, start, stop, view)
         if use_cache and path.exists():
             try:
                 faces = ClipFaces.load(path)
@@ -68,6 +68,16 @@ def analyse_faces(clip: str | Path, settings: TrackerSettings = TrackerSettings(
     if use_cache:
         store_faces(faces, path)
     return faces
+
+
+def faces_cache_path(clip: str | Path, info: VideoInfo, settings: TrackerSettings, start: int, stop: int,
+                     view: str = "") -> Path:
+    """Where the tracks of ``clip`` (:class:`~..media.video.VideoInfo` ``info``) over ``[start, stop)`` are cached:
+    by its content, the tracker's settings, the range, the part of the frame (``view``) and how its pictures are
+    turned, as the tracks are in the pixels as shown (a phone's portrait photo tracked on its side, before its EXIF
+    orientation was read, came back on its side: the mouth drawn across the cheek)."""
+    turn = f"|turned {info.rotation}{' mirrored' if info.mirrored else ''}" if info.rotation or info.mirrored else ""
+    return cache_path("faces", clip, f"{settings.key()}|{start}:{stop}{view}{turn}")
 
 
 def store_faces(faces: ClipFaces, path: Path) -> None:
