@@ -123,8 +123,11 @@ def test_a_surround_dubs_result_is_measured_against_its_dialogue_not_its_stereo_
     assert (preview.confidence, preview.phonetic) != (dialogue.confidence, dialogue.phonetic)
 
 
-def test_a_still_photo_gets_an_open_mouth_with_a_dark_interior(media, tmp_path):
-    photo = render_face(PHOTO_OPENING, size=320)
+@pytest.mark.parametrize("opening", [PHOTO_OPENING, 0.0], ids=["parted", "shut"])
+def test_a_still_photo_gets_an_open_mouth_with_a_dark_interior(media, tmp_path, opening):
+    """A photo, lips parted or shut (most portraits), opened by the dub: teeth under the upper lip, a dark cavity
+    below. (Shut, the upper lip's middle went down with the jaw: a white V of drawn teeth hung from it.)"""
+    photo = render_face(opening, size=320)
     speech = media["dub_speech"]
     clip = _write_clip(tmp_path / "photo.mp4", [photo] * int(np.ceil(speech.duration * FPS)))
     out = run_sync(SyncRequest(clip, media["dub"], tmp_path / "photo_talks.mp4",

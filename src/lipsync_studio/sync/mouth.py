@@ -428,7 +428,10 @@ class MouthSpace:
         inner_lower = np.array(LOWER_INNER_LIP)
         order = np.argsort(ref[inner_lower, 0])
         lip_line = np.interp(x, ref[inner_lower[order], 0], ref[inner_lower[order], 1])
-        below = (y >= lip_line - 1e-6) | np.isin(pts, lower)
+        # The upper lip never drops: shut in the reference (a still photo of closed lips), its inner points lie on the
+        # lower one's line, and taken as below it the middle of the upper lip went down with the jaw (a white V of
+        # drawn teeth hung from it, and the corners' edge teeth streaked).
+        below = ((y >= lip_line - 1e-6) & ~np.isin(pts, UPPER_INNER_LIP)) | np.isin(pts, lower)
         vert = np.where(below, np.interp(y - lip_line, [0.0, max(chin_y - ref[LOWER_INNER, 1], 1e-3)], [1.0, 0.8]), 0.0)
         vert[np.isin(pts, lower)] = 1.0
         side = np.exp(-np.maximum(np.abs(x - mouth_x) - 0.5 * half_w, 0) ** 2 / (0.6 * half_w) ** 2)
