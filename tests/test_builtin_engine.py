@@ -146,6 +146,23 @@ def test_a_still_photo_gets_an_open_mouth_with_a_dark_interior(media, tmp_path, 
     assert inside[third:].mean() < 90 and inside[:third].mean() > inside[third:].mean() + 40
 
 
+def test_a_still_photos_mouth_spreads_and_rounds_with_the_dubs_vowels_as_a_speakers_does(media, tmp_path):
+    """A photo shows no range of mouth widths: it was given 0.05 of its width either way while opened a quarter of
+    an eye distance, and what the measure read of its width was the opening's side effect (width~F2 no better than
+    chance, rounding 0.62). It takes a typical speaker's range now; a clip that speaks keeps its own."""
+    from lipsync_studio.sync.builtin.planner import TYPICAL_WIDTH_RANGE, width_range
+
+    photo = tmp_path / "shut.mp4"
+    _write_clip(photo, [render_face(0.0, size=320)])
+    phonetic = run_sync(SyncRequest(photo, media["dub"], tmp_path / "talks.mp4",
+                                    SyncOptions(engine="builtin"))).sync.phonetic
+    assert phonetic.width_f2 > 0.2 and phonetic.rounding > 0.8, phonetic
+    t = np.linspace(0, 6 * np.pi, 200)
+    speaking = np.stack([0.08 + 0.07 * np.sin(t), 0.6 + 0.03 * np.cos(1.3 * t)], 1)
+    assert width_range(speaking)[1] == pytest.approx(0.03, rel=0.05)  # its own
+    assert width_range(speaking[:1])[1] == pytest.approx(TYPICAL_WIDTH_RANGE * 0.63)  # a still: a typical one
+
+
 def test_a_phone_portrait_photo_is_synced_upright(media, tmp_path):
     """A phone stores a portrait photo on its side with an EXIF note to turn it: it was synced and written on its
     side. Now it is read, synced and written as a viewer shows it, its mouth moving."""

@@ -92,15 +92,13 @@ def viseme_targets(clip_features: np.ndarray, own_table: dict[str, tuple[float, 
     from ..visemes import CLASSES
 
     ok = np.isfinite(clip_features).all(1)
-    gap, width = clip_features[ok, 0], clip_features[ok, 1]
+    gap = clip_features[ok, 0]
     closed = float(np.percentile(gap, 5)) if len(gap) else 0.0
     span = max(float(np.percentile(gap, 95)) - closed, 0.0) if len(gap) else 0.0
     # Silence closes the mouth, even for a speaker seen only with parted lips (a smiling photo).
     shut = float(np.clip(closed, 0.0, 0.02))
     span = max(span, 0.25)
-    w0 = float(np.median(width)) if len(width) else 0.7
-    half = max(0.5 * (float(np.percentile(width, 95)) - float(np.percentile(width, 5))), 0.05 * w0) \
-        if len(width) else 0.05 * w0
+    w0, half = width_range(clip_features)
     targets = {c: (shut + span * o, w0 + half * sp) for c, (o, sp) in CLASSES.items()}
     own = []
     for c, (g, w, n) in (own_table or {}).items():
@@ -112,6 +110,27 @@ def viseme_targets(clip_features: np.ndarray, own_table: dict[str, tuple[float, 
                       (1 - k) * ww + k * w)
         own.append(c)
     return targets, (shut, targets["rest"][1]), sorted(own)
+
+
+#: Half the 5-95 % range of a speaker's mouth width, against its median, for a clip that does not show it (a still
+#: photo, a face that never speaks): six real talking heads 0.07-0.23, median 0.14. (At the 0.05 floor a photo
+#: opened its mouth 0.25 eye distances but spread and rounded it by +-0.03: what `eval` read of its width was the
+#: opening's side effect, and its width~F2 no better than chance, 0.10 / -0.05 / -0.04 on three heads.)
+TYPICAL_WIDTH_RANGE = 0.14
+
+
+def width_range(clip_features: np.ndarray) -> tuple[float, float]:
+    """(median, half the 5-95 % range) of the clip's mouth width (eye distances); where the clip's mouth does not
+    move (its gap's 5-95 % range under 0.03: a photo), the half range is :data:`TYPICAL_WIDTH_RANGE` of the
+    median; otherwise at least 0.05 of it."""
+    ok = np.isfinite(clip_features).all(1)
+    gap, width = clip_features[ok, 0], clip_features[ok, 1]
+    if not len(width):
+        return 0.7, TYPICAL_WIDTH_RANGE * 0.7
+    w0 = float(np.median(width))
+    if float(np.ptp(np.percentile(gap, [5, 95]))) < 0.03:
+        return w0, TYPICAL_WIDTH_RANGE * w0
+    return w0, max(0.5 * float(np.ptp(np.percentile(width, [5, 95]))), 0.05 * w0)
 
 
 #: How far one standard deviation of the dub's F1 opens the jaw beyond its phone's target (of the speaker's
@@ -167,8 +186,7 @@ def plan_mouths(clip_features: np.ndarray, clip_labels: np.ndarray | None, dub_p
     gap, width = art.opening, art.spread
     span = float(table["AA"][0] - rest[0])  # shut to the speaker's widest usual vowel
     if formants is not None:
-        ok = np.isfinite(clip_features).all(1)
-        half = 0.5 * float(np.ptp(np.percentile(clip_features[ok, 1], [5, 95]))) if ok.sum() >= 2 else 0.0
+        half = width_range(clip_features)[1]
         z1, z2 = (np.asarray(f[:n_out], np.float64) for f in formants)
         hold = art.closed | art.resting
         gap = np.where(hold, gap, np.maximum(gap + F1_OPENING * span * z1, rest[0])).astype(np.float32)
