@@ -163,6 +163,24 @@ def test_a_still_photos_mouth_spreads_and_rounds_with_the_dubs_vowels_as_a_speak
     assert width_range(speaking[:1])[1] == pytest.approx(TYPICAL_WIDTH_RANGE * 0.63)  # a still: a typical one
 
 
+def test_a_still_photos_lower_lip_parts_in_an_arc_held_at_the_corners(media, tmp_path):
+    """A photo has no open frame of its own: the jaw drop draws all of its opening. Dropped like the chin, the lower
+    lip's last points beside the corners went down 80-87 % as far as its middle: an opening with steep sides, a
+    box. Now in an arc; a clip that speaks (its own open frames shape its mouth) keeps the drop it had."""
+    from lipsync_studio.sync.mouth import MouthSpace
+
+    photo = _write_clip(tmp_path / "shut.mp4", [render_face(0.0, size=320)])
+    for clip, still in ((photo, True), (media["clip"], False)):
+        space = MouthSpace.from_track(analyse_faces(clip).speaker_track())
+        assert space.still == still
+        k = int(np.flatnonzero(space.present)[0])
+        shape = space.normalized[k]
+        drop = (space.open_shape(shape, 0.2) - shape)[:, 1] / space.eye_dist
+        assert drop[14] == pytest.approx(0.2, abs=1e-3) and abs(drop[13]) < 1e-6  # the upper lip stays
+        beside = drop[[95, 324]] / drop[14]  # the lower lip's last inner points before the corners
+        assert (beside < 0.75).all() if still else (beside > 0.75).all(), beside
+
+
 def test_a_phone_portrait_photo_is_synced_upright(media, tmp_path):
     """A phone stores a portrait photo on its side with an EXIF note to turn it: it was synced and written on its
     side. Now it is read, synced and written as a viewer shows it, its mouth moving."""

@@ -36,6 +36,15 @@ LOWER_LIP = (146, 91, 181, 84, 17, 314, 405, 321, 375, 95, 88, 178, 87, 14, 317,
 STILL_POINTS = (33, 133, 362, 263, 1, 4, 5, 2, 98, 327, 129, 358, 64, 294, 50, 280, 116, 345, 123, 352, 36, 266, 234, 454, 93, 323)
 
 
+def never_moves(gap: np.ndarray) -> bool:
+    """Whether a clip's mouth, its inner-lip gap per frame ``gap`` (eye distances, NaN where absent), never moves:
+    the gap's 5-95 % range under 0.03 (a still photo, a face that never speaks; six real talking heads 0.13-0.22).
+    Such a clip shows nothing of how its mouth opens or spreads: a typical mouth stands in."""
+    gap = np.asarray(gap, np.float64)
+    gap = gap[np.isfinite(gap)]
+    return not len(gap) or float(np.ptp(np.percentile(gap, [5, 95]))) < 0.03
+
+
 def similarity_2d(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """(2, 3) matrix of the least-squares 2D similarity mapping ``src`` (N, 2) onto ``dst`` (N, 2)."""
     ms, md = src.mean(0), dst.mean(0)
@@ -435,7 +444,22 @@ class MouthSpace:
         vert = np.where(below, np.interp(y - lip_line, [0.0, max(chin_y - ref[LOWER_INNER, 1], 1e-3)], [1.0, 0.8]), 0.0)
         vert[np.isin(pts, lower)] = 1.0
         side = np.exp(-np.maximum(np.abs(x - mouth_x) - 0.5 * half_w, 0) ** 2 / (0.6 * half_w) ** 2)
+        if self.still:
+            # A mouth that never moves (a photo) has no open frame of its own: this drop draws all of its opening.
+            # The lower lip parts from the upper in an arc, held at the corners (as the chin, its points beside
+            # the corners dropped 80 % of the middle's: the opening had steep sides, a box, and a seam at a
+            # corner), the skin below going over to the chin's drop half-way down. (In a clip that speaks its own
+            # open frames give the opening its shape and this drop adds the rest: there the arc moved the
+            # cross-reconstruction's opening / width / shut 0.506 / 0.379 / 0.592 -> 0.504 / 0.375 / 0.598.)
+            arc = np.sqrt(np.clip(1.0 - ((x - mouth_x) / half_w) ** 2, 0.0, 1.0))
+            t = np.clip((y - lip_line) / max(0.5 * (chin_y - ref[LOWER_INNER, 1]), 1e-3), 0.0, 1.0)
+            side = np.minimum(side, arc + (1.0 - arc) * t * t * (3 - 2 * t))
         return vert, vert * side
+
+    @cached_property
+    def still(self) -> bool:
+        """Whether the mouth never moves in the clip (:func:`never_moves`)."""
+        return never_moves(self.gap(self.normalized[self.present]) if self.present.any() else np.zeros(0))
 
     def open_shape(self, shape: np.ndarray, d_gap: float, d_width: float = 0.0) -> np.ndarray:
         """A normalised shape with the lower lip and jaw dropped by ``d_gap`` and the mouth ``d_width`` (eye

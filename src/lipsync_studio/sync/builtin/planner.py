@@ -120,15 +120,17 @@ TYPICAL_WIDTH_RANGE = 0.14
 
 
 def width_range(clip_features: np.ndarray) -> tuple[float, float]:
-    """(median, half the 5-95 % range) of the clip's mouth width (eye distances); where the clip's mouth does not
-    move (its gap's 5-95 % range under 0.03: a photo), the half range is :data:`TYPICAL_WIDTH_RANGE` of the
-    median; otherwise at least 0.05 of it."""
+    """(median, half the 5-95 % range) of the clip's mouth width (eye distances); where the clip's mouth never
+    moves (:func:`~..mouth.never_moves`: a photo), the half range is :data:`TYPICAL_WIDTH_RANGE` of the median;
+    otherwise at least 0.05 of it."""
+    from ..mouth import never_moves
+
     ok = np.isfinite(clip_features).all(1)
     gap, width = clip_features[ok, 0], clip_features[ok, 1]
     if not len(width):
         return 0.7, TYPICAL_WIDTH_RANGE * 0.7
     w0 = float(np.median(width))
-    if float(np.ptp(np.percentile(gap, [5, 95]))) < 0.03:
+    if never_moves(gap):
         return w0, TYPICAL_WIDTH_RANGE * w0
     return w0, max(0.5 * float(np.ptp(np.percentile(width, [5, 95]))), 0.05 * w0)
 
