@@ -489,6 +489,16 @@ def test_the_piecewise_warp_maps_every_pixel_through_its_own_triangle_however_sm
     assert checked > (1000 if exact is None else 600)
 
 
+def _drawn_mouth(gap: float, cx: float = 100.0, cy: float = 60.0, half: float = 60.0
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """An inner-lip contour (20, 2) in FaceMesh's order, lens-shaped, ``gap`` px open at its middle, and its upper
+    lip left to right (11, 2)."""
+    a = np.linspace(np.pi, 0.0, 11)
+    upper = np.stack([cx + half * np.cos(a), cy - 0.5 * gap * np.sin(a)], 1)
+    lower = np.stack([cx + half * np.cos(a[1:-1])[::-1], cy + 0.5 * gap * np.sin(a[1:-1])[::-1]], 1)
+    return np.vstack([upper, lower]), upper
+
+
 def test_a_painted_interior_shows_separate_teeth_on_an_arch_over_a_dark_cavity():
     """A clip that never opens its mouth (a still photo) gets a drawn interior: upper teeth, white in the middle,
     separate (dark seams between them), shorter toward the corners as the arch turns away, over a dark cavity.
@@ -497,10 +507,7 @@ def test_a_painted_interior_shows_separate_teeth_on_an_arch_over_a_dark_cavity()
 
     img = np.full((120, 200, 3), (196, 150, 132), np.uint8)  # skin
     cx, cy, half, gap = 100.0, 60.0, 60.0, 32.0
-    a = np.linspace(np.pi, 0.0, 11)
-    upper = np.stack([cx + half * np.cos(a), cy - 0.5 * gap * np.sin(a)], 1)  # left to right
-    lower = np.stack([cx + half * np.cos(a[1:-1])[::-1], cy + 0.5 * gap * np.sin(a[1:-1])[::-1]], 1)
-    inner = np.vstack([upper, lower])
+    inner, upper = _drawn_mouth(gap)
     paint_interior(img, inner, upper, gap)
     luma = img.astype(float) @ [0.299, 0.587, 0.114]
 
@@ -538,12 +545,7 @@ def test_a_painted_interior_takes_the_colours_of_the_clips_own_open_mouth():
     from lipsync_studio.sync.builtin.render import paint_interior
 
     cx, cy, half = 100.0, 60.0, 60.0
-    a = np.linspace(np.pi, 0.0, 11)
-
-    def mouth(gap: float) -> tuple[np.ndarray, np.ndarray]:
-        upper = np.stack([cx + half * np.cos(a), cy - 0.5 * gap * np.sin(a)], 1)
-        lower = np.stack([cx + half * np.cos(a[1:-1])[::-1], cy + 0.5 * gap * np.sin(a[1:-1])[::-1]], 1)
-        return np.vstack([upper, lower]), upper
+    mouth = _drawn_mouth
 
     # The clip's own mouth, parted by 14 px: a black cavity, grey-white lower teeth above the lower lip.
     own = np.full((120, 200, 3), (196, 150, 132), np.uint8)
@@ -578,12 +580,7 @@ def test_a_painted_interior_shows_the_rows_of_teeth_the_clips_own_mouth_shows():
     from lipsync_studio.sync.builtin.render import paint_interior
 
     cx, cy, half = 100.0, 60.0, 60.0
-    a = np.linspace(np.pi, 0.0, 11)
-
-    def mouth(gap: float) -> tuple[np.ndarray, np.ndarray]:
-        upper = np.stack([cx + half * np.cos(a), cy - 0.5 * gap * np.sin(a)], 1)
-        lower = np.stack([cx + half * np.cos(a[1:-1])[::-1], cy + 0.5 * gap * np.sin(a[1:-1])[::-1]], 1)
-        return np.vstack([upper, lower]), upper
+    mouth = _drawn_mouth
 
     def photo(*rows: slice) -> np.ndarray:
         img = np.full((120, 200, 3), (196, 150, 132), np.uint8)
