@@ -198,14 +198,12 @@ class OwnInterior(NamedTuple):
 
 
 def own_interior(img: np.ndarray, inner: np.ndarray, unit: float = 1.0) -> OwnInterior:
-    """What an open mouth's interior shows: its colours, and which teeth.
+    """What an open mouth's interior shows: its colours, and which teeth (:func:`teeth_rows`).
 
-    The cavity: the median of its darkest third, if darker than :data:`CAVITY_LUMA`; the teeth: the median of its
-    pixels far lighter than that and nearly grey, across an eighth of the mouth's width at least (a photo parted on
-    the tips of its lower teeth: a fifth, in 4-6 % of the area inside the contour). The rows: column by column, a run of teeth pixels from the upper lip down is the upper row,
-    one starting below it that reaches the lower lip, the cavity's dark above it, the lower row, in the middle four fifths of the mouth (the
-    corners hold the lips' own light edges); the lower row shows in three columns and a quarter of the upper's, the
-    upper in three; the lower row's height: the median of its runs.
+    The cavity: the median of its darkest third, if darker than :data:`CAVITY_LUMA`; the teeth: the median of the
+    brightest quarter of its pixels far lighter than that and nearly grey, where those span an eighth of the
+    mouth's width at least (a photo parted on the tips of its lower teeth: a fifth of the width, 4-6 % of the area
+    inside the contour, however large the face).
 
     Parameters
     ----------
@@ -221,54 +219,65 @@ def own_interior(img: np.ndarray, inner: np.ndarray, unit: float = 1.0) -> OwnIn
     luma = px @ LUMA
     cavity = np.median(px[luma <= np.percentile(luma, 33)], axis=0)
     cavity_luma = float(cavity @ LUMA)
-    grey = px.max(1) - px.min(1) < 0.35 * np.maximum(luma, 1.0)
-    light = (luma > cavity_luma + 60) & grey
+    light = _teeth_pixels(px, luma, cavity_luma)
     cavity_seen = cavity if cavity_luma < CAVITY_LUMA else None
-    # Across an eighth of the mouth's width at least: lower teeth's tips are a thin band, a few percent of the area
-    # inside the contour, however large the face.
     spread = len(np.unique(np.nonzero(mask)[1][light])) / max(float(np.ptp(inner[:, 0])), 1.0)
     if light.sum() < 6 or spread < 0.12:
         return OwnInterior(None, cavity_seen)
-    # Their lit part: the brightest quarter (the teeth's edge pixels blend with the dark and the lips: a photo's
-    # few rows of lower teeth read pink and dim at the median of all of them).
-    lit = light & (luma >= np.percentile(luma[light], 75))
-    teeth = np.median(px[lit], axis=0)
-    # Where they lie, column by column, in the contour grown a little (FaceMesh's inner contour runs across a
-    # photo's lower teeth, whose lower part lies outside it): a run of teeth pixels from the upper lip down is the
-    # upper row (a smile's upper teeth can fill the opening to the lower lip), one that starts below the middle
-    # and reaches the lower lip, with the cavity's dark above it, the lower row.
+    # The lit part: the teeth's edge pixels blend with the dark and the lips (a photo's few rows of lower teeth
+    # read pink and dim at the median of all of them).
+    teeth = np.median(px[light & (luma >= np.percentile(luma[light], 75))], axis=0)
+    rows, band = teeth_rows(img, inner, cavity_luma, unit)
+    return OwnInterior(teeth, cavity_seen, rows, band)
+
+
+def _teeth_pixels(px: np.ndarray, luma: np.ndarray, cavity_luma: float) -> np.ndarray:
+    """Which of the RGB pixels ``px`` (..., 3) with luma ``luma`` are teeth: far lighter than the cavity, nearly
+    grey."""
+    return (luma > cavity_luma + 60) & (px.max(-1) - px.min(-1) < 0.35 * np.maximum(luma, 1.0))
+
+
+def teeth_rows(img: np.ndarray, inner: np.ndarray, cavity_luma: float, unit: float = 1.0) -> tuple[str, float]:
+    """Which rows of teeth an open mouth shows, ``"upper"``, ``"lower"`` or ``"both"``, and the lower row's visible
+    height (eye distances; 0 where it does not show).
+
+    Column by column over the middle four fifths of the mouth (its corners hold the lips' own light edges), in the
+    contour grown a little (FaceMesh's inner contour runs across a photo's lower teeth, whose lower part lies
+    outside it): a run of teeth pixels from the upper lip down is the upper row (a smile's upper teeth can fill
+    the opening to the lower lip); one that starts below the middle and reaches the lower lip, the cavity's dark
+    above it, the lower row (the upper teeth filling a smile, shaded and seamed, break into runs: no dark between).
+    The lower row shows in three columns and a quarter of the upper's, the upper in three; its height is the
+    median of its runs.
+    """
     near = inner_mask(inner, img.shape[:2], -max(2.0, 0.015 * unit)) > 0.5
-    x0, y0 = np.nonzero(near.any(0))[0][0], np.nonzero(near.any(1))[0][0]
-    x1, y1 = np.nonzero(near.any(0))[0][-1] + 1, np.nonzero(near.any(1))[0][-1] + 1
+    cols, rows_ = np.flatnonzero(near.any(0)), np.flatnonzero(near.any(1))
+    x0, x1, y0, y1 = int(cols[0]), int(cols[-1]) + 1, int(rows_[0]), int(rows_[-1]) + 1
     area = img[y0:y1, x0:x1].astype(np.float32)
     luma = area @ LUMA
-    light = near[y0:y1, x0:x1] & (luma > cavity_luma + 60) & \
-        (area.max(2) - area.min(2) < 0.35 * np.maximum(luma, 1.0))
+    inside = near[y0:y1, x0:x1]
+    light = inside & _teeth_pixels(area, luma, cavity_luma)
+    dark = inside & (luma < CAVITY_LUMA)
     upper = inner[:11][np.argsort(inner[:11, 0])]
     lower = inner[[0, *range(19, 9, -1)]]
     lower = lower[np.argsort(lower[:, 0])]
     columns = np.arange(x0, x1)
-    top, bottom = np.interp(columns, upper[:, 0], upper[:, 1]) - y0, np.interp(columns, lower[:, 0], lower[:, 1]) - y0
-    n_upper, lower_runs = 0, []
+    top = np.interp(columns, upper[:, 0], upper[:, 1]) - y0
+    height = np.maximum(np.interp(columns, lower[:, 0], lower[:, 1]) - y0 - top, 1.0)
     left, right = float(inner[:, 0].min()) - x0, float(inner[:, 0].max()) - x0
+    n_upper, lower_runs = 0, []
     for c in np.flatnonzero(light.any(0)):
-        if abs(2 * c - left - right) > 0.8 * (right - left):  # the corners: the lips' own edges
+        if abs(2 * c - left - right) > 0.8 * (right - left):
             continue
         on = np.concatenate([[0], light[:, c].astype(np.int8), [0]])
         starts, ends = np.flatnonzero(np.diff(on) == 1), np.flatnonzero(np.diff(on) == -1)
-        depth = (starts - top[c]) / max(bottom[c] - top[c], 1.0)
-        n_upper += bool((depth < 0.4).any())
-        # Apart: the cavity's dark above it (the upper teeth filling a smile, shaded and seamed, break into runs).
-        dark = near[y0:y1, x0:x1][:, c] & (luma[:, c] < CAVITY_LUMA)
-        below = (depth >= 0.4) & ((ends - top[c]) / max(bottom[c] - top[c], 1.0) > 0.7) & \
-            np.array([dark[:k].any() for k in starts], bool)
-        if below.any():
-            lower_runs.append(float((ends[below] - starts[below]).max()))
-    n_lower = len(lower_runs)
-    lower_shows = n_lower >= max(3, n_upper // 4)
-    rows = ("both" if n_upper >= 3 else "lower") if lower_shows else "upper"
-    band = float(np.median(lower_runs)) / max(unit, 1e-6) if rows != "upper" else 0.0
-    return OwnInterior(teeth, cavity_seen, rows, band)
+        n_upper += bool(((starts - top[c]) / height[c] < 0.4).any())
+        apart = np.array([dark[:k, c].any() for k in starts], bool)
+        low = ((starts - top[c]) / height[c] >= 0.4) & ((ends - top[c]) / height[c] > 0.7) & apart
+        if low.any():
+            lower_runs.append(float((ends[low] - starts[low]).max()))
+    if len(lower_runs) < max(3, n_upper // 4):
+        return "upper", 0.0
+    return ("both" if n_upper >= 3 else "lower"), float(np.median(lower_runs)) / max(unit, 1e-6)
 
 
 def lend_interior(img: np.ndarray, inner_dst: np.ndarray, donor: np.ndarray, inner_src: np.ndarray,
