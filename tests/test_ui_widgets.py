@@ -45,6 +45,9 @@ def test_dropped_files_go_to_clip_and_dub():
     assert sort_dropped(["a.mov", "b.mkv"], have_clip=True) == ("a.mov", "b.mkv")
     assert sort_dropped(["voice.flac"], have_clip=True) == (None, "voice.flac")
     assert sort_dropped(["weird.xyz"], have_clip=False) == ("weird.xyz", None)
+    # A photo is a clip (a portrait made to speak), never the dub: it was taken for the dub beside a clip.
+    assert sort_dropped(["portrait.JPG"], have_clip=True) == ("portrait.JPG", None)
+    assert sort_dropped(["voice.wav", "portrait.png"], have_clip=True) == ("portrait.png", "voice.wav")
 
 
 def test_stereo_layouts_are_recognised_by_name():
