@@ -48,6 +48,22 @@ def test_an_anamorphic_clip_is_shown_as_wide_as_players_show_it(qtbot, main_wind
     assert "720×576 (shown 1024×576)" in win.status_line.clip.text()
 
 
+def test_a_phone_portrait_photo_is_shown_upright_and_named_a_photo(qtbot, main_window, tmp_path):
+    """A phone stores a portrait photo on its side with an EXIF note to turn it: the app shows it as a viewer
+    does, and the status line calls it a photo (it said "mjpeg ... 25 fps ... 0.0 s")."""
+    from conftest import write_jpeg
+
+    shown = np.full((200, 120, 3), 120, np.uint8)
+    shown[:30] = (230, 40, 40)  # red along the top of the picture as shown
+    photo = write_jpeg(tmp_path / "portrait.jpg", np.ascontiguousarray(np.rot90(shown, 1)), orientation=6)
+    win = main_window
+    open_media(qtbot, win, photo)
+    qtbot.waitUntil(lambda: win.viewer.image("original") is not None, timeout=10000)
+    img = win.viewer.image("original")
+    assert img.shape == (200, 120, 3) and img[:20, :, 0].mean() > 200 and img[-20:, :, 0].mean() < 150
+    assert win.status_line.clip.text() == "120×200 · photo (JPEG) · turned upright"
+
+
 def test_an_interlaced_clip_is_shown_one_moment_at_a_time_and_named_so(qtbot, main_window, tmp_path):
     """A 1080i-style clip (two fields a frame, the head moving between them) is shown as a player's deinterlacer
     shows it, without combs, and the status line says it is interlaced."""

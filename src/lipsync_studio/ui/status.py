@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QLabel, QStatusBar
 
 from ..job import Progress
+from ..app.media_files import IMAGE_EXTS
 from ..app.timecode import format_seconds
 
 
@@ -40,11 +43,17 @@ class StatusLine(QObject):
         if info is None:
             self.clip.setText("No clip")
             return
+        shown = info.display_size
+        size = f"{info.width}×{info.height}" + (f" (shown {shown[0]}×{shown[1]})" if shown[0] != info.width else "")
+        kind = Path(info.path).suffix.lower()
+        if info.n_frames == 1 and kind in IMAGE_EXTS:  # a photo has no rate or length of its own: the dub gives both
+            turned = " · turned upright" if info.rotation or info.mirrored else ""
+            self.clip.setText(f"{size} · photo ({'JPEG' if kind in ('.jpg', '.jpeg') else kind[1:].upper()}){turned}")
+            self.clip.setToolTip(str(info.path))
+            return
         fps = float(info.fps)
         rate = f"{fps:.3f}".rstrip("0").rstrip(".")
         vfr = " (VFR)" if info.vfr else (" interlaced" if info.interlaced else "")
-        shown = info.display_size
-        size = f"{info.width}×{info.height}" + (f" (shown {shown[0]}×{shown[1]})" if shown[0] != info.width else "")
         look = info.colour.describe()
         self.clip.setText(f"{size} · {rate} fps{vfr} · {_codec_name(info.codec)}" + (f" · {look}" if look else "")
                           + f" · {format_seconds(info.duration)}")
