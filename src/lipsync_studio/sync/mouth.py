@@ -421,8 +421,8 @@ class MouthSpace:
     def _drop_weights(self) -> tuple[np.ndarray, np.ndarray]:
         """(vert, w), each (len(region),): how far each region point follows a drop of the lower lip
         (:meth:`open_shape`); ``vert`` is the fall-off from the lower lip to the chin alone, ``w`` that times the
-        fall-off to the cheeks. They depend on the reference alone: computed once (they were half a millisecond of
-        every drawn frame)."""
+        fall-off to the cheeks (for a mouth that never moves, :attr:`still`, the lower lip's in an arc). They depend
+        on the clip alone: computed once (they were half a millisecond of every drawn frame)."""
         ref = self.reference
         chin_y = ref[CHIN, 1]
         mouth_x = ref[list(LIPS_OUTER), 0].mean()
