@@ -52,7 +52,13 @@ def _bad_cases(tmp_path: Path, clip: Path, dub: Path):
     readonly.mkdir()
     readonly.chmod(stat.S_IRUSR | stat.S_IXUSR)
     out = tmp_path / "out.mp4"
+    frames = tmp_path / "shot"  # a VFX image sequence: named by its pattern, or given as its folder
+    frames.mkdir()
+    for k in (1, 2):
+        (frames / f"shot.{k:04d}.dpx").write_bytes(b"SDPX" + bytes(60))
     return [
+        ([str(frames / "shot.%04d.dpx"), str(dub), "-o", str(out)], frames / "shot.%04d.dpx", "image sequences"),
+        ([str(frames), str(dub), "-o", str(out)], frames, "image sequences"),
         ([str(zero), str(dub), "-o", str(out)], zero, "empty"),
         ([str(text), str(dub), "-o", str(out)], text, "cannot be read"),
         ([str(clip), str(silent), "-o", str(out)], silent, "no audio stream"),
@@ -75,7 +81,7 @@ def test_each_bad_input_gets_exit_2_a_one_line_message_and_no_output(clip50, dub
         assert str(named) in lines[0] and words in lines[0], lines[0]
         assert "Traceback" not in proc.stderr
     made = {p.name for p in tmp_path.iterdir()} - before
-    assert made <= {"zero.mp4", "notes.mp4", "silent.mp4", "readonly"}, made
+    assert made <= {"zero.mp4", "notes.mp4", "silent.mp4", "readonly", "shot"}, made
 
 
 def test_cut_off_clip_syncs_up_to_the_damage_with_a_warning(tmp_path, dub3s):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,25 @@ from ..errors import MediaError
 
 if TYPE_CHECKING:  # pragma: no cover
     import av.container
+
+
+#: A frame-numbered name pattern (``%04d``, ``%d``, ``####``, ``$F4``): a VFX image sequence named as its tools name it.
+SEQUENCE_NAME = re.compile(r"%0?\d*d|#{2,}|\$F\d?")
+#: What an image sequence's frames are (``shot.0001.dpx``: a number of three digits or more in the name).
+SEQUENCE_SUFFIXES = (".dpx", ".exr", ".png", ".tif", ".tiff", ".jpg", ".jpeg")
+
+
+def _first(folder: Path, n: int = 8) -> list[Path]:
+    """Up to ``n`` entries of ``folder`` (never the whole of a folder of 100,000 frames)."""
+    out = []
+    try:
+        for entry in folder.iterdir():
+            out.append(entry)
+            if len(out) >= n:
+                break
+    except OSError:
+        pass
+    return out
 
 
 def check_readable(path: str | Path) -> Path:
@@ -22,8 +42,16 @@ def check_readable(path: str | Path) -> Path:
     """
     p = Path(path)
     if not p.exists():
+        if SEQUENCE_NAME.search(p.name):  # shot.%04d.png, shot.####.dpx: a VFX image sequence's pattern
+            raise MediaError("image sequences are not read", path=p, hint="make one video of the frames first (e.g. "
+                             "ffmpeg -framerate 24 -i 'shot.%04d.png' -c:v prores_ks shot.mov); one image alone "
+                             "is read as a still photo")
         raise MediaError("no such file", path=p, hint="check the path")
     if p.is_dir():
+        if any(c.suffix.lower() in SEQUENCE_SUFFIXES and re.search(r"\d{3,}", c.stem) for c in _first(p)):
+            raise MediaError("is a folder of images: image sequences are not read", path=p,
+                             hint="make one video of the frames first (e.g. ffmpeg -framerate 24 -i "
+                             "'shot.%04d.png' -c:v prores_ks shot.mov)")
         raise MediaError("is a folder, not a media file", path=p)
     if p.stat().st_size == 0:
         raise MediaError("the file is empty (0 bytes)", path=p, hint="the copy or download may have failed")
