@@ -541,3 +541,17 @@ def test_a_polyphonic_dubs_dialogue_channels_can_be_chosen(clip50, tmp_path):
     with pytest.raises(OptionError, match="has 4 channel"):
         run_sync(SyncRequest(clip50, poly, tmp_path / "none.mp4", SyncOptions(measure=False, dub_channels=(5, 6))))
     assert not (tmp_path / "none.mp4").exists()
+
+
+def test_a_photo_larger_than_4k_is_warned_of_as_a_video_many_players_cannot_play(tmp_path):
+    """A phone's 12 MP portrait photo made a 3024 x 4032 H.264 at level 6.0, which phones, TVs and browsers'
+    hardware decoders do not play: the user is told, with what to do. A smaller photo is not."""
+    from conftest import write_jpeg
+
+    dub = write_tone(tmp_path / "dub.wav", 0.5)
+    big = write_jpeg(tmp_path / "phone.jpg", np.full((4032, 3024, 3), 128, np.uint8))
+    warned = run_sync(SyncRequest(big, dub, tmp_path / "phone.mp4", SyncOptions(measure=False))).warnings
+    assert any("3024x4032" in w and "level 6" in w and "--codec prores" in w for w in warned), warned
+    small = write_jpeg(tmp_path / "small.jpg", np.full((240, 320, 3), 128, np.uint8))
+    quiet = run_sync(SyncRequest(small, dub, tmp_path / "small.mp4", SyncOptions(measure=False))).warnings
+    assert not any("level 6" in w for w in quiet), quiet

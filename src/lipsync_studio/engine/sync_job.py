@@ -278,6 +278,24 @@ def resolve_output(request: SyncRequest) -> tuple[Path, bool]:
     return out, vr_name
 
 
+#: The most pixels a picture may have at H.264's and HEVC's level 5.2 (4096 x 2176; 4K): what phones, TVs and
+#: browsers' hardware decoders play. Beyond it the encoder writes level 6.
+LEVEL_52_PIXELS = 8_912_896
+
+
+def _warn_if_unplayable_photo(video: Path, info, fmt: VideoFormat) -> None:
+    """Warn that a still photo larger than 4K gives a video many players cannot play (a phone's 12 MP portrait
+    photo gave a 3024 x 4032 H.264 at level 6.0). A video clip that size is the user's choice (8K VR), not this."""
+    if info.n_frames == 1 and info.width * info.height > LEVEL_52_PIXELS and fmt.codec in ("h264", "hevc"):
+        from ..media.warnings import warn_media
+
+        warn_media(f"{video}: the photo is {info.width}x{info.height}, and so is the video made from it: beyond 4K's "
+                   f"{LEVEL_52_PIXELS / 1e6:.1f} million pixels {fmt.codec.upper().replace('H264', 'H.264')} needs "
+                   "level 6, which phones, TVs and browsers' hardware decoders do not play; a photo of 4K or less "
+                   "(3072 px on a 4:3 portrait's long side) gives one that plays everywhere, or --codec prores for "
+                   "an edit")
+
+
 def _open_stage(ctx: StageContext) -> None:
     s = ctx.state
     video, dub, out = s["video"], s["dub"], s["output"]
@@ -290,7 +308,8 @@ def _open_stage(ctx: StageContext) -> None:
         raise MediaError("the dub's audio is empty", path=dub)
     s["output"] = check_output_path(out, inputs=(video, dub), suffixes=CONTAINERS)
     opts: SyncOptions = s["options"]
-    opts.fmt.for_container(s["output"].suffix)  # a codec or a sound the file cannot hold: refused before any work
+    fmt = opts.fmt.for_container(s["output"].suffix)  # a codec or a sound the file cannot hold: refused before work
+    _warn_if_unplayable_photo(video, info, fmt)
     if opts.script is not None:
         from ..sync.phones import check_script
 
