@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .render import LUMA, piecewise_warp
+from .render import LUMA, inner_lip_edges, piecewise_warp
 
 #: The fan over the inner lip contour (20 points) and its centre (index 20).
 _N = 20
@@ -257,9 +257,7 @@ def teeth_rows(img: np.ndarray, inner: np.ndarray, cavity_luma: float, unit: flo
     inside = near[y0:y1, x0:x1]
     light = inside & _teeth_pixels(area, luma, cavity_luma)
     dark = inside & (luma < CAVITY_LUMA)
-    upper = inner[:11][np.argsort(inner[:11, 0])]
-    lower = inner[[0, *range(19, 9, -1)]]
-    lower = lower[np.argsort(lower[:, 0])]
+    upper, lower = inner_lip_edges(inner)
     columns = np.arange(x0, x1)
     top = np.interp(columns, upper[:, 0], upper[:, 1]) - y0
     height = np.maximum(np.interp(columns, lower[:, 0], lower[:, 1]) - y0 - top, 1.0)

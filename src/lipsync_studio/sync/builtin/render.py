@@ -354,6 +354,13 @@ _LOWER_TEETH_WIDTH = np.array([0.65, 0.7, 0.8, 0.75, 0.75])
 _LOWER_TEETH_HEIGHT = np.array([1.0, 0.9, 0.5, 0.4, 0.3])
 
 
+def inner_lip_edges(inner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The upper and the lower edge of an inner-lip contour (20, 2) in FaceMesh's LIPS_INNER order (0 and 10 the
+    corners, 1-9 the upper lip, 11-19 the lower one back), each from corner to corner, left to right."""
+    upper, lower = inner[:11], inner[[0, *range(19, 9, -1)]]
+    return upper[np.argsort(upper[:, 0])], lower[np.argsort(lower[:, 0])]
+
+
 def _teeth_row(gy: np.ndarray, lip: np.ndarray, toward: int, u: np.ndarray, half: float, band: float,
                widths: np.ndarray, heights: np.ndarray, ivory: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -467,8 +474,7 @@ def paint_interior(img: np.ndarray, inner: np.ndarray, upper: np.ndarray, gap_px
     # tips of the incisors and canines behind the lip.
     full = rows in ("lower", "both")
     if full or gap > 10:
-        lower = inner[[0, *range(19, 9, -1)]]
-        lower = lower[np.argsort(lower[:, 0])]
+        lower = inner_lip_edges(inner)[1]
         bottom = np.interp(gx, lower[:, 0], lower[:, 1]).astype(np.float32)
         if full:
             band_low, reach, shadow = (0.6 * band if lower_band is None else max(1.5, lower_band)), 3, 1.0
