@@ -28,6 +28,10 @@ from .timeline import Timeline
 from .warnings import warn_media
 
 
+#: The decoders of still images, and what their formats are called.
+PHOTO_CODECS = {"mjpeg": "JPEG", "png": "PNG", "webp": "WebP", "bmp": "BMP", "tiff": "TIFF"}
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     """What the app sees in a video stream.
@@ -87,6 +91,11 @@ class VideoInfo:
     def picture(self) -> PictureFormat:
         """What a result written from this clip's pictures keeps of it (colour, pixel shape, fields, time code)."""
         return PictureFormat(self.colour, self.sample_aspect, self.field_order, self.timecode)
+
+    @property
+    def photo(self) -> str | None:
+        """The image format's name (``"JPEG"``, ``"PNG"``, ...) where the clip is a still photo, else None."""
+        return PHOTO_CODECS.get(self.codec) if self.n_frames == 1 else None
 
     @property
     def interlaced(self) -> bool:

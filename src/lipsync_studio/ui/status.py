@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QLabel, QStatusBar
 
 from ..job import Progress
-from ..app.media_files import IMAGE_EXTS
 from ..app.timecode import format_seconds
 
 
@@ -45,10 +42,9 @@ class StatusLine(QObject):
             return
         shown = info.display_size
         size = f"{info.width}×{info.height}" + (f" (shown {shown[0]}×{shown[1]})" if shown[0] != info.width else "")
-        kind = Path(info.path).suffix.lower()
-        if info.n_frames == 1 and kind in IMAGE_EXTS:  # a photo has no rate or length of its own: the dub gives both
+        if info.photo:  # a photo has no rate or length of its own: the dub gives both
             turned = " · turned upright" if info.rotation or info.mirrored else ""
-            self.clip.setText(f"{size} · photo ({'JPEG' if kind in ('.jpg', '.jpeg') else kind[1:].upper()}){turned}")
+            self.clip.setText(f"{size} · photo ({info.photo}){turned}")
             self.clip.setToolTip(str(info.path))
             return
         fps = float(info.fps)
