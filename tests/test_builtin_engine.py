@@ -123,11 +123,16 @@ def test_a_surround_dubs_result_is_measured_against_its_dialogue_not_its_stereo_
     assert (preview.confidence, preview.phonetic) != (dialogue.confidence, dialogue.phonetic)
 
 
-@pytest.mark.parametrize("opening", [PHOTO_OPENING, 0.0], ids=["parted", "shut"])
-def test_a_still_photo_gets_an_open_mouth_with_a_dark_interior(media, tmp_path, opening):
+@pytest.mark.parametrize("opening, light", [(PHOTO_OPENING, 1.0), (0.0, 1.0), (0.0, 0.4)],
+                         ids=["parted", "shut", "dim"])
+def test_a_still_photo_gets_an_open_mouth_with_a_dark_interior(media, tmp_path, opening, light):
     """A photo, lips parted or shut (most portraits), opened by the dub: teeth under the upper lip, a dark cavity
-    below. (Shut, the upper lip's middle went down with the jaw: a white V of drawn teeth hung from it.)"""
-    photo = render_face(opening, size=320)
+    below. (Shut, the upper lip's middle went down with the jaw: a white V of drawn teeth hung from it.) In a dim
+    photo the teeth are in its light: they glowed in the stock ivory of a lit face."""
+    from lipsync_studio.media.colourspace import srgb_to_linear
+    from lipsync_studio.sync.builtin.interior import TEETH_OVER_SKIN
+
+    photo = np.clip(render_face(opening, size=320).astype(np.float32) * light, 0, 255).astype(np.uint8)
     speech = media["dub_speech"]
     clip = _write_clip(tmp_path / "photo.mp4", [photo] * int(np.ceil(speech.duration * FPS)))
     out = run_sync(SyncRequest(clip, media["dub"], tmp_path / "photo_talks.mp4",
@@ -143,7 +148,14 @@ def test_a_still_photo_gets_an_open_mouth_with_a_dark_interior(media, tmp_path, 
     third = len(inside) // 3
     assert third >= 2
     # A mouth, not stretched skin: teeth under the upper lip, a dark cavity below them.
-    assert inside[third:].mean() < 90 and inside[:third].mean() > inside[third:].mean() + 40
+    assert inside[third:].mean() < 90 and inside[:third].mean() > inside[third:].mean() + 40 * light
+    if opening == 0.0:  # drawn teeth (a parted photo's are its own): no lighter against the skin's red on the chin
+        # (linear light) than real teeth are (a little over: the chin is darker than the cheeks beside the lips)
+        x, y = np.round(lm[200, :2]).astype(int)
+        chin = np.median(img[y - 4:y + 4, x - 4:x + 4, 0]) / 255.0
+        teeth = np.percentile(inside[:third].reshape(-1, 3), 90, axis=0) / 255.0
+        teeth_luma = float(srgb_to_linear(teeth) @ [0.2126, 0.7152, 0.0722])
+        assert teeth_luma < 1.3 * TEETH_OVER_SKIN * float(srgb_to_linear(chin)), (teeth * 255, chin * 255)
 
 
 def test_a_still_photos_mouth_spreads_and_rounds_with_the_dubs_vowels_as_a_speakers_does(media, tmp_path):
@@ -553,7 +565,8 @@ def test_a_painted_interior_takes_the_colours_of_the_clips_own_open_mouth():
     import cv2
     cv2.fillPoly(own, [np.round(inner).astype(np.int32)], (14, 10, 11))
     own[61:66, 75:125] = (188, 186, 178)
-    teeth, cavity, rows, _ = own_interior(own, inner)
+    mine = own_interior(own, inner)
+    teeth, cavity = mine.teeth, mine.cavity
     assert np.abs(teeth - (188, 186, 178)).max() < 6 and np.abs(cavity - (14, 10, 11)).max() < 6
     assert own_interior(np.full_like(own, 40), inner).teeth is None  # no teeth shown
     none = own_interior(np.full_like(own, 150), inner)  # lips barely parted: no cavity

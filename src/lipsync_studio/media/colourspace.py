@@ -101,3 +101,15 @@ def yuv_from_rgb(matrix: int) -> np.ndarray:
     u = (np.array([0.0, 0.0, 1.0]) - np.array([kr, kg, kb])) / (2.0 * (1.0 - kb)) * 224.0 / 255.0
     v = (np.array([1.0, 0.0, 0.0]) - np.array([kr, kg, kb])) / (2.0 * (1.0 - kr)) * 224.0 / 255.0
     return np.array([[*y, 16.0], [*u, 128.0], [*v, 128.0]], np.float32)
+
+
+def srgb_to_linear(v: np.ndarray) -> np.ndarray:
+    """sRGB-encoded values (0..1) to linear light (0..1): the IEC 61966-2-1 curve."""
+    v = np.asarray(v)
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(v: np.ndarray) -> np.ndarray:
+    """Linear light (0..1) to sRGB-encoded values (0..1)."""
+    v = np.asarray(v)
+    return np.where(v <= 0.0031308, 12.92 * v, 1.055 * np.power(np.maximum(v, 0.0031308), 1 / 2.4) - 0.055)

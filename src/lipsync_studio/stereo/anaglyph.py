@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from ..errors import OptionError
+from ..media.colourspace import linear_to_srgb, srgb_to_linear
 
 
 class AnaglyphMethod(str, Enum):
@@ -60,19 +61,11 @@ MATRICES: dict[AnaglyphMethod, tuple[np.ndarray, np.ndarray]] = {
 }
 
 
-def _srgb_to_linear(v: np.ndarray) -> np.ndarray:
-    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
-
-
-def _linear_to_srgb(v: np.ndarray) -> np.ndarray:
-    return np.where(v <= 0.0031308, 12.92 * v, 1.055 * np.power(np.maximum(v, 0.0031308), 1 / 2.4) - 0.055)
-
-
-_DECODE = _srgb_to_linear(np.arange(256) / 255.0).astype(np.float32).reshape(1, 256)
+_DECODE = srgb_to_linear(np.arange(256) / 255.0).astype(np.float32).reshape(1, 256)
 
 
 #: Linear [0, 1] → sRGB 8-bit, in 65536 steps: fine enough that the steep part near black rounds correctly.
-_ENCODE = np.clip(np.round(_linear_to_srgb(np.arange(65536) / 65535.0) * 255), 0, 255).astype(np.uint8)
+_ENCODE = np.clip(np.round(linear_to_srgb(np.arange(65536) / 65535.0) * 255), 0, 255).astype(np.uint8)
 
 
 def _encode(linear: np.ndarray) -> np.ndarray:

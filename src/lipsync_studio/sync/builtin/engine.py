@@ -34,12 +34,13 @@ from .planner import (OWN, SpeakerLead, choose_bank, detail_at_one_scale, plan_m
 from ..wav2lip.engine import FACE_OVAL
 from .colour import ColourMatch
 from .grain import GrainMatch
-from .interior import OwnInterior, interior_donors, lend_interior, own_interior, plan_interiors, squeezed
+from .interior import (OwnInterior, interior_donors, lend_interior, own_interior, plan_interiors, skin_red, squeezed,
+                       teeth_light)
 from .occlusion import covered_frames, covered_spans, drawing_weight, outside_picture
 from .masks import (beside_mouth_not_skin, cover_mouth, face_mask, far_cheek_cut, feathered_mask, hair_reach_cut,
                     lent_face_mask, lip_band_mask, nostril_over_lip, own_corners, skin_mask, under_the_chin)
-from .render import (blend_keeping_grain, close_seam, fill_in, move_outline, near_outline, paint_interior,
-                     piecewise_warp)
+from .render import (STOCK_TEETH, blend_keeping_grain, close_seam, fill_in, move_outline, near_outline,
+                     paint_interior, piecewise_warp)
 
 #: The smallest inner-lip gap (eye distances) of a mouth open enough to lend its interior (teeth show).
 OPEN_ENOUGH = 0.06
@@ -391,6 +392,7 @@ class BuiltinEngine:
             o_img, ox, oy = self.bank[o]
             self.own_interior = own_interior(o_img, apply(space.pose[o], space.normalized[o][list(LIPS_INNER)])
                                              - [ox, oy], space.eye_dist * float(np.hypot(*space.pose[o][:, 0])))
+        self._light_measured = self.own_interior.teeth is not None
         self.features = feats
         self._colour = ColourMatch()
         self._grain = GrainMatch()
@@ -735,10 +737,16 @@ class BuiltinEngine:
             upper = apply(pose, new_shape[list(UPPER_INNER_LIP)]) - origin
             # In the clip's own colours and rows of teeth; its lower teeth as tall as its own interior shows them
             # where the drawing takes over (stretched twice: pick_interior).
+            if not self._light_measured:
+                # No teeth of its own to take the colour of: drawn ones in the face's own light (a dim photo's teeth
+                # are dim), measured once, on the first frame drawn so (a photo's every frame).
+                self._light_measured = True
+                red = skin_red(region, own_outer, unit)
+                self.own_interior = self.own_interior._replace(light=teeth_light(red, STOCK_TEETH))
             own_in = self.own_interior
             paint_interior(warped, inner, upper, max(target_gap, 0.0) * unit,
                            float(np.clip((target_gap - 0.04) / 0.03, 0.0, 1.0)), (own_in.teeth, own_in.cavity),
-                           own_in.rows, 2.0 * own_in.lower_band * unit or None)
+                           own_in.rows, 2.0 * own_in.lower_band * unit or None, own_in.light)
         self.last_box = (int(x0), int(y0), int(x1), int(y1))
         backdrop = region
         moved = None

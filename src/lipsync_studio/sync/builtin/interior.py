@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ...media.colourspace import srgb_to_linear
 from .render import LUMA, inner_lip_edges, piecewise_warp
 
 #: The fan over the inner lip contour (20 points) and its centre (index 20).
@@ -195,6 +196,49 @@ class OwnInterior(NamedTuple):
     #: The lower teeth's visible height over the lower lip, in eye distances (teeth keep their size as the mouth
     #: opens; 0: not seen).
     lower_band: float = 0.0
+    #: Where the clip shows no teeth: the share of the drawn teeth's stock light that the face's light allows (linear
+    #: light, at most 1: :func:`teeth_light`).
+    light: float = 1.0
+
+
+#: The lightest a face's teeth are drawn against the red of the skin around its mouth, both in linear light. The
+#: lit middle teeth of five real heads (``../shared/media``) measure 1.3-1.9 times the red of the skin beside and
+#: under their lips (luma over red: a skin's red depends least on its tone); a drawn interior stays under the top of
+#: that, so that a dim, warm photo's teeth are not the stock ivory of a lit face (BobMenendez's shut frame: ivory at
+#: 222 luma over teeth that are 157 in his own open frames), and a lit face's are never made brighter.
+TEETH_OVER_SKIN = 1.9
+
+
+def skin_red(img: np.ndarray, outer: np.ndarray, unit: float) -> float | None:
+    """The red of the skin around a mouth, in linear light (0..1), or None where too little of it is in ``img``.
+
+    The median over the pixels 0.1-0.3 eye distances (``unit`` pixels) out from the outer lip contour ``outer``
+    ((20, 2) pixels of ``img``), beside and under the lips (above them lie the nostrils' shadows), less the darkest
+    quarter (shadow, stubble) and the lightest twentieth (highlights).
+    """
+    import cv2
+
+    lips = np.zeros(img.shape[:2], np.uint8)
+    cv2.fillPoly(lips, [np.round(outer).astype(np.int32)], 1)
+    away = cv2.distanceTransform(1 - lips, cv2.DIST_L2, 5)
+    ring = (away > 0.1 * unit) & (away < 0.3 * unit)
+    ring[: max(int(np.floor(outer[:, 1].min())), 0)] = False
+    if ring.sum() < 20:
+        return None
+    px = img[ring].astype(np.float32)
+    luma = px @ LUMA
+    keep = (luma >= np.percentile(luma, 25)) & (luma <= np.percentile(luma, 95))
+    return float(srgb_to_linear(np.median(px[keep][:, 0]) / 255.0))
+
+
+def teeth_light(red: float | None, stock: np.ndarray) -> float:
+    """The share (linear light, 0..1) of the ``stock`` teeth colour's (RGB 0-255) light that a face whose skin
+    around the mouth has the linear red ``red`` (:func:`skin_red`) allows its drawn teeth (:data:`TEETH_OVER_SKIN`);
+    1 where unknown."""
+    if red is None:
+        return 1.0
+    stock_luma = float(srgb_to_linear(np.asarray(stock, np.float64) / 255.0) @ np.array([0.2126, 0.7152, 0.0722]))
+    return float(np.clip(TEETH_OVER_SKIN * red / max(stock_luma, 1e-6), 0.05, 1.0))
 
 
 def own_interior(img: np.ndarray, inner: np.ndarray, unit: float = 1.0) -> OwnInterior:

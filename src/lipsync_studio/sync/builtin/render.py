@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...media.colourspace import linear_to_srgb, srgb_to_linear
+
 
 def _barycentric_map(d: np.ndarray, src_pts: np.ndarray, triangles: np.ndarray, xs: np.ndarray, ys: np.ndarray,
                      ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -403,9 +405,21 @@ def _teeth_row(gy: np.ndarray, lip: np.ndarray, toward: int, u: np.ndarray, half
     return on, tooth * (lit * (1 - 0.45 * seam))[..., None], k
 
 
+#: A drawn interior's colours (RGB) where the clip shows none of its own, in a lit face's light.
+STOCK_TEETH = np.array([230, 222, 204], np.float32)
+STOCK_CAVITY = np.array([58, 20, 24], np.float32)
+
+
+def _in_light(rgb: np.ndarray, light: float) -> np.ndarray:
+    """``rgb`` (0-255) with ``light`` (0..1) of its light, in linear light."""
+    if light >= 1.0:
+        return rgb.copy()
+    return (linear_to_srgb(srgb_to_linear(rgb / 255.0) * float(light)) * 255.0).astype(np.float32)
+
+
 def paint_interior(img: np.ndarray, inner: np.ndarray, upper: np.ndarray, gap_px: float,
                    strength: float = 1.0, colours: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
-                   rows: str = "upper", lower_band: float | None = None) -> None:
+                   rows: str = "upper", lower_band: float | None = None, light: float = 1.0) -> None:
     """Draw a mouth interior inside the inner-lip polygon (in place), for a clip with no open mouth to lend.
 
     Teeth on an arch seen from the front (:func:`_teeth_row`) over a dark cavity with the tongue low in the middle:
@@ -428,6 +442,8 @@ def paint_interior(img: np.ndarray, inner: np.ndarray, upper: np.ndarray, gap_px
         from the clip's own interior, stretched as far as it goes (a photo with lips parted on its teeth).
     rows: which teeth show: "upper", "lower" or "both" (the clip's own, :func:`~.interior.own_interior`).
     lower_band: the lower teeth's visible height over the lower lip (pixels; None: 0.6 of the upper's).
+    light: the share of the stock colours' light (linear, 0..1) they are drawn with where the clip shows none of
+        its own (:func:`~.interior.teeth_light`: a dim photo's teeth are dim too).
     """
     import cv2
 
@@ -450,8 +466,8 @@ def paint_interior(img: np.ndarray, inner: np.ndarray, upper: np.ndarray, gap_px
     gap = max(gap_px, 1.0)
     depth = np.clip((gy - top) / gap, 0, 1)  # 0 under the upper lip, 1 at the lower lip
     band = max(1.5, min(0.32 * gap, 0.3 * half))  # the upper central incisors' visible height
-    ivory = np.array([230, 222, 204], np.float32)
-    dark = np.array([58, 20, 24], np.float32)
+    ivory = _in_light(STOCK_TEETH, light)
+    dark = _in_light(STOCK_CAVITY, light)
     own_teeth, own_cavity = colours
     if own_teeth is not None:  # the measure's median lies a little under the lit middle teeth
         ivory = np.clip(np.asarray(own_teeth, np.float32) * 1.08, 0, 255)
@@ -463,7 +479,7 @@ def paint_interior(img: np.ndarray, inner: np.ndarray, upper: np.ndarray, gap_px
     tongue_top = top + gap * (0.6 + 0.3 * u * u)
     on_tongue = np.clip((gy - tongue_top) / max(1.0, 0.08 * gap), 0, 1) * min(1.0, gap / 12) * across ** 0.5
     # In a clip's own darker (or lighter) mouth the tongue lies in the same shade.
-    shade = float(np.clip((dark @ LUMA) / (np.array([58, 20, 24], np.float32) @ LUMA), 0.5, 1.5))
+    shade = float(np.clip((dark @ LUMA) / (STOCK_CAVITY @ LUMA), 0.5, 1.5))
     tongue = np.array([150, 66, 70], np.float32) * shade * (0.7 + 0.3 * np.exp(-np.clip(gy - tongue_top, 0, None)
                                                                          / max(1.0, 0.12 * gap)))[..., None]
     col = cavity + on_tongue[..., None] * (tongue * (0.6 + 0.4 * across[..., None]) - cavity)
