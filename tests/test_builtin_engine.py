@@ -549,6 +549,19 @@ def test_a_painted_interior_shows_separate_teeth_on_an_arch_over_a_dark_cavity()
     assert dips.sum() >= 3, "no separate teeth"
 
 
+def test_a_painted_interior_is_dark_into_the_mouths_corners():
+    """A drawn interior ends at the inner lips' corners in a wedge whose last pixels it covers only partly: a shut
+    photo's lips, stretched open there, showed through as a light stroke at the corner. It reaches a little past."""
+    from lipsync_studio.sync.builtin.render import paint_interior
+
+    img = np.full((120, 200, 3), (190, 120, 120), np.uint8)  # lip-coloured around the corners
+    inner, upper = _drawn_mouth(24.0)  # corners at x = 40 and 160, y = 60
+    paint_interior(img, inner, upper, 24.0)
+    luma = img.astype(float) @ [0.299, 0.587, 0.114]
+    assert luma[60, 39:42].max() < 90 and luma[60, 159:162].max() < 90, (luma[60, 36:44], luma[60, 156:164])
+    assert luma[60, 30] > 140 and luma[60, 170] > 140  # and not much further
+
+
 def test_a_painted_interior_takes_the_colours_of_the_clips_own_open_mouth():
     """Where a clip's own interior can stretch no further (a photo with lips parted on its teeth) the drawn one
     takes over: with the clip's teeth and cavity colours, not a stock ivory and red-brown (a photo's black cavity
