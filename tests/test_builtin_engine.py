@@ -158,6 +158,40 @@ def test_a_still_photo_gets_an_open_mouth_with_a_dark_interior(media, tmp_path, 
         assert teeth_luma < 1.3 * TEETH_OVER_SKIN * float(srgb_to_linear(chin)), (teeth * 255, chin * 255)
 
 
+def test_a_transparent_photo_speaks_and_stays_transparent_where_the_codec_holds_it(media, tmp_path):
+    """A portrait cut out of its background (a PNG with alpha, as avatar makers use): its transparency was dropped
+    and the background came out black. ProRes 4444 (.mov) and VP9 (.webm) keep it, the mouth moving inside the
+    opaque face; H.264 cannot, and the user is told what shows there and what keeps it."""
+    import av
+    import cv2
+
+    face = render_face(0.0, size=320)
+    alpha = np.zeros(face.shape[:2], np.uint8)
+    cv2.ellipse(alpha, (160, 175), (110, 150), 0, 0, 360, 255, -1)
+    photo = tmp_path / "cutout.png"
+    cv2.imwrite(str(photo), np.dstack([face[..., ::-1] * (alpha[..., None] > 0), alpha]))
+    out = run_sync(SyncRequest(photo, media["dub"], tmp_path / "talks.mov",
+                               SyncOptions(engine="builtin", measure=False, fmt=VideoFormat(codec="prores"))))
+    assert out.changed_frames > 0 and not any("transparen" in w for w in out.warnings), out.warnings
+    with av.open(str(out.output)) as c:
+        for k, frame in enumerate(c.decode(video=0)):
+            if k == out.frames // 2:
+                rgba = frame.to_ndarray(format="rgba")
+                break
+    assert np.abs(rgba[..., 3].astype(int) - alpha).max() <= 1  # the photo's alpha on every frame
+    preview = run_sync(SyncRequest(photo, media["dub"], tmp_path / "talks.mp4",
+                                   SyncOptions(engine="none", measure=False)))
+    assert any("transparent" in w and "black here" in w and "--codec prores" in w and ".webm" in w
+               for w in preview.warnings), preview.warnings
+    # The app's H.264 preview exported as ProRes: the clip's transparency comes back with it.
+    from lipsync_studio.app.export import export_preview
+
+    master = export_preview(preview, tmp_path / "master.mov", VideoFormat(codec="prores"), VideoFormat(),
+                            clip=photo)
+    with av.open(str(master.output)) as c:
+        assert np.abs(next(c.decode(video=0)).to_ndarray(format="rgba")[..., 3].astype(int) - alpha).max() <= 1
+
+
 def test_a_still_photos_mouth_spreads_and_rounds_with_the_dubs_vowels_as_a_speakers_does(media, tmp_path):
     """A photo shows no range of mouth widths: it was given 0.05 of its width either way while opened a quarter of
     an eye distance, and what the measure read of its width was the opening's side effect (width~F2 no better than

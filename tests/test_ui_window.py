@@ -62,6 +62,14 @@ def test_a_phone_portrait_photo_is_shown_upright_and_named_a_photo(qtbot, main_w
     img = win.viewer.image("original")
     assert img.shape == (200, 120, 3) and img[:20, :, 0].mean() > 200 and img[-20:, :, 0].mean() < 150
     assert win.status_line.clip.text() == "120×200 · photo (JPEG) · turned upright"
+    # A portrait cut out of its background: named transparent (its exports in ProRes or VP9 keep that).
+    import cv2
+
+    cut = np.dstack([shown, np.where(np.arange(120) < 100, 255, 0).astype(np.uint8)[None, :].repeat(200, 0)])
+    cv2.imwrite(str(tmp_path / "cutout.png"), cut)
+    open_media(qtbot, win, tmp_path / "cutout.png")
+    qtbot.waitUntil(lambda: "PNG" in win.status_line.clip.text(), timeout=10000)
+    assert win.status_line.clip.text() == "120×200 · photo (PNG) · transparent"
 
 
 def test_an_interlaced_clip_is_shown_one_moment_at_a_time_and_named_so(qtbot, main_window, tmp_path):

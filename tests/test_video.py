@@ -120,6 +120,59 @@ def test_a_photos_exif_orientation_is_applied_like_a_viewer(tmp_path, big_endian
     assert jpeg_orientation(tmp_path / "nothing.jpg") == 1 and jpeg_orientation(Path(__file__)) == 1
 
 
+def test_a_transparent_photo_is_known_and_its_alpha_read(tmp_path):
+    """A portrait cut out of its background (a PNG or WebP with alpha) is known as transparent and its alpha plane
+    is read beside its colours; an RGBA PNG that covers its whole frame, and a JPEG, are not transparent."""
+    import cv2
+
+    bgr = np.zeros((80, 120, 3), np.uint8)
+    bgr[:] = (40, 90, 200)
+    alpha = np.zeros((80, 120), np.uint8)
+    cv2.ellipse(alpha, (60, 40), (40, 30), 0, 0, 360, 255, -1)
+    alpha[38:42, 10:20] = 128  # a soft edge somewhere
+    for name in ("cut.png", "cut.webp"):
+        path = tmp_path / name
+        cv2.imwrite(str(path), np.dstack([bgr, alpha]), [cv2.IMWRITE_WEBP_QUALITY, 101])
+        info = probe_video(path)
+        assert info.transparent and info.n_frames == 1, name
+        with VideoReader(path) as r:
+            assert np.array_equal(r.alpha(), alpha), name
+            assert np.abs(r.frame(0)[40, 60].astype(int) - (200, 90, 40)).max() <= 2  # its colours, alpha aside
+    opaque = tmp_path / "opaque.png"
+    cv2.imwrite(str(opaque), np.dstack([bgr, np.full_like(alpha, 255)]))
+    assert not probe_video(opaque).transparent and VideoReader(opaque).alpha() is None
+    assert not probe_video(write_jpeg(tmp_path / "photo.jpg", bgr)).transparent
+
+
+@pytest.mark.parametrize("name, codec", [("cut.mov", "prores"), ("cut.webm", "vp9")])
+def test_a_writer_keeps_a_transparent_pictures_alpha_in_prores_4444_and_vp9(tmp_path, name, codec):
+    """ProRes 4444 and VP9 (which browsers show over the page) carry the alpha plane given, frame after frame, and
+    the colours beside it; odd sizes padded. H.264 holds none and refuses one."""
+    import av
+
+    from lipsync_studio.media.writer import VideoFormat, VideoWriter
+
+    rgb = np.zeros((61, 95, 3), np.uint8)
+    rgb[:] = (200, 120, 60)
+    alpha = np.zeros((61, 95), np.uint8)
+    alpha[16:48, 24:72] = 255
+    with VideoWriter(tmp_path / name, Fraction(25), 95, 61, fmt=VideoFormat(codec=codec), alpha=alpha) as w:
+        for _ in range(3):
+            w.write(rgb)
+    with av.open(str(tmp_path / name)) as c:
+        stream = c.streams.video[0]
+        # FFmpeg's own VP9 decoder drops the alpha, which WebM stores beside each frame: libvpx's reads it.
+        decoder = av.CodecContext.create("libvpx-vp9", "r") if codec == "vp9" else stream.codec_context
+        frames = [f.to_ndarray(format="rgba") for p in c.demux(stream) if p.size for f in decoder.decode(p)]
+    assert len(frames) == 3
+    for f in frames:
+        assert np.abs(f[:61, :95, 3].astype(int) - alpha).max() <= 2
+        assert np.abs(f[30, 40, :3].astype(int) - (200, 120, 60)).max() <= 3
+    with pytest.raises(ValueError, match="transparency"):
+        VideoWriter(tmp_path / "cut.mp4", Fraction(25), 95, 61, alpha=alpha)
+    assert not (tmp_path / "cut.mp4").exists()
+
+
 def test_variable_frame_rate_is_mapped_onto_a_constant_timeline(tmp_path):
     # Frames alternately 30 ms and 50 ms apart: 25 fps on average, uneven.
     steps = np.where(np.arange(60) % 2 == 0, 0.030, 0.050)

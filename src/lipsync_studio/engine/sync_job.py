@@ -27,7 +27,7 @@ from ..media.prefetch import prefetch, run_in_helper
 from ..media.sequence import frames_in_order
 from ..media.timeline import ExtendPolicy, OutputPlan, ShortenPolicy, plan_output
 from ..media.video import VideoReader, probe_video
-from ..media.writer import CONTAINERS, VideoFormat, VideoWriter, threads_beside_one_busy
+from ..media.writer import CONTAINERS, VideoFormat, VideoWriter, keeps_alpha, threads_beside_one_busy
 from ..sync.base import WholeFrameNeeded
 from .dub import measured_against, prepare_dub
 from ..job import CancelToken, Job, ProgressCallback, Stage, StageContext, run_collecting_warnings
@@ -296,6 +296,24 @@ def _warn_if_unplayable_photo(video: Path, info, fmt: VideoFormat) -> None:
                    "an edit")
 
 
+def _warn_if_transparency_lost(video: Path, info, fmt: VideoFormat) -> None:
+    """Warn that a transparent photo's transparency is not kept by ``fmt`` (H.264, HEVC, DNxHR): its transparent
+    pixels then show in the colours the file stores under them, black mostly."""
+    if not info.transparent or keeps_alpha(fmt):
+        return
+    from ..media.warnings import warn_media
+
+    with VideoReader(info.path) as reader:
+        clear = reader.alpha() == 0
+        stored = np.median(reader.frame(0)[clear], axis=0) if clear.any() else None
+    shade = ("" if stored is None else " (black here)" if stored.max() < 40 else " (white here)" if stored.min() > 215
+             else "")
+    warn_media(f"{video}: the photo is transparent around its subject, and {fmt.codec.upper().replace('H264', 'H.264')}"
+               f" keeps no transparency: those pixels show in the colours the photo stores under them{shade}; "
+               "written as ProRes 4444 (a .mov, --codec prores) or VP9 (a .webm, which browsers show over the page) "
+               "it is kept")
+
+
 def _open_stage(ctx: StageContext) -> None:
     s = ctx.state
     video, dub, out = s["video"], s["dub"], s["output"]
@@ -310,6 +328,7 @@ def _open_stage(ctx: StageContext) -> None:
     opts: SyncOptions = s["options"]
     fmt = opts.fmt.for_container(s["output"].suffix)  # a codec or a sound the file cannot hold: refused before work
     _warn_if_unplayable_photo(video, info, fmt)
+    _warn_if_transparency_lost(video, info, fmt)
     if opts.script is not None:
         from ..sync.phones import check_script
 
@@ -571,9 +590,11 @@ def _render_frames(ctx: StageContext) -> None:
     # times the view the engine draws in: a 3840 x 1920 one's 171 frames rendered in 11.6 / 11.6 s with one encoder
     # thread, 11.0 / 10.7 s with the encoder's own choice).
     threads = threads_beside_one_busy() if transform is not None and s.get("projected") is None else None
+    # A transparent photo keeps its alpha where the codec holds one (the mouth moves inside the opaque face).
+    alpha = VideoReader(info.path).alpha() if keeps_alpha(opts.fmt.for_container(s["output"].suffix)) else None
     with VideoReader(info.path) as reader, VideoWriter(
         s["output"], plan.fps, info.width, info.height, fmt=opts.fmt, audio=s["dub"], audio_seconds=plan.audio_seconds,
-        encoder_threads=threads, picture=info.picture,
+        encoder_threads=threads, picture=info.picture, alpha=alpha,
     ) as writer:
         projected = s.get("projected")  # a one-eye VR clip: the engine syncs the view around the face
         writer.vr_metadata = _flat_vr_metadata(info.path, s["vr"], s.get("engine") is not None and projected is None)

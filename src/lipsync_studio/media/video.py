@@ -64,6 +64,8 @@ class VideoInfo:
         it keeps both fields where nothing was drawn and declares the same order.
     mirrored: the stored picture is shown mirrored left to right, before :attr:`rotation` turns it (a photo's EXIF
         orientation 2, 4, 5 or 7, :mod:`.exif`).
+    transparent: a still photo with transparent pixels (a PNG, WebP or TIFF cut out of its background): its alpha
+        plane is :meth:`VideoReader.alpha`; the frames are its colours as stored, alpha left out.
     """
 
     path: Path
@@ -86,6 +88,7 @@ class VideoInfo:
     timecode: str | None = None
     field_order: str = PROGRESSIVE
     mirrored: bool = False
+    transparent: bool = False
 
     @property
     def picture(self) -> PictureFormat:
@@ -425,6 +428,7 @@ def _scan_file(path: Path, file_size: int) -> tuple[VideoInfo, int]:
         w, h = cc.width * views, cc.height
         if rotation in (90, 270):
             w, h = h, w
+        transparent = timeline.n_frames == 1 and _has_alpha(cc.pix_fmt) and _still_alpha(container, stream) is not None
         info = VideoInfo(
             path=path, width=w, height=h, fps=timeline.fps, n_frames=timeline.n_frames,
             duration=timeline.duration, rotation=rotation, codec=cc.name, pix_fmt=cc.pix_fmt or "?",
@@ -432,9 +436,35 @@ def _scan_file(path: Path, file_size: int) -> tuple[VideoInfo, int]:
             views=views, eyes_reversed=views == 2 and _eyes_reversed(path), colour=Colour.of_stream(cc),
             sample_aspect=_sample_aspect(stream, rotation), timecode=_timecode(container, stream),
             field_order=field_order_of(cc.field_order, bool(first is not None and first.interlaced_frame), cc.name,
-                                       cc.height), mirrored=mirrored,
+                                       cc.height), mirrored=mirrored, transparent=transparent,
         )
     return info, origin
+
+
+def _has_alpha(pix_fmt: str | None) -> bool:
+    """Whether pixels stored as ``pix_fmt`` carry an alpha component (rgba, ya8, yuva420p, gbrap, ...)."""
+    import av
+
+    try:
+        return any(c.is_alpha for c in av.VideoFormat(pix_fmt).components) if pix_fmt else False
+    except (ValueError, av.error.FFmpegError):
+        return False
+
+
+def _still_alpha(container, stream) -> np.ndarray | None:
+    """The alpha plane (H, W) uint8 of a still's picture as stored, or None where every pixel is opaque (an RGBA
+    PNG that covers its whole frame is no cut-out)."""
+    import av
+
+    try:
+        container.seek(0)
+        frame = next(iter(container.decode(stream)), None)
+    except av.error.FFmpegError:
+        return None
+    if frame is None:
+        return None
+    alpha = frame.to_ndarray(format="rgba")[..., 3]
+    return np.ascontiguousarray(alpha) if int(alpha.min()) < 255 else None
 
 
 def _sample_aspect(stream, rotation: int) -> Fraction:
@@ -714,6 +744,17 @@ class VideoReader:
         finally:
             self._warned = self._warned or reader._warned
             reader.close()
+
+    def alpha(self) -> np.ndarray | None:
+        """(H, W) uint8: a transparent still photo's alpha plane (255 opaque), turned as its frames are; None for
+        any other clip (:attr:`VideoInfo.transparent`)."""
+        if not self.info.transparent:
+            return None
+        with open_input(self.info.path) as container:
+            plane = _still_alpha(container, container.streams[self.info.stream_index])
+        if plane is None:  # pragma: no cover - probed transparent
+            return None
+        return _rotate(plane, self.info.rotation, self.info.mirrored)
 
     def frame(self, index: int) -> np.ndarray:
         """Timeline frame ``index`` (random access for scrubbing).

@@ -35,6 +35,8 @@ CONTAINERS: dict[str, tuple[str, ...]] = {
 _ENCODERS = {"h264": "libx264", "hevc": "libx265", "vp9": "libvpx-vp9", "prores": "prores_ks", "dnxhr": "dnxhd"}
 #: Codecs editing software masters in: their sound is PCM by default (the dub exactly as delivered).
 MASTER_CODECS = frozenset({"prores", "dnxhr"})
+#: Codecs that keep a picture's transparency: ProRes 4444 (in .mov) and VP9 (in .webm/.mkv: browsers show it).
+ALPHA_CODECS = frozenset({"prores", "vp9"})
 #: DNxHR's smallest frame (FFmpeg's encoder refuses smaller).
 DNXHR_MIN_SIZE = (256, 120)
 #: Codecs we code interlaced pictures in, as interlaced (x264's MBAFF; ProRes's two-field frames).
@@ -170,6 +172,11 @@ class VideoFormat:
                 return replace(self, codec="vp9", crf=self.crf + 15)
             raise OutputError(f"codec {self.codec} cannot go in a {suffix} file", hint="use " + ", ".join(allowed))
         return self
+
+
+def keeps_alpha(fmt: VideoFormat) -> bool:
+    """Whether pictures written in ``fmt`` keep a transparent photo's alpha (:data:`ALPHA_CODECS`)."""
+    return fmt.codec in ALPHA_CODECS
 
 
 def _format_converter(fmt: str, layout: str, rate: int):
@@ -398,13 +405,17 @@ class _FieldFlags:
         return self._graph.pull()
 
 
-def _to_video_frame(frame: np.ndarray, pix_fmt: str, matrix: int = UNSPECIFIED, fields: bool = False):
+def _to_video_frame(frame: np.ndarray, pix_fmt: str, matrix: int = UNSPECIFIED, fields: bool = False,
+                    alpha: np.ndarray | None = None):
     """An ``av.VideoFrame`` of ``frame`` ((H, W, 3) uint8 RGB, even sizes) for an encoder taking ``pix_fmt``, in
     the YUV ``matrix``: 8-bit 4:2:0 converted here (:func:`rgb_to_i420`, field by field for an interlaced picture),
-    other formats by FFmpeg."""
+    other formats by FFmpeg; with ``alpha`` ((H, W) uint8) as its alpha plane (``pix_fmt`` one with alpha)."""
     import av
 
-    if pix_fmt == "yuv420p":
+    if alpha is not None:
+        vf = av.VideoFrame.from_ndarray(np.dstack([frame, alpha]), format="rgba").reformat(
+            format=pix_fmt, dst_colorspace=matrix, dst_color_range=1)
+    elif pix_fmt == "yuv420p":
         vf = i420_frame(rgb_to_i420(frame, matrix, fields))[0]
     else:
         vf = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(
@@ -467,14 +478,21 @@ class VideoWriter:
                  fmt: VideoFormat = VideoFormat(), audio: str | Path | None = None,
                  audio_seconds: float | None = None, audio_rate: int = 48_000, audio_channels: int | None = None,
                  background: bool = True, encoder_threads: int | None = None,
-                 audio_at_picture: bool = False, picture: PictureFormat = PLAIN_PICTURE) -> None:
+                 audio_at_picture: bool = False, picture: PictureFormat = PLAIN_PICTURE,
+                 alpha: np.ndarray | None = None) -> None:
         import av
 
         self.path = Path(path)
         self.fmt = fmt.for_container(self.path.suffix)
+        if alpha is not None and not keeps_alpha(self.fmt):
+            raise ValueError(f"{self.fmt.codec} keeps no transparency (ProRes and VP9 do)")
+        if alpha is not None and alpha.shape != (height, width):
+            raise ValueError(f"expected a ({height}, {width}) alpha plane, got {alpha.shape}")
         self.fps = Fraction(fps).limit_denominator(1001) if not isinstance(fps, Fraction) else fps
         self.width, self.height = width, height
         self._w, self._h = width + width % 2, height + height % 2
+        #: Every frame's alpha plane (a transparent photo's), padded as the frames are; None: opaque pictures.
+        self.alpha = None if alpha is None else np.pad(alpha, ((0, self._h - height), (0, self._w - width)), mode="edge")
         self.tmp = temporary_sibling(self.path)
         self.frames_written = 0
         self._closed = False
@@ -540,7 +558,7 @@ class VideoWriter:
         elif f.codec == "vp9":
             opts = {"crf": str(f.crf), "b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"}
         elif f.codec == "prores":
-            opts = {"profile": "3"}
+            opts = {"profile": "4" if self.alpha is not None else "3"}  # 4444 with its alpha, else 422 HQ
         elif f.codec == "dnxhr":
             opts = {"profile": "dnxhr_hqx" if self.colour.bits > 8 else "dnxhr_hq"}
         stream = self._container.add_stream(_ENCODERS[f.codec], rate=self.fps, options=opts)
@@ -549,6 +567,8 @@ class VideoWriter:
             stream.codec_context.thread_count = self._encoder_threads
         stream.pix_fmt = ("yuv422p10le" if f.codec == "prores" or (f.codec == "dnxhr" and self.colour.bits > 8)
                           else "yuv422p" if f.codec == "dnxhr" else f.pix_fmt)
+        if self.alpha is not None:
+            stream.pix_fmt = "yuva444p10le" if f.codec == "prores" else "yuva420p"
         c = self.colour
         self._declares = c != PLAIN.written()
         # A deeper clip stays deep where the result's codec plays so: HEVC (Main 10), and H.264 for HDR only (High 10
@@ -625,7 +645,7 @@ class VideoWriter:
                 if (self._w, self._h) != (self.width, self.height):
                     rgb = np.pad(rgb, ((0, self._h - self.height), (0, self._w - self.width), (0, 0)), mode="edge")
                 vf = _to_video_frame(rgb, self._video.pix_fmt, self.colour.matrix,  # a copy: the caller may reuse it
-                                     is_interlaced(self.field_order))
+                                     is_interlaced(self.field_order), self.alpha)
             if self._declares:  # on every frame too: some encoders (ProRes) take the colour from the frames
                 c = self.colour
                 vf.colorspace, vf.color_primaries, vf.color_trc, vf.color_range = c.matrix, c.primaries, c.transfer, 1

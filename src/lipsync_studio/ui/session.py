@@ -381,7 +381,8 @@ class Session(QObject):
         elif not self.export_changes(output, fmt):
             from ..app.export import export_task
 
-            task = export_task(self.result, Path(output), fmt, self.result_request.options.fmt)
+            task = export_task(self.result, Path(output), fmt, self.result_request.options.fmt,
+                               self.result_request.video)
         else:
             task = sync_task(self.sync_request(Path(output), self.sync_options(fmt=fmt)), name="Export")
         if not range_only or (self.mark_in is None and self.mark_out is None):

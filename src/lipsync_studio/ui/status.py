@@ -44,8 +44,10 @@ class StatusLine(QObject):
         size = f"{info.width}×{info.height}" + (f" (shown {shown[0]}×{shown[1]})" if shown[0] != info.width else "")
         if info.photo:  # a photo has no rate or length of its own: the dub gives both
             turned = " · turned upright" if info.rotation or info.mirrored else ""
-            self.clip.setText(f"{size} · photo ({info.photo}){turned}")
-            self.clip.setToolTip(str(info.path))
+            cut = " · transparent" if info.transparent else ""
+            self.clip.setText(f"{size} · photo ({info.photo}){cut}{turned}")
+            self.clip.setToolTip(str(info.path) + ("\nTransparent around its subject: ProRes (.mov) and VP9 (.webm) "
+                                                   "exports keep it" if info.transparent else ""))
             return
         fps = float(info.fps)
         rate = f"{fps:.3f}".rstrip("0").rstrip(".")
