@@ -258,6 +258,21 @@ def write_two_shot_clip(path: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _crash_trace(request: pytest.FixtureRequest) -> None:
+    """A crash in native code prints every thread's Python stack where pytest's own crash trace goes, also after a
+    batch test's Ray took the crash signals and let them go (the suite's rare segmentation fault printed none)."""
+    try:
+        from _pytest.faulthandler import fault_handler_stderr_fd_key
+    except ImportError:  # another pytest: its own trace stands
+        return
+    fd = request.config.stash.get(fault_handler_stderr_fd_key, None)
+    if fd is not None:
+        from lipsync_studio.errors import trace_crashes
+
+        trace_crashes(fd)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own analysis cache: none reads or fills the user's."""

@@ -65,6 +65,25 @@ def _attempt_records(out: Path) -> list[dict]:
     return recs
 
 
+def test_a_crash_after_a_batch_still_leaves_every_threads_python_stack():
+    """The batch's Ray driver runs in the app's process (the batch window): ``ray.init`` took the crash signals and
+    ``ray.shutdown`` left them with no handler, so a later crash in a native library ended the process without a
+    word (the test suite's rare segmentation fault printed none). The crash trace is put back after both."""
+    script = (
+        "import faulthandler, sys\n"
+        "from lipsync_studio.errors import trace_crashes\n"
+        "from lipsync_studio.batch.ray_backend import RayCluster, RaySettings\n"
+        "trace_crashes(sys.stderr)\n"
+        "with RayCluster(RaySettings(num_cpus=1)) as cluster:\n"
+        "    print('slots', cluster.slots(), flush=True)\n"
+        "faulthandler._sigsegv()\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+    assert "slots" in run.stdout, run.stderr[-2000:]
+    assert run.returncode != 0 and "Fatal Python error: Segmentation fault" in run.stderr, run.stderr[-2000:]
+    assert 'File "<string>", line 7' in run.stderr  # where it crashed
+
+
 def test_a_bad_manifest_is_reported_whole_with_rows_and_nothing_runs(media, tmp_path, capsys):
     clip, dub = media["clip0"], media["dub0"]
     manifest = tmp_path / "m.csv"

@@ -57,3 +57,29 @@ class Cancelled(LipsyncError):
 
     def __init__(self, message: str = "cancelled by the user") -> None:
         super().__init__(message)
+
+
+#: Where every thread's Python stack goes when the process crashes in native code (:func:`trace_crashes`), or None.
+_crash_trace = None
+
+
+def trace_crashes(file) -> None:
+    """On a crash in native code (a library's segmentation fault, abort, ...) write every thread's Python stack to
+    ``file`` (an open file or a file descriptor, kept open), and keep doing so after a library took the crash
+    signals over (:func:`rearm_crash_trace`)."""
+    import faulthandler
+
+    global _crash_trace
+    _crash_trace = file
+    faulthandler.enable(file=file, all_threads=True)
+
+
+def rearm_crash_trace() -> None:
+    """Put the crash trace of :func:`trace_crashes` back: ``ray.init`` puts Ray's own handler on the crash signals
+    and ``ray.shutdown`` then leaves none, so a later crash ended the process without a word (the test suite's rare
+    segmentation fault, after its batch tests, printed no stack)."""
+    if _crash_trace is not None:
+        import faulthandler
+
+        faulthandler.disable()  # enable() alone does nothing while it counts itself enabled
+        faulthandler.enable(file=_crash_trace, all_threads=True)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import UserError
+from ..errors import UserError, rearm_crash_trace
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,7 @@ class RayCluster:
         for sig, handler in kept.items():
             if handler is not None:
                 signal.signal(sig, handler)
+        rearm_crash_trace()  # Ray's driver took the crash signals too
         return self
 
     def _cleanup(self) -> None:
@@ -134,6 +135,7 @@ class RayCluster:
         import ray
 
         ray.shutdown()
+        rearm_crash_trace()  # the shutdown leaves no handler on the crash signals
         self._cleanup()
 
     def slots(self) -> tuple[float, float]:

@@ -58,6 +58,13 @@ def run_app(video: str | Path | None = None, dub: str | Path | None = None) -> i
 
     logfile = setup_logging()
     log.info("Lipsync Studio starting (log: %s)", logfile)
+    if logfile is not None:  # a crash in a native library leaves the Python stacks beside the log
+        try:
+            from ..errors import trace_crashes
+
+            trace_crashes(open(logfile.parent / "crash.log", "a", encoding="utf-8"))  # noqa: SIM115 - open till exit
+        except OSError:
+            pass
     window = MainWindow()
     _install_excepthook(window)
     window.show()
