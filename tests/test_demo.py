@@ -13,7 +13,10 @@ def test_demo_writes_a_playable_clip_as_long_as_the_dub_with_the_dub_as_sound(tm
     assert main(["-q", "demo", "-o", str(tmp_path / "demo")]) == 0
     out = tmp_path / "demo" / "result.mp4"
     dub = tmp_path / "demo" / "dub.wav"
-    assert f"result:    {out}" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"result:    {out}" in printed
+    # What a new user reads next: how in sync the result is, and what to run on their own media.
+    assert "phonetic sync" in printed and "timing:" in printed and "lipsync-studio sync YOUR_CLIP" in printed
     info = probe_video(out)
     dub_s = probe_audio(dub).duration_s
     assert abs(info.duration - dub_s) <= 1 / float(info.fps)

@@ -424,7 +424,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     with _Bar(args.quiet) as bar:
         result = run_demo(args.output_dir, on_progress=bar)
-    print(f"demo clip: {result['clip']}\ndemo dub:  {result['dub']}\nresult:    {result['output']}")
+    synced = result["result"]
+    print(f"demo clip: {result['clip']}\ndemo dub:  {result['dub']}\nresult:    {result['output']} "
+          f"({synced.frames} frames, {synced.duration:.2f} s; engine {synced.engine})")
+    if synced.sync is not None:
+        print(synced.sync.summary())
+    print("next: lipsync-studio sync YOUR_CLIP YOUR_DUB -o dubbed.mp4 (a video, or a portrait photo), "
+          "lipsync-studio eval dubbed.mp4, or the app on a desktop: ./run.sh")
     return 0
 
 

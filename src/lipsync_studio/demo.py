@@ -45,8 +45,9 @@ def make_dub(path: Path, *, seed: int = 7, f0: float = 190.0, syllables: int = 1
     return {"path": path, "speech": speech}
 
 
-def run_demo(out_dir: str | Path, on_progress: ProgressCallback | None = None) -> dict[str, Path]:
-    """Make ``clip.mp4`` and ``dub.wav`` in ``out_dir`` and sync them into ``result.mp4``."""
+def run_demo(out_dir: str | Path, on_progress: ProgressCallback | None = None) -> dict:
+    """Make ``clip.mp4`` and ``dub.wav`` in ``out_dir`` and sync them into ``result.mp4``: their paths (``clip``,
+    ``dub``, ``output``) and the sync's ``result`` (:class:`~.engine.sync_job.SyncResult`)."""
     from .engine.sync_job import SyncRequest, run_sync
 
     out = Path(out_dir)
@@ -57,4 +58,4 @@ def run_demo(out_dir: str | Path, on_progress: ProgressCallback | None = None) -
     clip = make_talking_clip(out / "clip.mp4")["path"]
     dub = make_dub(out / "dub.wav")["path"]
     result = run_sync(SyncRequest(clip, dub, out / "result.mp4"), on_progress=on_progress)
-    return {"clip": clip, "dub": dub, "output": result.output}
+    return {"clip": clip, "dub": dub, "output": result.output, "result": result}
