@@ -114,6 +114,7 @@ class RayCluster:
                 ray.init(address=s.address, log_to_driver=False, logging_level="ERROR")
         except Exception as exc:  # noqa: BLE001 - Ray's own errors name no file; say what the user can do
             self._cleanup()
+            rearm_crash_trace()  # a failed start may have taken the crash signals as well
             if s.address is None:
                 raise UserError(f"cannot start a local Ray ({type(exc).__name__}: {exc})") from exc
             raise UserError(f"cannot connect to the Ray cluster at {s.address} ({type(exc).__name__}: {exc})",
