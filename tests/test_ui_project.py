@@ -221,3 +221,58 @@ def test_a_polyphonic_dubs_dialogue_channel_is_chosen_in_the_run_panel(qtbot, ma
         assert win.open_project(tmp_path / "p.lsproj")
     assert s.dub.channels == (3,) and box.currentData() == (3,) and not s.result_stale
     assert box.currentText() == "3" and box.count() == len(labels)  # the listed choice, not a copy of it
+
+
+def test_work_left_open_by_an_unexpected_end_is_offered_back_as_it_was(qtbot, main_window, talking_media, tmp_path):
+    """The app ended unexpectedly (a crash, a killed process, a power cut) with a clip, a dub, an offset, marks and
+    a synced preview open and never saved: all of it was lost. The open work is kept for recovery a few seconds
+    after each change; the next start offers it back, unsaved, preview and all, without a new sync. A clean close
+    leaves nothing to offer."""
+    import subprocess
+    import sys
+
+    from lipsync_studio.app.recovery import left_behind, recovery_file
+    from lipsync_studio.settings import Settings
+    from lipsync_studio.ui.main_window import MainWindow
+
+    win, s = main_window, main_window.session
+    open_media(qtbot, win, talking_media["clip"], talking_media["dub"])
+    win.transport.offset.setValue(120)
+    s.set_marks(3, 30)
+    _run(qtbot, win, "none")
+    kept = recovery_file()
+
+    def holds_the_work() -> bool:
+        if not kept.is_file():
+            return False
+        data = json.loads(kept.read_text())
+        return data["dub_offset_ms"] == 120 and data["mark_in"] == 3 and len(data["previews"]) == 1
+
+    qtbot.waitUntil(holds_the_work, timeout=15000)
+    # That process ends unexpectedly: its recovery file stays under a process id that no longer runs.
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left = recovery_file(int(gone.stdout))
+    left.write_bytes(kept.read_bytes())
+    assert left_behind() == [left]
+
+    again = MainWindow(Settings(), start_3d=False, probe=False)  # the next start
+    again.confirm_close = False
+    qtbot.addWidget(again)
+    again.show()
+    asked, started = [], []
+    again.session.jobs.started.connect(started.append)
+    with qtbot.waitSignal(again.session.project_opened, timeout=20000):
+        assert again.offer_recovery(ask=lambda text: asked.append(text) or True)
+    t = again.session
+    assert "closed unexpectedly" in asked[0] and talking_media["clip"].name in asked[0] and "preview" in asked[0]
+    assert t.clip.path == talking_media["clip"] and t.dub.path == talking_media["dub"]
+    assert t.offset_s == pytest.approx(0.12) and (t.mark_in, t.mark_out) == (3, 30)
+    assert t.result is not None and not started  # the preview as it was: no new sync
+    # Unsaved, as it was: no project file of its own, asked about at close; not listed as a recent project.
+    assert t.project_path is None and t.modified and not t.result_exported
+    assert again.windowTitle().startswith("Untitled*") and not again.settings.recent_projects
+    assert not left.exists() and left_behind() == []
+    again.close()
+    again.shutdown()
+    assert not recovery_file().exists()  # a clean close keeps nothing to offer
+    assert not again.offer_recovery(ask=lambda text: True)

@@ -71,6 +71,8 @@ def run_app(video: str | Path | None = None, dub: str | Path | None = None) -> i
     paths = [str(p) for p in (video, dub) if p]
     if video and Path(video).suffix.lower() == ".lsproj":
         window.open_project(str(video))
+    elif not paths:
+        window.offer_recovery()  # work left open when the app last closed unexpectedly
     elif paths:
         if video:
             window.session.open_clip(str(video))

@@ -6,9 +6,10 @@ and timeline at the bottom; status bar (clip, dub, sound, job).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QUrl
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QMainWindow, QMessageBox, QScrollArea, QTabWidget,
                                QVBoxLayout,
@@ -35,6 +36,10 @@ from .timeline_view import TimelineView
 from .transport import TransportBar
 from .viewer import VideoViewer
 from .viewer_bar import ViewerBar
+
+log = logging.getLogger("lipsync_studio.ui")
+#: How long after a change the open work is written for recovery (changes in a burst, a drag, write it once).
+RECOVERY_DELAY_MS = 2000
 
 
 class MainWindow(QMainWindow):
@@ -214,6 +219,13 @@ class MainWindow(QMainWindow):
         s.offset_changed.connect(self._offset_changed)
         s.marks_changed.connect(self._marks_changed)
         s.project_changed.connect(lambda path, modified: self._update_title())
+        # The open work is kept for recovery a few seconds after each change (app.recovery).
+        self._recovery_timer = QTimer(self)
+        self._recovery_timer.setSingleShot(True)
+        self._recovery_timer.setInterval(RECOVERY_DELAY_MS)
+        self._recovery_timer.timeout.connect(self._keep_for_recovery)
+        for changed in (s.project_changed, s.result_changed, s.offset_changed, s.marks_changed):
+            changed.connect(lambda *_: self._recovery_timer.start())
         s.project_opened.connect(self._project_opened)
         s.report_ready.connect(self._report_ready)
         self.run_panel.strip.seek_requested.connect(self._strip_seek)
@@ -679,11 +691,72 @@ class MainWindow(QMainWindow):
         self.shutdown()
         super().closeEvent(event)
 
+    def _keep_for_recovery(self) -> None:
+        """Write the open work to this process's recovery file (none when nothing is open)."""
+        from ..app.recovery import discard, recovery_file, write_recovery
+        from ..errors import OutputError
+
+        if getattr(self, "_shut", False):
+            return
+        try:
+            if self.session.clip is None:
+                discard(recovery_file())
+            else:
+                write_recovery(self.session.to_project(), self.session.project_path)
+        except (OSError, OutputError) as exc:  # a full disk: the work goes on, only unkept
+            log.warning("cannot keep the open work for recovery: %s", exc)
+
+    def offer_recovery(self, ask=None) -> bool:
+        """If Lipsync Studio closed unexpectedly with work open (its recovery file left behind), ask whether to open
+        that work again, and do; True when it is being restored. ``ask(text) -> bool`` replaces the question (tests).
+        Older leftovers go."""
+        from ..app.project import ProjectError, load_project
+        from ..app.recovery import discard, left_behind
+
+        found = left_behind()
+        if not found:
+            return False
+        newest, older = found[0], found[1:]
+        for p in older:
+            discard(p)
+        try:
+            project, _ = load_project(newest)
+        except ProjectError:
+            discard(newest)
+            return False
+        if project.clip is None:
+            discard(newest)
+            return False
+        what = project.clip.name + (f" with {project.dub.name}" if project.dub is not None else "")
+        preview = " and its synced preview" if project.previews else ""
+        text = (f"Lipsync Studio closed unexpectedly while {what} was open. Open that work again{preview}, as it "
+                "was a few seconds before?")
+        if ask is None:
+            B = QMessageBox.StandardButton
+            box = QMessageBox(QMessageBox.Icon.Question, "Recover your work?", text, B.Yes | B.No, self)
+            box.button(B.Yes).setText("Recover")
+            box.button(B.No).setText("Discard it")
+            box.setDefaultButton(B.Yes)
+            yes = box.exec() == B.Yes
+        else:
+            yes = bool(ask(text))
+        if not yes:
+            discard(newest)
+            return False
+        self.player.stop()
+        ok = self.session.open_project(newest, recovery=True)
+        discard(newest)  # this session keeps its own from now on
+        return ok
+
     def shutdown(self) -> None:
-        """Stop every worker thread (idempotent)."""
+        """Stop every worker thread (idempotent); a clean close leaves no recovery file."""
         if getattr(self, "_shut", False):
             return
         self._shut = True
+        self._recovery_timer.stop()
+        from ..app.recovery import discard, recovery_file
+
+        discard(recovery_file())
         self.player.stop()
         self.face_view.shutdown()
         stop_worker(self._probe_thread, timeout_ms=30_000)

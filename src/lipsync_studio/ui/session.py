@@ -122,6 +122,7 @@ class Session(QObject):
         #: A project being opened: applied step by step as its clip and dub open.
         self._restoring = None
         self._restore_notes: list[str] = []
+        self._recovered: tuple[Path | None] | None = None  # opening a recovery file: the project file it had
         self._faces_saved = None
 
         self.frames = FrameServer()
@@ -689,14 +690,18 @@ class Session(QObject):
         self.project_changed.emit(path, False)
         return path
 
-    def open_project(self, path: str | Path) -> bool:
+    def open_project(self, path: str | Path, recovery: bool = False) -> bool:
         """Open the project file ``path``: its clip and dub, offset, marks, face, Run settings and preview
         (answered by ``project_opened``); False (and ``error``) when the file is not a readable project.
 
         A file it refers to that is missing is named in ``project_opened``'s notes; the project opens without
         it (and without its preview when the clip or the dub is missing).
+
+        ``recovery``: ``path`` is a recovery file (:mod:`~lipsync_studio.app.recovery`): the work comes back unsaved,
+        as the project it had (or none), its preview as a render not yet exported; not listed as a recent project.
         """
         from ..app.project import ProjectError, load_project
+        from ..app.recovery import recovered_project_file
 
         try:
             project, notes = load_project(path)
@@ -708,7 +713,9 @@ class Session(QObject):
         # The Run panel edits these settings in place: the project's values go into them (bad values: defaults).
         self.settings.run.__dict__.update(Settings.from_dict({"run": project.run}).run.__dict__)
         self.project_path = Path(path).absolute()
-        self.settings.remember_project(self.project_path)
+        self._recovered = (recovered_project_file(self.project_path),) if recovery else None
+        if not recovery:
+            self.settings.remember_project(self.project_path)
         self._restoring, self._restore_notes = project, list(notes)
         log.info("opening project %s (%d preview(s), %d note(s))", self.project_path, len(project.previews), len(notes))
         self.status.emit(f"Opening project {self.project_path.name}…")
@@ -782,11 +789,25 @@ class Session(QObject):
                 self.request_report()
             self.seek(project.position)
             self._restoring = None
-        self.modified = False
-        self.project_changed.emit(self.project_path, False)
+        recovered, self._recovered = self._recovered, None
+        if recovered is not None:  # the work as it was, unsaved: its own project file (or none), its preview a render
+            from ..settings import cache_dir
+
+            self.project_path = recovered[0]
+            self.modified = self.clip is not None
+            if self.result is not None:
+                self.result_exported = cache_dir().absolute() not in Path(self.result.output).absolute().parents
+                if not self.result_exported:
+                    self._previews.add(Path(self.result.output))  # removed at a clean close, as any render
+        else:
+            self.modified = False
+        self.project_changed.emit(self.project_path, self.modified)
         notes, self._restore_notes = self._restore_notes, []
         self.project_opened.emit(project, notes)
-        self.status.emit(f"Opened project {self.project_path.name}" if self.project_path else "Opened project")
+        if recovered is not None:
+            self.status.emit("Recovered the work that was open when Lipsync Studio closed unexpectedly")
+        else:
+            self.status.emit(f"Opened project {self.project_path.name}" if self.project_path else "Opened project")
 
     # -- end -------------------------------------------------------------------------------------------
     def shutdown(self) -> None:
