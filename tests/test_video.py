@@ -138,9 +138,15 @@ def test_a_transparent_photo_is_known_and_its_alpha_read(tmp_path):
         with VideoReader(path) as r:
             assert np.array_equal(r.alpha(), alpha), name
             assert np.abs(r.frame(0)[40, 60].astype(int) - (200, 90, 40)).max() <= 2  # its colours, alpha aside
+    from lipsync_studio.media.probe import format_probe, probe
+
+    # probe calls it a photo (it said "25.000 fps (25/1), 1 frames, 0.040 s") and says it is transparent
+    assert "video: 120x80 photo (PNG); transparent around its subject" in format_probe(probe(tmp_path / "cut.png"))
     opaque = tmp_path / "opaque.png"
     cv2.imwrite(str(opaque), np.dstack([bgr, np.full_like(alpha, 255)]))
     assert not probe_video(opaque).transparent and VideoReader(opaque).alpha() is None
+    described = format_probe(probe(opaque))
+    assert "video: 120x80 photo (PNG)" in described and "transparent around" not in described
     assert not probe_video(write_jpeg(tmp_path / "photo.jpg", bgr)).transparent
 
 

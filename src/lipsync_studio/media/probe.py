@@ -71,6 +71,7 @@ def probe(path: str | Path) -> dict[str, Any]:
             "views": v.views, "colour": {**asdict(v.colour), "summary": v.colour.describe()},
             "sample_aspect": f"{v.sample_aspect.numerator}/{v.sample_aspect.denominator}",
             "display_size": list(v.display_size), "timecode": v.timecode, "field_order": v.field_order,
+            "photo": v.photo, "transparent": v.transparent,
         }
     audio = None
     if has_audio:
@@ -111,8 +112,14 @@ def format_probe(report: dict[str, Any]) -> str:
             extra.append(f"variable frame rate, {v['stored_frames']} stored frames mapped to a constant rate")
         if v["damaged_at_s"] is not None:
             extra.append(f"DAMAGED at {v['damaged_at_s']:.2f} s")
-        lines.append(f"  video: {v['width']}x{v['height']} {v['codec']}, {v['fps']:.3f} fps ({v['fps_exact']}), "
-                     f"{v['frames']} frames, {v['duration_s']:.3f} s" + (f"; {'; '.join(extra)}" if extra else ""))
+        if v["photo"]:  # a still: no rate or length of its own (the dub gives both)
+            if v["transparent"]:
+                extra.insert(0, "transparent around its subject (ProRes and VP9 results keep it)")
+            lines.append(f"  video: {v['width']}x{v['height']} photo ({v['photo']})"
+                         + (f"; {'; '.join(extra)}" if extra else ""))
+        else:
+            lines.append(f"  video: {v['width']}x{v['height']} {v['codec']}, {v['fps']:.3f} fps ({v['fps_exact']}), "
+                         f"{v['frames']} frames, {v['duration_s']:.3f} s" + (f"; {'; '.join(extra)}" if extra else ""))
         lines.extend(_stereo_lines(report))
     else:
         lines.append("  video: none")
