@@ -49,6 +49,21 @@ def _install_excepthook(window) -> None:
     sys.excepthook = hook
 
 
+def _last_crash(trace: Path) -> Path | None:
+    """The crash trace a crashed run left (``trace`` not empty), moved aside under its time
+    (``crash-YYYYmmdd-HHMMSS.log``) so that it is told of once; None when the last run did not crash."""
+    import time
+
+    try:
+        if trace.stat().st_size == 0:
+            return None
+        kept = trace.with_name(time.strftime("crash-%Y%m%d-%H%M%S.log", time.localtime(trace.stat().st_mtime)))
+        trace.replace(kept)
+        return kept
+    except OSError:
+        return None
+
+
 def run_app(video: str | Path | None = None, dub: str | Path | None = None) -> int:
     """Open the main window (with ``video`` and ``dub`` when given; ``video`` may be a project file,
     ``.lsproj``) and run until it closes; the exit code."""
@@ -58,7 +73,9 @@ def run_app(video: str | Path | None = None, dub: str | Path | None = None) -> i
 
     logfile = setup_logging()
     log.info("Lipsync Studio starting (log: %s)", logfile)
+    crashed = None
     if logfile is not None:  # a crash in a native library leaves the Python stacks beside the log
+        crashed = _last_crash(logfile.parent / "crash.log")
         try:
             from ..errors import trace_crashes
 
@@ -69,10 +86,12 @@ def run_app(video: str | Path | None = None, dub: str | Path | None = None) -> i
     _install_excepthook(window)
     window.show()
     paths = [str(p) for p in (video, dub) if p]
+    if crashed is not None:
+        log.warning("the last run crashed: %s", crashed)
     if video and Path(video).suffix.lower() == ".lsproj":
         window.open_project(str(video))
     elif not paths:
-        window.offer_recovery()  # work left open when the app last closed unexpectedly
+        window.offer_recovery(crash_report=crashed)  # work left open when the app last closed unexpectedly
     elif paths:
         if video:
             window.session.open_clip(str(video))

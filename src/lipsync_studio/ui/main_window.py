@@ -706,15 +706,19 @@ class MainWindow(QMainWindow):
         except (OSError, OutputError) as exc:  # a full disk: the work goes on, only unkept
             log.warning("cannot keep the open work for recovery: %s", exc)
 
-    def offer_recovery(self, ask=None) -> bool:
+    def offer_recovery(self, ask=None, crash_report: Path | None = None) -> bool:
         """If Lipsync Studio closed unexpectedly with work open (its recovery file left behind), ask whether to open
         that work again, and do; True when it is being restored. ``ask(text) -> bool`` replaces the question (tests).
-        Older leftovers go."""
+        Older leftovers go. ``crash_report``: the crash trace the last run left, named for a report."""
         from ..app.project import ProjectError, load_project
         from ..app.recovery import discard, left_behind
 
+        report = (f" What it was doing when it ended is in {crash_report} (please attach it to a report)."
+                  if crash_report is not None else "")
         found = left_behind()
         if not found:
+            if report:
+                self.status_line.flash("Lipsync Studio ended unexpectedly last time." + report, 20000)
             return False
         newest, older = found[0], found[1:]
         for p in older:
@@ -730,7 +734,7 @@ class MainWindow(QMainWindow):
         what = project.clip.name + (f" with {project.dub.name}" if project.dub is not None else "")
         preview = " and its synced preview" if project.previews else ""
         text = (f"Lipsync Studio closed unexpectedly while {what} was open. Open that work again{preview}, as it "
-                "was a few seconds before?")
+                f"was a few seconds before?{report}")
         if ask is None:
             B = QMessageBox.StandardButton
             box = QMessageBox(QMessageBox.Icon.Question, "Recover your work?", text, B.Yes | B.No, self)
