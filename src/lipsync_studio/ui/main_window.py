@@ -705,6 +705,8 @@ class MainWindow(QMainWindow):
                 write_recovery(self.session.to_project(), self.session.project_path)
         except (OSError, OutputError) as exc:  # a full disk: the work goes on, only unkept
             log.warning("cannot keep the open work for recovery: %s", exc)
+        except Exception:  # noqa: BLE001 - keeping a copy must never stop the work: logged, not shown
+            log.exception("cannot keep the open work for recovery")
 
     def offer_recovery(self, ask=None, crash_report: Path | None = None) -> bool:
         """If Lipsync Studio closed unexpectedly with work open (its recovery file left behind), ask whether to open
