@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -292,3 +293,43 @@ def test_without_a_display_the_command_prints_help_and_gui_says_why(tmp_path):
     gui = subprocess.run([sys.executable, "-m", "lipsync_studio.cli", "gui"], capture_output=True, text=True,
                          env=env, timeout=60)
     assert gui.returncode == 2 and "no display" in gui.stderr
+
+
+def test_a_closed_windows_frame_server_leaves_no_timer_to_fire_on_freed_memory():
+    """The suite's rare segfault (notes 24-30), placed at last by a crash trace: the GUI thread's event loop fired a
+    timer on a freed object. The frame server's idle timer (thumbnails wait while the user scrubs) lives in the GUI
+    thread and went with the server's garbage collection, in whatever thread collected: a timer the worker had
+    started again as it stopped stayed registered ("Timers cannot be stopped from another thread") and fired on
+    freed memory. Run in a child (a crash must not take the suite with it): a rest emitted as the worker stops, the
+    server's last reference dropped in another thread, the timer's time let come."""
+    import subprocess
+    import sys
+
+    script = """
+import threading, time
+from PySide6.QtCore import QEventLoop
+from PySide6.QtWidgets import QApplication
+from lipsync_studio.ui.frame_server import FrameServer
+app = QApplication([])
+def spin(ms):
+    end = time.monotonic() + ms / 1000
+    while time.monotonic() < end:
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        time.sleep(0.005)
+server = FrameServer()
+spin(100)
+server.shutdown()
+late = threading.Thread(target=lambda: server._rest.emit(200))  # a rest the worker emitted as it stopped
+late.start(); late.join()
+spin(50)
+box = [server]
+del server
+gone = threading.Thread(target=box.clear)  # the last reference goes in another thread, as a collection may
+gone.start(); gone.join()
+spin(600)
+print("still running")
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert run.returncode == 0 and "still running" in run.stdout, (run.returncode, run.stderr[-1500:])
+    assert "Timers cannot be stopped from another thread" not in run.stderr

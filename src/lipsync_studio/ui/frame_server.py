@@ -173,9 +173,19 @@ class FrameServer(QObject):
         with self._lock:
             self._pending = None
             self._thumb_wanted = []
-        self._idle.stop()
-        stop_worker(self.thread)
+        stop_worker(self.thread)  # first: the worker emits no rest after this
         self.thread = None
+        if self._idle is not None:
+            # The idle timer lives in the GUI thread and Python owns it: it goes here, in its own thread. Left to
+            # the server's garbage collection, it went in whatever thread collected (any thread may), which cannot
+            # stop a GUI-thread timer: one started again by a rest the worker emitted as it stopped stayed
+            # registered and fired on freed memory (the suite's rare segfault: QTimerInfoList::activateTimers ->
+            # notify on a freed object, some tests after the window had closed).
+            import shiboken6
+
+            self._idle.stop()
+            shiboken6.delete(self._idle)  # its queued starts go with it
+            self._idle = None
         for track in (self._clip, self._result):
             if track is not None:
                 track.close()
