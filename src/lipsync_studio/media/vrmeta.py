@@ -673,6 +673,14 @@ _FF_PROJ = {0: "equirectangular", 1: "cubemap", 2: "equirectangular", 3: "half-e
             4: "rectilinear", 5: "fisheye"}
 
 
+def frame_side_data(frame) -> list:
+    """A decoded frame's side data (``av.sidedata.SideData`` each). PyAV up to 18.1.0 iterates a frame's side data
+    as the items themselves, 18.1.1 as a mapping's keys (their types): read both ways (18.1.1 turned every stereo
+    and VR clip's probe into "'Type' object has no attribute 'type'")."""
+    container = frame.side_data
+    return [item if hasattr(item, "type") else container[item] for item in container]
+
+
 def _read_side_data(path: Path) -> VRMetadata:
     """What FFmpeg attaches to the first decoded frame: frame-packing SEI, container stereo/spherical data."""
     import av
@@ -687,7 +695,7 @@ def _read_side_data(path: Path) -> VRMetadata:
                 return VRMetadata()
             for frame in c.decode(picture):
                 try:
-                    side_data = list(frame.side_data)
+                    side_data = frame_side_data(frame)
                 except ValueError:  # a side data type PyAV does not know (an MV-HEVC view id): skip them all
                     side_data = []
                 for sd in side_data:
