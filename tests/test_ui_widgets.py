@@ -333,3 +333,41 @@ print("still running")
                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert run.returncode == 0 and "still running" in run.stdout, (run.returncode, run.stderr[-1500:])
     assert "Timers cannot be stopped from another thread" not in run.stderr
+
+
+def test_a_worker_thread_that_does_not_stop_is_left_running_not_destroyed():
+    """A thread stuck in a native call (a batch's Ray start hung in its fork once) did not end when its window
+    closed, and when Python let it go the whole process aborted ("QThread: Destroyed while thread is still
+    running") - the app and its unsaved work with it. A thread that does not end in time is kept, with its worker,
+    for the rest of the process. Run in a child (an abort must not take the suite with it)."""
+    import subprocess
+    import sys
+
+    script = """
+import gc, threading, time
+from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
+from lipsync_studio.ui.threads import start_worker, stop_worker
+app = QCoreApplication([])
+release = threading.Event()
+class Stuck(QObject):
+    go = Signal()
+    def __init__(self):
+        super().__init__()
+        self.go.connect(self.work)
+    @Slot()
+    def work(self):
+        release.wait(30)  # a native call that does not come back
+worker = Stuck()
+thread = start_worker(worker, "stuck")
+worker.go.emit()
+time.sleep(0.2)
+assert not stop_worker(thread, 300, keep=(worker,))
+del thread, worker
+gc.collect()
+time.sleep(0.2)
+print("still running")
+release.set()
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert run.returncode == 0 and "still running" in run.stdout, (run.returncode, run.stderr[-1500:])

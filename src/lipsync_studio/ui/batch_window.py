@@ -250,7 +250,7 @@ class BatchWindow(QDialog):
         """Closing cancels a running batch and waits for it to unwind."""
         if self._worker is not None:
             self._worker.cancel.set()
-            stop_worker(self._thread, 60_000)
+            stop_worker(self._thread, 60_000, keep=(self._worker,))  # a stuck one is left running, not destroyed
         super().closeEvent(event)
 
     # -- file pickers ------------------------------------------------------------------------------------

@@ -25,13 +25,27 @@ def start_worker(worker: QObject, name: str) -> QThread:
     return thread
 
 
-def stop_worker(thread: QThread | None, timeout_ms: int = 10_000) -> bool:
-    """Ask ``thread``'s event loop to end and wait for it; return whether it ended in time."""
+#: Threads that did not end when asked (stuck in a native call), kept with their workers for the life of the process.
+_stuck: list[tuple] = []
+
+
+def stop_worker(thread: QThread | None, timeout_ms: int = 10_000, keep: tuple = ()) -> bool:
+    """Ask ``thread``'s event loop to end and wait for it; return whether it ended in time.
+
+    One that did not end (stuck in a native call: a Ray start hung in its fork once) is kept alive, with ``keep``
+    (its worker), for the rest of the process: a QThread destroyed while it runs aborts the whole process ("QThread:
+    Destroyed while thread is still running"), the app and its unsaved work with it."""
     if thread is None:
         return True
     thread.quit()
-    ok = thread.wait(timeout_ms)
-    return bool(ok)
+    ok = bool(thread.wait(timeout_ms))
+    if not ok:
+        import logging
+
+        logging.getLogger("lipsync_studio.ui").warning("thread %s did not end in %d ms: left running",
+                                                       thread.objectName(), timeout_ms)
+        _stuck.append((thread, *keep))
+    return ok
 
 
 def running_threads() -> list[str]:
