@@ -366,7 +366,9 @@ del thread, worker
 gc.collect()
 time.sleep(0.2)
 print("still running")
-release.set()
+release.set()  # the native call comes back: the thread ends, and the process can end
+from lipsync_studio.ui.threads import _stuck
+assert all(t.wait(10000) for t, *_ in _stuck)
 """
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})

@@ -99,4 +99,11 @@ def run_app(video: str | Path | None = None, dub: str | Path | None = None) -> i
             window.session.open_dub(str(dub))
     code = app.exec()
     window.shutdown()
+    from .threads import stuck_threads
+
+    stuck = stuck_threads()
+    if stuck:  # a thread stuck in a native call cannot be destroyed (Qt aborts the process): leave around it
+        log.warning("leaving with threads stuck: %s", ", ".join(stuck))
+        logging.shutdown()
+        os._exit(int(code))
     return int(code)

@@ -48,6 +48,11 @@ def stop_worker(thread: QThread | None, timeout_ms: int = 10_000, keep: tuple = 
     return ok
 
 
+def stuck_threads() -> list[str]:
+    """Names of the threads :func:`stop_worker` left running (stuck) that still run."""
+    return [t.objectName() or "thread" for t, *_ in _stuck if t.isRunning()]
+
+
 def running_threads() -> list[str]:
     """Names of the UI's worker threads that are still running."""
     out = []
