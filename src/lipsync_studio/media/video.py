@@ -29,6 +29,12 @@ from .warnings import warn_media
 
 
 #: The decoders of still images, and what their formats are called.
+#: FFmpeg's scaler on one thread for every conversion (PyAV's default is its own threads, "auto"): a conversion object
+#: that the child of a fork frees - Python drops the other threads' objects there - waits forever for scaler threads the
+#: child does not have. Ray starts its processes through a fork that runs Python code (preexec_fn): the batch window's
+#: Ray start hung so in CI, thumbnails being converted beside it (gdb on the child: sws_freeContext ->
+#: avpriv_slicethread_free -> pthread_cond_destroy). Our conversions run in threads of their own already.
+SWS_ONE_THREAD = {"threads": 1}
 PHOTO_CODECS = {"mjpeg": "JPEG", "png": "PNG", "webp": "WebP", "bmp": "BMP", "tiff": "TIFF"}
 
 
@@ -197,7 +203,7 @@ def _i420_rgb(y: np.ndarray, u: np.ndarray, v: np.ndarray, matrix: int, fields: 
     vf, (py, pu, pv) = blank_i420(w, h)
     py[:], pu[:], pv[:] = y, u, v
     vf.colorspace = matrix
-    return vf.to_ndarray(format="rgb24")
+    return vf.to_ndarray(format="rgb24", **SWS_ONE_THREAD)
 
 
 class DecodedFrame:
@@ -330,8 +336,8 @@ def frame_rgb(frame) -> np.ndarray:
     fmt = getattr(frame, "format", None)
     deep = fmt is not None and fmt.name.startswith(("yuv", "p0")) and any(c.bits > 8 for c in fmt.components)
     if not deep:
-        return frame.to_ndarray(format="rgb24")
-    wide = frame.to_ndarray(format="rgb48le").astype(np.uint32)
+        return frame.to_ndarray(format="rgb24", **SWS_ONE_THREAD)
+    wide = frame.to_ndarray(format="rgb48le", **SWS_ONE_THREAD).astype(np.uint32)
     return ((wide * 255 + 32767) // 65535).astype(np.uint8)
 
 
@@ -463,7 +469,7 @@ def _still_alpha(container, stream) -> np.ndarray | None:
         return None
     if frame is None:
         return None
-    alpha = frame.to_ndarray(format="rgba")[..., 3]
+    alpha = frame.to_ndarray(format="rgba", **SWS_ONE_THREAD)[..., 3]
     return np.ascontiguousarray(alpha) if int(alpha.min()) < 255 else None
 
 
@@ -664,7 +670,7 @@ class VideoReader:
             planes = _planes_of(frame) if upright and self.info.views == 1 else None
             fields = self.info.field_order if self.info.interlaced and upright else None
             if planes is not None:
-                decoded = DecodedFrame(planes, frame.to_ndarray(format="rgb24") if self._planar else None,
+                decoded = DecodedFrame(planes, frame.to_ndarray(format="rgb24", **SWS_ONE_THREAD) if self._planar else None,
                                        frame.colorspace, fields)
             else:
                 decoded = DecodedFrame(None, _rotate(frame_rgb(frame), self.info.rotation, self.info.mirrored),

@@ -22,7 +22,7 @@ from .picture import PLAIN_PICTURE, PictureFormat
 from .container import open_input
 from .output import os_error_to_output_error, temporary_sibling
 from .prefetch import InOrder
-from .video import DecodedFrame, i420_frame, yuv_views
+from .video import SWS_ONE_THREAD, DecodedFrame, i420_frame, yuv_views
 from .warnings import warn_media
 
 #: Containers we write, and the codecs each takes.
@@ -414,12 +414,12 @@ def _to_video_frame(frame: np.ndarray, pix_fmt: str, matrix: int = UNSPECIFIED, 
 
     if alpha is not None:
         vf = av.VideoFrame.from_ndarray(np.dstack([frame, alpha]), format="rgba").reformat(
-            format=pix_fmt, dst_colorspace=matrix, dst_color_range=1)
+            format=pix_fmt, dst_colorspace=matrix, dst_color_range=1, **SWS_ONE_THREAD)
     elif pix_fmt == "yuv420p":
         vf = i420_frame(rgb_to_i420(frame, matrix, fields))[0]
     else:
         vf = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(
-            format=pix_fmt, dst_colorspace=matrix, dst_color_range=1)
+            format=pix_fmt, dst_colorspace=matrix, dst_color_range=1, **SWS_ONE_THREAD)
     return vf
 
 
