@@ -283,6 +283,11 @@ def resolve_output(request: SyncRequest) -> tuple[Path, bool]:
 LEVEL_52_PIXELS = 8_912_896
 
 
+def _codec_words(fmt: VideoFormat) -> str:
+    """The codec's name in a warning: ``H.264``, ``HEVC``, ``DNXHR``."""
+    return fmt.codec.upper().replace("H264", "H.264")
+
+
 def _warn_if_unplayable_photo(video: Path, info, fmt: VideoFormat) -> None:
     """Warn that a still photo larger than 4K gives a video many players cannot play (a phone's 12 MP portrait
     photo gave a 3024 x 4032 H.264 at level 6.0). A video clip that size is the user's choice (8K VR), not this."""
@@ -290,7 +295,7 @@ def _warn_if_unplayable_photo(video: Path, info, fmt: VideoFormat) -> None:
         from ..media.warnings import warn_media
 
         warn_media(f"{video}: the photo is {info.width}x{info.height}, and so is the video made from it: beyond 4K's "
-                   f"{LEVEL_52_PIXELS / 1e6:.1f} million pixels {fmt.codec.upper().replace('H264', 'H.264')} needs "
+                   f"{LEVEL_52_PIXELS / 1e6:.1f} million pixels {_codec_words(fmt)} needs "
                    "level 6, which phones, TVs and browsers' hardware decoders do not play; a photo of 4K or less "
                    "(3072 px on a 4:3 portrait's long side) gives one that plays everywhere, or --codec prores for "
                    "an edit")
@@ -308,8 +313,8 @@ def _warn_if_transparency_lost(video: Path, info, fmt: VideoFormat) -> None:
         stored = np.median(reader.frame(0)[clear], axis=0) if clear.any() else None
     shade = ("" if stored is None else " (black here)" if stored.max() < 40 else " (white here)" if stored.min() > 215
              else "")
-    warn_media(f"{video}: the photo is transparent around its subject, and {fmt.codec.upper().replace('H264', 'H.264')}"
-               f" keeps no transparency: those pixels show in the colours the photo stores under them{shade}; "
+    warn_media(f"{video}: the photo is transparent around its subject, and {_codec_words(fmt)} keeps "
+               f"no transparency: those pixels show in the colours the photo stores under them{shade}; "
                "written as ProRes 4444 (a .mov, --codec prores) or VP9 (a .webm, which browsers show over the page) "
                "it is kept")
 

@@ -92,7 +92,7 @@ def run_app(video: str | Path | None = None, dub: str | Path | None = None) -> i
         window.open_project(str(video))
     elif not paths:
         window.offer_recovery(crash_report=crashed)  # work left open when the app last closed unexpectedly
-    elif paths:
+    else:
         if video:
             window.session.open_clip(str(video))
         if dub:

@@ -451,18 +451,19 @@ def paint_interior(img: np.ndarray, inner: np.ndarray, upper: np.ndarray, gap_px
     # The mouth is dark into its corners: the drawing reaches a little past them along the mouth's line (only partly
     # covered, a wedge's last pixels showed a photo's shut lips, stretched open there, as a light stroke).
     inner = np.asarray(inner, np.float64)
-    along = inner[10] - inner[0]
-    along = along / max(float(np.hypot(*along)), 1e-6) * max(1.0, 0.06 * float(np.hypot(*(inner[10] - inner[0]))))
-    reach = inner.copy()
-    reach[0] -= along
-    reach[10] += along
-    x0, y0 = np.maximum(np.floor(reach.min(0)).astype(int) - 2, 0)
-    x1, y1 = np.minimum(np.ceil(reach.max(0)).astype(int) + 3, [w, h])
+    span = inner[10] - inner[0]
+    length = float(np.hypot(*span))
+    along = span / max(length, 1e-6) * max(1.0, 0.06 * length)
+    drawn = inner.copy()
+    drawn[0] -= along
+    drawn[10] += along
+    x0, y0 = np.maximum(np.floor(drawn.min(0)).astype(int) - 2, 0)
+    x1, y1 = np.minimum(np.ceil(drawn.max(0)).astype(int) + 3, [w, h])
     if x1 - x0 < 3 or y1 - y0 < 2:
         return
     off = np.array([x0, y0], np.float64)
     poly = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cv2.fillPoly(poly, [np.round((reach - off) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+    cv2.fillPoly(poly, [np.round((drawn - off) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
     if poly.max() == 0:
         return
     gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
