@@ -84,6 +84,51 @@ def test_a_crash_after_a_batch_still_leaves_every_threads_python_stack():
     assert 'File "<string>", line 7' in run.stderr  # where it crashed
 
 
+def _ray_processes_of(temp_dir: str) -> list[int]:
+    """Processes whose command line names this private Ray's folder (its head, servers and workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if temp_dir.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_private_ray_starts_without_python_in_a_fork_and_goes_with_a_killed_app(tmp_path):
+    """The app's batch window starts Ray while other threads decode video. ``ray.init`` forked the app and ran
+    Python in the child before executing Ray's servers; the child's after-fork clean-up freed FFmpeg objects of
+    those threads and hung for ever waiting on threads it does not have (the batch window stuck at "starting").
+    The private Ray's head is a fresh process of its own now: nothing runs Python in a fork of the app. And an app
+    killed outright takes its Ray with it (no servers left running on the user's machine)."""
+    marker = tmp_path / "forked"
+    script = (
+        "import os, signal, sys\n"
+        f"os.register_at_fork(after_in_child=lambda: open({str(marker)!r}, 'a').write('child\\n'))\n"
+        "from lipsync_studio.batch.ray_backend import RayCluster, RaySettings\n"
+        "with RayCluster(RaySettings(num_cpus=1)) as cluster:\n"
+        "    print('slots', cluster.slots(), flush=True)\n"
+        "c = RayCluster(RaySettings(num_cpus=1)).__enter__()\n"
+        "print('head', c._head.pid, c._tmp, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+    assert "slots (1.0, 0.0)" in run.stdout, run.stderr[-2000:]
+    assert not marker.exists(), marker.read_text()  # no Python ran in a fork of the app
+    assert run.returncode == -signal.SIGKILL
+    head, temp_dir = run.stdout.split("head ")[1].split()
+    assert "lss-ray-" in temp_dir
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and _ray_processes_of(temp_dir):
+        time.sleep(0.5)
+    assert not _ray_processes_of(temp_dir), "Ray outlived the killed app"
+    assert not Path(f"/proc/{head}").exists() or b"ray_head" not in Path(f"/proc/{head}/cmdline").read_bytes()
+    shutil.rmtree(temp_dir, ignore_errors=True)
+
+
 def test_a_bad_manifest_is_reported_whole_with_rows_and_nothing_runs(media, tmp_path, capsys):
     clip, dub = media["clip0"], media["dub0"]
     manifest = tmp_path / "m.csv"

@@ -1,6 +1,6 @@
 """The batch on Ray Core: one task per job, a private local Ray by default or an existing cluster by address.
 
-The only module of the app that imports Ray. A task gets paths and small dicts (never media), runs
+The only module of the app that imports Ray (and :mod:`.ray_head`, the private Ray's head process). A task gets paths and small dicts (never media), runs
 :func:`~lipsync_studio.batch.task.run_attempt` and returns its small dict. A worker or node that dies is Ray's to
 retry (``max_retries``); a job that fails for its own reason returns its error and is not retried.
 """
@@ -11,9 +11,12 @@ import os
 import secrets
 import shutil
 import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -71,8 +74,6 @@ def _private_auth() -> None:
 
 def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
     """Fail at once, in one line, when nothing answers at ``HOST:PORT`` (Ray itself retries for minutes)."""
-    import socket
-
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         raise UserError(f"--address must be HOST:PORT, not '{address}'")
@@ -83,12 +84,93 @@ def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
                         hint="start the cluster's head with `ray start --head --port PORT`") from None
 
 
+HEAD_START_TIMEOUT_S = 120.0
+HEAD_STOP_TIMEOUT_S = 45.0  # `ray start --block` drains for up to 30 s on SIGTERM
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
+        return True
+    except OSError:
+        return False
+
+
+def _log_tail(path: str, lines: int = 3) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = [ln.strip() for ln in f.read().splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return " / ".join(text[-lines:])
+
+
+def _stop_head(proc: subprocess.Popen) -> None:
+    """SIGTERM (Ray drains, then stops its servers and workers), then whatever of its session is left, killed."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=HEAD_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the head leads its own session: its servers and workers are in it
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+def start_private_head(num_cpus: int, temp_dir: str) -> tuple[subprocess.Popen, str]:
+    """Start a private Ray head in a fresh interpreter (:mod:`.ray_head`); return it and its ``HOST:PORT``.
+
+    Started without running Python between fork and exec (no ``preexec_fn``: the app's decoding threads stay
+    out of it), in a session of its own (a Ctrl-C at the terminal reaches the driver, which cancels; not Ray's
+    servers). A port taken in the meantime is tried again with another.
+    """
+    log_path = os.path.join(temp_dir, "head.log")
+    why = ""
+    for _ in range(3):
+        port = _free_port()
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "lipsync_studio.batch.ray_head", str(os.getpid()),
+                 "start", "--head", "--block", "--port", str(port), "--node-ip-address", "127.0.0.1",
+                 "--num-cpus", str(num_cpus), "--include-dashboard=false", "--disable-usage-stats",
+                 "--temp-dir", temp_dir],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + HEAD_START_TIMEOUT_S
+        try:
+            while proc.poll() is None and time.monotonic() < deadline:
+                if _answers(port):
+                    return proc, f"127.0.0.1:{port}"
+                time.sleep(0.2)
+        except BaseException:
+            _stop_head(proc)
+            raise
+        if proc.poll() is None:
+            _stop_head(proc)
+            raise UserError(f"a local Ray did not start in {HEAD_START_TIMEOUT_S:.0f} s "
+                            f"(its log ends: {_log_tail(log_path) or 'nothing'})")
+        why = _log_tail(log_path)
+        _stop_head(proc)
+        if "already in use" not in why.lower():
+            break
+    raise UserError(f"cannot start a local Ray (its head exited: {why or 'no message'})")
+
+
 class RayCluster:
     """A connection to Ray for one batch run (a context manager: leaving it shuts a private Ray down)."""
 
     def __init__(self, settings: RaySettings) -> None:
         self.settings = settings
         self._tmp: str | None = None
+        self._head: subprocess.Popen | None = None
 
     def __enter__(self) -> "RayCluster":
         s = self.settings
@@ -106,12 +188,16 @@ class RayCluster:
         try:
             if s.address is None:
                 # A private instance: its own token, its logs in a temporary folder (short: Ray's sockets live
-                # there), no dashboard, nothing printed to the terminal.
+                # there), no dashboard, nothing printed to the terminal; its head a process of its own.
                 self._tmp = tempfile.mkdtemp(prefix="lss-ray-", dir="/tmp" if os.path.isdir("/tmp") else None)
-                ray.init(address="local", num_cpus=s.num_cpus or os.cpu_count(), include_dashboard=False,
-                         _temp_dir=self._tmp, log_to_driver=False, logging_level="ERROR")
+                self._head, address = start_private_head(s.num_cpus or os.cpu_count() or 1, self._tmp)
+                ray.init(address=address, log_to_driver=False, logging_level="ERROR")
             else:
                 ray.init(address=s.address, log_to_driver=False, logging_level="ERROR")
+        except UserError:
+            self._cleanup()
+            rearm_crash_trace()
+            raise
         except Exception as exc:  # noqa: BLE001 - Ray's own errors name no file; say what the user can do
             self._cleanup()
             rearm_crash_trace()  # a failed start may have taken the crash signals as well
@@ -121,6 +207,10 @@ class RayCluster:
                             hint="start it with `ray start --head --port PORT`; a cluster with token authentication "
                                  "needs RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or ~/.ray/auth_token) here too"
                             ) from exc
+        except BaseException:  # a Ctrl-C while Ray starts: its head goes too
+            self._cleanup()
+            rearm_crash_trace()
+            raise
         for sig, handler in kept.items():
             if handler is not None:
                 signal.signal(sig, handler)
@@ -128,6 +218,9 @@ class RayCluster:
         return self
 
     def _cleanup(self) -> None:
+        if self._head is not None:
+            _stop_head(self._head)
+            self._head = None
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
