@@ -30,9 +30,10 @@ from .warnings import warn_media
 
 #: FFmpeg's scaler on one thread for every conversion (PyAV's default is its own threads, "auto"): a conversion object
 #: that the child of a fork frees - Python drops the other threads' objects there - waits forever for scaler threads the
-#: child does not have. Ray starts its processes through a fork that runs Python code (preexec_fn): the batch window's
+#: child does not have. Ray's start forked the app and ran Python code in the child (preexec_fn): the batch window's
 #: Ray start hung so in CI, thumbnails being converted beside it (gdb on the child: sws_freeContext ->
-#: avpriv_slicethread_free -> pthread_cond_destroy). Our conversions run in threads of their own already.
+#: avpriv_slicethread_free -> pthread_cond_destroy). The private Ray's head is a process of its own now
+#: (batch.ray_head); this stays for any library that forks so. Our conversions run in threads of their own already.
 SWS_ONE_THREAD = {"threads": 1}
 #: The decoders of still images, and what their formats are called.
 PHOTO_CODECS = {"mjpeg": "JPEG", "png": "PNG", "webp": "WebP", "bmp": "BMP", "tiff": "TIFF"}
