@@ -178,18 +178,48 @@ def test_a_transparent_photo_speaks_and_stays_transparent_where_the_codec_holds_
             if k == out.frames // 2:
                 rgba = frame.to_ndarray(format="rgba")
                 break
-    assert np.abs(rgba[..., 3].astype(int) - alpha).max() <= 1  # the photo's alpha on every frame
+    assert np.abs(rgba[..., 3].astype(int) - alpha).max() <= 1  # the photo's alpha (its edge lies clear of the face)
     preview = run_sync(SyncRequest(photo, media["dub"], tmp_path / "talks.mp4",
                                    SyncOptions(engine="none", measure=False)))
     assert any("transparent" in w and "black here" in w and "--codec prores" in w and ".webm" in w
                for w in preview.warnings), preview.warnings
-    # The app's H.264 preview exported as ProRes: the clip's transparency comes back with it.
-    from lipsync_studio.app.export import export_preview
 
-    master = export_preview(preview, tmp_path / "master.mov", VideoFormat(codec="prores"), VideoFormat(),
-                            clip=photo)
-    with av.open(str(master.output)) as c:
-        assert np.abs(next(c.decode(video=0)).to_ndarray(format="rgba")[..., 3].astype(int) - alpha).max() <= 1
+
+def test_a_cut_out_photos_outline_follows_its_opened_jaw_without_showing_what_it_hid(media, tmp_path):
+    """A portrait cut out tight under its chin (a sticker, a head-only avatar): its jaw, drawn lower for an open
+    mouth, was cut off at the still chin (the photo's alpha on every frame: a squashed chin). The outline moves with
+    the face now, and what the photo hid under its transparency (here pure blue) never shows along the new chin."""
+    import av
+    import cv2
+
+    from lipsync_studio.sync.wav2lip.engine import FACE_OVAL
+
+    face = render_face(0.0, size=320)
+    still = tmp_path / "opaque.png"
+    cv2.imwrite(str(still), face[..., ::-1])
+    faces = analyse_faces(still)
+    faces.choose_speaker(None)
+    lm = faces.speaker_track().landmarks[0][:, :2]
+    oval = lm[list(FACE_OVAL)]
+    centre = oval.mean(0)
+    alpha = np.zeros(face.shape[:2], np.uint8)
+    cv2.fillPoly(alpha, [np.round(centre + (oval - centre) * 1.03).astype(np.int32)], 255)
+    alpha = cv2.GaussianBlur(alpha, (0, 0), 1.5)
+    hidden = np.where(alpha[..., None] > 0, face, np.array([0, 0, 255], np.uint8))
+    photo = tmp_path / "sticker.png"
+    cv2.imwrite(str(photo), np.dstack([hidden[..., ::-1], alpha]))
+    out = run_sync(SyncRequest(photo, media["dub"], tmp_path / "talks.mov",
+                               SyncOptions(engine="builtin", measure=False, fmt=VideoFormat(codec="prores"))))
+    with av.open(str(out.output)) as c:
+        frames = [f.to_ndarray(format="rgba") for f in c.decode(video=0)]
+    chin = int(round(lm[152, 1]))
+    below = [int(((f[..., 3] > 128) & (alpha < 128))[chin:].sum()) for f in frames]
+    assert max(below) > 150  # the opened chin shows below the still one (before: 0 in every frame)
+    blue = [int(((f[..., 3] > 64) & (f[..., 2].astype(int) - np.maximum(f[..., 0], f[..., 1]) > 60)).sum())
+            for f in frames]
+    assert max(blue) == 0  # (15 pixels along the new chin before the colours were carried out under the alpha)
+    top = int(centre[1]) - 40  # above the mouth's reach the photo's own alpha, exactly as it was
+    assert max(int(np.abs(f[:top, :, 3].astype(int) - alpha[:top]).max()) for f in frames) <= 1
 
 
 def test_a_still_photos_mouth_spreads_and_rounds_with_the_dubs_vowels_as_a_speakers_does(media, tmp_path):

@@ -398,6 +398,37 @@ def test_a_stereo_export_in_the_clips_own_packing_is_the_approved_preview(qtbot,
     dlg.close()
 
 
+def test_a_cut_out_photo_exported_with_its_transparency_is_synced_again_its_outline_moving(qtbot, main_window,
+                                                                                              talking_media, tmp_path):
+    """The preview (H.264) holds no transparency, and a cut-out photo's outline moves with the jaw drawn: an export
+    that keeps transparency (ProRes 4444) is a new sync, and says so; one that does not is the preview itself."""
+    import av
+    import cv2
+
+    from lipsync_studio.media.writer import VideoFormat
+    from lipsync_studio.samples import render_face
+
+    face = render_face(0.0, size=320)
+    alpha = np.zeros(face.shape[:2], np.uint8)
+    cv2.ellipse(alpha, (156, 140), (62, 82), 0, 0, 360, 255, -1)  # cut out close under the chin (y 222)
+    photo = tmp_path / "sticker.png"
+    cv2.imwrite(str(photo), np.dstack([face[..., ::-1], alpha]))
+    win = main_window
+    open_media(qtbot, win, photo, talking_media["dub"])
+    _run(qtbot, win, "builtin")
+    s = win.session
+    assert not s.export_changes(tmp_path / "copy.mp4", s.result_request.options.fmt)
+    master = VideoFormat(codec="prores")
+    assert "transparent photo" in " ".join(s.export_changes(tmp_path / "master.mov", master))
+    with qtbot.waitSignal(s.jobs.finished, timeout=90000) as sig:
+        assert s.export_video(tmp_path / "master.mov", master) is not None
+    assert "render" in sig.args[0].timings  # synced, not re-encoded from the preview
+    with av.open(str(tmp_path / "master.mov")) as c:
+        below = max(int(((f.to_ndarray(format="rgba")[..., 3] > 128) & (alpha < 128))[224:].sum())
+                    for f in c.decode(video=0))
+    assert below > 100  # the opened chin shows below the still one
+
+
 def test_export_writes_the_in_out_range_alone_and_a_timeline_with_it_at_its_place(qtbot, main_window, talking_media,
                                                                                    tmp_path):
     import opentimelineio as otio

@@ -103,17 +103,13 @@ def _copy(ctx: StageContext) -> None:
 def _reencode(ctx: StageContext) -> None:
     from ..media.prefetch import prefetch
     from ..media.video import VideoReader, probe_video
-    from ..media.writer import VideoWriter, keeps_alpha
+    from ..media.writer import VideoWriter
 
     s = ctx.state
     info = probe_video(s["preview"])
-    # A transparent photo's alpha, which the preview (H.264) could not keep, where the export's codec holds it.
-    alpha = VideoReader(s["clip"]).alpha() if s["clip"] is not None and keeps_alpha(s["fmt"]) else None
-    if alpha is not None and alpha.shape != (info.height, info.width):
-        alpha = None
     with VideoReader(s["preview"]) as reader, VideoWriter(
             s["output"], info.fps, info.width, info.height, fmt=s["fmt"], audio=s["preview"],
-            audio_seconds=s["seconds"], audio_at_picture=True, picture=info.picture, alpha=alpha) as writer:
+            audio_seconds=s["seconds"], audio_at_picture=True, picture=info.picture) as writer:
         # As decoded: an interlaced result's two fields go on as they are (its RGB is one field's moment).
         for _, frame in prefetch(reader.iter_frames(planes=True, rgb=False)):
             writer.write(frame)
@@ -121,11 +117,10 @@ def _reencode(ctx: StageContext) -> None:
 
 
 def export_preview(preview: SyncResult, output: Path, fmt: VideoFormat, preview_fmt: VideoFormat,
-                   on_progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
-                   clip: Path | None = None) -> SyncResult:
+                   on_progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> SyncResult:
     """Write the approved preview to ``output``: a byte copy when ``fmt`` is the preview's encoding and the
-    container is the same, else its frames re-encoded with ``fmt`` and its sound (and ``clip``'s transparency, a
-    transparent photo's, where ``fmt`` keeps one).
+    container is the same, else its frames re-encoded with ``fmt`` and its sound. (A transparent photo exported
+    where its transparency is kept is synced again: the preview holds none, and its outline moves with the face.)
 
     Returns the preview's result (measures and all) for ``output``; ``timings`` holds the ``copy`` or
     ``encode`` stage. Nothing is left under ``output`` when it fails or is cancelled.
@@ -135,20 +130,18 @@ def export_preview(preview: SyncResult, output: Path, fmt: VideoFormat, preview_
     src = Path(preview.output)
     out = check_output_path(output, inputs=(src,), suffixes=CONTAINERS)
     copy = same_encoding(fmt, preview_fmt) and out.suffix.lower() == src.suffix.lower()
-    state = {"preview": src, "output": out, "fmt": fmt.for_container(out.suffix), "seconds": preview.duration,
-             "clip": clip}
+    state = {"preview": src, "output": out, "fmt": fmt.for_container(out.suffix), "seconds": preview.duration}
     stage = (Stage("copy", _copy, total=1) if copy else Stage("encode", _reencode, total=preview.frames))
     job = Job("export", [stage], state)
     job.run(on_progress, cancel)
     return replace(preview, output=out, outputs=(out,), timings=dict(job.timings))
 
 
-def export_task(preview: SyncResult, output: Path, fmt: VideoFormat, preview_fmt: VideoFormat,
-                clip: Path | None = None) -> JobTask:
+def export_task(preview: SyncResult, output: Path, fmt: VideoFormat, preview_fmt: VideoFormat) -> JobTask:
     """:func:`export_preview` as the app's ``Export`` task."""
 
     def run(on_progress: ProgressCallback, cancel: CancelToken) -> SyncResult:
         cancel.raise_if_cancelled()
-        return export_preview(preview, output, fmt, preview_fmt, on_progress, cancel, clip)
+        return export_preview(preview, output, fmt, preview_fmt, on_progress, cancel)
 
     return JobTask(name="Export", run=run, output=Path(output))

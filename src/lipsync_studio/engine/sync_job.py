@@ -597,6 +597,8 @@ def _render_frames(ctx: StageContext) -> None:
     threads = threads_beside_one_busy() if transform is not None and s.get("projected") is None else None
     # A transparent photo keeps its alpha where the codec holds one (the mouth moves inside the opaque face).
     alpha = VideoReader(info.path).alpha() if keeps_alpha(opts.fmt.for_container(s["output"].suffix)) else None
+    if engine is not None and hasattr(engine, "carried"):
+        engine.carried = alpha  # it moves the alpha with the face it draws (a jaw below a cut-out's chin)
     with VideoReader(info.path) as reader, VideoWriter(
         s["output"], plan.fps, info.width, info.height, fmt=opts.fmt, audio=s["dub"], audio_seconds=plan.audio_seconds,
         encoder_threads=threads, picture=info.picture, alpha=alpha,
@@ -664,7 +666,8 @@ def _render_frames(ctx: StageContext) -> None:
                 writer.write(decoded, owned=True)
             else:  # an engine that names its box (``last_box``) has only that converted; others the whole frame
                 # The engine drew ``new`` for this frame alone: it is converted on the encoder's thread.
-                writer.write(new, base=decoded, box=box if engine is not None else None, owned=True)
+                writer.write(new, base=decoded, box=box if engine is not None else None, owned=True,
+                             alpha=getattr(engine, "last_alpha", None))
             ctx.advance(1)
     keep_motion_tracks(info.path, [s["output"]], plan.n_out / float(plan.fps))
     if s.get("engine") is not None:

@@ -601,7 +601,8 @@ class VideoWriter:
             raise os_error_to_output_error(exc, self.path) from exc
 
     def write(self, frame: np.ndarray | DecodedFrame, *, base: DecodedFrame | None = None,
-              box: tuple[int, int, int, int] | None = None, owned: bool = False) -> None:
+              box: tuple[int, int, int, int] | None = None, owned: bool = False,
+              alpha: np.ndarray | None = None) -> None:
         """Append one frame: ``(height, width, 3) uint8 RGB``, or a :class:`~.video.DecodedFrame` (unchanged).
 
         ``base``, ``box``: ``frame`` is the decoded ``base`` with at most the pixels in ``box`` (``x0, y0, x1, y1``,
@@ -612,7 +613,17 @@ class VideoWriter:
         ``owned``: the caller hands ``frame`` over and never writes into it again (a frame it made for this call);
         the conversion to the encoder's format then runs on the encoder's thread, off the caller's. Otherwise it is
         converted here, before the call returns (the caller may reuse its array).
+
+        ``alpha``: this frame's alpha plane ((height, width) uint8) in place of the writer's own (a transparent
+        photo's face drawn with its jaw lower); only for a writer made with ``alpha``.
         """
+        if alpha is not None:
+            if self.alpha is None:
+                raise ValueError("this writer holds no alpha (it was made without one)")
+            if alpha.shape != (self.height, self.width):
+                raise ValueError(f"expected a ({self.height}, {self.width}) alpha plane, got {alpha.shape}")
+            alpha = np.pad(alpha, ((0, self._h - self.height), (0, self._w - self.width)), mode="edge")
+        frame_alpha = self.alpha if alpha is None else alpha
         if isinstance(frame, DecodedFrame):
             base, box, frame = frame, (0, 0, 0, 0), None
         planes = None
@@ -645,7 +656,7 @@ class VideoWriter:
                 if (self._w, self._h) != (self.width, self.height):
                     rgb = np.pad(rgb, ((0, self._h - self.height), (0, self._w - self.width), (0, 0)), mode="edge")
                 vf = _to_video_frame(rgb, self._video.pix_fmt, self.colour.matrix,  # a copy: the caller may reuse it
-                                     is_interlaced(self.field_order), self.alpha)
+                                     is_interlaced(self.field_order), frame_alpha)
             if self._declares:  # on every frame too: some encoders (ProRes) take the colour from the frames
                 c = self.colour
                 vf.colorspace, vf.color_primaries, vf.color_trc, vf.color_range = c.matrix, c.primaries, c.transfer, 1

@@ -349,6 +349,12 @@ class Session(QObject):
             out_layout = self.layout  # "Same as the clip": the packing the preview keeps
         wanted = self.sync_request(Path(output), self.sync_options(fmt=fmt), out_layout=out_layout)
         changes = preview_differences(self.result_request, wanted)
+        if not changes and self.clip.transparent:
+            from ..media.writer import keeps_alpha
+
+            if keeps_alpha(fmt.for_container(Path(output).suffix)):
+                changes = ["a transparent photo's outline moves with the face drawn: the preview holds no "
+                           "transparency, a new sync writes it"]
         if not changes and wanted.stereo is not None:
             from ..app.export import same_encoding
 
@@ -382,8 +388,7 @@ class Session(QObject):
         elif not self.export_changes(output, fmt):
             from ..app.export import export_task
 
-            task = export_task(self.result, Path(output), fmt, self.result_request.options.fmt,
-                               self.result_request.video)
+            task = export_task(self.result, Path(output), fmt, self.result_request.options.fmt)
         else:
             task = sync_task(self.sync_request(Path(output), self.sync_options(fmt=fmt)), name="Export")
         if not range_only or (self.mark_in is None and self.mark_out is None):

@@ -40,7 +40,7 @@ from .occlusion import covered_frames, covered_spans, drawing_weight, outside_pi
 from .masks import (beside_mouth_not_skin, cover_mouth, face_mask, far_cheek_cut, feathered_mask, hair_reach_cut,
                     lent_face_mask, lip_band_mask, nostril_over_lip, own_corners, skin_mask, under_the_chin)
 from .render import (STOCK_TEETH, blend_keeping_grain, close_seam, fill_in, move_outline, near_outline,
-                     paint_interior, piecewise_warp)
+                     paint_interior, piecewise_warp, smooth_warp)
 
 #: The smallest inner-lip gap (eye distances) of a mouth open enough to lend its interior (teeth show).
 OPEN_ENOUGH = 0.06
@@ -253,6 +253,28 @@ class BuiltinEngine:
         self.frame_view = None
         #: ``x0, y0, x1, y1`` of the pixels the last :meth:`render` may have changed.
         self.last_box: tuple[int, int, int, int] | None = None
+        #: A transparent photo's alpha ((H, W) uint8), moved with the face as it is drawn; None: opaque pictures.
+        self.carried: np.ndarray | None = None
+        #: The last :meth:`render`'s alpha with :attr:`carried` (None: the frame left as it was, or no alpha).
+        self.last_alpha: np.ndarray | None = None
+        self._bled: tuple[np.ndarray] | None = None
+
+    def _under_alpha(self, photo: np.ndarray) -> np.ndarray:
+        """A transparent photo with the face's colours carried out under its transparent pixels (once: every
+        frame of a photo is the same picture). A jaw drawn lower moves the outline out over them: what the photo
+        hid there (its old background, black, anything) showed as a fringe along the new chin."""
+        if self._bled is None or self._bled[0].shape != photo.shape:
+            import cv2
+
+            clear = (self.carried < 8).astype(np.uint8)
+            bled = np.ascontiguousarray(photo).copy()
+            if clear.any() and not clear.all():
+                _, labels = cv2.distanceTransformWithLabels(clear, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL)
+                lut = np.zeros((labels.max() + 1, 3), np.uint8)
+                lut[labels[clear == 0]] = bled[clear == 0]
+                bled[clear > 0] = lut[labels[clear > 0]]
+            self._bled = (bled,)
+        return self._bled[0]
 
     def frame_observer(self):
         """What the tracker should call with every frame it decodes: the lower faces are kept (within the bank's
@@ -580,6 +602,7 @@ class BuiltinEngine:
 
     def render(self, out_index: int, src_index: int, frame: np.ndarray) -> np.ndarray:
         """Output frame ``out_index``: ``frame`` with the mouth the dub needs at that time."""
+        self.last_alpha = None
         sp = self.space
         if sp is None or not sp.present[src_index]:
             return frame
@@ -610,7 +633,7 @@ class BuiltinEngine:
         pose = sp.pose[src_index]
         dst = apply(pose, sp.region_points(new_shape))
         if own:
-            src_img = frame
+            src_img = frame if self.carried is None else self._under_alpha(frame)
             src = apply(pose, sp.region_points(shape))
         else:
             src_img, cx, cy = self.bank[donor]
@@ -771,10 +794,22 @@ class BuiltinEngine:
         if moved is not None:
             out[my0:my1, mx0:mx1] = pixels
             backdrop = out[y0:y1, x0:x1]
-        # blendLinear rounds a weighted sum: where alpha is 0 the frame's pixel comes back exactly (or as the jaw moved
-        # it). Where the blend crosses the mouth box (under the nose), the grain of both keeps its strength.
+        moved_a = None
+        if self.carried is not None:
+            # A transparent photo's alpha moves as the face's outline does (the frame's own to the drawn one), by a
+            # smooth map (the outline keeps its curve): a jaw opened below a cut-out's chin is not cut off at the
+            # still chin. The face is drawn wherever the outline moved (the blend's own edge, FaceMesh's coarse
+            # outline, drew corners along it). (A turned head's jaw moved by move_outline is not followed.)
+            own_a = self.carried[y0:y1, x0:x1].astype(np.float32)
+            moved_a = smooth_warp(self.carried, ovals[0], ovals[1], (x0, y0, x1, y1), 0.1 * unit).astype(np.float32)
+            np.maximum(alpha, np.clip(np.abs(moved_a - own_a) / 64.0, 0.0, 1.0), out=alpha)
         if weight < 1.0:  # fading out before, or in after, frames whose mouth is covered
             alpha *= np.float32(weight)
+        if moved_a is not None:
+            self.last_alpha = self.carried.copy()
+            self.last_alpha[y0:y1, x0:x1] = np.clip(own_a + alpha * (moved_a - own_a) + 0.5, 0, 255).astype(np.uint8)
+        # blendLinear rounds a weighted sum: where alpha is 0 the frame's pixel comes back exactly (or as the jaw moved
+        # it). Where the blend crosses the mouth box (under the nose), the grain of both keeps its strength.
         out[y0:y1, x0:x1] = blend_keeping_grain(warped, np.ascontiguousarray(backdrop), alpha, mouth_box)
         return out
 

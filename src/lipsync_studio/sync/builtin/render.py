@@ -284,6 +284,41 @@ def piecewise_warp(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tr
     return (cv2.remap(src, m1, m2, flag, borderMode=cv2.BORDER_REPLICATE), *result)
 
 
+def smooth_warp(plane: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, box: tuple[int, int, int, int],
+                sigma: float, step: int = 4) -> np.ndarray:
+    """``plane`` moved as the points move, by a smooth map: each pixel of ``box`` reads where the points near it came
+    from (their moves averaged with Gaussian weights of ``sigma`` pixels).
+
+    For what has no texture to keep but an outline that must stay smooth: a transparent photo's alpha, moved as the
+    face's outline moves (drawn by the blend's own edge, FaceMesh's coarse outline, it showed corners along an
+    opened jaw).
+
+    Parameters
+    ----------
+    plane: (h, w) uint8, in the same pixels as ``src_pts``.
+    src_pts, dst_pts: (N, 2) corresponding points (plane pixels / destination frame pixels).
+    box: ``x0, y0, x1, y1`` of the destination area to fill.
+
+    Returns
+    -------
+    (y1-y0, x1-x0) uint8.
+    """
+    import cv2
+
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    gx = np.arange(0, w + step, step, dtype=np.float64) + x0
+    gy = np.arange(0, h + step, step, dtype=np.float64) + y0
+    pts = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
+    d2 = ((pts[:, None, :] - dst_pts[None]) ** 2).sum(-1)
+    wgt = np.exp(-(d2 - d2.min(1, keepdims=True)) / (2.0 * sigma * sigma))  # shifted: far from every point too
+    move = (wgt @ (src_pts - dst_pts)) / wgt.sum(1, keepdims=True)
+    grid = (pts + move).reshape(len(gy), len(gx), 2).astype(np.float32)
+    mxy = cv2.resize(grid, (grid.shape[1] * step, grid.shape[0] * step), interpolation=cv2.INTER_LINEAR)
+    mxy = np.ascontiguousarray(mxy[:h, :w])
+    return cv2.remap(plane, mxy[..., 0], mxy[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
 def match_colour(warped: np.ndarray, target: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """Per-channel gain and offset, fitted on the feather ring, that make ``warped`` match ``target``.
 
