@@ -417,6 +417,11 @@ def test_a_cut_out_photo_exported_with_its_transparency_is_synced_again_its_outl
     open_media(qtbot, win, photo, talking_media["dub"])
     _run(qtbot, win, "builtin")
     s = win.session
+    # The preview's note says what the app's Export does (it said which --codec to give)
+    from lipsync_studio.ui.job_link import shown_warnings
+
+    notes = " ".join(shown_warnings(s.result))
+    assert "Export as ProRes 4444 (MOV) or VP9 (WebM) keeps it" in notes and "--codec" not in notes
     assert not s.export_changes(tmp_path / "copy.mp4", s.result_request.options.fmt)
     master = VideoFormat(codec="prores")
     assert "transparent photo" in " ".join(s.export_changes(tmp_path / "master.mov", master))

@@ -301,6 +301,11 @@ def _warn_if_unplayable_photo(video: Path, info, fmt: VideoFormat) -> None:
                    "an edit")
 
 
+#: What the warning that a transparent photo's result keeps no transparency says first (after the photo's path): the
+#: app, whose preview is H.264 by design, words it for its own Export instead.
+TRANSPARENCY_NOT_KEPT = "the photo is transparent around its subject, and "
+
+
 def _warn_if_transparency_lost(video: Path, info, fmt: VideoFormat) -> None:
     """Warn that a transparent photo's transparency is not kept by ``fmt`` (H.264, HEVC, DNxHR): its transparent
     pixels then show in the colours the file stores under them, black mostly."""
@@ -313,7 +318,7 @@ def _warn_if_transparency_lost(video: Path, info, fmt: VideoFormat) -> None:
         stored = np.median(reader.frame(0)[clear], axis=0) if clear.any() else None
     shade = ("" if stored is None else " (black here)" if stored.max() < 40 else " (white here)" if stored.min() > 215
              else "")
-    warn_media(f"{video}: the photo is transparent around its subject, and {_codec_words(fmt)} keeps "
+    warn_media(f"{video}: {TRANSPARENCY_NOT_KEPT}{_codec_words(fmt)} keeps "
                f"no transparency: those pixels show in the colours the photo stores under them{shade}; "
                "written as ProRes 4444 (a .mov, --codec prores) or VP9 (a .webm, which browsers show over the page) "
                "it is kept")

@@ -75,7 +75,7 @@ class JobLink(QObject):
             self._reveal.start()
             if not w.viewer.compare:
                 w.viewer_bar.set_mode("result")
-        for note in getattr(result, "warnings", ()):
+        for note in shown_warnings(result):
             w.status_line.flash(note)
 
     def _cancelled(self) -> None:
@@ -89,6 +89,16 @@ class JobLink(QObject):
         self.w.status_line.set_job("")
         self.w.run_panel.job_ended("Failed (see the message)", False)
         self.w.errors.report(f"{task.name if task else 'The job'} failed", message, details)
+
+
+def shown_warnings(result) -> list[str]:
+    """A result's warnings in the app's words: that a transparent photo's result keeps no transparency says what
+    the app's Export offers, not which ``--codec`` to give (the preview is H.264 by design)."""
+    from ..engine.sync_job import TRANSPARENCY_NOT_KEPT
+
+    return [("This result keeps no transparency (H.264, HEVC and DNxHR hold none): around the photo's subject it "
+             "shows the colours the photo stores there. Export as ProRes 4444 (MOV) or VP9 (WebM) keeps it"
+             if TRANSPARENCY_NOT_KEPT in note else note) for note in getattr(result, "warnings", ())]
 
 
 def describe_result(name: str, result) -> str:
@@ -146,10 +156,10 @@ def result_measures(result, before=None) -> list[tuple]:
     if not measured:
         rows.append(("Sync", "—", "Not measured: tick “Measure the result's sync” (needs an engine other than "
                                   "None)"))
-    if result.warnings:
+    notes = shown_warnings(result)
+    if notes:
         from ..app.verdicts import Verdict
 
         # Written out under the count (a status-line flash is gone in seconds): a face left unsynced, a damaged file.
-        rows.append(("Warnings", str(len(result.warnings)), "\n".join(result.warnings),
-                     Verdict("\n".join(result.warnings), "fair")))
+        rows.append(("Warnings", str(len(notes)), "\n".join(notes), Verdict("\n".join(notes), "fair")))
     return rows

@@ -352,7 +352,9 @@ class Session(QObject):
         if not changes and self.clip.transparent:
             from ..media.writer import keeps_alpha
 
-            if keeps_alpha(fmt.for_container(Path(output).suffix)):
+            # WebM takes VP9 whatever was chosen (for_container); a codec the container refuses is the export's to
+            # report, not this question's.
+            if keeps_alpha(fmt) or Path(output).suffix.lower() == ".webm":
                 changes = ["a transparent photo's outline moves with the face drawn: the preview holds no "
                            "transparency, a new sync writes it"]
         if not changes and wanted.stereo is not None:
