@@ -150,6 +150,47 @@ def test_a_transparent_photo_is_known_and_its_alpha_read(tmp_path):
     assert not probe_video(write_jpeg(tmp_path / "photo.jpg", bgr)).transparent
 
 
+@pytest.mark.parametrize("name", ["portrait.heic", "portrait.avif"])
+def test_a_heic_or_avif_photo_is_a_photo_upright_with_its_transparency(tmp_path, name):
+    """An iPhone's photo is a HEIC (AVIF on the web): FFmpeg read it as a one-frame video at 1 fps (the synced result
+    a 1 fps video) and a phone's tiled photo as one tile. Read whole, turned as stored, named as itself; the file is
+    left as it was (what the app opens is a PNG it was decoded into, in the cache)."""
+    import pillow_heif
+    from PIL import Image
+
+    from lipsync_studio.media.probe import format_probe, probe
+
+    pillow_heif.register_heif_opener()
+    shown = np.full((200, 120, 3), 120, np.uint8)
+    shown[:30] = (230, 40, 40)  # red along the top as shown
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored on its side, to be turned (HEIF keeps it as a rotation of the picture)
+    path = tmp_path / name
+    Image.fromarray(np.ascontiguousarray(np.rot90(shown, 1))).save(path, exif=exif.tobytes(), quality=95)
+    before = path.read_bytes()
+    info = probe_video(path)
+    kind = name.rsplit(".", 1)[1].upper()
+    assert (info.width, info.height, info.n_frames, info.fps, info.photo) == (120, 200, 1, 25, kind)
+    with VideoReader(path) as r:
+        img = r.frame(0)
+    assert img.shape == (200, 120, 3) and img[:20, :, 0].mean() > 200 and img[-20:, :, 0].mean() < 150
+    assert f"video: 120x200 photo ({kind})" in format_probe(probe(path)) and path.read_bytes() == before
+    # A cut-out one keeps its alpha.
+    alpha = np.zeros((200, 120), np.uint8)
+    alpha[20:180, 10:110] = 255
+    cut = tmp_path / f"cut{path.suffix}"
+    Image.fromarray(np.dstack([shown, alpha])).save(cut, quality=95)
+    assert probe_video(cut).transparent
+    with VideoReader(cut) as r:
+        assert np.abs(r.alpha().astype(int) - alpha).mean() < 2
+    # Cut short: an error that names the file.
+    bad = tmp_path / f"bad{path.suffix}"
+    bad.write_bytes(before[:len(before) // 2])
+    with pytest.raises(MediaError) as info_bad:
+        probe_video(bad)
+    assert str(bad) in str(info_bad.value)
+
+
 @pytest.mark.parametrize("name, codec", [("cut.mov", "prores"), ("cut.webm", "vp9")])
 def test_a_writer_keeps_a_transparent_pictures_alpha_in_prores_4444_and_vp9(tmp_path, name, codec):
     """ProRes 4444 and VP9 (which browsers show over the page) carry the alpha plane given, frame after frame, and

@@ -6,7 +6,7 @@ from pathlib import Path
 
 VIDEO_EXTS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts")
 #: A still photo is a clip too (a portrait made to speak): it has no sound, so it is never the dub.
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".hif", ".avif")
 AUDIO_EXTS = (".wav", ".mp3", ".flac", ".m4a", ".aac", ".ogg", ".opus", ".aif", ".aiff", ".wma")
 
 VIDEO_FILTER = ("Video or photo (" + " ".join(f"*{e}" for e in VIDEO_EXTS + IMAGE_EXTS) + ");;Video (" +

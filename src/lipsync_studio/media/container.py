@@ -66,7 +66,8 @@ def open_input(path: str | Path) -> "av.container.InputContainer":
     Parameters
     ----------
     path:
-        Any file FFmpeg can demux (mp4, mov, mkv, webm, avi, wav, mp3, flac, m4a, ogg, ...).
+        Any file FFmpeg can demux (mp4, mov, mkv, webm, avi, wav, mp3, flac, m4a, ogg, ...), or a HEIC/AVIF photo
+        (:func:`~.stills.still_source`).
 
     Raises
     ------
@@ -76,9 +77,12 @@ def open_input(path: str | Path) -> "av.container.InputContainer":
     """
     import av
 
+    from .stills import still_source
+
     p = check_readable(path)
+    source = still_source(p)  # a HEIC/AVIF photo: the PNG it is decoded into
     try:
-        return av.open(str(p), mode="r", metadata_errors="replace")
+        return av.open(str(source), mode="r", metadata_errors="replace")
     except av.error.InvalidDataError as exc:
         hint = "it is not a media file, or it is damaged"
         if p.suffix.lower() in {".mp4", ".mov", ".m4a", ".m4v", ".3gp"}:

@@ -36,7 +36,8 @@ from .warnings import warn_media
 #: (batch.ray_head); this stays for any library that forks so. Our conversions run in threads of their own already.
 SWS_ONE_THREAD = {"threads": 1}
 #: The decoders of still images, and what their formats are called.
-PHOTO_CODECS = {"mjpeg": "JPEG", "png": "PNG", "webp": "WebP", "bmp": "BMP", "tiff": "TIFF"}
+PHOTO_CODECS = {"mjpeg": "JPEG", "png": "PNG", "webp": "WebP", "bmp": "BMP", "tiff": "TIFF", "heic": "HEIC",
+                "heif": "HEIF", "avif": "AVIF"}
 
 
 @dataclass(frozen=True)
@@ -377,6 +378,8 @@ def _scan_file(path: Path, file_size: int) -> tuple[VideoInfo, int]:
     """:func:`_scan` of a file not seen before."""
     import av
 
+    from .stills import still_format
+
     with open_input(path) as container:
         stream = picture_stream(container)
         if stream is None:
@@ -436,9 +439,10 @@ def _scan_file(path: Path, file_size: int) -> tuple[VideoInfo, int]:
         if rotation in (90, 270):
             w, h = h, w
         transparent = timeline.n_frames == 1 and _has_alpha(cc.pix_fmt) and _still_alpha(container, stream) is not None
+        still = still_format(path)  # a HEIC/AVIF photo, read from the PNG it was decoded into: named as itself
         info = VideoInfo(
             path=path, width=w, height=h, fps=timeline.fps, n_frames=timeline.n_frames,
-            duration=timeline.duration, rotation=rotation, codec=cc.name, pix_fmt=cc.pix_fmt or "?",
+            duration=timeline.duration, rotation=rotation, codec=still.lower() if still else cc.name, pix_fmt=cc.pix_fmt or "?",
             vfr=timeline.vfr, source_frames=len(ts), damaged_at=damaged_at, stream_index=stream.index,
             views=views, eyes_reversed=views == 2 and _eyes_reversed(path), colour=Colour.of_stream(cc),
             sample_aspect=_sample_aspect(stream, rotation), timecode=_timecode(container, stream),
