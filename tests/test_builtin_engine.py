@@ -185,6 +185,46 @@ def test_a_transparent_photo_speaks_and_stays_transparent_where_the_codec_holds_
                for w in preview.warnings), preview.warnings
 
 
+def test_a_keyed_videos_alpha_comes_through_frame_by_frame(media, tmp_path):
+    """A talking head keyed out of its background (ProRes 4444 with alpha, as compositing delivers it): the result
+    came out without alpha and without a word. Each output frame carries its own source frame's alpha now (the
+    matte moves with the subject), and an H.264 result says what it loses."""
+    import av
+    import cv2
+
+    from lipsync_studio.media.audio import probe_audio
+
+    with VideoReader(media["clip"]) as r:
+        frames = [f for _, f in r.iter_frames()]
+    h, w = frames[0].shape[:2]
+
+    def matte(i: int) -> np.ndarray:  # a matte that moves a pixel a frame: each frame's is its own
+        a = np.zeros((h, w), np.uint8)
+        cv2.ellipse(a, (150 + i % 20, 165), (125, 160), 0, 0, 360, 255, -1)
+        return a
+
+    keyed = tmp_path / "keyed.mov"
+    seconds = len(frames) / FPS
+    with VideoWriter(keyed, Fraction(FPS), w, h, fmt=VideoFormat(codec="prores"), audio=media["clip"],
+                     audio_seconds=seconds, alpha=matte(0)) as vw:
+        for i, f in enumerate(frames):
+            vw.write(f, alpha=matte(i))
+    info = VideoReader(keyed).info
+    assert info.transparent and info.n_frames == len(frames)
+    out = run_sync(SyncRequest(keyed, media["dub"], tmp_path / "keyed_synced.mov",
+                               SyncOptions(engine="builtin", measure=False, fmt=VideoFormat(codec="prores"))))
+    assert out.changed_frames > 0 and not any("transparen" in x for x in out.warnings), out.warnings
+    plan = plan_output(len(frames), Fraction(FPS), probe_audio(media["dub"]).duration_s)
+    with av.open(str(out.output)) as c:
+        for k, frame in enumerate(c.decode(video=0)):
+            got = frame.to_ndarray(format="rgba")[..., 3].astype(int)
+            want = matte(plan.source_index(k))
+            assert np.abs(got[:120] - want[:120]).max() <= 1, k  # its own frame's matte (the face's top aside)
+    plain = run_sync(SyncRequest(keyed, media["dub"], tmp_path / "keyed_synced.mp4",
+                                 SyncOptions(engine="builtin", measure=False)))
+    assert any("the clip is transparent" in x and "H.264 keeps no transparency" in x for x in plain.warnings)
+
+
 def test_a_cut_out_photos_outline_follows_its_opened_jaw_without_showing_what_it_hid(media, tmp_path):
     """A portrait cut out tight under its chin (a sticker, a head-only avatar): its jaw, drawn lower for an open
     mouth, was cut off at the still chin (the photo's alpha on every frame: a squashed chin). The outline moves with

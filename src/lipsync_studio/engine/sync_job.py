@@ -301,14 +301,14 @@ def _warn_if_unplayable_photo(video: Path, info, fmt: VideoFormat) -> None:
                    "an edit")
 
 
-#: What the warning that a transparent photo's result keeps no transparency says first (after the photo's path): the
-#: app, whose preview is H.264 by design, words it for its own Export instead.
-TRANSPARENCY_NOT_KEPT = "the photo is transparent around its subject, and "
+#: What the warning that a transparent clip's result keeps no transparency says (after the clip's path and "the
+#: photo" or "the clip"): the app, whose preview is H.264 by design, words it for its own Export instead.
+TRANSPARENCY_NOT_KEPT = "is transparent around its subject, and "
 
 
 def _warn_if_transparency_lost(video: Path, info, fmt: VideoFormat) -> None:
-    """Warn that a transparent photo's transparency is not kept by ``fmt`` (H.264, HEVC, DNxHR): its transparent
-    pixels then show in the colours the file stores under them, black mostly."""
+    """Warn that a transparent photo's or keyed video's transparency is not kept by ``fmt`` (H.264, HEVC, DNxHR):
+    its transparent pixels then show in the colours the file stores under them, black mostly."""
     if not info.transparent or keeps_alpha(fmt):
         return
     from ..media.warnings import warn_media
@@ -318,8 +318,9 @@ def _warn_if_transparency_lost(video: Path, info, fmt: VideoFormat) -> None:
         stored = np.median(reader.frame(0)[clear], axis=0) if clear.any() else None
     shade = ("" if stored is None else " (black here)" if stored.max() < 40 else " (white here)" if stored.min() > 215
              else "")
-    warn_media(f"{video}: {TRANSPARENCY_NOT_KEPT}{_codec_words(fmt)} keeps "
-               f"no transparency: those pixels show in the colours the photo stores under them{shade}; "
+    what = "photo" if info.n_frames == 1 else "clip"
+    warn_media(f"{video}: the {what} {TRANSPARENCY_NOT_KEPT}{_codec_words(fmt)} keeps "
+               f"no transparency: those pixels show in the colours the {what} stores under them{shade}; "
                "written as ProRes 4444 (a .mov, --codec prores) or VP9 (a .webm, which browsers show over the page) "
                "it is kept")
 
@@ -600,10 +601,10 @@ def _render_frames(ctx: StageContext) -> None:
     # times the view the engine draws in: a 3840 x 1920 one's 171 frames rendered in 11.6 / 11.6 s with one encoder
     # thread, 11.0 / 10.7 s with the encoder's own choice).
     threads = threads_beside_one_busy() if transform is not None and s.get("projected") is None else None
-    # A transparent photo keeps its alpha where the codec holds one (the mouth moves inside the opaque face).
+    # A transparent photo or keyed video keeps its alpha where the codec holds one (each frame its own, the face
+    # drawn moving it: a jaw below a cut-out's chin).
     alpha = VideoReader(info.path).alpha() if keeps_alpha(opts.fmt.for_container(s["output"].suffix)) else None
-    if engine is not None and hasattr(engine, "carried"):
-        engine.carried = alpha  # it moves the alpha with the face it draws (a jaw below a cut-out's chin)
+    carries = alpha is not None and engine is not None and hasattr(engine, "carried")
     with VideoReader(info.path) as reader, VideoWriter(
         s["output"], plan.fps, info.width, info.height, fmt=opts.fmt, audio=s["dub"], audio_seconds=plan.audio_seconds,
         encoder_threads=threads, picture=info.picture, alpha=alpha,
@@ -649,6 +650,8 @@ def _render_frames(ctx: StageContext) -> None:
             frame = rgb if rgb is not None else decoded.rgb
             if engine is not None:
                 engine.last_box = None
+            if carries:  # a photo's one alpha (its frames are one picture), a video frame's own
+                engine.carried = alpha if info.n_frames == 1 or decoded.alpha is None else decoded.alpha
             before = projected.views(frame)[0] if projected is not None else frame
             try:
                 new = transform(k, plan.source_index(k), before)

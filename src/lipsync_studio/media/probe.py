@@ -113,9 +113,9 @@ def format_probe(report: dict[str, Any]) -> str:
             extra.append(f"variable frame rate, {v['stored_frames']} stored frames mapped to a constant rate")
         if v["damaged_at_s"] is not None:
             extra.append(f"DAMAGED at {v['damaged_at_s']:.2f} s")
+        if v["transparent"]:
+            extra.insert(0, "transparent around its subject (ProRes and VP9 results keep it)")
         if v["photo"]:  # a still: no rate or length of its own (the dub gives both)
-            if v["transparent"]:
-                extra.insert(0, "transparent around its subject (ProRes and VP9 results keep it)")
             lines.append(f"  video: {v['width']}x{v['height']} photo ({v['photo']})"
                          + (f"; {'; '.join(extra)}" if extra else ""))
         else:

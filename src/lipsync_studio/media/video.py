@@ -72,8 +72,10 @@ class VideoInfo:
         it keeps both fields where nothing was drawn and declares the same order.
     mirrored: the stored picture is shown mirrored left to right, before :attr:`rotation` turns it (a photo's EXIF
         orientation 2, 4, 5 or 7, :mod:`.exif`).
-    transparent: a still photo with transparent pixels (a PNG, WebP or TIFF cut out of its background): its alpha
-        plane is :meth:`VideoReader.alpha`; the frames are its colours as stored, alpha left out.
+    transparent: a picture with transparent pixels: a still photo cut out of its background (PNG, WebP, TIFF,
+        HEIC), or a video keyed out of its own (ProRes 4444 or VP9 with alpha, as compositing delivers), judged by
+        its first picture; the frames are its colours as stored, alpha left out: the first picture's alpha is
+        :meth:`VideoReader.alpha`, each frame's the :attr:`DecodedFrame.alpha` of ``iter_frames(planes=True)``.
     """
 
     path: Path
@@ -229,13 +231,15 @@ class DecodedFrame:
     costs ~3.5 ms of CPU, and every such round trip moves colours by a level or two.
     """
 
-    __slots__ = ("planes", "_rgb", "matrix", "fields", "_woven")
+    __slots__ = ("planes", "_rgb", "matrix", "fields", "_woven", "alpha")
 
     def __init__(self, planes: np.ndarray | None, rgb: np.ndarray | None = None, matrix: int = 2,
-                 fields: str | None = None) -> None:
+                 fields: str | None = None, alpha: np.ndarray | None = None) -> None:
         if planes is None and rgb is None:
             raise ValueError("a decoded frame needs its planes or its RGB")
         self.planes = planes
+        #: (H, W) uint8, a transparent clip's alpha for this picture (255 opaque); None: no alpha read.
+        self.alpha = alpha
         self.matrix = matrix
         #: The clip's field order where the picture is interlaced (:mod:`.fields`), else None.
         self.fields = fields if is_interlaced(fields) else None
@@ -258,7 +262,7 @@ class DecodedFrame:
         """This picture as one moment (its first field's, :attr:`rgb`) and no fields: what is written of an interlaced
         frame shown out of its order (held, or played backwards), whose second field would otherwise move against
         the play."""
-        return DecodedFrame(None, self.rgb) if self.fields else self
+        return DecodedFrame(None, self.rgb, alpha=self.alpha) if self.fields else self
 
     @property
     def woven(self) -> np.ndarray:
@@ -438,7 +442,7 @@ def _scan_file(path: Path, file_size: int) -> tuple[VideoInfo, int]:
         w, h = cc.width * views, cc.height
         if rotation in (90, 270):
             w, h = h, w
-        transparent = timeline.n_frames == 1 and _has_alpha(cc.pix_fmt) and _still_alpha(container, stream) is not None
+        transparent = _has_alpha(cc.pix_fmt) and _still_alpha(container, stream) is not None
         still = still_format(path)  # a HEIC/AVIF photo, read from the PNG it was decoded into: named as itself
         info = VideoInfo(
             path=path, width=w, height=h, fps=timeline.fps, n_frames=timeline.n_frames,
@@ -674,12 +678,16 @@ class VideoReader:
             upright = self.info.rotation == 0 and not self.info.mirrored
             planes = _planes_of(frame) if upright and self.info.views == 1 else None
             fields = self.info.field_order if self.info.interlaced and upright else None
+            alpha = None
+            if self.info.transparent:  # each picture's own alpha (a keyed video's moves with its subject)
+                alpha = _rotate(np.ascontiguousarray(frame.to_ndarray(format="rgba", **SWS_ONE_THREAD)[..., 3]),
+                                self.info.rotation, self.info.mirrored)
             if planes is not None:
                 decoded = DecodedFrame(planes, frame.to_ndarray(format="rgb24", **SWS_ONE_THREAD) if self._planar else None,
-                                       frame.colorspace, fields)
+                                       frame.colorspace, fields, alpha)
             else:
                 decoded = DecodedFrame(None, _rotate(frame_rgb(frame), self.info.rotation, self.info.mirrored),
-                                       fields=fields)
+                                       fields=fields, alpha=alpha)
             if self._planar and fields:
                 decoded.rgb  # noqa: B018 - unwoven here, on the reading thread, as the RGB was converted
             return decoded
@@ -757,8 +765,8 @@ class VideoReader:
             reader.close()
 
     def alpha(self) -> np.ndarray | None:
-        """(H, W) uint8: a transparent still photo's alpha plane (255 opaque), turned as its frames are; None for
-        any other clip (:attr:`VideoInfo.transparent`)."""
+        """(H, W) uint8: a transparent clip's alpha plane (255 opaque; a video's first picture's), turned as its
+        frames are; None for any other clip (:attr:`VideoInfo.transparent`)."""
         if not self.info.transparent:
             return None
         with open_input(self.info.path) as container:

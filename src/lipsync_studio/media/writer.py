@@ -615,8 +615,12 @@ class VideoWriter:
         converted here, before the call returns (the caller may reuse its array).
 
         ``alpha``: this frame's alpha plane ((height, width) uint8) in place of the writer's own (a transparent
-        photo's face drawn with its jaw lower); only for a writer made with ``alpha``.
+        photo's face drawn with its jaw lower); only for a writer made with ``alpha``. Else the decoded frame's own
+        (:attr:`~.video.DecodedFrame.alpha`, a keyed video's), where the writer keeps alpha.
         """
+        if alpha is None and self.alpha is not None:
+            own = frame if isinstance(frame, DecodedFrame) else base
+            alpha = getattr(own, "alpha", None)
         if alpha is not None:
             if self.alpha is None:
                 raise ValueError("this writer holds no alpha (it was made without one)")

@@ -92,12 +92,12 @@ class JobLink(QObject):
 
 
 def shown_warnings(result) -> list[str]:
-    """A result's warnings in the app's words: that a transparent photo's result keeps no transparency says what
+    """A result's warnings in the app's words: that a transparent clip's result keeps no transparency says what
     the app's Export offers, not which ``--codec`` to give (the preview is H.264 by design)."""
     from ..engine.sync_job import TRANSPARENCY_NOT_KEPT
 
-    return [("This result keeps no transparency (H.264, HEVC and DNxHR hold none): around the photo's subject it "
-             "shows the colours the photo stores there. Export as ProRes 4444 (MOV) or VP9 (WebM) keeps it"
+    return [("This result keeps no transparency (H.264, HEVC and DNxHR hold none): around the clip's subject it "
+             "shows the colours the clip stores there. Export as ProRes 4444 (MOV) or VP9 (WebM) keeps it"
              if TRANSPARENCY_NOT_KEPT in note else note) for note in getattr(result, "warnings", ())]
 
 

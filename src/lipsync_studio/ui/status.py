@@ -54,8 +54,9 @@ class StatusLine(QObject):
         vfr = " (VFR)" if info.vfr else (" interlaced" if info.interlaced else "")
         look = info.colour.describe()
         self.clip.setText(f"{size} · {rate} fps{vfr} · {_codec_name(info.codec)}" + (f" · {look}" if look else "")
-                          + f" · {format_seconds(info.duration)}")
-        self.clip.setToolTip(str(info.path))
+                          + (" · transparent" if info.transparent else "") + f" · {format_seconds(info.duration)}")
+        self.clip.setToolTip(str(info.path) + ("\nTransparent around its subject: ProRes (.mov) and VP9 (.webm) "
+                                               "exports keep it" if info.transparent else ""))
 
     def set_dub(self, dub) -> None:
         """Describe the dub."""

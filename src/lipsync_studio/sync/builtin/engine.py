@@ -253,17 +253,19 @@ class BuiltinEngine:
         self.frame_view = None
         #: ``x0, y0, x1, y1`` of the pixels the last :meth:`render` may have changed.
         self.last_box: tuple[int, int, int, int] | None = None
-        #: A transparent photo's alpha ((H, W) uint8), moved with the face as it is drawn; None: opaque pictures.
+        #: The alpha ((H, W) uint8) of the picture :meth:`render` draws on next (a transparent photo's, a keyed
+        #: video frame's), moved with the face as it is drawn; None: opaque pictures.
         self.carried: np.ndarray | None = None
         #: The last :meth:`render`'s alpha with :attr:`carried` (None: the frame left as it was, or no alpha).
         self.last_alpha: np.ndarray | None = None
-        self._bled: tuple[np.ndarray] | None = None
+        self._bled: tuple[np.ndarray, np.ndarray] | None = None
 
     def _under_alpha(self, photo: np.ndarray) -> np.ndarray:
-        """A transparent photo with the face's colours carried out under its transparent pixels (once: every
-        frame of a photo is the same picture). A jaw drawn lower moves the outline out over them: what the photo
-        hid there (its old background, black, anything) showed as a fringe along the new chin."""
-        if self._bled is None or self._bled[0].shape != photo.shape:
+        """A transparent picture with the face's colours carried out under its transparent pixels (a photo's once:
+        its every frame is the same picture, with the same alpha). A jaw drawn lower moves the outline out over
+        them: what the photo hid there (its old background, black, anything) showed as a fringe along the new
+        chin."""
+        if self._bled is None or self._bled[1] is not self.carried or self._bled[0].shape != photo.shape:
             import cv2
 
             clear = (self.carried < 8).astype(np.uint8)
@@ -273,7 +275,7 @@ class BuiltinEngine:
                 lut = np.zeros((labels.max() + 1, 3), np.uint8)
                 lut[labels[clear == 0]] = bled[clear == 0]
                 bled[clear > 0] = lut[labels[clear > 0]]
-            self._bled = (bled,)
+            self._bled = (bled, self.carried)
         return self._bled[0]
 
     def frame_observer(self):
