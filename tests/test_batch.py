@@ -65,6 +65,12 @@ def _attempt_records(out: Path) -> list[dict]:
     return recs
 
 
+def _python(script: str) -> subprocess.CompletedProcess:
+    """``script`` run by a Python of its own (what it does to its process stays there)."""
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+
+
 def test_a_crash_after_a_batch_still_leaves_every_threads_python_stack():
     """The batch's Ray driver runs in the app's process (the batch window): ``ray.init`` took the crash signals and
     ``ray.shutdown`` left them with no handler, so a later crash in a native library ended the process without a
@@ -77,8 +83,7 @@ def test_a_crash_after_a_batch_still_leaves_every_threads_python_stack():
         "with RayCluster(RaySettings(num_cpus=1)) as cluster:\n"
         "    print('slots', cluster.slots(), flush=True)\n"
         "faulthandler._sigsegv()\n")
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+    run = _python(script)
     assert "slots" in run.stdout, run.stderr[-2000:]
     assert run.returncode != 0 and "Fatal Python error: Segmentation fault" in run.stderr, run.stderr[-2000:]
     assert 'File "<string>", line 7' in run.stderr  # where it crashed
@@ -114,8 +119,7 @@ def test_a_private_ray_starts_without_python_in_a_fork_and_goes_with_a_killed_ap
         "c = RayCluster(RaySettings(num_cpus=1)).__enter__()\n"
         "print('head', c._head.pid, c._tmp, flush=True)\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n")
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+    run = _python(script)
     assert "slots (1.0, 0.0)" in run.stdout, run.stderr[-2000:]
     assert not marker.exists(), marker.read_text()  # no Python ran in a fork of the app
     assert run.returncode == -signal.SIGKILL
