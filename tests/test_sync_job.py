@@ -555,3 +555,25 @@ def test_a_photo_larger_than_4k_is_warned_of_as_a_video_many_players_cannot_play
     small = write_jpeg(tmp_path / "small.jpg", np.full((240, 320, 3), 128, np.uint8))
     quiet = run_sync(SyncRequest(small, dub, tmp_path / "small.mp4", SyncOptions(measure=False))).warnings
     assert not any("level 6" in w for w in quiet), quiet
+
+
+def test_an_odd_sized_clip_gives_an_even_result_and_says_so(tmp_path):
+    """A 161 x 97 clip (a crop, a screen recording) gives a 162 x 98 result (video encoders take even sizes): an edit
+    expecting the clip's own size is told, with what was added. An even one is not."""
+    import av
+    import cv2
+
+    dub = write_tone(tmp_path / "dub.wav", 0.5)
+    still = np.zeros((97, 161, 3), np.uint8)
+    still[:, -1] = 200  # the last column, repeated into the added one
+    odd = tmp_path / "odd.png"
+    cv2.imwrite(str(odd), still)
+    out = run_sync(SyncRequest(odd, dub, tmp_path / "odd.mp4", SyncOptions(engine="none", measure=False)))
+    assert any("161x97" in w and "162x98" in w and "last column and row repeated" in w for w in out.warnings), \
+        out.warnings
+    with av.open(str(out.output)) as c:
+        frame = next(c.decode(video=0)).to_ndarray(format="rgb24")
+    assert frame.shape == (98, 162, 3) and frame[:, -1].mean() > 150
+    even = run_sync(SyncRequest(write_clip(tmp_path / "even.mp4", 5), dub, tmp_path / "even_out.mp4",
+                                SyncOptions(engine="none", measure=False))).warnings
+    assert not any("even sizes" in w for w in even), even

@@ -340,6 +340,13 @@ def _open_stage(ctx: StageContext) -> None:
     fmt = opts.fmt.for_container(s["output"].suffix)  # a codec or a sound the file cannot hold: refused before work
     _warn_if_unplayable_photo(video, info, fmt)
     _warn_if_transparency_lost(video, info, fmt)
+    if info.width % 2 or info.height % 2:  # the writer pads (VideoWriter); an edit expects the clip's own size
+        from ..media.warnings import warn_media
+
+        warn_media(f"{video}: the clip is {info.width}x{info.height}, and video encoders take even sizes: the result "
+                   f"is {info.width + info.width % 2}x{info.height + info.height % 2}, its last "
+                   + " and ".join(w for w, odd in (("column", info.width % 2), ("row", info.height % 2)) if odd)
+                   + " repeated")
     if opts.script is not None:
         from ..sync.phones import check_script
 
