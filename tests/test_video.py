@@ -154,7 +154,7 @@ def test_a_transparent_photo_is_known_and_its_alpha_read(tmp_path):
 def test_a_heic_or_avif_photo_is_a_photo_upright_with_its_transparency(tmp_path, name):
     """An iPhone's photo is a HEIC (AVIF on the web): FFmpeg read it as a one-frame video at 1 fps (the synced result
     a 1 fps video) and a phone's tiled photo as one tile. Read whole, turned as stored, named as itself; the file is
-    left as it was (what the app opens is a PNG it was decoded into, in the cache)."""
+    left as it was (what the app opens is a TIFF it was decoded into, in the cache)."""
     import pillow_heif
     from PIL import Image
 

@@ -80,7 +80,7 @@ def open_input(path: str | Path) -> "av.container.InputContainer":
     from .stills import still_source
 
     p = check_readable(path)
-    source = still_source(p)  # a HEIC/AVIF photo: the PNG it is decoded into
+    source = still_source(p)  # a HEIC/AVIF photo: the TIFF it is decoded into
     try:
         return av.open(str(source), mode="r", metadata_errors="replace")
     except av.error.InvalidDataError as exc:

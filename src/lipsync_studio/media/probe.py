@@ -34,7 +34,7 @@ def probe(path: str | Path) -> dict[str, Any]:
     motion_ids = {track_id(t) for t in motion_tracks(p)}
     with open_input(p) as c:
         picture = picture_stream(c)
-        fmt = (still_format(p) or "").lower() or c.format.name  # a HEIC/AVIF photo opens as the PNG it became
+        fmt = (still_format(p) or "").lower() or c.format.name  # a HEIC/AVIF photo opens as the TIFF it became
         duration = c.duration / 1_000_000 if c.duration else None
         for s in c.streams:
             entry: dict[str, Any] = {"index": s.index, "type": s.type}

@@ -443,7 +443,7 @@ def _scan_file(path: Path, file_size: int) -> tuple[VideoInfo, int]:
         if rotation in (90, 270):
             w, h = h, w
         transparent = _has_alpha(cc.pix_fmt) and _still_alpha(container, stream) is not None
-        still = still_format(path)  # a HEIC/AVIF photo, read from the PNG it was decoded into: named as itself
+        still = still_format(path)  # a HEIC/AVIF photo, read from the TIFF it was decoded into: named as itself
         info = VideoInfo(
             path=path, width=w, height=h, fps=timeline.fps, n_frames=timeline.n_frames,
             duration=timeline.duration, rotation=rotation, codec=still.lower() if still else cc.name, pix_fmt=cc.pix_fmt or "?",
