@@ -215,6 +215,12 @@ def test_a_writer_keeps_a_transparent_pictures_alpha_in_prores_4444_and_vp9(tmp_
     for f in frames:
         assert np.abs(f[:61, :95, 3].astype(int) - alpha).max() <= 2
         assert np.abs(f[30, 40, :3].astype(int) - (200, 120, 60)).max() <= 3
+    # Read back as the app reads a clip: transparent, each frame with its alpha (a keyed WebM came in opaque: the
+    # app decoded VP9 with FFmpeg's own decoder).
+    with VideoReader(tmp_path / name) as r:
+        assert r.info.transparent and r.info.n_frames == 3
+        got = [d for _, d in r.iter_frames(planes=True)]
+    assert all(np.abs(d.alpha[:61, :95].astype(int) - alpha).max() <= 2 for d in got)
     with pytest.raises(ValueError, match="transparency"):
         VideoWriter(tmp_path / "cut.mp4", Fraction(25), 95, 61, alpha=alpha)
     assert not (tmp_path / "cut.mp4").exists()

@@ -442,7 +442,8 @@ def _scan_file(path: Path, file_size: int) -> tuple[VideoInfo, int]:
         w, h = cc.width * views, cc.height
         if rotation in (90, 270):
             w, h = h, w
-        transparent = _has_alpha(cc.pix_fmt) and _still_alpha(container, stream) is not None
+        transparent = ((_has_alpha(cc.pix_fmt) or _vp9_with_alpha(stream))
+                       and _still_alpha(container, stream) is not None)
         still = still_format(path)  # a HEIC/AVIF photo, read from the TIFF it was decoded into: named as itself
         info = VideoInfo(
             path=path, width=w, height=h, fps=timeline.fps, n_frames=timeline.n_frames,
@@ -466,6 +467,28 @@ def _has_alpha(pix_fmt: str | None) -> bool:
         return False
 
 
+def _vp9_with_alpha(stream) -> bool:
+    """A VP9 stream whose alpha rides beside each frame (WebM's ``alpha_mode``): FFmpeg's own VP9 decoder drops it."""
+    return stream.codec_context.name == "vp9" and str((stream.metadata or {}).get("alpha_mode", "")).strip() == "1"
+
+
+def decode_pictures(container, stream) -> Iterator:
+    """The stream's decoded pictures (``container.decode(stream)``); a VP9 stream with alpha through libvpx, which
+    reads the alpha (a keyed WebM came in opaque). From where the container stands (after a seek: from there)."""
+    if not _vp9_with_alpha(stream):
+        return container.decode(stream)
+    import av
+
+    def with_alpha() -> Iterator:
+        dec = av.CodecContext.create("libvpx-vp9", "r")
+        if stream.codec_context.extradata:
+            dec.extradata = stream.codec_context.extradata
+        for packet in container.demux(stream):
+            yield from dec.decode(packet if packet.size else None)
+
+    return with_alpha()
+
+
 def _still_alpha(container, stream) -> np.ndarray | None:
     """The alpha plane (H, W) uint8 of a still's picture as stored, or None where every pixel is opaque (an RGBA
     PNG that covers its whole frame is no cut-out)."""
@@ -473,7 +496,7 @@ def _still_alpha(container, stream) -> np.ndarray | None:
 
     try:
         container.seek(0)
-        frame = next(iter(container.decode(stream)), None)
+        frame = next(iter(decode_pictures(container, stream)), None)
     except av.error.FFmpegError:
         return None
     if frame is None:
@@ -669,7 +692,7 @@ class VideoReader:
 
     def _frames(self, container, stream) -> Iterator:
         """The decoder's pictures: av frames, or for two views one :class:`.mvhevc.ViewPair` per time."""
-        frames = container.decode(stream)
+        frames = decode_pictures(container, stream)
         return pair_views(frames, self.info.eyes_reversed) if self.info.views > 1 else frames
 
     def _to_rgb(self, frame):
