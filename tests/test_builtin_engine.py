@@ -1293,3 +1293,16 @@ def test_following_a_moved_jaw_keeps_the_lips_and_turns_no_triangle_over(media):
         under = (space.region_points(shape)[space.triangles][..., 1] > mouth_y).all(1)
         flipped = under & (np.sign(a0) != np.sign(a1)) & (np.minimum(np.abs(a0), np.abs(a1)) > 1.0)
         assert dy < 0 or not flipped.any(), (dy, np.flatnonzero(flipped), a0[flipped], a1[flipped])
+
+
+def test_a_quarter_second_dub_is_too_little_speech_to_judge(media, tmp_path):
+    """A dub of a quarter of a second gives six frames: no vowel to judge by, and the loudness of six frames alone
+    called the result "no better than chance". It says it cannot judge."""
+    from conftest import write_tone
+
+    from lipsync_studio.metrics.sync import TOO_LITTLE
+
+    out = run_sync(SyncRequest(media["clip"], write_tone(tmp_path / "hum.wav", 0.25), tmp_path / "hum.mp4",
+                               SyncOptions(engine="builtin")))
+    assert out.frames <= 8 and out.sync is not None
+    assert out.sync.phonetic.verdict == TOO_LITTLE and TOO_LITTLE in out.sync.phonetic.summary()

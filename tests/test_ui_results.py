@@ -23,7 +23,9 @@ def test_verdicts_read_each_measure_against_real_speech():
     assert part_verdict(agreement(rounding=0.0), "rounding").level == "weak"
     assert part_verdict(agreement(leak=REAL_SPEECH["leak"][1] + 0.1), "leak").level == "weak"  # moves in pauses
     assert part_verdict(agreement(), "rounding") is None  # not measured: no verdict
-    assert score_verdict(real).level == "good" and score_verdict(agreement(score=0.2)).level == "weak"
+    assert score_verdict(real).level == "good" and score_verdict(agreement(rounding=0.0, score=0.2)).level == "weak"
+    # No phonetic part measured (a quarter-second dub): not judged on its loudness alone.
+    assert score_verdict(agreement(score=0.2)).text.startswith("too little speech to judge")
     # Timing: within real speakers' leads (40-320 ms, a frame's slack) in time; beyond them only where the leads
     # near the best one do not reach them; not measured, no verdict.
     assert lead_verdict(MouthLead(0.12, 0.10, 0.16, 0.9), 25.0).level == "good"

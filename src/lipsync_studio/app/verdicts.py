@@ -37,7 +37,8 @@ class Verdict:
 
 #: How the Result box colours each of ``metrics.sync``'s verdict words.
 LEVELS = {"as real speech": "good", "above real speech": "good", "stiller than real speech": "good",
-          "better than chance": "fair", "no better than chance": "weak", "moves more than real speech": "weak"}
+          "better than chance": "fair", "no better than chance": "weak", "moves more than real speech": "weak",
+          "too little speech to judge": "fair"}
 
 
 def lead_verdict(lead, fps: float) -> Verdict | None:

@@ -215,6 +215,10 @@ def mouth_lead(gap: np.ndarray, phones, level: np.ndarray, fps: float, step_s: f
                      float(r[best]))
 
 
+#: The phonetic verdict where the sound gave no phonetic part to judge (:attr:`PhoneticAgreement.verdict`).
+TOO_LITTLE = "too little speech to judge"
+
+
 @dataclass(frozen=True)
 class PhoneticAgreement:
     """How well a mouth says the sound's phones (see the module doc). A part is None where the sound gives
@@ -261,7 +265,10 @@ class PhoneticAgreement:
     @property
     def verdict(self) -> str:
         """The whole: ``as real speech`` (score >= 0.95), ``better than chance`` (>= 0.5), else ``no better than
-        chance``."""
+        chance``; ``too little speech to judge`` where no phonetic part was measured (a quarter-second dub: the
+        loudness of six frames alone called it "no better than chance")."""
+        if self.rounding is None and self.width_f2 is None and self.opening_f1 is None:
+            return TOO_LITTLE
         return "as real speech" if self.score >= 0.95 else ("better than chance" if self.score >= 0.5
                                                               else "no better than chance")
 
