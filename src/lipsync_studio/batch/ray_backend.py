@@ -1,7 +1,7 @@
 """The batch on Ray Core: one task per job, a private local Ray by default or an existing cluster by address.
 
-The only module of the app that imports Ray (and :mod:`.ray_head`, the private Ray's head process). A task gets paths and small dicts (never media), runs
-:func:`~lipsync_studio.batch.task.run_attempt` and returns its small dict. A worker or node that dies is Ray's to
+The only module of the app that imports Ray (and :mod:`.ray_head`, the private Ray's head process). A task gets
+paths and small dicts (never media), runs :func:`~lipsync_studio.batch.task.run_attempt` and returns its small dict. A worker or node that dies is Ray's to
 retry (``max_retries``); a job that fails for its own reason returns its error and is not retried.
 """
 
@@ -194,23 +194,18 @@ class RayCluster:
                 ray.init(address=address, log_to_driver=False, logging_level="ERROR")
             else:
                 ray.init(address=s.address, log_to_driver=False, logging_level="ERROR")
-        except UserError:
-            self._cleanup()
-            rearm_crash_trace()
-            raise
-        except Exception as exc:  # noqa: BLE001 - Ray's own errors name no file; say what the user can do
+        except BaseException as exc:  # noqa: BLE001 - a Ctrl-C while Ray starts too: its head goes with it
             self._cleanup()
             rearm_crash_trace()  # a failed start may have taken the crash signals as well
+            if isinstance(exc, UserError) or not isinstance(exc, Exception):
+                raise
+            # Ray's own errors name no file: say what the user can do.
             if s.address is None:
                 raise UserError(f"cannot start a local Ray ({type(exc).__name__}: {exc})") from exc
             raise UserError(f"cannot connect to the Ray cluster at {s.address} ({type(exc).__name__}: {exc})",
                             hint="start it with `ray start --head --port PORT`; a cluster with token authentication "
                                  "needs RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or ~/.ray/auth_token) here too"
                             ) from exc
-        except BaseException:  # a Ctrl-C while Ray starts: its head goes too
-            self._cleanup()
-            rearm_crash_trace()
-            raise
         for sig, handler in kept.items():
             if handler is not None:
                 signal.signal(sig, handler)

@@ -657,8 +657,8 @@ def _render_frames(ctx: StageContext) -> None:
             frame = rgb if rgb is not None else decoded.rgb
             if engine is not None:
                 engine.last_box = None
-            if carries:  # a photo's one alpha (its frames are one picture), a video frame's own
-                engine.carried = alpha if info.n_frames == 1 or decoded.alpha is None else decoded.alpha
+            if carries:  # a video frame's own matte, or a photo's one alpha
+                engine.carried = alpha if decoded.alpha is None else decoded.alpha
             before = projected.views(frame)[0] if projected is not None else frame
             try:
                 new = transform(k, plan.source_index(k), before)

@@ -74,8 +74,9 @@ class VideoInfo:
         orientation 2, 4, 5 or 7, :mod:`.exif`).
     transparent: a picture with transparent pixels: a still photo cut out of its background (PNG, WebP, TIFF,
         HEIC), or a video keyed out of its own (ProRes 4444 or VP9 with alpha, as compositing delivers), judged by
-        its first picture; the frames are its colours as stored, alpha left out: the first picture's alpha is
-        :meth:`VideoReader.alpha`, each frame's the :attr:`DecodedFrame.alpha` of ``iter_frames(planes=True)``.
+        its first picture; the frames are its colours as stored, alpha left out: a photo's alpha (a video's first
+        picture's) is :meth:`VideoReader.alpha`, a video's each frame's the :attr:`DecodedFrame.alpha` of
+        ``iter_frames(planes=True)``.
     """
 
     path: Path
@@ -238,7 +239,8 @@ class DecodedFrame:
         if planes is None and rgb is None:
             raise ValueError("a decoded frame needs its planes or its RGB")
         self.planes = planes
-        #: (H, W) uint8, a transparent clip's alpha for this picture (255 opaque); None: no alpha read.
+        #: (H, W) uint8, a transparent video's alpha for this picture (255 opaque); None: no alpha read (a photo's
+        #: one alpha is :meth:`VideoReader.alpha`).
         self.alpha = alpha
         self.matrix = matrix
         #: The clip's field order where the picture is interlaced (:mod:`.fields`), else None.
@@ -447,7 +449,8 @@ def _scan_file(path: Path, file_size: int) -> tuple[VideoInfo, int]:
         still = still_format(path)  # a HEIC/AVIF photo, read from the TIFF it was decoded into: named as itself
         info = VideoInfo(
             path=path, width=w, height=h, fps=timeline.fps, n_frames=timeline.n_frames,
-            duration=timeline.duration, rotation=rotation, codec=still.lower() if still else cc.name, pix_fmt=cc.pix_fmt or "?",
+            duration=timeline.duration, rotation=rotation, codec=still.lower() if still else cc.name,
+            pix_fmt=cc.pix_fmt or "?",
             vfr=timeline.vfr, source_frames=len(ts), damaged_at=damaged_at, stream_index=stream.index,
             views=views, eyes_reversed=views == 2 and _eyes_reversed(path), colour=Colour.of_stream(cc),
             sample_aspect=_sample_aspect(stream, rotation), timecode=_timecode(container, stream),
@@ -501,8 +504,13 @@ def _still_alpha(container, stream) -> np.ndarray | None:
         return None
     if frame is None:
         return None
-    alpha = frame.to_ndarray(format="rgba", **SWS_ONE_THREAD)[..., 3]
-    return np.ascontiguousarray(alpha) if int(alpha.min()) < 255 else None
+    alpha = _alpha_of(frame)
+    return alpha if int(alpha.min()) < 255 else None
+
+
+def _alpha_of(frame) -> np.ndarray:
+    """(H, W) uint8: a decoded picture's alpha plane as stored (255 opaque)."""
+    return np.ascontiguousarray(frame.to_ndarray(format="rgba", **SWS_ONE_THREAD)[..., 3])
 
 
 def _sample_aspect(stream, rotation: int) -> Fraction:
@@ -702,12 +710,11 @@ class VideoReader:
             planes = _planes_of(frame) if upright and self.info.views == 1 else None
             fields = self.info.field_order if self.info.interlaced and upright else None
             alpha = None
-            if self.info.transparent:  # each picture's own alpha (a keyed video's moves with its subject)
-                alpha = _rotate(np.ascontiguousarray(frame.to_ndarray(format="rgba", **SWS_ONE_THREAD)[..., 3]),
-                                self.info.rotation, self.info.mirrored)
+            if self.info.transparent and self.info.n_frames > 1:  # a keyed video's matte moves with its subject
+                alpha = _rotate(_alpha_of(frame), self.info.rotation, self.info.mirrored)
             if planes is not None:
-                decoded = DecodedFrame(planes, frame.to_ndarray(format="rgb24", **SWS_ONE_THREAD) if self._planar else None,
-                                       frame.colorspace, fields, alpha)
+                rgb = frame.to_ndarray(format="rgb24", **SWS_ONE_THREAD) if self._planar else None
+                decoded = DecodedFrame(planes, rgb, frame.colorspace, fields, alpha)
             else:
                 decoded = DecodedFrame(None, _rotate(frame_rgb(frame), self.info.rotation, self.info.mirrored),
                                        fields=fields, alpha=alpha)

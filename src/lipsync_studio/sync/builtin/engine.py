@@ -800,8 +800,9 @@ class BuiltinEngine:
         if self.carried is not None:
             # A transparent picture's alpha (a cut-out photo's, a keyed video frame's) moves as the face's outline
             # does (the frame's own to the drawn one), by a smooth map (the outline keeps its curve): a jaw opened
-            # below a cut-out's chin is not cut off at the still chin. The face is drawn wherever the outline moved (the blend's own edge, FaceMesh's coarse
-            # outline, drew corners along it). (A turned head's jaw moved by move_outline is not followed.)
+            # below a cut-out's chin is not cut off at the still chin. The face is drawn wherever the outline moved
+            # (the blend's own edge, FaceMesh's coarse outline, drew corners along it). (A turned head's jaw moved by
+            # move_outline is not followed.)
             own_a = self.carried[y0:y1, x0:x1].astype(np.float32)
             moved_a = smooth_warp(self.carried, ovals[0], ovals[1], (x0, y0, x1, y1), 0.1 * unit).astype(np.float32)
             np.maximum(alpha, np.clip(np.abs(moved_a - own_a) / 64.0, 0.0, 1.0), out=alpha)
